@@ -1,0 +1,187 @@
+// The `dps` command line: parse flags with yargs, build library options, call the library, set the exit
+// code. Nothing here archives anything itself; every error becomes one line on stderr and an exit code.
+
+import yargs from 'yargs';
+import type { Argv } from 'yargs';
+import { archive, DpsError, ExitCode, manifest, redact, status, UsageError } from '../lib/index.js';
+import type { ArchiveOptions } from '../lib/index.js';
+import { DEFAULT_TYPES } from '../lib/stages/filter.js';
+import { DEFAULT_API } from '../lib/discord/client.js';
+import { namePlaceholders } from '../lib/fs/safe-name.js';
+import { readChannelIds } from './stdin-ids.js';
+import { runDemo } from './demo.js';
+
+const secrets: string[] = [];
+
+// Runs the CLI with the given arguments (process.argv.slice(2)).
+export async function main(argv: string[]): Promise<void> {
+  const controller = new AbortController();
+  wireSignals(controller);
+  try {
+    await buildParser(argv, controller).parseAsync();
+  } catch (error) {
+    report(error);
+  }
+}
+
+function buildParser(argv: string[], controller: AbortController): Argv {
+  return yargs(argv)
+    .scriptName('dps')
+    .usage('$0 [command] [options]\n\nArchive every photo (or every file) posted in Discord channels.')
+    .command(['scrape', '$0'], 'archive channels of a server (the default command)', scrapeFlags, (args) => scrape(args, controller))
+    .command('manifest', 'print every archived attachment from the state as NDJSON', (y) => stateFlags(y).options(filterFlags), (args) => printManifest(args, controller))
+    .command('status', "print progress per server and channel (the plan's progress.json) as JSON", (y) => stateFlags(y).option('server-id', { type: 'string', describe: 'only this server' }), (args) => printStatus(args, controller))
+    .command('demo', 'archive a demo server from the bundled fake Discord into ./data (offline)', (y) => y.option('out', { type: 'string', default: 'data/downloads' }).option('state', { type: 'string', default: 'data/state' }), (args) => runDemo({ out: String(args.out), state: String(args.state), signal: controller.signal }).then((code) => setExit(code)))
+    .option('quiet', { type: 'boolean', default: false, describe: 'print nothing on stderr except errors' })
+    .strict()
+    .help()
+    .alias('h', 'help')
+    .version()
+    .wrap(Math.min(110, process.stdout.columns || 100))
+    .fail((message, error) => {
+      if (error) throw error;
+      throw new UsageError(`${message} (see dps --help)`);
+    });
+}
+
+function scrapeFlags(y: Argv): Argv {
+  return y
+    .option('server-id', { type: 'string', describe: 'the server (guild) id', group: 'Target:' })
+    .option('channel-id', { type: 'string', array: true, describe: 'a channel or thread id; repeat for several; "-" reads ids (or NDJSON with "id") from stdin', group: 'Target:' })
+    .option('all-channels', { type: 'boolean', default: false, describe: 'every readable channel of the server', group: 'Target:' })
+    .option('exclude-channel', { type: 'string', array: true, describe: 'a channel id to leave out (repeatable)', group: 'Target:' })
+    .option('threads', { type: 'boolean', default: true, describe: 'include threads and forum posts (--no-threads to skip)', group: 'Target:' })
+    .option('include-nsfw', { type: 'boolean', default: false, describe: 'include age-restricted channels (--exclude-nsfw is the default)', group: 'Target:' })
+    .option('exclude-nsfw', { type: 'boolean', describe: 'skip age-restricted channels (default)', group: 'Target:' })
+    .option('token', { type: 'string', describe: 'bot token (prefer DISCORD_TOKEN or .env: a flag ends up in shell history)', group: 'Auth:' })
+    .option('token-type', { choices: ['bot', 'user'] as const, default: 'bot' as const, describe: 'user tokens break Discord\'s terms', group: 'Auth:' })
+    .option('api', { type: 'string', describe: `API base URL (env DISCORD_API_URL) [default: ${DEFAULT_API}]`, group: 'Auth:' })
+    .option('out', { type: 'string', default: 'data/downloads', describe: 'download folder', group: 'Output:' })
+    .option('state', { type: 'string', default: 'data/state', describe: 'state folder (LevelDB)', group: 'Output:' })
+    .option('types', { type: 'string', default: DEFAULT_TYPES.join(','), describe: 'file types to keep (extensions or image/*), or "all"', group: 'Filter:' })
+    .option('max-size', { type: 'string', describe: 'skip larger files, e.g. 25MB, 800KiB', group: 'Filter:' })
+    .option('after', { type: 'string', describe: 'only messages after this ISO date or message id', group: 'Filter:' })
+    .option('before', { type: 'string', describe: 'only messages before this ISO date or message id', group: 'Filter:' })
+    .option('embeds', { type: 'boolean', default: false, describe: 'also save embed images and videos', group: 'Filter:' })
+    .option('stickers', { type: 'boolean', default: false, describe: 'also save stickers', group: 'Filter:' })
+    .option('name-pattern', { type: 'string', default: '{date}_{message_id}_{filename}', describe: `file name; placeholders: ${Object.keys(namePlaceholders).map((k) => `{${k}}`).join(' ')}`, group: 'Output:' })
+    .option('concurrency', { type: 'number', default: 8, describe: 'parallel downloads', group: 'Speed:' })
+    .option('channel-concurrency', { type: 'number', default: 3, describe: 'channels archived at once', group: 'Speed:' })
+    .option('polite', { type: 'boolean', default: false, describe: 'pace requests well below the rate limits', group: 'Speed:' })
+    .option('resume', { type: 'boolean', default: true, describe: 'continue from the saved cursor (the default)', group: 'State:' })
+    .option('from-start', { type: 'boolean', default: false, describe: 'ignore the cursor and walk the whole history (archived files are not downloaded again)', group: 'State:' })
+    .option('progress', { type: 'boolean', describe: 'progress line on stderr (default: when stderr is a terminal)', group: 'Output:' });
+}
+
+const filterFlags = {
+  'server-id': { type: 'string', describe: 'only this server' },
+  'channel-id': { type: 'string', describe: 'only this channel' },
+} as const;
+
+function stateFlags(y: Argv): Argv {
+  return y.option('state', { type: 'string', default: 'data/state', describe: 'state folder (LevelDB)' });
+}
+
+async function scrape(args: Record<string, unknown>, controller: AbortController): Promise<void> {
+  loadDotEnv();
+  const token = (args.token as string | undefined) ?? process.env.DISCORD_TOKEN ?? '';
+  if (token) secrets.push(token, token.replace(/^(Bot|Bearer)\s+/i, ''));
+  const tokenType = args['token-type'] as 'bot' | 'user';
+  const quiet = Boolean(args.quiet);
+  if (tokenType === 'user' && !quiet) {
+    process.stderr.write("warning: automating a user account (self-bot) breaks Discord's terms of service and can get the account terminated; use a bot token.\n");
+  }
+  if (!args['server-id']) throw new UsageError('missing --server-id (see dps --help)');
+  const rawChannels = (args['channel-id'] as string[] | undefined) ?? [];
+  const channelIds = rawChannels.includes('-') ? [...rawChannels.filter((c) => c !== '-'), ...(await readChannelIds(process.stdin))] : rawChannels;
+  const options: ArchiveOptions = {
+    token: token.replace(/^Bot\s+/i, ''),
+    tokenType,
+    api: (args.api as string | undefined) ?? process.env.DISCORD_API_URL ?? DEFAULT_API,
+    guildId: String(args['server-id']),
+    channelIds,
+    allChannels: Boolean(args['all-channels']),
+    excludeChannelIds: (args['exclude-channel'] as string[] | undefined) ?? [],
+    threads: Boolean(args.threads),
+    includeNsfw: Boolean(args['include-nsfw']) && !args['exclude-nsfw'],
+    out: String(args.out),
+    state: String(args.state),
+    types: String(args.types),
+    concurrency: Number(args.concurrency),
+    channelConcurrency: Number(args['channel-concurrency']),
+    namePattern: String(args['name-pattern']),
+    fromStart: Boolean(args['from-start']),
+    embeds: Boolean(args.embeds),
+    stickers: Boolean(args.stickers),
+    polite: Boolean(args.polite),
+  };
+  if (args['max-size'] !== undefined) options.maxSize = String(args['max-size']);
+  if (args.after !== undefined) options.after = String(args.after);
+  if (args.before !== undefined) options.before = String(args.before);
+  const result = await archive(options, {
+    stdout: process.stdout,
+    stderr: process.stderr,
+    signal: controller.signal,
+    quiet,
+    progress: (args.progress as boolean | undefined) ?? Boolean(process.stderr.isTTY),
+    onStdoutClosed: () => controller.abort(new Error('stdout closed')),
+  });
+  const stdoutClosed = controller.signal.reason instanceof Error && controller.signal.reason.message === 'stdout closed';
+  setExit(stdoutClosed ? ExitCode.ok : signalExit ?? result.exitCode);
+}
+
+async function printManifest(args: Record<string, unknown>, controller: AbortController): Promise<void> {
+  const filter: { guildId?: string; channelId?: string } = {};
+  if (args['server-id']) filter.guildId = String(args['server-id']);
+  if (args['channel-id']) filter.channelId = String(args['channel-id']);
+  for await (const record of manifest(String(args.state), filter, controller.signal)) {
+    if (!process.stdout.write(`${JSON.stringify(record)}\n`)) await new Promise((r) => process.stdout.once('drain', r));
+  }
+}
+
+async function printStatus(args: Record<string, unknown>, controller: AbortController): Promise<void> {
+  const filter: { guildId?: string } = {};
+  if (args['server-id']) filter.guildId = String(args['server-id']);
+  process.stdout.write(`${JSON.stringify(await status(String(args.state), filter, controller.signal), null, 2)}\n`);
+}
+
+let signalExit: number | undefined;
+
+// SIGINT/SIGTERM abort the run (in-flight writes finish, the cursor is saved); a second signal exits at once.
+function wireSignals(controller: AbortController): void {
+  const onSignal = (signal: NodeJS.Signals): void => {
+    if (controller.signal.aborted) process.exit(signal === 'SIGINT' ? ExitCode.interrupted : ExitCode.terminated);
+    signalExit = signal === 'SIGINT' ? ExitCode.interrupted : ExitCode.terminated;
+    process.stderr.write(`\n${signal}: finishing in-flight files and saving progress (press again to quit at once)\n`);
+    controller.abort(new Error(signal));
+  };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+  process.stdout.on('error', (error: NodeJS.ErrnoException) => {
+    if (error.code === 'EPIPE') controller.abort(new Error('stdout closed'));
+  });
+}
+
+function loadDotEnv(): void {
+  try {
+    process.loadEnvFile('.env');
+  } catch {
+    // no .env in the working directory: fine
+  }
+}
+
+function setExit(code: number): void {
+  process.exitCode = code;
+}
+
+function report(error: unknown): void {
+  if (error instanceof DpsError) {
+    process.stderr.write(`dps: ${redact(error.message, secrets)}\n`);
+    setExit(signalExit ?? error.exitCode);
+    return;
+  }
+  const message = error instanceof Error ? error.message : String(error);
+  process.stderr.write(`dps: internal error: ${redact(message.replace(/\s+/g, ' '), secrets)}\n`);
+  if (process.env.DPS_DEBUG && error instanceof Error && error.stack) process.stderr.write(`${redact(error.stack, secrets)}\n`);
+  setExit(ExitCode.partial);
+}

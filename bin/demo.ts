@@ -1,0 +1,32 @@
+// `dps demo` / `npm run demo`: start the bundled fake Discord with a small demo server and archive all of
+// it into ./data, showing the whole flow (events on stdout, progress on stderr) without a network.
+
+import { archive } from '../lib/index.js';
+import { startFakeDiscord } from '../fixtures/fake-discord.js';
+import { demoScenario } from '../fixtures/scenarios.js';
+
+export interface DemoOptions {
+  out: string;
+  state: string;
+  signal: AbortSignal;
+}
+
+export async function runDemo(options: DemoOptions): Promise<number> {
+  const fake = await startFakeDiscord({ scenario: demoScenario() });
+  try {
+    const guild = fake.scenario.guilds[0]!;
+    const channelIds = guild.channels.filter((c) => [0, 5].includes(c.type)).map((c) => c.id);
+    process.stderr.write(`demo: fake Discord at ${fake.api}; archiving "${guild.name}" (${channelIds.length} channels) into ${options.out}\n`);
+    const result = await archive(
+      { token: fake.token, api: fake.api, guildId: guild.id, channelIds, out: options.out, state: options.state },
+      { stdout: process.stdout, stderr: process.stderr, signal: options.signal, progress: Boolean(process.stderr.isTTY) },
+    );
+    process.stderr.write(
+      `demo: saved ${result.totals.saved} files (${result.totals.duplicates} duplicates linked), skipped ${result.totals.skipped}, failed ${result.totals.failed}. ` +
+        `Run it again: only new messages are fetched. Try: dps manifest --state ${options.state} | head\n`,
+    );
+    return result.exitCode;
+  } finally {
+    await fake.close();
+  }
+}

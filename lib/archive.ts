@@ -1,0 +1,173 @@
+// The run, top to bottom: resolve the server and channels, then for each channel
+// paginate -> flatten -> filter -> fetch (+write) -> checkpoint, several channels at once, one REST client,
+// one download pool, one store. Events go to `emit`; the caller decides where they are printed.
+
+import type { Agent } from 'undici';
+import { DiscordClient } from './discord/client.js';
+import { createDownloadAgent } from './discord/download.js';
+import { UrlRefresher } from './discord/refresh.js';
+import { resolveTargets } from './discord/targets.js';
+import type { ChannelTarget } from './discord/targets.js';
+import { AbortedError, AccessError, DpsError, ExitCode } from './errors.js';
+import { removeStaleTemps } from './fs/atomic-write.js';
+import { addCounts, channelSkippedEvent, emptyCounts } from './output/events.js';
+import type { Counts, DpsEvent, SummaryEvent } from './output/events.js';
+import { checkpoint } from './stages/checkpoint.js';
+import { fetch } from './stages/fetch.js';
+import { filter } from './stages/filter.js';
+import { flatten } from './stages/flatten.js';
+import { paginate } from './stages/paginate.js';
+import { KeyedLock } from './stages/write.js';
+import { openStore } from './store/store.js';
+import type { Store } from './store/store.js';
+import type { ArchiveOptions, ArchiveHooks } from './options.js';
+import { normalizeOptions } from './options.js';
+import { chainStages } from './util/chain-stages.js';
+import { Semaphore } from './util/semaphore.js';
+import { runConcurrently } from './util/run-concurrently.js';
+
+export interface ArchiveResult {
+  exitCode: number;
+  totals: Counts;
+  perChannel: Array<{ channel_id: string; channel_name: string } & Counts>;
+}
+
+interface RunContext {
+  options: ReturnType<typeof normalizeOptions>;
+  client: DiscordClient;
+  store: Store;
+  agent: Agent;
+  pool: Semaphore;
+  refresher: UrlRefresher;
+  locks: KeyedLock;
+  hooks: ArchiveHooks;
+  signal: AbortSignal | undefined;
+}
+
+// Archives the requested channels; resolves with the exit code the CLI should use.
+export async function runArchive(input: ArchiveOptions, hooks: ArchiveHooks = {}): Promise<ArchiveResult> {
+  const options = normalizeOptions(input);
+  const started = Date.now();
+  const { signal } = hooks;
+  const store = await openStore(options.state, { signal });
+  const client = new DiscordClient(options.client);
+  const agent = createDownloadAgent(Math.max(options.concurrency, 4));
+  const perChannel: ArchiveResult['perChannel'] = [];
+  const live: Counts[] = [];
+  const liveTotals = (): Counts => live.reduce((sum, counts) => (addCounts(sum, counts), sum), emptyCounts());
+  hooks.onStart?.(liveTotals);
+  let exitCode: number = ExitCode.ok;
+  let fatal: DpsError | undefined;
+  try {
+    const removed = await removeStaleTemps(options.out, signal).catch(() => 0);
+    if (removed > 0) hooks.log?.(`removed ${removed} unfinished temporary file(s) from an interrupted run`);
+    const run: RunContext = {
+      options,
+      client,
+      store,
+      agent,
+      pool: hooks.pool ?? new Semaphore(options.concurrency),
+      refresher: new UrlRefresher(client, signal),
+      locks: new KeyedLock(),
+      hooks,
+      signal,
+    };
+    const targets = await resolveTargets(client, options, { signal, log: hooks.log, emit: hooks.emit });
+    if (targets.denied > 0) exitCode = ExitCode.access;
+    await runConcurrently(targets.channels, options.channelConcurrency, signal, async (target) => {
+      const counts = emptyCounts();
+      live.push(counts);
+      const entry = { channel_id: target.context.channel_id, channel_name: target.context.channel_name, ...counts };
+      perChannel.push(entry);
+      try {
+        await archiveChannel(run, target, counts);
+      } catch (error) {
+        if (!(error instanceof AccessError) || options.failOnChannelError) throw error;
+        exitCode = Math.max(exitCode, ExitCode.access);
+        hooks.log?.(`skipping ${describeTarget(target)}: ${error.message}`);
+        hooks.emit?.(channelSkippedEvent(target.context, error.code === 'DPS_NOT_FOUND' ? 'not_found' : 'no_access', error.message));
+      } finally {
+        Object.assign(entry, counts);
+      }
+    });
+  } catch (error) {
+    if (signal?.aborted && !(error instanceof DpsError && error.code !== 'DPS_ABORTED')) fatal = new AbortedError('aborted', { cause: error });
+    else if (error instanceof DpsError) fatal = error;
+    else throw error;
+  } finally {
+    client.close();
+    await agent.close().catch(() => undefined);
+    await store.close().catch(() => undefined);
+  }
+  if (fatal && fatal.code !== 'DPS_ABORTED' && perChannel.length === 0) throw fatal;
+  const totals = liveTotals();
+  if (totals.failed > 0 && exitCode === ExitCode.ok) exitCode = ExitCode.partial;
+  if (fatal) exitCode = fatal.code === 'DPS_ABORTED' ? ExitCode.interrupted : Math.max(exitCode, fatal.exitCode);
+  const summary: SummaryEvent = {
+    event: 'summary',
+    channels: perChannel.length,
+    ...totals,
+    elapsed_ms: Date.now() - started,
+    exit_code: exitCode,
+    per_channel: perChannel,
+  };
+  if (fatal) summary.error = fatal.message;
+  hooks.emit?.(summary);
+  if (fatal && fatal.code !== 'DPS_ABORTED') hooks.log?.(`stopped: ${fatal.message}`);
+  return { exitCode, totals, perChannel };
+}
+
+// One channel (or thread): the pipeline, from its cursor to its newest message.
+async function archiveChannel(run: RunContext, target: ChannelTarget, counts: Counts): Promise<void> {
+  const { options, store, signal } = run;
+  const { context } = target;
+  const record = await store.getChannel(context.channel_id);
+  const windowed = options.after !== undefined || options.before !== undefined;
+  const cursor = options.fromStart ? undefined : record?.last_message_id;
+  const after = maxId(cursor, options.after) ?? '0';
+  run.hooks.log?.(`${describeTarget(target)}: ${cursor ? `resuming after message ${cursor}` : 'starting from the beginning'}`);
+
+  const messages = paginate(context, { client: run.client, after, before: options.before, signal });
+  const results = chainStages<Parameters<typeof checkpoint>[0] extends AsyncIterable<infer T> ? T : never>(messages, [
+    (source) => flatten(source, options.media),
+    (source) =>
+      filter(source, {
+        types: options.types,
+        maxSize: options.maxSize,
+        isArchived: async (item) => (await store.getAttachment(item.attachment_id))?.status === 'saved',
+      }),
+    (source) =>
+      fetch(source, {
+        pool: run.pool,
+        agent: run.agent,
+        refresher: run.refresher,
+        allowedOrigins: options.allowedOrigins,
+        retries: options.retries,
+        backoffMs: options.backoffMs,
+        out: options.out,
+        namePattern: options.namePattern,
+        store,
+        signal,
+        locks: run.locks,
+      }),
+  ]);
+  for await (const event of checkpoint(results, { store, context, counts, saveCursor: !windowed })) {
+    run.hooks.emit?.(event);
+    warnFor(run, event);
+  }
+}
+
+function warnFor(run: RunContext, event: DpsEvent): void {
+  if (event.event === 'skipped' && event.reason === 'too_large') run.hooks.log?.(`warning: skipped ${event.filename}: ${event.detail}`);
+  if (event.event === 'failed') run.hooks.log?.(`warning: failed ${event.filename} (message ${event.message_id}): ${event.reason}`);
+}
+
+function describeTarget(target: ChannelTarget): string {
+  return `#${target.context.channel_name} (${target.context.channel_id})`;
+}
+
+function maxId(a: string | undefined, b: string | undefined): string | undefined {
+  if (a === undefined) return b;
+  if (b === undefined) return a;
+  return BigInt(a) >= BigInt(b) ? a : b;
+}

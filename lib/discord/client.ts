@@ -1,0 +1,201 @@
+// The one Discord REST client of a run: @discordjs/rest for buckets, the global limit and 429 handling,
+// plus what it lacks: backoff with jitter for 5xx and network faults, an invalid-request budget,
+// adaptive pacing learnt from 429s, and translation of upstream errors into ours at this edge.
+
+import { setTimeout as sleep } from 'node:timers/promises';
+import { DiscordAPIError, HTTPError, REST, RESTEvents } from '@discordjs/rest';
+import type { RequestData, ResponseLike } from '@discordjs/rest';
+import { AbortedError, AccessError, ApiError, AuthError, DpsError, redact } from '../errors.js';
+import { Pacer } from './pacer.js';
+
+export const DEFAULT_API = 'https://discord.com/api/v10';
+export const USER_AGENT_APPENDIX = 'discord-photo-scraper/0.1.0';
+
+export interface DiscordClientOptions {
+  token: string;
+  tokenType?: 'bot' | 'user';
+  api?: string; // full base with version, e.g. https://discord.com/api/v10
+  retries?: number; // attempts after the first, for 5xx / network / malformed bodies
+  backoffMs?: number; // first backoff; doubles each attempt, with full jitter
+  timeoutMs?: number;
+  invalidBudget?: number; // stop before this many 401/403/429 in 10 minutes (Discord bans at 10,000)
+  polite?: boolean; // pace every bucket below its limit and the global rate at 25/s
+  globalPerSecond?: number;
+}
+
+// What the caller is doing, for one-line error messages ("channel 123", "server 456").
+export interface RequestContext {
+  what?: string;
+  query?: Record<string, string | undefined>;
+  body?: unknown;
+  signal?: AbortSignal | undefined;
+}
+
+export interface ClientStats {
+  requests: number;
+  rateLimited: number;
+  invalid: number;
+  retried: number;
+}
+
+const INVALID_WINDOW_MS = 10 * 60 * 1000;
+
+export class DiscordClient {
+  readonly rest: REST;
+  readonly stats: ClientStats = { requests: 0, rateLimited: 0, invalid: 0, retried: 0 };
+  readonly pacer: Pacer;
+  readonly apiOrigin: string;
+  private readonly options: Required<Omit<DiscordClientOptions, 'api'>> & { api: string };
+  private invalidTimes: number[] = [];
+
+  constructor(options: DiscordClientOptions) {
+    const api = (options.api ?? DEFAULT_API).replace(/\/+$/, '');
+    this.options = {
+      tokenType: 'bot',
+      retries: 5,
+      backoffMs: 500,
+      timeoutMs: 30_000,
+      invalidBudget: 5_000,
+      polite: false,
+      globalPerSecond: 50,
+      ...options,
+      api,
+    };
+    this.apiOrigin = new URL(api).origin;
+    const match = /^(.*)\/v(\d+)$/.exec(api);
+    this.rest = new REST({
+      api: match?.[1] ?? api,
+      version: match?.[2] ?? '10',
+      retries: 0, // we retry ourselves, with backoff
+      timeout: this.options.timeoutMs,
+      userAgentAppendix: USER_AGENT_APPENDIX,
+      globalRequestsPerSecond: this.options.polite ? 25 : this.options.globalPerSecond,
+      authPrefix: 'Bot',
+    });
+    if (this.options.tokenType === 'bot') this.rest.setToken(this.options.token);
+    this.pacer = new Pacer({ polite: this.options.polite });
+    this.rest.on(RESTEvents.Response, (request, response) => this.observe(request.route, request.path, response));
+  }
+
+  // GET a route such as `/channels/123/messages`, with retries and error translation.
+  async get<T>(route: `/${string}`, context: RequestContext = {}): Promise<T> {
+    return this.request<T>('GET', route, context);
+  }
+
+  // POST a JSON body to a route.
+  async post<T>(route: `/${string}`, context: RequestContext = {}): Promise<T> {
+    return this.request<T>('POST', route, context);
+  }
+
+  // The invalid requests (401/403/non-shared 429) seen in the last 10 minutes.
+  invalidInWindow(now = Date.now()): number {
+    this.invalidTimes = this.invalidTimes.filter((at) => now - at < INVALID_WINDOW_MS);
+    return this.invalidTimes.length;
+  }
+
+  // Stops the REST client's timers so the process can exit.
+  close(): void {
+    this.rest.clearHashSweeper();
+    this.rest.clearHandlerSweeper();
+  }
+
+  private async request<T>(method: 'GET' | 'POST', route: `/${string}`, context: RequestContext): Promise<T> {
+    const { signal } = context;
+    let attempt = 0;
+    for (;;) {
+      signal?.throwIfAborted();
+      this.checkBudget();
+      await this.pacer.wait(route, signal);
+      // A child controller per call: @discordjs/rest adds an abort listener to the signal it is given and never
+      // removes it, so it gets a short-lived signal and we unlink ours in `finally`.
+      const child = new AbortController();
+      const onAbort = (): void => child.abort(signal?.reason);
+      signal?.addEventListener('abort', onAbort, { once: true });
+      try {
+        this.stats.requests++;
+        const data: RequestData = { signal: child.signal };
+        if (context.query) data.query = toSearchParams(context.query);
+        if (context.body !== undefined) data.body = context.body;
+        if (this.options.tokenType === 'user') {
+          data.auth = false;
+          data.headers = { Authorization: this.options.token };
+        }
+        const result = method === 'GET' ? await this.rest.get(route, data) : await this.rest.post(route, data);
+        return result as T;
+      } catch (error) {
+        if (signal?.aborted) throw new AbortedError('aborted', { cause: signal.reason });
+        const translated = this.translate(error, route, context.what);
+        if (translated instanceof DpsError || attempt >= this.options.retries) {
+          throw translated instanceof DpsError ? translated : this.giveUp(error, route, context.what, attempt);
+        }
+        attempt++;
+        this.stats.retried++;
+        const cap = Math.min(30_000, this.options.backoffMs * 2 ** (attempt - 1));
+        await sleep(cap / 2 + Math.random() * (cap / 2), undefined, signal ? { signal } : undefined).catch(() => {
+          throw new AbortedError('aborted', { cause: signal?.reason });
+        });
+      } finally {
+        signal?.removeEventListener('abort', onAbort);
+      }
+    }
+  }
+
+  // Errors that can never succeed become ours; retryable ones are returned unchanged.
+  private translate(error: unknown, route: string, what: string | undefined): unknown {
+    const target = what ?? route;
+    if (error instanceof DiscordAPIError) {
+      const status = error.status;
+      const detail = `${this.clean(error.message)} (${status}${typeof error.code === 'number' && error.code ? `, code ${error.code}` : ''})`;
+      if (status === 401) {
+        return new AuthError(`Discord rejected the token: ${detail}. Check --token / DISCORD_TOKEN and --token-type.`, { cause: error });
+      }
+      if (status === 403) return new AccessError('DPS_ACCESS', `no access to ${target}: ${detail}`, { cause: error });
+      if (status === 404) return new AccessError('DPS_NOT_FOUND', `${target} not found: ${detail}`, { cause: error });
+      if (status === 429) return error; // a 429 the REST client gave up on: retry with backoff
+      return new ApiError(`Discord refused the request for ${target}: ${detail}`, { cause: error, status, apiCode: Number(error.code) });
+    }
+    return error; // HTTPError (5xx), network errors, timeouts, malformed JSON: retryable
+  }
+
+  private giveUp(error: unknown, route: string, what: string | undefined, attempt: number): ApiError {
+    const status = error instanceof HTTPError ? error.status : undefined;
+    const reason = error instanceof Error ? this.clean(error.message) : String(error);
+    return new ApiError(`request for ${what ?? route} failed after ${attempt + 1} attempts: ${reason}`, { cause: error, status });
+  }
+
+  private clean(message: string): string {
+    return redact(message, [this.options.token]);
+  }
+
+  private checkBudget(): void {
+    const used = this.invalidInWindow();
+    if (used >= this.options.invalidBudget) {
+      throw new ApiError(
+        `stopping: ${used} invalid requests (401/403/429) in 10 minutes; Discord bans clients at 10,000. Wait 10 minutes and re-run to resume.`,
+        { code: 'DPS_RATE_LIMIT_BUDGET' },
+      );
+    }
+  }
+
+  // Every response passes here: count invalid requests and teach the pacer about 429s.
+  private observe(bucketRoute: string, path: string, response: ResponseLike): void {
+    const status = response.status;
+    const scope = response.headers.get('x-ratelimit-scope');
+    if (status === 401 || status === 403 || (status === 429 && scope !== 'shared')) this.invalidTimes.push(Date.now());
+    if (status === 429) {
+      this.stats.rateLimited++;
+      this.stats.invalid += scope === 'shared' ? 0 : 1;
+      this.pacer.onRateLimited(path, bucketRoute, response.headers);
+    } else if (status === 401 || status === 403) {
+      this.stats.invalid++;
+    } else {
+      this.pacer.onResponse(path, bucketRoute, response.headers);
+    }
+  }
+}
+
+function toSearchParams(query: Record<string, string | undefined>): URLSearchParams {
+  const params = new URLSearchParams();
+  for (const [key, value] of Object.entries(query)) if (value !== undefined) params.set(key, value);
+  return params;
+}

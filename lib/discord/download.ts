@@ -1,0 +1,125 @@
+// CDN downloads over one pooled undici Agent. Redirects are followed only to https Discord hosts (or the
+// configured API/CDN origin in tests); signed URLs are kept verbatim (trap 10); a 404/403 on a signed URL
+// means "expired" first (trap 9) so the caller refreshes it.
+
+import { Agent, request } from 'undici';
+import type { Dispatcher } from 'undici';
+import { DownloadError } from '../errors.js';
+import { USER_AGENT_APPENDIX } from './client.js';
+
+export const DISCORD_CDN_HOSTS = ['cdn.discordapp.com', 'media.discordapp.net', 'cdn.discord.com', 'media.discord.net'];
+const MAX_REDIRECTS = 5;
+
+export interface DownloadOptions {
+  agent: Dispatcher;
+  signal?: AbortSignal | undefined;
+  allowedOrigins?: readonly string[]; // extra origins (http allowed) besides https Discord hosts
+  timeoutMs?: number;
+}
+
+export interface OpenedDownload {
+  body: AsyncIterable<Uint8Array> & { dump(): Promise<void> };
+  contentLength: number | undefined;
+  contentType: string | undefined;
+}
+
+// The shared download Agent: keep-alive pooled connections, bounded per origin.
+export function createDownloadAgent(connections = 16): Agent {
+  return new Agent({ connections, keepAliveTimeout: 10_000, headersTimeout: 60_000, bodyTimeout: 60_000 });
+}
+
+// Opens a download; resolves once the 200 headers arrive. The caller consumes or dumps the body.
+export async function openDownload(url: string, options: DownloadOptions): Promise<OpenedDownload> {
+  let current = url;
+  for (let hop = 0; hop <= MAX_REDIRECTS; hop++) {
+    if (!isAllowed(current, options.allowedOrigins ?? [])) {
+      throw new DownloadError(`refusing to download from ${safeOrigin(current)}: not a Discord host`, { retryable: false });
+    }
+    let response: Dispatcher.ResponseData;
+    try {
+      response = await request(current, {
+        dispatcher: options.agent,
+        method: 'GET',
+        signal: options.signal,
+        headers: { 'user-agent': `DiscordBot (https://github.com/discord-photo-scraper, 0.1.0) ${USER_AGENT_APPENDIX}` },
+        headersTimeout: options.timeoutMs ?? 60_000,
+        bodyTimeout: options.timeoutMs ?? 60_000,
+      });
+    } catch (error) {
+      if (options.signal?.aborted) throw error;
+      throw new DownloadError(`network error: ${(error as Error).message}`, { cause: error, retryable: true });
+    }
+    const { statusCode, headers, body } = response;
+    if (statusCode >= 300 && statusCode < 400 && typeof headers.location === 'string') {
+      await body.dump();
+      current = new URL(headers.location, current).toString();
+      continue;
+    }
+    if (statusCode === 200) {
+      const length = Number(headers['content-length']);
+      return {
+        body,
+        contentLength: Number.isSafeInteger(length) && length >= 0 ? length : undefined,
+        contentType: typeof headers['content-type'] === 'string' ? headers['content-type'] : undefined,
+      };
+    }
+    await body.dump().catch(() => undefined);
+    const retryAfter = Number(headers['retry-after']);
+    const signed = isSignedUrl(current);
+    const expired = (statusCode === 404 || statusCode === 403) && (signed || isAttachmentUrl(current));
+    const retryable = statusCode === 429 || statusCode >= 500 || statusCode === 408;
+    throw Object.assign(
+      new DownloadError(`CDN answered ${statusCode}${expired ? ' (link expired or file removed)' : ''}`, { retryable, expired }),
+      { status: statusCode, retryAfterMs: Number.isFinite(retryAfter) ? retryAfter * 1000 : undefined },
+    );
+  }
+  throw new DownloadError('too many redirects', { retryable: false });
+}
+
+// True when a signed URL's `ex` (hex Unix seconds) is in the past (or within `marginMs`).
+export function isExpired(url: string, now = Date.now(), marginMs = 0): boolean {
+  try {
+    const ex = new URL(url).searchParams.get('ex');
+    if (!ex || !/^[0-9a-f]+$/i.test(ex)) return false;
+    return Number.parseInt(ex, 16) * 1000 <= now + marginMs;
+  } catch {
+    return false;
+  }
+}
+
+function isSignedUrl(url: string): boolean {
+  try {
+    return new URL(url).searchParams.has('hm');
+  } catch {
+    return false;
+  }
+}
+
+function isAttachmentUrl(url: string): boolean {
+  try {
+    return /\/(ephemeral-)?attachments\//.test(new URL(url).pathname);
+  } catch {
+    return false;
+  }
+}
+
+// https Discord CDN hosts, or an origin the user configured (the API/CDN origin of a test server).
+export function isAllowed(url: string, allowedOrigins: readonly string[]): boolean {
+  let parsed: URL;
+  try {
+    parsed = new URL(url);
+  } catch {
+    return false;
+  }
+  if (allowedOrigins.includes(parsed.origin)) return true;
+  if (parsed.protocol !== 'https:') return false;
+  return DISCORD_CDN_HOSTS.includes(parsed.hostname) || /^images-ext-\d+\.discordapp\.net$/.test(parsed.hostname);
+}
+
+function safeOrigin(url: string): string {
+  try {
+    return new URL(url).origin;
+  } catch {
+    return 'an invalid URL';
+  }
+}

@@ -1,0 +1,148 @@
+// One error hierarchy for the whole tool: the `code` is API (scripts and the CLI's exit codes depend on it),
+// the message is for people and is always a single line with the token redacted.
+
+export const ExitCode = {
+  ok: 0,
+  partial: 1,
+  usage: 2,
+  auth: 3,
+  access: 4,
+  store: 5,
+  interrupted: 130,
+  terminated: 143,
+} as const;
+
+export type ErrorCode =
+  | 'DPS_USAGE'
+  | 'DPS_AUTH'
+  | 'DPS_ACCESS'
+  | 'DPS_NOT_FOUND'
+  | 'DPS_STORE_LOCKED'
+  | 'DPS_STORE_CORRUPT'
+  | 'DPS_DOWNLOAD'
+  | 'DPS_DISK_FULL'
+  | 'DPS_API'
+  | 'DPS_RATE_LIMIT_BUDGET'
+  | 'DPS_ABORTED';
+
+const exitCodes: Record<ErrorCode, number> = {
+  DPS_USAGE: ExitCode.usage,
+  DPS_AUTH: ExitCode.auth,
+  DPS_ACCESS: ExitCode.access,
+  DPS_NOT_FOUND: ExitCode.access,
+  DPS_STORE_LOCKED: ExitCode.store,
+  DPS_STORE_CORRUPT: ExitCode.store,
+  DPS_DOWNLOAD: ExitCode.partial,
+  DPS_DISK_FULL: ExitCode.partial,
+  DPS_API: ExitCode.partial,
+  DPS_RATE_LIMIT_BUDGET: ExitCode.partial,
+  DPS_ABORTED: ExitCode.interrupted,
+};
+
+// Base class: every error the library throws on purpose is one of these.
+export class DpsError extends Error {
+  readonly code: ErrorCode;
+  constructor(code: ErrorCode, message: string, options?: { cause?: unknown }) {
+    super(oneLine(message), options);
+    this.code = code;
+    this.name = 'DpsError';
+  }
+  get exitCode(): number {
+    return exitCodes[this.code];
+  }
+}
+
+// Bad flags, ids or option values: the user must change the command.
+export class UsageError extends DpsError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super('DPS_USAGE', message, options);
+    this.name = 'UsageError';
+  }
+}
+
+// The token was rejected (401): retrying can never help.
+export class AuthError extends DpsError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super('DPS_AUTH', message, options);
+    this.name = 'AuthError';
+  }
+}
+
+// The token is valid but may not read the requested server or channel, or it does not exist.
+export class AccessError extends DpsError {
+  constructor(code: 'DPS_ACCESS' | 'DPS_NOT_FOUND', message: string, options?: { cause?: unknown }) {
+    super(code, message, options);
+    this.name = 'AccessError';
+  }
+}
+
+// The state directory is held by another process, or is not ours.
+export class StoreError extends DpsError {
+  constructor(code: 'DPS_STORE_LOCKED' | 'DPS_STORE_CORRUPT', message: string, options?: { cause?: unknown }) {
+    super(code, message, options);
+    this.name = 'StoreError';
+  }
+}
+
+// One item could not be downloaded or written; recorded as failed, the run goes on.
+export class DownloadError extends DpsError {
+  readonly retryable: boolean;
+  readonly expired: boolean;
+  constructor(message: string, options?: { cause?: unknown; retryable?: boolean; expired?: boolean }) {
+    super('DPS_DOWNLOAD', message, options);
+    this.name = 'DownloadError';
+    this.retryable = options?.retryable ?? true;
+    this.expired = options?.expired ?? false;
+  }
+}
+
+// The disk is full: the run stops cleanly with a consistent state.
+export class DiskFullError extends DpsError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super('DPS_DISK_FULL', message, options);
+    this.name = 'DiskFullError';
+  }
+}
+
+// Any other API failure that is not the user's fault (5xx after retries, malformed bodies, budget exhausted).
+export class ApiError extends DpsError {
+  readonly status: number | undefined;
+  readonly apiCode: number | undefined;
+  constructor(
+    message: string,
+    options?: { cause?: unknown; status?: number | undefined; apiCode?: number | undefined; code?: 'DPS_API' | 'DPS_RATE_LIMIT_BUDGET' },
+  ) {
+    super(options?.code ?? 'DPS_API', message, options);
+    this.name = 'ApiError';
+    this.status = options?.status;
+    this.apiCode = options?.apiCode;
+  }
+}
+
+// The run was aborted by a signal (SIGINT/SIGTERM or a closed stdout).
+export class AbortedError extends DpsError {
+  constructor(message = 'aborted', options?: { cause?: unknown }) {
+    super('DPS_ABORTED', message, options);
+    this.name = 'AbortedError';
+  }
+}
+
+// Collapse whitespace so every message is exactly one line.
+export function oneLine(message: string): string {
+  return message.replace(/\s+/g, ' ').trim();
+}
+
+// Remove every occurrence of the secrets from a string (tokens, and the token as it appears in headers).
+export function redact(text: string, secrets: readonly string[]): string {
+  let out = text;
+  for (const secret of secrets) {
+    if (secret.length >= 4) out = out.split(secret).join('[REDACTED]');
+  }
+  return out;
+}
+
+// Node's filesystem error codes that mean "no space left".
+export function isDiskFull(error: unknown): boolean {
+  const code = (error as { code?: unknown } | null)?.code;
+  return code === 'ENOSPC' || code === 'EDQUOT';
+}

@@ -1,0 +1,230 @@
+// Getting bytes onto disk so that a crash, a full disk or an abort never leaves a half-written file under a
+// final name: stream into a temp file (hashing as we go), fsync, then rename; duplicates become hard links.
+
+import { createHash, randomBytes } from 'node:crypto';
+import { constants, createReadStream } from 'node:fs';
+import type { Dirent, Stats } from 'node:fs';
+import fs from 'node:fs/promises';
+import type { FileHandle } from 'node:fs/promises';
+import path from 'node:path';
+import { pipeline } from 'node:stream/promises';
+import { DiskFullError, DownloadError, isDiskFull } from '../errors.js';
+
+// Temp files are dotfiles with this suffix, so removeStaleTemps can find what a crashed run left behind.
+export const TEMP_SUFFIX = '.dps-tmp';
+const TEMP_NAME = /^\.[0-9a-f]{24}\.dps-tmp$/;
+
+// O_NOFOLLOW does not exist on Windows; O_EXCL already refuses an existing name (symlinks included).
+const CREATE_FLAGS = constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | (constants.O_NOFOLLOW ?? 0);
+
+// Hard links are impossible here (other device, file system without links, link count limit): keep a reference.
+const NO_LINK = new Set(['EXDEV', 'EPERM', 'EMLINK', 'ENOTSUP', 'EOPNOTSUPP', 'ENOSYS']);
+
+export interface WriteTempOptions {
+  expectedSize?: number | undefined;
+  signal?: AbortSignal | undefined;
+  // The archive root: `dir` must resolve inside it, and no existing component between them may be a symlink.
+  root?: string | undefined;
+}
+
+export interface TempFile {
+  tempPath: string;
+  sha256: string;
+  bytes: number;
+}
+
+const errorCode = (error: unknown): unknown => (error as { code?: unknown } | null)?.code;
+
+// Is target inside base (or base itself, when allowed)? A plain prefix test would accept `..foo` or `/a/bc`.
+function isInside(base: string, target: string, allowEqual: boolean): boolean {
+  const rel = path.relative(base, target);
+  if (rel === '') return allowEqual;
+  return rel !== '..' && !rel.startsWith(`..${path.sep}`) && !path.isAbsolute(rel);
+}
+
+function tempName(dir: string): string {
+  return path.join(dir, `.${randomBytes(12).toString('hex')}${TEMP_SUFFIX}`);
+}
+
+function refuse(message: string): DownloadError {
+  return new DownloadError(message, { retryable: false });
+}
+
+// Translate a failure once: a full disk stops the run, an abort surfaces as the signal's reason.
+function translate(error: unknown, what: string, signal?: AbortSignal): unknown {
+  if (signal?.aborted) return signal.reason;
+  if (isDiskFull(error)) return new DiskFullError(`no space left while writing ${what}`, { cause: error });
+  return error;
+}
+
+// Create `dir` one component at a time below `root`, refusing symlinks and anything that is not a directory.
+async function makeDirInside(root: string, dir: string): Promise<void> {
+  const base = path.resolve(root);
+  const target = path.resolve(dir);
+  if (!isInside(base, target, true)) throw refuse(`refusing to write ${target}: not inside ${base}`);
+  await fs.mkdir(base, { recursive: true });
+  let current = base;
+  const rel = path.relative(base, target);
+  for (const part of rel === '' ? [] : rel.split(path.sep)) {
+    current = path.join(current, part);
+    try {
+      await fs.mkdir(current);
+    } catch (error) {
+      if (errorCode(error) !== 'EEXIST') throw error;
+    }
+    const stat = await fs.lstat(current);
+    if (stat.isSymbolicLink()) throw refuse(`refusing to write through symlink ${current}`);
+    if (!stat.isDirectory()) throw refuse(`refusing to write into ${current}: not a directory`);
+  }
+  const [realBase, realTarget] = await Promise.all([fs.realpath(base), fs.realpath(target)]);
+  if (!isInside(realBase, realTarget, true)) throw refuse(`refusing to write ${target}: resolves outside ${base}`);
+}
+
+// Write every byte, looping over short writes.
+async function writeAll(handle: FileHandle, chunk: Uint8Array): Promise<void> {
+  let offset = 0;
+  while (offset < chunk.byteLength) {
+    const { bytesWritten } = await handle.write(chunk, offset, chunk.byteLength - offset);
+    offset += bytesWritten;
+  }
+}
+
+// Stream a body into a fresh temp file in `dir`, hashing while writing, then fsync it. The temp file is
+// removed on any failure: a size mismatch (DownloadError, retryable), a full disk (DiskFullError), an abort
+// (the signal's reason is thrown); other errors (e.g. from the body) are rethrown unchanged.
+export async function writeTemp(
+  dir: string,
+  body: AsyncIterable<Uint8Array | string> | NodeJS.ReadableStream,
+  opts: WriteTempOptions = {},
+): Promise<TempFile> {
+  const { expectedSize, signal } = opts;
+  signal?.throwIfAborted();
+  const tempPath = tempName(dir);
+  let handle: FileHandle | undefined;
+  try {
+    if (opts.root === undefined) await fs.mkdir(dir, { recursive: true });
+    else await makeDirInside(opts.root, dir);
+    handle = await fs.open(tempPath, CREATE_FLAGS, 0o666);
+    const file = handle;
+    const hash = createHash('sha256');
+    let bytes = 0;
+    // One consumer that hashes, counts and writes each chunk before pulling the next: backpressure for free.
+    const sink = async (source: AsyncIterable<Uint8Array | string>): Promise<void> => {
+      for await (const piece of source) {
+        const chunk = typeof piece === 'string' ? Buffer.from(piece) : piece;
+        bytes += chunk.byteLength;
+        if (expectedSize !== undefined && bytes > expectedSize) {
+          throw new DownloadError(`size mismatch: received more than the expected ${expectedSize} bytes`, { retryable: true });
+        }
+        hash.update(chunk);
+        await writeAll(file, chunk);
+      }
+    };
+    await pipeline(body as AsyncIterable<Uint8Array | string>, sink, signal === undefined ? {} : { signal });
+    if (expectedSize !== undefined && bytes !== expectedSize) {
+      throw new DownloadError(`size mismatch: received ${bytes} of ${expectedSize} bytes`, { retryable: true });
+    }
+    await file.sync();
+    handle = undefined;
+    await file.close();
+    return { tempPath, sha256: hash.digest('hex'), bytes };
+  } catch (error) {
+    await handle?.close().catch(() => {});
+    await fs.rm(tempPath, { force: true }).catch(() => {});
+    throw translate(error, tempPath, signal);
+  }
+}
+
+// fsync a directory so a rename in it survives a power cut; some platforms cannot, which is fine.
+async function syncDir(dir: string): Promise<void> {
+  let handle: FileHandle | undefined;
+  try {
+    handle = await fs.open(dir, 'r');
+    await handle.sync();
+  } catch (error) {
+    const code = errorCode(error);
+    if (code !== 'EISDIR' && code !== 'EINVAL' && code !== 'EPERM' && code !== 'EACCES') throw error;
+  } finally {
+    await handle?.close();
+  }
+}
+
+async function lstatOrUndefined(file: string): Promise<Stats | undefined> {
+  try {
+    return await fs.lstat(file);
+  } catch (error) {
+    if (errorCode(error) === 'ENOENT') return undefined;
+    throw error;
+  }
+}
+
+// Give a finished temp file its final name atomically (replacing a file of that name left by a crashed run)
+// and make the rename durable. Never writes through a symlink.
+export async function commitTemp(tempPath: string, finalPath: string): Promise<void> {
+  try {
+    const existing = await lstatOrUndefined(finalPath);
+    if (existing?.isSymbolicLink()) throw refuse(`refusing to replace symlink ${finalPath}`);
+    await fs.rename(tempPath, finalPath);
+    await syncDir(path.dirname(finalPath));
+  } catch (error) {
+    await fs.rm(tempPath, { force: true }).catch(() => {});
+    throw translate(error, finalPath);
+  }
+}
+
+// Make finalPath another name for the bytes already at existingPath (a duplicate download). Returns
+// 'referenced' without creating anything when the file system cannot hard-link them.
+export async function linkDuplicate(existingPath: string, finalPath: string): Promise<'linked' | 'referenced'> {
+  const source = await fs.lstat(existingPath);
+  if (!source.isFile()) throw refuse(`cannot link to ${existingPath}: not a regular file`);
+  const current = await lstatOrUndefined(finalPath);
+  if (current?.isSymbolicLink()) throw refuse(`refusing to replace symlink ${finalPath}`);
+  if (current !== undefined && current.ino === source.ino && current.dev === source.dev) return 'linked';
+  // Link under a temp name, then rename over whatever holds the final name: atomic either way.
+  const tempPath = tempName(path.dirname(finalPath));
+  try {
+    await fs.link(existingPath, tempPath);
+  } catch (error) {
+    if (NO_LINK.has(String(errorCode(error)))) return 'referenced';
+    throw translate(error, finalPath);
+  }
+  await commitTemp(tempPath, finalPath);
+  return 'linked';
+}
+
+// Delete the temp files a crashed or killed run left anywhere under root (symlinks are not followed).
+// Returns how many were removed.
+export async function removeStaleTemps(root: string, signal?: AbortSignal): Promise<number> {
+  signal?.throwIfAborted();
+  let entries: AsyncIterable<Dirent>;
+  try {
+    entries = await fs.opendir(root);
+  } catch (error) {
+    if (errorCode(error) === 'ENOENT' || errorCode(error) === 'ENOTDIR') return 0;
+    throw error;
+  }
+  let removed = 0;
+  for await (const entry of entries) {
+    signal?.throwIfAborted();
+    const full = path.join(root, entry.name);
+    if (entry.isDirectory()) removed += await removeStaleTemps(full, signal);
+    else if (entry.isFile() && TEMP_NAME.test(entry.name)) {
+      await fs.rm(full, { force: true });
+      removed++;
+    }
+  }
+  return removed;
+}
+
+// Is there a regular file at `file` with this size (and, only when asked, this sha256)? Cheap by default.
+export async function fileMatches(file: string, size: number, sha256?: string, signal?: AbortSignal): Promise<boolean> {
+  const stat = await lstatOrUndefined(file);
+  if (stat === undefined || !stat.isFile() || stat.size !== size) return false;
+  if (sha256 === undefined) return true;
+  const hash = createHash('sha256');
+  const digest = async (source: AsyncIterable<Buffer>): Promise<void> => {
+    for await (const chunk of source) hash.update(chunk);
+  };
+  await pipeline(createReadStream(file), digest, signal === undefined ? {} : { signal });
+  return hash.digest('hex') === sha256.toLowerCase();
+}

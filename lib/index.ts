@@ -1,0 +1,114 @@
+// Public API of discord-photo-scraper. The CLI in bin/ is a thin layer over these functions.
+
+import type { Writable } from 'node:stream';
+import { runArchive } from './archive.js';
+import type { ArchiveResult } from './archive.js';
+import { redact } from './errors.js';
+import { NdjsonWriter } from './output/ndjson.js';
+import { Progress } from './output/progress.js';
+import type { ArchiveOptions } from './options.js';
+import { openStore } from './store/store.js';
+import type { AttachmentRecord, ChannelRecord } from './types.js';
+
+export type { ArchiveOptions, ArchiveHooks } from './options.js';
+export type { ArchiveResult } from './archive.js';
+export type { DpsEvent, Counts } from './output/events.js';
+export type { AttachmentRecord, ChannelRecord, MediaItem, MediaSource } from './types.js';
+export * from './errors.js';
+export { runArchive } from './archive.js';
+export { parseSize, DEFAULT_NAME_PATTERN } from './options.js';
+export { namePlaceholders } from './fs/safe-name.js';
+
+/** Where output goes. stdout receives NDJSON events only; stderr receives human logs and progress. */
+export interface ArchiveIO {
+  stdout?: Writable;
+  stderr?: Writable;
+  signal?: AbortSignal;
+  /** Draw a progress line on stderr (the CLI enables it when stderr is a TTY). */
+  progress?: boolean;
+  /** Print only errors on stderr. */
+  quiet?: boolean;
+  /** Called when stdout is closed by the reader (e.g. `| head`): the run should stop cleanly. */
+  onStdoutClosed?: () => void;
+}
+
+/**
+ * Archives the channels in `options`: NDJSON events to `io.stdout`, logs to `io.stderr`.
+ * Resolves with the exit code (0 ok, 1 some items failed, 4 a channel was inaccessible, 130 aborted);
+ * rejects with a `DpsError` for run-level failures (usage 2, auth 3, access 4, state 5).
+ */
+export async function archive(options: ArchiveOptions, io: ArchiveIO = {}): Promise<ArchiveResult> {
+  const out = io.stdout ? new NdjsonWriter(io.stdout, io.onStdoutClosed) : undefined;
+  let progress: Progress | undefined;
+  const log = (line: string): void => {
+    if (io.quiet || !io.stderr) return;
+    progress?.clear();
+    io.stderr.write(`${redact(line, [options.token])}\n`);
+  };
+  try {
+    return await runArchive(options, {
+      emit: (event) => void out?.write(event),
+      log,
+      signal: io.signal,
+      onStart: (totals) => {
+        if (io.progress && io.stderr && !io.quiet) {
+          progress = new Progress(io.stderr, totals);
+          progress.start();
+        }
+      },
+    });
+  } finally {
+    progress?.stop();
+  }
+}
+
+/**
+ * Every archived (or failed) attachment in the state, optionally for one server or channel.
+ * Opens the state directory (taking its lock) for the duration of the iteration.
+ */
+export async function* manifest(state: string, filter: { guildId?: string; channelId?: string } = {}, signal?: AbortSignal): AsyncGenerator<AttachmentRecord> {
+  const store = await openStore(state, { signal });
+  try {
+    yield* store.attachments(filter, signal);
+  } finally {
+    await store.close();
+  }
+}
+
+/** The plan's progress.json: servers -> channels -> last_message_id, last_updated, total_images (+ failed). */
+export interface StatusReport {
+  servers: Record<
+    string,
+    {
+      name: string;
+      channels: Record<
+        string,
+        { name: string; parent_id?: string; last_message_id: string | null; last_updated: string; total_images: number; failed: number }
+      >;
+    }
+  >;
+}
+
+/** Reads the state and reports progress per server and channel. */
+export async function status(state: string, filter: { guildId?: string } = {}, signal?: AbortSignal): Promise<StatusReport> {
+  const store = await openStore(state, { signal });
+  try {
+    const report: StatusReport = { servers: {} };
+    for await (const channel of store.channels(signal) as AsyncIterable<ChannelRecord>) {
+      if (filter.guildId && channel.guild_id !== filter.guildId) continue;
+      const server = (report.servers[channel.guild_id] ??= { name: channel.guild_name, channels: {} });
+      const entry: StatusReport['servers'][string]['channels'][string] = {
+        name: channel.channel_name,
+        last_message_id: channel.last_message_id ?? null,
+        last_updated: channel.last_updated,
+        total_images: channel.total_images,
+        failed: channel.failed,
+      };
+      if (channel.parent_id) entry.parent_id = channel.parent_id;
+      server.channels[channel.channel_id] = entry;
+    }
+    return report;
+  } finally {
+    await store.close();
+  }
+}

@@ -1,0 +1,146 @@
+// Library options, their defaults, and their validation: every bad value becomes a one-line UsageError
+// here, before any request is made.
+
+import { resolve } from 'node:path';
+import type { DiscordClientOptions } from './discord/client.js';
+import { DEFAULT_API } from './discord/client.js';
+import type { MediaOptions } from './discord/media.js';
+import { isSnowflake, parseBound } from './discord/snowflake.js';
+import { UsageError } from './errors.js';
+import { validatePattern } from './fs/safe-name.js';
+import type { Counts, DpsEvent } from './output/events.js';
+import { DEFAULT_TYPES, parseTypes } from './stages/filter.js';
+import type { Semaphore } from './util/semaphore.js';
+
+export const DEFAULT_NAME_PATTERN = '{date}_{message_id}_{filename}';
+
+// What a caller may set (the CLI maps its flags onto these one to one).
+export interface ArchiveOptions {
+  token: string;
+  tokenType?: 'bot' | 'user';
+  api?: string; // https://discord.com/api/v10
+  cdn?: string; // base for sticker URLs; defaults to the API origin when --api points elsewhere
+  guildId: string;
+  channelIds?: readonly string[];
+  allChannels?: boolean;
+  excludeChannelIds?: readonly string[];
+  threads?: boolean;
+  includeNsfw?: boolean;
+  out?: string;
+  state?: string;
+  types?: string | readonly string[];
+  maxSize?: number | string;
+  concurrency?: number;
+  channelConcurrency?: number;
+  namePattern?: string;
+  after?: string; // ISO date or message id
+  before?: string;
+  fromStart?: boolean;
+  embeds?: boolean;
+  stickers?: boolean;
+  polite?: boolean;
+  retries?: number;
+  backoffMs?: number;
+  failOnChannelError?: boolean; // treat an inaccessible channel as fatal instead of skipping it
+}
+
+// Where events and human logs go, and how to stop.
+export interface ArchiveHooks {
+  emit?: (event: DpsEvent) => void;
+  log?: (line: string) => void;
+  signal?: AbortSignal | undefined;
+  pool?: Semaphore; // share one download pool between several archive() calls
+  onStart?: (totals: () => Counts) => void; // live totals, for a progress display
+}
+
+export type NormalizedOptions = ReturnType<typeof normalizeOptions>;
+
+// Validates and fills in defaults; throws UsageError with a one-line message.
+export function normalizeOptions(options: ArchiveOptions) {
+  if (!options.token || typeof options.token !== 'string') {
+    throw new UsageError('no token: pass --token, set DISCORD_TOKEN, or put DISCORD_TOKEN=... in a .env file');
+  }
+  const guildId = requireId(options.guildId, '--server-id');
+  const channelIds = [...new Set((options.channelIds ?? []).map((id) => requireId(id, '--channel-id')))];
+  const excludeChannelIds = new Set((options.excludeChannelIds ?? []).map((id) => requireId(id, '--exclude-channel')));
+  if (channelIds.length === 0 && !options.allChannels) throw new UsageError('give at least one --channel-id, or --all-channels');
+  const api = (options.api ?? DEFAULT_API).replace(/\/+$/, '');
+  let apiUrl: URL;
+  try {
+    apiUrl = new URL(api);
+  } catch {
+    throw new UsageError(`--api is not a URL: ${api}`);
+  }
+  if (apiUrl.protocol !== 'https:' && apiUrl.protocol !== 'http:') throw new UsageError(`--api must be http(s): ${api}`);
+  const isDiscord = apiUrl.hostname === 'discord.com';
+  const cdn = (options.cdn ?? (isDiscord ? 'https://cdn.discordapp.com' : apiUrl.origin)).replace(/\/+$/, '');
+  const namePattern = options.namePattern ?? DEFAULT_NAME_PATTERN;
+  validatePattern(namePattern);
+  const after = options.after === undefined ? undefined : parseBound(options.after, 'after');
+  if (options.after !== undefined && after === undefined) throw new UsageError(`--after must be an ISO date (2024-01-31) or a message id, got "${options.after}"`);
+  const before = options.before === undefined ? undefined : parseBound(options.before, 'before');
+  if (options.before !== undefined && before === undefined) throw new UsageError(`--before must be an ISO date (2024-01-31) or a message id, got "${options.before}"`);
+  const types = parseTypes(options.types ?? [...DEFAULT_TYPES]);
+  if (types !== 'all' && types.size === 0) throw new UsageError('--types is empty');
+  const extraOrigins = isDiscord ? [] : [apiUrl.origin];
+  const media: MediaOptions = {
+    embeds: options.embeds ?? false,
+    stickers: options.stickers ?? false,
+    cdn,
+    discordHosts: ['cdn.discordapp.com', 'media.discordapp.net', ...(isDiscord ? [] : [apiUrl.host])],
+  };
+  const client: DiscordClientOptions = {
+    token: options.token,
+    tokenType: options.tokenType ?? 'bot',
+    api,
+    polite: options.polite ?? false,
+  };
+  return {
+    guildId,
+    channelIds,
+    excludeChannelIds,
+    allChannels: options.allChannels ?? false,
+    threads: options.threads ?? true,
+    includeNsfw: options.includeNsfw ?? false,
+    out: resolve(options.out ?? 'data/downloads'),
+    state: resolve(options.state ?? 'data/state'),
+    types,
+    maxSize: options.maxSize === undefined ? undefined : parseSize(options.maxSize),
+    concurrency: positiveInt(options.concurrency ?? 8, '--concurrency', 64),
+    channelConcurrency: positiveInt(options.channelConcurrency ?? 3, '--channel-concurrency', 32),
+    namePattern,
+    after,
+    before,
+    fromStart: options.fromStart ?? false,
+    media,
+    client,
+    allowedOrigins: extraOrigins,
+    retries: options.retries ?? 5,
+    backoffMs: options.backoffMs ?? 500,
+    failOnChannelError: options.failOnChannelError ?? false,
+  };
+}
+
+// "25MB", "1.5 GiB", "800k", "1048576" -> bytes (decimal units: 1 MB = 1,000,000; binary: 1 MiB = 1,048,576).
+export function parseSize(value: number | string): number {
+  if (typeof value === 'number') {
+    if (Number.isFinite(value) && value >= 0) return Math.floor(value);
+    throw new UsageError(`--max-size must be a size like 25MB, got ${value}`);
+  }
+  const match = /^\s*(\d+(?:\.\d+)?)\s*([kmgt]?)(i?)(b?)\s*$/i.exec(value);
+  if (!match) throw new UsageError(`--max-size must be a size like 25MB or 800KiB, got "${value}"`);
+  const [, number, unit = '', binary] = match;
+  const power = ['', 'k', 'm', 'g', 't'].indexOf(unit.toLowerCase());
+  return Math.floor(Number(number) * (binary ? 1024 : 1000) ** power);
+}
+
+function requireId(value: unknown, flag: string): string {
+  const text = String(value ?? '').trim();
+  if (!isSnowflake(text) || text === '0') throw new UsageError(`${flag} must be a Discord id (a number like 123456789012345678), got "${text}"`);
+  return text;
+}
+
+function positiveInt(value: number, flag: string, max: number): number {
+  if (!Number.isInteger(value) || value < 1 || value > max) throw new UsageError(`${flag} must be an integer from 1 to ${max}, got ${value}`);
+  return value;
+}

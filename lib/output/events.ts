@@ -1,0 +1,162 @@
+// The NDJSON contract on stdout: one object per line, `event` names and fields are API that users'
+// scripts depend on (README "NDJSON events"). Builders live here so every event has one shape.
+
+import type { ChannelContext, FailedResult, SavedResult, SkippedItem } from '../types.js';
+
+// Counts kept per channel (and summed for the run).
+export interface Counts {
+  messages: number;
+  saved: number; // new files written (including hard-linked duplicates)
+  duplicates: number; // of those, identical bytes linked to an earlier file
+  skipped: number;
+  failed: number;
+  bytes: number; // bytes downloaded
+}
+
+export function emptyCounts(): Counts {
+  return { messages: 0, saved: 0, duplicates: 0, skipped: 0, failed: 0, bytes: 0 };
+}
+
+export function addCounts(into: Counts, from: Counts): void {
+  into.messages += from.messages;
+  into.saved += from.saved;
+  into.duplicates += from.duplicates;
+  into.skipped += from.skipped;
+  into.failed += from.failed;
+  into.bytes += from.bytes;
+}
+
+export interface SavedEvent {
+  event: 'saved';
+  guild_id: string;
+  channel_id: string;
+  message_id: string;
+  attachment_id: string;
+  filename: string;
+  path: string;
+  bytes: number;
+  sha256: string;
+  content_type: string | null;
+  timestamp: string;
+  source: string;
+  duplicate_of?: string;
+}
+
+export interface SkippedEvent {
+  event: 'skipped';
+  reason: string;
+  guild_id: string;
+  channel_id: string;
+  message_id?: string;
+  attachment_id?: string;
+  filename?: string;
+  size?: number | null;
+  content_type?: string | null;
+  detail?: string;
+}
+
+export interface FailedEvent {
+  event: 'failed';
+  reason: string;
+  guild_id: string;
+  channel_id: string;
+  message_id?: string;
+  attachment_id?: string;
+  filename?: string;
+  status?: number;
+  url_expired?: boolean;
+}
+
+export interface ChannelDoneEvent extends Counts {
+  event: 'channel_done';
+  guild_id: string;
+  channel_id: string;
+  channel_name: string;
+  parent_id?: string;
+  cursor: string | null;
+  complete: boolean;
+}
+
+export interface SummaryEvent extends Counts {
+  event: 'summary';
+  channels: number;
+  elapsed_ms: number;
+  exit_code: number;
+  per_channel: Array<{ channel_id: string; channel_name: string } & Counts>;
+  error?: string;
+}
+
+export type DpsEvent = SavedEvent | SkippedEvent | FailedEvent | ChannelDoneEvent | SummaryEvent;
+
+export function savedEvent(result: SavedResult): SavedEvent {
+  const { item } = result;
+  const event: SavedEvent = {
+    event: 'saved',
+    guild_id: item.context.guild_id,
+    channel_id: item.context.channel_id,
+    message_id: item.message_id,
+    attachment_id: item.attachment_id,
+    filename: item.filename,
+    path: result.path,
+    bytes: result.bytes,
+    sha256: result.sha256,
+    content_type: item.content_type ?? null,
+    timestamp: item.timestamp,
+    source: item.source,
+  };
+  if (result.duplicate_of !== undefined) event.duplicate_of = result.duplicate_of;
+  return event;
+}
+
+export function skippedEvent(result: SkippedItem): SkippedEvent {
+  const { item } = result;
+  const event: SkippedEvent = {
+    event: 'skipped',
+    reason: result.reason,
+    guild_id: item.context.guild_id,
+    channel_id: item.context.channel_id,
+    message_id: item.message_id,
+    attachment_id: item.attachment_id,
+    filename: item.filename,
+    size: item.size ?? null,
+    content_type: item.content_type ?? null,
+  };
+  if (result.detail !== undefined) event.detail = result.detail;
+  return event;
+}
+
+// A whole channel skipped before any message was read (no access, filtered out, ...).
+export function channelSkippedEvent(context: ChannelContext, reason: string, detail?: string): SkippedEvent {
+  const event: SkippedEvent = { event: 'skipped', reason, guild_id: context.guild_id, channel_id: context.channel_id };
+  if (detail !== undefined) event.detail = detail;
+  return event;
+}
+
+export function failedEvent(result: FailedResult): FailedEvent {
+  const { item } = result;
+  const event: FailedEvent = {
+    event: 'failed',
+    reason: result.reason,
+    guild_id: item.context.guild_id,
+    channel_id: item.context.channel_id,
+    message_id: item.message_id,
+    attachment_id: item.attachment_id,
+    filename: item.filename,
+  };
+  if (result.status !== undefined) event.status = result.status;
+  return event;
+}
+
+export function channelDoneEvent(context: ChannelContext, counts: Counts, cursor: string | undefined, complete: boolean): ChannelDoneEvent {
+  const event: ChannelDoneEvent = {
+    event: 'channel_done',
+    guild_id: context.guild_id,
+    channel_id: context.channel_id,
+    channel_name: context.channel_name,
+    cursor: cursor ?? null,
+    complete,
+    ...counts,
+  };
+  if (context.parent_id !== undefined) event.parent_id = context.parent_id;
+  return event;
+}

@@ -1,0 +1,93 @@
+// Stage 6: results arrive in message order, so when the last result of message M is recorded every message
+// <= M is durably done: that is the watermark stored as the channel's cursor. Failed items are recorded
+// for retry-first on the next run; every result becomes an NDJSON event.
+
+import type { Store } from '../store/store.js';
+import type { ChannelContext, ItemResult } from '../types.js';
+import { channelDoneEvent, failedEvent, savedEvent, skippedEvent } from '../output/events.js';
+import type { Counts, DpsEvent } from '../output/events.js';
+
+export interface CheckpointOptions {
+  store: Store;
+  context: ChannelContext;
+  counts: Counts; // updated in place, so progress reporting can read it live
+  saveCursor: boolean; // false when a --after/--before window makes "everything <= cursor is done" untrue
+  flushEveryMs?: number; // how often the cursor is written while running (it is always written at the end)
+  onEvent?: (event: DpsEvent) => void; // warnings for the human log (too large, failed)
+}
+
+// Records every result and yields its event; persists the watermark periodically, at the end, and on abort.
+export async function* checkpoint(source: AsyncIterable<ItemResult>, options: CheckpointOptions): AsyncGenerator<DpsEvent> {
+  const { store, context, counts } = options;
+  const flushEveryMs = options.flushEveryMs ?? 1000;
+  let watermark: string | undefined;
+  let persisted: string | undefined;
+  let lastFlush = Date.now();
+  let complete = false;
+
+  const flush = async (): Promise<void> => {
+    if (!options.saveCursor || watermark === undefined || watermark === persisted) return;
+    await store.advanceCursor(context.channel_id, watermark, channelPatch(context));
+    persisted = watermark;
+    lastFlush = Date.now();
+  };
+
+  try {
+    for await (const result of source) {
+      switch (result.kind) {
+        case 'saved':
+          counts.saved++;
+          counts.bytes += result.bytes;
+          if (result.duplicate_of !== undefined) counts.duplicates++;
+          yield savedEvent(result);
+          break;
+        case 'failed':
+          counts.failed++;
+          await store.recordFailed({
+            attachment_id: result.item.attachment_id,
+            guild_id: context.guild_id,
+            channel_id: context.channel_id,
+            message_id: result.item.message_id,
+            filename: result.item.filename,
+            content_type: result.item.content_type,
+            timestamp: result.item.timestamp,
+            source: result.item.source,
+            status: 'failed',
+            reason: result.reason,
+            url: result.item.url,
+            updated_at: new Date().toISOString(),
+          });
+          yield failedEvent(result);
+          break;
+        case 'skipped':
+          counts.skipped++;
+          yield skippedEvent(result);
+          break;
+        case 'mark':
+          break;
+      }
+      const messageDone = result.kind === 'mark' || ('item' in result && result.item.last_of_message);
+      if (messageDone) {
+        counts.messages++;
+        watermark = result.kind === 'mark' ? result.message_id : result.item.message_id;
+        if (Date.now() - lastFlush >= flushEveryMs) await flush();
+      }
+    }
+    complete = true;
+  } finally {
+    // Runs on success, on error and on abort: everything up to the watermark is recorded, so saving it is safe.
+    await flush();
+    if (options.saveCursor && watermark === undefined) await store.advanceCursor(context.channel_id, undefined, channelPatch(context));
+  }
+  const record = await store.getChannel(context.channel_id);
+  yield channelDoneEvent(context, counts, record?.last_message_id ?? watermark, complete);
+}
+
+function channelPatch(context: ChannelContext): Record<string, string | undefined> {
+  return {
+    guild_id: context.guild_id,
+    guild_name: context.guild_name,
+    channel_name: context.channel_name,
+    parent_id: context.parent_id,
+  };
+}

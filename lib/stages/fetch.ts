@@ -1,0 +1,113 @@
+// Stage 4: download the selected items with bounded concurrency (one pool shared by every channel),
+// retrying network faults, 5xx, truncated bodies and size mismatches with exponential backoff and jitter,
+// refreshing expired signed links, and emitting results in input order for the checkpoint.
+
+import { setTimeout as sleep } from 'node:timers/promises';
+import type { Dispatcher } from 'undici';
+import { isExpired, openDownload } from '../discord/download.js';
+import type { UrlRefresher } from '../discord/refresh.js';
+import { AbortedError, DiskFullError, DownloadError, DpsError, isDiskFull } from '../errors.js';
+import type { FailedResult, FilteredUnit, ItemResult, MediaItem } from '../types.js';
+import { orderedParallel } from '../util/ordered-parallel.js';
+import type { Semaphore } from '../util/semaphore.js';
+import { writeItem } from './write.js';
+import type { WriteOptions } from './write.js';
+
+export interface FetchOptions extends WriteOptions {
+  pool: Semaphore; // shared download slots
+  agent: Dispatcher;
+  refresher?: UrlRefresher | undefined;
+  allowedOrigins?: readonly string[];
+  retries?: number; // attempts after the first
+  backoffMs?: number;
+  window?: number; // units between input and output (default 8 x pool size)
+  onAttempt?: (item: MediaItem, attempt: number, error: unknown) => void;
+}
+
+// Yields one result per unit, in input order; marks and skipped items pass straight through.
+export function fetch(source: AsyncIterable<FilteredUnit>, options: FetchOptions): AsyncGenerator<ItemResult> {
+  const window = options.window ?? Math.max(16, options.pool.size * 8);
+  return orderedParallel(
+    source,
+    async (unit): Promise<ItemResult> => (unit.kind === 'item' ? download(unit, options) : unit),
+    { window, signal: options.signal },
+  );
+}
+
+// Downloads one item, with retries; a permanent failure becomes a `failed` result, fatal errors throw.
+export async function download(item: MediaItem, options: FetchOptions): Promise<ItemResult> {
+  const retries = options.retries ?? 5;
+  const backoffMs = options.backoffMs ?? 500;
+  let url = item.url;
+  let refreshed = false;
+  let lastError: unknown;
+  if (isExpired(url, Date.now(), 5_000) && options.refresher) {
+    url = (await refreshUrl(item, options)) ?? url;
+    refreshed = true;
+  }
+  for (let attempt = 0; attempt <= retries; attempt++) {
+    options.signal?.throwIfAborted();
+    const release = await options.pool.acquire(options.signal);
+    try {
+      const opened = await openDownload(url, { agent: options.agent, signal: options.signal, allowedOrigins: options.allowedOrigins ?? [] });
+      return await writeItem({ ...item, url }, opened.body, options, opened.contentLength);
+    } catch (error) {
+      if (options.signal?.aborted) throw new AbortedError('aborted', { cause: options.signal.reason });
+      if (isDiskFull(error) || error instanceof DiskFullError) {
+        throw error instanceof DiskFullError ? error : new DiskFullError(`disk full while writing ${item.filename}: free some space and re-run`, { cause: error });
+      }
+      lastError = error;
+      options.onAttempt?.(item, attempt, error);
+      if (error instanceof DownloadError && error.expired && options.refresher && !refreshed) {
+        refreshed = true;
+        const fresh = await refreshUrl(item, options);
+        if (fresh) {
+          url = fresh;
+          attempt--; // an expired link is not a fault of the download: it does not use up a retry
+          continue;
+        }
+        return failed(item, 'expired link could not be refreshed (attachment deleted?)', 404);
+      }
+      if (!isRetryable(error)) break;
+    } finally {
+      release();
+    }
+    if (attempt < retries) await backoff(attempt, backoffMs, lastError, options.signal);
+  }
+  return failed(item, describe(lastError), (lastError as { status?: number } | undefined)?.status);
+}
+
+async function refreshUrl(item: MediaItem, options: FetchOptions): Promise<string | undefined> {
+  return options.refresher?.refresh({
+    url: item.url,
+    channelId: item.context.channel_id,
+    messageId: item.message_id,
+    attachmentId: item.attachment_id,
+  });
+}
+
+function isRetryable(error: unknown): boolean {
+  if (error instanceof DownloadError) return error.retryable;
+  if (error instanceof DpsError) return false;
+  return true; // network resets, truncated bodies, size mismatches, timeouts
+}
+
+async function backoff(attempt: number, baseMs: number, error: unknown, signal: AbortSignal | undefined): Promise<void> {
+  const hinted = (error as { retryAfterMs?: number } | undefined)?.retryAfterMs;
+  const cap = Math.min(30_000, baseMs * 2 ** attempt);
+  const delay = hinted !== undefined ? Math.min(hinted, 60_000) : cap / 2 + Math.random() * (cap / 2);
+  try {
+    await sleep(delay, undefined, signal ? { signal } : undefined);
+  } catch {
+    throw new AbortedError('aborted', { cause: signal?.reason });
+  }
+}
+
+function failed(item: MediaItem, reason: string, status?: number): FailedResult {
+  return { kind: 'failed', item, reason, status };
+}
+
+function describe(error: unknown): string {
+  if (error instanceof Error) return error.message.replace(/\s+/g, ' ').slice(0, 300);
+  return String(error);
+}

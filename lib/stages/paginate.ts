@@ -1,0 +1,30 @@
+// Stage 1: a channel's messages, oldest -> newest, from its cursor to the newest message at start time.
+
+import type { DiscordClient } from '../discord/client.js';
+import { channelHistory } from '../discord/pages.js';
+import type { ChannelContext, ChannelMessage } from '../types.js';
+
+export interface PaginateOptions {
+  client: DiscordClient;
+  after: string; // exclusive lower bound: the stored cursor, the --after bound, or '0'
+  before?: string | undefined; // exclusive upper bound (--before)
+  signal?: AbortSignal | undefined;
+  prefetch?: boolean;
+}
+
+// Yields every message of the channel in ascending id order, one page in flight ahead of the consumer.
+export async function* paginate(context: ChannelContext, options: PaginateOptions): AsyncGenerator<ChannelMessage> {
+  const pages = channelHistory(options.client, context.channel_id, {
+    after: options.after,
+    before: options.before,
+    signal: options.signal,
+    what: `channel ${context.channel_name ? `#${context.channel_name} ` : ''}(${context.channel_id})`,
+    prefetch: options.prefetch ?? true,
+  });
+  for await (const page of pages) {
+    for (const message of page.messages) {
+      options.signal?.throwIfAborted();
+      yield { kind: 'message', context, message };
+    }
+  }
+}

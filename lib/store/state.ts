@@ -1,0 +1,257 @@
+// The Store class: channel cursors and counters, one record per attachment, a content-hash index for dedupe,
+// claimed file paths and a retry queue of failed items, over any abstract-level database (see store.ts to open one).
+
+import path from 'node:path';
+import type { AbstractBatchOperation, AbstractLevel, AbstractSublevel } from 'abstract-level';
+import type { AttachmentRecord, ChannelRecord } from '../types.js';
+
+// Any abstract-level database with string keys (the store sets JSON value encodings itself).
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+export type StoreDb = AbstractLevel<any, string, any>;
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+type Sub<V> = AbstractSublevel<any, any, string, V>;
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+type Ops = AbstractBatchOperation<StoreDb, string, any>[];
+
+// Where the first copy of some bytes was written.
+export interface HashEntry {
+  path: string;
+  attachment_id: string;
+}
+
+// A saved attachment always has its hash and path.
+export type SavedRecord = AttachmentRecord & { sha256: string; path: string };
+
+// Channel fields a caller may update; the cursor moves only through advanceCursor's messageId, and the
+// counters are maintained by recordSaved/recordFailed in the same batch as the record they count.
+// Undefined fields are ignored (they never erase a stored value).
+type PatchableChannelField = Exclude<keyof ChannelRecord, 'channel_id' | 'last_message_id' | 'total_images' | 'failed'>;
+export type ChannelPatch = { [K in PatchableChannelField]?: ChannelRecord[K] | undefined };
+
+// One entry of the retry queue: the failed record, with the URL to retry if it is still known.
+export type FailedEntry = AttachmentRecord & { status: 'failed' };
+
+// Compare two snowflakes as the 64-bit numbers they are: as strings, '99' > '100'.
+export function compareSnowflakes(a: string, b: string): number {
+  const x = BigInt(a);
+  const y = BigInt(b);
+  return x < y ? -1 : x > y ? 1 : 0;
+}
+
+// Failed-queue key: channel, then message id zero-padded so the queue iterates oldest message first.
+function failedKey(rec: Pick<AttachmentRecord, 'channel_id' | 'message_id' | 'attachment_id'>): string {
+  return `${rec.channel_id}!${rec.message_id.padStart(20, '0')}!${rec.attachment_id}`;
+}
+
+// Path claims are compared the way the strictest file system would (macOS and Windows ignore case).
+function pathKey(file: string): string {
+  return path.normalize(file).normalize('NFC').toLowerCase();
+}
+
+// Key range of one channel in the failed queue ('"' is the character after the '!' separator).
+function channelRange(channelId: string | undefined): { gte?: string; lt?: string } {
+  return channelId === undefined ? {} : { gte: `${channelId}!`, lt: `${channelId}"` };
+}
+
+// The state store: every method is safe to call concurrently (writes that read first are serialised).
+export class Store {
+  readonly #db: StoreDb;
+  readonly #channel: Sub<ChannelRecord>;
+  readonly #attachment: Sub<AttachmentRecord>;
+  readonly #hash: Sub<HashEntry>;
+  readonly #path: Sub<string>;
+  readonly #failed: Sub<FailedEntry>;
+  readonly #onClose: (() => void) | undefined;
+  #queue: Promise<unknown> = Promise.resolve();
+
+  // `onClose` runs once the database is closed (openStore uses it to release its in-process lock).
+  constructor(db: StoreDb, onClose?: () => void) {
+    this.#db = db;
+    this.#onClose = onClose;
+    this.#channel = db.sublevel<string, ChannelRecord>('channel', { valueEncoding: 'json' });
+    this.#attachment = db.sublevel<string, AttachmentRecord>('attachment', { valueEncoding: 'json' });
+    this.#hash = db.sublevel<string, HashEntry>('hash', { valueEncoding: 'json' });
+    this.#path = db.sublevel<string, string>('path', { valueEncoding: 'json' });
+    this.#failed = db.sublevel<string, FailedEntry>('failed', { valueEncoding: 'json' });
+  }
+
+  // Read-modify-write operations run one at a time, so two callers never both see a path as free.
+  #serial<T>(task: () => Promise<T>): Promise<T> {
+    const run = this.#queue.then(task, task);
+    this.#queue = run.catch(() => {});
+    return run;
+  }
+
+  // One channel's cursor, names and counters.
+  async getChannel(channelId: string): Promise<ChannelRecord | undefined> {
+    return this.#channel.get(channelId);
+  }
+
+  // Replace a channel record as given (cursor and counters included); prefer advanceCursor for updates.
+  async putChannel(rec: ChannelRecord): Promise<void> {
+    await this.#serial(() => this.#channel.put(rec.channel_id, rec));
+  }
+
+  // Every known channel and thread (for `dps status`).
+  async *channels(signal?: AbortSignal): AsyncIterable<ChannelRecord> {
+    for await (const value of this.#channel.values({ signal })) yield value;
+  }
+
+  // Move a channel's cursor to messageId if that is further than where it is (never backwards), merging
+  // the patch's metadata. `messageId` undefined only merges the patch. Creates the record if needed.
+  async advanceCursor(channelId: string, messageId: string | undefined, patch: ChannelPatch = {}): Promise<ChannelRecord> {
+    return this.#serial(async () => {
+      const current = (await this.#channel.get(channelId)) ?? emptyChannel(channelId, patch.guild_id ?? '');
+      const forward =
+        messageId !== undefined &&
+        (current.last_message_id === undefined || compareSnowflakes(messageId, current.last_message_id) > 0);
+      const next: ChannelRecord = {
+        ...current,
+        ...definedOnly(patch),
+        channel_id: channelId,
+        last_message_id: forward ? messageId : current.last_message_id,
+        last_updated: patch.last_updated ?? new Date().toISOString(),
+      };
+      await this.#channel.put(channelId, next);
+      return next;
+    });
+  }
+
+  // One attachment's record: saved (with its path) or failed (with its reason).
+  async getAttachment(attachmentId: string): Promise<AttachmentRecord | undefined> {
+    return this.#attachment.get(attachmentId);
+  }
+
+  // Look up many attachments in one read (the filter stage asks per message): same order, undefined if unknown.
+  async getAttachments(attachmentIds: string[]): Promise<(AttachmentRecord | undefined)[]> {
+    if (attachmentIds.length === 0) return [];
+    return this.#attachment.getMany(attachmentIds);
+  }
+
+  // Where these bytes were first written, if anywhere (dedupe: link instead of writing twice).
+  async getHash(sha256: string): Promise<HashEntry | undefined> {
+    return this.#hash.get(sha256);
+  }
+
+  // Reserve a final file path for one attachment: true if it was free or is already this attachment's.
+  async claimPath(file: string, attachmentId: string): Promise<boolean> {
+    return this.#serial(async () => {
+      const key = pathKey(file);
+      const owner = await this.#path.get(key);
+      if (owner !== undefined) return owner === attachmentId;
+      await this.#path.put(key, attachmentId);
+      return true;
+    });
+  }
+
+  // Record a saved file in one batch: the attachment (status saved), the hash index if these bytes are new,
+  // the path claim (unless the path belongs to another attachment, e.g. an unlinked duplicate), the retry
+  // queue entry removed, and the channel counters (saved +1 unless already saved; failed -1 if it was failed).
+  async recordSaved(rec: SavedRecord): Promise<void> {
+    await this.#serial(async () => {
+      const [previous, hash, owner, channel] = await Promise.all([
+        this.#attachment.get(rec.attachment_id),
+        this.#hash.get(rec.sha256),
+        this.#path.get(pathKey(rec.path)),
+        this.#channel.get(rec.channel_id),
+      ]);
+      const saved: AttachmentRecord = { ...rec, status: 'saved', reason: undefined };
+      const ops: Ops = [
+        { type: 'put', sublevel: this.#attachment, key: rec.attachment_id, value: saved },
+        { type: 'del', sublevel: this.#failed, key: failedKey(rec) },
+      ];
+      if (hash === undefined) {
+        const first: HashEntry = { path: rec.path, attachment_id: rec.attachment_id };
+        ops.push({ type: 'put', sublevel: this.#hash, key: rec.sha256, value: first });
+      }
+      if (owner === undefined) {
+        ops.push({ type: 'put', sublevel: this.#path, key: pathKey(rec.path), value: rec.attachment_id });
+      }
+      if (previous?.status !== 'saved') {
+        const counts = channel ?? emptyChannel(rec.channel_id, rec.guild_id);
+        const value: ChannelRecord = {
+          ...counts,
+          total_images: counts.total_images + 1,
+          failed: previous?.status === 'failed' ? Math.max(0, counts.failed - 1) : counts.failed,
+        };
+        ops.push({ type: 'put', sublevel: this.#channel, key: rec.channel_id, value });
+      }
+      await this.#db.batch(ops);
+    });
+  }
+
+  // Record a failed attempt: status failed with the reason, attempts + 1, queued for retry first next run,
+  // and the channel's failed counter (+1 the first time). A saved record is never downgraded: returns false.
+  async recordFailed(rec: AttachmentRecord): Promise<boolean> {
+    return this.#serial(async () => {
+      const [previous, channel] = await Promise.all([
+        this.#attachment.get(rec.attachment_id),
+        this.#channel.get(rec.channel_id),
+      ]);
+      if (previous?.status === 'saved') return false;
+      const failed: FailedEntry = {
+        ...rec,
+        status: 'failed',
+        attempts: (previous?.attempts ?? 0) + 1,
+        url: rec.url ?? previous?.url,
+      };
+      const ops: Ops = [
+        { type: 'put', sublevel: this.#attachment, key: rec.attachment_id, value: failed },
+        { type: 'put', sublevel: this.#failed, key: failedKey(rec), value: failed },
+      ];
+      if (previous?.status !== 'failed') {
+        const counts = channel ?? emptyChannel(rec.channel_id, rec.guild_id);
+        const value: ChannelRecord = { ...counts, failed: counts.failed + 1 };
+        ops.push({ type: 'put', sublevel: this.#channel, key: rec.channel_id, value });
+      }
+      await this.#db.batch(ops);
+      return true;
+    });
+  }
+
+  // The retry queue, oldest message first within each channel (a range read when channelId is given).
+  async *failedItems(filter: { channelId?: string | undefined } = {}, signal?: AbortSignal): AsyncIterable<FailedEntry> {
+    for await (const value of this.#failed.values({ ...channelRange(filter.channelId), signal })) yield value;
+  }
+
+  // Every attachment record (for the manifest), optionally for one server or channel. A full scan, by design.
+  async *attachments(
+    filter: { guildId?: string | undefined; channelId?: string | undefined } = {},
+    signal?: AbortSignal,
+  ): AsyncIterable<AttachmentRecord> {
+    for await (const value of this.#attachment.values({ signal })) {
+      if (filter.guildId !== undefined && value.guild_id !== filter.guildId) continue;
+      if (filter.channelId !== undefined && value.channel_id !== filter.channelId) continue;
+      yield value;
+    }
+  }
+
+  // Wait for pending writes, then close the database (and release the directory lock).
+  async close(): Promise<void> {
+    await this.#queue;
+    try {
+      await this.#db.close();
+    } finally {
+      this.#onClose?.();
+    }
+  }
+}
+
+function emptyChannel(channelId: string, guildId: string): ChannelRecord {
+  return {
+    guild_id: guildId,
+    guild_name: '',
+    channel_id: channelId,
+    channel_name: '',
+    last_message_id: undefined,
+    last_updated: new Date().toISOString(),
+    total_images: 0,
+    failed: 0,
+  };
+}
+
+// Drop undefined fields so a sparse patch never erases stored values.
+type Defined<T> = { [K in keyof T]?: Exclude<T[K], undefined> };
+function definedOnly<T extends object>(patch: T): Defined<T> {
+  return Object.fromEntries(Object.entries(patch).filter(([, value]) => value !== undefined)) as Defined<T>;
+}

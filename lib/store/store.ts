@@ -1,0 +1,122 @@
+// Opening the state store: LevelDB in a directory that is locked while a run holds it, identified as ours by a
+// meta record, and never overwritten when it turns out to be something else. The Store API lives in state.ts.
+
+import fs from 'node:fs/promises';
+import path from 'node:path';
+import { Level } from 'level';
+import { StoreError } from '../errors.js';
+import { Store } from './state.js';
+import type { StoreDb } from './state.js';
+
+export { Store, compareSnowflakes } from './state.js';
+export type { ChannelPatch, FailedEntry, HashEntry, SavedRecord, StoreDb } from './state.js';
+
+// Identifies a state directory as ours; a database without it is someone else's and is never touched.
+export interface StoreMeta {
+  format: 'dps-state';
+  version: 1;
+  created_at: string;
+}
+
+// State directories this process has open. LevelDB's lock is an fcntl lock, which POSIX drops when the
+// process closes ANY descriptor of the LOCK file, and LevelDB does exactly that when a second open in the same
+// process fails. So a second open in this process must be refused here, before LevelDB ever sees it.
+const openHere = new Set<string>();
+
+const META_KEY = 'meta';
+const FORMAT: StoreMeta['format'] = 'dps-state';
+
+// Wrap an already-open or opening database (memory-level in tests) and check it is a dps state store.
+export async function createStore(db: StoreDb, label = 'the state database'): Promise<Store> {
+  await db.open();
+  await ensureMeta(db, label);
+  return new Store(db);
+}
+
+// Our meta record, or undefined when there is none; a meta key that is not our JSON means a foreign database.
+async function readMeta(db: StoreDb, where: string): Promise<Partial<StoreMeta> | undefined> {
+  try {
+    const meta: unknown = await db.get(META_KEY, { valueEncoding: 'json' });
+    if (meta === undefined || (typeof meta === 'object' && meta !== null)) return meta as Partial<StoreMeta> | undefined;
+  } catch (error) {
+    throw new StoreError('DPS_STORE_CORRUPT', `${where} is not a dps state directory`, { cause: error });
+  }
+  throw new StoreError('DPS_STORE_CORRUPT', `${where} is not a dps state directory`);
+}
+
+// First open writes the meta record; a database that has keys but no meta record is someone else's.
+async function ensureMeta(db: StoreDb, where: string): Promise<void> {
+  const meta = await readMeta(db, where);
+  if (meta === undefined) {
+    for await (const _key of db.keys({ limit: 1 })) {
+      throw new StoreError('DPS_STORE_CORRUPT', `${where} is not a dps state directory (it holds another database); choose another --state directory`);
+    }
+    const fresh: StoreMeta = { format: FORMAT, version: 1, created_at: new Date().toISOString() };
+    await db.put(META_KEY, fresh, { valueEncoding: 'json' });
+    return;
+  }
+  if (meta.format !== FORMAT) throw new StoreError('DPS_STORE_CORRUPT', `${where} is not a dps state directory`);
+  if (meta.version !== 1) {
+    throw new StoreError('DPS_STORE_CORRUPT', `${where} was written by a newer dps (state version ${String(meta.version)}); upgrade dps`);
+  }
+}
+
+// Open (creating if needed) the LevelDB state directory. Refuses, without writing anything, a directory that
+// another dps process holds (DPS_STORE_LOCKED) or that holds something other than a dps store (DPS_STORE_CORRUPT).
+export async function openStore(dir: string, opts: { signal?: AbortSignal | undefined } = {}): Promise<Store> {
+  opts.signal?.throwIfAborted();
+  const location = path.resolve(dir);
+  await assertStoreDirectory(location);
+  const key = await fs.realpath(location);
+  if (openHere.has(key)) throw lockedError(location);
+  openHere.add(key);
+  const release = (): void => void openHere.delete(key);
+  const db = new Level<string, unknown>(location, { valueEncoding: 'json' });
+  try {
+    await db.open();
+  } catch (error) {
+    release();
+    throw translateOpenError(error, location);
+  }
+  try {
+    opts.signal?.throwIfAborted();
+    await ensureMeta(db, location);
+    return new Store(db, release);
+  } catch (error) {
+    await db.close().catch(() => {});
+    release();
+    throw error;
+  }
+}
+
+function lockedError(location: string, cause?: unknown): StoreError {
+  return new StoreError('DPS_STORE_LOCKED', `state directory ${location} is in use by another dps process`, { cause });
+}
+
+// The directory must be missing, empty, or already a LevelDB (it has CURRENT); anything else is not ours.
+async function assertStoreDirectory(location: string): Promise<void> {
+  let entries: string[];
+  try {
+    entries = await fs.readdir(location);
+  } catch (error) {
+    const code = (error as { code?: unknown }).code;
+    if (code === 'ENOENT') return void (await fs.mkdir(location, { recursive: true }));
+    if (code === 'ENOTDIR') throw new StoreError('DPS_STORE_CORRUPT', `state path ${location} is a file, not a directory`, { cause: error });
+    throw new StoreError('DPS_STORE_CORRUPT', `cannot read state directory ${location}: ${String(code ?? error)}`, { cause: error });
+  }
+  if (entries.length > 0 && !entries.includes('CURRENT')) {
+    throw new StoreError('DPS_STORE_CORRUPT', `${location} is not empty and is not a dps state directory; choose another --state directory`);
+  }
+}
+
+function translateOpenError(error: unknown, location: string): StoreError {
+  const cause = (error as { cause?: { code?: unknown; message?: unknown } } | null)?.cause;
+  if (cause?.code === 'LEVEL_LOCKED') {
+    return lockedError(location, error);
+  }
+  if (cause?.code === 'LEVEL_CORRUPTION') {
+    return new StoreError('DPS_STORE_CORRUPT', `state directory ${location} is corrupt: ${String(cause.message)}`, { cause: error });
+  }
+  const detail = String(cause?.message ?? (error as Error | null)?.message ?? error);
+  return new StoreError('DPS_STORE_CORRUPT', `cannot open state directory ${location}: ${detail}`, { cause: error });
+}

@@ -1,0 +1,118 @@
+// The data that flows between pipeline stages, and the records kept in the state store.
+// Every stage file imports its input/output types from here so the pipeline reads as one contract.
+
+import type { APIMessage } from 'discord-api-types/v10';
+
+// Where an archived file came from inside a message.
+export type MediaSource = 'attachment' | 'forward' | 'embed' | 'component' | 'sticker';
+
+// The server and channel a message belongs to (names are used for folder names).
+export interface ChannelContext {
+  guild_id: string;
+  guild_name: string;
+  channel_id: string;
+  channel_name: string;
+  // For threads: the parent channel, so files go under <Parent>/threads/<Thread>.
+  parent_id?: string | undefined;
+  parent_name?: string | undefined;
+}
+
+// Stage 1 output: one message, in ascending id order, with its channel context.
+export interface ChannelMessage {
+  kind: 'message';
+  context: ChannelContext;
+  message: APIMessage;
+}
+
+// Stage 2 output: one downloadable file of one message.
+export interface MediaItem {
+  kind: 'item';
+  context: ChannelContext;
+  message_id: string;
+  timestamp: string; // ISO8601 of the message
+  author_id: string | undefined;
+  author_name: string | undefined;
+  attachment_id: string; // attachment id, or a stable synthetic id for embeds/stickers
+  filename: string; // as Discord reports it, unsanitised
+  size: number | undefined; // bytes, when Discord says
+  content_type: string | undefined;
+  url: string; // signed CDN URL, kept verbatim
+  source: MediaSource;
+  // Position of this item among its message's items (for unique names), and whether it is the last one.
+  index: number;
+  last_of_message: boolean;
+  // A name unique among the message's items (set by flatten when two share a name).
+  unique_name: string;
+}
+
+// A message that yields no item still has to pass the checkpoint stage, so the cursor can advance past it.
+export interface MessageMark {
+  kind: 'mark';
+  context: ChannelContext;
+  message_id: string;
+}
+
+// Stage 3 output: items either selected for download or skipped with a reason.
+export type SkipReason = 'type' | 'too_large' | 'date' | 'already_archived' | 'unreadable';
+
+export interface SkippedItem {
+  kind: 'skipped';
+  item: MediaItem;
+  reason: SkipReason;
+  detail?: string;
+}
+
+export type FilteredUnit = MediaItem | SkippedItem | MessageMark;
+
+// Stage 4/5 output: what happened to one selected item.
+export interface SavedResult {
+  kind: 'saved';
+  item: MediaItem;
+  path: string;
+  bytes: number;
+  sha256: string;
+  duplicate_of?: string | undefined;
+}
+
+export interface FailedResult {
+  kind: 'failed';
+  item: MediaItem;
+  reason: string;
+  status?: number | undefined;
+}
+
+export type ItemResult = SavedResult | FailedResult | SkippedItem | MessageMark;
+
+// The record of one attachment in the state store.
+export interface AttachmentRecord {
+  attachment_id: string;
+  guild_id: string;
+  channel_id: string;
+  message_id: string;
+  filename: string;
+  content_type: string | undefined;
+  timestamp: string;
+  source: MediaSource;
+  status: 'saved' | 'failed';
+  path?: string | undefined; // absolute path of the file (or of the file it duplicates, when not linked)
+  sha256?: string | undefined;
+  bytes?: number | undefined;
+  duplicate_of?: string | undefined; // path of the first copy of the same bytes
+  reason?: string | undefined; // for failed
+  url?: string | undefined; // last known signed URL (for retrying failed items)
+  attempts?: number | undefined;
+  updated_at: string;
+}
+
+// The record of one channel (or thread) in the state store.
+export interface ChannelRecord {
+  guild_id: string;
+  guild_name: string;
+  channel_id: string;
+  channel_name: string;
+  parent_id?: string | undefined;
+  last_message_id: string | undefined; // cursor: every message <= this id is fully processed
+  last_updated: string;
+  total_images: number; // files saved (including deduplicated ones)
+  failed: number;
+}

@@ -1,0 +1,218 @@
+import { createHash } from 'node:crypto';
+import { existsSync } from 'node:fs';
+import fs from 'node:fs/promises';
+import path from 'node:path';
+import { Readable } from 'node:stream';
+import t from 'tap';
+import { DiskFullError, DownloadError } from '../../lib/errors.js';
+import { commitTemp, fileMatches, linkDuplicate, removeStaleTemps, writeTemp } from '../../lib/fs/atomic-write.js';
+
+const sha = (data: Uint8Array | string): string => createHash('sha256').update(data).digest('hex');
+
+async function* chunks(count: number, size: number): AsyncIterable<Uint8Array> {
+  for (let i = 0; i < count; i++) yield new Uint8Array(size).fill(i % 256);
+}
+
+function expectedOf(count: number, size: number): { bytes: number; sha256: string } {
+  const hash = createHash('sha256');
+  for (let i = 0; i < count; i++) hash.update(new Uint8Array(size).fill(i % 256));
+  return { bytes: count * size, sha256: hash.digest('hex') };
+}
+
+const tempsIn = async (dir: string): Promise<string[]> => (await fs.readdir(dir)).filter((n) => n.endsWith('.dps-tmp'));
+
+t.test('writeTemp streams, hashes and creates the directory', async (t) => {
+  const root = t.testdir();
+  const dir = path.join(root, 'Server_1', 'chan_2');
+  const result = await writeTemp(dir, chunks(64, 16 * 1024), { expectedSize: 64 * 16 * 1024, root });
+  t.same({ bytes: result.bytes, sha256: result.sha256 }, expectedOf(64, 16 * 1024));
+  t.equal(path.dirname(result.tempPath), dir);
+  t.match(path.basename(result.tempPath), /^\.[0-9a-f]{24}\.dps-tmp$/);
+  t.equal((await fs.stat(result.tempPath)).size, result.bytes);
+  t.equal(sha(await fs.readFile(result.tempPath)), result.sha256);
+  // Node streams (and string chunks) work too.
+  const other = await writeTemp(dir, Readable.from(['hello ', 'world']), {});
+  t.equal(other.sha256, sha('hello world'));
+  t.equal(other.bytes, 11);
+});
+
+t.test('writeTemp respects backpressure: the body is pulled as the file is written', async (t) => {
+  const root = t.testdir();
+  let produced = 0;
+  let maxAhead = 0;
+  let written = 0;
+  async function* body(): AsyncIterable<Uint8Array> {
+    for (let i = 0; i < 200; i++) {
+      produced++;
+      maxAhead = Math.max(maxAhead, produced - written);
+      yield new Uint8Array(64 * 1024);
+      written++;
+    }
+  }
+  const result = await writeTemp(root, body(), {});
+  t.equal(result.bytes, 200 * 64 * 1024);
+  t.ok(maxAhead <= 2, `never more than a chunk ahead (${maxAhead})`);
+});
+
+t.test('writeTemp size mismatch removes the temp file', async (t) => {
+  const root = t.testdir();
+  await t.rejects(writeTemp(root, chunks(2, 10), { expectedSize: 30 }), DownloadError);
+  await t.rejects(writeTemp(root, chunks(2, 10), { expectedSize: 30 }), { code: 'DPS_DOWNLOAD', retryable: true, message: /size mismatch/ });
+  await t.rejects(writeTemp(root, chunks(4, 10), { expectedSize: 30 }), { code: 'DPS_DOWNLOAD', message: /more than/ });
+  t.same(await tempsIn(root), []);
+});
+
+t.test('writeTemp abort mid-stream removes the temp file and throws the reason', async (t) => {
+  const root = t.testdir();
+  const controller = new AbortController();
+  const reason = new Error('stop');
+  let sent = 0;
+  const body = new Readable({
+    read() {
+      sent++;
+      if (sent === 3) {
+        controller.abort(reason);
+        return; // a stalled body: only the signal can end this
+      }
+      this.push(Buffer.alloc(1024, 1));
+    },
+  });
+  const write = writeTemp(root, body, { signal: controller.signal, expectedSize: 1 << 20 });
+  await t.rejects(write, reason);
+  t.same(await tempsIn(root), []);
+  t.ok(body.destroyed, 'the body was destroyed');
+  await t.rejects(writeTemp(root, chunks(1, 1), { signal: AbortSignal.abort(reason) }), reason, 'aborted before start');
+  t.same(await tempsIn(root), []);
+});
+
+t.test('writeTemp refuses symlinked directories and paths outside the root', async (t) => {
+  const root = t.testdir({ outside: {}, archive: { real: {} } });
+  const archive = path.join(root, 'archive');
+  await fs.symlink(path.join(root, 'outside'), path.join(archive, 'link'));
+  await t.rejects(writeTemp(path.join(archive, 'link', 'sub'), chunks(1, 1), { root: archive }), {
+    code: 'DPS_DOWNLOAD',
+    retryable: false,
+    message: /symlink/,
+  });
+  t.same(await fs.readdir(path.join(root, 'outside')), [], 'nothing written through the link');
+  await t.rejects(writeTemp(path.join(root, 'outside'), chunks(1, 1), { root: archive }), { message: /not inside/ });
+  t.equal((await writeTemp(path.join(archive, '..foo'), chunks(1, 1), { root: archive })).bytes, 1, '`..foo` is a name, not an escape');
+  // A symlinked root is the user's choice and is fine.
+  await fs.symlink(archive, path.join(root, 'alias'));
+  const ok = await writeTemp(path.join(root, 'alias', 'real', 'deeper'), chunks(1, 3), { root: path.join(root, 'alias') });
+  t.equal(ok.bytes, 3);
+});
+
+t.test('a full disk becomes DiskFullError and leaves no temp file', async (t) => {
+  const root = t.testdir();
+  async function* failing(): AsyncIterable<Uint8Array> {
+    yield new Uint8Array(10);
+    throw Object.assign(new Error('write failed'), { code: 'ENOSPC' });
+  }
+  const error = await writeTemp(root, failing(), {}).catch((e: unknown) => e);
+  t.type(error, DiskFullError);
+  t.equal((error as DiskFullError).code, 'DPS_DISK_FULL');
+  t.same(await tempsIn(root), []);
+  const quota = await writeTemp(root, failing2(), {}).catch((e: unknown) => e);
+  t.type(quota, DiskFullError);
+  async function* failing2(): AsyncIterable<Uint8Array> {
+    yield new Uint8Array(1);
+    throw Object.assign(new Error('quota'), { code: 'EDQUOT' });
+  }
+});
+
+t.test('/dev/full reports ENOSPC as DiskFullError', { skip: !existsSync('/dev/full') && 'no /dev/full' }, async (t) => {
+  // commitTemp/linkDuplicate translate too; here we check the real errno path through a real write.
+  const handle = await fs.open('/dev/full', 'w');
+  const error = await handle.write(new Uint8Array(4096)).catch((e: unknown) => e);
+  await handle.close();
+  t.equal((error as { code?: string }).code, 'ENOSPC');
+  async function* viaDevFull(): AsyncIterable<Uint8Array> {
+    yield new Uint8Array(1);
+    const full = await fs.open('/dev/full', 'w');
+    try {
+      await full.write(new Uint8Array(1));
+    } finally {
+      await full.close();
+    }
+  }
+  await t.rejects(writeTemp(t.testdir(), viaDevFull(), {}), DiskFullError);
+});
+
+t.test('commitTemp renames, replaces, refuses symlinks', async (t) => {
+  const root = t.testdir({ 'old.png': 'old bytes', target: 'do not touch' });
+  const first = await writeTemp(root, chunks(1, 5), {});
+  const final = path.join(root, 'a.png');
+  await commitTemp(first.tempPath, final);
+  t.equal((await fs.stat(final)).size, 5);
+  t.notOk(existsSync(first.tempPath));
+  // Re-running after a crash rewrites the same name.
+  const second = await writeTemp(root, Readable.from(['new']), {});
+  await commitTemp(second.tempPath, path.join(root, 'old.png'));
+  t.equal(await fs.readFile(path.join(root, 'old.png'), 'utf8'), 'new');
+  // Never through a symlink.
+  await fs.symlink(path.join(root, 'target'), path.join(root, 'evil.png'));
+  const third = await writeTemp(root, Readable.from(['x']), {});
+  await t.rejects(commitTemp(third.tempPath, path.join(root, 'evil.png')), { code: 'DPS_DOWNLOAD', message: /symlink/ });
+  t.equal(await fs.readFile(path.join(root, 'target'), 'utf8'), 'do not touch');
+  t.same(await tempsIn(root), [], 'refused temp removed');
+});
+
+t.test('linkDuplicate hard-links, is idempotent, replaces other files', async (t) => {
+  const root = t.testdir({ 'first.png': 'same bytes', 'taken.png': 'stale', target: 'keep' });
+  const first = path.join(root, 'first.png');
+  const dup = path.join(root, 'dup.png');
+  t.equal(await linkDuplicate(first, dup), 'linked');
+  const [a, b] = await Promise.all([fs.stat(first), fs.stat(dup)]);
+  t.equal(a.ino, b.ino, 'same inode');
+  t.equal(a.nlink, 2);
+  t.equal(await linkDuplicate(first, dup), 'linked', 'already linked is fine');
+  t.equal(await linkDuplicate(first, path.join(root, 'taken.png')), 'linked');
+  t.equal(await fs.readFile(path.join(root, 'taken.png'), 'utf8'), 'same bytes');
+  await fs.symlink(path.join(root, 'target'), path.join(root, 'sym.png'));
+  await t.rejects(linkDuplicate(first, path.join(root, 'sym.png')), { message: /symlink/ });
+  await t.rejects(linkDuplicate(path.join(root, 'missing.png'), path.join(root, 'x.png')), { code: 'ENOENT' });
+  t.same(await tempsIn(root), []);
+});
+
+t.test('linkDuplicate across devices returns referenced', { skip: !existsSync('/dev/shm') && 'no /dev/shm' }, async (t) => {
+  const root = t.testdir({ 'a.png': 'x' });
+  const shm = await fs.mkdtemp('/dev/shm/dps-test-').catch(() => undefined);
+  if (shm === undefined) return t.pass('skipped: cannot write /dev/shm');
+  t.teardown(() => fs.rm(shm, { recursive: true, force: true }));
+  const [rootStat, shmStat] = await Promise.all([fs.stat(root), fs.stat(shm)]);
+  if (rootStat.dev === shmStat.dev) return t.pass('skipped: same device');
+  t.equal(await linkDuplicate(path.join(root, 'a.png'), path.join(shm, 'a.png')), 'referenced');
+  t.same(await fs.readdir(shm), [], 'nothing created');
+});
+
+t.test('removeStaleTemps deletes temp files only, without following symlinks', async (t) => {
+  const root = t.testdir({
+    outside: { '.0123456789abcdef01234567.dps-tmp': 'not ours to touch' },
+    archive: {
+      '.aaaaaaaaaaaaaaaaaaaaaaaa.dps-tmp': 'x',
+      'keep.png': 'y',
+      'user.dps-tmp': 'a file a user named like this is not ours',
+      s: { c: { '.bbbbbbbbbbbbbbbbbbbbbbbb.dps-tmp': 'z', 'k.png': 'k' } },
+    },
+  });
+  const archive = path.join(root, 'archive');
+  await fs.symlink(path.join(root, 'outside'), path.join(archive, 'link'));
+  t.equal(await removeStaleTemps(archive), 2);
+  t.same((await fs.readdir(archive)).sort(), ['keep.png', 'link', 's', 'user.dps-tmp']);
+  t.same(await fs.readdir(path.join(archive, 's', 'c')), ['k.png']);
+  t.same(await fs.readdir(path.join(root, 'outside')), ['.0123456789abcdef01234567.dps-tmp']);
+  t.equal(await removeStaleTemps(path.join(root, 'missing')), 0);
+  await t.rejects(removeStaleTemps(archive, AbortSignal.abort()), { name: 'AbortError' });
+});
+
+t.test('fileMatches', async (t) => {
+  const root = t.testdir({ 'a.png': 'hello' });
+  const file = path.join(root, 'a.png');
+  t.equal(await fileMatches(file, 5), true);
+  t.equal(await fileMatches(file, 6), false);
+  t.equal(await fileMatches(file, 5, sha('hello')), true);
+  t.equal(await fileMatches(file, 5, sha('jello')), false);
+  t.equal(await fileMatches(path.join(root, 'nope'), 5), false);
+  t.equal(await fileMatches(root, 0), false, 'a directory is not a match');
+});

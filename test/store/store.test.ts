@@ -1,0 +1,215 @@
+import { execFile } from 'node:child_process';
+import fs from 'node:fs/promises';
+import path from 'node:path';
+import { promisify } from 'node:util';
+import { Level } from 'level';
+import { MemoryLevel } from 'memory-level';
+import t from 'tap';
+import type { Test } from 'tap';
+import type { DpsError } from '../../lib/errors.js';
+import { compareSnowflakes, createStore, openStore } from '../../lib/store/store.js';
+import type { SavedRecord, Store } from '../../lib/store/store.js';
+import type { AttachmentRecord } from '../../lib/types.js';
+
+const run = promisify(execFile);
+
+function record(id: string, over: Partial<AttachmentRecord> = {}): AttachmentRecord {
+  return {
+    attachment_id: id,
+    guild_id: 'g1',
+    channel_id: 'c1',
+    message_id: '100',
+    filename: `${id}.png`,
+    content_type: 'image/png',
+    timestamp: '2024-01-01T00:00:00.000Z',
+    source: 'attachment',
+    status: 'failed',
+    updated_at: '2024-01-01T00:00:00.000Z',
+    ...over,
+  };
+}
+
+function saved(id: string, over: Partial<SavedRecord> = {}): SavedRecord {
+  return { ...record(id), status: 'saved', path: `/archive/${id}.png`, sha256: `sha-${id}`, bytes: 3, ...over };
+}
+
+async function collect<T>(source: AsyncIterable<T>): Promise<T[]> {
+  const out: T[] = [];
+  for await (const value of source) out.push(value);
+  return out;
+}
+
+// The store's contract, run against LevelDB on disk and against memory-level.
+function contract(name: string, make: (t: Test) => Promise<Store>): void {
+  t.test(`${name}: cursor only moves forward, compared numerically`, async (t) => {
+    const store = await make(t);
+    t.equal(await store.getChannel('c1'), undefined);
+    let rec = await store.advanceCursor('c1', '99', { guild_id: 'g1', guild_name: 'G', channel_name: 'general' });
+    t.equal(rec.last_message_id, '99');
+    t.equal(rec.total_images, 0);
+    rec = await store.advanceCursor('c1', '100');
+    t.equal(rec.last_message_id, '100', "'100' > '99' numerically");
+    rec = await store.advanceCursor('c1', '99');
+    t.equal(rec.last_message_id, '100', 'never backwards');
+    rec = await store.advanceCursor('c1', '1234567890123456789', { channel_name: 'renamed' });
+    rec = await store.advanceCursor('c1', '999999999999999999');
+    t.equal(rec.last_message_id, '1234567890123456789');
+    t.equal(rec.channel_name, 'renamed');
+    t.equal(rec.guild_name, 'G', 'unpatched fields are kept');
+    rec = await store.advanceCursor('c1', undefined, { guild_name: 'G2', channel_name: undefined });
+    t.equal(rec.last_message_id, '1234567890123456789');
+    t.same([rec.guild_name, rec.channel_name], ['G2', 'renamed'], 'undefined in a patch erases nothing');
+    t.same(await store.getChannel('c1'), rec);
+    await store.putChannel({ ...rec, channel_id: 'c2', last_message_id: undefined });
+    t.same((await collect(store.channels())).map((c) => c.channel_id), ['c1', 'c2']);
+    t.equal(compareSnowflakes('99', '100'), -1);
+    t.equal(compareSnowflakes('100', '100'), 0);
+  });
+
+  t.test(`${name}: failed, retried, saved; counters follow records`, async (t) => {
+    const store = await make(t);
+    t.equal(await store.recordFailed(record('a1', { reason: 'HTTP 500', url: 'https://cdn/a1' })), true);
+    t.equal(await store.recordFailed(record('a1', { reason: 'HTTP 503', url: undefined })), true);
+    const failed = await store.getAttachment('a1');
+    t.match(failed, { status: 'failed', reason: 'HTTP 503', attempts: 2, url: 'https://cdn/a1' });
+    t.match(await store.getChannel('c1'), { failed: 1, total_images: 0 }, 'counted once');
+    t.same((await collect(store.failedItems())).map((r) => r.attachment_id), ['a1']);
+
+    await store.recordSaved(saved('a1'));
+    t.match(await store.getAttachment('a1'), { status: 'saved', path: '/archive/a1.png', sha256: 'sha-a1', reason: undefined });
+    t.same(await collect(store.failedItems()), [], 'left the retry queue');
+    t.match(await store.getChannel('c1'), { failed: 0, total_images: 1 });
+
+    t.equal(await store.recordFailed(record('a1', { reason: 'late failure' })), false, 'saved is never downgraded');
+    t.match(await store.getAttachment('a1'), { status: 'saved' });
+    await store.recordSaved(saved('a1'));
+    t.match(await store.getChannel('c1'), { failed: 0, total_images: 1 }, 're-recording does not double count');
+    t.same(await store.getAttachments(['a1', 'nope']), [await store.getAttachment('a1'), undefined]);
+    t.same(await store.getAttachments([]), []);
+  });
+
+  t.test(`${name}: hash index keeps the first path, path claims are exclusive`, async (t) => {
+    const store = await make(t);
+    await store.recordSaved(saved('a1', { sha256: 'same', path: '/archive/first.png' }));
+    await store.recordSaved(saved('a2', { sha256: 'same', path: '/archive/second.png', duplicate_of: '/archive/first.png' }));
+    t.same(await store.getHash('same'), { path: '/archive/first.png', attachment_id: 'a1' });
+    t.equal(await store.getHash('other'), undefined);
+
+    t.equal(await store.claimPath('/archive/first.png', 'a1'), true, 'already ours');
+    t.equal(await store.claimPath('/archive/FIRST.png', 'a3'), false, 'case-insensitive, like macOS and Windows');
+    t.equal(await store.claimPath('/archive/new.png', 'a3'), true);
+    t.equal(await store.claimPath('/archive/new.png', 'a4'), false);
+    const racing = await Promise.all([store.claimPath('/archive/race.png', 'x'), store.claimPath('/archive/race.png', 'y')]);
+    t.same(racing, [true, false], 'concurrent claims: exactly one wins');
+
+    // An unlinked duplicate points at the first copy's path and must not steal its claim.
+    await store.recordSaved(saved('a5', { sha256: 'same', path: '/archive/first.png', duplicate_of: '/archive/first.png' }));
+    t.equal(await store.claimPath('/archive/first.png', 'a1'), true);
+  });
+
+  t.test(`${name}: iteration filters and ordering`, async (t) => {
+    const store = await make(t);
+    await store.recordSaved(saved('s1', { guild_id: 'g1', channel_id: 'c1' }));
+    await store.recordSaved(saved('s2', { guild_id: 'g1', channel_id: 'c2' }));
+    await store.recordSaved(saved('s3', { guild_id: 'g2', channel_id: 'c3' }));
+    await store.recordFailed(record('f1', { guild_id: 'g1', channel_id: 'c1', message_id: '100' }));
+    await store.recordFailed(record('f2', { guild_id: 'g1', channel_id: 'c1', message_id: '99' }));
+    await store.recordFailed(record('f3', { guild_id: 'g1', channel_id: 'c10', message_id: '5' }));
+    const ids = (records: AttachmentRecord[]): string[] => records.map((r) => r.attachment_id).sort();
+    t.same(ids(await collect(store.attachments())), ['f1', 'f2', 'f3', 's1', 's2', 's3']);
+    t.same(ids(await collect(store.attachments({ guildId: 'g1' }))), ['f1', 'f2', 'f3', 's1', 's2']);
+    t.same(ids(await collect(store.attachments({ channelId: 'c1' }))), ['f1', 'f2', 's1']);
+    t.same(ids(await collect(store.attachments({ guildId: 'g2', channelId: 'c1' }))), []);
+    const c1 = (await collect(store.failedItems({ channelId: 'c1' }))).map((r) => r.attachment_id);
+    t.same(c1, ['f2', 'f1'], "one channel's queue (not c10's), oldest message first");
+    t.same((await collect(store.failedItems({ channelId: 'c10' }))).map((r) => r.attachment_id), ['f3']);
+
+    // Breaking out of a loop closes the iterator; an aborted signal stops iteration.
+    for await (const _ of store.attachments()) break;
+    const controller = new AbortController();
+    controller.abort();
+    await t.rejects(collect(store.attachments({}, controller.signal)), { code: 'LEVEL_ABORTED' });
+  });
+}
+
+contract('level', async (t) => {
+  const store = await openStore(path.join(t.testdir(), 'state'));
+  t.teardown(() => store.close());
+  return store;
+});
+
+contract('memory-level', async (t) => {
+  const store = await createStore(new MemoryLevel<string, unknown>());
+  t.teardown(() => store.close());
+  return store;
+});
+
+t.test('state survives a reopen', async (t) => {
+  const dir = path.join(t.testdir(), 'state');
+  const first = await openStore(dir);
+  await first.advanceCursor('c1', '42', { guild_id: 'g1' });
+  await first.close();
+  const second = await openStore(dir);
+  t.equal((await second.getChannel('c1'))?.last_message_id, '42');
+  await second.close();
+});
+
+t.test('a held state directory is refused with DPS_STORE_LOCKED', async (t) => {
+  const dir = t.testdir();
+  const first = await openStore(dir);
+  t.teardown(() => first.close());
+  const error = (await openStore(dir).catch((e: unknown) => e)) as DpsError;
+  t.equal(error.code, 'DPS_STORE_LOCKED');
+  t.equal(error.message, `state directory ${dir} is in use by another dps process`);
+  t.equal(error.exitCode, 5);
+
+  // And from another process, as a second `dps` would see it. This runs after the refused in-process open on
+  // purpose: LevelDB's own in-process check closes a LOCK descriptor, which silently drops the fcntl lock.
+  const storeModule = new URL('../../lib/store/store.ts', import.meta.url).href;
+  const script = `import(${JSON.stringify(storeModule)}).then((m) => m.openStore(${JSON.stringify(dir)})).then(
+    () => console.log('opened'), (e) => console.log(e.code))`;
+  const tsLoader = process.execArgv.filter((arg) => !arg.startsWith('--inspect'));
+  const { stdout } = await run(process.execPath, [...tsLoader, '--input-type=module', '-e', script], { timeout: 60_000 });
+  t.equal(stdout.trim().split('\n').pop(), 'DPS_STORE_LOCKED');
+});
+
+t.test('a directory that is not ours is refused and left untouched', async (t) => {
+  const root = t.testdir({ photos: { 'cat.png': 'meow' }, file: 'x' });
+  const photos = path.join(root, 'photos');
+  await t.rejects(openStore(photos), { code: 'DPS_STORE_CORRUPT', message: /not empty and is not a dps state directory/ });
+  t.same(await fs.readdir(photos), ['cat.png'], 'nothing created');
+  await t.rejects(openStore(path.join(root, 'file')), { code: 'DPS_STORE_CORRUPT', message: /is a file/ });
+
+  // A LevelDB written by something else.
+  const foreignDir = path.join(root, 'foreign');
+  const foreign = new Level<string, string>(foreignDir);
+  await foreign.put('user:1', 'someone else');
+  await foreign.close();
+  await t.rejects(openStore(foreignDir), { code: 'DPS_STORE_CORRUPT', message: /not a dps state directory/ });
+  const reopened = new Level<string, string>(foreignDir);
+  t.same(await reopened.keys().all(), ['user:1'], 'no meta written into it');
+  await reopened.put('meta', 'not json');
+  await reopened.close();
+  await t.rejects(openStore(foreignDir), { code: 'DPS_STORE_CORRUPT' });
+
+  // A LevelDB whose files are damaged.
+  const brokenDir = path.join(root, 'broken');
+  await (await openStore(brokenDir)).close();
+  const current = path.join(brokenDir, 'CURRENT');
+  await fs.writeFile(current, 'MANIFEST-999999\n');
+  await t.rejects(openStore(brokenDir), { code: 'DPS_STORE_CORRUPT' });
+
+  // memory-level too: a database with keys but no meta is someone else's.
+  const memory = new MemoryLevel<string, string>();
+  await memory.put('x', 'y');
+  await t.rejects(createStore(memory), { code: 'DPS_STORE_CORRUPT' });
+  const newer = new MemoryLevel<string, string>();
+  await newer.put('meta', JSON.stringify({ format: 'dps-state', version: 2 }));
+  await t.rejects(createStore(newer), { code: 'DPS_STORE_CORRUPT', message: /newer dps/ });
+});
+
+t.test('openStore honours an aborted signal', async (t) => {
+  const dir = path.join(t.testdir(), 'state');
+  const reason = new Error('stop');
+  await t.rejects(openStore(dir, { signal: AbortSignal.abort(reason) }), reason);
+});
