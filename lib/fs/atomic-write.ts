@@ -114,7 +114,8 @@ export async function writeTemp(
         const chunk = typeof piece === 'string' ? Buffer.from(piece) : piece;
         bytes += chunk.byteLength;
         if (expectedSize !== undefined && bytes > expectedSize) {
-          throw new DownloadError(`size mismatch: received more than the expected ${expectedSize} bytes`, { retryable: true });
+          const message = `size mismatch: received more than the expected ${expectedSize} bytes`;
+          throw new DownloadError(message, { retryable: true });
         }
         hash.update(chunk);
         await writeAll(file, chunk);

@@ -34,7 +34,7 @@ export function splitExtension(filename: string): { name: string; ext: string } 
 // no Windows device names, no trailing dots or spaces, NFC, and at most `maxBytes` of UTF-8 (keeping the
 // extension when it is short). Deterministic, and idempotent for the same `maxBytes`.
 export function sanitizeComponent(name: string, maxBytes = 120): string {
-  if (!Number.isInteger(maxBytes) || maxBytes < 1) throw new RangeError(`maxBytes must be a positive integer, got ${maxBytes}`);
+  if (!Number.isInteger(maxBytes) || maxBytes < 1) throw new RangeError(`maxBytes must be a positive integer: ${maxBytes}`);
   let out = name.normalize('NFC').replace(LONE_SURROGATE, '_').replace(FORBIDDEN, '_');
   // Each step is idempotent; a later one (truncation, the `_` prefix) can re-expose an earlier concern,
   // so repeat until nothing changes. Two rounds always suffice; four is a safe bound.
@@ -140,7 +140,8 @@ export function renderName(pattern: string, vars: NameVars, maxBytes = 120): str
 
 // The placeholder values of one media item, so every caller formats dates and names the same way.
 export function nameVars(item: MediaItem): Record<NamePlaceholder, string> {
-  const iso = new Date(item.timestamp).toISOString(); // throws RangeError on an invalid timestamp
+  const date = new Date(item.timestamp);
+  const iso = (Number.isNaN(date.getTime()) ? new Date(0) : date).toISOString(); // a malformed timestamp must not crash the run
   const { name, ext } = splitExtension(item.unique_name);
   return {
     date: iso.slice(0, 10),

@@ -5,7 +5,7 @@
 import { dirname } from 'node:path';
 import { rm } from 'node:fs/promises';
 import { commitTemp, fileMatches, linkDuplicate, writeTemp } from '../fs/atomic-write.js';
-import { folderName, renderName, resolveInside } from '../fs/safe-name.js';
+import { folderName, nameVars, renderName, resolveInside } from '../fs/safe-name.js';
 import type { Store } from '../store/store.js';
 import type { MediaItem, SavedResult } from '../types.js';
 
@@ -49,7 +49,7 @@ export async function itemPath(item: MediaItem, options: Pick<WriteOptions, 'out
   const vars = nameVars(item);
   let path = resolveInside(folder, renderName(options.namePattern, vars));
   if (!(await options.store.claimPath(path, item.attachment_id))) {
-    path = resolveInside(folder, renderName(options.namePattern, { ...vars, filename: suffixed(vars.filename!, item.attachment_id) }));
+    path = resolveInside(folder, renderName(options.namePattern, { ...vars, filename: suffixed(vars.filename, item.attachment_id), name: `${vars.name}_${item.attachment_id}` }));
     await options.store.claimPath(path, item.attachment_id);
   }
   return path;
@@ -95,28 +95,6 @@ export async function writeItem(item: MediaItem, body: AsyncIterable<Uint8Array>
   } finally {
     await rm(temp.tempPath, { force: true }); // no-op after a rename
   }
-}
-
-function nameVars(item: MediaItem): Record<string, string> {
-  const date = new Date(item.timestamp);
-  const valid = !Number.isNaN(date.getTime());
-  const iso = valid ? date.toISOString() : '1970-01-01T00:00:00.000Z';
-  const dot = item.unique_name.lastIndexOf('.');
-  return {
-    date: iso.slice(0, 10),
-    time: iso.slice(11, 19).replaceAll(':', ''),
-    message_id: item.message_id,
-    attachment_id: item.attachment_id,
-    filename: item.unique_name,
-    name: dot > 0 ? item.unique_name.slice(0, dot) : item.unique_name,
-    ext: dot > 0 ? item.unique_name.slice(dot + 1) : '',
-    author_id: item.author_id ?? 'unknown',
-    author: item.author_name ?? 'unknown',
-    channel_id: item.context.channel_id,
-    guild_id: item.context.guild_id,
-    index: String(item.index),
-    source: item.source,
-  };
 }
 
 function suffixed(filename: string, id: string): string {

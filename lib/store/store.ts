@@ -39,9 +39,9 @@ async function readMeta(db: StoreDb, where: string): Promise<Partial<StoreMeta> 
     const meta: unknown = await db.get(META_KEY, { valueEncoding: 'json' });
     if (meta === undefined || (typeof meta === 'object' && meta !== null)) return meta as Partial<StoreMeta> | undefined;
   } catch (error) {
-    throw new StoreError('DPS_STORE_CORRUPT', `${where} is not a dps state directory`, { cause: error });
+    throw corrupt(`${where} is not a dps state directory`, error);
   }
-  throw new StoreError('DPS_STORE_CORRUPT', `${where} is not a dps state directory`);
+  throw corrupt(`${where} is not a dps state directory`);
 }
 
 // First open writes the meta record; a database that has keys but no meta record is someone else's.
@@ -49,15 +49,15 @@ async function ensureMeta(db: StoreDb, where: string): Promise<void> {
   const meta = await readMeta(db, where);
   if (meta === undefined) {
     for await (const _key of db.keys({ limit: 1 })) {
-      throw new StoreError('DPS_STORE_CORRUPT', `${where} is not a dps state directory (it holds another database); choose another --state directory`);
+      throw corrupt(`${where} is not a dps state directory (it holds another database); choose another one`);
     }
     const fresh: StoreMeta = { format: FORMAT, version: 1, created_at: new Date().toISOString() };
     await db.put(META_KEY, fresh, { valueEncoding: 'json' });
     return;
   }
-  if (meta.format !== FORMAT) throw new StoreError('DPS_STORE_CORRUPT', `${where} is not a dps state directory`);
+  if (meta.format !== FORMAT) throw corrupt(`${where} is not a dps state directory`);
   if (meta.version !== 1) {
-    throw new StoreError('DPS_STORE_CORRUPT', `${where} was written by a newer dps (state version ${String(meta.version)}); upgrade dps`);
+    throw corrupt(`${where} was written by another dps version (state version ${String(meta.version)}); upgrade dps`);
   }
 }
 
@@ -89,6 +89,10 @@ export async function openStore(dir: string, opts: { signal?: AbortSignal | unde
   }
 }
 
+function corrupt(message: string, cause?: unknown): StoreError {
+  return new StoreError('DPS_STORE_CORRUPT', message, { cause });
+}
+
 function lockedError(location: string, cause?: unknown): StoreError {
   return new StoreError('DPS_STORE_LOCKED', `state directory ${location} is in use by another dps process`, { cause });
 }
@@ -101,11 +105,11 @@ async function assertStoreDirectory(location: string): Promise<void> {
   } catch (error) {
     const code = (error as { code?: unknown }).code;
     if (code === 'ENOENT') return void (await fs.mkdir(location, { recursive: true }));
-    if (code === 'ENOTDIR') throw new StoreError('DPS_STORE_CORRUPT', `state path ${location} is a file, not a directory`, { cause: error });
-    throw new StoreError('DPS_STORE_CORRUPT', `cannot read state directory ${location}: ${String(code ?? error)}`, { cause: error });
+    if (code === 'ENOTDIR') throw corrupt(`state path ${location} is a file, not a directory`, error);
+    throw corrupt(`cannot read state directory ${location}: ${String(code ?? error)}`, error);
   }
   if (entries.length > 0 && !entries.includes('CURRENT')) {
-    throw new StoreError('DPS_STORE_CORRUPT', `${location} is not empty and is not a dps state directory; choose another --state directory`);
+    throw corrupt(`${location} is not empty and is not a dps state directory; choose another one`);
   }
 }
 
@@ -115,8 +119,8 @@ function translateOpenError(error: unknown, location: string): StoreError {
     return lockedError(location, error);
   }
   if (cause?.code === 'LEVEL_CORRUPTION') {
-    return new StoreError('DPS_STORE_CORRUPT', `state directory ${location} is corrupt: ${String(cause.message)}`, { cause: error });
+    return corrupt(`state directory ${location} is corrupt: ${String(cause.message)}`, error);
   }
   const detail = String(cause?.message ?? (error as Error | null)?.message ?? error);
-  return new StoreError('DPS_STORE_CORRUPT', `cannot open state directory ${location}: ${detail}`, { cause: error });
+  return corrupt(`cannot open state directory ${location}: ${detail}`, error);
 }

@@ -205,7 +205,7 @@ t.test('a directory that is not ours is refused and left untouched', async (t) =
   await t.rejects(createStore(memory), { code: 'DPS_STORE_CORRUPT' });
   const newer = new MemoryLevel<string, string>();
   await newer.put('meta', JSON.stringify({ format: 'dps-state', version: 2 }));
-  await t.rejects(createStore(newer), { code: 'DPS_STORE_CORRUPT', message: /newer dps/ });
+  await t.rejects(createStore(newer), { code: 'DPS_STORE_CORRUPT', message: /another dps version/ });
 });
 
 t.test('openStore honours an aborted signal', async (t) => {

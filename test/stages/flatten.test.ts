@@ -1,0 +1,95 @@
+import t from 'tap';
+import type { APIMessage } from 'discord-api-types/v10';
+import { flatten } from '../../lib/stages/flatten.js';
+import type { ChannelContext, ChannelMessage, MediaItem, MessageMark } from '../../lib/types.js';
+
+const context: ChannelContext = { guild_id: '1', guild_name: 'G', channel_id: '2', channel_name: 'c' };
+
+function message(id: string, extra: Partial<APIMessage> = {}): ChannelMessage {
+  return {
+    kind: 'message',
+    context,
+    message: { id, channel_id: '2', type: 0, content: '', timestamp: '2024-01-15T10:30:00.000Z', attachments: [], embeds: [], components: [], author: { id: '9', username: 'u' }, ...extra } as unknown as APIMessage,
+  };
+}
+
+function attachment(id: string, filename: string, extra: Record<string, unknown> = {}) {
+  return { id, filename, size: 10, url: `https://cdn.discordapp.com/attachments/2/${id}/${filename}?ex=1&is=1&hm=ab&`, proxy_url: 'x', content_type: 'image/png', ...extra };
+}
+
+async function collect(messages: ChannelMessage[], options = {}): Promise<Array<MediaItem | MessageMark>> {
+  const out: Array<MediaItem | MessageMark> = [];
+  async function* source() {
+    yield* messages;
+  }
+  for await (const unit of flatten(source(), options)) out.push(unit);
+  return out;
+}
+
+t.test('a message without files becomes a mark; files become items in order with last_of_message', async (t) => {
+  const units = await collect([
+    message('10'),
+    message('11', { attachments: [attachment('100', 'a.png'), attachment('101', 'b.png')] as never }),
+  ]);
+  t.same(units.map((u) => u.kind), ['mark', 'item', 'item']);
+  const [, first, second] = units as [MessageMark, MediaItem, MediaItem];
+  t.equal(first.attachment_id, '100');
+  t.equal(first.last_of_message, false);
+  t.equal(second.last_of_message, true);
+  t.equal(second.source, 'attachment');
+});
+
+t.test('two files with the same name in one message get unique names (case-insensitive)', async (t) => {
+  const units = (await collect([message('11', { attachments: [attachment('100', 'image.png'), attachment('101', 'IMAGE.png')] as never })])) as MediaItem[];
+  t.equal(units[0]!.unique_name, 'image.png');
+  t.equal(units[1]!.unique_name, 'IMAGE_101.png');
+});
+
+t.test('forwarded attachments live in message_snapshots', async (t) => {
+  const units = (await collect([message('11', { message_snapshots: [{ message: { attachments: [attachment('200', 'fwd.jpg')] } }] } as never)])) as MediaItem[];
+  t.equal(units.length, 1);
+  t.equal(units[0]!.source, 'forward');
+  t.equal(units[0]!.attachment_id, '200');
+});
+
+t.test('components v2 media gallery items, deduplicated against attachments', async (t) => {
+  const gallery = { type: 12, items: [{ media: { url: 'https://cdn.discordapp.com/attachments/2/300/g.png?ex=1&is=1&hm=a&', attachment_id: '300' } }, { media: { url: 'https://cdn.discordapp.com/attachments/2/100/a.png?ex=2', attachment_id: '100' } }] };
+  const units = (await collect([message('11', { attachments: [attachment('100', 'a.png')], components: [{ type: 17, components: [gallery] }] } as never)])) as MediaItem[];
+  t.same(units.map((u) => [u.attachment_id, u.source]), [['100', 'attachment'], ['300', 'component']]);
+});
+
+t.test('embeds and stickers only when asked; embed of an attachment is not fetched twice', async (t) => {
+  const embeds = [
+    { type: 'image', image: { url: 'https://cdn.discordapp.com/attachments/2/100/a.png?ex=1', proxy_url: 'https://media.discordapp.net/attachments/2/100/a.png' } },
+    { type: 'rich', thumbnail: { url: 'https://example.com/pic.jpg', proxy_url: 'https://images-ext-1.discordapp.net/external/abc/https/example.com/pic.jpg' } },
+  ];
+  const msg = message('11', { attachments: [attachment('100', 'a.png')], embeds, sticker_items: [{ id: '555', name: 'wave', format_type: 1 }] } as never);
+  t.equal((await collect([msg])).length, 1);
+  const all = (await collect([msg], { embeds: true, stickers: true })) as MediaItem[];
+  t.same(all.map((u) => u.source), ['attachment', 'embed', 'sticker']);
+  t.match(all[1]!.url, /^https:\/\/images-ext-1\.discordapp\.net\//, 'external embed uses proxy_url');
+  t.equal(all[2]!.url, 'https://cdn.discordapp.com/stickers/555.png');
+});
+
+t.test('thread starter messages (type 21) are never double-counted', async (t) => {
+  const units = await collect([message('11', { type: 21, attachments: [attachment('100', 'a.png')] } as never)]);
+  t.same(units.map((u) => u.kind), ['mark']);
+});
+
+t.test('malformed attachments are ignored, not fatal', async (t) => {
+  const units = await collect([message('11', { attachments: [null, { id: 5 }, attachment('100', '')] } as never)]);
+  t.equal(units.length, 1);
+  t.equal((units[0] as MediaItem).filename, 'attachment_100');
+});
+
+t.test('aborted before start / mid-flight', async (t) => {
+  const controller = new AbortController();
+  controller.abort();
+  async function* source() {
+    controller.signal.throwIfAborted();
+    yield message('1');
+  }
+  await t.rejects(collect([]).then(async () => {
+    for await (const _ of flatten(source())) void _;
+  }));
+});
