@@ -1,13 +1,26 @@
-// Which channels a run archives: checks the token once (GET /users/@me), the server, and each requested
-// channel (it must exist, be readable, and belong to the server), before any message request is made.
+// Which channels a run archives: checks the token once (GET /users/@me) and the server, then either every
+// readable channel and thread of the server (--all-channels) or the requested ones (expanding forums into their
+// posts, and text channels into their threads). Permissions are computed first, so a channel the bot cannot
+// read costs no message request (discord-api.md §5, traps 4, 5, 8, 16).
 
-import type { APIChannel, APIGuild, APIUser } from 'discord-api-types/v10';
-import { AccessError, DpsError } from '../errors.js';
+import type { APIGuild, APIUser } from 'discord-api-types/v10';
+import { AccessError, AuthError, DpsError, UsageError } from '../errors.js';
 import { channelSkippedEvent } from '../output/events.js';
 import type { DpsEvent } from '../output/events.js';
 import type { NormalizedOptions } from '../options.js';
 import type { ChannelContext } from '../types.js';
 import type { DiscordClient } from './client.js';
+import {
+  THREAD_PARENT_TYPES,
+  describeChannel,
+  listActiveThreads,
+  listArchivedThreads,
+  listChannels,
+  loadGuildAccess,
+  type ChannelEntry,
+  type RawChannel,
+} from './enumerate.js';
+import { READ_MESSAGE_HISTORY, computePermissions, isThreadType, type GuildAccess } from './permissions.js';
 
 // One channel or thread to archive.
 export interface ChannelTarget {
@@ -20,6 +33,7 @@ export interface ResolvedTargets {
   guild: { id: string; name: string };
   channels: ChannelTarget[];
   denied: number; // requested channels that could not be read (reported as skipped events)
+  skipped: number; // channels left out without it being an error: unreadable or NSFW under --all-channels, categories
 }
 
 interface ResolveHooks {
@@ -31,53 +45,176 @@ interface ResolveHooks {
 // Channel types whose history can be read with GET /channels/{id}/messages.
 export const MESSAGE_CHANNEL_TYPES = new Set([0, 2, 5, 10, 11, 12, 13]);
 
-// Resolves the server and the requested channels; throws AuthError / AccessError for the run-level failures.
+interface Run {
+  client: DiscordClient;
+  options: NormalizedOptions;
+  hooks: ResolveHooks;
+  guildRaw: APIGuild;
+  out: ResolvedTargets;
+  seen: Set<string>; // ids already targeted or skipped
+  active?: Promise<{ threads: RawChannel[]; joined: Set<string> }>;
+}
+
+// Resolves the server and the channels to archive; throws AuthError / AccessError for the run-level failures.
 export async function resolveTargets(client: DiscordClient, options: NormalizedOptions, hooks: ResolveHooks = {}): Promise<ResolvedTargets> {
   const { signal } = hooks;
   const me = await client.get<APIUser>('/users/@me', { signal, what: 'the token (GET /users/@me)' });
   const guildRaw = await client.get<APIGuild>(`/guilds/${options.guildId}`, { signal, what: `server ${options.guildId}` });
   const guild = { id: options.guildId, name: typeof guildRaw?.name === 'string' ? guildRaw.name : 'server' };
-  const channels: ChannelTarget[] = [];
-  let denied = 0;
+  const run: Run = { client, options, hooks, guildRaw, out: { me, guild, channels: [], denied: 0, skipped: 0 }, seen: new Set() };
+  if (options.allChannels) await allChannels(run);
+  else await requestedChannels(run);
+  return run.out;
+}
+
+// --all-channels: every readable message channel and (with threads) every thread; one skipped event per
+// unreadable or NSFW channel, nothing for their threads, nothing for categories.
+async function allChannels(run: Run): Promise<void> {
+  const { client, options, hooks, out } = run;
+  const excluded = (id: string | null): boolean => id !== null && options.excludeChannelIds.has(id);
+  const access = await loadGuildAccess(client, out.guild.id, { signal: hooks.signal, userId: out.me.id, guild: run.guildRaw });
+  const names = new Map<string, string>();
+  const dropped = new Set<string>(); // channels whose threads are not wanted either
+  const entries = listChannels(client, out.guild.id, {
+    threads: options.threads,
+    signal: hooks.signal,
+    access,
+    skipNsfw: !options.includeNsfw,
+    threadsOf: (channel) => !excluded(channel.id),
+    warn: hooks.log,
+  });
+  for await (const entry of entries) {
+    if (!entry.is_thread) names.set(entry.id, entry.name);
+    const parentDropped = entry.is_thread && (excluded(entry.parent_id) || dropped.has(entry.parent_id ?? ''));
+    if (excluded(entry.id) || parentDropped || !entry.readable) {
+      if (!entry.is_thread) dropped.add(entry.id);
+      if (!entry.readable && !parentDropped && !excluded(entry.id) && entry.reason !== 'not_a_message_channel') skip(run, entry, names);
+      continue;
+    }
+    if (!entry.threads_only) add(run, contextOf(run, entry, names.get(entry.parent_id ?? '')), entry.type);
+  }
+}
+
+// --channel-id: each requested channel, checked against the server's channel list and the bot's permissions
+// (falling back to asking Discord when those cannot be loaded); forums and text channels bring their threads.
+async function requestedChannels(run: Run): Promise<void> {
+  const { client, options, hooks, out } = run;
+  const { signal } = hooks;
+  const access = await optional(run, () => loadGuildAccess(client, out.guild.id, { signal, userId: out.me.id, guild: run.guildRaw }));
+  const listed = access && (await optional(run, () => client.get<RawChannel[]>(`/guilds/${out.guild.id}/channels`, { signal, what: `the channels of server ${out.guild.id}` })));
+  const known = new Map<string, RawChannel>((listed ?? []).map((c) => [c.id, c]));
+  const fetchChannel = async (id: string): Promise<RawChannel> => {
+    const cached = known.get(id);
+    if (cached) return cached;
+    const channel = await client.get<RawChannel>(`/channels/${id}`, { signal, what: `channel ${id}` });
+    if (channel.guild_id !== undefined && channel.guild_id !== out.guild.id) {
+      throw new AccessError('DPS_NOT_FOUND', `channel ${id} belongs to server ${channel.guild_id}, not to --server-id ${out.guild.id}`);
+    }
+    known.set(id, channel);
+    return channel;
+  };
+  const single = options.channelIds.length === 1;
   for (const channelId of options.channelIds) {
-    if (options.excludeChannelIds.has(channelId)) continue;
-    const base: ChannelContext = { guild_id: guild.id, guild_name: guild.name, channel_id: channelId, channel_name: channelId };
+    if (options.excludeChannelIds.has(channelId) || run.seen.has(channelId)) continue;
+    const base: ChannelContext = { guild_id: out.guild.id, guild_name: out.guild.name, channel_id: channelId, channel_name: channelId };
     try {
-      const channel = await client.get<APIChannel>(`/channels/${channelId}`, { signal, what: `channel ${channelId}` });
-      const guildId = (channel as { guild_id?: string }).guild_id;
-      if (guildId !== undefined && guildId !== guild.id) {
-        throw new AccessError('DPS_NOT_FOUND', `channel ${channelId} belongs to server ${guildId}, not to --server-id ${guild.id}`);
+      const channel = await fetchChannel(channelId);
+      const parent = isThreadType(channel.type) && channel.parent_id ? await fetchChannel(channel.parent_id).catch(rethrowAuth) : undefined;
+      const entry = describeChannel(access, channel, parent);
+      if (!entry.readable && entry.reason !== 'not_a_message_channel') {
+        throw new AccessError('DPS_ACCESS', `no access to channel #${entry.name} (${channelId}): ${entry.detail ?? entry.reason}`);
       }
-      channels.push(await targetOf(client, guild, channel, signal));
+      if (!entry.readable || (entry.threads_only && !options.threads)) {
+        const detail = entry.threads_only
+          ? `#${entry.name} is a forum/media channel: it holds only posts (threads), and threads are off`
+          : `#${entry.name} (type ${entry.type}) holds no messages`;
+        if (single) throw new UsageError(`channel ${channelId}: ${detail}`);
+        run.seen.add(channelId);
+        out.skipped++;
+        hooks.log?.(`skipping channel ${channelId}: ${detail}`);
+        hooks.emit?.(channelSkippedEvent(base, 'not_a_message_channel', detail));
+        continue;
+      }
+      if (!entry.threads_only) add(run, contextOf(run, entry, parent?.name ?? channel.parent_id ?? undefined), entry.type);
+      if (options.threads && THREAD_PARENT_TYPES.has(channel.type)) await addThreadsOf(run, channel, access);
     } catch (error) {
-      if (!(error instanceof AccessError) || options.failOnChannelError || options.channelIds.length === 1) throw error;
-      denied++;
+      if (!(error instanceof AccessError) || options.failOnChannelError || single) throw error;
+      out.denied++;
+      run.seen.add(channelId);
       hooks.log?.(`skipping channel ${channelId}: ${error.message}`);
       hooks.emit?.(channelSkippedEvent(base, error.code === 'DPS_NOT_FOUND' ? 'not_found' : 'no_access', error.message));
     }
   }
-  return { me, guild, channels, denied };
 }
 
-// The context of one channel object; threads also get their parent's name for the folder layout.
-export async function targetOf(
-  client: DiscordClient,
-  guild: { id: string; name: string },
-  channel: APIChannel,
-  signal?: AbortSignal,
-): Promise<ChannelTarget> {
-  const name = typeof (channel as { name?: unknown }).name === 'string' ? (channel as { name: string }).name : channel.id;
-  const context: ChannelContext = { guild_id: guild.id, guild_name: guild.name, channel_id: channel.id, channel_name: name };
-  const parentId = (channel as { parent_id?: string | null }).parent_id;
-  if ([10, 11, 12].includes(channel.type) && parentId) {
-    context.parent_id = parentId;
-    try {
-      const parent = await client.get<APIChannel>(`/channels/${parentId}`, { signal, what: `channel ${parentId}` });
-      context.parent_name = typeof (parent as { name?: unknown }).name === 'string' ? (parent as { name: string }).name : parentId;
-    } catch (error) {
-      if (!(error instanceof DpsError) || error.code === 'DPS_AUTH') throw error;
-      context.parent_name = parentId;
-    }
+// The threads (or forum/media posts) of one requested channel: active ones, then archived public and private.
+// A listing the bot may not make is reported and skipped; it never fails the channel.
+async function addThreadsOf(run: Run, channel: RawChannel, access: GuildAccess | undefined): Promise<void> {
+  const { client, options, hooks } = run;
+  const parentName = typeof channel.name === 'string' ? channel.name : channel.id;
+  const consider = (thread: RawChannel, joined: boolean): void => {
+    if (run.seen.has(thread.id) || options.excludeChannelIds.has(thread.id)) return;
+    const entry = describeChannel(access, thread, channel, { joined });
+    if (entry.readable) add(run, contextOf(run, entry, parentName), entry.type);
+    else skip(run, entry, new Map([[channel.id, parentName]]));
+  };
+  run.active ??= listActiveThreads(client, run.out.guild.id, { signal: hooks.signal }).catch((error: unknown) => {
+    if (!(error instanceof AccessError)) throw error;
+    hooks.log?.(`could not list the active threads of the server: ${error.message}`);
+    return { threads: [], joined: new Set<string>() };
+  });
+  const active = await run.active;
+  for (const thread of active.threads) if (thread.parent_id === channel.id) consider(thread, active.joined.has(thread.id));
+  const perms = access ? computePermissions(access, channel) : READ_MESSAGE_HISTORY;
+  try {
+    for await (const { thread, joined } of listArchivedThreads(client, channel.id, perms, { signal: hooks.signal })) consider(thread, joined);
+  } catch (error) {
+    if (!(error instanceof AccessError)) throw error;
+    hooks.log?.(`could not list the archived threads of #${parentName} (${channel.id}): ${error.message}`);
   }
-  return { context, type: channel.type };
+}
+
+function add(run: Run, context: ChannelContext, type: number): void {
+  if (run.seen.has(context.channel_id)) return;
+  run.seen.add(context.channel_id);
+  run.out.channels.push({ context, type });
+}
+
+// One skipped event for a channel the bot cannot read (reason 'no_access', or 'nsfw' when filtered).
+function skip(run: Run, entry: ChannelEntry, names: ReadonlyMap<string, string>): void {
+  if (run.seen.has(entry.id)) return;
+  run.seen.add(entry.id);
+  run.out.skipped++;
+  const context = contextOf(run, entry, names.get(entry.parent_id ?? ''));
+  const detail = entry.detail ?? entry.reason ?? 'unreadable';
+  run.hooks.log?.(`skipping ${entry.is_thread ? 'thread' : 'channel'} #${entry.name} (${entry.id}): ${detail}`);
+  run.hooks.emit?.(channelSkippedEvent(context, entry.reason === 'nsfw' ? 'nsfw' : 'no_access', detail));
+}
+
+// The context of a channel; threads also carry their parent, for the <Parent>/threads/<Thread> layout.
+function contextOf(run: Run, entry: ChannelEntry, parentName: string | undefined): ChannelContext {
+  const { guild } = run.out;
+  const context: ChannelContext = { guild_id: guild.id, guild_name: guild.name, channel_id: entry.id, channel_name: entry.name };
+  if (entry.is_thread && entry.parent_id) {
+    context.parent_id = entry.parent_id;
+    context.parent_name = parentName ?? entry.parent_id;
+  }
+  return context;
+}
+
+// A best-effort lookup: undefined when Discord refuses it (the run then asks per channel); auth failures and
+// aborts still stop the run.
+async function optional<T>(run: Run, load: () => Promise<T>): Promise<T | undefined> {
+  try {
+    return await load();
+  } catch (error) {
+    rethrowAuth(error);
+    run.hooks.log?.(`could not check permissions in advance: ${error instanceof Error ? error.message : String(error)}`);
+    return undefined;
+  }
+}
+
+function rethrowAuth(error: unknown): undefined {
+  if (!(error instanceof DpsError) || error instanceof AuthError || error.code === 'DPS_ABORTED' || error.code === 'DPS_RATE_LIMIT_BUDGET') throw error;
+  return undefined;
 }
