@@ -3,8 +3,8 @@
 
 import yargs from 'yargs';
 import type { Argv } from 'yargs';
-import { archive, DpsError, ExitCode, manifest, redact, status, UsageError } from '../lib/index.js';
-import type { ArchiveOptions } from '../lib/index.js';
+import { archive, channels, DpsError, ExitCode, guilds, manifest, redact, status, UsageError } from '../lib/index.js';
+import type { ArchiveOptions, ConnectionOptions } from '../lib/index.js';
 import { DEFAULT_TYPES } from '../lib/stages/filter.js';
 import { DEFAULT_API } from '../lib/discord/client.js';
 import { namePlaceholders } from '../lib/fs/safe-name.js';
@@ -29,6 +29,9 @@ function buildParser(argv: string[], controller: AbortController): Argv {
     .scriptName('dps')
     .usage('$0 [command] [options]\n\nArchive every photo (or every file) posted in Discord channels.')
     .command(['scrape', '$0'], 'archive channels of a server (the default command)', scrapeFlags, (args) => scrape(args, controller))
+    .command('guilds', 'list the servers the token can see, as NDJSON', connectionFlags, (args) => printGuilds(args, controller))
+    .command('channels', 'list the channels of a server as NDJSON, with whether the token can read each and why not', (y) => connectionFlags(y).option('server-id', { type: 'string', describe: 'the server id', demandOption: true }).option('threads', { type: 'boolean', default: false, describe: 'also list threads and forum posts' }), (args) => printChannels(args, controller))
+    .command('retry-failed', 'retry only the files that failed in earlier runs (links are refreshed first)', (y) => connectionFlags(y).option('server-id', { type: 'string', demandOption: true, describe: 'the server id' }).option('channel-id', { type: 'string', array: true, describe: 'only these channels' }).option('out', { type: 'string', default: 'data/downloads' }).option('state', { type: 'string', default: 'data/state' }).option('concurrency', { type: 'number', default: 8 }).option('name-pattern', { type: 'string', default: '{date}_{message_id}_{filename}' }).option('types', { type: 'string', default: 'all', describe: 'file types to retry' }).option('progress', { type: 'boolean' }), (args) => scrape({ ...args, 'retry-only': true }, controller))
     .command('manifest', 'print every archived attachment from the state as NDJSON', (y) => stateFlags(y).options(filterFlags), (args) => printManifest(args, controller))
     .command('status', "print progress per server and channel (the plan's progress.json) as JSON", (y) => stateFlags(y).option('server-id', { type: 'string', describe: 'only this server' }), (args) => printStatus(args, controller))
     .command('demo', 'archive a demo server from the bundled fake Discord into ./data (offline)', (y) => y.option('out', { type: 'string', default: 'data/downloads' }).option('state', { type: 'string', default: 'data/state' }), (args) => runDemo({ out: String(args.out), state: String(args.state), signal: controller.signal }).then((code) => setExit(code)))
@@ -44,8 +47,16 @@ function buildParser(argv: string[], controller: AbortController): Argv {
     });
 }
 
-function scrapeFlags(y: Argv): Argv {
+function connectionFlags(y: Argv): Argv {
   return y
+    .option('token', { type: 'string', describe: 'bot token (prefer DISCORD_TOKEN or .env: a flag ends up in shell history)', group: 'Auth:' })
+    .option('token-type', { choices: ['bot', 'user'] as const, default: 'bot' as const, describe: "user tokens break Discord's terms", group: 'Auth:' })
+    .option('api', { type: 'string', describe: `API base URL (env DISCORD_API_URL) [default: ${DEFAULT_API}]`, group: 'Auth:' })
+    .option('polite', { type: 'boolean', default: false, describe: 'pace requests well below the rate limits', group: 'Speed:' });
+}
+
+function scrapeFlags(y: Argv): Argv {
+  return connectionFlags(y)
     .option('server-id', { type: 'string', describe: 'the server (guild) id', group: 'Target:' })
     .option('channel-id', { type: 'string', array: true, describe: 'a channel or thread id; repeat for several; "-" reads ids (or NDJSON with "id") from stdin', group: 'Target:' })
     .option('all-channels', { type: 'boolean', default: false, describe: 'every readable channel of the server', group: 'Target:' })
@@ -53,9 +64,6 @@ function scrapeFlags(y: Argv): Argv {
     .option('threads', { type: 'boolean', default: true, describe: 'include threads and forum posts (--no-threads to skip)', group: 'Target:' })
     .option('include-nsfw', { type: 'boolean', default: false, describe: 'include age-restricted channels (--exclude-nsfw is the default)', group: 'Target:' })
     .option('exclude-nsfw', { type: 'boolean', describe: 'skip age-restricted channels (default)', group: 'Target:' })
-    .option('token', { type: 'string', describe: 'bot token (prefer DISCORD_TOKEN or .env: a flag ends up in shell history)', group: 'Auth:' })
-    .option('token-type', { choices: ['bot', 'user'] as const, default: 'bot' as const, describe: 'user tokens break Discord\'s terms', group: 'Auth:' })
-    .option('api', { type: 'string', describe: `API base URL (env DISCORD_API_URL) [default: ${DEFAULT_API}]`, group: 'Auth:' })
     .option('out', { type: 'string', default: 'data/downloads', describe: 'download folder', group: 'Output:' })
     .option('state', { type: 'string', default: 'data/state', describe: 'state folder (LevelDB)', group: 'Output:' })
     .option('types', { type: 'string', default: DEFAULT_TYPES.join(','), describe: 'file types to keep (extensions or image/*), or "all"', group: 'Filter:' })
@@ -67,7 +75,6 @@ function scrapeFlags(y: Argv): Argv {
     .option('name-pattern', { type: 'string', default: '{date}_{message_id}_{filename}', describe: `file name; placeholders: ${Object.keys(namePlaceholders).map((k) => `{${k}}`).join(' ')}`, group: 'Output:' })
     .option('concurrency', { type: 'number', default: 8, describe: 'parallel downloads', group: 'Speed:' })
     .option('channel-concurrency', { type: 'number', default: 3, describe: 'channels archived at once', group: 'Speed:' })
-    .option('polite', { type: 'boolean', default: false, describe: 'pace requests well below the rate limits', group: 'Speed:' })
     .option('resume', { type: 'boolean', default: true, describe: 'continue from the saved cursor (the default)', group: 'State:' })
     .option('from-start', { type: 'boolean', default: false, describe: 'ignore the cursor and walk the whole history (archived files are not downloaded again)', group: 'State:' })
     .option('progress', { type: 'boolean', describe: 'progress line on stderr (default: when stderr is a terminal)', group: 'Output:' });
@@ -82,22 +89,43 @@ function stateFlags(y: Argv): Argv {
   return y.option('state', { type: 'string', default: 'data/state', describe: 'state folder (LevelDB)' });
 }
 
-async function scrape(args: Record<string, unknown>, controller: AbortController): Promise<void> {
+// Token, token type and API URL from flags, the environment, or .env; warns about user tokens.
+function connection(args: Record<string, unknown>): ConnectionOptions {
   loadDotEnv();
-  const token = (args.token as string | undefined) ?? process.env.DISCORD_TOKEN ?? '';
-  if (token) secrets.push(token, token.replace(/^(Bot|Bearer)\s+/i, ''));
+  const raw = (args.token as string | undefined) ?? process.env.DISCORD_TOKEN ?? '';
+  const token = raw.trim().replace(/^Bot\s+/i, '');
+  if (token) secrets.push(raw, token);
   const tokenType = args['token-type'] as 'bot' | 'user';
-  const quiet = Boolean(args.quiet);
-  if (tokenType === 'user' && !quiet) {
+  if (tokenType === 'user' && !args.quiet) {
     process.stderr.write("warning: automating a user account (self-bot) breaks Discord's terms of service and can get the account terminated; use a bot token.\n");
   }
+  return { token, tokenType, api: (args.api as string | undefined) ?? process.env.DISCORD_API_URL ?? DEFAULT_API, polite: Boolean(args.polite) };
+}
+
+async function printGuilds(args: Record<string, unknown>, controller: AbortController): Promise<void> {
+  for await (const guild of guilds(connection(args), controller.signal)) await writeLine(guild);
+}
+
+async function printChannels(args: Record<string, unknown>, controller: AbortController): Promise<void> {
+  const options = { ...connection(args), guildId: String(args['server-id']), threads: Boolean(args.threads) };
+  const warn = (line: string): void => void (args.quiet || process.stderr.write(`warning: ${redact(line, secrets)}\n`));
+  for await (const channel of channels(options, controller.signal, warn)) await writeLine(channel);
+}
+
+async function writeLine(value: unknown): Promise<void> {
+  if (!process.stdout.write(`${JSON.stringify(value)}\n`)) await new Promise((r) => process.stdout.once('drain', r));
+}
+
+async function scrape(args: Record<string, unknown>, controller: AbortController): Promise<void> {
+  const { token, tokenType, api, polite } = connection(args);
+  const quiet = Boolean(args.quiet);
   if (!args['server-id']) throw new UsageError('missing --server-id (see dps --help)');
   const rawChannels = (args['channel-id'] as string[] | undefined) ?? [];
   const channelIds = rawChannels.includes('-') ? [...rawChannels.filter((c) => c !== '-'), ...(await readChannelIds(process.stdin))] : rawChannels;
   const options: ArchiveOptions = {
-    token: token.replace(/^Bot\s+/i, ''),
-    tokenType,
-    api: (args.api as string | undefined) ?? process.env.DISCORD_API_URL ?? DEFAULT_API,
+    token,
+    tokenType: tokenType ?? 'bot',
+    api: api ?? DEFAULT_API,
     guildId: String(args['server-id']),
     channelIds,
     allChannels: Boolean(args['all-channels']),
@@ -113,7 +141,8 @@ async function scrape(args: Record<string, unknown>, controller: AbortController
     fromStart: Boolean(args['from-start']),
     embeds: Boolean(args.embeds),
     stickers: Boolean(args.stickers),
-    polite: Boolean(args.polite),
+    polite: polite ?? false,
+    retryOnly: Boolean(args['retry-only']),
   };
   if (args['max-size'] !== undefined) options.maxSize = String(args['max-size']);
   if (args.after !== undefined) options.after = String(args.after);
@@ -134,9 +163,7 @@ async function printManifest(args: Record<string, unknown>, controller: AbortCon
   const filter: { guildId?: string; channelId?: string } = {};
   if (args['server-id']) filter.guildId = String(args['server-id']);
   if (args['channel-id']) filter.channelId = String(args['channel-id']);
-  for await (const record of manifest(String(args.state), filter, controller.signal)) {
-    if (!process.stdout.write(`${JSON.stringify(record)}\n`)) await new Promise((r) => process.stdout.once('drain', r));
-  }
+  for await (const record of manifest(String(args.state), filter, controller.signal)) await writeLine(record);
 }
 
 async function printStatus(args: Record<string, unknown>, controller: AbortController): Promise<void> {

@@ -2,6 +2,7 @@
 // paginate -> flatten -> filter -> fetch (+write) -> checkpoint, several channels at once, one REST client,
 // one download pool, one store. Events go to `emit`; the caller decides where they are printed.
 
+import { setMaxListeners } from 'node:events';
 import type { Agent } from 'undici';
 import { DiscordClient } from './discord/client.js';
 import { createDownloadAgent } from './discord/download.js';
@@ -16,6 +17,11 @@ import { checkpoint } from './stages/checkpoint.js';
 import { fetch } from './stages/fetch.js';
 import { filter } from './stages/filter.js';
 import { flatten } from './stages/flatten.js';
+import { failedItems } from './stages/failed.js';
+import { failedTargets } from './retry-targets.js';
+import { detectMessageContentIntent, looksLikeMissingIntent } from './discord/intent.js';
+import type { APIMessage } from 'discord-api-types/v10';
+import type { ItemResult } from './types.js';
 import { paginate } from './stages/paginate.js';
 import { KeyedLock } from './stages/write.js';
 import { openStore } from './store/store.js';
@@ -23,6 +29,7 @@ import type { Store } from './store/store.js';
 import type { ArchiveOptions, ArchiveHooks } from './options.js';
 import { normalizeOptions } from './options.js';
 import { chainStages } from './util/chain-stages.js';
+import type { Stage } from './util/chain-stages.js';
 import { Semaphore } from './util/semaphore.js';
 import { runConcurrently } from './util/run-concurrently.js';
 
@@ -42,14 +49,23 @@ interface RunContext {
   locks: KeyedLock;
   hooks: ArchiveHooks;
   signal: AbortSignal | undefined;
+  botId?: string | undefined;
+  intentCheck?: Promise<void>;
 }
 
 // Archives the requested channels; resolves with the exit code the CLI should use.
 export async function runArchive(input: ArchiveOptions, hooks: ArchiveHooks = {}): Promise<ArchiveResult> {
   const options = normalizeOptions(input);
   const started = Date.now();
-  const { signal } = hooks;
-  const store = await openStore(options.state, { signal });
+  const store = await openStore(options.state, { signal: hooks.signal });
+  // One internal signal for the run: every pending download, pool waiter and request listens to it at once,
+  // so it may hold many (short-lived) listeners; the caller's signal gets exactly one, removed at the end.
+  const controller = new AbortController();
+  setMaxListeners(10_000, controller.signal);
+  const forwardAbort = (): void => controller.abort(hooks.signal?.reason);
+  if (hooks.signal?.aborted) forwardAbort();
+  hooks.signal?.addEventListener('abort', forwardAbort, { once: true });
+  const signal = controller.signal;
   const client = new DiscordClient(options.client);
   const agent = createDownloadAgent(Math.max(options.concurrency, 4));
   const perChannel: ArchiveResult['perChannel'] = [];
@@ -72,7 +88,10 @@ export async function runArchive(input: ArchiveOptions, hooks: ArchiveHooks = {}
       hooks,
       signal,
     };
-    const targets = await resolveTargets(client, options, { signal, log: hooks.log, emit: hooks.emit });
+    const targets = options.retryOnly
+      ? await failedTargets(client, store, options, signal)
+      : await resolveTargets(client, options, { signal, log: hooks.log, emit: hooks.emit });
+    run.botId = targets.me.id;
     if (targets.denied > 0) exitCode = ExitCode.access;
     await runConcurrently(targets.channels, options.channelConcurrency, signal, async (target) => {
       const counts = emptyCounts();
@@ -95,6 +114,7 @@ export async function runArchive(input: ArchiveOptions, hooks: ArchiveHooks = {}
     else if (error instanceof DpsError) fatal = error;
     else throw error;
   } finally {
+    hooks.signal?.removeEventListener('abort', forwardAbort);
     client.close();
     await agent.close().catch(() => undefined);
     await store.close().catch(() => undefined);
@@ -117,8 +137,23 @@ export async function runArchive(input: ArchiveOptions, hooks: ArchiveHooks = {}
   return { exitCode, totals, perChannel };
 }
 
-// One channel (or thread): the pipeline, from its cursor to its newest message.
+// One channel (or thread): first the items that failed in earlier runs, then the history from the cursor.
 async function archiveChannel(run: RunContext, target: ChannelTarget, counts: Counts): Promise<void> {
+  await retryFailed(run, target, counts);
+  if (!run.options.retryOnly) await archiveHistory(run, target, counts);
+}
+
+// The retry pass: failed items with refreshed links, through the same download stages; the cursor is untouched.
+async function retryFailed(run: RunContext, target: ChannelTarget, counts: Counts): Promise<void> {
+  const { context } = target;
+  const failed = failedItems(context, { store: run.store, refresher: run.refresher, signal: run.signal });
+  const results = chainStages<ItemResult>(failed, downloadStages(run));
+  const channelDone = run.options.retryOnly;
+  await emitAll(run, checkpoint(results, { store: run.store, context, counts, saveCursor: false, channelDone }));
+}
+
+// The history pass: paginate -> flatten -> filter -> fetch(+write) -> checkpoint, from the cursor to the newest message.
+async function archiveHistory(run: RunContext, target: ChannelTarget, counts: Counts): Promise<void> {
   const { options, store, signal } = run;
   const { context } = target;
   const record = await store.getChannel(context.channel_id);
@@ -127,9 +162,20 @@ async function archiveChannel(run: RunContext, target: ChannelTarget, counts: Co
   const after = maxId(cursor, options.after) ?? '0';
   run.hooks.log?.(`${describeTarget(target)}: ${cursor ? `resuming after message ${cursor}` : 'starting from the beginning'}`);
 
-  const messages = paginate(context, { client: run.client, after, before: options.before, signal });
-  const results = chainStages<Parameters<typeof checkpoint>[0] extends AsyncIterable<infer T> ? T : never>(messages, [
-    (source) => flatten(source, options.media),
+  let firstPage = true;
+  const onPage = (messages: readonly APIMessage[]): void => {
+    if (firstPage && looksLikeMissingIntent(messages, run.botId)) void checkIntent(run, target);
+    firstPage = false;
+  };
+  const messages = paginate(context, { client: run.client, after, before: options.before, signal, onPage });
+  const results = chainStages<ItemResult>(messages, [(source) => flatten(source, options.media), ...downloadStages(run)]);
+  await emitAll(run, checkpoint(results, { store, context, counts, saveCursor: !windowed }));
+}
+
+// filter -> fetch(+write): shared by the history pass and the retry pass.
+function downloadStages(run: RunContext): Stage[] {
+  const { options, store, signal } = run;
+  return [
     (source) =>
       filter(source, {
         types: options.types,
@@ -150,11 +196,27 @@ async function archiveChannel(run: RunContext, target: ChannelTarget, counts: Co
         signal,
         locks: run.locks,
       }),
-  ]);
-  for await (const event of checkpoint(results, { store, context, counts, saveCursor: !windowed })) {
+  ];
+}
+
+async function emitAll(run: RunContext, events: AsyncIterable<DpsEvent>): Promise<void> {
+  for await (const event of events) {
     run.hooks.emit?.(event);
     warnFor(run, event);
   }
+}
+
+// A first page that looks stripped: ask Discord once per run whether the Message Content intent is off.
+function checkIntent(run: RunContext, target: ChannelTarget): Promise<void> {
+  run.intentCheck ??= detectMessageContentIntent(run.client, { signal: run.signal }).then((enabled) => {
+    if (enabled !== false) return;
+    const detail =
+      'the bot lacks the Message Content intent, so Discord sends every message without attachments: enable "Message Content Intent" ' +
+      'under Bot -> Privileged Gateway Intents in the Developer Portal, then re-run with --from-start';
+    run.hooks.log?.(`warning: ${detail}`);
+    run.hooks.emit?.({ event: 'warning', code: 'message_content_intent', channel_id: target.context.channel_id, guild_id: target.context.guild_id, detail });
+  }, () => undefined);
+  return run.intentCheck;
 }
 
 function warnFor(run: RunContext, event: DpsEvent): void {

@@ -3,7 +3,10 @@
 import type { Writable } from 'node:stream';
 import { runArchive } from './archive.js';
 import type { ArchiveResult } from './archive.js';
-import { redact } from './errors.js';
+import { redact, UsageError } from './errors.js';
+import { DEFAULT_API, DiscordClient } from './discord/client.js';
+import { listChannels, listGuilds } from './discord/enumerate.js';
+import type { ChannelEntry, GuildEntry } from './discord/enumerate.js';
 import { NdjsonWriter } from './output/ndjson.js';
 import { Progress } from './output/progress.js';
 import type { ArchiveOptions } from './options.js';
@@ -14,6 +17,7 @@ export type { ArchiveOptions, ArchiveHooks } from './options.js';
 export type { ArchiveResult } from './archive.js';
 export type { DpsEvent, Counts } from './output/events.js';
 export type { AttachmentRecord, ChannelRecord, MediaItem, MediaSource } from './types.js';
+export type { ChannelEntry, GuildEntry } from './discord/enumerate.js';
 export * from './errors.js';
 export { runArchive } from './archive.js';
 export { parseSize, DEFAULT_NAME_PATTERN } from './options.js';
@@ -111,4 +115,41 @@ export async function status(state: string, filter: { guildId?: string } = {}, s
   } finally {
     await store.close();
   }
+}
+
+/** How to reach Discord (the subset of ArchiveOptions that enumeration needs). */
+export interface ConnectionOptions {
+  token: string;
+  tokenType?: 'bot' | 'user';
+  api?: string;
+  polite?: boolean;
+}
+
+/** The servers the token can see (paged past 200). */
+export async function* guilds(connection: ConnectionOptions, signal?: AbortSignal): AsyncGenerator<GuildEntry> {
+  const client = connect(connection);
+  try {
+    yield* listGuilds(client, { signal });
+  } finally {
+    client.close();
+  }
+}
+
+/** The channels (and, with `threads`, the threads) of a server, each with whether the token can read it and why not. */
+export async function* channels(
+  connection: ConnectionOptions & { guildId: string; threads?: boolean },
+  signal?: AbortSignal,
+  warn?: (line: string) => void,
+): AsyncGenerator<ChannelEntry> {
+  const client = connect(connection);
+  try {
+    yield* listChannels(client, connection.guildId, { threads: connection.threads ?? false, signal, ...(warn ? { warn } : {}) });
+  } finally {
+    client.close();
+  }
+}
+
+function connect(connection: ConnectionOptions): DiscordClient {
+  if (!connection.token) throw new UsageError('no token: pass --token, set DISCORD_TOKEN, or put DISCORD_TOKEN=... in a .env file');
+  return new DiscordClient({ token: connection.token, tokenType: connection.tokenType ?? 'bot', api: connection.api ?? DEFAULT_API, polite: connection.polite ?? false });
 }

@@ -42,6 +42,7 @@ export interface ArchiveOptions {
   retries?: number;
   backoffMs?: number;
   failOnChannelError?: boolean; // treat an inaccessible channel as fatal instead of skipping it
+  retryOnly?: boolean; // only retry the items that failed in earlier runs (dps retry-failed)
 }
 
 // Where events and human logs go, and how to stop.
@@ -63,7 +64,7 @@ export function normalizeOptions(options: ArchiveOptions) {
   const guildId = requireId(options.guildId, '--server-id');
   const channelIds = [...new Set((options.channelIds ?? []).map((id) => requireId(id, '--channel-id')))];
   const excludeChannelIds = new Set((options.excludeChannelIds ?? []).map((id) => requireId(id, '--exclude-channel')));
-  if (channelIds.length === 0 && !options.allChannels) throw new UsageError('give at least one --channel-id, or --all-channels');
+  if (channelIds.length === 0 && !options.allChannels && !options.retryOnly) throw new UsageError('give at least one --channel-id, or --all-channels');
   const api = (options.api ?? DEFAULT_API).replace(/\/+$/, '');
   let apiUrl: URL;
   try {
@@ -118,6 +119,7 @@ export function normalizeOptions(options: ArchiveOptions) {
     retries: options.retries ?? 5,
     backoffMs: options.backoffMs ?? 500,
     failOnChannelError: options.failOnChannelError ?? false,
+    retryOnly: options.retryOnly ?? false,
   };
 }
 

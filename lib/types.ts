@@ -100,6 +100,9 @@ export interface AttachmentRecord {
   duplicate_of?: string | undefined; // path of the first copy of the same bytes
   reason?: string | undefined; // for failed
   url?: string | undefined; // last known signed URL (for retrying failed items)
+  size?: number | undefined; // size Discord reported (failed items: to check the retry's byte count)
+  unique_name?: string | undefined; // the name used for the file (failed items: the retry writes the same path)
+  author_id?: string | undefined;
   attempts?: number | undefined;
   updated_at: string;
 }
@@ -111,6 +114,7 @@ export interface ChannelRecord {
   channel_id: string;
   channel_name: string;
   parent_id?: string | undefined;
+  parent_name?: string | undefined;
   last_message_id: string | undefined; // cursor: every message <= this id is fully processed
   last_updated: string;
   total_images: number; // files saved (including deduplicated ones)

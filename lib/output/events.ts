@@ -86,7 +86,16 @@ export interface SummaryEvent extends Counts {
   error?: string;
 }
 
-export type DpsEvent = SavedEvent | SkippedEvent | FailedEvent | ChannelDoneEvent | SummaryEvent;
+// Something the user must fix that is not tied to one file (e.g. the Message Content intent is off).
+export interface WarningEvent {
+  event: 'warning';
+  code: string;
+  detail: string;
+  guild_id?: string;
+  channel_id?: string;
+}
+
+export type DpsEvent = SavedEvent | SkippedEvent | FailedEvent | ChannelDoneEvent | SummaryEvent | WarningEvent;
 
 export function savedEvent(result: SavedResult): SavedEvent {
   const { item } = result;

@@ -13,6 +13,7 @@ export interface CheckpointOptions {
   counts: Counts; // updated in place, so progress reporting can read it live
   saveCursor: boolean; // false when a --after/--before window makes "everything <= cursor is done" untrue
   flushEveryMs?: number; // how often the cursor is written while running (it is always written at the end)
+  channelDone?: boolean; // emit channel_done at the end (default true; false for the retry-failed pass)
   onEvent?: (event: DpsEvent) => void; // warnings for the human log (too large, failed)
 }
 
@@ -55,6 +56,9 @@ export async function* checkpoint(source: AsyncIterable<ItemResult>, options: Ch
             status: 'failed',
             reason: result.reason,
             url: result.item.url,
+            size: result.item.size,
+            unique_name: result.item.unique_name,
+            author_id: result.item.author_id,
             updated_at: new Date().toISOString(),
           });
           yield failedEvent(result);
@@ -79,6 +83,7 @@ export async function* checkpoint(source: AsyncIterable<ItemResult>, options: Ch
     await flush();
     if (options.saveCursor && watermark === undefined) await store.advanceCursor(context.channel_id, undefined, channelPatch(context));
   }
+  if (options.channelDone === false) return;
   const record = await store.getChannel(context.channel_id);
   yield channelDoneEvent(context, counts, record?.last_message_id ?? watermark, complete);
 }
@@ -89,5 +94,6 @@ function channelPatch(context: ChannelContext): Record<string, string | undefine
     guild_name: context.guild_name,
     channel_name: context.channel_name,
     parent_id: context.parent_id,
+    parent_name: context.parent_name,
   };
 }

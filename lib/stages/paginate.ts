@@ -1,5 +1,6 @@
 // Stage 1: a channel's messages, oldest -> newest, from its cursor to the newest message at start time.
 
+import type { APIMessage } from 'discord-api-types/v10';
 import type { DiscordClient } from '../discord/client.js';
 import { channelHistory } from '../discord/pages.js';
 import type { ChannelContext, ChannelMessage } from '../types.js';
@@ -10,6 +11,7 @@ export interface PaginateOptions {
   before?: string | undefined; // exclusive upper bound (--before)
   signal?: AbortSignal | undefined;
   prefetch?: boolean;
+  onPage?: (messages: readonly APIMessage[]) => void; // sees each page once (e.g. to notice a missing intent)
 }
 
 // Yields every message of the channel in ascending id order, one page in flight ahead of the consumer.
@@ -22,6 +24,7 @@ export async function* paginate(context: ChannelContext, options: PaginateOption
     prefetch: options.prefetch ?? true,
   });
   for await (const page of pages) {
+    options.onPage?.(page.messages);
     for (const message of page.messages) {
       options.signal?.throwIfAborted();
       yield { kind: 'message', context, message };

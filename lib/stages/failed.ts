@@ -1,0 +1,58 @@
+// Source stage for the retry pass: the items recorded as failed in earlier runs of a channel, with their
+// signed links refreshed in batches of up to 50 before anything is downloaded (discord-api.md trap 9).
+
+import type { UrlRefresher } from '../discord/refresh.js';
+import type { Store } from '../store/store.js';
+import type { AttachmentRecord, ChannelContext, MediaItem } from '../types.js';
+
+export interface FailedOptions {
+  store: Store;
+  refresher: UrlRefresher;
+  signal?: AbortSignal | undefined;
+  batch?: number;
+}
+
+// Yields every failed item of the channel as a MediaItem with a fresh URL (items whose message is gone are dropped).
+export async function* failedItems(context: ChannelContext, options: FailedOptions): AsyncGenerator<MediaItem> {
+  const batchSize = options.batch ?? 50;
+  let batch: AttachmentRecord[] = [];
+  for await (const record of options.store.failedItems({ channelId: context.channel_id }, options.signal)) {
+    batch.push(record);
+    if (batch.length >= batchSize) {
+      yield* refreshed(batch, context, options);
+      batch = [];
+    }
+  }
+  if (batch.length > 0) yield* refreshed(batch, context, options);
+}
+
+async function* refreshed(records: AttachmentRecord[], context: ChannelContext, options: FailedOptions): AsyncGenerator<MediaItem> {
+  // Requested together, so the refresher sends them as one POST /attachments/refresh-urls.
+  const urls = await Promise.all(
+    records.map((r) =>
+      r.url ? options.refresher.refresh({ url: r.url, channelId: r.channel_id, messageId: r.message_id, attachmentId: r.attachment_id }) : undefined,
+    ),
+  );
+  for (const [index, record] of records.entries()) {
+    options.signal?.throwIfAborted();
+    const url = urls[index] ?? record.url;
+    if (!url) continue;
+    yield {
+      kind: 'item',
+      context,
+      message_id: record.message_id,
+      timestamp: record.timestamp,
+      author_id: record.author_id,
+      author_name: undefined,
+      attachment_id: record.attachment_id,
+      filename: record.filename,
+      size: record.size,
+      content_type: record.content_type,
+      url,
+      source: record.source,
+      index: 0,
+      last_of_message: true,
+      unique_name: record.unique_name ?? record.filename,
+    };
+  }
+}
