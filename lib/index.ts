@@ -79,7 +79,7 @@ export async function* manifest(state: string, filter: { guildId?: string; chann
   }
 }
 
-/** The plan's progress.json: servers -> channels -> last_message_id, last_updated, total_images (+ failed). */
+/** The plan's progress.json: servers -> channels -> last_message_id, last_updated, total_images, plus failed and pending (queued for retry). */
 export interface StatusReport {
   servers: Record<
     string,
@@ -87,7 +87,7 @@ export interface StatusReport {
       name: string;
       channels: Record<
         string,
-        { name: string; parent_id?: string; last_message_id: string | null; last_updated: string; total_images: number; failed: number }
+        { name: string; parent_id?: string; last_message_id: string | null; last_updated: string; total_images: number; failed: number; pending: number }
       >;
     }
   >;
@@ -98,6 +98,9 @@ export async function status(state: string, filter: { guildId?: string } = {}, s
   const store = await openStore(state, { signal });
   try {
     const report: StatusReport = { servers: {} };
+    // Items waiting in the retry queue, per channel (retried first by the next run or by `dps retry-failed`).
+    const pending = new Map<string, number>();
+    for await (const item of store.failedItems({}, signal)) pending.set(item.channel_id, (pending.get(item.channel_id) ?? 0) + 1);
     for await (const channel of store.channels(signal) as AsyncIterable<ChannelRecord>) {
       if (filter.guildId && channel.guild_id !== filter.guildId) continue;
       const server = (report.servers[channel.guild_id] ??= { name: channel.guild_name, channels: {} });
@@ -107,6 +110,7 @@ export async function status(state: string, filter: { guildId?: string } = {}, s
         last_updated: channel.last_updated,
         total_images: channel.total_images,
         failed: channel.failed,
+        pending: pending.get(channel.channel_id) ?? 0,
       };
       if (channel.parent_id) entry.parent_id = channel.parent_id;
       server.channels[channel.channel_id] = entry;

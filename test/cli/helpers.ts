@@ -1,0 +1,269 @@
+// Shared helpers for the end-to-end CLI tests: a fake Discord per test, the built CLI spawned as a child
+// process with live access to its NDJSON lines, and a schema checker for the stdout contract (README).
+
+import { spawn } from 'node:child_process';
+import type { ChildProcessWithoutNullStreams } from 'node:child_process';
+import { readFile } from 'node:fs/promises';
+import type { Test } from 'tap';
+import { join } from 'node:path';
+import { startFakeDiscord } from '../../fixtures/fake-discord.js';
+import type { FakeDiscord, FakeOptions } from '../../fixtures/fake-discord.js';
+import { CLI, ROOT, listFiles } from '../helpers/harness.js';
+
+export type Line = Record<string, unknown>;
+
+// A fake Discord closed when the test ends.
+export async function fakeFor(t: Test, options: FakeOptions): Promise<FakeDiscord> {
+  const fake = await startFakeDiscord(options);
+  t.teardown(() => fake.close());
+  return fake;
+}
+
+// The first guild and its first text channel of the fake's scenario.
+export function firstTarget(fake: FakeDiscord): { G: string; C: string } {
+  const guild = fake.scenario.guilds[0]!;
+  const channel = guild.channels.find((c) => c.gen && !c.thread)!;
+  return { G: guild.id, C: channel.id };
+}
+
+export interface Finished {
+  code: number | null;
+  signal: NodeJS.Signals | null;
+  stdout: string;
+  stderr: string;
+  lines: Line[];
+}
+
+// A running CLI: its child process, the stdout lines parsed so far, and its end.
+export interface Running {
+  child: ChildProcessWithoutNullStreams;
+  lines: Line[];
+  stdout(): string;
+  stderr(): string;
+  // Resolves once `count` lines matching `match` have been printed (rejects if the process ends first).
+  waitFor(count: number, match?: (line: Line) => boolean): Promise<void>;
+  done: Promise<Finished>;
+}
+
+// Spawns `node bin/dps.js ...args` with a clean environment (PATH and HOME) plus `env`.
+export function startCli(args: string[], options: { env?: Record<string, string>; cwd?: string; input?: string } = {}): Running {
+  const child = spawn(process.execPath, [CLI, ...args], {
+    cwd: options.cwd ?? ROOT,
+    env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/tmp', ...options.env },
+    stdio: ['pipe', 'pipe', 'pipe'],
+  });
+  let out = '';
+  let err = '';
+  let partial = '';
+  const lines: Line[] = [];
+  const waiters: Array<() => void> = [];
+  child.stdout.setEncoding('utf8').on('data', (chunk: string) => {
+    out += chunk;
+    partial += chunk;
+    const parts = partial.split('\n');
+    partial = parts.pop() ?? '';
+    for (const part of parts) lines.push(parseLine(part));
+    for (const wake of [...waiters]) wake();
+  });
+  child.stderr.setEncoding('utf8').on('data', (chunk: string) => (err += chunk));
+  const done = new Promise<Finished>((resolve, reject) => {
+    child.on('error', reject);
+    child.on('close', (code, signal) => {
+      if (partial) lines.push(parseLine(partial));
+      for (const wake of [...waiters]) wake();
+      resolve({ code, signal, stdout: out, stderr: err, lines });
+    });
+  });
+  let ended = false;
+  void done.then(() => (ended = true));
+  child.stdin.end(options.input ?? '');
+  return {
+    child,
+    lines,
+    stdout: () => out,
+    stderr: () => err,
+    done,
+    waitFor(count, match = () => true) {
+      return new Promise<void>((resolve, reject) => {
+        const check = (): void => {
+          if (lines.filter(match).length >= count) {
+            waiters.splice(waiters.indexOf(check), 1);
+            resolve();
+          } else if (ended || child.exitCode !== null || child.signalCode !== null) {
+            waiters.splice(waiters.indexOf(check), 1);
+            reject(new Error(`process ended after ${lines.filter(match).length} of ${count} awaited lines; stderr: ${err}`));
+          }
+        };
+        waiters.push(check);
+        check();
+      });
+    },
+  };
+}
+
+// Runs the CLI to completion.
+export function runDps(args: string[], options: { env?: Record<string, string>; cwd?: string; input?: string } = {}): Promise<Finished> {
+  return startCli(args, options).done;
+}
+
+// A stdout line that is not JSON is kept as a marker the schema check reports (instead of throwing here).
+function parseLine(line: string): Line {
+  try {
+    const value: unknown = JSON.parse(line);
+    return value !== null && typeof value === 'object' && !Array.isArray(value) ? (value as Line) : { __not_an_object__: line };
+  } catch {
+    return { __not_json__: line };
+  }
+}
+
+// Every stdout line parsed as JSON (null for a line that is not an object), including blank lines.
+export function rawLines(stdout: string): Array<Line | null> {
+  const body = stdout.endsWith('\n') ? stdout.slice(0, -1) : stdout;
+  if (body === '') return [];
+  return body.split('\n').map((line) => {
+    try {
+      const value: unknown = JSON.parse(line);
+      return value !== null && typeof value === 'object' && !Array.isArray(value) ? (value as Line) : null;
+    } catch {
+      return null;
+    }
+  });
+}
+
+export const ofEvent = (name: string) => (line: Line): boolean => line.event === name;
+
+// ---- schema of the NDJSON events (README "NDJSON events") ----
+
+type Kind = 'id' | 'string' | 'nonempty' | 'count' | 'int' | 'boolean' | 'sha256' | 'iso' | 'string|null' | 'id|null' | 'size|null' | 'path' | 'per_channel' | 'source' | 'reason';
+type Schema = { required: Record<string, Kind>; optional?: Record<string, Kind> };
+
+const SOURCES = new Set(['attachment', 'forward', 'embed', 'component', 'sticker']);
+const COUNTS: Record<string, Kind> = { messages: 'count', saved: 'count', duplicates: 'count', skipped: 'count', failed: 'count', bytes: 'count' };
+
+export const SCHEMAS: Record<string, Schema> = {
+  saved: {
+    required: {
+      event: 'string', guild_id: 'id', channel_id: 'id', message_id: 'id', attachment_id: 'id', filename: 'nonempty', path: 'path',
+      bytes: 'count', sha256: 'sha256', content_type: 'string|null', timestamp: 'iso', source: 'source',
+    },
+    optional: { duplicate_of: 'path' },
+  },
+  skipped: {
+    required: { event: 'string', reason: 'reason', guild_id: 'id', channel_id: 'id' },
+    optional: { message_id: 'id', attachment_id: 'id', filename: 'nonempty', size: 'size|null', content_type: 'string|null', detail: 'string' },
+  },
+  failed: {
+    required: { event: 'string', reason: 'reason', guild_id: 'id', channel_id: 'id', message_id: 'id', attachment_id: 'id', filename: 'nonempty' },
+    // url_expired is not in the README table but is emitted by lib/output/events.ts.
+    optional: { status: 'int', url_expired: 'boolean' },
+  },
+  channel_done: {
+    required: { event: 'string', guild_id: 'id', channel_id: 'id', channel_name: 'string', cursor: 'id|null', complete: 'boolean', ...COUNTS },
+    // parent_id (threads) is not in the README table but is emitted by lib/output/events.ts.
+    optional: { parent_id: 'id' },
+  },
+  summary: {
+    required: { event: 'string', channels: 'count', ...COUNTS, elapsed_ms: 'count', exit_code: 'int', per_channel: 'per_channel' },
+    optional: { error: 'nonempty' },
+  },
+};
+
+const PER_CHANNEL: Schema = { required: { channel_id: 'id', channel_name: 'string', ...COUNTS } };
+
+function checkKind(kind: Kind, value: unknown): string | undefined {
+  const bad = (what: string): string => `expected ${what}, got ${JSON.stringify(value)}`;
+  switch (kind) {
+    case 'id':
+      return typeof value === 'string' && /^[1-9]\d{0,19}$/.test(value) ? undefined : bad('a snowflake string');
+    case 'id|null':
+      return value === null ? undefined : checkKind('id', value);
+    case 'string':
+      return typeof value === 'string' ? undefined : bad('a string');
+    case 'nonempty':
+    case 'path':
+      return typeof value === 'string' && value.length > 0 ? undefined : bad('a non-empty string');
+    case 'string|null':
+      return value === null || typeof value === 'string' ? undefined : bad('a string or null');
+    case 'count':
+      return Number.isSafeInteger(value) && (value as number) >= 0 ? undefined : bad('a non-negative integer');
+    case 'int':
+      return Number.isSafeInteger(value) ? undefined : bad('an integer');
+    case 'size|null':
+      return value === null ? undefined : checkKind('count', value);
+    case 'boolean':
+      return typeof value === 'boolean' ? undefined : bad('a boolean');
+    case 'sha256':
+      return typeof value === 'string' && /^[0-9a-f]{64}$/.test(value) ? undefined : bad('64 lowercase hex digits');
+    case 'iso':
+      return typeof value === 'string' && /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?(Z|[+-]\d\d:\d\d)$/.test(value) && !Number.isNaN(Date.parse(value))
+        ? undefined
+        : bad('an ISO 8601 timestamp');
+    case 'source':
+      return typeof value === 'string' && SOURCES.has(value) ? undefined : bad(`one of ${[...SOURCES].join(', ')}`);
+    case 'reason':
+      return typeof value === 'string' && /^[a-z][a-z0-9_]*$/.test(value) ? undefined : bad('a snake_case reason');
+    case 'per_channel': {
+      if (!Array.isArray(value)) return bad('an array');
+      for (const [i, entry] of value.entries()) {
+        const problems = checkObject(entry, PER_CHANNEL);
+        if (problems.length) return `per_channel[${i}]: ${problems.join('; ')}`;
+      }
+      return undefined;
+    }
+  }
+}
+
+function checkObject(value: unknown, schema: Schema): string[] {
+  if (value === null || typeof value !== 'object' || Array.isArray(value)) return [`not an object: ${JSON.stringify(value)}`];
+  const record = value as Record<string, unknown>;
+  const problems: string[] = [];
+  for (const [field, kind] of Object.entries(schema.required)) {
+    if (!(field in record)) problems.push(`missing ${field}`);
+    else {
+      const problem = checkKind(kind, record[field]);
+      if (problem) problems.push(`${field}: ${problem}`);
+    }
+  }
+  for (const [field, fieldValue] of Object.entries(record)) {
+    if (field in schema.required) continue;
+    const kind = schema.optional?.[field];
+    if (!kind) problems.push(`undocumented field ${field}`);
+    else {
+      const problem = checkKind(kind, fieldValue);
+      if (problem) problems.push(`${field}: ${problem}`);
+    }
+  }
+  return problems;
+}
+
+// Problems with one stdout line against its event's documented schema (empty when it conforms).
+export function schemaProblems(line: Line | null): string[] {
+  if (line === null) return ['not a JSON object'];
+  const name = line.event;
+  if (typeof name !== 'string') return [`no event name: ${JSON.stringify(line).slice(0, 200)}`];
+  const schema = SCHEMAS[name];
+  if (!schema) return [`undocumented event ${name}`];
+  return checkObject(line, schema).map((p) => `${name}: ${p}`);
+}
+
+// Every byte of every file under `dirs`, as buffers keyed by path (for secret scans).
+export async function allFileBytes(...dirs: string[]): Promise<Map<string, Buffer>> {
+  const out = new Map<string, Buffer>();
+  for (const dir of dirs) {
+    for (const rel of await listFiles(dir)) {
+      const path = join(dir, rel);
+      out.set(path, await readFile(path));
+    }
+  }
+  return out;
+}
+
+// Lines of a stack trace ("    at fn (file:1:2)").
+export function stackLines(text: string): string[] {
+  return text.split('\n').filter((line) => /^\s+at /.test(line));
+}
+
+// Non-empty stderr lines.
+export function stderrLines(text: string): string[] {
+  return text.split('\n').filter((line) => line.trim() !== '');
+}
