@@ -57,7 +57,7 @@ interface RunContext {
 export async function runArchive(input: ArchiveOptions, hooks: ArchiveHooks = {}): Promise<ArchiveResult> {
   const options = normalizeOptions(input);
   const started = Date.now();
-  const store = await openStore(options.state, { signal: hooks.signal });
+  const store = await openStore(options.state);
   // One internal signal for the run: every pending download, pool waiter and request listens to it at once,
   // so it may hold many (short-lived) listeners; the caller's signal gets exactly one, removed at the end.
   const controller = new AbortController();
@@ -168,19 +168,20 @@ async function archiveHistory(run: RunContext, target: ChannelTarget, counts: Co
     firstPage = false;
   };
   const messages = paginate(context, { client: run.client, after, before: options.before, signal, onPage });
-  const results = chainStages<ItemResult>(messages, [(source) => flatten(source, options.media), ...downloadStages(run)]);
+  const results = chainStages<ItemResult>(messages, [(source) => flatten(source, options.media), ...downloadStages(run, options.fromStart ? undefined : (record?.last_message_id ?? '0'))]);
   await emitAll(run, checkpoint(results, { store, context, counts, saveCursor: !windowed }));
 }
 
-// filter -> fetch(+write): shared by the history pass and the retry pass.
-function downloadStages(run: RunContext): Stage[] {
+// filter -> fetch(+write): shared by the history pass and the retry pass. `cursor`: the stored cursor (see filter).
+function downloadStages(run: RunContext, cursor?: string): Stage[] {
   const { options, store, signal } = run;
   return [
     (source) =>
       filter(source, {
         types: options.types,
         maxSize: options.maxSize,
-        isArchived: async (item) => (await store.getAttachment(item.attachment_id))?.status === 'saved',
+        archived: (item) => store.getAttachment(item.attachment_id),
+        announceAfter: cursor,
       }),
     (source) =>
       fetch(source, {

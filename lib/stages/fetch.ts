@@ -7,11 +7,14 @@ import type { Dispatcher } from 'undici';
 import { isExpired, openDownload } from '../discord/download.js';
 import type { UrlRefresher } from '../discord/refresh.js';
 import { AbortedError, DiskFullError, DownloadError, DpsError, isDiskFull } from '../errors.js';
-import type { FailedResult, FilteredUnit, ItemResult, MediaItem } from '../types.js';
+import type { FailedResult, FilteredUnit, ItemResult, MediaItem, SavedResult } from '../types.js';
 import { orderedParallel } from '../util/ordered-parallel.js';
 import type { Semaphore } from '../util/semaphore.js';
 import { writeItem } from './write.js';
 import type { WriteOptions } from './write.js';
+
+// How often one item's link may be refreshed in one run (each refresh is a request to Discord).
+const MAX_REFRESHES = 3;
 
 export interface FetchOptions extends WriteOptions {
   pool: Semaphore; // shared download slots
@@ -25,7 +28,7 @@ export interface FetchOptions extends WriteOptions {
 }
 
 // Yields one result per unit, in input order; marks and skipped items pass straight through.
-export function fetch(source: AsyncIterable<FilteredUnit>, options: FetchOptions): AsyncGenerator<ItemResult> {
+export function fetch(source: AsyncIterable<FilteredUnit | SavedResult>, options: FetchOptions): AsyncGenerator<ItemResult> {
   const window = options.window ?? Math.max(16, options.pool.size * 8);
   return orderedParallel(
     source,
@@ -35,22 +38,30 @@ export function fetch(source: AsyncIterable<FilteredUnit>, options: FetchOptions
 }
 
 // Downloads one item, with retries; a permanent failure becomes a `failed` result, fatal errors throw.
+// Expired links are refreshed (at most MAX_REFRESHES times, outside the download slot) without using up a
+// retry: a link can expire again while its item waits for a slot when the links' lifetime is short.
 export async function download(item: MediaItem, options: FetchOptions): Promise<ItemResult> {
   const retries = options.retries ?? 5;
   const backoffMs = options.backoffMs ?? 500;
   let url = item.url;
-  let refreshed = false;
+  let refreshes = 0;
   let lastError: unknown;
-  if (isExpired(url, Date.now(), 5_000) && options.refresher) {
+  const canRefresh = (): boolean => options.refresher !== undefined && refreshes < MAX_REFRESHES;
+  if (canRefresh() && isExpired(url, Date.now(), 5_000)) {
+    refreshes++;
     url = (await refreshUrl(item, options)) ?? url;
-    refreshed = true;
   }
   for (let attempt = 0; attempt <= retries; attempt++) {
     options.signal?.throwIfAborted();
+    let expired = false;
     const release = await options.pool.acquire(options.signal);
     try {
-      const opened = await openDownload(url, { agent: options.agent, signal: options.signal, allowedOrigins: options.allowedOrigins ?? [] });
-      return await writeItem({ ...item, url }, opened.body, options, opened.contentLength);
+      // The link may have expired while this item waited for its slot: refresh it instead of asking the CDN.
+      if (canRefresh() && isExpired(url, Date.now(), 1_000)) expired = true;
+      else {
+        const opened = await openDownload(url, { agent: options.agent, signal: options.signal, allowedOrigins: options.allowedOrigins ?? [] });
+        return await writeItem({ ...item, url }, opened.body, options, opened.contentLength);
+      }
     } catch (error) {
       if (options.signal?.aborted) throw new AbortedError('aborted', { cause: options.signal.reason });
       if (isDiskFull(error) || error instanceof DiskFullError) {
@@ -58,19 +69,20 @@ export async function download(item: MediaItem, options: FetchOptions): Promise<
       }
       lastError = error;
       options.onAttempt?.(item, attempt, error);
-      if (error instanceof DownloadError && error.expired && options.refresher && !refreshed) {
-        refreshed = true;
-        const fresh = await refreshUrl(item, options);
-        if (fresh) {
-          url = fresh;
-          attempt--; // an expired link is not a fault of the download: it does not use up a retry
-          continue;
-        }
-        return failed(item, 'expired link could not be refreshed (attachment deleted?)', 404);
-      }
-      if (!isRetryable(error)) break;
+      if (error instanceof DownloadError && error.expired) {
+        if (!canRefresh()) return failed(item, describe(error), (error as { status?: number }).status);
+        expired = true;
+      } else if (!isRetryable(error)) break;
     } finally {
       release();
+    }
+    if (expired) {
+      refreshes++;
+      const fresh = await refreshUrl(item, options);
+      if (!fresh) return failed(item, 'expired link could not be refreshed (attachment deleted?)', 404);
+      url = fresh;
+      attempt--; // an expired link is not a fault of the download: it does not use up a retry
+      continue;
     }
     if (attempt < retries) await backoff(attempt, backoffMs, lastError, options.signal);
   }

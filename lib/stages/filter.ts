@@ -1,7 +1,7 @@
 // Stage 3: keep the items the user asked for. Type is judged by `content_type` first and by the file
 // extension only when Discord sent no content type (trap 11), so `scan.PNG.exe` sent as image/png is a photo.
 
-import type { FilteredUnit, MediaItem, MessageMark, SkippedItem } from '../types.js';
+import type { AttachmentRecord, FilteredUnit, MediaItem, MessageMark, SavedResult, SkippedItem } from '../types.js';
 
 export const DEFAULT_TYPES = ['jpg', 'jpeg', 'png', 'gif', 'webp'] as const;
 
@@ -10,8 +10,11 @@ export interface FilterOptions {
   maxSize?: number | undefined; // bytes
   afterMs?: number | undefined; // keep messages at or after this time
   beforeMs?: number | undefined; // keep messages strictly before this time
-  // Attachment ids already archived (looked up in the store), so they are never downloaded twice.
-  isArchived?: (item: MediaItem) => Promise<boolean>;
+  // The archived record of an item (looked up in the store), so nothing is ever downloaded twice.
+  archived?: (item: MediaItem) => Promise<AttachmentRecord | undefined>;
+  // Files archived beyond this message id were written by an interrupted run before their event was printed:
+  // they are announced as `saved` (from the record) instead of skipped, so a pipe sees every file once.
+  announceAfter?: string | undefined;
 }
 
 // Media types whose subtype is not the usual extension.
@@ -30,7 +33,7 @@ const SUBTYPE_EXTENSIONS: Record<string, string[]> = {
 };
 
 // Yields selected items unchanged, unwanted ones as `skipped` with a reason, and marks as they come.
-export async function* filter(source: AsyncIterable<MediaItem | MessageMark>, options: FilterOptions): AsyncGenerator<FilteredUnit> {
+export async function* filter(source: AsyncIterable<MediaItem | MessageMark>, options: FilterOptions): AsyncGenerator<FilteredUnit | SavedResult> {
   for await (const unit of source) {
     if (unit.kind === 'mark') {
       yield unit;
@@ -41,7 +44,7 @@ export async function* filter(source: AsyncIterable<MediaItem | MessageMark>, op
   }
 }
 
-async function skipReason(item: MediaItem, options: FilterOptions): Promise<SkippedItem | undefined> {
+async function skipReason(item: MediaItem, options: FilterOptions): Promise<SkippedItem | SavedResult | undefined> {
   if (!matchesType(item, options.types)) {
     return { kind: 'skipped', item, reason: 'type', detail: item.content_type ?? extensionOf(item.filename) ?? 'unknown' };
   }
@@ -52,8 +55,12 @@ async function skipReason(item: MediaItem, options: FilterOptions): Promise<Skip
   if ((options.afterMs !== undefined && at < options.afterMs) || (options.beforeMs !== undefined && at >= options.beforeMs)) {
     return { kind: 'skipped', item, reason: 'date', detail: item.timestamp };
   }
-  if (options.isArchived && (await options.isArchived(item))) return { kind: 'skipped', item, reason: 'already_archived' };
-  return undefined;
+  const record = await options.archived?.(item);
+  if (record?.status !== 'saved' || !record.path || !record.sha256) return undefined;
+  if (options.announceAfter !== undefined && BigInt(item.message_id) > BigInt(options.announceAfter)) {
+    return { kind: 'saved', item, path: record.path, bytes: record.bytes ?? 0, sha256: record.sha256, duplicate_of: record.duplicate_of };
+  }
+  return { kind: 'skipped', item, reason: 'already_archived' };
 }
 
 // True when the item's type is one of `types`.

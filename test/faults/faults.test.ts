@@ -25,6 +25,8 @@ t.test('10% 5xx, 5% resets and 5% truncated downloads end byte-exact', async (t)
   const faulty = cdn.filter((r) => r.status !== 200);
   t.ok(faulty.length >= cdn.length * 0.1, `faults were injected (${faulty.length} of ${cdn.length} CDN responses)`);
   t.ok(cdn.some((r) => r.status === 0), 'some connections were reset');
+  const expected = [...fake.expected({ channelId: channel.id })].length;
+  t.ok(cdn.filter((r) => r.status === 200).length > expected, 'some 200 responses were truncated and downloaded again');
   await assertExact(t, fake, options.out, options.state, channel.id);
 });
 

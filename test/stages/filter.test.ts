@@ -1,6 +1,6 @@
 import t from 'tap';
 import { filter, matchesType, parseTypes } from '../../lib/stages/filter.js';
-import type { FilteredUnit, MediaItem } from '../../lib/types.js';
+import type { FilteredUnit, MediaItem, SavedResult } from '../../lib/types.js';
 
 function item(filename: string, content_type: string | undefined, extra: Partial<MediaItem> = {}): MediaItem {
   return {
@@ -45,7 +45,19 @@ t.test('filter emits skipped items with reasons and passes marks', async (t) => 
     yield { kind: 'mark' as const, context: item('x', undefined).context, message_id: '11' };
     yield item('old.png', 'image/png', { attachment_id: '999' });
   }
-  const out: FilteredUnit[] = [];
-  for await (const unit of filter(source(), { types: photos, maxSize: 25_000_000, isArchived: async (i) => i.attachment_id === '999' })) out.push(unit);
+  const out: Array<FilteredUnit | SavedResult> = [];
+  for await (const unit of filter(source(), { types: photos, maxSize: 25_000_000, archived: async (i) => (i.attachment_id === '999' ? { status: 'saved', path: '/x', sha256: 'ab' } as never : undefined) })) out.push(unit);
   t.same(out.map((u) => (u.kind === 'skipped' ? `skipped:${u.reason}` : u.kind)), ['item', 'skipped:type', 'skipped:too_large', 'mark', 'skipped:already_archived']);
+});
+
+t.test('archived files beyond the stored cursor are announced as saved, not skipped', async (t) => {
+  async function* source() {
+    yield item('old.png', 'image/png', { attachment_id: '1', message_id: '10' });
+    yield item('new.png', 'image/png', { attachment_id: '2', message_id: '30' });
+  }
+  const record = { status: 'saved', path: '/out/x.png', sha256: 'ab'.repeat(32), bytes: 5 } as never;
+  const out: Array<FilteredUnit | SavedResult> = [];
+  for await (const unit of filter(source(), { types: photos, archived: async () => record, announceAfter: '20' })) out.push(unit);
+  t.same(out.map((u) => u.kind), ['skipped', 'saved']);
+  t.equal((out[1] as SavedResult).path, '/out/x.png');
 });

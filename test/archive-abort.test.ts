@@ -1,0 +1,70 @@
+// Aborting a run (SIGINT in the CLI) mid-flight: in-flight files finish or are cleaned up, the cursor is
+// saved, no abort listener is left on the caller's signal, no process warning is emitted, and a re-run
+// completes the archive exactly.
+
+import t from 'tap';
+import { getEventListeners } from 'node:events';
+import { join } from 'node:path';
+import { startFakeDiscord } from '../fixtures/fake-discord.js';
+import { singleChannel } from '../fixtures/scenarios.js';
+import { manifest, runArchive, status } from '../lib/index.js';
+import type { DpsEvent } from '../lib/index.js';
+import { collect, listFiles, sha256File } from './helpers/harness.js';
+
+t.test('abort mid-run, then resume', async (t) => {
+  const warnings: Error[] = [];
+  const onWarning = (warning: Error): void => void warnings.push(warning);
+  process.on('warning', onWarning);
+  t.teardown(() => process.off('warning', onWarning));
+
+  const fake = await startFakeDiscord({ scenario: singleChannel({ messages: 600, imageRatio: 0.5 }), cdnLatencyMs: 20 });
+  t.teardown(() => fake.close());
+  const dir = t.testdir();
+  const guild = fake.scenario.guilds[0]!;
+  const channel = guild.channels[0]!;
+  const options = { token: fake.token, api: fake.api, guildId: guild.id, channelIds: [channel.id], out: join(dir, 'out'), state: join(dir, 'state'), types: 'all' };
+
+  const controller = new AbortController();
+  const first: DpsEvent[] = [];
+  const result = await runArchive(options, {
+    signal: controller.signal,
+    emit: (event) => {
+      first.push(event);
+      if (first.filter((e) => e.event === 'saved').length === 40) controller.abort(new Error('SIGINT'));
+    },
+  });
+  t.equal(result.exitCode, 130, 'aborted runs exit 130');
+  t.equal(getEventListeners(controller.signal, 'abort').length, 0, 'no abort listener left on the caller signal');
+  const report = await status(options.state);
+  const cursor = report.servers[guild.id]?.channels[channel.id]?.last_message_id;
+  t.ok(cursor, 'the cursor was saved on abort');
+  t.equal((await listFiles(options.out)).filter((f) => f.endsWith('.dps-tmp')).length, 0, 'no temp files after an abort');
+  const summary = first.at(-1) as { event: string; exit_code: number };
+  t.equal(summary.event, 'summary');
+  t.equal(summary.exit_code, 130);
+
+  // Aborted before start: nothing happens, still a clean result.
+  const already = new AbortController();
+  already.abort(new Error('SIGTERM'));
+  const none = await runArchive(options, { signal: already.signal });
+  t.equal(none.exitCode, 130);
+  t.equal(none.totals.saved, 0);
+
+  const archivedAfterFirst: string[] = [];
+  for await (const record of manifest(options.state)) if (record.status === 'saved') archivedAfterFirst.push(record.attachment_id);
+  t.ok(archivedAfterFirst.length >= 40, `${archivedAfterFirst.length} files archived by the interrupted run`);
+  fake.resetLog();
+  const second: DpsEvent[] = [];
+  const resumed = await runArchive(options, { emit: (event) => void second.push(event) });
+  t.equal(resumed.exitCode, 0);
+  const saved = [...first, ...second].filter((e) => e.event === 'saved') as Array<{ attachment_id: string; path: string; sha256: string }>;
+  const expected = await collect(fake.expected({ channelId: channel.id }));
+  const fetchedAgain = fake.requests.filter((r) => r.kind === 'cdn' && archivedAfterFirst.some((id) => r.path.includes(`/${id}/`)));
+  t.same(fetchedAgain.map((r) => r.path), [], 'nothing archived by the first run is downloaded again');
+  const announced = new Map(saved.map((s) => [s.attachment_id, s]));
+  t.same([...announced.keys()].sort(), expected.map((e) => e.attachment_id).sort(), 'together the runs announced exactly the expected set');
+  let exact = 0;
+  for (const s of announced.values()) if ((await sha256File(s.path)) === expected.find((e) => e.attachment_id === s.attachment_id)?.sha256) exact++;
+  t.equal(exact, expected.length, 'byte-exact');
+  t.same(warnings.map((w) => w.message), [], 'no process warnings (e.g. MaxListenersExceeded)');
+});
