@@ -195,6 +195,7 @@ function downloadStages(run: RunContext, cursor?: string): Stage[] {
         namePattern: options.namePattern,
         store,
         signal,
+        transferSignal: run.hooks.hardSignal,
         locks: run.locks,
       }),
   ];

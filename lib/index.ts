@@ -27,7 +27,10 @@ export { namePlaceholders } from './fs/safe-name.js';
 export interface ArchiveIO {
   stdout?: Writable;
   stderr?: Writable;
+  /** Stops the run: no new pages or downloads; files being transferred are finished and recorded. */
   signal?: AbortSignal;
+  /** Also cancels transfers in flight (their temp files are removed). */
+  hardSignal?: AbortSignal;
   /** Draw a progress line on stderr (the CLI enables it when stderr is a TTY). */
   progress?: boolean;
   /** Print only errors on stderr. */
@@ -54,6 +57,7 @@ export async function archive(options: ArchiveOptions, io: ArchiveIO = {}): Prom
       emit: (event) => void out?.write(event),
       log,
       signal: io.signal,
+      hardSignal: io.hardSignal,
       onStart: (totals) => {
         if (io.progress && io.stderr && !io.quiet) {
           progress = new Progress(io.stderr, totals);

@@ -49,7 +49,8 @@ export interface ArchiveOptions {
 export interface ArchiveHooks {
   emit?: (event: DpsEvent) => void;
   log?: (line: string) => void;
-  signal?: AbortSignal | undefined;
+  signal?: AbortSignal | undefined; // stop: no new pages or downloads; files being transferred are finished
+  hardSignal?: AbortSignal | undefined; // cancel transfers in flight too (their temp files are removed)
   pool?: Semaphore; // share one download pool between several archive() calls
   onStart?: (totals: () => Counts) => void; // live totals, for a progress display
 }

@@ -3,8 +3,8 @@
 // adaptive pacing learnt from 429s, and translation of upstream errors into ours at this edge.
 
 import { setTimeout as sleep } from 'node:timers/promises';
-import { DiscordAPIError, HTTPError, REST, RESTEvents } from '@discordjs/rest';
-import type { RequestData, ResponseLike } from '@discordjs/rest';
+import { DiscordAPIError, HTTPError, RateLimitError, REST, RESTEvents } from '@discordjs/rest';
+import type { RateLimitData, RequestData, ResponseLike } from '@discordjs/rest';
 import { AbortedError, AccessError, ApiError, AuthError, DpsError, redact } from '../errors.js';
 import { Pacer } from './pacer.js';
 
@@ -71,6 +71,7 @@ export class DiscordClient {
       userAgentAppendix: USER_AGENT_APPENDIX,
       globalRequestsPerSecond: this.options.polite ? 25 : this.options.globalPerSecond,
       authPrefix: 'Bot',
+      rejectOnRateLimit: (data) => this.rejectRateLimit(data),
     });
     if (this.options.tokenType === 'bot') this.rest.setToken(this.options.token);
     this.pacer = new Pacer({ polite: this.options.polite });
@@ -140,9 +141,23 @@ export class DiscordClient {
     }
   }
 
+  // A 429 that @discordjs/rest would retry on its own: let it wait out the bucket or the global limit, except
+  // when the 429 carries no Retry-After (Cloudflare's `error code: 1015` ban: it would retry at once, and every
+  // retry extends the ban) or when the invalid-request budget is spent. Those come back to request() and stop.
+  private rejectRateLimit(data: RateLimitData): boolean {
+    return !(data.retryAfter > 0) || this.invalidInWindow() >= this.options.invalidBudget;
+  }
+
   // Errors that can never succeed become ours; retryable ones are returned unchanged.
   private translate(error: unknown, route: string, what: string | undefined): unknown {
     const target = what ?? route;
+    if (error instanceof RateLimitError) {
+      if (this.invalidInWindow() >= this.options.invalidBudget) return this.budgetError();
+      return new ApiError(
+        `stopping: Discord answered 429 without Retry-After for ${target} (a Cloudflare ban of this IP, "error code: 1015", after too many invalid requests). Wait at least an hour, then re-run to resume.`,
+        { cause: error, status: 429, code: 'DPS_RATE_LIMIT_BUDGET' },
+      );
+    }
     if (error instanceof DiscordAPIError) {
       const status = error.status;
       const detail = `${this.clean(error.message)} (${status}${typeof error.code === 'number' && error.code ? `, code ${error.code}` : ''})`;
@@ -168,13 +183,14 @@ export class DiscordClient {
   }
 
   private checkBudget(): void {
-    const used = this.invalidInWindow();
-    if (used >= this.options.invalidBudget) {
-      throw new ApiError(
-        `stopping: ${used} invalid requests (401/403/429) in 10 minutes; Discord bans clients at 10,000. Wait 10 minutes and re-run to resume.`,
-        { code: 'DPS_RATE_LIMIT_BUDGET' },
-      );
-    }
+    if (this.invalidInWindow() >= this.options.invalidBudget) throw this.budgetError();
+  }
+
+  private budgetError(): ApiError {
+    return new ApiError(
+      `stopping: ${this.invalidInWindow()} invalid requests (401/403/429) in 10 minutes; Discord bans clients at 10,000. Wait 10 minutes and re-run to resume.`,
+      { code: 'DPS_RATE_LIMIT_BUDGET' },
+    );
   }
 
   // Every response passes here: count invalid requests and teach the pacer about 429s.

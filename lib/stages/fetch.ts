@@ -17,6 +17,8 @@ import type { WriteOptions } from './write.js';
 const MAX_REFRESHES = 3;
 
 export interface FetchOptions extends WriteOptions {
+  // Cancels transfers already started; `signal` only stops new ones (so SIGINT finishes in-flight files).
+  transferSignal?: AbortSignal | undefined;
   pool: Semaphore; // shared download slots
   agent: Dispatcher;
   refresher?: UrlRefresher | undefined;
@@ -59,8 +61,10 @@ export async function download(item: MediaItem, options: FetchOptions): Promise<
       // The link may have expired while this item waited for its slot: refresh it instead of asking the CDN.
       if (canRefresh() && isExpired(url, Date.now(), 1_000)) expired = true;
       else {
-        const opened = await openDownload(url, { agent: options.agent, signal: options.signal, allowedOrigins: options.allowedOrigins ?? [] });
-        return await writeItem({ ...item, url }, opened.body, options, opened.contentLength);
+        // A started transfer is finished even when the run is asked to stop (SIGINT): only `transferSignal` cancels it.
+        const transfer = options.transferSignal;
+        const opened = await openDownload(url, { agent: options.agent, signal: transfer, allowedOrigins: options.allowedOrigins ?? [] });
+        return await writeItem({ ...item, url }, opened.body, { ...options, signal: transfer }, opened.contentLength);
       }
     } catch (error) {
       if (options.signal?.aborted) throw new AbortedError('aborted', { cause: options.signal.reason });
