@@ -18,10 +18,22 @@ export async function main(argv: string[]): Promise<void> {
   const controller = new AbortController();
   wireSignals(controller);
   try {
-    await buildParser(argv, controller).parseAsync();
+    await buildParser(stdinDash(argv), controller).parseAsync();
   } catch (error) {
     report(error);
   }
+}
+
+// yargs reads a lone `-` as a positional argument; `--channel-id -` means "read ids from stdin".
+function stdinDash(argv: string[]): string[] {
+  const out: string[] = [];
+  for (let i = 0; i < argv.length; i++) {
+    if (argv[i] === '--channel-id' && argv[i + 1] === '-') {
+      out.push('--channel-id=-');
+      i++;
+    } else out.push(argv[i]!);
+  }
+  return out;
 }
 
 function buildParser(argv: string[], controller: AbortController): Argv {
