@@ -3,7 +3,7 @@
 
 import yargs from 'yargs';
 import type { Argv } from 'yargs';
-import { archive, channels, DpsError, ExitCode, guilds, manifest, redact, status, UsageError } from '../lib/index.js';
+import { AbortedError, archive, channels, DpsError, ExitCode, guilds, manifest, redact, status, UsageError } from '../lib/index.js';
 import type { ArchiveOptions, ConnectionOptions } from '../lib/index.js';
 import { DEFAULT_TYPES } from '../lib/stages/filter.js';
 import { DEFAULT_API } from '../lib/discord/client.js';
@@ -165,10 +165,9 @@ async function scrape(args: Record<string, unknown>, controller: AbortController
     signal: controller.signal,
     quiet,
     progress: (args.progress as boolean | undefined) ?? Boolean(process.stderr.isTTY),
-    onStdoutClosed: () => controller.abort(new Error('stdout closed')),
+    onStdoutClosed: () => controller.abort(stdoutClosed()),
   });
-  const stdoutClosed = controller.signal.reason instanceof Error && controller.signal.reason.message === 'stdout closed';
-  setExit(stdoutClosed ? ExitCode.ok : signalExit ?? result.exitCode);
+  setExit(result.exitCode);
 }
 
 async function printManifest(args: Record<string, unknown>, controller: AbortController): Promise<void> {
@@ -186,18 +185,24 @@ async function printStatus(args: Record<string, unknown>, controller: AbortContr
 
 let signalExit: number | undefined;
 
+// The reader went away (`dps ... | head`): a clean stop, exit 0.
+function stdoutClosed(): AbortedError {
+  return new AbortedError('stdout closed', { exitCode: ExitCode.ok });
+}
+
 // SIGINT/SIGTERM abort the run (in-flight writes finish, the cursor is saved); a second signal exits at once.
 function wireSignals(controller: AbortController): void {
   const onSignal = (signal: NodeJS.Signals): void => {
     if (controller.signal.aborted) process.exit(signal === 'SIGINT' ? ExitCode.interrupted : ExitCode.terminated);
-    signalExit = signal === 'SIGINT' ? ExitCode.interrupted : ExitCode.terminated;
+    const exitCode = signal === 'SIGINT' ? ExitCode.interrupted : ExitCode.terminated;
+    signalExit = exitCode;
     process.stderr.write(`\n${signal}: finishing in-flight files and saving progress (press again to quit at once)\n`);
-    controller.abort(new Error(signal));
+    controller.abort(new AbortedError(signal, { exitCode }));
   };
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
   process.stdout.on('error', (error: NodeJS.ErrnoException) => {
-    if (error.code === 'EPIPE') controller.abort(new Error('stdout closed'));
+    if (error.code === 'EPIPE') controller.abort(stdoutClosed());
   });
 }
 

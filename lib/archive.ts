@@ -122,7 +122,11 @@ export async function runArchive(input: ArchiveOptions, hooks: ArchiveHooks = {}
   if (fatal && fatal.code !== 'DPS_ABORTED' && perChannel.length === 0) throw fatal;
   const totals = liveTotals();
   if (totals.failed > 0 && exitCode === ExitCode.ok) exitCode = ExitCode.partial;
-  if (fatal) exitCode = fatal.code === 'DPS_ABORTED' ? ExitCode.interrupted : Math.max(exitCode, fatal.exitCode);
+  if (fatal?.code === 'DPS_ABORTED') {
+    // The caller says why it stopped us (SIGINT 130, SIGTERM 143, a closed stdout 0).
+    const reason: unknown = hooks.signal?.reason;
+    exitCode = reason instanceof DpsError ? reason.exitCode : ExitCode.interrupted;
+  } else if (fatal) exitCode = Math.max(exitCode, fatal.exitCode);
   const summary: SummaryEvent = {
     event: 'summary',
     channels: perChannel.length,

@@ -121,9 +121,15 @@ export class ApiError extends DpsError {
 
 // The run was aborted by a signal (SIGINT/SIGTERM or a closed stdout).
 export class AbortedError extends DpsError {
-  constructor(message = 'aborted', options?: { cause?: unknown }) {
+  private readonly exit: number;
+  // exitCode: 130 for SIGINT (default), 143 for SIGTERM, 0 when the reader closed stdout.
+  constructor(message = 'aborted', options?: { cause?: unknown; exitCode?: number }) {
     super('DPS_ABORTED', message, options);
     this.name = 'AbortedError';
+    this.exit = options?.exitCode ?? ExitCode.interrupted;
+  }
+  override get exitCode(): number {
+    return this.exit;
   }
 }
 

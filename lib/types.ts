@@ -77,7 +77,8 @@ export interface SavedResult {
 export interface FailedResult {
   kind: 'failed';
   item: MediaItem;
-  reason: string;
+  reason: string; // stable code: expired, http_404, size_mismatch, network, refused_host, ...
+  detail?: string | undefined; // human explanation
   status?: number | undefined;
 }
 

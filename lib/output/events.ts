@@ -64,7 +64,7 @@ export interface FailedEvent {
   attachment_id?: string;
   filename?: string;
   status?: number;
-  url_expired?: boolean;
+  detail?: string;
 }
 
 export interface ChannelDoneEvent extends Counts {
@@ -153,6 +153,7 @@ export function failedEvent(result: FailedResult): FailedEvent {
     filename: item.filename,
   };
   if (result.status !== undefined) event.status = result.status;
+  if (result.detail !== undefined) event.detail = result.detail;
   return event;
 }
 

@@ -54,7 +54,7 @@ export async function* checkpoint(source: AsyncIterable<ItemResult>, options: Ch
             timestamp: result.item.timestamp,
             source: result.item.source,
             status: 'failed',
-            reason: result.reason,
+            reason: result.detail ? `${result.reason}: ${result.detail}` : result.reason,
             url: result.item.url,
             size: result.item.size,
             unique_name: result.item.unique_name,

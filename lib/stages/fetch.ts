@@ -69,12 +69,13 @@ export async function download(item: MediaItem, options: FetchOptions): Promise<
     } catch (error) {
       if (options.signal?.aborted) throw new AbortedError('aborted', { cause: options.signal.reason });
       if (isDiskFull(error) || error instanceof DiskFullError) {
-        throw error instanceof DiskFullError ? error : new DiskFullError(`disk full while writing ${item.filename}: free some space and re-run`, { cause: error });
+        const message = `disk full: no space left in ${options.out} while writing ${item.filename}; free some space and re-run to resume`;
+        throw new DiskFullError(message, { cause: error });
       }
       lastError = error;
       options.onAttempt?.(item, attempt, error);
       if (error instanceof DownloadError && error.expired) {
-        if (!canRefresh()) return failed(item, describe(error), (error as { status?: number }).status);
+        if (!canRefresh()) return failed(item, error);
         expired = true;
       } else if (!isRetryable(error)) break;
     } finally {
@@ -83,14 +84,14 @@ export async function download(item: MediaItem, options: FetchOptions): Promise<
     if (expired) {
       refreshes++;
       const fresh = await refreshUrl(item, options);
-      if (!fresh) return failed(item, 'expired link could not be refreshed (attachment deleted?)', 404);
+      if (!fresh) return failed(item, undefined, 'expired', 'the link expired and could not be refreshed (attachment deleted?)');
       url = fresh;
       attempt--; // an expired link is not a fault of the download: it does not use up a retry
       continue;
     }
     if (attempt < retries) await backoff(attempt, backoffMs, lastError, options.signal);
   }
-  return failed(item, describe(lastError), (lastError as { status?: number } | undefined)?.status);
+  return failed(item, lastError);
 }
 
 async function refreshUrl(item: MediaItem, options: FetchOptions): Promise<string | undefined> {
@@ -119,8 +120,21 @@ async function backoff(attempt: number, baseMs: number, error: unknown, signal: 
   }
 }
 
-function failed(item: MediaItem, reason: string, status?: number): FailedResult {
-  return { kind: 'failed', item, reason, status };
+// A failed result: `reason` is a stable code scripts can filter on, `detail` the human explanation.
+function failed(item: MediaItem, error: unknown, reason = failureCode(error), detail = describe(error)): FailedResult {
+  const status = (error as { status?: unknown } | undefined)?.status;
+  return { kind: 'failed', item, reason, detail, status: typeof status === 'number' ? status : undefined };
+}
+
+function failureCode(error: unknown): string {
+  const status = (error as { status?: unknown } | undefined)?.status;
+  const message = error instanceof Error ? error.message : String(error);
+  if (typeof status === 'number') return `http_${status}`;
+  if (/size mismatch|Content-Length said|received \d+ bytes/i.test(message)) return 'size_mismatch';
+  if (/refusing to download/i.test(message)) return 'refused_host';
+  if (/redirect/i.test(message)) return 'too_many_redirects';
+  if (error instanceof DpsError) return error.code.toLowerCase().replace(/^dps_/, '');
+  return 'network';
 }
 
 function describe(error: unknown): string {

@@ -3,12 +3,14 @@
 
 import { spawn } from 'node:child_process';
 import type { ChildProcessWithoutNullStreams } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import type { Test } from 'tap';
 import { join } from 'node:path';
 import { startFakeDiscord } from '../../fixtures/fake-discord.js';
 import type { FakeDiscord, FakeOptions } from '../../fixtures/fake-discord.js';
-import { CLI, ROOT, listFiles } from '../helpers/harness.js';
+import { CLI, listFiles } from '../helpers/harness.js';
 
 export type Line = Record<string, unknown>;
 
@@ -46,9 +48,11 @@ export interface Running {
 }
 
 // Spawns `node bin/dps.js ...args` with a clean environment (PATH and HOME) plus `env`.
+// Without `cwd` it runs in a fresh empty folder, so no stray .env file can change the test.
 export function startCli(args: string[], options: { env?: Record<string, string>; cwd?: string; input?: string } = {}): Running {
+  const scratch = options.cwd === undefined ? mkdtempSync(join(tmpdir(), 'dps-cli-')) : undefined;
   const child = spawn(process.execPath, [CLI, ...args], {
-    cwd: options.cwd ?? ROOT,
+    cwd: options.cwd ?? scratch,
     env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/tmp', ...options.env },
     stdio: ['pipe', 'pipe', 'pipe'],
   });
@@ -69,6 +73,7 @@ export function startCli(args: string[], options: { env?: Record<string, string>
   const done = new Promise<Finished>((resolve, reject) => {
     child.on('error', reject);
     child.on('close', (code, signal) => {
+      if (scratch) rmSync(scratch, { recursive: true, force: true });
       if (partial) lines.push(parseLine(partial));
       for (const wake of [...waiters]) wake();
       resolve({ code, signal, stdout: out, stderr: err, lines });
@@ -153,14 +158,17 @@ export const SCHEMAS: Record<string, Schema> = {
     optional: { message_id: 'id', attachment_id: 'id', filename: 'nonempty', size: 'size|null', content_type: 'string|null', detail: 'string' },
   },
   failed: {
+    // reason is a stable code (README), detail the human explanation.
     required: { event: 'string', reason: 'reason', guild_id: 'id', channel_id: 'id', message_id: 'id', attachment_id: 'id', filename: 'nonempty' },
-    // url_expired is not in the README table but is emitted by lib/output/events.ts.
-    optional: { status: 'int', url_expired: 'boolean' },
+    optional: { status: 'int', detail: 'nonempty' },
   },
   channel_done: {
     required: { event: 'string', guild_id: 'id', channel_id: 'id', channel_name: 'string', cursor: 'id|null', complete: 'boolean', ...COUNTS },
-    // parent_id (threads) is not in the README table but is emitted by lib/output/events.ts.
     optional: { parent_id: 'id' },
+  },
+  warning: {
+    required: { event: 'string', code: 'reason', detail: 'nonempty' },
+    optional: { guild_id: 'id', channel_id: 'id' },
   },
   summary: {
     required: { event: 'string', channels: 'count', ...COUNTS, elapsed_ms: 'count', exit_code: 'int', per_channel: 'per_channel' },

@@ -5,7 +5,7 @@
 
 import t from 'tap';
 import type { Test } from 'tap';
-import { writeFileSync } from 'node:fs';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import type { FakeDiscord } from '../../fixtures/fake-discord.js';
 import { singleChannel } from '../../fixtures/scenarios.js';
@@ -138,7 +138,7 @@ t.test('a full scrape through the CLI prints only documented events and archives
 t.test('failed downloads produce documented failed events and exit 1', async (t) => {
   // Links expire at once and can never be refreshed (refresh-urls and the message re-fetch both answer 404):
   // every file fails without retries, quickly.
-  const fake = await fakeFor(t, { scenario: singleChannel({ seed: 6, messages: 4, imageRatio: 1, gapRate: 0, sizes: [2_000, 4_000] }), linkLifetimeSec: 1 });
+  const fake = await fakeFor(t, { scenario: singleChannel({ seed: 6, messages: 4, imageRatio: 1, gapRate: 0, sizes: [2_000, 4_000] }), linkLifetimeSec: -3600 });
   fake.forceStatus('POST /attachments/refresh-urls', 404, 1000);
   fake.forceStatus('GET /channels/:id/messages/:message_id', 404, 1000);
   const { G, C } = firstTarget(fake);
@@ -157,7 +157,7 @@ t.test('failed downloads produce documented failed events and exit 1', async (t)
   t.same(stackLines(run.stderr), [], 'no stack trace');
 });
 
-t.test('token sources, the default command and the stderr switches', async (t) => {
+t.test('token sources, the default command and the stderr switches', { jobs: 4 }, async (t) => {
   const fake = await fakeFor(t, { scenario: singleChannel({ seed: 9, messages: 25, imageRatio: 0.5, sizes: [2_000, 20_000] }) });
   const { G, C } = firstTarget(fake);
   const want = (await collect(fake.expected({ channelId: C }))).filter(isPhoto).map((a) => a.attachment_id).sort();
@@ -185,8 +185,11 @@ t.test('token sources, the default command and the stderr switches', async (t) =
     writeFileSync(join(dir, '.env'), `# test\nDISCORD_TOKEN=${fake.token}\n`, { mode: 0o600 });
     const run = await runDps(['--server-id', G, '--channel-id', C, ...args], { cwd: dir, env: { DISCORD_API_URL: fake.api } });
     complete(t, run, '.env');
-    const noEnv = await runDps(['--server-id', G, '--channel-id', C, '--out', join(dir, 'o2'), '--state', join(dir, 's2')], { env: { DISCORD_API_URL: fake.api } });
-    t.equal(noEnv.code, 2, 'without .env (other cwd) and without a token: usage error');
+    const elsewhere = join(dir, 'elsewhere');
+    mkdirSync(elsewhere);
+    const noEnv = await runDps(['--server-id', G, '--channel-id', C, '--out', join(dir, 'o2'), '--state', join(dir, 's2')], { cwd: elsewhere, env: { DISCORD_API_URL: fake.api } });
+    t.equal(noEnv.code, 2, 'from a folder without .env and without a token: usage error');
+    t.equal(fake.requests.filter((r) => r.route === 'GET /users/@me' && r.status === 401).length, 0, 'no request with a missing token');
   });
 
   t.test('the token from --token (and a "Bot " prefix is accepted)', async (t) => {
