@@ -87,6 +87,7 @@ function scrapeFlags(y: Argv): Argv {
     .option('name-pattern', { type: 'string', default: '{date}_{message_id}_{filename}', describe: `file name; placeholders: ${Object.keys(namePlaceholders).map((k) => `{${k}}`).join(' ')}`, group: 'Output:' })
     .option('concurrency', { type: 'number', default: 8, describe: 'parallel downloads', group: 'Speed:' })
     .option('channel-concurrency', { type: 'number', default: 3, describe: 'channels archived at once', group: 'Speed:' })
+    .option('global-rate-limit', { type: 'number', default: 50, describe: "API requests per second across the bot (Discord's global limit is 50; raise only for an API that allows more)", group: 'Speed:' })
     .option('resume', { type: 'boolean', default: true, describe: 'continue from the saved cursor (the default)', group: 'State:' })
     .option('from-start', { type: 'boolean', default: false, describe: 'ignore the cursor and walk the whole history (archived files are not downloaded again)', group: 'State:' })
     .option('progress', { type: 'boolean', describe: 'progress line on stderr (default: when stderr is a terminal)', group: 'Output:' });
@@ -157,6 +158,7 @@ async function scrape(args: Record<string, unknown>, controller: AbortController
     retryOnly: Boolean(args['retry-only']),
   };
   if (args['max-size'] !== undefined) options.maxSize = String(args['max-size']);
+  if (args['global-rate-limit'] !== undefined) options.globalRateLimit = Number(args['global-rate-limit']);
   if (args.after !== undefined) options.after = String(args.after);
   if (args.before !== undefined) options.before = String(args.before);
   const result = await archive(options, {

@@ -39,6 +39,7 @@ export interface ArchiveOptions {
   embeds?: boolean;
   stickers?: boolean;
   polite?: boolean;
+  globalRateLimit?: number; // requests per second across the whole bot [50, Discord's global limit]
   retries?: number;
   backoffMs?: number;
   failOnChannelError?: boolean; // treat an inaccessible channel as fatal instead of skipping it
@@ -96,6 +97,9 @@ export function normalizeOptions(options: ArchiveOptions) {
     tokenType: options.tokenType ?? 'bot',
     api,
     polite: options.polite ?? false,
+    globalPerSecond: positiveInt(options.globalRateLimit ?? 50, '--global-rate-limit', 100_000),
+    ...(options.retries !== undefined ? { retries: options.retries } : {}),
+    ...(options.backoffMs !== undefined ? { backoffMs: options.backoffMs } : {}),
   };
   return {
     guildId,
@@ -109,7 +113,7 @@ export function normalizeOptions(options: ArchiveOptions) {
     types,
     maxSize: options.maxSize === undefined ? undefined : parseSize(options.maxSize),
     concurrency: positiveInt(options.concurrency ?? 8, '--concurrency', 64),
-    channelConcurrency: positiveInt(options.channelConcurrency ?? 3, '--channel-concurrency', 32),
+    channelConcurrency: positiveInt(options.channelConcurrency ?? 3, '--channel-concurrency', 64),
     namePattern,
     after,
     before,

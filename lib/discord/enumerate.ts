@@ -83,6 +83,12 @@ export interface ListChannelsOptions extends Signal {
 const PAGE = 200;
 const THREAD_PAGE = 100;
 // Channel types that can have threads (text, announcement, forum, media).
+// Keeps the entries of an API channel/thread list that are channel objects (malformed data must not crash a run).
+export function channelObjects(value: unknown): RawChannel[] {
+  if (!Array.isArray(value)) return [];
+  return value.filter((c): c is RawChannel => typeof c === 'object' && c !== null && typeof (c as { id?: unknown }).id === 'string' && typeof (c as { type?: unknown }).type === 'number');
+}
+
 export const THREAD_PARENT_TYPES: ReadonlySet<number> = new Set([0, 5, 15, 16]);
 
 // Every server the token is in, paging past 200 with `after` (bots can be in thousands).
@@ -154,7 +160,7 @@ export function describeChannel(
 export async function* listChannels(client: DiscordClient, guildId: string, options: ListChannelsOptions): AsyncGenerator<ChannelEntry> {
   const { signal } = options;
   const access = options.access ?? (await loadGuildAccess(client, guildId, { signal }));
-  const raw = await client.get<RawChannel[]>(`/guilds/${guildId}/channels`, { signal, what: `the channels of server ${guildId}` });
+  const raw = channelObjects(await client.get<unknown>(`/guilds/${guildId}/channels`, { signal, what: `the channels of server ${guildId}` }));
   const parents = new Map<string, RawChannel>();
   const entries: ChannelEntry[] = [];
   for (const channel of raw) {
@@ -198,7 +204,7 @@ export async function* listChannels(client: DiscordClient, guildId: string, opti
 // GET /guilds/{id}/threads/active: the guild's unarchived threads the bot can see, and which it joined.
 export async function listActiveThreads(client: DiscordClient, guildId: string, options: Signal = {}): Promise<{ threads: RawChannel[]; joined: Set<string> }> {
   const body = await client.get<ThreadList>(`/guilds/${guildId}/threads/active`, { signal: options.signal, what: `the active threads of server ${guildId}` });
-  return { threads: body.threads ?? [], joined: joinedIds(body) };
+  return { threads: channelObjects(body?.threads), joined: joinedIds(body) };
 }
 
 interface ThreadList {
@@ -242,7 +248,7 @@ async function* archivedPages(
     const query: Record<string, string> = { limit: String(THREAD_PAGE) };
     if (before !== undefined) query.before = before;
     const body = await client.get<ThreadList>(route, { query, signal, what: route.replace(/^\/channels\/(\d+)\/.*$/, 'the archived threads of channel $1') });
-    const threads = body.threads ?? [];
+    const threads = channelObjects(body?.threads);
     const joined = joinedIds(body);
     for (const thread of threads) yield { thread, joined: joined.has(thread.id) || thread.member != null };
     const last = threads.at(-1);

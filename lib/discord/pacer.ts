@@ -1,6 +1,8 @@
 // Proactive pacing per route: Discord's headers can under-report a route's real limit (hidden sub-limits of
 // about 5 requests per 5 s per channel on message history, discord-api-docs #8161). A 429 is information:
-// learn the real pace from it and space later requests so a lying header costs a few 429s, not one in five.
+// its headers carry the real limit, and with the start times of our own requests it tells the window. The
+// learnt limit belongs to the bucket (the route without its major id, like Discord's X-RateLimit-Bucket), so
+// one channel's 429 paces every channel; each route + major id then keeps at most `limit` starts in any window.
 
 import { setTimeout as sleep } from 'node:timers/promises';
 
@@ -9,8 +11,13 @@ interface HeadersLike {
 }
 
 interface RouteState {
-  intervalMs: number; // minimum spacing between request starts
-  nextAt: number; // earliest start time of the next request
+  starts: number[]; // start times of the latest requests (ascending, at most MAX_LOG)
+  nextAt: number; // earliest start time of the next request (a reset we must wait for)
+}
+
+interface BucketLimit {
+  limit: number; // requests per window
+  windowMs: number;
 }
 
 export interface PacerOptions {
@@ -18,7 +25,8 @@ export interface PacerOptions {
   politeIntervalMs?: number;
 }
 
-const SAFETY = 1.1; // pace 10% below the learnt limit
+const MAX_LOG = 64; // starts remembered per route (limits above this are paced by their spacing only)
+const MARGIN_MS = 50; // clock and network jitter between our start times and the server's window
 
 // Turns `/channels/123/messages/456` into `/channels/123/messages/:id`: buckets are per route + major id.
 export function routeKey(path: string): string {
@@ -37,9 +45,15 @@ export function routeKey(path: string): string {
     .join('/');
 }
 
+// The bucket of a route key: the same route for every major id (`/channels/:major/messages`).
+function bucketKey(key: string): string {
+  return key.replace(/\/\d{5,}(?=\/|$)/, '/:major');
+}
+
 // Per-route pacing learnt from 429s (and fixed spacing in --polite mode).
 export class Pacer {
   private readonly routes = new Map<string, RouteState>();
+  private readonly buckets = new Map<string, BucketLimit>();
   private readonly politeMs: number;
 
   constructor(options: PacerOptions = {}) {
@@ -51,39 +65,56 @@ export class Pacer {
     const key = routeKey(path);
     let state = this.routes.get(key);
     if (!state) {
-      if (this.politeMs === 0) return;
-      state = { intervalMs: this.politeMs, nextAt: 0 };
+      state = { starts: [], nextAt: 0 };
       this.routes.set(key, state);
     }
     const now = Date.now();
-    const startAt = Math.max(now, state.nextAt);
-    state.nextAt = startAt + state.intervalMs;
+    let startAt = Math.max(now, state.nextAt);
+    const { starts } = state;
+    const learnt = this.buckets.get(bucketKey(key));
+    if (learnt) {
+      if (learnt.limit <= MAX_LOG && starts.length >= learnt.limit) startAt = Math.max(startAt, starts[starts.length - learnt.limit]! + learnt.windowMs + MARGIN_MS);
+      else if (learnt.limit > MAX_LOG && starts.length > 0) startAt = Math.max(startAt, starts[starts.length - 1]! + learnt.windowMs / learnt.limit);
+    }
+    if (this.politeMs > 0 && starts.length > 0) startAt = Math.max(startAt, starts[starts.length - 1]! + this.politeMs);
+    record(starts, startAt);
     if (startAt > now) await sleep(startAt - now, undefined, signal ? { signal } : undefined);
   }
 
-  // The learnt spacing of a route, in ms (0 when unpaced).
+  // The learnt average spacing of a route, in ms (0 when unpaced).
   intervalOf(path: string): number {
-    return this.routes.get(routeKey(path))?.intervalMs ?? 0;
+    const learnt = this.buckets.get(bucketKey(routeKey(path)));
+    return Math.max(learnt ? learnt.windowMs / learnt.limit : 0, this.politeMs);
   }
 
-  // A 429: the headers sent with it carry the real limit; retry_after tells how long the window still runs.
+  // A 429: the headers sent with it carry the real limit; reset-after tells when the current window ends, and
+  // the start of the oldest of the `limit` requests accepted before it tells when that window began.
   onRateLimited(path: string, _bucketRoute: string, headers: HeadersLike): void {
     if (headers.get('x-ratelimit-global') || headers.get('x-ratelimit-scope') === 'global') return;
-    const limit = Number(headers.get('x-ratelimit-limit'));
-    const resetAfter = Number(headers.get('x-ratelimit-reset-after') ?? headers.get('retry-after'));
+    const now = Date.now();
     const key = routeKey(path);
-    const state = this.routes.get(key) ?? { intervalMs: this.politeMs, nextAt: 0 };
-    let learnt: number;
-    if (Number.isFinite(limit) && limit > 0 && Number.isFinite(resetAfter) && resetAfter > 0) {
-      // After a burst of `limit` requests the window still runs for about `resetAfter`:
-      // spacing requests by window/limit never exceeds it.
-      learnt = Math.max((resetAfter * 1000) / limit, 1000 / Math.max(limit, 1)) * SAFETY;
-    } else {
-      learnt = Math.max(state.intervalMs * 2, 250);
-    }
-    state.intervalMs = Math.min(Math.max(state.intervalMs, learnt), 60_000);
-    state.nextAt = Math.max(state.nextAt, Date.now() + (Number.isFinite(resetAfter) ? resetAfter * 1000 : 0));
+    const state = this.routes.get(key) ?? { starts: [], nextAt: 0 };
     this.routes.set(key, state);
+    const limit = Number(headers.get('x-ratelimit-limit'));
+    const retryAfter = Number(headers.get('retry-after'));
+    const resetAfterS = Number(headers.get('x-ratelimit-reset-after') ?? headers.get('retry-after'));
+    const resetMs = Number.isFinite(resetAfterS) && resetAfterS > 0 ? resetAfterS * 1000 : undefined;
+    const bucket = bucketKey(key);
+    const previous = this.buckets.get(bucket);
+    if (Number.isFinite(limit) && limit > 0 && resetMs !== undefined) {
+      // starts[-1] is the rejected request; the `limit` before it were accepted in the window that just ended.
+      const first = state.starts.length > limit ? state.starts[state.starts.length - 1 - limit] : undefined;
+      const windowMs = Math.max(resetMs, first !== undefined ? now + resetMs - first : 0);
+      this.buckets.set(bucket, { limit: Math.min(previous?.limit ?? limit, limit), windowMs: Math.min(Math.max(previous?.windowMs ?? 0, windowMs), 60_000) });
+    } else {
+      // No usable headers: halve the pace we knew (or start at 4 per second).
+      const spacing = Math.min(Math.max(previous ? (previous.windowMs / previous.limit) * 2 : 250, 250), 60_000);
+      this.buckets.set(bucket, { limit: 1, windowMs: spacing });
+    }
+    // @discordjs/rest waits Retry-After and retries on its own, outside wait(): that retry is a start too.
+    const wait = Number.isFinite(retryAfter) && retryAfter > 0 ? retryAfter * 1000 : (resetMs ?? 0);
+    record(state.starts, now + wait);
+    state.nextAt = Math.max(state.nextAt, now + (resetMs ?? wait));
   }
 
   // A successful response: when the headers say the bucket is empty, wait for its reset before the next start.
@@ -96,4 +127,12 @@ export class Pacer {
       state.nextAt = Math.max(state.nextAt, Date.now() + resetAfter * 1000);
     }
   }
+}
+
+// Adds a start time, keeping the log sorted and bounded.
+function record(starts: number[], at: number): void {
+  let i = starts.length;
+  while (i > 0 && starts[i - 1]! > at) i--;
+  starts.splice(i, 0, at);
+  if (starts.length > MAX_LOG) starts.shift();
 }

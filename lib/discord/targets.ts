@@ -11,6 +11,7 @@ import type { NormalizedOptions } from '../options.js';
 import type { ChannelContext } from '../types.js';
 import type { DiscordClient } from './client.js';
 import {
+  channelObjects,
   THREAD_PARENT_TYPES,
   describeChannel,
   listActiveThreads,
@@ -101,7 +102,7 @@ async function requestedChannels(run: Run): Promise<void> {
   const { client, options, hooks, out } = run;
   const { signal } = hooks;
   const access = await optional(run, () => loadGuildAccess(client, out.guild.id, { signal, userId: out.me.id, guild: run.guildRaw }));
-  const listed = access && (await optional(run, () => client.get<RawChannel[]>(`/guilds/${out.guild.id}/channels`, { signal, what: `the channels of server ${out.guild.id}` })));
+  const listed = access && channelObjects(await optional(run, () => client.get<unknown>(`/guilds/${out.guild.id}/channels`, { signal, what: `the channels of server ${out.guild.id}` })));
   const known = new Map<string, RawChannel>((listed ?? []).map((c) => [c.id, c]));
   const fetchChannel = async (id: string): Promise<RawChannel> => {
     const cached = known.get(id);

@@ -64,7 +64,14 @@ export async function download(item: MediaItem, options: FetchOptions): Promise<
         // A started transfer is finished even when the run is asked to stop (SIGINT): only `transferSignal` cancels it.
         const transfer = options.transferSignal;
         const opened = await openDownload(url, { agent: options.agent, signal: transfer, allowedOrigins: options.allowedOrigins ?? [] });
-        return await writeItem({ ...item, url }, opened.body, { ...options, signal: transfer }, opened.contentLength);
+        try {
+          return await writeItem({ ...item, url }, opened.body, { ...options, signal: transfer }, opened.contentLength);
+        } catch (error) {
+          // A write refused before reading (a symlink in --out, a path error) must not leave the body unread:
+          // it would hold one of the Agent's connections forever and the run would stall.
+          await opened.body.dump().catch(() => undefined);
+          throw error;
+        }
       }
     } catch (error) {
       if (options.signal?.aborted) throw new AbortedError('aborted', { cause: options.signal.reason });

@@ -10,7 +10,7 @@ import { assertExact, baseOptions } from '../helpers/verify.js';
 
 t.test('a run longer than a 3-second link lifetime completes everything', async (t) => {
   const fake = await startFakeDiscord({
-    scenario: singleChannel({ seed: 21, messages: 260, imageRatio: 0.8, sizes: [1_000, 8_000] }),
+    scenario: singleChannel({ seed: 21, messages: 180, imageRatio: 0.8, sizes: [1_000, 8_000] }),
     linkLifetimeSec: 3,
     cdnLatencyMs: 60,
   });
@@ -32,7 +32,7 @@ t.test('links that expire while waiting for a download slot are refreshed again'
   // One download slot and a slow CDN: an item refreshed when it entered the fetch window waits longer than
   // the 3-second lifetime for its turn, so its link expires a second time before it is used.
   const fake = await startFakeDiscord({
-    scenario: singleChannel({ seed: 23, messages: 40, imageRatio: 0.8, sizes: [1_000, 4_000] }),
+    scenario: singleChannel({ seed: 23, messages: 30, imageRatio: 0.8, sizes: [1_000, 4_000] }),
     linkLifetimeSec: 3,
     cdnLatencyMs: 250,
   });
@@ -47,7 +47,7 @@ t.test('links that expire while waiting for a download slot are refreshed again'
 
 t.test('when refresh-urls fails, links are refreshed by re-fetching the message', async (t) => {
   const fake = await startFakeDiscord({
-    scenario: singleChannel({ seed: 22, messages: 200, imageRatio: 0.6, sizes: [1_000, 6_000] }),
+    scenario: singleChannel({ seed: 22, messages: 150, imageRatio: 0.6, sizes: [1_000, 6_000] }),
     linkLifetimeSec: 3,
     cdnLatencyMs: 60,
   });

@@ -16,6 +16,7 @@ export interface ArchiveCheck {
   extraFiles: string[]; // files under --out that no saved record points at
   tempFiles: string[];
   failedRecords: number;
+  savedRecords: number;
 }
 
 // Compares --out and the state with fake.expected({ channelId }) (all channels when channelId is undefined).
@@ -44,6 +45,7 @@ export async function checkArchive(fake: FakeDiscord, out: string, state: string
     extraFiles: files.filter((f) => !known.has(f) && !f.endsWith('.dps-tmp')),
     tempFiles: files.filter((f) => f.endsWith('.dps-tmp')),
     failedRecords: records.filter((r) => r.status === 'failed').length,
+    savedRecords: records.filter((r) => r.status === 'saved').length,
   };
 }
 

@@ -1,0 +1,70 @@
+// The baselines, as minimal as they can be, run as their own process:
+//   pages <api> <token> <channel>             sequential GET .../messages?after=&limit=100 + JSON.parse, timed
+//   downloads <api> <token> <channel> <out> <concurrency>
+//                                             list the URLs (untimed), then a bare undici loop with the same
+//                                             concurrency piping every body to a file (no hash, no fsync): the ceiling
+// Prints one JSON line with the figures.
+
+import { createWriteStream, mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { pipeline } from 'node:stream/promises';
+import { Agent, request } from 'undici';
+
+const [mode, api, token, channel, out, concurrencyArg] = process.argv.slice(2);
+const headers = { authorization: `Bot ${token}`, 'user-agent': 'DiscordBot (https://example.invalid, 0) bench-baseline' };
+const agent = new Agent({ connections: Math.max(4, Number(concurrencyArg ?? 8)) });
+
+interface RawMessage {
+  id: string;
+  attachments?: Array<{ url: string; size: number; filename: string; id: string }>;
+}
+
+async function page(after: string): Promise<RawMessage[]> {
+  const { body } = await request(`${api}/channels/${channel}/messages?after=${after}&limit=100`, { headers, dispatcher: agent });
+  return JSON.parse(await body.text()) as RawMessage[];
+}
+
+// Walks the history oldest -> newest; `each` sees every page.
+async function walk(each: (messages: RawMessage[]) => void): Promise<number> {
+  let after = '0';
+  let count = 0;
+  for (;;) {
+    const messages = await page(after);
+    count += messages.length;
+    each(messages);
+    if (messages.length < 100) return count;
+    let max = BigInt(after);
+    for (const m of messages) if (BigInt(m.id) > max) max = BigInt(m.id);
+    after = max.toString();
+  }
+}
+
+if (mode === 'pages') {
+  const started = performance.now();
+  const messages = await walk(() => undefined);
+  const ms = performance.now() - started;
+  process.stdout.write(`${JSON.stringify({ messages, ms, perSecond: (messages / ms) * 1000 })}\n`);
+} else if (mode === 'downloads') {
+  const files: Array<{ url: string; name: string; size: number }> = [];
+  await walk((messages) => {
+    for (const m of messages) for (const a of m.attachments ?? []) files.push({ url: a.url, name: `${a.id}_${a.filename}`, size: a.size });
+  });
+  mkdirSync(out!, { recursive: true });
+  const concurrency = Number(concurrencyArg ?? 8);
+  let next = 0;
+  let bytes = 0;
+  const started = performance.now();
+  await Promise.all(
+    Array.from({ length: concurrency }, async () => {
+      while (next < files.length) {
+        const file = files[next++]!;
+        const { body } = await request(file.url, { headers, dispatcher: agent });
+        await pipeline(body, createWriteStream(join(out!, file.name)));
+        bytes += file.size;
+      }
+    }),
+  );
+  const ms = performance.now() - started;
+  process.stdout.write(`${JSON.stringify({ files: files.length, bytes, ms, mbPerSecond: bytes / 1e6 / (ms / 1000) })}\n`);
+}
+await agent.close();

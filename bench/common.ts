@@ -1,0 +1,186 @@
+// Shared benchmark plumbing: the fake in a child process, the CLI as a child process with its peak RSS sampled
+// from /proc, medians, scratch folders, and one JSON result file per scenario (RESULTS.md is rendered from them).
+
+import { fork, spawn } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
+import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtemp } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { createInterface } from 'node:readline';
+import { fileURLToPath } from 'node:url';
+import type { FakeProcessSpec } from './fake-process.js';
+
+export const ROOT = resolve(fileURLToPath(new URL('../..', import.meta.url)));
+export const DIST_BENCH = resolve(fileURLToPath(new URL('.', import.meta.url)));
+export const CLI = join(ROOT, 'bin', 'dps.js');
+export const RESULTS_DIR = join(ROOT, 'bench', 'results');
+
+export interface FakeInfo {
+  url: string;
+  api: string;
+  token: string;
+  guild_id: string;
+  channel_ids: string[];
+}
+
+export interface FakeStatsReply {
+  stats: { status429: number; invalid: number; maxConcurrent: number; apiMaxConcurrent: number; cdnMaxConcurrent: number };
+  api: Record<string, number>;
+  history: Record<string, number>;
+  cdn: Record<string, number>;
+  historyTimes: Array<[number, number]>;
+}
+
+export interface FakeHandle extends FakeInfo {
+  stats(options?: { since?: number; reset?: boolean }): Promise<FakeStatsReply>;
+  close(): Promise<void>;
+}
+
+// Starts the fake in its own process and waits for its URL line.
+export async function startFake(spec: FakeProcessSpec): Promise<FakeHandle> {
+  const child = fork(join(DIST_BENCH, 'fake-process.js'), [JSON.stringify(spec)], { stdio: ['ignore', 'pipe', 'inherit', 'ipc'], execArgv: ['--max-old-space-size=4096'] });
+  const lines = createInterface({ input: child.stdout! });
+  const info = await new Promise<FakeInfo>((resolvePromise, reject) => {
+    child.once('exit', (code) => reject(new Error(`fake exited with ${code}`)));
+    lines.once('line', (line) => resolvePromise(JSON.parse(line) as FakeInfo));
+  });
+  child.removeAllListeners('exit');
+  return {
+    ...info,
+    stats: (options = {}) =>
+      new Promise<FakeStatsReply>((resolvePromise) => {
+        child.once('message', (reply) => resolvePromise(reply as FakeStatsReply));
+        child.send({ type: 'stats', ...options });
+      }),
+    close: () =>
+      new Promise<void>((resolvePromise) => {
+        if (child.exitCode !== null) return resolvePromise();
+        child.once('exit', () => resolvePromise());
+        child.kill('SIGTERM');
+      }),
+  };
+}
+
+export interface ProcessRun {
+  code: number | null;
+  wallMs: number;
+  peakRssMB: number; // VmHWM of the process, sampled every 50 ms
+  summary: Record<string, any> | undefined; // the NDJSON summary event of a dps run
+  lines: number;
+  stderr: string;
+}
+
+// Reads the peak resident set (VmHWM) of a live process, in MB.
+function vmHwm(pid: number): number | undefined {
+  try {
+    const match = /VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+    return match ? Number(match[1]) / 1024 : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+// Runs a command to completion, sampling its peak RSS; `onSpawn` may schedule a signal (duration-bounded runs).
+export function runProcess(command: string, args: string[], options: { env?: Record<string, string>; cwd?: string; onSpawn?: (child: ChildProcess) => void } = {}): Promise<ProcessRun> {
+  return new Promise((resolvePromise, reject) => {
+    const started = performance.now();
+    const child = spawn(command, args, {
+      cwd: options.cwd ?? ROOT,
+      env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/tmp', ...options.env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let peak = 0;
+    const sample = (): void => {
+      const hwm = child.pid !== undefined ? vmHwm(child.pid) : undefined;
+      if (hwm !== undefined) peak = Math.max(peak, hwm);
+    };
+    const timer = setInterval(sample, 50);
+    let summary: Record<string, any> | undefined;
+    let lines = 0;
+    let stderr = '';
+    createInterface({ input: child.stdout! }).on('line', (line) => {
+      lines++;
+      if (line.startsWith('{"event":"summary"')) summary = JSON.parse(line) as Record<string, any>;
+    });
+    child.stderr!.setEncoding('utf8').on('data', (chunk: string) => {
+      if (stderr.length < 20_000) stderr += chunk;
+    });
+    options.onSpawn?.(child);
+    child.once('error', reject);
+    child.once('exit', (code) => {
+      clearInterval(timer);
+      const wallMs = performance.now() - started;
+      setImmediate(() => resolvePromise({ code, wallMs, peakRssMB: peak, summary, lines, stderr }));
+    });
+  });
+}
+
+// `node bin/dps.js ...` against a fake, with the token and API in the environment (as a user would).
+export function runDps(fake: FakeInfo, args: string[], onSpawn?: (child: ChildProcess) => void, nodeArgs: string[] = []): Promise<ProcessRun> {
+  const options: Parameters<typeof runProcess>[2] = { env: { DISCORD_TOKEN: fake.token, DISCORD_API_URL: fake.api } };
+  if (onSpawn) options.onSpawn = onSpawn;
+  return runProcess(process.execPath, [...nodeArgs, CLI, ...args, '--quiet'], options);
+}
+
+// A node script of the bench (a baseline) as a child process; its last stdout line is JSON.
+export async function runScript(script: string, args: string[]): Promise<{ run: ProcessRun; result: Record<string, any> }> {
+  let last = '';
+  const run = await runProcess(process.execPath, [join(DIST_BENCH, script), ...args], {
+    onSpawn: (child) => createInterface({ input: child.stdout! }).on('line', (line) => (last = line)),
+  });
+  if (run.code !== 0) throw new Error(`${script} exited with ${run.code}: ${run.stderr}`);
+  return { run, result: JSON.parse(last) as Record<string, any> };
+}
+
+export async function scratch(name: string): Promise<{ dir: string; out: string; state: string; cleanup: () => void }> {
+  const dir = await mkdtemp(join(tmpdir(), `dps-bench-${name}-`));
+  return { dir, out: join(dir, 'out'), state: join(dir, 'state'), cleanup: () => rmSync(dir, { recursive: true, force: true }) };
+}
+
+export function median(values: readonly number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  if (sorted.length === 0) return Number.NaN;
+  const mid = sorted.length >> 1;
+  return sorted.length % 2 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
+}
+
+export function round(value: number, digits = 2): number {
+  const f = 10 ** digits;
+  return Math.round(value * f) / f;
+}
+
+// One row of a scenario's table.
+export interface Row {
+  figure: string;
+  value: string;
+  runs?: string; // every run's value, for the reader who distrusts medians
+}
+
+// What a scenario hands to the report.
+export interface ScenarioResult {
+  name: string;
+  title: string;
+  command: string;
+  setup: string;
+  rows: Row[];
+  targets: Array<{ target: string; measured: string; met: boolean | undefined }>;
+  notes?: string[];
+  measuredAt: string;
+  quick: boolean;
+  runs: number;
+}
+
+export function saveResult(result: ScenarioResult): void {
+  mkdirSync(RESULTS_DIR, { recursive: true });
+  writeFileSync(join(RESULTS_DIR, `${result.name}${result.quick ? '.quick' : ''}.json`), `${JSON.stringify(result, null, 2)}\n`);
+}
+
+export function log(line: string): void {
+  process.stderr.write(`[bench] ${line}\n`);
+}
+
+export interface BenchContext {
+  quick: boolean;
+  runs: number;
+}

@@ -1,0 +1,45 @@
+// `npm run bench` / `node dist/bench/run.js [scenario...] [--quick] [--runs N] [--scan N]`: runs the scenarios
+// against the fake (each in its own processes), saves bench/results/<scenario>.json and renders bench/RESULTS.md.
+
+import { saveResult } from './common.js';
+import type { BenchContext, ScenarioResult } from './common.js';
+import { writeReport } from './report.js';
+import { downloads } from './scenarios/downloads.js';
+import { memory } from './scenarios/memory.js';
+import { pages } from './scenarios/pages.js';
+import { peers } from './scenarios/peers.js';
+import { realistic } from './scenarios/realistic.js';
+import { resume } from './scenarios/resume.js';
+
+const argv = process.argv.slice(2);
+const flag = (name: string): string | undefined => {
+  const i = argv.indexOf(`--${name}`);
+  return i >= 0 ? argv[i + 1] : undefined;
+};
+const quick = argv.includes('--quick');
+const ctx: BenchContext = { quick, runs: Number(flag('runs') ?? 3) };
+const scan = flag('scan');
+const all: Record<string, (ctx: BenchContext) => Promise<ScenarioResult>> = {
+  downloads,
+  pages,
+  realistic,
+  memory: (c) => memory(c, scan !== undefined ? { scan: Number(scan) } : {}),
+  resume,
+  peers,
+};
+const values = new Set([flag('runs'), flag('scan')]);
+const chosen = argv.filter((a, i) => !a.startsWith('--') && !(values.has(a) && argv[i - 1]?.startsWith('--')));
+const unknown = chosen.filter((name) => !(name in all));
+if (unknown.length > 0) {
+  process.stderr.write(`unknown scenario(s): ${unknown.join(', ')}; choose from ${Object.keys(all).join(', ')}\n`);
+  process.exit(2);
+}
+const started = Date.now();
+for (const name of chosen.length > 0 ? chosen : Object.keys(all)) {
+  process.stderr.write(`[bench] ${name}${quick ? ' (quick)' : ''}...\n`);
+  const at = Date.now();
+  saveResult(await all[name]!(ctx));
+  process.stderr.write(`[bench] ${name} done in ${((Date.now() - at) / 1000).toFixed(0)} s\n`);
+}
+writeReport(`node dist/bench/run.js ${argv.join(' ')}`.trim(), quick);
+process.stderr.write(`[bench] all done in ${((Date.now() - started) / 1000).toFixed(0)} s; see bench/RESULTS.md\n`);

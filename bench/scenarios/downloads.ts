@@ -1,0 +1,71 @@
+// downloads: one channel of 5,000 images of mixed sizes (10 KB - 8 MB, about 2 GB), dps vs a bare undici loop.
+
+import { statfsSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { log, median, round, runDps, runScript, scratch, startFake } from '../common.js';
+import type { BenchContext, ScenarioResult } from '../common.js';
+import { mixedSize } from '../sizes.js';
+
+export async function downloads(ctx: BenchContext): Promise<ScenarioResult> {
+  const images = ctx.quick ? 500 : 5_000;
+  let total = 0;
+  for (let i = 0; i < images; i++) total += mixedSize(i);
+  const fs = statfsSync(tmpdir());
+  const free = fs.bavail * fs.bsize;
+  if (free < total * 2.5) throw new Error(`downloads: needs ${(total * 2.5 / 1e9).toFixed(1)} GB free in ${tmpdir()}, has ${(free / 1e9).toFixed(1)} GB`);
+  const fake = await startFake({ scenario: { kind: 'downloads', images }, options: { rateLimit: { off: true } } });
+  const concurrency = 8;
+  const dpsMBs: number[] = [];
+  const dpsWallMBs: number[] = [];
+  const rawMBs: number[] = [];
+  const ratios: number[] = [];
+  try {
+    for (let run = 0; run < ctx.runs; run++) {
+      // Alternate the order so page-cache and disk state favour neither side.
+      const order = run % 2 === 0 ? ['raw', 'dps'] : ['dps', 'raw'];
+      let raw = 0;
+      let ours = 0;
+      for (const which of order) {
+        const dir = await scratch('downloads');
+        try {
+          if (which === 'raw') {
+            const { result } = await runScript('baseline-raw.js', ['downloads', fake.api, fake.token, fake.channel_ids[0]!, dir.out, String(concurrency)]);
+            if (result.bytes !== total) throw new Error(`baseline wrote ${result.bytes} of ${total} bytes`);
+            raw = result.mbPerSecond as number;
+          } else {
+            const r = await runDps(fake, ['--server-id', fake.guild_id, '--channel-id', fake.channel_ids[0]!, '--out', dir.out, '--state', dir.state, '--concurrency', String(concurrency)]);
+            if (r.code !== 0 || r.summary?.bytes !== total) throw new Error(`dps exited ${r.code}, ${r.summary?.bytes} of ${total} bytes: ${r.stderr}`);
+            ours = r.summary.bytes / 1e6 / (r.summary.elapsed_ms / 1000);
+            dpsWallMBs.push(r.summary.bytes / 1e6 / (r.wallMs / 1000));
+          }
+        } finally {
+          dir.cleanup();
+        }
+      }
+      rawMBs.push(raw);
+      dpsMBs.push(ours);
+      ratios.push(ours / raw);
+      log(`downloads run ${run + 1}: dps ${ours.toFixed(0)} MB/s, raw ${raw.toFixed(0)} MB/s, ratio ${(ours / raw).toFixed(3)}`);
+    }
+  } finally {
+    await fake.close();
+  }
+  const ratio = median(ratios);
+  const fmt = (values: number[]): string => values.map((v) => v.toFixed(0)).join(', ');
+  return {
+    name: 'downloads',
+    title: 'Downloads',
+    command: `dps --server-id G --channel-id C --concurrency ${concurrency} (rate limits off) vs baseline-raw.js downloads (undici, ${concurrency} at once, pipeline to createWriteStream)`,
+    setup: `${images} images, one per message, 95% 10-400 KB and 5% 1-8 MB: ${(total / 1e9).toFixed(2)} GB; fake in its own process on loopback`,
+    rows: [
+      { figure: 'dps MB/s (bytes / the run\'s elapsed_ms: pagination, state, hashing, fsync, rename included)', value: median(dpsMBs).toFixed(0), runs: fmt(dpsMBs) },
+      { figure: 'dps MB/s incl. process start (wall clock of `node bin/dps.js`)', value: median(dpsWallMBs).toFixed(0), runs: fmt(dpsWallMBs) },
+      { figure: 'baseline MB/s (download phase only, no hash, no fsync)', value: median(rawMBs).toFixed(0), runs: fmt(rawMBs) },
+      { figure: 'ratio dps / baseline (median of per-run ratios)', value: ratio.toFixed(3), runs: ratios.map((r) => r.toFixed(3)).join(', ') },
+    ],
+    targets: [{ target: 'downloads >= 0.85 x baseline MB/s', measured: `${round(ratio, 3)}`, met: ratio >= 0.85 }],
+    measuredAt: new Date().toISOString(),
+    quick: ctx.quick,
+    runs: ctx.runs,
+  };
+}

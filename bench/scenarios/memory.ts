@@ -1,0 +1,59 @@
+// memory: peak RSS of `node bin/dps.js` for 100,000 and 1,000,000 messages (1% images), and a long scan with no images.
+
+import { log, median, round, runDps, scratch, startFake } from '../common.js';
+import type { BenchContext, ScenarioResult } from '../common.js';
+import { UNLIMITED } from '../sizes.js';
+
+async function peak(messages: number, imageRatio: number, runs: number): Promise<{ rss: number[]; perSecond: number[] }> {
+  const fake = await startFake({ scenario: { kind: 'channel', messages, imageRatio }, options: { rateLimit: UNLIMITED } });
+  const rss: number[] = [];
+  const perSecond: number[] = [];
+  try {
+    for (let run = 0; run < runs; run++) {
+      const dir = await scratch('memory');
+      try {
+        const r = await runDps(fake, ['--server-id', fake.guild_id, '--channel-id', fake.channel_ids[0]!, '--out', dir.out, '--state', dir.state, '--global-rate-limit', '100000']);
+        if (r.code !== 0 || r.summary?.messages !== messages) throw new Error(`dps exited ${r.code} after ${r.summary?.messages} messages: ${r.stderr}`);
+        rss.push(r.peakRssMB);
+        perSecond.push((messages / r.summary.elapsed_ms) * 1000);
+        log(`memory ${messages} messages run ${run + 1}: peak RSS ${r.peakRssMB.toFixed(1)} MB, ${perSecond.at(-1)!.toFixed(0)} msg/s`);
+      } finally {
+        dir.cleanup();
+      }
+    }
+  } finally {
+    await fake.close();
+  }
+  return { rss, perSecond };
+}
+
+export async function memory(ctx: BenchContext, options: { scan?: number } = {}): Promise<ScenarioResult> {
+  const small = ctx.quick ? 10_000 : 100_000;
+  const large = ctx.quick ? 100_000 : 1_000_000;
+  const a = await peak(small, 0.01, ctx.runs);
+  const b = await peak(large, 0.01, ctx.runs);
+  const scan = options.scan !== undefined ? await peak(options.scan, 0, 1) : undefined;
+  const ratio = median(b.rss) / median(a.rss);
+  const fmt = (values: number[]): string => values.map((v) => v.toFixed(1)).join(', ');
+  const rows = [
+    { figure: `peak RSS, ${small.toLocaleString('en')} messages (MB)`, value: median(a.rss).toFixed(1), runs: fmt(a.rss) },
+    { figure: `peak RSS, ${large.toLocaleString('en')} messages (MB)`, value: median(b.rss).toFixed(1), runs: fmt(b.rss) },
+    { figure: 'ratio large / small', value: ratio.toFixed(3) },
+  ];
+  if (scan) rows.push({ figure: `peak RSS, ${options.scan!.toLocaleString('en')} messages scanned, no images (MB, 1 run)`, value: median(scan.rss).toFixed(1), runs: `${median(scan.perSecond).toFixed(0)} msg/s` });
+  return {
+    name: 'memory',
+    title: 'Memory',
+    command: 'node bin/dps.js --server-id G --channel-id C (defaults); peak = VmHWM of the dps process from /proc, sampled every 50 ms',
+    setup: `single channel, 1% of messages with 1-3 images of 2-40 KB, rate limits off; the fake in its own process`,
+    rows,
+    targets: [
+      { target: `peak RSS <= 150 MB at ${large.toLocaleString('en')} messages`, measured: `${median(b.rss).toFixed(1)} MB`, met: median(b.rss) <= 150 },
+      { target: 'peak RSS at the large size <= 1.2 x the small size', measured: `${round(ratio, 3)}`, met: ratio <= 1.2 },
+    ],
+    notes: scan ? [] : ['The 10,000,000-message scan is not part of the default suite (it takes as long as 10x the 1M run); run `node dist/bench/run.js memory --scan 10000000`.'],
+    measuredAt: new Date().toISOString(),
+    quick: ctx.quick,
+    runs: ctx.runs,
+  };
+}

@@ -1,0 +1,15 @@
+// Shared scenario constants: the size mix of the downloads scenario (used by the fake process and the scenarios
+// that check byte totals) and the fake's rate-limit settings for throughput runs.
+
+// 5,000 images of mixed sizes: 95% 10-400 KB, 5% 1-8 MB (about 2 GB per 5,000), one per message, no gaps.
+export function mixedSize(i: number): number {
+  const h = Math.imul(i + 1, 2654435761) >>> 0;
+  const u = (h % 100_000) / 100_000;
+  if (i % 20 === 7) return 1_000_000 + Math.floor(u * 7_000_000);
+  return 10_000 + Math.floor(u * 390_000);
+}
+
+// "Rate limits off" for the throughput scenarios: nothing enforced, and headers that do not claim a 50/s bucket
+// (the fake's default bucket would make any honest client stop at 50 requests/s). dps also gets
+// --global-rate-limit 100000, since @discordjs/rest enforces Discord's 50/s global limit on its own.
+export const UNLIMITED = { off: true, perChannel: { limit: 1_000_000, windowMs: 1000 }, global: null };
