@@ -19,7 +19,7 @@ async def main() -> None:
     Route.BASE = api  # e.g. http://127.0.0.1:PORT/api/v10
     os.makedirs(out, exist_ok=True)
     client = discord.Client(intents=discord.Intents.none())
-    await client.login(token)  # GET /users/@me only; no gateway
+    await client.http.static_login(token)  # GET /users/@me only (login() also asks /oauth2/applications/@me, which the fake lacks); no gateway
     started = time.perf_counter()
     total = 0
     files = 0

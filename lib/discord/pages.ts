@@ -43,12 +43,17 @@ export async function* channelHistory(client: DiscordClient, channelId: string, 
   const upper = await newestMessageId(client, channelId, options);
   if (upper === undefined || compareSnowflakes(upper, options.after) <= 0) return;
 
-  const fetchPage = (after: string): Promise<APIMessage[]> =>
-    client.get<APIMessage[]>(`/channels/${channelId}/messages`, {
+  // A prefetched page can fail (an abort while it waits for its rate-limit slot) while the consumer still holds
+  // the previous page: mark it handled at once so that is no unhandled rejection; `await pending` still throws.
+  const fetchPage = (after: string): Promise<APIMessage[]> => {
+    const page = client.get<APIMessage[]>(`/channels/${channelId}/messages`, {
       query: { after, limit: String(PAGE_SIZE) },
       signal: options.signal,
       what,
     });
+    page.catch(() => undefined);
+    return page;
+  };
 
   let after = options.after;
   let pending: Promise<APIMessage[]> | undefined = fetchPage(after);
