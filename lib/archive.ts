@@ -171,8 +171,11 @@ async function archiveHistory(run: RunContext, target: ChannelTarget, counts: Co
     if (firstPage && looksLikeMissingIntent(messages, run.botId)) void checkIntent(run, target);
     firstPage = false;
   };
-  const messages = paginate(context, { client: run.client, after, before: options.before, signal, onPage });
-  const results = chainStages<ItemResult>(messages, [(source) => flatten(source, options.media), ...downloadStages(run, options.fromStart ? undefined : (record?.last_message_id ?? '0'))]);
+  const pages = paginate(context, { client: run.client, after, before: options.before, signal, onPage });
+  // paginate -> flatten is a plain generator pair (paginate already keeps one page in flight): no buffered hop
+  // holds whole pages, so the first bounded buffer holds items and marks, not hundreds of messages.
+  const units = flatten(pages, options.media);
+  const results = chainStages<ItemResult>(units, downloadStages(run, options.fromStart ? undefined : (record?.last_message_id ?? '0')));
   await emitAll(run, checkpoint(results, { store, context, counts, saveCursor: !windowed }));
 }
 

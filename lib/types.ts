@@ -17,11 +17,12 @@ export interface ChannelContext {
   parent_name?: string | undefined;
 }
 
-// Stage 1 output: one message, in ascending id order, with its channel context.
-export interface ChannelMessage {
-  kind: 'message';
+// Stage 1 output: one page of messages, in ascending id order, with its channel context. Pages (not single
+// messages) travel between the first stages so a million-message channel costs ten thousand stream hops.
+export interface ChannelPage {
+  kind: 'page';
   context: ChannelContext;
-  message: APIMessage;
+  messages: readonly APIMessage[];
 }
 
 // Stage 2 output: one downloadable file of one message.
@@ -45,11 +46,13 @@ export interface MediaItem {
   unique_name: string;
 }
 
-// A message that yields no item still has to pass the checkpoint stage, so the cursor can advance past it.
+// Messages that yield no item still have to pass the checkpoint stage, so the cursor can advance past them:
+// one mark stands for a run of consecutive such messages ending at `message_id`.
 export interface MessageMark {
   kind: 'mark';
   context: ChannelContext;
-  message_id: string;
+  message_id: string; // the newest message of the run
+  messages: number; // how many messages the run holds (>= 1)
 }
 
 // Stage 3 output: items either selected for download or skipped with a reason.

@@ -11,6 +11,11 @@ export function isSnowflake(value: string): boolean {
 
 // Numeric comparison of two snowflakes: negative, zero or positive like Array#sort expects.
 export function compareSnowflakes(a: string, b: string): number {
+  // Fast path for canonical decimal strings (no leading zeros): the longer is larger, else compare as text.
+  if (a.charCodeAt(0) !== 48 && b.charCodeAt(0) !== 48) {
+    if (a.length !== b.length) return a.length < b.length ? -1 : 1;
+    return a < b ? -1 : a > b ? 1 : 0;
+  }
   const x = BigInt(a);
   const y = BigInt(b);
   return x < y ? -1 : x > y ? 1 : 0;

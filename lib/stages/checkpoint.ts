@@ -72,7 +72,7 @@ export async function* checkpoint(source: AsyncIterable<ItemResult>, options: Ch
       }
       const messageDone = result.kind === 'mark' || ('item' in result && result.item.last_of_message);
       if (messageDone) {
-        counts.messages++;
+        counts.messages += result.kind === 'mark' ? result.messages : 1;
         watermark = result.kind === 'mark' ? result.message_id : result.item.message_id;
         if (Date.now() - lastFlush >= flushEveryMs) await flush();
       }

@@ -1,43 +1,58 @@
-// Stage 2: one message -> one item per downloadable file in it (attachments, forwarded attachments,
-// Components-V2 media, and on request embeds and stickers), or a mark when it holds none, so the
-// checkpoint can still move the cursor past it (discord-api.md §2, trap 7, trap 8).
+// Stage 2: each message of a page -> one item per downloadable file in it (attachments, forwarded attachments,
+// Components-V2 media, and on request embeds and stickers); a run of messages holding none becomes one mark,
+// so the checkpoint can still move the cursor past them (discord-api.md §2, trap 7, trap 8).
 
 import { mediaOf } from '../discord/media.js';
 import type { MediaCandidate, MediaOptions } from '../discord/media.js';
-import type { ChannelMessage, MediaItem, MessageMark } from '../types.js';
+import type { APIMessage } from 'discord-api-types/v10';
+import type { ChannelContext, ChannelPage, MediaItem, MessageMark } from '../types.js';
 
 export type FlattenOptions = MediaOptions;
 
 const THREAD_STARTER_MESSAGE = 21;
 
-// Yields each message's files in a stable order, then marks the message's end.
-export async function* flatten(source: AsyncIterable<ChannelMessage>, options: FlattenOptions = {}): AsyncGenerator<MediaItem | MessageMark> {
-  for await (const { context, message } of source) {
-    const candidates = message.type === THREAD_STARTER_MESSAGE ? [] : mediaOf(message, options);
-    if (candidates.length === 0) {
-      yield { kind: 'mark', context, message_id: message.id };
-      continue;
+// Yields each message's files in a stable order; messages without files are marked in runs (one mark per run).
+export async function* flatten(source: AsyncIterable<ChannelPage>, options: FlattenOptions = {}): AsyncGenerator<MediaItem | MessageMark> {
+  for await (const { context, messages } of source) {
+    let mark: MessageMark | undefined;
+    for (const message of messages) {
+      const candidates = message.type === THREAD_STARTER_MESSAGE ? [] : mediaOf(message, options);
+      if (candidates.length === 0) {
+        if (mark) {
+          mark.message_id = message.id;
+          mark.messages++;
+        } else mark = { kind: 'mark', context, message_id: message.id, messages: 1 };
+        continue;
+      }
+      if (mark) yield mark;
+      mark = undefined;
+      yield* itemsOf(context, message, candidates);
     }
-    const names = uniqueNames(candidates);
-    for (const [index, candidate] of candidates.entries()) {
-      yield {
-        kind: 'item',
-        context,
-        message_id: message.id,
-        timestamp: typeof message.timestamp === 'string' ? message.timestamp : new Date(0).toISOString(),
-        author_id: message.author?.id,
-        author_name: message.author?.username,
-        attachment_id: candidate.id,
-        filename: candidate.filename,
-        size: candidate.size,
-        content_type: candidate.content_type,
-        url: candidate.url,
-        source: candidate.source,
-        index,
-        last_of_message: index === candidates.length - 1,
-        unique_name: names[index]!,
-      };
-    }
+    if (mark) yield mark;
+  }
+}
+
+// One item per file of a message, with names unique within the message.
+function* itemsOf(context: ChannelContext, message: APIMessage, candidates: readonly MediaCandidate[]): Generator<MediaItem> {
+  const names = uniqueNames(candidates);
+  for (const [index, candidate] of candidates.entries()) {
+    yield {
+      kind: 'item',
+      context,
+      message_id: message.id,
+      timestamp: typeof message.timestamp === 'string' ? message.timestamp : new Date(0).toISOString(),
+      author_id: message.author?.id,
+      author_name: message.author?.username,
+      attachment_id: candidate.id,
+      filename: candidate.filename,
+      size: candidate.size,
+      content_type: candidate.content_type,
+      url: candidate.url,
+      source: candidate.source,
+      index,
+      last_of_message: index === candidates.length - 1,
+      unique_name: names[index]!,
+    };
   }
 }
 

@@ -1,9 +1,9 @@
-// Stage 1: a channel's messages, oldest -> newest, from its cursor to the newest message at start time.
+// Stage 1: a channel's messages, oldest -> newest in pages, from its cursor to the newest message at start time.
 
 import type { APIMessage } from 'discord-api-types/v10';
 import type { DiscordClient } from '../discord/client.js';
 import { channelHistory } from '../discord/pages.js';
-import type { ChannelContext, ChannelMessage } from '../types.js';
+import type { ChannelContext, ChannelPage } from '../types.js';
 
 export interface PaginateOptions {
   client: DiscordClient;
@@ -14,8 +14,8 @@ export interface PaginateOptions {
   onPage?: (messages: readonly APIMessage[]) => void; // sees each page once (e.g. to notice a missing intent)
 }
 
-// Yields every message of the channel in ascending id order, one page in flight ahead of the consumer.
-export async function* paginate(context: ChannelContext, options: PaginateOptions): AsyncGenerator<ChannelMessage> {
+// Yields the channel's messages page by page in ascending id order, one page in flight ahead of the consumer.
+export async function* paginate(context: ChannelContext, options: PaginateOptions): AsyncGenerator<ChannelPage> {
   const pages = channelHistory(options.client, context.channel_id, {
     after: options.after,
     before: options.before,
@@ -25,9 +25,7 @@ export async function* paginate(context: ChannelContext, options: PaginateOption
   });
   for await (const page of pages) {
     options.onPage?.(page.messages);
-    for (const message of page.messages) {
-      options.signal?.throwIfAborted();
-      yield { kind: 'message', context, message };
-    }
+    options.signal?.throwIfAborted();
+    yield { kind: 'page', context, messages: page.messages };
   }
 }

@@ -26,3 +26,13 @@ t.test('dates round-trip and bounds', async (t) => {
   t.equal(parseBound('yesterday', 'before'), undefined);
   t.equal(parseBound('2024-13-45', 'before'), undefined);
 });
+
+t.test('compareSnowflakes agrees with BigInt order for canonical, zero-padded and mixed-length ids', async (t) => {
+  const ids = ['0', '1', '9', '10', '099', '100', '0100', '175928847299117063', '1175928847299117063', '18446744073709551615', '00018446744073709551615'];
+  for (const a of ids) {
+    for (const b of ids) {
+      const expected = BigInt(a) < BigInt(b) ? -1 : BigInt(a) > BigInt(b) ? 1 : 0;
+      t.equal(compareSnowflakes(a, b), expected, `${a} vs ${b}`);
+    }
+  }
+});

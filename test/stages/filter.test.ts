@@ -42,7 +42,7 @@ t.test('filter emits skipped items with reasons and passes marks', async (t) => 
     yield item('a.png', 'image/png');
     yield item('b.pdf', 'application/pdf');
     yield item('big.png', 'image/png', { size: 50_000_000 });
-    yield { kind: 'mark' as const, context: item('x', undefined).context, message_id: '11' };
+    yield { kind: 'mark' as const, context: item('x', undefined).context, message_id: '11', messages: 1 };
     yield item('old.png', 'image/png', { attachment_id: '999' });
   }
   const out: Array<FilteredUnit | SavedResult> = [];

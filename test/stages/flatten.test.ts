@@ -1,26 +1,28 @@
 import t from 'tap';
 import type { APIMessage } from 'discord-api-types/v10';
 import { flatten } from '../../lib/stages/flatten.js';
-import type { ChannelContext, ChannelMessage, MediaItem, MessageMark } from '../../lib/types.js';
+import type { ChannelContext, ChannelPage, MediaItem, MessageMark } from '../../lib/types.js';
 
 const context: ChannelContext = { guild_id: '1', guild_name: 'G', channel_id: '2', channel_name: 'c' };
 
-function message(id: string, extra: Partial<APIMessage> = {}): ChannelMessage {
-  return {
-    kind: 'message',
-    context,
-    message: { id, channel_id: '2', type: 0, content: '', timestamp: '2024-01-15T10:30:00.000Z', attachments: [], embeds: [], components: [], author: { id: '9', username: 'u' }, ...extra } as unknown as APIMessage,
-  };
+function message(id: string, extra: Partial<APIMessage> = {}): APIMessage {
+  return { id, channel_id: '2', type: 0, content: '', timestamp: '2024-01-15T10:30:00.000Z', attachments: [], embeds: [], components: [], author: { id: '9', username: 'u' }, ...extra } as unknown as APIMessage;
+}
+
+function page(messages: APIMessage[]): ChannelPage {
+  return { kind: 'page', context, messages };
 }
 
 function attachment(id: string, filename: string, extra: Record<string, unknown> = {}) {
   return { id, filename, size: 10, url: `https://cdn.discordapp.com/attachments/2/${id}/${filename}?ex=1&is=1&hm=ab&`, proxy_url: 'x', content_type: 'image/png', ...extra };
 }
 
-async function collect(messages: ChannelMessage[], options = {}): Promise<Array<MediaItem | MessageMark>> {
+// Runs flatten over one page holding `messages` (or over several pages).
+async function collect(messages: APIMessage[] | APIMessage[][], options = {}): Promise<Array<MediaItem | MessageMark>> {
   const out: Array<MediaItem | MessageMark> = [];
+  const pages = (Array.isArray(messages[0]) ? messages : [messages]) as APIMessage[][];
   async function* source() {
-    yield* messages;
+    for (const messages of pages) yield page(messages);
   }
   for await (const unit of flatten(source(), options)) out.push(unit);
   return out;
@@ -37,6 +39,18 @@ t.test('a message without files becomes a mark; files become items in order with
   t.equal(first.last_of_message, false);
   t.equal(second.last_of_message, true);
   t.equal(second.source, 'attachment');
+});
+
+t.test('a run of messages without files is one mark (newest id, count); each page ends its own run', async (t) => {
+  const png = { attachments: [attachment('100', 'a.png')] as never };
+  const units = await collect([
+    [message('10'), message('11'), message('12', png), message('13'), message('14'), message('15')],
+    [message('16'), message('17')],
+  ]);
+  t.same(
+    units.map((u) => (u.kind === 'mark' ? `mark:${u.message_id}x${u.messages}` : `item:${u.message_id}`)),
+    ['mark:11x2', 'item:12', 'mark:15x3', 'mark:17x2'],
+  );
 });
 
 t.test('two files with the same name in one message get unique names (case-insensitive)', async (t) => {
@@ -87,7 +101,7 @@ t.test('aborted before start / mid-flight', async (t) => {
   controller.abort();
   async function* source() {
     controller.signal.throwIfAborted();
-    yield message('1');
+    yield page([message('1')]);
   }
   await t.rejects(collect([]).then(async () => {
     for await (const _ of flatten(source())) void _;
