@@ -11,6 +11,7 @@ import { resolveTargets } from './discord/targets.js';
 import type { ChannelTarget } from './discord/targets.js';
 import { AbortedError, AccessError, DpsError, ExitCode } from './errors.js';
 import { removeStaleTemps } from './fs/atomic-write.js';
+import type { FolderCache } from './fs/atomic-write.js';
 import { addCounts, channelSkippedEvent, emptyCounts } from './output/events.js';
 import type { Counts, DpsEvent, SummaryEvent } from './output/events.js';
 import { checkpoint } from './stages/checkpoint.js';
@@ -47,6 +48,7 @@ interface RunContext {
   pool: Semaphore;
   refresher: UrlRefresher;
   locks: KeyedLock;
+  folders: FolderCache; // output folders created and checked during this run
   hooks: ArchiveHooks;
   signal: AbortSignal | undefined;
   botId?: string | undefined;
@@ -85,6 +87,7 @@ export async function runArchive(input: ArchiveOptions, hooks: ArchiveHooks = {}
       pool: hooks.pool ?? new Semaphore(options.concurrency),
       refresher: new UrlRefresher(client, signal),
       locks: new KeyedLock(),
+      folders: new Map(),
       hooks,
       signal,
     };
@@ -204,6 +207,7 @@ function downloadStages(run: RunContext, cursor?: string): Stage[] {
         signal,
         transferSignal: run.hooks.hardSignal,
         locks: run.locks,
+        folders: run.folders,
       }),
   ];
 }

@@ -25,7 +25,15 @@ export interface WriteTempOptions {
   signal?: AbortSignal | undefined;
   // The archive root: `dir` must resolve inside it, and no existing component between them may be a symlink.
   root?: string | undefined;
+  // Folders already created and checked during this run (one Map per run): each is checked once, not per file.
+  folders?: FolderCache | undefined;
 }
+
+// Folder -> its check (created below root, no symlink on the way, resolves inside root), shared within one run.
+export type FolderCache = Map<string, Promise<void>>;
+
+// Bytes gathered before one write(v) call: a few syscalls for a large file instead of one per network chunk.
+const WRITE_BATCH_BYTES = 512 * 1024;
 
 export interface TempFile {
   tempPath: string;
@@ -80,12 +88,32 @@ async function makeDirInside(root: string, dir: string): Promise<void> {
   if (!isInside(realBase, realTarget, true)) throw refuse(`refusing to write ${target}: resolves outside ${base}`);
 }
 
-// Write every byte, looping over short writes.
-async function writeAll(handle: FileHandle, chunk: Uint8Array): Promise<void> {
-  let offset = 0;
-  while (offset < chunk.byteLength) {
-    const { bytesWritten } = await handle.write(chunk, offset, chunk.byteLength - offset);
-    offset += bytesWritten;
+// Create and check `dir` once per run (see makeDirInside); a failed check is not cached.
+function ensureDirInside(root: string, dir: string, folders: FolderCache | undefined): Promise<void> {
+  if (folders === undefined) return makeDirInside(root, dir);
+  const key = path.resolve(dir);
+  let check = folders.get(key);
+  if (check === undefined) {
+    check = makeDirInside(root, dir);
+    folders.set(key, check);
+    check.catch(() => folders.delete(key));
+  }
+  return check;
+}
+
+// Write every byte of `chunks` (in order), looping over short writes.
+async function writeAll(handle: FileHandle, chunks: Uint8Array[]): Promise<void> {
+  let pending = chunks;
+  while (pending.length > 0) {
+    const { bytesWritten } = pending.length === 1
+      ? await handle.write(pending[0]!, 0, pending[0]!.byteLength)
+      : await handle.writev(pending);
+    let written = bytesWritten;
+    while (pending.length > 0 && written >= pending[0]!.byteLength) {
+      written -= pending[0]!.byteLength;
+      pending = pending.slice(1);
+    }
+    if (written > 0) pending = [pending[0]!.subarray(written), ...pending.slice(1)];
   }
 }
 
@@ -103,13 +131,16 @@ export async function writeTemp(
   let handle: FileHandle | undefined;
   try {
     if (opts.root === undefined) await fs.mkdir(dir, { recursive: true });
-    else await makeDirInside(opts.root, dir);
+    else await ensureDirInside(opts.root, dir, opts.folders);
     handle = await fs.open(tempPath, CREATE_FLAGS, 0o666);
     const file = handle;
     const hash = createHash('sha256');
     let bytes = 0;
-    // One consumer that hashes, counts and writes each chunk before pulling the next: backpressure for free.
+    // One consumer that hashes and counts each chunk as it arrives and writes them in batches of up to
+    // WRITE_BATCH_BYTES before pulling more: backpressure for free, at most one batch held per download.
     const sink = async (source: AsyncIterable<Uint8Array | string>): Promise<void> => {
+      let batch: Uint8Array[] = [];
+      let batched = 0;
       for await (const piece of source) {
         const chunk = typeof piece === 'string' ? Buffer.from(piece) : piece;
         bytes += chunk.byteLength;
@@ -118,8 +149,15 @@ export async function writeTemp(
           throw new DownloadError(message, { retryable: true });
         }
         hash.update(chunk);
-        await writeAll(file, chunk);
+        batch.push(chunk);
+        batched += chunk.byteLength;
+        if (batched >= WRITE_BATCH_BYTES) {
+          await writeAll(file, batch);
+          batch = [];
+          batched = 0;
+        }
       }
+      if (batch.length > 0) await writeAll(file, batch);
     };
     await pipeline(body as AsyncIterable<Uint8Array | string>, sink, signal === undefined ? {} : { signal });
     if (expectedSize !== undefined && bytes !== expectedSize) {
@@ -150,6 +188,29 @@ async function syncDir(dir: string): Promise<void> {
   }
 }
 
+// Renames into one folder that finish while its fsync is queued share that fsync: at most one runs and one
+// waits per folder, so eight parallel downloads into a channel folder do not cost eight directory fsyncs each.
+const queuedDirSyncs = new Map<string, Promise<void>>();
+const runningDirSyncs = new Map<string, Promise<void>>();
+
+function syncDirAfterRename(dir: string): Promise<void> {
+  const queued = queuedDirSyncs.get(dir);
+  if (queued !== undefined) return queued; // not started yet, so it will cover our rename
+  const running = runningDirSyncs.get(dir) ?? Promise.resolve();
+  const next: Promise<void> = running
+    .catch(() => undefined)
+    .then(() => {
+      queuedDirSyncs.delete(dir);
+      runningDirSyncs.set(dir, next);
+      return syncDir(dir);
+    })
+    .finally(() => {
+      if (runningDirSyncs.get(dir) === next) runningDirSyncs.delete(dir);
+    });
+  queuedDirSyncs.set(dir, next);
+  return next;
+}
+
 async function lstatOrUndefined(file: string): Promise<Stats | undefined> {
   try {
     return await fs.lstat(file);
@@ -166,7 +227,7 @@ export async function commitTemp(tempPath: string, finalPath: string): Promise<v
     const existing = await lstatOrUndefined(finalPath);
     if (existing?.isSymbolicLink()) throw refuse(`refusing to replace symlink ${finalPath}`);
     await fs.rename(tempPath, finalPath);
-    await syncDir(path.dirname(finalPath));
+    await syncDirAfterRename(path.dirname(finalPath));
   } catch (error) {
     await fs.rm(tempPath, { force: true }).catch(() => {});
     throw translate(error, finalPath);

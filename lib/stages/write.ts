@@ -5,6 +5,7 @@
 import { dirname } from 'node:path';
 import { rm } from 'node:fs/promises';
 import { commitTemp, fileMatches, linkDuplicate, writeTemp } from '../fs/atomic-write.js';
+import type { FolderCache } from '../fs/atomic-write.js';
 import { folderName, nameVars, renderName, resolveInside } from '../fs/safe-name.js';
 import type { Store } from '../store/store.js';
 import type { MediaItem, SavedResult } from '../types.js';
@@ -15,6 +16,7 @@ export interface WriteOptions {
   store: Store;
   signal?: AbortSignal | undefined;
   locks: KeyedLock; // serialises dedupe decisions per sha256 across concurrent downloads
+  folders?: FolderCache | undefined; // folders checked during this run
 }
 
 // Runs async sections one at a time per key (two downloads with identical bytes must not both be "first").
@@ -43,22 +45,22 @@ export function itemFolder(out: string, item: MediaItem): string {
   return resolveInside(out, ...parts);
 }
 
-// The final path of an item, unique across the archive (a name claimed by another attachment gets its id).
-export async function itemPath(item: MediaItem, options: Pick<WriteOptions, 'out' | 'namePattern' | 'store'>): Promise<string> {
+// The final path of an item, unique across the archive (a name claimed by another attachment gets its id),
+// and whether the claim in the store is this attachment's.
+export async function itemPath(item: MediaItem, options: Pick<WriteOptions, 'out' | 'namePattern' | 'store'>): Promise<{ path: string; owned: boolean }> {
   const folder = itemFolder(options.out, item);
   const vars = nameVars(item);
-  let path = resolveInside(folder, renderName(options.namePattern, vars));
-  if (!(await options.store.claimPath(path, item.attachment_id))) {
-    path = resolveInside(folder, renderName(options.namePattern, { ...vars, filename: suffixed(vars.filename, item.attachment_id), name: `${vars.name}_${item.attachment_id}` }));
-    await options.store.claimPath(path, item.attachment_id);
-  }
-  return path;
+  const path = resolveInside(folder, renderName(options.namePattern, vars));
+  if (await options.store.claimPath(path, item.attachment_id)) return { path, owned: true };
+  const suffixedPath = resolveInside(folder, renderName(options.namePattern, { ...vars, filename: suffixed(vars.filename, item.attachment_id), name: `${vars.name}_${item.attachment_id}` }));
+  return { path: suffixedPath, owned: await options.store.claimPath(suffixedPath, item.attachment_id) };
 }
 
 // Writes one body to its final place and records it in the store; throws on size mismatch or I/O errors.
 export async function writeItem(item: MediaItem, body: AsyncIterable<Uint8Array>, options: WriteOptions, expectedSize?: number): Promise<SavedResult> {
-  const path = await itemPath(item, options);
-  const temp = await writeTemp(dirname(path), body, { expectedSize: item.size ?? expectedSize, signal: options.signal, root: options.out });
+  const { path, owned } = await itemPath(item, options);
+  const temp = await writeTemp(dirname(path), body, { expectedSize: item.size ?? expectedSize, signal: options.signal, root: options.out, folders: options.folders });
+  let placed = false; // the temp file was renamed or removed
   try {
     if (expectedSize !== undefined && temp.bytes !== expectedSize) {
       throw Object.assign(new Error(`received ${temp.bytes} bytes, Content-Length said ${expectedSize}`), { sizeMismatch: true });
@@ -69,10 +71,12 @@ export async function writeItem(item: MediaItem, body: AsyncIterable<Uint8Array>
       let duplicateOf: string | undefined;
       if (first && first.attachment_id !== item.attachment_id && first.path !== path && (await fileMatches(first.path, temp.bytes))) {
         await rm(temp.tempPath, { force: true });
+        placed = true;
         duplicateOf = first.path;
         if ((await linkDuplicate(first.path, path)) === 'referenced') savedPath = first.path;
       } else {
         await commitTemp(temp.tempPath, path);
+        placed = true;
       }
       await options.store.recordSaved({
         attachment_id: item.attachment_id,
@@ -89,11 +93,11 @@ export async function writeItem(item: MediaItem, body: AsyncIterable<Uint8Array>
         bytes: temp.bytes,
         duplicate_of: duplicateOf,
         updated_at: new Date().toISOString(),
-      });
+      }, { newHash: first === undefined, ownsPath: savedPath === path && owned });
       return { kind: 'saved', item, path: savedPath, bytes: temp.bytes, sha256: temp.sha256, duplicate_of: duplicateOf };
     });
   } finally {
-    await rm(temp.tempPath, { force: true }); // no-op after a rename
+    if (!placed) await rm(temp.tempPath, { force: true });
   }
 }
 

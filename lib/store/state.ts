@@ -57,6 +57,9 @@ function channelRange(channelId: string | undefined): { gte?: string; lt?: strin
 export class Store {
   readonly #db: StoreDb;
   readonly #channel: Sub<ChannelRecord>;
+  // Write-through copy of the channel records this process read or wrote: the state directory is locked to
+  // one process, so the copy cannot go stale, and counters are updated without a read per saved file.
+  readonly #channels = new Map<string, ChannelRecord>();
   readonly #attachment: Sub<AttachmentRecord>;
   readonly #hash: Sub<HashEntry>;
   readonly #path: Sub<string>;
@@ -84,12 +87,23 @@ export class Store {
 
   // One channel's cursor, names and counters.
   async getChannel(channelId: string): Promise<ChannelRecord | undefined> {
-    return this.#channel.get(channelId);
+    return this.#channels.get(channelId) ?? this.#channel.get(channelId);
+  }
+
+  async #readChannel(channelId: string): Promise<ChannelRecord | undefined> {
+    const cached = this.#channels.get(channelId);
+    if (cached !== undefined) return cached;
+    const stored = await this.#channel.get(channelId);
+    if (stored !== undefined) this.#channels.set(channelId, stored);
+    return stored;
   }
 
   // Replace a channel record as given (cursor and counters included); prefer advanceCursor for updates.
   async putChannel(rec: ChannelRecord): Promise<void> {
-    await this.#serial(() => this.#channel.put(rec.channel_id, rec));
+    await this.#serial(async () => {
+      await this.#channel.put(rec.channel_id, rec);
+      this.#channels.set(rec.channel_id, rec);
+    });
   }
 
   // Every known channel and thread (for `dps status`).
@@ -101,7 +115,7 @@ export class Store {
   // the patch's metadata. `messageId` undefined only merges the patch. Creates the record if needed.
   async advanceCursor(channelId: string, messageId: string | undefined, patch: ChannelPatch = {}): Promise<ChannelRecord> {
     return this.#serial(async () => {
-      const current = (await this.#channel.get(channelId)) ?? emptyChannel(channelId, patch.guild_id ?? '');
+      const current = (await this.#readChannel(channelId)) ?? emptyChannel(channelId, patch.guild_id ?? '');
       const forward =
         messageId !== undefined &&
         (current.last_message_id === undefined || compareSnowflakes(messageId, current.last_message_id) > 0);
@@ -113,6 +127,7 @@ export class Store {
         last_updated: patch.last_updated ?? new Date().toISOString(),
       };
       await this.#channel.put(channelId, next);
+      this.#channels.set(channelId, next);
       return next;
     });
   }
@@ -147,13 +162,15 @@ export class Store {
   // Record a saved file in one batch: the attachment (status saved), the hash index if these bytes are new,
   // the path claim (unless the path belongs to another attachment, e.g. an unlinked duplicate), the retry
   // queue entry removed, and the channel counters (saved +1 unless already saved; failed -1 if it was failed).
-  async recordSaved(rec: SavedRecord): Promise<void> {
+  // `known` carries what the caller has just established (under its per-hash lock and its path claim), so
+  // those reads are skipped: whether the hash was unknown, and whether rec.path is this attachment's claim.
+  async recordSaved(rec: SavedRecord, known: { newHash?: boolean; ownsPath?: boolean } = {}): Promise<void> {
     await this.#serial(async () => {
       const [previous, hash, owner, channel] = await Promise.all([
         this.#attachment.get(rec.attachment_id),
-        this.#hash.get(rec.sha256),
-        this.#path.get(pathKey(rec.path)),
-        this.#channel.get(rec.channel_id),
+        known.newHash === undefined ? this.#hash.get(rec.sha256) : known.newHash ? undefined : ({ path: '', attachment_id: '' } satisfies HashEntry),
+        known.ownsPath === undefined ? this.#path.get(pathKey(rec.path)) : known.ownsPath ? undefined : '',
+        this.#readChannel(rec.channel_id),
       ]);
       const saved: AttachmentRecord = { ...rec, status: 'saved', reason: undefined };
       const ops: Ops = [
@@ -175,6 +192,9 @@ export class Store {
           failed: previous?.status === 'failed' ? Math.max(0, counts.failed - 1) : counts.failed,
         };
         ops.push({ type: 'put', sublevel: this.#channel, key: rec.channel_id, value });
+        await this.#db.batch(ops);
+        this.#channels.set(rec.channel_id, value);
+        return;
       }
       await this.#db.batch(ops);
     });
@@ -186,7 +206,7 @@ export class Store {
     return this.#serial(async () => {
       const [previous, channel] = await Promise.all([
         this.#attachment.get(rec.attachment_id),
-        this.#channel.get(rec.channel_id),
+        this.#readChannel(rec.channel_id),
       ]);
       if (previous?.status === 'saved') return false;
       const failed: FailedEntry = {
@@ -203,6 +223,9 @@ export class Store {
         const counts = channel ?? emptyChannel(rec.channel_id, rec.guild_id);
         const value: ChannelRecord = { ...counts, failed: counts.failed + 1 };
         ops.push({ type: 'put', sublevel: this.#channel, key: rec.channel_id, value });
+        await this.#db.batch(ops);
+        this.#channels.set(rec.channel_id, value);
+        return true;
       }
       await this.#db.batch(ops);
       return true;

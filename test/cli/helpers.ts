@@ -1,7 +1,6 @@
 // Shared helpers for the end-to-end CLI tests: a fake Discord per test, the built CLI spawned as a child
 // process with live access to its NDJSON lines, and a schema checker for the stdout contract (README).
 
-import { spawn } from 'node:child_process';
 import type { ChildProcessWithoutNullStreams } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
@@ -10,7 +9,7 @@ import type { Test } from 'tap';
 import { join } from 'node:path';
 import { startFakeDiscord } from '../../fixtures/fake-discord.js';
 import type { FakeDiscord, FakeOptions } from '../../fixtures/fake-discord.js';
-import { CLI, listFiles } from '../helpers/harness.js';
+import { listFiles, spawnCli } from '../helpers/harness.js';
 
 export type Line = Record<string, unknown>;
 
@@ -51,11 +50,7 @@ export interface Running {
 // Without `cwd` it runs in a fresh empty folder, so no stray .env file can change the test.
 export function startCli(args: string[], options: { env?: Record<string, string>; cwd?: string; input?: string } = {}): Running {
   const scratch = options.cwd === undefined ? mkdtempSync(join(tmpdir(), 'dps-cli-')) : undefined;
-  const child = spawn(process.execPath, [CLI, ...args], {
-    cwd: options.cwd ?? scratch,
-    env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/tmp', ...options.env },
-    stdio: ['pipe', 'pipe', 'pipe'],
-  });
+  const child = spawnCli(args, { env: options.env, cwd: options.cwd ?? scratch! });
   let out = '';
   let err = '';
   let partial = '';

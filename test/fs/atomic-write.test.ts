@@ -216,3 +216,46 @@ t.test('fileMatches', async (t) => {
   t.equal(await fileMatches(path.join(root, 'nope'), 5), false);
   t.equal(await fileMatches(root, 0), false, 'a directory is not a match');
 });
+
+t.test('a folder cache checks each folder once per run, never caches a refusal, and still refuses symlinks', async (t) => {
+  const root = t.testdir({ outside: {}, archive: {} });
+  const archive = path.join(root, 'archive');
+  const folders = new Map<string, Promise<void>>();
+  await fs.symlink(path.join(root, 'outside'), path.join(archive, 'server'));
+  const target = path.join(archive, 'server', 'channel');
+  await t.rejects(writeTemp(target, chunks(1, 1), { root: archive, folders }), { message: /symlink/ });
+  t.equal(folders.size, 0, 'a refused folder is not remembered');
+  await fs.unlink(path.join(archive, 'server'));
+  const first = await writeTemp(target, chunks(1, 1), { root: archive, folders });
+  t.equal(folders.size, 1, 'the checked folder is remembered');
+  const second = await writeTemp(target, chunks(2, 1), { root: archive, folders });
+  t.equal(folders.size, 1, 'and reused');
+  t.same((await tempsIn(target)).sort(), [path.basename(first.tempPath), path.basename(second.tempPath)].sort());
+  t.same(await fs.readdir(path.join(root, 'outside')), [], 'nothing ever written outside');
+});
+
+t.test('writeTemp batches chunks into large writes without changing a byte', async (t) => {
+  const root = t.testdir();
+  const sizes = [1, 70_000, 3, 600_000, 65_536, 1_000_000, 17, 250_000];
+  const parts = sizes.map((size, i) => Buffer.alloc(size, (i * 37) % 256));
+  async function* body(): AsyncIterable<Uint8Array> {
+    yield* parts;
+  }
+  const all = Buffer.concat(parts);
+  const result = await writeTemp(root, body(), { expectedSize: all.length });
+  t.equal(result.sha256, sha(all));
+  t.equal((await fs.readFile(result.tempPath)).compare(all), 0, 'file bytes equal the body');
+});
+
+t.test('many renames into one folder at once all land (their directory fsyncs are shared)', async (t) => {
+  const root = t.testdir();
+  const names = Array.from({ length: 40 }, (_, i) => `f${i}.bin`);
+  await Promise.all(
+    names.map(async (name, i) => {
+      const temp = await writeTemp(root, chunks(1, i + 1), { expectedSize: i + 1 });
+      await commitTemp(temp.tempPath, path.join(root, name));
+    }),
+  );
+  t.same((await fs.readdir(root)).sort(), [...names].sort());
+  for (const [i, name] of names.entries()) t.equal((await fs.stat(path.join(root, name))).size, i + 1);
+});

@@ -2,6 +2,7 @@
 // spawned as a child, and helpers to compare an archive folder with the fake's expected set.
 
 import { spawn } from 'node:child_process';
+import type { ChildProcessWithoutNullStreams } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { readdir, readFile, lstat } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
@@ -39,14 +40,19 @@ export interface CliOutput {
   lines: Array<Record<string, unknown>>;
 }
 
-// Spawns the built CLI (`node bin/dps.js ...`) with a clean environment plus `env`.
+// Spawns `node bin/dps.js ...args` in `cwd` with a clean environment (PATH and HOME only) plus `env`.
+export function spawnCli(args: string[], options: { env?: Record<string, string> | undefined; cwd: string }): ChildProcessWithoutNullStreams {
+  return spawn(process.execPath, [CLI, ...args], {
+    cwd: options.cwd,
+    env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/tmp', ...options.env },
+    stdio: ['pipe', 'pipe', 'pipe'],
+  });
+}
+
+// Runs the built CLI (`node bin/dps.js ...`) to its end and collects its output.
 export function runCli(args: string[], options: { env?: Record<string, string>; cwd?: string; input?: string; killAfter?: (line: string, child: ReturnType<typeof spawn>) => void } = {}): Promise<CliOutput> {
   return new Promise((resolvePromise, reject) => {
-    const child = spawn(process.execPath, [CLI, ...args], {
-      cwd: options.cwd ?? ROOT,
-      env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/tmp', ...options.env },
-      stdio: ['pipe', 'pipe', 'pipe'],
-    });
+    const child = spawnCli(args, { ...options, cwd: options.cwd ?? ROOT });
     let stdout = '';
     let stderr = '';
     let partial = '';
