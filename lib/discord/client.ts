@@ -106,7 +106,8 @@ export class DiscordClient {
     for (;;) {
       signal?.throwIfAborted();
       this.checkBudget();
-      await this.pacer.wait(route, signal);
+      const paced = await this.pacer.wait(route, signal);
+      let accepted = false;
       // A child controller per call: @discordjs/rest adds an abort listener to the signal it is given and never
       // removes it, so it gets a short-lived signal and we unlink ours in `finally`.
       const child = new AbortController();
@@ -122,6 +123,7 @@ export class DiscordClient {
           data.headers = { Authorization: this.options.token };
         }
         const result = method === 'GET' ? await this.rest.get(route, data) : await this.rest.post(route, data);
+        accepted = true;
         return result as T;
       } catch (error) {
         if (signal?.aborted) throw new AbortedError('aborted', { cause: signal.reason });
@@ -136,6 +138,7 @@ export class DiscordClient {
           throw new AbortedError('aborted', { cause: signal?.reason });
         });
       } finally {
+        paced(accepted);
         signal?.removeEventListener('abort', onAbort);
       }
     }

@@ -78,6 +78,7 @@ export interface ListChannelsOptions extends Signal {
   skipNsfw?: boolean | undefined; // mark NSFW channels (and their threads) unreadable, reason 'nsfw'
   threadsOf?: ((channel: ChannelEntry) => boolean) | undefined; // which readable channels to list threads of
   warn?: ((line: string) => void) | undefined; // a channel whose threads could not be listed
+  listConcurrency?: number | undefined; // parents whose archived threads are listed at once (default 8)
 }
 
 const PAGE = 200;
@@ -186,18 +187,43 @@ export async function* listChannels(client: DiscordClient, guildId: string, opti
     const entry = threadEntry(thread, active.joined.has(thread.id));
     if (entry) yield entry;
   }
-  for (const parent of entries) {
-    if (!parent.readable || !THREAD_PARENT_TYPES.has(parent.type) || options.threadsOf?.(parent) === false) continue;
+  // Archived threads of several parents are listed at once (the shared client still paces every request);
+  // they are yielded parent by parent, in channel order, so the result does not depend on timing.
+  const parentsToList = entries.filter((parent) => parent.readable && THREAD_PARENT_TYPES.has(parent.type) && options.threadsOf?.(parent) !== false);
+  const listArchived = async (parent: ChannelEntry): Promise<Array<{ thread: RawChannel; joined: boolean }>> => {
     const perms = computePermissions(access, parents.get(parent.id) ?? parent);
+    const found: Array<{ thread: RawChannel; joined: boolean }> = [];
     try {
-      for await (const { thread, joined } of listArchivedThreads(client, parent.id, perms, { signal })) {
-        const entry = threadEntry(thread, joined);
-        if (entry) yield entry;
-      }
+      for await (const listed of listArchivedThreads(client, parent.id, perms, { signal })) found.push(listed);
     } catch (error) {
       if (!(error instanceof AccessError)) throw error;
       options.warn?.(`could not list the archived threads of #${parent.name} (${parent.id}): ${error.message}`);
     }
+    return found;
+  };
+  for await (const listed of inOrderAtMost(parentsToList, options.listConcurrency ?? 8, listArchived)) {
+    for (const { thread, joined } of listed) {
+      const entry = threadEntry(thread, joined);
+      if (entry) yield entry;
+    }
+  }
+}
+
+// Runs `task` over `items` with at most `limit` running at once and yields the results in input order.
+// A failure is thrown when its turn comes; the tasks still running are left to settle on their own.
+async function* inOrderAtMost<T, R>(items: readonly T[], limit: number, task: (item: T) => Promise<R>): AsyncGenerator<R> {
+  const running: Array<Promise<R>> = [];
+  let next = 0;
+  const start = (): void => {
+    const promise = task(items[next++]!);
+    promise.catch(() => undefined); // observed when its turn comes
+    running.push(promise);
+  };
+  while (next < items.length && running.length < limit) start();
+  while (running.length > 0) {
+    const result = await running.shift()!;
+    if (next < items.length) start();
+    yield result;
   }
 }
 

@@ -13,6 +13,19 @@ interface HeadersLike {
 interface RouteState {
   starts: number[]; // start times of the latest requests (ascending, at most MAX_LOG)
   nextAt: number; // earliest start time of the next request (a reset we must wait for)
+  started: number; // requests started on this route
+  firstAt?: number; // when its first request ended: the reference for spans (queueing before it does not count)
+}
+
+// Until a bucket's real limit is known, no route of it goes faster than one already went unpunished: a route
+// may start its n-th request at time t after the end of its own first one only when some route of the bucket
+// had its n-th request accepted when started no later than t after the end of its first. One request at a time (the probe) may go beyond that. A
+// hidden limit then answers the probe with a 429, which teaches every route, instead of answering one request
+// of every route at once (40 channels reaching their 6th request of a window together).
+interface BucketProbe {
+  spans: number[]; // [n]: the shortest time from a route's first start to an accepted n-th start
+  probing: boolean; // a request beyond what `spans` proves is in flight
+  wake: Array<() => void>; // routes waiting for the probe to end or for a new proof
 }
 
 interface BucketLimit {
@@ -54,20 +67,92 @@ function bucketKey(key: string): string {
 export class Pacer {
   private readonly routes = new Map<string, RouteState>();
   private readonly buckets = new Map<string, BucketLimit>();
+  private readonly probes = new Map<string, BucketProbe>();
   private readonly politeMs: number;
 
   constructor(options: PacerOptions = {}) {
     this.politeMs = options.polite ? (options.politeIntervalMs ?? 1100) : 0;
   }
 
-  // Resolves when a request on `path` may start, reserving its slot.
-  async wait(path: string, signal?: AbortSignal): Promise<void> {
+  // Resolves when a request on `path` may start, reserving its slot; call the returned function when the
+  // request has ended, however it ended, with true when it was accepted (not answered 429).
+  async wait(path: string, signal?: AbortSignal): Promise<(accepted?: boolean) => void> {
     const key = routeKey(path);
+    const state = this.route(key);
+    const done = await this.admit(key, state, signal);
+    let startAt: number;
+    try {
+      startAt = await this.pace(key, state, signal);
+    } catch (error) {
+      done();
+      throw error;
+    }
+    let ended = false;
+    return (accepted) => {
+      if (ended) return;
+      ended = true;
+      // The server counts a request when it arrives, which can be long after we let it go (the REST client
+      // queues it behind the global limit): from now on its time in the log is when it ended, which is later
+      // than its arrival, so windows measured from the log never end before the server's do.
+      const at = state.starts.lastIndexOf(startAt);
+      if (at >= 0) {
+        state.starts.splice(at, 1);
+        record(state.starts, Math.max(startAt, Date.now()));
+      }
+      done(accepted);
+    };
+  }
+
+  private route(key: string): RouteState {
     let state = this.routes.get(key);
     if (!state) {
-      state = { starts: [], nextAt: 0 };
+      state = { starts: [], nextAt: 0, started: 0 };
       this.routes.set(key, state);
     }
+    return state;
+  }
+
+  // The probe gate of a bucket whose limit is not known yet (see BucketProbe).
+  private async admit(key: string, state: RouteState, signal: AbortSignal | undefined): Promise<(accepted?: boolean) => void> {
+    const bucket = bucketKey(key);
+    for (;;) {
+      signal?.throwIfAborted();
+      if (this.buckets.has(bucket)) break;
+      let probe = this.probes.get(bucket);
+      if (!probe) {
+        probe = { spans: [], probing: false, wake: [] };
+        this.probes.set(bucket, probe);
+      }
+      const now = Date.now();
+      const ordinal = state.started + 1;
+      const span = ordinal === 1 ? 0 : now - (state.firstAt ?? now);
+      const proof = probe.spans[ordinal];
+      const proven = proof !== undefined && proof <= span;
+      if (proven || !probe.probing) {
+        const held = proven ? undefined : probe;
+        if (held) held.probing = true;
+        state.started++;
+        const gate = probe;
+        let ended = false;
+        return (accepted = false) => {
+          if (ended) return;
+          ended = true;
+          if (ordinal === 1) state.firstAt ??= Date.now();
+          if (accepted && !(gate.spans[ordinal]! <= span)) gate.spans[ordinal] = span;
+          if (held) held.probing = false;
+          if (held || accepted) wakeAll(gate);
+        };
+      }
+      await waitForWake(probe, signal);
+    }
+    state.started++;
+    return () => {
+      state.firstAt ??= Date.now();
+    };
+  }
+
+  // Waits for the route's learnt pace and logs the start; resolves with the logged start time.
+  private async pace(key: string, state: RouteState, signal: AbortSignal | undefined): Promise<number> {
     const now = Date.now();
     let startAt = Math.max(now, state.nextAt);
     const { starts } = state;
@@ -79,6 +164,7 @@ export class Pacer {
     if (this.politeMs > 0 && starts.length > 0) startAt = Math.max(startAt, starts[starts.length - 1]! + this.politeMs);
     record(starts, startAt);
     if (startAt > now) await sleep(startAt - now, undefined, signal ? { signal } : undefined);
+    return startAt;
   }
 
   // The learnt average spacing of a route, in ms (0 when unpaced).
@@ -93,8 +179,7 @@ export class Pacer {
     if (headers.get('x-ratelimit-global') || headers.get('x-ratelimit-scope') === 'global') return;
     const now = Date.now();
     const key = routeKey(path);
-    const state = this.routes.get(key) ?? { starts: [], nextAt: 0 };
-    this.routes.set(key, state);
+    const state = this.route(key);
     const limit = Number(headers.get('x-ratelimit-limit'));
     const retryAfter = Number(headers.get('retry-after'));
     const resetAfterS = Number(headers.get('x-ratelimit-reset-after') ?? headers.get('retry-after'));
@@ -110,6 +195,11 @@ export class Pacer {
       // No usable headers: halve the pace we knew (or start at 4 per second).
       const spacing = Math.min(Math.max(previous ? (previous.windowMs / previous.limit) * 2 : 250, 250), 60_000);
       this.buckets.set(bucket, { limit: 1, windowMs: spacing });
+    }
+    const probe = this.probes.get(bucket);
+    if (probe) {
+      this.probes.delete(bucket); // the limit is known now: the gate opens for good
+      wakeAll(probe);
     }
     // @discordjs/rest waits Retry-After and retries on its own, outside wait(): that retry is a start too.
     const wait = Number.isFinite(retryAfter) && retryAfter > 0 ? retryAfter * 1000 : (resetMs ?? 0);
@@ -127,6 +217,24 @@ export class Pacer {
       state.nextAt = Math.max(state.nextAt, Date.now() + resetAfter * 1000);
     }
   }
+}
+
+function wakeAll(probe: BucketProbe): void {
+  const waiting = probe.wake;
+  probe.wake = [];
+  for (const wake of waiting) wake();
+}
+
+// Resolves at the next change of the probe (or rejects with the signal's reason).
+function waitForWake(probe: BucketProbe, signal: AbortSignal | undefined): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const onAbort = (): void => reject(signal?.reason);
+    probe.wake.push(() => {
+      signal?.removeEventListener('abort', onAbort);
+      resolve();
+    });
+    signal?.addEventListener('abort', onAbort, { once: true });
+  });
 }
 
 // Adds a start time, keeping the log sorted and bounded.

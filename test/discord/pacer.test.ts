@@ -3,6 +3,13 @@ import { Pacer, routeKey } from '../../lib/discord/pacer.js';
 
 const headers = (h: Record<string, string>) => ({ get: (name: string) => h[name.toLowerCase()] ?? null });
 
+// One accepted request through the pacer: wait for its slot, answer it, end it.
+async function accepted(pacer: Pacer, path: string, signal?: AbortSignal): Promise<void> {
+  const done = await pacer.wait(path, signal);
+  pacer.onResponse(path, '', headers({}));
+  done(true);
+}
+
 t.test('route keys keep the major id and collapse the rest', async (t) => {
   t.equal(routeKey('/channels/123456789/messages'), '/channels/123456789/messages');
   t.equal(routeKey('/channels/123456789/messages/987654321?x=1'), '/channels/123456789/messages/:id');
@@ -25,25 +32,95 @@ t.test('a 429 teaches the real pace of its bucket, for every channel', async (t)
 t.test('after a 429, each channel keeps at most `limit` starts in any window', async (t) => {
   const pacer = new Pacer();
   const now = Date.now();
-  for (let i = 0; i < 6; i++) await pacer.wait('/channels/55555/messages');
+  for (let i = 0; i < 5; i++) await accepted(pacer, '/channels/55555/messages');
+  const rejected = await pacer.wait('/channels/55555/messages');
   pacer.onRateLimited('/channels/55555/messages', '', headers({ 'x-ratelimit-limit': '5', 'x-ratelimit-reset-after': '0.2', 'retry-after': '1' }));
+  rejected();
   t.ok(pacer.intervalOf('/channels/55555/messages') >= 40, 'window learnt from our own start times and reset-after');
   // Another channel starts fresh: 5 at once, then the 6th waits for the window.
-  for (let i = 0; i < 5; i++) await pacer.wait('/channels/66666/messages');
+  for (let i = 0; i < 5; i++) await accepted(pacer, '/channels/66666/messages');
   t.ok(Date.now() - now < 150, 'a burst of `limit` requests is not delayed');
   const sixth = Date.now();
-  await pacer.wait('/channels/66666/messages');
+  await accepted(pacer, '/channels/66666/messages');
   t.ok(Date.now() - sixth >= 150, `the 6th waits for the window (${Date.now() - sixth} ms)`);
 });
 
 t.test('polite mode spaces requests from the start; waits are abortable', async (t) => {
   const pacer = new Pacer({ polite: true, politeIntervalMs: 50 });
   const started = Date.now();
-  await pacer.wait('/channels/33333/messages');
-  await pacer.wait('/channels/33333/messages');
+  await accepted(pacer, '/channels/33333/messages');
+  await accepted(pacer, '/channels/33333/messages');
   t.ok(Date.now() - started >= 45);
   const controller = new AbortController();
   const waiting = pacer.wait('/channels/33333/messages', controller.signal);
   controller.abort();
   await t.rejects(waiting);
+});
+
+// A server with a hidden limit per channel (limit per window, headers telling it only in the 429), latency
+// per request; `channels` routes of one bucket each make `requests` accepted requests through the pacer.
+async function simulate(options: { channels: number; requests: number; limit?: number; windowMs?: number; latencyMs: number }) {
+  const pacer = new Pacer();
+  const log = new Map<string, number[]>();
+  let inFlight = 0;
+  let maxInFlight = 0;
+  let rateLimited = 0;
+  const call = async (path: string): Promise<boolean> => {
+    const done = await pacer.wait(path);
+    let accepted = false;
+    inFlight++;
+    maxInFlight = Math.max(maxInFlight, inFlight);
+    try {
+      const now = Date.now();
+      const starts = (log.get(path) ?? []).filter((at) => options.windowMs === undefined || at > now - options.windowMs);
+      await new Promise((resolve) => setTimeout(resolve, options.latencyMs));
+      if (options.limit !== undefined && starts.length >= options.limit) {
+        rateLimited++;
+        const resetAfter = (starts[0]! + options.windowMs! - now) / 1000;
+        pacer.onRateLimited(path, '', headers({ 'x-ratelimit-limit': String(options.limit), 'x-ratelimit-reset-after': resetAfter.toFixed(3), 'retry-after': resetAfter.toFixed(3) }));
+        await new Promise((resolve) => setTimeout(resolve, resetAfter * 1000));
+        return false;
+      }
+      log.set(path, [...starts, now]);
+      pacer.onResponse(path, '', headers({}));
+      accepted = true;
+      return true;
+    } finally {
+      inFlight--;
+      done(accepted);
+    }
+  };
+  await Promise.all(
+    Array.from({ length: options.channels }, async (_, channel) => {
+      const path = `/channels/${100000 + channel}/messages`;
+      for (let ok = 0; ok < options.requests; ) if (await call(path)) ok++;
+    }),
+  );
+  return { rateLimited, maxInFlight };
+}
+
+t.test('channels sharing a bucket with a hidden limit pay a few 429s in all, not one each', async (t) => {
+  const { rateLimited } = await simulate({ channels: 20, requests: 8, limit: 3, windowMs: 400, latencyMs: 5 });
+  t.ok(rateLimited <= 3, `${rateLimited} requests answered 429 for 20 channels`);
+});
+
+t.test('without a hidden limit the probe gate keeps channels running in parallel', async (t) => {
+  const { rateLimited, maxInFlight } = await simulate({ channels: 20, requests: 10, latencyMs: 5 });
+  t.equal(rateLimited, 0);
+  t.ok(maxInFlight >= 10, `${maxInFlight} requests in flight at once`);
+});
+
+t.test('an aborted wait behind the probe rejects and the probe is released when its request ends', async (t) => {
+  const pacer = new Pacer();
+  const probe = await pacer.wait('/channels/77777/messages');
+  const controller = new AbortController();
+  const behind = pacer.wait('/channels/88888/messages', controller.signal).then(() => undefined);
+  // The second route's first request may go only once a first request was accepted; the probe is in flight.
+  const second = pacer.wait('/channels/99999/messages');
+  controller.abort(new Error('stop'));
+  await t.rejects(behind, { message: 'stop' });
+  probe(); // ended without a response (e.g. a network error): another route takes the probe
+  const next = await second;
+  next();
+  t.pass('the gate moved on');
 });
