@@ -65,7 +65,7 @@ export class Store {
   readonly #path: Sub<string>;
   readonly #failed: Sub<FailedEntry>;
   readonly #onClose: (() => void) | undefined;
-  #queue: Promise<unknown> = Promise.resolve();
+  readonly #queues = new Map<string, Promise<unknown>>();
 
   // `onClose` runs once the database is closed (openStore uses it to release its in-process lock).
   constructor(db: StoreDb, onClose?: () => void) {
@@ -78,10 +78,16 @@ export class Store {
     this.#failed = db.sublevel<string, FailedEntry>('failed', { valueEncoding: 'json' });
   }
 
-  // Read-modify-write operations run one at a time, so two callers never both see a path as free.
-  #serial<T>(task: () => Promise<T>): Promise<T> {
-    const run = this.#queue.then(task, task);
-    this.#queue = run.catch(() => {});
+  // Read-modify-write operations on one key (a channel's record and counters, a path claim) run one at a
+  // time, so two callers never both see a path as free or both add to the same old counter; different keys
+  // proceed in parallel.
+  #serial<T>(key: string, task: () => Promise<T>): Promise<T> {
+    const run = (this.#queues.get(key) ?? Promise.resolve()).then(task, task);
+    const tail = run.catch(() => {});
+    this.#queues.set(key, tail);
+    void tail.then(() => {
+      if (this.#queues.get(key) === tail) this.#queues.delete(key);
+    });
     return run;
   }
 
@@ -100,7 +106,7 @@ export class Store {
 
   // Replace a channel record as given (cursor and counters included); prefer advanceCursor for updates.
   async putChannel(rec: ChannelRecord): Promise<void> {
-    await this.#serial(async () => {
+    await this.#serial(`channel:${rec.channel_id}`, async () => {
       await this.#channel.put(rec.channel_id, rec);
       this.#channels.set(rec.channel_id, rec);
     });
@@ -114,7 +120,7 @@ export class Store {
   // Move a channel's cursor to messageId if that is further than where it is (never backwards), merging
   // the patch's metadata. `messageId` undefined only merges the patch. Creates the record if needed.
   async advanceCursor(channelId: string, messageId: string | undefined, patch: ChannelPatch = {}): Promise<ChannelRecord> {
-    return this.#serial(async () => {
+    return this.#serial(`channel:${channelId}`, async () => {
       const current = (await this.#readChannel(channelId)) ?? emptyChannel(channelId, patch.guild_id ?? '');
       const forward =
         messageId !== undefined &&
@@ -150,8 +156,8 @@ export class Store {
 
   // Reserve a final file path for one attachment: true if it was free or is already this attachment's.
   async claimPath(file: string, attachmentId: string): Promise<boolean> {
-    return this.#serial(async () => {
-      const key = pathKey(file);
+    const key = pathKey(file);
+    return this.#serial(`path:${key}`, async () => {
       const owner = await this.#path.get(key);
       if (owner !== undefined) return owner === attachmentId;
       await this.#path.put(key, attachmentId);
@@ -165,7 +171,7 @@ export class Store {
   // `known` carries what the caller has just established (under its per-hash lock and its path claim), so
   // those reads are skipped: whether the hash was unknown, and whether rec.path is this attachment's claim.
   async recordSaved(rec: SavedRecord, known: { newHash?: boolean; ownsPath?: boolean } = {}): Promise<void> {
-    await this.#serial(async () => {
+    await this.#serial(`channel:${rec.channel_id}`, async () => {
       const [previous, hash, owner, channel] = await Promise.all([
         this.#attachment.get(rec.attachment_id),
         known.newHash === undefined ? this.#hash.get(rec.sha256) : known.newHash ? undefined : ({ path: '', attachment_id: '' } satisfies HashEntry),
@@ -203,7 +209,7 @@ export class Store {
   // Record a failed attempt: status failed with the reason, attempts + 1, queued for retry first next run,
   // and the channel's failed counter (+1 the first time). A saved record is never downgraded: returns false.
   async recordFailed(rec: AttachmentRecord): Promise<boolean> {
-    return this.#serial(async () => {
+    return this.#serial(`channel:${rec.channel_id}`, async () => {
       const [previous, channel] = await Promise.all([
         this.#attachment.get(rec.attachment_id),
         this.#readChannel(rec.channel_id),
@@ -251,7 +257,7 @@ export class Store {
 
   // Wait for pending writes, then close the database (and release the directory lock).
   async close(): Promise<void> {
-    await this.#queue;
+    while (this.#queues.size > 0) await Promise.all(this.#queues.values());
     try {
       await this.#db.close();
     } finally {
