@@ -107,6 +107,28 @@ function contract(name: string, make: (t: Test) => Promise<Store>): void {
     t.equal(await store.claimPath('/archive/first.png', 'a1'), true);
   });
 
+  t.test(`${name}: concurrent records keep exact counters per channel, with and without caller hints`, async (t) => {
+    const store = await make(t);
+    await store.advanceCursor('c2', '5', { guild_id: 'g1' });
+    await Promise.all(
+      Array.from({ length: 40 }, (_, i) => {
+        const channel_id = i % 2 === 0 ? 'c1' : 'c2';
+        const rec = saved(`k${i}`, { channel_id, sha256: `h${i}`, path: `/archive/k${i}.png` });
+        return i % 4 < 2 ? store.recordSaved(rec) : store.recordSaved(rec, { newHash: true, ownsPath: true });
+      }),
+    );
+    await Promise.all([store.recordFailed(record('f1', { channel_id: 'c1' })), store.recordFailed(record('f2', { channel_id: 'c2' })), store.recordSaved(saved('k0', { sha256: 'h0', path: '/archive/k0.png' }))]);
+    const c1 = await store.getChannel('c1');
+    const c2 = await store.getChannel('c2');
+    t.equal(c1?.total_images, 20, 'c1: 20 saved (k0 saved twice counts once)');
+    t.equal(c2?.total_images, 20);
+    t.equal(c1?.failed, 1);
+    t.equal(c2?.failed, 1);
+    t.equal(c2?.last_message_id, '5', 'records never move the cursor');
+    t.same(await store.getHash('h3'), { path: '/archive/k3.png', attachment_id: 'k3' }, 'a hinted new hash is indexed');
+    t.equal(await store.claimPath('/archive/k3.png', 'other'), false, 'a hinted owned path is claimed');
+  });
+
   t.test(`${name}: iteration filters and ordering`, async (t) => {
     const store = await make(t);
     await store.recordSaved(saved('s1', { guild_id: 'g1', channel_id: 'c1' }));
