@@ -7,7 +7,7 @@ import type { Agent } from 'undici';
 import { DiscordClient } from './discord/client.js';
 import { createDownloadAgent } from './discord/download.js';
 import { UrlRefresher } from './discord/refresh.js';
-import { resolveTargets } from './discord/targets.js';
+import { openTargets } from './discord/targets.js';
 import type { ChannelTarget } from './discord/targets.js';
 import { AbortedError, AccessError, DpsError, ExitCode } from './errors.js';
 import { removeStaleTemps } from './fs/atomic-write.js';
@@ -32,6 +32,7 @@ import { normalizeOptions } from './options.js';
 import { chainStages } from './util/chain-stages.js';
 import type { Stage } from './util/chain-stages.js';
 import { Semaphore } from './util/semaphore.js';
+import { readAhead } from './util/read-ahead.js';
 import { runConcurrently } from './util/run-concurrently.js';
 
 export interface ArchiveResult {
@@ -68,6 +69,10 @@ export async function runArchive(input: ArchiveOptions, hooks: ArchiveHooks = {}
   if (hooks.signal?.aborted) forwardAbort();
   hooks.signal?.addEventListener('abort', forwardAbort, { once: true });
   const signal = controller.signal;
+  const resolving = new AbortController(); // target resolution: aborted with the run, or when the run stops early
+  const stopResolving = (): void => resolving.abort(signal.reason);
+  if (signal.aborted) stopResolving();
+  else signal.addEventListener('abort', stopResolving, { once: true });
   const client = new DiscordClient(options.client);
   const agent = createDownloadAgent(Math.max(options.concurrency, 4));
   const perChannel: ArchiveResult['perChannel'] = [];
@@ -91,12 +96,15 @@ export async function runArchive(input: ArchiveOptions, hooks: ArchiveHooks = {}
       hooks,
       signal,
     };
+    // Channels start as soon as they are known: the server's threads are listed (to the end, without waiting
+    // for channel slots) while its first channels are archived. Resolution stops with the run. When an unreadable
+    // channel is fatal (failOnChannelError), every target is checked before the first is archived.
     const targets = options.retryOnly
       ? await failedTargets(client, store, options, signal)
-      : await resolveTargets(client, options, { signal, log: hooks.log, emit: hooks.emit });
+      : await openTargets(client, options, { signal: resolving.signal, log: hooks.log, emit: hooks.emit });
     run.botId = targets.me.id;
-    if (targets.denied > 0) exitCode = ExitCode.access;
-    await runConcurrently(targets.channels, options.channelConcurrency, signal, async (target) => {
+    const channels = options.failOnChannelError ? await collect(targets.channels) : readAhead(targets.channels, () => resolving.abort(signal.reason));
+    await runConcurrently(channels, options.channelConcurrency, signal, async (target) => {
       const counts = emptyCounts();
       live.push(counts);
       const entry = { channel_id: target.context.channel_id, channel_name: target.context.channel_name, ...counts };
@@ -112,12 +120,14 @@ export async function runArchive(input: ArchiveOptions, hooks: ArchiveHooks = {}
         Object.assign(entry, counts);
       }
     });
+    if (targets.denied > 0) exitCode = Math.max(exitCode, ExitCode.access);
   } catch (error) {
     if (signal?.aborted && !(error instanceof DpsError && error.code !== 'DPS_ABORTED')) fatal = new AbortedError('aborted', { cause: error });
     else if (error instanceof DpsError) fatal = error;
     else throw error;
   } finally {
     hooks.signal?.removeEventListener('abort', forwardAbort);
+    signal.removeEventListener('abort', stopResolving);
     client.close();
     await agent.close().catch(() => undefined);
     await store.close().catch(() => undefined);
@@ -239,6 +249,12 @@ function warnFor(run: RunContext, event: DpsEvent): void {
 
 function describeTarget(target: ChannelTarget): string {
   return `#${target.context.channel_name} (${target.context.channel_id})`;
+}
+
+async function collect<T>(items: Iterable<T> | AsyncIterable<T>): Promise<T[]> {
+  const all: T[] = [];
+  for await (const item of items) all.push(item);
+  return all;
 }
 
 function maxId(a: string | undefined, b: string | undefined): string | undefined {

@@ -60,7 +60,9 @@ t.test('--all-channels archives exactly what the bot can read, once, within the 
   }
   t.equal(fake.stats.status429, 0, 'no 429 while the headers are honoured');
   t.ok(fake.stats.cdnMaxConcurrent <= 3, `downloads in flight never above --concurrency (max ${fake.stats.cdnMaxConcurrent})`);
-  t.ok(fake.stats.apiMaxConcurrent <= 2, `API requests in flight never above --channel-concurrency (max ${fake.stats.apiMaxConcurrent})`);
+  // Channels are archived while the server's threads are still being listed (at most --channel-concurrency
+  // listings at once): 2 channels + 2 listings.
+  t.ok(fake.stats.apiMaxConcurrent <= 4, `API requests in flight never above twice --channel-concurrency (max ${fake.stats.apiMaxConcurrent})`);
   const done = run.events.filter((e) => e.event === 'channel_done') as unknown as Array<{ channel_id: string; parent_id?: string }>;
   t.equal(new Set(done.map((d) => d.channel_id)).size, done.length, 'each channel and thread archived once');
   t.ok(done.some((d) => d.parent_id), 'threads carry their parent');
@@ -89,4 +91,36 @@ t.test('dps channels | filter readable | dps scrape --channel-id - (stdin)', asy
   t.equal(scraped.code, 0, scraped.stderr);
   const done = scraped.lines.filter((l) => l.event === 'channel_done').map((l) => l.channel_id).sort();
   t.same(done, readable.map((l) => l.id).sort(), 'exactly the piped channels were archived');
+});
+
+t.test('--all-channels archives the first channels while the threads of the server are still being listed', async (t) => {
+  const threads = (prefix: string) => Array.from({ length: 3 }, (_, i) => ({ name: `${prefix}-${i}`, messages: 1, archived: true }));
+  const scenario = buildScenario({
+    seed: 9,
+    guilds: [{ name: 'Busy Server', channels: ['a', 'b', 'c', 'd'].map((name) => ({ name, messages: 30, imageRatio: 0.2, threads: threads(name) })) }],
+  });
+  const fake = await startFakeDiscord({ scenario, rateLimit: { latencyMs: 20 } });
+  t.teardown(() => fake.close());
+  const dir = t.testdir();
+  const guild = fake.scenario.guilds[0]!;
+  const run = await runLibrary({ token: fake.token, api: fake.api, guildId: guild.id, allChannels: true, out: join(dir, 'out'), state: join(dir, 'state'), channelConcurrency: 2 });
+  t.equal(run.result.exitCode, 0);
+  const listing = fake.requests.filter((r) => r.route.includes('/threads/archived')).map((r) => r.at);
+  const history = fake.requests.filter((r) => r.route === 'GET /channels/:id/messages').map((r) => r.at);
+  t.equal(listing.length, 8, 'archived public and private threads of 4 channels');
+  t.ok(Math.min(...history) < Math.max(...listing), 'the first history request came before the last thread listing');
+  const done = run.events.filter((e) => e.event === 'channel_done') as unknown as Array<{ channel_id: string }>;
+  t.equal(done.length, 4 + 4 * 3, 'every channel and thread archived');
+  t.equal(new Set(done.map((d) => d.channel_id)).size, done.length, 'each once');
+});
+
+t.test('failOnChannelError: an unreadable requested channel stops the run before any channel is archived', async (t) => {
+  const fake = await startFakeDiscord({ scenario: serverScenario() });
+  t.teardown(() => fake.close());
+  const dir = t.testdir();
+  const guild = fake.scenario.guilds[0]!;
+  const id = (name: string) => guild.channels.find((c) => c.name === name)!.id;
+  const options = { token: fake.token, api: fake.api, guildId: guild.id, channelIds: [id('general'), id('hidden')], failOnChannelError: true, out: join(dir, 'out'), state: join(dir, 'state') };
+  await t.rejects(runLibrary(options), { code: 'DPS_ACCESS' });
+  t.same(fake.requests.filter((r) => r.route === 'GET /channels/:id/messages'), [], 'no history was read');
 });

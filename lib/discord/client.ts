@@ -3,7 +3,7 @@
 // adaptive pacing learnt from 429s, and translation of upstream errors into ours at this edge.
 
 import { setTimeout as sleep } from 'node:timers/promises';
-import { DiscordAPIError, HTTPError, RateLimitError, REST, RESTEvents } from '@discordjs/rest';
+import { DefaultRestOptions, DiscordAPIError, HTTPError, RateLimitError, REST, RESTEvents } from '@discordjs/rest';
 import type { RateLimitData, RequestData, ResponseLike } from '@discordjs/rest';
 import { AbortedError, AccessError, ApiError, AuthError, DpsError, redact } from '../errors.js';
 import { Pacer } from './pacer.js';
@@ -72,6 +72,7 @@ export class DiscordClient {
       globalRequestsPerSecond: this.options.polite ? 25 : this.options.globalPerSecond,
       authPrefix: 'Bot',
       rejectOnRateLimit: (data) => this.rejectRateLimit(data),
+      makeRequest: exactRetryAfter,
     });
     if (this.options.tokenType === 'bot') this.rest.setToken(this.options.token);
     this.pacer = new Pacer({ polite: this.options.polite });
@@ -211,6 +212,26 @@ export class DiscordClient {
       this.pacer.onResponse(path, bucketRoute, response.headers);
     }
   }
+}
+
+// @discordjs/rest waits out a 429 for its Retry-After header, which Discord rounds up to whole seconds
+// (discord-api.md §3: `Retry-After: 65` beside `retry_after: 64.57`), and a global 429 holds every request that
+// long: a second lost for a window that had 30 ms left. The body's `retry_after` is exact, so a 429 that has one
+// is handed on with that value in its header (still seconds; the REST client reads it with Number()). A 429
+// without Retry-After (Cloudflare's ban) passes unchanged.
+export async function exactRetryAfter(url: string, init: Parameters<typeof DefaultRestOptions.makeRequest>[1]): Promise<ResponseLike> {
+  const response = await DefaultRestOptions.makeRequest(url, init);
+  const header = Number(response.headers.get('retry-after'));
+  if (response.status !== 429 || !(header > 0) || !response.headers.get('content-type')?.startsWith('application/json')) return response;
+  const text = await response.text();
+  const headers = new Headers(response.headers as unknown as Headers);
+  try {
+    const exact: unknown = (JSON.parse(text) as { retry_after?: unknown } | null)?.retry_after;
+    if (typeof exact === 'number' && exact > 0 && exact < header) headers.set('retry-after', String(exact));
+  } catch {
+    // not JSON after all: the header stands
+  }
+  return new Response(text, { status: response.status, statusText: response.statusText, headers });
 }
 
 function toSearchParams(query: Record<string, string | undefined>): URLSearchParams {

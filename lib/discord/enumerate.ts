@@ -74,7 +74,7 @@ interface Signal {
 
 export interface ListChannelsOptions extends Signal {
   threads: boolean;
-  access?: GuildAccess | undefined; // already loaded (saves three requests)
+  access?: GuildAccess | Promise<GuildAccess> | undefined; // already loaded or loading (saves three requests)
   skipNsfw?: boolean | undefined; // mark NSFW channels (and their threads) unreadable, reason 'nsfw'
   threadsOf?: ((channel: ChannelEntry) => boolean) | undefined; // which readable channels to list threads of
   warn?: ((line: string) => void) | undefined; // a channel whose threads could not be listed
@@ -160,8 +160,13 @@ export function describeChannel(
 // The server's channels, then (with `threads`) the threads of its readable channels, each thread once.
 export async function* listChannels(client: DiscordClient, guildId: string, options: ListChannelsOptions): AsyncGenerator<ChannelEntry> {
   const { signal } = options;
-  const access = options.access ?? (await loadGuildAccess(client, guildId, { signal }));
-  const raw = channelObjects(await client.get<unknown>(`/guilds/${guildId}/channels`, { signal, what: `the channels of server ${guildId}` }));
+  // Permissions still loading (the caller has checked the token) load alongside the channel list: one round trip
+  // less before the first channel. Otherwise they come first: a rejected token then costs one request, not two.
+  const [access, listed] = await Promise.all([
+    options.access ?? (await loadGuildAccess(client, guildId, { signal })),
+    client.get<unknown>(`/guilds/${guildId}/channels`, { signal, what: `the channels of server ${guildId}` }),
+  ]);
+  const raw = channelObjects(listed);
   const parents = new Map<string, RawChannel>();
   const entries: ChannelEntry[] = [];
   for (const channel of raw) {

@@ -51,29 +51,57 @@ interface Run {
   options: NormalizedOptions;
   hooks: ResolveHooks;
   guildRaw: APIGuild;
-  out: ResolvedTargets;
+  out: Omit<ResolvedTargets, 'channels'>; // me, guild and the running counts
   seen: Set<string>; // ids already targeted or skipped
   active?: Promise<{ threads: RawChannel[]; joined: Set<string> }>;
 }
 
-// Resolves the server and the channels to archive; throws AuthError / AccessError for the run-level failures.
-export async function resolveTargets(client: DiscordClient, options: NormalizedOptions, hooks: ResolveHooks = {}): Promise<ResolvedTargets> {
+// The targets of a run as they are found: the token and server are checked before this resolves; `channels`
+// then yields each channel or thread once, in resolution order, so the first can be archived while threads are
+// still being listed. `denied` and `skipped` are final once `channels` has ended.
+export interface TargetStream {
+  me: APIUser;
+  guild: { id: string; name: string };
+  channels: AsyncIterable<ChannelTarget>;
+  readonly denied: number;
+  readonly skipped: number;
+}
+
+// Checks the token and the server, then streams the channels to archive; throws AuthError / AccessError for the
+// run-level failures (from `channels` too, for a single requested channel that cannot be read).
+export async function openTargets(client: DiscordClient, options: NormalizedOptions, hooks: ResolveHooks = {}): Promise<TargetStream> {
   const { signal } = hooks;
   const me = await client.get<APIUser>('/users/@me', { signal, what: 'the token (GET /users/@me)' });
   const guildRaw = await client.get<APIGuild>(`/guilds/${options.guildId}`, { signal, what: `server ${options.guildId}` });
   const guild = { id: options.guildId, name: typeof guildRaw?.name === 'string' ? guildRaw.name : 'server' };
-  const run: Run = { client, options, hooks, guildRaw, out: { me, guild, channels: [], denied: 0, skipped: 0 }, seen: new Set() };
-  if (options.allChannels) await allChannels(run);
-  else await requestedChannels(run);
-  return run.out;
+  const run: Run = { client, options, hooks, guildRaw, out: { me, guild, denied: 0, skipped: 0 }, seen: new Set() };
+  return {
+    me,
+    guild,
+    channels: options.allChannels ? allChannels(run) : requestedChannels(run),
+    get denied() {
+      return run.out.denied;
+    },
+    get skipped() {
+      return run.out.skipped;
+    },
+  };
+}
+
+// Resolves the server and every channel to archive at once (what `openTargets` streams, collected).
+export async function resolveTargets(client: DiscordClient, options: NormalizedOptions, hooks: ResolveHooks = {}): Promise<ResolvedTargets> {
+  const targets = await openTargets(client, options, hooks);
+  const channels: ChannelTarget[] = [];
+  for await (const target of targets.channels) channels.push(target);
+  return { me: targets.me, guild: targets.guild, channels, denied: targets.denied, skipped: targets.skipped };
 }
 
 // --all-channels: every readable message channel and (with threads) every thread; one skipped event per
 // unreadable or NSFW channel, nothing for their threads, nothing for categories.
-async function allChannels(run: Run): Promise<void> {
+async function* allChannels(run: Run): AsyncGenerator<ChannelTarget> {
   const { client, options, hooks, out } = run;
   const excluded = (id: string | null): boolean => id !== null && options.excludeChannelIds.has(id);
-  const access = await loadGuildAccess(client, out.guild.id, { signal: hooks.signal, userId: out.me.id, guild: run.guildRaw });
+  const access = loadGuildAccess(client, out.guild.id, { signal: hooks.signal, userId: out.me.id, guild: run.guildRaw });
   const names = new Map<string, string>();
   const dropped = new Set<string>(); // channels whose threads are not wanted either
   const entries = listChannels(client, out.guild.id, {
@@ -83,6 +111,7 @@ async function allChannels(run: Run): Promise<void> {
     skipNsfw: !options.includeNsfw,
     threadsOf: (channel) => !excluded(channel.id),
     warn: hooks.log,
+    listConcurrency: Math.min(8, options.channelConcurrency),
   });
   for await (const entry of entries) {
     if (!entry.is_thread) names.set(entry.id, entry.name);
@@ -92,13 +121,16 @@ async function allChannels(run: Run): Promise<void> {
       if (!entry.readable && !parentDropped && !excluded(entry.id) && entry.reason !== 'not_a_message_channel') skip(run, entry, names);
       continue;
     }
-    if (!entry.threads_only) add(run, contextOf(run, entry, names.get(entry.parent_id ?? '')), entry.type);
+    if (!entry.threads_only) {
+      const target = add(run, contextOf(run, entry, names.get(entry.parent_id ?? '')), entry.type);
+      if (target) yield target;
+    }
   }
 }
 
 // --channel-id: each requested channel, checked against the server's channel list and the bot's permissions
 // (falling back to asking Discord when those cannot be loaded); forums and text channels bring their threads.
-async function requestedChannels(run: Run): Promise<void> {
+async function* requestedChannels(run: Run): AsyncGenerator<ChannelTarget> {
   const { client, options, hooks, out } = run;
   const { signal } = hooks;
   const access = await optional(run, () => loadGuildAccess(client, out.guild.id, { signal, userId: out.me.id, guild: run.guildRaw }));
@@ -136,8 +168,9 @@ async function requestedChannels(run: Run): Promise<void> {
         hooks.emit?.(channelSkippedEvent(base, 'not_a_message_channel', detail));
         continue;
       }
-      if (!entry.threads_only) add(run, contextOf(run, entry, parent?.name ?? channel.parent_id ?? undefined), entry.type);
-      if (options.threads && THREAD_PARENT_TYPES.has(channel.type)) await addThreadsOf(run, channel, access);
+      const target = entry.threads_only ? undefined : add(run, contextOf(run, entry, parent?.name ?? channel.parent_id ?? undefined), entry.type);
+      if (target) yield target;
+      if (options.threads && THREAD_PARENT_TYPES.has(channel.type)) yield* threadsOf(run, channel, access);
     } catch (error) {
       if (!(error instanceof AccessError) || options.failOnChannelError || single) throw error;
       out.denied++;
@@ -150,14 +183,15 @@ async function requestedChannels(run: Run): Promise<void> {
 
 // The threads (or forum/media posts) of one requested channel: active ones, then archived public and private.
 // A listing the bot may not make is reported and skipped; it never fails the channel.
-async function addThreadsOf(run: Run, channel: RawChannel, access: GuildAccess | undefined): Promise<void> {
+async function* threadsOf(run: Run, channel: RawChannel, access: GuildAccess | undefined): AsyncGenerator<ChannelTarget> {
   const { client, options, hooks } = run;
   const parentName = typeof channel.name === 'string' ? channel.name : channel.id;
-  const consider = (thread: RawChannel, joined: boolean): void => {
-    if (run.seen.has(thread.id) || options.excludeChannelIds.has(thread.id)) return;
+  const consider = (thread: RawChannel, joined: boolean): ChannelTarget | undefined => {
+    if (run.seen.has(thread.id) || options.excludeChannelIds.has(thread.id)) return undefined;
     const entry = describeChannel(access, thread, channel, { joined });
-    if (entry.readable) add(run, contextOf(run, entry, parentName), entry.type);
-    else skip(run, entry, new Map([[channel.id, parentName]]));
+    if (entry.readable) return add(run, contextOf(run, entry, parentName), entry.type);
+    skip(run, entry, new Map([[channel.id, parentName]]));
+    return undefined;
   };
   run.active ??= listActiveThreads(client, run.out.guild.id, { signal: hooks.signal }).catch((error: unknown) => {
     if (!(error instanceof AccessError)) throw error;
@@ -165,20 +199,27 @@ async function addThreadsOf(run: Run, channel: RawChannel, access: GuildAccess |
     return { threads: [], joined: new Set<string>() };
   });
   const active = await run.active;
-  for (const thread of active.threads) if (thread.parent_id === channel.id) consider(thread, active.joined.has(thread.id));
+  for (const thread of active.threads) {
+    const target = thread.parent_id === channel.id ? consider(thread, active.joined.has(thread.id)) : undefined;
+    if (target) yield target;
+  }
   const perms = access ? computePermissions(access, channel) : READ_MESSAGE_HISTORY;
   try {
-    for await (const { thread, joined } of listArchivedThreads(client, channel.id, perms, { signal: hooks.signal })) consider(thread, joined);
+    for await (const { thread, joined } of listArchivedThreads(client, channel.id, perms, { signal: hooks.signal })) {
+      const target = consider(thread, joined);
+      if (target) yield target;
+    }
   } catch (error) {
     if (!(error instanceof AccessError)) throw error;
     hooks.log?.(`could not list the archived threads of #${parentName} (${channel.id}): ${error.message}`);
   }
 }
 
-function add(run: Run, context: ChannelContext, type: number): void {
-  if (run.seen.has(context.channel_id)) return;
+// A target the first time its id is seen (undefined after that: a thread listed twice is archived once).
+function add(run: Run, context: ChannelContext, type: number): ChannelTarget | undefined {
+  if (run.seen.has(context.channel_id)) return undefined;
   run.seen.add(context.channel_id);
-  run.out.channels.push({ context, type });
+  return { context, type };
 }
 
 // One skipped event for a channel the bot cannot read (reason 'no_access', or 'nsfw' when filtered).

@@ -2,7 +2,7 @@ import t from 'tap';
 import type { Test } from 'tap';
 import { startFakeDiscord, type FakeDiscord } from '../../fixtures/fake-discord.js';
 import { DiscordClient } from '../../lib/discord/client.js';
-import { resolveTargets, type ResolvedTargets } from '../../lib/discord/targets.js';
+import { openTargets, resolveTargets, type ResolvedTargets } from '../../lib/discord/targets.js';
 import { normalizeOptions, type ArchiveOptions } from '../../lib/options.js';
 import type { DpsEvent } from '../../lib/output/events.js';
 import { byName, enumerationScenario } from '../helpers/guild-scenario.js';
@@ -104,4 +104,25 @@ t.test('requested channels when the server channel list is filtered (hidden ones
   await t.rejects(resolve({ channelIds: [id('hidden')] }), { code: 'DPS_ACCESS' });
   t.equal(fake.requests.filter((r) => r.status === 403).length, 1, 'Discord is asked, and says no');
   t.same((await resolve({ channelIds: [id('general')], threads: false })).names, ['general']);
+});
+
+t.test('--all-channels streams its targets: channels come before any thread is listed, the rest as found', async (t) => {
+  const { fake, resolve, id } = await start(t);
+  const whole = await resolve({ allChannels: true });
+  fake.resetLog();
+  const client = new DiscordClient({ token: fake.token, api: fake.api, retries: 0 });
+  t.teardown(() => client.close());
+  const options = normalizeOptions({ token: fake.token, api: fake.api, guildId: fake.scenario.guilds[0]!.id, allChannels: true, channelConcurrency: 2 });
+  const stream = await openTargets(client, options);
+  const iterator = stream.channels[Symbol.asyncIterator]();
+  const first = await iterator.next();
+  t.equal(first.value?.context.channel_name, 'general', 'the first channel, in channel order');
+  t.same(fake.requests.filter((r) => r.route.includes('/threads')), [], 'no thread listing was needed for it');
+  const names = [first.value!.context.channel_name];
+  for (let next = await iterator.next(); !next.done; next = await iterator.next()) names.push(next.value.context.channel_name);
+  t.same(names.slice().sort(), whole.names, 'the same targets as resolved at once');
+  t.equal(new Set(names).size, names.length, 'each once');
+  t.same([stream.denied, stream.skipped], [whole.denied, whole.skipped]);
+  t.ok(names.indexOf('news') < names.indexOf('chat'), 'channels before threads');
+  t.notOk(fake.requests.some((r) => r.channelId === id('spicy')));
 });
