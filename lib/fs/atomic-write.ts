@@ -27,6 +27,9 @@ export interface WriteTempOptions {
   root?: string | undefined;
   // Folders already created and checked during this run (one Map per run): each is checked once, not per file.
   folders?: FolderCache | undefined;
+  // Called once every byte has arrived and been written, before the fsync: the download's slot can go to the
+  // next transfer while this file is made durable.
+  onReceived?: (() => void) | undefined;
 }
 
 // Folder -> its check (created below root, no symlink on the way, resolves inside root), shared within one run.
@@ -163,6 +166,7 @@ export async function writeTemp(
     if (expectedSize !== undefined && bytes !== expectedSize) {
       throw new DownloadError(`size mismatch: received ${bytes} of ${expectedSize} bytes`, { retryable: true });
     }
+    opts.onReceived?.();
     await file.sync();
     handle = undefined;
     await file.close();

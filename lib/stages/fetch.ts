@@ -65,7 +65,8 @@ export async function download(item: MediaItem, options: FetchOptions): Promise<
         const transfer = options.transferSignal;
         const opened = await openDownload(url, { agent: options.agent, signal: transfer, allowedOrigins: options.allowedOrigins ?? [] });
         try {
-          return await writeItem({ ...item, url }, opened.body, { ...options, signal: transfer }, opened.contentLength);
+          // The slot is for the transfer: it passes on once the body is in, while the file is fsynced and recorded.
+          return await writeItem({ ...item, url }, opened.body, { ...options, signal: transfer, onReceived: release }, opened.contentLength);
         } catch (error) {
           // A write refused before reading (a symlink in --out, a path error) must not leave the body unread:
           // it would hold one of the Agent's connections forever and the run would stall.

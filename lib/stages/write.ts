@@ -17,6 +17,7 @@ export interface WriteOptions {
   signal?: AbortSignal | undefined;
   locks: KeyedLock; // serialises dedupe decisions per sha256 across concurrent downloads
   folders?: FolderCache | undefined; // folders checked during this run
+  onReceived?: (() => void) | undefined; // the body has been read to its end (see writeTemp)
 }
 
 // Runs async sections one at a time per key (two downloads with identical bytes must not both be "first").
@@ -59,7 +60,15 @@ export async function itemPath(item: MediaItem, options: Pick<WriteOptions, 'out
 // Writes one body to its final place and records it in the store; throws on size mismatch or I/O errors.
 export async function writeItem(item: MediaItem, body: AsyncIterable<Uint8Array>, options: WriteOptions, expectedSize?: number): Promise<SavedResult> {
   const { path, owned } = await itemPath(item, options);
-  const temp = await writeTemp(dirname(path), body, { expectedSize: item.size ?? expectedSize, signal: options.signal, root: options.out, folders: options.folders });
+  try {
+    return await placeItem(item, body, options, expectedSize, path, owned);
+  } finally {
+    options.store.releaseClaim(path, item.attachment_id); // written with the record, or no longer wanted
+  }
+}
+
+async function placeItem(item: MediaItem, body: AsyncIterable<Uint8Array>, options: WriteOptions, expectedSize: number | undefined, path: string, owned: boolean): Promise<SavedResult> {
+  const temp = await writeTemp(dirname(path), body, { expectedSize: item.size ?? expectedSize, signal: options.signal, root: options.out, folders: options.folders, onReceived: options.onReceived });
   let placed = false; // the temp file was renamed or removed
   try {
     if (expectedSize !== undefined && temp.bytes !== expectedSize) {

@@ -66,6 +66,12 @@ export class Store {
   readonly #failed: Sub<FailedEntry>;
   readonly #onClose: (() => void) | undefined;
   readonly #queues = new Map<string, Promise<unknown>>();
+  // Reads answered synchronously when the database can (LevelDB: a few microseconds from its cache, against a
+  // round trip through libuv's thread pool and a cross-thread wake-up per read); otherwise asynchronously.
+  readonly #sync: boolean;
+  // Path claims made in this process and not yet written: they are persisted with the saved file's record
+  // (recordSaved) and forgotten by releaseClaim, so a file costs no write of its own before its record.
+  readonly #claims = new Map<string, string>();
 
   // `onClose` runs once the database is closed (openStore uses it to release its in-process lock).
   constructor(db: StoreDb, onClose?: () => void) {
@@ -76,6 +82,11 @@ export class Store {
     this.#hash = db.sublevel<string, HashEntry>('hash', { valueEncoding: 'json' });
     this.#path = db.sublevel<string, string>('path', { valueEncoding: 'json' });
     this.#failed = db.sublevel<string, FailedEntry>('failed', { valueEncoding: 'json' });
+    this.#sync = (db.supports as { getSync?: boolean }).getSync === true;
+  }
+
+  #get<V>(sublevel: Sub<V>, key: string): V | undefined | Promise<V | undefined> {
+    return this.#sync && sublevel.status === 'open' ? sublevel.getSync(key) : sublevel.get(key);
   }
 
   // Read-modify-write operations on one key (a channel's record and counters, a path claim) run one at a
@@ -93,13 +104,13 @@ export class Store {
 
   // One channel's cursor, names and counters.
   async getChannel(channelId: string): Promise<ChannelRecord | undefined> {
-    return this.#channels.get(channelId) ?? this.#channel.get(channelId);
+    return this.#channels.get(channelId) ?? this.#get(this.#channel, channelId);
   }
 
   async #readChannel(channelId: string): Promise<ChannelRecord | undefined> {
     const cached = this.#channels.get(channelId);
     if (cached !== undefined) return cached;
-    const stored = await this.#channel.get(channelId);
+    const stored = await this.#get(this.#channel, channelId);
     if (stored !== undefined) this.#channels.set(channelId, stored);
     return stored;
   }
@@ -140,7 +151,7 @@ export class Store {
 
   // One attachment's record: saved (with its path) or failed (with its reason).
   async getAttachment(attachmentId: string): Promise<AttachmentRecord | undefined> {
-    return this.#attachment.get(attachmentId);
+    return this.#get(this.#attachment, attachmentId);
   }
 
   // Look up many attachments in one read (the filter stage asks per message): same order, undefined if unknown.
@@ -151,18 +162,26 @@ export class Store {
 
   // Where these bytes were first written, if anywhere (dedupe: link instead of writing twice).
   async getHash(sha256: string): Promise<HashEntry | undefined> {
-    return this.#hash.get(sha256);
+    return this.#get(this.#hash, sha256);
   }
 
-  // Reserve a final file path for one attachment: true if it was free or is already this attachment's.
+  // Reserve a final file path for one attachment: true if it was free or is already this attachment's. The
+  // claim holds in this process at once; it is written with the attachment's record (recordSaved, which needs
+  // `ownsPath` or finds the claim itself) and must be given back with releaseClaim once that is done or failed.
   async claimPath(file: string, attachmentId: string): Promise<boolean> {
     const key = pathKey(file);
     return this.#serial(`path:${key}`, async () => {
-      const owner = await this.#path.get(key);
-      if (owner !== undefined) return owner === attachmentId;
-      await this.#path.put(key, attachmentId);
+      const claimed = this.#claims.get(key) ?? (await this.#get(this.#path, key));
+      if (claimed !== undefined) return claimed === attachmentId;
+      this.#claims.set(key, attachmentId);
       return true;
     });
+  }
+
+  // Forget this process's claim of `file` by this attachment (its record is written, or it was never saved).
+  releaseClaim(file: string, attachmentId: string): void {
+    const key = pathKey(file);
+    if (this.#claims.get(key) === attachmentId) this.#claims.delete(key);
   }
 
   // Record a saved file in one batch: the attachment (status saved), the hash index if these bytes are new,
@@ -172,10 +191,11 @@ export class Store {
   // those reads are skipped: whether the hash was unknown, and whether rec.path is this attachment's claim.
   async recordSaved(rec: SavedRecord, known: { newHash?: boolean; ownsPath?: boolean } = {}): Promise<void> {
     await this.#serial(`channel:${rec.channel_id}`, async () => {
+      const key = pathKey(rec.path);
       const [previous, hash, owner, channel] = await Promise.all([
-        this.#attachment.get(rec.attachment_id),
-        known.newHash === undefined ? this.#hash.get(rec.sha256) : known.newHash ? undefined : ({ path: '', attachment_id: '' } satisfies HashEntry),
-        known.ownsPath === undefined ? this.#path.get(pathKey(rec.path)) : known.ownsPath ? undefined : '',
+        this.#get(this.#attachment, rec.attachment_id),
+        known.newHash === undefined ? this.#get(this.#hash, rec.sha256) : known.newHash ? undefined : ({ path: '', attachment_id: '' } satisfies HashEntry),
+        known.ownsPath === undefined ? this.#ownerOf(key, rec.attachment_id) : known.ownsPath ? undefined : '',
         this.#readChannel(rec.channel_id),
       ]);
       const saved: AttachmentRecord = { ...rec, status: 'saved', reason: undefined };
@@ -188,7 +208,7 @@ export class Store {
         ops.push({ type: 'put', sublevel: this.#hash, key: rec.sha256, value: first });
       }
       if (owner === undefined) {
-        ops.push({ type: 'put', sublevel: this.#path, key: pathKey(rec.path), value: rec.attachment_id });
+        ops.push({ type: 'put', sublevel: this.#path, key, value: rec.attachment_id });
       }
       if (previous?.status !== 'saved') {
         const counts = channel ?? emptyChannel(rec.channel_id, rec.guild_id);
@@ -206,14 +226,19 @@ export class Store {
     });
   }
 
+  // The stored claim of a path, or undefined when it is unclaimed or claimed (unwritten) by this attachment here.
+  async #ownerOf(key: string, attachmentId: string): Promise<string | undefined> {
+    const stored = await this.#get(this.#path, key);
+    if (stored !== undefined) return stored;
+    const claimed = this.#claims.get(key);
+    return claimed === undefined || claimed === attachmentId ? undefined : claimed;
+  }
+
   // Record a failed attempt: status failed with the reason, attempts + 1, queued for retry first next run,
   // and the channel's failed counter (+1 the first time). A saved record is never downgraded: returns false.
   async recordFailed(rec: AttachmentRecord): Promise<boolean> {
     return this.#serial(`channel:${rec.channel_id}`, async () => {
-      const [previous, channel] = await Promise.all([
-        this.#attachment.get(rec.attachment_id),
-        this.#readChannel(rec.channel_id),
-      ]);
+      const [previous, channel] = await Promise.all([this.#get(this.#attachment, rec.attachment_id), this.#readChannel(rec.channel_id)]);
       if (previous?.status === 'saved') return false;
       const failed: FailedEntry = {
         ...rec,

@@ -259,3 +259,23 @@ t.test('many renames into one folder at once all land (their directory fsyncs ar
   t.same((await fs.readdir(root)).sort(), [...names].sort());
   for (const [i, name] of names.entries()) t.equal((await fs.stat(path.join(root, name))).size, i + 1);
 });
+
+t.test('writeTemp reports once that every byte is in, before it resolves; never when the body fails', async (t) => {
+  const root = t.testdir();
+  let received = 0;
+  let pulled = 0;
+  async function* body(): AsyncIterable<Uint8Array> {
+    for (let i = 0; i < 4; i++) {
+      t.equal(received, 0, `not reported while chunk ${i} is pending`);
+      pulled++;
+      yield new Uint8Array(1000).fill(i);
+    }
+  }
+  const result = await writeTemp(root, body(), { expectedSize: 4000, onReceived: () => received++ });
+  t.equal(pulled, 4);
+  t.equal(received, 1, 'reported exactly once');
+  t.equal(result.bytes, 4000);
+  let failed = 0;
+  await t.rejects(writeTemp(root, chunks(2, 10), { expectedSize: 30, onReceived: () => failed++ }), DownloadError);
+  t.equal(failed, 0, 'a short body is not "received"');
+});

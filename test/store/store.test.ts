@@ -107,6 +107,27 @@ function contract(name: string, make: (t: Test) => Promise<Store>): void {
     t.equal(await store.claimPath('/archive/first.png', 'a1'), true);
   });
 
+  t.test(`${name}: a claim holds in this process until its record is written or it is released`, async (t) => {
+    const store = await make(t);
+    t.equal(await store.claimPath('/archive/p.png', 'a1'), true);
+    t.equal(await store.claimPath('/archive/P.png', 'a2'), false, 'claimed here, not yet written: still exclusive');
+    store.releaseClaim('/archive/p.png', 'a2');
+    t.equal(await store.claimPath('/archive/p.png', 'a2'), false, 'only its owner can release a claim');
+    store.releaseClaim('/archive/p.png', 'a1');
+    t.equal(await store.claimPath('/archive/p.png', 'a2'), true, 'released (a1 was never saved): free again');
+
+    t.equal(await store.claimPath('/archive/q.png', 'a3'), true);
+    await store.recordSaved(saved('a4', { path: '/archive/q.png', sha256: 'h4' }));
+    t.equal((await store.getAttachment('a4'))?.path, '/archive/q.png');
+    store.releaseClaim('/archive/q.png', 'a3');
+    t.equal(await store.claimPath('/archive/q.png', 'a5'), true, "a record does not take a path another attachment claimed here");
+
+    t.equal(await store.claimPath('/archive/r.png', 'a6'), true);
+    await store.recordSaved(saved('a6', { path: '/archive/r.png', sha256: 'h6' }));
+    store.releaseClaim('/archive/r.png', 'a6');
+    t.equal(await store.claimPath('/archive/r.png', 'a7'), false, 'the record wrote the claim');
+  });
+
   t.test(`${name}: concurrent records keep exact counters per channel, with and without caller hints`, async (t) => {
     const store = await make(t);
     await store.advanceCursor('c2', '5', { guild_id: 'g1' });
