@@ -11,6 +11,7 @@ import { openTargets } from './discord/targets.js';
 import type { ChannelTarget } from './discord/targets.js';
 import { AbortedError, AccessError, DpsError, ExitCode } from './errors.js';
 import { removeStaleTemps } from './fs/atomic-write.js';
+import { DiskThread } from './fs/disk-thread.js';
 import type { FolderCache } from './fs/atomic-write.js';
 import { addCounts, channelSkippedEvent, emptyCounts } from './output/events.js';
 import type { Counts, DpsEvent, SummaryEvent } from './output/events.js';
@@ -50,6 +51,7 @@ interface RunContext {
   refresher: UrlRefresher;
   locks: KeyedLock;
   folders: FolderCache; // output folders created and checked during this run
+  disk: DiskThread; // hashes, writes, fsyncs and renames the files, off the main thread
   hooks: ArchiveHooks;
   signal: AbortSignal | undefined;
   botId?: string | undefined;
@@ -75,6 +77,7 @@ export async function runArchive(input: ArchiveOptions, hooks: ArchiveHooks = {}
   else signal.addEventListener('abort', stopResolving, { once: true });
   const client = new DiscordClient(options.client);
   const agent = createDownloadAgent(Math.max(options.concurrency, 4));
+  const disk = new DiskThread();
   const perChannel: ArchiveResult['perChannel'] = [];
   const live: Counts[] = [];
   const liveTotals = (): Counts => live.reduce((sum, counts) => (addCounts(sum, counts), sum), emptyCounts());
@@ -93,6 +96,7 @@ export async function runArchive(input: ArchiveOptions, hooks: ArchiveHooks = {}
       refresher: new UrlRefresher(client, signal),
       locks: new KeyedLock(),
       folders: new Map(),
+      disk,
       hooks,
       signal,
     };
@@ -130,6 +134,7 @@ export async function runArchive(input: ArchiveOptions, hooks: ArchiveHooks = {}
     signal.removeEventListener('abort', stopResolving);
     client.close();
     await agent.close().catch(() => undefined);
+    await disk.close().catch(() => undefined);
     await store.close().catch(() => undefined);
   }
   if (fatal && fatal.code !== 'DPS_ABORTED' && perChannel.length === 0) throw fatal;
@@ -218,6 +223,7 @@ function downloadStages(run: RunContext, cursor?: string): Stage[] {
         transferSignal: run.hooks.hardSignal,
         locks: run.locks,
         folders: run.folders,
+        disk: run.disk,
       }),
   ];
 }

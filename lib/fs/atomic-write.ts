@@ -15,7 +15,7 @@ export const TEMP_SUFFIX = '.dps-tmp';
 const TEMP_NAME = /^\.[0-9a-f]{24}\.dps-tmp$/;
 
 // O_NOFOLLOW does not exist on Windows; O_EXCL already refuses an existing name (symlinks included).
-const CREATE_FLAGS = constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | (constants.O_NOFOLLOW ?? 0);
+export const CREATE_FLAGS = constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | (constants.O_NOFOLLOW ?? 0);
 
 // Hard links are impossible here (other device, file system without links, link count limit): keep a reference.
 const NO_LINK = new Set(['EXDEV', 'EPERM', 'EMLINK', 'ENOTSUP', 'EOPNOTSUPP', 'ENOSYS']);
@@ -36,7 +36,7 @@ export interface WriteTempOptions {
 export type FolderCache = Map<string, Promise<void>>;
 
 // Bytes gathered before one write(v) call: a few syscalls for a large file instead of one per network chunk.
-const WRITE_BATCH_BYTES = 512 * 1024;
+export const WRITE_BATCH_BYTES = 512 * 1024;
 
 export interface TempFile {
   tempPath: string;
@@ -53,7 +53,7 @@ function isInside(base: string, target: string, allowEqual: boolean): boolean {
   return rel !== '..' && !rel.startsWith(`..${path.sep}`) && !path.isAbsolute(rel);
 }
 
-function tempName(dir: string): string {
+export function tempName(dir: string): string {
   return path.join(dir, `.${randomBytes(12).toString('hex')}${TEMP_SUFFIX}`);
 }
 
@@ -62,7 +62,7 @@ function refuse(message: string): DownloadError {
 }
 
 // Translate a failure once: a full disk stops the run, an abort surfaces as the signal's reason.
-function translate(error: unknown, what: string, signal?: AbortSignal): unknown {
+export function translate(error: unknown, what: string, signal?: AbortSignal): unknown {
   if (signal?.aborted) return signal.reason;
   if (isDiskFull(error)) return new DiskFullError(`no space left while writing ${what}`, { cause: error });
   return error;
@@ -92,7 +92,7 @@ async function makeDirInside(root: string, dir: string): Promise<void> {
 }
 
 // Create and check `dir` once per run (see makeDirInside); a failed check is not cached.
-function ensureDirInside(root: string, dir: string, folders: FolderCache | undefined): Promise<void> {
+export function ensureDirInside(root: string, dir: string, folders: FolderCache | undefined): Promise<void> {
   if (folders === undefined) return makeDirInside(root, dir);
   const key = path.resolve(dir);
   let check = folders.get(key);
@@ -105,7 +105,7 @@ function ensureDirInside(root: string, dir: string, folders: FolderCache | undef
 }
 
 // Write every byte of `chunks` (in order), looping over short writes.
-async function writeAll(handle: FileHandle, chunks: Uint8Array[]): Promise<void> {
+export async function writeAll(handle: FileHandle, chunks: Uint8Array[]): Promise<void> {
   let pending = chunks;
   while (pending.length > 0) {
     const { bytesWritten } = pending.length === 1

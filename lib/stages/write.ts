@@ -4,8 +4,10 @@
 
 import { dirname } from 'node:path';
 import { rm } from 'node:fs/promises';
-import { commitTemp, fileMatches, linkDuplicate, writeTemp } from '../fs/atomic-write.js';
+import { fileMatches, linkDuplicate } from '../fs/atomic-write.js';
 import type { FolderCache } from '../fs/atomic-write.js';
+import { inProcessDisk } from '../fs/disk-thread.js';
+import type { Disk } from '../fs/disk-thread.js';
 import { folderName, nameVars, renderName, resolveInside } from '../fs/safe-name.js';
 import type { Store } from '../store/store.js';
 import type { MediaItem, SavedResult } from '../types.js';
@@ -18,6 +20,7 @@ export interface WriteOptions {
   locks: KeyedLock; // serialises dedupe decisions per sha256 across concurrent downloads
   folders?: FolderCache | undefined; // folders checked during this run
   onReceived?: (() => void) | undefined; // the body has been read to its end (see writeTemp)
+  disk?: Disk | undefined; // where bytes are hashed and written: a DiskThread, or this thread (the default)
 }
 
 // Runs async sections one at a time per key (two downloads with identical bytes must not both be "first").
@@ -68,7 +71,8 @@ export async function writeItem(item: MediaItem, body: AsyncIterable<Uint8Array>
 }
 
 async function placeItem(item: MediaItem, body: AsyncIterable<Uint8Array>, options: WriteOptions, expectedSize: number | undefined, path: string, owned: boolean): Promise<SavedResult> {
-  const temp = await writeTemp(dirname(path), body, { expectedSize: item.size ?? expectedSize, signal: options.signal, root: options.out, folders: options.folders, onReceived: options.onReceived });
+  const disk = options.disk ?? inProcessDisk;
+  const temp = await disk.writeTemp(dirname(path), body, { expectedSize: item.size ?? expectedSize, signal: options.signal, root: options.out, folders: options.folders, onReceived: options.onReceived });
   let placed = false; // the temp file was renamed or removed
   try {
     if (expectedSize !== undefined && temp.bytes !== expectedSize) {
@@ -84,7 +88,7 @@ async function placeItem(item: MediaItem, body: AsyncIterable<Uint8Array>, optio
         duplicateOf = first.path;
         if ((await linkDuplicate(first.path, path)) === 'referenced') savedPath = first.path;
       } else {
-        await commitTemp(temp.tempPath, path);
+        await disk.commitTemp(temp.tempPath, path);
         placed = true;
       }
       await options.store.recordSaved({

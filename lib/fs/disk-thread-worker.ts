@@ -1,0 +1,134 @@
+// A disk thread (a worker_threads Worker, see disk-thread.ts): hashes and writes the batches of bytes the main
+// thread hands it, fsyncs and closes each finished temp file, and commits temp files to their final names.
+// Its file-system calls are synchronous: this thread has nothing else to do, and a synchronous call costs a
+// system call, where an asynchronous one also costs two cross-thread wake-ups through libuv's pool. One reply
+// per request: {req, ...result} or {req, error}. Renames into one folder share one directory fsync: commits
+// are acknowledged together once the messages already queued have been handled.
+
+import { createHash } from 'node:crypto';
+import type { Hash } from 'node:crypto';
+import fs from 'node:fs';
+import path from 'node:path';
+import { parentPort } from 'node:worker_threads';
+import { DownloadError } from '../errors.js';
+import { CREATE_FLAGS } from './atomic-write.js';
+import type { DiskReply, DiskRequest, SerializedError } from './disk-thread.js';
+
+interface OpenFile {
+  fd: number;
+  hash: Hash;
+  bytes: number;
+}
+
+const files = new Map<number, OpenFile>();
+const renamed = new Map<string, number[]>(); // folder -> commits waiting for its fsync
+let flushing = false;
+
+function serialize(error: unknown): SerializedError {
+  const e = error as { name?: unknown; message?: unknown; code?: unknown; retryable?: unknown } | null;
+  return {
+    name: typeof e?.name === 'string' ? e.name : 'Error',
+    message: typeof e?.message === 'string' ? e.message : String(error),
+    code: typeof e?.code === 'string' ? e.code : undefined,
+    retryable: typeof e?.retryable === 'boolean' ? e.retryable : undefined,
+  };
+}
+
+const reply = (message: DiskReply): void => parentPort?.postMessage(message);
+
+// Close and remove a temp file after a failure or an abort; nothing is left behind.
+function discard(file: number, tempPath: string): void {
+  const open = files.get(file);
+  files.delete(file);
+  if (open !== undefined) {
+    try {
+      fs.closeSync(open.fd);
+    } catch {
+      // already closed
+    }
+  }
+  fs.rmSync(tempPath, { force: true });
+}
+
+function writeAllSync(fd: number, data: Uint8Array): void {
+  for (let offset = 0; offset < data.byteLength; ) offset += fs.writeSync(fd, data, offset, data.byteLength - offset);
+}
+
+function write(request: Extract<DiskRequest, { op: 'write' }>): Omit<DiskReply, 'req'> {
+  let open = files.get(request.file);
+  try {
+    if (open === undefined) {
+      open = { fd: fs.openSync(request.path, CREATE_FLAGS, 0o666), hash: createHash('sha256'), bytes: 0 };
+      files.set(request.file, open);
+    }
+    open.hash.update(request.data);
+    open.bytes += request.data.byteLength;
+    writeAllSync(open.fd, request.data);
+    if (!request.last) return {};
+    fs.fsyncSync(open.fd);
+    files.delete(request.file);
+    fs.closeSync(open.fd);
+    return { sha256: open.hash.digest('hex'), bytes: open.bytes };
+  } catch (error) {
+    discard(request.file, request.path);
+    throw error;
+  }
+}
+
+// Rename (never over a symlink); the reply waits for the folder's fsync (flushRenames).
+function commit(request: Extract<DiskRequest, { op: 'commit' }>): void {
+  try {
+    let existing: fs.Stats | undefined;
+    try {
+      existing = fs.lstatSync(request.finalPath);
+    } catch (error) {
+      if ((error as { code?: unknown }).code !== 'ENOENT') throw error;
+    }
+    if (existing?.isSymbolicLink()) throw new DownloadError(`refusing to replace symlink ${request.finalPath}`, { retryable: false });
+    fs.renameSync(request.tempPath, request.finalPath);
+  } catch (error) {
+    fs.rmSync(request.tempPath, { force: true });
+    reply({ req: request.req, error: serialize(error) });
+    return;
+  }
+  const folder = path.dirname(request.finalPath);
+  const waiting = renamed.get(folder);
+  if (waiting === undefined) renamed.set(folder, [request.req]);
+  else waiting.push(request.req);
+  if (!flushing) {
+    flushing = true;
+    setImmediate(flushRenames);
+  }
+}
+
+// One fsync per folder for every rename made into it since the last flush.
+function flushRenames(): void {
+  flushing = false;
+  const batches = [...renamed];
+  renamed.clear();
+  for (const [folder, reqs] of batches) {
+    let error: SerializedError | undefined;
+    let fd: number | undefined;
+    try {
+      fd = fs.openSync(folder, 'r');
+      fs.fsyncSync(fd);
+    } catch (caught) {
+      const code = (caught as { code?: unknown }).code;
+      // Some platforms cannot fsync a directory, which is fine.
+      if (code !== 'EISDIR' && code !== 'EINVAL' && code !== 'EPERM' && code !== 'EACCES') error = serialize(caught);
+    } finally {
+      if (fd !== undefined) fs.closeSync(fd);
+    }
+    for (const req of reqs) reply(error === undefined ? { req } : { req, error });
+  }
+}
+
+parentPort?.on('message', (request: DiskRequest) => {
+  try {
+    if (request.op === 'commit') return commit(request);
+    if (request.op === 'discard') discard(request.file, request.path);
+    reply({ req: request.req, ...(request.op === 'write' ? write(request) : {}) });
+  } catch (error) {
+    reply({ req: request.req, error: serialize(error) });
+  }
+});

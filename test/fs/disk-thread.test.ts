@@ -1,0 +1,146 @@
+// The disk threads: the same contract as writeTemp / commitTemp in this thread (atomic-write.test.ts), with the
+// bytes hashed, written, fsynced and renamed by worker threads.
+import { execFileSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import fs from 'node:fs/promises';
+import path from 'node:path';
+import t from 'tap';
+import { DiskFullError, DownloadError } from '../../lib/errors.js';
+import { DiskThread } from '../../lib/fs/disk-thread.js';
+
+const sha = (data: Uint8Array): string => createHash('sha256').update(data).digest('hex');
+const tempsIn = async (dir: string): Promise<string[]> => (await fs.readdir(dir)).filter((n) => n.endsWith('.dps-tmp'));
+
+function bytesOf(size: number, seed: number): Buffer {
+  const data = Buffer.allocUnsafe(size);
+  for (let i = 0; i < size; i++) data[i] = (i * 7 + seed) & 0xff;
+  return data;
+}
+
+// The body in chunks of the given sizes (cycled), as a download delivers it.
+async function* chunked(data: Buffer, sizes: number[]): AsyncIterable<Uint8Array> {
+  for (let at = 0, i = 0; at < data.byteLength; i++) {
+    const size = sizes[i % sizes.length]!;
+    yield data.subarray(at, at + size);
+    at += size;
+  }
+}
+
+t.test('files of every shape arrive byte for byte, with their sha256, whatever the chunking', async (t) => {
+  const disk = new DiskThread(2);
+  t.teardown(() => disk.close());
+  const root = t.testdir();
+  const shapes: Array<[number, number[], boolean]> = [
+    [0, [1], true],
+    [1, [1], true],
+    [300, [100], false],
+    [512 * 1024, [64 * 1024], true],
+    // a chunk straddles the end of the first 512 KiB batch while completing the file
+    [600_000, [500_000, 100_000], true],
+    [3 * 1024 * 1024 + 17, [65_536, 1_000_003, 7], true],
+    [2_000_000, [65_536], false], // size unknown: 512 KiB batches, then an empty last one
+  ];
+  const results = await Promise.all(
+    shapes.map(async ([size, sizes, known], i) => {
+      const data = bytesOf(size, i);
+      const temp = await disk.writeTemp(path.join(root, `f${i}`), chunked(data, sizes), { expectedSize: known ? size : undefined, root });
+      const final = path.join(root, `f${i}`, `file-${i}.bin`);
+      await disk.commitTemp(temp.tempPath, final);
+      return { temp, data, final };
+    }),
+  );
+  for (const { temp, data, final } of results) {
+    t.same({ bytes: temp.bytes, sha256: temp.sha256 }, { bytes: data.byteLength, sha256: sha(data) }, `${data.byteLength} bytes`);
+    t.ok((await fs.readFile(final)).equals(data), `${data.byteLength} bytes on disk`);
+    t.same(await tempsIn(path.dirname(final)), [], 'no temp file left');
+  }
+});
+
+t.test('a size mismatch or a failing body leaves no temp file; the error is the one writeTemp throws', async (t) => {
+  const disk = new DiskThread(1);
+  t.teardown(() => disk.close());
+  const root = t.testdir();
+  const data = bytesOf(700_000, 1);
+  await t.rejects(disk.writeTemp(root, chunked(data, [65_536]), { expectedSize: 800_000 }), DownloadError, 'short body');
+  await t.rejects(disk.writeTemp(root, chunked(data, [65_536]), { expectedSize: 600_000 }), DownloadError, 'long body');
+  async function* broken(): AsyncIterable<Uint8Array> {
+    yield data.subarray(0, 600_000);
+    throw Object.assign(new Error('socket hang up'), { code: 'ECONNRESET' });
+  }
+  await t.rejects(disk.writeTemp(root, broken(), { expectedSize: 700_000 }), { code: 'ECONNRESET' });
+  const controller = new AbortController();
+  async function* aborted(): AsyncIterable<Uint8Array> {
+    yield data.subarray(0, 600_000);
+    controller.abort(new Error('stop'));
+    yield data.subarray(600_000);
+  }
+  await t.rejects(disk.writeTemp(root, aborted(), { expectedSize: 700_000, signal: controller.signal }), { message: 'stop' });
+  let received = 0;
+  await disk.writeTemp(root, chunked(data, [65_536]), { expectedSize: 700_000, onReceived: () => received++ });
+  t.equal(received, 1, 'onReceived once the body is in');
+  t.equal((await tempsIn(root)).length, 1, 'only the finished temp file is left');
+});
+
+t.test('a symlink at the final name is refused', async (t) => {
+  const disk = new DiskThread(1);
+  t.teardown(() => disk.close());
+  const root = t.testdir({ target: 'keep' });
+  const temp = await disk.writeTemp(root, chunked(bytesOf(10, 0), [10]), { expectedSize: 10 });
+  await fs.symlink(path.join(root, 'target'), path.join(root, 'link'));
+  await t.rejects(disk.commitTemp(temp.tempPath, path.join(root, 'link')), DownloadError);
+  t.equal(await fs.readFile(path.join(root, 'target'), 'utf8'), 'keep', 'nothing written through the link');
+  t.same(await tempsIn(root), [], 'the temp file is removed');
+});
+
+t.test('a full disk in the worker is DiskFullError, and no temp file is left', async (t) => {
+  // Not t.testdir(): tap would remove it before a teardown could unmount the tmpfs inside it.
+  const dir = mkdtempSync(path.join(tmpdir(), 'dps-disk-thread-'));
+  let mounted = false;
+  try {
+    execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=1m', 'tmpfs', dir], { stdio: 'ignore' });
+    mounted = true;
+  } catch {
+    // not root: cannot mount
+  }
+  t.teardown(() => {
+    if (mounted) execFileSync('umount', ['-l', dir], { stdio: 'ignore' });
+    rmSync(dir, { recursive: true, force: true });
+  });
+  if (!mounted) {
+    t.pass('skipped: cannot mount a tmpfs here (needs root)', { skip: true });
+    return;
+  }
+  const disk = new DiskThread(1);
+  t.teardown(() => disk.close());
+  const error = await disk.writeTemp(dir, chunked(bytesOf(3_000_000, 3), [65_536]), { expectedSize: 3_000_000 }).catch((e: unknown) => e);
+  t.type(error, DiskFullError);
+  t.equal((error as DiskFullError).code, 'DPS_DISK_FULL');
+  t.same(await tempsIn(dir), [], 'the partial temp file is removed');
+  const small = await disk.writeTemp(dir, chunked(bytesOf(1000, 4), [1000]), { expectedSize: 1000 });
+  t.equal(small.bytes, 1000, 'the space freed is usable again');
+});
+
+t.test('renames into one folder at once all land and are acknowledged', async (t) => {
+  const disk = new DiskThread(2);
+  t.teardown(() => disk.close());
+  const root = t.testdir();
+  const names = Array.from({ length: 40 }, (_, i) => `n${i}.bin`);
+  await Promise.all(
+    names.map(async (name, i) => {
+      const temp = await disk.writeTemp(root, chunked(bytesOf(1000 + i, i), [333]), { expectedSize: 1000 + i });
+      await disk.commitTemp(temp.tempPath, path.join(root, name));
+    }),
+  );
+  t.same((await fs.readdir(root)).sort(), names.slice().sort());
+});
+
+t.test('a closed DiskThread refuses work instead of hanging', async (t) => {
+  const disk = new DiskThread(1);
+  const root = t.testdir();
+  await disk.writeTemp(root, chunked(bytesOf(10, 0), [10]), { expectedSize: 10 });
+  await disk.close();
+  await t.rejects(disk.writeTemp(root, chunked(bytesOf(10, 0), [10]), { expectedSize: 10 }), { message: /closed/ });
+  await disk.close();
+});
