@@ -1,9 +1,10 @@
 // A disk thread (a worker_threads Worker, see disk-thread.ts): hashes and writes the batches of bytes the main
 // thread hands it, fsyncs and closes each finished temp file, and commits temp files to their final names.
-// Its file-system calls are synchronous: this thread has nothing else to do, and a synchronous call costs a
-// system call, where an asynchronous one also costs two cross-thread wake-ups through libuv's pool. One reply
-// per request: {req, ...result} or {req, error}. Renames into one folder share one directory fsync: commits
-// are acknowledged together once the messages already queued have been handled.
+// Its file-system calls are synchronous (a system call each, where an asynchronous call from the main thread
+// also costs two cross-thread wake-ups through libuv's pool), except fsync, which waits for the disk and so
+// goes through the pool rather than holding up the other files. One reply per request: {req, ...result} or
+// {req, error}. Renames into one folder share one directory fsync: the commits that arrive together are
+// acknowledged together once it is done.
 
 import { createHash } from 'node:crypto';
 import type { Hash } from 'node:crypto';
@@ -54,7 +55,7 @@ function writeAllSync(fd: number, data: Uint8Array): void {
   for (let offset = 0; offset < data.byteLength; ) offset += fs.writeSync(fd, data, offset, data.byteLength - offset);
 }
 
-function write(request: Extract<DiskRequest, { op: 'write' }>): Omit<DiskReply, 'req'> {
+async function write(request: Extract<DiskRequest, { op: 'write' }>): Promise<Omit<DiskReply, 'req'>> {
   let open = files.get(request.file);
   try {
     if (open === undefined) {
@@ -65,7 +66,7 @@ function write(request: Extract<DiskRequest, { op: 'write' }>): Omit<DiskReply, 
     open.bytes += request.data.byteLength;
     writeAllSync(open.fd, request.data);
     if (!request.last) return {};
-    fs.fsyncSync(open.fd);
+    await fsync(open.fd);
     files.delete(request.file);
     fs.closeSync(open.fd);
     return { sha256: open.hash.digest('hex'), bytes: open.bytes };
@@ -73,6 +74,11 @@ function write(request: Extract<DiskRequest, { op: 'write' }>): Omit<DiskReply, 
     discard(request.file, request.path);
     throw error;
   }
+}
+
+// fsync through libuv's pool: the only call here that waits for the disk, so it must not hold the thread.
+function fsync(fd: number): Promise<void> {
+  return new Promise((resolve, reject) => fs.fsync(fd, (error) => (error ? reject(error) : resolve())));
 }
 
 // Rename (never over a symlink); the reply waits for the folder's fsync (flushRenames).
@@ -107,28 +113,39 @@ function flushRenames(): void {
   const batches = [...renamed];
   renamed.clear();
   for (const [folder, reqs] of batches) {
-    let error: SerializedError | undefined;
-    let fd: number | undefined;
-    try {
-      fd = fs.openSync(folder, 'r');
-      fs.fsyncSync(fd);
-    } catch (caught) {
-      const code = (caught as { code?: unknown }).code;
-      // Some platforms cannot fsync a directory, which is fine.
-      if (code !== 'EISDIR' && code !== 'EINVAL' && code !== 'EPERM' && code !== 'EACCES') error = serialize(caught);
-    } finally {
-      if (fd !== undefined) fs.closeSync(fd);
-    }
-    for (const req of reqs) reply(error === undefined ? { req } : { req, error });
+    void syncFolder(folder).then((error) => {
+      for (const req of reqs) reply(error === undefined ? { req } : { req, error });
+    });
   }
 }
 
-parentPort?.on('message', (request: DiskRequest) => {
+async function syncFolder(folder: string): Promise<SerializedError | undefined> {
+  let fd: number | undefined;
+  try {
+    fd = fs.openSync(folder, 'r');
+    await fsync(fd);
+    return undefined;
+  } catch (caught) {
+    const code = (caught as { code?: unknown }).code;
+    // Some platforms cannot fsync a directory, which is fine.
+    return code === 'EISDIR' || code === 'EINVAL' || code === 'EPERM' || code === 'EACCES' ? undefined : serialize(caught);
+  } finally {
+    if (fd !== undefined) fs.closeSync(fd);
+  }
+}
+
+parentPort?.on('message', (request: DiskRequest) => void handle(request));
+
+async function handle(request: DiskRequest): Promise<void> {
   try {
     if (request.op === 'commit') return commit(request);
     if (request.op === 'discard') discard(request.file, request.path);
-    reply({ req: request.req, ...(request.op === 'write' ? write(request) : {}) });
+    if (request.op !== 'write') return reply({ req: request.req });
+    const result = await write(request);
+    const buffer = request.data.buffer as ArrayBuffer;
+    // The batch buffer goes back to the main thread, to carry a later batch.
+    parentPort?.postMessage({ req: request.req, ...result, buffer } satisfies DiskReply, buffer.byteLength > 0 ? [buffer] : []);
   } catch (error) {
     reply({ req: request.req, error: serialize(error) });
   }
-});
+}

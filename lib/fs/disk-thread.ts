@@ -1,10 +1,10 @@
-// Writing files from a second thread. On the main thread every file used to cost a sha256 over its bytes and
-// about ten round trips through libuv's thread pool (open, writes, fsync, close, lstat, rename, ...), each
-// with a cross-thread wake-up: with 8 downloads at once that, not the network, bounded the download rate
-// (bench/limits.md). A DiskThread hands each body to one worker thread in batches of up to 512 KiB (one copy
-// into a transferable buffer, at most two batches in flight per file, so a slow disk slows the download
-// instead of filling memory); the worker hashes, writes, fsyncs and renames. Same contract as writeTemp /
-// commitTemp in atomic-write.ts, which remain the in-process implementation (`inProcessDisk`).
+// Writing files from a second thread. On the main thread each file cost a sha256 over its bytes and about ten
+// round trips through libuv's thread pool (open, writes, fsync, close, lstat, rename, ...), each with a
+// cross-thread wake-up that a 2-core VM charges to the event loop, the same loop that runs the downloads and
+// pages. A DiskThread hands each body to a worker thread in batches of up to 512 KiB (one copy into a reused,
+// transferable buffer; at most two batches in flight per file, so a slow disk slows the download instead of
+// filling memory); the worker hashes, writes, fsyncs and renames (bench/limits.md has the measurements). Same
+// contract as writeTemp / commitTemp in atomic-write.ts, which remain the in-process implementation.
 
 import { Worker } from 'node:worker_threads';
 import fs from 'node:fs/promises';
@@ -37,10 +37,14 @@ export interface SerializedError {
 
 export interface DiskReply {
   req: number;
+  buffer?: ArrayBuffer; // a write's batch buffer, handed back for the next batch
   error?: SerializedError;
   sha256?: string;
   bytes?: number;
 }
+
+// Spare batch buffers kept (8 MiB): two in flight for each of up to eight downloads, plus a few.
+const MAX_SPARE_BUFFERS = 16;
 
 type Request = DiskRequest extends infer R ? (R extends unknown ? Omit<R, 'req'> : never) : never;
 
@@ -64,7 +68,8 @@ class Thread {
     if (this.#worker) return this.#worker;
     // Compiled, this file is dist/lib/fs/disk-thread.js beside the worker's .js; under the test runner both are .ts.
     const extension = import.meta.url.endsWith('.ts') ? '.ts' : '.js';
-    const worker = new Worker(new URL(`./disk-thread-worker${extension}`, import.meta.url));
+    // The worker keeps almost nothing on its heap (open files, hashes): a small young generation keeps its RSS small.
+    const worker = new Worker(new URL(`./disk-thread-worker${extension}`, import.meta.url), { resourceLimits: { maxYoungGenerationSizeMb: 2 } });
     worker.on('message', (reply: DiskReply) => {
       const pending = this.#pending.get(reply.req);
       this.#pending.delete(reply.req);
@@ -103,12 +108,16 @@ class Thread {
 }
 
 // Files go to `size` worker threads in turn (a file's batches all to the same one); renames go by folder, so
-// renames into one folder share that folder's fsync.
+// renames into one folder share that folder's fsync. One thread is enough on two cores (its fsyncs run in
+// libuv's pool) and costs ~10 MB of RSS; a second measured no faster.
 export class DiskThread implements Disk {
   readonly #threads: Thread[];
   #nextFile = 1;
+  // Batch buffers come back from the workers and are used again: no 512 KiB allocation per batch for the
+  // garbage collectors of two threads to find (an unreferenced transferred buffer lives until the worker's GC).
+  readonly #buffers: ArrayBuffer[] = [];
 
-  constructor(size = 2) {
+  constructor(size = 1) {
     this.#threads = Array.from({ length: Math.max(1, size) }, () => new Thread());
   }
 
@@ -142,7 +151,12 @@ export class DiskThread implements Disk {
         used = 0;
         sent = true;
         const reply = thread.request({ op: 'write', file, path: tempPath, data, last }, transfer);
-        reply.catch(() => undefined); // observed below, or after a failure elsewhere
+        void reply.then(
+          (answer) => {
+            if (answer.buffer?.byteLength === WRITE_BATCH_BYTES && this.#buffers.length < MAX_SPARE_BUFFERS) this.#buffers.push(answer.buffer);
+          },
+          () => undefined, // observed below, or after a failure elsewhere
+        );
         inFlight.push(reply);
         return reply;
       };
@@ -155,7 +169,11 @@ export class DiskThread implements Disk {
           }
           while (chunk.byteLength > 0) {
             // Batches fit the expected size when it is known (no 512 KiB buffer for a 20 KB file).
-            batch ??= Buffer.allocUnsafeSlow(expectedSize === undefined ? WRITE_BATCH_BYTES : Math.max(1, Math.min(WRITE_BATCH_BYTES, expectedSize - batched)));
+            if (batch === undefined) {
+              // Batches end where the file does when its size is known (no empty last batch).
+              const size = expectedSize === undefined ? WRITE_BATCH_BYTES : Math.max(1, Math.min(WRITE_BATCH_BYTES, expectedSize - batched));
+              batch = Buffer.from(this.#buffers.pop() ?? new ArrayBuffer(WRITE_BATCH_BYTES), 0, size);
+            }
             const take = Math.min(chunk.byteLength, batch.byteLength - used);
             batch.set(take === chunk.byteLength ? chunk : chunk.subarray(0, take), used);
             used += take;
