@@ -43,8 +43,9 @@ export interface DiskReply {
   bytes?: number;
 }
 
-// Spare batch buffers kept (8 MiB): two in flight for each of up to eight downloads, plus a few.
-const MAX_SPARE_BUFFERS = 16;
+// Spare full-size batch buffers kept (2 MiB). A transferred buffer nobody returns lives until a garbage
+// collection of the thread holding it; the worker allocates almost nothing, so it would collect rarely.
+const MAX_SPARE_BUFFERS = 4;
 
 type Request = DiskRequest extends infer R ? (R extends unknown ? Omit<R, 'req'> : never) : never;
 
@@ -113,8 +114,7 @@ class Thread {
 export class DiskThread implements Disk {
   readonly #threads: Thread[];
   #nextFile = 1;
-  // Batch buffers come back from the workers and are used again: no 512 KiB allocation per batch for the
-  // garbage collectors of two threads to find (an unreferenced transferred buffer lives until the worker's GC).
+  // Batch buffers come back from the worker (see MAX_SPARE_BUFFERS); full-size ones are used again.
   readonly #buffers: ArrayBuffer[] = [];
 
   constructor(size = 1) {
@@ -172,7 +172,8 @@ export class DiskThread implements Disk {
             if (batch === undefined) {
               // Batches end where the file does when its size is known (no empty last batch).
               const size = expectedSize === undefined ? WRITE_BATCH_BYTES : Math.max(1, Math.min(WRITE_BATCH_BYTES, expectedSize - batched));
-              batch = Buffer.from(this.#buffers.pop() ?? new ArrayBuffer(WRITE_BATCH_BYTES), 0, size);
+              // Full-size batches reuse returned buffers; a smaller one (a small file, or a file's tail) is its own.
+              batch = size === WRITE_BATCH_BYTES ? Buffer.from(this.#buffers.pop() ?? Buffer.allocUnsafeSlow(size).buffer) : Buffer.allocUnsafeSlow(size);
             }
             const take = Math.min(chunk.byteLength, batch.byteLength - used);
             batch.set(take === chunk.byteLength ? chunk : chunk.subarray(0, take), used);

@@ -72,6 +72,12 @@ export class Store {
   // Path claims made in this process and not yet written: they are persisted with the saved file's record
   // (recordSaved) and forgotten by releaseClaim, so a file costs no write of its own before its record.
   readonly #claims = new Map<string, string>();
+  // Group commit: writes made while the previous batch is being written (or in the same turn of the event loop)
+  // go to LevelDB together, in order, as one batch; each caller's promise resolves once its group is written.
+  #group: { ops: Ops; written: Promise<void> } | undefined;
+  #lastWrite: Promise<void> = Promise.resolve();
+  // Attachment records waiting in an unwritten group, so reads see them (read-your-writes).
+  readonly #unwritten = new Map<string, AttachmentRecord>();
 
   // `onClose` runs once the database is closed (openStore uses it to release its in-process lock).
   constructor(db: StoreDb, onClose?: () => void) {
@@ -87,6 +93,38 @@ export class Store {
 
   #get<V>(sublevel: Sub<V>, key: string): V | undefined | Promise<V | undefined> {
     return this.#sync && sublevel.status === 'open' ? sublevel.getSync(key) : sublevel.get(key);
+  }
+
+  #getAttachment(attachmentId: string): AttachmentRecord | undefined | Promise<AttachmentRecord | undefined> {
+    return this.#unwritten.get(attachmentId) ?? this.#get(this.#attachment, attachmentId);
+  }
+
+  // Queue ops for the next group; resolves when they are written. Groups are written one after another.
+  #write(ops: Ops): Promise<void> {
+    let group = this.#group;
+    if (group === undefined) {
+      const ops: Ops = [];
+      const written = this.#lastWrite
+        .then(() => new Promise<void>((resolve) => setImmediate(resolve)))
+        .then(async () => {
+          this.#group = undefined; // later writes start the next group
+          try {
+            await this.#db.batch(ops);
+          } finally {
+            for (const op of ops) {
+              if (op.type === 'put' && op.sublevel === this.#attachment && this.#unwritten.get(op.key) === op.value) this.#unwritten.delete(op.key);
+            }
+          }
+        });
+      group = { ops, written };
+      this.#group = group;
+      this.#lastWrite = written.catch(() => undefined);
+    }
+    for (const op of ops) {
+      group.ops.push(op);
+      if (op.type === 'put' && op.sublevel === this.#attachment) this.#unwritten.set(op.key, op.value as AttachmentRecord);
+    }
+    return group.written;
   }
 
   // Read-modify-write operations on one key (a channel's record and counters, a path claim) run one at a
@@ -117,10 +155,11 @@ export class Store {
 
   // Replace a channel record as given (cursor and counters included); prefer advanceCursor for updates.
   async putChannel(rec: ChannelRecord): Promise<void> {
-    await this.#serial(`channel:${rec.channel_id}`, async () => {
-      await this.#channel.put(rec.channel_id, rec);
+    const written = await this.#serial(`channel:${rec.channel_id}`, async () => {
       this.#channels.set(rec.channel_id, rec);
+      return { done: this.#write([{ type: 'put', sublevel: this.#channel, key: rec.channel_id, value: rec }]) };
     });
+    await written.done;
   }
 
   // Every known channel and thread (for `dps status`).
@@ -131,7 +170,7 @@ export class Store {
   // Move a channel's cursor to messageId if that is further than where it is (never backwards), merging
   // the patch's metadata. `messageId` undefined only merges the patch. Creates the record if needed.
   async advanceCursor(channelId: string, messageId: string | undefined, patch: ChannelPatch = {}): Promise<ChannelRecord> {
-    return this.#serial(`channel:${channelId}`, async () => {
+    const { next, done } = await this.#serial(`channel:${channelId}`, async () => {
       const current = (await this.#readChannel(channelId)) ?? emptyChannel(channelId, patch.guild_id ?? '');
       const forward =
         messageId !== undefined &&
@@ -143,15 +182,16 @@ export class Store {
         last_message_id: forward ? messageId : current.last_message_id,
         last_updated: patch.last_updated ?? new Date().toISOString(),
       };
-      await this.#channel.put(channelId, next);
       this.#channels.set(channelId, next);
-      return next;
+      return { next, done: this.#write([{ type: 'put', sublevel: this.#channel, key: channelId, value: next }]) };
     });
+    await done;
+    return next;
   }
 
   // One attachment's record: saved (with its path) or failed (with its reason).
   async getAttachment(attachmentId: string): Promise<AttachmentRecord | undefined> {
-    return this.#get(this.#attachment, attachmentId);
+    return this.#getAttachment(attachmentId);
   }
 
   // Look up many attachments in one read (the filter stage asks per message): same order, undefined if unknown.
@@ -190,10 +230,12 @@ export class Store {
   // `known` carries what the caller has just established (under its per-hash lock and its path claim), so
   // those reads are skipped: whether the hash was unknown, and whether rec.path is this attachment's claim.
   async recordSaved(rec: SavedRecord, known: { newHash?: boolean; ownsPath?: boolean } = {}): Promise<void> {
-    await this.#serial(`channel:${rec.channel_id}`, async () => {
+    // The counters are computed and cached under the channel's turn; the write is awaited after it, so
+    // records of one channel made together are written together.
+    const written = await this.#serial(`channel:${rec.channel_id}`, async () => {
       const key = pathKey(rec.path);
       const [previous, hash, owner, channel] = await Promise.all([
-        this.#get(this.#attachment, rec.attachment_id),
+        this.#getAttachment(rec.attachment_id),
         known.newHash === undefined ? this.#get(this.#hash, rec.sha256) : known.newHash ? undefined : ({ path: '', attachment_id: '' } satisfies HashEntry),
         known.ownsPath === undefined ? this.#ownerOf(key, rec.attachment_id) : known.ownsPath ? undefined : '',
         this.#readChannel(rec.channel_id),
@@ -218,12 +260,11 @@ export class Store {
           failed: previous?.status === 'failed' ? Math.max(0, counts.failed - 1) : counts.failed,
         };
         ops.push({ type: 'put', sublevel: this.#channel, key: rec.channel_id, value });
-        await this.#db.batch(ops);
         this.#channels.set(rec.channel_id, value);
-        return;
       }
-      await this.#db.batch(ops);
+      return { done: this.#write(ops) };
     });
+    await written.done;
   }
 
   // The stored claim of a path, or undefined when it is unclaimed or claimed (unwritten) by this attachment here.
@@ -237,9 +278,9 @@ export class Store {
   // Record a failed attempt: status failed with the reason, attempts + 1, queued for retry first next run,
   // and the channel's failed counter (+1 the first time). A saved record is never downgraded: returns false.
   async recordFailed(rec: AttachmentRecord): Promise<boolean> {
-    return this.#serial(`channel:${rec.channel_id}`, async () => {
-      const [previous, channel] = await Promise.all([this.#get(this.#attachment, rec.attachment_id), this.#readChannel(rec.channel_id)]);
-      if (previous?.status === 'saved') return false;
+    const written = await this.#serial(`channel:${rec.channel_id}`, async () => {
+      const [previous, channel] = await Promise.all([this.#getAttachment(rec.attachment_id), this.#readChannel(rec.channel_id)]);
+      if (previous?.status === 'saved') return undefined;
       const failed: FailedEntry = {
         ...rec,
         status: 'failed',
@@ -254,13 +295,13 @@ export class Store {
         const counts = channel ?? emptyChannel(rec.channel_id, rec.guild_id);
         const value: ChannelRecord = { ...counts, failed: counts.failed + 1 };
         ops.push({ type: 'put', sublevel: this.#channel, key: rec.channel_id, value });
-        await this.#db.batch(ops);
         this.#channels.set(rec.channel_id, value);
-        return true;
       }
-      await this.#db.batch(ops);
-      return true;
+      return { done: this.#write(ops) };
     });
+    if (written === undefined) return false;
+    await written.done;
+    return true;
   }
 
   // The retry queue, oldest message first within each channel (a range read when channelId is given).
@@ -283,6 +324,7 @@ export class Store {
   // Wait for pending writes, then close the database (and release the directory lock).
   async close(): Promise<void> {
     while (this.#queues.size > 0) await Promise.all(this.#queues.values());
+    await this.#lastWrite;
     try {
       await this.#db.close();
     } finally {

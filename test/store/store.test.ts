@@ -256,3 +256,25 @@ t.test('openStore honours an aborted signal', async (t) => {
   const reason = new Error('stop');
   await t.rejects(openStore(dir, { signal: AbortSignal.abort(reason) }), reason);
 });
+
+t.test('group commit: records made together are written as a few batches, in order, and read back at once', async (t) => {
+  const db = new MemoryLevel<string, unknown>({ valueEncoding: 'json' });
+  const store = await createStore(db);
+  t.teardown(() => store.close());
+  const batches: number[] = [];
+  const batch = db.batch.bind(db) as (ops: unknown[]) => Promise<void>;
+  (db as unknown as { batch: (ops: unknown[]) => Promise<void> }).batch = (ops: unknown[]) => {
+    batches.push(ops.length);
+    return batch(ops);
+  };
+  const records = Array.from({ length: 60 }, (_, i) => saved(`g${i}`, { sha256: `hg${i}`, path: `/archive/g${i}.png` }));
+  // The same new attachment recorded twice in one group counts once: reads see the unwritten group.
+  await Promise.all([...records.map((rec) => store.recordSaved(rec)), store.recordSaved(records[0]!)]);
+  t.ok(batches.length <= 3, `61 records in ${batches.length} batch(es)`);
+  t.equal((await store.getChannel('c1'))?.total_images, 60);
+  await Promise.all([store.recordFailed(record('gf', { channel_id: 'c1' })), store.advanceCursor('c1', '500')]);
+  const reopened = new Map<string, unknown>();
+  for await (const [key, value] of db.iterator()) reopened.set(key, value);
+  const channel = [...reopened].find(([key]) => key.endsWith('!c1'))?.[1] as { total_images: number; failed: number; last_message_id: string };
+  t.same([channel.total_images, channel.failed, channel.last_message_id], [60, 1, '500'], 'on disk: the last value of each key, counters and cursor together');
+});
