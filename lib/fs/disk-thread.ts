@@ -69,8 +69,11 @@ class Thread {
     if (this.#worker) return this.#worker;
     // Compiled, this file is dist/lib/fs/disk-thread.js beside the worker's .js; under the test runner both are .ts.
     const extension = import.meta.url.endsWith('.ts') ? '.ts' : '.js';
-    // The worker keeps almost nothing on its heap (open files, hashes): a small young generation keeps its RSS small.
-    const worker = new Worker(new URL(`./disk-thread-worker${extension}`, import.meta.url), { resourceLimits: { maxYoungGenerationSizeMb: 2 } });
+    // The worker keeps almost nothing on its heap (a few open files and hashes): a 1 MB young generation keeps
+    // its RSS down. The old generation's limit leaves room for a loader compiling TypeScript (the test runner);
+    // a worker that exceeded it would fail every write loudly (the 'error' handler below), never silently.
+    const resourceLimits = { maxYoungGenerationSizeMb: 1, maxOldGenerationSizeMb: 64 };
+    const worker = new Worker(new URL(`./disk-thread-worker${extension}`, import.meta.url), { resourceLimits });
     worker.on('message', (reply: DiskReply) => {
       const pending = this.#pending.get(reply.req);
       this.#pending.delete(reply.req);
