@@ -31,6 +31,7 @@ import type { Store } from './store/store.js';
 import type { ArchiveOptions, ArchiveHooks } from './options.js';
 import { normalizeOptions } from './options.js';
 import { chainStages } from './util/chain-stages.js';
+import { collect } from './util/collect.js';
 import type { Stage } from './util/chain-stages.js';
 import { Semaphore } from './util/semaphore.js';
 import { readAhead } from './util/read-ahead.js';
@@ -255,12 +256,6 @@ function warnFor(run: RunContext, event: DpsEvent): void {
 
 function describeTarget(target: ChannelTarget): string {
   return `#${target.context.channel_name} (${target.context.channel_id})`;
-}
-
-async function collect<T>(items: Iterable<T> | AsyncIterable<T>): Promise<T[]> {
-  const all: T[] = [];
-  for await (const item of items) all.push(item);
-  return all;
 }
 
 function maxId(a: string | undefined, b: string | undefined): string | undefined {

@@ -9,6 +9,7 @@ import { channelSkippedEvent } from '../output/events.js';
 import type { DpsEvent } from '../output/events.js';
 import type { NormalizedOptions } from '../options.js';
 import type { ChannelContext } from '../types.js';
+import { collect } from '../util/collect.js';
 import type { DiscordClient } from './client.js';
 import {
   channelObjects,
@@ -91,8 +92,7 @@ export async function openTargets(client: DiscordClient, options: NormalizedOpti
 // Resolves the server and every channel to archive at once (what `openTargets` streams, collected).
 export async function resolveTargets(client: DiscordClient, options: NormalizedOptions, hooks: ResolveHooks = {}): Promise<ResolvedTargets> {
   const targets = await openTargets(client, options, hooks);
-  const channels: ChannelTarget[] = [];
-  for await (const target of targets.channels) channels.push(target);
+  const channels = await collect(targets.channels);
   return { me: targets.me, guild: targets.guild, channels, denied: targets.denied, skipped: targets.skipped };
 }
 

@@ -61,6 +61,14 @@ function refuse(message: string): DownloadError {
   return new DownloadError(message, { retryable: false });
 }
 
+// A final name held by a symlink is never replaced (commitTemp, linkDuplicate, the disk thread).
+export function symlinkRefusal(finalPath: string): DownloadError {
+  return refuse(`refusing to replace symlink ${finalPath}`);
+}
+
+// Some platforms cannot fsync a directory, which is fine: these errors are ignored.
+export const DIR_SYNC_UNSUPPORTED = new Set(['EISDIR', 'EINVAL', 'EPERM', 'EACCES']);
+
 // Translate a failure once: a full disk stops the run, an abort surfaces as the signal's reason.
 export function translate(error: unknown, what: string, signal?: AbortSignal): unknown {
   if (signal?.aborted) return signal.reason;
@@ -105,7 +113,7 @@ export function ensureDirInside(root: string, dir: string, folders: FolderCache 
 }
 
 // Write every byte of `chunks` (in order), looping over short writes.
-export async function writeAll(handle: FileHandle, chunks: Uint8Array[]): Promise<void> {
+async function writeAll(handle: FileHandle, chunks: Uint8Array[]): Promise<void> {
   let pending = chunks;
   while (pending.length > 0) {
     const { bytesWritten } = pending.length === 1
@@ -185,8 +193,7 @@ async function syncDir(dir: string): Promise<void> {
     handle = await fs.open(dir, 'r');
     await handle.sync();
   } catch (error) {
-    const code = errorCode(error);
-    if (code !== 'EISDIR' && code !== 'EINVAL' && code !== 'EPERM' && code !== 'EACCES') throw error;
+    if (!DIR_SYNC_UNSUPPORTED.has(String(errorCode(error)))) throw error;
   } finally {
     await handle?.close();
   }
@@ -229,7 +236,7 @@ async function lstatOrUndefined(file: string): Promise<Stats | undefined> {
 export async function commitTemp(tempPath: string, finalPath: string): Promise<void> {
   try {
     const existing = await lstatOrUndefined(finalPath);
-    if (existing?.isSymbolicLink()) throw refuse(`refusing to replace symlink ${finalPath}`);
+    if (existing?.isSymbolicLink()) throw symlinkRefusal(finalPath);
     await fs.rename(tempPath, finalPath);
     await syncDirAfterRename(path.dirname(finalPath));
   } catch (error) {
@@ -244,7 +251,7 @@ export async function linkDuplicate(existingPath: string, finalPath: string): Pr
   const source = await fs.lstat(existingPath);
   if (!source.isFile()) throw refuse(`cannot link to ${existingPath}: not a regular file`);
   const current = await lstatOrUndefined(finalPath);
-  if (current?.isSymbolicLink()) throw refuse(`refusing to replace symlink ${finalPath}`);
+  if (current?.isSymbolicLink()) throw symlinkRefusal(finalPath);
   if (current !== undefined && current.ino === source.ino && current.dev === source.dev) return 'linked';
   // Link under a temp name, then rename over whatever holds the final name: atomic either way.
   const tempPath = tempName(path.dirname(finalPath));

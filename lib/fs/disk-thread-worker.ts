@@ -11,8 +11,7 @@ import type { Hash } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { parentPort } from 'node:worker_threads';
-import { DownloadError } from '../errors.js';
-import { CREATE_FLAGS } from './atomic-write.js';
+import { CREATE_FLAGS, DIR_SYNC_UNSUPPORTED, symlinkRefusal } from './atomic-write.js';
 import type { DiskReply, DiskRequest, SerializedError } from './disk-thread.js';
 
 interface OpenFile {
@@ -90,7 +89,7 @@ function commit(request: Extract<DiskRequest, { op: 'commit' }>): void {
     } catch (error) {
       if ((error as { code?: unknown }).code !== 'ENOENT') throw error;
     }
-    if (existing?.isSymbolicLink()) throw new DownloadError(`refusing to replace symlink ${request.finalPath}`, { retryable: false });
+    if (existing?.isSymbolicLink()) throw symlinkRefusal(request.finalPath);
     fs.renameSync(request.tempPath, request.finalPath);
   } catch (error) {
     fs.rmSync(request.tempPath, { force: true });
@@ -126,9 +125,7 @@ async function syncFolder(folder: string): Promise<SerializedError | undefined> 
     await fsync(fd);
     return undefined;
   } catch (caught) {
-    const code = (caught as { code?: unknown }).code;
-    // Some platforms cannot fsync a directory, which is fine.
-    return code === 'EISDIR' || code === 'EINVAL' || code === 'EPERM' || code === 'EACCES' ? undefined : serialize(caught);
+    return DIR_SYNC_UNSUPPORTED.has(String((caught as { code?: unknown }).code)) ? undefined : serialize(caught);
   } finally {
     if (fd !== undefined) fs.closeSync(fd);
   }

@@ -1,14 +1,13 @@
 // Writing files from a second thread. On the main thread each file cost a sha256 over its bytes and about ten
 // round trips through libuv's thread pool (open, writes, fsync, close, lstat, rename, ...), each with a
 // cross-thread wake-up that a 2-core VM charges to the event loop, the same loop that runs the downloads and
-// pages. A DiskThread hands each body to a worker thread in batches of up to 512 KiB (one copy into a reused,
+// pages. A DiskThread hands each body to one worker thread in batches of up to 512 KiB (one copy into a reused,
 // transferable buffer; at most two batches in flight per file, so a slow disk slows the download instead of
 // filling memory); the worker hashes, writes, fsyncs and renames (bench/limits.md has the measurements). Same
 // contract as writeTemp / commitTemp in atomic-write.ts, which remain the in-process implementation.
 
 import { Worker } from 'node:worker_threads';
 import fs from 'node:fs/promises';
-import path from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { DiskFullError, DownloadError } from '../errors.js';
 import { commitTemp, ensureDirInside, tempName, translate, writeTemp, WRITE_BATCH_BYTES } from './atomic-write.js';
@@ -56,14 +55,17 @@ function revive(error: SerializedError): Error {
   return Object.assign(new Error(error.message), error.code === undefined ? {} : { code: error.code });
 }
 
-// One worker and its pending requests.
-class Thread {
+// One worker thread, started with the first file (a run that downloads nothing never starts it). One is enough
+// on two cores: its fsyncs run in libuv's pool, and a second thread measured no faster for ~10 MB more RSS.
+export class DiskThread implements Disk {
   #worker: Worker | undefined;
   #failure: Error | undefined;
   #nextRequest = 1;
+  #nextFile = 1;
   readonly #pending = new Map<number, { resolve: (reply: DiskReply) => void; reject: (error: Error) => void }>();
+  // Batch buffers come back from the worker (see MAX_SPARE_BUFFERS); full-size ones are used again.
+  readonly #buffers: ArrayBuffer[] = [];
 
-  // The worker starts with its first request (a run that downloads nothing never starts one).
   #start(): Worker {
     if (this.#failure) throw this.#failure;
     if (this.#worker) return this.#worker;
@@ -91,7 +93,7 @@ class Thread {
     return worker;
   }
 
-  request(request: Request, transfer: ArrayBuffer[] = []): Promise<DiskReply> {
+  #request(request: Request, transfer: ArrayBuffer[] = []): Promise<DiskReply> {
     let worker: Worker;
     try {
       worker = this.#start();
@@ -105,31 +107,6 @@ class Thread {
     });
   }
 
-  async close(): Promise<void> {
-    this.#failure ??= new Error('the disk thread is closed');
-    if (this.#worker !== undefined) await this.#worker.terminate();
-  }
-}
-
-// Files go to `size` worker threads in turn (a file's batches all to the same one); renames go by folder, so
-// renames into one folder share that folder's fsync. One thread is enough on two cores (its fsyncs run in
-// libuv's pool) and costs ~10 MB of RSS; a second measured no faster.
-export class DiskThread implements Disk {
-  readonly #threads: Thread[];
-  #nextFile = 1;
-  // Batch buffers come back from the worker (see MAX_SPARE_BUFFERS); full-size ones are used again.
-  readonly #buffers: ArrayBuffer[] = [];
-
-  constructor(size = 1) {
-    this.#threads = Array.from({ length: Math.max(1, size) }, () => new Thread());
-  }
-
-  #threadOf(key: number | string): Thread {
-    let index = typeof key === 'number' ? key : 0;
-    if (typeof key === 'string') for (let i = 0; i < key.length; i++) index = (index * 31 + key.charCodeAt(i)) >>> 0;
-    return this.#threads[index % this.#threads.length]!;
-  }
-
   // writeTemp's contract (atomic-write.ts): the body streamed into a fresh temp file in `dir`, hashed, fsynced;
   // the temp file removed on any failure.
   async writeTemp(dir: string, body: AsyncIterable<Uint8Array | string>, opts: WriteTempOptions = {}): Promise<TempFile> {
@@ -137,7 +114,6 @@ export class DiskThread implements Disk {
     signal?.throwIfAborted();
     const tempPath = tempName(dir);
     const file = this.#nextFile++;
-    const thread = this.#threadOf(file);
     const inFlight: Array<Promise<DiskReply>> = [];
     let sent = false; // the worker may have created the temp file
     try {
@@ -153,7 +129,7 @@ export class DiskThread implements Disk {
         batch = undefined;
         used = 0;
         sent = true;
-        const reply = thread.request({ op: 'write', file, path: tempPath, data, last }, transfer);
+        const reply = this.#request({ op: 'write', file, path: tempPath, data, last }, transfer);
         void reply.then(
           (answer) => {
             if (answer.buffer?.byteLength === WRITE_BATCH_BYTES && this.#buffers.length < MAX_SPARE_BUFFERS) this.#buffers.push(answer.buffer);
@@ -171,7 +147,6 @@ export class DiskThread implements Disk {
             throw new DownloadError(`size mismatch: received more than the expected ${expectedSize} bytes`, { retryable: true });
           }
           while (chunk.byteLength > 0) {
-            // Batches fit the expected size when it is known (no 512 KiB buffer for a 20 KB file).
             if (batch === undefined) {
               // Batches end where the file does when its size is known (no empty last batch).
               const size = expectedSize === undefined ? WRITE_BATCH_BYTES : Math.max(1, Math.min(WRITE_BATCH_BYTES, expectedSize - batched));
@@ -200,7 +175,7 @@ export class DiskThread implements Disk {
       return { tempPath, sha256: done.sha256!, bytes: done.bytes! };
     } catch (error) {
       await Promise.allSettled(inFlight);
-      if (sent) await thread.request({ op: 'discard', file, path: tempPath }).catch(() => undefined);
+      if (sent) await this.#request({ op: 'discard', file, path: tempPath }).catch(() => undefined);
       throw translate(error, tempPath, signal);
     }
   }
@@ -208,7 +183,7 @@ export class DiskThread implements Disk {
   // commitTemp's contract (atomic-write.ts): rename to the final name (never through a symlink), durably.
   async commitTemp(tempPath: string, finalPath: string): Promise<void> {
     try {
-      await this.#threadOf(path.dirname(finalPath)).request({ op: 'commit', tempPath, finalPath });
+      await this.#request({ op: 'commit', tempPath, finalPath });
     } catch (error) {
       throw translate(error, finalPath);
     }
@@ -216,6 +191,7 @@ export class DiskThread implements Disk {
 
   // Stops the worker (after the run's last file). Safe to call more than once, or when it never started.
   async close(): Promise<void> {
-    await Promise.all(this.#threads.map((thread) => thread.close()));
+    this.#failure ??= new Error('the disk thread is closed');
+    if (this.#worker !== undefined) await this.#worker.terminate();
   }
 }

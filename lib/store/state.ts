@@ -103,20 +103,20 @@ export class Store {
   #write(ops: Ops): Promise<void> {
     let group = this.#group;
     if (group === undefined) {
-      const ops: Ops = [];
+      const batch: Ops = [];
       const written = this.#lastWrite
         .then(() => new Promise<void>((resolve) => setImmediate(resolve)))
         .then(async () => {
           this.#group = undefined; // later writes start the next group
           try {
-            await this.#db.batch(ops);
+            await this.#db.batch(batch);
           } finally {
-            for (const op of ops) {
+            for (const op of batch) {
               if (op.type === 'put' && op.sublevel === this.#attachment && this.#unwritten.get(op.key) === op.value) this.#unwritten.delete(op.key);
             }
           }
         });
-      group = { ops, written };
+      group = { ops: batch, written };
       this.#group = group;
       this.#lastWrite = written.catch(() => undefined);
     }
@@ -197,7 +197,8 @@ export class Store {
   // Look up many attachments in one read (the filter stage asks per message): same order, undefined if unknown.
   async getAttachments(attachmentIds: string[]): Promise<(AttachmentRecord | undefined)[]> {
     if (attachmentIds.length === 0) return [];
-    return this.#attachment.getMany(attachmentIds);
+    const stored = await this.#attachment.getMany(attachmentIds);
+    return stored.map((record, i) => this.#unwritten.get(attachmentIds[i]!) ?? record);
   }
 
   // Where these bytes were first written, if anywhere (dedupe: link instead of writing twice).

@@ -29,7 +29,7 @@ async function* chunked(data: Buffer, sizes: number[]): AsyncIterable<Uint8Array
 }
 
 t.test('files of every shape arrive byte for byte, with their sha256, whatever the chunking', async (t) => {
-  const disk = new DiskThread(2);
+  const disk = new DiskThread();
   t.teardown(() => disk.close());
   const root = t.testdir();
   const shapes: Array<[number, number[], boolean]> = [
@@ -59,7 +59,7 @@ t.test('files of every shape arrive byte for byte, with their sha256, whatever t
 });
 
 t.test('a size mismatch or a failing body leaves no temp file; the error is the one writeTemp throws', async (t) => {
-  const disk = new DiskThread(1);
+  const disk = new DiskThread();
   t.teardown(() => disk.close());
   const root = t.testdir();
   const data = bytesOf(700_000, 1);
@@ -84,7 +84,7 @@ t.test('a size mismatch or a failing body leaves no temp file; the error is the 
 });
 
 t.test('a symlink at the final name is refused', async (t) => {
-  const disk = new DiskThread(1);
+  const disk = new DiskThread();
   t.teardown(() => disk.close());
   const root = t.testdir({ target: 'keep' });
   const temp = await disk.writeTemp(root, chunked(bytesOf(10, 0), [10]), { expectedSize: 10 });
@@ -112,7 +112,7 @@ t.test('a full disk in the worker is DiskFullError, and no temp file is left', a
     t.pass('skipped: cannot mount a tmpfs here (needs root)', { skip: true });
     return;
   }
-  const disk = new DiskThread(1);
+  const disk = new DiskThread();
   t.teardown(() => disk.close());
   const error = await disk.writeTemp(dir, chunked(bytesOf(3_000_000, 3), [65_536]), { expectedSize: 3_000_000 }).catch((e: unknown) => e);
   t.type(error, DiskFullError);
@@ -123,7 +123,7 @@ t.test('a full disk in the worker is DiskFullError, and no temp file is left', a
 });
 
 t.test('renames into one folder at once all land and are acknowledged', async (t) => {
-  const disk = new DiskThread(2);
+  const disk = new DiskThread();
   t.teardown(() => disk.close());
   const root = t.testdir();
   const names = Array.from({ length: 40 }, (_, i) => `n${i}.bin`);
@@ -137,7 +137,7 @@ t.test('renames into one folder at once all land and are acknowledged', async (t
 });
 
 t.test('a closed DiskThread refuses work instead of hanging', async (t) => {
-  const disk = new DiskThread(1);
+  const disk = new DiskThread();
   const root = t.testdir();
   await disk.writeTemp(root, chunked(bytesOf(10, 0), [10]), { expectedSize: 10 });
   await disk.close();
