@@ -9,16 +9,8 @@ import { join } from 'node:path';
 import { startFakeDiscord } from '../../fixtures/fake-discord.js';
 import { singleChannel } from '../../fixtures/scenarios.js';
 import { runLibrary } from '../helpers/harness.js';
+import { mountTmpfs, unmountTmpfs } from '../helpers/tmpfs.js';
 import { assertExact, baseOptions, checkArchive } from '../helpers/verify.js';
-
-function mountTmpfs(dir: string, size: string): boolean {
-  try {
-    execFileSync('mount', ['-t', 'tmpfs', '-o', `size=${size}`, 'tmpfs', dir], { stdio: 'ignore' });
-    return true;
-  } catch {
-    return false;
-  }
-}
 
 t.test('ENOSPC stops the run cleanly; a re-run with space completes', async (t) => {
   // Not t.testdir(): tap would remove it before a teardown could unmount the tmpfs inside it.
@@ -27,7 +19,7 @@ t.test('ENOSPC stops the run cleanly; a re-run with space completes', async (t) 
   mkdirSync(out);
   const mounted = mountTmpfs(out, '2m');
   t.teardown(() => {
-    if (mounted) execFileSync('umount', ['-l', out], { stdio: 'ignore' });
+    if (mounted) unmountTmpfs(out);
     rmSync(dir, { recursive: true, force: true });
   });
   if (!mounted) {

@@ -1,6 +1,5 @@
 // The disk threads: the same contract as writeTemp / commitTemp in this thread (atomic-write.test.ts), with the
 // bytes hashed, written, fsynced and renamed by worker threads.
-import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -9,6 +8,7 @@ import path from 'node:path';
 import t from 'tap';
 import { DiskFullError, DownloadError } from '../../lib/errors.js';
 import { DiskThread } from '../../lib/fs/disk-thread.js';
+import { mountTmpfs, unmountTmpfs } from '../helpers/tmpfs.js';
 
 const sha = (data: Uint8Array): string => createHash('sha256').update(data).digest('hex');
 const tempsIn = async (dir: string): Promise<string[]> => (await fs.readdir(dir)).filter((n) => n.endsWith('.dps-tmp'));
@@ -97,15 +97,9 @@ t.test('a symlink at the final name is refused', async (t) => {
 t.test('a full disk in the worker is DiskFullError, and no temp file is left', async (t) => {
   // Not t.testdir(): tap would remove it before a teardown could unmount the tmpfs inside it.
   const dir = mkdtempSync(path.join(tmpdir(), 'dps-disk-thread-'));
-  let mounted = false;
-  try {
-    execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=1m', 'tmpfs', dir], { stdio: 'ignore' });
-    mounted = true;
-  } catch {
-    // not root: cannot mount
-  }
+  const mounted = mountTmpfs(dir, '1m');
   t.teardown(() => {
-    if (mounted) execFileSync('umount', ['-l', dir], { stdio: 'ignore' });
+    if (mounted) unmountTmpfs(dir);
     rmSync(dir, { recursive: true, force: true });
   });
   if (!mounted) {
