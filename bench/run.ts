@@ -1,7 +1,7 @@
 // `npm run bench` / `node dist/bench/run.js [scenario...] [--quick] [--runs N] [--scan N]`: runs the scenarios
 // against the fake (each in its own processes), saves bench/results/<scenario>.json and renders bench/RESULTS.md.
 
-import { saveResult } from './common.js';
+import { removeScratch, saveResult } from './common.js';
 import type { BenchContext, ScenarioResult } from './common.js';
 import { writeReport } from './report.js';
 import { downloads } from './scenarios/downloads.js';
@@ -38,7 +38,11 @@ const started = Date.now();
 for (const name of chosen.length > 0 ? chosen : Object.keys(all)) {
   process.stderr.write(`[bench] ${name}${quick ? ' (quick)' : ''}...\n`);
   const at = Date.now();
-  saveResult(await all[name]!(ctx));
+  try {
+    saveResult(await all[name]!(ctx));
+  } finally {
+    removeScratch();
+  }
   process.stderr.write(`[bench] ${name} done in ${((Date.now() - at) / 1000).toFixed(0)} s\n`);
 }
 writeReport(`node dist/bench/run.js ${argv.join(' ')}`.trim(), quick);

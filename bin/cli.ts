@@ -10,11 +10,20 @@ import { DEFAULT_API } from '../lib/discord/client.js';
 import { namePlaceholders } from '../lib/fs/safe-name.js';
 import { readChannelIds } from './stdin-ids.js';
 import { runDemo } from './demo.js';
+import { tuneHeapGrowth } from './heap-tuning.js';
 
 const secrets: string[] = [];
 
+// How bin/dps.js started V8: with its heap policy (which the run may then adapt), or with the user's flags.
+export interface MainOptions {
+  tuneHeap?: boolean;
+}
+
+let tuneHeap = false;
+
 // Runs the CLI with the given arguments (process.argv.slice(2)).
-export async function main(argv: string[]): Promise<void> {
+export async function main(argv: string[], options: MainOptions = {}): Promise<void> {
+  tuneHeap = options.tuneHeap ?? false;
   const controller = new AbortController();
   wireSignals(controller);
   try {
@@ -161,6 +170,7 @@ async function scrape(args: Record<string, unknown>, controller: AbortController
   if (args['global-rate-limit'] !== undefined) options.globalRateLimit = Number(args['global-rate-limit']);
   if (args.after !== undefined) options.after = String(args.after);
   if (args.before !== undefined) options.before = String(args.before);
+  let stopTuning: (() => void) | undefined;
   const result = await archive(options, {
     stdout: process.stdout,
     stderr: process.stderr,
@@ -168,7 +178,10 @@ async function scrape(args: Record<string, unknown>, controller: AbortController
     quiet,
     progress: (args.progress as boolean | undefined) ?? Boolean(process.stderr.isTTY),
     onStdoutClosed: () => controller.abort(stdoutClosed()),
-  });
+    onStart: (totals) => {
+      if (tuneHeap) stopTuning = tuneHeapGrowth(totals);
+    },
+  }).finally(() => stopTuning?.());
   setExit(result.exitCode);
 }
 

@@ -10,6 +10,7 @@ import type { ChannelEntry, GuildEntry } from './discord/enumerate.js';
 import { NdjsonWriter } from './output/ndjson.js';
 import { Progress } from './output/progress.js';
 import type { ArchiveOptions } from './options.js';
+import type { Counts } from './output/events.js';
 import { openStore } from './store/store.js';
 import type { AttachmentRecord, ChannelRecord } from './types.js';
 
@@ -37,6 +38,8 @@ export interface ArchiveIO {
   quiet?: boolean;
   /** Called when stdout is closed by the reader (e.g. `| head`): the run should stop cleanly. */
   onStdoutClosed?: () => void;
+  /** Called once the run starts, with a function that returns its live totals (messages, files, bytes so far). */
+  onStart?: (totals: () => Counts) => void;
 }
 
 /**
@@ -59,6 +62,7 @@ export async function archive(options: ArchiveOptions, io: ArchiveIO = {}): Prom
       signal: io.signal,
       hardSignal: io.hardSignal,
       onStart: (totals) => {
+        io.onStart?.(totals);
         if (io.progress && io.stderr && !io.quiet) {
           progress = new Progress(io.stderr, totals);
           progress.start();

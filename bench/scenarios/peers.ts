@@ -27,7 +27,8 @@ export async function peers(ctx: BenchContext): Promise<ScenarioResult> {
   let total = 0;
   for (let i = 0; i < images; i++) total += mixedSize(i);
   const fs = statfsSync(tmpdir());
-  if (fs.bavail * fs.bsize < total * 2.5) throw new Error('peers: not enough free disk space');
+  // Every run's files stay until the scenario ends (common.ts, removeScratch): three tools per run.
+  if (fs.bavail * fs.bsize < total * (3 * ctx.runs + 0.5)) throw new Error('peers: not enough free disk space');
   const fake = await startFake({ scenario: { kind: 'downloads', images }, options: { rateLimit: { off: true } } });
   const concurrency = 8;
   const peer: number[] = [];

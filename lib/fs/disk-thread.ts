@@ -1,14 +1,15 @@
 // Writing files from a second thread. On the main thread each file cost a sha256 over its bytes and about ten
 // round trips through libuv's thread pool (open, writes, fsync, close, lstat, rename, ...), each with a
 // cross-thread wake-up that a 2-core VM charges to the event loop, the same loop that runs the downloads and
-// pages. A DiskThread hands each body to one worker thread in batches of up to 512 KiB (one copy into a reused,
-// transferable buffer; at most two batches in flight per file, so a slow disk slows the download instead of
-// filling memory); the worker hashes, writes, fsyncs and renames (bench/limits.md has the measurements). Same
-// contract as writeTemp / commitTemp in atomic-write.ts, which remain the in-process implementation.
+// pages. A DiskThread copies each body, in batches of up to 512 KiB, into slots of memory it shares with one
+// worker thread (allocated once: no buffer is created, transferred or collected per batch, which had cost a
+// garbage collection every few megabytes); the worker hashes, writes, fsyncs and renames (bench/limits.md has
+// the measurements). At most two batches of a file are in flight and a batch waits for a free slot, so a slow
+// disk slows the downloads instead of filling memory. Same contract as writeTemp / commitTemp in
+// atomic-write.ts, which remain the in-process implementation.
 
 import { Worker } from 'node:worker_threads';
 import fs from 'node:fs/promises';
-import { pipeline } from 'node:stream/promises';
 import { DiskFullError, DownloadError } from '../errors.js';
 import { commitTemp, ensureDirInside, tempName, translate, writeTemp, WRITE_BATCH_BYTES } from './atomic-write.js';
 import type { TempFile, WriteTempOptions } from './atomic-write.js';
@@ -23,7 +24,7 @@ export const inProcessDisk: Disk = { writeTemp, commitTemp };
 
 // The messages between the threads (see disk-thread-worker.ts).
 export type DiskRequest =
-  | { req: number; op: 'write'; file: number; path: string; data: Uint8Array; last: boolean }
+  | { req: number; op: 'write'; file: number; path: string; slot: number; length: number; last: boolean }
   | { req: number; op: 'discard'; file: number; path: string }
   | { req: number; op: 'commit'; tempPath: string; finalPath: string };
 
@@ -36,15 +37,19 @@ export interface SerializedError {
 
 export interface DiskReply {
   req: number;
-  buffer?: ArrayBuffer; // a write's batch buffer, handed back for the next batch
   error?: SerializedError;
   sha256?: string;
   bytes?: number;
 }
 
-// Spare full-size batch buffers kept (2 MiB). A transferred buffer nobody returns lives until a garbage
-// collection of the thread holding it; the worker allocates almost nothing, so it would collect rarely.
-const MAX_SPARE_BUFFERS = 4;
+// What the worker is started with: the shared slots, each WRITE_BATCH_BYTES long, one batch each.
+export interface DiskWorkerData {
+  slots: SharedArrayBuffer[];
+}
+
+// Slots by default: two batches for each of 8 concurrent downloads, plus two (8 MiB of address space; only the
+// pages a batch touches become resident, so small files cost little).
+const DEFAULT_SLOTS = 18;
 
 type Request = DiskRequest extends infer R ? (R extends unknown ? Omit<R, 'req'> : never) : never;
 
@@ -63,8 +68,15 @@ export class DiskThread implements Disk {
   #nextRequest = 1;
   #nextFile = 1;
   readonly #pending = new Map<number, { resolve: (reply: DiskReply) => void; reject: (error: Error) => void }>();
-  // Batch buffers come back from the worker (see MAX_SPARE_BUFFERS); full-size ones are used again.
-  readonly #buffers: ArrayBuffer[] = [];
+  readonly #slotCount: number;
+  #slots: Buffer[] = []; // views of the shared slots, by index
+  readonly #free: number[] = []; // indexes of the slots no batch holds
+  readonly #waiting: Array<(slot: number) => void> = []; // batches waiting for a slot, first come first served
+
+  // `slots`: batches in flight at once across all files (at least 2; two per concurrent download is plenty).
+  constructor(options: { slots?: number } = {}) {
+    this.#slotCount = Math.max(2, options.slots ?? DEFAULT_SLOTS);
+  }
 
   #start(): Worker {
     if (this.#failure) throw this.#failure;
@@ -75,7 +87,11 @@ export class DiskThread implements Disk {
     // its RSS down. The old generation's limit leaves room for a loader compiling TypeScript (the test runner);
     // a worker that exceeded it would fail every write loudly (the 'error' handler below), never silently.
     const resourceLimits = { maxYoungGenerationSizeMb: 1, maxOldGenerationSizeMb: 64 };
-    const worker = new Worker(new URL(`./disk-thread-worker${extension}`, import.meta.url), { resourceLimits });
+    const slots = Array.from({ length: this.#slotCount }, () => new SharedArrayBuffer(WRITE_BATCH_BYTES));
+    this.#slots = slots.map((slot) => Buffer.from(slot));
+    this.#free.push(...slots.keys());
+    const workerData: DiskWorkerData = { slots };
+    const worker = new Worker(new URL(`./disk-thread-worker${extension}`, import.meta.url), { resourceLimits, workerData });
     worker.on('message', (reply: DiskReply) => {
       const pending = this.#pending.get(reply.req);
       this.#pending.delete(reply.req);
@@ -93,7 +109,20 @@ export class DiskThread implements Disk {
     return worker;
   }
 
-  #request(request: Request, transfer: ArrayBuffer[] = []): Promise<DiskReply> {
+  // A free slot, at once or when a batch in flight gives one back.
+  #slot(): number | Promise<number> {
+    const free = this.#free.pop();
+    if (free !== undefined) return free;
+    return new Promise((resolve) => this.#waiting.push(resolve));
+  }
+
+  #release(slot: number): void {
+    const next = this.#waiting.shift();
+    if (next) next(slot);
+    else this.#free.push(slot);
+  }
+
+  #request(request: Request): Promise<DiskReply> {
     let worker: Worker;
     try {
       worker = this.#start();
@@ -103,7 +132,7 @@ export class DiskThread implements Disk {
     const req = this.#nextRequest++;
     return new Promise<DiskReply>((resolve, reject) => {
       this.#pending.set(req, { resolve, reject });
-      worker.postMessage({ ...request, req }, transfer);
+      worker.postMessage({ ...request, req });
     });
   }
 
@@ -116,56 +145,52 @@ export class DiskThread implements Disk {
     const file = this.#nextFile++;
     const inFlight: Array<Promise<DiskReply>> = [];
     let sent = false; // the worker may have created the temp file
+    let slot: number | undefined; // the slot being filled
     try {
       if (opts.root === undefined) await fs.mkdir(dir, { recursive: true });
       else await ensureDirInside(opts.root, dir, opts.folders);
+      this.#start();
       let bytes = 0;
-      let batch: Buffer | undefined;
       let used = 0;
       let batched = 0; // bytes handed to batches so far
+      let room = 0; // bytes the current batch takes (it ends where the file does when its size is known)
       const send = (last: boolean): Promise<DiskReply> => {
-        const data = batch === undefined ? new Uint8Array(0) : batch.subarray(0, used);
-        const transfer = batch === undefined ? [] : [batch.buffer as ArrayBuffer];
-        batch = undefined;
+        const request = { op: 'write', file, path: tempPath, slot: slot ?? -1, length: used, last } as const;
+        const held = slot;
+        slot = undefined;
         used = 0;
         sent = true;
-        const reply = this.#request({ op: 'write', file, path: tempPath, data, last }, transfer);
-        void reply.then(
-          (answer) => {
-            if (answer.buffer?.byteLength === WRITE_BATCH_BYTES && this.#buffers.length < MAX_SPARE_BUFFERS) this.#buffers.push(answer.buffer);
-          },
-          () => undefined, // observed below, or after a failure elsewhere
-        );
+        const reply = this.#request(request);
+        if (held !== undefined) void reply.then(() => this.#release(held), () => this.#release(held));
         inFlight.push(reply);
         return reply;
       };
-      const sink = async (source: AsyncIterable<Uint8Array | string>): Promise<void> => {
-        for await (const piece of source) {
-          let chunk: Uint8Array = typeof piece === 'string' ? Buffer.from(piece) : piece;
-          bytes += chunk.byteLength;
-          if (expectedSize !== undefined && bytes > expectedSize) {
-            throw new DownloadError(`size mismatch: received more than the expected ${expectedSize} bytes`, { retryable: true });
+      // The body, read directly (a stream pipeline would build an AbortController and a DOMException per file).
+      for await (const piece of body) {
+        signal?.throwIfAborted();
+        let chunk: Uint8Array = typeof piece === 'string' ? Buffer.from(piece) : piece;
+        bytes += chunk.byteLength;
+        if (expectedSize !== undefined && bytes > expectedSize) {
+          throw new DownloadError(`size mismatch: received more than the expected ${expectedSize} bytes`, { retryable: true });
+        }
+        while (chunk.byteLength > 0) {
+          if (slot === undefined) {
+            const next = this.#slot();
+            slot = typeof next === 'number' ? next : await next;
+            room = expectedSize === undefined ? WRITE_BATCH_BYTES : Math.max(1, Math.min(WRITE_BATCH_BYTES, expectedSize - batched));
           }
-          while (chunk.byteLength > 0) {
-            if (batch === undefined) {
-              // Batches end where the file does when its size is known (no empty last batch).
-              const size = expectedSize === undefined ? WRITE_BATCH_BYTES : Math.max(1, Math.min(WRITE_BATCH_BYTES, expectedSize - batched));
-              // Full-size batches reuse returned buffers; a smaller one (a small file, or a file's tail) is its own.
-              batch = size === WRITE_BATCH_BYTES ? Buffer.from(this.#buffers.pop() ?? Buffer.allocUnsafeSlow(size).buffer) : Buffer.allocUnsafeSlow(size);
-            }
-            const take = Math.min(chunk.byteLength, batch.byteLength - used);
-            batch.set(take === chunk.byteLength ? chunk : chunk.subarray(0, take), used);
-            used += take;
-            batched += take;
-            chunk = chunk.subarray(take);
-            if (used === batch.byteLength && batched !== expectedSize) {
-              void send(false);
-              if (inFlight.length > 1) await inFlight.shift(); // at most two batches of this file in flight
-            }
+          const take = Math.min(chunk.byteLength, room - used);
+          this.#slots[slot]!.set(take === chunk.byteLength ? chunk : chunk.subarray(0, take), used);
+          used += take;
+          batched += take;
+          chunk = chunk.subarray(take);
+          if (used === room && batched !== expectedSize) {
+            void send(false);
+            if (inFlight.length > 1) await inFlight.shift(); // at most two batches of this file in flight
           }
         }
-      };
-      await pipeline(body, sink, signal === undefined ? {} : { signal });
+      }
+      signal?.throwIfAborted();
       if (expectedSize !== undefined && bytes !== expectedSize) {
         throw new DownloadError(`size mismatch: received ${bytes} of ${expectedSize} bytes`, { retryable: true });
       }
@@ -174,6 +199,8 @@ export class DiskThread implements Disk {
       await Promise.all(inFlight);
       return { tempPath, sha256: done.sha256!, bytes: done.bytes! };
     } catch (error) {
+      if (slot !== undefined) this.#release(slot);
+      slot = undefined;
       await Promise.allSettled(inFlight);
       if (sent) await this.#request({ op: 'discard', file, path: tempPath }).catch(() => undefined);
       throw translate(error, tempPath, signal);

@@ -138,3 +138,20 @@ t.test('a closed DiskThread refuses work instead of hanging', async (t) => {
   await t.rejects(disk.writeTemp(root, chunked(bytesOf(10, 0), [10]), { expectedSize: 10 }), { message: /closed/ });
   await disk.close();
 });
+
+t.test('more batches than shared slots: each waits for a slot, every file arrives intact, failures give theirs back', async (t) => {
+  const disk = new DiskThread({ slots: 2 });
+  t.teardown(() => disk.close());
+  const root = t.testdir();
+  // A slot lost by a failed file would leave later files waiting forever: fail a few first, with only 2 slots.
+  for (let i = 0; i < 4; i++) {
+    await t.rejects(disk.writeTemp(root, chunked(bytesOf(900_000, i), [65_536]), { expectedSize: 1_000_000 }), DownloadError, `short body ${i}`);
+  }
+  const files = Array.from({ length: 8 }, (_, i) => bytesOf(1_300_000 + i * 1_000, 10 + i));
+  const temps = await Promise.all(files.map((data, i) => disk.writeTemp(path.join(root, `d${i}`), chunked(data, [65_536, 12_345]), { expectedSize: data.byteLength, root })));
+  for (const [i, temp] of temps.entries()) {
+    t.same({ bytes: temp.bytes, sha256: temp.sha256 }, { bytes: files[i]!.byteLength, sha256: sha(files[i]!) }, `file ${i} hashed`);
+    t.ok((await fs.readFile(temp.tempPath)).equals(files[i]!), `file ${i} byte for byte`);
+  }
+  t.same(await tempsIn(root), [], 'the failed files left nothing');
+});

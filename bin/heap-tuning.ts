@@ -1,0 +1,45 @@
+// V8's heap policy for a run. bin/dps.js lets the old generation grow by only 25% between full collections, so
+// RSS follows what a run holds, not its length (bench/RESULTS.md, "Memory"). But V8 also counts the buffers
+// that sockets allocate for every received chunk (memory outside its heap) against that same limit: a run that
+// downloads hundreds of MB/s then triggers a full collection every few megabytes (185 of them for 2 GB, with
+// helper threads busy marking a heap that holds none of those bytes; the downloads benchmark ran 1.5 x longer).
+// So while bytes arrive fast the heap may grow by 100%, and by 25% again once they slow down. V8 reads the flag
+// at every collection, so it can change during the run.
+
+import { setFlagsFromString } from 'node:v8';
+import type { Counts } from '../lib/index.js';
+
+const EVERY_MS = 500;
+const FAST_BYTES_PER_SECOND = 48e6; // above this, downloads dominate what V8 allocates
+const SLOW_BYTES_PER_SECOND = 24e6; // below this (hysteresis), back to the tight policy
+export const TIGHT_GROWTH = 25;
+const DOWNLOAD_GROWTH = 0; // V8's own policy (it grows the heap by up to 4x, by how fast it collects)
+
+export interface HeapTuningOptions {
+  everyMs?: number;
+  setFlags?: (flags: string) => void; // v8.setFlagsFromString; tests pass a recorder
+}
+
+// Watches the run's downloaded bytes and sets the heap's growth to match; returns the function that stops it.
+export function tuneHeapGrowth(totals: () => Counts, options: HeapTuningOptions = {}): () => void {
+  const setFlags = options.setFlags ?? setFlagsFromString;
+  let growth = TIGHT_GROWTH;
+  let last = totals().bytes;
+  let lastAt = performance.now();
+  const timer = setInterval(() => {
+    const bytes = totals().bytes;
+    const now = performance.now();
+    const rate = ((bytes - last) / (now - lastAt)) * 1000;
+    last = bytes;
+    lastAt = now;
+    const next = rate >= FAST_BYTES_PER_SECOND ? DOWNLOAD_GROWTH : rate < SLOW_BYTES_PER_SECOND ? TIGHT_GROWTH : growth;
+    if (next === growth) return;
+    growth = next;
+    setFlags(`--heap-growing-percent=${growth}`);
+  }, options.everyMs ?? EVERY_MS);
+  timer.unref();
+  return () => {
+    clearInterval(timer);
+    if (growth !== TIGHT_GROWTH) setFlags(`--heap-growing-percent=${TIGHT_GROWTH}`);
+  };
+}

@@ -1,0 +1,50 @@
+// The heap policy of a run (bin/heap-tuning.ts): V8's own growth while downloads arrive fast, 25% otherwise.
+import { setTimeout as sleep } from 'node:timers/promises';
+import t from 'tap';
+import { tuneHeapGrowth } from '../../bin/heap-tuning.js';
+import { emptyCounts } from '../../lib/output/events.js';
+
+// Totals whose bytes grow at `rate` bytes/s (changed by the test), measured on the same clock as the tuner.
+function downloading(): { totals: () => ReturnType<typeof emptyCounts>; setRate: (bytesPerSecond: number) => void } {
+  let bytes = 0;
+  let rate = 0;
+  let at = performance.now();
+  const advance = (): void => {
+    const now = performance.now();
+    bytes += (rate * (now - at)) / 1000;
+    at = now;
+  };
+  return {
+    totals: () => {
+      advance();
+      return { ...emptyCounts(), bytes };
+    },
+    setRate: (bytesPerSecond) => {
+      advance();
+      rate = bytesPerSecond;
+    },
+  };
+}
+
+t.test('fast downloads loosen the heap growth, slow ones restore it, rates in between change nothing', async (t) => {
+  const flags: string[] = [];
+  const run = downloading();
+  const stop = tuneHeapGrowth(run.totals, { everyMs: 25, setFlags: (f) => flags.push(f) });
+  t.teardown(stop);
+  run.setRate(30e6); // between the thresholds: the tight policy stays
+  await sleep(150);
+  t.same(flags, [], 'no change at 30 MB/s from the tight policy');
+  run.setRate(200e6);
+  await sleep(150);
+  t.same(flags, ['--heap-growing-percent=0'], "V8's own policy at 200 MB/s, set once");
+  run.setRate(30e6); // hysteresis: still fast enough to keep it
+  await sleep(150);
+  t.same(flags, ['--heap-growing-percent=0'], 'kept at 30 MB/s');
+  run.setRate(1e6);
+  await sleep(150);
+  t.same(flags, ['--heap-growing-percent=0', '--heap-growing-percent=25'], 'back to 25% when downloads slow down');
+  run.setRate(200e6);
+  await sleep(150);
+  stop();
+  t.same(flags.slice(-2), ['--heap-growing-percent=0', '--heap-growing-percent=25'], 'stopping restores the tight policy');
+});
