@@ -1,9 +1,9 @@
 // A disk thread (a worker_threads Worker, see disk-thread.ts): hashes and writes the batches of bytes the main
 // thread hands it, fsyncs and closes each finished temp file, and commits temp files to their final names.
 // Its file-system calls are synchronous (a system call each, where an asynchronous call from the main thread
-// also costs two cross-thread wake-ups through libuv's pool), except the two that wait for the disk's journal:
-// fsync, and the open that creates a temp file (ext4 makes a create wait while the journal commits another
-// file's fsync: 0.3 ms at the median, over 1 ms at p90, measured with strace in the downloads benchmark). They go
+// also costs two cross-thread wake-ups through libuv's pool), except the two that can take long: fsync, and the
+// open that creates a temp file (0.3 ms at the median, over 1 ms at p90 under strace in the downloads benchmark:
+// ext4's inode allocator scans recently freed inodes after many files were deleted). They go
 // through the pool rather than holding up the other files; a file's bytes are hashed as they arrive and written,
 // in order, once its temp file is open. One reply per request: {req, ...result} or {req, error}. Renames into
 // one folder share one directory fsync: the commits that arrive together are acknowledged together once it is done.
