@@ -33,17 +33,33 @@ export async function* checkpoint(source: AsyncIterable<ItemResult>, options: Ch
     lastFlush = Date.now();
   };
 
+  // The events of a message are held until its last result: a run stopped part-way through a message (SIGINT
+  // before its later files started) keeps the cursor before it, and the next run announces the files already
+  // saved from their records (filter's announceAfter); printed now, they would be reported twice.
+  let held: Array<{ event: DpsEvent; count: () => void }> = [];
+  const release = function* (): Generator<DpsEvent> {
+    const events = held;
+    held = [];
+    for (const { event, count } of events) {
+      count();
+      yield event;
+    }
+  };
+
   try {
     for await (const result of source) {
       switch (result.kind) {
         case 'saved':
-          counts.saved++;
-          counts.bytes += result.bytes;
-          if (result.duplicate_of !== undefined) counts.duplicates++;
-          yield savedEvent(result);
+          held.push({
+            event: savedEvent(result),
+            count: () => {
+              counts.saved++;
+              counts.bytes += result.bytes;
+              if (result.duplicate_of !== undefined) counts.duplicates++;
+            },
+          });
           break;
         case 'failed':
-          counts.failed++;
           await store.recordFailed({
             attachment_id: result.item.attachment_id,
             guild_id: context.guild_id,
@@ -61,22 +77,23 @@ export async function* checkpoint(source: AsyncIterable<ItemResult>, options: Ch
             author_id: result.item.author_id,
             updated_at: new Date().toISOString(),
           });
-          yield failedEvent(result);
+          held.push({ event: failedEvent(result), count: () => counts.failed++ });
           break;
         case 'skipped':
-          counts.skipped++;
-          yield skippedEvent(result);
+          held.push({ event: skippedEvent(result), count: () => counts.skipped++ });
           break;
         case 'mark':
           break;
       }
       const messageDone = result.kind === 'mark' || ('item' in result && result.item.last_of_message);
       if (messageDone) {
+        yield* release();
         counts.messages += result.kind === 'mark' ? result.messages : 1;
         watermark = result.kind === 'mark' ? result.message_id : result.item.message_id;
         if (Date.now() - lastFlush >= flushEveryMs) await flush();
       }
     }
+    yield* release(); // a source that ends mid-message (none does) still reports everything it finished
     complete = true;
   } finally {
     // Runs on success, on error and on abort: everything up to the watermark is recorded, so saving it is safe.

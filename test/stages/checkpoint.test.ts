@@ -1,0 +1,59 @@
+// Stage 6: events in message order, and a message's events held until its last result, so a run stopped
+// part-way through a message prints none of them (the next run announces what was saved, exactly once).
+import { MemoryLevel } from 'memory-level';
+import t from 'tap';
+import { emptyCounts } from '../../lib/output/events.js';
+import type { DpsEvent } from '../../lib/output/events.js';
+import { checkpoint } from '../../lib/stages/checkpoint.js';
+import { createStore } from '../../lib/store/store.js';
+import type { ChannelContext, ItemResult, MediaItem } from '../../lib/types.js';
+
+const context: ChannelContext = { guild_id: '1', guild_name: 'G', channel_id: '2', channel_name: 'c' };
+
+function item(messageId: string, index: number, of: number): MediaItem {
+  const id = `${messageId}${index}`;
+  return {
+    kind: 'item', context, message_id: messageId, timestamp: '2024-01-01T00:00:00.000Z', author_id: undefined, author_name: undefined,
+    attachment_id: id, filename: `${id}.png`, size: 3, content_type: 'image/png', url: `https://cdn.discordapp.com/attachments/2/${id}/${id}.png`,
+    source: 'attachment', index, last_of_message: index === of - 1, unique_name: `${id}.png`,
+  };
+}
+
+const saved = (messageId: string, index: number, of: number): ItemResult => ({ kind: 'saved', item: item(messageId, index, of), path: `/out/${messageId}${index}.png`, bytes: 3, sha256: 'ab' });
+
+async function run(results: ItemResult[], stopAfter?: number): Promise<{ events: DpsEvent[]; counts: ReturnType<typeof emptyCounts>; cursor: string | undefined; error?: unknown }> {
+  const store = await createStore(new MemoryLevel<string, unknown>());
+  const counts = emptyCounts();
+  async function* source(): AsyncIterable<ItemResult> {
+    for (const [i, result] of results.entries()) {
+      if (i === stopAfter) throw new Error('stopped');
+      yield result;
+    }
+  }
+  const events: DpsEvent[] = [];
+  let error: unknown;
+  try {
+    for await (const event of checkpoint(source(), { store, context, counts, saveCursor: true })) events.push(event);
+  } catch (caught) {
+    error = caught;
+  }
+  const cursor = (await store.getChannel('2'))?.last_message_id;
+  await store.close();
+  return { events, counts, cursor, error };
+}
+
+t.test('a finished message prints its events in order and moves the cursor', async (t) => {
+  const { events, counts, cursor } = await run([saved('10', 0, 2), saved('10', 1, 2), { kind: 'mark', context, message_id: '11', messages: 1 }, saved('12', 0, 1)]);
+  t.same(events.filter((e) => e.event === 'saved').map((e) => (e as { attachment_id: string }).attachment_id), ['100', '101', '120']);
+  t.equal(events.at(-1)?.event, 'channel_done');
+  t.match(counts, { saved: 3, messages: 3, bytes: 9 });
+  t.equal(cursor, '12');
+});
+
+t.test('stopped part-way through a message: none of its events, the cursor before it, the counts without it', async (t) => {
+  const { events, counts, cursor, error } = await run([saved('10', 0, 1), saved('20', 0, 3), saved('20', 1, 3), saved('20', 2, 3)], 3);
+  t.match(error, { message: 'stopped' });
+  t.same(events.map((e) => (e as { attachment_id?: string }).attachment_id), ['100'], 'only the finished message is reported');
+  t.match(counts, { saved: 1, messages: 1, bytes: 3 });
+  t.equal(cursor, '10', 'the cursor stays before the unfinished message, so the next run announces its saved files');
+});
