@@ -78,7 +78,8 @@ export async function runArchive(input: ArchiveOptions, hooks: ArchiveHooks = {}
   else signal.addEventListener('abort', stopResolving, { once: true });
   const client = new DiscordClient(options.client);
   const agent = createDownloadAgent(Math.max(options.concurrency, 4));
-  const disk = new DiskThread();
+  // Two batches in flight for each concurrent download, plus two (see DiskThread).
+  const disk = new DiskThread({ slots: 2 * options.concurrency + 2 });
   const perChannel: ArchiveResult['perChannel'] = [];
   const live: Counts[] = [];
   const liveTotals = (): Counts => live.reduce((sum, counts) => (addCounts(sum, counts), sum), emptyCounts());
