@@ -1,10 +1,11 @@
-// V8's heap policy for a run. bin/dps.js lets the old generation grow by only 25% between full collections, so
-// RSS follows what a run holds, not its length (bench/RESULTS.md, "Memory"). But V8 also counts the buffers
-// that sockets allocate for every received chunk (memory outside its heap) against that same limit: a run that
-// downloads hundreds of MB/s then triggers a full collection every few megabytes (185 of them for 2 GB, with
-// helper threads busy marking a heap that holds none of those bytes; the downloads benchmark ran 1.5 x longer).
-// So while bytes arrive fast the heap may grow by 100%, and by 25% again once they slow down. V8 reads the flag
-// at every collection, so it can change during the run.
+// V8's heap policy for a run. A run parses hundreds of megabytes of short-lived JSON pages; left to its defaults
+// V8 lets the old generation grow to several times the live heap, so RSS would follow the run's length instead of
+// its working set. So it grows by only 25% between full collections (bench/RESULTS.md, "Memory"). But V8 also
+// counts the buffers that sockets allocate for every received chunk (memory outside its heap) against that same
+// limit: a run that downloads hundreds of MB/s then triggers a full collection every few megabytes (185 of them
+// for 2 GB, with helper threads busy marking a heap that holds none of those bytes; the downloads benchmark ran
+// 1.5 x longer). So while bytes arrive fast the heap grows by V8's own policy, and by 25% again once they slow
+// down. V8 reads the flag at every collection, so it can be set after start-up and changed during the run.
 
 import { setFlagsFromString } from 'node:v8';
 import type { Counts } from '../lib/index.js';
@@ -12,8 +13,17 @@ import type { Counts } from '../lib/index.js';
 const EVERY_MS = 500;
 const FAST_BYTES_PER_SECOND = 48e6; // above this, downloads dominate what V8 allocates
 const SLOW_BYTES_PER_SECOND = 24e6; // below this (hysteresis), back to the tight policy
-export const TIGHT_GROWTH = 25;
+const TIGHT_GROWTH = 25;
 const DOWNLOAD_GROWTH = 0; // V8's own policy (it grows the heap by up to 4x, by how fast it collects)
+
+// Sets the tight policy unless the user gave V8 heap flags (on the command line or in NODE_OPTIONS), which win;
+// returns whether the run may tune the heap (tuneHeapGrowth).
+export function startHeapPolicy(execArgv: readonly string[], nodeOptions = ''): boolean {
+  const given = [...execArgv, ...nodeOptions.split(/\s+/)].join(' ');
+  if (/semi-space|heap-growing|optimize-for-size/.test(given)) return false;
+  setFlagsFromString(`--heap-growing-percent=${TIGHT_GROWTH}`);
+  return true;
+}
 
 export interface HeapTuningOptions {
   everyMs?: number;

@@ -21,8 +21,7 @@ const slots = ((workerData as DiskWorkerData | undefined)?.slots ?? []).map((slo
 const EMPTY = new Uint8Array(0);
 
 interface OpenFile {
-  fd: number | undefined; // set once `opened` resolves
-  opened: Promise<number>; // the temp file's creation (through the pool)
+  opened: Promise<number>; // the temp file's creation (through the pool), then its descriptor
   hash: Hash;
   bytes: number;
 }
@@ -48,7 +47,7 @@ async function discard(file: number, tempPath: string): Promise<void> {
   const open = files.get(file);
   files.delete(file);
   if (open !== undefined) {
-    const fd = open.fd ?? (await open.opened.catch(() => undefined));
+    const fd = await open.opened.catch(() => undefined);
     try {
       if (fd !== undefined) fs.closeSync(fd);
     } catch {
@@ -68,16 +67,14 @@ async function write(request: Extract<DiskRequest, { op: 'write' }>): Promise<Om
   let open = files.get(request.file);
   try {
     if (open === undefined) {
-      const created: OpenFile = { fd: undefined, opened: openTemp(request.path), hash: createHash('sha256'), bytes: 0 };
-      created.opened.then((fd) => (created.fd = fd), () => undefined);
-      open = created;
+      open = { opened: openTemp(request.path), hash: createHash('sha256'), bytes: 0 };
       files.set(request.file, open);
     }
     // The slot is the main thread's again once this request is answered, so the batch is written before that.
     const data = request.slot < 0 ? EMPTY : slots[request.slot]!.subarray(0, request.length);
     open.hash.update(data);
     open.bytes += data.byteLength;
-    const fd = open.fd ?? (await open.opened);
+    const fd = await open.opened;
     if (files.get(request.file) !== open) throw new Error('the temp file was discarded');
     writeAllSync(fd, data);
     if (!request.last) return {};
@@ -100,7 +97,7 @@ function fsync(fd: number): Promise<void> {
   return new Promise((resolve, reject) => fs.fsync(fd, (error) => (error ? reject(error) : resolve())));
 }
 
-// Rename (never over a symlink); the reply waits for the folder's fsync (flushRenames).
+// Rename (never over a symlink); the reply waits for the folder's next fsync (flushFolder).
 function commit(request: Extract<DiskRequest, { op: 'commit' }>): void {
   try {
     let existing: fs.Stats | undefined;

@@ -200,7 +200,6 @@ export class DiskThread implements Disk {
       return { tempPath, sha256: done.sha256!, bytes: done.bytes! };
     } catch (error) {
       if (slot !== undefined) this.#release(slot);
-      slot = undefined;
       await Promise.allSettled(inFlight);
       if (sent) await this.#request({ op: 'discard', file, path: tempPath }).catch(() => undefined);
       throw translate(error, tempPath, signal);

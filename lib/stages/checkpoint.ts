@@ -3,7 +3,7 @@
 // for retry-first on the next run; every result becomes an NDJSON event.
 
 import type { Store } from '../store/store.js';
-import type { ChannelContext, ItemResult } from '../types.js';
+import type { ChannelContext, ItemResult, MessageMark } from '../types.js';
 import { channelDoneEvent, failedEvent, savedEvent, skippedEvent } from '../output/events.js';
 import type { Counts, DpsEvent } from '../output/events.js';
 
@@ -33,31 +33,23 @@ export async function* checkpoint(source: AsyncIterable<ItemResult>, options: Ch
     lastFlush = Date.now();
   };
 
-  // The events of a message are held until its last result: a run stopped part-way through a message (SIGINT
-  // before its later files started) keeps the cursor before it, and the next run announces the files already
-  // saved from their records (filter's announceAfter); printed now, they would be reported twice.
-  let held: Array<{ event: DpsEvent; count: () => void }> = [];
+  // The results of a message are reported (counted and printed) once its last result is in: a run stopped
+  // part-way through a message (SIGINT before its later files started) keeps the cursor before it, and the next
+  // run announces the files already saved from their records (filter's announceAfter); printed now, they would
+  // be reported twice.
+  let held: FileResult[] = [];
   const release = function* (): Generator<DpsEvent> {
-    const events = held;
+    const results = held;
     held = [];
-    for (const { event, count } of events) {
-      count();
-      yield event;
-    }
+    for (const result of results) yield report(result, counts);
   };
 
   try {
     for await (const result of source) {
       switch (result.kind) {
         case 'saved':
-          held.push({
-            event: savedEvent(result),
-            count: () => {
-              counts.saved++;
-              counts.bytes += result.bytes;
-              if (result.duplicate_of !== undefined) counts.duplicates++;
-            },
-          });
+        case 'skipped':
+          held.push(result);
           break;
         case 'failed':
           await store.recordFailed({
@@ -77,10 +69,7 @@ export async function* checkpoint(source: AsyncIterable<ItemResult>, options: Ch
             author_id: result.item.author_id,
             updated_at: new Date().toISOString(),
           });
-          held.push({ event: failedEvent(result), count: () => counts.failed++ });
-          break;
-        case 'skipped':
-          held.push({ event: skippedEvent(result), count: () => counts.skipped++ });
+          held.push(result);
           break;
         case 'mark':
           break;
@@ -103,6 +92,25 @@ export async function* checkpoint(source: AsyncIterable<ItemResult>, options: Ch
   if (options.channelDone === false) return;
   const record = await store.getChannel(context.channel_id);
   yield channelDoneEvent(context, counts, record?.last_message_id ?? watermark, complete);
+}
+
+type FileResult = Exclude<ItemResult, MessageMark>;
+
+// One file's result, counted and turned into its event.
+function report(result: FileResult, counts: Counts): DpsEvent {
+  switch (result.kind) {
+    case 'saved':
+      counts.saved++;
+      counts.bytes += result.bytes;
+      if (result.duplicate_of !== undefined) counts.duplicates++;
+      return savedEvent(result);
+    case 'failed':
+      counts.failed++;
+      return failedEvent(result);
+    case 'skipped':
+      counts.skipped++;
+      return skippedEvent(result);
+  }
 }
 
 function channelPatch(context: ChannelContext): Record<string, string | undefined> {

@@ -1,7 +1,7 @@
 // The heap policy of a run (bin/heap-tuning.ts): V8's own growth while downloads arrive fast, 25% otherwise.
 import { setTimeout as sleep } from 'node:timers/promises';
 import t from 'tap';
-import { tuneHeapGrowth } from '../../bin/heap-tuning.js';
+import { startHeapPolicy, tuneHeapGrowth } from '../../bin/heap-tuning.js';
 import { emptyCounts } from '../../lib/output/events.js';
 
 // Totals whose bytes grow at `rate` bytes/s (changed by the test), measured on the same clock as the tuner.
@@ -47,4 +47,10 @@ t.test('fast downloads loosen the heap growth, slow ones restore it, rates in be
   await sleep(150);
   stop();
   t.same(flags.slice(-2), ['--heap-growing-percent=0', '--heap-growing-percent=25'], 'stopping restores the tight policy');
+});
+
+t.test('the tight policy is set at start-up unless the user gave V8 heap flags', async (t) => {
+  t.equal(startHeapPolicy(['--max-semi-space-size=4']), false, 'a command-line flag wins');
+  t.equal(startHeapPolicy([], '--heap-growing-percent=50'), false, 'NODE_OPTIONS wins');
+  t.equal(startHeapPolicy(['--trace-gc'], '--enable-source-maps'), true, 'other flags leave it to dps');
 });
