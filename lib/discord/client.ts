@@ -1,11 +1,16 @@
-// The one Discord REST client of a run: @discordjs/rest for buckets, the global limit and 429 handling,
-// plus what it lacks: backoff with jitter for 5xx and network faults, an invalid-request budget,
-// adaptive pacing learnt from 429s, and translation of upstream errors into ours at this edge.
+// The one Discord REST client of a run: @discordjs/rest for buckets and 429 handling, plus what it lacks:
+// backoff with jitter for 5xx and network faults, an invalid-request budget, adaptive pacing learnt from 429s,
+// one global limit over every request, and translation of upstream errors into ours at this edge. Message
+// history, the route a run requests hundreds of thousands of times, goes straight over undici
+// (history-request.ts) under the same pacing, limit, budget and error handling.
 
 import { setTimeout as sleep } from 'node:timers/promises';
-import { DefaultRestOptions, DiscordAPIError, HTTPError, RateLimitError, REST, RESTEvents } from '@discordjs/rest';
+import { DefaultRestOptions, DefaultUserAgent, DiscordAPIError, HTTPError, RateLimitError, REST, RESTEvents } from '@discordjs/rest';
 import type { RateLimitData, RequestData, ResponseLike } from '@discordjs/rest';
 import { AbortedError, AccessError, ApiError, AuthError, DpsError, redact } from '../errors.js';
+import { GlobalLimit } from './global-limit.js';
+import { HistoryRequests, isHistoryRoute } from './history-request.js';
+import type { HeadersLike } from './history-request.js';
 import { Pacer } from './pacer.js';
 
 export const DEFAULT_API = 'https://discord.com/api/v10';
@@ -44,7 +49,9 @@ export class DiscordClient {
   readonly rest: REST;
   readonly stats: ClientStats = { requests: 0, rateLimited: 0, invalid: 0, retried: 0 };
   readonly pacer: Pacer;
+  readonly global: GlobalLimit;
   readonly apiOrigin: string;
+  private readonly history: HistoryRequests;
   private readonly options: Required<Omit<DiscordClientOptions, 'api'>> & { api: string };
   private invalidTimes: number[] = [];
 
@@ -63,20 +70,31 @@ export class DiscordClient {
     };
     this.apiOrigin = new URL(api).origin;
     const match = /^(.*)\/v(\d+)$/.exec(api);
+    const globalPerSecond = this.options.polite ? 25 : this.options.globalPerSecond;
+    this.global = new GlobalLimit(globalPerSecond);
     this.rest = new REST({
       api: match?.[1] ?? api,
       version: match?.[2] ?? '10',
       retries: 0, // we retry ourselves, with backoff
       timeout: this.options.timeoutMs,
       userAgentAppendix: USER_AGENT_APPENDIX,
-      globalRequestsPerSecond: this.options.polite ? 25 : this.options.globalPerSecond,
+      globalRequestsPerSecond: globalPerSecond,
       authPrefix: 'Bot',
       rejectOnRateLimit: (data) => this.rejectRateLimit(data),
       makeRequest: exactRetryAfter,
     });
     if (this.options.tokenType === 'bot') this.rest.setToken(this.options.token);
     this.pacer = new Pacer({ polite: this.options.polite });
-    this.rest.on(RESTEvents.Response, (request, response) => this.observe(request.route, request.path, response));
+    this.rest.on(RESTEvents.Response, (request, response) => this.observe(request.path, response.status, response.headers));
+    this.history = new HistoryRequests({
+      api,
+      authorization: this.options.tokenType === 'user' ? this.options.token : `Bot ${this.options.token}`,
+      userAgent: `${DefaultUserAgent} ${USER_AGENT_APPENDIX}`,
+      timeoutMs: this.options.timeoutMs,
+      global: this.global,
+      onResponse: (path, status, headers) => this.observe(path, status, headers),
+      rejectRateLimit: () => this.invalidInWindow() >= this.options.invalidBudget,
+    });
   }
 
   // GET a route such as `/channels/123/messages`, with retries and error translation.
@@ -99,6 +117,7 @@ export class DiscordClient {
   close(): void {
     this.rest.clearHashSweeper();
     this.rest.clearHandlerSweeper();
+    this.history.close();
   }
 
   private async request<T>(method: 'GET' | 'POST', route: `/${string}`, context: RequestContext): Promise<T> {
@@ -109,21 +128,9 @@ export class DiscordClient {
       this.checkBudget();
       const paced = await this.pacer.wait(route, signal);
       let accepted = false;
-      // A child controller per call: @discordjs/rest adds an abort listener to the signal it is given and never
-      // removes it, so it gets a short-lived signal and we unlink ours in `finally`.
-      const child = new AbortController();
-      const onAbort = (): void => child.abort(signal?.reason);
-      signal?.addEventListener('abort', onAbort, { once: true });
       try {
         this.stats.requests++;
-        const data: RequestData = { signal: child.signal };
-        if (context.query) data.query = toSearchParams(context.query);
-        if (context.body !== undefined) data.body = context.body;
-        if (this.options.tokenType === 'user') {
-          data.auth = false;
-          data.headers = { Authorization: this.options.token };
-        }
-        const result = method === 'GET' ? await this.rest.get(route, data) : await this.rest.post(route, data);
+        const result = await this.send(method, route, context);
         accepted = true;
         return result as T;
       } catch (error) {
@@ -132,16 +139,41 @@ export class DiscordClient {
         if (translated instanceof DpsError || attempt >= this.options.retries) {
           throw translated instanceof DpsError ? translated : this.giveUp(error, route, context.what, attempt);
         }
-        attempt++;
-        this.stats.retried++;
-        const cap = Math.min(30_000, this.options.backoffMs * 2 ** (attempt - 1));
-        await sleep(cap / 2 + Math.random() * (cap / 2), undefined, signal ? { signal } : undefined).catch(() => {
-          throw new AbortedError('aborted', { cause: signal?.reason });
-        });
       } finally {
         paced(accepted);
-        signal?.removeEventListener('abort', onAbort);
       }
+      attempt++;
+      this.stats.retried++;
+      const cap = Math.min(30_000, this.options.backoffMs * 2 ** (attempt - 1));
+      await sleep(cap / 2 + Math.random() * (cap / 2), undefined, signal ? { signal } : undefined).catch(() => {
+        throw new AbortedError('aborted', { cause: signal?.reason });
+      });
+    }
+  }
+
+  // One attempt: message history straight over undici, everything else through the REST client, both under
+  // the run's global limit (the history path waits for it before each of its own 429 retries too).
+  private async send(method: 'GET' | 'POST', route: `/${string}`, context: RequestContext): Promise<unknown> {
+    const { signal } = context;
+    const query = context.query ? toSearchParams(context.query) : undefined;
+    if (isHistoryRoute(method, route)) return this.history.get(route, query, signal);
+    await this.global.wait(signal);
+    // A child controller per call: @discordjs/rest adds an abort listener to the signal it is given and never
+    // removes it, so it gets a short-lived signal and we unlink ours in `finally`.
+    const child = new AbortController();
+    const onAbort = (): void => child.abort(signal?.reason);
+    signal?.addEventListener('abort', onAbort, { once: true });
+    try {
+      const data: RequestData = { signal: child.signal };
+      if (query) data.query = query;
+      if (context.body !== undefined) data.body = context.body;
+      if (this.options.tokenType === 'user') {
+        data.auth = false;
+        data.headers = { Authorization: this.options.token };
+      }
+      return method === 'GET' ? await this.rest.get(route, data) : await this.rest.post(route, data);
+    } finally {
+      signal?.removeEventListener('abort', onAbort);
     }
   }
 
@@ -197,19 +229,21 @@ export class DiscordClient {
     );
   }
 
-  // Every response passes here: count invalid requests and teach the pacer about 429s.
-  private observe(bucketRoute: string, path: string, response: ResponseLike): void {
-    const status = response.status;
-    const scope = response.headers.get('x-ratelimit-scope');
+  // Every response passes here: count invalid requests, teach the pacer about 429s, hold every request for
+  // a global 429's wait (its Retry-After is the body's exact retry_after, see exactRetryAfter).
+  private observe(path: string, status: number, headers: HeadersLike): void {
+    const scope = headers.get('x-ratelimit-scope');
     if (status === 401 || status === 403 || (status === 429 && scope !== 'shared')) this.invalidTimes.push(Date.now());
     if (status === 429) {
       this.stats.rateLimited++;
       this.stats.invalid += scope === 'shared' ? 0 : 1;
-      this.pacer.onRateLimited(path, bucketRoute, response.headers);
+      const retryAfter = Number(headers.get('retry-after'));
+      if ((headers.get('x-ratelimit-global') !== null || scope === 'global') && retryAfter > 0) this.global.block(Date.now() + retryAfter * 1000);
+      this.pacer.onRateLimited(path, headers);
     } else if (status === 401 || status === 403) {
       this.stats.invalid++;
     } else {
-      this.pacer.onResponse(path, bucketRoute, response.headers);
+      this.pacer.onResponse(path, headers);
     }
   }
 }

@@ -175,7 +175,7 @@ export class Pacer {
 
   // A 429: the headers sent with it carry the real limit; reset-after tells when the current window ends, and
   // the start of the oldest of the `limit` requests accepted before it tells when that window began.
-  onRateLimited(path: string, _bucketRoute: string, headers: HeadersLike): void {
+  onRateLimited(path: string, headers: HeadersLike): void {
     if (headers.get('x-ratelimit-global') || headers.get('x-ratelimit-scope') === 'global') return;
     const now = Date.now();
     const key = routeKey(path);
@@ -208,7 +208,7 @@ export class Pacer {
   }
 
   // A successful response: when the headers say the bucket is empty, wait for its reset before the next start.
-  onResponse(path: string, _bucketRoute: string, headers: HeadersLike): void {
+  onResponse(path: string, headers: HeadersLike): void {
     const state = this.routes.get(routeKey(path));
     if (!state) return;
     const remaining = headers.get('x-ratelimit-remaining');

@@ -1,0 +1,53 @@
+// Discord's global limit (50 requests per second per bot, discord-api.md §3), kept by us for every request of a
+// run, whichever path it takes (@discordjs/rest's queue or the direct history requests of history-request.ts):
+// at most `perSecond` starts in any window of a second plus a margin (a sliding window, so no burst of twice the
+// limit across the boundary of the server's own windows), and nothing at all while a global 429 lasts.
+
+import { setTimeout as sleep } from 'node:timers/promises';
+
+const WINDOW_MS = 1000;
+const MARGIN_MS = 20; // our start times against the server's arrival times
+const MAX_LOG = 1000; // above this rate the window shrinks in proportion (1,000 starts per 10 ms for 100,000/s)
+
+// A sliding-window limit on request starts, shared by every request of one client.
+export class GlobalLimit {
+  private readonly starts: Float64Array; // ring of the latest start times
+  private readonly windowMs: number;
+  private next = 0; // index of the oldest start once the ring is full
+  private count = 0;
+  private blockedUntil = 0;
+
+  constructor(perSecond: number) {
+    const size = Math.max(1, Math.min(MAX_LOG, Math.floor(perSecond)));
+    this.starts = new Float64Array(size);
+    this.windowMs = ((WINDOW_MS + MARGIN_MS) * size) / Math.max(1, perSecond);
+  }
+
+  // Resolves when one more request may start, and counts it as started; rejects with the signal's reason.
+  async wait(signal?: AbortSignal): Promise<void> {
+    for (;;) {
+      signal?.throwIfAborted();
+      const now = Date.now();
+      let at = this.blockedUntil;
+      if (this.count === this.starts.length) at = Math.max(at, this.starts[this.next]! + this.windowMs);
+      if (at <= now) {
+        this.record(now);
+        return;
+      }
+      await sleep(at - now, undefined, signal ? { signal } : undefined).catch((error: unknown) => {
+        throw signal?.aborted ? signal.reason : error;
+      });
+    }
+  }
+
+  // A global 429: no request starts before `until` (ms since the epoch).
+  block(until: number): void {
+    this.blockedUntil = Math.max(this.blockedUntil, until);
+  }
+
+  private record(at: number): void {
+    this.starts[this.next] = at;
+    this.next = (this.next + 1) % this.starts.length;
+    if (this.count < this.starts.length) this.count++;
+  }
+}
