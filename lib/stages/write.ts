@@ -1,6 +1,6 @@
 // Stage 5 (runs inside fetch's concurrency): one download body -> a file under --out. Streams into a temp
-// file while hashing, checks the byte count, fsyncs, then renames atomically -- or, when the same bytes
-// are already archived, hard-links the first copy instead of storing them again.
+// file while hashing, checks the byte count, fsyncs, then renames atomically -- and when the same bytes are
+// already archived, the first copy is hard-linked in its place instead of storing them twice.
 
 import { dirname } from 'node:path';
 import { rm } from 'node:fs/promises';
@@ -71,47 +71,45 @@ export async function writeItem(item: MediaItem, body: AsyncIterable<Uint8Array>
 }
 
 async function placeItem(item: MediaItem, body: AsyncIterable<Uint8Array>, options: WriteOptions, expectedSize: number | undefined, path: string, owned: boolean): Promise<SavedResult> {
-  const disk = options.disk ?? inProcessDisk;
-  const temp = await disk.writeTemp(dirname(path), body, { expectedSize: item.size ?? expectedSize, signal: options.signal, root: options.out, folders: options.folders, onReceived: options.onReceived });
-  let placed = false; // the temp file was renamed or removed
-  try {
-    if (expectedSize !== undefined && temp.bytes !== expectedSize) {
-      throw Object.assign(new Error(`received ${temp.bytes} bytes, Content-Length said ${expectedSize}`), { sizeMismatch: true });
-    }
-    return await options.locks.run(temp.sha256, async () => {
-      const first = await options.store.getHash(temp.sha256);
-      let savedPath = path;
-      let duplicateOf: string | undefined;
-      if (first && first.attachment_id !== item.attachment_id && first.path !== path && (await fileMatches(first.path, temp.bytes))) {
-        await rm(temp.tempPath, { force: true });
-        placed = true;
-        duplicateOf = first.path;
-        if ((await linkDuplicate(first.path, path)) === 'referenced') savedPath = first.path;
-      } else {
-        await disk.commitTemp(temp.tempPath, path);
-        placed = true;
-      }
-      await options.store.recordSaved({
-        attachment_id: item.attachment_id,
-        guild_id: item.context.guild_id,
-        channel_id: item.context.channel_id,
-        message_id: item.message_id,
-        filename: item.filename,
-        content_type: item.content_type,
-        timestamp: item.timestamp,
-        source: item.source,
-        status: 'saved',
-        path: savedPath,
-        sha256: temp.sha256,
-        bytes: temp.bytes,
-        duplicate_of: duplicateOf,
-        updated_at: new Date().toISOString(),
-      }, { newHash: first === undefined, ownsPath: savedPath === path && owned });
-      return { kind: 'saved', item, path: savedPath, bytes: temp.bytes, sha256: temp.sha256, duplicate_of: duplicateOf };
-    });
-  } finally {
-    if (!placed) await rm(temp.tempPath, { force: true });
+  if (item.size !== undefined && expectedSize !== undefined && item.size !== expectedSize) {
+    // One of the two is wrong whatever arrives (a truncated or replaced object): retried, never stored.
+    throw Object.assign(new Error(`size mismatch: Content-Length said ${expectedSize} bytes, the attachment ${item.size}`), { sizeMismatch: true });
   }
+  const disk = options.disk ?? inProcessDisk;
+  // Straight to the final name (one request to the disk thread), checked against the one size there is.
+  const file = await disk.writeFile(dirname(path), body, path, { expectedSize: item.size ?? expectedSize, signal: options.signal, root: options.out, folders: options.folders, onReceived: options.onReceived });
+  return options.locks.run(file.sha256, async () => {
+    const first = await options.store.getHash(file.sha256);
+    let savedPath = path;
+    let duplicateOf: string | undefined;
+    if (first && first.attachment_id !== item.attachment_id && first.path !== path && (await fileMatches(first.path, file.bytes))) {
+      // The same bytes are archived already: this copy becomes a hard link to the first (or, where the file
+      // system has no links, is removed and the record points at the first). If that fails, the complete copy
+      // stays where it is and the item is reported failed: the next run downloads it again.
+      duplicateOf = first.path;
+      if ((await linkDuplicate(first.path, path)) === 'referenced') {
+        await rm(path, { force: true });
+        savedPath = first.path;
+      }
+    }
+    await options.store.recordSaved({
+      attachment_id: item.attachment_id,
+      guild_id: item.context.guild_id,
+      channel_id: item.context.channel_id,
+      message_id: item.message_id,
+      filename: item.filename,
+      content_type: item.content_type,
+      timestamp: item.timestamp,
+      source: item.source,
+      status: 'saved',
+      path: savedPath,
+      sha256: file.sha256,
+      bytes: file.bytes,
+      duplicate_of: duplicateOf,
+      updated_at: new Date().toISOString(),
+    }, { newHash: first === undefined, ownsPath: savedPath === path && owned });
+    return { kind: 'saved', item, path: savedPath, bytes: file.bytes, sha256: file.sha256, duplicate_of: duplicateOf };
+  });
 }
 
 function suffixed(filename: string, id: string): string {

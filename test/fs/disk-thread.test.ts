@@ -155,3 +155,22 @@ t.test('more batches than shared slots: each waits for a slot, every file arrive
   }
   t.same(await tempsIn(root), [], 'the failed files left nothing');
 });
+
+t.test('writeFile: a file written and renamed in one request, its slot free before the folder fsync', async (t) => {
+  const disk = new DiskThread({ slots: 2 });
+  t.teardown(() => disk.close());
+  const root = t.testdir({ target: 'keep' });
+  // Many small files through 2 slots, each answered only after its folder's fsync: they must not wait for it.
+  const files = Array.from({ length: 40 }, (_, i) => bytesOf(3_000 + i, i));
+  const written = await Promise.all(files.map((data, i) => disk.writeFile(root, chunked(data, [1_000]), path.join(root, `f${i}.bin`), { expectedSize: data.byteLength })));
+  for (const [i, file] of written.entries()) {
+    t.same(file, { bytes: files[i]!.byteLength, sha256: sha(files[i]!) }, `file ${i} hashed`);
+    t.ok((await fs.readFile(path.join(root, `f${i}.bin`))).equals(files[i]!), `file ${i} at its final name, byte for byte`);
+  }
+  await fs.symlink(path.join(root, 'target'), path.join(root, 'link'));
+  await t.rejects(disk.writeFile(root, chunked(bytesOf(10, 0), [10]), path.join(root, 'link'), { expectedSize: 10 }), DownloadError, 'a symlink at the final name is refused');
+  t.equal(await fs.readFile(path.join(root, 'target'), 'utf8'), 'keep', 'nothing written through the link');
+  await t.rejects(disk.writeFile(root, chunked(bytesOf(10, 0), [10]), path.join(root, 'short.bin'), { expectedSize: 20 }), DownloadError, 'a short body is refused');
+  await t.rejects(fs.lstat(path.join(root, 'short.bin')), { code: 'ENOENT' }, 'and never reaches its final name');
+  t.same(await tempsIn(root), [], 'no temp file is left');
+});
