@@ -53,8 +53,14 @@ function isInside(base: string, target: string, allowEqual: boolean): boolean {
   return rel !== '..' && !rel.startsWith(`..${path.sep}`) && !path.isAbsolute(rel);
 }
 
+// A temp name is unique without drawing random bytes per file (~23 us each on the main thread): 64 random bits
+// per process, then a counter. O_EXCL still refuses a name that exists.
+const TEMP_PREFIX = randomBytes(8).toString('hex');
+let tempCounter = 0;
+
 export function tempName(dir: string): string {
-  return path.join(dir, `.${randomBytes(12).toString('hex')}${TEMP_SUFFIX}`);
+  tempCounter = (tempCounter + 1) % 0x1_0000_0000;
+  return path.join(dir, `.${TEMP_PREFIX}${tempCounter.toString(16).padStart(8, '0')}${TEMP_SUFFIX}`);
 }
 
 function refuse(message: string): DownloadError {
