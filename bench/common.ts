@@ -3,7 +3,7 @@
 
 import { fork, spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
-import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, rmSync, statfsSync, writeFileSync } from 'node:fs';
 import { mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -133,10 +133,11 @@ export async function runScript(script: string, args: string[]): Promise<{ run: 
   return { run, result: JSON.parse(last) as Record<string, any> };
 }
 
-// Scratch folders are removed at the end of a scenario (removeScratch), not between its runs: right after
-// thousands of files are deleted, ext4 makes every new file's inode allocation scan the recently freed inodes
-// (`recently_deleted` in `perf record`), which cost 0.3-0.6 ms per created file here, for the baseline and dps
-// alike, and for 30 s or more. Runs start on a file system that has not just deleted the previous run's files.
+// Scratch folders are removed when the whole bench ends (removeScratch), or at the end of a scenario when the
+// disk is short of room, never between runs: right after thousands of files are deleted, ext4 makes every new
+// file's inode allocation scan the recently freed inodes (`recently_deleted` in `perf record`), which cost
+// 0.3-1.1 ms per created file here, for the baseline and dps alike, for minutes. So a run does not start right
+// after the previous run's (or the previous scenario's) files were deleted.
 const pendingScratch: string[] = [];
 
 export async function scratch(name: string): Promise<{ dir: string; out: string; state: string; cleanup: () => void }> {
@@ -144,8 +145,12 @@ export async function scratch(name: string): Promise<{ dir: string; out: string;
   return { dir, out: join(dir, 'out'), state: join(dir, 'state'), cleanup: () => void pendingScratch.push(dir) };
 }
 
-// Removes the scratch folders of the scenario that just ended.
-export function removeScratch(): void {
+// Removes the scratch folders made so far; with `unlessFreeAbove`, only when the disk has less room than that.
+export function removeScratch(options: { unlessFreeAbove?: number } = {}): void {
+  if (options.unlessFreeAbove !== undefined) {
+    const fs = statfsSync(tmpdir());
+    if (fs.bavail * fs.bsize > options.unlessFreeAbove) return;
+  }
   for (const dir of pendingScratch.splice(0)) rmSync(dir, { recursive: true, force: true });
 }
 

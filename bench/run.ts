@@ -35,15 +35,21 @@ if (unknown.length > 0) {
   process.exit(2);
 }
 const started = Date.now();
-for (const name of chosen.length > 0 ? chosen : Object.keys(all)) {
-  process.stderr.write(`[bench] ${name}${quick ? ' (quick)' : ''}...\n`);
-  const at = Date.now();
-  try {
-    saveResult(await all[name]!(ctx));
-  } finally {
-    removeScratch();
+// Scratch folders stay until the end while the disk has room for the next scenario (common.ts, removeScratch).
+const KEEP_WHILE_FREE_BYTES = 40e9;
+try {
+  for (const name of chosen.length > 0 ? chosen : Object.keys(all)) {
+    process.stderr.write(`[bench] ${name}${quick ? ' (quick)' : ''}...\n`);
+    const at = Date.now();
+    try {
+      saveResult(await all[name]!(ctx));
+    } finally {
+      removeScratch({ unlessFreeAbove: KEEP_WHILE_FREE_BYTES });
+    }
+    process.stderr.write(`[bench] ${name} done in ${((Date.now() - at) / 1000).toFixed(0)} s\n`);
   }
-  process.stderr.write(`[bench] ${name} done in ${((Date.now() - at) / 1000).toFixed(0)} s\n`);
+} finally {
+  removeScratch();
 }
 writeReport(`node dist/bench/run.js ${argv.join(' ')}`.trim(), quick);
 process.stderr.write(`[bench] all done in ${((Date.now() - started) / 1000).toFixed(0)} s; see bench/RESULTS.md\n`);

@@ -12,7 +12,7 @@ export async function downloads(ctx: BenchContext): Promise<ScenarioResult> {
   for (let i = 0; i < images; i++) total += mixedSize(i);
   const fs = statfsSync(tmpdir());
   const free = fs.bavail * fs.bsize;
-  // Every run's files stay until the scenario ends (common.ts, removeScratch): two copies per run, plus a margin.
+  // Every run's files stay at least until the scenario ends (common.ts, removeScratch): two copies per run, plus a margin.
   const needed = total * (2 * ctx.runs + 0.5);
   if (free < needed) throw new Error(`downloads: needs ${(needed / 1e9).toFixed(1)} GB free in ${tmpdir()}, has ${(free / 1e9).toFixed(1)} GB`);
   const fake = await startFake({ scenario: { kind: 'downloads', images }, options: { rateLimit: { off: true } } });

@@ -27,7 +27,7 @@ export async function peers(ctx: BenchContext): Promise<ScenarioResult> {
   let total = 0;
   for (let i = 0; i < images; i++) total += mixedSize(i);
   const fs = statfsSync(tmpdir());
-  // Every run's files stay until the scenario ends (common.ts, removeScratch): three tools per run.
+  // Every run's files stay at least until the scenario ends (common.ts, removeScratch): three tools per run.
   if (fs.bavail * fs.bsize < total * (3 * ctx.runs + 0.5)) throw new Error('peers: not enough free disk space');
   const fake = await startFake({ scenario: { kind: 'downloads', images }, options: { rateLimit: { off: true } } });
   const concurrency = 8;
