@@ -1,7 +1,7 @@
 // Shared benchmark plumbing: the fake in a child process, the CLI as a child process with its peak RSS sampled
 // from /proc, medians, scratch folders, and one JSON result file per scenario (RESULTS.md is rendered from them).
 
-import { fork, spawn } from 'node:child_process';
+import { fork, spawn, spawnSync } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
 import { mkdirSync, readFileSync, rmSync, statfsSync, writeFileSync } from 'node:fs';
 import { mkdtemp } from 'node:fs/promises';
@@ -137,10 +137,12 @@ export async function runScript(script: string, args: string[]): Promise<{ run: 
 // disk is short of room, never between runs: right after thousands of files are deleted, ext4 makes every new
 // file's inode allocation scan the recently freed inodes (`recently_deleted` in `perf record`), which cost
 // 0.3-1.1 ms per created file here, for the baseline and dps alike, for minutes. So a run does not start right
-// after the previous run's (or the previous scenario's) files were deleted.
+// after the previous run's (or the previous scenario's) files were deleted. And each run starts after a `sync`,
+// so the kernel is not still writing back an earlier run's gigabytes (which deleting them used to cancel).
 const pendingScratch: string[] = [];
 
 export async function scratch(name: string): Promise<{ dir: string; out: string; state: string; cleanup: () => void }> {
+  spawnSync('sync');
   const dir = await mkdtemp(join(tmpdir(), `dps-bench-${name}-`));
   return { dir, out: join(dir, 'out'), state: join(dir, 'state'), cleanup: () => void pendingScratch.push(dir) };
 }
