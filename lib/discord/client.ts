@@ -10,8 +10,9 @@ import type { RateLimitData, RequestData, ResponseLike } from '@discordjs/rest';
 import { AbortedError, AccessError, ApiError, AuthError, DpsError, redact } from '../errors.js';
 import { GlobalLimit } from './global-limit.js';
 import { HistoryRequests, isHistoryRoute } from './history-request.js';
-import type { HeadersLike } from './history-request.js';
 import { Pacer } from './pacer.js';
+import { isGlobalRateLimit, retryAfterSeconds } from './rate-limit-headers.js';
+import type { HeadersLike } from './rate-limit-headers.js';
 
 export const DEFAULT_API = 'https://discord.com/api/v10';
 export const USER_AGENT_APPENDIX = 'discord-photo-scraper/0.1.0';
@@ -93,7 +94,7 @@ export class DiscordClient {
       timeoutMs: this.options.timeoutMs,
       global: this.global,
       onResponse: (path, status, headers) => this.observe(path, status, headers),
-      rejectRateLimit: () => this.invalidInWindow() >= this.options.invalidBudget,
+      budgetSpent: () => this.budgetSpent(),
     });
   }
 
@@ -181,14 +182,19 @@ export class DiscordClient {
   // when the 429 carries no Retry-After (Cloudflare's `error code: 1015` ban: it would retry at once, and every
   // retry extends the ban) or when the invalid-request budget is spent. Those come back to request() and stop.
   private rejectRateLimit(data: RateLimitData): boolean {
-    return !(data.retryAfter > 0) || this.invalidInWindow() >= this.options.invalidBudget;
+    return !(data.retryAfter > 0) || this.budgetSpent();
+  }
+
+  // The invalid-request budget is used up: stop rather than wait or retry.
+  private budgetSpent(): boolean {
+    return this.invalidInWindow() >= this.options.invalidBudget;
   }
 
   // Errors that can never succeed become ours; retryable ones are returned unchanged.
   private translate(error: unknown, route: string, what: string | undefined): unknown {
     const target = what ?? route;
     if (error instanceof RateLimitError) {
-      if (this.invalidInWindow() >= this.options.invalidBudget) return this.budgetError();
+      if (this.budgetSpent()) return this.budgetError();
       return new ApiError(
         `stopping: Discord answered 429 without Retry-After for ${target} (a Cloudflare ban of this IP, "error code: 1015", after too many invalid requests). Wait at least an hour, then re-run to resume.`,
         { cause: error, status: 429, code: 'DPS_RATE_LIMIT_BUDGET' },
@@ -219,7 +225,7 @@ export class DiscordClient {
   }
 
   private checkBudget(): void {
-    if (this.invalidInWindow() >= this.options.invalidBudget) throw this.budgetError();
+    if (this.budgetSpent()) throw this.budgetError();
   }
 
   private budgetError(): ApiError {
@@ -238,7 +244,7 @@ export class DiscordClient {
       this.stats.rateLimited++;
       this.stats.invalid += scope === 'shared' ? 0 : 1;
       const retryAfter = Number(headers.get('retry-after'));
-      if ((headers.get('x-ratelimit-global') !== null || scope === 'global') && retryAfter > 0) this.global.block(Date.now() + retryAfter * 1000);
+      if (isGlobalRateLimit(headers) && retryAfter > 0) this.global.block(Date.now() + retryAfter * 1000);
       this.pacer.onRateLimited(path, headers);
     } else if (status === 401 || status === 403) {
       this.stats.invalid++;
@@ -255,16 +261,12 @@ export class DiscordClient {
 // without Retry-After (Cloudflare's ban) passes unchanged.
 export async function exactRetryAfter(url: string, init: Parameters<typeof DefaultRestOptions.makeRequest>[1]): Promise<ResponseLike> {
   const response = await DefaultRestOptions.makeRequest(url, init);
-  const header = Number(response.headers.get('retry-after'));
-  if (response.status !== 429 || !(header > 0) || !response.headers.get('content-type')?.startsWith('application/json')) return response;
+  const header = response.headers.get('retry-after');
+  if (response.status !== 429 || !(Number(header) > 0) || !response.headers.get('content-type')?.startsWith('application/json')) return response;
   const text = await response.text();
   const headers = new Headers(response.headers as unknown as Headers);
-  try {
-    const exact: unknown = (JSON.parse(text) as { retry_after?: unknown } | null)?.retry_after;
-    if (typeof exact === 'number' && exact > 0 && exact < header) headers.set('retry-after', String(exact));
-  } catch {
-    // not JSON after all: the header stands
-  }
+  const exact = retryAfterSeconds(header, text);
+  if (exact < Number(header)) headers.set('retry-after', String(exact));
   return new Response(text, { status: response.status, statusText: response.statusText, headers });
 }
 

@@ -13,10 +13,8 @@ import { DiscordAPIError, HTTPError, RateLimitError } from '@discordjs/rest';
 import type { DiscordErrorData } from '@discordjs/rest';
 import { Agent, request } from 'undici';
 import type { GlobalLimit } from './global-limit.js';
-
-export interface HeadersLike {
-  get(name: string): string | null;
-}
+import { isGlobalRateLimit, retryAfterSeconds } from './rate-limit-headers.js';
+import type { HeadersLike } from './rate-limit-headers.js';
 
 export interface HistoryRequestOptions {
   api: string; // base with version, e.g. https://discord.com/api/v10
@@ -26,7 +24,7 @@ export interface HistoryRequestOptions {
   global: GlobalLimit;
   // Sees every response, 429s included (with the exact wait in Retry-After); blocks `global` on a global 429.
   onResponse: (path: string, status: number, headers: HeadersLike) => void;
-  rejectRateLimit: (retryAfterMs: number) => boolean; // true: give up on a 429 instead of waiting it out
+  budgetSpent: () => boolean; // true: give up on a 429 instead of waiting it out
 }
 
 const NO_BODY = { body: undefined, files: undefined };
@@ -64,10 +62,10 @@ export class HistoryRequests {
       const raw = response.headers;
       const json = header(raw, 'content-type')?.startsWith('application/json') === true;
       if (status === 429) {
-        const retryAfterMs = exactRetryAfterMs(text, json, header(raw, 'retry-after'));
+        const retryAfterMs = retryAfterSeconds(header(raw, 'retry-after'), json ? text : undefined) * 1000;
         const headers = view(raw, Number.isFinite(retryAfterMs) ? String(retryAfterMs / 1000) : undefined);
         options.onResponse(route, status, headers);
-        if (!(retryAfterMs > 0) || options.rejectRateLimit(retryAfterMs)) throw rateLimitError(url, route, headers, retryAfterMs);
+        if (!(retryAfterMs > 0) || options.budgetSpent()) throw rateLimitError(url, route, headers, retryAfterMs);
         await sleep(retryAfterMs, undefined, signal ? { signal } : undefined);
         continue;
       }
@@ -104,25 +102,9 @@ function view(raw: RawHeaders, retryAfter?: string): HeadersLike {
   };
 }
 
-// A 429's wait in ms: the body's exact `retry_after` when it is smaller than the header (which rounds up to
-// whole seconds), else the header; NaN when there is neither (a Cloudflare ban).
-function exactRetryAfterMs(text: string, json: boolean, retryAfterHeader: string | undefined): number {
-  const headerSeconds = Number(retryAfterHeader);
-  if (!(headerSeconds > 0)) return Number.NaN;
-  if (json) {
-    try {
-      const exact: unknown = (JSON.parse(text) as { retry_after?: unknown } | null)?.retry_after;
-      if (typeof exact === 'number' && exact > 0 && exact < headerSeconds) return exact * 1000;
-    } catch {
-      // not JSON after all: the header stands
-    }
-  }
-  return headerSeconds * 1000;
-}
-
 function rateLimitError(url: string, route: string, headers: HeadersLike, retryAfterMs: number): RateLimitError {
   const scope = headers.get('x-ratelimit-scope');
-  const global = headers.get('x-ratelimit-global') !== null || scope === 'global';
+  const global = isGlobalRateLimit(headers);
   return new RateLimitError({
     timeToReset: Number(headers.get('x-ratelimit-reset-after') ?? 0) * 1000,
     limit: Number(headers.get('x-ratelimit-limit') ?? 0),

@@ -5,10 +5,8 @@
 // one channel's 429 paces every channel; each route + major id then keeps at most `limit` starts in any window.
 
 import { setTimeout as sleep } from 'node:timers/promises';
-
-interface HeadersLike {
-  get(name: string): string | null;
-}
+import { isGlobalRateLimit } from './rate-limit-headers.js';
+import type { HeadersLike } from './rate-limit-headers.js';
 
 interface RouteState {
   starts: number[]; // start times of the latest requests (ascending, at most MAX_LOG)
@@ -176,7 +174,7 @@ export class Pacer {
   // A 429: the headers sent with it carry the real limit; reset-after tells when the current window ends, and
   // the start of the oldest of the `limit` requests accepted before it tells when that window began.
   onRateLimited(path: string, headers: HeadersLike): void {
-    if (headers.get('x-ratelimit-global') || headers.get('x-ratelimit-scope') === 'global') return;
+    if (isGlobalRateLimit(headers)) return;
     const now = Date.now();
     const key = routeKey(path);
     const state = this.route(key);

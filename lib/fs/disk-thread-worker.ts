@@ -24,7 +24,8 @@ const slots = (data?.slots ?? []).map((slot) => new Uint8Array(slot));
 const busy = new Int32Array(data?.busy ?? new SharedArrayBuffer(0));
 const EMPTY = new Uint8Array(0);
 
-// The main thread may fill `slot` again (before this request's reply).
+// The main thread may fill `slot` again. Every path through write() calls this before the request is answered:
+// the main thread frees slots only from these flags (DiskThread's #reclaim), never from replies.
 function freeSlot(slot: number): void {
   if (slot >= 0 && slot < busy.length) Atomics.store(busy, slot, 0);
 }

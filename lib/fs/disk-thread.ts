@@ -84,11 +84,11 @@ export class DiskThread implements Disk {
   #failure: Error | undefined;
   #nextRequest = 1;
   #nextFile = 1;
-  readonly #pending = new Map<number, { resolve: (reply: DiskReply) => void; reject: (error: Error) => void; slot: number | undefined }>();
+  readonly #pending = new Map<number, { resolve: (reply: DiskReply) => void; reject: (error: Error) => void }>();
   readonly #slotCount: number;
   #slots: Buffer[] = []; // views of the shared slots, by index
   #busy: Int32Array<ArrayBufferLike> = new Int32Array(0); // per slot: 1 while the worker needs its batch
-  readonly #sent = new Map<number, number>(); // slot -> the request that holds it
+  readonly #sent = new Set<number>(); // slots handed to the worker and not yet free again
   readonly #free: number[] = []; // indexes of the slots no batch holds
   readonly #waiting: Array<(slot: number) => void> = []; // batches waiting for a slot, first come first served
 
@@ -116,18 +116,16 @@ export class DiskThread implements Disk {
     worker.on('message', (reply: DiskReply) => {
       const pending = this.#pending.get(reply.req);
       this.#pending.delete(reply.req);
-      if (pending?.slot !== undefined) this.#settle(pending.slot, reply.req);
-      this.#reclaim();
+      this.#reclaim(); // the worker frees a batch's slot before it answers the request
       if (reply.error) pending?.reject(revive(reply.error));
       else pending?.resolve(reply);
     });
     const fail = (error: Error): void => {
       this.#failure ??= error;
-      for (const [req, pending] of this.#pending) {
-        if (pending.slot !== undefined) this.#settle(pending.slot, req);
-        pending.reject(this.#failure);
-      }
+      for (const pending of this.#pending.values()) pending.reject(this.#failure);
       this.#pending.clear();
+      for (const slot of this.#sent) this.#release(slot);
+      this.#sent.clear();
     };
     worker.on('error', (error) => fail(new Error(`the disk thread failed: ${error.message}`, { cause: error })));
     worker.on('exit', (code) => fail(new Error(`the disk thread stopped (exit code ${code})`)));
@@ -145,14 +143,11 @@ export class DiskThread implements Disk {
 
   // The slots whose batches the worker has written (it may not have replied yet) are free again.
   #reclaim(): void {
-    for (const [slot, req] of this.#sent) if (Atomics.load(this.#busy, slot) === 0) this.#settle(slot, req);
-  }
-
-  // Request `req` no longer holds `slot` (answered, or its batch written): free it, once.
-  #settle(slot: number, req: number): void {
-    if (this.#sent.get(slot) !== req) return;
-    this.#sent.delete(slot);
-    this.#release(slot);
+    for (const slot of this.#sent) {
+      if (Atomics.load(this.#busy, slot) !== 0) continue;
+      this.#sent.delete(slot);
+      this.#release(slot);
+    }
   }
 
   #release(slot: number): void {
@@ -173,10 +168,10 @@ export class DiskThread implements Disk {
     const req = this.#nextRequest++;
     if (slot !== undefined) {
       Atomics.store(this.#busy, slot, 1);
-      this.#sent.set(slot, req);
+      this.#sent.add(slot);
     }
     return new Promise<DiskReply>((resolve, reject) => {
-      this.#pending.set(req, { resolve, reject, slot });
+      this.#pending.set(req, { resolve, reject });
       worker.postMessage({ ...request, req });
     });
   }
