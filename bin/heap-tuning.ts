@@ -6,8 +6,12 @@
 // for 2 GB, with helper threads busy marking a heap that holds none of those bytes; the downloads benchmark ran
 // 1.5 x longer). So while bytes arrive fast the heap grows by V8's own policy, and by 25% again once they slow
 // down. V8 reads the flag at every collection, so it can be set after start-up and changed during the run.
+// The young generation is capped the same way: V8 doubles it (up to 2 x 16 MB) whenever enough has survived
+// since its last growth, which a long run always reaches, and reads the growth factor when it grows; so once it
+// reaches YOUNG_CAP_BYTES the factor is set to 1 (no growth) and back to 2 if V8 ever shrinks it below.
 
-import { setFlagsFromString } from 'node:v8';
+import { PerformanceObserver } from 'node:perf_hooks';
+import { getHeapSpaceStatistics, setFlagsFromString } from 'node:v8';
 import type { Counts } from '../lib/index.js';
 
 const EVERY_MS = 500;
@@ -15,6 +19,7 @@ const FAST_BYTES_PER_SECOND = 48e6; // above this, downloads dominate what V8 al
 const SLOW_BYTES_PER_SECOND = 24e6; // below this (hysteresis), back to the tight policy
 const TIGHT_GROWTH = 25;
 const DOWNLOAD_GROWTH = 0; // V8's own policy (it grows the heap by up to 4x, by how fast it collects)
+const YOUNG_CAP_BYTES = 8 * 1024 * 1024; // both semi-spaces (V8's default cap is 2 x 16 MB)
 
 // Sets the tight policy unless the user gave V8 heap flags (on the command line or in NODE_OPTIONS), which win;
 // returns whether the run may tune the heap (tuneHeapGrowth).
@@ -22,7 +27,24 @@ export function startHeapPolicy(execArgv: readonly string[], nodeOptions = ''): 
   const given = [...execArgv, ...nodeOptions.split(/\s+/)].join(' ');
   if (/semi-space|heap-growing|optimize-for-size/.test(given)) return false;
   setFlagsFromString(`--heap-growing-percent=${TIGHT_GROWTH}`);
+  capYoungGeneration(YOUNG_CAP_BYTES);
   return true;
+}
+
+// Keeps V8's young generation at or below `capBytes` (see above) until the returned function is called. Every
+// new isolate (a worker thread) resets a growth factor below 2 to 2, so it is set again after every collection.
+export function capYoungGeneration(capBytes: number, setFlags: (flags: string) => void = setFlagsFromString): () => void {
+  let capped = false;
+  const check = (): void => {
+    const size = getHeapSpaceStatistics().find((s) => s.space_name === 'new_space')?.space_size ?? 0;
+    if (size < capBytes && !capped) return;
+    capped = size >= capBytes;
+    setFlags(`--semi-space-growth-factor=${capped ? 1 : 2}`);
+  };
+  check();
+  const observer = new PerformanceObserver(check);
+  observer.observe({ entryTypes: ['gc'] });
+  return () => observer.disconnect();
 }
 
 export interface HeapTuningOptions {

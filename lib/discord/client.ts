@@ -267,7 +267,9 @@ export async function exactRetryAfter(url: string, init: Parameters<typeof Defau
   const headers = new Headers(response.headers as unknown as Headers);
   const exact = retryAfterSeconds(header, text);
   if (exact < Number(header)) headers.set('retry-after', String(exact));
-  return new Response(text, { status: response.status, statusText: response.statusText, headers });
+  // The global Response (Node's bundled undici) is what @discordjs/rest's own fetch strategy returns too; its
+  // types differ from the undici package's only in iterator helpers.
+  return new Response(text, { status: response.status, statusText: response.statusText, headers }) as unknown as ResponseLike;
 }
 
 function toSearchParams(query: Record<string, string | undefined>): URLSearchParams {

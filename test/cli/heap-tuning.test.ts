@@ -1,7 +1,7 @@
-// The heap policy of a run (bin/heap-tuning.ts): V8's own growth while downloads arrive fast, 25% otherwise.
+// The heap policy of a run (bin/heap-tuning.ts): V8's own growth while downloads arrive fast, 25% otherwise; a capped young generation.
 import { setTimeout as sleep } from 'node:timers/promises';
 import t from 'tap';
-import { startHeapPolicy, tuneHeapGrowth } from '../../bin/heap-tuning.js';
+import { capYoungGeneration, startHeapPolicy, tuneHeapGrowth } from '../../bin/heap-tuning.js';
 import { emptyCounts } from '../../lib/output/events.js';
 
 // Totals whose bytes grow at `rate` bytes/s (changed by the test), measured on the same clock as the tuner.
@@ -53,4 +53,37 @@ t.test('the tight policy is set at start-up unless the user gave V8 heap flags',
   t.equal(startHeapPolicy(['--max-semi-space-size=4']), false, 'a command-line flag wins');
   t.equal(startHeapPolicy([], '--heap-growing-percent=50'), false, 'NODE_OPTIONS wins');
   t.equal(startHeapPolicy(['--trace-gc'], '--enable-source-maps'), true, 'other flags leave it to dps');
+});
+
+t.test('the young generation stops growing at its cap, and the cap is set again after every collection', async (t) => {
+  // A cap below any young generation: capped at once, and set again after collections (a new isolate resets it).
+  const flags: string[] = [];
+  const stop = capYoungGeneration(1, (f) => flags.push(f));
+  t.teardown(stop);
+  t.same(flags, ['--semi-space-growth-factor=1'], 'capped at start-up');
+  let keep: unknown[] = [];
+  for (let i = 0; i < 200 && flags.length < 3; i++) {
+    keep = Array.from({ length: 20_000 }, (_, j) => ({ j, s: String(j) })); // young-generation garbage
+    await sleep(5);
+  }
+  t.ok(keep.length > 0);
+  t.ok(flags.length >= 3, `set again after collections (${flags.length} times)`);
+  t.ok(flags.every((f) => f === '--semi-space-growth-factor=1'), 'never lets it grow');
+  stop();
+  const after = flags.length;
+  for (let i = 0; i < 20; i++) {
+    keep = Array.from({ length: 20_000 }, (_, j) => ({ j }));
+    await sleep(5);
+  }
+  t.equal(flags.length, after, 'stopping stops it');
+
+  // A cap above any young generation: never set.
+  const untouched: string[] = [];
+  const stopLarge = capYoungGeneration(1024 * 1024 * 1024, (f) => untouched.push(f));
+  for (let i = 0; i < 20; i++) {
+    keep = Array.from({ length: 20_000 }, (_, j) => ({ j }));
+    await sleep(5);
+  }
+  stopLarge();
+  t.same(untouched, [], 'a young generation below its cap is left alone');
 });
