@@ -17,10 +17,8 @@ import { DiskFullError, DownloadError } from '../errors.js';
 import { commitTemp, ensureDirInside, tempName, translate, writeTemp, WRITE_BATCH_BYTES } from './atomic-write.js';
 import type { TempFile, WriteTempOptions } from './atomic-write.js';
 
-// Where a file's bytes go: in this thread (atomic-write.ts) or a DiskThread.
+// Where a file's bytes go (the write stage needs only this): in this thread (atomic-write.ts) or a DiskThread.
 export interface Disk {
-  writeTemp(dir: string, body: AsyncIterable<Uint8Array | string>, opts?: WriteTempOptions): Promise<TempFile>;
-  commitTemp(tempPath: string, finalPath: string): Promise<void>;
   // writeTemp then commitTemp to `finalPath` (in `dir`), in one go; resolves once the file is durably there.
   writeFile(dir: string, body: AsyncIterable<Uint8Array | string>, finalPath: string, opts?: WriteTempOptions): Promise<WrittenFile>;
 }
@@ -28,8 +26,6 @@ export interface Disk {
 export type WrittenFile = Omit<TempFile, 'tempPath'>;
 
 export const inProcessDisk: Disk = {
-  writeTemp,
-  commitTemp,
   async writeFile(dir, body, finalPath, opts) {
     const temp = await writeTemp(dir, body, opts);
     await commitTemp(temp.tempPath, finalPath);
