@@ -191,7 +191,8 @@ async function archiveHistory(run: RunContext, target: ChannelTarget, counts: Co
     if (firstPage && looksLikeMissingIntent(messages, run.botId)) void checkIntent(run, target);
     firstPage = false;
   };
-  const pages = paginate(context, { client: run.client, after, before: options.before, signal, onPage });
+  const doneAbove = windowed || options.fromStart ? undefined : record?.done_above;
+  const pages = paginate(context, { client: run.client, after, before: options.before, signal, onPage, doneAbove });
   // paginate -> flatten is a plain generator pair (paginate already keeps one page in flight): no buffered hop
   // holds whole pages, so the first bounded buffer holds items and marks, not hundreds of messages.
   const units = flatten(pages, options.media);

@@ -17,12 +17,16 @@ export interface ChannelContext {
   parent_name?: string | undefined;
 }
 
-// Stage 1 output: one page of messages, in ascending id order, with its channel context. Pages (not single
-// messages) travel between the first stages so a million-message channel costs ten thousand stream hops.
+// Stage 1 output: one page of messages with its channel context. Pages (not single messages) travel between
+// the first stages so a million-message channel costs ten thousand stream hops. A channel is walked from both
+// ends (lib/discord/pages.ts): pages walked up are in ascending id order; pages walked down are in descending
+// order and carry `down`; an empty page with `cursor` says both walks met.
 export interface ChannelPage {
   kind: 'page';
   context: ChannelContext;
   messages: readonly APIMessage[];
+  down?: string | undefined; // walked down: once a message is done, so is everything from it up to this id
+  cursor?: string | undefined; // every message <= this id has been walked (and is done once what came before is)
 }
 
 // Stage 2 output: one downloadable file of one message.
@@ -44,6 +48,7 @@ export interface MediaItem {
   last_of_message: boolean;
   // A name unique among the message's items (set by flatten when two share a name).
   unique_name: string;
+  down?: string | undefined; // from a page walked down (see ChannelPage)
 }
 
 // Messages that yield no item still have to pass the checkpoint stage, so the cursor can advance past them:
@@ -51,8 +56,9 @@ export interface MediaItem {
 export interface MessageMark {
   kind: 'mark';
   context: ChannelContext;
-  message_id: string; // the newest message of the run
-  messages: number; // how many messages the run holds (>= 1)
+  message_id: string; // the last message of the run: the newest walking up, the oldest walking down
+  messages: number; // how many messages the run holds (>= 1; 0 for a page's cursor, see ChannelPage)
+  down?: string | undefined; // from a page walked down (see ChannelPage)
 }
 
 // Stage 3 output: items either selected for download or skipped with a reason.
@@ -111,6 +117,12 @@ export interface AttachmentRecord {
   updated_at: string;
 }
 
+// Messages from..to (inclusive ids), all fully processed.
+export interface DoneSpan {
+  from: string;
+  to: string;
+}
+
 // The record of one channel (or thread) in the state store.
 export interface ChannelRecord {
   guild_id: string;
@@ -120,6 +132,9 @@ export interface ChannelRecord {
   parent_id?: string | undefined;
   parent_name?: string | undefined;
   last_message_id: string | undefined; // cursor: every message <= this id is fully processed
+  // A span above the cursor that an interrupted run walked down from its snapshot and finished: every message
+  // from..to (inclusive) is fully processed. The next run walks the gap below it first.
+  done_above?: DoneSpan | undefined;
   last_updated: string;
   total_images: number; // files saved (including deduplicated ones)
   failed: number;

@@ -17,12 +17,13 @@ interface RouteState {
 
 // Until a bucket's real limit is known, no route of it goes faster than one already went unpunished: a route
 // may start its n-th request at time t after the end of its own first one only when some route of the bucket
-// had its n-th request accepted when started no later than t after the end of its first. One request at a time (the probe) may go beyond that. A
+// had its n-th request accepted when started no later than t after the end of its first. Two requests at a time (the
+// probes: a channel is walked from both ends, lib/discord/pages.ts) may go beyond that. A
 // hidden limit then answers the probe with a 429, which teaches every route, instead of answering one request
 // of every route at once (40 channels reaching their 6th request of a window together).
 interface BucketProbe {
   spans: number[]; // [n]: the shortest time from a route's first start to an accepted n-th start
-  probing: boolean; // a request beyond what `spans` proves is in flight
+  probing: number; // requests beyond what `spans` proves in flight
   wake: Array<() => void>; // routes waiting for the probe to end or for a new proof
 }
 
@@ -37,6 +38,7 @@ export interface PacerOptions {
 }
 
 const MAX_LOG = 64; // starts remembered per route (limits above this are paced by their spacing only)
+const PROBES = 2; // requests of a bucket that may go beyond what its routes have proven, at once
 const MARGIN_MS = 50; // clock and network jitter between our start times and the server's window
 
 // Turns `/channels/123/messages/456` into `/channels/123/messages/:id`: buckets are per route + major id.
@@ -118,7 +120,7 @@ export class Pacer {
       if (this.buckets.has(bucket)) break;
       let probe = this.probes.get(bucket);
       if (!probe) {
-        probe = { spans: [], probing: false, wake: [] };
+        probe = { spans: [], probing: 0, wake: [] };
         this.probes.set(bucket, probe);
       }
       const now = Date.now();
@@ -126,9 +128,9 @@ export class Pacer {
       const span = ordinal === 1 ? 0 : now - (state.firstAt ?? now);
       const proof = probe.spans[ordinal];
       const proven = proof !== undefined && proof <= span;
-      if (proven || !probe.probing) {
+      if (proven || probe.probing < PROBES) {
         const held = proven ? undefined : probe;
-        if (held) held.probing = true;
+        if (held) held.probing++;
         state.started++;
         const gate = probe;
         let ended = false;
@@ -137,7 +139,7 @@ export class Pacer {
           ended = true;
           if (ordinal === 1) state.firstAt ??= Date.now();
           if (accepted && !(gate.spans[ordinal]! <= span)) gate.spans[ordinal] = span;
-          if (held) held.probing = false;
+          if (held) held.probing--;
           if (held || accepted) wakeAll(gate);
         };
       }

@@ -1,9 +1,14 @@
-// One channel's history from a cursor up to a snapshot of its newest message, oldest -> newest.
+// One channel's history from a cursor up to a snapshot of its newest message, walked from both ends at once.
 // Discord returns every page newest-first, even with `after` (discord-api.md §1, trap 1): each page is
-// sorted here by numeric id, the next `after` is the page's maximum id, and the walk stops at the snapshot
-// taken before the first page so messages posted during the run wait for the next run (trap 2).
+// sorted here by numeric id. One walk goes up from the cursor (`after` = the page's maximum id), another down
+// from the snapshot (`before` = the page's minimum id); each page keeps only the messages neither walk has
+// claimed yet, and the walks stop where they meet. A channel's messages are then fetched two requests at a
+// time where the rate limit allows it, which halves the walk when it is bound by round trips, not by the
+// limit; under a per-channel limit both walks share the channel's pace. The walk stops at the snapshot taken
+// before the first page, so messages posted during the run wait for the next run (trap 2).
 
 import type { APIMessage } from 'discord-api-types/v10';
+import type { DoneSpan } from '../types.js';
 import type { DiscordClient } from './client.js';
 import { compareSnowflakes } from './snowflake.js';
 
@@ -14,12 +19,22 @@ export interface HistoryOptions {
   before?: string | undefined; // exclusive upper bound (--before)
   signal?: AbortSignal | undefined;
   what?: string; // for error messages
-  prefetch?: boolean; // request page n+1 while page n is being consumed (default true)
+  prefetch?: boolean; // request the next pages while a page is being consumed (default true)
+  // Messages an earlier, interrupted run walked newest-first and finished (from..to, inclusive): the gap
+  // (after, from) is walked first, then (to, snapshot].
+  doneAbove?: DoneSpan | undefined;
 }
 
 export interface HistoryPage {
-  messages: APIMessage[]; // ascending ids, all within (after, upper]
+  // The messages of one page that no other page claimed, all within (after, upper]: ascending when walked
+  // up, descending when walked down (`down` set), so that when a message is done, so is everything walked
+  // before it in its direction.
+  messages: APIMessage[];
   upper: string; // the snapshot bound this walk stops at
+  // Walked down: every message from this page's last (lowest) one up to `down` is claimed once it is done.
+  down?: string;
+  // An empty page closing a span: both walks met, so every message <= cursor has been walked.
+  cursor?: string;
 }
 
 // The newest message id of a channel right now, or undefined when the channel shows no messages.
@@ -37,47 +52,91 @@ export async function newestMessageId(client: DiscordClient, channelId: string, 
   return newest;
 }
 
-// Pages of one channel, ascending, from `after` to the snapshot.
+// Pages of one channel from `after` to the snapshot: the gap below an earlier run's finished span first (see
+// doneAbove), then everything above it.
 export async function* channelHistory(client: DiscordClient, channelId: string, options: HistoryOptions): AsyncGenerator<HistoryPage> {
   const what = options.what ?? `channel ${channelId}`;
   const upper = await newestMessageId(client, channelId, options);
-  if (upper === undefined || compareSnowflakes(upper, options.after) <= 0) return;
-
+  if (upper === undefined) return;
   // A prefetched page can fail (an abort while it waits for its rate-limit slot) while the consumer still holds
-  // the previous page: mark it handled at once so that is no unhandled rejection; `await pending` still throws.
-  const fetchPage = (after: string): Promise<APIMessage[]> => {
+  // the previous page: mark it handled at once so that is no unhandled rejection; `await` still throws.
+  const fetchPage = (query: Record<string, string>): Promise<APIMessage[]> => {
     const page = client.get<APIMessage[]>(`/channels/${channelId}/messages`, {
-      query: { after, limit: String(PAGE_SIZE) },
+      query: { ...query, limit: String(PAGE_SIZE) },
       signal: options.signal,
       what,
     });
     page.catch(() => undefined);
     return page;
   };
-
+  const prefetch = options.prefetch !== false;
   let after = options.after;
-  let pending: Promise<APIMessage[]> | undefined = fetchPage(after);
+  const done = options.doneAbove;
+  if (done !== undefined && compareSnowflakes(done.to, after) > 0) {
+    if (compareSnowflakes(done.from, after) > 0) yield* walkSpan(fetchPage, after, done.from, done.to, upper, prefetch);
+    after = done.to;
+  }
+  if (compareSnowflakes(upper, after) <= 0) return;
+  yield* walkSpan(fetchPage, after, (BigInt(upper) + 1n).toString(), upper, upper, prefetch);
+}
+
+type FetchPage = (query: Record<string, string>) => Promise<APIMessage[]>;
+
+interface Walk {
+  down: boolean;
+  page: Promise<APIMessage[]>;
+}
+
+// Every message in (lo, hi), exclusive bounds, once: up from lo and, once a first full page shows there is more
+// than a page of it, down from hi. Ends with an empty page whose cursor is `top`: everything <= top is walked.
+async function* walkSpan(fetchPage: FetchPage, lo: string, hi: string, top: string, upper: string, prefetch: boolean): AsyncGenerator<HistoryPage> {
+  let up: Walk | undefined = { down: false, page: fetchPage({ after: lo }) };
+  let down: Walk | undefined;
+  let downStarted = false;
+  let covered = false;
   try {
-    while (pending) {
-      const raw = await pending;
-      pending = undefined;
+    while (up !== undefined || down !== undefined) {
+      const [walk, raw] = await settled(up, down);
       const page = (Array.isArray(raw) ? raw : []).filter(isMessageLike);
-      if (page.length === 0) return;
       page.sort((a, b) => compareSnowflakes(a.id, b.id));
-      const newest = page[page.length - 1]!.id;
-      const inRange = page.filter((m) => compareSnowflakes(m.id, after) > 0 && compareSnowflakes(m.id, upper) <= 0);
-      // A short page is the end of the channel; reaching the snapshot is the end of this run.
-      const done = raw.length < PAGE_SIZE || compareSnowflakes(newest, upper) >= 0 || compareSnowflakes(newest, after) <= 0;
-      after = newest;
-      if (!done && options.prefetch !== false) pending = fetchPage(after);
-      if (inRange.length > 0) yield { messages: inRange, upper };
-      if (done) return;
-      if (!pending) pending = fetchPage(after);
+      const claimed = page.filter((m) => compareSnowflakes(m.id, lo) > 0 && compareSnowflakes(m.id, hi) < 0);
+      // A short page holds everything left on its side, so the span is covered; so is a page that reaches the
+      // other walk's bound. A page that does not move (a server ignoring the bound) ends only its own walk.
+      let moved = false;
+      if (!walk.down) {
+        const newest = page[page.length - 1]?.id ?? lo;
+        covered = raw.length < PAGE_SIZE || BigInt(newest) + 1n >= BigInt(hi);
+        moved = !covered && compareSnowflakes(newest, lo) > 0;
+        if (moved) lo = newest;
+        up = moved && prefetch ? { down: false, page: fetchPage({ after: lo }) } : undefined;
+        if (moved && prefetch && !downStarted) {
+          downStarted = true;
+          down = { down: true, page: fetchPage({ before: hi }) };
+        }
+      } else {
+        const oldest = page[0]?.id ?? hi;
+        covered = raw.length < PAGE_SIZE || BigInt(oldest) <= BigInt(lo) + 1n;
+        moved = !covered && compareSnowflakes(oldest, hi) < 0;
+        if (moved) hi = oldest;
+        down = moved ? { down: true, page: fetchPage({ before: hi }) } : undefined;
+      }
+      if (covered) up = down = undefined;
+      if (claimed.length > 0) yield walk.down ? { messages: claimed.reverse(), upper, down: top } : { messages: claimed, upper };
+      if (covered) break;
+      if (!prefetch && moved) up = { down: false, page: fetchPage({ after: lo }) }; // one request at a time, upwards only
     }
   } finally {
-    // An abandoned prefetch must not surface as an unhandled rejection.
-    pending?.catch(() => undefined);
+    // An abandoned request (the walks met, or the consumer stopped) must not surface as an unhandled rejection.
+    up?.page.catch(() => undefined);
+    down?.page.catch(() => undefined);
   }
+  if (covered) yield { messages: [], upper, cursor: top };
+}
+
+// The first of the walks in flight to answer, with its page.
+function settled(up: Walk | undefined, down: Walk | undefined): Promise<readonly [Walk, APIMessage[]]> {
+  const walks = [up, down].filter((walk): walk is Walk => walk !== undefined);
+  return Promise.race(walks.map((walk) => walk.page.then((raw) => [walk, raw] as const)));
 }
 
 // Drops entries that are not message objects (malformed API data must not crash the run).

@@ -1,9 +1,11 @@
-// Stage 6: results arrive in message order, so when the last result of message M is recorded every message
-// <= M is durably done: that is the watermark stored as the channel's cursor. Failed items are recorded
-// for retry-first on the next run; every result becomes an NDJSON event.
+// Stage 6: results arrive in the order their pages were walked. Walking up, when the last result of message M
+// is recorded every message <= M is durably done: that is the watermark stored as the channel's cursor. Walking
+// down from the snapshot S (lib/discord/pages.ts), when message M is done so is every message from M to S:
+// that span is stored beside the cursor (ChannelRecord.done_above), and when the walks meet the cursor jumps
+// to S. Failed items are recorded for retry-first on the next run; every result becomes an NDJSON event.
 
 import type { Store } from '../store/store.js';
-import type { ChannelContext, ItemResult, MessageMark } from '../types.js';
+import type { ChannelContext, DoneSpan, ItemResult, MessageMark } from '../types.js';
 import { channelDoneEvent, failedEvent, savedEvent, skippedEvent } from '../output/events.js';
 import type { Counts, DpsEvent } from '../output/events.js';
 
@@ -23,13 +25,16 @@ export async function* checkpoint(source: AsyncIterable<ItemResult>, options: Ch
   const flushEveryMs = options.flushEveryMs ?? 1000;
   let watermark: string | undefined;
   let persisted: string | undefined;
+  let doneAbove: DoneSpan | undefined; // what the walk down has finished
+  let persistedAbove: DoneSpan | undefined;
   let lastFlush = Date.now();
   let complete = false;
 
   const flush = async (): Promise<void> => {
-    if (!options.saveCursor || watermark === undefined || watermark === persisted) return;
-    await store.advanceCursor(context.channel_id, watermark, channelPatch(context));
+    if (!options.saveCursor || (watermark === persisted && doneAbove === persistedAbove)) return;
+    await store.advanceCursor(context.channel_id, watermark, channelPatch(context), doneAbove);
     persisted = watermark;
+    persistedAbove = doneAbove;
     lastFlush = Date.now();
   };
 
@@ -78,7 +83,9 @@ export async function* checkpoint(source: AsyncIterable<ItemResult>, options: Ch
       if (messageDone) {
         yield* release();
         counts.messages += result.kind === 'mark' ? result.messages : 1;
-        watermark = result.kind === 'mark' ? result.message_id : result.item.message_id;
+        const unit = result.kind === 'mark' ? result : result.item;
+        if (unit.down === undefined) watermark = unit.message_id;
+        else doneAbove = { from: unit.message_id, to: unit.down };
         if (Date.now() - lastFlush >= flushEveryMs) await flush();
       }
     }
@@ -87,7 +94,7 @@ export async function* checkpoint(source: AsyncIterable<ItemResult>, options: Ch
   } finally {
     // Runs on success, on error and on abort: everything up to the watermark is recorded, so saving it is safe.
     await flush();
-    if (options.saveCursor && watermark === undefined) await store.advanceCursor(context.channel_id, undefined, channelPatch(context));
+    if (options.saveCursor && watermark === undefined && doneAbove === undefined) await store.advanceCursor(context.channel_id, undefined, channelPatch(context));
   }
   if (options.channelDone === false) return;
   const record = await store.getChannel(context.channel_id);

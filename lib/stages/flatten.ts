@@ -13,7 +13,8 @@ const THREAD_STARTER_MESSAGE = 21;
 
 // Yields each message's files in a stable order; messages without files are marked in runs (one mark per run).
 export async function* flatten(source: AsyncIterable<ChannelPage>, options: FlattenOptions = {}): AsyncGenerator<MediaItem | MessageMark> {
-  for await (const { context, messages } of source) {
+  for await (const { context, messages, down, cursor } of source) {
+    if (cursor !== undefined) yield { kind: 'mark', context, message_id: cursor, messages: 0 };
     let mark: MessageMark | undefined;
     for (const message of messages) {
       const candidates = message.type === THREAD_STARTER_MESSAGE ? [] : mediaOf(message, options);
@@ -21,19 +22,19 @@ export async function* flatten(source: AsyncIterable<ChannelPage>, options: Flat
         if (mark) {
           mark.message_id = message.id;
           mark.messages++;
-        } else mark = { kind: 'mark', context, message_id: message.id, messages: 1 };
+        } else mark = { kind: 'mark', context, message_id: message.id, messages: 1, down };
         continue;
       }
       if (mark) yield mark;
       mark = undefined;
-      yield* itemsOf(context, message, candidates);
+      yield* itemsOf(context, message, candidates, down);
     }
     if (mark) yield mark;
   }
 }
 
 // One item per file of a message, with names unique within the message.
-function* itemsOf(context: ChannelContext, message: APIMessage, candidates: readonly MediaCandidate[]): Generator<MediaItem> {
+function* itemsOf(context: ChannelContext, message: APIMessage, candidates: readonly MediaCandidate[], down: string | undefined): Generator<MediaItem> {
   const names = uniqueNames(candidates);
   for (const [index, candidate] of candidates.entries()) {
     yield {
@@ -52,6 +53,7 @@ function* itemsOf(context: ChannelContext, message: APIMessage, candidates: read
       index,
       last_of_message: index === candidates.length - 1,
       unique_name: names[index]!,
+      down,
     };
   }
 }

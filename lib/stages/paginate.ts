@@ -1,9 +1,10 @@
-// Stage 1: a channel's messages, oldest -> newest in pages, from its cursor to the newest message at start time.
+// Stage 1: a channel's messages in pages, walked from both ends (lib/discord/pages.ts), from its cursor to the
+// newest message at start time.
 
 import type { APIMessage } from 'discord-api-types/v10';
 import type { DiscordClient } from '../discord/client.js';
 import { channelHistory } from '../discord/pages.js';
-import type { ChannelContext, ChannelPage } from '../types.js';
+import type { ChannelContext, ChannelPage, DoneSpan } from '../types.js';
 
 export interface PaginateOptions {
   client: DiscordClient;
@@ -11,10 +12,11 @@ export interface PaginateOptions {
   before?: string | undefined; // exclusive upper bound (--before)
   signal?: AbortSignal | undefined;
   prefetch?: boolean;
+  doneAbove?: DoneSpan | undefined; // an interrupted run's finished span (ChannelRecord.done_above)
   onPage?: (messages: readonly APIMessage[]) => void; // sees each page once (e.g. to notice a missing intent)
 }
 
-// Yields the channel's messages page by page in ascending id order, one page in flight ahead of the consumer.
+// Yields the channel's messages page by page, up to two pages in flight ahead of the consumer.
 export async function* paginate(context: ChannelContext, options: PaginateOptions): AsyncGenerator<ChannelPage> {
   const pages = channelHistory(options.client, context.channel_id, {
     after: options.after,
@@ -22,10 +24,11 @@ export async function* paginate(context: ChannelContext, options: PaginateOption
     signal: options.signal,
     what: `channel ${context.channel_name ? `#${context.channel_name} ` : ''}(${context.channel_id})`,
     prefetch: options.prefetch ?? true,
+    doneAbove: options.doneAbove,
   });
   for await (const page of pages) {
-    options.onPage?.(page.messages);
+    if (page.messages.length > 0) options.onPage?.(page.messages);
     options.signal?.throwIfAborted();
-    yield { kind: 'page', context, messages: page.messages };
+    yield { kind: 'page', context, messages: page.messages, down: page.down, cursor: page.cursor };
   }
 }

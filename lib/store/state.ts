@@ -3,7 +3,7 @@
 
 import path from 'node:path';
 import type { AbstractBatchOperation, AbstractLevel, AbstractSublevel } from 'abstract-level';
-import type { AttachmentRecord, ChannelRecord } from '../types.js';
+import type { AttachmentRecord, ChannelRecord, DoneSpan } from '../types.js';
 
 // Any abstract-level database with string keys (the store sets JSON value encodings itself).
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
@@ -25,7 +25,7 @@ export type SavedRecord = AttachmentRecord & { sha256: string; path: string };
 // Channel fields a caller may update; the cursor moves only through advanceCursor's messageId, and the
 // counters are maintained by recordSaved/recordFailed in the same batch as the record they count.
 // Undefined fields are ignored (they never erase a stored value).
-type PatchableChannelField = Exclude<keyof ChannelRecord, 'channel_id' | 'last_message_id' | 'total_images' | 'failed'>;
+type PatchableChannelField = Exclude<keyof ChannelRecord, 'channel_id' | 'last_message_id' | 'done_above' | 'total_images' | 'failed'>;
 export type ChannelPatch = { [K in PatchableChannelField]?: ChannelRecord[K] | undefined };
 
 // One entry of the retry queue: the failed record, with the URL to retry if it is still known.
@@ -169,19 +169,24 @@ export class Store {
 
   // Move a channel's cursor to messageId if that is further than where it is (never backwards), merging
   // the patch's metadata. `messageId` undefined only merges the patch. Creates the record if needed.
-  async advanceCursor(channelId: string, messageId: string | undefined, patch: ChannelPatch = {}): Promise<ChannelRecord> {
+  // `doneAbove`: a span finished walking down (ChannelRecord.done_above); it extends the stored span it
+  // overlaps, or replaces it. A span the cursor reaches is folded into the cursor.
+  async advanceCursor(channelId: string, messageId: string | undefined, patch: ChannelPatch = {}, doneAbove?: DoneSpan): Promise<ChannelRecord> {
     const { next, done } = await this.#serial(`channel:${channelId}`, async () => {
       const current = (await this.#readChannel(channelId)) ?? emptyChannel(channelId, patch.guild_id ?? '');
       const forward =
         messageId !== undefined &&
         (current.last_message_id === undefined || compareSnowflakes(messageId, current.last_message_id) > 0);
+      const span = foldSpan(forward ? messageId : current.last_message_id, current.done_above, doneAbove);
       const next: ChannelRecord = {
         ...current,
         ...definedOnly(patch),
         channel_id: channelId,
-        last_message_id: forward ? messageId : current.last_message_id,
+        last_message_id: span.cursor,
+        done_above: span.above,
         last_updated: patch.last_updated ?? new Date().toISOString(),
       };
+      if (next.done_above === undefined) delete next.done_above;
       this.#channels.set(channelId, next);
       return { next, done: this.#write([{ type: 'put', sublevel: this.#channel, key: channelId, value: next }]) };
     });
@@ -332,6 +337,28 @@ export class Store {
       this.#onClose?.();
     }
   }
+}
+
+// The cursor and the span above it after `added` is merged: a span that overlaps the stored one extends it, any
+// other replaces it (it is the newer walk's); a cursor that reaches a span's start continues to its end.
+function foldSpan(cursor: string | undefined, stored: DoneSpan | undefined, added: DoneSpan | undefined): { cursor: string | undefined; above: DoneSpan | undefined } {
+  let above = stored;
+  if (cursor !== undefined && above !== undefined && compareSnowflakes(cursor, above.from) >= 0) {
+    if (compareSnowflakes(above.to, cursor) > 0) cursor = above.to;
+    above = undefined;
+  }
+  if (added !== undefined) {
+    const overlaps = above !== undefined && compareSnowflakes(added.from, above.to) <= 0 && compareSnowflakes(added.to, above.from) >= 0;
+    above =
+      above !== undefined && overlaps
+        ? { from: compareSnowflakes(added.from, above.from) < 0 ? added.from : above.from, to: compareSnowflakes(added.to, above.to) > 0 ? added.to : above.to }
+        : { from: added.from, to: added.to };
+  }
+  if (cursor !== undefined && above !== undefined && compareSnowflakes(cursor, above.from) >= 0) {
+    if (compareSnowflakes(above.to, cursor) > 0) cursor = above.to;
+    above = undefined;
+  }
+  return { cursor, above };
 }
 
 function emptyChannel(channelId: string, guildId: string): ChannelRecord {

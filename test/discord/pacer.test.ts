@@ -110,17 +110,24 @@ t.test('without a hidden limit the probe gate keeps channels running in parallel
   t.ok(maxInFlight >= 10, `${maxInFlight} requests in flight at once`);
 });
 
-t.test('an aborted wait behind the probe rejects and the probe is released when its request ends', async (t) => {
+t.test('an aborted wait behind the probes rejects and a probe is released when its request ends', async (t) => {
   const pacer = new Pacer();
-  const probe = await pacer.wait('/channels/77777/messages');
+  const probes = [await pacer.wait('/channels/77777/messages'), await pacer.wait('/channels/77777/messages')];
   const controller = new AbortController();
   const behind = pacer.wait('/channels/88888/messages', controller.signal).then(() => undefined);
-  // The second route's first request may go only once a first request was accepted; the probe is in flight.
-  const second = pacer.wait('/channels/99999/messages');
+  // Another route's first request may go only once a first request was accepted; two probes are in flight.
+  let secondStarted = false;
+  const second = pacer.wait('/channels/99999/messages').then((end) => {
+    secondStarted = true;
+    return end;
+  });
   controller.abort(new Error('stop'));
   await t.rejects(behind, { message: 'stop' });
-  probe(); // ended without a response (e.g. a network error): another route takes the probe
+  await new Promise((resolve) => setTimeout(resolve, 20));
+  t.notOk(secondStarted, 'a third request waits while two probes are in flight');
+  probes[0]!(); // ended without a response (e.g. a network error): another route takes the probe
   const next = await second;
   next();
+  probes[1]!();
   t.pass('the gate moved on');
 });

@@ -1,45 +1,118 @@
-// Ordering and cursor logic against the fake's newest-first pages: every message exactly once, ascending,
-// across deleted-message gaps, stopping at the snapshot taken before the first page.
+// Ordering and cursor logic against the fake's newest-first pages: every message exactly once, walked from both
+// ends, across deleted-message gaps, stopping at the snapshot taken before the first page.
 
 import t from 'tap';
 import { startFakeDiscord } from '../../fixtures/fake-discord.js';
 import { singleChannel } from '../../fixtures/scenarios.js';
 import { DiscordClient } from '../../lib/discord/client.js';
 import { channelHistory } from '../../lib/discord/pages.js';
+import type { HistoryPage } from '../../lib/discord/pages.js';
 import { compareSnowflakes } from '../../lib/discord/snowflake.js';
 
-t.test('every message once, ascending, across gaps; messages posted mid-walk wait for the next run', async (t) => {
+// Walks a channel: the ids of its pages in the order they came, and the cursors of its empty closing pages.
+async function walk(pages: AsyncIterable<HistoryPage>): Promise<{ ids: string[]; cursors: string[]; orderly: boolean }> {
+  const ids: string[] = [];
+  const cursors: string[] = [];
+  let orderly = true;
+  for await (const page of pages) {
+    if (page.cursor !== undefined) cursors.push(page.cursor);
+    const sign = page.down === undefined ? -1 : 1;
+    page.messages.forEach((m, i) => {
+      if (i > 0 && Math.sign(compareSnowflakes(page.messages[i - 1]!.id, m.id)) !== sign) orderly = false;
+      if (page.down !== undefined && compareSnowflakes(m.id, page.down) > 0) orderly = false;
+    });
+    ids.push(...page.messages.map((m) => m.id));
+  }
+  return { ids, cursors, orderly };
+}
+
+const ascending = (ids: string[]): string[] => [...ids].sort(compareSnowflakes);
+
+t.test('every message once, from both ends, across gaps; messages posted mid-walk wait for the next run', async (t) => {
   const fake = await startFakeDiscord({ scenario: singleChannel({ messages: 1234, gapRate: 0.1, imageRatio: 0 }) });
   t.teardown(() => fake.close());
   const channelId = fake.scenario.guilds[0]!.channels[0]!.id;
   const client = new DiscordClient({ token: fake.token, api: fake.api });
   t.teardown(() => client.close());
 
-  const ids: string[] = [];
+  // The reference: one request at a time, upwards only.
+  const reference = await walk(channelHistory(client, channelId, { after: '0', prefetch: false }));
+  t.ok(reference.orderly, 'walked up, strictly ascending');
+  t.same(reference.ids, ascending(reference.ids));
+
+  fake.resetLog();
   let appended = false;
+  const ids: string[] = [];
+  const cursors: string[] = [];
+  let down = 0;
+  let orderly = true;
   for await (const page of channelHistory(client, channelId, { after: '0' })) {
-    for (const message of page.messages) ids.push(message.id);
+    const one = await walk((async function* () { yield page; })());
+    orderly &&= one.orderly;
+    ids.push(...one.ids);
+    cursors.push(...one.cursors);
+    if (page.down !== undefined) down++;
     if (!appended) {
       await fake.appendMessages(channelId, 30);
       appended = true;
     }
   }
+  t.ok(orderly, 'pages walked up ascend, pages walked down descend');
+  t.ok(down > 0, `${down} pages walked down`);
   t.equal(new Set(ids).size, ids.length, 'no duplicates');
-  t.ok(ids.every((id, i) => i === 0 || compareSnowflakes(ids[i - 1]!, id) < 0), 'strictly ascending');
+  t.same(ascending(ids), reference.ids, 'the same messages as the walk upwards');
   t.ok(ids.length > 1000 && ids.length < 1234, `gaps skipped: ${ids.length} of 1234 indices exist`);
+  t.same(cursors, [reference.ids.at(-1)], 'one closing cursor: the snapshot');
+  const history = fake.requests.filter((r) => r.route === 'GET /channels/:id/messages').length;
+  t.ok(history <= Math.ceil(reference.ids.length / 100) + 3, `${history} requests for ${reference.ids.length} messages`);
 
-  // Walk again from the last id: exactly the 30 appended messages, nothing before them.
-  const more: string[] = [];
-  for await (const page of channelHistory(client, channelId, { after: ids.at(-1)! })) more.push(...page.messages.map((m) => m.id));
-  const everything: string[] = [];
-  for await (const page of channelHistory(client, channelId, { after: '0' })) everything.push(...page.messages.map((m) => m.id));
-  t.ok(more.length > 20 && more.length <= 30, `${more.length} of the 30 appended indices exist (the rest are gaps)`);
-  t.same([...ids, ...more], everything, 'first walk + second walk = the whole channel, nothing twice, nothing missed');
+  // Walk again from the snapshot: exactly the 30 appended messages, nothing before them.
+  const more = await walk(channelHistory(client, channelId, { after: cursors[0]! }));
+  const everything = await walk(channelHistory(client, channelId, { after: '0' }));
+  t.ok(more.ids.length > 20 && more.ids.length <= 30, `${more.ids.length} of the 30 appended indices exist (the rest are gaps)`);
+  t.same(ascending([...ids, ...more.ids]), ascending(everything.ids), 'first walk + second walk = the whole channel, nothing twice, nothing missed');
 
-  // And from the newest id: one request (the snapshot), no pages.
+  // And from the newest id: one request (the snapshot), no pages. (A walk that met may leave its other walk's
+  // last request in flight: let it land first.)
+  await new Promise((resolve) => setTimeout(resolve, 100));
   fake.resetLog();
-  for await (const page of channelHistory(client, channelId, { after: more.at(-1)! })) t.fail(`unexpected page of ${page.messages.length}`);
+  t.equal(more.cursors.length, 1);
+  for await (const page of channelHistory(client, channelId, { after: more.cursors[0]! })) t.fail(`unexpected page of ${page.messages.length}: ${JSON.stringify(page).slice(0, 200)}`);
   t.equal(fake.requests.filter((r) => r.route === 'GET /channels/:id/messages').length, 1, 'a caught-up channel costs one request');
+});
+
+t.test('a channel of one page costs two requests, as walking up alone does', async (t) => {
+  const fake = await startFakeDiscord({ scenario: singleChannel({ messages: 60, gapRate: 0, imageRatio: 0 }) });
+  t.teardown(() => fake.close());
+  const channelId = fake.scenario.guilds[0]!.channels[0]!.id;
+  const client = new DiscordClient({ token: fake.token, api: fake.api });
+  t.teardown(() => client.close());
+  const { ids, cursors } = await walk(channelHistory(client, channelId, { after: '0' }));
+  t.equal(ids.length, 60);
+  t.same(cursors, [ascending(ids).at(-1)]);
+  t.equal(fake.requests.filter((r) => r.route === 'GET /channels/:id/messages').length, 2);
+});
+
+t.test('a span finished by an interrupted run: the gap below it first, then above it, and nothing in it', async (t) => {
+  const fake = await startFakeDiscord({ scenario: singleChannel({ messages: 900, gapRate: 0.05, imageRatio: 0 }) });
+  t.teardown(() => fake.close());
+  const channelId = fake.scenario.guilds[0]!.channels[0]!.id;
+  const client = new DiscordClient({ token: fake.token, api: fake.api });
+  t.teardown(() => client.close());
+  const all = (await walk(channelHistory(client, channelId, { after: '0', prefetch: false }))).ids;
+  for (const [after, from, to] of [
+    [all[99]!, all[400]!, all[650]!], // gap of three pages, more above the span
+    [all[99]!, all[101]!, all.at(-1)!], // a one-message gap, nothing above
+    ['0', all[0]!, all[500]!], // nothing below the span
+  ] as const) {
+    const { ids, cursors, orderly } = await walk(channelHistory(client, channelId, { after, doneAbove: { from, to } }));
+    const expected = all.filter((id) => compareSnowflakes(id, after) > 0 && (compareSnowflakes(id, from) < 0 || compareSnowflakes(id, to) > 0));
+    t.ok(orderly);
+    t.equal(new Set(ids).size, ids.length, 'no duplicates');
+    t.same(ascending(ids), expected, `after ${all.indexOf(after)}, span ${all.indexOf(from)}..${all.indexOf(to)}: exactly the messages outside it`);
+    const closing = [compareSnowflakes(from, after) > 0 ? to : undefined, to === all.at(-1) ? undefined : all.at(-1)];
+    t.same(cursors, closing.filter((c) => c !== undefined), 'a closing cursor per span walked');
+  }
 });
 
 t.test('a before bound stops the walk early', async (t) => {
