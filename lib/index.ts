@@ -95,7 +95,7 @@ export interface StatusReport {
       name: string;
       channels: Record<
         string,
-        { name: string; parent_id?: string; last_message_id: string | null; last_updated: string; total_images: number; failed: number; pending: number }
+        { name: string; parent_id?: string; last_message_id: string | null; done_above?: { from: string; to: string }; last_updated: string; total_images: number; failed: number; pending: number }
       >;
     }
   >;
@@ -121,6 +121,7 @@ export async function status(state: string, filter: { guildId?: string } = {}, s
         pending: pending.get(channel.channel_id) ?? 0,
       };
       if (channel.parent_id) entry.parent_id = channel.parent_id;
+      if (channel.done_above) entry.done_above = { ...channel.done_above };
       server.channels[channel.channel_id] = entry;
     }
     return report;

@@ -85,18 +85,31 @@ type FetchPage = (query: Record<string, string>) => Promise<APIMessage[]>;
 interface Walk {
   down: boolean;
   page: Promise<APIMessage[]>;
+  ready: boolean; // its page has arrived
+}
+
+function startWalk(down: boolean, page: Promise<APIMessage[]>): Walk {
+  const walk: Walk = { down, page, ready: false };
+  page.then(
+    () => void (walk.ready = true),
+    () => void (walk.ready = true),
+  );
+  return walk;
 }
 
 // Every message in (lo, hi), exclusive bounds, once: up from lo and, once a first full page shows there is more
 // than a page of it, down from hi. Ends with an empty page whose cursor is `top`: everything <= top is walked.
 async function* walkSpan(fetchPage: FetchPage, lo: string, hi: string, top: string, upper: string, prefetch: boolean): AsyncGenerator<HistoryPage> {
-  let up: Walk | undefined = { down: false, page: fetchPage({ after: lo }) };
+  let up: Walk | undefined = startWalk(false, fetchPage({ after: lo }));
   let down: Walk | undefined;
   let downStarted = false;
   let covered = false;
+  let lastDown = true;
   try {
     while (up !== undefined || down !== undefined) {
-      const [walk, raw] = await settled(up, down);
+      const walk = await nextWalk(up, down, lastDown);
+      lastDown = walk.down;
+      const raw = await walk.page;
       const page = (Array.isArray(raw) ? raw : []).filter(isMessageLike);
       page.sort((a, b) => compareSnowflakes(a.id, b.id));
       const claimed = page.filter((m) => compareSnowflakes(m.id, lo) > 0 && compareSnowflakes(m.id, hi) < 0);
@@ -108,22 +121,22 @@ async function* walkSpan(fetchPage: FetchPage, lo: string, hi: string, top: stri
         covered = raw.length < PAGE_SIZE || BigInt(newest) + 1n >= BigInt(hi);
         moved = !covered && compareSnowflakes(newest, lo) > 0;
         if (moved) lo = newest;
-        up = moved && prefetch ? { down: false, page: fetchPage({ after: lo }) } : undefined;
+        up = moved && prefetch ? startWalk(false, fetchPage({ after: lo })) : undefined;
         if (moved && prefetch && !downStarted) {
           downStarted = true;
-          down = { down: true, page: fetchPage({ before: hi }) };
+          down = startWalk(true, fetchPage({ before: hi }));
         }
       } else {
         const oldest = page[0]?.id ?? hi;
         covered = raw.length < PAGE_SIZE || BigInt(oldest) <= BigInt(lo) + 1n;
         moved = !covered && compareSnowflakes(oldest, hi) < 0;
         if (moved) hi = oldest;
-        down = moved ? { down: true, page: fetchPage({ before: hi }) } : undefined;
+        down = moved ? startWalk(true, fetchPage({ before: hi })) : undefined;
       }
       if (covered) up = down = undefined;
       if (claimed.length > 0) yield walk.down ? { messages: claimed.reverse(), upper, down: top } : { messages: claimed, upper };
       if (covered) break;
-      if (!prefetch && moved) up = { down: false, page: fetchPage({ after: lo }) }; // one request at a time, upwards only
+      if (!prefetch && moved) up = startWalk(false, fetchPage({ after: lo })); // one request at a time, upwards only
     }
   } finally {
     // An abandoned request (the walks met, or the consumer stopped) must not surface as an unhandled rejection.
@@ -133,10 +146,13 @@ async function* walkSpan(fetchPage: FetchPage, lo: string, hi: string, top: stri
   if (covered) yield { messages: [], upper, cursor: top };
 }
 
-// The first of the walks in flight to answer, with its page.
-function settled(up: Walk | undefined, down: Walk | undefined): Promise<readonly [Walk, APIMessage[]]> {
-  const walks = [up, down].filter((walk): walk is Walk => walk !== undefined);
-  return Promise.race(walks.map((walk) => walk.page.then((raw) => [walk, raw] as const)));
+// The walk whose page to take next: the first to answer, and when both have, the one not taken last time (a
+// consumer slower than the server would otherwise only ever see the walk up).
+async function nextWalk(up: Walk | undefined, down: Walk | undefined, lastDown: boolean): Promise<Walk> {
+  if (up === undefined || down === undefined) return (up ?? down)!;
+  if (up.ready && down.ready) return lastDown ? up : down;
+  if (up.ready || down.ready) return up.ready ? up : down;
+  return Promise.race([up.page.then(() => up, () => up), down.page.then(() => down, () => down)]);
 }
 
 // Drops entries that are not message objects (malformed API data must not crash the run).

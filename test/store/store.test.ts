@@ -66,6 +66,26 @@ function contract(name: string, make: (t: Test) => Promise<Store>): void {
     t.equal(compareSnowflakes('100', '100'), 0);
   });
 
+  t.test(`${name}: a span finished walking down sits above the cursor until the cursor reaches it`, async (t) => {
+    const store = await make(t);
+    let rec = await store.advanceCursor('c1', '100', {}, { from: '500', to: '900' });
+    t.same([rec.last_message_id, rec.done_above], ['100', { from: '500', to: '900' }]);
+    rec = await store.advanceCursor('c1', '200', {}, { from: '450', to: '900' });
+    t.same([rec.last_message_id, rec.done_above], ['200', { from: '450', to: '900' }], 'the span grows downwards');
+    rec = await store.advanceCursor('c1', '300');
+    t.same(rec.done_above, { from: '450', to: '900' }, 'a cursor below the span leaves it');
+    rec = await store.advanceCursor('c1', '1000', {}, { from: '1100', to: '1200' });
+    t.same([rec.last_message_id, rec.done_above], ['1000', { from: '1100', to: '1200' }], 'a cursor past a span folds it in; a new span replaces it');
+    rec = await store.advanceCursor('c1', '1100');
+    t.same([rec.last_message_id, rec.done_above], ['1200', undefined], 'a cursor that reaches the span continues to its end');
+    t.notOk('done_above' in rec, 'no empty field is stored');
+    rec = await store.advanceCursor('c2', undefined, {}, { from: '5', to: '9' });
+    t.same([rec.last_message_id, rec.done_above], [undefined, { from: '5', to: '9' }], 'a span without a cursor');
+    rec = await store.advanceCursor('c2', '7');
+    t.same([rec.last_message_id, rec.done_above], ['9', undefined], 'a cursor inside the span');
+    t.same(await store.getChannel('c2'), rec);
+  });
+
   t.test(`${name}: failed, retried, saved; counters follow records`, async (t) => {
     const store = await make(t);
     t.equal(await store.recordFailed(record('a1', { reason: 'HTTP 500', url: 'https://cdn/a1' })), true);
