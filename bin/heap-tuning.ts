@@ -19,7 +19,9 @@ const FAST_BYTES_PER_SECOND = 48e6; // above this, downloads dominate what V8 al
 const SLOW_BYTES_PER_SECOND = 24e6; // below this (hysteresis), back to the tight policy
 const TIGHT_GROWTH = 25;
 const DOWNLOAD_GROWTH = 0; // V8's own policy (it grows the heap by up to 4x, by how fast it collects)
-const YOUNG_CAP_BYTES = 8 * 1024 * 1024; // both semi-spaces (V8's default cap is 2 x 16 MB)
+// Both semi-spaces (V8's default cap is 2 x 16 MB). 8 MB saved ~6 MB of RSS but, with history walked from both
+// ends, cost a scavenge every ~2 MB of pages and more CPU on two cores (bench/limits.md, Pages).
+const YOUNG_CAP_BYTES = 16 * 1024 * 1024;
 
 // Sets the tight policy unless the user gave V8 heap flags (on the command line or in NODE_OPTIONS), which win;
 // returns whether the run may tune the heap (tuneHeapGrowth).

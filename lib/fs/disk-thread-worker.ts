@@ -6,7 +6,8 @@
 // ext4's inode allocator scans recently freed inodes after many files were deleted). They go
 // through the pool rather than holding up the other files; a file's bytes are hashed as they arrive and written,
 // in order, once its temp file is open; its slot is marked free in shared memory as soon as it is written. One
-// reply per request: {req, ...result} or {req, error}. A file's last batch may carry its final name: it is then
+// reply per request: {req, ...result} or {req, error}; requests and replies travel in arrays, one message per
+// turn of either thread's event loop. A file's last batch may carry its final name: it is then
 // renamed there too, and answered like a commit. Renames into one folder share one directory fsync: the
 // commits that arrive together are acknowledged together once it is done.
 
@@ -55,7 +56,17 @@ function serialize(error: unknown): SerializedError {
   };
 }
 
-const reply = (message: DiskReply): void => parentPort?.postMessage(message);
+// Replies ready in one turn of the event loop go back in one message (one wake-up of the main thread).
+let outbox: DiskReply[] = [];
+function reply(message: DiskReply): void {
+  outbox.push(message);
+  if (outbox.length === 1) setImmediate(flushReplies);
+}
+function flushReplies(): void {
+  const batch = outbox;
+  outbox = [];
+  parentPort?.postMessage(batch);
+}
 
 // Close and remove a temp file after a failure or an abort (once its creation has finished); nothing is left behind.
 async function discard(file: number, tempPath: string): Promise<void> {
@@ -181,7 +192,9 @@ async function syncFolder(folder: string): Promise<SerializedError | undefined> 
   }
 }
 
-parentPort?.on('message', (request: DiskRequest) => void handle(request));
+parentPort?.on('message', (requests: DiskRequest[]) => {
+  for (const request of requests) void handle(request);
+});
 
 async function handle(request: DiskRequest): Promise<void> {
   try {
