@@ -120,14 +120,18 @@ function isPlaceholder(name: string): name is NamePlaceholder {
   return Object.hasOwn(namePlaceholders, name);
 }
 
+const validPatterns = new Set<string>(); // patterns already checked (renderName runs once per file)
+
 // Reject a pattern with unknown placeholders (the CLI calls this before a run starts).
 export function validatePattern(pattern: string): void {
+  if (validPatterns.has(pattern)) return;
   const unknown = [...pattern.matchAll(PLACEHOLDER)].map((m) => m[1] ?? '').filter((name) => !isPlaceholder(name));
   if (unknown.length > 0) {
     const known = Object.keys(namePlaceholders).map((name) => `{${name}}`).join(', ');
     const listed = [...new Set(unknown)].map((name) => `{${name}}`).join(', ');
     throw new UsageError(`unknown placeholder ${listed} in name pattern "${pattern}"; known placeholders: ${known}`);
   }
+  if (validPatterns.size < 64) validPatterns.add(pattern);
 }
 
 // Expand a file name pattern and sanitise the result as ONE component: a `/` from the pattern or a value

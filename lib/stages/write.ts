@@ -10,7 +10,7 @@ import { inProcessDisk } from '../fs/disk-thread.js';
 import type { Disk } from '../fs/disk-thread.js';
 import { folderName, nameVars, renderName, resolveInside } from '../fs/safe-name.js';
 import type { Store } from '../store/store.js';
-import type { MediaItem, SavedResult } from '../types.js';
+import type { ChannelContext, MediaItem, SavedResult } from '../types.js';
 
 export interface WriteOptions {
   out: string; // absolute --out
@@ -40,9 +40,20 @@ export class KeyedLock {
   }
 }
 
+// Folders already worked out, per channel context (one object per channel for a whole run) and output root.
+const folders = new WeakMap<ChannelContext, { out: string; folder: string }>();
+
 // The folder of an item: <out>/<Server>_<id>/<Channel>_<id>[/threads/<Thread>_<id>].
 export function itemFolder(out: string, item: MediaItem): string {
   const { context } = item;
+  const known = folders.get(context);
+  if (known?.out === out) return known.folder;
+  const folder = folderOf(out, context);
+  folders.set(context, { out, folder });
+  return folder;
+}
+
+function folderOf(out: string, context: ChannelContext): string {
   const parts = [folderName(context.guild_name, context.guild_id)];
   if (context.parent_id) parts.push(folderName(context.parent_name ?? 'channel', context.parent_id), 'threads');
   parts.push(folderName(context.channel_name, context.channel_id));
