@@ -70,6 +70,7 @@ export async function archive(options: ArchiveOptions, io: ArchiveIO = {}): Prom
       },
     });
   } finally {
+    out?.flush();
     progress?.stop();
   }
 }
