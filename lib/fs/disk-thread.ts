@@ -172,12 +172,15 @@ export class DiskThread implements Disk {
     return new Promise<DiskReply>((resolve, reject) => {
       this.#pending.set(req, { resolve, reject });
       this.#outbox.push({ ...request, req });
-      if (this.#outbox.length === 1) setImmediate(() => this.#flush(worker));
+      // A large file's batches stream at once (the file has at most two in flight); a file's last batch, all of
+      // a small one, goes with the others of this turn.
+      if (request.op === 'write' && !request.last) this.#flush(worker);
+      else if (this.#outbox.length === 1) setImmediate(() => this.#flush(worker));
     });
   }
 
   // The requests of one turn of the event loop go in one message: each message wakes the worker, which on a
-  // 2-core VM costs the sender more than the request itself (bench/limits.md).
+  // 2-core VM costs the sender more than the request itself (bench/limits.md). An empty outbox sends nothing.
   #flush(worker: Worker): void {
     const batch = this.#outbox;
     this.#outbox = [];
