@@ -2,6 +2,7 @@
 // ends, across deleted-message gaps, stopping at the snapshot taken before the first page.
 
 import t from 'tap';
+import type { Test } from 'tap';
 import { startFakeDiscord } from '../../fixtures/fake-discord.js';
 import { singleChannel } from '../../fixtures/scenarios.js';
 import { DiscordClient } from '../../lib/discord/client.js';
@@ -28,12 +29,17 @@ async function walk(pages: AsyncIterable<HistoryPage>): Promise<{ ids: string[];
 
 const ascending = (ids: string[]): string[] => [...ids].sort(compareSnowflakes);
 
-t.test('every message once, from both ends, across gaps; messages posted mid-walk wait for the next run', async (t) => {
-  const fake = await startFakeDiscord({ scenario: singleChannel({ messages: 1234, gapRate: 0.1, imageRatio: 0 }) });
+// A fake with one channel and a client for it, both closed when the test ends.
+async function oneChannel(t: Test, spec: Parameters<typeof singleChannel>[0]) {
+  const fake = await startFakeDiscord({ scenario: singleChannel(spec) });
   t.teardown(() => fake.close());
-  const channelId = fake.scenario.guilds[0]!.channels[0]!.id;
   const client = new DiscordClient({ token: fake.token, api: fake.api });
   t.teardown(() => client.close());
+  return { fake, channelId: fake.scenario.guilds[0]!.channels[0]!.id, client };
+}
+
+t.test('every message once, from both ends, across gaps; messages posted mid-walk wait for the next run', async (t) => {
+  const { fake, channelId, client } = await oneChannel(t, { messages: 1234, gapRate: 0.1, imageRatio: 0 });
 
   // The reference: one request at a time, upwards only.
   const reference = await walk(channelHistory(client, channelId, { after: '0', prefetch: false }));
@@ -82,11 +88,7 @@ t.test('every message once, from both ends, across gaps; messages posted mid-wal
 });
 
 t.test('a channel of one page costs two requests, as walking up alone does', async (t) => {
-  const fake = await startFakeDiscord({ scenario: singleChannel({ messages: 60, gapRate: 0, imageRatio: 0 }) });
-  t.teardown(() => fake.close());
-  const channelId = fake.scenario.guilds[0]!.channels[0]!.id;
-  const client = new DiscordClient({ token: fake.token, api: fake.api });
-  t.teardown(() => client.close());
+  const { fake, channelId, client } = await oneChannel(t, { messages: 60, gapRate: 0, imageRatio: 0 });
   const { ids, cursors } = await walk(channelHistory(client, channelId, { after: '0' }));
   t.equal(ids.length, 60);
   t.same(cursors, [ascending(ids).at(-1)]);
@@ -94,11 +96,7 @@ t.test('a channel of one page costs two requests, as walking up alone does', asy
 });
 
 t.test('a span finished by an interrupted run: the gap below it first, then above it, and nothing in it', async (t) => {
-  const fake = await startFakeDiscord({ scenario: singleChannel({ messages: 900, gapRate: 0.05, imageRatio: 0 }) });
-  t.teardown(() => fake.close());
-  const channelId = fake.scenario.guilds[0]!.channels[0]!.id;
-  const client = new DiscordClient({ token: fake.token, api: fake.api });
-  t.teardown(() => client.close());
+  const { fake, channelId, client } = await oneChannel(t, { messages: 900, gapRate: 0.05, imageRatio: 0 });
   const all = (await walk(channelHistory(client, channelId, { after: '0', prefetch: false }))).ids;
   for (const [after, from, to] of [
     [all[99]!, all[400]!, all[650]!], // gap of three pages, more above the span
@@ -116,11 +114,7 @@ t.test('a span finished by an interrupted run: the gap below it first, then abov
 });
 
 t.test('a before bound stops the walk early', async (t) => {
-  const fake = await startFakeDiscord({ scenario: singleChannel({ messages: 300, imageRatio: 0 }) });
-  t.teardown(() => fake.close());
-  const channelId = fake.scenario.guilds[0]!.channels[0]!.id;
-  const client = new DiscordClient({ token: fake.token, api: fake.api });
-  t.teardown(() => client.close());
+  const { fake, channelId, client } = await oneChannel(t, { messages: 300, imageRatio: 0 });
   const all: string[] = [];
   for await (const page of channelHistory(client, channelId, { after: '0' })) all.push(...page.messages.map((m) => m.id));
   const bound = all[150]!;
