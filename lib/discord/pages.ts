@@ -70,14 +70,18 @@ export async function* channelHistory(client: DiscordClient, channelId: string, 
     return page;
   };
   const prefetch = options.prefetch !== false;
+  // Under a learnt (or --polite) pace a second walk gains nothing, and it would keep the channel's requests at
+  // the edge of the limit, where a little jitter is a 429: then the walk down stops and the walk up finishes.
+  const path = `/channels/${channelId}/messages`;
+  const twoAtOnce = (): boolean => client.pacer.intervalOf(path) === 0;
   let after = options.after;
   const done = options.doneAbove;
   if (done !== undefined && compareSnowflakes(done.to, after) > 0) {
-    if (compareSnowflakes(done.from, after) > 0) yield* walkSpan(fetchPage, after, done.from, done.to, upper, prefetch);
+    if (compareSnowflakes(done.from, after) > 0) yield* walkSpan(fetchPage, after, done.from, done.to, upper, prefetch, twoAtOnce);
     after = done.to;
   }
   if (compareSnowflakes(upper, after) <= 0) return;
-  yield* walkSpan(fetchPage, after, (BigInt(upper) + 1n).toString(), upper, upper, prefetch);
+  yield* walkSpan(fetchPage, after, (BigInt(upper) + 1n).toString(), upper, upper, prefetch, twoAtOnce);
 }
 
 type FetchPage = (query: Record<string, string>) => Promise<APIMessage[]>;
@@ -98,8 +102,17 @@ function startWalk(down: boolean, page: Promise<APIMessage[]>): Walk {
 }
 
 // Every message in (lo, hi), exclusive bounds, once: up from lo and, once a first full page shows there is more
-// than a page of it, down from hi. Ends with an empty page whose cursor is `top`: everything <= top is walked.
-async function* walkSpan(fetchPage: FetchPage, lo: string, hi: string, top: string, upper: string, prefetch: boolean): AsyncGenerator<HistoryPage> {
+// than a page of it, down from hi (while `twoAtOnce` says so). Ends with an empty page whose cursor is `top`:
+// everything <= top is walked.
+async function* walkSpan(
+  fetchPage: FetchPage,
+  lo: string,
+  hi: string,
+  top: string,
+  upper: string,
+  prefetch: boolean,
+  twoAtOnce: () => boolean,
+): AsyncGenerator<HistoryPage> {
   let up: Walk | undefined = startWalk(false, fetchPage({ after: lo }));
   let down: Walk | undefined;
   let downStarted = false;
@@ -122,7 +135,7 @@ async function* walkSpan(fetchPage: FetchPage, lo: string, hi: string, top: stri
         moved = !covered && compareSnowflakes(newest, lo) > 0;
         if (moved) lo = newest;
         up = moved && prefetch ? startWalk(false, fetchPage({ after: lo })) : undefined;
-        if (moved && prefetch && !downStarted) {
+        if (moved && prefetch && !downStarted && twoAtOnce()) {
           downStarted = true;
           down = startWalk(true, fetchPage({ before: hi }));
         }
@@ -131,7 +144,7 @@ async function* walkSpan(fetchPage: FetchPage, lo: string, hi: string, top: stri
         covered = raw.length < PAGE_SIZE || BigInt(oldest) <= BigInt(lo) + 1n;
         moved = !covered && compareSnowflakes(oldest, hi) < 0;
         if (moved) hi = oldest;
-        down = moved ? startWalk(true, fetchPage({ before: hi })) : undefined;
+        down = moved && twoAtOnce() ? startWalk(true, fetchPage({ before: hi })) : undefined;
       }
       if (covered) up = down = undefined;
       if (claimed.length > 0) yield walk.down ? { messages: claimed.reverse(), upper, down: top } : { messages: claimed, upper };

@@ -122,3 +122,18 @@ t.test('a before bound stops the walk early', async (t) => {
   for await (const page of channelHistory(client, channelId, { after: all[9]!, before: bound })) some.push(...page.messages.map((m) => m.id));
   t.same(some, all.slice(10, 150), 'exactly the messages strictly between the bounds');
 });
+
+t.test('under a pace (here --polite) only the walk up runs: a second walk would only crowd the limit', async (t) => {
+  const fake = await startFakeDiscord({ scenario: singleChannel({ messages: 150, gapRate: 0, imageRatio: 0 }) });
+  t.teardown(() => fake.close());
+  const channelId = fake.scenario.guilds[0]!.channels[0]!.id;
+  const client = new DiscordClient({ token: fake.token, api: fake.api, polite: true });
+  t.teardown(() => client.close());
+  const { ids, cursors, orderly } = await walk(channelHistory(client, channelId, { after: '0' }));
+  t.ok(orderly);
+  t.equal(ids.length, 150);
+  t.same(ids, ascending(ids), 'all walked up');
+  t.equal(cursors.length, 1);
+  const history = fake.requests.filter((r) => r.route === 'GET /channels/:id/messages');
+  t.same(history.filter((r) => r.query.before !== undefined), [], 'no request walked down');
+});
