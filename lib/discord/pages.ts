@@ -26,11 +26,10 @@ export interface HistoryOptions {
 }
 
 export interface HistoryPage {
-  // The messages of one page that no other page claimed, all within (after, upper]: ascending when walked
+  // The messages of one page that no other page claimed, all within (after, snapshot]: ascending when walked
   // up, descending when walked down (`down` set), so that when a message is done, so is everything walked
   // before it in its direction.
   messages: APIMessage[];
-  upper: string; // the snapshot bound this walk stops at
   // Walked down: every message from this page's last (lowest) one up to `down` is claimed once it is done.
   down?: string;
   // An empty page closing a span: both walks met, so every message <= cursor has been walked.
@@ -77,11 +76,11 @@ export async function* channelHistory(client: DiscordClient, channelId: string, 
   let after = options.after;
   const done = options.doneAbove;
   if (done !== undefined && compareSnowflakes(done.to, after) > 0) {
-    if (compareSnowflakes(done.from, after) > 0) yield* walkSpan(fetchPage, after, done.from, done.to, upper, prefetch, twoAtOnce);
+    if (compareSnowflakes(done.from, after) > 0) yield* walkSpan(fetchPage, after, done.from, done.to, prefetch, twoAtOnce);
     after = done.to;
   }
   if (compareSnowflakes(upper, after) <= 0) return;
-  yield* walkSpan(fetchPage, after, (BigInt(upper) + 1n).toString(), upper, upper, prefetch, twoAtOnce);
+  yield* walkSpan(fetchPage, after, (BigInt(upper) + 1n).toString(), upper, prefetch, twoAtOnce);
 }
 
 type FetchPage = (query: Record<string, string>) => Promise<APIMessage[]>;
@@ -109,7 +108,6 @@ async function* walkSpan(
   lo: string,
   hi: string,
   top: string,
-  upper: string,
   prefetch: boolean,
   twoAtOnce: () => boolean,
 ): AsyncGenerator<HistoryPage> {
@@ -147,7 +145,7 @@ async function* walkSpan(
         down = moved && twoAtOnce() ? startWalk(true, fetchPage({ before: hi })) : undefined;
       }
       if (covered) up = down = undefined;
-      if (claimed.length > 0) yield walk.down ? { messages: claimed.reverse(), upper, down: top } : { messages: claimed, upper };
+      if (claimed.length > 0) yield walk.down ? { messages: claimed.reverse(), down: top } : { messages: claimed };
       if (covered) break;
       if (!prefetch && moved) up = startWalk(false, fetchPage({ after: lo })); // one request at a time, upwards only
     }
@@ -156,7 +154,7 @@ async function* walkSpan(
     up?.page.catch(() => undefined);
     down?.page.catch(() => undefined);
   }
-  if (covered) yield { messages: [], upper, cursor: top };
+  if (covered) yield { messages: [], cursor: top };
 }
 
 // The walk whose page to take next: the first to answer, and when both have, the one not taken last time (a

@@ -342,23 +342,23 @@ export class Store {
 // The cursor and the span above it after `added` is merged: a span that overlaps the stored one extends it, any
 // other replaces it (it is the newer walk's); a cursor that reaches a span's start continues to its end.
 function foldSpan(cursor: string | undefined, stored: DoneSpan | undefined, added: DoneSpan | undefined): { cursor: string | undefined; above: DoneSpan | undefined } {
-  let above = stored;
-  if (cursor !== undefined && above !== undefined && compareSnowflakes(cursor, above.from) >= 0) {
-    if (compareSnowflakes(above.to, cursor) > 0) cursor = above.to;
-    above = undefined;
-  }
+  let folded = reach(cursor, stored);
   if (added !== undefined) {
+    const above = folded.above;
     const overlaps = above !== undefined && compareSnowflakes(added.from, above.to) <= 0 && compareSnowflakes(added.to, above.from) >= 0;
-    above =
+    const merged =
       above !== undefined && overlaps
         ? { from: compareSnowflakes(added.from, above.from) < 0 ? added.from : above.from, to: compareSnowflakes(added.to, above.to) > 0 ? added.to : above.to }
         : { from: added.from, to: added.to };
+    folded = reach(folded.cursor, merged);
   }
-  if (cursor !== undefined && above !== undefined && compareSnowflakes(cursor, above.from) >= 0) {
-    if (compareSnowflakes(above.to, cursor) > 0) cursor = above.to;
-    above = undefined;
-  }
-  return { cursor, above };
+  return folded;
+}
+
+// A cursor at or past a span's start continues to the span's end, and the span is gone.
+function reach(cursor: string | undefined, above: DoneSpan | undefined): { cursor: string | undefined; above: DoneSpan | undefined } {
+  if (cursor === undefined || above === undefined || compareSnowflakes(cursor, above.from) < 0) return { cursor, above };
+  return { cursor: compareSnowflakes(above.to, cursor) > 0 ? above.to : cursor, above: undefined };
 }
 
 function emptyChannel(channelId: string, guildId: string): ChannelRecord {
