@@ -1,9 +1,8 @@
 // A disk thread (a worker_threads Worker, see disk-thread.ts): hashes and writes the batches of bytes the main
 // thread hands it, fsyncs and closes each finished temp file, and commits temp files to their final names.
 // Its file-system calls are synchronous (a system call each, where an asynchronous call from the main thread
-// also costs two cross-thread wake-ups through libuv's pool), except the two that can take long: fsync, and the
-// open that creates a temp file (0.3 ms at the median, over 1 ms at p90 under strace in the downloads benchmark:
-// ext4's inode allocator scans recently freed inodes after many files were deleted). They go
+// also costs two cross-thread wake-ups through libuv's pool), except fsync, which goes through the pool in
+// groups (fsyncInGroup), and the creation of temp files while creating is slow (openTemp): they then go
 // through the pool rather than holding up the other files; a file's bytes are hashed as they arrive and written,
 // in order, once its temp file is open; its slot is marked free in shared memory as soon as it is written. One
 // reply per request: {req, ...result} or {req, error}; requests and replies travel in arrays, one message per
@@ -105,7 +104,7 @@ async function write(request: Extract<DiskRequest, { op: 'write' }>): Promise<Om
     writeAllSync(fd, data);
     freeSlot(request.slot);
     if (!request.last) return {};
-    await fsync(fd);
+    await fsyncInGroup(fd);
     files.delete(request.file);
     fs.closeSync(fd);
     const result = { sha256: open.hash.digest('hex'), bytes: open.bytes };
@@ -118,8 +117,37 @@ async function write(request: Extract<DiskRequest, { op: 'write' }>): Promise<Om
   }
 }
 
+// Temp files are created here, synchronously (a few microseconds, where a call through libuv's pool costs two
+// cross-thread wake-ups: ~1 s of CPU over the pages benchmark's 12,326 files, bench/limits.md), unless creating
+// has become slow: when most of the last OPEN_WINDOW creates here took longer than SLOW_OPEN_MS, as on ext4
+// right after thousands of files were deleted (0.3-1 ms each, for minutes), the next POOL_OPENS go through the
+// pool, so a slow create holds up only its own file; then creates are timed here again. A create that waits for
+// a journal commit now and then (1-3 ms, a few dozen times per 12,000 files) does not count as slow creating.
+const SLOW_OPEN_MS = data?.slowOpenMs ?? 0.25;
+const OPEN_WINDOW = 32;
+const POOL_OPENS = 200;
+let poolOpensLeft = 0;
+let timedOpens = 0;
+let slowOpens = 0;
+
 function openTemp(tempPath: string): Promise<number> {
-  return new Promise((resolve, reject) => fs.open(tempPath, CREATE_FLAGS, 0o666, (error, fd) => (error ? reject(error) : resolve(fd))));
+  if (poolOpensLeft > 0) {
+    poolOpensLeft--;
+    return new Promise((resolve, reject) => fs.open(tempPath, CREATE_FLAGS, 0o666, (error, fd) => (error ? reject(error) : resolve(fd))));
+  }
+  const started = performance.now();
+  try {
+    return Promise.resolve(fs.openSync(tempPath, CREATE_FLAGS, 0o666));
+  } catch (error) {
+    return Promise.reject(error);
+  } finally {
+    if (performance.now() - started > SLOW_OPEN_MS) slowOpens++;
+    if (++timedOpens === OPEN_WINDOW) {
+      if (slowOpens * 2 > OPEN_WINDOW) poolOpensLeft = POOL_OPENS;
+      timedOpens = 0;
+      slowOpens = 0;
+    }
+  }
 }
 
 // fsync through libuv's pool: the only call here that waits for the disk, so it must not hold the thread.
@@ -127,17 +155,38 @@ function fsync(fd: number): Promise<void> {
   return new Promise((resolve, reject) => fs.fsync(fd, (error) => (error ? reject(error) : resolve())));
 }
 
+// Files' fsyncs start in groups: up to FSYNC_GROUP at once, or whatever is waiting FSYNC_WAIT_MS after the first.
+// On ext4 each fsync of a new file commits the journal, and fsyncs that run together share one commit: 12,000
+// small files fsynced as they came (one or two at a time) cost ~2 s more CPU across the machine than in groups of
+// 16 (bench/limits.md, Pages). A group runs in parallel only with enough threads in libuv's pool: bin/dps.js
+// raises it to 16.
+const FSYNC_GROUP = 16;
+const FSYNC_WAIT_MS = 5;
+let fsyncQueue: Array<{ fd: number; resolve: () => void; reject: (error: unknown) => void }> = [];
+let fsyncTimer: NodeJS.Timeout | undefined;
+
+function fsyncInGroup(fd: number): Promise<void> {
+  return new Promise((resolve, reject) => {
+    fsyncQueue.push({ fd, resolve, reject });
+    if (fsyncQueue.length >= FSYNC_GROUP) startFsyncs();
+    else fsyncTimer ??= setTimeout(startFsyncs, FSYNC_WAIT_MS);
+  });
+}
+
+function startFsyncs(): void {
+  clearTimeout(fsyncTimer);
+  fsyncTimer = undefined;
+  const group = fsyncQueue;
+  fsyncQueue = [];
+  for (const waiting of group) fsync(waiting.fd).then(waiting.resolve, waiting.reject);
+}
+
 // Rename (never over a symlink; the temp file is removed if it fails); resolves after the folder's next fsync
 // (flushFolder).
 function rename(tempPath: string, finalPath: string): Promise<void> {
   try {
-    let existing: fs.Stats | undefined;
-    try {
-      existing = fs.lstatSync(finalPath);
-    } catch (error) {
-      if ((error as { code?: unknown }).code !== 'ENOENT') throw error;
-    }
-    if (existing?.isSymbolicLink()) throw symlinkRefusal(finalPath);
+    // No error object for the usual case (nothing there yet): building one per file was most of this call.
+    if (fs.lstatSync(finalPath, { throwIfNoEntry: false })?.isSymbolicLink() === true) throw symlinkRefusal(finalPath);
     fs.renameSync(tempPath, finalPath);
   } catch (error) {
     fs.rmSync(tempPath, { force: true });

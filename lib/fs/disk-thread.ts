@@ -58,6 +58,7 @@ export interface DiskReply {
 export interface DiskWorkerData {
   slots: SharedArrayBuffer[];
   busy: SharedArrayBuffer;
+  slowOpenMs?: number; // a create slower than this sends the next ones through libuv's pool (disk-thread-worker.ts)
 }
 
 // Slots by default: two batches for each of 8 concurrent downloads, plus two (8 MiB of address space; only the
@@ -88,10 +89,13 @@ export class DiskThread implements Disk {
   readonly #free: number[] = []; // indexes of the slots no batch holds
   readonly #waiting: Array<(slot: number) => void> = []; // batches waiting for a slot, first come first served
   #outbox: DiskRequest[] = []; // requests not yet posted (see #flush)
+  readonly #slowOpenMs: number | undefined;
 
   // `slots`: batches in flight at once across all files (at least 2; two per concurrent download is plenty).
-  constructor(options: { slots?: number } = {}) {
+  // `slowOpenMs`: see disk-thread-worker.ts (tests set 0 to send most creates through the pool).
+  constructor(options: { slots?: number; slowOpenMs?: number } = {}) {
     this.#slotCount = Math.max(2, options.slots ?? DEFAULT_SLOTS);
+    this.#slowOpenMs = options.slowOpenMs;
   }
 
   #start(): Worker {
@@ -108,7 +112,7 @@ export class DiskThread implements Disk {
     this.#free.push(...slots.keys());
     const busy = new SharedArrayBuffer(Int32Array.BYTES_PER_ELEMENT * this.#slotCount);
     this.#busy = new Int32Array(busy);
-    const workerData: DiskWorkerData = { slots, busy };
+    const workerData: DiskWorkerData = { slots, busy, ...(this.#slowOpenMs !== undefined ? { slowOpenMs: this.#slowOpenMs } : {}) };
     const worker = new Worker(new URL(`./disk-thread-worker${extension}`, import.meta.url), { resourceLimits, workerData });
     worker.on('message', (replies: DiskReply[]) => {
       this.#reclaim(); // the worker frees a batch's slot before it answers the request
