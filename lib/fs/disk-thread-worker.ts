@@ -5,8 +5,8 @@
 // groups (fsyncInGroup), and the creation of temp files while creating is slow (openTemp): they then go
 // through the pool rather than holding up the other files; a file's bytes are hashed as they arrive and written,
 // in order, once its temp file is open; its slot is marked free in shared memory as soon as it is written. One
-// reply per request: {req, ...result} or {req, error}; requests and replies travel in arrays, one message per
-// turn of either thread's event loop. A file's last batch may carry its final name: it is then
+// reply per request: {req, ...result} or {req, error}; requests and replies travel in arrays (the replies of one
+// turn of the event loop in one message). A file's last batch may carry its final name: it is then
 // renamed there too, and answered like a commit. Renames into one folder share one directory fsync: the
 // commits that arrive together are acknowledged together once it is done.
 
@@ -156,10 +156,10 @@ function fsync(fd: number): Promise<void> {
 }
 
 // Files' fsyncs start in groups: up to FSYNC_GROUP at once, or whatever is waiting FSYNC_WAIT_MS after the first.
-// On ext4 each fsync of a new file commits the journal, and fsyncs that run together share one commit: 12,000
-// small files fsynced as they came (one or two at a time) cost ~2 s more CPU across the machine than in groups of
-// 16 (bench/limits.md, Pages). A group runs in parallel only with enough threads in libuv's pool: bin/dps.js
-// raises it to 16.
+// On ext4 each fsync of a new file commits the journal, and fsyncs that run together share one commit. In the
+// pages benchmark (12,326 small files), fsyncs started as files came (one or two at a time) cost ~2 s more CPU
+// across the machine and ~1.2 s more wall time than groups of 16 (bench/limits.md, Pages). libuv's pool runs
+// 4 of a group at a time (UV_THREADPOOL_SIZE=16 measured no better).
 const FSYNC_GROUP = 16;
 const FSYNC_WAIT_MS = 5;
 let fsyncQueue: Array<{ fd: number; resolve: () => void; reject: (error: unknown) => void }> = [];
