@@ -131,7 +131,7 @@ export class DiscordClient {
       let accepted = false;
       try {
         this.stats.requests++;
-        const result = await this.send(method, route, context);
+        const result = await this.send(method, route, context, paced.sent);
         accepted = true;
         return result as T;
       } catch (error) {
@@ -154,11 +154,12 @@ export class DiscordClient {
 
   // One attempt: message history straight over undici, everything else through the REST client, both under
   // the run's global limit (the history path waits for it before each of its own 429 retries too).
-  private async send(method: 'GET' | 'POST', route: `/${string}`, context: RequestContext): Promise<unknown> {
+  private async send(method: 'GET' | 'POST', route: `/${string}`, context: RequestContext, onSent: () => void): Promise<unknown> {
     const { signal } = context;
     const query = context.query ? toSearchParams(context.query) : undefined;
-    if (isHistoryRoute(method, route)) return this.history.get(route, query, signal);
+    if (isHistoryRoute(method, route)) return this.history.get(route, query, signal, onSent);
     await this.global.wait(signal);
+    onSent();
     // A child controller per call: @discordjs/rest adds an abort listener to the signal it is given and never
     // removes it, so it gets a short-lived signal and we unlink ours in `finally`.
     const child = new AbortController();

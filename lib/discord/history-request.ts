@@ -43,12 +43,14 @@ export class HistoryRequests {
     this.headers = { authorization: options.authorization, 'user-agent': options.userAgent };
   }
 
-  // The parsed JSON body (or the text of a body that is not JSON) of a successful response.
-  async get(route: string, query: URLSearchParams | undefined, signal?: AbortSignal): Promise<unknown> {
+  // The parsed JSON body (or the text of a body that is not JSON) of a successful response. `onSent` is called
+  // as each attempt leaves (after the global limit), for the pacer's window measurements.
+  async get(route: string, query: URLSearchParams | undefined, signal?: AbortSignal, onSent?: () => void): Promise<unknown> {
     const { options } = this;
     const url = `${options.api}${route}${query && query.size > 0 ? `?${query.toString()}` : ''}`;
     for (;;) {
       await options.global.wait(signal);
+      onSent?.();
       const response = await request(url, {
         dispatcher: this.agent,
         method: 'GET',

@@ -13,6 +13,14 @@ interface RouteState {
   nextAt: number; // earliest start time of the next request (a reset we must wait for)
   started: number; // requests started on this route
   firstAt?: number; // when its first request ended: the reference for spans (queueing before it does not count)
+  sent: number[]; // when requests left, after any queue outside the pacer (PacedRequest.sent): ascending, at most MAX_LOG
+}
+
+// A request the pacer let go: call it when the request has ended, however it ended, with true when it was
+// accepted (not answered 429); call `sent` when it actually leaves (each attempt, after the global limit).
+export interface PacedRequest {
+  (accepted?: boolean): void;
+  sent(): void;
 }
 
 // Until a bucket's real limit is known, no route of it goes faster than one already went unpunished: a route
@@ -74,9 +82,8 @@ export class Pacer {
     this.politeMs = options.polite ? (options.politeIntervalMs ?? 1100) : 0;
   }
 
-  // Resolves when a request on `path` may start, reserving its slot; call the returned function when the
-  // request has ended, however it ended, with true when it was accepted (not answered 429).
-  async wait(path: string, signal?: AbortSignal): Promise<(accepted?: boolean) => void> {
+  // Resolves when a request on `path` may start, reserving its slot (see PacedRequest).
+  async wait(path: string, signal?: AbortSignal): Promise<PacedRequest> {
     const key = routeKey(path);
     const state = this.route(key);
     const done = await this.admit(key, state, signal);
@@ -88,7 +95,7 @@ export class Pacer {
       throw error;
     }
     let ended = false;
-    return (accepted) => {
+    const end = (accepted?: boolean): void => {
       if (ended) return;
       ended = true;
       // The server counts a request when it arrives, which can be long after we let it go (the REST client
@@ -101,12 +108,13 @@ export class Pacer {
       }
       done(accepted);
     };
+    return Object.assign(end, { sent: () => record(state.sent, Date.now()) });
   }
 
   private route(key: string): RouteState {
     let state = this.routes.get(key);
     if (!state) {
-      state = { starts: [], nextAt: 0, started: 0 };
+      state = { starts: [], nextAt: 0, started: 0, sent: [] };
       this.routes.set(key, state);
     }
     return state;
@@ -187,8 +195,13 @@ export class Pacer {
     const bucket = bucketKey(key);
     const previous = this.buckets.get(bucket);
     if (Number.isFinite(limit) && limit > 0 && resetMs !== undefined) {
-      // starts[-1] is the rejected request; the `limit` before it were accepted in the window that just ended.
-      const first = state.starts.length > limit ? state.starts[state.starts.length - 1 - limit] : undefined;
+      // The last request is the rejected one; the `limit` before it were accepted in the window that just
+      // ended, which began when the server counted the oldest of them: after it was sent, before it ended.
+      // Measured from its end (the starts log), the window looked shorter than the server's by as long as that
+      // response took, and every channel whose first response had been quicker was then paced into a 429
+      // (bench/limits.md, Realistic limits): so it is measured from when that request was sent, where known.
+      const log = state.sent.length > limit ? state.sent : state.starts;
+      const first = log.length > limit ? log[log.length - 1 - limit] : undefined;
       const windowMs = Math.max(resetMs, first !== undefined ? now + resetMs - first : 0);
       this.buckets.set(bucket, { limit: Math.min(previous?.limit ?? limit, limit), windowMs: Math.min(Math.max(previous?.windowMs ?? 0, windowMs), 60_000) });
     } else {

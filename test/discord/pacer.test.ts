@@ -1,3 +1,4 @@
+import { setTimeout as sleep } from 'node:timers/promises';
 import t from 'tap';
 import { Pacer, routeKey } from '../../lib/discord/pacer.js';
 
@@ -43,6 +44,32 @@ t.test('after a 429, each channel keeps at most `limit` starts in any window', a
   const sixth = Date.now();
   await accepted(pacer, '/channels/66666/messages');
   t.ok(Date.now() - sixth >= 150, `the 6th waits for the window (${Date.now() - sixth} ms)`);
+});
+
+t.test('the window is measured from when its oldest request was sent, not from when its slow answer came', async (t) => {
+  // The server counts a request when it arrives; a slow first answer must not make the window look shorter
+  // than the server's (every channel whose first answer was quicker would then be paced into a 429).
+  const pacer = new Pacer();
+  const path = '/channels/12121/messages';
+  const windowMs = 1000;
+  let windowStart: number | undefined;
+  for (let i = 0; i < 5; i++) {
+    const done = await pacer.wait(path);
+    done.sent();
+    windowStart ??= Date.now();
+    await sleep(i === 0 ? 300 : 5);
+    pacer.onResponse(path, headers({}));
+    done(true);
+  }
+  const rejected = await pacer.wait(path);
+  rejected.sent();
+  await sleep(5);
+  const resetAfter = ((windowStart! + windowMs - Date.now()) / 1000).toFixed(3);
+  pacer.onRateLimited(path, headers({ 'x-ratelimit-limit': '5', 'x-ratelimit-reset-after': resetAfter, 'retry-after': resetAfter }));
+  rejected(false);
+  const learnt = pacer.intervalOf(path) * 5;
+  t.ok(learnt >= windowMs - 5, `window learnt as ${learnt} ms (the server's: ${windowMs} ms)`);
+  t.ok(learnt < windowMs + 100, 'and not much longer');
 });
 
 t.test('polite mode spaces requests from the start; waits are abortable', async (t) => {
