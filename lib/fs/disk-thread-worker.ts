@@ -141,13 +141,18 @@ function openTemp(tempPath: string): Promise<number> {
   } catch (error) {
     return Promise.reject(error);
   } finally {
-    if (performance.now() - started > SLOW_OPEN_MS) slowOpens++;
-    if (++timedOpens === OPEN_WINDOW) {
-      if (slowOpens * 2 > OPEN_WINDOW) poolOpensLeft = POOL_OPENS;
-      timedOpens = 0;
-      slowOpens = 0;
-    }
+    timeCreate(performance.now() - started);
   }
+}
+
+// Counts one create made here; at the end of each window of OPEN_WINDOW, sends the next POOL_OPENS through the
+// pool when most of the window's were slow.
+function timeCreate(ms: number): void {
+  if (ms > SLOW_OPEN_MS) slowOpens++;
+  if (++timedOpens < OPEN_WINDOW) return;
+  if (slowOpens * 2 > OPEN_WINDOW) poolOpensLeft = POOL_OPENS;
+  timedOpens = 0;
+  slowOpens = 0;
 }
 
 // fsync through libuv's pool: the only call here that waits for the disk, so it must not hold the thread.

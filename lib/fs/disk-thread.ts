@@ -95,6 +95,7 @@ export class DiskThread implements Disk {
   readonly #free: number[] = []; // indexes of the slots no batch holds
   readonly #waiting: Array<(slot: number) => void> = []; // batches waiting for a slot, first come first served
   #outbox: DiskRequest[] = []; // requests not yet posted (see #flush)
+  #flushTimer: NodeJS.Timeout | undefined; // posts the outbox FLUSH_MS after its first request
   readonly #slowOpenMs: number | undefined;
 
   // `slots`: batches in flight at once across all files (at least 2; two per concurrent download is plenty).
@@ -185,13 +186,15 @@ export class DiskThread implements Disk {
       // A large file's batches stream at once (the file has at most two in flight); a file's last batch, all of
       // a small one, waits up to FLUSH_MS for others (or until FLUSH_COUNT are waiting) to go in one message.
       if ((request.op === 'write' && !request.last) || this.#outbox.length >= FLUSH_COUNT) this.#flush(worker);
-      else if (this.#outbox.length === 1) setTimeout(() => this.#flush(worker), FLUSH_MS);
+      else this.#flushTimer ??= setTimeout(() => this.#flush(worker), FLUSH_MS);
     });
   }
 
   // The requests waiting go in one message: each message wakes the worker, which on a 2-core VM costs the
   // sender more than the request itself (bench/limits.md). An empty outbox sends nothing.
   #flush(worker: Worker): void {
+    clearTimeout(this.#flushTimer);
+    this.#flushTimer = undefined;
     const batch = this.#outbox;
     this.#outbox = [];
     if (batch.length > 0) worker.postMessage(batch);
