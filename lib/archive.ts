@@ -173,7 +173,7 @@ async function retryFailed(run: RunContext, target: ChannelTarget, counts: Count
   const failed = failedItems(context, { store: run.store, refresher: run.refresher, signal: run.signal });
   const results = chainStages<ItemResult>(failed, downloadStages(run));
   const channelDone = run.options.retryOnly;
-  await emitAll(run, checkpoint(results, { store: run.store, context, counts, saveCursor: false, channelDone }));
+  await emitAll(run, checkpoint(results, { store: run.store, context, counts, saveCursor: false, channelDone, beforePersist: run.hooks.flushEvents }));
 }
 
 // The history pass: paginate -> flatten -> filter -> fetch(+write) -> checkpoint, from the cursor to the newest message.
@@ -197,7 +197,7 @@ async function archiveHistory(run: RunContext, target: ChannelTarget, counts: Co
   // holds whole pages, so the first bounded buffer holds items and marks, not hundreds of messages.
   const units = flatten(pages, options.media);
   const results = chainStages<ItemResult>(units, downloadStages(run, options.fromStart ? undefined : (record?.last_message_id ?? '0')));
-  await emitAll(run, checkpoint(results, { store, context, counts, saveCursor: !windowed }));
+  await emitAll(run, checkpoint(results, { store, context, counts, saveCursor: !windowed, beforePersist: run.hooks.flushEvents }));
 }
 
 // filter -> fetch(+write): shared by the history pass and the retry pass. `cursor`: the stored cursor (see filter).

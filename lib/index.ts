@@ -58,6 +58,7 @@ export async function archive(options: ArchiveOptions, io: ArchiveIO = {}): Prom
   try {
     return await runArchive(options, {
       emit: (event) => void out?.write(event),
+      flushEvents: () => out?.flush(),
       log,
       signal: io.signal,
       hardSignal: io.hardSignal,

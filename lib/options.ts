@@ -49,6 +49,9 @@ export interface ArchiveOptions {
 // Where events and human logs go, and how to stop.
 export interface ArchiveHooks {
   emit?: (event: DpsEvent) => void;
+  // Writes out the events emit() may still hold; called before a cursor is saved (a run killed just after would
+  // never announce the files behind it again).
+  flushEvents?: () => void;
   log?: (line: string) => void;
   signal?: AbortSignal | undefined; // stop: no new pages or downloads; files being transferred are finished
   hardSignal?: AbortSignal | undefined; // cancel transfers in flight too (their temp files are removed)

@@ -1,15 +1,19 @@
 // Writes one JSON object per line to a stream, honouring backpressure; a closed pipe (`| head`) is not an error.
-// The lines of one turn of the event loop go out in one write: a pipe wakes its reader on every write, and a
-// run saving thousands of small files a second would otherwise wake it thousands of times (bench/limits.md).
-// They are written before anything the same turn started can finish (a cursor's write to LevelDB), and
-// flush() writes what is left at once.
+// Lines are gathered for up to FLUSH_MS (or FLUSH_LINES lines) and go out in one write: a pipe wakes its reader
+// on every write, and a run saving hundreds of small files a second wrote (and woke it) once per turn of the
+// event loop, ~1 line per write (bench/limits.md). flush() writes what is waiting at once: the archive calls it
+// before it saves a cursor, so no line is lost behind a cursor that has moved past its file.
 
 import type { Writable } from 'node:stream';
+
+const FLUSH_MS = 25;
+const FLUSH_LINES = 256;
 
 export class NdjsonWriter {
   private closed = false;
   private waiting: Promise<void> | undefined;
   private pending: string[] = [];
+  private timer: NodeJS.Timeout | undefined;
 
   constructor(
     private readonly stream: Writable,
@@ -25,12 +29,15 @@ export class NdjsonWriter {
   write(value: unknown): Promise<void> {
     if (this.closed) return Promise.resolve();
     this.pending.push(`${JSON.stringify(value)}\n`);
-    if (this.pending.length === 1) setImmediate(() => this.flush());
+    if (this.pending.length >= FLUSH_LINES) this.flush();
+    else this.timer ??= setTimeout(() => this.flush(), FLUSH_MS);
     return this.waiting ?? Promise.resolve();
   }
 
   // Writes the queued lines now.
   flush(): void {
+    clearTimeout(this.timer);
+    this.timer = undefined;
     const lines = this.pending;
     this.pending = [];
     if (this.closed || lines.length === 0) return;
@@ -54,6 +61,8 @@ export class NdjsonWriter {
   private close(): void {
     if (this.closed) return;
     this.closed = true;
+    clearTimeout(this.timer);
+    this.pending = [];
     this.onClosed?.();
   }
 }

@@ -17,6 +17,7 @@ export interface CheckpointOptions {
   flushEveryMs?: number; // how often the cursor is written while running (it is always written at the end)
   channelDone?: boolean; // emit channel_done at the end (default true; false for the retry-failed pass)
   onEvent?: (event: DpsEvent) => void; // warnings for the human log (too large, failed)
+  beforePersist?: (() => void) | undefined; // the events yielded so far must be out before the cursor moves past them
 }
 
 // Records every result and yields its event; persists the watermark periodically, at the end, and on abort.
@@ -32,6 +33,7 @@ export async function* checkpoint(source: AsyncIterable<ItemResult>, options: Ch
 
   const flush = async (): Promise<void> => {
     if (!options.saveCursor || (watermark === persisted && doneAbove === persistedAbove)) return;
+    options.beforePersist?.();
     await store.advanceCursor(context.channel_id, watermark, channelPatch(context), doneAbove);
     persisted = watermark;
     persistedAbove = doneAbove;

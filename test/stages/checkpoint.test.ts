@@ -57,3 +57,22 @@ t.test('stopped part-way through a message: none of its events, the cursor befor
   t.match(counts, { saved: 1, messages: 1, bytes: 3 });
   t.equal(cursor, '10', 'the cursor stays before the unfinished message, so the next run announces its saved files');
 });
+
+t.test('beforePersist runs before every cursor write, after the events up to that cursor were yielded', async (t) => {
+  const store = await createStore(new MemoryLevel<string, unknown>());
+  t.teardown(() => store.close());
+  const order: string[] = [];
+  const advance = store.advanceCursor.bind(store);
+  store.advanceCursor = async (...args: Parameters<typeof advance>) => {
+    order.push(`persist ${args[1]}`);
+    return advance(...args);
+  };
+  async function* source(): AsyncIterable<ItemResult> {
+    yield saved('10', 0, 1);
+    yield saved('20', 0, 2);
+    yield saved('20', 1, 2);
+  }
+  const options = { store, context, counts: emptyCounts(), saveCursor: true, flushEveryMs: 0, beforePersist: () => order.push('flush') };
+  for await (const event of checkpoint(source(), options)) order.push(`event ${(event as { attachment_id?: string }).attachment_id ?? event.event}`);
+  t.same(order, ['event 100', 'flush', 'persist 10', 'event 200', 'event 201', 'flush', 'persist 20', 'event channel_done']);
+});
