@@ -173,7 +173,7 @@ async function retryFailed(run: RunContext, target: ChannelTarget, counts: Count
   const failed = failedItems(context, { store: run.store, refresher: run.refresher, signal: run.signal });
   const results = chainStages<ItemResult>(failed, downloadStages(run));
   const channelDone = run.options.retryOnly;
-  await emitAll(run, checkpoint(results, { store: run.store, context, counts, saveCursor: false, channelDone, beforePersist: run.hooks.flushEvents }));
+  await emitAll(run, checkpoint(results, { store: run.store, context, counts, saveCursor: false, channelDone }));
 }
 
 // The history pass: paginate -> flatten -> filter -> fetch(+write) -> checkpoint, from the cursor to the newest message.

@@ -16,7 +16,6 @@ export interface CheckpointOptions {
   saveCursor: boolean; // false when a --after/--before window makes "everything <= cursor is done" untrue
   flushEveryMs?: number; // how often the cursor is written while running (it is always written at the end)
   channelDone?: boolean; // emit channel_done at the end (default true; false for the retry-failed pass)
-  onEvent?: (event: DpsEvent) => void; // warnings for the human log (too large, failed)
   beforePersist?: (() => void) | undefined; // the events yielded so far must be out before the cursor moves past them
 }
 
