@@ -82,8 +82,27 @@ async function discard(file: number, tempPath: string): Promise<void> {
   fs.rmSync(tempPath, { force: true });
 }
 
-function writeAllSync(fd: number, data: Uint8Array): void {
-  for (let offset = 0; offset < data.byteLength; ) offset += fs.writeSync(fd, data, offset, data.byteLength - offset);
+// Writes every byte of `pieces`, in order: one system call unless the kernel writes less than asked.
+function writeAllSync(fd: number, pieces: Uint8Array[]): void {
+  let left = pieces;
+  while (left.length > 0) {
+    let written = fs.writevSync(fd, left);
+    let i = 0;
+    while (i < left.length && written >= left[i]!.byteLength) written -= left[i++]!.byteLength;
+    left = left.slice(i);
+    if (written > 0) left[0] = left[0]!.subarray(written);
+  }
+}
+
+// A write request's bytes, as views of its slot (disk-thread.ts: `segments` is start, length, ...).
+function piecesOf(request: Extract<DiskRequest, { op: 'write' }>): Uint8Array[] {
+  const slot = request.slot < 0 ? EMPTY : slots[request.slot]!;
+  const pieces: Uint8Array[] = [];
+  for (let i = 0; i + 1 < request.segments.length; i += 2) {
+    const start = request.segments[i]!;
+    pieces.push(slot.subarray(start, start + request.segments[i + 1]!));
+  }
+  return pieces;
 }
 
 // One batch of a file: hashed at once (batches arrive in order), written once the temp file exists. The writes
@@ -96,12 +115,14 @@ async function write(request: Extract<DiskRequest, { op: 'write' }>): Promise<Om
       files.set(request.file, open);
     }
     // The slot is the main thread's again once this request is answered, so the batch is written before that.
-    const data = request.slot < 0 ? EMPTY : slots[request.slot]!.subarray(0, request.length);
-    open.hash.update(data);
-    open.bytes += data.byteLength;
+    const pieces = piecesOf(request);
+    for (const piece of pieces) {
+      open.hash.update(piece);
+      open.bytes += piece.byteLength;
+    }
     const fd = await open.opened;
     if (files.get(request.file) !== open) throw new Error('the temp file was discarded');
-    writeAllSync(fd, data);
+    writeAllSync(fd, pieces);
     freeSlot(request.slot);
     if (!request.last) return {};
     await fsyncInGroup(fd);

@@ -41,6 +41,11 @@ t.test('files of every shape arrive byte for byte, with their sha256, whatever t
     [600_000, [500_000, 100_000], true],
     [3 * 1024 * 1024 + 17, [65_536, 1_000_003, 7], true],
     [2_000_000, [65_536], false], // size unknown: 512 KiB batches, then an empty last one
+    // chunks at every alignment (a body's first chunk starts after the headers), small ones among them: each
+    // large one lands in its slot aligned like it, after a gap, so a batch holds several segments
+    [1_500_000, [313, 65_222, 65_536, 17, 100_001, 3, 4_093], true],
+    [1_500_000, [313, 65_222, 65_536, 17, 100_001, 3, 4_093], false],
+    [524_288 * 2 + 5, [262_147, 255, 262_141], true],
   ];
   const results = await Promise.all(
     shapes.map(async ([size, sizes, known], i) => {
