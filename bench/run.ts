@@ -17,7 +17,7 @@ const flag = (name: string): string | undefined => {
   return i >= 0 ? argv[i + 1] : undefined;
 };
 const quick = argv.includes('--quick');
-const ctx: BenchContext = { quick, runs: Number(flag('runs') ?? 3) };
+const ctx: BenchContext = { quick, runs: Number(flag('runs') ?? 3), runsGiven: flag('runs') !== undefined };
 const scan = flag('scan');
 const all: Record<string, (ctx: BenchContext) => Promise<ScenarioResult>> = {
   downloads,
