@@ -200,6 +200,5 @@ export function log(line: string): void {
 
 export interface BenchContext {
   quick: boolean;
-  runs: number; // --runs, 3 by default
-  runsGiven: boolean; // whether --runs was given (a scenario may repeat more by default)
+  runs: number;
 }

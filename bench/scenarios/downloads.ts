@@ -1,4 +1,5 @@
-// downloads: one channel of 5,000 images of mixed sizes (10 KB - 8 MB, about 2 GB), dps vs a bare undici loop.
+// downloads: one channel of 5,000 images of mixed sizes (10 KB - 8 MB, about 2 GB), dps vs a bare undici loop
+// writing through write streams (the issue's baseline) and the same loop writing with writeSync (faster here).
 
 import { statfsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -6,13 +7,9 @@ import { log, median, round, runDps, runScript, scratch, startFake } from '../co
 import type { BenchContext, ScenarioResult } from '../common.js';
 import { mixedSize } from '../sizes.js';
 
-const DEFAULT_RUNS = 5;
-
 export async function downloads(ctx: BenchContext): Promise<ScenarioResult> {
   const images = ctx.quick ? 500 : 5_000;
-  // The noisiest figure on these VMs (one run's pair of figures moves 0.82-0.97 between runs minutes apart, with
-  // nothing changed: bench/limits.md), and the cheapest to repeat: 5 paired runs unless --runs says otherwise.
-  const runs = ctx.runsGiven ? ctx.runs : DEFAULT_RUNS;
+  const { runs } = ctx;
   let total = 0;
   for (let i = 0; i < images; i++) total += mixedSize(i);
   const fs = statfsSync(tmpdir());
@@ -31,19 +28,16 @@ export async function downloads(ctx: BenchContext): Promise<ScenarioResult> {
   try {
     for (let run = 0; run < runs; run++) {
       // Rotate the order so page-cache and disk state favour none of the three.
-      const order = (['raw', 'sync', 'dps'] as const).map((_, i, all) => all[(i + run) % all.length]!);
-      let raw = 0;
-      let sync = 0;
+      const order = (['stream', 'sync', 'dps'] as const).map((_, i, all) => all[(i + run) % all.length]!);
+      const baseline = { stream: 0, sync: 0 }; // MB/s of each loop (baseline-raw.ts's write modes)
       let ours = 0;
       for (const which of order) {
         const dir = await scratch('downloads');
         try {
           if (which !== 'dps') {
-            const args = ['downloads', fake.api, fake.token, fake.channel_ids[0]!, dir.out, String(concurrency), which === 'sync' ? 'sync' : 'stream'];
-            const { result } = await runScript('baseline-raw.js', args);
+            const { result } = await runScript('baseline-raw.js', ['downloads', fake.api, fake.token, fake.channel_ids[0]!, dir.out, String(concurrency), which]);
             if (result.bytes !== total) throw new Error(`baseline wrote ${result.bytes} of ${total} bytes`);
-            if (which === 'raw') raw = result.mbPerSecond as number;
-            else sync = result.mbPerSecond as number;
+            baseline[which] = result.mbPerSecond as number;
           } else {
             const r = await runDps(fake, ['--server-id', fake.guild_id, '--channel-id', fake.channel_ids[0]!, '--out', dir.out, '--state', dir.state, '--concurrency', String(concurrency)]);
             if (r.code !== 0 || r.summary?.bytes !== total) throw new Error(`dps exited ${r.code}, ${r.summary?.bytes} of ${total} bytes: ${r.stderr}`);
@@ -54,6 +48,7 @@ export async function downloads(ctx: BenchContext): Promise<ScenarioResult> {
           dir.cleanup();
         }
       }
+      const { stream: raw, sync } = baseline;
       rawMBs.push(raw);
       syncMBs.push(sync);
       dpsMBs.push(ours);
