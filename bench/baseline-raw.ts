@@ -1,13 +1,17 @@
 // The baselines, as minimal as they can be, run as their own process:
 //   pages <api> <token> <channel>             sequential GET .../messages?after=&limit=100 + JSON.parse, timed
-//   downloads <api> <token> <channel> <out> <concurrency> [stream|sync]
+//   downloads <api> <token> <channel> <out> <concurrency> [stream|sync|durable]
 //                                             list the URLs (untimed), then a bare undici loop with the same
 //                                             concurrency piping every body to a file (no hash, no fsync); `sync`:
 //                                             each chunk written with writeSync instead of a write stream (no
-//                                             round trip through libuv's pool per chunk: the faster loop here)
+//                                             round trip through libuv's pool per chunk: the faster loop here);
+//                                             `durable`: the sync loop plus the least that dps's guarantees ask
+//                                             of any tool: a sha256 of every byte (the dedupe index), and each
+//                                             file written under a temp name, fsynced, then renamed into place
 // Prints one JSON line with the figures.
 
-import { closeSync, createWriteStream, mkdirSync, openSync, writeSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { closeSync, createWriteStream, fsync, mkdirSync, openSync, renameSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { Agent, request } from 'undici';
@@ -68,6 +72,21 @@ if (mode === 'pages') {
           } finally {
             closeSync(fd);
           }
+        } else if (writeMode === 'durable') {
+          const temp = join(out!, `.${file.name}.tmp`);
+          const fd = openSync(temp, 'w');
+          const hash = createHash('sha256');
+          try {
+            for await (const chunk of body) {
+              hash.update(chunk as Uint8Array);
+              writeSync(fd, chunk as Uint8Array);
+            }
+            await new Promise<void>((resolve, reject) => fsync(fd, (error) => (error ? reject(error) : resolve())));
+          } finally {
+            closeSync(fd);
+          }
+          hash.digest('hex');
+          renameSync(temp, join(out!, file.name));
         } else await pipeline(body, createWriteStream(join(out!, file.name)));
         bytes += file.size;
       }

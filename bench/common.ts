@@ -33,6 +33,7 @@ export interface FakeStatsReply {
 }
 
 export interface FakeHandle extends FakeInfo {
+  cpuSeconds(): number; // CPU time (user + system, all threads) the fake's process has used so far
   stats(options?: { since?: number; reset?: boolean }): Promise<FakeStatsReply>;
   close(): Promise<void>;
 }
@@ -48,6 +49,7 @@ export async function startFake(spec: FakeProcessSpec): Promise<FakeHandle> {
   child.removeAllListeners('exit');
   return {
     ...info,
+    cpuSeconds: () => (child.pid !== undefined ? (cpuSeconds(child.pid) ?? 0) : 0),
     stats: (options = {}) =>
       new Promise<FakeStatsReply>((resolvePromise) => {
         child.once('message', (reply) => resolvePromise(reply as FakeStatsReply));
@@ -66,6 +68,7 @@ export interface ProcessRun {
   code: number | null;
   wallMs: number;
   peakRssMB: number; // VmHWM of the process, sampled every 50 ms
+  cpuSeconds: number; // user + system time of all its threads, sampled every 50 ms (the last <= 50 ms are missed)
   summary: Record<string, any> | undefined; // the NDJSON summary event of a dps run
   lines: number;
   stderr: string;
@@ -81,7 +84,19 @@ function vmHwm(pid: number): number | undefined {
   }
 }
 
-// Runs a command to completion, sampling its peak RSS; `onSpawn` may schedule a signal (duration-bounded runs).
+// CPU time (user + system, all threads) of a live process, from /proc/<pid>/stat (fields 14 and 15, in clock
+// ticks of 1/100 s on Linux).
+function cpuSeconds(pid: number): number | undefined {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' '); // the command name may contain spaces
+    return (Number(fields[11]) + Number(fields[12])) / 100;
+  } catch {
+    return undefined;
+  }
+}
+
+// Runs a command to completion, sampling its peak RSS and CPU time; `onSpawn` may schedule a signal (duration-bounded runs).
 export function runProcess(command: string, args: string[], options: { env?: Record<string, string>; cwd?: string; onSpawn?: (child: ChildProcess) => void } = {}): Promise<ProcessRun> {
   return new Promise((resolvePromise, reject) => {
     const started = performance.now();
@@ -91,9 +106,12 @@ export function runProcess(command: string, args: string[], options: { env?: Rec
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     let peak = 0;
+    let cpu = 0;
     const sample = (): void => {
       const hwm = child.pid !== undefined ? vmHwm(child.pid) : undefined;
       if (hwm !== undefined) peak = Math.max(peak, hwm);
+      const used = child.pid !== undefined ? cpuSeconds(child.pid) : undefined;
+      if (used !== undefined) cpu = Math.max(cpu, used);
     };
     const timer = setInterval(sample, 50);
     let summary: Record<string, any> | undefined;
@@ -111,7 +129,7 @@ export function runProcess(command: string, args: string[], options: { env?: Rec
     child.once('exit', (code) => {
       clearInterval(timer);
       const wallMs = performance.now() - started;
-      setImmediate(() => resolvePromise({ code, wallMs, peakRssMB: peak, summary, lines, stderr }));
+      setImmediate(() => resolvePromise({ code, wallMs, peakRssMB: peak, cpuSeconds: cpu, summary, lines, stderr }));
     });
   });
 }

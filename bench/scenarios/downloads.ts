@@ -1,5 +1,7 @@
 // downloads: one channel of 5,000 images of mixed sizes (10 KB - 8 MB, about 2 GB), dps vs a bare undici loop
-// writing through write streams (the issue's baseline) and the same loop writing with writeSync (faster here).
+// writing through write streams (the issue's baseline), the same loop writing with writeSync (faster here), and
+// that loop doing the least dps's guarantees require (sha256 of every byte, fsync before rename: the floor of
+// any tool that dedupes by content and never leaves a partial file under a final name).
 
 import { statfsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -14,8 +16,8 @@ export async function downloads(ctx: BenchContext): Promise<ScenarioResult> {
   for (let i = 0; i < images; i++) total += mixedSize(i);
   const fs = statfsSync(tmpdir());
   const free = fs.bavail * fs.bsize;
-  // Every run's files stay at least until the scenario ends (common.ts, removeScratch): three copies per run, plus a margin.
-  const needed = total * (3 * runs + 0.5);
+  // Every run's files stay at least until the scenario ends (common.ts, removeScratch): four copies per run, plus a margin.
+  const needed = total * (4 * runs + 0.5);
   if (free < needed) throw new Error(`downloads: needs ${(needed / 1e9).toFixed(1)} GB free in ${tmpdir()}, has ${(free / 1e9).toFixed(1)} GB`);
   const fake = await startFake({ scenario: { kind: 'downloads', images }, options: { rateLimit: { off: true } } });
   const concurrency = 8;
@@ -23,49 +25,72 @@ export async function downloads(ctx: BenchContext): Promise<ScenarioResult> {
   const dpsWallMBs: number[] = [];
   const rawMBs: number[] = [];
   const syncMBs: number[] = [];
+  const durableMBs: number[] = [];
   const ratios: number[] = [];
   const syncRatios: number[] = [];
+  const durableRatios: number[] = [];
+  const floorRatios: number[] = []; // the durable loop / the writeSync loop: what hashing and fsync cost by themselves
+  // CPU seconds (user + system, all threads) per run of each, and of the fake while serving it.
+  const cpu = { stream: [] as number[], sync: [] as number[], durable: [] as number[], dps: [] as number[] };
+  const fakeCpu = { stream: [] as number[], sync: [] as number[], durable: [] as number[], dps: [] as number[] };
   try {
     for (let run = 0; run < runs; run++) {
-      // Rotate the order so page-cache and disk state favour none of the three.
-      const order = (['stream', 'sync', 'dps'] as const).map((_, i, all) => all[(i + run) % all.length]!);
-      const baseline = { stream: 0, sync: 0 }; // MB/s of each loop (baseline-raw.ts's write modes)
+      // Rotate the order so page-cache and disk state favour none of the four.
+      const order = (['stream', 'sync', 'dps', 'durable'] as const).map((_, i, all) => all[(i + run) % all.length]!);
+      const baseline = { stream: 0, sync: 0, durable: 0 }; // MB/s of each loop (baseline-raw.ts's write modes)
       let ours = 0;
       for (const which of order) {
         const dir = await scratch('downloads');
+        const fakeBefore = fake.cpuSeconds();
         try {
           if (which !== 'dps') {
-            const { result } = await runScript('baseline-raw.js', ['downloads', fake.api, fake.token, fake.channel_ids[0]!, dir.out, String(concurrency), which]);
+            const { run: script, result } = await runScript('baseline-raw.js', ['downloads', fake.api, fake.token, fake.channel_ids[0]!, dir.out, String(concurrency), which]);
             if (result.bytes !== total) throw new Error(`baseline wrote ${result.bytes} of ${total} bytes`);
             baseline[which] = result.mbPerSecond as number;
+            cpu[which].push(script.cpuSeconds);
           } else {
             const r = await runDps(fake, ['--server-id', fake.guild_id, '--channel-id', fake.channel_ids[0]!, '--out', dir.out, '--state', dir.state, '--concurrency', String(concurrency)]);
             if (r.code !== 0 || r.summary?.bytes !== total) throw new Error(`dps exited ${r.code}, ${r.summary?.bytes} of ${total} bytes: ${r.stderr}`);
             ours = r.summary.bytes / 1e6 / (r.summary.elapsed_ms / 1000);
             dpsWallMBs.push(r.summary.bytes / 1e6 / (r.wallMs / 1000));
+            cpu.dps.push(r.cpuSeconds);
           }
+          fakeCpu[which].push(fake.cpuSeconds() - fakeBefore);
         } finally {
           dir.cleanup();
         }
       }
-      const { stream: raw, sync } = baseline;
+      const { stream: raw, sync, durable } = baseline;
       rawMBs.push(raw);
       syncMBs.push(sync);
+      durableMBs.push(durable);
       dpsMBs.push(ours);
       ratios.push(ours / raw);
       syncRatios.push(ours / sync);
-      log(`downloads run ${run + 1}: dps ${ours.toFixed(0)} MB/s, raw ${raw.toFixed(0)} MB/s (ratio ${(ours / raw).toFixed(3)}), writeSync loop ${sync.toFixed(0)} MB/s (ratio ${(ours / sync).toFixed(3)})`);
+      durableRatios.push(ours / durable);
+      floorRatios.push(durable / sync);
+      log(
+        `downloads run ${run + 1}: dps ${ours.toFixed(0)} MB/s, raw ${raw.toFixed(0)} MB/s (ratio ${(ours / raw).toFixed(3)}), ` +
+          `writeSync loop ${sync.toFixed(0)} MB/s (ratio ${(ours / sync).toFixed(3)}), durable loop ${durable.toFixed(0)} MB/s (ratio ${(ours / durable).toFixed(3)})`,
+      );
     }
   } finally {
     await fake.close();
   }
   const ratio = median(ratios);
   const syncRatio = median(syncRatios);
+  const durableRatio = median(durableRatios);
+  const floorRatio = median(floorRatios);
   const fmt = (values: number[]): string => values.map((v) => v.toFixed(0)).join(', ');
+  const cpuRow = (what: string, which: keyof typeof cpu): { figure: string; value: string; runs: string } => ({
+    figure: `CPU seconds of ${what} per run (user + system, all threads; process start and listing included) / of the fake meanwhile`,
+    value: `${median(cpu[which]).toFixed(1)} / ${median(fakeCpu[which]).toFixed(1)}`,
+    runs: cpu[which].map((v, i) => `${v.toFixed(1)} / ${fakeCpu[which][i]!.toFixed(1)}`).join(', '),
+  });
   return {
     name: 'downloads',
     title: 'Downloads',
-    command: `dps --server-id G --channel-id C --concurrency ${concurrency} (rate limits off) vs baseline-raw.js downloads (undici, ${concurrency} at once, pipeline to createWriteStream) and baseline-raw.js downloads ... sync (the same loop with writeSync)`,
+    command: `dps --server-id G --channel-id C --concurrency ${concurrency} (rate limits off) vs baseline-raw.js downloads (undici, ${concurrency} at once, pipeline to createWriteStream) and baseline-raw.js downloads ... sync (the same loop with writeSync) and baseline-raw.js downloads ... durable (writeSync, sha256, fsync, rename)`,
     setup: `${images} images, one per message, 95% 10-400 KB and 5% 1-8 MB: ${(total / 1e9).toFixed(2)} GB; fake in its own process on loopback`,
     rows: [
       { figure: 'dps MB/s (bytes / the run\'s elapsed_ms: pagination, state, hashing, fsync, rename included)', value: median(dpsMBs).toFixed(0), runs: fmt(dpsMBs) },
@@ -74,6 +99,13 @@ export async function downloads(ctx: BenchContext): Promise<ScenarioResult> {
       { figure: 'ratio dps / baseline (median of per-run ratios)', value: ratio.toFixed(3), runs: ratios.map((r) => r.toFixed(3)).join(', ') },
       { figure: 'writeSync loop MB/s (the same loop, each chunk written with writeSync: no round trip through libuv\'s pool per chunk)', value: median(syncMBs).toFixed(0), runs: fmt(syncMBs) },
       { figure: 'ratio dps / writeSync loop (median of per-run ratios)', value: syncRatio.toFixed(3), runs: syncRatios.map((r) => r.toFixed(3)).join(', ') },
+      { figure: 'durable loop MB/s (the writeSync loop plus a sha256 of every byte, and each file fsynced under a temp name, then renamed)', value: median(durableMBs).toFixed(0), runs: fmt(durableMBs) },
+      { figure: 'ratio durable loop / writeSync loop (what hashing and fsync alone cost; median of per-run ratios)', value: floorRatio.toFixed(3), runs: floorRatios.map((r) => r.toFixed(3)).join(', ') },
+      { figure: 'ratio dps / durable loop (median of per-run ratios)', value: durableRatio.toFixed(3), runs: durableRatios.map((r) => r.toFixed(3)).join(', ') },
+      cpuRow('dps', 'dps'),
+      cpuRow('the streaming loop (baseline)', 'stream'),
+      cpuRow('the writeSync loop', 'sync'),
+      cpuRow('the durable loop', 'durable'),
     ],
     targets: [
       { target: 'downloads >= 0.85 x baseline MB/s', measured: `${round(ratio, 3)}`, met: ratio >= 0.85 },
