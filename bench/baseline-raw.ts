@@ -14,10 +14,12 @@ import { createHash } from 'node:crypto';
 import { closeSync, createWriteStream, fsync, mkdirSync, openSync, renameSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
+import { promisify } from 'node:util';
 import { Agent, request } from 'undici';
 
 const [mode, api, token, channel, out, concurrencyArg, writeMode = 'stream'] = process.argv.slice(2);
 const headers = { authorization: `Bot ${token}`, 'user-agent': 'DiscordBot (https://example.invalid, 0) bench-baseline' };
+const fsyncAsync = promisify(fsync);
 const agent = new Agent({ connections: Math.max(4, Number(concurrencyArg ?? 8)) });
 
 interface RawMessage {
@@ -65,28 +67,24 @@ if (mode === 'pages') {
       while (next < files.length) {
         const file = files[next++]!;
         const { body } = await request(file.url, { headers, dispatcher: agent });
-        if (writeMode === 'sync') {
-          const fd = openSync(join(out!, file.name), 'w');
-          try {
-            for await (const chunk of body) writeSync(fd, chunk as Uint8Array);
-          } finally {
-            closeSync(fd);
-          }
-        } else if (writeMode === 'durable') {
-          const temp = join(out!, `.${file.name}.tmp`);
-          const fd = openSync(temp, 'w');
-          const hash = createHash('sha256');
+        if (writeMode === 'sync' || writeMode === 'durable') {
+          // durable: hashed, written under a temp name, fsynced, then renamed into place.
+          const final = join(out!, file.name);
+          const durable = writeMode === 'durable' ? { temp: join(out!, `.${file.name}.tmp`), hash: createHash('sha256') } : undefined;
+          const fd = openSync(durable?.temp ?? final, 'w');
           try {
             for await (const chunk of body) {
-              hash.update(chunk as Uint8Array);
+              durable?.hash.update(chunk as Uint8Array);
               writeSync(fd, chunk as Uint8Array);
             }
-            await new Promise<void>((resolve, reject) => fsync(fd, (error) => (error ? reject(error) : resolve())));
+            if (durable) await fsyncAsync(fd);
           } finally {
             closeSync(fd);
           }
-          hash.digest('hex');
-          renameSync(temp, join(out!, file.name));
+          if (durable) {
+            durable.hash.digest('hex');
+            renameSync(durable.temp, final);
+          }
         } else await pipeline(body, createWriteStream(join(out!, file.name)));
         bytes += file.size;
       }

@@ -21,24 +21,19 @@ export async function downloads(ctx: BenchContext): Promise<ScenarioResult> {
   if (free < needed) throw new Error(`downloads: needs ${(needed / 1e9).toFixed(1)} GB free in ${tmpdir()}, has ${(free / 1e9).toFixed(1)} GB`);
   const fake = await startFake({ scenario: { kind: 'downloads', images }, options: { rateLimit: { off: true } } });
   const concurrency = 8;
-  const dpsMBs: number[] = [];
+  // Per variant, one entry per run: MB/s, CPU seconds (user + system, all threads), and the fake's CPU seconds
+  // while serving it. Ratios are taken per run (each pair minutes apart at most), then their median.
+  const variants = ['stream', 'sync', 'dps', 'durable'] as const;
+  type Variant = (typeof variants)[number];
+  const perVariant = (): Record<Variant, number[]> => ({ stream: [], sync: [], dps: [], durable: [] });
+  const mbs = perVariant();
+  const cpu = perVariant();
+  const fakeCpu = perVariant();
   const dpsWallMBs: number[] = [];
-  const rawMBs: number[] = [];
-  const syncMBs: number[] = [];
-  const durableMBs: number[] = [];
-  const ratios: number[] = [];
-  const syncRatios: number[] = [];
-  const durableRatios: number[] = [];
-  const floorRatios: number[] = []; // the durable loop / the writeSync loop: what hashing and fsync cost by themselves
-  // CPU seconds (user + system, all threads) per run of each, and of the fake while serving it.
-  const cpu = { stream: [] as number[], sync: [] as number[], durable: [] as number[], dps: [] as number[] };
-  const fakeCpu = { stream: [] as number[], sync: [] as number[], durable: [] as number[], dps: [] as number[] };
   try {
     for (let run = 0; run < runs; run++) {
       // Rotate the order so page-cache and disk state favour none of the four.
-      const order = (['stream', 'sync', 'dps', 'durable'] as const).map((_, i, all) => all[(i + run) % all.length]!);
-      const baseline = { stream: 0, sync: 0, durable: 0 }; // MB/s of each loop (baseline-raw.ts's write modes)
-      let ours = 0;
+      const order = variants.map((_, i, all) => all[(i + run) % all.length]!);
       for (const which of order) {
         const dir = await scratch('downloads');
         const fakeBefore = fake.cpuSeconds();
@@ -46,12 +41,12 @@ export async function downloads(ctx: BenchContext): Promise<ScenarioResult> {
           if (which !== 'dps') {
             const { run: script, result } = await runScript('baseline-raw.js', ['downloads', fake.api, fake.token, fake.channel_ids[0]!, dir.out, String(concurrency), which]);
             if (result.bytes !== total) throw new Error(`baseline wrote ${result.bytes} of ${total} bytes`);
-            baseline[which] = result.mbPerSecond as number;
+            mbs[which].push(result.mbPerSecond as number);
             cpu[which].push(script.cpuSeconds);
           } else {
             const r = await runDps(fake, ['--server-id', fake.guild_id, '--channel-id', fake.channel_ids[0]!, '--out', dir.out, '--state', dir.state, '--concurrency', String(concurrency)]);
             if (r.code !== 0 || r.summary?.bytes !== total) throw new Error(`dps exited ${r.code}, ${r.summary?.bytes} of ${total} bytes: ${r.stderr}`);
-            ours = r.summary.bytes / 1e6 / (r.summary.elapsed_ms / 1000);
+            mbs.dps.push(r.summary.bytes / 1e6 / (r.summary.elapsed_ms / 1000));
             dpsWallMBs.push(r.summary.bytes / 1e6 / (r.wallMs / 1000));
             cpu.dps.push(r.cpuSeconds);
           }
@@ -60,15 +55,7 @@ export async function downloads(ctx: BenchContext): Promise<ScenarioResult> {
           dir.cleanup();
         }
       }
-      const { stream: raw, sync, durable } = baseline;
-      rawMBs.push(raw);
-      syncMBs.push(sync);
-      durableMBs.push(durable);
-      dpsMBs.push(ours);
-      ratios.push(ours / raw);
-      syncRatios.push(ours / sync);
-      durableRatios.push(ours / durable);
-      floorRatios.push(durable / sync);
+      const [ours, raw, sync, durable] = [mbs.dps[run]!, mbs.stream[run]!, mbs.sync[run]!, mbs.durable[run]!];
       log(
         `downloads run ${run + 1}: dps ${ours.toFixed(0)} MB/s, raw ${raw.toFixed(0)} MB/s (ratio ${(ours / raw).toFixed(3)}), ` +
           `writeSync loop ${sync.toFixed(0)} MB/s (ratio ${(ours / sync).toFixed(3)}), durable loop ${durable.toFixed(0)} MB/s (ratio ${(ours / durable).toFixed(3)})`,
@@ -77,12 +64,17 @@ export async function downloads(ctx: BenchContext): Promise<ScenarioResult> {
   } finally {
     await fake.close();
   }
+  const perRun = (of: Variant, to: Variant): number[] => mbs[of].map((value, run) => value / mbs[to][run]!);
+  const ratios = perRun('dps', 'stream');
+  const syncRatios = perRun('dps', 'sync');
+  const durableRatios = perRun('dps', 'durable');
+  const floorRatios = perRun('durable', 'sync'); // what hashing and fsync cost by themselves
   const ratio = median(ratios);
   const syncRatio = median(syncRatios);
   const durableRatio = median(durableRatios);
   const floorRatio = median(floorRatios);
   const fmt = (values: number[]): string => values.map((v) => v.toFixed(0)).join(', ');
-  const cpuRow = (what: string, which: keyof typeof cpu): { figure: string; value: string; runs: string } => ({
+  const cpuRow = (what: string, which: Variant): { figure: string; value: string; runs: string } => ({
     figure: `CPU seconds of ${what} per run (user + system, all threads; process start and listing included) / of the fake meanwhile`,
     value: `${median(cpu[which]).toFixed(1)} / ${median(fakeCpu[which]).toFixed(1)}`,
     runs: cpu[which].map((v, i) => `${v.toFixed(1)} / ${fakeCpu[which][i]!.toFixed(1)}`).join(', '),
@@ -93,13 +85,13 @@ export async function downloads(ctx: BenchContext): Promise<ScenarioResult> {
     command: `dps --server-id G --channel-id C --concurrency ${concurrency} (rate limits off) vs baseline-raw.js downloads (undici, ${concurrency} at once, pipeline to createWriteStream) and baseline-raw.js downloads ... sync (the same loop with writeSync) and baseline-raw.js downloads ... durable (writeSync, sha256, fsync, rename)`,
     setup: `${images} images, one per message, 95% 10-400 KB and 5% 1-8 MB: ${(total / 1e9).toFixed(2)} GB; fake in its own process on loopback`,
     rows: [
-      { figure: 'dps MB/s (bytes / the run\'s elapsed_ms: pagination, state, hashing, fsync, rename included)', value: median(dpsMBs).toFixed(0), runs: fmt(dpsMBs) },
+      { figure: 'dps MB/s (bytes / the run\'s elapsed_ms: pagination, state, hashing, fsync, rename included)', value: median(mbs.dps).toFixed(0), runs: fmt(mbs.dps) },
       { figure: 'dps MB/s incl. process start (wall clock of `node bin/dps.js`)', value: median(dpsWallMBs).toFixed(0), runs: fmt(dpsWallMBs) },
-      { figure: 'baseline MB/s (download phase only, no hash, no fsync)', value: median(rawMBs).toFixed(0), runs: fmt(rawMBs) },
+      { figure: 'baseline MB/s (download phase only, no hash, no fsync)', value: median(mbs.stream).toFixed(0), runs: fmt(mbs.stream) },
       { figure: 'ratio dps / baseline (median of per-run ratios)', value: ratio.toFixed(3), runs: ratios.map((r) => r.toFixed(3)).join(', ') },
-      { figure: 'writeSync loop MB/s (the same loop, each chunk written with writeSync: no round trip through libuv\'s pool per chunk)', value: median(syncMBs).toFixed(0), runs: fmt(syncMBs) },
+      { figure: 'writeSync loop MB/s (the same loop, each chunk written with writeSync: no round trip through libuv\'s pool per chunk)', value: median(mbs.sync).toFixed(0), runs: fmt(mbs.sync) },
       { figure: 'ratio dps / writeSync loop (median of per-run ratios)', value: syncRatio.toFixed(3), runs: syncRatios.map((r) => r.toFixed(3)).join(', ') },
-      { figure: 'durable loop MB/s (the writeSync loop plus a sha256 of every byte, and each file fsynced under a temp name, then renamed)', value: median(durableMBs).toFixed(0), runs: fmt(durableMBs) },
+      { figure: 'durable loop MB/s (the writeSync loop plus a sha256 of every byte, and each file fsynced under a temp name, then renamed)', value: median(mbs.durable).toFixed(0), runs: fmt(mbs.durable) },
       { figure: 'ratio durable loop / writeSync loop (what hashing and fsync alone cost; median of per-run ratios)', value: floorRatio.toFixed(3), runs: floorRatios.map((r) => r.toFixed(3)).join(', ') },
       { figure: 'ratio dps / durable loop (median of per-run ratios)', value: durableRatio.toFixed(3), runs: durableRatios.map((r) => r.toFixed(3)).join(', ') },
       cpuRow('dps', 'dps'),
