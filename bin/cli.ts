@@ -11,6 +11,7 @@ import { namePlaceholders } from '../lib/fs/safe-name.js';
 import { readChannelIds } from './stdin-ids.js';
 import { runDemo } from './demo.js';
 import { tuneHeapGrowth } from './heap-tuning.js';
+import { packageVersion } from './package-version.js';
 
 const secrets: string[] = [];
 
@@ -60,7 +61,7 @@ function buildParser(argv: string[], controller: AbortController): Argv {
     .strict()
     .help()
     .alias('h', 'help')
-    .version()
+    .version(packageVersion())
     .wrap(Math.min(110, process.stdout.columns || 100))
     .fail((message, error) => {
       if (error) throw error;
