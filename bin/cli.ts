@@ -11,6 +11,7 @@ import { namePlaceholders } from '../lib/fs/safe-name.js';
 import { readChannelIds } from './stdin-ids.js';
 import { runDemo } from './demo.js';
 import { tuneHeapGrowth } from './heap-tuning.js';
+import { packageVersion } from './package-version.js';
 
 const secrets: string[] = [];
 
@@ -52,7 +53,7 @@ function buildParser(argv: string[], controller: AbortController): Argv {
     .command(['scrape', '$0'], 'archive channels of a server (the default command)', scrapeFlags, (args) => scrape(args, controller))
     .command('guilds', 'list the servers the token can see, as NDJSON', connectionFlags, (args) => printGuilds(args, controller))
     .command('channels', 'list the channels of a server as NDJSON, with whether the token can read each and why not', (y) => connectionFlags(y).option('server-id', { type: 'string', describe: 'the server id', demandOption: true }).option('threads', { type: 'boolean', default: false, describe: 'also list threads and forum posts' }), (args) => printChannels(args, controller))
-    .command('retry-failed', 'retry only the files that failed in earlier runs (links are refreshed first)', (y) => connectionFlags(y).option('server-id', { type: 'string', demandOption: true, describe: 'the server id' }).option('channel-id', { type: 'string', array: true, describe: 'only these channels' }).option('out', { type: 'string', default: 'data/downloads' }).option('state', { type: 'string', default: 'data/state' }).option('concurrency', { type: 'number', default: 8 }).option('name-pattern', { type: 'string', default: '{date}_{message_id}_{filename}' }).option('types', { type: 'string', default: 'all', describe: 'file types to retry' }).option('progress', { type: 'boolean' }), (args) => scrape({ ...args, 'retry-only': true }, controller))
+    .command('retry-failed', 'retry only the files that failed in earlier runs (links are refreshed first)', retryFailedFlags, (args) => scrape({ ...args, 'retry-only': true }, controller))
     .command('manifest', 'print every archived attachment from the state as NDJSON', (y) => stateFlags(y).options(filterFlags), (args) => printManifest(args, controller))
     .command('status', "print progress per server and channel (the plan's progress.json) as JSON", (y) => stateFlags(y).option('server-id', { type: 'string', describe: 'only this server' }), (args) => printStatus(args, controller))
     .command('demo', 'archive a demo server from the bundled fake Discord into ./data (offline)', (y) => y.option('out', { type: 'string', default: 'data/downloads' }).option('state', { type: 'string', default: 'data/state' }), (args) => runDemo({ out: String(args.out), state: String(args.state), signal: controller.signal }).then((code) => setExit(code)))
@@ -60,7 +61,7 @@ function buildParser(argv: string[], controller: AbortController): Argv {
     .strict()
     .help()
     .alias('h', 'help')
-    .version()
+    .version(packageVersion())
     .wrap(Math.min(110, process.stdout.columns || 100))
     .fail((message, error) => {
       if (error) throw error;
@@ -97,9 +98,18 @@ function scrapeFlags(y: Argv): Argv {
     .option('concurrency', { type: 'number', default: 8, describe: 'parallel downloads', group: 'Speed:' })
     .option('channel-concurrency', { type: 'number', default: 3, describe: 'channels archived at once', group: 'Speed:' })
     .option('global-rate-limit', { type: 'number', default: 50, describe: "API requests per second across the bot (Discord's global limit is 50; raise only for an API that allows more)", group: 'Speed:' })
-    .option('resume', { type: 'boolean', default: true, describe: 'continue from the saved cursor (the default)', group: 'State:' })
+    .option('resume', { type: 'boolean', default: true, describe: 'continue from the saved cursor (the default); --no-resume is --from-start', group: 'State:' })
     .option('from-start', { type: 'boolean', default: false, describe: 'ignore the cursor and walk the whole history (archived files are not downloaded again)', group: 'State:' })
     .option('progress', { type: 'boolean', describe: 'progress line on stderr (default: when stderr is a terminal)', group: 'Output:' });
+}
+
+// `dps retry-failed` runs scrape() too, so it takes scrape's flags from the same builder (a flag scrape reads can
+// never be missing here and turn into NaN); it differs only in retrying every file type by default.
+function retryFailedFlags(y: Argv): Argv {
+  return scrapeFlags(y)
+    .option('server-id', { type: 'string', demandOption: true, describe: 'the server (guild) id', group: 'Target:' })
+    .option('channel-id', { type: 'string', array: true, describe: 'only the failed files of these channels (default: every channel of the server)', group: 'Target:' })
+    .option('types', { type: 'string', default: 'all', describe: 'file types to retry (extensions or image/*), or "all"', group: 'Filter:' });
 }
 
 const filterFlags = {
@@ -160,7 +170,7 @@ async function scrape(args: Record<string, unknown>, controller: AbortController
     concurrency: Number(args.concurrency),
     channelConcurrency: Number(args['channel-concurrency']),
     namePattern: String(args['name-pattern']),
-    fromStart: Boolean(args['from-start']),
+    fromStart: Boolean(args['from-start']) || args.resume === false, // --no-resume is --from-start
     embeds: Boolean(args.embeds),
     stickers: Boolean(args.stickers),
     polite: polite ?? false,

@@ -19,6 +19,7 @@ export type ErrorCode =
   | 'DPS_NOT_FOUND'
   | 'DPS_STORE_LOCKED'
   | 'DPS_STORE_CORRUPT'
+  | 'DPS_NO_STATE'
   | 'DPS_DOWNLOAD'
   | 'DPS_DISK_FULL'
   | 'DPS_API'
@@ -32,6 +33,7 @@ const exitCodes: Record<ErrorCode, number> = {
   DPS_NOT_FOUND: ExitCode.access,
   DPS_STORE_LOCKED: ExitCode.store,
   DPS_STORE_CORRUPT: ExitCode.store,
+  DPS_NO_STATE: ExitCode.store,
   DPS_DOWNLOAD: ExitCode.partial,
   DPS_DISK_FULL: ExitCode.partial,
   DPS_API: ExitCode.partial,
@@ -76,9 +78,9 @@ export class AccessError extends DpsError {
   }
 }
 
-// The state directory is held by another process, or is not ours.
+// The state directory is held by another process, or is not ours (DPS_NO_STATE: a read command found no dps state there).
 export class StoreError extends DpsError {
-  constructor(code: 'DPS_STORE_LOCKED' | 'DPS_STORE_CORRUPT', message: string, options?: { cause?: unknown }) {
+  constructor(code: 'DPS_STORE_LOCKED' | 'DPS_STORE_CORRUPT' | 'DPS_NO_STATE', message: string, options?: { cause?: unknown }) {
     super(code, message, options);
     this.name = 'StoreError';
   }

@@ -78,10 +78,11 @@ export async function archive(options: ArchiveOptions, io: ArchiveIO = {}): Prom
 
 /**
  * Every archived (or failed) attachment in the state, optionally for one server or channel.
- * Opens the state directory (taking its lock) for the duration of the iteration.
+ * Opens the state directory (taking its lock) for the duration of the iteration. A folder that holds no dps
+ * state is refused (`DPS_NO_STATE`) and nothing is created there.
  */
 export async function* manifest(state: string, filter: { guildId?: string; channelId?: string } = {}, signal?: AbortSignal): AsyncGenerator<AttachmentRecord> {
-  const store = await openStore(state, { signal });
+  const store = await openStore(state, { signal, mustExist: true });
   try {
     yield* store.attachments(filter, signal);
   } finally {
@@ -103,9 +104,9 @@ export interface StatusReport {
   >;
 }
 
-/** Reads the state and reports progress per server and channel. */
+/** Reads the state and reports progress per server and channel. A folder that holds no dps state is refused (`DPS_NO_STATE`), nothing created. */
 export async function status(state: string, filter: { guildId?: string } = {}, signal?: AbortSignal): Promise<StatusReport> {
-  const store = await openStore(state, { signal });
+  const store = await openStore(state, { signal, mustExist: true });
   try {
     const report: StatusReport = { servers: {} };
     // Items waiting in the retry queue, per channel (retried first by the next run or by `dps retry-failed`).
