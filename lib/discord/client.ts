@@ -198,7 +198,8 @@ export class DiscordClient {
   // with nothing remaining.
   private rejectRateLimit(data: RateLimitData): boolean {
     if (!(data.retryAfter > 0) || this.budgetSpent()) return true;
-    this.waits.check(data.global ? 'global' : 'route', Math.max(data.retryAfter, data.timeToReset || 0), `${data.method.toUpperCase()} ${data.route}`);
+    const path = (data.url.startsWith(this.options.api) ? data.url.slice(this.options.api.length) : data.route).split('?')[0];
+    this.waits.check(data.global ? 'global' : 'route', Math.max(data.retryAfter, data.timeToReset || 0), `${data.method.toUpperCase()} ${path}`);
     return false;
   }
 
