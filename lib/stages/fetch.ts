@@ -151,6 +151,15 @@ async function backoff(attempt: number, baseMs: number, error: unknown, signal: 
   }
 }
 
+// undici's timeouts (--timeout), wrapped or not: what did not arrive in time.
+function timeoutKind(error: unknown): 'headers' | 'data' | undefined {
+  for (let e = error as { code?: unknown; cause?: unknown } | undefined, depth = 0; e && depth < 3; e = e.cause as typeof e, depth++) {
+    if (e.code === 'UND_ERR_HEADERS_TIMEOUT') return 'headers';
+    if (e.code === 'UND_ERR_BODY_TIMEOUT') return 'data';
+  }
+  return undefined;
+}
+
 // A failed result: `reason` is a stable code scripts can filter on, `detail` the human explanation.
 function failed(item: MediaItem, error: unknown, reason = failureCode(error), detail = describe(error)): FailedResult {
   const status = (error as { status?: unknown } | undefined)?.status;
@@ -169,6 +178,8 @@ function failureCode(error: unknown): string {
 }
 
 function describe(error: unknown): string {
+  const timeout = timeoutKind(error);
+  if (timeout) return `timed out: no ${timeout} from the CDN within --timeout`;
   if (error instanceof Error) return error.message.replace(/\s+/g, ' ').slice(0, 300);
   return String(error);
 }
