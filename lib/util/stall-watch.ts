@@ -87,7 +87,6 @@ export class WatchedTransfer {
         this.controller.abort(new Error(`no data for ${this.options.graceMs} ms while stopping: transfer cancelled`));
       } else this.arm();
     }, delay);
-    this.timer.unref?.();
   }
 
   end(): void {
