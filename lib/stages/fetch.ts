@@ -75,21 +75,22 @@ export async function download(item: MediaItem, options: FetchOptions): Promise<
       if (canRefresh() && isExpired(url, Date.now(), 1_000)) expired = true;
       else {
         // A started transfer is finished even when the run is asked to stop (SIGINT): only `transferSignal` cancels it.
-        // Once the run is stopping, the watch cancels it when it stalls (nothing received for the grace).
+        // Once the run is stopping, the watch cancels it too when it stalls (nothing received for the grace).
         const watched = options.transfers?.begin();
         const transfer = watched?.signal ?? options.transferSignal;
+        const opened = await openDownload(url, { agent: options.agent, signal: transfer, allowedOrigins: options.allowedOrigins ?? [], ...(options.timeoutMs !== undefined ? { timeoutMs: options.timeoutMs } : {}) }).catch((error: unknown) => {
+          watched?.end();
+          throw error;
+        });
+        const body = watched ? watched.track(opened.body) : opened.body;
         try {
-          const opened = await openDownload(url, { agent: options.agent, signal: transfer, allowedOrigins: options.allowedOrigins ?? [], ...(options.timeoutMs !== undefined ? { timeoutMs: options.timeoutMs } : {}) });
-          try {
-            // The slot is for the transfer: it passes on once the body is in, while the file is fsynced and recorded.
-            const body = watched ? watched.track(opened.body) : opened.body;
-            return await writeItem({ ...item, url }, body, { ...options, signal: transfer, onReceived: release }, opened.contentLength);
-          } catch (error) {
-            // A write refused before reading (a symlink in --out, a path error) must not leave the body unread:
-            // it would hold one of the Agent's connections forever and the run would stall.
-            await opened.body.dump().catch(() => undefined);
-            throw error;
-          }
+          // The slot is for the transfer: it passes on once the body is in, while the file is fsynced and recorded.
+          return await writeItem({ ...item, url }, body, { ...options, signal: transfer, onReceived: release }, opened.contentLength);
+        } catch (error) {
+          // A write refused before reading (a symlink in --out, a path error) must not leave the body unread:
+          // it would hold one of the Agent's connections forever and the run would stall.
+          await opened.body.dump().catch(() => undefined);
+          throw error;
         } finally {
           watched?.end();
         }
