@@ -98,6 +98,10 @@ function scrapeFlags(y: Argv): Argv {
     .option('concurrency', { type: 'number', default: 8, describe: 'parallel downloads', group: 'Speed:' })
     .option('channel-concurrency', { type: 'number', default: 3, describe: 'channels archived at once', group: 'Speed:' })
     .option('global-rate-limit', { type: 'number', default: 50, describe: "API requests per second across the bot (Discord's global limit is 50; raise only for an API that allows more)", group: 'Speed:' })
+    .option('max-wait', { type: 'string', default: '15m', describe: 'stop (exit 1, progress saved) rather than wait longer than this for a rate limit: 90s, 15m, 1h or ms', group: 'Speed:' })
+    .option('timeout', { type: 'string', default: '60s', describe: 'a download that sends no headers or no data for this long is retried: 30s, 2m or ms', group: 'Speed:' })
+    .option('notice-wait', { type: 'string', hidden: true, describe: 'announce rate-limit waits longer than this [10s] (for tests)' })
+    .option('stall-grace', { type: 'string', hidden: true, describe: 'when stopping, cancel transfers idle this long [2s] (for tests)' })
     .option('resume', { type: 'boolean', default: true, describe: 'continue from the saved cursor (the default); --no-resume is --from-start', group: 'State:' })
     .option('from-start', { type: 'boolean', default: false, describe: 'ignore the cursor and walk the whole history (archived files are not downloaded again)', group: 'State:' })
     .option('progress', { type: 'boolean', describe: 'progress line on stderr (default: when stderr is a terminal)', group: 'Output:' });
@@ -178,6 +182,10 @@ async function scrape(args: Record<string, unknown>, controller: AbortController
   };
   if (args['max-size'] !== undefined) options.maxSize = String(args['max-size']);
   if (args['global-rate-limit'] !== undefined) options.globalRateLimit = Number(args['global-rate-limit']);
+  if (args['max-wait'] !== undefined) options.maxWait = String(args['max-wait']);
+  if (args.timeout !== undefined) options.timeout = String(args.timeout);
+  if (args['notice-wait'] !== undefined) options.noticeWait = String(args['notice-wait']);
+  if (args['stall-grace'] !== undefined) options.stallGrace = String(args['stall-grace']);
   if (args.after !== undefined) options.after = String(args.after);
   if (args.before !== undefined) options.before = String(args.before);
   let stopTuning: (() => void) | undefined;

@@ -10,6 +10,10 @@ import { UrlRefresher } from './discord/refresh.js';
 import { openTargets } from './discord/targets.js';
 import type { ChannelTarget } from './discord/targets.js';
 import { AbortedError, AccessError, DpsError, ExitCode } from './errors.js';
+import { isoSecond, longWaitLine } from './discord/long-wait.js';
+import type { RateLimitWait } from './discord/long-wait.js';
+import { StallWatch } from './util/stall-watch.js';
+import type { RetryNotice } from './stages/fetch.js';
 import { removeStaleTemps } from './fs/atomic-write.js';
 import { DiskThread } from './fs/disk-thread.js';
 import type { FolderCache } from './fs/atomic-write.js';
@@ -53,6 +57,7 @@ interface RunContext {
   locks: KeyedLock;
   folders: FolderCache; // output folders created and checked during this run
   disk: DiskThread; // hashes, writes, fsyncs and renames the files, off the main thread
+  transfers: StallWatch; // once the run is stopping, cancels transfers that receive nothing
   hooks: ArchiveHooks;
   signal: AbortSignal | undefined;
   botId?: string | undefined;
@@ -76,8 +81,9 @@ export async function runArchive(input: ArchiveOptions, hooks: ArchiveHooks = {}
   const stopResolving = (): void => resolving.abort(signal.reason);
   if (signal.aborted) stopResolving();
   else signal.addEventListener('abort', stopResolving, { once: true });
-  const client = new DiscordClient(options.client);
-  const agent = createDownloadAgent(Math.max(options.concurrency, 4));
+  const client = new DiscordClient({ ...options.client, onLongWait: (wait) => announceWait(hooks, wait) });
+  const agent = createDownloadAgent(Math.max(options.concurrency, 4), options.timeoutMs);
+  const transfers = new StallWatch({ stop: signal, cancel: hooks.hardSignal, graceMs: options.stallGraceMs });
   // Two batches in flight for each concurrent download, plus two (see DiskThread).
   const disk = new DiskThread({ slots: 2 * options.concurrency + 2 });
   const perChannel: ArchiveResult['perChannel'] = [];
@@ -86,6 +92,7 @@ export async function runArchive(input: ArchiveOptions, hooks: ArchiveHooks = {}
   hooks.onStart?.(liveTotals);
   let exitCode: number = ExitCode.ok;
   let fatal: DpsError | undefined;
+  let stopped: DpsError | undefined; // a wait over --max-wait: the whole run stops (progress saved), exit 1
   try {
     const removed = await removeStaleTemps(options.out, signal).catch(() => 0);
     if (removed > 0) hooks.log?.(`removed ${removed} unfinished temporary file(s) from an interrupted run`);
@@ -99,6 +106,7 @@ export async function runArchive(input: ArchiveOptions, hooks: ArchiveHooks = {}
       locks: new KeyedLock(),
       folders: new Map(),
       disk,
+      transfers,
       hooks,
       signal,
     };
@@ -118,6 +126,10 @@ export async function runArchive(input: ArchiveOptions, hooks: ArchiveHooks = {}
       try {
         await archiveChannel(run, target, counts);
       } catch (error) {
+        if (error instanceof DpsError && error.code === 'DPS_RATE_LIMIT') {
+          stopped ??= error;
+          controller.abort(error); // the other channels stop too, as on SIGINT: in-flight files finish
+        }
         if (!(error instanceof AccessError) || options.failOnChannelError) throw error;
         exitCode = Math.max(exitCode, ExitCode.access);
         hooks.log?.(`skipping ${describeTarget(target)}: ${error.message}`);
@@ -128,18 +140,20 @@ export async function runArchive(input: ArchiveOptions, hooks: ArchiveHooks = {}
     });
     if (targets.denied > 0) exitCode = Math.max(exitCode, ExitCode.access);
   } catch (error) {
-    if (signal?.aborted && !(error instanceof DpsError && error.code !== 'DPS_ABORTED')) fatal = new AbortedError('aborted', { cause: error });
+    if (stopped) fatal = stopped;
+    else if (signal?.aborted && !(error instanceof DpsError && error.code !== 'DPS_ABORTED')) fatal = new AbortedError('aborted', { cause: error });
     else if (error instanceof DpsError) fatal = error;
     else throw error;
   } finally {
     hooks.signal?.removeEventListener('abort', forwardAbort);
     signal.removeEventListener('abort', stopResolving);
+    transfers.close();
     client.close();
     await agent.close().catch(() => undefined);
     await disk.close().catch(() => undefined);
     await store.close().catch(() => undefined);
   }
-  if (fatal && fatal.code !== 'DPS_ABORTED' && perChannel.length === 0) throw fatal;
+  if (fatal && fatal.code !== 'DPS_ABORTED' && fatal.code !== 'DPS_RATE_LIMIT' && perChannel.length === 0) throw fatal;
   const totals = liveTotals();
   if (totals.failed > 0 && exitCode === ExitCode.ok) exitCode = ExitCode.partial;
   if (fatal?.code === 'DPS_ABORTED') {
@@ -224,6 +238,9 @@ function downloadStages(run: RunContext, cursor?: string): Stage[] {
         store,
         signal,
         transferSignal: run.hooks.hardSignal,
+        transfers: run.transfers,
+        timeoutMs: options.timeoutMs,
+        onRetry: (retry) => run.hooks.log?.(retryLine(retry)),
         locks: run.locks,
         folders: run.folders,
         disk: run.disk,
@@ -254,6 +271,20 @@ function checkIntent(run: RunContext, target: ChannelTarget): Promise<void> {
 function warnFor(run: RunContext, event: DpsEvent): void {
   if (event.event === 'skipped' && event.reason === 'too_large') run.hooks.log?.(`warning: skipped ${event.filename}: ${event.detail}`);
   if (event.event === 'failed') run.hooks.log?.(`warning: failed ${event.filename} (message ${event.message_id}): ${event.reason}`);
+}
+
+// A rate-limit wait longer than 10 s: one stderr line and a `warning` event (code rate_limited).
+function announceWait(hooks: ArchiveHooks, wait: RateLimitWait): void {
+  const line = longWaitLine(wait);
+  hooks.log?.(line);
+  const event: DpsEvent = { event: 'warning', code: 'rate_limited', detail: `${line}: Discord asked for it (Retry-After or an exhausted bucket)`, scope: wait.scope, wait_ms: wait.waitMs, until: isoSecond(wait.until) };
+  if (wait.route !== undefined) event.route = wait.route;
+  hooks.emit?.(event);
+}
+
+// "retrying a.png (message 123): http_503 (CDN answered 503), attempt 2 of 6"
+function retryLine(retry: RetryNotice): string {
+  return `retrying ${retry.item.filename} (message ${retry.item.message_id}): ${retry.reason} (${retry.detail}), attempt ${retry.attempt} of ${retry.attempts}`;
 }
 
 function describeTarget(target: ChannelTarget): string {

@@ -24,6 +24,7 @@ export type ErrorCode =
   | 'DPS_DISK_FULL'
   | 'DPS_API'
   | 'DPS_RATE_LIMIT_BUDGET'
+  | 'DPS_RATE_LIMIT'
   | 'DPS_ABORTED';
 
 const exitCodes: Record<ErrorCode, number> = {
@@ -38,6 +39,7 @@ const exitCodes: Record<ErrorCode, number> = {
   DPS_DISK_FULL: ExitCode.partial,
   DPS_API: ExitCode.partial,
   DPS_RATE_LIMIT_BUDGET: ExitCode.partial,
+  DPS_RATE_LIMIT: ExitCode.partial,
   DPS_ABORTED: ExitCode.interrupted,
 };
 
@@ -118,6 +120,19 @@ export class ApiError extends DpsError {
     this.name = 'ApiError';
     this.status = options?.status;
     this.apiCode = options?.apiCode;
+  }
+}
+
+// Discord asks for a wait longer than --max-wait (a Retry-After of hours): the run stops cleanly instead of
+// sleeping, progress saved, so a scheduled job is not stuck for a day. `until` is when the wait would end.
+export class RateLimitWaitError extends DpsError {
+  readonly waitMs: number;
+  readonly until: number;
+  constructor(message: string, options: { waitMs: number; until: number; cause?: unknown }) {
+    super('DPS_RATE_LIMIT', message, options);
+    this.name = 'RateLimitWaitError';
+    this.waitMs = options.waitMs;
+    this.until = options.until;
   }
 }
 

@@ -10,6 +10,8 @@ import { UsageError } from './errors.js';
 import { validatePattern } from './fs/safe-name.js';
 import type { Counts, DpsEvent } from './output/events.js';
 import { DEFAULT_TYPES, parseTypes } from './stages/filter.js';
+import { parseDuration } from './util/duration.js';
+import { DEFAULT_MAX_WAIT_MS, DEFAULT_NOTICE_WAIT_MS } from './discord/long-wait.js';
 import type { Semaphore } from './util/semaphore.js';
 
 export const DEFAULT_NAME_PATTERN = '{date}_{message_id}_{filename}';
@@ -44,6 +46,10 @@ export interface ArchiveOptions {
   backoffMs?: number;
   failOnChannelError?: boolean; // treat an inaccessible channel as fatal instead of skipping it
   retryOnly?: boolean; // only retry the items that failed in earlier runs (dps retry-failed)
+  maxWait?: number | string; // ms or "15m": a rate-limit wait longer than this stops the run (DPS_RATE_LIMIT) [15 min]
+  noticeWait?: number | string; // ms or "10s": rate-limit waits longer than this are announced [10 s]
+  timeout?: number | string; // ms or "60s": a download with no headers or no data for this long is retried [60 s]
+  stallGrace?: number | string; // ms or "2s": once the run is stopping, transfers idle this long are cancelled [2 s]
 }
 
 // Where events and human logs go, and how to stop.
@@ -103,6 +109,8 @@ export function normalizeOptions(options: ArchiveOptions) {
     globalPerSecond: positiveInt(options.globalRateLimit ?? 50, '--global-rate-limit', 100_000),
     ...(options.retries !== undefined ? { retries: options.retries } : {}),
     ...(options.backoffMs !== undefined ? { backoffMs: options.backoffMs } : {}),
+    maxWaitMs: options.maxWait === undefined ? DEFAULT_MAX_WAIT_MS : parseDuration(options.maxWait, '--max-wait'),
+    noticeWaitMs: options.noticeWait === undefined ? DEFAULT_NOTICE_WAIT_MS : parseDuration(options.noticeWait, '--notice-wait'),
   };
   return {
     guildId,
@@ -128,6 +136,8 @@ export function normalizeOptions(options: ArchiveOptions) {
     backoffMs: options.backoffMs ?? 500,
     failOnChannelError: options.failOnChannelError ?? false,
     retryOnly: options.retryOnly ?? false,
+    timeoutMs: options.timeout === undefined ? 60_000 : parseDuration(options.timeout, '--timeout'),
+    stallGraceMs: options.stallGrace === undefined ? 2_000 : parseDuration(options.stallGrace, '--stall-grace'),
   };
 }
 

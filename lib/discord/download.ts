@@ -24,8 +24,9 @@ export interface OpenedDownload {
 }
 
 // The shared download Agent: keep-alive pooled connections, bounded per origin.
-export function createDownloadAgent(connections = 16): Agent {
-  return new Agent({ connections, keepAliveTimeout: 10_000, headersTimeout: 60_000, bodyTimeout: 60_000 });
+// `timeoutMs` (--timeout): how long a response may take to send its headers, or pause between bytes.
+export function createDownloadAgent(connections = 16, timeoutMs = 60_000): Agent {
+  return new Agent({ connections, keepAliveTimeout: 10_000, headersTimeout: timeoutMs, bodyTimeout: timeoutMs });
 }
 
 // Opens a download; resolves once the 200 headers arrive. The caller consumes or dumps the body.

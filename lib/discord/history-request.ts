@@ -25,6 +25,7 @@ export interface HistoryRequestOptions {
   // Sees every response, 429s included (with the exact wait in Retry-After); blocks `global` on a global 429.
   onResponse: (path: string, status: number, headers: HeadersLike) => void;
   budgetSpent: () => boolean; // true: give up on a 429 instead of waiting it out
+  beforeWait?: (scope: 'global' | 'route', route: string, waitMs: number) => void; // before a 429 is waited out (may throw)
 }
 
 const NO_BODY = { body: undefined, files: undefined };
@@ -68,6 +69,7 @@ export class HistoryRequests {
         const headers = view(raw, Number.isFinite(retryAfterMs) ? String(retryAfterMs / 1000) : undefined);
         options.onResponse(route, status, headers);
         if (!(retryAfterMs > 0) || options.budgetSpent()) throw rateLimitError(url, route, headers, retryAfterMs);
+        options.beforeWait?.(isGlobalRateLimit(headers) ? 'global' : 'route', `GET ${route}`, retryAfterMs);
         await sleep(retryAfterMs, undefined, signal ? { signal } : undefined);
         continue;
       }

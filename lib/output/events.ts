@@ -93,6 +93,11 @@ export interface WarningEvent {
   detail: string;
   guild_id?: string;
   channel_id?: string;
+  // code `rate_limited` (a wait longer than 10 s): what is waited for and until when
+  scope?: 'global' | 'route';
+  route?: string;
+  wait_ms?: number;
+  until?: string;
 }
 
 export type DpsEvent = SavedEvent | SkippedEvent | FailedEvent | ChannelDoneEvent | SummaryEvent | WarningEvent;

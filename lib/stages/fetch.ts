@@ -10,6 +10,7 @@ import { AbortedError, DiskFullError, DownloadError, DpsError, isDiskFull } from
 import type { FailedResult, FilteredUnit, ItemResult, MediaItem, SavedResult } from '../types.js';
 import { orderedParallel } from '../util/ordered-parallel.js';
 import type { Semaphore } from '../util/semaphore.js';
+import type { StallWatch } from '../util/stall-watch.js';
 import { writeItem } from './write.js';
 import type { WriteOptions } from './write.js';
 
@@ -27,6 +28,18 @@ export interface FetchOptions extends WriteOptions {
   backoffMs?: number;
   window?: number; // units between input and output (default 8 x pool size)
   onAttempt?: (item: MediaItem, attempt: number, error: unknown) => void;
+  onRetry?: (retry: RetryNotice) => void; // before each retry of a file (after its backoff is chosen)
+  timeoutMs?: number; // a download with no headers, or no data, for this long fails (and is retried) [60 s]
+  transfers?: StallWatch; // cancels transfers that stall while the run is stopping
+}
+
+// One retry of a file: which, why (the reason code its failure would have), and attempt n of m.
+export interface RetryNotice {
+  item: MediaItem;
+  attempt: number; // the attempt about to start, from 2
+  attempts: number; // retries + 1
+  reason: string;
+  detail: string;
 }
 
 // Yields one result per unit, in input order; marks and skipped items pass straight through.
@@ -62,16 +75,24 @@ export async function download(item: MediaItem, options: FetchOptions): Promise<
       if (canRefresh() && isExpired(url, Date.now(), 1_000)) expired = true;
       else {
         // A started transfer is finished even when the run is asked to stop (SIGINT): only `transferSignal` cancels it.
-        const transfer = options.transferSignal;
-        const opened = await openDownload(url, { agent: options.agent, signal: transfer, allowedOrigins: options.allowedOrigins ?? [] });
+        // Once the run is stopping, the watch cancels it too when it stalls (nothing received for the grace).
+        const watched = options.transfers?.begin();
+        const transfer = watched?.signal ?? options.transferSignal;
+        const opened = await openDownload(url, { agent: options.agent, signal: transfer, allowedOrigins: options.allowedOrigins ?? [], ...(options.timeoutMs !== undefined ? { timeoutMs: options.timeoutMs } : {}) }).catch((error: unknown) => {
+          watched?.end();
+          throw error;
+        });
+        const body = watched ? watched.track(opened.body) : opened.body;
         try {
           // The slot is for the transfer: it passes on once the body is in, while the file is fsynced and recorded.
-          return await writeItem({ ...item, url }, opened.body, { ...options, signal: transfer, onReceived: release }, opened.contentLength);
+          return await writeItem({ ...item, url }, body, { ...options, signal: transfer, onReceived: release }, opened.contentLength);
         } catch (error) {
           // A write refused before reading (a symlink in --out, a path error) must not leave the body unread:
           // it would hold one of the Agent's connections forever and the run would stall.
           await opened.body.dump().catch(() => undefined);
           throw error;
+        } finally {
+          watched?.end();
         }
       }
     } catch (error) {
@@ -97,7 +118,10 @@ export async function download(item: MediaItem, options: FetchOptions): Promise<
       attempt--; // an expired link is not a fault of the download: it does not use up a retry
       continue;
     }
-    if (attempt < retries) await backoff(attempt, backoffMs, lastError, options.signal);
+    if (attempt < retries) {
+      options.onRetry?.({ item, attempt: attempt + 2, attempts: retries + 1, reason: failureCode(lastError), detail: describe(lastError) });
+      await backoff(attempt, backoffMs, lastError, options.signal);
+    }
   }
   return failed(item, lastError);
 }
@@ -128,6 +152,15 @@ async function backoff(attempt: number, baseMs: number, error: unknown, signal: 
   }
 }
 
+// undici's timeouts (--timeout), wrapped or not: what did not arrive in time.
+function timeoutKind(error: unknown): 'headers' | 'data' | undefined {
+  for (let e = error as { code?: unknown; cause?: unknown } | undefined, depth = 0; e && depth < 3; e = e.cause as typeof e, depth++) {
+    if (e.code === 'UND_ERR_HEADERS_TIMEOUT') return 'headers';
+    if (e.code === 'UND_ERR_BODY_TIMEOUT') return 'data';
+  }
+  return undefined;
+}
+
 // A failed result: `reason` is a stable code scripts can filter on, `detail` the human explanation.
 function failed(item: MediaItem, error: unknown, reason = failureCode(error), detail = describe(error)): FailedResult {
   const status = (error as { status?: unknown } | undefined)?.status;
@@ -146,6 +179,8 @@ function failureCode(error: unknown): string {
 }
 
 function describe(error: unknown): string {
+  const timeout = timeoutKind(error);
+  if (timeout) return `timed out: no ${timeout} from the CDN within --timeout`;
   if (error instanceof Error) return error.message.replace(/\s+/g, ' ').slice(0, 300);
   return String(error);
 }

@@ -171,6 +171,9 @@ export const SCHEMAS: Record<string, Schema> = {
   },
 };
 
+// warning `rate_limited` (a rate-limit wait over 10 s): what is waited for and until when.
+Object.assign(SCHEMAS.warning!.optional!, { scope: 'reason', route: 'nonempty', wait_ms: 'count', until: 'iso' });
+
 const PER_CHANNEL: Schema = { required: { channel_id: 'id', channel_name: 'string', ...COUNTS } };
 
 function checkKind(kind: Kind, value: unknown): string | undefined {
