@@ -11,6 +11,7 @@ import { openTargets } from './discord/targets.js';
 import type { ChannelTarget } from './discord/targets.js';
 import { AbortedError, AccessError, DpsError, ExitCode } from './errors.js';
 import { removeStaleTemps } from './fs/atomic-write.js';
+import { checkOutputWritable } from './fs/output-check.js';
 import { DiskThread } from './fs/disk-thread.js';
 import type { FolderCache } from './fs/atomic-write.js';
 import { addCounts, channelSkippedEvent, emptyCounts } from './output/events.js';
@@ -57,6 +58,7 @@ interface RunContext {
   signal: AbortSignal | undefined;
   botId?: string | undefined;
   intentCheck?: Promise<void>;
+  halt?: { error?: DpsError | undefined }; // the error that stops every download (see FetchOptions.halt)
 }
 
 // Archives the requested channels; resolves with the exit code the CLI should use.
@@ -89,6 +91,7 @@ export async function runArchive(input: ArchiveOptions, hooks: ArchiveHooks = {}
   try {
     const removed = await removeStaleTemps(options.out, signal).catch(() => 0);
     if (removed > 0) hooks.log?.(`removed ${removed} unfinished temporary file(s) from an interrupted run`);
+    await checkOutputWritable(options.out); // an unusable --out stops the run here, before any download
     const run: RunContext = {
       options,
       client,
@@ -139,7 +142,7 @@ export async function runArchive(input: ArchiveOptions, hooks: ArchiveHooks = {}
     await disk.close().catch(() => undefined);
     await store.close().catch(() => undefined);
   }
-  if (fatal && fatal.code !== 'DPS_ABORTED' && perChannel.length === 0) throw fatal;
+  if (fatal && fatal.code !== 'DPS_ABORTED' && perChannel.length === 0 && !stopsWithSummary(fatal)) throw fatal;
   const totals = liveTotals();
   if (totals.failed > 0 && exitCode === ExitCode.ok) exitCode = ExitCode.partial;
   if (fatal?.code === 'DPS_ABORTED') {
@@ -227,6 +230,7 @@ function downloadStages(run: RunContext, cursor?: string): Stage[] {
         locks: run.locks,
         folders: run.folders,
         disk: run.disk,
+        halt: (run.halt ??= {}),
       }),
   ];
 }
@@ -264,4 +268,9 @@ function maxId(a: string | undefined, b: string | undefined): string | undefined
   if (a === undefined) return b;
   if (b === undefined) return a;
   return BigInt(a) >= BigInt(b) ? a : b;
+}
+
+// Local storage errors (an unusable --out, a full disk) end the run with a summary even before any channel.
+function stopsWithSummary(error: DpsError): boolean {
+  return error.code === 'DPS_OUTPUT' || error.code === 'DPS_DISK_FULL';
 }

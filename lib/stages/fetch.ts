@@ -7,6 +7,8 @@ import type { Dispatcher } from 'undici';
 import { isExpired, openDownload } from '../discord/download.js';
 import type { UrlRefresher } from '../discord/refresh.js';
 import { AbortedError, DiskFullError, DownloadError, DpsError, isDiskFull } from '../errors.js';
+import { outputErrorKind, StateDiskFullError } from '../errors.js';
+import { outputError } from '../fs/output-check.js';
 import type { FailedResult, FilteredUnit, ItemResult, MediaItem, SavedResult } from '../types.js';
 import { orderedParallel } from '../util/ordered-parallel.js';
 import type { Semaphore } from '../util/semaphore.js';
@@ -27,6 +29,9 @@ export interface FetchOptions extends WriteOptions {
   backoffMs?: number;
   window?: number; // units between input and output (default 8 x pool size)
   onAttempt?: (item: MediaItem, attempt: number, error: unknown) => void;
+  // Shared by the run's downloads: the first error that stops the run (an unusable --out, a full disk); no
+  // transfer starts once it is set.
+  halt?: { error?: DpsError | undefined } | undefined;
 }
 
 // Yields one result per unit, in input order; marks and skipped items pass straight through.
@@ -63,6 +68,7 @@ export async function download(item: MediaItem, options: FetchOptions): Promise<
       else {
         // A started transfer is finished even when the run is asked to stop (SIGINT): only `transferSignal` cancels it.
         const transfer = options.transferSignal;
+        if (options.halt?.error) throw options.halt.error;
         const opened = await openDownload(url, { agent: options.agent, signal: transfer, allowedOrigins: options.allowedOrigins ?? [] });
         try {
           // The slot is for the transfer: it passes on once the body is in, while the file is fsynced and recorded.
@@ -76,10 +82,16 @@ export async function download(item: MediaItem, options: FetchOptions): Promise<
       }
     } catch (error) {
       if (options.signal?.aborted) throw new AbortedError('aborted', { cause: options.signal.reason });
+      if (options.halt?.error) throw options.halt.error;
       if (isDiskFull(error) || error instanceof DiskFullError) {
         const message = `disk full: no space left in ${options.out} while writing ${item.filename}; free some space and re-run to resume`;
-        throw new DiskFullError(message, { cause: error });
+        throw halt(options, error instanceof StateDiskFullError ? error : new DiskFullError(message, { cause: error }));
       }
+      // A local write error is not the network's: the folder refusing this file refuses every file (stop the
+      // run), a path refused on its own (a folder where the file goes) fails this item; neither is retried.
+      const local = outputErrorKind(error);
+      if (local === 'folder') throw halt(options, outputError(options.out, error));
+      if (local === 'file') return failed(item, error, 'output_unwritable');
       lastError = error;
       options.onAttempt?.(item, attempt, error);
       if (error instanceof DownloadError && error.expired) {
@@ -100,6 +112,12 @@ export async function download(item: MediaItem, options: FetchOptions): Promise<
     if (attempt < retries) await backoff(attempt, backoffMs, lastError, options.signal);
   }
   return failed(item, lastError);
+}
+
+// Remember the error that stops the run, so no other download starts a transfer it could not write.
+function halt(options: FetchOptions, error: DpsError): DpsError {
+  if (options.halt) options.halt.error ??= error;
+  return error;
 }
 
 async function refreshUrl(item: MediaItem, options: FetchOptions): Promise<string | undefined> {
