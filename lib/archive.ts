@@ -12,6 +12,8 @@ import type { ChannelTarget } from './discord/targets.js';
 import { AbortedError, AccessError, DpsError, ExitCode } from './errors.js';
 import { removeStaleTemps } from './fs/atomic-write.js';
 import { checkOutputWritable } from './fs/output-check.js';
+import type { ProgressFile } from './output/progress-file.js';
+import { startProgressFile } from './run-progress.js';
 import { DiskThread } from './fs/disk-thread.js';
 import type { FolderCache } from './fs/atomic-write.js';
 import { addCounts, channelSkippedEvent, emptyCounts } from './output/events.js';
@@ -88,7 +90,9 @@ export async function runArchive(input: ArchiveOptions, hooks: ArchiveHooks = {}
   hooks.onStart?.(liveTotals);
   let exitCode: number = ExitCode.ok;
   let fatal: DpsError | undefined;
+  let progressFile: ProgressFile | undefined;
   try {
+    progressFile = await startProgressFile(store, options, hooks, signal); // progress.json beside the state
     const removed = await removeStaleTemps(options.out, signal).catch(() => 0);
     if (removed > 0) hooks.log?.(`removed ${removed} unfinished temporary file(s) from an interrupted run`);
     await checkOutputWritable(options.out); // an unusable --out stops the run here, before any download
@@ -140,6 +144,7 @@ export async function runArchive(input: ArchiveOptions, hooks: ArchiveHooks = {}
     client.close();
     await agent.close().catch(() => undefined);
     await disk.close().catch(() => undefined);
+    await progressFile?.close();
     await store.close().catch(() => undefined);
   }
   if (fatal && fatal.code !== 'DPS_ABORTED' && perChannel.length === 0 && !stopsWithSummary(fatal)) throw fatal;

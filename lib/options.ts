@@ -11,6 +11,7 @@ import { validatePattern } from './fs/safe-name.js';
 import type { Counts, DpsEvent } from './output/events.js';
 import { DEFAULT_TYPES, parseTypes } from './stages/filter.js';
 import type { Semaphore } from './util/semaphore.js';
+import type { ProgressFileOptions } from './output/progress-file.js';
 
 export const DEFAULT_NAME_PATTERN = '{date}_{message_id}_{filename}';
 
@@ -57,6 +58,7 @@ export interface ArchiveHooks {
   hardSignal?: AbortSignal | undefined; // cancel transfers in flight too (their temp files are removed)
   pool?: Semaphore; // share one download pool between several archive() calls
   onStart?: (totals: () => Counts) => void; // live totals, for a progress display
+  progressFile?: ProgressFileOptions | false; // progress.json beside the state (lib/output/progress-file.ts); false: none
 }
 
 export type NormalizedOptions = ReturnType<typeof normalizeOptions>;

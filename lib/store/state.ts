@@ -165,6 +165,11 @@ export class Store {
     await written.done;
   }
 
+  // The channel records this process has read or written, as they are now (progress.json during a run).
+  cachedChannels(): IterableIterator<ChannelRecord> {
+    return this.#channels.values();
+  }
+
   // Every known channel and thread (for `dps status`).
   async *channels(signal?: AbortSignal): AsyncIterable<ChannelRecord> {
     for await (const value of this.#channel.values({ signal })) yield value;
