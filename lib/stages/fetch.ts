@@ -13,6 +13,7 @@ import type { FailedResult, FilteredUnit, ItemResult, MediaItem, SavedResult } f
 import { orderedParallel } from '../util/ordered-parallel.js';
 import type { Semaphore } from '../util/semaphore.js';
 import { writeItem } from './write.js';
+import { adoptExisting } from './adopt.js';
 import type { WriteOptions } from './write.js';
 
 // How often one item's link may be refreshed in one run (each refresh is a request to Discord).
@@ -54,6 +55,9 @@ export async function download(item: MediaItem, options: FetchOptions): Promise<
   let refreshes = 0;
   let lastError: unknown;
   const canRefresh = (): boolean => options.refresher !== undefined && refreshes < MAX_REFRESHES;
+  // An item the state does not know whose file an earlier run already wrote: recorded, not downloaded again.
+  const adopted = await adoptExisting(item, options);
+  if (adopted !== undefined) return adopted;
   if (canRefresh() && isExpired(url, Date.now(), 5_000)) {
     refreshes++;
     url = (await refreshUrl(item, options)) ?? url;
