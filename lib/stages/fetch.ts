@@ -12,7 +12,8 @@ import { outputError } from '../fs/output-check.js';
 import type { FailedResult, FilteredUnit, ItemResult, MediaItem, SavedResult } from '../types.js';
 import { orderedParallel } from '../util/ordered-parallel.js';
 import type { Semaphore } from '../util/semaphore.js';
-import { writeItem } from './write.js';
+import { itemFolder, writeItem } from './write.js';
+import { folderTurn } from './folder-gate.js';
 import { adoptExisting } from './adopt.js';
 import type { WriteOptions } from './write.js';
 
@@ -40,9 +41,19 @@ export function fetch(source: AsyncIterable<FilteredUnit | SavedResult>, options
   const window = options.window ?? Math.max(16, options.pool.size * 8);
   return orderedParallel(
     source,
-    async (unit): Promise<ItemResult> => (unit.kind === 'item' ? download(unit, options) : unit),
+    async (unit): Promise<ItemResult> => (unit.kind === 'item' ? downloadInTurn(unit, options) : unit),
     { window, signal: options.signal },
   );
+}
+
+// The first download into each folder goes alone (folder-gate.ts), then the folder's downloads run in parallel.
+async function downloadInTurn(item: MediaItem, options: FetchOptions): Promise<ItemResult> {
+  const done = await folderTurn(options.store, itemFolder(options.out, item));
+  try {
+    return await download(item, options);
+  } finally {
+    done?.();
+  }
 }
 
 // Downloads one item, with retries; a permanent failure becomes a `failed` result, fatal errors throw.

@@ -7,7 +7,7 @@ import type { Test } from 'tap';
 import { execFileSync } from 'node:child_process';
 import { chmodSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { startFakeDiscord } from '../../fixtures/fake-discord.js';
 import type { FakeDiscord } from '../../fixtures/fake-discord.js';
 import { singleChannel } from '../../fixtures/scenarios.js';
@@ -93,14 +93,14 @@ t.test('--out on a read-only file system; the re-run after it is writable again 
   await assertExact(t, fake, where.out, options.state, channel.id);
 });
 
-t.test('a read-only channel folder met mid-run stops the run; no file is retried', async (t) => {
+t.test('a read-only channel folder met mid-run stops the run after one GET; nothing retried', async (t) => {
   const where = readOnlyMount(t, 'a read-only channel folder');
   if (!where) return;
   const fake = await withFake(t);
   const channel = fake.scenario.guilds[0]!.channels[0]!;
   // --out itself is writable (the up-front check passes); the channel's folder is a read-only mount.
   const root = join(where.dir, 'root');
-  const options = { ...baseOptions(fake, where.dir, channel.id), out: root, retries: 5, backoffMs: 1, concurrency: 1 };
+  const options = { ...baseOptions(fake, where.dir, channel.id), out: root, retries: 5, backoffMs: 1, concurrency: 8 };
   const guild = fake.scenario.guilds[0]!;
   const context = { guild_id: guild.id, guild_name: guild.name, channel_id: channel.id, channel_name: channel.name };
   const folder = itemFolder(root, { context } as never);
@@ -109,13 +109,9 @@ t.test('a read-only channel folder met mid-run stops the run; no file is retried
   t.teardown(() => execFileSync('umount', ['-l', folder], { stdio: 'ignore' }));
   execFileSync('mount', ['-o', 'remount,ro,bind', folder]);
   const run = await runLibrary(options);
-  // Transfers already under way when the first write fails finish (their bodies were requested); none is retried
-  // and no new one starts.
-  const files = [...fake.expected({ channelId: channel.id })].length;
-  assertStopped(t, fake, run, files - 1);
-  const gets = fake.requests.filter((r) => r.route.startsWith('GET /attachments')).map((r) => r.path);
-  t.same(gets, [...new Set(gets)], `no file requested twice (${gets.length} GETs of ${files} files)`);
-  t.ok(gets.length <= 10, 'the run stopped within the download window');
+  // The first file into a folder goes alone: its failed write stops the run before any other GET.
+  assertStopped(t, fake, run, 1);
+  t.equal(cdnGets(fake), 1, 'exactly one file was requested');
 });
 
 t.test('--out without write permission (EACCES; root ignores it, so only checked as another user)', async (t) => {
@@ -139,4 +135,25 @@ t.test('--out without write permission (EACCES; root ignores it, so only checked
   const run = await runLibrary({ ...baseOptions(fake, dir, channel.id), out, retries: 5, backoffMs: 1 });
   assertStopped(t, fake, run, 1);
   t.match(run.logs.join(''), /permission denied \(EACCES\)/);
+});
+
+t.test('a file in the way of a channel folder stops the run (DPS_OUTPUT), nothing retried', async (t) => {
+  const fake = await withFake(t);
+  const dir = t.testdir();
+  const channel = fake.scenario.guilds[0]!.channels[0]!;
+  const options = { ...baseOptions(fake, dir, channel.id), retries: 5, backoffMs: 1, concurrency: 8 };
+  const guild = fake.scenario.guilds[0]!;
+  const context = { guild_id: guild.id, guild_name: guild.name, channel_id: channel.id, channel_name: channel.name };
+  const folder = itemFolder(options.out, { context } as never);
+  mkdirSync(dirname(folder), { recursive: true });
+  writeFileSync(folder, 'a file where the channel folder goes');
+  const run = await runLibrary(options);
+  t.equal(run.result.exitCode, 1, 'exit code 1');
+  const summary = run.events.at(-1) as { event: string; error?: string };
+  t.equal(summary.event, 'summary');
+  t.match(summary.error ?? '', /a file is in the way of a folder/, `the summary names the cause: ${summary.error}`);
+  t.same(run.events.filter((e) => e.event === 'failed'), [], 'no file blamed');
+  const gets = fake.requests.filter((r) => r.kind === 'cdn').map((r) => r.path);
+  t.same(gets, [...new Set(gets)], 'no file requested twice');
+  t.ok(gets.length <= 1, `at most one GET (${gets.length})`);
 });
