@@ -213,7 +213,12 @@ async function printManifest(args: Record<string, unknown>, controller: AbortCon
 async function printStatus(args: Record<string, unknown>, controller: AbortController): Promise<void> {
   const filter: { guildId?: string } = {};
   if (args['server-id']) filter.guildId = String(args['server-id']);
-  process.stdout.write(`${JSON.stringify(await status(String(args.state), filter, controller.signal), null, 2)}\n`);
+  const report = await status(String(args.state), filter, controller.signal);
+  if (report.as_of !== undefined) {
+    const age = Math.round((report.age_ms ?? 0) / 1000);
+    process.stderr.write(`dps: the state is in use by a running scrape; showing its progress.json as of ${report.as_of} (${age} s ago)\n`);
+  }
+  process.stdout.write(`${JSON.stringify(report, null, 2)}\n`);
 }
 
 let signalExit: number | undefined;

@@ -15,6 +15,9 @@ import type { RateLimitWait } from './discord/long-wait.js';
 import { StallWatch } from './util/stall-watch.js';
 import type { RetryNotice } from './stages/fetch.js';
 import { removeStaleTemps } from './fs/atomic-write.js';
+import { checkOutputWritable } from './fs/output-check.js';
+import type { ProgressFile } from './output/progress-file.js';
+import { startProgressFile } from './run-progress.js';
 import { DiskThread } from './fs/disk-thread.js';
 import type { FolderCache } from './fs/atomic-write.js';
 import { addCounts, channelSkippedEvent, emptyCounts } from './output/events.js';
@@ -62,6 +65,7 @@ interface RunContext {
   signal: AbortSignal | undefined;
   botId?: string | undefined;
   intentCheck?: Promise<void>;
+  halt?: { error?: DpsError | undefined }; // the error that stops every download (see FetchOptions.halt)
 }
 
 // Archives the requested channels; resolves with the exit code the CLI should use.
@@ -93,9 +97,12 @@ export async function runArchive(input: ArchiveOptions, hooks: ArchiveHooks = {}
   let exitCode: number = ExitCode.ok;
   let fatal: DpsError | undefined;
   let stopped: DpsError | undefined; // a wait over --max-wait: the whole run stops (progress saved), exit 1
+  let progressFile: ProgressFile | undefined;
   try {
+    progressFile = await startProgressFile(store, options, hooks, signal); // progress.json beside the state
     const removed = await removeStaleTemps(options.out, signal).catch(() => 0);
     if (removed > 0) hooks.log?.(`removed ${removed} unfinished temporary file(s) from an interrupted run`);
+    await checkOutputWritable(options.out); // an unusable --out stops the run here, before any download
     const run: RunContext = {
       options,
       client,
@@ -151,9 +158,10 @@ export async function runArchive(input: ArchiveOptions, hooks: ArchiveHooks = {}
     client.close();
     await agent.close().catch(() => undefined);
     await disk.close().catch(() => undefined);
+    await progressFile?.close();
     await store.close().catch(() => undefined);
   }
-  if (fatal && fatal.code !== 'DPS_ABORTED' && fatal.code !== 'DPS_RATE_LIMIT' && perChannel.length === 0) throw fatal;
+  if (fatal && fatal.code !== 'DPS_ABORTED' && fatal.code !== 'DPS_RATE_LIMIT' && perChannel.length === 0 && !stopsWithSummary(fatal)) throw fatal;
   const totals = liveTotals();
   if (totals.failed > 0 && exitCode === ExitCode.ok) exitCode = ExitCode.partial;
   if (fatal?.code === 'DPS_ABORTED') {
@@ -244,6 +252,7 @@ function downloadStages(run: RunContext, cursor?: string): Stage[] {
         locks: run.locks,
         folders: run.folders,
         disk: run.disk,
+        halt: (run.halt ??= {}),
       }),
   ];
 }
@@ -295,4 +304,9 @@ function maxId(a: string | undefined, b: string | undefined): string | undefined
   if (a === undefined) return b;
   if (b === undefined) return a;
   return BigInt(a) >= BigInt(b) ? a : b;
+}
+
+// Local storage errors (an unusable --out, a full disk) end the run with a summary even before any channel.
+function stopsWithSummary(error: DpsError): boolean {
+  return error.code === 'DPS_OUTPUT' || error.code === 'DPS_DISK_FULL';
 }

@@ -22,6 +22,7 @@ export type ErrorCode =
   | 'DPS_NO_STATE'
   | 'DPS_DOWNLOAD'
   | 'DPS_DISK_FULL'
+  | 'DPS_OUTPUT'
   | 'DPS_API'
   | 'DPS_RATE_LIMIT_BUDGET'
   | 'DPS_RATE_LIMIT'
@@ -37,6 +38,7 @@ const exitCodes: Record<ErrorCode, number> = {
   DPS_NO_STATE: ExitCode.store,
   DPS_DOWNLOAD: ExitCode.partial,
   DPS_DISK_FULL: ExitCode.partial,
+  DPS_OUTPUT: ExitCode.partial,
   DPS_API: ExitCode.partial,
   DPS_RATE_LIMIT_BUDGET: ExitCode.partial,
   DPS_RATE_LIMIT: ExitCode.partial,
@@ -108,6 +110,23 @@ export class DiskFullError extends DpsError {
   }
 }
 
+// The state directory's disk is full (a LevelDB write failed with "No space left"): same code, its own message.
+export class StateDiskFullError extends DiskFullError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = 'StateDiskFullError';
+  }
+}
+
+// The output folder cannot be written (read-only file system, no permission, --out is a file): the run stops
+// at once instead of downloading every file to fail writing it.
+export class OutputError extends DpsError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super('DPS_OUTPUT', message, options);
+    this.name = 'OutputError';
+  }
+}
+
 // Any other API failure that is not the user's fault (5xx after retries, malformed bodies, budget exhausted).
 export class ApiError extends DpsError {
   readonly status: number | undefined;
@@ -168,4 +187,20 @@ export function redact(text: string, secrets: readonly string[]): string {
 export function isDiskFull(error: unknown): boolean {
   const code = (error as { code?: unknown } | null)?.code;
   return code === 'ENOSPC' || code === 'EDQUOT';
+}
+
+// Local write errors that no retry can fix: the folder (or a folder on the way) refuses every file.
+const OUTPUT_UNUSABLE = new Set(['EROFS', 'EACCES', 'EPERM', 'ENOTDIR', 'EEXIST']);
+// Local write errors of one file's own path (a folder or an over-long name where the file should go).
+const OUTPUT_PATH_UNUSABLE = new Set(['EISDIR', 'ENAMETOOLONG']);
+
+// 'folder' when a write error means the output folder cannot be used, 'file' when only this file's path
+// cannot, undefined for anything else (network, size mismatch, ...).
+export function outputErrorKind(error: unknown): 'folder' | 'file' | undefined {
+  if (error instanceof OutputError) return 'folder';
+  const code = (error as { code?: unknown } | null)?.code;
+  if (typeof code !== 'string') return undefined;
+  if (OUTPUT_UNUSABLE.has(code)) return 'folder';
+  if (OUTPUT_PATH_UNUSABLE.has(code)) return 'file';
+  return undefined;
 }

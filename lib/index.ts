@@ -11,7 +11,9 @@ import { NdjsonWriter } from './output/ndjson.js';
 import { Progress } from './output/progress.js';
 import type { ArchiveOptions } from './options.js';
 import type { Counts } from './output/events.js';
-import { openStore } from './store/store.js';
+import { openStore, Store } from './store/store.js';
+import { StoreError } from './errors.js';
+import { runningStatus } from './output/progress-file.js';
 import type { AttachmentRecord, ChannelRecord } from './types.js';
 
 export type { ArchiveOptions, ArchiveHooks } from './options.js';
@@ -102,11 +104,21 @@ export interface StatusReport {
       >;
     }
   >;
+  /** Only when a running scrape holds the state: the report is its progress.json, written at this time... */
+  as_of?: string;
+  /** ...this many milliseconds before it was read. */
+  age_ms?: number;
 }
 
 /** Reads the state and reports progress per server and channel. A folder that holds no dps state is refused (`DPS_NO_STATE`), nothing created. */
 export async function status(state: string, filter: { guildId?: string } = {}, signal?: AbortSignal): Promise<StatusReport> {
-  const store = await openStore(state, { signal, mustExist: true });
+  const store = await openStore(state, { signal, mustExist: true }).catch(async (error: unknown) => {
+    // A running scrape holds the lock: answer from the progress.json it keeps beside the state, if it is this state's.
+    const running = error instanceof StoreError && error.code === 'DPS_STORE_LOCKED' ? await runningStatus(state, filter) : undefined;
+    if (running === undefined) throw error;
+    return running;
+  });
+  if (!(store instanceof Store)) return store;
   try {
     const report: StatusReport = { servers: {} };
     // Items waiting in the retry queue, per channel (retried first by the next run or by `dps retry-failed`).

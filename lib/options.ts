@@ -13,6 +13,7 @@ import { DEFAULT_TYPES, parseTypes } from './stages/filter.js';
 import { parseDuration } from './util/duration.js';
 import { DEFAULT_MAX_WAIT_MS, DEFAULT_NOTICE_WAIT_MS } from './discord/long-wait.js';
 import type { Semaphore } from './util/semaphore.js';
+import type { ProgressFileOptions } from './output/progress-file.js';
 
 export const DEFAULT_NAME_PATTERN = '{date}_{message_id}_{filename}';
 
@@ -63,6 +64,7 @@ export interface ArchiveHooks {
   hardSignal?: AbortSignal | undefined; // cancel transfers in flight too (their temp files are removed)
   pool?: Semaphore; // share one download pool between several archive() calls
   onStart?: (totals: () => Counts) => void; // live totals, for a progress display
+  progressFile?: ProgressFileOptions | false; // progress.json beside the state (lib/output/progress-file.ts); false: none
 }
 
 export type NormalizedOptions = ReturnType<typeof normalizeOptions>;

@@ -81,6 +81,7 @@ export interface SavedResult {
   bytes: number;
   sha256: string;
   duplicate_of?: string | undefined;
+  adopted?: boolean | undefined; // an earlier run's file found at its path, hashed and recorded, not downloaded (adopt.ts)
 }
 
 export interface FailedResult {

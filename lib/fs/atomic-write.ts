@@ -8,7 +8,7 @@ import fs from 'node:fs/promises';
 import type { FileHandle } from 'node:fs/promises';
 import path from 'node:path';
 import { pipeline } from 'node:stream/promises';
-import { DiskFullError, DownloadError, isDiskFull } from '../errors.js';
+import { DiskFullError, DownloadError, isDiskFull, OutputError } from '../errors.js';
 
 // Temp files are dotfiles with this suffix, so removeStaleTemps can find what a crashed run left behind.
 export const TEMP_SUFFIX = '.dps-tmp';
@@ -99,7 +99,8 @@ async function makeDirInside(root: string, dir: string): Promise<void> {
     }
     const stat = await fs.lstat(current);
     if (stat.isSymbolicLink()) throw refuse(`refusing to write through symlink ${current}`);
-    if (!stat.isDirectory()) throw refuse(`refusing to write into ${current}: not a directory`);
+    // A file in the way of a folder refuses every file below it: the run stops (DPS_OUTPUT), nothing is retried.
+    if (!stat.isDirectory()) throw new OutputError(`cannot write into ${current}: a file is in the way of a folder; move it and re-run`);
   }
   const [realBase, realTarget] = await Promise.all([fs.realpath(base), fs.realpath(target)]);
   if (!isInside(realBase, realTarget, true)) throw refuse(`refusing to write ${target}: resolves outside ${base}`);

@@ -40,6 +40,7 @@ export interface SavedEvent {
   timestamp: string;
   source: string;
   duplicate_of?: string;
+  adopted?: true; // the file was already at its path (the state had lost its record): hashed, not downloaded
 }
 
 export interface SkippedEvent {
@@ -119,6 +120,7 @@ export function savedEvent(result: SavedResult): SavedEvent {
     source: item.source,
   };
   if (result.duplicate_of !== undefined) event.duplicate_of = result.duplicate_of;
+  if (result.adopted === true) event.adopted = true;
   return event;
 }
 

@@ -7,11 +7,15 @@ import type { Dispatcher } from 'undici';
 import { isExpired, openDownload } from '../discord/download.js';
 import type { UrlRefresher } from '../discord/refresh.js';
 import { AbortedError, DiskFullError, DownloadError, DpsError, isDiskFull } from '../errors.js';
+import { outputErrorKind, StateDiskFullError } from '../errors.js';
+import { outputError } from '../fs/output-check.js';
 import type { FailedResult, FilteredUnit, ItemResult, MediaItem, SavedResult } from '../types.js';
 import { orderedParallel } from '../util/ordered-parallel.js';
 import type { Semaphore } from '../util/semaphore.js';
 import type { StallWatch } from '../util/stall-watch.js';
-import { writeItem } from './write.js';
+import { itemFolder, writeItem } from './write.js';
+import { folderTurn } from './folder-gate.js';
+import { adoptExisting } from './adopt.js';
 import type { WriteOptions } from './write.js';
 
 // How often one item's link may be refreshed in one run (each refresh is a request to Discord).
@@ -31,6 +35,9 @@ export interface FetchOptions extends WriteOptions {
   onRetry?: (retry: RetryNotice) => void; // before each retry of a file (after its backoff is chosen)
   timeoutMs?: number; // a download with no headers, or no data, for this long fails (and is retried) [60 s]
   transfers?: StallWatch; // cancels transfers that stall while the run is stopping
+  // Shared by the run's downloads: the first error that stops the run (an unusable --out, a full disk); no
+  // transfer starts once it is set.
+  halt?: { error?: DpsError | undefined } | undefined;
 }
 
 // One retry of a file: which, why (the reason code its failure would have), and attempt n of m.
@@ -47,9 +54,19 @@ export function fetch(source: AsyncIterable<FilteredUnit | SavedResult>, options
   const window = options.window ?? Math.max(16, options.pool.size * 8);
   return orderedParallel(
     source,
-    async (unit): Promise<ItemResult> => (unit.kind === 'item' ? download(unit, options) : unit),
+    async (unit): Promise<ItemResult> => (unit.kind === 'item' ? downloadInTurn(unit, options) : unit),
     { window, signal: options.signal },
   );
+}
+
+// The first download into each folder goes alone (folder-gate.ts), then the folder's downloads run in parallel.
+async function downloadInTurn(item: MediaItem, options: FetchOptions): Promise<ItemResult> {
+  const done = await folderTurn(options.store, itemFolder(options.out, item));
+  try {
+    return await download(item, options);
+  } finally {
+    done?.();
+  }
 }
 
 // Downloads one item, with retries; a permanent failure becomes a `failed` result, fatal errors throw.
@@ -62,6 +79,9 @@ export async function download(item: MediaItem, options: FetchOptions): Promise<
   let refreshes = 0;
   let lastError: unknown;
   const canRefresh = (): boolean => options.refresher !== undefined && refreshes < MAX_REFRESHES;
+  // An item the state does not know whose file an earlier run already wrote: recorded, not downloaded again.
+  const adopted = await adoptExisting(item, options);
+  if (adopted !== undefined) return adopted;
   if (canRefresh() && isExpired(url, Date.now(), 5_000)) {
     refreshes++;
     url = (await refreshUrl(item, options)) ?? url;
@@ -76,6 +96,7 @@ export async function download(item: MediaItem, options: FetchOptions): Promise<
       else {
         // A started transfer is finished even when the run is asked to stop (SIGINT): only `transferSignal` cancels it.
         // Once the run is stopping, the watch cancels it too when it stalls (nothing received for the grace).
+        if (options.halt?.error) throw options.halt.error;
         const watched = options.transfers?.begin();
         const transfer = watched?.signal ?? options.transferSignal;
         const opened = await openDownload(url, { agent: options.agent, signal: transfer, allowedOrigins: options.allowedOrigins ?? [], ...(options.timeoutMs !== undefined ? { timeoutMs: options.timeoutMs } : {}) }).catch((error: unknown) => {
@@ -97,10 +118,16 @@ export async function download(item: MediaItem, options: FetchOptions): Promise<
       }
     } catch (error) {
       if (options.signal?.aborted) throw new AbortedError('aborted', { cause: options.signal.reason });
+      if (options.halt?.error) throw options.halt.error;
       if (isDiskFull(error) || error instanceof DiskFullError) {
         const message = `disk full: no space left in ${options.out} while writing ${item.filename}; free some space and re-run to resume`;
-        throw new DiskFullError(message, { cause: error });
+        throw halt(options, error instanceof StateDiskFullError ? error : new DiskFullError(message, { cause: error }));
       }
+      // A local write error is not the network's: the folder refusing this file refuses every file (stop the
+      // run), a path refused on its own (a folder where the file goes) fails this item; neither is retried.
+      const local = outputErrorKind(error);
+      if (local === 'folder') throw halt(options, outputError(options.out, error));
+      if (local === 'file') return failed(item, error, 'output_unwritable');
       lastError = error;
       options.onAttempt?.(item, attempt, error);
       if (error instanceof DownloadError && error.expired) {
@@ -124,6 +151,12 @@ export async function download(item: MediaItem, options: FetchOptions): Promise<
     }
   }
   return failed(item, lastError);
+}
+
+// Remember the error that stops the run, so no other download starts a transfer it could not write.
+function halt(options: FetchOptions, error: DpsError): DpsError {
+  if (options.halt) options.halt.error ??= error;
+  return error;
 }
 
 async function refreshUrl(item: MediaItem, options: FetchOptions): Promise<string | undefined> {

@@ -4,6 +4,7 @@
 import path from 'node:path';
 import type { AbstractBatchOperation, AbstractLevel, AbstractSublevel } from 'abstract-level';
 import type { AttachmentRecord, ChannelRecord, DoneSpan } from '../types.js';
+import { translateWriteError } from './write-errors.js';
 
 // Any abstract-level database with string keys (the store sets JSON value encodings itself).
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
@@ -109,7 +110,9 @@ export class Store {
         .then(async () => {
           this.#group = undefined; // later writes start the next group
           try {
-            await this.#db.batch(batch);
+            await this.#db.batch(batch).catch((error: unknown) => {
+              throw translateWriteError(error, this.#db);
+            });
           } finally {
             for (const op of batch) {
               if (op.type === 'put' && op.sublevel === this.#attachment && this.#unwritten.get(op.key) === op.value) this.#unwritten.delete(op.key);
@@ -160,6 +163,11 @@ export class Store {
       return { done: this.#write([{ type: 'put', sublevel: this.#channel, key: rec.channel_id, value: rec }]) };
     });
     await written.done;
+  }
+
+  // The channel records this process has read or written, as they are now (progress.json during a run).
+  cachedChannels(): IterableIterator<ChannelRecord> {
+    return this.#channels.values();
   }
 
   // Every known channel and thread (for `dps status`).

@@ -5,6 +5,8 @@ import fs from 'node:fs/promises';
 import path from 'node:path';
 import { Level } from 'level';
 import { StoreError } from '../errors.js';
+import type { StateDiskFullError } from '../errors.js';
+import { isStateDiskFull, translateWriteError } from './write-errors.js';
 import { Store } from './state.js';
 import type { StoreDb } from './state.js';
 
@@ -90,7 +92,9 @@ export async function openStore(dir: string, opts: OpenStoreOptions = {}): Promi
   }
   try {
     opts.signal?.throwIfAborted();
-    await ensureMeta(db, location, !mustExist);
+    await ensureMeta(db, location, !mustExist).catch((error: unknown) => {
+      throw translateWriteError(error, db);
+    });
     return new Store(db, release);
   } catch (error) {
     await db.close().catch(() => {});
@@ -141,7 +145,7 @@ async function assertExistingState(location: string): Promise<void> {
   if (!entries.includes('CURRENT')) throw noState(`${location} is not a dps state directory (no state database in it); check --state`);
 }
 
-function translateOpenError(error: unknown, location: string): StoreError {
+function translateOpenError(error: unknown, location: string): StoreError | StateDiskFullError {
   const cause = (error as { cause?: { code?: unknown; message?: unknown } } | null)?.cause;
   if (cause?.code === 'LEVEL_LOCKED') {
     return lockedError(location, error);
@@ -149,6 +153,7 @@ function translateOpenError(error: unknown, location: string): StoreError {
   if (cause?.code === 'LEVEL_CORRUPTION') {
     return corrupt(`state directory ${location} is corrupt: ${String(cause.message)}`, error);
   }
+  if (isStateDiskFull(error)) return translateWriteError(error, { location }) as StateDiskFullError;
   const detail = String(cause?.message ?? (error as Error | null)?.message ?? error);
   return corrupt(`cannot open state directory ${location}: ${detail}`, error);
 }

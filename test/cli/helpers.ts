@@ -146,7 +146,7 @@ export const SCHEMAS: Record<string, Schema> = {
       event: 'string', guild_id: 'id', channel_id: 'id', message_id: 'id', attachment_id: 'id', filename: 'nonempty', path: 'path',
       bytes: 'count', sha256: 'sha256', content_type: 'string|null', timestamp: 'iso', source: 'source',
     },
-    optional: { duplicate_of: 'path' },
+    optional: { duplicate_of: 'path', adopted: 'boolean' },
   },
   skipped: {
     required: { event: 'string', reason: 'reason', guild_id: 'id', channel_id: 'id' },

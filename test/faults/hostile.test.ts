@@ -136,7 +136,7 @@ t.test('odd API data, foreign redirects and wrong sizes: handled without crashin
   const files = await listFiles(out);
   t.equal(files.length, saved.size, 'one file per saved event, nothing else');
   t.same(files.filter((f) => f.endsWith('.dps-tmp')), [], 'no temp files');
-  t.same(readdirSync(dir).sort(), ['out', 'state'], 'nothing written beside --out');
+  t.same(readdirSync(dir).sort(), ['out', 'progress.json', 'state'], 'nothing written beside --out but progress.json beside the state');
 });
 
 t.test('an unknown channel type is reported, not crashed on', async (t) => {
