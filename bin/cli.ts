@@ -3,7 +3,7 @@
 
 import yargs from 'yargs';
 import type { Argv } from 'yargs';
-import { AbortedError, archive, channels, DpsError, ExitCode, guilds, manifest, redact, status, UsageError } from '../lib/index.js';
+import { AbortedError, archive, channels, DpsError, ExitCode, guilds, manifest, redact, status, terminalSafe, UsageError } from '../lib/index.js';
 import type { ArchiveOptions, ConnectionOptions } from '../lib/index.js';
 import { DEFAULT_TYPES } from '../lib/stages/filter.js';
 import { DEFAULT_API } from '../lib/discord/client.js';
@@ -130,7 +130,7 @@ async function printGuilds(args: Record<string, unknown>, controller: AbortContr
 
 async function printChannels(args: Record<string, unknown>, controller: AbortController): Promise<void> {
   const options = { ...connection(args), guildId: String(args['server-id']), threads: Boolean(args.threads) };
-  const warn = (line: string): void => void (args.quiet || process.stderr.write(`warning: ${redact(line, secrets)}\n`));
+  const warn = (line: string): void => void (args.quiet || process.stderr.write(`warning: ${terminalSafe(redact(line, secrets))}\n`));
   for await (const channel of channels(options, controller.signal, warn)) await writeLine(channel);
 }
 
@@ -235,12 +235,12 @@ function setExit(code: number): void {
 
 function report(error: unknown): void {
   if (error instanceof DpsError) {
-    process.stderr.write(`dps: ${redact(error.message, secrets)}\n`);
+    process.stderr.write(`dps: ${terminalSafe(redact(error.message, secrets))}\n`);
     setExit(signalExit ?? error.exitCode);
     return;
   }
   const message = error instanceof Error ? error.message : String(error);
-  process.stderr.write(`dps: internal error: ${redact(message.replace(/\s+/g, ' '), secrets)}\n`);
+  process.stderr.write(`dps: internal error: ${terminalSafe(redact(message.replace(/\s+/g, ' '), secrets))}\n`);
   if (process.env.DPS_DEBUG && error instanceof Error && error.stack) process.stderr.write(`${redact(error.stack, secrets)}\n`);
   setExit(ExitCode.partial);
 }

@@ -9,6 +9,7 @@ import { listChannels, listGuilds } from './discord/enumerate.js';
 import type { ChannelEntry, GuildEntry } from './discord/enumerate.js';
 import { NdjsonWriter } from './output/ndjson.js';
 import { Progress } from './output/progress.js';
+import { terminalSafe } from './output/terminal-safe.js';
 import type { ArchiveOptions } from './options.js';
 import type { Counts } from './output/events.js';
 import { openStore } from './store/store.js';
@@ -23,6 +24,7 @@ export * from './errors.js';
 export { runArchive } from './archive.js';
 export { parseSize, DEFAULT_NAME_PATTERN } from './options.js';
 export { namePlaceholders } from './fs/safe-name.js';
+export { terminalSafe } from './output/terminal-safe.js';
 
 /** Where output goes. stdout receives NDJSON events only; stderr receives human logs and progress. */
 export interface ArchiveIO {
@@ -53,7 +55,7 @@ export async function archive(options: ArchiveOptions, io: ArchiveIO = {}): Prom
   const log = (line: string): void => {
     if (io.quiet || !io.stderr) return;
     progress?.clear();
-    io.stderr.write(`${redact(line, [options.token])}\n`);
+    io.stderr.write(`${terminalSafe(redact(line, [options.token]))}\n`); // names from Discord: no raw control characters
   };
   try {
     return await runArchive(options, {
