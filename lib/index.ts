@@ -25,6 +25,7 @@ export { runArchive } from './archive.js';
 export { parseSize, DEFAULT_NAME_PATTERN } from './options.js';
 export { namePlaceholders } from './fs/safe-name.js';
 export { terminalSafe } from './output/terminal-safe.js';
+export { checkApiUrl, isDiscordApiHost } from './discord/api-url.js';
 
 /** Where output goes. stdout receives NDJSON events only; stderr receives human logs and progress. */
 export interface ArchiveIO {
@@ -140,6 +141,8 @@ export interface ConnectionOptions {
   tokenType?: 'bot' | 'user';
   api?: string;
   polite?: boolean;
+  /** Send the token over plain http to a host that is not loopback (refused otherwise). */
+  allowInsecureApi?: boolean;
 }
 
 /** The servers the token can see (paged past 200). */
@@ -168,5 +171,5 @@ export async function* channels(
 
 function connect(connection: ConnectionOptions): DiscordClient {
   if (!connection.token) throw new UsageError('no token: pass --token, set DISCORD_TOKEN, or put DISCORD_TOKEN=... in a .env file');
-  return new DiscordClient({ token: connection.token, tokenType: connection.tokenType ?? 'bot', api: connection.api ?? DEFAULT_API, polite: connection.polite ?? false });
+  return new DiscordClient({ token: connection.token, tokenType: connection.tokenType ?? 'bot', api: connection.api ?? DEFAULT_API, polite: connection.polite ?? false, allowInsecureApi: connection.allowInsecureApi ?? false });
 }

@@ -4,6 +4,7 @@
 import { resolve } from 'node:path';
 import type { DiscordClientOptions } from './discord/client.js';
 import { DEFAULT_API } from './discord/client.js';
+import { checkApiUrl } from './discord/api-url.js';
 import type { MediaOptions } from './discord/media.js';
 import { isSnowflake, parseBound } from './discord/snowflake.js';
 import { UsageError } from './errors.js';
@@ -44,6 +45,7 @@ export interface ArchiveOptions {
   backoffMs?: number;
   failOnChannelError?: boolean; // treat an inaccessible channel as fatal instead of skipping it
   retryOnly?: boolean; // only retry the items that failed in earlier runs (dps retry-failed)
+  allowInsecureApi?: boolean; // allow a plain-http API that is not loopback (the token travels in clear)
 }
 
 // Where events and human logs go, and how to stop.
@@ -78,6 +80,7 @@ export function normalizeOptions(options: ArchiveOptions) {
     throw new UsageError(`--api is not a URL: ${api}`);
   }
   if (apiUrl.protocol !== 'https:' && apiUrl.protocol !== 'http:') throw new UsageError(`--api must be http(s): ${api}`);
+  checkApiUrl(api, options.allowInsecureApi ?? false); // before the state is opened or any request is made
   const isDiscord = apiUrl.hostname === 'discord.com';
   const cdn = (options.cdn ?? (isDiscord ? 'https://cdn.discordapp.com' : apiUrl.origin)).replace(/\/+$/, '');
   const namePattern = options.namePattern ?? DEFAULT_NAME_PATTERN;
@@ -103,6 +106,7 @@ export function normalizeOptions(options: ArchiveOptions) {
     globalPerSecond: positiveInt(options.globalRateLimit ?? 50, '--global-rate-limit', 100_000),
     ...(options.retries !== undefined ? { retries: options.retries } : {}),
     ...(options.backoffMs !== undefined ? { backoffMs: options.backoffMs } : {}),
+    ...(options.allowInsecureApi !== undefined ? { allowInsecureApi: options.allowInsecureApi } : {}),
   };
   return {
     guildId,

@@ -8,6 +8,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { DefaultRestOptions, DefaultUserAgent, DiscordAPIError, HTTPError, RateLimitError, REST, RESTEvents } from '@discordjs/rest';
 import type { RateLimitData, RequestData, ResponseLike } from '@discordjs/rest';
 import { AbortedError, AccessError, ApiError, AuthError, DpsError, redact } from '../errors.js';
+import { checkApiUrl } from './api-url.js';
 import { GlobalLimit } from './global-limit.js';
 import { HistoryRequests, isHistoryRoute } from './history-request.js';
 import { Pacer } from './pacer.js';
@@ -27,6 +28,7 @@ export interface DiscordClientOptions {
   invalidBudget?: number; // stop before this many 401/403/429 in 10 minutes (Discord bans at 10,000)
   polite?: boolean; // pace every bucket below its limit and the global rate at 25/s
   globalPerSecond?: number;
+  allowInsecureApi?: boolean; // send the token over plain http to a host that is not loopback (see api-url.ts)
 }
 
 // What the caller is doing, for one-line error messages ("channel 123", "server 456").
@@ -66,10 +68,11 @@ export class DiscordClient {
       invalidBudget: 5_000,
       polite: false,
       globalPerSecond: 50,
+      allowInsecureApi: false,
       ...options,
       api,
     };
-    this.apiOrigin = new URL(api).origin;
+    this.apiOrigin = checkApiUrl(api, this.options.allowInsecureApi).origin; // no token to a redirected plain-http API
     const match = /^(.*)\/v(\d+)$/.exec(api);
     const globalPerSecond = this.options.polite ? 25 : this.options.globalPerSecond;
     this.global = new GlobalLimit(globalPerSecond);
