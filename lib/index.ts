@@ -60,7 +60,7 @@ export async function archive(options: ArchiveOptions, io: ArchiveIO = {}): Prom
   };
   try {
     return await runArchive(options, {
-      emit: (event) => void out?.write(event),
+      emit: (event) => out?.write(event), // a promise while stdout is full: the run waits for the reader
       flushEvents: () => out?.flush(),
       log,
       signal: io.signal,

@@ -50,7 +50,8 @@ export interface ArchiveOptions {
 
 // Where events and human logs go, and how to stop.
 export interface ArchiveHooks {
-  emit?: (event: DpsEvent) => void;
+  // May return a promise while the output is full: the run waits for it before it takes the next event.
+  emit?: (event: DpsEvent) => void | Promise<void>;
   // Writes out the events emit() may still hold; called before a cursor is saved (a run killed just after would
   // never announce the files behind it again).
   flushEvents?: () => void;
