@@ -4,7 +4,7 @@
 
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Dispatcher } from 'undici';
-import { isExpired, openDownload } from '../discord/download.js';
+import { contentTypeMismatch, isExpired, openDownload } from '../discord/download.js';
 import type { UrlRefresher } from '../discord/refresh.js';
 import { AbortedError, DiskFullError, DownloadError, DpsError, isDiskFull } from '../errors.js';
 import type { FailedResult, FilteredUnit, ItemResult, MediaItem, SavedResult } from '../types.js';
@@ -43,6 +43,7 @@ export function fetch(source: AsyncIterable<FilteredUnit | SavedResult>, options
 // Expired links are refreshed (at most MAX_REFRESHES times, outside the download slot) without using up a
 // retry: a link can expire again while its item waits for a slot when the links' lifetime is short.
 export async function download(item: MediaItem, options: FetchOptions): Promise<ItemResult> {
+  if (item.invalid !== undefined) return failed(item, undefined, 'invalid_attachment', item.invalid); // nothing to fetch
   const retries = options.retries ?? 5;
   const backoffMs = options.backoffMs ?? 500;
   let url = item.url;
@@ -65,6 +66,8 @@ export async function download(item: MediaItem, options: FetchOptions): Promise<
         const transfer = options.transferSignal;
         const opened = await openDownload(url, { agent: options.agent, signal: transfer, allowedOrigins: options.allowedOrigins ?? [] });
         try {
+          const mismatch = contentTypeMismatch(item, opened.contentType); // an HTML page is not saved as .png
+          if (mismatch) throw mismatch;
           // The slot is for the transfer: it passes on once the body is in, while the file is fsynced and recorded.
           return await writeItem({ ...item, url }, opened.body, { ...options, signal: transfer, onReceived: release }, opened.contentLength);
         } catch (error) {
@@ -135,6 +138,8 @@ function failed(item: MediaItem, error: unknown, reason = failureCode(error), de
 }
 
 function failureCode(error: unknown): string {
+  const reason = (error as { reason?: unknown } | undefined)?.reason; // set by the check that refused it (content_type_mismatch)
+  if (typeof reason === 'string') return reason;
   const status = (error as { status?: unknown } | undefined)?.status;
   const message = error instanceof Error ? error.message : String(error);
   if (typeof status === 'number') return `http_${status}`;
