@@ -3,7 +3,7 @@
 
 import yargs from 'yargs';
 import type { Argv } from 'yargs';
-import { AbortedError, archive, channels, DpsError, ExitCode, guilds, manifest, redact, status, UsageError } from '../lib/index.js';
+import { AbortedError, archive, channels, checkApiUrl, DpsError, ExitCode, guilds, isDiscordApiHost, manifest, redact, status, terminalSafe, UsageError } from '../lib/index.js';
 import type { ArchiveOptions, ConnectionOptions } from '../lib/index.js';
 import { DEFAULT_TYPES } from '../lib/stages/filter.js';
 import { DEFAULT_API } from '../lib/discord/client.js';
@@ -74,6 +74,7 @@ function connectionFlags(y: Argv): Argv {
     .option('token', { type: 'string', describe: 'bot token (prefer DISCORD_TOKEN or .env: a flag ends up in shell history)', group: 'Auth:' })
     .option('token-type', { choices: ['bot', 'user'] as const, default: 'bot' as const, describe: "user tokens break Discord's terms", group: 'Auth:' })
     .option('api', { type: 'string', describe: `API base URL (env DISCORD_API_URL) [default: ${DEFAULT_API}]`, group: 'Auth:' })
+    .option('allow-insecure-api', { type: 'boolean', default: false, describe: 'allow a plain-http --api / DISCORD_API_URL that is not this machine (the token travels in clear)', group: 'Auth:' })
     .option('polite', { type: 'boolean', default: false, describe: 'pace requests well below the rate limits', group: 'Speed:' });
 }
 
@@ -128,6 +129,10 @@ function stateFlags(y: Argv): Argv {
 // Token, token type and API URL from flags, the environment, or .env; warns about user tokens.
 function connection(args: Record<string, unknown>): ConnectionOptions {
   loadDotEnv();
+  const api = (args.api as string | undefined) ?? process.env.DISCORD_API_URL ?? DEFAULT_API;
+  const allowInsecureApi = Boolean(args['allow-insecure-api']);
+  // Refused before anything else happens (exit 2, no request); a host that is not Discord's is named once.
+  const { host, hostname } = checkApiUrl(api, allowInsecureApi);
   const raw = (args.token as string | undefined) ?? process.env.DISCORD_TOKEN ?? '';
   const token = raw.trim().replace(/^Bot\s+/i, '');
   if (token) secrets.push(raw, token);
@@ -135,7 +140,8 @@ function connection(args: Record<string, unknown>): ConnectionOptions {
   if (tokenType === 'user' && !args.quiet) {
     process.stderr.write("warning: automating a user account (self-bot) breaks Discord's terms of service and can get the account terminated; use a bot token.\n");
   }
-  return { token, tokenType, api: (args.api as string | undefined) ?? process.env.DISCORD_API_URL ?? DEFAULT_API, polite: Boolean(args.polite) };
+  if (!isDiscordApiHost(hostname) && !args.quiet) process.stderr.write(`note: sending requests to the API at ${terminalSafe(host)}, not Discord's (--api / DISCORD_API_URL)\n`);
+  return { token, tokenType, api, polite: Boolean(args.polite), allowInsecureApi };
 }
 
 async function printGuilds(args: Record<string, unknown>, controller: AbortController): Promise<void> {
@@ -144,7 +150,7 @@ async function printGuilds(args: Record<string, unknown>, controller: AbortContr
 
 async function printChannels(args: Record<string, unknown>, controller: AbortController): Promise<void> {
   const options = { ...connection(args), guildId: String(args['server-id']), threads: Boolean(args.threads) };
-  const warn = (line: string): void => void (args.quiet || process.stderr.write(`warning: ${redact(line, secrets)}\n`));
+  const warn = (line: string): void => void (args.quiet || process.stderr.write(`warning: ${terminalSafe(redact(line, secrets))}\n`));
   for await (const channel of channels(options, controller.signal, warn)) await writeLine(channel);
 }
 
@@ -153,7 +159,7 @@ async function writeLine(value: unknown): Promise<void> {
 }
 
 async function scrape(args: Record<string, unknown>, controller: AbortController): Promise<void> {
-  const { token, tokenType, api, polite } = connection(args);
+  const { token, tokenType, api, polite, allowInsecureApi } = connection(args);
   const quiet = Boolean(args.quiet);
   if (!args['server-id']) throw new UsageError('missing --server-id (see dps --help)');
   const rawChannels = (args['channel-id'] as string[] | undefined) ?? [];
@@ -179,6 +185,7 @@ async function scrape(args: Record<string, unknown>, controller: AbortController
     stickers: Boolean(args.stickers),
     polite: polite ?? false,
     retryOnly: Boolean(args['retry-only']),
+    allowInsecureApi: allowInsecureApi ?? false,
   };
   if (args['max-size'] !== undefined) options.maxSize = String(args['max-size']);
   if (args['global-rate-limit'] !== undefined) options.globalRateLimit = Number(args['global-rate-limit']);
@@ -258,12 +265,12 @@ function setExit(code: number): void {
 
 function report(error: unknown): void {
   if (error instanceof DpsError) {
-    process.stderr.write(`dps: ${redact(error.message, secrets)}\n`);
+    process.stderr.write(`dps: ${terminalSafe(redact(error.message, secrets))}\n`);
     setExit(signalExit ?? error.exitCode);
     return;
   }
   const message = error instanceof Error ? error.message : String(error);
-  process.stderr.write(`dps: internal error: ${redact(message.replace(/\s+/g, ' '), secrets)}\n`);
+  process.stderr.write(`dps: internal error: ${terminalSafe(redact(message.replace(/\s+/g, ' '), secrets))}\n`);
   if (process.env.DPS_DEBUG && error instanceof Error && error.stack) process.stderr.write(`${redact(error.stack, secrets)}\n`);
   setExit(ExitCode.partial);
 }

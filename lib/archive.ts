@@ -257,10 +257,26 @@ function downloadStages(run: RunContext, cursor?: string): Stage[] {
   ];
 }
 
+// Prints the events of a pass; while the output is full (a paused reader) the pass waits, and with it every
+// stage before it (bounded buffers), so a slow reader costs time, not memory. A stop does not wait for it.
 async function emitAll(run: RunContext, events: AsyncIterable<DpsEvent>): Promise<void> {
   for await (const event of events) {
-    run.hooks.emit?.(event);
+    const drained = run.hooks.emit?.(event);
     warnFor(run, event);
+    if (drained) await untilDrained(drained, run.signal);
+  }
+}
+
+// Resolves when `drained` does or the run is stopped, whichever comes first (the listener is removed either way).
+async function untilDrained(drained: Promise<void>, signal: AbortSignal | undefined): Promise<void> {
+  if (!signal) return drained;
+  if (signal.aborted) return;
+  let onAbort: (() => void) | undefined;
+  const stopped = new Promise<void>((resolve) => signal.addEventListener('abort', (onAbort = () => resolve()), { once: true }));
+  try {
+    await Promise.race([drained, stopped]);
+  } finally {
+    signal.removeEventListener('abort', onAbort!);
   }
 }
 

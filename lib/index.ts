@@ -9,6 +9,7 @@ import { listChannels, listGuilds } from './discord/enumerate.js';
 import type { ChannelEntry, GuildEntry } from './discord/enumerate.js';
 import { NdjsonWriter } from './output/ndjson.js';
 import { Progress } from './output/progress.js';
+import { terminalSafe } from './output/terminal-safe.js';
 import type { ArchiveOptions } from './options.js';
 import type { Counts } from './output/events.js';
 import { openStore, Store } from './store/store.js';
@@ -25,6 +26,8 @@ export * from './errors.js';
 export { runArchive } from './archive.js';
 export { parseSize, DEFAULT_NAME_PATTERN } from './options.js';
 export { namePlaceholders } from './fs/safe-name.js';
+export { terminalSafe } from './output/terminal-safe.js';
+export { checkApiUrl, isDiscordApiHost } from './discord/api-url.js';
 
 /** Where output goes. stdout receives NDJSON events only; stderr receives human logs and progress. */
 export interface ArchiveIO {
@@ -55,11 +58,11 @@ export async function archive(options: ArchiveOptions, io: ArchiveIO = {}): Prom
   const log = (line: string): void => {
     if (io.quiet || !io.stderr) return;
     progress?.clear();
-    io.stderr.write(`${redact(line, [options.token])}\n`);
+    io.stderr.write(`${terminalSafe(redact(line, [options.token]))}\n`); // names from Discord: no raw control characters
   };
   try {
     return await runArchive(options, {
-      emit: (event) => void out?.write(event),
+      emit: (event) => out?.write(event), // a promise while stdout is full: the run waits for the reader
       flushEvents: () => out?.flush(),
       log,
       signal: io.signal,
@@ -151,6 +154,8 @@ export interface ConnectionOptions {
   tokenType?: 'bot' | 'user';
   api?: string;
   polite?: boolean;
+  /** Send the token over plain http to a host that is not loopback (refused otherwise). */
+  allowInsecureApi?: boolean;
 }
 
 /** The servers the token can see (paged past 200). */
@@ -179,5 +184,5 @@ export async function* channels(
 
 function connect(connection: ConnectionOptions): DiscordClient {
   if (!connection.token) throw new UsageError('no token: pass --token, set DISCORD_TOKEN, or put DISCORD_TOKEN=... in a .env file');
-  return new DiscordClient({ token: connection.token, tokenType: connection.tokenType ?? 'bot', api: connection.api ?? DEFAULT_API, polite: connection.polite ?? false });
+  return new DiscordClient({ token: connection.token, tokenType: connection.tokenType ?? 'bot', api: connection.api ?? DEFAULT_API, polite: connection.polite ?? false, allowInsecureApi: connection.allowInsecureApi ?? false });
 }

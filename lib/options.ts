@@ -4,6 +4,7 @@
 import { resolve } from 'node:path';
 import type { DiscordClientOptions } from './discord/client.js';
 import { DEFAULT_API } from './discord/client.js';
+import { checkApiUrl } from './discord/api-url.js';
 import type { MediaOptions } from './discord/media.js';
 import { isSnowflake, parseBound } from './discord/snowflake.js';
 import { UsageError } from './errors.js';
@@ -51,11 +52,13 @@ export interface ArchiveOptions {
   noticeWait?: number | string; // ms or "10s": rate-limit waits longer than this are announced [10 s]
   timeout?: number | string; // ms or "60s": a download with no headers or no data for this long is retried [60 s]
   stallGrace?: number | string; // ms or "2s": once the run is stopping, transfers idle this long are cancelled [2 s]
+  allowInsecureApi?: boolean; // allow a plain-http API that is not loopback (the token travels in clear)
 }
 
 // Where events and human logs go, and how to stop.
 export interface ArchiveHooks {
-  emit?: (event: DpsEvent) => void;
+  // May return a promise while the output is full: the run waits for it before it takes the next event.
+  emit?: (event: DpsEvent) => void | Promise<void>;
   // Writes out the events emit() may still hold; called before a cursor is saved (a run killed just after would
   // never announce the files behind it again).
   flushEvents?: () => void;
@@ -86,6 +89,7 @@ export function normalizeOptions(options: ArchiveOptions) {
     throw new UsageError(`--api is not a URL: ${api}`);
   }
   if (apiUrl.protocol !== 'https:' && apiUrl.protocol !== 'http:') throw new UsageError(`--api must be http(s): ${api}`);
+  checkApiUrl(api, options.allowInsecureApi ?? false); // before the state is opened or any request is made
   const isDiscord = apiUrl.hostname === 'discord.com';
   const cdn = (options.cdn ?? (isDiscord ? 'https://cdn.discordapp.com' : apiUrl.origin)).replace(/\/+$/, '');
   const namePattern = options.namePattern ?? DEFAULT_NAME_PATTERN;
@@ -113,6 +117,7 @@ export function normalizeOptions(options: ArchiveOptions) {
     ...(options.backoffMs !== undefined ? { backoffMs: options.backoffMs } : {}),
     maxWaitMs: options.maxWait === undefined ? DEFAULT_MAX_WAIT_MS : parseDuration(options.maxWait, '--max-wait'),
     noticeWaitMs: options.noticeWait === undefined ? DEFAULT_NOTICE_WAIT_MS : parseDuration(options.noticeWait, '--notice-wait'),
+    ...(options.allowInsecureApi !== undefined ? { allowInsecureApi: options.allowInsecureApi } : {}),
   };
   return {
     guildId,

@@ -49,6 +49,7 @@ export interface MediaItem {
   // A name unique among the message's items (set by flatten when two share a name).
   unique_name: string;
   down?: string | undefined; // from a page walked down (see ChannelPage)
+  invalid?: string | undefined; // Discord sent this attachment unusable (see media.ts): reported failed, never fetched
 }
 
 // Messages that yield no item still have to pass the checkpoint stage, so the cursor can advance past them:

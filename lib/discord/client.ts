@@ -8,6 +8,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { DefaultRestOptions, DefaultUserAgent, DiscordAPIError, HTTPError, RateLimitError, REST, RESTEvents } from '@discordjs/rest';
 import type { RateLimitData, RequestData, ResponseLike } from '@discordjs/rest';
 import { AbortedError, AccessError, ApiError, AuthError, DpsError, redact } from '../errors.js';
+import { checkApiUrl } from './api-url.js';
 import { GlobalLimit } from './global-limit.js';
 import { HistoryRequests, isHistoryRoute } from './history-request.js';
 import { DEFAULT_MAX_WAIT_MS, DEFAULT_NOTICE_WAIT_MS, LongWaits } from './long-wait.js';
@@ -32,6 +33,7 @@ export interface DiscordClientOptions {
   maxWaitMs?: number; // a rate-limit wait longer than this stops with DPS_RATE_LIMIT instead of sleeping [15 min]
   noticeWaitMs?: number; // a rate-limit wait longer than this is announced through onLongWait [10 s]
   onLongWait?: (wait: RateLimitWait) => void;
+  allowInsecureApi?: boolean; // send the token over plain http to a host that is not loopback (see api-url.ts)
 }
 
 // What the caller is doing, for one-line error messages ("channel 123", "server 456").
@@ -75,10 +77,11 @@ export class DiscordClient {
       maxWaitMs: DEFAULT_MAX_WAIT_MS,
       noticeWaitMs: DEFAULT_NOTICE_WAIT_MS,
       onLongWait: () => undefined,
+      allowInsecureApi: false,
       ...options,
       api,
     };
-    this.apiOrigin = new URL(api).origin;
+    this.apiOrigin = checkApiUrl(api, this.options.allowInsecureApi).origin; // no token to a redirected plain-http API
     const match = /^(.*)\/v(\d+)$/.exec(api);
     const globalPerSecond = this.options.polite ? 25 : this.options.globalPerSecond;
     this.waits = new LongWaits({ noticeMs: this.options.noticeWaitMs, maxWaitMs: this.options.maxWaitMs }, this.options.onLongWait);

@@ -15,6 +15,7 @@ import { Agent, request } from 'undici';
 import type { GlobalLimit } from './global-limit.js';
 import { isGlobalRateLimit, retryAfterSeconds } from './rate-limit-headers.js';
 import type { HeadersLike } from './rate-limit-headers.js';
+import { historyPage } from './validate.js';
 
 export interface HistoryRequestOptions {
   api: string; // base with version, e.g. https://discord.com/api/v10
@@ -44,7 +45,7 @@ export class HistoryRequests {
     this.headers = { authorization: options.authorization, 'user-agent': options.userAgent };
   }
 
-  // The parsed JSON body (or the text of a body that is not JSON) of a successful response. `onSent` is called
+  // The parsed JSON body of a successful response, checked to be a page of messages (validate.ts). `onSent` is called
   // as each attempt leaves (after the global limit), for the pacer's window measurements.
   async get(route: string, query: URLSearchParams | undefined, signal?: AbortSignal, onSent?: () => void): Promise<unknown> {
     const { options } = this;
@@ -79,7 +80,7 @@ export class HistoryRequests {
         const data = errorData(text, json, status);
         throw new DiscordAPIError(data, data.code, status, 'GET', url, NO_BODY);
       }
-      return json ? JSON.parse(text) : text;
+      return historyPage(header(raw, 'content-type'), text, route); // a page that is not one is retried, never taken as empty
     }
   }
 

@@ -5,6 +5,7 @@
 import type { APIMessage } from 'discord-api-types/v10';
 import type { DiscordClient } from './client.js';
 import { mediaOf } from './media.js';
+import { isDiscordId } from './snowflake.js';
 
 export const REFRESH_BATCH = 50;
 
@@ -51,9 +52,11 @@ export class UrlRefresher {
 
   private async send(batch: RefreshRequest[]): Promise<void> {
     const fresh = new Map<string, string>();
+    const urls = batch.filter((r) => r.url !== '').map((r) => r.url); // no URL to refresh: the message is re-fetched
     try {
+      if (urls.length === 0) throw new Error('nothing to refresh');
       const response = await this.client.post<RefreshResponse>('/attachments/refresh-urls', {
-        body: { attachment_urls: batch.map((r) => r.url) },
+        body: { attachment_urls: urls },
         signal: this.signal,
         what: 'attachment URL refresh',
       });
@@ -71,6 +74,7 @@ export class UrlRefresher {
   }
 
   private async fromMessage(request: RefreshRequest): Promise<string | undefined> {
+    if (!isDiscordId(request.messageId)) return undefined;
     const message = await this.client.get<APIMessage>(`/channels/${request.channelId}/messages/${request.messageId}`, {
       signal: this.signal,
       what: `message ${request.messageId}`,

@@ -30,7 +30,8 @@ async function* refreshed(records: AttachmentRecord[], context: ChannelContext, 
   // Requested together, so the refresher sends them as one POST /attachments/refresh-urls.
   const urls = await Promise.all(
     records.map((r) =>
-      r.url ? options.refresher.refresh({ url: r.url, channelId: r.channel_id, messageId: r.message_id, attachmentId: r.attachment_id }) : undefined,
+      // Without a URL (Discord sent an unusable one, see media.ts) the refresher re-fetches the message.
+      options.refresher.refresh({ url: r.url ?? '', channelId: r.channel_id, messageId: r.message_id, attachmentId: r.attachment_id }),
     ),
   );
   for (const [index, record] of records.entries()) {

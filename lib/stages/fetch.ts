@@ -4,7 +4,7 @@
 
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Dispatcher } from 'undici';
-import { isExpired, openDownload } from '../discord/download.js';
+import { contentTypeMismatch, isExpired, openDownload } from '../discord/download.js';
 import type { UrlRefresher } from '../discord/refresh.js';
 import { AbortedError, DiskFullError, DownloadError, DpsError, isDiskFull } from '../errors.js';
 import { outputErrorKind, StateDiskFullError } from '../errors.js';
@@ -73,6 +73,7 @@ async function downloadInTurn(item: MediaItem, options: FetchOptions): Promise<I
 // Expired links are refreshed (at most MAX_REFRESHES times, outside the download slot) without using up a
 // retry: a link can expire again while its item waits for a slot when the links' lifetime is short.
 export async function download(item: MediaItem, options: FetchOptions): Promise<ItemResult> {
+  if (item.invalid !== undefined) return failed(item, undefined, 'invalid_attachment', item.invalid); // nothing to fetch
   const retries = options.retries ?? 5;
   const backoffMs = options.backoffMs ?? 500;
   let url = item.url;
@@ -105,6 +106,8 @@ export async function download(item: MediaItem, options: FetchOptions): Promise<
         });
         const body = watched ? watched.track(opened.body) : opened.body;
         try {
+          const mismatch = contentTypeMismatch(item, opened.contentType); // an HTML page is not saved as .png
+          if (mismatch) throw mismatch;
           // The slot is for the transfer: it passes on once the body is in, while the file is fsynced and recorded.
           return await writeItem({ ...item, url }, body, { ...options, signal: transfer, onReceived: release }, opened.contentLength);
         } catch (error) {
@@ -201,6 +204,8 @@ function failed(item: MediaItem, error: unknown, reason = failureCode(error), de
 }
 
 function failureCode(error: unknown): string {
+  const reason = (error as { reason?: unknown } | undefined)?.reason; // set by the check that refused it (content_type_mismatch)
+  if (typeof reason === 'string') return reason;
   const status = (error as { status?: unknown } | undefined)?.status;
   const message = error instanceof Error ? error.message : String(error);
   if (typeof status === 'number') return `http_${status}`;

@@ -45,6 +45,7 @@ export async function* filter(source: AsyncIterable<MediaItem | MessageMark>, op
 }
 
 async function skipReason(item: MediaItem, options: FilterOptions): Promise<SkippedItem | SavedResult | undefined> {
+  if (item.invalid !== undefined) return undefined; // reported by fetch as failed (invalid_attachment), whatever the filter
   if (!matchesType(item, options.types)) {
     return { kind: 'skipped', item, reason: 'type', detail: item.content_type ?? extensionOf(item.filename) ?? 'unknown' };
   }

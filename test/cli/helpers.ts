@@ -13,6 +13,9 @@ import { listFiles, spawnCli } from '../helpers/harness.js';
 
 export type Line = Record<string, unknown>;
 
+// The start of the one stderr line that names an API host other than Discord's (bin/cli.ts).
+export const API_HOST_NOTE = 'note: sending requests to the API at ';
+
 // A fake Discord closed when the test ends.
 export async function fakeFor(t: Test, options: FakeOptions): Promise<FakeDiscord> {
   const fake = await startFakeDiscord(options);
@@ -269,7 +272,7 @@ export function stackLines(text: string): string[] {
   return text.split('\n').filter((line) => /^\s+at /.test(line));
 }
 
-// Non-empty stderr lines.
+// Non-empty stderr lines (without the note naming an API host that is not Discord's, such as the fake's).
 export function stderrLines(text: string): string[] {
-  return text.split('\n').filter((line) => line.trim() !== '');
+  return text.split('\n').filter((line) => line.trim() !== '' && !line.startsWith(API_HOST_NOTE));
 }

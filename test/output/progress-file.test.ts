@@ -70,7 +70,7 @@ t.test('status() answers from progress.json while a run holds the lock, and says
   const hold = await pool.acquire();
   let clock = Date.parse('2030-01-01T00:00:00Z');
   const events: DpsEvent[] = [];
-  const running = runArchive(options, { pool, emit: (e) => events.push(e), progressFile: { intervalMs: 60_000, now: () => clock } });
+  const running = runArchive(options, { pool, emit: (e) => void events.push(e), progressFile: { intervalMs: 60_000, now: () => clock } });
   await pool.waiting;
 
   const report = await status(options.state);
