@@ -5,7 +5,7 @@
 // to S. Failed items are recorded for retry-first on the next run; every result becomes an NDJSON event.
 
 import type { Store } from '../store/store.js';
-import type { ChannelContext, DoneSpan, ItemResult, MessageMark } from '../types.js';
+import type { ChannelContext, DoneSpan, ItemResult, MessageMark, WalkFilter } from '../types.js';
 import { channelDoneEvent, failedEvent, savedEvent, skippedEvent } from '../output/events.js';
 import type { Counts, DpsEvent } from '../output/events.js';
 
@@ -17,6 +17,7 @@ export interface CheckpointOptions {
   flushEveryMs?: number; // how often the cursor is written while running (it is always written at the end)
   channelDone?: boolean; // emit channel_done at the end (default true; false for the retry-failed pass)
   beforePersist?: (() => void) | undefined; // the events yielded so far must be out before the cursor moves past them
+  walkedWith?: WalkFilter | undefined; // the run's filter, recorded with the cursor (lib/store/walked-with.ts)
 }
 
 // Records every result and yields its event; persists the watermark periodically, at the end, and on abort.
@@ -33,7 +34,7 @@ export async function* checkpoint(source: AsyncIterable<ItemResult>, options: Ch
   const flush = async (): Promise<void> => {
     if (!options.saveCursor || (watermark === persisted && doneAbove === persistedAbove)) return;
     options.beforePersist?.();
-    await store.advanceCursor(context.channel_id, watermark, channelPatch(context), doneAbove);
+    await store.advanceCursor(context.channel_id, watermark, channelPatch(context), doneAbove, options.walkedWith);
     persisted = watermark;
     persistedAbove = doneAbove;
     lastFlush = Date.now();
