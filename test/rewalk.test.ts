@@ -21,7 +21,7 @@ const warnings = (events: DpsEvent[], code: string): Warning[] => events.filter(
 const cdnIds = (fake: FakeDiscord): string[] => fake.requests.filter((r) => r.kind === 'cdn').map((r) => r.path.split('/')[3] ?? '');
 const pages = (fake: FakeDiscord): number => fake.requests.filter((r) => r.route === 'GET /channels/:id/messages').length;
 
-function fakeWith(seed: number, messages = 300): Promise<FakeDiscord> {
+function fakeWith(seed: number, messages = 150): Promise<FakeDiscord> {
   return startFakeDiscord({ scenario: singleChannel({ seed, messages, imageRatio: 0.5, otherRatio: 0.2, sizes: [200, 3_000] }) });
 }
 
@@ -112,7 +112,7 @@ t.test('a narrower run does not re-walk; it narrows what the record promises for
 });
 
 t.test('an interrupted re-walk resumes: nothing lost, nothing downloaded or announced twice', async (t) => {
-  const fake = await startFakeDiscord({ scenario: singleChannel({ seed: 34, messages: 1200, imageRatio: 0.4, sizes: [200, 3_000] }), cdnLatencyMs: 3 });
+  const fake = await startFakeDiscord({ scenario: singleChannel({ seed: 34, messages: 700, imageRatio: 0.4, sizes: [200, 3_000] }), cdnLatencyMs: 3 });
   t.teardown(() => fake.close());
   const channel = fake.scenario.guilds[0]!.channels[0]!;
   const options = { ...baseOptions(fake, t.testdir(), channel.id), concurrency: 2 };
