@@ -21,12 +21,12 @@ const warnings = (events: DpsEvent[], code: string): Warning[] => events.filter(
 const cdnIds = (fake: FakeDiscord): string[] => fake.requests.filter((r) => r.kind === 'cdn').map((r) => r.path.split('/')[3] ?? '');
 const pages = (fake: FakeDiscord): number => fake.requests.filter((r) => r.route === 'GET /channels/:id/messages').length;
 
-function fakeWith(seed: number, messages = 150): Promise<FakeDiscord> {
-  return startFakeDiscord({ scenario: singleChannel({ seed, messages, imageRatio: 0.5, otherRatio: 0.2, sizes: [200, 3_000] }) });
+function fakeWith(seed: number, messages = 150, name = 'general'): Promise<FakeDiscord> {
+  return startFakeDiscord({ scenario: singleChannel({ seed, name, messages, imageRatio: 0.5, otherRatio: 0.2, sizes: [200, 3_000] }) });
 }
 
 t.test('--max-size 1KB, then no limit: the skipped files are downloaded, nothing twice', async (t) => {
-  const fake = await fakeWith(31);
+  const fake = await fakeWith(31, 150, 'pics\x1b[2J\x1b]8;;http://x\x07');
   t.teardown(() => fake.close());
   const channel = fake.scenario.guilds[0]!.channels[0]!;
   const options = baseOptions(fake, t.testdir(), channel.id);
@@ -44,7 +44,10 @@ t.test('--max-size 1KB, then no limit: the skipped files are downloaded, nothing
   t.equal(widened.length, 1, 'one filter_widened warning');
   t.equal(widened[0]?.channel_id, channel.id);
   t.match(widened[0]?.detail, /no --max-size/);
-  t.equal(second.logs.filter((line) => line.includes('walking the whole history again')).length, 1, 'one line on stderr');
+  const lines = second.logs.filter((line) => line.includes('walking the whole history again'));
+  t.equal(lines.length, 1, 'one line on stderr');
+  t.ok(lines[0]?.includes('#pics\\x1b[2J\\x1b]8;;http://x\\x07 ('), `the channel name is escaped: ${JSON.stringify(lines[0])}`);
+  t.notOk(/[\x00-\x09\x0b-\x1f]/.test(lines[0] ?? ''), 'no control character reaches the terminal');
   const large = expected.filter((a) => a.size > 1000).map((a) => a.attachment_id).sort();
   t.same(savedIds(second.events).sort(), large, 'the re-walk saves exactly the files the first run skipped');
   t.same(cdnIds(fake).sort(), large, 'and downloads only those');
@@ -112,7 +115,7 @@ t.test('a narrower run does not re-walk; it narrows what the record promises for
 });
 
 t.test('an interrupted re-walk resumes: nothing lost, nothing downloaded or announced twice', async (t) => {
-  const fake = await startFakeDiscord({ scenario: singleChannel({ seed: 34, messages: 700, imageRatio: 0.4, sizes: [200, 3_000] }), cdnLatencyMs: 3 });
+  const fake = await startFakeDiscord({ scenario: singleChannel({ seed: 34, messages: 400, imageRatio: 0.5, sizes: [200, 3_000] }), cdnLatencyMs: 3 });
   t.teardown(() => fake.close());
   const channel = fake.scenario.guilds[0]!.channels[0]!;
   const options = { ...baseOptions(fake, t.testdir(), channel.id), concurrency: 2 };
