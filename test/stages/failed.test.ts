@@ -69,6 +69,7 @@ t.test('a failed item whose message was deleted becomes gone: skipped deleted, o
   const entry = (await status(options.state)).servers[fake.scenario.guilds[0]!.id]?.channels[channel.id];
   t.equal(entry?.pending, 0, 'a gone item is not pending');
   t.equal(entry?.failed, 0, 'nor failed');
+  t.equal(entry?.gone, goneIds.length, 'status counts it as gone');
 
   fake.resetLog();
   const third = await runLibrary(options);
