@@ -21,12 +21,12 @@ const warnings = (events: DpsEvent[], code: string): Warning[] => events.filter(
 const cdnIds = (fake: FakeDiscord): string[] => fake.requests.filter((r) => r.kind === 'cdn').map((r) => r.path.split('/')[3] ?? '');
 const pages = (fake: FakeDiscord): number => fake.requests.filter((r) => r.route === 'GET /channels/:id/messages').length;
 
-function fakeWith(seed: number, messages = 150, name = 'general'): Promise<FakeDiscord> {
+function fakeWith(seed: number, messages = 100, name = 'general'): Promise<FakeDiscord> {
   return startFakeDiscord({ scenario: singleChannel({ seed, name, messages, imageRatio: 0.5, otherRatio: 0.2, sizes: [200, 3_000] }) });
 }
 
 t.test('--max-size 1KB, then no limit: the skipped files are downloaded, nothing twice', async (t) => {
-  const fake = await fakeWith(31, 150, 'pics\x1b[2J\x1b]8;;http://x\x07');
+  const fake = await fakeWith(31, 100, 'pics\x1b[2J\x1b]8;;http://x\x07');
   t.teardown(() => fake.close());
   const channel = fake.scenario.guilds[0]!.channels[0]!;
   const options = baseOptions(fake, t.testdir(), channel.id);
@@ -115,7 +115,7 @@ t.test('a narrower run does not re-walk; it narrows what the record promises for
 });
 
 t.test('an interrupted re-walk resumes: nothing lost, nothing downloaded or announced twice', async (t) => {
-  const fake = await startFakeDiscord({ scenario: singleChannel({ seed: 34, messages: 400, imageRatio: 0.5, sizes: [200, 3_000] }), cdnLatencyMs: 3 });
+  const fake = await startFakeDiscord({ scenario: singleChannel({ seed: 34, messages: 300, imageRatio: 0.5, sizes: [200, 3_000] }), cdnLatencyMs: 3 });
   t.teardown(() => fake.close());
   const channel = fake.scenario.guilds[0]!.channels[0]!;
   const options = { ...baseOptions(fake, t.testdir(), channel.id), concurrency: 2 };
