@@ -25,6 +25,9 @@ import type { Counts, DpsEvent, SummaryEvent } from './output/events.js';
 import { checkpoint } from './stages/checkpoint.js';
 import { fetch } from './stages/fetch.js';
 import { filter } from './stages/filter.js';
+import type { FilterOptions } from './stages/filter.js';
+import { reconcileFilter } from './rewalk.js';
+import { announcedBefore, walkFilterOf } from './store/walked-with.js';
 import { flatten } from './stages/flatten.js';
 import { failedItems } from './stages/failed.js';
 import { failedTargets } from './retry-targets.js';
@@ -202,8 +205,11 @@ async function retryFailed(run: RunContext, target: ChannelTarget, counts: Count
 async function archiveHistory(run: RunContext, target: ChannelTarget, counts: Counts): Promise<void> {
   const { options, store, signal } = run;
   const { context } = target;
-  const record = await store.getChannel(context.channel_id);
   const windowed = options.after !== undefined || options.before !== undefined;
+  const walkedWith = walkFilterOf({ types: options.types, maxSize: options.maxSize, embeds: options.media.embeds === true, stickers: options.media.stickers === true });
+  let record = await store.getChannel(context.channel_id);
+  // A windowed run neither moves the cursor nor records its filter; any other compares it with the record's.
+  if (!windowed) record = await reconcileFilter(store, context, record, walkedWith, run.hooks);
   const cursor = options.fromStart ? undefined : record?.last_message_id;
   const after = maxId(cursor, options.after) ?? '0';
   run.hooks.log?.(`${describeTarget(target)}: ${cursor ? `resuming after message ${cursor}` : 'starting from the beginning'}`);
@@ -218,12 +224,12 @@ async function archiveHistory(run: RunContext, target: ChannelTarget, counts: Co
   // paginate -> flatten is a plain generator pair (paginate already keeps one page in flight): no buffered hop
   // holds whole pages, so the first bounded buffer holds items and marks, not hundreds of messages.
   const units = flatten(pages, options.media);
-  const results = chainStages<ItemResult>(units, downloadStages(run, options.fromStart ? undefined : (record?.last_message_id ?? '0')));
-  await emitAll(run, checkpoint(results, { store, context, counts, saveCursor: !windowed, beforePersist: run.hooks.flushEvents }));
+  const results = chainStages<ItemResult>(units, downloadStages(run, options.fromStart ? undefined : (record?.last_message_id ?? '0'), announcedBefore(record?.rewalk)));
+  await emitAll(run, checkpoint(results, { store, context, counts, saveCursor: !windowed, beforePersist: run.hooks.flushEvents, walkedWith }));
 }
 
 // filter -> fetch(+write): shared by the history pass and the retry pass. `cursor`: the stored cursor (see filter).
-function downloadStages(run: RunContext, cursor?: string): Stage[] {
+function downloadStages(run: RunContext, cursor?: string, announced?: FilterOptions['announced']): Stage[] {
   const { options, store, signal } = run;
   return [
     (source) =>
@@ -232,6 +238,7 @@ function downloadStages(run: RunContext, cursor?: string): Stage[] {
         maxSize: options.maxSize,
         archived: (item) => store.getAttachment(item.attachment_id),
         announceAfter: cursor,
+        announced,
       }),
     (source) =>
       fetch(source, {

@@ -103,7 +103,7 @@ export interface StatusReport {
       name: string;
       channels: Record<
         string,
-        { name: string; parent_id?: string; last_message_id: string | null; done_above?: { from: string; to: string }; last_updated: string; total_images: number; failed: number; pending: number }
+        { name: string; parent_id?: string; last_message_id: string | null; done_above?: { from: string; to: string }; last_updated: string; total_images: number; failed: number; pending: number; gone?: number }
       >;
     }
   >;
@@ -140,6 +140,7 @@ export async function status(state: string, filter: { guildId?: string } = {}, s
       };
       if (channel.parent_id) entry.parent_id = channel.parent_id;
       if (channel.done_above) entry.done_above = { ...channel.done_above };
+      if (channel.gone) entry.gone = channel.gone; // failed files whose message was deleted: not pending, not failed
       server.channels[channel.channel_id] = entry;
     }
     return report;

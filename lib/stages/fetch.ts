@@ -5,7 +5,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Dispatcher } from 'undici';
 import { contentTypeMismatch, isExpired, openDownload } from '../discord/download.js';
-import type { UrlRefresher } from '../discord/refresh.js';
+import type { Renewal, UrlRefresher } from '../discord/refresh.js';
 import { AbortedError, DiskFullError, DownloadError, DpsError, isDiskFull } from '../errors.js';
 import { outputErrorKind, StateDiskFullError } from '../errors.js';
 import { outputError } from '../fs/output-check.js';
@@ -142,7 +142,10 @@ export async function download(item: MediaItem, options: FetchOptions): Promise<
     }
     if (expired) {
       refreshes++;
-      const fresh = await refreshUrl(item, options);
+      // A link refused while still live means the file, not the signature, is missing: ask for the message.
+      const renewal = await renewLink(item, url, options);
+      if (renewal.gone !== undefined) return { kind: 'skipped', item, reason: 'deleted', detail: renewal.gone };
+      const fresh = renewal.url;
       if (!fresh) return failed(item, undefined, 'expired', 'the link expired and could not be refreshed (attachment deleted?)');
       url = fresh;
       attempt--; // an expired link is not a fault of the download: it does not use up a retry
@@ -160,6 +163,16 @@ export async function download(item: MediaItem, options: FetchOptions): Promise<
 function halt(options: FetchOptions, error: DpsError): DpsError {
   if (options.halt) options.halt.error ??= error;
   return error;
+}
+
+// A fresh link for an item whose link the CDN refused: refresh-urls when the link had expired, the message itself
+// when it had not (lib/discord/refresh.ts), which also tells whether the file is gone.
+async function renewLink(item: MediaItem, refused: string, options: FetchOptions): Promise<Renewal> {
+  const refresher = options.refresher;
+  if (refresher === undefined) return {};
+  const target = { channelId: item.context.channel_id, messageId: item.message_id, attachmentId: item.attachment_id };
+  if (isExpired(refused, Date.now())) return refresher.renew({ ...target, url: item.url });
+  return refresher.locate(target);
 }
 
 async function refreshUrl(item: MediaItem, options: FetchOptions): Promise<string | undefined> {
