@@ -1,5 +1,6 @@
 // Stage 5 (runs inside fetch's concurrency): one download body -> a file under --out. Streams into a temp
-// file while hashing, checks the byte count, fsyncs, then renames atomically -- and when the same bytes are
+// file while hashing, checks the byte count, fsyncs, then links it under the name this attachment claimed,
+// never over another file (a taken name moves it to the next candidate) -- and when the same bytes are
 // already archived, the first copy is hard-linked in its place instead of storing them twice.
 
 import { dirname } from 'node:path';
