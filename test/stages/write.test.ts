@@ -82,6 +82,19 @@ t.test('hostile same-name pairs in one message, default pattern', async (t) => {
   t.equal(renamed.length, 8, 'every twin but the first of its group carries its attachment id before the extension');
 });
 
+t.test('case and normalisation twins across messages collide on a case-insensitive check ({filename})', async (t) => {
+  const names = ['A.png', 'a.png', '\u00c9t\u00e9.png', 'e\u0301te\u0301.png', 'STRASSE.png', 'stra\u00dfe.png'];
+  const overrides: Record<number, MessageSpec> = Object.fromEntries(names.map((name, i) => [i + 1, { content: name, attachments: [png(name, 2_000 + i)] }]));
+  const { fake, channelId } = await fakeFor(t, { messages: 8, imageRatio: 0, overrides });
+  const dir = t.testdir();
+  const options = { ...baseOptions(fake, dir, channelId), namePattern: '{filename}' };
+  const { result, events } = await runLibrary(options);
+  t.equal(result.exitCode, 0);
+  const saved = await checkSaved(t, events, options.out, fake, channelId);
+  const renamed = saved.filter((e) => path.basename(e.path).endsWith(`_${e.attachment_id}.png`));
+  t.equal(renamed.length, 3, 'the second of each pair gets its attachment id: one folder would hold both on macOS and Windows');
+});
+
 t.test('a foreign file at the target path is never replaced', async (t) => {
   const { fake, channelId } = await fakeFor(t, { messages: 12, imageRatio: 1, sizes: [500, 3_000] });
   const root = t.testdir();
