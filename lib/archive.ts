@@ -33,7 +33,7 @@ import { failedItems } from './stages/failed.js';
 import { failedTargets } from './retry-targets.js';
 import { detectMessageContentIntent, looksLikeMissingIntent } from './discord/intent.js';
 import type { APIMessage } from 'discord-api-types/v10';
-import type { ItemResult } from './types.js';
+import type { AttachmentRecord, ItemResult, MediaItem } from './types.js';
 import { paginate } from './stages/paginate.js';
 import { KeyedLock } from './stages/write.js';
 import { openStore } from './store/store.js';
@@ -236,7 +236,7 @@ function downloadStages(run: RunContext, cursor?: string, announced?: FilterOpti
       filter(source, {
         types: options.types,
         maxSize: options.maxSize,
-        archived: (item) => store.getAttachment(item.attachment_id),
+        archived: (item) => archivedFor(store, item),
         announceAfter: cursor,
         announced,
       }),
@@ -262,6 +262,15 @@ function downloadStages(run: RunContext, cursor?: string, announced?: FilterOpti
         halt: (run.halt ??= {}),
       }),
   ];
+}
+
+// The record that makes an item already archived: its attachment's, when the file came from this very message;
+// else this message's reference to it (a forward or embed of an attachment archived from another message). An
+// attachment archived from another message, not yet referenced here, goes on to fetch (reference.ts).
+async function archivedFor(store: Store, item: MediaItem): Promise<AttachmentRecord | undefined> {
+  const record = await store.getAttachment(item.attachment_id);
+  if (record?.status !== 'saved' || record.message_id === item.message_id) return record;
+  return store.getReference(item.attachment_id, item.message_id);
 }
 
 // Prints the events of a pass; while the output is full (a paused reader) the pass waits, and with it every

@@ -9,6 +9,8 @@ import type { FileHandle } from 'node:fs/promises';
 import path from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { DiskFullError, DownloadError, isDiskFull, OutputError } from '../errors.js';
+import { place } from './no-replace.js';
+import type { Placement } from './no-replace.js';
 
 // Temp files are dotfiles with this suffix, so removeStaleTemps can find what a crashed run left behind.
 export const TEMP_SUFFIX = '.dps-tmp';
@@ -238,9 +240,23 @@ async function lstatOrUndefined(file: string): Promise<Stats | undefined> {
   }
 }
 
-// Give a finished temp file its final name atomically (replacing a file of that name left by a crashed run)
-// and make the rename durable. Never writes through a symlink.
-export async function commitTemp(tempPath: string, finalPath: string): Promise<void> {
+// Give a finished temp file its final name atomically and make it durable, never replacing anything already
+// under that name (no-replace.ts): a file with the same bytes there is adopted, any other makes the name
+// 'taken' and the temp file is kept for the caller's next candidate name. Never writes through a symlink.
+// `sha256`: the temp file's hash when known (else it is hashed if a file holds the name).
+export async function commitTemp(tempPath: string, finalPath: string, sha256?: string): Promise<Placement> {
+  try {
+    const placed = await place(tempPath, finalPath, sha256, () => symlinkRefusal(finalPath));
+    if (placed === 'placed') await syncDirAfterRename(path.dirname(finalPath));
+    return placed;
+  } catch (error) {
+    await fs.rm(tempPath, { force: true }).catch(() => {});
+    throw translate(error, finalPath);
+  }
+}
+
+// Rename over finalPath, which the caller owns (its own copy, replaced by a link to the first one).
+async function replaceOwn(tempPath: string, finalPath: string): Promise<void> {
   try {
     const existing = await lstatOrUndefined(finalPath);
     if (existing?.isSymbolicLink()) throw symlinkRefusal(finalPath);
@@ -252,15 +268,16 @@ export async function commitTemp(tempPath: string, finalPath: string): Promise<v
   }
 }
 
-// Make finalPath another name for the bytes already at existingPath (a duplicate download). Returns
-// 'referenced' without creating anything when the file system cannot hard-link them.
+// Make finalPath another name for the bytes already at existingPath (a duplicate download), replacing the
+// caller's own copy at finalPath. Returns 'referenced' without creating anything when the file system cannot
+// hard-link them.
 export async function linkDuplicate(existingPath: string, finalPath: string): Promise<'linked' | 'referenced'> {
   const source = await fs.lstat(existingPath);
   if (!source.isFile()) throw refuse(`cannot link to ${existingPath}: not a regular file`);
   const current = await lstatOrUndefined(finalPath);
   if (current?.isSymbolicLink()) throw symlinkRefusal(finalPath);
   if (current !== undefined && current.ino === source.ino && current.dev === source.dev) return 'linked';
-  // Link under a temp name, then rename over whatever holds the final name: atomic either way.
+  // Link under a temp name, then rename over the caller's copy: atomic either way.
   const tempPath = tempName(path.dirname(finalPath));
   try {
     await fs.link(existingPath, tempPath);
@@ -268,7 +285,27 @@ export async function linkDuplicate(existingPath: string, finalPath: string): Pr
     if (NO_LINK.has(String(errorCode(error)))) return 'referenced';
     throw translate(error, finalPath);
   }
-  await commitTemp(tempPath, finalPath);
+  await replaceOwn(tempPath, finalPath);
+  return 'linked';
+}
+
+// Make finalPath a new name for the file at existingPath (a reference to an archived attachment) without
+// replacing anything: 'taken' when another file holds finalPath, 'referenced' when links are impossible.
+// A link to the same file already there (a crashed run made it) counts as linked.
+export async function linkReference(existingPath: string, finalPath: string): Promise<'linked' | 'referenced' | 'taken'> {
+  const source = await fs.lstat(existingPath);
+  if (!source.isFile()) throw refuse(`cannot link to ${existingPath}: not a regular file`);
+  try {
+    await fs.link(existingPath, finalPath);
+  } catch (error) {
+    const code = String(errorCode(error));
+    if (NO_LINK.has(code)) return 'referenced';
+    if (code !== 'EEXIST') throw translate(error, finalPath);
+    const current = await fs.lstat(finalPath);
+    if (current.isSymbolicLink()) throw symlinkRefusal(finalPath);
+    return current.ino === source.ino && current.dev === source.dev ? 'linked' : 'taken';
+  }
+  await syncDirAfterRename(path.dirname(finalPath));
   return 'linked';
 }
 

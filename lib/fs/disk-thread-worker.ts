@@ -16,6 +16,8 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { parentPort, workerData } from 'node:worker_threads';
 import { CREATE_FLAGS, DIR_SYNC_UNSUPPORTED, symlinkRefusal } from './atomic-write.js';
+import { placeSync } from './no-replace.js';
+import type { Placement } from './no-replace.js';
 import type { DiskReply, DiskRequest, DiskWorkerData, SerializedError } from './disk-thread.js';
 
 // The slots shared with the main thread: a write request names the slot that holds its batch.
@@ -129,7 +131,8 @@ async function write(request: Extract<DiskRequest, { op: 'write' }>): Promise<Om
     files.delete(request.file);
     fs.closeSync(fd);
     const result = { sha256: open.hash.digest('hex'), bytes: open.bytes };
-    if (request.finalPath !== undefined) await rename(request.path, request.finalPath);
+    // A final name held by another file: the temp file stays, and the main thread names another candidate.
+    if (request.finalPath !== undefined && (await rename(request.path, request.finalPath, result.sha256)) === 'taken') return { ...result, taken: true };
     return result;
   } catch (error) {
     freeSlot(request.slot);
@@ -207,19 +210,18 @@ function startFsyncs(): void {
   for (const waiting of group) fsync(waiting.fd).then(waiting.resolve, waiting.reject);
 }
 
-// Rename (never over a symlink; the temp file is removed if it fails); resolves after the folder's next fsync
-// (flushFolder).
-function rename(tempPath: string, finalPath: string): Promise<void> {
+// Give the temp file its final name without replacing anything there (no-replace.ts: never over a symlink, a
+// file with the same bytes is adopted, any other leaves the name 'taken' and the temp file in place; the temp
+// file is removed if it fails); resolves after the folder's next fsync (flushFolder).
+function rename(tempPath: string, finalPath: string, sha256?: string): Promise<Placement> {
   try {
-    // No error object for the usual case (nothing there yet): building one per file was most of this call.
-    if (fs.lstatSync(finalPath, { throwIfNoEntry: false })?.isSymbolicLink() === true) throw symlinkRefusal(finalPath);
-    fs.renameSync(tempPath, finalPath);
+    if (placeSync(tempPath, finalPath, sha256, () => symlinkRefusal(finalPath)) === 'taken') return Promise.resolve('taken');
   } catch (error) {
     fs.rmSync(tempPath, { force: true });
     return Promise.reject(error);
   }
   const folder = path.dirname(finalPath);
-  return new Promise((resolve, reject) => {
+  return new Promise<void>((resolve, reject) => {
     const waiting = renamed.get(folder);
     if (waiting === undefined) renamed.set(folder, [{ resolve, reject }]);
     else waiting.push({ resolve, reject });
@@ -227,7 +229,7 @@ function rename(tempPath: string, finalPath: string): Promise<void> {
       syncing.add(folder);
       setImmediate(() => flushFolder(folder));
     }
-  });
+  }).then(() => 'placed' as const);
 }
 
 // Folder fsyncs start at most this often per folder: each is a journal commit, which on ext4 stalls every file
@@ -273,7 +275,7 @@ parentPort?.on('message', (requests: DiskRequest[]) => {
 
 async function handle(request: DiskRequest): Promise<void> {
   try {
-    if (request.op === 'commit') await rename(request.tempPath, request.finalPath);
+    if (request.op === 'commit') return reply({ req: request.req, ...((await rename(request.tempPath, request.finalPath, request.sha256)) === 'taken' ? { taken: true } : {}) });
     if (request.op === 'discard') await discard(request.file, request.path);
     if (request.op !== 'write') return reply({ req: request.req });
     reply({ req: request.req, ...(await write(request)) });

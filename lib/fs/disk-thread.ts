@@ -16,20 +16,30 @@ import fs from 'node:fs/promises';
 import { DiskFullError, DownloadError } from '../errors.js';
 import { commitTemp, ensureDirInside, tempName, translate, writeTemp, WRITE_BATCH_BYTES } from './atomic-write.js';
 import type { TempFile, WriteTempOptions } from './atomic-write.js';
+import type { Placement } from './no-replace.js';
 
 // Where a file's bytes go (the write stage needs only this): in this thread (atomic-write.ts) or a DiskThread.
 export interface Disk {
-  // writeTemp then commitTemp to `finalPath` (in `dir`), in one go; resolves once the file is durably there.
+  // writeTemp then commitTemp to `finalPath` (in `dir`), in one go; resolves once the file is durably there,
+  // or, when another file holds `finalPath` (never replaced), with `taken`: the temp file to commit elsewhere.
   writeFile(dir: string, body: AsyncIterable<Uint8Array | string>, finalPath: string, opts?: WriteTempOptions): Promise<WrittenFile>;
+  // commitTemp: the temp file under `finalPath` unless another file holds it ('taken': the temp file is kept).
+  commitTemp(tempPath: string, finalPath: string, sha256?: string): Promise<Placement>;
+  // Remove a temp file that will not be committed.
+  discardTemp(tempPath: string): Promise<void>;
 }
 
-export type WrittenFile = Omit<TempFile, 'tempPath'>;
+export type WrittenFile = Omit<TempFile, 'tempPath'> & { taken?: string | undefined };
 
 export const inProcessDisk: Disk = {
   async writeFile(dir, body, finalPath, opts) {
     const temp = await writeTemp(dir, body, opts);
-    await commitTemp(temp.tempPath, finalPath);
-    return { sha256: temp.sha256, bytes: temp.bytes };
+    const placed = await commitTemp(temp.tempPath, finalPath, temp.sha256);
+    return { sha256: temp.sha256, bytes: temp.bytes, ...(placed === 'taken' ? { taken: temp.tempPath } : {}) };
+  },
+  commitTemp,
+  async discardTemp(tempPath) {
+    await fs.rm(tempPath, { force: true });
   },
 };
 
@@ -38,7 +48,7 @@ export type DiskRequest =
   // `segments`: where the batch's bytes are in the slot, as [start, length, start, length, ...] in order (see #write).
   | { req: number; op: 'write'; file: number; path: string; slot: number; segments: number[]; last: boolean; finalPath?: string }
   | { req: number; op: 'discard'; file: number; path: string }
-  | { req: number; op: 'commit'; tempPath: string; finalPath: string };
+  | { req: number; op: 'commit'; tempPath: string; finalPath: string; sha256?: string };
 
 export interface SerializedError {
   name: string;
@@ -52,6 +62,7 @@ export interface DiskReply {
   error?: SerializedError;
   sha256?: string;
   bytes?: number;
+  taken?: boolean; // the final name is held by another file: nothing was replaced, the temp file is kept
 }
 
 // What the worker is started with: the shared slots, each WRITE_BATCH_BYTES long, one batch each, and one
@@ -213,11 +224,11 @@ export class DiskThread implements Disk {
   // writeTemp, then commitTemp in the same request as the last batch: the worker renames the file once it is
   // fsynced and answers after the folder's fsync.
   async writeFile(dir: string, body: AsyncIterable<Uint8Array | string>, finalPath: string, opts: WriteTempOptions = {}): Promise<WrittenFile> {
-    const { sha256, bytes } = await this.#write(dir, body, opts, finalPath);
-    return { sha256, bytes };
+    const { sha256, bytes, tempPath, taken } = await this.#write(dir, body, opts, finalPath);
+    return taken ? { sha256, bytes, taken: tempPath } : { sha256, bytes };
   }
 
-  async #write(dir: string, body: AsyncIterable<Uint8Array | string>, opts: WriteTempOptions, finalPath: string | undefined): Promise<TempFile> {
+  async #write(dir: string, body: AsyncIterable<Uint8Array | string>, opts: WriteTempOptions, finalPath: string | undefined): Promise<TempFile & { taken?: boolean }> {
     const { expectedSize, signal } = opts;
     signal?.throwIfAborted();
     const tempPath = tempName(dir);
@@ -290,7 +301,7 @@ export class DiskThread implements Disk {
       opts.onReceived?.();
       const done = await send(true);
       await Promise.all(inFlight);
-      return { tempPath, sha256: done.sha256!, bytes: done.bytes! };
+      return { tempPath, sha256: done.sha256!, bytes: done.bytes!, ...(done.taken === true ? { taken: true } : {}) };
     } catch (error) {
       if (slot !== undefined) this.#release(slot);
       await Promise.allSettled(inFlight);
@@ -299,13 +310,20 @@ export class DiskThread implements Disk {
     }
   }
 
-  // commitTemp's contract (atomic-write.ts): rename to the final name (never through a symlink), durably.
-  async commitTemp(tempPath: string, finalPath: string): Promise<void> {
+  // commitTemp's contract (atomic-write.ts): the final name, durably, never replacing another file ('taken':
+  // the temp file is kept) nor writing through a symlink.
+  async commitTemp(tempPath: string, finalPath: string, sha256?: string): Promise<Placement> {
     try {
-      await this.#request({ op: 'commit', tempPath, finalPath });
+      const reply = await this.#request({ op: 'commit', tempPath, finalPath, ...(sha256 === undefined ? {} : { sha256 }) });
+      return reply.taken === true ? 'taken' : 'placed';
     } catch (error) {
       throw translate(error, finalPath);
     }
+  }
+
+  // Remove a temp file that will not be committed (a final name was taken and the item gave up).
+  async discardTemp(tempPath: string): Promise<void> {
+    await this.#request({ op: 'discard', file: -1, path: tempPath });
   }
 
   // Stops the worker (after the run's last file). Safe to call more than once, or when it never started.

@@ -142,6 +142,17 @@ export function renderName(pattern: string, vars: NameVars, maxBytes = 120): str
   return sanitizeComponent(rendered, maxBytes);
 }
 
+// The name a colliding file gets: `suffix` (e.g. `_<attachment id>`, `_<id>_2`) inserted before the extension
+// of an already sanitised and length-cut name, the stem cut to make room, so the suffix always survives the
+// length limit whatever the pattern rendered. Sanitised like every name (idempotent).
+export function suffixName(name: string, suffix: string, maxBytes = 120): string {
+  const { name: stem, ext } = splitExtension(name);
+  const tail = `${suffix}${ext !== '' && utf8(ext) < MAX_EXTENSION_BYTES ? `.${ext}` : ''}`;
+  const head = ext !== '' && utf8(ext) < MAX_EXTENSION_BYTES ? stem : name;
+  const room = Math.max(0, maxBytes - utf8(tail));
+  return sanitizeComponent(`${cutBytes(head, room)}${tail}`, maxBytes);
+}
+
 // The placeholder values of one media item, so every caller formats dates and names the same way.
 export function nameVars(item: MediaItem): Record<NamePlaceholder, string> {
   const date = new Date(item.timestamp);

@@ -16,6 +16,7 @@ import type { StallWatch } from '../util/stall-watch.js';
 import { itemFolder, writeItem } from './write.js';
 import { folderTurn } from './folder-gate.js';
 import { adoptExisting } from './adopt.js';
+import { resolveKnown } from './reference.js';
 import type { WriteOptions } from './write.js';
 
 // How often one item's link may be refreshed in one run (each refresh is a request to Discord).
@@ -54,9 +55,25 @@ export function fetch(source: AsyncIterable<FilteredUnit | SavedResult>, options
   const window = options.window ?? Math.max(16, options.pool.size * 8);
   return orderedParallel(
     source,
-    async (unit): Promise<ItemResult> => (unit.kind === 'item' ? downloadInTurn(unit, options) : unit),
+    async (unit): Promise<ItemResult> => (unit.kind === 'item' ? downloadOnce(unit, options) : unit),
     { window, signal: options.signal },
   );
+}
+
+// One attachment id is handled by one item at a time, and the store is asked first: an attachment archived
+// from another message (a forward, an embed of it) becomes a reference to the first copy, with no request.
+async function downloadOnce(item: MediaItem, options: FetchOptions): Promise<ItemResult> {
+  return options.locks.run(`attachment:${item.attachment_id}`, async () => {
+    let known: Awaited<ReturnType<typeof resolveKnown>>;
+    try {
+      known = await resolveKnown(item, options);
+    } catch (error) {
+      if (options.signal?.aborted) throw new AbortedError('aborted', { cause: options.signal.reason });
+      if (isDiskFull(error) || error instanceof DiskFullError) throw new DiskFullError(`disk full: no space left in ${options.out} while linking ${item.filename}; free some space and re-run to resume`, { cause: error });
+      return failed(item, error);
+    }
+    return known === 'download' ? downloadInTurn(item, options) : known;
+  });
 }
 
 // The first download into each folder goes alone (folder-gate.ts), then the folder's downloads run in parallel.

@@ -45,9 +45,18 @@ function failedKey(rec: Pick<AttachmentRecord, 'channel_id' | 'message_id' | 'at
   return `${rec.channel_id}!${rec.message_id.padStart(20, '0')}!${rec.attachment_id}`;
 }
 
-// Path claims are compared the way the strictest file system would (macOS and Windows ignore case).
-function pathKey(file: string): string {
-  return path.normalize(file).normalize('NFC').toLowerCase();
+// Path claims are compared the way the strictest file system would: macOS and Windows ignore case, and macOS
+// Unicode normalisation, so `A.png` and `a.png`, or `é` composed and decomposed, are one name. Compatibility
+// normalisation and a full case fold (upper then lower: `ß` -> `ss`) make more names collide than any file
+// system does, never fewer: a false collision only costs a suffixed name, a missed one would cost a file.
+export function pathKey(file: string): string {
+  return path.normalize(file).normalize('NFKC').toUpperCase().toLowerCase().normalize('NFKC');
+}
+
+// A reference to an archived attachment from another message (a forward, an embed): keyed by both ids, so
+// the attachment's first record is never replaced, and one message references one attachment once.
+export function referenceKey(attachmentId: string, messageId: string): string {
+  return `${attachmentId}!${messageId}`;
 }
 
 // Key range of one channel in the failed queue ('"' is the character after the '!' separator).
@@ -66,6 +75,7 @@ export class Store {
   readonly #hash: Sub<HashEntry>;
   readonly #path: Sub<string>;
   readonly #failed: Sub<FailedEntry>;
+  readonly #reference: Sub<AttachmentRecord>;
   readonly #onClose: (() => void) | undefined;
   readonly #queues = new Map<string, Promise<unknown>>();
   // Reads answered synchronously when the database can (LevelDB: a few microseconds from its cache, against a
@@ -80,6 +90,10 @@ export class Store {
   #lastWrite: Promise<void> = Promise.resolve();
   // Attachment records waiting in an unwritten group, so reads see them (read-your-writes).
   readonly #unwritten = new Map<string, AttachmentRecord>();
+  // The same for hash entries and references: a second download of the same bytes (or a second reference)
+  // must see the first one's entry even while its group is still being written.
+  readonly #unwrittenHash = new Map<string, HashEntry>();
+  readonly #unwrittenReference = new Map<string, AttachmentRecord>();
 
   // `onClose` runs once the database is closed (openStore uses it to release its in-process lock).
   constructor(db: StoreDb, onClose?: () => void) {
@@ -90,6 +104,7 @@ export class Store {
     this.#hash = db.sublevel<string, HashEntry>('hash', { valueEncoding: 'json' });
     this.#path = db.sublevel<string, string>('path', { valueEncoding: 'json' });
     this.#failed = db.sublevel<string, FailedEntry>('failed', { valueEncoding: 'json' });
+    this.#reference = db.sublevel<string, AttachmentRecord>('reference', { valueEncoding: 'json' });
     this.#sync = (db.supports as { getSync?: boolean }).getSync === true;
   }
 
@@ -117,6 +132,8 @@ export class Store {
           } finally {
             for (const op of batch) {
               if (op.type === 'put' && op.sublevel === this.#attachment && this.#unwritten.get(op.key) === op.value) this.#unwritten.delete(op.key);
+              if (op.type === 'put' && op.sublevel === this.#hash && this.#unwrittenHash.get(op.key) === op.value) this.#unwrittenHash.delete(op.key);
+              if (op.type === 'put' && op.sublevel === this.#reference && this.#unwrittenReference.get(op.key) === op.value) this.#unwrittenReference.delete(op.key);
             }
           }
         });
@@ -127,6 +144,8 @@ export class Store {
     for (const op of ops) {
       group.ops.push(op);
       if (op.type === 'put' && op.sublevel === this.#attachment) this.#unwritten.set(op.key, op.value as AttachmentRecord);
+      if (op.type === 'put' && op.sublevel === this.#hash) this.#unwrittenHash.set(op.key, op.value as HashEntry);
+      if (op.type === 'put' && op.sublevel === this.#reference) this.#unwrittenReference.set(op.key, op.value as AttachmentRecord);
     }
     return group.written;
   }
@@ -267,7 +286,45 @@ export class Store {
 
   // Where these bytes were first written, if anywhere (dedupe: link instead of writing twice).
   async getHash(sha256: string): Promise<HashEntry | undefined> {
-    return this.#get(this.#hash, sha256);
+    return this.#unwrittenHash.get(sha256) ?? this.#get(this.#hash, sha256);
+  }
+
+  // This message's reference to an attachment archived from another message, if it was recorded.
+  async getReference(attachmentId: string, messageId: string): Promise<AttachmentRecord | undefined> {
+    const key = referenceKey(attachmentId, messageId);
+    return this.#unwrittenReference.get(key) ?? this.#get(this.#reference, key);
+  }
+
+  // Record a reference (recordReference's caller holds the attachment's lock and its path claim): the
+  // attachment's own record is untouched; the reference's path claim (unless it is the first copy's path),
+  // the retry queue entry of that message's item removed, and the channel counters (saved +1 the first time,
+  // failed -1 if it was queued).
+  async recordReference(rec: SavedRecord & { duplicate_of: string }): Promise<void> {
+    const key = referenceKey(rec.attachment_id, rec.message_id);
+    const written = await this.#serial(`channel:${rec.channel_id}`, async () => {
+      const [previous, queued, channel] = await Promise.all([
+        this.getReference(rec.attachment_id, rec.message_id),
+        this.#get(this.#failed, failedKey(rec)),
+        this.#readChannel(rec.channel_id),
+      ]);
+      const ops: Ops = [
+        { type: 'put', sublevel: this.#reference, key, value: { ...rec, status: 'saved', reason: undefined } },
+        { type: 'del', sublevel: this.#failed, key: failedKey(rec) },
+      ];
+      if (rec.path !== rec.duplicate_of) ops.push({ type: 'put', sublevel: this.#path, key: pathKey(rec.path), value: key });
+      if (previous === undefined || queued !== undefined) {
+        const counts = channel ?? emptyChannel(rec.channel_id, rec.guild_id);
+        const value: ChannelRecord = {
+          ...counts,
+          total_images: counts.total_images + (previous === undefined ? 1 : 0),
+          failed: queued !== undefined ? Math.max(0, counts.failed - 1) : counts.failed,
+        };
+        ops.push({ type: 'put', sublevel: this.#channel, key: rec.channel_id, value });
+        this.#channels.set(rec.channel_id, value);
+      }
+      return { done: this.#write(ops) };
+    });
+    await written.done;
   }
 
   // Reserve a final file path for one attachment: true if it was free or is already this attachment's. The
@@ -379,10 +436,13 @@ export class Store {
     filter: { guildId?: string | undefined; channelId?: string | undefined } = {},
     signal?: AbortSignal,
   ): AsyncIterable<AttachmentRecord> {
-    for await (const value of this.#attachment.values({ signal })) {
-      if (filter.guildId !== undefined && value.guild_id !== filter.guildId) continue;
-      if (filter.channelId !== undefined && value.channel_id !== filter.channelId) continue;
-      yield value;
+    for (const sublevel of [this.#attachment, this.#reference]) {
+      // Then the references (forwards, embeds of archived attachments): each with duplicate_of, after every first record.
+      for await (const value of sublevel.values({ signal })) {
+        if (filter.guildId !== undefined && value.guild_id !== filter.guildId) continue;
+        if (filter.channelId !== undefined && value.channel_id !== filter.channelId) continue;
+        yield value;
+      }
     }
   }
 

@@ -139,17 +139,22 @@ t.test('/dev/full reports ENOSPC as DiskFullError', { skip: !existsSync('/dev/fu
   await t.rejects(writeTemp(t.testdir(), viaDevFull(), {}), DiskFullError);
 });
 
-t.test('commitTemp renames, replaces, refuses symlinks', async (t) => {
-  const root = t.testdir({ 'old.png': 'old bytes', target: 'do not touch' });
+t.test('commitTemp renames, never replaces, adopts identical bytes, refuses symlinks', async (t) => {
+  const root = t.testdir({ 'old.png': 'old bytes', 'same.png': 'new', target: 'do not touch' });
   const first = await writeTemp(root, chunks(1, 5), {});
   const final = path.join(root, 'a.png');
-  await commitTemp(first.tempPath, final);
+  t.equal(await commitTemp(first.tempPath, final), 'placed');
   t.equal((await fs.stat(final)).size, 5);
   t.notOk(existsSync(first.tempPath));
-  // Re-running after a crash rewrites the same name.
+  // Another file holds the name: it is never replaced, and the temp file stays for the next candidate name.
   const second = await writeTemp(root, Readable.from(['new']), {});
-  await commitTemp(second.tempPath, path.join(root, 'old.png'));
-  t.equal(await fs.readFile(path.join(root, 'old.png'), 'utf8'), 'new');
+  t.equal(await commitTemp(second.tempPath, path.join(root, 'old.png'), second.sha256), 'taken');
+  t.equal(await fs.readFile(path.join(root, 'old.png'), 'utf8'), 'old bytes', 'the holder is untouched');
+  t.ok(existsSync(second.tempPath), 'the temp file is kept');
+  // A file with exactly these bytes (a crashed run renamed it there) is adopted.
+  t.equal(await commitTemp(second.tempPath, path.join(root, 'same.png')), 'placed');
+  t.notOk(existsSync(second.tempPath));
+  t.equal(await fs.readFile(path.join(root, 'same.png'), 'utf8'), 'new');
   // Never through a symlink.
   await fs.symlink(path.join(root, 'target'), path.join(root, 'evil.png'));
   const third = await writeTemp(root, Readable.from(['x']), {});

@@ -198,3 +198,22 @@ t.test('writeFile: a file written and renamed in one request, its slot free befo
   await t.rejects(fs.lstat(path.join(root, 'short.bin')), { code: 'ENOENT' }, 'and never reaches its final name');
   t.same(await tempsIn(root), [], 'no temp file is left');
 });
+
+t.test('a final name held by another file is never replaced: taken, then committed under another name', async (t) => {
+  const disk = new DiskThread();
+  t.teardown(() => disk.close());
+  const data = bytesOf(5_000, 3);
+  const root = t.testdir({ 'held.bin': 'a user file', 'same.bin': data });
+  const file = await disk.writeFile(root, chunked(data, [1_000]), path.join(root, 'held.bin'), { expectedSize: data.byteLength });
+  t.equal(await fs.readFile(path.join(root, 'held.bin'), 'utf8'), 'a user file', 'the holder is untouched');
+  t.ok(file.taken !== undefined && file.sha256 === sha(data), 'taken: the temp file is kept, hashed');
+  t.equal(await disk.commitTemp(file.taken!, path.join(root, 'held.bin'), file.sha256), 'taken', 'a commit never replaces either');
+  t.equal(await disk.commitTemp(file.taken!, path.join(root, 'next.bin'), file.sha256), 'placed');
+  t.ok((await fs.readFile(path.join(root, 'next.bin'))).equals(data), 'under the next name, byte for byte');
+  // The same bytes already under the name (a crashed run renamed them there): adopted, not duplicated.
+  const again = await disk.writeFile(root, chunked(data, [1_000]), path.join(root, 'same.bin'), { expectedSize: data.byteLength });
+  t.equal(again.taken, undefined, 'identical bytes are adopted');
+  const kept = await disk.writeFile(root, chunked(bytesOf(10, 9), [10]), path.join(root, 'held.bin'), { expectedSize: 10 });
+  await disk.discardTemp(kept.taken!);
+  t.same(await tempsIn(root), [], 'no temp file is left');
+});

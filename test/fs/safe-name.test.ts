@@ -11,6 +11,7 @@ import {
   sanitizeComponent,
   splitExtension,
   validatePattern,
+  suffixName,
 } from '../../lib/fs/safe-name.js';
 import type { MediaItem } from '../../lib/types.js';
 
@@ -185,4 +186,16 @@ t.test('folderName', async (t) => {
   const long = folderName('名'.repeat(100), '123456789012345678');
   t.ok(bytes(long) <= 80 + 1 + 18);
   t.ok(long.endsWith('_123456789012345678'));
+});
+
+t.test('suffixName: the suffix goes before the extension and survives the length limit', async (t) => {
+  t.equal(suffixName('photo.png', '_42'), 'photo_42.png');
+  t.equal(suffixName('2024-01-31', '_42'), '2024-01-31_42', 'no extension: appended');
+  t.equal(suffixName('.hidden', '_42'), '.hidden_42', 'a dotfile has no extension');
+  const long = sanitizeComponent(`${'é'.repeat(100)}.png`);
+  const cut = suffixName(long, '_1234567890123456789');
+  t.ok(cut.endsWith('_1234567890123456789.png') && Buffer.byteLength(cut) <= 120, cut);
+  const cjk = suffixName(sanitizeComponent(`${'写真'.repeat(40)}.jpeg`, 60), '_7_2', 60);
+  t.ok(cjk.endsWith('_7_2.jpeg') && Buffer.byteLength(cjk) <= 60, cjk);
+  t.equal(suffixName(cut, '_1234567890123456789'), sanitizeComponent(suffixName(cut, '_1234567890123456789')), 'already sanitised');
 });

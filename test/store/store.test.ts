@@ -117,6 +117,10 @@ function contract(name: string, make: (t: Test) => Promise<Store>): void {
 
     t.equal(await store.claimPath('/archive/first.png', 'a1'), true, 'already ours');
     t.equal(await store.claimPath('/archive/FIRST.png', 'a3'), false, 'case-insensitive, like macOS and Windows');
+    t.equal(await store.claimPath('/archive/\u00e9t\u00e9.png', 'a3'), true);
+    t.equal(await store.claimPath('/archive/E\u0301TE\u0301.png', 'a4'), false, 'decomposed and upper case: one name on macOS');
+    t.equal(await store.claimPath('/archive/stra\u00dfe.png', 'a3'), true);
+    t.equal(await store.claimPath('/archive/STRASSE.png', 'a4'), false, 'a full case fold');
     t.equal(await store.claimPath('/archive/new.png', 'a3'), true);
     t.equal(await store.claimPath('/archive/new.png', 'a4'), false);
     const racing = await Promise.all([store.claimPath('/archive/race.png', 'x'), store.claimPath('/archive/race.png', 'y')]);

@@ -1,0 +1,61 @@
+// (inside fetch, before any download) An attachment that is already archived, seen again from another message:
+// a forward's `message_snapshots` copy, an embed of an uploaded file. Nothing is downloaded: the message gets a
+// hard link to the first copy at its own path (its own folder and name pattern, a claim like any file), recorded
+// as a reference beside the attachment's record, which stays the first one (ARCHITECTURE.md, "Each file once").
+
+import { dirname } from 'node:path';
+import { ensureDirInside, fileMatches, linkReference } from '../fs/atomic-write.js';
+import { referenceKey } from '../store/state.js';
+import type { SavedRecord } from '../store/state.js';
+import type { MediaItem, SavedResult, SkippedItem } from '../types.js';
+import { itemPath } from './write.js';
+import type { WriteOptions } from './write.js';
+
+// What the store knows of an item's attachment id, decided before downloading: `download` (unknown, failed, or
+// its first copy is no longer intact), `skip` (this very message's file is archived), or a reference result.
+export async function resolveKnown(item: MediaItem, options: WriteOptions): Promise<SavedResult | SkippedItem | 'download'> {
+  const { store } = options;
+  const first = await store.getAttachment(item.attachment_id);
+  if (first?.status !== 'saved' || first.path === undefined || first.sha256 === undefined || first.bytes === undefined) return 'download';
+  if (first.message_id === item.message_id) return { kind: 'skipped', item, reason: 'already_archived' };
+  if ((await store.getReference(item.attachment_id, item.message_id))?.status === 'saved') return { kind: 'skipped', item, reason: 'already_archived' };
+  // Linking to a file whose bytes changed would announce bytes that are not there: download it instead.
+  if (!(await fileMatches(first.path, first.bytes, first.sha256, options.signal))) return 'download';
+  return reference(item, first as SavedRecord, options);
+}
+
+async function reference(item: MediaItem, first: SavedRecord, options: WriteOptions): Promise<SavedResult> {
+  const owner = referenceKey(item.attachment_id, item.message_id);
+  let claimed: { path: string; n: number } | undefined;
+  try {
+    let savedPath: string | undefined;
+    while (savedPath === undefined) {
+      const next: { path: string; n: number } = await itemPath(item, options, claimed === undefined ? 0 : claimed.n + 1, owner);
+      if (claimed !== undefined) options.store.releaseClaim(claimed.path, owner);
+      claimed = next;
+      await ensureDirInside(options.out, dirname(next.path), options.folders);
+      const linked = await linkReference(first.path, next.path);
+      if (linked === 'linked') savedPath = next.path;
+      else if (linked === 'referenced') savedPath = first.path; // no hard links here: the record points at the first copy
+    }
+    await options.store.recordReference({
+      ...first,
+      guild_id: item.context.guild_id,
+      channel_id: item.context.channel_id,
+      message_id: item.message_id,
+      filename: item.filename,
+      content_type: item.content_type ?? first.content_type,
+      timestamp: item.timestamp,
+      source: item.source,
+      author_id: item.author_id,
+      status: 'saved',
+      path: savedPath,
+      duplicate_of: first.path,
+      url: undefined,
+      updated_at: new Date().toISOString(),
+    });
+    return { kind: 'saved', item, path: savedPath, bytes: first.bytes ?? 0, sha256: first.sha256, duplicate_of: first.path };
+  } finally {
+    if (claimed !== undefined) options.store.releaseClaim(claimed.path, owner);
+  }
+}

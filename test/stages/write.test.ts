@@ -1,0 +1,148 @@
+// Name collisions (issue 20, item 1): a path is written only by the attachment that holds its claim; whatever
+// the name pattern, a collision gets the attachment id before the extension (after sanitising and cutting),
+// then a counter; no file is ever replaced, on disk or in the state, in one run or across runs.
+
+import { createHash } from 'node:crypto';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import fs from 'node:fs/promises';
+import path from 'node:path';
+import t from 'tap';
+import type { Test } from 'tap';
+import { startFakeDiscord } from '../../fixtures/fake-discord.js';
+import type { FakeDiscord } from '../../fixtures/fake-discord.js';
+import type { AttachmentSpec, MessageSpec } from '../../fixtures/generate.js';
+import { singleChannel } from '../../fixtures/scenarios.js';
+import type { SingleChannelOptions } from '../../fixtures/scenarios.js';
+import { candidateName } from '../../lib/stages/write.js';
+import { listFiles, runLibrary } from '../helpers/harness.js';
+import { baseOptions } from '../helpers/verify.js';
+
+const png = (filename: string, size: number): AttachmentSpec => ({ filename, contentType: 'image/png', size, width: 10, height: 10 });
+const sha = (data: Buffer): string => createHash('sha256').update(data).digest('hex');
+
+async function fakeFor(t: Test, options: SingleChannelOptions): Promise<{ fake: FakeDiscord; channelId: string }> {
+  const fake = await startFakeDiscord({ scenario: singleChannel({ seed: 20, gapRate: 0, ...options }) });
+  t.teardown(() => fake.close());
+  return { fake, channelId: fake.scenario.guilds[0]!.channels.find((c) => c.gen)!.id };
+}
+
+type Saved = { event: 'saved'; path: string; sha256: string; bytes: number; attachment_id: string; message_id: string; duplicate_of?: string };
+
+// Every saved event's path holds exactly its bytes; paths are distinct; files on disk == saved events.
+async function checkSaved(t: Test, events: Array<{ event: string }>, out: string, fake: FakeDiscord, channelId: string, foreign = 0): Promise<Saved[]> {
+  const saved = events.filter((e): e is Saved => e.event === 'saved');
+  const expected = [...fake.expected({ channelId })];
+  t.equal(saved.length, expected.length, `a saved event for each of the ${expected.length} files`);
+  t.equal(new Set(saved.map((e) => e.path)).size, saved.length, 'every saved event has its own path');
+  for (const e of saved) {
+    const bytes = await fs.readFile(e.path);
+    const want = expected.find((x) => x.attachment_id === e.attachment_id);
+    if (sha(bytes) !== e.sha256 || want?.sha256 !== e.sha256) t.fail(`${e.path} does not hold the bytes of ${e.attachment_id}`);
+  }
+  t.equal((await listFiles(out)).length, saved.length + foreign, 'files on disk == saved events (+ foreign files)');
+  return saved;
+}
+
+for (const pattern of ['{message_id}.{ext}', '{date}', '{date}_{message_id}.{ext}']) {
+  t.test(`a pattern with no per-file part: ${pattern}`, async (t) => {
+    // 40 messages of 1-3 images each, a minute apart: several files per message and dozens per day.
+    const { fake, channelId } = await fakeFor(t, { messages: 40, imageRatio: 1, spacingMs: 60_000, sizes: [500, 3_000] });
+    const dir = t.testdir();
+    const options = { ...baseOptions(fake, dir, channelId), namePattern: pattern, concurrency: 16 };
+    const { result, events } = await runLibrary(options);
+    t.equal(result.exitCode, 0);
+    await checkSaved(t, events, options.out, fake, channelId);
+  });
+}
+
+t.test('hostile same-name pairs in one message, default pattern', async (t) => {
+  const long = `${'a'.repeat(296)}.png`;
+  const emoji = `${'📷'.repeat(80)}.png`;
+  const cjk = `${'写真'.repeat(60)}.png`;
+  const family = `${'👨‍👩‍👧'.repeat(20)}.png`;
+  const overrides: Record<number, MessageSpec> = {
+    1: { content: 'two long names', attachments: [png(long, 1001), png(long, 1002)] },
+    2: { content: 'emoji cut to the limit', attachments: [png(emoji, 1003), png(emoji, 1004), png(family, 1013), png(family, 1014)] },
+    3: { content: 'cjk cut to the limit', attachments: [png(cjk, 1005), png(cjk, 1006)] },
+    4: { content: 'sanitised alike', attachments: [png('a?.png', 1007), png('a*.png', 1008), png('a:.png', 1009)] },
+    5: { content: 'case twins', attachments: [png('A.png', 1010), png('a.png', 1011)] },
+    6: { content: 'decomposed twin', attachments: [png('e\u0301.png', 1015), png('\u00e9.png', 1016)] },
+  };
+  const { fake, channelId } = await fakeFor(t, { messages: 8, imageRatio: 0, overrides });
+  const dir = t.testdir();
+  const options = { ...baseOptions(fake, dir, channelId), concurrency: 16 };
+  const { result, events } = await runLibrary(options);
+  t.equal(result.exitCode, 0);
+  const saved = await checkSaved(t, events, options.out, fake, channelId);
+  const keys = saved.map((e) => path.basename(e.path).normalize('NFKC').toUpperCase().toLowerCase());
+  t.equal(new Set(keys).size, keys.length, 'no two names differ only by case or normalisation');
+  for (const e of saved) t.ok(Buffer.byteLength(path.basename(e.path)) <= 120, 'cut to the length limit');
+  // 15 files in 7 groups that render to one name: 8 twins get their attachment id before the extension.
+  const renamed = saved.filter((e) => path.basename(e.path).endsWith(`_${e.attachment_id}.png`));
+  t.equal(renamed.length, 8, 'every twin but the first of its group carries its attachment id before the extension');
+});
+
+t.test('case and normalisation twins across messages collide on a case-insensitive check ({filename})', async (t) => {
+  const names = ['A.png', 'a.png', '\u00c9t\u00e9.png', 'e\u0301te\u0301.png', 'STRASSE.png', 'stra\u00dfe.png'];
+  const overrides: Record<number, MessageSpec> = Object.fromEntries(names.map((name, i) => [i + 1, { content: name, attachments: [png(name, 2_000 + i)] }]));
+  const { fake, channelId } = await fakeFor(t, { messages: 8, imageRatio: 0, overrides });
+  const dir = t.testdir();
+  const options = { ...baseOptions(fake, dir, channelId), namePattern: '{filename}' };
+  const { result, events } = await runLibrary(options);
+  t.equal(result.exitCode, 0);
+  const saved = await checkSaved(t, events, options.out, fake, channelId);
+  const renamed = saved.filter((e) => path.basename(e.path).endsWith(`_${e.attachment_id}.png`));
+  t.equal(renamed.length, 3, 'the second of each pair gets its attachment id: one folder would hold both on macOS and Windows');
+});
+
+t.test('a foreign file at the target path is never replaced', async (t) => {
+  const { fake, channelId } = await fakeFor(t, { messages: 12, imageRatio: 1, sizes: [500, 3_000] });
+  const root = t.testdir();
+  const first = path.join(root, 'first');
+  const run1 = await runLibrary(baseOptions(fake, first, channelId));
+  const paths = (run1.events as Array<{ event: string }>).filter((e): e is Saved => e.event === 'saved').map((e) => path.relative(path.join(first, 'out'), e.path));
+  t.ok(paths.length > 5);
+  // A fresh archive whose --out already holds a user's files at three of those paths (one of them a file whose
+  // size equals the attachment's, so only the bytes tell them apart).
+  const options = baseOptions(fake, path.join(root, 'second'), channelId);
+  const foreign = paths.slice(0, 3);
+  for (const [i, rel] of foreign.entries()) {
+    mkdirSync(path.dirname(path.join(options.out, rel)), { recursive: true });
+    const size = i === 0 ? (await fs.stat(path.join(first, 'out', rel))).size : 7;
+    writeFileSync(path.join(options.out, rel), Buffer.alloc(size, 0x41));
+  }
+  const { result, events } = await runLibrary(options);
+  t.equal(result.exitCode, 0);
+  await checkSaved(t, events, options.out, fake, channelId, foreign.length);
+  for (const [i, rel] of foreign.entries()) {
+    const bytes = await fs.readFile(path.join(options.out, rel));
+    t.ok(bytes.every((b) => b === 0x41) && (i === 0 || bytes.length === 7), `the user's ${rel} is untouched`);
+  }
+});
+
+t.test('claims hold across runs: a later attachment rendering to an archived path gets its own name', async (t) => {
+  const { fake, channelId } = await fakeFor(t, { messages: 6, imageRatio: 1, sizes: [500, 3_000] });
+  const dir = t.testdir();
+  const options = { ...baseOptions(fake, dir, channelId), namePattern: '{channel_id}.{ext}' };
+  const run1 = await runLibrary(options);
+  t.equal(run1.result.exitCode, 0);
+  const before = new Map<string, string>();
+  for (const file of await listFiles(options.out)) before.set(file, sha(await fs.readFile(path.join(options.out, file))));
+  fake.appendMessages(channelId, 6, { imageRatio: 1 });
+  const run2 = await runLibrary(options);
+  t.equal(run2.result.exitCode, 0);
+  for (const [file, digest] of before) t.equal(sha(await fs.readFile(path.join(options.out, file))), digest, `${file} kept its bytes`);
+  await checkSaved(t, [...run1.events, ...run2.events], options.out, fake, channelId);
+});
+
+t.test('candidate names: the id survives the length cut, then a counter', async (t) => {
+  const long = `${'b'.repeat(115)}.png`;
+  t.equal(candidateName('x.png', '123', 0), 'x.png');
+  t.equal(candidateName('x.png', '123', 1), 'x_123.png');
+  t.equal(candidateName('x.png', '123', 2), 'x_123_2.png');
+  t.equal(candidateName('2024-01-01', '123', 1), '2024-01-01_123', 'no extension: appended');
+  const cut = candidateName(long, '1234567890123456789', 1);
+  t.ok(cut.endsWith('_1234567890123456789.png') && Buffer.byteLength(cut) <= 120, cut);
+  const emoji = candidateName(`${'📷'.repeat(29)}.png`, '99', 1);
+  t.ok(emoji.endsWith('_99.png') && Buffer.byteLength(emoji) <= 120 && !emoji.includes('\ufffd'), emoji);
+});
