@@ -126,6 +126,13 @@ function stateFlags(y: Argv): Argv {
   return y.option('state', { type: 'string', default: 'data/state', describe: 'state folder (LevelDB)' });
 }
 
+let apiNote: string | undefined;
+
+function printApiNote(): void {
+  if (apiNote) process.stderr.write(apiNote);
+  apiNote = undefined;
+}
+
 // Token, token type and API URL from flags, the environment, or .env; warns about user tokens.
 function connection(args: Record<string, unknown>): ConnectionOptions {
   loadDotEnv();
@@ -140,16 +147,20 @@ function connection(args: Record<string, unknown>): ConnectionOptions {
   if (tokenType === 'user' && !args.quiet) {
     process.stderr.write("warning: automating a user account (self-bot) breaks Discord's terms of service and can get the account terminated; use a bot token.\n");
   }
-  if (!isDiscordApiHost(hostname) && !args.quiet) process.stderr.write(`note: sending requests to the API at ${terminalSafe(host)}, not Discord's (--api / DISCORD_API_URL)\n`);
+  // Said once the command's own input is known to be valid (a usage error stays one line), before any request.
+  apiNote = !isDiscordApiHost(hostname) && !args.quiet ? `note: sending requests to the API at ${terminalSafe(host)}, not Discord's (--api / DISCORD_API_URL)\n` : undefined;
   return { token, tokenType, api, polite: Boolean(args.polite), allowInsecureApi };
 }
 
 async function printGuilds(args: Record<string, unknown>, controller: AbortController): Promise<void> {
-  for await (const guild of guilds(connection(args), controller.signal)) await writeLine(guild);
+  const options = connection(args);
+  printApiNote();
+  for await (const guild of guilds(options, controller.signal)) await writeLine(guild);
 }
 
 async function printChannels(args: Record<string, unknown>, controller: AbortController): Promise<void> {
   const options = { ...connection(args), guildId: String(args['server-id']), threads: Boolean(args.threads) };
+  printApiNote();
   const warn = (line: string): void => void (args.quiet || process.stderr.write(`warning: ${terminalSafe(redact(line, secrets))}\n`));
   for await (const channel of channels(options, controller.signal, warn)) await writeLine(channel);
 }
@@ -204,6 +215,7 @@ async function scrape(args: Record<string, unknown>, controller: AbortController
     progress: (args.progress as boolean | undefined) ?? Boolean(process.stderr.isTTY),
     onStdoutClosed: () => controller.abort(stdoutClosed()),
     onStart: (totals) => {
+      printApiNote(); // the options are valid and the state is open; no request has been made yet
       if (tuneHeap) stopTuning = tuneHeapGrowth(totals);
     },
   }).finally(() => stopTuning?.());
