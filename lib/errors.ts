@@ -21,6 +21,7 @@ export type ErrorCode =
   | 'DPS_STORE_CORRUPT'
   | 'DPS_DOWNLOAD'
   | 'DPS_DISK_FULL'
+  | 'DPS_OUTPUT_UNSAFE'
   | 'DPS_API'
   | 'DPS_RATE_LIMIT_BUDGET'
   | 'DPS_ABORTED';
@@ -34,6 +35,7 @@ const exitCodes: Record<ErrorCode, number> = {
   DPS_STORE_CORRUPT: ExitCode.store,
   DPS_DOWNLOAD: ExitCode.partial,
   DPS_DISK_FULL: ExitCode.partial,
+  DPS_OUTPUT_UNSAFE: ExitCode.partial,
   DPS_API: ExitCode.partial,
   DPS_RATE_LIMIT_BUDGET: ExitCode.partial,
   DPS_ABORTED: ExitCode.interrupted,
@@ -101,6 +103,15 @@ export class DiskFullError extends DpsError {
   constructor(message: string, options?: { cause?: unknown }) {
     super('DPS_DISK_FULL', message, options);
     this.name = 'DiskFullError';
+  }
+}
+
+// An output folder changed during the run (swapped for a symlink or another directory after it was checked):
+// the file is not written through it, and the run stops (failed reason `output_unsafe`).
+export class OutputUnsafeError extends DpsError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super('DPS_OUTPUT_UNSAFE', message, options);
+    this.name = 'OutputUnsafeError';
   }
 }
 

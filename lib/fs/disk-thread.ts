@@ -13,9 +13,11 @@
 
 import { Worker } from 'node:worker_threads';
 import fs from 'node:fs/promises';
-import { DiskFullError, DownloadError } from '../errors.js';
+import path from 'node:path';
+import { DiskFullError, DownloadError, OutputUnsafeError } from '../errors.js';
 import { commitTemp, ensureDirInside, tempName, translate, writeTemp, WRITE_BATCH_BYTES } from './atomic-write.js';
 import type { TempFile, WriteTempOptions } from './atomic-write.js';
+import type { FolderIdentity } from './folder-identity.js';
 
 // Where a file's bytes go (the write stage needs only this): in this thread (atomic-write.ts) or a DiskThread.
 export interface Disk {
@@ -28,7 +30,7 @@ export type WrittenFile = Omit<TempFile, 'tempPath'>;
 export const inProcessDisk: Disk = {
   async writeFile(dir, body, finalPath, opts) {
     const temp = await writeTemp(dir, body, opts);
-    await commitTemp(temp.tempPath, finalPath);
+    await commitTemp(temp.tempPath, finalPath, temp.folder);
     return { sha256: temp.sha256, bytes: temp.bytes };
   },
 };
@@ -36,7 +38,9 @@ export const inProcessDisk: Disk = {
 // The messages between the threads (see disk-thread-worker.ts).
 export type DiskRequest =
   // `segments`: where the batch's bytes are in the slot, as [start, length, start, length, ...] in order (see #write).
-  | { req: number; op: 'write'; file: number; path: string; slot: number; segments: number[]; last: boolean; finalPath?: string }
+  // `folder`: on a file's first batch, its folder's identity, re-checked before the temp file is created and
+  // before and after the rename (folder-identity.ts).
+  | { req: number; op: 'write'; file: number; path: string; slot: number; segments: number[]; last: boolean; finalPath?: string; folder?: FolderIdentity }
   | { req: number; op: 'discard'; file: number; path: string }
   | { req: number; op: 'commit'; tempPath: string; finalPath: string };
 
@@ -80,6 +84,7 @@ type Request = DiskRequest extends infer R ? (R extends unknown ? Omit<R, 'req'>
 // The worker's errors, as the classes this thread's callers test for.
 function revive(error: SerializedError): Error {
   if (error.name === 'DiskFullError') return new DiskFullError(error.message);
+  if (error.name === 'OutputUnsafeError') return new OutputUnsafeError(error.message);
   if (error.name === 'DownloadError') return new DownloadError(error.message, { retryable: error.retryable ?? false });
   return Object.assign(new Error(error.message), error.code === undefined ? {} : { code: error.code });
 }
@@ -225,9 +230,10 @@ export class DiskThread implements Disk {
     const inFlight: Array<Promise<DiskReply>> = [];
     let sent = false; // the worker may have created the temp file
     let slot: number | undefined; // the slot being filled
+    let folder: FolderIdentity | undefined; // sent with the first batch (then undefined)
     try {
       if (opts.root === undefined) await fs.mkdir(dir, { recursive: true });
-      else await ensureDirInside(opts.root, dir, opts.folders);
+      else folder = await ensureDirInside(opts.root, dir, opts.folders);
       this.#start();
       let bytes = 0;
       let used = 0; // the current batch's bytes
@@ -236,7 +242,8 @@ export class DiskThread implements Disk {
       let batched = 0; // bytes handed to batches so far
       let room = 0; // bytes the current batch takes (it ends where the file does when its size is known)
       const send = (last: boolean): Promise<DiskReply> => {
-        const request = { op: 'write', file, path: tempPath, slot: slot ?? -1, segments, last, ...(last && finalPath !== undefined ? { finalPath } : {}) } as const;
+        const request = { op: 'write', file, path: tempPath, slot: slot ?? -1, segments, last, ...(last && finalPath !== undefined ? { finalPath } : {}), ...(folder !== undefined ? { folder } : {}) } as const;
+        folder = undefined;
         const held = slot;
         slot = undefined;
         used = 0;
@@ -294,7 +301,10 @@ export class DiskThread implements Disk {
     } catch (error) {
       if (slot !== undefined) this.#release(slot);
       await Promise.allSettled(inFlight);
-      if (sent) await this.#request({ op: 'discard', file, path: tempPath }).catch(() => undefined);
+      // A folder that changed: the worker removed what it could safely (a path there may now lead elsewhere), and
+      // the next file checks the folder afresh (refused while it is a symlink).
+      if (error instanceof OutputUnsafeError) opts.folders?.delete(path.resolve(dir));
+      else if (sent) await this.#request({ op: 'discard', file, path: tempPath }).catch(() => undefined);
       throw translate(error, finalPath ?? tempPath, signal);
     }
   }

@@ -75,6 +75,13 @@ export async function* checkpoint(source: AsyncIterable<ItemResult>, options: Ch
             author_id: result.item.author_id,
             updated_at: new Date().toISOString(),
           });
+          if (result.stop !== undefined) {
+            // A failure that stops the run (an unsafe output folder): announced now, then the run ends; the
+            // message's other results are announced by the next run (the cursor stays before this message).
+            counts.failed++;
+            yield failedEvent(result);
+            throw result.stop;
+          }
           held.push(result);
           break;
         case 'mark':

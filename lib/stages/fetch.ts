@@ -6,7 +6,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type { Dispatcher } from 'undici';
 import { isExpired, openDownload } from '../discord/download.js';
 import type { UrlRefresher } from '../discord/refresh.js';
-import { AbortedError, DiskFullError, DownloadError, DpsError, isDiskFull } from '../errors.js';
+import { AbortedError, DiskFullError, DownloadError, DpsError, isDiskFull, OutputUnsafeError } from '../errors.js';
 import type { FailedResult, FilteredUnit, ItemResult, MediaItem, SavedResult } from '../types.js';
 import { orderedParallel } from '../util/ordered-parallel.js';
 import type { Semaphore } from '../util/semaphore.js';
@@ -99,6 +99,8 @@ export async function download(item: MediaItem, options: FetchOptions): Promise<
     }
     if (attempt < retries) await backoff(attempt, backoffMs, lastError, options.signal);
   }
+  // An output folder swapped during the run: this item fails (reason output_unsafe), then the run stops.
+  if (lastError instanceof OutputUnsafeError) return { ...failed(item, lastError), stop: lastError };
   return failed(item, lastError);
 }
 

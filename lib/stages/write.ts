@@ -98,7 +98,8 @@ async function placeItem(item: MediaItem, body: AsyncIterable<Uint8Array>, optio
       // system has no links, is removed and the record points at the first). If that fails, the complete copy
       // stays where it is and the item is reported failed: the next run downloads it again.
       duplicateOf = first.path;
-      if ((await linkDuplicate(first.path, path)) === 'referenced') {
+      const folder = await options.folders?.get(dirname(path))?.catch(() => undefined); // re-checked around the link
+      if ((await linkDuplicate(first.path, path, folder)) === 'referenced') {
         await rm(path, { force: true });
         savedPath = first.path;
       }

@@ -6,6 +6,7 @@ import { Readable } from 'node:stream';
 import t from 'tap';
 import { DiskFullError, DownloadError } from '../../lib/errors.js';
 import { commitTemp, fileMatches, linkDuplicate, removeStaleTemps, writeTemp } from '../../lib/fs/atomic-write.js';
+import type { FolderCache } from '../../lib/fs/atomic-write.js';
 
 const sha = (data: Uint8Array | string): string => createHash('sha256').update(data).digest('hex');
 
@@ -220,7 +221,7 @@ t.test('fileMatches', async (t) => {
 t.test('a folder cache checks each folder once per run, never caches a refusal, and still refuses symlinks', async (t) => {
   const root = t.testdir({ outside: {}, archive: {} });
   const archive = path.join(root, 'archive');
-  const folders = new Map<string, Promise<void>>();
+  const folders: FolderCache = new Map();
   await fs.symlink(path.join(root, 'outside'), path.join(archive, 'server'));
   const target = path.join(archive, 'server', 'channel');
   await t.rejects(writeTemp(target, chunks(1, 1), { root: archive, folders }), { message: /symlink/ });
