@@ -132,6 +132,8 @@ export async function runArchive(input: ArchiveOptions, hooks: ArchiveHooks = {}
     else if (error instanceof DpsError) fatal = error;
     else throw error;
   } finally {
+    // A run stopped by an error: the downloads still queued in its window must not start, retry or back off.
+    if (fatal !== undefined && !signal.aborted) controller.abort(fatal);
     hooks.signal?.removeEventListener('abort', forwardAbort);
     signal.removeEventListener('abort', stopResolving);
     client.close();

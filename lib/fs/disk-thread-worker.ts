@@ -173,7 +173,7 @@ let slowOpens = 0;
 
 function openTemp(tempPath: string, folder: FolderIdentity | undefined): Promise<number> {
   const change = changeOf(folder);
-  if (change !== undefined) return Promise.reject(unsafeFolder(folder!, change, 'create a file'));
+  if (change !== undefined) return Promise.reject(unsafeFolder(change, 'create a file'));
   if (poolOpensLeft > 0) {
     poolOpensLeft--;
     return new Promise((resolve, reject) => fs.open(tempPath, CREATE_FLAGS, 0o666, (error, fd) => (error ? reject(error) : resolve(fd))));
@@ -253,7 +253,7 @@ function rename(tempPath: string, finalPath: string, checked?: FolderIdentity, i
     if (change !== undefined) {
       // The temp file may be reachable only through the swapped path: remove it there only if it is ours.
       removeIfOurs(tempPath, id);
-      return Promise.reject(unsafeFolder(checked!, change, 'rename a file'));
+      return Promise.reject(unsafeFolder(change, 'rename a file'));
     }
     // No error object for the usual case (nothing there yet): building one per file was most of this call.
     if (fs.lstatSync(finalPath, { throwIfNoEntry: false })?.isSymbolicLink() === true) throw symlinkRefusal(finalPath);
@@ -314,7 +314,7 @@ function movedAway(waiters: Waiter[]): Map<Waiter, SerializedError> {
     const change = changes.get(key);
     if (change === undefined) continue;
     removeIfOurs(waiter.finalPath, waiter.id);
-    moved.set(waiter, serialize(unsafeFolder(waiter.folder, change, 'keep a file')));
+    moved.set(waiter, serialize(unsafeFolder(change, 'keep a file')));
   }
   return moved;
 }

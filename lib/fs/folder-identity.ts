@@ -36,15 +36,15 @@ export function folderChange(folder: FolderIdentity): string | undefined {
 }
 
 // The error for a folder that changed during the run (reason `output_unsafe`; the run stops).
-export function unsafeFolder(folder: FolderIdentity, change: string, what: string): OutputUnsafeError {
-  return new OutputUnsafeError(`output folder changed during the run (${change}): refusing to ${what} in ${folder.dir}; restore the folder and re-run`);
+export function unsafeFolder(change: string, what: string): OutputUnsafeError {
+  return new OutputUnsafeError(`output folder changed during the run: ${change}; refusing to ${what} in it; restore it and re-run`);
 }
 
 // Throws when the folder changed (see folderChange).
 export function checkFolder(folder: FolderIdentity | undefined, what: string): void {
   if (folder === undefined) return;
   const change = folderChange(folder);
-  if (change !== undefined) throw unsafeFolder(folder, change, what);
+  if (change !== undefined) throw unsafeFolder(change, what);
 }
 
 // Removes `file` only if it is still the file we made (same device and inode): undoing our own create or rename
