@@ -130,6 +130,8 @@ async function write(request: Extract<DiskRequest, { op: 'write' }>): Promise<Om
   let open = files.get(request.file);
   try {
     if (open === undefined) {
+      // Only a file's first batch creates its temp file: after a failure, a later batch must not start it afresh.
+      if (request.first !== true) throw new Error('the temp file was discarded');
       open = { opened: openTemp(request.path, request.folder), hash: createHash('sha256'), bytes: 0, folder: request.folder };
       files.set(request.file, open);
     }
@@ -153,7 +155,8 @@ async function write(request: Extract<DiskRequest, { op: 'write' }>): Promise<Om
     return result;
   } catch (error) {
     freeSlot(request.slot);
-    await discard(request.file, request.path, (error as { name?: unknown } | null)?.name !== 'OutputUnsafeError');
+    // By path only a temp file this request knew (not one discarded before it), in a folder that did not change.
+    await discard(request.file, request.path, open !== undefined && (error as { name?: unknown } | null)?.name !== 'OutputUnsafeError');
     throw error;
   }
 }

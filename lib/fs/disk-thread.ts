@@ -38,9 +38,10 @@ export const inProcessDisk: Disk = {
 // The messages between the threads (see disk-thread-worker.ts).
 export type DiskRequest =
   // `segments`: where the batch's bytes are in the slot, as [start, length, start, length, ...] in order (see #write).
-  // `folder`: on a file's first batch, its folder's identity, re-checked before the temp file is created and
+  // `first`: a file's first batch, the only one that may create its temp file (a later one finds it, or fails).
+  // `folder`: on the first batch, its folder's identity, re-checked before the temp file is created and
   // before and after the rename (folder-identity.ts).
-  | { req: number; op: 'write'; file: number; path: string; slot: number; segments: number[]; last: boolean; finalPath?: string; folder?: FolderIdentity }
+  | { req: number; op: 'write'; file: number; path: string; slot: number; segments: number[]; last: boolean; finalPath?: string; first?: boolean; folder?: FolderIdentity }
   | { req: number; op: 'discard'; file: number; path: string }
   | { req: number; op: 'commit'; tempPath: string; finalPath: string };
 
@@ -242,7 +243,7 @@ export class DiskThread implements Disk {
       let batched = 0; // bytes handed to batches so far
       let room = 0; // bytes the current batch takes (it ends where the file does when its size is known)
       const send = (last: boolean): Promise<DiskReply> => {
-        const request = { op: 'write', file, path: tempPath, slot: slot ?? -1, segments, last, ...(last && finalPath !== undefined ? { finalPath } : {}), ...(folder !== undefined ? { folder } : {}) } as const;
+        const request = { op: 'write', file, path: tempPath, slot: slot ?? -1, segments, last, ...(last && finalPath !== undefined ? { finalPath } : {}), ...(sent ? {} : { first: true }), ...(folder !== undefined ? { folder } : {}) } as const;
         folder = undefined;
         const held = slot;
         slot = undefined;
@@ -251,6 +252,7 @@ export class DiskThread implements Disk {
         segments = [];
         sent = true;
         const reply = this.#request(request, held);
+        reply.catch(() => undefined); // a batch that fails while the body is still read is awaited (and thrown) later
         inFlight.push(reply);
         return reply;
       };
@@ -295,8 +297,9 @@ export class DiskThread implements Disk {
         throw new DownloadError(`size mismatch: received ${bytes} of ${expectedSize} bytes`, { retryable: true });
       }
       opts.onReceived?.();
-      const done = await send(true);
-      await Promise.all(inFlight);
+      const last = send(true);
+      for (const reply of inFlight) await reply; // in order: an earlier batch's failure is the cause of a later one's
+      const done = await last;
       return { tempPath, sha256: done.sha256!, bytes: done.bytes! };
     } catch (error) {
       if (slot !== undefined) this.#release(slot);
