@@ -155,8 +155,9 @@ async function write(request: Extract<DiskRequest, { op: 'write' }>): Promise<Om
     return result;
   } catch (error) {
     freeSlot(request.slot);
-    // By path only a temp file this request knew (not one discarded before it), in a folder that did not change.
-    await discard(request.file, request.path, open !== undefined && (error as { name?: unknown } | null)?.name !== 'OutputUnsafeError');
+    // By path only a temp file this request knew (not one discarded before it) in an unchecked folder: in a
+    // checked one, discard goes by inode and rename has removed what it safely could.
+    await discard(request.file, request.path, open !== undefined && open.folder === undefined);
     throw error;
   }
 }
@@ -262,7 +263,8 @@ function rename(tempPath: string, finalPath: string, checked?: FolderIdentity, i
     if (fs.lstatSync(finalPath, { throwIfNoEntry: false })?.isSymbolicLink() === true) throw symlinkRefusal(finalPath);
     fs.renameSync(tempPath, finalPath);
   } catch (error) {
-    fs.rmSync(tempPath, { force: true });
+    if (checked === undefined) fs.rmSync(tempPath, { force: true });
+    else removeIfOurs(tempPath, id);
     return Promise.reject(error);
   }
   const folder = path.dirname(finalPath);
