@@ -3,7 +3,7 @@
 
 import yargs from 'yargs';
 import type { Argv } from 'yargs';
-import { AbortedError, archive, channels, DpsError, ExitCode, guilds, manifest, redact, status, UsageError } from '../lib/index.js';
+import { AbortedError, archive, channels, checkApiUrl, DpsError, ExitCode, guilds, isDiscordApiHost, manifest, redact, status, terminalSafe, UsageError } from '../lib/index.js';
 import type { ArchiveOptions, ConnectionOptions } from '../lib/index.js';
 import { DEFAULT_TYPES } from '../lib/stages/filter.js';
 import { DEFAULT_API } from '../lib/discord/client.js';
@@ -11,6 +11,7 @@ import { namePlaceholders } from '../lib/fs/safe-name.js';
 import { readChannelIds } from './stdin-ids.js';
 import { runDemo } from './demo.js';
 import { tuneHeapGrowth } from './heap-tuning.js';
+import { packageVersion } from './package-version.js';
 
 const secrets: string[] = [];
 
@@ -52,7 +53,7 @@ function buildParser(argv: string[], controller: AbortController): Argv {
     .command(['scrape', '$0'], 'archive channels of a server (the default command)', scrapeFlags, (args) => scrape(args, controller))
     .command('guilds', 'list the servers the token can see, as NDJSON', connectionFlags, (args) => printGuilds(args, controller))
     .command('channels', 'list the channels of a server as NDJSON, with whether the token can read each and why not', (y) => connectionFlags(y).option('server-id', { type: 'string', describe: 'the server id', demandOption: true }).option('threads', { type: 'boolean', default: false, describe: 'also list threads and forum posts' }), (args) => printChannels(args, controller))
-    .command('retry-failed', 'retry only the files that failed in earlier runs (links are refreshed first)', (y) => connectionFlags(y).option('server-id', { type: 'string', demandOption: true, describe: 'the server id' }).option('channel-id', { type: 'string', array: true, describe: 'only these channels' }).option('out', { type: 'string', default: 'data/downloads' }).option('state', { type: 'string', default: 'data/state' }).option('concurrency', { type: 'number', default: 8 }).option('name-pattern', { type: 'string', default: '{date}_{message_id}_{filename}' }).option('types', { type: 'string', default: 'all', describe: 'file types to retry' }).option('progress', { type: 'boolean' }), (args) => scrape({ ...args, 'retry-only': true }, controller))
+    .command('retry-failed', 'retry only the files that failed in earlier runs (links are refreshed first)', retryFailedFlags, (args) => scrape({ ...args, 'retry-only': true }, controller))
     .command('manifest', 'print every archived attachment from the state as NDJSON', (y) => stateFlags(y).options(filterFlags), (args) => printManifest(args, controller))
     .command('status', "print progress per server and channel (the plan's progress.json) as JSON", (y) => stateFlags(y).option('server-id', { type: 'string', describe: 'only this server' }), (args) => printStatus(args, controller))
     .command('demo', 'archive a demo server from the bundled fake Discord into ./data (offline)', (y) => y.option('out', { type: 'string', default: 'data/downloads' }).option('state', { type: 'string', default: 'data/state' }), (args) => runDemo({ out: String(args.out), state: String(args.state), signal: controller.signal }).then((code) => setExit(code)))
@@ -60,7 +61,7 @@ function buildParser(argv: string[], controller: AbortController): Argv {
     .strict()
     .help()
     .alias('h', 'help')
-    .version()
+    .version(packageVersion())
     .wrap(Math.min(110, process.stdout.columns || 100))
     .fail((message, error) => {
       if (error) throw error;
@@ -73,6 +74,7 @@ function connectionFlags(y: Argv): Argv {
     .option('token', { type: 'string', describe: 'bot token (prefer DISCORD_TOKEN or .env: a flag ends up in shell history)', group: 'Auth:' })
     .option('token-type', { choices: ['bot', 'user'] as const, default: 'bot' as const, describe: "user tokens break Discord's terms", group: 'Auth:' })
     .option('api', { type: 'string', describe: `API base URL (env DISCORD_API_URL) [default: ${DEFAULT_API}]`, group: 'Auth:' })
+    .option('allow-insecure-api', { type: 'boolean', default: false, describe: 'allow a plain-http --api / DISCORD_API_URL that is not this machine (the token travels in clear)', group: 'Auth:' })
     .option('polite', { type: 'boolean', default: false, describe: 'pace requests well below the rate limits', group: 'Speed:' });
 }
 
@@ -97,9 +99,22 @@ function scrapeFlags(y: Argv): Argv {
     .option('concurrency', { type: 'number', default: 8, describe: 'parallel downloads', group: 'Speed:' })
     .option('channel-concurrency', { type: 'number', default: 3, describe: 'channels archived at once', group: 'Speed:' })
     .option('global-rate-limit', { type: 'number', default: 50, describe: "API requests per second across the bot (Discord's global limit is 50; raise only for an API that allows more)", group: 'Speed:' })
-    .option('resume', { type: 'boolean', default: true, describe: 'continue from the saved cursor (the default)', group: 'State:' })
+    .option('max-wait', { type: 'string', default: '15m', describe: 'stop (exit 1, progress saved) rather than wait longer than this for a rate limit: 90s, 15m, 1h or ms', group: 'Speed:' })
+    .option('timeout', { type: 'string', default: '60s', describe: 'a download that sends no headers or no data for this long is retried: 30s, 2m or ms', group: 'Speed:' })
+    .option('notice-wait', { type: 'string', hidden: true, describe: 'announce rate-limit waits longer than this [10s] (for tests)' })
+    .option('stall-grace', { type: 'string', hidden: true, describe: 'when stopping, cancel transfers idle this long [2s] (for tests)' })
+    .option('resume', { type: 'boolean', default: true, describe: 'continue from the saved cursor (the default); --no-resume is --from-start', group: 'State:' })
     .option('from-start', { type: 'boolean', default: false, describe: 'ignore the cursor and walk the whole history (archived files are not downloaded again)', group: 'State:' })
     .option('progress', { type: 'boolean', describe: 'progress line on stderr (default: when stderr is a terminal)', group: 'Output:' });
+}
+
+// `dps retry-failed` runs scrape() too, so it takes scrape's flags from the same builder (a flag scrape reads can
+// never be missing here and turn into NaN); it differs only in retrying every file type by default.
+function retryFailedFlags(y: Argv): Argv {
+  return scrapeFlags(y)
+    .option('server-id', { type: 'string', demandOption: true, describe: 'the server (guild) id', group: 'Target:' })
+    .option('channel-id', { type: 'string', array: true, describe: 'only the failed files of these channels (default: every channel of the server)', group: 'Target:' })
+    .option('types', { type: 'string', default: 'all', describe: 'file types to retry (extensions or image/*), or "all"', group: 'Filter:' });
 }
 
 const filterFlags = {
@@ -114,6 +129,10 @@ function stateFlags(y: Argv): Argv {
 // Token, token type and API URL from flags, the environment, or .env; warns about user tokens.
 function connection(args: Record<string, unknown>): ConnectionOptions {
   loadDotEnv();
+  const api = (args.api as string | undefined) ?? process.env.DISCORD_API_URL ?? DEFAULT_API;
+  const allowInsecureApi = Boolean(args['allow-insecure-api']);
+  // Refused before anything else happens (exit 2, no request); a host that is not Discord's is named once.
+  const { host, hostname } = checkApiUrl(api, allowInsecureApi);
   const raw = (args.token as string | undefined) ?? process.env.DISCORD_TOKEN ?? '';
   const token = raw.trim().replace(/^Bot\s+/i, '');
   if (token) secrets.push(raw, token);
@@ -121,7 +140,8 @@ function connection(args: Record<string, unknown>): ConnectionOptions {
   if (tokenType === 'user' && !args.quiet) {
     process.stderr.write("warning: automating a user account (self-bot) breaks Discord's terms of service and can get the account terminated; use a bot token.\n");
   }
-  return { token, tokenType, api: (args.api as string | undefined) ?? process.env.DISCORD_API_URL ?? DEFAULT_API, polite: Boolean(args.polite) };
+  if (!isDiscordApiHost(hostname) && !args.quiet) process.stderr.write(`note: sending requests to the API at ${terminalSafe(host)}, not Discord's (--api / DISCORD_API_URL)\n`);
+  return { token, tokenType, api, polite: Boolean(args.polite), allowInsecureApi };
 }
 
 async function printGuilds(args: Record<string, unknown>, controller: AbortController): Promise<void> {
@@ -130,7 +150,7 @@ async function printGuilds(args: Record<string, unknown>, controller: AbortContr
 
 async function printChannels(args: Record<string, unknown>, controller: AbortController): Promise<void> {
   const options = { ...connection(args), guildId: String(args['server-id']), threads: Boolean(args.threads) };
-  const warn = (line: string): void => void (args.quiet || process.stderr.write(`warning: ${redact(line, secrets)}\n`));
+  const warn = (line: string): void => void (args.quiet || process.stderr.write(`warning: ${terminalSafe(redact(line, secrets))}\n`));
   for await (const channel of channels(options, controller.signal, warn)) await writeLine(channel);
 }
 
@@ -139,7 +159,7 @@ async function writeLine(value: unknown): Promise<void> {
 }
 
 async function scrape(args: Record<string, unknown>, controller: AbortController): Promise<void> {
-  const { token, tokenType, api, polite } = connection(args);
+  const { token, tokenType, api, polite, allowInsecureApi } = connection(args);
   const quiet = Boolean(args.quiet);
   if (!args['server-id']) throw new UsageError('missing --server-id (see dps --help)');
   const rawChannels = (args['channel-id'] as string[] | undefined) ?? [];
@@ -160,14 +180,19 @@ async function scrape(args: Record<string, unknown>, controller: AbortController
     concurrency: Number(args.concurrency),
     channelConcurrency: Number(args['channel-concurrency']),
     namePattern: String(args['name-pattern']),
-    fromStart: Boolean(args['from-start']),
+    fromStart: Boolean(args['from-start']) || args.resume === false, // --no-resume is --from-start
     embeds: Boolean(args.embeds),
     stickers: Boolean(args.stickers),
     polite: polite ?? false,
     retryOnly: Boolean(args['retry-only']),
+    allowInsecureApi: allowInsecureApi ?? false,
   };
   if (args['max-size'] !== undefined) options.maxSize = String(args['max-size']);
   if (args['global-rate-limit'] !== undefined) options.globalRateLimit = Number(args['global-rate-limit']);
+  if (args['max-wait'] !== undefined) options.maxWait = String(args['max-wait']);
+  if (args.timeout !== undefined) options.timeout = String(args.timeout);
+  if (args['notice-wait'] !== undefined) options.noticeWait = String(args['notice-wait']);
+  if (args['stall-grace'] !== undefined) options.stallGrace = String(args['stall-grace']);
   if (args.after !== undefined) options.after = String(args.after);
   if (args.before !== undefined) options.before = String(args.before);
   let stopTuning: (() => void) | undefined;
@@ -195,7 +220,12 @@ async function printManifest(args: Record<string, unknown>, controller: AbortCon
 async function printStatus(args: Record<string, unknown>, controller: AbortController): Promise<void> {
   const filter: { guildId?: string } = {};
   if (args['server-id']) filter.guildId = String(args['server-id']);
-  process.stdout.write(`${JSON.stringify(await status(String(args.state), filter, controller.signal), null, 2)}\n`);
+  const report = await status(String(args.state), filter, controller.signal);
+  if (report.as_of !== undefined) {
+    const age = Math.round((report.age_ms ?? 0) / 1000);
+    process.stderr.write(`dps: the state is in use by a running scrape; showing its progress.json as of ${report.as_of} (${age} s ago)\n`);
+  }
+  process.stdout.write(`${JSON.stringify(report, null, 2)}\n`);
 }
 
 let signalExit: number | undefined;
@@ -235,12 +265,12 @@ function setExit(code: number): void {
 
 function report(error: unknown): void {
   if (error instanceof DpsError) {
-    process.stderr.write(`dps: ${redact(error.message, secrets)}\n`);
+    process.stderr.write(`dps: ${terminalSafe(redact(error.message, secrets))}\n`);
     setExit(signalExit ?? error.exitCode);
     return;
   }
   const message = error instanceof Error ? error.message : String(error);
-  process.stderr.write(`dps: internal error: ${redact(message.replace(/\s+/g, ' '), secrets)}\n`);
+  process.stderr.write(`dps: internal error: ${terminalSafe(redact(message.replace(/\s+/g, ' '), secrets))}\n`);
   if (process.env.DPS_DEBUG && error instanceof Error && error.stack) process.stderr.write(`${redact(error.stack, secrets)}\n`);
   setExit(ExitCode.partial);
 }

@@ -10,7 +10,14 @@ import { UrlRefresher } from './discord/refresh.js';
 import { openTargets } from './discord/targets.js';
 import type { ChannelTarget } from './discord/targets.js';
 import { AbortedError, AccessError, DpsError, ExitCode } from './errors.js';
+import { isoSecond, longWaitLine } from './discord/long-wait.js';
+import type { RateLimitWait } from './discord/long-wait.js';
+import { StallWatch } from './util/stall-watch.js';
+import type { RetryNotice } from './stages/fetch.js';
 import { removeStaleTemps } from './fs/atomic-write.js';
+import { checkOutputWritable } from './fs/output-check.js';
+import type { ProgressFile } from './output/progress-file.js';
+import { startProgressFile } from './run-progress.js';
 import { DiskThread } from './fs/disk-thread.js';
 import type { FolderCache } from './fs/atomic-write.js';
 import { addCounts, channelSkippedEvent, emptyCounts } from './output/events.js';
@@ -18,6 +25,9 @@ import type { Counts, DpsEvent, SummaryEvent } from './output/events.js';
 import { checkpoint } from './stages/checkpoint.js';
 import { fetch } from './stages/fetch.js';
 import { filter } from './stages/filter.js';
+import type { FilterOptions } from './stages/filter.js';
+import { reconcileFilter } from './rewalk.js';
+import { announcedBefore, walkFilterOf } from './store/walked-with.js';
 import { flatten } from './stages/flatten.js';
 import { failedItems } from './stages/failed.js';
 import { failedTargets } from './retry-targets.js';
@@ -53,10 +63,12 @@ interface RunContext {
   locks: KeyedLock;
   folders: FolderCache; // output folders created and checked during this run
   disk: DiskThread; // hashes, writes, fsyncs and renames the files, off the main thread
+  transfers: StallWatch; // once the run is stopping, cancels transfers that receive nothing
   hooks: ArchiveHooks;
   signal: AbortSignal | undefined;
   botId?: string | undefined;
   intentCheck?: Promise<void>;
+  halt?: { error?: DpsError | undefined }; // the error that stops every download (see FetchOptions.halt)
 }
 
 // Archives the requested channels; resolves with the exit code the CLI should use.
@@ -76,8 +88,9 @@ export async function runArchive(input: ArchiveOptions, hooks: ArchiveHooks = {}
   const stopResolving = (): void => resolving.abort(signal.reason);
   if (signal.aborted) stopResolving();
   else signal.addEventListener('abort', stopResolving, { once: true });
-  const client = new DiscordClient(options.client);
-  const agent = createDownloadAgent(Math.max(options.concurrency, 4));
+  const client = new DiscordClient({ ...options.client, onLongWait: (wait) => announceWait(hooks, wait) });
+  const agent = createDownloadAgent(Math.max(options.concurrency, 4), options.timeoutMs);
+  const transfers = new StallWatch({ stop: signal, cancel: hooks.hardSignal, graceMs: options.stallGraceMs });
   // Two batches in flight for each concurrent download, plus two (see DiskThread).
   const disk = new DiskThread({ slots: 2 * options.concurrency + 2 });
   const perChannel: ArchiveResult['perChannel'] = [];
@@ -86,9 +99,13 @@ export async function runArchive(input: ArchiveOptions, hooks: ArchiveHooks = {}
   hooks.onStart?.(liveTotals);
   let exitCode: number = ExitCode.ok;
   let fatal: DpsError | undefined;
+  let stopped: DpsError | undefined; // a wait over --max-wait: the whole run stops (progress saved), exit 1
+  let progressFile: ProgressFile | undefined;
   try {
+    progressFile = await startProgressFile(store, options, hooks, signal); // progress.json beside the state
     const removed = await removeStaleTemps(options.out, signal).catch(() => 0);
     if (removed > 0) hooks.log?.(`removed ${removed} unfinished temporary file(s) from an interrupted run`);
+    await checkOutputWritable(options.out); // an unusable --out stops the run here, before any download
     const run: RunContext = {
       options,
       client,
@@ -99,6 +116,7 @@ export async function runArchive(input: ArchiveOptions, hooks: ArchiveHooks = {}
       locks: new KeyedLock(),
       folders: new Map(),
       disk,
+      transfers,
       hooks,
       signal,
     };
@@ -118,6 +136,10 @@ export async function runArchive(input: ArchiveOptions, hooks: ArchiveHooks = {}
       try {
         await archiveChannel(run, target, counts);
       } catch (error) {
+        if (error instanceof DpsError && error.code === 'DPS_RATE_LIMIT') {
+          stopped ??= error;
+          controller.abort(error); // the other channels stop too, as on SIGINT: in-flight files finish
+        }
         if (!(error instanceof AccessError) || options.failOnChannelError) throw error;
         exitCode = Math.max(exitCode, ExitCode.access);
         hooks.log?.(`skipping ${describeTarget(target)}: ${error.message}`);
@@ -128,7 +150,8 @@ export async function runArchive(input: ArchiveOptions, hooks: ArchiveHooks = {}
     });
     if (targets.denied > 0) exitCode = Math.max(exitCode, ExitCode.access);
   } catch (error) {
-    if (signal?.aborted && !(error instanceof DpsError && error.code !== 'DPS_ABORTED')) fatal = new AbortedError('aborted', { cause: error });
+    if (stopped) fatal = stopped;
+    else if (signal?.aborted && !(error instanceof DpsError && error.code !== 'DPS_ABORTED')) fatal = new AbortedError('aborted', { cause: error });
     else if (error instanceof DpsError) fatal = error;
     else throw error;
   } finally {
@@ -136,12 +159,14 @@ export async function runArchive(input: ArchiveOptions, hooks: ArchiveHooks = {}
     if (fatal !== undefined && !signal.aborted) controller.abort(fatal);
     hooks.signal?.removeEventListener('abort', forwardAbort);
     signal.removeEventListener('abort', stopResolving);
+    transfers.close();
     client.close();
     await agent.close().catch(() => undefined);
     await disk.close().catch(() => undefined);
+    await progressFile?.close();
     await store.close().catch(() => undefined);
   }
-  if (fatal && fatal.code !== 'DPS_ABORTED' && perChannel.length === 0) throw fatal;
+  if (fatal && fatal.code !== 'DPS_ABORTED' && fatal.code !== 'DPS_RATE_LIMIT' && perChannel.length === 0 && !stopsWithSummary(fatal)) throw fatal;
   const totals = liveTotals();
   if (totals.failed > 0 && exitCode === ExitCode.ok) exitCode = ExitCode.partial;
   if (fatal?.code === 'DPS_ABORTED') {
@@ -182,8 +207,11 @@ async function retryFailed(run: RunContext, target: ChannelTarget, counts: Count
 async function archiveHistory(run: RunContext, target: ChannelTarget, counts: Counts): Promise<void> {
   const { options, store, signal } = run;
   const { context } = target;
-  const record = await store.getChannel(context.channel_id);
   const windowed = options.after !== undefined || options.before !== undefined;
+  const walkedWith = walkFilterOf({ types: options.types, maxSize: options.maxSize, embeds: options.media.embeds === true, stickers: options.media.stickers === true });
+  let record = await store.getChannel(context.channel_id);
+  // A windowed run neither moves the cursor nor records its filter; any other compares it with the record's.
+  if (!windowed) record = await reconcileFilter(store, context, record, walkedWith, run.hooks);
   const cursor = options.fromStart ? undefined : record?.last_message_id;
   const after = maxId(cursor, options.after) ?? '0';
   run.hooks.log?.(`${describeTarget(target)}: ${cursor ? `resuming after message ${cursor}` : 'starting from the beginning'}`);
@@ -198,12 +226,12 @@ async function archiveHistory(run: RunContext, target: ChannelTarget, counts: Co
   // paginate -> flatten is a plain generator pair (paginate already keeps one page in flight): no buffered hop
   // holds whole pages, so the first bounded buffer holds items and marks, not hundreds of messages.
   const units = flatten(pages, options.media);
-  const results = chainStages<ItemResult>(units, downloadStages(run, options.fromStart ? undefined : (record?.last_message_id ?? '0')));
-  await emitAll(run, checkpoint(results, { store, context, counts, saveCursor: !windowed, beforePersist: run.hooks.flushEvents }));
+  const results = chainStages<ItemResult>(units, downloadStages(run, options.fromStart ? undefined : (record?.last_message_id ?? '0'), announcedBefore(record?.rewalk)));
+  await emitAll(run, checkpoint(results, { store, context, counts, saveCursor: !windowed, beforePersist: run.hooks.flushEvents, walkedWith }));
 }
 
 // filter -> fetch(+write): shared by the history pass and the retry pass. `cursor`: the stored cursor (see filter).
-function downloadStages(run: RunContext, cursor?: string): Stage[] {
+function downloadStages(run: RunContext, cursor?: string, announced?: FilterOptions['announced']): Stage[] {
   const { options, store, signal } = run;
   return [
     (source) =>
@@ -212,6 +240,7 @@ function downloadStages(run: RunContext, cursor?: string): Stage[] {
         maxSize: options.maxSize,
         archived: (item) => store.getAttachment(item.attachment_id),
         announceAfter: cursor,
+        announced,
       }),
     (source) =>
       fetch(source, {
@@ -226,17 +255,37 @@ function downloadStages(run: RunContext, cursor?: string): Stage[] {
         store,
         signal,
         transferSignal: run.hooks.hardSignal,
+        transfers: run.transfers,
+        timeoutMs: options.timeoutMs,
+        onRetry: (retry) => run.hooks.log?.(retryLine(retry)),
         locks: run.locks,
         folders: run.folders,
         disk: run.disk,
+        halt: (run.halt ??= {}),
       }),
   ];
 }
 
+// Prints the events of a pass; while the output is full (a paused reader) the pass waits, and with it every
+// stage before it (bounded buffers), so a slow reader costs time, not memory. A stop does not wait for it.
 async function emitAll(run: RunContext, events: AsyncIterable<DpsEvent>): Promise<void> {
   for await (const event of events) {
-    run.hooks.emit?.(event);
+    const drained = run.hooks.emit?.(event);
     warnFor(run, event);
+    if (drained) await untilDrained(drained, run.signal);
+  }
+}
+
+// Resolves when `drained` does or the run is stopped, whichever comes first (the listener is removed either way).
+async function untilDrained(drained: Promise<void>, signal: AbortSignal | undefined): Promise<void> {
+  if (!signal) return drained;
+  if (signal.aborted) return;
+  let onAbort: (() => void) | undefined;
+  const stopped = new Promise<void>((resolve) => signal.addEventListener('abort', (onAbort = () => resolve()), { once: true }));
+  try {
+    await Promise.race([drained, stopped]);
+  } finally {
+    signal.removeEventListener('abort', onAbort!);
   }
 }
 
@@ -258,6 +307,20 @@ function warnFor(run: RunContext, event: DpsEvent): void {
   if (event.event === 'failed') run.hooks.log?.(`warning: failed ${event.filename} (message ${event.message_id}): ${event.reason}`);
 }
 
+// A rate-limit wait longer than 10 s: one stderr line and a `warning` event (code rate_limited).
+function announceWait(hooks: ArchiveHooks, wait: RateLimitWait): void {
+  const line = longWaitLine(wait);
+  hooks.log?.(line);
+  const event: DpsEvent = { event: 'warning', code: 'rate_limited', detail: `${line}: Discord asked for it (Retry-After or an exhausted bucket)`, scope: wait.scope, wait_ms: wait.waitMs, until: isoSecond(wait.until) };
+  if (wait.route !== undefined) event.route = wait.route;
+  hooks.emit?.(event);
+}
+
+// "retrying a.png (message 123): http_503 (CDN answered 503), attempt 2 of 6"
+function retryLine(retry: RetryNotice): string {
+  return `retrying ${retry.item.filename} (message ${retry.item.message_id}): ${retry.reason} (${retry.detail}), attempt ${retry.attempt} of ${retry.attempts}`;
+}
+
 function describeTarget(target: ChannelTarget): string {
   return `#${target.context.channel_name} (${target.context.channel_id})`;
 }
@@ -266,4 +329,9 @@ function maxId(a: string | undefined, b: string | undefined): string | undefined
   if (a === undefined) return b;
   if (b === undefined) return a;
   return BigInt(a) >= BigInt(b) ? a : b;
+}
+
+// Local storage errors (an unusable --out, a full disk) end the run with a summary even before any channel.
+function stopsWithSummary(error: DpsError): boolean {
+  return error.code === 'DPS_OUTPUT' || error.code === 'DPS_DISK_FULL';
 }

@@ -19,11 +19,14 @@ export type ErrorCode =
   | 'DPS_NOT_FOUND'
   | 'DPS_STORE_LOCKED'
   | 'DPS_STORE_CORRUPT'
+  | 'DPS_NO_STATE'
   | 'DPS_DOWNLOAD'
   | 'DPS_DISK_FULL'
+  | 'DPS_OUTPUT'
   | 'DPS_OUTPUT_UNSAFE'
   | 'DPS_API'
   | 'DPS_RATE_LIMIT_BUDGET'
+  | 'DPS_RATE_LIMIT'
   | 'DPS_ABORTED';
 
 const exitCodes: Record<ErrorCode, number> = {
@@ -33,11 +36,14 @@ const exitCodes: Record<ErrorCode, number> = {
   DPS_NOT_FOUND: ExitCode.access,
   DPS_STORE_LOCKED: ExitCode.store,
   DPS_STORE_CORRUPT: ExitCode.store,
+  DPS_NO_STATE: ExitCode.store,
   DPS_DOWNLOAD: ExitCode.partial,
   DPS_DISK_FULL: ExitCode.partial,
+  DPS_OUTPUT: ExitCode.partial,
   DPS_OUTPUT_UNSAFE: ExitCode.partial,
   DPS_API: ExitCode.partial,
   DPS_RATE_LIMIT_BUDGET: ExitCode.partial,
+  DPS_RATE_LIMIT: ExitCode.partial,
   DPS_ABORTED: ExitCode.interrupted,
 };
 
@@ -78,9 +84,9 @@ export class AccessError extends DpsError {
   }
 }
 
-// The state directory is held by another process, or is not ours.
+// The state directory is held by another process, or is not ours (DPS_NO_STATE: a read command found no dps state there).
 export class StoreError extends DpsError {
-  constructor(code: 'DPS_STORE_LOCKED' | 'DPS_STORE_CORRUPT', message: string, options?: { cause?: unknown }) {
+  constructor(code: 'DPS_STORE_LOCKED' | 'DPS_STORE_CORRUPT' | 'DPS_NO_STATE', message: string, options?: { cause?: unknown }) {
     super(code, message, options);
     this.name = 'StoreError';
   }
@@ -106,6 +112,23 @@ export class DiskFullError extends DpsError {
   }
 }
 
+// The state directory's disk is full (a LevelDB write failed with "No space left"): same code, its own message.
+export class StateDiskFullError extends DiskFullError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = 'StateDiskFullError';
+  }
+}
+
+// The output folder cannot be written (read-only file system, no permission, --out is a file): the run stops
+// at once instead of downloading every file to fail writing it.
+export class OutputError extends DpsError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super('DPS_OUTPUT', message, options);
+    this.name = 'OutputError';
+  }
+}
+
 // An output folder changed during the run (swapped for a symlink or another directory after it was checked):
 // the file is not written through it, and the run stops (failed reason `output_unsafe`).
 export class OutputUnsafeError extends DpsError {
@@ -127,6 +150,19 @@ export class ApiError extends DpsError {
     this.name = 'ApiError';
     this.status = options?.status;
     this.apiCode = options?.apiCode;
+  }
+}
+
+// Discord asks for a wait longer than --max-wait (a Retry-After of hours): the run stops cleanly instead of
+// sleeping, progress saved, so a scheduled job is not stuck for a day. `until` is when the wait would end.
+export class RateLimitWaitError extends DpsError {
+  readonly waitMs: number;
+  readonly until: number;
+  constructor(message: string, options: { waitMs: number; until: number; cause?: unknown }) {
+    super('DPS_RATE_LIMIT', message, options);
+    this.name = 'RateLimitWaitError';
+    this.waitMs = options.waitMs;
+    this.until = options.until;
   }
 }
 
@@ -162,4 +198,20 @@ export function redact(text: string, secrets: readonly string[]): string {
 export function isDiskFull(error: unknown): boolean {
   const code = (error as { code?: unknown } | null)?.code;
   return code === 'ENOSPC' || code === 'EDQUOT';
+}
+
+// Local write errors that no retry can fix: the folder (or a folder on the way) refuses every file.
+const OUTPUT_UNUSABLE = new Set(['EROFS', 'EACCES', 'EPERM', 'ENOTDIR', 'EEXIST']);
+// Local write errors of one file's own path (a folder or an over-long name where the file should go).
+const OUTPUT_PATH_UNUSABLE = new Set(['EISDIR', 'ENAMETOOLONG']);
+
+// 'folder' when a write error means the output folder cannot be used, 'file' when only this file's path
+// cannot, undefined for anything else (network, size mismatch, ...).
+export function outputErrorKind(error: unknown): 'folder' | 'file' | undefined {
+  if (error instanceof OutputError) return 'folder';
+  const code = (error as { code?: unknown } | null)?.code;
+  if (typeof code !== 'string') return undefined;
+  if (OUTPUT_UNUSABLE.has(code)) return 'folder';
+  if (OUTPUT_PATH_UNUSABLE.has(code)) return 'file';
+  return undefined;
 }

@@ -9,9 +9,12 @@ import { listChannels, listGuilds } from './discord/enumerate.js';
 import type { ChannelEntry, GuildEntry } from './discord/enumerate.js';
 import { NdjsonWriter } from './output/ndjson.js';
 import { Progress } from './output/progress.js';
+import { terminalSafe } from './output/terminal-safe.js';
 import type { ArchiveOptions } from './options.js';
 import type { Counts } from './output/events.js';
-import { openStore } from './store/store.js';
+import { openStore, Store } from './store/store.js';
+import { StoreError } from './errors.js';
+import { runningStatus } from './output/progress-file.js';
 import type { AttachmentRecord, ChannelRecord } from './types.js';
 
 export type { ArchiveOptions, ArchiveHooks } from './options.js';
@@ -23,6 +26,8 @@ export * from './errors.js';
 export { runArchive } from './archive.js';
 export { parseSize, DEFAULT_NAME_PATTERN } from './options.js';
 export { namePlaceholders } from './fs/safe-name.js';
+export { terminalSafe } from './output/terminal-safe.js';
+export { checkApiUrl, isDiscordApiHost } from './discord/api-url.js';
 
 /** Where output goes. stdout receives NDJSON events only; stderr receives human logs and progress. */
 export interface ArchiveIO {
@@ -53,11 +58,11 @@ export async function archive(options: ArchiveOptions, io: ArchiveIO = {}): Prom
   const log = (line: string): void => {
     if (io.quiet || !io.stderr) return;
     progress?.clear();
-    io.stderr.write(`${redact(line, [options.token])}\n`);
+    io.stderr.write(`${terminalSafe(redact(line, [options.token]))}\n`); // names from Discord: no raw control characters
   };
   try {
     return await runArchive(options, {
-      emit: (event) => void out?.write(event),
+      emit: (event) => out?.write(event), // a promise while stdout is full: the run waits for the reader
       flushEvents: () => out?.flush(),
       log,
       signal: io.signal,
@@ -78,10 +83,11 @@ export async function archive(options: ArchiveOptions, io: ArchiveIO = {}): Prom
 
 /**
  * Every archived (or failed) attachment in the state, optionally for one server or channel.
- * Opens the state directory (taking its lock) for the duration of the iteration.
+ * Opens the state directory (taking its lock) for the duration of the iteration. A folder that holds no dps
+ * state is refused (`DPS_NO_STATE`) and nothing is created there.
  */
 export async function* manifest(state: string, filter: { guildId?: string; channelId?: string } = {}, signal?: AbortSignal): AsyncGenerator<AttachmentRecord> {
-  const store = await openStore(state, { signal });
+  const store = await openStore(state, { signal, mustExist: true });
   try {
     yield* store.attachments(filter, signal);
   } finally {
@@ -97,15 +103,25 @@ export interface StatusReport {
       name: string;
       channels: Record<
         string,
-        { name: string; parent_id?: string; last_message_id: string | null; done_above?: { from: string; to: string }; last_updated: string; total_images: number; failed: number; pending: number }
+        { name: string; parent_id?: string; last_message_id: string | null; done_above?: { from: string; to: string }; last_updated: string; total_images: number; failed: number; pending: number; gone?: number }
       >;
     }
   >;
+  /** Only when a running scrape holds the state: the report is its progress.json, written at this time... */
+  as_of?: string;
+  /** ...this many milliseconds before it was read. */
+  age_ms?: number;
 }
 
-/** Reads the state and reports progress per server and channel. */
+/** Reads the state and reports progress per server and channel. A folder that holds no dps state is refused (`DPS_NO_STATE`), nothing created. */
 export async function status(state: string, filter: { guildId?: string } = {}, signal?: AbortSignal): Promise<StatusReport> {
-  const store = await openStore(state, { signal });
+  const store = await openStore(state, { signal, mustExist: true }).catch(async (error: unknown) => {
+    // A running scrape holds the lock: answer from the progress.json it keeps beside the state, if it is this state's.
+    const running = error instanceof StoreError && error.code === 'DPS_STORE_LOCKED' ? await runningStatus(state, filter) : undefined;
+    if (running === undefined) throw error;
+    return running;
+  });
+  if (!(store instanceof Store)) return store;
   try {
     const report: StatusReport = { servers: {} };
     // Items waiting in the retry queue, per channel (retried first by the next run or by `dps retry-failed`).
@@ -124,6 +140,7 @@ export async function status(state: string, filter: { guildId?: string } = {}, s
       };
       if (channel.parent_id) entry.parent_id = channel.parent_id;
       if (channel.done_above) entry.done_above = { ...channel.done_above };
+      if (channel.gone) entry.gone = channel.gone; // failed files whose message was deleted: not pending, not failed
       server.channels[channel.channel_id] = entry;
     }
     return report;
@@ -138,6 +155,8 @@ export interface ConnectionOptions {
   tokenType?: 'bot' | 'user';
   api?: string;
   polite?: boolean;
+  /** Send the token over plain http to a host that is not loopback (refused otherwise). */
+  allowInsecureApi?: boolean;
 }
 
 /** The servers the token can see (paged past 200). */
@@ -166,5 +185,5 @@ export async function* channels(
 
 function connect(connection: ConnectionOptions): DiscordClient {
   if (!connection.token) throw new UsageError('no token: pass --token, set DISCORD_TOKEN, or put DISCORD_TOKEN=... in a .env file');
-  return new DiscordClient({ token: connection.token, tokenType: connection.tokenType ?? 'bot', api: connection.api ?? DEFAULT_API, polite: connection.polite ?? false });
+  return new DiscordClient({ token: connection.token, tokenType: connection.tokenType ?? 'bot', api: connection.api ?? DEFAULT_API, polite: connection.polite ?? false, allowInsecureApi: connection.allowInsecureApi ?? false });
 }

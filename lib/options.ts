@@ -4,13 +4,17 @@
 import { resolve } from 'node:path';
 import type { DiscordClientOptions } from './discord/client.js';
 import { DEFAULT_API } from './discord/client.js';
+import { checkApiUrl } from './discord/api-url.js';
 import type { MediaOptions } from './discord/media.js';
 import { isSnowflake, parseBound } from './discord/snowflake.js';
 import { UsageError } from './errors.js';
 import { validatePattern } from './fs/safe-name.js';
 import type { Counts, DpsEvent } from './output/events.js';
 import { DEFAULT_TYPES, parseTypes } from './stages/filter.js';
+import { parseDuration } from './util/duration.js';
+import { DEFAULT_MAX_WAIT_MS, DEFAULT_NOTICE_WAIT_MS } from './discord/long-wait.js';
 import type { Semaphore } from './util/semaphore.js';
+import type { ProgressFileOptions } from './output/progress-file.js';
 
 export const DEFAULT_NAME_PATTERN = '{date}_{message_id}_{filename}';
 
@@ -44,11 +48,17 @@ export interface ArchiveOptions {
   backoffMs?: number;
   failOnChannelError?: boolean; // treat an inaccessible channel as fatal instead of skipping it
   retryOnly?: boolean; // only retry the items that failed in earlier runs (dps retry-failed)
+  maxWait?: number | string; // ms or "15m": a rate-limit wait longer than this stops the run (DPS_RATE_LIMIT) [15 min]
+  noticeWait?: number | string; // ms or "10s": rate-limit waits longer than this are announced [10 s]
+  timeout?: number | string; // ms or "60s": a download with no headers or no data for this long is retried [60 s]
+  stallGrace?: number | string; // ms or "2s": once the run is stopping, transfers idle this long are cancelled [2 s]
+  allowInsecureApi?: boolean; // allow a plain-http API that is not loopback (the token travels in clear)
 }
 
 // Where events and human logs go, and how to stop.
 export interface ArchiveHooks {
-  emit?: (event: DpsEvent) => void;
+  // May return a promise while the output is full: the run waits for it before it takes the next event.
+  emit?: (event: DpsEvent) => void | Promise<void>;
   // Writes out the events emit() may still hold; called before a cursor is saved (a run killed just after would
   // never announce the files behind it again).
   flushEvents?: () => void;
@@ -57,6 +67,7 @@ export interface ArchiveHooks {
   hardSignal?: AbortSignal | undefined; // cancel transfers in flight too (their temp files are removed)
   pool?: Semaphore; // share one download pool between several archive() calls
   onStart?: (totals: () => Counts) => void; // live totals, for a progress display
+  progressFile?: ProgressFileOptions | false; // progress.json beside the state (lib/output/progress-file.ts); false: none
 }
 
 export type NormalizedOptions = ReturnType<typeof normalizeOptions>;
@@ -78,6 +89,7 @@ export function normalizeOptions(options: ArchiveOptions) {
     throw new UsageError(`--api is not a URL: ${api}`);
   }
   if (apiUrl.protocol !== 'https:' && apiUrl.protocol !== 'http:') throw new UsageError(`--api must be http(s): ${api}`);
+  checkApiUrl(api, options.allowInsecureApi ?? false); // before the state is opened or any request is made
   const isDiscord = apiUrl.hostname === 'discord.com';
   const cdn = (options.cdn ?? (isDiscord ? 'https://cdn.discordapp.com' : apiUrl.origin)).replace(/\/+$/, '');
   const namePattern = options.namePattern ?? DEFAULT_NAME_PATTERN;
@@ -103,6 +115,9 @@ export function normalizeOptions(options: ArchiveOptions) {
     globalPerSecond: positiveInt(options.globalRateLimit ?? 50, '--global-rate-limit', 100_000),
     ...(options.retries !== undefined ? { retries: options.retries } : {}),
     ...(options.backoffMs !== undefined ? { backoffMs: options.backoffMs } : {}),
+    maxWaitMs: options.maxWait === undefined ? DEFAULT_MAX_WAIT_MS : parseDuration(options.maxWait, '--max-wait'),
+    noticeWaitMs: options.noticeWait === undefined ? DEFAULT_NOTICE_WAIT_MS : parseDuration(options.noticeWait, '--notice-wait'),
+    ...(options.allowInsecureApi !== undefined ? { allowInsecureApi: options.allowInsecureApi } : {}),
   };
   return {
     guildId,
@@ -128,6 +143,8 @@ export function normalizeOptions(options: ArchiveOptions) {
     backoffMs: options.backoffMs ?? 500,
     failOnChannelError: options.failOnChannelError ?? false,
     retryOnly: options.retryOnly ?? false,
+    timeoutMs: options.timeout === undefined ? 60_000 : parseDuration(options.timeout, '--timeout'),
+    stallGraceMs: options.stallGrace === undefined ? 2_000 : parseDuration(options.stallGrace, '--stall-grace'),
   };
 }
 

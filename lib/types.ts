@@ -49,6 +49,7 @@ export interface MediaItem {
   // A name unique among the message's items (set by flatten when two share a name).
   unique_name: string;
   down?: string | undefined; // from a page walked down (see ChannelPage)
+  invalid?: string | undefined; // Discord sent this attachment unusable (see media.ts): reported failed, never fetched
 }
 
 // Messages that yield no item still have to pass the checkpoint stage, so the cursor can advance past them:
@@ -62,7 +63,7 @@ export interface MessageMark {
 }
 
 // Stage 3 output: items either selected for download or skipped with a reason.
-export type SkipReason = 'type' | 'too_large' | 'date' | 'already_archived' | 'unreadable';
+export type SkipReason = 'type' | 'too_large' | 'date' | 'already_archived' | 'unreadable' | 'deleted';
 
 export interface SkippedItem {
   kind: 'skipped';
@@ -81,6 +82,7 @@ export interface SavedResult {
   bytes: number;
   sha256: string;
   duplicate_of?: string | undefined;
+  adopted?: boolean | undefined; // an earlier run's file found at its path, hashed and recorded, not downloaded (adopt.ts)
 }
 
 export interface FailedResult {
@@ -104,7 +106,7 @@ export interface AttachmentRecord {
   content_type: string | undefined;
   timestamp: string;
   source: MediaSource;
-  status: 'saved' | 'failed';
+  status: 'saved' | 'failed' | 'gone'; // gone: the message (or channel) was deleted before the file could be saved
   path?: string | undefined; // absolute path of the file (or of the file it duplicates, when not linked)
   sha256?: string | undefined;
   bytes?: number | undefined;
@@ -114,6 +116,8 @@ export interface AttachmentRecord {
   size?: number | undefined; // size Discord reported (failed items: to check the retry's byte count)
   unique_name?: string | undefined; // the name used for the file (failed items: the retry writes the same path)
   author_id?: string | undefined;
+  author_name?: string | undefined; // failed items: the name pattern's {author}, so the retry writes the same path
+  index?: number | undefined; // failed items: the name pattern's {index}
   attempts?: number | undefined;
   updated_at: string;
 }
@@ -139,4 +143,27 @@ export interface ChannelRecord {
   last_updated: string;
   total_images: number; // files saved (including deduplicated ones)
   failed: number;
+  // The filter every message below the cursor and in done_above was walked with (at least); absent in records
+  // written before dps recorded it (lib/store/walked-with.ts).
+  walked_with?: WalkFilter | undefined;
+  // Set while a run that selects more than walked_with walks the history again from the start: what earlier
+  // runs had already announced, so the re-walk announces nothing twice.
+  rewalk?: RewalkRecord | undefined;
+  gone?: number | undefined; // failed files whose message (or channel) was deleted: no longer retried
+}
+
+// What a run selects (--types, --max-size, --embeds, --stickers), as stored in a channel record.
+export interface WalkFilter {
+  types: string[] | 'all'; // sorted
+  max_size: number | null; // bytes; null: no limit
+  embeds: boolean;
+  stickers: boolean;
+}
+
+// The announced part of a channel when a re-walk began: every file of a message <= `below` or inside `above`
+// had its event printed, unless its record was written at or after `since` (by the re-walk itself).
+export interface RewalkRecord {
+  below: string | undefined;
+  above?: DoneSpan | undefined;
+  since: string; // ISO time the re-walk began
 }

@@ -8,8 +8,11 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { DefaultRestOptions, DefaultUserAgent, DiscordAPIError, HTTPError, RateLimitError, REST, RESTEvents } from '@discordjs/rest';
 import type { RateLimitData, RequestData, ResponseLike } from '@discordjs/rest';
 import { AbortedError, AccessError, ApiError, AuthError, DpsError, redact } from '../errors.js';
+import { checkApiUrl } from './api-url.js';
 import { GlobalLimit } from './global-limit.js';
 import { HistoryRequests, isHistoryRoute } from './history-request.js';
+import { DEFAULT_MAX_WAIT_MS, DEFAULT_NOTICE_WAIT_MS, LongWaits } from './long-wait.js';
+import type { RateLimitWait } from './long-wait.js';
 import { Pacer } from './pacer.js';
 import { isGlobalRateLimit, retryAfterSeconds } from './rate-limit-headers.js';
 import type { HeadersLike } from './rate-limit-headers.js';
@@ -27,6 +30,10 @@ export interface DiscordClientOptions {
   invalidBudget?: number; // stop before this many 401/403/429 in 10 minutes (Discord bans at 10,000)
   polite?: boolean; // pace every bucket below its limit and the global rate at 25/s
   globalPerSecond?: number;
+  maxWaitMs?: number; // a rate-limit wait longer than this stops with DPS_RATE_LIMIT instead of sleeping [15 min]
+  noticeWaitMs?: number; // a rate-limit wait longer than this is announced through onLongWait [10 s]
+  onLongWait?: (wait: RateLimitWait) => void;
+  allowInsecureApi?: boolean; // send the token over plain http to a host that is not loopback (see api-url.ts)
 }
 
 // What the caller is doing, for one-line error messages ("channel 123", "server 456").
@@ -55,6 +62,7 @@ export class DiscordClient {
   private readonly history: HistoryRequests;
   private readonly options: Required<Omit<DiscordClientOptions, 'api'>> & { api: string };
   private invalidTimes: number[] = [];
+  private readonly waits: LongWaits;
 
   constructor(options: DiscordClientOptions) {
     const api = (options.api ?? DEFAULT_API).replace(/\/+$/, '');
@@ -66,13 +74,18 @@ export class DiscordClient {
       invalidBudget: 5_000,
       polite: false,
       globalPerSecond: 50,
+      maxWaitMs: DEFAULT_MAX_WAIT_MS,
+      noticeWaitMs: DEFAULT_NOTICE_WAIT_MS,
+      onLongWait: () => undefined,
+      allowInsecureApi: false,
       ...options,
       api,
     };
-    this.apiOrigin = new URL(api).origin;
+    this.apiOrigin = checkApiUrl(api, this.options.allowInsecureApi).origin; // no token to a redirected plain-http API
     const match = /^(.*)\/v(\d+)$/.exec(api);
     const globalPerSecond = this.options.polite ? 25 : this.options.globalPerSecond;
-    this.global = new GlobalLimit(globalPerSecond);
+    this.waits = new LongWaits({ noticeMs: this.options.noticeWaitMs, maxWaitMs: this.options.maxWaitMs }, this.options.onLongWait);
+    this.global = new GlobalLimit(globalPerSecond, (ms) => this.waits.check('global', ms));
     this.rest = new REST({
       api: match?.[1] ?? api,
       version: match?.[2] ?? '10',
@@ -85,7 +98,7 @@ export class DiscordClient {
       makeRequest: exactRetryAfter,
     });
     if (this.options.tokenType === 'bot') this.rest.setToken(this.options.token);
-    this.pacer = new Pacer({ polite: this.options.polite });
+    this.pacer = new Pacer({ polite: this.options.polite, onWait: (route, ms) => this.waits.check('route', ms, route) });
     this.rest.on(RESTEvents.Response, (request, response) => this.observe(request.path, response.status, response.headers));
     this.history = new HistoryRequests({
       api,
@@ -95,6 +108,7 @@ export class DiscordClient {
       global: this.global,
       onResponse: (path, status, headers) => this.observe(path, status, headers),
       budgetSpent: () => this.budgetSpent(),
+      beforeWait: (scope, route, ms) => this.waits.check(scope, ms, route),
     });
   }
 
@@ -182,8 +196,14 @@ export class DiscordClient {
   // A 429 that @discordjs/rest would retry on its own: let it wait out the bucket or the global limit, except
   // when the 429 carries no Retry-After (Cloudflare's `error code: 1015` ban: it would retry at once, and every
   // retry extends the ban) or when the invalid-request budget is spent. Those come back to request() and stop.
+  // A wait it would sleep is checked first (announced when long, refused by throwing when over --max-wait): the
+  // one after a 429 (its Retry-After, or the bucket's reset when later) and its own pre-emptive one for a bucket
+  // with nothing remaining.
   private rejectRateLimit(data: RateLimitData): boolean {
-    return !(data.retryAfter > 0) || this.budgetSpent();
+    if (!(data.retryAfter > 0) || this.budgetSpent()) return true;
+    const path = (data.url.startsWith(this.options.api) ? data.url.slice(this.options.api.length) : data.route).split('?')[0];
+    this.waits.check(data.global ? 'global' : 'route', Math.max(data.retryAfter, data.timeToReset || 0), `${data.method.toUpperCase()} ${path}`);
+    return false;
   }
 
   // The invalid-request budget is used up: stop rather than wait or retry.

@@ -24,8 +24,9 @@ export interface OpenedDownload {
 }
 
 // The shared download Agent: keep-alive pooled connections, bounded per origin.
-export function createDownloadAgent(connections = 16): Agent {
-  return new Agent({ connections, keepAliveTimeout: 10_000, headersTimeout: 60_000, bodyTimeout: 60_000 });
+// `timeoutMs` (--timeout): how long a response may take to send its headers, or pause between bytes.
+export function createDownloadAgent(connections = 16, timeoutMs = 60_000): Agent {
+  return new Agent({ connections, keepAliveTimeout: 10_000, headersTimeout: timeoutMs, bodyTimeout: timeoutMs });
 }
 
 // Opens a download; resolves once the 200 headers arrive. The caller consumes or dumps the body.
@@ -74,6 +75,26 @@ export async function openDownload(url: string, options: DownloadOptions): Promi
     );
   }
   throw new DownloadError('too many redirects', { retryable: false });
+}
+
+const IMAGE_EXTENSIONS = /\.(png|jpe?g|jfif|gif|webp|avif|bmp|tiff?|heic|heif|svg|ico|apng)$/i;
+
+// A body whose content type says it cannot be the image Discord announced (a proxy's HTML page, a JSON error,
+// text), even when it has exactly the announced size: a non-retryable DownloadError with reason
+// `content_type_mismatch`, or undefined when the body may be the file. Only images are judged; a CDN that sends
+// no content type (or a generic one) is trusted to the size and sha256 checks.
+export function contentTypeMismatch(item: { content_type?: string | undefined; filename: string }, received: string | undefined): DownloadError | undefined {
+  const declared = item.content_type?.split(';')[0]?.trim().toLowerCase();
+  const image = declared ? declared.startsWith('image/') : IMAGE_EXTENSIONS.test(item.filename);
+  const got = received?.split(';')[0]?.trim().toLowerCase();
+  if (!image || !got) return undefined;
+  const markup = got === 'text/html' || got === 'application/xhtml+xml' || got === 'application/json' || got.endsWith('+json');
+  const text = got.startsWith('text/') || got === 'application/xml' || got.endsWith('+xml');
+  if (!markup && !(text && declared !== 'image/svg+xml' && got !== 'image/svg+xml')) return undefined;
+  return Object.assign(
+    new DownloadError(`the CDN sent ${got.slice(0, 60)} for an image attachment (${declared ?? item.filename.slice(-20)}): not saved`, { retryable: false }),
+    { reason: 'content_type_mismatch' },
+  );
 }
 
 // True when a signed URL's `ex` (hex Unix seconds) is in the past (or within `marginMs`).

@@ -17,7 +17,8 @@ export class GlobalLimit {
   private count = 0;
   private blockedUntil = 0;
 
-  constructor(perSecond: number) {
+  // `beforeWait`: told of every wait before it is slept (a long one may be announced, or refused by throwing).
+  constructor(perSecond: number, private readonly beforeWait?: (waitMs: number) => void) {
     const size = Math.max(1, Math.min(MAX_LOG, Math.floor(perSecond)));
     this.starts = new Float64Array(size);
     this.windowMs = ((WINDOW_MS + MARGIN_MS) * size) / Math.max(1, perSecond);
@@ -34,6 +35,7 @@ export class GlobalLimit {
         this.record(now);
         return;
       }
+      this.beforeWait?.(at - now);
       await sleep(at - now, undefined, signal ? { signal } : undefined).catch((error: unknown) => {
         throw signal?.aborted ? signal.reason : error;
       });

@@ -15,6 +15,7 @@ import { Agent, request } from 'undici';
 import type { GlobalLimit } from './global-limit.js';
 import { isGlobalRateLimit, retryAfterSeconds } from './rate-limit-headers.js';
 import type { HeadersLike } from './rate-limit-headers.js';
+import { historyPage } from './validate.js';
 
 export interface HistoryRequestOptions {
   api: string; // base with version, e.g. https://discord.com/api/v10
@@ -25,6 +26,7 @@ export interface HistoryRequestOptions {
   // Sees every response, 429s included (with the exact wait in Retry-After); blocks `global` on a global 429.
   onResponse: (path: string, status: number, headers: HeadersLike) => void;
   budgetSpent: () => boolean; // true: give up on a 429 instead of waiting it out
+  beforeWait?: (scope: 'global' | 'route', route: string, waitMs: number) => void; // before a 429 is waited out (may throw)
 }
 
 const NO_BODY = { body: undefined, files: undefined };
@@ -43,7 +45,7 @@ export class HistoryRequests {
     this.headers = { authorization: options.authorization, 'user-agent': options.userAgent };
   }
 
-  // The parsed JSON body (or the text of a body that is not JSON) of a successful response. `onSent` is called
+  // The parsed JSON body of a successful response, checked to be a page of messages (validate.ts). `onSent` is called
   // as each attempt leaves (after the global limit), for the pacer's window measurements.
   async get(route: string, query: URLSearchParams | undefined, signal?: AbortSignal, onSent?: () => void): Promise<unknown> {
     const { options } = this;
@@ -68,6 +70,7 @@ export class HistoryRequests {
         const headers = view(raw, Number.isFinite(retryAfterMs) ? String(retryAfterMs / 1000) : undefined);
         options.onResponse(route, status, headers);
         if (!(retryAfterMs > 0) || options.budgetSpent()) throw rateLimitError(url, route, headers, retryAfterMs);
+        options.beforeWait?.(isGlobalRateLimit(headers) ? 'global' : 'route', `GET ${route}`, retryAfterMs);
         await sleep(retryAfterMs, undefined, signal ? { signal } : undefined);
         continue;
       }
@@ -77,7 +80,7 @@ export class HistoryRequests {
         const data = errorData(text, json, status);
         throw new DiscordAPIError(data, data.code, status, 'GET', url, NO_BODY);
       }
-      return json ? JSON.parse(text) : text;
+      return historyPage(header(raw, 'content-type'), text, route); // a page that is not one is retried, never taken as empty
     }
   }
 

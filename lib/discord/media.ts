@@ -4,6 +4,7 @@
 import { createHash } from 'node:crypto';
 import type { APIAttachment, APIEmbed, APIMessage } from 'discord-api-types/v10';
 import type { MediaSource } from '../types.js';
+import { isSnowflake } from './snowflake.js';
 
 export interface MediaOptions {
   embeds?: boolean; // also embed image/thumbnail/video media
@@ -20,6 +21,9 @@ export interface MediaCandidate {
   content_type: string | undefined;
   url: string;
   source: MediaSource;
+  // Set when Discord sent an attachment that cannot be fetched (not an object, no valid id, a url that is not an
+  // http(s) string): the item is reported `failed` with reason `invalid_attachment` instead of vanishing.
+  invalid?: string;
 }
 
 const DEFAULT_DISCORD_HOSTS = ['cdn.discordapp.com', 'media.discordapp.net'];
@@ -29,6 +33,11 @@ export function mediaOf(message: APIMessage, options: MediaOptions = {}): MediaC
   const out: MediaCandidate[] = [];
   const seen = new Set<string>();
   const add = (candidate: MediaCandidate | undefined): void => {
+    if (candidate?.invalid !== undefined) {
+      if (!seen.has(candidate.id)) out.push(candidate);
+      seen.add(candidate.id);
+      return;
+    }
     if (!candidate || !candidate.url) return;
     const path = urlPath(candidate.url);
     if (seen.has(candidate.id) || seen.has(path)) return;
@@ -36,9 +45,9 @@ export function mediaOf(message: APIMessage, options: MediaOptions = {}): MediaC
     seen.add(path);
     out.push(candidate);
   };
-  for (const attachment of arrayOf<APIAttachment>(message.attachments)) add(fromAttachment(attachment, 'attachment'));
-  for (const snapshot of arrayOf<{ message?: Partial<APIMessage> }>(message.message_snapshots)) {
-    for (const attachment of arrayOf<APIAttachment>(snapshot.message?.attachments)) add(fromAttachment(attachment, 'forward'));
+  for (const [index, attachment] of arrayOf<APIAttachment>(message.attachments).entries()) add(checkedAttachment(message, attachment, index, 'attachment'));
+  for (const [s, snapshot] of arrayOf<{ message?: Partial<APIMessage> }>(message.message_snapshots).entries()) {
+    for (const [index, attachment] of arrayOf<APIAttachment>(snapshot.message?.attachments).entries()) add(checkedAttachment(message, attachment, index, 'forward', s));
     if (options.embeds) for (const embed of arrayOf<APIEmbed>(snapshot.message?.embeds)) for (const c of fromEmbed(embed, options)) add(c);
   }
   for (const media of componentMedia(message.components)) add(media);
@@ -47,6 +56,37 @@ export function mediaOf(message: APIMessage, options: MediaOptions = {}): MediaC
     for (const sticker of arrayOf<{ id?: unknown; name?: unknown; format_type?: unknown }>(message.sticker_items)) add(fromSticker(sticker, options));
   }
   return out;
+}
+
+// An attachment as Discord should send it, or a candidate marked `invalid` saying what is wrong with it.
+function checkedAttachment(message: APIMessage, attachment: APIAttachment, index: number, source: MediaSource, snapshot = 0): MediaCandidate | undefined {
+  const where = `${source} ${index + 1} of message ${message.id}`;
+  const invalid = (id: string, detail: string): MediaCandidate => ({
+    id,
+    filename: typeof attachment?.filename === 'string' && attachment.filename ? attachment.filename : `attachment_${id}`,
+    size: undefined,
+    content_type: typeof attachment?.content_type === 'string' ? attachment.content_type : undefined,
+    url: '',
+    source,
+    invalid: detail,
+  });
+  const synthetic = (): string => syntheticId('invalid', `${message.id}/${source}/${snapshot}/${index}`);
+  if (attachment === null || typeof attachment !== 'object' || Array.isArray(attachment)) return invalid(synthetic(), `${where} is not an attachment object`);
+  if (typeof attachment.id !== 'string' || !isSnowflake(attachment.id) || attachment.id === '0') return invalid(synthetic(), `${where} has no valid id (${JSON.stringify(attachment.id)?.slice(0, 40) ?? 'none'})`);
+  if (typeof attachment.url !== 'string' || !isHttpUrl(attachment.url)) {
+    const shown = typeof attachment.url === 'string' ? `"${attachment.url.slice(0, 40)}"` : `a ${attachment.url === null ? 'null' : typeof attachment.url}`;
+    return invalid(attachment.id, `${where}: its url is ${shown}, not an http(s) URL`);
+  }
+  return fromAttachment(attachment, source);
+}
+
+function isHttpUrl(url: string): boolean {
+  try {
+    const { protocol } = new URL(url);
+    return protocol === 'https:' || protocol === 'http:';
+  } catch {
+    return false;
+  }
 }
 
 function fromAttachment(attachment: APIAttachment, source: MediaSource): MediaCandidate | undefined {

@@ -43,6 +43,7 @@ interface BucketLimit {
 export interface PacerOptions {
   polite?: boolean; // pace every route at >= politeIntervalMs even before any 429
   politeIntervalMs?: number;
+  onWait?: (route: string, waitMs: number) => void; // before each wait is slept (may throw: the request is not made)
 }
 
 const MAX_LOG = 64; // starts remembered per route (limits above this are paced by their spacing only)
@@ -77,9 +78,11 @@ export class Pacer {
   private readonly buckets = new Map<string, BucketLimit>();
   private readonly probes = new Map<string, BucketProbe>();
   private readonly politeMs: number;
+  private readonly onWait: PacerOptions['onWait'];
 
   constructor(options: PacerOptions = {}) {
     this.politeMs = options.polite ? (options.politeIntervalMs ?? 1100) : 0;
+    this.onWait = options.onWait;
   }
 
   // Resolves when a request on `path` may start, reserving its slot (see PacedRequest).
@@ -170,6 +173,7 @@ export class Pacer {
       else if (learnt.limit > MAX_LOG && starts.length > 0) startAt = Math.max(startAt, starts[starts.length - 1]! + learnt.windowMs / learnt.limit);
     }
     if (this.politeMs > 0 && starts.length > 0) startAt = Math.max(startAt, starts[starts.length - 1]! + this.politeMs);
+    if (startAt > now) this.onWait?.(key, startAt - now);
     record(starts, startAt);
     if (startAt > now) await sleep(startAt - now, undefined, signal ? { signal } : undefined);
     return startAt;

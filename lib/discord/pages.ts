@@ -10,7 +10,7 @@
 import type { APIMessage } from 'discord-api-types/v10';
 import type { DoneSpan } from '../types.js';
 import type { DiscordClient } from './client.js';
-import { compareSnowflakes } from './snowflake.js';
+import { compareSnowflakes, isDiscordId } from './snowflake.js';
 
 export const PAGE_SIZE = 100;
 
@@ -166,8 +166,8 @@ async function nextWalk(up: Walk | undefined, down: Walk | undefined, lastDown: 
   return Promise.race([up.page.then(() => up, () => up), down.page.then(() => down, () => down)]);
 }
 
-// Drops entries that are not message objects (malformed API data must not crash the run).
+// Keeps message objects with a valid id (the history path has already refused a page with anything else, see
+// validate.ts; this guards callers that hand in pages from elsewhere).
 function isMessageLike(value: unknown): value is APIMessage {
-  const id = (value as { id?: unknown } | null)?.id;
-  return typeof id === 'string' && /^\d+$/.test(id);
+  return isDiscordId((value as { id?: unknown } | null)?.id);
 }

@@ -1,10 +1,11 @@
 // Fresh signed URLs for expired attachment links: `POST /attachments/refresh-urls` in batches of at most
 // 50 (undocumented but widely used), falling back to re-fetching the message, whose payload is always
-// freshly signed (discord-api.md §4, trap 9).
+// freshly signed (discord-api.md §4, trap 9). The message re-fetch also tells a deleted file apart (`gone`).
 
 import type { APIMessage } from 'discord-api-types/v10';
 import type { DiscordClient } from './client.js';
 import { mediaOf } from './media.js';
+import { isDiscordId } from './snowflake.js';
 
 export const REFRESH_BATCH = 50;
 
@@ -13,8 +14,17 @@ interface RefreshRequest {
   channelId: string;
   messageId: string;
   attachmentId: string;
-  resolve: (url: string | undefined) => void;
+  resolve: (renewal: Renewal) => void;
 }
+
+// A link's renewal: a fresh URL; or `gone` (why) when Discord says the message or channel no longer exists, or
+// the message no longer holds the file; or neither when it could not be told (an error, no access).
+export interface Renewal {
+  url?: string | undefined;
+  gone?: string | undefined;
+}
+
+type RefreshItem = { url: string; channelId: string; messageId: string; attachmentId: string };
 
 interface RefreshResponse {
   refreshed_urls?: Array<{ original?: string; refreshed?: string }>;
@@ -33,12 +43,37 @@ export class UrlRefresher {
   ) {}
 
   // A fresh URL for one attachment, or undefined when Discord no longer has it.
-  refresh(item: { url: string; channelId: string; messageId: string; attachmentId: string }): Promise<string | undefined> {
+  refresh(item: RefreshItem): Promise<string | undefined> {
+    return this.renew(item).then((renewal) => renewal.url);
+  }
+
+  // The same, saying whether the file is gone when no fresh URL can be had (refresh-urls, then the message).
+  renew(item: RefreshItem): Promise<Renewal> {
     return new Promise((resolve) => {
       this.pending.push({ ...item, resolve });
       if (this.pending.length >= REFRESH_BATCH) this.flush();
       else this.timer ??= setTimeout(() => this.flush(), this.delayMs);
     });
+  }
+
+  // Re-fetches the item's message: a freshly signed URL, or `gone` when Discord answers Unknown Message or
+  // Unknown Channel, or the message no longer holds the file. Used when a live link is refused (the file, not
+  // the signature, is missing: refresh-urls would sign a URL for a deleted file all the same).
+  async locate(item: Omit<RefreshItem, 'url'>): Promise<Renewal> {
+    if (!isDiscordId(item.messageId)) return {}; // never a request path built from an id Discord did not send
+    let message: APIMessage;
+    try {
+      message = await this.client.get<APIMessage>(`/channels/${item.channelId}/messages/${item.messageId}`, {
+        signal: this.signal,
+        what: `message ${item.messageId}`,
+      });
+    } catch (error) {
+      if (this.signal?.aborted) throw error;
+      return { gone: goneReason(error, item.messageId) };
+    }
+    const url = mediaOf(message, { embeds: true, stickers: true }).find((m) => m.id === item.attachmentId)?.url;
+    if (url) this.refreshed++;
+    return url ? { url } : { gone: `message ${item.messageId} no longer holds this file` };
   }
 
   private flush(): void {
@@ -51,9 +86,11 @@ export class UrlRefresher {
 
   private async send(batch: RefreshRequest[]): Promise<void> {
     const fresh = new Map<string, string>();
+    const urls = batch.filter((r) => r.url !== '').map((r) => r.url); // no URL to refresh: the message is re-fetched
     try {
+      if (urls.length === 0) throw new Error('nothing to refresh');
       const response = await this.client.post<RefreshResponse>('/attachments/refresh-urls', {
-        body: { attachment_urls: batch.map((r) => r.url) },
+        body: { attachment_urls: urls },
         signal: this.signal,
         what: 'attachment URL refresh',
       });
@@ -64,17 +101,18 @@ export class UrlRefresher {
       // fall back to re-fetching each message below
     }
     for (const request of batch) {
-      const url = fresh.get(request.url) ?? (await this.fromMessage(request).catch(() => undefined));
+      const url = fresh.get(request.url);
       if (url) this.refreshed++;
-      request.resolve(url);
+      request.resolve(url ? { url } : await this.locate(request).catch(() => ({})));
     }
   }
+}
 
-  private async fromMessage(request: RefreshRequest): Promise<string | undefined> {
-    const message = await this.client.get<APIMessage>(`/channels/${request.channelId}/messages/${request.messageId}`, {
-      signal: this.signal,
-      what: `message ${request.messageId}`,
-    });
-    return mediaOf(message, { embeds: true }).find((m) => m.id === request.attachmentId)?.url;
-  }
+// Discord's answer that a message or its channel no longer exists (404 with code 10008 / 10003), as a reason.
+function goneReason(error: unknown, messageId: string): string | undefined {
+  const cause = (error as { cause?: { code?: unknown; status?: unknown } } | undefined)?.cause;
+  if (cause?.status !== 404) return undefined;
+  if (cause.code === 10008) return `message ${messageId} was deleted (Unknown Message)`;
+  if (cause.code === 10003) return 'the channel was deleted (Unknown Channel)';
+  return undefined;
 }

@@ -9,6 +9,12 @@ export function isSnowflake(value: string): boolean {
   return SNOWFLAKE.test(value) && BigInt(value) <= MAX;
 }
 
+// True for an id as Discord sends them: 17 to 20 digits, no leading zero, below 2^64 (the first snowflakes of
+// 2015 have 17 digits). What the API sends is checked with this before it can become a cursor or a record key.
+export function isDiscordId(value: unknown): value is string {
+  return typeof value === 'string' && /^[1-9][0-9]{16,19}$/.test(value) && BigInt(value) <= MAX;
+}
+
 // Numeric comparison of two snowflakes: negative, zero or positive like Array#sort expects.
 export function compareSnowflakes(a: string, b: string): number {
   // Fast path for canonical decimal strings (no leading zeros): the longer is larger, else compare as text.

@@ -8,7 +8,7 @@ import fs from 'node:fs/promises';
 import type { FileHandle } from 'node:fs/promises';
 import path from 'node:path';
 import { pipeline } from 'node:stream/promises';
-import { DiskFullError, DownloadError, isDiskFull } from '../errors.js';
+import { DiskFullError, DownloadError, isDiskFull, OutputError } from '../errors.js';
 import { checkFolder, idOf, removeIfOurs } from './folder-identity.js';
 import type { FolderIdentity } from './folder-identity.js';
 
@@ -105,7 +105,8 @@ async function makeDirInside(root: string, dir: string): Promise<FolderIdentity>
     }
     const stat = await fs.lstat(current, { bigint: true });
     if (stat.isSymbolicLink()) throw refuse(`refusing to write through symlink ${current}`);
-    if (!stat.isDirectory()) throw refuse(`refusing to write into ${current}: not a directory`);
+    // A file in the way of a folder refuses every file below it: the run stops (DPS_OUTPUT), nothing is retried.
+    if (!stat.isDirectory()) throw new OutputError(`cannot write into ${current}: a file is in the way of a folder; move it and re-run`);
     identity.paths.push(current);
     identity.ids.push(idOf(stat));
   }

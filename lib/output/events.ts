@@ -40,6 +40,7 @@ export interface SavedEvent {
   timestamp: string;
   source: string;
   duplicate_of?: string;
+  adopted?: true; // the file was already at its path (the state had lost its record): hashed, not downloaded
 }
 
 export interface SkippedEvent {
@@ -93,6 +94,11 @@ export interface WarningEvent {
   detail: string;
   guild_id?: string;
   channel_id?: string;
+  // code `rate_limited` (a wait longer than 10 s): what is waited for and until when
+  scope?: 'global' | 'route';
+  route?: string;
+  wait_ms?: number;
+  until?: string;
 }
 
 export type DpsEvent = SavedEvent | SkippedEvent | FailedEvent | ChannelDoneEvent | SummaryEvent | WarningEvent;
@@ -114,6 +120,7 @@ export function savedEvent(result: SavedResult): SavedEvent {
     source: item.source,
   };
   if (result.duplicate_of !== undefined) event.duplicate_of = result.duplicate_of;
+  if (result.adopted === true) event.adopted = true;
   return event;
 }
 

@@ -25,13 +25,15 @@ export class NdjsonWriter {
     stream.on('close', () => this.close());
   }
 
-  // Queues one line; returns a promise that resolves when the stream can take more (await it to apply backpressure).
-  write(value: unknown): Promise<void> {
-    if (this.closed) return Promise.resolve();
+  // Queues one line. While the stream is full (a slow or paused reader) returns a promise that resolves once it
+  // drains: the run awaits it (lib/archive.ts emitAll), so the pipeline stops instead of buffering without bound.
+  // Otherwise returns undefined, so the common case costs no promise.
+  write(value: unknown): Promise<void> | undefined {
+    if (this.closed) return undefined;
     this.pending.push(`${JSON.stringify(value)}\n`);
     if (this.pending.length >= FLUSH_LINES) this.flush();
     else this.timer ??= setTimeout(() => this.flush(), FLUSH_MS);
-    return this.waiting ?? Promise.resolve();
+    return this.waiting;
   }
 
   // Writes the queued lines now.

@@ -2,6 +2,7 @@
 
 import type { Writable } from 'node:stream';
 import type { Counts } from './events.js';
+import { terminalSafe } from './terminal-safe.js';
 
 export class Progress {
   private timer: NodeJS.Timeout | undefined;
@@ -47,7 +48,7 @@ export class Progress {
   }
 
   private draw(): void {
-    this.stream.write(`\r\x1b[2K${this.line()}`);
+    this.stream.write(`\r\x1b[2K${terminalSafe(this.line())}`);
     this.drawn = true;
   }
 }

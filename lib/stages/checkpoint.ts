@@ -5,7 +5,7 @@
 // to S. Failed items are recorded for retry-first on the next run; every result becomes an NDJSON event.
 
 import type { Store } from '../store/store.js';
-import type { ChannelContext, DoneSpan, ItemResult, MessageMark } from '../types.js';
+import type { AttachmentRecord, ChannelContext, DoneSpan, ItemResult, MediaItem, MessageMark, WalkFilter } from '../types.js';
 import { channelDoneEvent, failedEvent, savedEvent, skippedEvent } from '../output/events.js';
 import type { Counts, DpsEvent } from '../output/events.js';
 
@@ -17,6 +17,7 @@ export interface CheckpointOptions {
   flushEveryMs?: number; // how often the cursor is written while running (it is always written at the end)
   channelDone?: boolean; // emit channel_done at the end (default true; false for the retry-failed pass)
   beforePersist?: (() => void) | undefined; // the events yielded so far must be out before the cursor moves past them
+  walkedWith?: WalkFilter | undefined; // the run's filter, recorded with the cursor (lib/store/walked-with.ts)
 }
 
 // Records every result and yields its event; persists the watermark periodically, at the end, and on abort.
@@ -33,7 +34,7 @@ export async function* checkpoint(source: AsyncIterable<ItemResult>, options: Ch
   const flush = async (): Promise<void> => {
     if (!options.saveCursor || (watermark === persisted && doneAbove === persistedAbove)) return;
     options.beforePersist?.();
-    await store.advanceCursor(context.channel_id, watermark, channelPatch(context), doneAbove);
+    await store.advanceCursor(context.channel_id, watermark, channelPatch(context), doneAbove, options.walkedWith);
     persisted = watermark;
     persistedAbove = doneAbove;
     lastFlush = Date.now();
@@ -55,6 +56,7 @@ export async function* checkpoint(source: AsyncIterable<ItemResult>, options: Ch
       switch (result.kind) {
         case 'saved':
         case 'skipped':
+          if (result.kind === 'skipped' && result.reason === 'deleted') await store.recordGone(attachmentRecord(result.item, context, 'gone', 'deleted'));
           held.push(result);
           break;
         case 'failed':
@@ -82,6 +84,8 @@ export async function* checkpoint(source: AsyncIterable<ItemResult>, options: Ch
             size: result.item.size,
             unique_name: result.item.unique_name,
             author_id: result.item.author_id,
+            author_name: result.item.author_name,
+            index: result.item.index,
             updated_at: new Date().toISOString(),
           });
           held.push(result);
@@ -112,6 +116,27 @@ export async function* checkpoint(source: AsyncIterable<ItemResult>, options: Ch
 }
 
 type FileResult = Exclude<ItemResult, MessageMark>;
+
+// The record of a file that will not be retried (its message is gone).
+function attachmentRecord(item: MediaItem, context: ChannelContext, status: AttachmentRecord['status'], reason: string): AttachmentRecord {
+  return {
+    attachment_id: item.attachment_id,
+    guild_id: context.guild_id,
+    channel_id: context.channel_id,
+    message_id: item.message_id,
+    filename: item.filename,
+    content_type: item.content_type,
+    timestamp: item.timestamp,
+    source: item.source,
+    status,
+    reason,
+    unique_name: item.unique_name,
+    author_id: item.author_id,
+    author_name: item.author_name,
+    index: item.index,
+    updated_at: new Date().toISOString(),
+  };
+}
 
 // One file's result, counted and turned into its event.
 function report(result: FileResult, counts: Counts): DpsEvent {

@@ -30,7 +30,8 @@ async function* refreshed(records: AttachmentRecord[], context: ChannelContext, 
   // Requested together, so the refresher sends them as one POST /attachments/refresh-urls.
   const urls = await Promise.all(
     records.map((r) =>
-      r.url ? options.refresher.refresh({ url: r.url, channelId: r.channel_id, messageId: r.message_id, attachmentId: r.attachment_id }) : undefined,
+      // Without a URL (Discord sent an unusable one, see media.ts) the refresher re-fetches the message.
+      options.refresher.refresh({ url: r.url ?? '', channelId: r.channel_id, messageId: r.message_id, attachmentId: r.attachment_id }),
     ),
   );
   for (const [index, record] of records.entries()) {
@@ -43,14 +44,14 @@ async function* refreshed(records: AttachmentRecord[], context: ChannelContext, 
       message_id: record.message_id,
       timestamp: record.timestamp,
       author_id: record.author_id,
-      author_name: undefined,
+      author_name: record.author_name,
       attachment_id: record.attachment_id,
       filename: record.filename,
       size: record.size,
       content_type: record.content_type,
       url,
       source: record.source,
-      index: 0,
+      index: record.index ?? 0,
       last_of_message: true,
       unique_name: record.unique_name ?? record.filename,
     };

@@ -4,13 +4,18 @@
 
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Dispatcher } from 'undici';
-import { isExpired, openDownload } from '../discord/download.js';
-import type { UrlRefresher } from '../discord/refresh.js';
+import { contentTypeMismatch, isExpired, openDownload } from '../discord/download.js';
+import type { Renewal, UrlRefresher } from '../discord/refresh.js';
 import { AbortedError, DiskFullError, DownloadError, DpsError, isDiskFull, OutputUnsafeError } from '../errors.js';
+import { outputErrorKind, StateDiskFullError } from '../errors.js';
+import { outputError } from '../fs/output-check.js';
 import type { FailedResult, FilteredUnit, ItemResult, MediaItem, SavedResult } from '../types.js';
 import { orderedParallel } from '../util/ordered-parallel.js';
 import type { Semaphore } from '../util/semaphore.js';
-import { writeItem } from './write.js';
+import type { StallWatch } from '../util/stall-watch.js';
+import { itemFolder, writeItem } from './write.js';
+import { folderTurn } from './folder-gate.js';
+import { adoptExisting } from './adopt.js';
 import type { WriteOptions } from './write.js';
 
 // How often one item's link may be refreshed in one run (each refresh is a request to Discord).
@@ -27,6 +32,21 @@ export interface FetchOptions extends WriteOptions {
   backoffMs?: number;
   window?: number; // units between input and output (default 8 x pool size)
   onAttempt?: (item: MediaItem, attempt: number, error: unknown) => void;
+  onRetry?: (retry: RetryNotice) => void; // before each retry of a file (after its backoff is chosen)
+  timeoutMs?: number; // a download with no headers, or no data, for this long fails (and is retried) [60 s]
+  transfers?: StallWatch; // cancels transfers that stall while the run is stopping
+  // Shared by the run's downloads: the first error that stops the run (an unusable --out, a full disk); no
+  // transfer starts once it is set.
+  halt?: { error?: DpsError | undefined } | undefined;
+}
+
+// One retry of a file: which, why (the reason code its failure would have), and attempt n of m.
+export interface RetryNotice {
+  item: MediaItem;
+  attempt: number; // the attempt about to start, from 2
+  attempts: number; // retries + 1
+  reason: string;
+  detail: string;
 }
 
 // Yields one result per unit, in input order; marks and skipped items pass straight through.
@@ -34,21 +54,35 @@ export function fetch(source: AsyncIterable<FilteredUnit | SavedResult>, options
   const window = options.window ?? Math.max(16, options.pool.size * 8);
   return orderedParallel(
     source,
-    async (unit): Promise<ItemResult> => (unit.kind === 'item' ? download(unit, options) : unit),
+    async (unit): Promise<ItemResult> => (unit.kind === 'item' ? downloadInTurn(unit, options) : unit),
     { window, signal: options.signal },
   );
+}
+
+// The first download into each folder goes alone (folder-gate.ts), then the folder's downloads run in parallel.
+async function downloadInTurn(item: MediaItem, options: FetchOptions): Promise<ItemResult> {
+  const done = await folderTurn(options.store, itemFolder(options.out, item));
+  try {
+    return await download(item, options);
+  } finally {
+    done?.();
+  }
 }
 
 // Downloads one item, with retries; a permanent failure becomes a `failed` result, fatal errors throw.
 // Expired links are refreshed (at most MAX_REFRESHES times, outside the download slot) without using up a
 // retry: a link can expire again while its item waits for a slot when the links' lifetime is short.
 export async function download(item: MediaItem, options: FetchOptions): Promise<ItemResult> {
+  if (item.invalid !== undefined) return failed(item, undefined, 'invalid_attachment', item.invalid); // nothing to fetch
   const retries = options.retries ?? 5;
   const backoffMs = options.backoffMs ?? 500;
   let url = item.url;
   let refreshes = 0;
   let lastError: unknown;
   const canRefresh = (): boolean => options.refresher !== undefined && refreshes < MAX_REFRESHES;
+  // An item the state does not know whose file an earlier run already wrote: recorded, not downloaded again.
+  const adopted = await adoptExisting(item, options);
+  if (adopted !== undefined) return adopted;
   if (canRefresh() && isExpired(url, Date.now(), 5_000)) {
     refreshes++;
     url = (await refreshUrl(item, options)) ?? url;
@@ -62,24 +96,43 @@ export async function download(item: MediaItem, options: FetchOptions): Promise<
       if (canRefresh() && isExpired(url, Date.now(), 1_000)) expired = true;
       else {
         // A started transfer is finished even when the run is asked to stop (SIGINT): only `transferSignal` cancels it.
-        const transfer = options.transferSignal;
-        const opened = await openDownload(url, { agent: options.agent, signal: transfer, allowedOrigins: options.allowedOrigins ?? [] });
+        // Once the run is stopping, the watch cancels it too when it stalls (nothing received for the grace).
+        if (options.halt?.error) throw options.halt.error;
+        const watched = options.transfers?.begin();
+        const transfer = watched?.signal ?? options.transferSignal;
+        const opened = await openDownload(url, { agent: options.agent, signal: transfer, allowedOrigins: options.allowedOrigins ?? [], ...(options.timeoutMs !== undefined ? { timeoutMs: options.timeoutMs } : {}) }).catch((error: unknown) => {
+          watched?.end();
+          throw error;
+        });
+        const body = watched ? watched.track(opened.body) : opened.body;
         try {
+          const mismatch = contentTypeMismatch(item, opened.contentType); // an HTML page is not saved as .png
+          if (mismatch) throw mismatch;
           // The slot is for the transfer: it passes on once the body is in, while the file is fsynced and recorded.
-          return await writeItem({ ...item, url }, opened.body, { ...options, signal: transfer, onReceived: release }, opened.contentLength);
+          return await writeItem({ ...item, url }, body, { ...options, signal: transfer, onReceived: release }, opened.contentLength);
         } catch (error) {
           // A write refused before reading (a symlink in --out, a path error) must not leave the body unread:
           // it would hold one of the Agent's connections forever and the run would stall.
           await opened.body.dump().catch(() => undefined);
           throw error;
+        } finally {
+          watched?.end();
         }
       }
     } catch (error) {
       if (options.signal?.aborted) throw new AbortedError('aborted', { cause: options.signal.reason });
+      if (error instanceof OutputUnsafeError) halt(options, error); // no other transfer starts
+      if (options.halt?.error instanceof OutputUnsafeError) return unsafe(item, options.halt.error);
+      if (options.halt?.error) throw options.halt.error;
       if (isDiskFull(error) || error instanceof DiskFullError) {
         const message = `disk full: no space left in ${options.out} while writing ${item.filename}; free some space and re-run to resume`;
-        throw new DiskFullError(message, { cause: error });
+        throw halt(options, error instanceof StateDiskFullError ? error : new DiskFullError(message, { cause: error }));
       }
+      // A local write error is not the network's: the folder refusing this file refuses every file (stop the
+      // run), a path refused on its own (a folder where the file goes) fails this item; neither is retried.
+      const local = outputErrorKind(error);
+      if (local === 'folder') throw halt(options, outputError(options.out, error));
+      if (local === 'file') return failed(item, error, 'output_unwritable');
       lastError = error;
       options.onAttempt?.(item, attempt, error);
       if (error instanceof DownloadError && error.expired) {
@@ -91,17 +144,43 @@ export async function download(item: MediaItem, options: FetchOptions): Promise<
     }
     if (expired) {
       refreshes++;
-      const fresh = await refreshUrl(item, options);
+      // A link refused while still live means the file, not the signature, is missing: ask for the message.
+      const renewal = await renewLink(item, url, options);
+      if (renewal.gone !== undefined) return { kind: 'skipped', item, reason: 'deleted', detail: renewal.gone };
+      const fresh = renewal.url;
       if (!fresh) return failed(item, undefined, 'expired', 'the link expired and could not be refreshed (attachment deleted?)');
       url = fresh;
       attempt--; // an expired link is not a fault of the download: it does not use up a retry
       continue;
     }
-    if (attempt < retries) await backoff(attempt, backoffMs, lastError, options.signal);
+    if (attempt < retries) {
+      options.onRetry?.({ item, attempt: attempt + 2, attempts: retries + 1, reason: failureCode(lastError), detail: describe(lastError) });
+      await backoff(attempt, backoffMs, lastError, options.signal);
+    }
   }
-  // An output folder swapped during the run: this item fails (reason output_unsafe), then the run stops.
-  if (lastError instanceof OutputUnsafeError) return { ...failed(item, lastError), stop: lastError };
   return failed(item, lastError);
+}
+
+// An output folder swapped during the run (this item's, or another's: the run is stopping): the item fails with
+// reason output_unsafe, and the checkpoint stops the run once it has announced the first such failure.
+function unsafe(item: MediaItem, error: OutputUnsafeError): FailedResult {
+  return { ...failed(item, error), stop: error };
+}
+
+// Remember the error that stops the run, so no other download starts a transfer it could not write.
+function halt(options: FetchOptions, error: DpsError): DpsError {
+  if (options.halt) options.halt.error ??= error;
+  return error;
+}
+
+// A fresh link for an item whose link the CDN refused: refresh-urls when the link had expired, the message itself
+// when it had not (lib/discord/refresh.ts), which also tells whether the file is gone.
+async function renewLink(item: MediaItem, refused: string, options: FetchOptions): Promise<Renewal> {
+  const refresher = options.refresher;
+  if (refresher === undefined) return {};
+  const target = { channelId: item.context.channel_id, messageId: item.message_id, attachmentId: item.attachment_id };
+  if (isExpired(refused, Date.now())) return refresher.renew({ ...target, url: item.url });
+  return refresher.locate(target);
 }
 
 async function refreshUrl(item: MediaItem, options: FetchOptions): Promise<string | undefined> {
@@ -130,6 +209,15 @@ async function backoff(attempt: number, baseMs: number, error: unknown, signal: 
   }
 }
 
+// undici's timeouts (--timeout), wrapped or not: what did not arrive in time.
+function timeoutKind(error: unknown): 'headers' | 'data' | undefined {
+  for (let e = error as { code?: unknown; cause?: unknown } | undefined, depth = 0; e && depth < 3; e = e.cause as typeof e, depth++) {
+    if (e.code === 'UND_ERR_HEADERS_TIMEOUT') return 'headers';
+    if (e.code === 'UND_ERR_BODY_TIMEOUT') return 'data';
+  }
+  return undefined;
+}
+
 // A failed result: `reason` is a stable code scripts can filter on, `detail` the human explanation.
 function failed(item: MediaItem, error: unknown, reason = failureCode(error), detail = describe(error)): FailedResult {
   const status = (error as { status?: unknown } | undefined)?.status;
@@ -137,6 +225,8 @@ function failed(item: MediaItem, error: unknown, reason = failureCode(error), de
 }
 
 function failureCode(error: unknown): string {
+  const reason = (error as { reason?: unknown } | undefined)?.reason; // set by the check that refused it (content_type_mismatch)
+  if (typeof reason === 'string') return reason;
   const status = (error as { status?: unknown } | undefined)?.status;
   const message = error instanceof Error ? error.message : String(error);
   if (typeof status === 'number') return `http_${status}`;
@@ -148,6 +238,8 @@ function failureCode(error: unknown): string {
 }
 
 function describe(error: unknown): string {
+  const timeout = timeoutKind(error);
+  if (timeout) return `timed out: no ${timeout} from the CDN within --timeout`;
   if (error instanceof Error) return error.message.replace(/\s+/g, ' ').slice(0, 300);
   return String(error);
 }

@@ -15,6 +15,8 @@ export interface FilterOptions {
   // Files archived beyond this message id were written by an interrupted run before their event was printed:
   // they are announced as `saved` (from the record) instead of skipped, so a pipe sees every file once.
   announceAfter?: string | undefined;
+  // During a re-walk (lib/store/walked-with.ts): files beyond announceAfter whose event an earlier run printed.
+  announced?: ((item: MediaItem, record: AttachmentRecord) => boolean) | undefined;
 }
 
 // Media types whose subtype is not the usual extension.
@@ -45,6 +47,7 @@ export async function* filter(source: AsyncIterable<MediaItem | MessageMark>, op
 }
 
 async function skipReason(item: MediaItem, options: FilterOptions): Promise<SkippedItem | SavedResult | undefined> {
+  if (item.invalid !== undefined) return undefined; // reported by fetch as failed (invalid_attachment), whatever the filter
   if (!matchesType(item, options.types)) {
     return { kind: 'skipped', item, reason: 'type', detail: item.content_type ?? extensionOf(item.filename) ?? 'unknown' };
   }
@@ -57,7 +60,7 @@ async function skipReason(item: MediaItem, options: FilterOptions): Promise<Skip
   }
   const record = await options.archived?.(item);
   if (record?.status !== 'saved' || !record.path || !record.sha256) return undefined;
-  if (options.announceAfter !== undefined && BigInt(item.message_id) > BigInt(options.announceAfter)) {
+  if (options.announceAfter !== undefined && BigInt(item.message_id) > BigInt(options.announceAfter) && options.announced?.(item, record) !== true) {
     return { kind: 'saved', item, path: record.path, bytes: record.bytes ?? 0, sha256: record.sha256, duplicate_of: record.duplicate_of };
   }
   return { kind: 'skipped', item, reason: 'already_archived' };

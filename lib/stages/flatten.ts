@@ -37,7 +37,7 @@ export async function* flatten(source: AsyncIterable<ChannelPage>, options: Flat
 function* itemsOf(context: ChannelContext, message: APIMessage, candidates: readonly MediaCandidate[], down: string | undefined): Generator<MediaItem> {
   const names = uniqueNames(candidates);
   for (const [index, candidate] of candidates.entries()) {
-    yield {
+    const item: MediaItem = {
       kind: 'item',
       context,
       message_id: message.id,
@@ -55,6 +55,8 @@ function* itemsOf(context: ChannelContext, message: APIMessage, candidates: read
       unique_name: names[index]!,
       down,
     };
+    if (candidate.invalid !== undefined) item.invalid = candidate.invalid;
+    yield item;
   }
 }
 

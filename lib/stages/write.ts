@@ -63,12 +63,19 @@ function folderOf(out: string, context: ChannelContext): string {
 // The final path of an item, unique across the archive (a name claimed by another attachment gets its id),
 // and whether the claim in the store is this attachment's.
 export async function itemPath(item: MediaItem, options: Pick<WriteOptions, 'out' | 'namePattern' | 'store'>): Promise<{ path: string; owned: boolean }> {
+  const { path, suffixedPath } = candidatePaths(item, options);
+  if (await options.store.claimPath(path, item.attachment_id)) return { path, owned: true };
+  return { path: suffixedPath, owned: await options.store.claimPath(suffixedPath, item.attachment_id) };
+}
+
+// The paths an item can get, unclaimed: its pattern's path, and the variant with its attachment id that it gets
+// when that path is another attachment's (adopt.ts looks for an earlier run's file at both).
+export function candidatePaths(item: MediaItem, options: Pick<WriteOptions, 'out' | 'namePattern'>): { path: string; suffixedPath: string } {
   const folder = itemFolder(options.out, item);
   const vars = nameVars(item);
   const path = resolveInside(folder, renderName(options.namePattern, vars));
-  if (await options.store.claimPath(path, item.attachment_id)) return { path, owned: true };
   const suffixedPath = resolveInside(folder, renderName(options.namePattern, { ...vars, filename: suffixed(vars.filename, item.attachment_id), name: `${vars.name}_${item.attachment_id}` }));
-  return { path: suffixedPath, owned: await options.store.claimPath(suffixedPath, item.attachment_id) };
+  return { path, suffixedPath };
 }
 
 // Writes one body to its final place and records it in the store; throws on size mismatch or I/O errors.

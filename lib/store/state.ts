@@ -3,7 +3,9 @@
 
 import path from 'node:path';
 import type { AbstractBatchOperation, AbstractLevel, AbstractSublevel } from 'abstract-level';
-import type { AttachmentRecord, ChannelRecord, DoneSpan } from '../types.js';
+import type { AttachmentRecord, ChannelRecord, DoneSpan, WalkFilter } from '../types.js';
+import { translateWriteError } from './write-errors.js';
+import { intersect } from './walked-with.js';
 
 // Any abstract-level database with string keys (the store sets JSON value encodings itself).
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
@@ -109,7 +111,9 @@ export class Store {
         .then(async () => {
           this.#group = undefined; // later writes start the next group
           try {
-            await this.#db.batch(batch);
+            await this.#db.batch(batch).catch((error: unknown) => {
+              throw translateWriteError(error, this.#db);
+            });
           } finally {
             for (const op of batch) {
               if (op.type === 'put' && op.sublevel === this.#attachment && this.#unwritten.get(op.key) === op.value) this.#unwritten.delete(op.key);
@@ -162,6 +166,11 @@ export class Store {
     await written.done;
   }
 
+  // The channel records this process has read or written, as they are now (progress.json during a run).
+  cachedChannels(): IterableIterator<ChannelRecord> {
+    return this.#channels.values();
+  }
+
   // Every known channel and thread (for `dps status`).
   async *channels(signal?: AbortSignal): AsyncIterable<ChannelRecord> {
     for await (const value of this.#channel.values({ signal })) yield value;
@@ -171,7 +180,9 @@ export class Store {
   // the patch's metadata. `messageId` undefined only merges the patch. Creates the record if needed.
   // `doneAbove`: a span finished walking down (ChannelRecord.done_above); it extends the stored span it
   // overlaps, or replaces it. A span the cursor reaches is folded into the cursor.
-  async advanceCursor(channelId: string, messageId: string | undefined, patch: ChannelPatch = {}, doneAbove?: DoneSpan): Promise<ChannelRecord> {
+  // `walkedWith`: the filter of the walk that moved it; what the record promises below the cursor narrows to
+  // what both select (lib/store/walked-with.ts). A re-walk's record of what was announced goes once passed.
+  async advanceCursor(channelId: string, messageId: string | undefined, patch: ChannelPatch = {}, doneAbove?: DoneSpan, walkedWith?: WalkFilter): Promise<ChannelRecord> {
     const { next, done } = await this.#serial(`channel:${channelId}`, async () => {
       const current = (await this.#readChannel(channelId)) ?? emptyChannel(channelId, patch.guild_id ?? '');
       const forward =
@@ -187,11 +198,59 @@ export class Store {
         last_updated: patch.last_updated ?? new Date().toISOString(),
       };
       if (next.done_above === undefined) delete next.done_above;
+      if (walkedWith !== undefined && (forward || doneAbove !== undefined)) next.walked_with = intersect(current.walked_with, walkedWith);
+      if (next.rewalk !== undefined && rewalkPassed(next)) delete next.rewalk;
       this.#channels.set(channelId, next);
       return { next, done: this.#write([{ type: 'put', sublevel: this.#channel, key: channelId, value: next }]) };
     });
     await done;
     return next;
+  }
+
+  // Start walking a channel's history again from the beginning because this run selects more than the record
+  // promises (`filter`): the cursor and span are cleared and the filter recorded, and what earlier runs had
+  // announced is kept (ChannelRecord.rewalk) so the re-walk announces nothing twice. A re-walk begun while
+  // another is unfinished keeps the first one's record.
+  async restartWalk(channelId: string, filter: WalkFilter, since = new Date().toISOString()): Promise<ChannelRecord> {
+    const { next, done } = await this.#serial(`channel:${channelId}`, async () => {
+      const current = (await this.#readChannel(channelId)) ?? emptyChannel(channelId, '');
+      const rewalk = current.rewalk ?? { below: current.last_message_id, above: current.done_above, since };
+      if (rewalk.above === undefined) delete rewalk.above;
+      const next: ChannelRecord = { ...current, last_message_id: undefined, walked_with: filter, rewalk, last_updated: new Date().toISOString() };
+      delete next.done_above;
+      this.#channels.set(channelId, next);
+      return { next, done: this.#write([{ type: 'put', sublevel: this.#channel, key: channelId, value: next }]) };
+    });
+    await done;
+    return next;
+  }
+
+  // A failed item whose message (or channel) is gone: status gone, out of the retry queue, and counted as gone
+  // instead of failed. A saved record is never downgraded: returns false.
+  async recordGone(rec: AttachmentRecord): Promise<boolean> {
+    const written = await this.#serial(`channel:${rec.channel_id}`, async () => {
+      const [previous, channel] = await Promise.all([this.#getAttachment(rec.attachment_id), this.#readChannel(rec.channel_id)]);
+      if (previous?.status === 'saved') return undefined;
+      const gone: AttachmentRecord = { ...rec, ...previous, ...definedOnly(rec), status: 'gone', url: undefined };
+      const ops: Ops = [
+        { type: 'put', sublevel: this.#attachment, key: rec.attachment_id, value: gone },
+        { type: 'del', sublevel: this.#failed, key: failedKey(rec) },
+      ];
+      if (previous?.status !== 'gone') {
+        const counts = channel ?? emptyChannel(rec.channel_id, rec.guild_id);
+        const value: ChannelRecord = {
+          ...counts,
+          failed: previous?.status === 'failed' ? Math.max(0, counts.failed - 1) : counts.failed,
+          gone: (counts.gone ?? 0) + 1,
+        };
+        ops.push({ type: 'put', sublevel: this.#channel, key: rec.channel_id, value });
+        this.#channels.set(rec.channel_id, value);
+      }
+      return { done: this.#write(ops) };
+    });
+    if (written === undefined) return false;
+    await written.done;
+    return true;
   }
 
   // One attachment's record: saved (with its path) or failed (with its reason).
@@ -353,6 +412,14 @@ function foldSpan(cursor: string | undefined, stored: DoneSpan | undefined, adde
     folded = reach(folded.cursor, merged);
   }
   return folded;
+}
+
+// A re-walk is over once its cursor is past everything earlier runs had announced.
+function rewalkPassed(record: ChannelRecord): boolean {
+  const { rewalk, last_message_id: cursor } = record;
+  if (rewalk === undefined || cursor === undefined) return false;
+  const top = rewalk.above !== undefined && (rewalk.below === undefined || compareSnowflakes(rewalk.above.to, rewalk.below) > 0) ? rewalk.above.to : rewalk.below;
+  return top === undefined || compareSnowflakes(cursor, top) >= 0;
 }
 
 // A cursor at or past a span's start continues to the span's end, and the span is gone.

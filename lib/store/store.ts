@@ -5,6 +5,8 @@ import fs from 'node:fs/promises';
 import path from 'node:path';
 import { Level } from 'level';
 import { StoreError } from '../errors.js';
+import type { StateDiskFullError } from '../errors.js';
+import { isStateDiskFull, translateWriteError } from './write-errors.js';
 import { Store } from './state.js';
 import type { StoreDb } from './state.js';
 
@@ -45,12 +47,14 @@ async function readMeta(db: StoreDb, where: string): Promise<Partial<StoreMeta> 
 }
 
 // First open writes the meta record; a database that has keys but no meta record is someone else's.
-async function ensureMeta(db: StoreDb, where: string): Promise<void> {
+// With `create` false (read commands) a database without the meta record is refused, and nothing is written.
+async function ensureMeta(db: StoreDb, where: string, create = true): Promise<void> {
   const meta = await readMeta(db, where);
   if (meta === undefined) {
     for await (const _key of db.keys({ limit: 1 })) {
       throw corrupt(`${where} is not a dps state directory (it holds another database); choose another one`);
     }
+    if (!create) throw noState(`${where} is not a dps state directory (an empty database); check --state`);
     const fresh: StoreMeta = { format: FORMAT, version: 1, created_at: new Date().toISOString() };
     await db.put(META_KEY, fresh, { valueEncoding: 'json' });
     return;
@@ -61,17 +65,25 @@ async function ensureMeta(db: StoreDb, where: string): Promise<void> {
   }
 }
 
+// How to open the state: `mustExist` is for read commands (manifest, status), which must find a dps state
+// there already and create nothing: a typo in --state is an error (DPS_NO_STATE), not an empty archive.
+export interface OpenStoreOptions {
+  signal?: AbortSignal | undefined;
+  mustExist?: boolean;
+}
+
 // Open (creating if needed) the LevelDB state directory. Refuses, without writing anything, a directory that
 // another dps process holds (DPS_STORE_LOCKED) or that holds something other than a dps store (DPS_STORE_CORRUPT).
-export async function openStore(dir: string, opts: { signal?: AbortSignal | undefined } = {}): Promise<Store> {
+export async function openStore(dir: string, opts: OpenStoreOptions = {}): Promise<Store> {
   opts.signal?.throwIfAborted();
   const location = path.resolve(dir);
-  await assertStoreDirectory(location);
+  const mustExist = opts.mustExist ?? false;
+  await (mustExist ? assertExistingState(location) : assertStoreDirectory(location));
   const key = await fs.realpath(location);
   if (openHere.has(key)) throw lockedError(location);
   openHere.add(key);
   const release = (): void => void openHere.delete(key);
-  const db = new Level<string, unknown>(location, { valueEncoding: 'json' });
+  const db = new Level<string, unknown>(location, { valueEncoding: 'json', createIfMissing: !mustExist });
   try {
     await db.open();
   } catch (error) {
@@ -80,7 +92,9 @@ export async function openStore(dir: string, opts: { signal?: AbortSignal | unde
   }
   try {
     opts.signal?.throwIfAborted();
-    await ensureMeta(db, location);
+    await ensureMeta(db, location, !mustExist).catch((error: unknown) => {
+      throw translateWriteError(error, db);
+    });
     return new Store(db, release);
   } catch (error) {
     await db.close().catch(() => {});
@@ -91,6 +105,10 @@ export async function openStore(dir: string, opts: { signal?: AbortSignal | unde
 
 function corrupt(message: string, cause?: unknown): StoreError {
   return new StoreError('DPS_STORE_CORRUPT', message, { cause });
+}
+
+function noState(message: string, cause?: unknown): StoreError {
+  return new StoreError('DPS_NO_STATE', message, { cause });
 }
 
 function lockedError(location: string, cause?: unknown): StoreError {
@@ -113,7 +131,21 @@ async function assertStoreDirectory(location: string): Promise<void> {
   }
 }
 
-function translateOpenError(error: unknown, location: string): StoreError {
+// Read commands: the directory must exist and hold a LevelDB (its CURRENT file); a missing one is not created.
+async function assertExistingState(location: string): Promise<void> {
+  let entries: string[];
+  try {
+    entries = await fs.readdir(location);
+  } catch (error) {
+    const code = (error as { code?: unknown }).code;
+    if (code === 'ENOENT') throw noState(`no dps state at ${location}: the folder does not exist (check --state)`, error);
+    if (code === 'ENOTDIR') throw noState(`state path ${location} is a file, not a dps state directory`, error);
+    throw corrupt(`cannot read state directory ${location}: ${String(code ?? error)}`, error);
+  }
+  if (!entries.includes('CURRENT')) throw noState(`${location} is not a dps state directory (no state database in it); check --state`);
+}
+
+function translateOpenError(error: unknown, location: string): StoreError | StateDiskFullError {
   const cause = (error as { cause?: { code?: unknown; message?: unknown } } | null)?.cause;
   if (cause?.code === 'LEVEL_LOCKED') {
     return lockedError(location, error);
@@ -121,6 +153,7 @@ function translateOpenError(error: unknown, location: string): StoreError {
   if (cause?.code === 'LEVEL_CORRUPTION') {
     return corrupt(`state directory ${location} is corrupt: ${String(cause.message)}`, error);
   }
+  if (isStateDiskFull(error)) return translateWriteError(error, { location }) as StateDiskFullError;
   const detail = String(cause?.message ?? (error as Error | null)?.message ?? error);
   return corrupt(`cannot open state directory ${location}: ${detail}`, error);
 }

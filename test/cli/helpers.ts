@@ -13,6 +13,9 @@ import { listFiles, spawnCli } from '../helpers/harness.js';
 
 export type Line = Record<string, unknown>;
 
+// The start of the one stderr line that names an API host other than Discord's (bin/cli.ts).
+export const API_HOST_NOTE = 'note: sending requests to the API at ';
+
 // A fake Discord closed when the test ends.
 export async function fakeFor(t: Test, options: FakeOptions): Promise<FakeDiscord> {
   const fake = await startFakeDiscord(options);
@@ -146,7 +149,7 @@ export const SCHEMAS: Record<string, Schema> = {
       event: 'string', guild_id: 'id', channel_id: 'id', message_id: 'id', attachment_id: 'id', filename: 'nonempty', path: 'path',
       bytes: 'count', sha256: 'sha256', content_type: 'string|null', timestamp: 'iso', source: 'source',
     },
-    optional: { duplicate_of: 'path' },
+    optional: { duplicate_of: 'path', adopted: 'boolean' },
   },
   skipped: {
     required: { event: 'string', reason: 'reason', guild_id: 'id', channel_id: 'id' },
@@ -170,6 +173,9 @@ export const SCHEMAS: Record<string, Schema> = {
     optional: { error: 'nonempty' },
   },
 };
+
+// warning `rate_limited` (a rate-limit wait over 10 s): what is waited for and until when.
+Object.assign(SCHEMAS.warning!.optional!, { scope: 'reason', route: 'nonempty', wait_ms: 'count', until: 'iso' });
 
 const PER_CHANNEL: Schema = { required: { channel_id: 'id', channel_name: 'string', ...COUNTS } };
 
@@ -266,7 +272,7 @@ export function stackLines(text: string): string[] {
   return text.split('\n').filter((line) => /^\s+at /.test(line));
 }
 
-// Non-empty stderr lines.
+// Non-empty stderr lines (without the note naming an API host that is not Discord's, such as the fake's).
 export function stderrLines(text: string): string[] {
-  return text.split('\n').filter((line) => line.trim() !== '');
+  return text.split('\n').filter((line) => line.trim() !== '' && !line.startsWith(API_HOST_NOTE));
 }

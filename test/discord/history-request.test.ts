@@ -23,7 +23,9 @@ interface Seen {
 }
 
 const json = { 'content-type': 'application/json' };
-const page = (ids: string[]): Reply => ({ status: 200, headers: json, body: JSON.stringify(ids.map((id) => ({ id }))) });
+// Message ids as Discord sends them (17-20 digits: validate.ts refuses anything else): sf('5') = 1100000000000000005.
+const sf = (n: string): string => String(1_100_000_000_000_000_000n + BigInt(n));
+const page = (ids: string[]): Reply => ({ status: 200, headers: json, body: JSON.stringify(ids.map((id) => ({ id: sf(id) }))) });
 const HISTORY = '/channels/111111/messages' as const;
 
 // A server answering history requests from a script (then empty pages), and anything else with {}.
@@ -56,7 +58,7 @@ t.test('only message history takes this path', async (t) => {
 t.test('a page is fetched with the query, the bot token and a Discord User-Agent', async (t) => {
   const { api, seen } = await serve(t, [page(['5', '4'])]);
   const result = await client(t, api).get<Array<{ id: string }>>(HISTORY, { query: { after: '3', limit: '100', before: undefined } });
-  t.same(result, [{ id: '5' }, { id: '4' }]);
+  t.same(result, [{ id: sf('5') }, { id: sf('4') }]);
   t.equal(seen[0]?.url, '/api/v10/channels/111111/messages?after=3&limit=100');
   t.equal(seen[0]?.headers.authorization, 'Bot secret-token');
   t.match(seen[0]?.headers['user-agent'] ?? '', /^DiscordBot \(.+\) discord-photo-scraper\//);
@@ -69,7 +71,7 @@ t.test('a 429 is waited out for the exact retry_after of its body, then retried'
   const limited: Reply = { status: 429, headers: { ...json, 'retry-after': '1', 'x-ratelimit-scope': 'user', 'x-ratelimit-limit': '5', 'x-ratelimit-remaining': '0', 'x-ratelimit-reset-after': '0.08' }, body: JSON.stringify({ message: 'You are being rate limited.', retry_after: 0.08, global: false }) };
   const { api, seen } = await serve(t, [limited, page(['7'])]);
   const c = client(t, api);
-  t.same(await c.get(HISTORY), [{ id: '7' }]);
+  t.same(await c.get(HISTORY), [{ id: sf('7') }]);
   t.equal(seen.length, 2, 'one retry');
   const waited = seen[1]!.at - seen[0]!.at;
   t.ok(waited >= 75, `waited the body's 80 ms (${waited} ms)`);
@@ -108,7 +110,7 @@ t.test('a 429 over the invalid-request budget stops instead of waiting', async (
 t.test('5xx and network faults are retried with backoff; 4xx become our errors', async (t) => {
   const { api, seen } = await serve(t, [{ status: 502, headers: { 'content-type': 'text/html' }, body: '<html>bad gateway</html>' }, { status: 500, headers: json, body: '{}' }, page(['3'])]);
   const c = client(t, api);
-  t.same(await c.get(HISTORY), [{ id: '3' }]);
+  t.same(await c.get(HISTORY), [{ id: sf('3') }]);
   t.equal(seen.length, 3);
   t.equal(c.stats.retried, 2);
 
@@ -123,7 +125,11 @@ t.test('5xx and network faults are retried with backoff; 4xx become our errors',
   await t.rejects(client(t, gone.api, { retries: 2 }).get(HISTORY), { message: /failed after 3 attempts/ });
 });
 
-t.test('a body that is not JSON is handed back as text', async (t) => {
-  const { api } = await serve(t, [{ status: 200, headers: { 'content-type': 'text/plain' }, body: 'hello' }]);
-  t.equal(await client(t, api).get(HISTORY), 'hello');
+t.test('a body that is not a JSON page of messages is an invalid response: retried, then an error, never a page', async (t) => {
+  const text: Reply = { status: 200, headers: { 'content-type': 'text/html' }, body: '<html>hello</html>' };
+  const retried = await serve(t, [text, page(['3'])]);
+  t.same(await client(t, retried.api).get(HISTORY), [{ id: sf('3') }], 'retried like a 5xx');
+  const { api, seen } = await serve(t, [text, text, text]);
+  await t.rejects(client(t, api, { retries: 2 }).get(HISTORY), { code: 'DPS_API', message: /failed after 3 attempts: invalid response.*text\/html.*instead of JSON/ });
+  t.equal(seen.length, 3, 'bounded');
 });

@@ -90,10 +90,17 @@ t.test('thread starter messages (type 21) are never double-counted', async (t) =
   t.same(units.map((u) => u.kind), ['mark']);
 });
 
-t.test('malformed attachments are ignored, not fatal', async (t) => {
-  const units = await collect([message('11', { attachments: [null, { id: 5 }, attachment('100', '')] } as never)]);
-  t.equal(units.length, 1);
-  t.equal((units[0] as MediaItem).filename, 'attachment_100');
+t.test('malformed attachments are not fatal, and never vanish: each is an item marked invalid', async (t) => {
+  const units = (await collect([message('11', { attachments: [null, { id: 5 }, attachment('100', ''), { ...attachment('101', 'b.png'), url: 12345 }, { ...attachment('102', 'c.png'), url: 'javascript:alert(1)' }] } as never)])) as MediaItem[];
+  t.equal(units.length, 5, 'one item per attachment');
+  t.equal(units[2]!.filename, 'attachment_100');
+  t.equal(units[2]!.invalid, undefined, 'a valid attachment without a filename is fine');
+  t.match(units[0]!.invalid, /not an attachment object/, 'null');
+  t.match(units[1]!.invalid, /no valid id/, 'a numeric id');
+  t.match(units[3]!.invalid, /url is a number, not an http\(s\) URL/, 'a url that is not a string');
+  t.equal(units[3]!.attachment_id, '101', 'keeps its valid id');
+  t.match(units[4]!.invalid, /javascript:/, 'a url that is not http(s)');
+  t.equal(new Set(units.map((u) => u.attachment_id)).size, 5, 'distinct ids (synthetic for those without a valid one)');
 });
 
 t.test('aborted before start / mid-flight', async (t) => {

@@ -271,6 +271,45 @@ t.test('a directory that is not ours is refused and left untouched', async (t) =
   await t.rejects(createStore(newer), { code: 'DPS_STORE_CORRUPT', message: /another dps version/ });
 });
 
+t.test('mustExist (read commands): only an existing dps state opens; nothing is ever created', async (t) => {
+  const root = t.testdir({ empty: {}, notes: { 'notes.txt': 'mine' }, file: 'x' });
+  const refuse = async (dir: string, code: string, message: RegExp): Promise<void> => {
+    const error = (await openStore(dir, { mustExist: true }).catch((e: unknown) => e)) as DpsError;
+    t.equal(error.code, code, `${path.basename(dir)}: ${code}`);
+    t.match(error.message, message);
+    t.equal(error.exitCode, 5, 'exit code 5');
+  };
+  const typo = path.join(root, 'stat', 'deeper');
+  await refuse(typo, 'DPS_NO_STATE', /no dps state at .*does not exist/);
+  t.notOk(await fs.stat(path.join(root, 'stat')).catch(() => undefined), 'a missing folder is not created (nor its parent)');
+  await refuse(path.join(root, 'file'), 'DPS_NO_STATE', /is a file/);
+  await refuse(path.join(root, 'empty'), 'DPS_NO_STATE', /not a dps state directory/);
+  t.same(await fs.readdir(path.join(root, 'empty')), [], 'an empty folder stays empty');
+  await refuse(path.join(root, 'notes'), 'DPS_NO_STATE', /not a dps state directory/);
+  t.same(await fs.readdir(path.join(root, 'notes')), ['notes.txt'], 'a folder of other files is untouched');
+
+  // A LevelDB without dps's meta record: empty (no state), or someone else's (foreign, as for a scrape).
+  const bare = path.join(root, 'bare');
+  const bareDb = new Level<string, string>(bare);
+  await bareDb.open();
+  await bareDb.close();
+  await refuse(bare, 'DPS_NO_STATE', /not a dps state directory/);
+  const reopened = new Level<string, string>(bare);
+  t.same(await reopened.keys().all(), [], 'no meta record written into an empty database');
+  await reopened.put('user:1', 'someone else');
+  await reopened.close();
+  await refuse(bare, 'DPS_STORE_CORRUPT', /another database/);
+
+  // A real state opens and reads back.
+  const state = path.join(root, 'state');
+  const writer = await openStore(state);
+  await writer.advanceCursor('c1', '42', { guild_id: 'g1' });
+  await writer.close();
+  const reader = await openStore(state, { mustExist: true });
+  t.equal((await reader.getChannel('c1'))?.last_message_id, '42', 'an existing state opens');
+  await reader.close();
+});
+
 t.test('openStore honours an aborted signal', async (t) => {
   const dir = path.join(t.testdir(), 'state');
   const reason = new Error('stop');

@@ -1,0 +1,150 @@
+// The plan's progress.json: what `dps status` would print, kept by a running scrape beside its state
+// (<dirname(state)>/progress.json), so `dps status` can answer while the run holds the state's lock, and a later
+// run can tell that the state lost records it had (lib/store/damage-check.ts). Written atomically (temp file,
+// fsync, rename), at most every `intervalMs`, and at the end of the run.
+
+import { randomBytes } from 'node:crypto';
+import fs from 'node:fs/promises';
+import path from 'node:path';
+import type { StatusReport } from '../index.js';
+import type { Store } from '../store/store.js';
+import type { ChannelRecord } from '../types.js';
+
+// How often a run rewrites progress.json while it works (and once more at its end).
+export const PROGRESS_INTERVAL_MS = 2_000;
+
+export interface ProgressFileOptions {
+  intervalMs?: number; // [PROGRESS_INTERVAL_MS]
+  now?: () => number; // the clock for `updated_at` [Date.now]
+  onError?: (error: unknown) => void; // a write that failed (the run goes on; the next write tries again)
+}
+
+// progress.json: the status report, the absolute state directory it describes, when it was written, and
+// whether the run was still going.
+export interface ProgressFileReport extends StatusReport {
+  state: string;
+  updated_at: string;
+  running: boolean;
+}
+
+// <dirname(state)>/progress.json (data/progress.json for the default data/state).
+export function progressFilePath(state: string): string {
+  return path.join(path.dirname(path.resolve(state)), 'progress.json');
+}
+
+// The progress.json of this state, or undefined when there is none, it is unreadable, or it describes another state.
+export async function readProgressFile(state: string): Promise<ProgressFileReport | undefined> {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(await fs.readFile(progressFilePath(state), 'utf8'));
+  } catch {
+    return undefined;
+  }
+  const report = parsed as Partial<ProgressFileReport> | null;
+  if (report === null || typeof report !== 'object' || typeof report.servers !== 'object' || report.servers === null) return undefined;
+  if (report.state !== path.resolve(state) || typeof report.updated_at !== 'string') return undefined;
+  return report as ProgressFileReport;
+}
+
+// `dps status` while a scrape holds the state: its progress.json (this state's only), with its age.
+export async function runningStatus(state: string, filter: { guildId?: string } = {}, now: () => number = Date.now): Promise<StatusReport | undefined> {
+  const file = await readProgressFile(state);
+  if (file === undefined) return undefined;
+  const servers = filter.guildId === undefined ? file.servers : Object.fromEntries(Object.entries(file.servers).filter(([id]) => id === filter.guildId));
+  return { servers, as_of: file.updated_at, age_ms: Math.max(0, now() - Date.parse(file.updated_at)) };
+}
+
+// Keeps progress.json up to date during one run: start() once the store is open, close() before it closes.
+export class ProgressFile {
+  readonly #store: Store;
+  readonly #state: string;
+  readonly #file: string;
+  readonly #temp: string;
+  readonly #intervalMs: number;
+  readonly #now: () => number;
+  readonly #onError: ((error: unknown) => void) | undefined;
+  readonly #atStart = new Map<string, ChannelRecord>(); // every channel of the state when the run began
+  readonly #pendingAtStart = new Map<string, number>(); // its retry queue then
+  #timer: NodeJS.Timeout | undefined;
+  #writing: Promise<void> | undefined;
+
+  constructor(store: Store, state: string, options: ProgressFileOptions = {}) {
+    this.#store = store;
+    this.#state = path.resolve(state);
+    this.#file = progressFilePath(state);
+    this.#temp = `${this.#file}.${randomBytes(4).toString('hex')}.tmp`;
+    this.#intervalMs = options.intervalMs ?? PROGRESS_INTERVAL_MS;
+    this.#now = options.now ?? Date.now;
+    this.#onError = options.onError;
+  }
+
+  // Reads what the state holds now, writes the file once and then every intervalMs.
+  async start(signal?: AbortSignal): Promise<void> {
+    for await (const item of this.#store.failedItems({}, signal)) this.#pendingAtStart.set(item.channel_id, (this.#pendingAtStart.get(item.channel_id) ?? 0) + 1);
+    for await (const channel of this.#store.channels(signal)) this.#atStart.set(channel.channel_id, channel);
+    await this.#write(true);
+    this.#timer = setInterval(() => void this.#write(true), this.#intervalMs);
+    this.#timer.unref();
+  }
+
+  // The last write, with `running: false`.
+  async close(): Promise<void> {
+    clearInterval(this.#timer);
+    await this.#writing;
+    this.#writing = undefined;
+    await this.#write(false);
+  }
+
+  // The report as the state stands now: records at start, overlaid with those this run has touched.
+  snapshot(running: boolean): ProgressFileReport {
+    const report: ProgressFileReport = { servers: {}, state: this.#state, updated_at: new Date(this.#now()).toISOString(), running };
+    const channels = new Map(this.#atStart);
+    for (const channel of this.#store.cachedChannels()) channels.set(channel.channel_id, channel);
+    for (const channel of channels.values()) {
+      const server = (report.servers[channel.guild_id] ??= { name: channel.guild_name, channels: {} });
+      if (!server.name && channel.guild_name) server.name = channel.guild_name;
+      const failedDelta = channel.failed - (this.#atStart.get(channel.channel_id)?.failed ?? 0);
+      const entry: StatusReport['servers'][string]['channels'][string] = {
+        name: channel.channel_name,
+        last_message_id: channel.last_message_id ?? null,
+        last_updated: channel.last_updated,
+        total_images: channel.total_images,
+        failed: channel.failed,
+        pending: Math.max(0, (this.#pendingAtStart.get(channel.channel_id) ?? 0) + failedDelta),
+      };
+      if (channel.parent_id) entry.parent_id = channel.parent_id;
+      if (channel.done_above) entry.done_above = { ...channel.done_above };
+      server.channels[channel.channel_id] = entry;
+    }
+    return report;
+  }
+
+  // One write at a time; a tick that finds one under way is skipped.
+  #write(running: boolean): Promise<void> {
+    if (this.#writing) return this.#writing;
+    const writing = this.#replace(`${JSON.stringify(this.snapshot(running), null, 2)}\n`)
+      .catch((error: unknown) => this.#onError?.(error))
+      .finally(() => {
+        if (this.#writing === writing) this.#writing = undefined;
+      });
+    this.#writing = writing;
+    return writing;
+  }
+
+  // temp file + fsync + rename: a reader sees the old file or the new one, never a part.
+  async #replace(text: string): Promise<void> {
+    const handle = await fs.open(this.#temp, 'w', 0o644);
+    try {
+      await handle.writeFile(text);
+      await handle.sync();
+    } finally {
+      await handle.close();
+    }
+    try {
+      await fs.rename(this.#temp, this.#file);
+    } catch (error) {
+      await fs.rm(this.#temp, { force: true });
+      throw error;
+    }
+  }
+}

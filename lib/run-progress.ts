@@ -1,0 +1,46 @@
+// A run's progress.json (lib/output/progress-file.ts) and the check it makes possible at the start of the next
+// run: a state that lost records it had is reported on stderr and as a `warning` event (`state_damaged`); when
+// LevelDB says it dropped part of its log, every channel is walked again (see lib/store/damage-check.ts).
+
+import type { ArchiveHooks, NormalizedOptions } from './options.js';
+import { ProgressFile, readProgressFile } from './output/progress-file.js';
+import { droppedByOpen, lostRecords, rewalkAll } from './store/damage-check.js';
+import type { Store } from './store/store.js';
+
+// Compares the state with the previous run's progress.json, then starts keeping progress.json for this run.
+export async function startProgressFile(store: Store, options: NormalizedOptions, hooks: ArchiveHooks, signal: AbortSignal): Promise<ProgressFile | undefined> {
+  if (hooks.progressFile === false) return undefined;
+  const previous = await readProgressFile(options.state);
+  if (previous !== undefined) {
+    for (const lost of await lostRecords(previous, store)) {
+      const detail =
+        `the state lost records of #${printable(lost.name)} (${lost.channel_id}): ${lost.detail}; its history is walked again and ` +
+        `files already in --out are re-adopted (hashed), not downloaded again`;
+      hooks.log?.(`warning: ${detail}`);
+      hooks.emit?.({ event: 'warning', code: 'state_damaged', guild_id: lost.guild_id, channel_id: lost.channel_id, detail });
+    }
+  }
+  const dropped = await droppedByOpen(options.state);
+  if (dropped !== undefined) {
+    const channels = await rewalkAll(store, signal);
+    const detail =
+      `the state is damaged: ${dropped}; records of any channel may be lost, so the history of its ${channels} channel(s) ` +
+      `is walked again from the beginning: files already in --out are re-adopted (hashed), not downloaded again, and may be announced again`;
+    hooks.log?.(`warning: ${detail}`);
+    hooks.emit?.({ event: 'warning', code: 'state_damaged', detail });
+  }
+  let warned = false;
+  const onError = (error: unknown): void => {
+    if (warned) return;
+    warned = true;
+    hooks.log?.(`warning: cannot write progress.json beside the state: ${error instanceof Error ? error.message : String(error)}`);
+  };
+  const file = new ProgressFile(store, options.state, { onError, ...(hooks.progressFile ?? {}) });
+  await file.start(signal);
+  return file;
+}
+
+// A name from Discord, safe to print on a terminal: control characters as \xNN.
+function printable(name: string): string {
+  return name.replace(/[\u0000-\u001f\u007f-\u009f]/g, (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`);
+}

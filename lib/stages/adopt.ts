@@ -1,0 +1,82 @@
+// Before an item the state does not know is downloaded: is its file already in --out? A state that lost records
+// (a truncated or garbled LevelDB log, a full state disk, a kill between a rename and its record) would otherwise
+// download again what an earlier run wrote. Files under their final names are always complete (atomic rename),
+// so a regular file of exactly the size Discord declares, at the path the item would get (or at its collision
+// variant with the attachment id), is hashed and recorded as saved, with no request.
+
+import { createHash } from 'node:crypto';
+import { createReadStream } from 'node:fs';
+import fs from 'node:fs/promises';
+import { dirname } from 'node:path';
+import { pipeline } from 'node:stream/promises';
+import type { Store } from '../store/store.js';
+import type { MediaItem, SavedResult } from '../types.js';
+import { candidatePaths } from './write.js';
+import type { WriteOptions } from './write.js';
+
+// Per run (one Store per run) and folder: did the folder exist when the run first looked? A folder this run
+// created holds only files this run wrote and recorded, so its items cost no look-up.
+const seenFolders = new WeakMap<Store, Map<string, Promise<boolean>>>();
+
+// The item's earlier file, recorded now (or undefined: download it). Only the store's own errors are thrown.
+export async function adoptExisting(item: MediaItem, options: WriteOptions): Promise<SavedResult | undefined> {
+  if (item.size === undefined || item.size <= 0) return undefined;
+  const { path, suffixedPath } = candidatePaths(item, options);
+  if (!(await folderExisted(options.store, dirname(path)))) return undefined;
+  // The variant naming this attachment first: the plain path may hold a same-named attachment's file.
+  for (const candidate of suffixedPath === path ? [path] : [suffixedPath, path]) {
+    const stat = await fs.lstat(candidate).catch(() => undefined);
+    if (!stat?.isFile() || stat.size !== item.size) continue;
+    if (!(await options.store.claimPath(candidate, item.attachment_id))) continue; // another attachment's file
+    try {
+      const sha256 = await hashFile(candidate, options.signal).catch(() => undefined);
+      if (sha256 === undefined) continue;
+      return await options.locks.run(sha256, async () => {
+        const first = await options.store.getHash(sha256);
+        const duplicateOf = first !== undefined && first.attachment_id !== item.attachment_id && first.path !== candidate ? first.path : undefined;
+        await options.store.recordSaved(
+          {
+            attachment_id: item.attachment_id,
+            guild_id: item.context.guild_id,
+            channel_id: item.context.channel_id,
+            message_id: item.message_id,
+            filename: item.filename,
+            content_type: item.content_type,
+            timestamp: item.timestamp,
+            source: item.source,
+            status: 'saved',
+            path: candidate,
+            sha256,
+            bytes: stat.size,
+            duplicate_of: duplicateOf,
+            updated_at: new Date().toISOString(),
+          },
+          { newHash: first === undefined, ownsPath: true },
+        );
+        return { kind: 'saved', item, path: candidate, bytes: stat.size, sha256, duplicate_of: duplicateOf, adopted: true } satisfies SavedResult;
+      });
+    } finally {
+      options.store.releaseClaim(candidate, item.attachment_id);
+    }
+  }
+  return undefined;
+}
+
+function folderExisted(store: Store, folder: string): Promise<boolean> {
+  let folders = seenFolders.get(store);
+  if (folders === undefined) seenFolders.set(store, (folders = new Map()));
+  let existed = folders.get(folder);
+  if (existed === undefined) {
+    existed = fs.lstat(folder).then((stat) => stat.isDirectory(), () => false);
+    folders.set(folder, existed);
+  }
+  return existed;
+}
+
+async function hashFile(file: string, signal: AbortSignal | undefined): Promise<string> {
+  const hash = createHash('sha256');
+  await pipeline(createReadStream(file), async (source: AsyncIterable<Buffer>) => {
+    for await (const chunk of source) hash.update(chunk);
+  }, signal === undefined ? {} : { signal });
+  return hash.digest('hex');
+}

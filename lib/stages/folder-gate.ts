@@ -1,0 +1,24 @@
+// The first download into a folder during a run goes alone: until it has finished (written, or failed), the
+// other downloads for that folder wait before requesting anything. A folder that refuses files (a read-only
+// mount, no permission, a file in its way) then costs one GET and stops the run (fetch's `halt`), instead of a
+// whole download window of GETs whose bodies cannot be stored. Afterwards the folder's downloads run in parallel.
+
+import type { Store } from '../store/store.js';
+
+// Per run (one Store per run): folder -> the first download's end.
+const firsts = new WeakMap<Store, Map<string, Promise<void>>>();
+
+// Resolves when this download may start: at once with `done` (call it when finished) for the folder's first,
+// otherwise once that first download is finished (with undefined).
+export async function folderTurn(store: Store, folder: string): Promise<(() => void) | undefined> {
+  let folders = firsts.get(store);
+  if (folders === undefined) firsts.set(store, (folders = new Map()));
+  const first = folders.get(folder);
+  if (first !== undefined) {
+    await first;
+    return undefined;
+  }
+  let done!: () => void;
+  folders.set(folder, new Promise<void>((resolve) => (done = resolve)));
+  return done;
+}

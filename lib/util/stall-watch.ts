@@ -1,0 +1,109 @@
+// A stop (SIGINT: ArchiveIO.signal) lets the files being transferred finish, but a transfer whose server went
+// silent would hold the run for the whole download timeout (--timeout, 60 s). Once the run is stopping, a
+// transfer that has waited `graceMs` for its headers or its next bytes is cancelled (its temp file is removed
+// and its item is left for the next run, neither failed nor announced); one that is receiving finishes.
+
+export interface StallWatchOptions {
+  stop?: AbortSignal | undefined; // the run is stopping: from now on, stalled transfers are cancelled
+  cancel?: AbortSignal | undefined; // cancels every transfer at once (ArchiveIO.hardSignal)
+  graceMs: number;
+}
+
+// The transfers of one run.
+export class StallWatch {
+  private readonly active = new Set<WatchedTransfer>();
+  private stopping = false;
+  private readonly onStop = (): void => {
+    this.stopping = true;
+    for (const transfer of this.active) transfer.arm();
+  };
+
+  constructor(private readonly options: StallWatchOptions) {
+    if (options.stop?.aborted) this.stopping = true;
+    else options.stop?.addEventListener('abort', this.onStop, { once: true });
+  }
+
+  // A transfer starting now (waiting for its headers); call end() when it is over, however it ended.
+  begin(): WatchedTransfer {
+    const transfer = new WatchedTransfer(this.options, () => this.active.delete(transfer));
+    this.active.add(transfer);
+    if (this.stopping) transfer.arm();
+    return transfer;
+  }
+
+  close(): void {
+    this.options.stop?.removeEventListener('abort', this.onStop);
+  }
+}
+
+// One transfer: its signal (pass it to the request and the body's consumer) and how long it has waited.
+export class WatchedTransfer {
+  private readonly controller = new AbortController();
+  private waitingSince: number | undefined = Date.now(); // the headers are awaited from the start
+  private finished = false; // the body is in (or the transfer is over): never cancelled for a stall again
+  private timer: ReturnType<typeof setTimeout> | undefined;
+  private readonly onCancel = (): void => this.controller.abort(this.options.cancel?.reason);
+
+  constructor(
+    private readonly options: StallWatchOptions,
+    private readonly onEnd: () => void,
+  ) {
+    if (options.cancel?.aborted) this.onCancel();
+    else options.cancel?.addEventListener('abort', this.onCancel, { once: true });
+  }
+
+  get signal(): AbortSignal {
+    return this.controller.signal;
+  }
+
+  // The headers are in: the body, read through this, counts as waiting only while its next chunk is awaited
+  // (not while the consumer is busy writing, which is the disk's pace, not a stalled server). A plain iterator,
+  // one `then` per chunk: an async generator here cost several times that on every chunk of every download.
+  track<T>(body: AsyncIterable<T>): AsyncIterable<T> {
+    this.waitingSince = undefined;
+    const inner = body[Symbol.asyncIterator]();
+    const arrived = (result: IteratorResult<T>): IteratorResult<T> => {
+      this.waitingSince = undefined;
+      if (result.done) {
+        this.finished = true;
+        this.disarm();
+      }
+      return result;
+    };
+    const iterator: AsyncIterableIterator<T> = {
+      next: () => {
+        this.waitingSince = Date.now();
+        return inner.next().then(arrived);
+      },
+      return: (value?: unknown) => (inner.return ? inner.return(value) : Promise.resolve({ done: true, value: undefined })),
+      [Symbol.asyncIterator]: () => iterator,
+    };
+    return iterator;
+  }
+
+  // Checks for a stall from now on (the run is stopping).
+  arm(): void {
+    if (this.finished || this.timer !== undefined) return;
+    const since = this.waitingSince;
+    const delay = since === undefined ? this.options.graceMs : Math.max(0, since + this.options.graceMs - Date.now());
+    this.timer = setTimeout(() => {
+      this.timer = undefined;
+      const waiting = this.waitingSince;
+      if (waiting !== undefined && Date.now() - waiting >= this.options.graceMs) {
+        this.controller.abort(new Error(`no data for ${this.options.graceMs} ms while stopping: transfer cancelled`));
+      } else this.arm();
+    }, delay);
+  }
+
+  end(): void {
+    this.finished = true;
+    this.disarm();
+    this.options.cancel?.removeEventListener('abort', this.onCancel);
+    this.onEnd();
+  }
+
+  private disarm(): void {
+    if (this.timer !== undefined) clearTimeout(this.timer);
+    this.timer = undefined;
+  }
+}

@@ -1,0 +1,38 @@
+// `dps status` while a scrape holds the state's lock: it answers from the progress.json the scrape keeps beside
+// the state (exit 0), says on stderr how old that is, and refuses (exit 5) when there is none for this state.
+
+import t from 'tap';
+import { join } from 'node:path';
+import { startFakeDiscord } from '../../fixtures/fake-discord.js';
+import { singleChannel } from '../../fixtures/scenarios.js';
+import { openStore } from '../../lib/store/store.js';
+import { runLibrary } from '../helpers/harness.js';
+import { baseOptions } from '../helpers/verify.js';
+import { runDps } from './helpers.js';
+
+t.test('status of a locked state reads progress.json', async (t) => {
+  const fake = await startFakeDiscord({ scenario: singleChannel({ seed: 72, messages: 20, imageRatio: 0.7, sizes: [1_000, 2_000] }) });
+  t.teardown(() => fake.close());
+  const dir = t.testdir();
+  const channel = fake.scenario.guilds[0]!.channels[0]!;
+  const options = { ...baseOptions(fake, dir, channel.id), state: join(dir, 'data', 'state') };
+  t.equal((await runLibrary(options)).result.exitCode, 0);
+
+  // This process holds the LevelDB lock, as a running scrape would.
+  const store = await openStore(options.state);
+  t.teardown(() => store.close());
+  const status = await runDps(['status', '--state', options.state]);
+  t.equal(status.code, 0, `exit 0 (stderr: ${status.stderr})`);
+  t.match(status.stderr, /in use by a running scrape; showing its progress\.json as of \S+ \(\d+ s ago\)/, 'says where the answer comes from and how old it is');
+  const report = JSON.parse(status.stdout) as { as_of?: string; servers: Record<string, { channels: Record<string, { total_images: number }> }> };
+  t.type(report.as_of, 'string', 'as_of in the JSON');
+  const files = [...fake.expected({ channelId: channel.id })].length;
+  t.equal(report.servers[fake.scenario.guilds[0]!.id]?.channels[channel.id]?.total_images, files, 'the numbers of the run');
+
+  // Another state in the same folder (the progress.json there is not its own): refused as before.
+  const other = join(dir, 'data', 'other');
+  const otherStore = await openStore(other);
+  t.teardown(() => otherStore.close());
+  const refused = await runDps(['status', '--state', other]);
+  t.equal(refused.code, 5, 'exit 5 when no progress.json describes this state');
+});

@@ -1,0 +1,115 @@
+// The retry pass (lib/stages/failed.ts) against the fake Discord with a real LevelDB: a failed item whose message
+// (or channel) was deleted reaches the terminal state `gone` (a `skipped` event with reason `deleted`), leaves the
+// retry queue and costs no request on later runs; a retried item keeps what the name pattern needs ({author},
+// {index}), so it lands on the path the first try would have used.
+
+import t from 'tap';
+import { dirname, join, relative } from 'node:path';
+import type { Test } from 'tap';
+import { startFakeDiscord } from '../../fixtures/fake-discord.js';
+import type { FakeDiscord } from '../../fixtures/fake-discord.js';
+import { singleChannel } from '../../fixtures/scenarios.js';
+import { manifest, status } from '../../lib/index.js';
+import type { DpsEvent } from '../../lib/index.js';
+import { collect, runLibrary } from '../helpers/harness.js';
+import { baseOptions } from '../helpers/verify.js';
+
+type FileEvent = { event: string; reason?: string; attachment_id: string; message_id: string; path: string; detail?: string };
+
+const files = (events: DpsEvent[], kind: string, reason?: string): FileEvent[] =>
+  (events as unknown as FileEvent[]).filter((e) => e.event === kind && e.attachment_id !== undefined && (reason === undefined || e.reason === reason));
+const ids = (events: FileEvent[]): string[] => events.map((e) => e.attachment_id).sort();
+
+// Requests that concern one of these messages or attachments (message GETs, CDN downloads), plus refresh POSTs.
+function requestsFor(fake: FakeDiscord, messageIds: Set<string>, attachmentIds: Set<string>): string[] {
+  return fake.requests
+    .filter((r) => {
+      if (r.route === 'POST /attachments/refresh-urls') return true;
+      const parts = r.path.split('/');
+      return parts.some((p) => messageIds.has(p) || attachmentIds.has(p));
+    })
+    .map((r) => `${r.method} ${r.path}`);
+}
+
+async function failingRun(t: Test, seed: number, extra: Record<string, unknown> = {}) {
+  const fake = await startFakeDiscord({
+    scenario: singleChannel({ seed, messages: 120, imageRatio: 0.6, sizes: [500, 4_000] }),
+    faults: { error5xxRate: 0.4, seed: 2, target: 'cdn' },
+  });
+  t.teardown(() => fake.close());
+  const channel = fake.scenario.guilds[0]!.channels[0]!;
+  const options = { ...baseOptions(fake, t.testdir(), channel.id), retries: 0, backoffMs: 1, ...extra };
+  const first = await runLibrary(options);
+  t.equal(first.result.exitCode, 1, 'some files failed');
+  fake.setOption({ faults: {} });
+  return { fake, channel, options, failed: files(first.events, 'failed') };
+}
+
+t.test('a failed item whose message was deleted becomes gone: skipped deleted, out of the queue, no request later', async (t) => {
+  const { fake, channel, options, failed } = await failingRun(t, 41);
+  t.ok(failed.length >= 6, `${failed.length} files failed`);
+  const deleted = failed.filter((_, i) => i % 2 === 0);
+  const deletedMessages = new Set(deleted.map((f) => f.message_id));
+  for (const id of deletedMessages) fake.deleteMessage(channel.id, id);
+  const goneIds = failed.filter((f) => deletedMessages.has(f.message_id));
+  const kept = failed.filter((f) => !deletedMessages.has(f.message_id));
+
+  fake.resetLog();
+  const second = await runLibrary(options);
+  t.equal(second.result.exitCode, 0, `no failure left (${second.logs.join('')})`);
+  t.same(ids(files(second.events, 'skipped', 'deleted')), ids(goneIds), 'each file of a deleted message: skipped, reason deleted');
+  t.same(ids(files(second.events, 'saved')), ids(kept), 'the others are saved');
+  t.same(files(second.events, 'failed'), [], 'nothing failed again');
+  t.ok(files(second.events, 'skipped', 'deleted').every((e) => /Unknown Message/.test(e.detail ?? '')), 'the detail says why');
+  const gets = fake.requests.filter((r) => r.route === 'GET /channels/:id/messages/:message_id');
+  t.ok(gets.length <= deletedMessages.size + goneIds.length, `at most one message GET per gone file (${gets.length})`);
+
+  const records = await collect(manifest(options.state));
+  t.same(ids(records.filter((r) => r.status === 'gone') as unknown as FileEvent[]), ids(goneIds), 'their records say gone');
+  const entry = (await status(options.state)).servers[fake.scenario.guilds[0]!.id]?.channels[channel.id];
+  t.equal(entry?.pending, 0, 'a gone item is not pending');
+  t.equal(entry?.failed, 0, 'nor failed');
+  t.equal(entry?.gone, goneIds.length, 'status counts it as gone');
+
+  fake.resetLog();
+  const third = await runLibrary(options);
+  t.equal(third.result.exitCode, 0);
+  t.same(requestsFor(fake, deletedMessages, new Set(goneIds.map((f) => f.attachment_id))), [], 'no request for gone items on a later run');
+  t.same(files(third.events, 'skipped', 'deleted'), [], 'and no event');
+});
+
+t.test('a failed item whose channel was deleted becomes gone under retry-failed', async (t) => {
+  const { fake, channel, options, failed } = await failingRun(t, 42);
+  t.ok(failed.length > 0);
+  fake.deleteChannel(channel.id);
+  fake.resetLog();
+  const retry = await runLibrary({ ...options, retryOnly: true, channelIds: [] });
+  t.equal(retry.result.exitCode, 0);
+  t.same(ids(files(retry.events, 'skipped', 'deleted')), ids(failed), 'every failed file: skipped, reason deleted');
+  t.ok(files(retry.events, 'skipped', 'deleted').every((e) => /Unknown Channel/.test(e.detail ?? '')), 'the detail says why');
+  fake.resetLog();
+  const again = await runLibrary({ ...options, retryOnly: true, channelIds: [] });
+  t.equal(again.result.exitCode, 0);
+  t.same(fake.requests.filter((r) => r.kind === 'cdn' || r.route.includes('messages') || r.route.includes('refresh')), [], 'nothing asked for them again');
+});
+
+t.test('a retried item keeps {author} and {index}: the same path as a first try', async (t) => {
+  const pattern = '{author}_{index}_{filename}';
+  const { fake, channel, options, failed } = await failingRun(t, 43, { namePattern: pattern });
+  t.ok(failed.length > 0);
+  const retried = await runLibrary(options);
+  t.equal(retried.result.exitCode, 0);
+  const saved = files(retried.events, 'saved');
+  t.same(ids(saved), ids(failed), 'the failed files are saved by the retry');
+
+  // The same channel archived in one go, without faults: the paths every file should have.
+  const clean = { ...options, out: join(dirname(options.out), 'clean-out'), state: join(dirname(options.out), 'clean-state') };
+  const reference = await runLibrary(clean);
+  const want = new Map(files(reference.events, 'saved').map((e) => [e.attachment_id, relative(clean.out, e.path)]));
+  // A name another file of the same author, index and name already holds gets the attachment id (whichever was
+  // saved second), so the comparison ignores that suffix.
+  const unsuffixed = (path: string | undefined, id: string): string | undefined => path?.replace(`_${id}`, '');
+  const differ = saved.filter((e) => unsuffixed(relative(options.out, e.path), e.attachment_id) !== unsuffixed(want.get(e.attachment_id), e.attachment_id));
+  t.same(differ.map((e) => [relative(options.out, e.path), want.get(e.attachment_id)]), [], 'every retried file has the path of a first try');
+  t.ok(saved.some((e) => !/^_/.test(relative(options.out, e.path).split('/').pop() ?? '')), 'the author is in the name');
+});
