@@ -69,6 +69,7 @@ interface RunContext {
   botId?: string | undefined;
   intentCheck?: Promise<void>;
   halt?: { error?: DpsError | undefined }; // the error that stops every download (see FetchOptions.halt)
+  adoptFiles: boolean; // the state lost records: files already in --out are re-adopted, not downloaded (adopt.ts)
 }
 
 // Archives the requested channels; resolves with the exit code the CLI should use.
@@ -102,7 +103,8 @@ export async function runArchive(input: ArchiveOptions, hooks: ArchiveHooks = {}
   let stopped: DpsError | undefined; // a wait over --max-wait: the whole run stops (progress saved), exit 1
   let progressFile: ProgressFile | undefined;
   try {
-    progressFile = await startProgressFile(store, options, hooks, signal); // progress.json beside the state
+    const progress = await startProgressFile(store, options, hooks, signal); // progress.json beside the state
+    progressFile = progress.file;
     const removed = await removeStaleTemps(options.out, signal).catch(() => 0);
     if (removed > 0) hooks.log?.(`removed ${removed} unfinished temporary file(s) from an interrupted run`);
     await checkOutputWritable(options.out); // an unusable --out stops the run here, before any download
@@ -119,6 +121,7 @@ export async function runArchive(input: ArchiveOptions, hooks: ArchiveHooks = {}
       transfers,
       hooks,
       signal,
+      adoptFiles: progress.damaged,
     };
     // Channels start as soon as they are known: the server's threads are listed (to the end, without waiting
     // for channel slots) while its first channels are archived. Resolution stops with the run. When an unreadable
@@ -155,6 +158,8 @@ export async function runArchive(input: ArchiveOptions, hooks: ArchiveHooks = {}
     else if (error instanceof DpsError) fatal = error;
     else throw error;
   } finally {
+    // A run stopped by an error: the downloads still queued in its window must not start, retry or back off.
+    if (fatal !== undefined && !signal.aborted) controller.abort(fatal);
     hooks.signal?.removeEventListener('abort', forwardAbort);
     signal.removeEventListener('abort', stopResolving);
     transfers.close();
@@ -260,6 +265,7 @@ function downloadStages(run: RunContext, cursor?: string, announced?: FilterOpti
         folders: run.folders,
         disk: run.disk,
         halt: (run.halt ??= {}),
+        adoptFiles: run.adoptFiles,
       }),
   ];
 }

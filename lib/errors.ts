@@ -23,6 +23,7 @@ export type ErrorCode =
   | 'DPS_DOWNLOAD'
   | 'DPS_DISK_FULL'
   | 'DPS_OUTPUT'
+  | 'DPS_OUTPUT_UNSAFE'
   | 'DPS_API'
   | 'DPS_RATE_LIMIT_BUDGET'
   | 'DPS_RATE_LIMIT'
@@ -39,6 +40,7 @@ const exitCodes: Record<ErrorCode, number> = {
   DPS_DOWNLOAD: ExitCode.partial,
   DPS_DISK_FULL: ExitCode.partial,
   DPS_OUTPUT: ExitCode.partial,
+  DPS_OUTPUT_UNSAFE: ExitCode.partial,
   DPS_API: ExitCode.partial,
   DPS_RATE_LIMIT_BUDGET: ExitCode.partial,
   DPS_RATE_LIMIT: ExitCode.partial,
@@ -124,6 +126,15 @@ export class OutputError extends DpsError {
   constructor(message: string, options?: { cause?: unknown }) {
     super('DPS_OUTPUT', message, options);
     this.name = 'OutputError';
+  }
+}
+
+// An output folder changed during the run (swapped for a symlink or another directory after it was checked):
+// the file is not written through it, and the run stops (failed reason `output_unsafe`).
+export class OutputUnsafeError extends DpsError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super('DPS_OUTPUT_UNSAFE', message, options);
+    this.name = 'OutputUnsafeError';
   }
 }
 

@@ -6,15 +6,19 @@ import type { ArchiveHooks, NormalizedOptions } from './options.js';
 import { ProgressFile, readProgressFile } from './output/progress-file.js';
 import { droppedByOpen, lostRecords, rewalkAll } from './store/damage-check.js';
 import type { Store } from './store/store.js';
+import { terminalSafe } from './output/terminal-safe.js';
 
 // Compares the state with the previous run's progress.json, then starts keeping progress.json for this run.
-export async function startProgressFile(store: Store, options: NormalizedOptions, hooks: ArchiveHooks, signal: AbortSignal): Promise<ProgressFile | undefined> {
-  if (hooks.progressFile === false) return undefined;
+// `damaged`: the state lost records, so files already in --out may be re-adopted (lib/stages/adopt.ts).
+export async function startProgressFile(store: Store, options: NormalizedOptions, hooks: ArchiveHooks, signal: AbortSignal): Promise<{ file?: ProgressFile; damaged: boolean }> {
+  if (hooks.progressFile === false) return { damaged: false };
+  let damaged = false;
   const previous = await readProgressFile(options.state);
   if (previous !== undefined) {
     for (const lost of await lostRecords(previous, store)) {
+      damaged = true;
       const detail =
-        `the state lost records of #${printable(lost.name)} (${lost.channel_id}): ${lost.detail}; its history is walked again and ` +
+        `the state lost records of #${terminalSafe(lost.name)} (${lost.channel_id}): ${lost.detail}; its history is walked again and ` +
         `files already in --out are re-adopted (hashed), not downloaded again`;
       hooks.log?.(`warning: ${detail}`);
       hooks.emit?.({ event: 'warning', code: 'state_damaged', guild_id: lost.guild_id, channel_id: lost.channel_id, detail });
@@ -22,6 +26,7 @@ export async function startProgressFile(store: Store, options: NormalizedOptions
   }
   const dropped = await droppedByOpen(options.state);
   if (dropped !== undefined) {
+    damaged = true;
     const channels = await rewalkAll(store, signal);
     const detail =
       `the state is damaged: ${dropped}; records of any channel may be lost, so the history of its ${channels} channel(s) ` +
@@ -37,10 +42,5 @@ export async function startProgressFile(store: Store, options: NormalizedOptions
   };
   const file = new ProgressFile(store, options.state, { onError, ...(hooks.progressFile ?? {}) });
   await file.start(signal);
-  return file;
-}
-
-// A name from Discord, safe to print on a terminal: control characters as \xNN.
-function printable(name: string): string {
-  return name.replace(/[\u0000-\u001f\u007f-\u009f]/g, (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`);
+  return { file, damaged };
 }

@@ -91,6 +91,7 @@ export interface FailedResult {
   reason: string; // stable code: expired, http_404, size_mismatch, network, refused_host, ...
   detail?: string | undefined; // human explanation
   status?: number | undefined;
+  stop?: Error | undefined; // the run stops once this failure is recorded and announced (an unsafe output folder)
 }
 
 export type ItemResult = SavedResult | FailedResult | SkippedItem | MessageMark;

@@ -11,6 +11,8 @@ import { pipeline } from 'node:stream/promises';
 import { DiskFullError, DownloadError, isDiskFull, OutputError } from '../errors.js';
 import { place } from './no-replace.js';
 import type { Placement } from './no-replace.js';
+import { checkFolder, idOf, removeIfOurs } from './folder-identity.js';
+import type { FolderIdentity } from './folder-identity.js';
 
 // Temp files are dotfiles with this suffix, so removeStaleTemps can find what a crashed run left behind.
 export const TEMP_SUFFIX = '.dps-tmp';
@@ -34,8 +36,9 @@ export interface WriteTempOptions {
   onReceived?: (() => void) | undefined;
 }
 
-// Folder -> its check (created below root, no symlink on the way, resolves inside root), shared within one run.
-export type FolderCache = Map<string, Promise<void>>;
+// Folder -> its check (created below root, no symlink on the way, resolves inside root), shared within one run;
+// the check yields the folder's identity, re-checked before each create and rename in it (folder-identity.ts).
+export type FolderCache = Map<string, Promise<FolderIdentity>>;
 
 // Bytes gathered before one write(v) call: a few syscalls for a large file instead of one per network chunk.
 export const WRITE_BATCH_BYTES = 512 * 1024;
@@ -44,6 +47,7 @@ export interface TempFile {
   tempPath: string;
   sha256: string;
   bytes: number;
+  folder?: FolderIdentity | undefined; // the folder's identity when checked (writeTemp with a root)
 }
 
 const errorCode = (error: unknown): unknown => (error as { code?: unknown } | null)?.code;
@@ -84,13 +88,15 @@ export function translate(error: unknown, what: string, signal?: AbortSignal): u
   return error;
 }
 
-// Create `dir` one component at a time below `root`, refusing symlinks and anything that is not a directory.
-async function makeDirInside(root: string, dir: string): Promise<void> {
+// Create `dir` one component at a time below `root`, refusing symlinks and anything that is not a directory;
+// returns the identity (device + inode) of each component, to notice a swap later (folder-identity.ts).
+async function makeDirInside(root: string, dir: string): Promise<FolderIdentity> {
   const base = path.resolve(root);
   const target = path.resolve(dir);
   if (!isInside(base, target, true)) throw refuse(`refusing to write ${target}: not inside ${base}`);
   await fs.mkdir(base, { recursive: true });
   let current = base;
+  const identity: FolderIdentity = { dir: target, paths: [], ids: [] };
   const rel = path.relative(base, target);
   for (const part of rel === '' ? [] : rel.split(path.sep)) {
     current = path.join(current, part);
@@ -99,17 +105,20 @@ async function makeDirInside(root: string, dir: string): Promise<void> {
     } catch (error) {
       if (errorCode(error) !== 'EEXIST') throw error;
     }
-    const stat = await fs.lstat(current);
+    const stat = await fs.lstat(current, { bigint: true });
     if (stat.isSymbolicLink()) throw refuse(`refusing to write through symlink ${current}`);
     // A file in the way of a folder refuses every file below it: the run stops (DPS_OUTPUT), nothing is retried.
     if (!stat.isDirectory()) throw new OutputError(`cannot write into ${current}: a file is in the way of a folder; move it and re-run`);
+    identity.paths.push(current);
+    identity.ids.push(idOf(stat));
   }
   const [realBase, realTarget] = await Promise.all([fs.realpath(base), fs.realpath(target)]);
   if (!isInside(realBase, realTarget, true)) throw refuse(`refusing to write ${target}: resolves outside ${base}`);
+  return identity;
 }
 
 // Create and check `dir` once per run (see makeDirInside); a failed check is not cached.
-export function ensureDirInside(root: string, dir: string, folders: FolderCache | undefined): Promise<void> {
+export function ensureDirInside(root: string, dir: string, folders: FolderCache | undefined): Promise<FolderIdentity> {
   if (folders === undefined) return makeDirInside(root, dir);
   const key = path.resolve(dir);
   let check = folders.get(key);
@@ -150,8 +159,10 @@ export async function writeTemp(
   const tempPath = tempName(dir);
   let handle: FileHandle | undefined;
   try {
+    let folder: FolderIdentity | undefined;
     if (opts.root === undefined) await fs.mkdir(dir, { recursive: true });
-    else await ensureDirInside(opts.root, dir, opts.folders);
+    else folder = await ensureDirInside(opts.root, dir, opts.folders);
+    checkFolder(folder, 'create a file'); // the folder may have been swapped since it was checked
     handle = await fs.open(tempPath, CREATE_FLAGS, 0o666);
     const file = handle;
     const hash = createHash('sha256');
@@ -187,7 +198,7 @@ export async function writeTemp(
     await file.sync();
     handle = undefined;
     await file.close();
-    return { tempPath, sha256: hash.digest('hex'), bytes };
+    return { tempPath, sha256: hash.digest('hex'), bytes, folder };
   } catch (error) {
     await handle?.close().catch(() => {});
     await fs.rm(tempPath, { force: true }).catch(() => {});
@@ -243,35 +254,67 @@ async function lstatOrUndefined(file: string): Promise<Stats | undefined> {
 // Give a finished temp file its final name atomically and make it durable, never replacing anything already
 // under that name (no-replace.ts): a file with the same bytes there is adopted, any other makes the name
 // 'taken' and the temp file is kept for the caller's next candidate name. Never writes through a symlink.
-// `sha256`: the temp file's hash when known (else it is hashed if a file holds the name).
-export async function commitTemp(tempPath: string, finalPath: string, sha256?: string): Promise<Placement> {
+// `sha256`: the temp file's hash when known (else it is hashed if a file holds the name). With `folder` (its
+// identity when checked), the folder is re-checked right before the link and after it: a folder swapped
+// meanwhile fails the commit (OutputUnsafeError) and the file is taken back from wherever the swapped path led
+// (removeIfOurs).
+export async function commitTemp(tempPath: string, finalPath: string, sha256?: string, folder?: FolderIdentity): Promise<Placement> {
+  let id: string | undefined;
   try {
+    if (folder !== undefined) {
+      checkFolder(folder, 'rename a file');
+      id = idOf(await fs.lstat(tempPath, { bigint: true }));
+    }
     const placed = await place(tempPath, finalPath, sha256, () => symlinkRefusal(finalPath));
-    if (placed === 'placed') await syncDirAfterRename(path.dirname(finalPath));
+    if (placed === 'placed') {
+      keepOnlyInside(folder, finalPath, id);
+      await syncDirAfterRename(path.dirname(finalPath));
+    }
     return placed;
   } catch (error) {
-    await fs.rm(tempPath, { force: true }).catch(() => {});
+    if (folder === undefined) await fs.rm(tempPath, { force: true }).catch(() => {});
+    else removeIfOurs(tempPath, id);
     throw translate(error, finalPath);
   }
 }
 
-// Rename over finalPath, which the caller owns (its own copy, replaced by a link to the first one).
-async function replaceOwn(tempPath: string, finalPath: string): Promise<void> {
+// After a rename or link into a checked folder: the folder must still be the one checked, else our file (only
+// ours: same inode) is taken back from wherever the swapped path led.
+function keepOnlyInside(folder: FolderIdentity | undefined, finalPath: string, id: string | undefined): void {
+  if (folder === undefined) return;
+  try {
+    checkFolder(folder, 'keep a file');
+  } catch (error) {
+    removeIfOurs(finalPath, id);
+    throw error;
+  }
+}
+
+// Rename over finalPath, which the caller owns (its own copy, replaced by a link to the first one); with
+// `folder`, re-checked around the rename like commitTemp.
+async function replaceOwn(tempPath: string, finalPath: string, folder?: FolderIdentity): Promise<void> {
+  let id: string | undefined;
   try {
     const existing = await lstatOrUndefined(finalPath);
     if (existing?.isSymbolicLink()) throw symlinkRefusal(finalPath);
+    if (folder !== undefined) {
+      checkFolder(folder, 'rename a file');
+      id = idOf(await fs.lstat(tempPath, { bigint: true }));
+    }
     await fs.rename(tempPath, finalPath);
+    keepOnlyInside(folder, finalPath, id);
     await syncDirAfterRename(path.dirname(finalPath));
   } catch (error) {
-    await fs.rm(tempPath, { force: true }).catch(() => {});
+    if (folder === undefined) await fs.rm(tempPath, { force: true }).catch(() => {});
+    else removeIfOurs(tempPath, id);
     throw translate(error, finalPath);
   }
 }
 
-// Make finalPath another name for the bytes already at existingPath (a duplicate download), replacing the
-// caller's own copy at finalPath. Returns 'referenced' without creating anything when the file system cannot
-// hard-link them.
-export async function linkDuplicate(existingPath: string, finalPath: string): Promise<'linked' | 'referenced'> {
+// Make finalPath another name for the bytes already at existingPath (a duplicate download). Returns
+// 'referenced' without creating anything when the file system cannot hard-link them.
+// With `folder`, the link is made and renamed only while the folder is the one checked (see commitTemp).
+export async function linkDuplicate(existingPath: string, finalPath: string, folder?: FolderIdentity): Promise<'linked' | 'referenced'> {
   const source = await fs.lstat(existingPath);
   if (!source.isFile()) throw refuse(`cannot link to ${existingPath}: not a regular file`);
   const current = await lstatOrUndefined(finalPath);
@@ -280,22 +323,24 @@ export async function linkDuplicate(existingPath: string, finalPath: string): Pr
   // Link under a temp name, then rename over the caller's copy: atomic either way.
   const tempPath = tempName(path.dirname(finalPath));
   try {
+    checkFolder(folder, 'link a file');
     await fs.link(existingPath, tempPath);
   } catch (error) {
     if (NO_LINK.has(String(errorCode(error)))) return 'referenced';
     throw translate(error, finalPath);
   }
-  await replaceOwn(tempPath, finalPath);
+  await replaceOwn(tempPath, finalPath, folder);
   return 'linked';
 }
 
 // Make finalPath a new name for the file at existingPath (a reference to an archived attachment) without
 // replacing anything: 'taken' when another file holds finalPath, 'referenced' when links are impossible.
 // A link to the same file already there (a crashed run made it) counts as linked.
-export async function linkReference(existingPath: string, finalPath: string): Promise<'linked' | 'referenced' | 'taken'> {
+export async function linkReference(existingPath: string, finalPath: string, folder?: FolderIdentity): Promise<'linked' | 'referenced' | 'taken'> {
   const source = await fs.lstat(existingPath);
   if (!source.isFile()) throw refuse(`cannot link to ${existingPath}: not a regular file`);
   try {
+    checkFolder(folder, 'link a file');
     await fs.link(existingPath, finalPath);
   } catch (error) {
     const code = String(errorCode(error));
@@ -305,6 +350,7 @@ export async function linkReference(existingPath: string, finalPath: string): Pr
     if (current.isSymbolicLink()) throw symlinkRefusal(finalPath);
     return current.ino === source.ino && current.dev === source.dev ? 'linked' : 'taken';
   }
+  keepOnlyInside(folder, finalPath, folder === undefined ? undefined : idOf(await fs.lstat(finalPath, { bigint: true })));
   await syncDirAfterRename(path.dirname(finalPath));
   return 'linked';
 }

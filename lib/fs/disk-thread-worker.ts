@@ -8,7 +8,10 @@
 // reply per request: {req, ...result} or {req, error}; requests and replies travel in arrays (the replies of one
 // turn of the event loop in one message). A file's last batch may carry its final name: it is then
 // renamed there too, and answered like a commit. Renames into one folder share one directory fsync: the
-// commits that arrive together are acknowledged together once it is done.
+// commits that arrive together are acknowledged together once it is done. A file's folder identity (its first
+// batch carries it) is re-checked before its temp file is created and before it is renamed (once per folder per
+// turn of this thread's event loop), and again before the folder's fsync acknowledges the renames
+// (folder-identity.ts): a folder swapped for a symlink meanwhile fails them with OutputUnsafeError.
 
 import { createHash } from 'node:crypto';
 import type { Hash } from 'node:crypto';
@@ -19,6 +22,8 @@ import { CREATE_FLAGS, DIR_SYNC_UNSUPPORTED, symlinkRefusal } from './atomic-wri
 import { placeSync } from './no-replace.js';
 import type { Placement } from './no-replace.js';
 import type { DiskReply, DiskRequest, DiskWorkerData, SerializedError } from './disk-thread.js';
+import { folderChange, idOf, removeIfOurs, unsafeFolder } from './folder-identity.js';
+import type { FolderIdentity } from './folder-identity.js';
 
 // The slots shared with the main thread: a write request names the slot that holds its batch.
 const data = workerData as DiskWorkerData | undefined;
@@ -36,12 +41,16 @@ interface OpenFile {
   opened: Promise<number>; // the temp file's creation (through the pool), then its descriptor
   hash: Hash;
   bytes: number;
+  folder: FolderIdentity | undefined; // its folder as checked by the main thread (none: not checked)
 }
 
 const files = new Map<number, OpenFile>();
 interface Waiter {
   resolve: () => void;
   reject: (error: SerializedError) => void;
+  finalPath: string;
+  folder: FolderIdentity | undefined;
+  id: string | undefined; // the renamed file's device + inode (with `folder`), to take it back if the folder moved
 }
 
 const renamed = new Map<string, Waiter[]>(); // folder -> renames waiting for its next fsync
@@ -70,18 +79,28 @@ function flushReplies(): void {
 }
 
 // Close and remove a temp file after a failure or an abort (once its creation has finished); nothing is left behind.
-async function discard(file: number, tempPath: string): Promise<void> {
+// A temp file never created is not removed (the name may be another's); one in a checked folder is removed only
+// if the path still leads to it (the folder may have been swapped); `byPath` false: a closed one is left alone
+// (its folder changed: the path may lead elsewhere).
+async function discard(file: number, tempPath: string, byPath = true): Promise<void> {
   const open = files.get(file);
   files.delete(file);
   if (open !== undefined) {
     const fd = await open.opened.catch(() => undefined);
+    if (fd === undefined) return;
+    let id: string | undefined;
     try {
-      if (fd !== undefined) fs.closeSync(fd);
+      if (open.folder !== undefined) id = idOf(fs.fstatSync(fd, { bigint: true }));
+      fs.closeSync(fd);
     } catch {
       // already closed
     }
+    if (open.folder !== undefined) {
+      removeIfOurs(tempPath, id);
+      return;
+    }
   }
-  fs.rmSync(tempPath, { force: true });
+  if (byPath) fs.rmSync(tempPath, { force: true });
 }
 
 // Writes every byte of `pieces`, in order: one system call unless the kernel writes less than asked.
@@ -113,7 +132,9 @@ async function write(request: Extract<DiskRequest, { op: 'write' }>): Promise<Om
   let open = files.get(request.file);
   try {
     if (open === undefined) {
-      open = { opened: openTemp(request.path), hash: createHash('sha256'), bytes: 0 };
+      // Only a file's first batch creates its temp file: after a failure, a later batch must not start it afresh.
+      if (request.first !== true) throw new Error('the temp file was discarded');
+      open = { opened: openTemp(request.path, request.folder), hash: createHash('sha256'), bytes: 0, folder: request.folder };
       files.set(request.file, open);
     }
     // The slot is the main thread's again once this request is answered, so the batch is written before that.
@@ -129,14 +150,17 @@ async function write(request: Extract<DiskRequest, { op: 'write' }>): Promise<Om
     if (!request.last) return {};
     await fsyncInGroup(fd);
     files.delete(request.file);
+    const id = open.folder === undefined ? undefined : idOf(fs.fstatSync(fd, { bigint: true }));
     fs.closeSync(fd);
     const result = { sha256: open.hash.digest('hex'), bytes: open.bytes };
     // A final name held by another file: the temp file stays, and the main thread names another candidate.
-    if (request.finalPath !== undefined && (await rename(request.path, request.finalPath, result.sha256)) === 'taken') return { ...result, taken: true };
+    if (request.finalPath !== undefined && (await rename(request.path, request.finalPath, result.sha256, open.folder, id)) === 'taken') return { ...result, taken: true };
     return result;
   } catch (error) {
     freeSlot(request.slot);
-    await discard(request.file, request.path);
+    // By path only a temp file this request knew (not one discarded before it) in an unchecked folder: in a
+    // checked one, discard goes by inode and rename has removed what it safely could.
+    await discard(request.file, request.path, open !== undefined && open.folder === undefined);
     throw error;
   }
 }
@@ -154,7 +178,9 @@ let poolOpensLeft = 0;
 let timedOpens = 0;
 let slowOpens = 0;
 
-function openTemp(tempPath: string): Promise<number> {
+function openTemp(tempPath: string, folder: FolderIdentity | undefined): Promise<number> {
+  const change = changeOf(folder);
+  if (change !== undefined) return Promise.reject(unsafeFolder(change, 'create a file'));
   if (poolOpensLeft > 0) {
     poolOpensLeft--;
     return new Promise((resolve, reject) => fs.open(tempPath, CREATE_FLAGS, 0o666, (error, fd) => (error ? reject(error) : resolve(fd))));
@@ -210,21 +236,45 @@ function startFsyncs(): void {
   for (const waiting of group) fsync(waiting.fd).then(waiting.resolve, waiting.reject);
 }
 
+// The folders checked in this turn of the event loop (folder -> the identities found): the creates and renames
+// of one turn into one folder share one check (one lstat per component), made before the first of them.
+const checkedThisTurn = new Map<string, string[]>();
+
+// What changed about `folder` (folder-identity.ts), checked at most once per turn while it has not changed.
+function changeOf(folder: FolderIdentity | undefined): string | undefined {
+  if (folder === undefined) return undefined;
+  const checked = checkedThisTurn.get(folder.dir);
+  if (checked !== undefined && checked.length === folder.ids.length && checked.every((id, i) => id === folder.ids[i])) return undefined;
+  const change = folderChange(folder);
+  if (change !== undefined) return change;
+  if (checkedThisTurn.size === 0) setImmediate(() => checkedThisTurn.clear());
+  checkedThisTurn.set(folder.dir, folder.ids);
+  return undefined;
+}
 // Give the temp file its final name without replacing anything there (no-replace.ts: never over a symlink, a
-// file with the same bytes is adopted, any other leaves the name 'taken' and the temp file in place; the temp
-// file is removed if it fails); resolves after the folder's next fsync (flushFolder).
-function rename(tempPath: string, finalPath: string, sha256?: string): Promise<Placement> {
+// file with the same bytes is adopted, any other leaves the name 'taken' and the temp file in place), nor into a
+// folder that changed since it was checked; the temp file is removed if it fails. Resolves after the folder's
+// next fsync (flushFolder), which first checks the folder again.
+function rename(tempPath: string, finalPath: string, sha256?: string, checked?: FolderIdentity, id?: string): Promise<Placement> {
   try {
+    const change = changeOf(checked);
+    if (change !== undefined) {
+      // The temp file may be reachable only through the swapped path: remove it there only if it is ours.
+      removeIfOurs(tempPath, id);
+      return Promise.reject(unsafeFolder(change, 'rename a file'));
+    }
     if (placeSync(tempPath, finalPath, sha256, () => symlinkRefusal(finalPath)) === 'taken') return Promise.resolve('taken');
   } catch (error) {
-    fs.rmSync(tempPath, { force: true });
+    if (checked === undefined) fs.rmSync(tempPath, { force: true });
+    else removeIfOurs(tempPath, id);
     return Promise.reject(error);
   }
   const folder = path.dirname(finalPath);
   return new Promise<void>((resolve, reject) => {
+    const waiter = { resolve, reject, finalPath, folder: checked, id };
     const waiting = renamed.get(folder);
-    if (waiting === undefined) renamed.set(folder, [{ resolve, reject }]);
-    else waiting.push({ resolve, reject });
+    if (waiting === undefined) renamed.set(folder, [waiter]);
+    else waiting.push(waiter);
     if (!syncing.has(folder)) {
       syncing.add(folder);
       setImmediate(() => flushFolder(folder));
@@ -247,13 +297,33 @@ function flushFolder(folder: string): void {
     return;
   }
   const started = performance.now();
+  const moved = movedAway(waiters);
   void syncFolder(folder).then((error) => {
     for (const waiter of waiters) {
-      if (error === undefined) waiter.resolve();
+      const unsafe = moved.get(waiter);
+      if (unsafe !== undefined) waiter.reject(unsafe);
+      else if (error === undefined) waiter.resolve();
       else waiter.reject(error);
     }
     setTimeout(() => flushFolder(folder), Math.max(0, FOLDER_SYNC_INTERVAL_MS - (performance.now() - started)));
   });
+}
+
+// The renames whose folder changed since it was checked (a fresh check, after the renames: one per folder
+// identity), each with its error; their files are taken back from the swapped path when still ours there.
+function movedAway(waiters: Waiter[]): Map<Waiter, SerializedError> {
+  const moved = new Map<Waiter, SerializedError>();
+  const changes = new Map<string, string | undefined>(); // ids -> change
+  for (const waiter of waiters) {
+    if (waiter.folder === undefined) continue;
+    const key = waiter.folder.ids.join('|');
+    if (!changes.has(key)) changes.set(key, folderChange(waiter.folder));
+    const change = changes.get(key);
+    if (change === undefined) continue;
+    removeIfOurs(waiter.finalPath, waiter.id);
+    moved.set(waiter, serialize(unsafeFolder(change, 'keep a file')));
+  }
+  return moved;
 }
 
 async function syncFolder(folder: string): Promise<SerializedError | undefined> {
@@ -275,7 +345,10 @@ parentPort?.on('message', (requests: DiskRequest[]) => {
 
 async function handle(request: DiskRequest): Promise<void> {
   try {
-    if (request.op === 'commit') return reply({ req: request.req, ...((await rename(request.tempPath, request.finalPath, request.sha256)) === 'taken' ? { taken: true } : {}) });
+    if (request.op === 'commit') {
+      const id = request.folder === undefined ? undefined : idOf(fs.lstatSync(request.tempPath, { bigint: true }));
+      return reply({ req: request.req, ...((await rename(request.tempPath, request.finalPath, request.sha256, request.folder, id)) === 'taken' ? { taken: true } : {}) });
+    }
     if (request.op === 'discard') await discard(request.file, request.path);
     if (request.op !== 'write') return reply({ req: request.req });
     reply({ req: request.req, ...(await write(request)) });

@@ -13,10 +13,12 @@
 
 import { Worker } from 'node:worker_threads';
 import fs from 'node:fs/promises';
-import { DiskFullError, DownloadError } from '../errors.js';
+import path from 'node:path';
+import { DiskFullError, DownloadError, OutputUnsafeError } from '../errors.js';
 import { commitTemp, ensureDirInside, tempName, translate, writeTemp, WRITE_BATCH_BYTES } from './atomic-write.js';
 import type { TempFile, WriteTempOptions } from './atomic-write.js';
 import type { Placement } from './no-replace.js';
+import type { FolderIdentity } from './folder-identity.js';
 
 // Where a file's bytes go (the write stage needs only this): in this thread (atomic-write.ts) or a DiskThread.
 export interface Disk {
@@ -24,7 +26,8 @@ export interface Disk {
   // or, when another file holds `finalPath` (never replaced), with `taken`: the temp file to commit elsewhere.
   writeFile(dir: string, body: AsyncIterable<Uint8Array | string>, finalPath: string, opts?: WriteTempOptions): Promise<WrittenFile>;
   // commitTemp: the temp file under `finalPath` unless another file holds it ('taken': the temp file is kept).
-  commitTemp(tempPath: string, finalPath: string, sha256?: string): Promise<Placement>;
+  // `folder`: the identity of finalPath's folder when it was checked (re-checked around the commit).
+  commitTemp(tempPath: string, finalPath: string, sha256?: string, folder?: FolderIdentity): Promise<Placement>;
   // Remove a temp file that will not be committed.
   discardTemp(tempPath: string): Promise<void>;
 }
@@ -34,7 +37,7 @@ export type WrittenFile = Omit<TempFile, 'tempPath'> & { taken?: string | undefi
 export const inProcessDisk: Disk = {
   async writeFile(dir, body, finalPath, opts) {
     const temp = await writeTemp(dir, body, opts);
-    const placed = await commitTemp(temp.tempPath, finalPath, temp.sha256);
+    const placed = await commitTemp(temp.tempPath, finalPath, temp.sha256, temp.folder);
     return { sha256: temp.sha256, bytes: temp.bytes, ...(placed === 'taken' ? { taken: temp.tempPath } : {}) };
   },
   commitTemp,
@@ -46,9 +49,12 @@ export const inProcessDisk: Disk = {
 // The messages between the threads (see disk-thread-worker.ts).
 export type DiskRequest =
   // `segments`: where the batch's bytes are in the slot, as [start, length, start, length, ...] in order (see #write).
-  | { req: number; op: 'write'; file: number; path: string; slot: number; segments: number[]; last: boolean; finalPath?: string }
+  // `first`: a file's first batch, the only one that may create its temp file (a later one finds it, or fails).
+  // `folder`: on the first batch, its folder's identity, re-checked before the temp file is created and
+  // before and after the rename (folder-identity.ts).
+  | { req: number; op: 'write'; file: number; path: string; slot: number; segments: number[]; last: boolean; finalPath?: string; first?: boolean; folder?: FolderIdentity }
   | { req: number; op: 'discard'; file: number; path: string }
-  | { req: number; op: 'commit'; tempPath: string; finalPath: string; sha256?: string };
+  | { req: number; op: 'commit'; tempPath: string; finalPath: string; sha256?: string; folder?: FolderIdentity };
 
 export interface SerializedError {
   name: string;
@@ -91,6 +97,7 @@ type Request = DiskRequest extends infer R ? (R extends unknown ? Omit<R, 'req'>
 // The worker's errors, as the classes this thread's callers test for.
 function revive(error: SerializedError): Error {
   if (error.name === 'DiskFullError') return new DiskFullError(error.message);
+  if (error.name === 'OutputUnsafeError') return new OutputUnsafeError(error.message);
   if (error.name === 'DownloadError') return new DownloadError(error.message, { retryable: error.retryable ?? false });
   return Object.assign(new Error(error.message), error.code === undefined ? {} : { code: error.code });
 }
@@ -236,9 +243,10 @@ export class DiskThread implements Disk {
     const inFlight: Array<Promise<DiskReply>> = [];
     let sent = false; // the worker may have created the temp file
     let slot: number | undefined; // the slot being filled
+    let folder: FolderIdentity | undefined; // sent with the first batch (then undefined)
     try {
       if (opts.root === undefined) await fs.mkdir(dir, { recursive: true });
-      else await ensureDirInside(opts.root, dir, opts.folders);
+      else folder = await ensureDirInside(opts.root, dir, opts.folders);
       this.#start();
       let bytes = 0;
       let used = 0; // the current batch's bytes
@@ -247,7 +255,8 @@ export class DiskThread implements Disk {
       let batched = 0; // bytes handed to batches so far
       let room = 0; // bytes the current batch takes (it ends where the file does when its size is known)
       const send = (last: boolean): Promise<DiskReply> => {
-        const request = { op: 'write', file, path: tempPath, slot: slot ?? -1, segments, last, ...(last && finalPath !== undefined ? { finalPath } : {}) } as const;
+        const request = { op: 'write', file, path: tempPath, slot: slot ?? -1, segments, last, ...(last && finalPath !== undefined ? { finalPath } : {}), ...(sent ? {} : { first: true }), ...(folder !== undefined ? { folder } : {}) } as const;
+        folder = undefined;
         const held = slot;
         slot = undefined;
         used = 0;
@@ -255,6 +264,7 @@ export class DiskThread implements Disk {
         segments = [];
         sent = true;
         const reply = this.#request(request, held);
+        reply.catch(() => undefined); // a batch that fails while the body is still read is awaited (and thrown) later
         inFlight.push(reply);
         return reply;
       };
@@ -299,22 +309,26 @@ export class DiskThread implements Disk {
         throw new DownloadError(`size mismatch: received ${bytes} of ${expectedSize} bytes`, { retryable: true });
       }
       opts.onReceived?.();
-      const done = await send(true);
-      await Promise.all(inFlight);
+      const last = send(true);
+      for (const reply of inFlight) await reply; // in order: an earlier batch's failure is the cause of a later one's
+      const done = await last;
       return { tempPath, sha256: done.sha256!, bytes: done.bytes!, ...(done.taken === true ? { taken: true } : {}) };
     } catch (error) {
       if (slot !== undefined) this.#release(slot);
       await Promise.allSettled(inFlight);
-      if (sent) await this.#request({ op: 'discard', file, path: tempPath }).catch(() => undefined);
+      // A folder that changed: the worker removed what it could safely (a path there may now lead elsewhere), and
+      // the next file checks the folder afresh (refused while it is a symlink).
+      if (error instanceof OutputUnsafeError) opts.folders?.delete(path.resolve(dir));
+      else if (sent) await this.#request({ op: 'discard', file, path: tempPath }).catch(() => undefined);
       throw translate(error, finalPath ?? tempPath, signal);
     }
   }
 
   // commitTemp's contract (atomic-write.ts): the final name, durably, never replacing another file ('taken':
   // the temp file is kept) nor writing through a symlink.
-  async commitTemp(tempPath: string, finalPath: string, sha256?: string): Promise<Placement> {
+  async commitTemp(tempPath: string, finalPath: string, sha256?: string, folder?: FolderIdentity): Promise<Placement> {
     try {
-      const reply = await this.#request({ op: 'commit', tempPath, finalPath, ...(sha256 === undefined ? {} : { sha256 }) });
+      const reply = await this.#request({ op: 'commit', tempPath, finalPath, ...(sha256 === undefined ? {} : { sha256 }), ...(folder === undefined ? {} : { folder }) });
       return reply.taken === true ? 'taken' : 'placed';
     } catch (error) {
       throw translate(error, finalPath);

@@ -60,6 +60,15 @@ export async function* checkpoint(source: AsyncIterable<ItemResult>, options: Ch
           held.push(result);
           break;
         case 'failed':
+          if (result.stop !== undefined) {
+            // A failure that stops the run (an unsafe output folder): announced now, then the run ends. Not
+            // recorded as failed: the cursor stays before its message, so the next run's walk takes it again
+            // and announces the message's other files (a failed record would have the retry pass fetch it too,
+            // and the walk announce it a second time).
+            counts.failed++;
+            yield failedEvent(result);
+            throw result.stop;
+          }
           await store.recordFailed({
             attachment_id: result.item.attachment_id,
             guild_id: context.guild_id,

@@ -6,7 +6,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type { Dispatcher } from 'undici';
 import { contentTypeMismatch, isExpired, openDownload } from '../discord/download.js';
 import type { Renewal, UrlRefresher } from '../discord/refresh.js';
-import { AbortedError, DiskFullError, DownloadError, DpsError, isDiskFull } from '../errors.js';
+import { AbortedError, DiskFullError, DownloadError, DpsError, isDiskFull, OutputUnsafeError } from '../errors.js';
 import { outputErrorKind, StateDiskFullError } from '../errors.js';
 import { outputError } from '../fs/output-check.js';
 import type { FailedResult, FilteredUnit, ItemResult, MediaItem, SavedResult } from '../types.js';
@@ -39,6 +39,10 @@ export interface FetchOptions extends WriteOptions {
   // Shared by the run's downloads: the first error that stops the run (an unusable --out, a full disk); no
   // transfer starts once it is set.
   halt?: { error?: DpsError | undefined } | undefined;
+  // The state lost records (a damaged LevelDB log, a deleted state): an unknown item's file already at its path,
+  // of the declared size, is hashed and recorded instead of downloaded (adopt.ts). Off otherwise: a user's own
+  // file of the same size at that path must never be announced as the attachment's.
+  adoptFiles?: boolean | undefined;
 }
 
 // One retry of a file: which, why (the reason code its failure would have), and attempt n of m.
@@ -98,7 +102,7 @@ export async function download(item: MediaItem, options: FetchOptions): Promise<
   let lastError: unknown;
   const canRefresh = (): boolean => options.refresher !== undefined && refreshes < MAX_REFRESHES;
   // An item the state does not know whose file an earlier run already wrote: recorded, not downloaded again.
-  const adopted = await adoptExisting(item, options);
+  const adopted = options.adoptFiles === true ? await adoptExisting(item, options) : undefined;
   if (adopted !== undefined) return adopted;
   if (canRefresh() && isExpired(url, Date.now(), 5_000)) {
     refreshes++;
@@ -138,6 +142,8 @@ export async function download(item: MediaItem, options: FetchOptions): Promise<
       }
     } catch (error) {
       if (options.signal?.aborted) throw new AbortedError('aborted', { cause: options.signal.reason });
+      if (error instanceof OutputUnsafeError) halt(options, error); // no other transfer starts
+      if (options.halt?.error instanceof OutputUnsafeError) return unsafe(item, options.halt.error);
       if (options.halt?.error) throw options.halt.error;
       if (isDiskFull(error) || error instanceof DiskFullError) {
         const message = `disk full: no space left in ${options.out} while writing ${item.filename}; free some space and re-run to resume`;
@@ -174,6 +180,12 @@ export async function download(item: MediaItem, options: FetchOptions): Promise<
     }
   }
   return failed(item, lastError);
+}
+
+// An output folder swapped during the run (this item's, or another's: the run is stopping): the item fails with
+// reason output_unsafe, and the checkpoint stops the run once it has announced the first such failure.
+function unsafe(item: MediaItem, error: OutputUnsafeError): FailedResult {
+  return { ...failed(item, error), stop: error };
 }
 
 // Remember the error that stops the run, so no other download starts a transfer it could not write.

@@ -33,8 +33,8 @@ async function reference(item: MediaItem, first: SavedRecord, options: WriteOpti
       const next: { path: string; n: number } = await itemPath(item, options, claimed === undefined ? 0 : claimed.n + 1, owner);
       if (claimed !== undefined) options.store.releaseClaim(claimed.path, owner);
       claimed = next;
-      await ensureDirInside(options.out, dirname(next.path), options.folders);
-      const linked = await linkReference(first.path, next.path);
+      const folder = await ensureDirInside(options.out, dirname(next.path), options.folders);
+      const linked = await linkReference(first.path, next.path, folder);
       if (linked === 'linked') savedPath = next.path;
       else if (linked === 'referenced') savedPath = first.path; // no hard links here: the record points at the first copy
     }

@@ -114,7 +114,8 @@ export async function writeItem(item: MediaItem, body: AsyncIterable<Uint8Array>
         await disk.discardTemp(temp).catch(() => undefined);
         throw error;
       }
-      const placed = await disk.commitTemp(temp, path, file.sha256);
+      const folder = await options.folders?.get(dirname(path))?.catch(() => undefined); // re-checked around the commit
+      const placed = await disk.commitTemp(temp, path, file.sha256, folder);
       file = { sha256: file.sha256, bytes: file.bytes, ...(placed === 'taken' ? { taken: temp } : {}) };
     }
     return await recordItem(item, options, path, file);
@@ -138,7 +139,8 @@ async function recordItem(item: MediaItem, options: WriteOptions, path: string, 
         // system has no links, is removed and the record points at the first). If that fails, the complete copy
         // stays where it is and the item is reported failed: the next run downloads it again.
         duplicateOf = first.path;
-        if ((await linkDuplicate(first.path, path)) === 'referenced') {
+        const folder = await options.folders?.get(dirname(path))?.catch(() => undefined); // re-checked around the link
+        if ((await linkDuplicate(first.path, path, folder)) === 'referenced') {
           await rm(path, { force: true });
           savedPath = first.path;
         }

@@ -6,6 +6,7 @@ import { Readable } from 'node:stream';
 import t from 'tap';
 import { DiskFullError, DownloadError } from '../../lib/errors.js';
 import { commitTemp, fileMatches, linkDuplicate, removeStaleTemps, writeTemp } from '../../lib/fs/atomic-write.js';
+import type { FolderCache } from '../../lib/fs/atomic-write.js';
 
 const sha = (data: Uint8Array | string): string => createHash('sha256').update(data).digest('hex');
 
@@ -225,7 +226,7 @@ t.test('fileMatches', async (t) => {
 t.test('a folder cache checks each folder once per run, never caches a refusal, and still refuses symlinks', async (t) => {
   const root = t.testdir({ outside: {}, archive: {} });
   const archive = path.join(root, 'archive');
-  const folders = new Map<string, Promise<void>>();
+  const folders: FolderCache = new Map();
   await fs.symlink(path.join(root, 'outside'), path.join(archive, 'server'));
   const target = path.join(archive, 'server', 'channel');
   await t.rejects(writeTemp(target, chunks(1, 1), { root: archive, folders }), { message: /symlink/ });
@@ -283,4 +284,37 @@ t.test('writeTemp reports once that every byte is in, before it resolves; never 
   let failed = 0;
   await t.rejects(writeTemp(root, chunks(2, 10), { expectedSize: 30, onReceived: () => failed++ }), DownloadError);
   t.equal(failed, 0, 'a short body is not "received"');
+});
+
+// A folder swapped for a symlink to a folder outside the root after it was checked (issue 20, item 16), in this
+// thread: writeTemp, commitTemp and linkDuplicate re-check it right before they create or rename anything.
+t.test('a folder swapped for a symlink after its check: no create, rename or link goes through it', async (t) => {
+  const root = t.testdir({ archive: {}, outside: {} });
+  const archive = path.join(root, 'archive');
+  const outside = path.join(root, 'outside');
+  const moved = path.join(root, 'moved');
+  const dir = path.join(archive, 'Server_1', 'chan_2');
+  const folders: FolderCache = new Map();
+  const first = await writeTemp(dir, chunks(2, 100), { root: archive, folders });
+  t.ok(first.folder, 'the temp file comes with its folder identity');
+  await commitTemp(first.tempPath, path.join(dir, 'a.bin'), first.sha256, first.folder);
+  const pending = await writeTemp(dir, chunks(2, 100), { root: archive, folders });
+  const swap = async (): Promise<void> => {
+    await fs.rename(dir, moved);
+    await fs.symlink(outside, dir);
+  };
+  const restore = async (): Promise<void> => {
+    await fs.unlink(dir);
+    await fs.rename(moved, dir);
+  };
+  await swap();
+  await t.rejects(writeTemp(dir, chunks(2, 100), { root: archive, folders }), { name: 'OutputUnsafeError', code: 'DPS_OUTPUT_UNSAFE', message: /refusing to create a file/ }, 'no temp file is created');
+  await t.rejects(commitTemp(pending.tempPath, path.join(dir, 'b.bin'), pending.sha256, pending.folder), { name: 'OutputUnsafeError', message: /refusing to rename a file/ }, 'no rename');
+  await t.rejects(linkDuplicate(path.join(moved, 'a.bin'), path.join(dir, 'c.bin'), first.folder), { name: 'OutputUnsafeError', message: /refusing to link a file/ }, 'no hard link');
+  t.same(await fs.readdir(outside), [], 'nothing at all was written outside the root');
+  t.same((await fs.readdir(moved)).sort(), ['a.bin', path.basename(pending.tempPath)].sort(), 'the real folder is untouched (its temp file is left for removeStaleTemps)');
+  await restore();
+  await commitTemp(pending.tempPath, path.join(dir, 'b.bin'), pending.sha256, pending.folder);
+  t.equal(await linkDuplicate(path.join(dir, 'a.bin'), path.join(dir, 'c.bin'), first.folder), 'linked', 'restored, the folder takes files again');
+  t.same((await fs.readdir(dir)).sort(), ['a.bin', 'b.bin', 'c.bin']);
 });

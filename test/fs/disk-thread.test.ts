@@ -8,6 +8,8 @@ import path from 'node:path';
 import t from 'tap';
 import { DiskFullError, DownloadError } from '../../lib/errors.js';
 import { DiskThread } from '../../lib/fs/disk-thread.js';
+import { removeStaleTemps } from '../../lib/fs/atomic-write.js';
+import type { FolderCache } from '../../lib/fs/atomic-write.js';
 import { mountTmpfs, unmountTmpfs } from '../helpers/tmpfs.js';
 
 const sha = (data: Uint8Array): string => createHash('sha256').update(data).digest('hex');
@@ -216,4 +218,67 @@ t.test('a final name held by another file is never replaced: taken, then committ
   const kept = await disk.writeFile(root, chunked(bytesOf(10, 9), [10]), path.join(root, 'held.bin'), { expectedSize: 10 });
   await disk.discardTemp(kept.taken!);
   t.same(await tempsIn(root), [], 'no temp file is left');
+});
+
+// A channel folder swapped for a symlink to a folder outside the root after it was checked (issue 20, item 16).
+t.test('a folder swapped for a symlink after its check: nothing is created through it, and it is checked afresh', async (t) => {
+  const disk = new DiskThread();
+  t.teardown(() => disk.close());
+  const root = t.testdir({ archive: {}, outside: {} });
+  const archive = path.join(root, 'archive');
+  const outside = path.join(root, 'outside');
+  const moved = path.join(root, 'moved');
+  const dir = path.join(archive, 'Server_1', 'chan_2');
+  const folders: FolderCache = new Map();
+  const write = (name: string, size: number): Promise<unknown> => {
+    const data = bytesOf(size, name.length);
+    return disk.writeFile(dir, chunked(data, [1_000]), path.join(dir, name), { expectedSize: size, root: archive, folders });
+  };
+  await write('a.bin', 5_000);
+  await fs.rename(dir, moved);
+  await fs.symlink(outside, dir);
+  // Several files at once into the swapped folder: each is refused before its temp file is created.
+  const refused = await Promise.allSettled([write('b.bin', 3_000), write('c.bin', 700_000), write('d.bin', 10)]);
+  for (const result of refused) t.match(result, { status: 'rejected', reason: { name: 'OutputUnsafeError', code: 'DPS_OUTPUT_UNSAFE' } }, 'refused: output_unsafe');
+  t.same(await fs.readdir(outside), [], 'nothing at all was written outside the root');
+  t.same(await fs.readdir(moved), ['a.bin'], 'the real folder holds only the file written before the swap');
+  t.equal(folders.size, 0, 'the folder is forgotten, so the next file checks it afresh');
+  await t.rejects(write('e.bin', 10), { message: /symlink/ }, 'and is refused while it is a symlink');
+  t.same(await fs.readdir(outside), [], 'still nothing outside');
+  // Restored, the folder takes files again.
+  await fs.unlink(dir);
+  await fs.rename(moved, dir);
+  await write('f.bin', 4_000);
+  t.same((await fs.readdir(dir)).sort(), ['a.bin', 'f.bin']);
+});
+
+t.test('a folder swapped while a file is being written: the rename is refused, nothing lands outside the root', async (t) => {
+  const disk = new DiskThread();
+  t.teardown(() => disk.close());
+  const root = t.testdir({ archive: {}, outside: {} });
+  const archive = path.join(root, 'archive');
+  const outside = path.join(root, 'outside');
+  const moved = path.join(root, 'moved');
+  const dir = path.join(archive, 'Server_1', 'chan_2');
+  const folders: FolderCache = new Map();
+  const data = bytesOf(1_000_000, 3);
+  // The body's first 600,000 bytes fill one batch, whose temp file is created in the real folder; once it is
+  // there, the folder is swapped, then the rest of the body arrives and the file is to be renamed.
+  async function* body(): AsyncIterable<Uint8Array> {
+    yield data.subarray(0, 600_000);
+    while ((await tempsIn(dir)).length === 0) await new Promise((resolve) => setImmediate(resolve));
+    await fs.rename(dir, moved);
+    await fs.symlink(outside, dir);
+    yield data.subarray(600_000);
+  }
+  await t.rejects(disk.writeFile(dir, body(), path.join(dir, 'big.bin'), { expectedSize: data.byteLength, root: archive, folders }), { name: 'OutputUnsafeError', message: /was replaced by a symlink; refusing to rename a file in it/ });
+  t.same(await fs.readdir(outside), [], 'nothing at all was written outside the root');
+  const left = await fs.readdir(moved);
+  t.equal(left.length, 1, 'the temp file stays where it was created, in the real folder (it cannot be found by path)');
+  t.ok(left[0]?.endsWith('.dps-tmp'), 'under a temp name, never the final one');
+  // The next run removes it (removeStaleTemps), once the folder is back under the root.
+  await fs.unlink(dir);
+  await fs.rename(moved, dir);
+  t.equal(await removeStaleTemps(archive), 1, 'the next run removes it');
+  t.same(await fs.readdir(dir), []);
 });

@@ -2,6 +2,7 @@
 // part-way through a message prints none of them (the next run announces what was saved, exactly once).
 import { MemoryLevel } from 'memory-level';
 import t from 'tap';
+import { OutputUnsafeError } from '../../lib/errors.js';
 import { emptyCounts } from '../../lib/output/events.js';
 import type { DpsEvent } from '../../lib/output/events.js';
 import { checkpoint } from '../../lib/stages/checkpoint.js';
@@ -21,7 +22,7 @@ function item(messageId: string, index: number, of: number): MediaItem {
 
 const saved = (messageId: string, index: number, of: number): ItemResult => ({ kind: 'saved', item: item(messageId, index, of), path: `/out/${messageId}${index}.png`, bytes: 3, sha256: 'ab' });
 
-async function run(results: ItemResult[], stopAfter?: number): Promise<{ events: DpsEvent[]; counts: ReturnType<typeof emptyCounts>; cursor: string | undefined; error?: unknown }> {
+async function run(results: ItemResult[], stopAfter?: number): Promise<{ events: DpsEvent[]; counts: ReturnType<typeof emptyCounts>; cursor: string | undefined; error?: unknown; failed: number }> {
   const store = await createStore(new MemoryLevel<string, unknown>());
   const counts = emptyCounts();
   async function* source(): AsyncIterable<ItemResult> {
@@ -38,8 +39,10 @@ async function run(results: ItemResult[], stopAfter?: number): Promise<{ events:
     error = caught;
   }
   const cursor = (await store.getChannel('2'))?.last_message_id;
+  let failed = 0;
+  for await (const _ of store.failedItems()) failed++;
   await store.close();
-  return { events, counts, cursor, error };
+  return { events, counts, cursor, error, failed };
 }
 
 t.test('a finished message prints its events in order and moves the cursor', async (t) => {
@@ -75,4 +78,15 @@ t.test('beforePersist runs before every cursor write, after the events up to tha
   const options = { store, context, counts: emptyCounts(), saveCursor: true, flushEveryMs: 0, beforePersist: () => order.push('flush') };
   for await (const event of checkpoint(source(), options)) order.push(`event ${(event as { attachment_id?: string }).attachment_id ?? event.event}`);
   t.same(order, ['event 100', 'flush', 'persist 10', 'event 200', 'event 201', 'flush', 'persist 20', 'event channel_done']);
+});
+
+t.test('a failure that stops the run (an unsafe output folder): announced, then thrown; not recorded as failed', async (t) => {
+  const stop = new OutputUnsafeError('output folder changed during the run: /out/c was replaced by a symlink');
+  const unsafe: ItemResult = { kind: 'failed', item: item('20', 1, 2), reason: 'output_unsafe', detail: stop.message, stop };
+  const { events, counts, cursor, error, failed } = await run([saved('10', 0, 1), saved('20', 0, 2), unsafe, saved('30', 0, 1)]);
+  t.equal(error, stop, 'the run stops with its error');
+  t.same(events.map((e) => [e.event, (e as { attachment_id?: string }).attachment_id]), [['saved', '100'], ['failed', '201']], 'the failure is announced; the rest of its message is not');
+  t.match(counts, { saved: 1, failed: 1, messages: 1 });
+  t.equal(cursor, '10', 'the cursor stays before its message: the next run walks it again');
+  t.equal(failed, 0, 'not recorded as failed, so the next run does not fetch it twice (retry pass + walk)');
 });
