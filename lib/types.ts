@@ -50,6 +50,7 @@ export interface MediaItem {
   unique_name: string;
   down?: string | undefined; // from a page walked down (see ChannelPage)
   invalid?: string | undefined; // Discord sent this attachment unusable (see media.ts): reported failed, never fetched
+  gone?: string | undefined; // the retry pass found its message (or channel) deleted: reported skipped `deleted`, never fetched
 }
 
 // Messages that yield no item still have to pass the checkpoint stage, so the cursor can advance past them:

@@ -12,7 +12,9 @@ export interface FailedOptions {
   batch?: number;
 }
 
-// Yields every failed item of the channel as a MediaItem with a fresh URL (items whose message is gone are dropped).
+// Yields every failed item of the channel as a MediaItem with a fresh URL; one whose message is gone is marked
+// `gone` (reported skipped `deleted` and taken out of the queue), one with no usable URL `invalid` (failed again,
+// visibly, and retried next run): none is dropped silently.
 export async function* failedItems(context: ChannelContext, options: FailedOptions): AsyncGenerator<MediaItem> {
   const batchSize = options.batch ?? 50;
   let batch: AttachmentRecord[] = [];
@@ -28,17 +30,18 @@ export async function* failedItems(context: ChannelContext, options: FailedOptio
 
 async function* refreshed(records: AttachmentRecord[], context: ChannelContext, options: FailedOptions): AsyncGenerator<MediaItem> {
   // Requested together, so the refresher sends them as one POST /attachments/refresh-urls.
-  const urls = await Promise.all(
+  const renewals = await Promise.all(
     records.map((r) =>
       // Without a URL (Discord sent an unusable one, see media.ts) the refresher re-fetches the message.
-      options.refresher.refresh({ url: r.url ?? '', channelId: r.channel_id, messageId: r.message_id, attachmentId: r.attachment_id }),
+      options.refresher.renew({ url: r.url ?? '', channelId: r.channel_id, messageId: r.message_id, attachmentId: r.attachment_id }),
     ),
   );
   for (const [index, record] of records.entries()) {
     options.signal?.throwIfAborted();
-    const url = urls[index] ?? record.url;
-    if (!url) continue;
+    const renewal = renewals[index] ?? {};
+    const url = renewal.url ?? record.url ?? '';
     yield {
+      ...(renewal.gone !== undefined ? { gone: renewal.gone } : url === '' ? { invalid: 'no usable link: Discord sent none and its message could not be re-fetched' } : {}),
       kind: 'item',
       context,
       message_id: record.message_id,

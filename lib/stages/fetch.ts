@@ -94,6 +94,7 @@ async function downloadInTurn(item: MediaItem, options: FetchOptions): Promise<I
 // Expired links are refreshed (at most MAX_REFRESHES times, outside the download slot) without using up a
 // retry: a link can expire again while its item waits for a slot when the links' lifetime is short.
 export async function download(item: MediaItem, options: FetchOptions): Promise<ItemResult> {
+  if (item.gone !== undefined) return { kind: 'skipped', item, reason: 'deleted', detail: item.gone }; // recorded gone: never again
   if (item.invalid !== undefined) return failed(item, undefined, 'invalid_attachment', item.invalid); // nothing to fetch
   const retries = options.retries ?? 5;
   const backoffMs = options.backoffMs ?? 500;

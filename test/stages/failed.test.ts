@@ -113,3 +113,23 @@ t.test('a retried item keeps {author} and {index}: the same path as a first try'
   t.same(differ.map((e) => [relative(options.out, e.path), want.get(e.attachment_id)]), [], 'every retried file has the path of a first try');
   t.ok(saved.some((e) => !/^_/.test(relative(options.out, e.path).split('/').pop() ?? '')), 'the author is in the name');
 });
+
+t.test('the retry pass never drops an item silently: refresh-urls refused and the message deleted -> skipped deleted, gone', async (t) => {
+  const { fake, channel, options, failed } = await failingRun(t, 43);
+  t.ok(failed.length >= 2, `${failed.length} files failed`);
+  const deletedMessages = new Set(failed.map((f) => f.message_id));
+  for (const id of deletedMessages) fake.deleteMessage(channel.id, id);
+  // The refresh batch fails, so the retry pass learns of each file from its message, before any download.
+  fake.forceStatus('POST /attachments/refresh-urls', 400, 1_000_000);
+  fake.resetLog();
+  const second = await runLibrary(options);
+  t.equal(second.result.exitCode, 0, `no failure left (${second.logs.join('')})`);
+  t.same(ids(files(second.events, 'skipped', 'deleted')), ids(failed), 'every failed file of a deleted message is reported, none dropped');
+  t.same(fake.requests.filter((r) => r.route.startsWith('GET /attachments')).length, 0, 'no download was tried');
+  const records = await collect(manifest(options.state));
+  t.equal(records.filter((r) => r.status === 'failed').length, 0, 'nothing is left in the retry queue');
+  fake.resetLog();
+  const third = await runLibrary(options);
+  t.same(requestsFor(fake, deletedMessages, new Set(failed.map((f) => f.attachment_id))), [], 'no request for them on a later run');
+  t.same(files(third.events, 'skipped', 'deleted'), [], 'and no event');
+});
