@@ -15,9 +15,12 @@ import type { Counts } from './output/events.js';
 import { openStore, Store } from './store/store.js';
 import { StoreError } from './errors.js';
 import { runningStatus } from './output/progress-file.js';
+import { statusEntry } from './output/status-report.js';
+import type { StatusReport } from './output/status-report.js';
 import type { AttachmentRecord, ChannelRecord } from './types.js';
 
 export type { ArchiveOptions, ArchiveHooks } from './options.js';
+export type { StatusReport } from './output/status-report.js';
 export type { ArchiveResult } from './archive.js';
 export type { DpsEvent, Counts } from './output/events.js';
 export type { AttachmentRecord, ChannelRecord, MediaItem, MediaSource } from './types.js';
@@ -95,23 +98,6 @@ export async function* manifest(state: string, filter: { guildId?: string; chann
   }
 }
 
-/** The plan's progress.json: servers -> channels -> last_message_id, last_updated, total_images, plus failed and pending (queued for retry). */
-export interface StatusReport {
-  servers: Record<
-    string,
-    {
-      name: string;
-      channels: Record<
-        string,
-        { name: string; parent_id?: string; last_message_id: string | null; done_above?: { from: string; to: string }; last_updated: string; total_images: number; failed: number; pending: number; gone?: number }
-      >;
-    }
-  >;
-  /** Only when a running scrape holds the state: the report is its progress.json, written at this time... */
-  as_of?: string;
-  /** ...this many milliseconds before it was read. */
-  age_ms?: number;
-}
 
 /** Reads the state and reports progress per server and channel. A folder that holds no dps state is refused (`DPS_NO_STATE`), nothing created. */
 export async function status(state: string, filter: { guildId?: string } = {}, signal?: AbortSignal): Promise<StatusReport> {
@@ -130,18 +116,7 @@ export async function status(state: string, filter: { guildId?: string } = {}, s
     for await (const channel of store.channels(signal) as AsyncIterable<ChannelRecord>) {
       if (filter.guildId && channel.guild_id !== filter.guildId) continue;
       const server = (report.servers[channel.guild_id] ??= { name: channel.guild_name, channels: {} });
-      const entry: StatusReport['servers'][string]['channels'][string] = {
-        name: channel.channel_name,
-        last_message_id: channel.last_message_id ?? null,
-        last_updated: channel.last_updated,
-        total_images: channel.total_images,
-        failed: channel.failed,
-        pending: pending.get(channel.channel_id) ?? 0,
-      };
-      if (channel.parent_id) entry.parent_id = channel.parent_id;
-      if (channel.done_above) entry.done_above = { ...channel.done_above };
-      if (channel.gone) entry.gone = channel.gone; // failed files whose message was deleted: not pending, not failed
-      server.channels[channel.channel_id] = entry;
+      server.channels[channel.channel_id] = statusEntry(channel, pending.get(channel.channel_id) ?? 0);
     }
     return report;
   } finally {

@@ -6,7 +6,8 @@
 import { randomBytes } from 'node:crypto';
 import fs from 'node:fs/promises';
 import path from 'node:path';
-import type { StatusReport } from '../index.js';
+import { statusEntry } from './status-report.js';
+import type { StatusReport } from './status-report.js';
 import type { Store } from '../store/store.js';
 import type { ChannelRecord } from '../types.js';
 
@@ -104,17 +105,7 @@ export class ProgressFile {
       const server = (report.servers[channel.guild_id] ??= { name: channel.guild_name, channels: {} });
       if (!server.name && channel.guild_name) server.name = channel.guild_name;
       const failedDelta = channel.failed - (this.#atStart.get(channel.channel_id)?.failed ?? 0);
-      const entry: StatusReport['servers'][string]['channels'][string] = {
-        name: channel.channel_name,
-        last_message_id: channel.last_message_id ?? null,
-        last_updated: channel.last_updated,
-        total_images: channel.total_images,
-        failed: channel.failed,
-        pending: Math.max(0, (this.#pendingAtStart.get(channel.channel_id) ?? 0) + failedDelta),
-      };
-      if (channel.parent_id) entry.parent_id = channel.parent_id;
-      if (channel.done_above) entry.done_above = { ...channel.done_above };
-      server.channels[channel.channel_id] = entry;
+      server.channels[channel.channel_id] = statusEntry(channel, Math.max(0, (this.#pendingAtStart.get(channel.channel_id) ?? 0) + failedDelta));
     }
     return report;
   }

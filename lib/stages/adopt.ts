@@ -11,7 +11,7 @@ import { dirname } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import type { Store } from '../store/store.js';
 import type { MediaItem, SavedResult } from '../types.js';
-import { candidatePaths } from './write.js';
+import { candidatePaths, savedRecord } from './write.js';
 import type { WriteOptions } from './write.js';
 
 // Per run (one Store per run) and folder: did the folder exist when the run first looked? A folder this run
@@ -34,25 +34,7 @@ export async function adoptExisting(item: MediaItem, options: WriteOptions): Pro
       return await options.locks.run(sha256, async () => {
         const first = await options.store.getHash(sha256);
         const duplicateOf = first !== undefined && first.attachment_id !== item.attachment_id && first.path !== candidate ? first.path : undefined;
-        await options.store.recordSaved(
-          {
-            attachment_id: item.attachment_id,
-            guild_id: item.context.guild_id,
-            channel_id: item.context.channel_id,
-            message_id: item.message_id,
-            filename: item.filename,
-            content_type: item.content_type,
-            timestamp: item.timestamp,
-            source: item.source,
-            status: 'saved',
-            path: candidate,
-            sha256,
-            bytes: stat.size,
-            duplicate_of: duplicateOf,
-            updated_at: new Date().toISOString(),
-          },
-          { newHash: first === undefined, ownsPath: true },
-        );
+        await options.store.recordSaved(savedRecord(item, candidate, sha256, stat.size, duplicateOf), { newHash: first === undefined, ownsPath: true });
         return { kind: 'saved', item, path: candidate, bytes: stat.size, sha256, duplicate_of: duplicateOf, adopted: true } satisfies SavedResult;
       });
     } finally {

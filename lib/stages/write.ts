@@ -12,6 +12,7 @@ import { inProcessDisk } from '../fs/disk-thread.js';
 import type { Disk, WrittenFile } from '../fs/disk-thread.js';
 import { folderName, nameVars, renderName, resolveInside, suffixName } from '../fs/safe-name.js';
 import type { Store } from '../store/store.js';
+import type { SavedRecord } from '../store/state.js';
 import type { ChannelContext, MediaItem, SavedResult } from '../types.js';
 
 export interface WriteOptions {
@@ -146,22 +147,27 @@ async function recordItem(item: MediaItem, options: WriteOptions, path: string, 
         }
       } else newHash = true; // the first copy is gone or changed: this one is the copy to link to from now on
     }
-    await options.store.recordSaved({
-      attachment_id: item.attachment_id,
-      guild_id: item.context.guild_id,
-      channel_id: item.context.channel_id,
-      message_id: item.message_id,
-      filename: item.filename,
-      content_type: item.content_type,
-      timestamp: item.timestamp,
-      source: item.source,
-      status: 'saved',
-      path: savedPath,
-      sha256: file.sha256,
-      bytes: file.bytes,
-      duplicate_of: duplicateOf,
-      updated_at: new Date().toISOString(),
-    }, { newHash, ownsPath: savedPath === path });
+    await options.store.recordSaved(savedRecord(item, savedPath, file.sha256, file.bytes, duplicateOf), { newHash, ownsPath: savedPath === path });
     return { kind: 'saved', item, path: savedPath, bytes: file.bytes, sha256: file.sha256, duplicate_of: duplicateOf };
   });
+}
+
+// The record of an item whose bytes are at `path` (downloaded here, or re-adopted by adopt.ts).
+export function savedRecord(item: MediaItem, path: string, sha256: string, bytes: number, duplicateOf: string | undefined): SavedRecord {
+  return {
+    attachment_id: item.attachment_id,
+    guild_id: item.context.guild_id,
+    channel_id: item.context.channel_id,
+    message_id: item.message_id,
+    filename: item.filename,
+    content_type: item.content_type,
+    timestamp: item.timestamp,
+    source: item.source,
+    status: 'saved',
+    path,
+    sha256,
+    bytes,
+    duplicate_of: duplicateOf,
+    updated_at: new Date().toISOString(),
+  };
 }
