@@ -255,7 +255,10 @@ function failureCode(error: unknown): string {
   if (/size mismatch|Content-Length said|received \d+ bytes/i.test(message)) return 'size_mismatch';
   if (/refusing to download/i.test(message)) return 'refused_host';
   if (/redirect/i.test(message)) return 'too_many_redirects';
-  if (error instanceof DpsError) return error.code.toLowerCase().replace(/^dps_/, '');
+  // Only documented reasons: a local output error names itself; anything else on the way from the CDN (a reset,
+  // a timeout, a truncated body) is the network's.
+  if (error instanceof DpsError && error.code === 'DPS_OUTPUT_UNSAFE') return 'output_unsafe';
+  if (error instanceof DpsError && error.code === 'DPS_OUTPUT') return 'output_unwritable';
   return 'network';
 }
 
