@@ -30,7 +30,7 @@ import { reconcileFilter } from './rewalk.js';
 import { announcedBefore, walkFilterOf } from './store/walked-with.js';
 import { flatten } from './stages/flatten.js';
 import { failedItems } from './stages/failed.js';
-import { failedTargets } from './retry-targets.js';
+import { failedChannels, failedTargets } from './retry-targets.js';
 import { detectMessageContentIntent, looksLikeMissingIntent } from './discord/intent.js';
 import type { APIMessage } from 'discord-api-types/v10';
 import type { AttachmentRecord, ItemResult, MediaItem } from './types.js';
@@ -76,7 +76,8 @@ interface RunContext {
 export async function runArchive(input: ArchiveOptions, hooks: ArchiveHooks = {}): Promise<ArchiveResult> {
   const options = normalizeOptions(input);
   const started = Date.now();
-  const store = await openStore(options.state);
+  // retry-failed only retries what a state recorded: a mistyped --state is refused, never created (nor --out).
+  const store = await openStore(options.state, { mustExist: options.retryOnly });
   // One internal signal for the run: every pending download, pool waiter and request listens to it at once,
   // so it may hold many (short-lived) listeners; the caller's signal gets exactly one, removed at the end.
   const controller = new AbortController();
@@ -152,6 +153,28 @@ export async function runArchive(input: ArchiveOptions, hooks: ArchiveHooks = {}
       }
     });
     if (targets.denied > 0) exitCode = Math.max(exitCode, ExitCode.access);
+    // Failed files of channels this run did not archive (deleted since, or no longer listed): their retry pass
+    // still runs, so the files of a deleted channel become `gone` (skipped deleted) instead of pending forever.
+    if (!options.retryOnly && !signal.aborted) {
+      const archived = new Set(perChannel.map((c) => c.channel_id));
+      const requested = new Set(options.channelIds);
+      const excluded = new Set(options.excludeChannelIds);
+      const wanted = (id: string): boolean => !archived.has(id) && !excluded.has(id) && (options.allChannels || requested.has(id));
+      const orphans = await failedChannels(store, targets.guild, wanted, signal);
+      await runConcurrently(orphans, options.channelConcurrency, signal, async (target) => {
+        if (target.context.parent_id !== undefined && !options.threads) return;
+        const counts = emptyCounts();
+        live.push(counts);
+        const entry = { channel_id: target.context.channel_id, channel_name: target.context.channel_name, ...counts };
+        perChannel.push(entry);
+        await retryFailed(run, target, counts)
+          .catch((error: unknown) => {
+            if (!(error instanceof AccessError)) throw error;
+            hooks.log?.(`cannot retry the failed files of ${describeTarget(target)}: ${error.message}`);
+          })
+          .finally(() => Object.assign(entry, counts));
+      });
+    }
   } catch (error) {
     if (stopped) fatal = stopped;
     else if (signal?.aborted && !(error instanceof DpsError && error.code !== 'DPS_ABORTED')) fatal = new AbortedError('aborted', { cause: error });

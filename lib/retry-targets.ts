@@ -12,10 +12,16 @@ export async function failedTargets(client: DiscordClient, store: Store, options
   const guildRaw = await client.get<APIGuild>(`/guilds/${options.guildId}`, { signal, what: `server ${options.guildId}` });
   const guild = { id: options.guildId, name: typeof guildRaw?.name === 'string' ? guildRaw.name : options.guildId };
   const wanted = new Set(options.channelIds);
+  const channels = await failedChannels(store, guild, (id) => wanted.size === 0 || wanted.has(id), signal);
+  return { me, guild, channels, denied: 0, skipped: 0 };
+}
+
+// The channels of a server with items in the retry queue, among those `include` accepts, as archive targets (their
+// names from the state: a channel that was deleted can no longer be asked for its own).
+export async function failedChannels(store: Store, guild: { id: string; name: string }, include: (channelId: string) => boolean, signal?: AbortSignal): Promise<ResolvedTargets['channels']> {
   const channels: ResolvedTargets['channels'] = [];
   for await (const record of store.channels(signal)) {
-    if (record.guild_id !== guild.id || record.failed <= 0) continue;
-    if (wanted.size > 0 && !wanted.has(record.channel_id)) continue;
+    if (record.guild_id !== guild.id || record.failed <= 0 || !include(record.channel_id)) continue;
     const context: ResolvedTargets['channels'][number]['context'] = {
       guild_id: guild.id,
       guild_name: record.guild_name || guild.name,
@@ -28,5 +34,5 @@ export async function failedTargets(client: DiscordClient, store: Store, options
     }
     channels.push({ context, type: 0 });
   }
-  return { me, guild, channels, denied: 0, skipped: 0 };
+  return channels;
 }

@@ -43,7 +43,7 @@ export async function readProgressFile(state: string): Promise<ProgressFileRepor
   }
   const report = parsed as Partial<ProgressFileReport> | null;
   if (report === null || typeof report !== 'object' || typeof report.servers !== 'object' || report.servers === null) return undefined;
-  if (report.state !== path.resolve(state) || typeof report.updated_at !== 'string') return undefined;
+  if (typeof report.state !== 'string' || typeof report.updated_at !== 'string' || !(await sameFolder(report.state, state))) return undefined;
   return report as ProgressFileReport;
 }
 
@@ -138,4 +138,11 @@ export class ProgressFile {
       throw error;
     }
   }
+}
+
+// One folder by two names: the same path, or the same real path (a state reached through a symlinked folder).
+async function sameFolder(a: string, b: string): Promise<boolean> {
+  if (path.resolve(a) === path.resolve(b)) return true;
+  const [realA, realB] = await Promise.all([fs.realpath(a).catch(() => undefined), fs.realpath(b).catch(() => undefined)]);
+  return realA !== undefined && realA === realB;
 }
