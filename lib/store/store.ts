@@ -26,6 +26,8 @@ export interface StoreMeta {
 const openHere = new Set<string>();
 
 const META_KEY = 'meta';
+// A file beside LevelDB's own that names the folder a dps state (LevelDB removes only files it named itself).
+const MARKER = 'DPS_STATE';
 const FORMAT: StoreMeta['format'] = 'dps-state';
 
 // Wrap an already-open or opening database (memory-level in tests) and check it is a dps state store.
@@ -81,6 +83,7 @@ export async function openStore(dir: string, opts: OpenStoreOptions = {}): Promi
   await (mustExist ? assertExistingState(location) : assertStoreDirectory(location));
   const key = await fs.realpath(location);
   if (openHere.has(key)) throw lockedError(location);
+  await checkUnmarked(location);
   openHere.add(key);
   const release = (): void => void openHere.delete(key);
   const db = new Level<string, unknown>(location, { valueEncoding: 'json', createIfMissing: !mustExist });
@@ -95,6 +98,7 @@ export async function openStore(dir: string, opts: OpenStoreOptions = {}): Promi
     await ensureMeta(db, location, !mustExist).catch((error: unknown) => {
       throw translateWriteError(error, db);
     });
+    await fs.writeFile(path.join(location, MARKER), `${FORMAT}\n`, { flag: 'wx' }).catch(() => undefined); // ours from now on
     return new Store(db, release);
   } catch (error) {
     await db.close().catch(() => {});
@@ -156,4 +160,34 @@ function translateOpenError(error: unknown, location: string): StoreError | Stat
   if (isStateDiskFull(error)) return translateWriteError(error, { location }) as StateDiskFullError;
   const detail = String(cause?.message ?? (error as Error | null)?.message ?? error);
   return corrupt(`cannot open state directory ${location}: ${detail}`, error);
+}
+
+// Opening a LevelDB rewrites its files (the log is replayed into a new table, a new MANIFEST is written), so a
+// database that is not known to be ours (no marker: someone else's, or a state from before the marker) is first
+// opened as a snapshot of hard links in a sibling folder, removed afterwards: LevelDB never writes into an
+// existing file, so the original is left exactly as it was when it turns out to be someone else's.
+async function checkUnmarked(location: string): Promise<void> {
+  const entries = await fs.readdir(location).catch(() => [] as string[]);
+  if (!entries.includes('CURRENT') || entries.includes(MARKER)) return;
+  const snapshot = await fs.mkdtemp(path.join(path.dirname(location), `.${path.basename(location)}.dps-check-`));
+  try {
+    for (const name of entries) {
+      const from = path.join(location, name);
+      if (name === 'LOCK' || !(await fs.lstat(from)).isFile()) continue;
+      await fs.link(from, path.join(snapshot, name)).catch(() => fs.copyFile(from, path.join(snapshot, name)));
+    }
+    const db = new Level<string, unknown>(snapshot, { valueEncoding: 'json', createIfMissing: false });
+    try {
+      await db.open();
+    } catch (error) {
+      throw translateOpenError(error, location);
+    }
+    try {
+      await ensureMeta(db, location, false);
+    } finally {
+      await db.close().catch(() => undefined);
+    }
+  } finally {
+    await fs.rm(snapshot, { recursive: true, force: true });
+  }
 }
