@@ -14,7 +14,7 @@ import { HistoryRequests, isHistoryRoute } from './history-request.js';
 import { DEFAULT_MAX_WAIT_MS, DEFAULT_NOTICE_WAIT_MS, LongWaits } from './long-wait.js';
 import type { RateLimitWait } from './long-wait.js';
 import { Pacer } from './pacer.js';
-import { isGlobalRateLimit, retryAfterSeconds } from './rate-limit-headers.js';
+import { isGlobalRateLimit, MAX_RETRY_AFTER_S, retryAfterSeconds } from './rate-limit-headers.js';
 import type { HeadersLike } from './rate-limit-headers.js';
 
 export const DEFAULT_API = 'https://discord.com/api/v10';
@@ -265,7 +265,7 @@ export class DiscordClient {
       this.stats.rateLimited++;
       this.stats.invalid += scope === 'shared' ? 0 : 1;
       const retryAfter = Number(headers.get('retry-after'));
-      if (isGlobalRateLimit(headers) && retryAfter > 0) this.global.block(Date.now() + retryAfter * 1000);
+      if (isGlobalRateLimit(headers) && retryAfter > 0) this.global.block(Date.now() + Math.min(retryAfter, MAX_RETRY_AFTER_S) * 1000);
       this.pacer.onRateLimited(path, headers);
     } else if (status === 401 || status === 403) {
       this.stats.invalid++;

@@ -36,6 +36,10 @@ export function decideWait(waitMs: number, policy: LongWaitPolicy): WaitDecision
   return 'wait';
 }
 
+// The longest wait taken as given (30 days): anything longer (1e300 s, Infinity) is that long, so it stops the
+// run like any wait over --max-wait instead of overflowing a date.
+const MAX_WAIT_MS = 30 * 24 * 3600 * 1000;
+
 // The rate-limit waits of one client: each long wait announced once however many requests see it.
 export class LongWaits {
   private readonly announced = new Map<string, number>(); // what is waited for -> until when
@@ -47,7 +51,8 @@ export class LongWaits {
   ) {}
 
   // Call before sleeping `waitMs` for a rate limit; throws RateLimitWaitError when the wait is too long.
-  check(scope: WaitScope, waitMs: number, route?: string): void {
+  check(scope: WaitScope, requestedMs: number, route?: string): void {
+    const waitMs = Number.isNaN(requestedMs) ? 0 : Math.min(requestedMs, MAX_WAIT_MS); // Infinity, 1e300: a month
     const decision = decideWait(waitMs, this.policy);
     if (decision === 'wait') return;
     const now = this.now();

@@ -14,8 +14,12 @@ export function isGlobalRateLimit(headers: HeadersLike): boolean {
 // A 429's wait in seconds: the body's exact `retry_after` when it is below the Retry-After header, which Discord
 // rounds up to whole seconds (discord-api.md §3), else the header; NaN without a header (a Cloudflare ban).
 // `jsonBody` is the body's text when its content type is JSON.
+// 30 days: the longest Retry-After taken as given.
+export const MAX_RETRY_AFTER_S = 30 * 24 * 3600;
+
 export function retryAfterSeconds(header: string | null | undefined, jsonBody: string | undefined): number {
-  const seconds = Number(header);
+  // A wait past any sane bound (1e300, Infinity) is held at MAX_RETRY_AFTER_S: still longer than any --max-wait.
+  const seconds = Math.min(Number(header), MAX_RETRY_AFTER_S);
   if (!(seconds > 0)) return Number.NaN;
   if (jsonBody === undefined) return seconds;
   try {

@@ -3,6 +3,7 @@
 // the same error stops the run), never a "network" failure retried for every file.
 
 import fs from 'node:fs/promises';
+import path from 'node:path';
 import { DiskFullError, isDiskFull, OutputError, outputErrorKind } from '../errors.js';
 import { CREATE_FLAGS, tempName } from './atomic-write.js';
 
@@ -28,7 +29,7 @@ export async function checkOutputWritable(out: string): Promise<void> {
   const existing = await fs.stat(out).catch(() => undefined);
   if (existing !== undefined && !existing.isDirectory()) throw new OutputError(`cannot write to the output folder ${out}: it is a file, not a folder; fix --out and re-run`);
   try {
-    await fs.mkdir(out, { recursive: true });
+    await makeFolder(out);
     const probe = tempName(out);
     const handle = await fs.open(probe, CREATE_FLAGS, 0o600);
     await handle.close();
@@ -37,5 +38,23 @@ export async function checkOutputWritable(out: string): Promise<void> {
     if (isDiskFull(error)) throw new DiskFullError(`disk full: no space left in ${out}; free some space and re-run to resume`, { cause: error });
     if (outputErrorKind(error) !== undefined) throw outputError(out, error);
     throw error;
+  }
+}
+
+// mkdir -p that reports the real reason: Node's recursive mkdir answers ENOENT where a missing component cannot
+// be created (under a read-only mount, say), so on ENOENT the components are created one at a time, and the
+// first that fails says why (EROFS, EACCES, ...).
+export async function makeFolder(dir: string): Promise<void> {
+  try {
+    await fs.mkdir(dir, { recursive: true });
+  } catch (error) {
+    if ((error as { code?: unknown } | null)?.code !== 'ENOENT') throw error;
+    const absolute = path.resolve(dir);
+    const parts = absolute.split(path.sep).filter(Boolean);
+    for (let i = 1; i <= parts.length; i++) {
+      await fs.mkdir(path.sep + parts.slice(0, i).join(path.sep)).catch((step: unknown) => {
+        if ((step as { code?: unknown } | null)?.code !== 'EEXIST') throw step;
+      });
+    }
   }
 }

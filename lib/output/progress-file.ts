@@ -124,17 +124,17 @@ export class ProgressFile {
 
   // temp file + fsync + rename: a reader sees the old file or the new one, never a part.
   async #replace(text: string): Promise<void> {
-    const handle = await fs.open(this.#temp, 'w', 0o644);
     try {
-      await handle.writeFile(text);
-      await handle.sync();
-    } finally {
-      await handle.close();
-    }
-    try {
+      const handle = await fs.open(this.#temp, 'w', 0o644);
+      try {
+        await handle.writeFile(text);
+        await handle.sync();
+      } finally {
+        await handle.close();
+      }
       await fs.rename(this.#temp, this.#file);
     } catch (error) {
-      await fs.rm(this.#temp, { force: true });
+      await fs.rm(this.#temp, { force: true }).catch(() => undefined); // a full disk or a failed rename leaves no temp file
       throw error;
     }
   }

@@ -8,6 +8,7 @@ import { StoreError } from '../errors.js';
 import type { StateDiskFullError } from '../errors.js';
 import { isStateDiskFull, translateWriteError } from './write-errors.js';
 import { Store } from './state.js';
+import { makeFolder } from '../fs/output-check.js';
 import type { StoreDb } from './state.js';
 
 export { Store, compareSnowflakes } from './state.js';
@@ -126,7 +127,11 @@ async function assertStoreDirectory(location: string): Promise<void> {
     entries = await fs.readdir(location);
   } catch (error) {
     const code = (error as { code?: unknown }).code;
-    if (code === 'ENOENT') return void (await fs.mkdir(location, { recursive: true }));
+    if (code === 'ENOENT') {
+      return void (await makeFolder(location).catch((made: unknown) => {
+        throw isStateDiskFull(made) ? translateWriteError(made, { location }) : corrupt(`cannot create the state directory ${location}: ${String((made as { code?: unknown }).code ?? made)}`, made);
+      }));
+    }
     if (code === 'ENOTDIR') throw corrupt(`state path ${location} is a file, not a directory`, error);
     throw corrupt(`cannot read state directory ${location}: ${String(code ?? error)}`, error);
   }

@@ -1,7 +1,12 @@
 // A stop (SIGINT: ArchiveIO.signal) lets the files being transferred finish, but a transfer whose server went
 // silent would hold the run for the whole download timeout (--timeout, 60 s). Once the run is stopping, a
 // transfer that has waited `graceMs` for its headers or its next bytes is cancelled (its temp file is removed
-// and its item is left for the next run, neither failed nor announced); one that is receiving finishes.
+// and its item is left for the next run, neither failed nor announced), and so is one that trickles (less than
+// TRICKLE_BYTES in a grace period spent mostly waiting on the network: a drip of a byte a second never goes
+// silent); one that is receiving finishes.
+
+// Below this many bytes per grace period (32 KiB/s at the default 2 s), a transfer is as good as stalled.
+const TRICKLE_BYTES = 64 * 1024;
 
 export interface StallWatchOptions {
   stop?: AbortSignal | undefined; // the run is stopping: from now on, stalled transfers are cancelled
@@ -40,6 +45,8 @@ export class StallWatch {
 export class WatchedTransfer {
   private readonly controller = new AbortController();
   private waitingSince: number | undefined = Date.now(); // the headers are awaited from the start
+  private received = 0; // bytes of the body so far
+  private waited = 0; // ms spent awaiting body chunks so far (not the consumer's time)
   private finished = false; // the body is in (or the transfer is over): never cancelled for a stall again
   private timer: ReturnType<typeof setTimeout> | undefined;
   private readonly onCancel = (): void => this.controller.abort(this.options.cancel?.reason);
@@ -63,7 +70,10 @@ export class WatchedTransfer {
     this.waitingSince = undefined;
     const inner = body[Symbol.asyncIterator]();
     const arrived = (result: IteratorResult<T>): IteratorResult<T> => {
+      if (this.waitingSince !== undefined) this.waited += Date.now() - this.waitingSince;
       this.waitingSince = undefined;
+      const size = (result.value as { byteLength?: unknown } | undefined)?.byteLength;
+      if (typeof size === 'number') this.received += size;
       if (result.done) {
         this.finished = true;
         this.disarm();
@@ -81,18 +91,27 @@ export class WatchedTransfer {
     return iterator;
   }
 
-  // Checks for a stall from now on (the run is stopping).
+  // Checks for a stall from now on (the run is stopping), one grace period at a time.
   arm(): void {
     if (this.finished || this.timer !== undefined) return;
     const since = this.waitingSince;
     const delay = since === undefined ? this.options.graceMs : Math.max(0, since + this.options.graceMs - Date.now());
+    const from = { received: this.received, waited: this.waitedNow() };
     this.timer = setTimeout(() => {
       this.timer = undefined;
+      if (this.finished) return;
       const waiting = this.waitingSince;
-      if (waiting !== undefined && Date.now() - waiting >= this.options.graceMs) {
-        this.controller.abort(new Error(`no data for ${this.options.graceMs} ms while stopping: transfer cancelled`));
-      } else this.arm();
+      const silent = waiting !== undefined && Date.now() - waiting >= this.options.graceMs;
+      const trickle = this.received - from.received < TRICKLE_BYTES && this.waitedNow() - from.waited >= delay / 2 && delay > 0;
+      if (silent) this.controller.abort(new Error(`no data for ${this.options.graceMs} ms while stopping: transfer cancelled`));
+      else if (trickle) this.controller.abort(new Error(`under ${TRICKLE_BYTES} bytes in ${delay} ms while stopping: transfer cancelled`));
+      else this.arm();
     }, delay);
+  }
+
+  // Time spent awaiting the network so far, including a wait under way.
+  private waitedNow(): number {
+    return this.waited + (this.waitingSince === undefined ? 0 : Date.now() - this.waitingSince);
   }
 
   end(): void {
