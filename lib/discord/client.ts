@@ -14,6 +14,7 @@ import { HistoryRequests, isHistoryRoute } from './history-request.js';
 import { DEFAULT_MAX_WAIT_MS, DEFAULT_NOTICE_WAIT_MS, LongWaits } from './long-wait.js';
 import type { RateLimitWait } from './long-wait.js';
 import { Pacer } from './pacer.js';
+import { InvalidResponseError } from './validate.js';
 import { isGlobalRateLimit, MAX_RETRY_AFTER_S, retryAfterSeconds } from './rate-limit-headers.js';
 import type { HeadersLike } from './rate-limit-headers.js';
 
@@ -146,6 +147,11 @@ export class DiscordClient {
       try {
         this.stats.requests++;
         const result = await this.send(method, route, context, paced.sent);
+        // The REST client hands back text or bytes for a body that is not JSON (a proxy's HTML page): an invalid
+        // response, retried like a 5xx, never data (the history route checks its pages itself).
+        if (result === null || typeof result !== 'object' || result instanceof ArrayBuffer) {
+          throw new InvalidResponseError(`invalid response for ${context.what ?? route}: ${typeof result === 'string' ? 'text' : result === null ? 'null' : 'bytes'} instead of JSON`);
+        }
         accepted = true;
         return result as T;
       } catch (error) {

@@ -2,7 +2,7 @@
 // private), each marked readable or not from locally computed permissions, so that channels the bot cannot
 // read cost no request at all (discord-api.md §5, traps 5, 8, 16).
 
-import { AccessError } from '../errors.js';
+import { AccessError, ApiError } from '../errors.js';
 import type { DiscordClient } from './client.js';
 import {
   ALL_PERMISSIONS,
@@ -85,8 +85,9 @@ const PAGE = 200;
 const THREAD_PAGE = 100;
 // Channel types that can have threads (text, announcement, forum, media).
 // Keeps the entries of an API channel/thread list that are channel objects (malformed data must not crash a run).
-export function channelObjects(value: unknown): RawChannel[] {
-  if (!Array.isArray(value)) return [];
+// A list that is not a list (a proxy's JSON, say) is an invalid response, never an empty server.
+export function channelObjects(value: unknown, what = 'a channel list'): RawChannel[] {
+  if (!Array.isArray(value)) throw new ApiError(`invalid response for ${what}: ${value === null ? 'null' : typeof value} instead of a list`);
   return value.filter((c): c is RawChannel => typeof c === 'object' && c !== null && typeof (c as { id?: unknown }).id === 'string' && typeof (c as { type?: unknown }).type === 'number');
 }
 
@@ -100,6 +101,7 @@ export async function* listGuilds(client: DiscordClient, options: Signal = {}): 
     const query: Record<string, string> = { limit: String(PAGE) };
     if (after !== undefined) query.after = after;
     const page = await client.get<Array<Partial<GuildEntry> & { id: string }>>('/users/@me/guilds', { query, signal: options.signal, what: 'the server list' });
+    if (!Array.isArray(page)) throw new ApiError(`invalid response for the server list: ${page === null ? 'null' : typeof page} instead of a list`);
     for (const g of page) {
       yield { id: g.id, name: typeof g.name === 'string' ? g.name : g.id, owner: g.owner === true, permissions: String(g.permissions ?? '0') };
       if (after === undefined || compareSnowflakes(g.id, after) > 0) after = g.id;
@@ -166,7 +168,7 @@ export async function* listChannels(client: DiscordClient, guildId: string, opti
     options.access ?? (await loadGuildAccess(client, guildId, { signal })),
     client.get<unknown>(`/guilds/${guildId}/channels`, { signal, what: `the channels of server ${guildId}` }),
   ]);
-  const raw = channelObjects(listed);
+  const raw = channelObjects(listed, `the channels of server ${guildId}`);
   const parents = new Map<string, RawChannel>();
   const entries: ChannelEntry[] = [];
   for (const channel of raw) {
@@ -235,7 +237,7 @@ async function* inOrderAtMost<T, R>(items: readonly T[], limit: number, task: (i
 // GET /guilds/{id}/threads/active: the guild's unarchived threads the bot can see, and which it joined.
 export async function listActiveThreads(client: DiscordClient, guildId: string, options: Signal = {}): Promise<{ threads: RawChannel[]; joined: Set<string> }> {
   const body = await client.get<ThreadList>(`/guilds/${guildId}/threads/active`, { signal: options.signal, what: `the active threads of server ${guildId}` });
-  return { threads: channelObjects(body?.threads), joined: joinedIds(body) };
+  return { threads: channelObjects(body?.threads, `the active threads of server ${guildId}`), joined: joinedIds(body) };
 }
 
 interface ThreadList {
@@ -279,7 +281,7 @@ async function* archivedPages(
     const query: Record<string, string> = { limit: String(THREAD_PAGE) };
     if (before !== undefined) query.before = before;
     const body = await client.get<ThreadList>(route, { query, signal, what: route.replace(/^\/channels\/(\d+)\/.*$/, 'the archived threads of channel $1') });
-    const threads = channelObjects(body?.threads);
+    const threads = channelObjects(body?.threads, route);
     const joined = joinedIds(body);
     for (const thread of threads) yield { thread, joined: joined.has(thread.id) || thread.member != null };
     const last = threads.at(-1);

@@ -134,7 +134,9 @@ async function* requestedChannels(run: Run): AsyncGenerator<ChannelTarget> {
   const { client, options, hooks, out } = run;
   const { signal } = hooks;
   const access = await optional(run, () => loadGuildAccess(client, out.guild.id, { signal, userId: out.me.id, guild: run.guildRaw }));
-  const listed = access && channelObjects(await optional(run, () => client.get<unknown>(`/guilds/${out.guild.id}/channels`, { signal, what: `the channels of server ${out.guild.id}` })));
+  const what = `the channels of server ${out.guild.id}`;
+  const fetched = access && (await optional(run, () => client.get<unknown>(`/guilds/${out.guild.id}/channels`, { signal, what })));
+  const listed = fetched === undefined ? undefined : channelObjects(fetched, what);
   const known = new Map<string, RawChannel>((listed ?? []).map((c) => [c.id, c]));
   const fetchChannel = async (id: string): Promise<RawChannel> => {
     const cached = known.get(id);
