@@ -13,10 +13,10 @@ const GRACE = 300;
 const aborted = (signal: AbortSignal): Promise<unknown> => (signal.aborted ? Promise.resolve() : once(signal, 'abort'));
 
 // A body that yields `count` chunks `everyMs` apart, then (unless `end`) never yields again.
-async function* body(count: number, everyMs: number, end = true): AsyncGenerator<Uint8Array> {
+async function* body(count: number, everyMs: number, end = true, size = 8): AsyncGenerator<Uint8Array> {
   for (let i = 0; i < count; i++) {
     await delay(everyMs);
-    yield new Uint8Array(8);
+    yield new Uint8Array(size);
   }
   if (!end) await new Promise(() => undefined);
 }
@@ -40,8 +40,13 @@ t.test('nothing is cancelled before the stop; after it, only what has stalled', 
   for await (const _ of finished.track(body(2, 1))) void _;
   const progressing = watch.begin();
   const readProgressing = (async () => {
-    for await (const _ of progressing.track(body(Math.ceil((GRACE * 3) / 20), 20))) void _;
+    for await (const _ of progressing.track(body(Math.ceil((GRACE * 3) / 20), 20, true, 16 * 1024))) void _;
   })();
+  // A drip (8 bytes every 20 ms) is never silent, yet as good as stalled: cancelled once the run is stopping.
+  const dripping = watch.begin();
+  const readDripping = (async () => {
+    for await (const _ of dripping.track(body(100, 20))) void _;
+  })().catch((error: unknown) => error);
   const busyConsumer = watch.begin();
   const busy = busyConsumer.track(body(3, 1))[Symbol.asyncIterator]();
   await busy.next(); // then the consumer "writes" for longer than the grace without asking for more
@@ -49,12 +54,15 @@ t.test('nothing is cancelled before the stop; after it, only what has stalled', 
 
   await Promise.all([aborted(waitingForHeaders.signal), aborted(stalledBody.signal)]);
   t.pass('the transfer waiting for headers and the stalled body are cancelled');
+  await aborted(dripping.signal);
+  t.pass('so is a trickle');
+  void readDripping;
   await readProgressing;
   t.notOk(progressing.signal.aborted, 'a transfer receiving all along is not cancelled');
   t.notOk(busyConsumer.signal.aborted, 'nor one whose consumer was busy');
   t.notOk(finished.signal.aborted, 'nor one whose body is in');
   void idleReader;
-  for (const transfer of [waitingForHeaders, stalledBody, progressing, busyConsumer, finished]) transfer.end();
+  for (const transfer of [waitingForHeaders, stalledBody, progressing, busyConsumer, finished, dripping]) transfer.end();
   t.equal(getEventListeners(cancel.signal, 'abort').length, 0, 'no listener left on the hard signal');
   watch.close();
   t.equal(getEventListeners(stop.signal, 'abort').length, 0, 'nor on the stop signal');
