@@ -11,7 +11,7 @@ import { pipeline } from 'node:stream/promises';
 import { DiskFullError, DownloadError, isDiskFull, OutputError } from '../errors.js';
 import { place } from './no-replace.js';
 import type { Placement } from './no-replace.js';
-import { checkFolder, idOf, removeIfOurs } from './folder-identity.js';
+import { checkFolder, idOf, removeIfOurs, unsafeFolderFound } from './folder-identity.js';
 import type { FolderIdentity } from './folder-identity.js';
 
 // Temp files are dotfiles with this suffix, so removeStaleTemps can find what a crashed run left behind.
@@ -90,6 +90,8 @@ export function translate(error: unknown, what: string, signal?: AbortSignal): u
 
 // Create `dir` one component at a time below `root`, refusing symlinks and anything that is not a directory;
 // returns the identity (device + inode) of each component, to notice a swap later (folder-identity.ts).
+// A symlink on the way or a folder resolving outside root is unsafe output (OutputUnsafeError: reason
+// output_unsafe, the run stops), like a folder swapped later; `dir` itself outside root is a caller's bug.
 async function makeDirInside(root: string, dir: string): Promise<FolderIdentity> {
   const base = path.resolve(root);
   const target = path.resolve(dir);
@@ -106,14 +108,14 @@ async function makeDirInside(root: string, dir: string): Promise<FolderIdentity>
       if (errorCode(error) !== 'EEXIST') throw error;
     }
     const stat = await fs.lstat(current, { bigint: true });
-    if (stat.isSymbolicLink()) throw refuse(`refusing to write through symlink ${current}`);
+    if (stat.isSymbolicLink()) throw unsafeFolderFound(`${current} is a symlink`);
     // A file in the way of a folder refuses every file below it: the run stops (DPS_OUTPUT), nothing is retried.
     if (!stat.isDirectory()) throw new OutputError(`cannot write into ${current}: a file is in the way of a folder; move it and re-run`);
     identity.paths.push(current);
     identity.ids.push(idOf(stat));
   }
   const [realBase, realTarget] = await Promise.all([fs.realpath(base), fs.realpath(target)]);
-  if (!isInside(realBase, realTarget, true)) throw refuse(`refusing to write ${target}: resolves outside ${base}`);
+  if (!isInside(realBase, realTarget, true)) throw unsafeFolderFound(`${target} resolves outside ${base}`);
   return identity;
 }
 
