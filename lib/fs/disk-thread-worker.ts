@@ -267,6 +267,7 @@ function holdChecked(folder: FolderIdentity | undefined, what: string): Pin | un
   if (change !== undefined) throw unsafeFolder(change, what);
   return holdFolder(folder);
 }
+
 // Give the temp file its final name without replacing anything there (no-replace.ts: never over a symlink, a
 // file with the same bytes is adopted, any other leaves the name 'taken' and the temp file in place), nor into a
 // folder that changed since it was checked; the temp file is removed if it fails. In a checked folder both

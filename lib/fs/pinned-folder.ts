@@ -49,7 +49,7 @@ export function holdFolder(folder: FolderIdentity): Pin {
   return {
     fd,
     pinned: base !== undefined,
-    at: (file) => (base === undefined || path.dirname(file) !== folder.dir ? file : `${base}/${path.basename(file)}`),
+    at: (file) => (base === undefined || path.resolve(path.dirname(file)) !== folder.dir ? file : `${base}/${path.basename(file)}`),
     release: () => {
       if (released) return;
       released = true;
