@@ -11,8 +11,10 @@ import { pipeline } from 'node:stream/promises';
 import { DiskFullError, DownloadError, isDiskFull, OutputError } from '../errors.js';
 import { place } from './no-replace.js';
 import type { Placement } from './no-replace.js';
-import { checkFolder, idOf, removeIfOurs } from './folder-identity.js';
+import { checkFolder, idOf, removeIfOurs, unsafeFolderFound } from './folder-identity.js';
 import type { FolderIdentity } from './folder-identity.js';
+import { holdFolder } from './pinned-folder.js';
+import type { Pin } from './pinned-folder.js';
 
 // Temp files are dotfiles with this suffix, so removeStaleTemps can find what a crashed run left behind.
 export const TEMP_SUFFIX = '.dps-tmp';
@@ -90,6 +92,8 @@ export function translate(error: unknown, what: string, signal?: AbortSignal): u
 
 // Create `dir` one component at a time below `root`, refusing symlinks and anything that is not a directory;
 // returns the identity (device + inode) of each component, to notice a swap later (folder-identity.ts).
+// A symlink on the way or a folder resolving outside root is unsafe output (OutputUnsafeError: reason
+// output_unsafe, the run stops), like a folder swapped later; `dir` itself outside root is a caller's bug.
 async function makeDirInside(root: string, dir: string): Promise<FolderIdentity> {
   const base = path.resolve(root);
   const target = path.resolve(dir);
@@ -106,14 +110,14 @@ async function makeDirInside(root: string, dir: string): Promise<FolderIdentity>
       if (errorCode(error) !== 'EEXIST') throw error;
     }
     const stat = await fs.lstat(current, { bigint: true });
-    if (stat.isSymbolicLink()) throw refuse(`refusing to write through symlink ${current}`);
+    if (stat.isSymbolicLink()) throw unsafeFolderFound(`${current} is a symlink`);
     // A file in the way of a folder refuses every file below it: the run stops (DPS_OUTPUT), nothing is retried.
     if (!stat.isDirectory()) throw new OutputError(`cannot write into ${current}: a file is in the way of a folder; move it and re-run`);
     identity.paths.push(current);
     identity.ids.push(idOf(stat));
   }
   const [realBase, realTarget] = await Promise.all([fs.realpath(base), fs.realpath(target)]);
-  if (!isInside(realBase, realTarget, true)) throw refuse(`refusing to write ${target}: resolves outside ${base}`);
+  if (!isInside(realBase, realTarget, true)) throw unsafeFolderFound(`${target} resolves outside ${base}`);
   return identity;
 }
 
@@ -256,57 +260,67 @@ async function lstatOrUndefined(file: string): Promise<Stats | undefined> {
 // 'taken' and the temp file is kept for the caller's next candidate name. Never writes through a symlink.
 // `sha256`: the temp file's hash when known (else it is hashed if a file holds the name). With `folder` (its
 // identity when checked), the folder is re-checked right before the link and after it: a folder swapped
-// meanwhile fails the commit (OutputUnsafeError) and the file is taken back from wherever the swapped path led
-// (removeIfOurs).
+// meanwhile fails the commit (OutputUnsafeError) and the file is taken back (removeIfOurs). Both names go
+// through the folder's descriptor (pinned-folder.ts): the link lands in the checked directory, not where a
+// swapped path leads.
 export async function commitTemp(tempPath: string, finalPath: string, sha256?: string, folder?: FolderIdentity): Promise<Placement> {
   let id: string | undefined;
+  const pin = holdChecked(folder, 'rename a file');
+  const at = (file: string): string => pin?.at(file) ?? file;
   try {
-    if (folder !== undefined) {
-      checkFolder(folder, 'rename a file');
-      id = idOf(await fs.lstat(tempPath, { bigint: true }));
-    }
-    const placed = await place(tempPath, finalPath, sha256, () => symlinkRefusal(finalPath));
+    if (folder !== undefined) id = idOf(await fs.lstat(at(tempPath), { bigint: true }));
+    const placed = await place(at(tempPath), at(finalPath), sha256, () => symlinkRefusal(finalPath));
     if (placed === 'placed') {
-      keepOnlyInside(folder, finalPath, id);
+      keepOnlyInside(folder, at(finalPath), id);
       await syncDirAfterRename(path.dirname(finalPath));
     }
     return placed;
   } catch (error) {
     if (folder === undefined) await fs.rm(tempPath, { force: true }).catch(() => {});
-    else removeIfOurs(tempPath, id);
+    else removeIfOurs(at(tempPath), id);
     throw translate(error, finalPath);
+  } finally {
+    pin?.release();
   }
 }
 
+// `folder` checked and held open for the calls that follow (release the pin after them); none unchecked.
+function holdChecked(folder: FolderIdentity | undefined, what: string): Pin | undefined {
+  if (folder === undefined) return undefined;
+  checkFolder(folder, what);
+  return holdFolder(folder);
+}
+
 // After a rename or link into a checked folder: the folder must still be the one checked, else our file (only
-// ours: same inode) is taken back from wherever the swapped path led.
-function keepOnlyInside(folder: FolderIdentity | undefined, finalPath: string, id: string | undefined): void {
+// ours: same inode) is taken back (`placed`: its name through the folder's descriptor, if held).
+function keepOnlyInside(folder: FolderIdentity | undefined, placed: string, id: string | undefined): void {
   if (folder === undefined) return;
   try {
     checkFolder(folder, 'keep a file');
   } catch (error) {
-    removeIfOurs(finalPath, id);
+    removeIfOurs(placed, id);
     throw error;
   }
 }
 
 // Rename over finalPath, which the caller owns (its own copy, replaced by a link to the first one); with
-// `folder`, re-checked around the rename like commitTemp.
-async function replaceOwn(tempPath: string, finalPath: string, folder?: FolderIdentity): Promise<void> {
+// `folder`, re-checked around the rename like commitTemp and renamed through `pin` (the caller's hold on it).
+async function replaceOwn(tempPath: string, finalPath: string, folder?: FolderIdentity, pin?: Pin): Promise<void> {
   let id: string | undefined;
+  const at = (file: string): string => pin?.at(file) ?? file;
   try {
-    const existing = await lstatOrUndefined(finalPath);
+    const existing = await lstatOrUndefined(at(finalPath));
     if (existing?.isSymbolicLink()) throw symlinkRefusal(finalPath);
     if (folder !== undefined) {
       checkFolder(folder, 'rename a file');
-      id = idOf(await fs.lstat(tempPath, { bigint: true }));
+      id = idOf(await fs.lstat(at(tempPath), { bigint: true }));
     }
-    await fs.rename(tempPath, finalPath);
-    keepOnlyInside(folder, finalPath, id);
+    await fs.rename(at(tempPath), at(finalPath));
+    keepOnlyInside(folder, at(finalPath), id);
     await syncDirAfterRename(path.dirname(finalPath));
   } catch (error) {
     if (folder === undefined) await fs.rm(tempPath, { force: true }).catch(() => {});
-    else removeIfOurs(tempPath, id);
+    else removeIfOurs(at(tempPath), id);
     throw translate(error, finalPath);
   }
 }
@@ -317,42 +331,53 @@ async function replaceOwn(tempPath: string, finalPath: string, folder?: FolderId
 export async function linkDuplicate(existingPath: string, finalPath: string, folder?: FolderIdentity): Promise<'linked' | 'referenced'> {
   const source = await fs.lstat(existingPath);
   if (!source.isFile()) throw refuse(`cannot link to ${existingPath}: not a regular file`);
-  const current = await lstatOrUndefined(finalPath);
-  if (current?.isSymbolicLink()) throw symlinkRefusal(finalPath);
-  if (current !== undefined && current.ino === source.ino && current.dev === source.dev) return 'linked';
-  // Link under a temp name, then rename over the caller's copy: atomic either way.
-  const tempPath = tempName(path.dirname(finalPath));
+  const pin = holdChecked(folder, 'link a file');
+  const at = (file: string): string => pin?.at(file) ?? file;
   try {
-    checkFolder(folder, 'link a file');
-    await fs.link(existingPath, tempPath);
-  } catch (error) {
-    if (NO_LINK.has(String(errorCode(error)))) return 'referenced';
-    throw translate(error, finalPath);
+    const current = await lstatOrUndefined(at(finalPath));
+    if (current?.isSymbolicLink()) throw symlinkRefusal(finalPath);
+    if (current !== undefined && current.ino === source.ino && current.dev === source.dev) return 'linked';
+    // Link under a temp name, then rename over the caller's copy: atomic either way.
+    const tempPath = tempName(path.dirname(finalPath));
+    try {
+      checkFolder(folder, 'link a file');
+      await fs.link(existingPath, at(tempPath));
+    } catch (error) {
+      if (NO_LINK.has(String(errorCode(error)))) return 'referenced';
+      throw translate(error, finalPath);
+    }
+    await replaceOwn(tempPath, finalPath, folder, pin);
+    return 'linked';
+  } finally {
+    pin?.release();
   }
-  await replaceOwn(tempPath, finalPath, folder);
-  return 'linked';
 }
 
 // Make finalPath a new name for the file at existingPath (a reference to an archived attachment) without
 // replacing anything: 'taken' when another file holds finalPath, 'referenced' when links are impossible.
 // A link to the same file already there (a crashed run made it) counts as linked.
 export async function linkReference(existingPath: string, finalPath: string, folder?: FolderIdentity): Promise<'linked' | 'referenced' | 'taken'> {
-  const source = await fs.lstat(existingPath);
+  const source = await fs.lstat(existingPath, { bigint: true });
   if (!source.isFile()) throw refuse(`cannot link to ${existingPath}: not a regular file`);
+  const pin = holdChecked(folder, 'link a file');
+  const placed = pin?.at(finalPath) ?? finalPath;
   try {
-    checkFolder(folder, 'link a file');
-    await fs.link(existingPath, finalPath);
-  } catch (error) {
-    const code = String(errorCode(error));
-    if (NO_LINK.has(code)) return 'referenced';
-    if (code !== 'EEXIST') throw translate(error, finalPath);
-    const current = await fs.lstat(finalPath);
-    if (current.isSymbolicLink()) throw symlinkRefusal(finalPath);
-    return current.ino === source.ino && current.dev === source.dev ? 'linked' : 'taken';
+    try {
+      await fs.link(existingPath, placed);
+    } catch (error) {
+      const code = String(errorCode(error));
+      if (NO_LINK.has(code)) return 'referenced';
+      if (code !== 'EEXIST') throw translate(error, finalPath);
+      const current = await fs.lstat(placed, { bigint: true });
+      if (current.isSymbolicLink()) throw symlinkRefusal(finalPath);
+      return idOf(current) === idOf(source) ? 'linked' : 'taken';
+    }
+    keepOnlyInside(folder, placed, idOf(source)); // a hard link: the same inode as the first copy
+    await syncDirAfterRename(path.dirname(finalPath));
+    return 'linked';
+  } finally {
+    pin?.release();
   }
-  keepOnlyInside(folder, finalPath, folder === undefined ? undefined : idOf(await fs.lstat(finalPath, { bigint: true })));
-  await syncDirAfterRename(path.dirname(finalPath));
-  return 'linked';
 }
 
 // Delete the temp files a crashed or killed run left anywhere under root (symlinks are not followed).

@@ -11,7 +11,9 @@
 // commits that arrive together are acknowledged together once it is done. A file's folder identity (its first
 // batch carries it) is re-checked before its temp file is created and before it is renamed (once per folder per
 // turn of this thread's event loop), and again before the folder's fsync acknowledges the renames
-// (folder-identity.ts): a folder swapped for a symlink meanwhile fails them with OutputUnsafeError.
+// (folder-identity.ts): a folder swapped for a symlink meanwhile fails them with OutputUnsafeError. Creates,
+// links and renames in a checked folder go through its directory descriptor (pinned-folder.ts), so a swap
+// between a check and the call cannot send a file elsewhere.
 
 import { createHash } from 'node:crypto';
 import type { Hash } from 'node:crypto';
@@ -24,6 +26,8 @@ import type { Placement } from './no-replace.js';
 import type { DiskReply, DiskRequest, DiskWorkerData, SerializedError } from './disk-thread.js';
 import { folderChange, idOf, removeIfOurs, unsafeFolder } from './folder-identity.js';
 import type { FolderIdentity } from './folder-identity.js';
+import { holdFolder } from './pinned-folder.js';
+import type { Pin } from './pinned-folder.js';
 
 // The slots shared with the main thread: a write request names the slot that holds its batch.
 const data = workerData as DiskWorkerData | undefined;
@@ -42,6 +46,7 @@ interface OpenFile {
   hash: Hash;
   bytes: number;
   folder: FolderIdentity | undefined; // its folder as checked by the main thread (none: not checked)
+  pin: Pin | undefined; // that folder held open while the temp file is being written (pinned-folder.ts)
 }
 
 const files = new Map<number, OpenFile>();
@@ -51,6 +56,7 @@ interface Waiter {
   finalPath: string;
   folder: FolderIdentity | undefined;
   id: string | undefined; // the renamed file's device + inode (with `folder`), to take it back if the folder moved
+  pin: Pin | undefined; // `folder` held open until its fsync is done
 }
 
 const renamed = new Map<string, Waiter[]>(); // folder -> renames waiting for its next fsync
@@ -96,7 +102,8 @@ async function discard(file: number, tempPath: string, byPath = true): Promise<v
       // already closed
     }
     if (open.folder !== undefined) {
-      removeIfOurs(tempPath, id);
+      removeIfOurs(open.pin?.at(tempPath) ?? tempPath, id);
+      open.pin?.release();
       return;
     }
   }
@@ -134,7 +141,8 @@ async function write(request: Extract<DiskRequest, { op: 'write' }>): Promise<Om
     if (open === undefined) {
       // Only a file's first batch creates its temp file: after a failure, a later batch must not start it afresh.
       if (request.first !== true) throw new Error('the temp file was discarded');
-      open = { opened: openTemp(request.path, request.folder), hash: createHash('sha256'), bytes: 0, folder: request.folder };
+      const pin = holdChecked(request.folder, 'create a file');
+      open = { opened: openTemp(pin?.at(request.path) ?? request.path), hash: createHash('sha256'), bytes: 0, folder: request.folder, pin };
       files.set(request.file, open);
     }
     // The slot is the main thread's again once this request is answered, so the batch is written before that.
@@ -152,6 +160,7 @@ async function write(request: Extract<DiskRequest, { op: 'write' }>): Promise<Om
     files.delete(request.file);
     const id = open.folder === undefined ? undefined : idOf(fs.fstatSync(fd, { bigint: true }));
     fs.closeSync(fd);
+    open.pin?.release(); // rename holds the folder again (the same descriptor)
     const result = { sha256: open.hash.digest('hex'), bytes: open.bytes };
     // A final name held by another file: the temp file stays, and the main thread names another candidate.
     if (request.finalPath !== undefined && (await rename(request.path, request.finalPath, result.sha256, open.folder, id)) === 'taken') return { ...result, taken: true };
@@ -161,6 +170,7 @@ async function write(request: Extract<DiskRequest, { op: 'write' }>): Promise<Om
     // By path only a temp file this request knew (not one discarded before it) in an unchecked folder: in a
     // checked one, discard goes by inode and rename has removed what it safely could.
     await discard(request.file, request.path, open !== undefined && open.folder === undefined);
+    open?.pin?.release();
     throw error;
   }
 }
@@ -178,9 +188,7 @@ let poolOpensLeft = 0;
 let timedOpens = 0;
 let slowOpens = 0;
 
-function openTemp(tempPath: string, folder: FolderIdentity | undefined): Promise<number> {
-  const change = changeOf(folder);
-  if (change !== undefined) return Promise.reject(unsafeFolder(change, 'create a file'));
+function openTemp(tempPath: string): Promise<number> {
   if (poolOpensLeft > 0) {
     poolOpensLeft--;
     return new Promise((resolve, reject) => fs.open(tempPath, CREATE_FLAGS, 0o666, (error, fd) => (error ? reject(error) : resolve(fd))));
@@ -251,27 +259,45 @@ function changeOf(folder: FolderIdentity | undefined): string | undefined {
   checkedThisTurn.set(folder.dir, folder.ids);
   return undefined;
 }
+
+// `folder` checked (changeOf) and held open for the calls that follow; OutputUnsafeError if it changed.
+function holdChecked(folder: FolderIdentity | undefined, what: string): Pin | undefined {
+  if (folder === undefined) return undefined;
+  const change = changeOf(folder);
+  if (change !== undefined) throw unsafeFolder(change, what);
+  return holdFolder(folder);
+}
+
 // Give the temp file its final name without replacing anything there (no-replace.ts: never over a symlink, a
 // file with the same bytes is adopted, any other leaves the name 'taken' and the temp file in place), nor into a
-// folder that changed since it was checked; the temp file is removed if it fails. Resolves after the folder's
-// next fsync (flushFolder), which first checks the folder again.
+// folder that changed since it was checked; the temp file is removed if it fails. In a checked folder both
+// names go through its descriptor (pinned-folder.ts): the link lands in the recorded directory whatever its
+// path leads to meanwhile. `id`: the temp file's device + inode (looked up through the descriptor if not given).
+// Resolves after the folder's next fsync (flushFolder), which first checks the folder again.
 function rename(tempPath: string, finalPath: string, sha256?: string, checked?: FolderIdentity, id?: string): Promise<Placement> {
+  let pin: Pin | undefined;
   try {
-    const change = changeOf(checked);
-    if (change !== undefined) {
-      // The temp file may be reachable only through the swapped path: remove it there only if it is ours.
-      removeIfOurs(tempPath, id);
-      return Promise.reject(unsafeFolder(change, 'rename a file'));
+    pin = holdChecked(checked, 'rename a file');
+    const temp = pin?.at(tempPath) ?? tempPath;
+    const final = pin?.at(finalPath) ?? finalPath;
+    if (checked !== undefined) id ??= idOf(fs.lstatSync(temp, { bigint: true }));
+    // No descriptor paths here (no /proc): the final path is checked for our file afterwards (checkPlaced).
+    const before = pin?.pinned === false ? fs.lstatSync(finalPath, { throwIfNoEntry: false }) : undefined;
+    if (placeSync(temp, final, sha256, () => symlinkRefusal(finalPath)) === 'taken') {
+      pin?.release();
+      return Promise.resolve('taken');
     }
-    if (placeSync(tempPath, finalPath, sha256, () => symlinkRefusal(finalPath)) === 'taken') return Promise.resolve('taken');
+    if (pin?.pinned === false && before === undefined) checkPlaced(finalPath, checked!, id);
   } catch (error) {
+    // A temp file reachable only through a swapped path is removed there only if it is ours.
     if (checked === undefined) fs.rmSync(tempPath, { force: true });
-    else removeIfOurs(tempPath, id);
+    else removeIfOurs(pin?.at(tempPath) ?? tempPath, id);
+    pin?.release();
     return Promise.reject(error);
   }
   const folder = path.dirname(finalPath);
   return new Promise<void>((resolve, reject) => {
-    const waiter = { resolve, reject, finalPath, folder: checked, id };
+    const waiter = { resolve, reject, finalPath, folder: checked, id, pin };
     const waiting = renamed.get(folder);
     if (waiting === undefined) renamed.set(folder, [waiter]);
     else waiting.push(waiter);
@@ -280,6 +306,17 @@ function rename(tempPath: string, finalPath: string, sha256?: string, checked?: 
       setImmediate(() => flushFolder(folder));
     }
   }).then(() => 'placed' as const);
+}
+
+// Where renames cannot go through a descriptor: the final path must hold our file (same device and inode) and
+// the folder must still be the recorded one after that lstat; else the file is taken back where the path leads,
+// if ours. A swap and its undoing both between the link and these lstats go unnoticed (ARCHITECTURE.md).
+function checkPlaced(finalPath: string, folder: FolderIdentity, id: string | undefined): void {
+  const stat = fs.lstatSync(finalPath, { bigint: true, throwIfNoEntry: false });
+  const change = stat === undefined || idOf(stat) !== id ? `${finalPath} does not hold the file renamed there` : folderChange(folder);
+  if (change === undefined) return;
+  removeIfOurs(finalPath, id);
+  throw unsafeFolder(change, 'keep a file');
 }
 
 // Folder fsyncs start at most this often per folder: each is a journal commit, which on ext4 stalls every file
@@ -298,8 +335,9 @@ function flushFolder(folder: string): void {
   }
   const started = performance.now();
   const moved = movedAway(waiters);
-  void syncFolder(folder).then((error) => {
+  void syncFolder(folder, waiters.find((waiter) => waiter.pin !== undefined)?.pin).then((error) => {
     for (const waiter of waiters) {
+      waiter.pin?.release();
       const unsafe = moved.get(waiter);
       if (unsafe !== undefined) waiter.reject(unsafe);
       else if (error === undefined) waiter.resolve();
@@ -310,7 +348,8 @@ function flushFolder(folder: string): void {
 }
 
 // The renames whose folder changed since it was checked (a fresh check, after the renames: one per folder
-// identity), each with its error; their files are taken back from the swapped path when still ours there.
+// identity), each with its error; their files are taken back (through the folder's descriptor, else from the
+// swapped path) when still ours there.
 function movedAway(waiters: Waiter[]): Map<Waiter, SerializedError> {
   const moved = new Map<Waiter, SerializedError>();
   const changes = new Map<string, string | undefined>(); // ids -> change
@@ -320,17 +359,21 @@ function movedAway(waiters: Waiter[]): Map<Waiter, SerializedError> {
     if (!changes.has(key)) changes.set(key, folderChange(waiter.folder));
     const change = changes.get(key);
     if (change === undefined) continue;
-    removeIfOurs(waiter.finalPath, waiter.id);
+    removeIfOurs(waiter.pin?.at(waiter.finalPath) ?? waiter.finalPath, waiter.id);
     moved.set(waiter, serialize(unsafeFolder(change, 'keep a file')));
   }
   return moved;
 }
 
-async function syncFolder(folder: string): Promise<SerializedError | undefined> {
+// fsync of the folder: through its held descriptor when there is one (the recorded directory), else by path.
+async function syncFolder(folder: string, pin: Pin | undefined): Promise<SerializedError | undefined> {
   let fd: number | undefined;
   try {
-    fd = fs.openSync(folder, 'r');
-    await fsync(fd);
+    if (pin !== undefined) await fsync(pin.fd);
+    else {
+      fd = fs.openSync(folder, 'r');
+      await fsync(fd);
+    }
     return undefined;
   } catch (caught) {
     return DIR_SYNC_UNSUPPORTED.has(String((caught as { code?: unknown }).code)) ? undefined : serialize(caught);
@@ -346,8 +389,7 @@ parentPort?.on('message', (requests: DiskRequest[]) => {
 async function handle(request: DiskRequest): Promise<void> {
   try {
     if (request.op === 'commit') {
-      const id = request.folder === undefined ? undefined : idOf(fs.lstatSync(request.tempPath, { bigint: true }));
-      return reply({ req: request.req, ...((await rename(request.tempPath, request.finalPath, request.sha256, request.folder, id)) === 'taken' ? { taken: true } : {}) });
+      return reply({ req: request.req, ...((await rename(request.tempPath, request.finalPath, request.sha256, request.folder)) === 'taken' ? { taken: true } : {}) });
     }
     if (request.op === 'discard') await discard(request.file, request.path);
     if (request.op !== 'write') return reply({ req: request.req });

@@ -13,7 +13,6 @@
 
 import { Worker } from 'node:worker_threads';
 import fs from 'node:fs/promises';
-import path from 'node:path';
 import { DiskFullError, DownloadError, OutputUnsafeError } from '../errors.js';
 import { commitTemp, ensureDirInside, tempName, translate, writeTemp, WRITE_BATCH_BYTES } from './atomic-write.js';
 import type { TempFile, WriteTempOptions } from './atomic-write.js';
@@ -316,10 +315,10 @@ export class DiskThread implements Disk {
     } catch (error) {
       if (slot !== undefined) this.#release(slot);
       await Promise.allSettled(inFlight);
-      // A folder that changed: the worker removed what it could safely (a path there may now lead elsewhere), and
-      // the next file checks the folder afresh (refused while it is a symlink).
-      if (error instanceof OutputUnsafeError) opts.folders?.delete(path.resolve(dir));
-      else if (sent) await this.#request({ op: 'discard', file, path: tempPath }).catch(() => undefined);
+      // A folder that changed: the worker removed what it could safely. Its recorded identity stays in
+      // opts.folders, so the next file is checked against it (refused until the folder is put back) and a folder
+      // moved away is never created afresh in its place during this run (that would block putting it back).
+      if (sent && !(error instanceof OutputUnsafeError)) await this.#request({ op: 'discard', file, path: tempPath }).catch(() => undefined);
       throw translate(error, finalPath ?? tempPath, signal);
     }
   }

@@ -40,6 +40,12 @@ export function unsafeFolder(change: string, what: string): OutputUnsafeError {
   return new OutputUnsafeError(`output folder changed during the run: ${change}; refusing to ${what} in it; restore it and re-run`);
 }
 
+// The error for an output folder that is unsafe when first checked (a symlink on the way from the archive root,
+// or resolving outside it): reason `output_unsafe` too, and the run stops, since every file there would fail.
+export function unsafeFolderFound(problem: string): OutputUnsafeError {
+  return new OutputUnsafeError(`unsafe output folder: ${problem}; refusing to write through it; make it a real folder inside the output folder and re-run`);
+}
+
 // Throws when the folder changed (see folderChange).
 export function checkFolder(folder: FolderIdentity | undefined, what: string): void {
   if (folder === undefined) return;

@@ -242,7 +242,7 @@ t.test('a folder swapped for a symlink after its check: nothing is created throu
   for (const result of refused) t.match(result, { status: 'rejected', reason: { name: 'OutputUnsafeError', code: 'DPS_OUTPUT_UNSAFE' } }, 'refused: output_unsafe');
   t.same(await fs.readdir(outside), [], 'nothing at all was written outside the root');
   t.same(await fs.readdir(moved), ['a.bin'], 'the real folder holds only the file written before the swap');
-  t.equal(folders.size, 0, 'the folder is forgotten, so the next file checks it afresh');
+  t.equal(folders.size, 1, 'the folder\'s recorded identity is kept: the next file is checked against it, the folder never made afresh');
   await t.rejects(write('e.bin', 10), { message: /symlink/ }, 'and is refused while it is a symlink');
   t.same(await fs.readdir(outside), [], 'still nothing outside');
   // Restored, the folder takes files again.
