@@ -103,6 +103,7 @@ export async function runArchive(input: ArchiveOptions, hooks: ArchiveHooks = {}
   let fatal: DpsError | undefined;
   let stopped: DpsError | undefined; // a wait over --max-wait: the whole run stops (progress saved), exit 1
   let progressFile: ProgressFile | undefined;
+  let completed = false; // every target was walked to its end (a recovery run clears its mark)
   try {
     const progress = await startProgressFile(store, options, hooks, signal); // progress.json beside the state
     progressFile = progress.file;
@@ -175,6 +176,7 @@ export async function runArchive(input: ArchiveOptions, hooks: ArchiveHooks = {}
           .finally(() => Object.assign(entry, counts));
       });
     }
+    completed = true;
   } catch (error) {
     if (stopped) fatal = stopped;
     else if (signal?.aborted && !(error instanceof DpsError && error.code !== 'DPS_ABORTED')) fatal = new AbortedError('aborted', { cause: error });
@@ -189,6 +191,7 @@ export async function runArchive(input: ArchiveOptions, hooks: ArchiveHooks = {}
     client.close();
     await agent.close().catch(() => undefined);
     await disk.close().catch(() => undefined);
+    if (completed && fatal === undefined && !signal.aborted) progressFile?.recovered(); // a recovery run that completed
     await progressFile?.close();
     await store.close().catch(() => undefined);
   }

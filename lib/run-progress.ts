@@ -3,36 +3,47 @@
 // LevelDB says it dropped part of its log, every channel is walked again (see lib/store/damage-check.ts).
 
 import type { ArchiveHooks, NormalizedOptions } from './options.js';
-import { ProgressFile, readProgressFile } from './output/progress-file.js';
+import { ProgressFile, markRecovering, readProgressFile } from './output/progress-file.js';
 import { droppedByOpen, lostRecords, rewalkAll } from './store/damage-check.js';
 import type { Store } from './store/store.js';
 import { terminalSafe } from './output/terminal-safe.js';
 
 // Compares the state with the previous run's progress.json, then starts keeping progress.json for this run.
-// `damaged`: the state lost records, so files already in --out may be re-adopted (lib/stages/adopt.ts).
+// `damaged`: the state lost records, so files already in --out may be re-adopted (lib/stages/adopt.ts). A
+// damaged state is marked `recovering` in progress.json before anything is announced, and stays marked until a
+// run completes without being stopped (ProgressFile.recovered): an interrupted recovery is resumed next time.
 export async function startProgressFile(store: Store, options: NormalizedOptions, hooks: ArchiveHooks, signal: AbortSignal): Promise<{ file?: ProgressFile; damaged: boolean }> {
   if (hooks.progressFile === false) return { damaged: false };
-  let damaged = false;
+  const warnings: { detail: string; guild_id?: string; channel_id?: string }[] = [];
   const previous = await readProgressFile(options.state);
+  if (previous?.recovering === true) {
+    warnings.push({
+      detail:
+        `an earlier run found the state damaged and was stopped before it completed (progress.json ${previous.updated_at}); ` +
+        `the recovery continues: files already in --out are re-adopted (hashed), not downloaded again`,
+    });
+  }
   if (previous !== undefined) {
     for (const lost of await lostRecords(previous, store)) {
-      damaged = true;
       const detail =
         `the state lost records of #${terminalSafe(lost.name)} (${lost.channel_id}): ${lost.detail}; its history is walked again and ` +
         `files already in --out are re-adopted (hashed), not downloaded again`;
-      hooks.log?.(`warning: ${detail}`);
-      hooks.emit?.({ event: 'warning', code: 'state_damaged', guild_id: lost.guild_id, channel_id: lost.channel_id, detail });
+      warnings.push({ detail, guild_id: lost.guild_id, channel_id: lost.channel_id });
     }
   }
   const dropped = await droppedByOpen(options.state);
+  if (warnings.length > 0 || dropped !== undefined) await markRecovering(options.state, previous).catch(() => undefined);
   if (dropped !== undefined) {
-    damaged = true;
     const channels = await rewalkAll(store, signal);
     const detail =
       `the state is damaged: ${dropped}; records of any channel may be lost, so the history of its ${channels} channel(s) ` +
       `is walked again from the beginning: files already in --out are re-adopted (hashed), not downloaded again, and may be announced again`;
+    warnings.push({ detail });
+  }
+  const damaged = warnings.length > 0;
+  for (const { detail, ...where } of warnings) {
     hooks.log?.(`warning: ${detail}`);
-    hooks.emit?.({ event: 'warning', code: 'state_damaged', detail });
+    hooks.emit?.({ event: 'warning', code: 'state_damaged', ...where, detail });
   }
   let warned = false;
   const onError = (error: unknown): void => {
@@ -40,7 +51,7 @@ export async function startProgressFile(store: Store, options: NormalizedOptions
     warned = true;
     hooks.log?.(`warning: cannot write progress.json beside the state: ${error instanceof Error ? error.message : String(error)}`);
   };
-  const file = new ProgressFile(store, options.state, { onError, ...(hooks.progressFile ?? {}) });
+  const file = new ProgressFile(store, options.state, { onError, recovering: damaged, ...(hooks.progressFile ?? {}) });
   await file.start(signal);
   return { file, damaged };
 }

@@ -18,14 +18,17 @@ export interface ProgressFileOptions {
   intervalMs?: number; // [PROGRESS_INTERVAL_MS]
   now?: () => number; // the clock for `updated_at` [Date.now]
   onError?: (error: unknown) => void; // a write that failed (the run goes on; the next write tries again)
+  recovering?: boolean; // this run recovers a damaged state: every write says so until recovered()
 }
 
 // progress.json: the status report, the absolute state directory it describes, when it was written, and
-// whether the run was still going.
+// whether the run was still going. `recovering`: a run found the state damaged and has not completed since
+// (lib/run-progress.ts): the next run recovers too, even though the counts here are the damaged state's.
 export interface ProgressFileReport extends StatusReport {
   state: string;
   updated_at: string;
   running: boolean;
+  recovering?: true;
 }
 
 // <dirname(state)>/progress.json (data/progress.json for the default data/state).
@@ -66,6 +69,7 @@ export class ProgressFile {
   readonly #onError: ((error: unknown) => void) | undefined;
   readonly #atStart = new Map<string, ChannelRecord>(); // every channel of the state when the run began
   readonly #pendingAtStart = new Map<string, number>(); // its retry queue then
+  #recovering: boolean;
   #timer: NodeJS.Timeout | undefined;
   #writing: Promise<void> | undefined;
 
@@ -77,6 +81,7 @@ export class ProgressFile {
     this.#intervalMs = options.intervalMs ?? PROGRESS_INTERVAL_MS;
     this.#now = options.now ?? Date.now;
     this.#onError = options.onError;
+    this.#recovering = options.recovering === true;
   }
 
   // Reads what the state holds now, writes the file once and then every intervalMs.
@@ -86,6 +91,11 @@ export class ProgressFile {
     await this.#write(true);
     this.#timer = setInterval(() => void this.#write(true), this.#intervalMs);
     this.#timer.unref();
+  }
+
+  // The recovery run completed without being stopped: the last write drops the `recovering` mark.
+  recovered(): void {
+    this.#recovering = false;
   }
 
   // The last write, with `running: false`.
@@ -99,6 +109,7 @@ export class ProgressFile {
   // The report as the state stands now: records at start, overlaid with those this run has touched.
   snapshot(running: boolean): ProgressFileReport {
     const report: ProgressFileReport = { servers: {}, state: this.#state, updated_at: new Date(this.#now()).toISOString(), running };
+    if (this.#recovering) report.recovering = true;
     const channels = new Map(this.#atStart);
     for (const channel of this.#store.cachedChannels()) channels.set(channel.channel_id, channel);
     for (const channel of channels.values()) {
@@ -122,21 +133,33 @@ export class ProgressFile {
     return writing;
   }
 
-  // temp file + fsync + rename: a reader sees the old file or the new one, never a part.
-  async #replace(text: string): Promise<void> {
+  #replace(text: string): Promise<void> {
+    return replaceFile(this.#file, this.#temp, text);
+  }
+}
+
+// Marks the state as recovering before the run says it is damaged: the previous progress.json (the evidence)
+// is kept as it was, with `recovering: true`, so a run stopped at any point after this leaves the mark.
+export async function markRecovering(state: string, previous: ProgressFileReport | undefined, now: () => number = Date.now): Promise<void> {
+  const report: ProgressFileReport = previous ?? { servers: {}, state: path.resolve(state), updated_at: new Date(now()).toISOString(), running: true };
+  const file = progressFilePath(state);
+  await replaceFile(file, `${file}.${randomBytes(4).toString('hex')}.tmp`, `${JSON.stringify({ ...report, recovering: true }, null, 2)}\n`);
+}
+
+// temp file + fsync + rename: a reader sees the old file or the new one, never a part.
+async function replaceFile(file: string, temp: string, text: string): Promise<void> {
+  try {
+    const handle = await fs.open(temp, 'w', 0o644);
     try {
-      const handle = await fs.open(this.#temp, 'w', 0o644);
-      try {
-        await handle.writeFile(text);
-        await handle.sync();
-      } finally {
-        await handle.close();
-      }
-      await fs.rename(this.#temp, this.#file);
-    } catch (error) {
-      await fs.rm(this.#temp, { force: true }).catch(() => undefined); // a full disk or a failed rename leaves no temp file
-      throw error;
+      await handle.writeFile(text);
+      await handle.sync();
+    } finally {
+      await handle.close();
     }
+    await fs.rename(temp, file);
+  } catch (error) {
+    await fs.rm(temp, { force: true }).catch(() => undefined); // a full disk or a failed rename leaves no temp file
+    throw error;
   }
 }
 

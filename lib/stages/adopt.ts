@@ -1,8 +1,11 @@
-// Before an item the state does not know is downloaded: is its file already in --out? A state that lost records
-// (a truncated or garbled LevelDB log, a full state disk, a kill between a rename and its record) would otherwise
-// download again what an earlier run wrote. Files under their final names are always complete (atomic rename),
-// so a regular file of exactly the size Discord declares, at the path the item would get (or at its collision
-// variant with the attachment id), is hashed and recorded as saved, with no request.
+// Before an item the state does not know is downloaded: is its file already in --out? Files under their final
+// names are always complete (atomic rename), so a regular file of exactly the size Discord declares, at a path
+// that is provably this attachment's, is hashed and recorded as saved (`adopted: true`), with no request.
+// Provably: the state holds this attachment's claim of the path (written before the download, so a run killed
+// between a rename and its record finds it: always on), or, in a recovery run (the state lost records, so its
+// claims may be gone too), the path is the variant with this attachment's id, or the pattern's own path when
+// the --name-pattern makes names unique per attachment. A shared name ({date}) may hold another attachment's
+// file of the same size: that item is downloaded, and the no-replace commit adopts identical bytes at the name.
 
 import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
@@ -18,20 +21,28 @@ import type { WriteOptions } from './write.js';
 // created holds only files this run wrote and recorded, so its items cost no look-up.
 const seenFolders = new WeakMap<Store, Map<string, Promise<boolean>>>();
 
+// Whether names rendered from `pattern` differ for every two attachments (before any collision suffix).
+export function uniquePerAttachment(pattern: string): boolean {
+  return pattern.includes('{attachment_id}') || (pattern.includes('{message_id}') && /\{(filename|name|index)\}/.test(pattern));
+}
+
 // The item's earlier file, recorded now (or undefined: download it). Only the store's own errors are thrown.
-export async function adoptExisting(item: MediaItem, options: WriteOptions): Promise<SavedResult | undefined> {
+// `recovering`: the state lost records (lib/run-progress.ts), so paths it no longer knows are looked at too.
+export async function adoptExisting(item: MediaItem, options: WriteOptions, recovering = false): Promise<SavedResult | undefined> {
   if (item.size === undefined || item.size <= 0) return undefined;
   const { path, suffixedPath } = candidatePaths(item, options);
-  if (!(await folderExisted(options.store, dirname(path)))) return undefined;
   // The variant naming this attachment first: the plain path may hold a same-named attachment's file.
   for (const candidate of suffixedPath === path ? [path] : [suffixedPath, path]) {
+    const claimed = (await options.store.storedClaim(candidate)) === item.attachment_id;
+    if (!claimed && !(recovering && (candidate === suffixedPath || uniquePerAttachment(options.namePattern)))) continue;
+    if (!claimed && !(await folderExisted(options.store, dirname(path)))) return undefined;
     const stat = await fs.lstat(candidate).catch(() => undefined);
     if (!stat?.isFile() || stat.size !== item.size) continue;
     if (!(await options.store.claimPath(candidate, item.attachment_id))) continue; // another attachment's file
     try {
       const sha256 = await hashFile(candidate, options.signal).catch(() => undefined);
       if (sha256 === undefined) continue;
-      return await options.locks.run(sha256, async () => {
+      return await options.locks.run(`sha256:${sha256}`, async () => {
         const first = await options.store.getHash(sha256);
         const duplicateOf = first !== undefined && first.attachment_id !== item.attachment_id && first.path !== candidate ? first.path : undefined;
         await options.store.recordSaved(savedRecord(item, candidate, sha256, stat.size, duplicateOf), { newHash: first === undefined, ownsPath: true });

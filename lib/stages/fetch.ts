@@ -13,7 +13,7 @@ import type { FailedResult, FilteredUnit, ItemResult, MediaItem, SavedResult } f
 import { orderedParallel } from '../util/ordered-parallel.js';
 import type { Semaphore } from '../util/semaphore.js';
 import type { StallWatch } from '../util/stall-watch.js';
-import { itemFolder, writeItem } from './write.js';
+import { itemFolder, itemPath, writeItem } from './write.js';
 import { folderTurn } from './folder-gate.js';
 import { adoptExisting } from './adopt.js';
 import { resolveKnown } from './reference.js';
@@ -39,9 +39,10 @@ export interface FetchOptions extends WriteOptions {
   // Shared by the run's downloads: the first error that stops the run (an unusable --out, a full disk); no
   // transfer starts once it is set.
   halt?: { error?: DpsError | undefined } | undefined;
-  // The state lost records (a damaged LevelDB log, a deleted state): an unknown item's file already at its path,
-  // of the declared size, is hashed and recorded instead of downloaded (adopt.ts). Off otherwise: a user's own
-  // file of the same size at that path must never be announced as the attachment's.
+  // The state lost records (a damaged LevelDB log, a deleted state): an unknown item's file already at its
+  // attachment-specific path (adopt.ts), of the declared size, is hashed and recorded instead of downloaded.
+  // Otherwise only a path the state holds this attachment's claim of is looked at: a user's own file of the
+  // same size at a shared name must never be announced as the attachment's.
   adoptFiles?: boolean | undefined;
 }
 
@@ -96,15 +97,33 @@ async function downloadInTurn(item: MediaItem, options: FetchOptions): Promise<I
 export async function download(item: MediaItem, options: FetchOptions): Promise<ItemResult> {
   if (item.gone !== undefined) return { kind: 'skipped', item, reason: 'deleted', detail: item.gone }; // recorded gone: never again
   if (item.invalid !== undefined) return failed(item, undefined, 'invalid_attachment', item.invalid); // nothing to fetch
+  // An item the state does not know whose file an earlier run already wrote: recorded, not downloaded again.
+  const adopted = await adoptExisting(item, options, options.adoptFiles === true);
+  if (adopted !== undefined) return adopted;
+  // The path is claimed, and the claim queued for the state, before any byte is fetched (Store.claimPath):
+  // a run killed once the file is renamed into place, before its record is written, adopts it next time.
+  let claim: { path: string };
+  try {
+    claim = await itemPath(item, options);
+  } catch (error) {
+    if (error instanceof DownloadError) return failed(item, error); // no free name
+    throw error;
+  }
+  try {
+    return await transfer(item, options);
+  } finally {
+    options.store.releaseClaim(claim.path, item.attachment_id);
+  }
+}
+
+// The GET and the write, with retries and link refreshes.
+async function transfer(item: MediaItem, options: FetchOptions): Promise<ItemResult> {
   const retries = options.retries ?? 5;
   const backoffMs = options.backoffMs ?? 500;
   let url = item.url;
   let refreshes = 0;
   let lastError: unknown;
   const canRefresh = (): boolean => options.refresher !== undefined && refreshes < MAX_REFRESHES;
-  // An item the state does not know whose file an earlier run already wrote: recorded, not downloaded again.
-  const adopted = options.adoptFiles === true ? await adoptExisting(item, options) : undefined;
-  if (adopted !== undefined) return adopted;
   if (canRefresh() && isExpired(url, Date.now(), 5_000)) {
     refreshes++;
     url = (await refreshUrl(item, options)) ?? url;

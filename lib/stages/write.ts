@@ -75,13 +75,14 @@ export function candidateName(rendered: string, attachmentId: string, n: number)
 
 // The first candidate path from `from` on that `owner` (an attachment id, or a reference key) can claim in the
 // store: a path is only ever written by the holder of its claim. Whatever the name pattern, two attachments
-// never share a path (claims compare case-folded, normalised paths: see pathKey in store/state.ts).
+// never share a path (claims compare case-folded, normalised paths: see pathKey in store/state.ts). An
+// attachment's own claim is persisted at once (batched), before its download: see Store.claimPath.
 export async function itemPath(item: MediaItem, options: Pick<WriteOptions, 'out' | 'namePattern' | 'store'>, from = 0, owner = item.attachment_id): Promise<{ path: string; n: number }> {
   const folder = itemFolder(options.out, item);
   const rendered = renderName(options.namePattern, nameVars(item));
   for (let n = from; n < MAX_CANDIDATES; n++) {
     const path = resolveInside(folder, candidateName(rendered, item.attachment_id, n));
-    if (await options.store.claimPath(path, owner)) return { path, n };
+    if (await options.store.claimPath(path, owner, owner === item.attachment_id)) return { path, n };
   }
   throw new DownloadError(`no free file name for ${item.filename} in ${folder} after ${MAX_CANDIDATES} tries`, { retryable: false });
 }
@@ -108,8 +109,8 @@ export async function writeItem(item: MediaItem, body: AsyncIterable<Uint8Array>
     // A file the state does not know holds the name (never replaced): the same temp file, the next candidate.
     while (file.taken !== undefined) {
       const temp = file.taken;
-      options.store.releaseClaim(path, item.attachment_id);
       try {
+        await options.store.dropClaim(path, item.attachment_id); // the claim must not vouch for that file
         ({ path, n } = await itemPath(item, options, n + 1));
       } catch (error) {
         await disk.discardTemp(temp).catch(() => undefined);

@@ -27,7 +27,7 @@ export async function lostRecords(previous: ProgressFileReport, store: Store): P
       const now = await store.getChannel(channelId);
       const cursor = now?.last_message_id;
       const files = now?.total_images ?? 0;
-      const cursorLost = was.last_message_id !== null && (cursor === undefined || compareSnowflakes(cursor, was.last_message_id) < 0);
+      const cursorLost = was.last_message_id !== null && (cursor === undefined || compareSnowflakes(cursor, was.last_message_id) < 0) && !rewalkKnows(now, was.last_message_id);
       const filesLost = was.total_images > files;
       if (!cursorLost && !filesLost) continue;
       lost.push({
@@ -41,6 +41,14 @@ export async function lostRecords(previous: ProgressFileReport, store: Store): P
     }
   }
   return lost;
+}
+
+// A cursor reset on purpose (a filter_widened re-walk, Store.restartWalk) is not a loss: the channel's `rewalk`
+// record keeps where the walk had got to, so a state that reached `cursor` before the reset still says so.
+function rewalkKnows(record: ChannelRecord | undefined, cursor: string): boolean {
+  const rewalk = record?.rewalk;
+  if (rewalk === undefined) return false;
+  return [rewalk.below, rewalk.above?.to].some((top) => top !== undefined && compareSnowflakes(top, cursor) >= 0);
 }
 
 // LevelDB replays a damaged log up to each bad block and says so only in its info log (<state>/LOG, rewritten at

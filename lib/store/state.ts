@@ -328,22 +328,46 @@ export class Store {
   }
 
   // Reserve a final file path for one attachment: true if it was free or is already this attachment's. The
-  // claim holds in this process at once; it is written with the attachment's record (recordSaved, which needs
-  // `ownsPath` or finds the claim itself) and must be given back with releaseClaim once that is done or failed.
-  async claimPath(file: string, attachmentId: string): Promise<boolean> {
+  // claim holds in this process at once. With `persist` (a download's claim, lib/stages/write.ts) it is also
+  // queued for the next group commit, before any byte is fetched, so a run killed after the file was renamed
+  // into place but before its record was written finds the claim and adopts the file (lib/stages/adopt.ts).
+  // Otherwise it is written with the attachment's record (recordSaved's `ownsPath`). Give it back with
+  // releaseClaim once the record is written or the download failed, or dropClaim when the name was taken.
+  async claimPath(file: string, attachmentId: string, persist = false): Promise<boolean> {
     const key = pathKey(file);
     return this.#serial(`path:${key}`, async () => {
       const claimed = this.#claims.get(key) ?? (await this.#get(this.#path, key));
       if (claimed !== undefined) return claimed === attachmentId;
       this.#claims.set(key, attachmentId);
+      // Not awaited (a lost claim only costs today's re-download); a failing write fails the record's too.
+      if (persist) this.#write([{ type: 'put', sublevel: this.#path, key, value: attachmentId }]).catch(() => undefined);
       return true;
     });
+  }
+
+  // The claim of `file` that the state holds (written by an earlier run, or this run's written groups).
+  async storedClaim(file: string): Promise<string | undefined> {
+    return this.#get(this.#path, pathKey(file));
   }
 
   // Forget this process's claim of `file` by this attachment (its record is written, or it was never saved).
   releaseClaim(file: string, attachmentId: string): void {
     const key = pathKey(file);
     if (this.#claims.get(key) === attachmentId) this.#claims.delete(key);
+  }
+
+  // Give up a persisted claim: the name turned out to hold a file the state does not know (the no-replace
+  // commit found it taken). Deleted durably before the caller moves on, so the claim never vouches for
+  // someone else's file (rare: only a collision with a foreign file costs this write).
+  async dropClaim(file: string, attachmentId: string): Promise<void> {
+    const key = pathKey(file);
+    const written = await this.#serial(`path:${key}`, async () => {
+      const held = this.#claims.get(key) === attachmentId;
+      if (held) this.#claims.delete(key);
+      if (!held && (await this.#get(this.#path, key)) !== attachmentId) return undefined;
+      return { done: this.#write([{ type: 'del', sublevel: this.#path, key }]) };
+    });
+    await written?.done;
   }
 
   // Record a saved file in one batch: the attachment (status saved), the hash index if these bytes are new,

@@ -1,0 +1,40 @@
+// Re-adoption after a damaged state (issue 20, item 6) must not hand one attachment another's bytes. With a
+// name pattern that has no per-file part ({date}), attachment X was archived at the bare name `2021-01-01`;
+// attachment Y of the same day and the same declared size was not archived yet (it was outside the first run's
+// --after window). The log is lost; the recovery run meets Y first (older), finds X's file at Y's bare
+// candidate name with Y's size, and must not record it as Y: Y's own bytes have to be in the archive.
+
+import t from 'tap';
+import { readdirSync, truncateSync } from 'node:fs';
+import { join } from 'node:path';
+import { startFakeDiscord } from '../../fixtures/fake-discord.js';
+import type { AttachmentSpec } from '../../fixtures/generate.js';
+import { singleChannel } from '../../fixtures/scenarios.js';
+import { runLibrary } from '../helpers/harness.js';
+import { assertExact, baseOptions } from '../helpers/verify.js';
+
+const png = (filename: string, size: number): AttachmentSpec => ({ filename, contentType: 'image/png', size, width: 10, height: 10 });
+
+t.test('recovery never adopts another attachment\'s file of the same size under a shared bare name', async (t) => {
+  const overrides = { 9: { content: 'Y', attachments: [png('y.png', 5_000)] }, 10: { content: 'X', attachments: [png('x.png', 5_000)] } };
+  const fake = await startFakeDiscord({ scenario: singleChannel({ seed: 5, messages: 20, gapRate: 0, imageRatio: 0, spacingMs: 60_000, overrides }) });
+  t.teardown(() => fake.close());
+  const channel = fake.scenario.guilds[0]!.channels[0]!;
+  const expected = [...fake.expected({ channelId: channel.id })];
+  const y = expected.find((e) => e.filename === 'y.png')!;
+  const x = expected.find((e) => e.filename === 'x.png')!;
+  t.not(x.sha256, y.sha256, 'two different files of the same size');
+  const dir = t.testdir();
+  const options = { ...baseOptions(fake, dir, channel.id), state: join(dir, 'data', 'state'), namePattern: '{date}', concurrency: 1 };
+
+  const first = await runLibrary({ ...options, after: y.message_id });
+  t.equal(first.result.exitCode, 0);
+  t.same(first.events.filter((e) => e.event === 'saved').map((e) => (e as { filename: string }).filename), ['x.png'], 'only X in the first run');
+
+  for (const log of readdirSync(options.state).filter((f) => /^\d+\.log$/.test(f))) truncateSync(join(options.state, log), 0);
+  const second = await runLibrary(options);
+  t.equal(second.result.exitCode, 0);
+  const savedY = second.events.find((e) => e.event === 'saved' && (e as { attachment_id: string }).attachment_id === y.attachment_id) as { sha256?: string } | undefined;
+  t.equal(savedY?.sha256, y.sha256, 'Y is announced with its own bytes, not X\'s');
+  await assertExact(t, fake, options.out, options.state, channel.id);
+});
