@@ -3,29 +3,18 @@
 
 import t from 'tap';
 import { execFileSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startFakeDiscord } from '../../fixtures/fake-discord.js';
 import { singleChannel } from '../../fixtures/scenarios.js';
 import { runLibrary } from '../helpers/harness.js';
-import { mountTmpfs, unmountTmpfs } from '../helpers/tmpfs.js';
+import { tmpfsFolder } from '../helpers/tmpfs.js';
 import { assertExact, baseOptions, checkArchive } from '../helpers/verify.js';
 
 t.test('ENOSPC stops the run cleanly; a re-run with space completes', async (t) => {
   // Not t.testdir(): tap would remove it before a teardown could unmount the tmpfs inside it.
-  const dir = mkdtempSync(join(tmpdir(), 'dps-enospc-'));
-  const out = join(dir, 'out');
-  mkdirSync(out);
-  const mounted = mountTmpfs(out, '2m');
-  t.teardown(() => {
-    if (mounted) unmountTmpfs(out);
-    rmSync(dir, { recursive: true, force: true });
-  });
-  if (!mounted) {
-    t.pass('skipped: cannot mount a tmpfs here (needs root), so ENOSPC is not exercised end to end', { skip: true });
-    return;
-  }
+  const tmpfs = tmpfsFolder(t, 'dps-enospc-', 'out', '2m');
+  if (tmpfs === undefined) return;
+  const { dir, mount: out } = tmpfs;
   const fake = await startFakeDiscord({ scenario: singleChannel({ seed: 51, messages: 160, imageRatio: 0.6, sizes: [20_000, 60_000] }) });
   t.teardown(() => fake.close());
   const channel = fake.scenario.guilds[0]!.channels[0]!;

@@ -3,28 +3,17 @@
 
 import t from 'tap';
 import { execFileSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startFakeDiscord } from '../../fixtures/fake-discord.js';
 import { singleChannel } from '../../fixtures/scenarios.js';
 import { runLibrary } from '../helpers/harness.js';
-import { mountTmpfs, unmountTmpfs } from '../helpers/tmpfs.js';
+import { tmpfsFolder } from '../helpers/tmpfs.js';
 import { assertExact, baseOptions } from '../helpers/verify.js';
 
 t.test('ENOSPC in the state stops the run cleanly; a re-run with space completes exactly', async (t) => {
-  const dir = mkdtempSync(join(tmpdir(), 'dps-state-enospc-'));
-  const state = join(dir, 'state');
-  mkdirSync(state);
-  const mounted = mountTmpfs(state, '128k');
-  t.teardown(() => {
-    if (mounted) unmountTmpfs(state);
-    rmSync(dir, { recursive: true, force: true });
-  });
-  if (!mounted) {
-    t.pass('skipped: cannot mount a tmpfs here (needs root), so a full state disk is not exercised', { skip: true });
-    return;
-  }
+  const tmpfs = tmpfsFolder(t, 'dps-state-enospc-', 'state', '128k');
+  if (tmpfs === undefined) return;
+  const { dir, mount: state } = tmpfs;
   const fake = await startFakeDiscord({ scenario: singleChannel({ seed: 52, messages: 400, imageRatio: 0.9, sizes: [500, 1_500] }) });
   t.teardown(() => fake.close());
   const channel = fake.scenario.guilds[0]!.channels[0]!;

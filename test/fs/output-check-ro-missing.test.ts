@@ -5,26 +5,15 @@
 
 import t from 'tap';
 import { execFileSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { OutputError } from '../../lib/errors.js';
 import { checkOutputWritable } from '../../lib/fs/output-check.js';
-import { mountTmpfs, unmountTmpfs } from '../helpers/tmpfs.js';
+import { tmpfsFolder } from '../helpers/tmpfs.js';
 
 t.test('a missing --out folder under a read-only mount is DPS_OUTPUT, not an internal ENOENT', async (t) => {
-  const dir = mkdtempSync(join(tmpdir(), 'dps-ro-missing-'));
-  const ro = join(dir, 'ro');
-  mkdirSync(ro);
-  const mounted = mountTmpfs(ro, '64k');
-  t.teardown(() => {
-    if (mounted) unmountTmpfs(ro);
-    rmSync(dir, { recursive: true, force: true });
-  });
-  if (!mounted) {
-    t.pass('skipped: cannot mount a tmpfs here (needs root)', { skip: true });
-    return;
-  }
+  const tmpfs = tmpfsFolder(t, 'dps-ro-missing-', 'ro', '64k');
+  if (tmpfs === undefined) return;
+  const { dir, mount: ro } = tmpfs;
   execFileSync('mount', ['-o', 'remount,ro', ro]);
   for (const out of [join(ro, 'downloads'), join(ro, 'a', 'b')]) {
     const error = await checkOutputWritable(out).then(() => undefined, (e: unknown) => e);

@@ -5,28 +5,18 @@
 
 import t from 'tap';
 import { execFileSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { startFakeDiscord } from '../../fixtures/fake-discord.js';
 import { singleChannel } from '../../fixtures/scenarios.js';
 import { runLibrary } from '../helpers/harness.js';
-import { mountTmpfs, unmountTmpfs } from '../helpers/tmpfs.js';
+import { tmpfsFolder } from '../helpers/tmpfs.js';
 import { baseOptions } from '../helpers/verify.js';
 
 t.test('a full disk beside the state leaves no progress.json temp file', async (t) => {
-  const dir = mkdtempSync(join(tmpdir(), 'dps-progress-enospc-'));
-  const disk = join(dir, 'disk');
-  mkdirSync(disk);
-  const mounted = mountTmpfs(disk, '200k');
-  t.teardown(() => {
-    if (mounted) unmountTmpfs(disk);
-    rmSync(dir, { recursive: true, force: true });
-  });
-  if (!mounted) {
-    t.pass('skipped: cannot mount a tmpfs here (needs root)', { skip: true });
-    return;
-  }
+  const tmpfs = tmpfsFolder(t, 'dps-progress-enospc-', 'disk', '200k');
+  if (tmpfs === undefined) return;
+  const { dir, mount: disk } = tmpfs;
   const fake = await startFakeDiscord({ scenario: singleChannel({ seed: 53, messages: 400, imageRatio: 0.9, sizes: [500, 1_500] }) });
   t.teardown(() => fake.close());
   const channel = fake.scenario.guilds[0]!.channels[0]!;
