@@ -1,5 +1,5 @@
 // The plan's progress.json: what `dps status` would print, kept by a running scrape beside its state
-// (<dirname(state)>/progress.json), so `dps status` can answer while the run holds the state's lock, and a later
+// (data/progress.json for data/state, see progressFilePath), so `dps status` can answer while the run holds the state's lock, and a later
 // run can tell that the state lost records it had (lib/store/damage-check.ts). Written atomically (temp file,
 // fsync, rename), at most every `intervalMs`, and at the end of the run.
 
@@ -31,9 +31,12 @@ export interface ProgressFileReport extends StatusReport {
   recovering?: true;
 }
 
-// <dirname(state)>/progress.json (data/progress.json for the default data/state).
+// Beside the state: data/progress.json for the default data/state (the seed plan's layout), and
+// <name>.progress.json for a state folder of any other name, so two states in one folder never share one.
 export function progressFilePath(state: string): string {
-  return path.join(path.dirname(path.resolve(state)), 'progress.json');
+  const absolute = path.resolve(state);
+  const name = path.basename(absolute);
+  return path.join(path.dirname(absolute), name === 'state' ? 'progress.json' : `${name}.progress.json`);
 }
 
 // The progress.json of this state, or undefined when there is none, it is unreadable, or it describes another state.

@@ -20,3 +20,10 @@ t.test('progress.json is found for a state reached through a symlinked folder', 
   t.ok(await readProgressFile(join(real, 'state')), 'found through the real path');
   t.ok(await readProgressFile(join(link, 'state')), 'and through the symlinked path: it is the same state and the same file');
 });
+
+t.test('two states in one folder keep two progress files', async (t) => {
+  const dir = t.testdir();
+  t.equal(progressFilePath(join(dir, 'state')), join(dir, 'progress.json'), 'data/progress.json for data/state');
+  t.equal(progressFilePath(join(dir, 'a')), join(dir, 'a.progress.json'), 'a.progress.json for a state folder named a');
+  t.not(progressFilePath(join(dir, 'a')), progressFilePath(join(dir, 'b')), 'never the same file for two states');
+});
