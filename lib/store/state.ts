@@ -256,14 +256,7 @@ export class Store {
         { type: 'del', sublevel: this.#failed, key: failedKey(rec) },
       ];
       if (previous?.status !== 'gone') {
-        const counts = channel ?? emptyChannel(rec.channel_id, rec.guild_id);
-        const value: ChannelRecord = {
-          ...counts,
-          failed: previous?.status === 'failed' ? Math.max(0, counts.failed - 1) : counts.failed,
-          gone: (counts.gone ?? 0) + 1,
-        };
-        ops.push({ type: 'put', sublevel: this.#channel, key: rec.channel_id, value });
-        this.#channels.set(rec.channel_id, value);
+        this.#countIn(ops, rec, channel, (counts) => ({ failed: previous?.status === 'failed' ? Math.max(0, counts.failed - 1) : counts.failed, gone: (counts.gone ?? 0) + 1 }));
       }
       return { done: this.#write(ops) };
     });
@@ -313,14 +306,7 @@ export class Store {
       ];
       if (rec.path !== rec.duplicate_of) ops.push({ type: 'put', sublevel: this.#path, key: pathKey(rec.path), value: key });
       if (previous === undefined || queued !== undefined) {
-        const counts = channel ?? emptyChannel(rec.channel_id, rec.guild_id);
-        const value: ChannelRecord = {
-          ...counts,
-          total_images: counts.total_images + (previous === undefined ? 1 : 0),
-          failed: queued !== undefined ? Math.max(0, counts.failed - 1) : counts.failed,
-        };
-        ops.push({ type: 'put', sublevel: this.#channel, key: rec.channel_id, value });
-        this.#channels.set(rec.channel_id, value);
+        this.#countIn(ops, rec, channel, (counts) => ({ total_images: counts.total_images + (previous === undefined ? 1 : 0), failed: queued !== undefined ? Math.max(0, counts.failed - 1) : counts.failed }));
       }
       return { done: this.#write(ops) };
     });
@@ -399,14 +385,7 @@ export class Store {
         ops.push({ type: 'put', sublevel: this.#path, key, value: rec.attachment_id });
       }
       if (previous?.status !== 'saved') {
-        const counts = channel ?? emptyChannel(rec.channel_id, rec.guild_id);
-        const value: ChannelRecord = {
-          ...counts,
-          total_images: counts.total_images + 1,
-          failed: previous?.status === 'failed' ? Math.max(0, counts.failed - 1) : counts.failed,
-        };
-        ops.push({ type: 'put', sublevel: this.#channel, key: rec.channel_id, value });
-        this.#channels.set(rec.channel_id, value);
+        this.#countIn(ops, rec, channel, (counts) => ({ total_images: counts.total_images + 1, failed: previous?.status === 'failed' ? Math.max(0, counts.failed - 1) : counts.failed }));
       }
       return { done: this.#write(ops) };
     });
@@ -438,16 +417,22 @@ export class Store {
         { type: 'put', sublevel: this.#failed, key: failedKey(rec), value: failed },
       ];
       if (previous?.status !== 'failed') {
-        const counts = channel ?? emptyChannel(rec.channel_id, rec.guild_id);
-        const value: ChannelRecord = { ...counts, failed: counts.failed + 1 };
-        ops.push({ type: 'put', sublevel: this.#channel, key: rec.channel_id, value });
-        this.#channels.set(rec.channel_id, value);
+        this.#countIn(ops, rec, channel, (counts) => ({ failed: counts.failed + 1 }));
       }
       return { done: this.#write(ops) };
     });
     if (written === undefined) return false;
     await written.done;
     return true;
+  }
+
+
+  // A channel's counters changed in the same batch as the record they count (and in the write-through copy).
+  #countIn(ops: Ops, rec: { channel_id: string; guild_id: string }, channel: ChannelRecord | undefined, change: (counts: ChannelRecord) => Partial<ChannelRecord>): void {
+    const counts = channel ?? emptyChannel(rec.channel_id, rec.guild_id);
+    const value: ChannelRecord = { ...counts, ...change(counts) };
+    ops.push({ type: 'put', sublevel: this.#channel, key: rec.channel_id, value });
+    this.#channels.set(rec.channel_id, value);
   }
 
   // The retry queue, oldest message first within each channel (a range read when channelId is given).

@@ -3,24 +3,10 @@
 
 import { join } from 'node:path';
 import t from 'tap';
+import { record } from '../helpers/records.js';
 import { openStore } from '../../lib/store/store.js';
-import type { AttachmentRecord, WalkFilter } from '../../lib/types.js';
+import type { WalkFilter } from '../../lib/types.js';
 
-function record(id: string, over: Partial<AttachmentRecord> = {}): AttachmentRecord {
-  return {
-    attachment_id: id,
-    guild_id: 'g1',
-    channel_id: 'c1',
-    message_id: '100',
-    filename: `${id}.png`,
-    content_type: 'image/png',
-    timestamp: '2024-01-01T00:00:00.000Z',
-    source: 'attachment',
-    status: 'failed',
-    updated_at: '2024-01-01T00:00:00.000Z',
-    ...over,
-  };
-}
 
 const all: WalkFilter = { types: 'all', max_size: null, embeds: false, stickers: false };
 const png: WalkFilter = { types: ['png'], max_size: 1000, embeds: false, stickers: false };

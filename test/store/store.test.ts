@@ -5,6 +5,7 @@ import { promisify } from 'node:util';
 import { Level } from 'level';
 import { MemoryLevel } from 'memory-level';
 import t from 'tap';
+import { record } from '../helpers/records.js';
 import type { Test } from 'tap';
 import type { DpsError } from '../../lib/errors.js';
 import { compareSnowflakes, createStore, openStore } from '../../lib/store/store.js';
@@ -13,21 +14,6 @@ import type { AttachmentRecord } from '../../lib/types.js';
 
 const run = promisify(execFile);
 
-function record(id: string, over: Partial<AttachmentRecord> = {}): AttachmentRecord {
-  return {
-    attachment_id: id,
-    guild_id: 'g1',
-    channel_id: 'c1',
-    message_id: '100',
-    filename: `${id}.png`,
-    content_type: 'image/png',
-    timestamp: '2024-01-01T00:00:00.000Z',
-    source: 'attachment',
-    status: 'failed',
-    updated_at: '2024-01-01T00:00:00.000Z',
-    ...over,
-  };
-}
 
 function saved(id: string, over: Partial<SavedRecord> = {}): SavedRecord {
   return { ...record(id), status: 'saved', path: `/archive/${id}.png`, sha256: `sha-${id}`, bytes: 3, ...over };
