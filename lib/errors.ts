@@ -47,22 +47,61 @@ const exitCodes: Record<ErrorCode, number> = {
   DPS_ABORTED: ExitCode.interrupted,
 };
 
+// A failed file's stable `reason` (the NDJSON `failed.reason`): set where the failure is detected, never
+// derived from a message, so rewording a message never changes the output.
+export type FailReason =
+  | 'expired'
+  | `http_${number}`
+  | 'size_mismatch'
+  | 'network'
+  | 'refused_host'
+  | 'too_many_redirects'
+  | 'output_unwritable'
+  | 'output_unsafe'
+  | 'invalid_attachment'
+  | 'content_type_mismatch';
+
+// What an error knows about itself, set where it is thrown: the failed file's reason, the HTTP status, how long
+// the server asked to wait, and the error it wraps.
+export interface ErrorFields {
+  cause?: unknown;
+  reason?: FailReason | undefined;
+  status?: number | undefined;
+  retryAfterMs?: number | undefined;
+}
+
+// Brand shared by every copy of this module (a library and a CLI can load two): `isDpsError` checks it instead
+// of `instanceof`, which fails across copies.
+const BRAND = Symbol.for('discord-photo-scraper.DpsError');
+
 // Base class: every error the library throws on purpose is one of these.
 export class DpsError extends Error {
   readonly code: ErrorCode;
-  constructor(code: ErrorCode, message: string, options?: { cause?: unknown }) {
-    super(oneLine(message), options);
+  readonly reason: FailReason | undefined;
+  readonly status: number | undefined;
+  readonly retryAfterMs: number | undefined;
+  constructor(code: ErrorCode, message: string, options?: ErrorFields) {
+    super(oneLine(message), options?.cause !== undefined ? { cause: options.cause } : undefined);
     this.code = code;
     this.name = 'DpsError';
+    this.reason = options?.reason;
+    this.status = options?.status;
+    this.retryAfterMs = options?.retryAfterMs;
   }
   get exitCode(): number {
     return exitCodes[this.code];
   }
 }
+Object.defineProperty(DpsError.prototype, BRAND, { value: true });
+
+// True for a DpsError from any copy of this module.
+export function isDpsError(error: unknown): error is DpsError {
+  return typeof error === 'object' && error !== null && (error as Record<symbol, unknown>)[BRAND] === true;
+}
 
 // Bad flags, ids or option values: the user must change the command.
 export class UsageError extends DpsError {
-  constructor(message: string, options?: { cause?: unknown }) {
+  constructor(message: string, options?: ErrorFields) {
     super('DPS_USAGE', message, options);
     this.name = 'UsageError';
   }
@@ -70,7 +109,7 @@ export class UsageError extends DpsError {
 
 // The token was rejected (401): retrying can never help.
 export class AuthError extends DpsError {
-  constructor(message: string, options?: { cause?: unknown }) {
+  constructor(message: string, options?: ErrorFields) {
     super('DPS_AUTH', message, options);
     this.name = 'AuthError';
   }
@@ -78,7 +117,7 @@ export class AuthError extends DpsError {
 
 // The token is valid but may not read the requested server or channel, or it does not exist.
 export class AccessError extends DpsError {
-  constructor(code: 'DPS_ACCESS' | 'DPS_NOT_FOUND', message: string, options?: { cause?: unknown }) {
+  constructor(code: 'DPS_ACCESS' | 'DPS_NOT_FOUND', message: string, options?: ErrorFields) {
     super(code, message, options);
     this.name = 'AccessError';
   }
@@ -86,7 +125,7 @@ export class AccessError extends DpsError {
 
 // The state directory is held by another process, or is not ours (DPS_NO_STATE: a read command found no dps state there).
 export class StoreError extends DpsError {
-  constructor(code: 'DPS_STORE_LOCKED' | 'DPS_STORE_CORRUPT' | 'DPS_NO_STATE', message: string, options?: { cause?: unknown }) {
+  constructor(code: 'DPS_STORE_LOCKED' | 'DPS_STORE_CORRUPT' | 'DPS_NO_STATE', message: string, options?: ErrorFields) {
     super(code, message, options);
     this.name = 'StoreError';
   }
@@ -96,7 +135,7 @@ export class StoreError extends DpsError {
 export class DownloadError extends DpsError {
   readonly retryable: boolean;
   readonly expired: boolean;
-  constructor(message: string, options?: { cause?: unknown; retryable?: boolean; expired?: boolean }) {
+  constructor(message: string, options?: ErrorFields & { retryable?: boolean; expired?: boolean }) {
     super('DPS_DOWNLOAD', message, options);
     this.name = 'DownloadError';
     this.retryable = options?.retryable ?? true;
@@ -106,7 +145,7 @@ export class DownloadError extends DpsError {
 
 // The disk is full: the run stops cleanly with a consistent state.
 export class DiskFullError extends DpsError {
-  constructor(message: string, options?: { cause?: unknown }) {
+  constructor(message: string, options?: ErrorFields) {
     super('DPS_DISK_FULL', message, options);
     this.name = 'DiskFullError';
   }
@@ -114,7 +153,7 @@ export class DiskFullError extends DpsError {
 
 // The state directory's disk is full (a LevelDB write failed with "No space left"): same code, its own message.
 export class StateDiskFullError extends DiskFullError {
-  constructor(message: string, options?: { cause?: unknown }) {
+  constructor(message: string, options?: ErrorFields) {
     super(message, options);
     this.name = 'StateDiskFullError';
   }
@@ -123,7 +162,7 @@ export class StateDiskFullError extends DiskFullError {
 // The output folder cannot be written (read-only file system, no permission, --out is a file): the run stops
 // at once instead of downloading every file to fail writing it.
 export class OutputError extends DpsError {
-  constructor(message: string, options?: { cause?: unknown }) {
+  constructor(message: string, options?: ErrorFields) {
     super('DPS_OUTPUT', message, options);
     this.name = 'OutputError';
   }
@@ -132,7 +171,7 @@ export class OutputError extends DpsError {
 // An output folder changed during the run (swapped for a symlink or another directory after it was checked):
 // the file is not written through it, and the run stops (failed reason `output_unsafe`).
 export class OutputUnsafeError extends DpsError {
-  constructor(message: string, options?: { cause?: unknown }) {
+  constructor(message: string, options?: ErrorFields) {
     super('DPS_OUTPUT_UNSAFE', message, options);
     this.name = 'OutputUnsafeError';
   }
@@ -140,15 +179,10 @@ export class OutputUnsafeError extends DpsError {
 
 // Any other API failure that is not the user's fault (5xx after retries, malformed bodies, budget exhausted).
 export class ApiError extends DpsError {
-  readonly status: number | undefined;
   readonly apiCode: number | undefined;
-  constructor(
-    message: string,
-    options?: { cause?: unknown; status?: number | undefined; apiCode?: number | undefined; code?: 'DPS_API' | 'DPS_RATE_LIMIT_BUDGET' },
-  ) {
+  constructor(message: string, options?: ErrorFields & { apiCode?: number | undefined; code?: 'DPS_API' | 'DPS_RATE_LIMIT_BUDGET' }) {
     super(options?.code ?? 'DPS_API', message, options);
     this.name = 'ApiError';
-    this.status = options?.status;
     this.apiCode = options?.apiCode;
   }
 }
