@@ -35,7 +35,7 @@ import { detectMessageContentIntent, looksLikeMissingIntent } from './discord/in
 import type { APIMessage } from 'discord-api-types/v10';
 import type { AttachmentRecord, ItemResult, MediaItem } from './types.js';
 import { paginate } from './stages/paginate.js';
-import { KeyedLock } from './stages/write.js';
+import { KeyedLock } from './util/keyed-lock.js';
 import { openStore } from './store/store.js';
 import type { Store } from './store/store.js';
 import type { ArchiveOptions, ArchiveHooks } from './options.js';
@@ -46,6 +46,7 @@ import type { Stage } from './util/chain-stages.js';
 import { Semaphore } from './util/semaphore.js';
 import { readAhead } from './util/read-ahead.js';
 import { runConcurrently } from './util/run-concurrently.js';
+import { maxSnowflake } from './util/snowflake.js';
 
 export interface ArchiveResult {
   exitCode: number;
@@ -242,7 +243,7 @@ async function archiveHistory(run: RunContext, target: ChannelTarget, counts: Co
   // A windowed run neither moves the cursor nor records its filter; any other compares it with the record's.
   if (!windowed) record = await reconcileFilter(store, context, record, walkedWith, run.hooks);
   const cursor = options.fromStart ? undefined : record?.last_message_id;
-  const after = maxId(cursor, options.after) ?? '0';
+  const after = maxSnowflake(cursor, options.after) ?? '0';
   run.hooks.log?.(`${describeTarget(target)}: ${cursor ? `resuming after message ${cursor}` : 'starting from the beginning'}`);
 
   let firstPage = true;
@@ -362,12 +363,6 @@ function retryLine(retry: RetryNotice): string {
 
 function describeTarget(target: ChannelTarget): string {
   return `#${target.context.channel_name} (${target.context.channel_id})`;
-}
-
-function maxId(a: string | undefined, b: string | undefined): string | undefined {
-  if (a === undefined) return b;
-  if (b === undefined) return a;
-  return BigInt(a) >= BigInt(b) ? a : b;
 }
 
 // Local storage errors (an unusable --out, a full disk) end the run with a summary even before any channel.

@@ -6,7 +6,7 @@ import type { DiscordClientOptions } from './discord/client.js';
 import { DEFAULT_API } from './discord/client.js';
 import { checkApiUrl } from './discord/api-url.js';
 import type { MediaOptions } from './discord/media.js';
-import { isSnowflake, parseBound } from './discord/snowflake.js';
+import { isSnowflake, parseBound } from './util/snowflake.js';
 import { UsageError } from './errors.js';
 import { validatePattern } from './fs/safe-name.js';
 import type { Counts, DpsEvent } from './output/events.js';

@@ -10,7 +10,7 @@ import { singleChannel } from '../fixtures/scenarios.js';
 import { manifest, runArchive, status } from '../lib/index.js';
 import type { DpsEvent } from '../lib/index.js';
 import { collect, listFiles, sha256File } from './helpers/harness.js';
-import { compareSnowflakes } from '../lib/discord/snowflake.js';
+import { compareSnowflakes } from '../lib/util/snowflake.js';
 
 t.test('abort mid-run, then resume', async (t) => {
   const warnings: Error[] = [];

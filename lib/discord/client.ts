@@ -4,7 +4,6 @@
 // history, the route a run requests hundreds of thousands of times, goes straight over undici
 // (history-request.ts) under the same pacing, limit, budget and error handling.
 
-import { setTimeout as sleep } from 'node:timers/promises';
 import { DefaultRestOptions, DefaultUserAgent, DiscordAPIError, HTTPError, RateLimitError, REST, RESTEvents } from '@discordjs/rest';
 import type { RateLimitData, RequestData, ResponseLike } from '@discordjs/rest';
 import { AbortedError, AccessError, ApiError, AuthError, DpsError, redact } from '../errors.js';
@@ -14,6 +13,7 @@ import { HistoryRequests, isHistoryRoute } from './history-request.js';
 import { DEFAULT_MAX_WAIT_MS, DEFAULT_NOTICE_WAIT_MS, LongWaits } from './long-wait.js';
 import type { RateLimitWait } from './long-wait.js';
 import { Pacer } from './pacer.js';
+import { backoff } from '../util/backoff.js';
 import { InvalidResponseError } from './validate.js';
 import { isGlobalRateLimit, MAX_RETRY_AFTER_S, retryAfterSeconds } from './rate-limit-headers.js';
 import type { HeadersLike } from './rate-limit-headers.js';
@@ -165,10 +165,7 @@ export class DiscordClient {
       }
       attempt++;
       this.stats.retried++;
-      const cap = Math.min(30_000, this.options.backoffMs * 2 ** (attempt - 1));
-      await sleep(cap / 2 + Math.random() * (cap / 2), undefined, signal ? { signal } : undefined).catch(() => {
-        throw new AbortedError('aborted', { cause: signal?.reason });
-      });
+      await backoff(attempt - 1, this.options.backoffMs, signal);
     }
   }
 

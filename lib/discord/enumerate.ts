@@ -16,7 +16,7 @@ import {
   type Overwrite,
   type UnreadableReason,
 } from './permissions.js';
-import { compareSnowflakes } from './snowflake.js';
+import { compareSnowflakes } from '../util/snowflake.js';
 
 // A server the token is in (GET /users/@me/guilds); `permissions` is guild-level, without overwrites.
 export interface GuildEntry {

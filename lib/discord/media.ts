@@ -4,7 +4,7 @@
 import { createHash } from 'node:crypto';
 import type { APIAttachment, APIEmbed, APIMessage } from 'discord-api-types/v10';
 import type { MediaSource } from '../types.js';
-import { isSnowflake } from './snowflake.js';
+import { isSnowflake } from '../util/snowflake.js';
 
 export interface MediaOptions {
   embeds?: boolean; // also embed image/thumbnail/video media

@@ -10,7 +10,7 @@
 import type { APIMessage } from 'discord-api-types/v10';
 import type { DoneSpan } from '../types.js';
 import type { DiscordClient } from './client.js';
-import { compareSnowflakes, isDiscordId } from './snowflake.js';
+import { compareSnowflakes, isDiscordId } from '../util/snowflake.js';
 
 export const PAGE_SIZE = 100;
 

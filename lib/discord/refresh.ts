@@ -5,7 +5,7 @@
 import type { APIMessage } from 'discord-api-types/v10';
 import type { DiscordClient } from './client.js';
 import { mediaOf } from './media.js';
-import { isDiscordId } from './snowflake.js';
+import { isDiscordId } from '../util/snowflake.js';
 
 export const REFRESH_BATCH = 50;
 

@@ -3,7 +3,7 @@
 // retried like a 5xx (DiscordClient's bounded backoff) and then reported as a failure; it is never taken for an
 // empty, finished channel, and an id such as 99999999999999999999999999999 can never become a cursor.
 
-import { isDiscordId } from './snowflake.js';
+import { isDiscordId } from '../util/snowflake.js';
 
 // A 2xx response whose body is not what the route returns. Not a DpsError: DiscordClient retries it.
 export class InvalidResponseError extends Error {

@@ -2,7 +2,6 @@
 // retrying network faults, 5xx, truncated bodies and size mismatches with exponential backoff and jitter,
 // refreshing expired signed links, and emitting results in input order for the checkpoint.
 
-import { setTimeout as sleep } from 'node:timers/promises';
 import type { Dispatcher } from 'undici';
 import { contentTypeMismatch, isExpired, openDownload } from '../discord/download.js';
 import type { Renewal, UrlRefresher } from '../discord/refresh.js';
@@ -10,6 +9,7 @@ import { AbortedError, DiskFullError, DownloadError, DpsError, isDiskFull, Outpu
 import { outputErrorKind, StateDiskFullError } from '../errors.js';
 import { outputError } from '../fs/output-check.js';
 import type { FailedResult, FilteredUnit, ItemResult, MediaItem, SavedResult } from '../types.js';
+import { backoff } from '../util/backoff.js';
 import { orderedParallel } from '../util/ordered-parallel.js';
 import type { Semaphore } from '../util/semaphore.js';
 import type { StallWatch } from '../util/stall-watch.js';
@@ -196,7 +196,7 @@ async function transfer(item: MediaItem, options: FetchOptions): Promise<ItemRes
     }
     if (attempt < retries) {
       options.onRetry?.({ item, attempt: attempt + 2, attempts: retries + 1, reason: failureCode(lastError), detail: describe(lastError) });
-      await backoff(attempt, backoffMs, lastError, options.signal);
+      await backoff(attempt, backoffMs, options.signal, (lastError as { retryAfterMs?: number } | undefined)?.retryAfterMs);
     }
   }
   return failed(item, lastError);
@@ -237,17 +237,6 @@ function isRetryable(error: unknown): boolean {
   if (error instanceof DownloadError) return error.retryable;
   if (error instanceof DpsError) return false;
   return true; // network resets, truncated bodies, size mismatches, timeouts
-}
-
-async function backoff(attempt: number, baseMs: number, error: unknown, signal: AbortSignal | undefined): Promise<void> {
-  const hinted = (error as { retryAfterMs?: number } | undefined)?.retryAfterMs;
-  const cap = Math.min(30_000, baseMs * 2 ** attempt);
-  const delay = hinted !== undefined ? Math.min(hinted, 60_000) : cap / 2 + Math.random() * (cap / 2);
-  try {
-    await sleep(delay, undefined, signal ? { signal } : undefined);
-  } catch {
-    throw new AbortedError('aborted', { cause: signal?.reason });
-  }
 }
 
 // undici's timeouts (--timeout), wrapped or not: what did not arrive in time.

@@ -14,6 +14,7 @@ import { folderName, nameVars, renderName, resolveInside, suffixName } from '../
 import type { Store } from '../store/store.js';
 import type { SavedRecord } from '../store/state.js';
 import type { ChannelContext, MediaItem, SavedResult } from '../types.js';
+import type { KeyedLock } from '../util/keyed-lock.js';
 
 export interface WriteOptions {
   out: string; // absolute --out
@@ -24,23 +25,6 @@ export interface WriteOptions {
   folders?: FolderCache | undefined; // folders checked during this run
   onReceived?: (() => void) | undefined; // the body has been read to its end (see writeTemp)
   disk?: Disk | undefined; // where bytes are hashed and written: a DiskThread, or this thread (the default)
-}
-
-// Runs async sections one at a time per key (two downloads with identical bytes must not both be "first").
-export class KeyedLock {
-  private readonly tails = new Map<string, Promise<unknown>>();
-
-  async run<T>(key: string, section: () => Promise<T>): Promise<T> {
-    const previous = this.tails.get(key) ?? Promise.resolve();
-    const current = previous.then(section, section);
-    const tail = current.catch(() => undefined);
-    this.tails.set(key, tail);
-    try {
-      return await current;
-    } finally {
-      if (this.tails.get(key) === tail) this.tails.delete(key);
-    }
-  }
 }
 
 // Folders already worked out, per channel context (one object per channel for a whole run) and output root.

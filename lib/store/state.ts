@@ -6,6 +6,8 @@ import type { AbstractBatchOperation, AbstractLevel, AbstractSublevel } from 'ab
 import type { AttachmentRecord, ChannelRecord, DoneSpan, WalkFilter } from '../types.js';
 import { translateWriteError } from './write-errors.js';
 import { intersect } from './walked-with.js';
+import { KeyedLock } from '../util/keyed-lock.js';
+import { compareSnowflakes } from '../util/snowflake.js';
 
 // Any abstract-level database with string keys (the store sets JSON value encodings itself).
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
@@ -32,13 +34,6 @@ export type ChannelPatch = { [K in PatchableChannelField]?: ChannelRecord[K] | u
 
 // One entry of the retry queue: the failed record, with the URL to retry if it is still known.
 export type FailedEntry = AttachmentRecord & { status: 'failed' };
-
-// Compare two snowflakes as the 64-bit numbers they are: as strings, '99' > '100'.
-export function compareSnowflakes(a: string, b: string): number {
-  const x = BigInt(a);
-  const y = BigInt(b);
-  return x < y ? -1 : x > y ? 1 : 0;
-}
 
 // Failed-queue key: channel, then message id zero-padded so the queue iterates oldest message first.
 function failedKey(rec: Pick<AttachmentRecord, 'channel_id' | 'message_id' | 'attachment_id'>): string {
@@ -77,7 +72,7 @@ export class Store {
   readonly #failed: Sub<FailedEntry>;
   readonly #reference: Sub<AttachmentRecord>;
   readonly #onClose: (() => void) | undefined;
-  readonly #queues = new Map<string, Promise<unknown>>();
+  readonly #locks = new KeyedLock();
   // Reads answered synchronously when the database can (LevelDB: a few microseconds from its cache, against a
   // round trip through libuv's thread pool and a cross-thread wake-up per read); otherwise asynchronously.
   readonly #sync: boolean;
@@ -154,13 +149,7 @@ export class Store {
   // time, so two callers never both see a path as free or both add to the same old counter; different keys
   // proceed in parallel.
   #serial<T>(key: string, task: () => Promise<T>): Promise<T> {
-    const run = (this.#queues.get(key) ?? Promise.resolve()).then(task, task);
-    const tail = run.catch(() => {});
-    this.#queues.set(key, tail);
-    void tail.then(() => {
-      if (this.#queues.get(key) === tail) this.#queues.delete(key);
-    });
-    return run;
+    return this.#locks.run(key, task);
   }
 
   // One channel's cursor, names and counters.
@@ -457,7 +446,7 @@ export class Store {
 
   // Wait for pending writes, then close the database (and release the directory lock).
   async close(): Promise<void> {
-    while (this.#queues.size > 0) await Promise.all(this.#queues.values());
+    await this.#locks.idle();
     await this.#lastWrite;
     try {
       await this.#db.close();

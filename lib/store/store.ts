@@ -11,7 +11,7 @@ import { Store } from './state.js';
 import { makeFolder } from '../fs/output-check.js';
 import type { StoreDb } from './state.js';
 
-export { Store, compareSnowflakes } from './state.js';
+export { Store } from './state.js';
 export type { ChannelPatch, FailedEntry, HashEntry, SavedRecord, StoreDb } from './state.js';
 
 // Identifies a state directory as ours; a database without it is someone else's and is never touched.

@@ -8,7 +8,7 @@ import { singleChannel } from '../../fixtures/scenarios.js';
 import { DiscordClient } from '../../lib/discord/client.js';
 import { channelHistory } from '../../lib/discord/pages.js';
 import type { HistoryPage } from '../../lib/discord/pages.js';
-import { compareSnowflakes } from '../../lib/discord/snowflake.js';
+import { compareSnowflakes } from '../../lib/util/snowflake.js';
 
 // Walks a channel: the ids of its pages in the order they came, and the cursors of its empty closing pages.
 async function walk(pages: AsyncIterable<HistoryPage>): Promise<{ ids: string[]; cursors: string[]; orderly: boolean }> {

@@ -2,7 +2,7 @@
 
 import t from 'tap';
 import { historyPage, InvalidResponseError } from '../../lib/discord/validate.js';
-import { isDiscordId } from '../../lib/discord/snowflake.js';
+import { isDiscordId } from '../../lib/util/snowflake.js';
 
 const JSON_TYPE = 'application/json';
 const ok = '[{"id":"1180000000000000001"},{"id":"18446744073709551615"}]';

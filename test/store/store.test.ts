@@ -8,7 +8,8 @@ import t from 'tap';
 import { record } from '../helpers/records.js';
 import type { Test } from 'tap';
 import type { DpsError } from '../../lib/errors.js';
-import { compareSnowflakes, createStore, openStore } from '../../lib/store/store.js';
+import { createStore, openStore } from '../../lib/store/store.js';
+import { compareSnowflakes } from '../../lib/util/snowflake.js';
 import type { SavedRecord, Store } from '../../lib/store/store.js';
 import type { AttachmentRecord } from '../../lib/types.js';
 

@@ -1,5 +1,5 @@
 import t from 'tap';
-import { compareSnowflakes, isSnowflake, maxSnowflake, parseBound, snowflakeFromDate, snowflakeToDate } from '../../lib/discord/snowflake.js';
+import { compareSnowflakes, isSnowflake, maxSnowflake, parseBound, snowflakeFromDate, snowflakeToDate } from '../../lib/util/snowflake.js';
 
 t.test('numeric comparison, never string comparison', async (t) => {
   t.ok(compareSnowflakes('99', '100') < 0);
