@@ -5,7 +5,7 @@
 
 import { startFakeDiscord, type FakeOptions } from '../fixtures/fake-discord.js';
 import { buildScenario, singleChannel } from '../fixtures/scenarios.js';
-import type { MessageSpec } from '../fixtures/generate.js';
+import type { MessageSpec } from '../fixtures/model.js';
 import type { Scenario } from '../fixtures/model.js';
 import { mixedSize } from './sizes.js';
 
