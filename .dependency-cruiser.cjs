@@ -28,7 +28,7 @@ module.exports = {
     upward('bench-is-not-tests', '^bench/', '^(bin|test)/', 'bench imports lib and fixtures, never tests or bin'),
     {
       name: 'bin-through-index',
-      comment: "bin uses the library through its public entry point, lib/index.ts",
+      comment: 'bin uses the library through its public entry point, lib/index.ts',
       severity: 'error',
       from: { path: '^bin/' },
       to: { path: '^lib/', pathNot: INDEX },

@@ -9,6 +9,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
+import type { DpsEvent } from '../lib/index.js';
 import type { FakeProcessSpec } from './fake-process.js';
 
 export const ROOT = resolve(fileURLToPath(new URL('../..', import.meta.url)));
@@ -64,12 +65,14 @@ export async function startFake(spec: FakeProcessSpec): Promise<FakeHandle> {
   };
 }
 
+type SummaryEvent = Extract<DpsEvent, { event: 'summary' }>;
+
 export interface ProcessRun {
   code: number | null;
   wallMs: number;
   peakRssMB: number; // VmHWM of the process, sampled every 50 ms
   cpuSeconds: number; // user + system time of all its threads, sampled every 50 ms (the last <= 50 ms are missed)
-  summary: Record<string, any> | undefined; // the NDJSON summary event of a dps run
+  summary: SummaryEvent | undefined; // the NDJSON summary event of a dps run
   lines: number;
   stderr: string;
 }
@@ -114,12 +117,12 @@ export function runProcess(command: string, args: string[], options: { env?: Rec
       if (used !== undefined) cpu = Math.max(cpu, used);
     };
     const timer = setInterval(sample, 50);
-    let summary: Record<string, any> | undefined;
+    let summary: SummaryEvent | undefined;
     let lines = 0;
     let stderr = '';
     createInterface({ input: child.stdout! }).on('line', (line) => {
       lines++;
-      if (line.startsWith('{"event":"summary"')) summary = JSON.parse(line) as Record<string, any>;
+      if (line.startsWith('{"event":"summary"')) summary = JSON.parse(line) as SummaryEvent;
     });
     child.stderr!.setEncoding('utf8').on('data', (chunk: string) => {
       if (stderr.length < 20_000) stderr += chunk;
@@ -142,13 +145,13 @@ export function runDps(fake: FakeInfo, args: string[], onSpawn?: (child: ChildPr
 }
 
 // A node script of the bench (a baseline) as a child process; its last stdout line is JSON.
-export async function runScript(script: string, args: string[]): Promise<{ run: ProcessRun; result: Record<string, any> }> {
+export async function runScript(script: string, args: string[]): Promise<{ run: ProcessRun; result: Record<string, number> }> {
   let last = '';
   const run = await runProcess(process.execPath, [join(DIST_BENCH, script), ...args], {
     onSpawn: (child) => createInterface({ input: child.stdout! }).on('line', (line) => (last = line)),
   });
   if (run.code !== 0) throw new Error(`${script} exited with ${run.code}: ${run.stderr}`);
-  return { run, result: JSON.parse(last) as Record<string, any> };
+  return { run, result: JSON.parse(last) as Record<string, number> };
 }
 
 // Scratch folders are removed when the whole bench ends (removeScratch), or at the end of a scenario when the

@@ -45,7 +45,9 @@ const guild = fake.scenario.guilds[0];
 const channelIds = (guild?.channels ?? []).filter((c) => c.gen && !c.thread).map((c) => c.id);
 process.stdout.write(`${JSON.stringify({ url: fake.url, api: fake.api, token: fake.token, guild_id: guild?.id, channel_ids: channelIds })}\n`);
 
-const count = (into: Record<string, number>, key: string): void => void (into[key] = (into[key] ?? 0) + 1);
+const count = (into: Record<string, number>, key: string): void => {
+  into[key] = (into[key] ?? 0) + 1;
+};
 
 process.on('message', (message: { type: string; since?: number; reset?: boolean }) => {
   if (message.type !== 'stats') return;

@@ -13,7 +13,7 @@ const PYTHON = '/usr/bin/python3';
 export async function peers(ctx: BenchContext): Promise<ScenarioResult> {
   const base = { name: 'peers', title: 'Peers', measuredAt: new Date().toISOString(), quick: ctx.quick, runs: ctx.runs };
   const probe = existsSync(PYTHON) ? await runProcess(PYTHON, ['-c', 'import discord, aiohttp; print(discord.__version__)']) : undefined;
-  if (!probe || probe.code !== 0) {
+  if (probe?.code !== 0) {
     return {
       ...base,
       command: 'bench/peers/discordpy_peer.py',

@@ -116,7 +116,8 @@ export class ProgressFile {
     const channels = new Map(this.#atStart);
     for (const channel of this.#store.cachedChannels()) channels.set(channel.channel_id, channel);
     for (const channel of channels.values()) {
-      const server = (report.servers[channel.guild_id] ??= { name: channel.guild_name, channels: {} });
+      const server = report.servers[channel.guild_id] ?? { name: channel.guild_name, channels: {} };
+      report.servers[channel.guild_id] = server;
       if (!server.name && channel.guild_name) server.name = channel.guild_name;
       const failedDelta = channel.failed - (this.#atStart.get(channel.channel_id)?.failed ?? 0);
       server.channels[channel.channel_id] = statusEntry(channel, Math.max(0, (this.#pendingAtStart.get(channel.channel_id) ?? 0) + failedDelta));
@@ -126,7 +127,7 @@ export class ProgressFile {
 
   // One write at a time; a tick that finds one under way is skipped.
   #write(running: boolean): Promise<void> {
-    if (this.#writing) return this.#writing;
+    if (this.#writing !== undefined) return this.#writing;
     const writing = this.#replace(`${JSON.stringify(this.snapshot(running), null, 2)}\n`)
       .catch((error: unknown) => this.#onError?.(error))
       .finally(() => {
