@@ -13,7 +13,7 @@ import type { FakeDiscord } from '../../fixtures/fake-discord.js';
 import type { AttachmentSpec, MessageSpec } from '../../fixtures/generate.js';
 import { singleChannel } from '../../fixtures/scenarios.js';
 import type { SingleChannelOptions } from '../../fixtures/scenarios.js';
-import { candidateName } from '../../lib/stages/write.js';
+import { candidateName } from '../../lib/stages/claim-path.js';
 import { listFiles, runLibrary } from '../helpers/harness.js';
 import { baseOptions } from '../helpers/verify.js';
 
