@@ -83,7 +83,7 @@ async function downloadOnce(item: MediaItem, options: FetchOptions): Promise<Ite
 
 // The first download into each folder goes alone (folder-gate.ts), then the folder's downloads run in parallel.
 async function downloadInTurn(item: MediaItem, options: FetchOptions): Promise<ItemResult> {
-  const done = await folderTurn(options.store, itemFolder(options.out, item));
+  const done = await folderTurn(options.store, itemFolder(options.out, item), options.signal);
   try {
     return await download(item, options);
   } finally {
