@@ -58,7 +58,10 @@ export async function adoptExisting(item: MediaItem, options: WriteOptions, reco
 
 function folderExisted(store: Store, folder: string): Promise<boolean> {
   let folders = seenFolders.get(store);
-  if (folders === undefined) seenFolders.set(store, (folders = new Map()));
+  if (folders === undefined) {
+    folders = new Map();
+    seenFolders.set(store, folders);
+  }
   let existed = folders.get(folder);
   if (existed === undefined) {
     existed = fs.lstat(folder).then((stat) => stat.isDirectory(), () => false);

@@ -13,7 +13,10 @@ const firsts = new WeakMap<Store, Map<string, Promise<void>>>();
 export async function folderTurn(store: Store, folder: string, signal?: AbortSignal): Promise<(() => void) | undefined> {
   signal?.throwIfAborted();
   let folders = firsts.get(store);
-  if (folders === undefined) firsts.set(store, (folders = new Map()));
+  if (folders === undefined) {
+    folders = new Map();
+    firsts.set(store, folders);
+  }
   const first = folders.get(folder);
   if (first !== undefined) {
     await untilDone(first, signal);

@@ -60,7 +60,12 @@ t.test('aborted mid-flight (waiting for its hash\'s turn): rejects once its turn
   let release!: () => void;
   let entered!: () => void;
   const inside = new Promise<void>((resolve) => (entered = resolve));
-  const held = world.locks.run(`sha256:${file.sha256}`, () => new Promise<void>((resolve) => ((release = resolve), entered())));
+  const held = world.locks.run(`sha256:${file.sha256}`, () => {
+    entered();
+    return new Promise<void>((resolve) => {
+      release = resolve;
+    });
+  });
   await inside;
   const controller = new AbortController();
   const waiting = dedupe(localItem(world.context, '62'), b, file, { ...world, signal: controller.signal });

@@ -99,7 +99,7 @@ t.test('a failed item whose channel was deleted becomes gone under retry-failed'
 
 t.test('a retried item keeps {author} and {index}: the same path as a first try', async (t) => {
   const pattern = '{author}_{index}_{filename}';
-  const { fake, channel, options, failed } = await failingRun(t, 43, { namePattern: pattern });
+  const { options, failed } = await failingRun(t, 43, { namePattern: pattern });
   t.ok(failed.length > 0);
   const retried = await runLibrary(options);
   t.equal(retried.result.exitCode, 0);
@@ -147,7 +147,12 @@ async function queued(t: Test, ids: readonly string[]): Promise<Awaited<ReturnTy
   return world;
 }
 const renewing = (onRenew: () => void = () => undefined): UrlRefresher =>
-  ({ renew: async (item: { attachmentId: string }) => (onRenew(), { url: `https://cdn.discordapp.com/attachments/2/${item.attachmentId}/fresh.png` }) }) as unknown as UrlRefresher;
+  ({
+    renew: async (item: { attachmentId: string }) => {
+      onRenew();
+      return { url: `https://cdn.discordapp.com/attachments/2/${item.attachmentId}/fresh.png` };
+    },
+  }) as unknown as UrlRefresher;
 
 t.test('failedItems: each queued item, its link renewed', async (t) => {
   const world = await queued(t, ['61', '62']);

@@ -34,8 +34,14 @@ t.test('aborted mid-flight (waiting for the first download): rejects with the re
   let listeners = 0;
   const add = controller.signal.addEventListener.bind(controller.signal);
   const remove = controller.signal.removeEventListener.bind(controller.signal);
-  controller.signal.addEventListener = ((...args: Parameters<typeof add>) => (listeners++, add(...args))) as typeof add;
-  controller.signal.removeEventListener = ((...args: Parameters<typeof remove>) => (listeners--, remove(...args))) as typeof remove;
+  controller.signal.addEventListener = ((...args: Parameters<typeof add>) => {
+    listeners++;
+    add(...args);
+  }) as typeof add;
+  controller.signal.removeEventListener = ((...args: Parameters<typeof remove>) => {
+    listeners--;
+    remove(...args);
+  }) as typeof remove;
   const waiting = folderTurn(store, '/out/a', controller.signal);
   controller.abort(new Error('stop'));
   await t.rejects(waiting, { message: 'stop' });
