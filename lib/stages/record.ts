@@ -8,8 +8,7 @@
 //   message: a result still in fetch's window when the run stops is neither announced nor queued for retry, so
 //   the next run's walk takes it again and announces it once.
 
-import type { SavedRecord } from '../store/state.js';
-import type { Store } from '../store/store.js';
+import type { SavedRecord, Store } from '../store/store.js';
 import type { AttachmentRecord, FailedResult, MediaItem, SavedResult, SkippedItem } from '../types.js';
 
 // What recordSaved's caller has just established under its locks (see Store.recordSaved).
