@@ -23,7 +23,7 @@ import type { FolderCache } from './fs/atomic-write.js';
 import { addCounts, channelSkippedEvent, emptyCounts } from './output/events.js';
 import type { Counts, DpsEvent, SummaryEvent } from './output/events.js';
 import { checkpoint } from './stages/checkpoint.js';
-import { fetch } from './stages/fetch.js';
+import { fetchFiles } from './stages/fetch.js';
 import { filter } from './stages/filter.js';
 import type { FilterOptions } from './stages/filter.js';
 import { reconcileFilter } from './rewalk.js';
@@ -273,7 +273,7 @@ function downloadStages(run: RunContext, cursor?: string, announced?: FilterOpti
         announced,
       }),
     (source) =>
-      fetch(source, {
+      fetchFiles(source, {
         pool: run.pool,
         agent: run.agent,
         refresher: run.refresher,

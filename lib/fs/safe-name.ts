@@ -153,6 +153,12 @@ export function suffixName(name: string, suffix: string, maxBytes = 120): string
   return sanitizeComponent(`${cutBytes(head, room)}${tail}`, maxBytes);
 }
 
+// A name shared by two files told apart by the attachment id before the extension: `a_<id>.png` (n = 1), then
+// `a_<id>_<n>.png`. The one rule for a message's twin names (stages/flatten.ts) and a taken path (stages/claim-path.ts).
+export function withAttachmentId(name: string, attachmentId: string, n = 1, maxBytes = 120): string {
+  return suffixName(name, n <= 1 ? `_${attachmentId}` : `_${attachmentId}_${n}`, maxBytes);
+}
+
 // The placeholder values of one media item, so every caller formats dates and names the same way.
 export function nameVars(item: MediaItem): Record<NamePlaceholder, string> {
   const date = new Date(item.timestamp);

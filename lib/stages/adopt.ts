@@ -14,7 +14,8 @@ import { dirname } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import type { Store } from '../store/store.js';
 import type { MediaItem, SavedResult } from '../types.js';
-import { candidatePaths, savedRecord } from './write.js';
+import { candidatePaths } from './claim-path.js';
+import { recordSaved } from './record.js';
 import type { WriteOptions } from './write.js';
 
 // Per run (one Store per run) and folder: did the folder exist when the run first looked? A folder this run
@@ -45,8 +46,8 @@ export async function adoptExisting(item: MediaItem, options: WriteOptions, reco
       return await options.locks.run(`sha256:${sha256}`, async () => {
         const first = await options.store.getHash(sha256);
         const duplicateOf = first !== undefined && first.attachment_id !== item.attachment_id && first.path !== candidate ? first.path : undefined;
-        await options.store.recordSaved(savedRecord(item, candidate, sha256, stat.size, duplicateOf), { newHash: first === undefined, ownsPath: true });
-        return { kind: 'saved', item, path: candidate, bytes: stat.size, sha256, duplicate_of: duplicateOf, adopted: true } satisfies SavedResult;
+        const result: SavedResult = { kind: 'saved', item, path: candidate, bytes: stat.size, sha256, duplicate_of: duplicateOf, adopted: true };
+        return recordSaved(options.store, result, { newHash: first === undefined, ownsPath: true });
       });
     } finally {
       options.store.releaseClaim(candidate, item.attachment_id);
@@ -57,7 +58,10 @@ export async function adoptExisting(item: MediaItem, options: WriteOptions, reco
 
 function folderExisted(store: Store, folder: string): Promise<boolean> {
   let folders = seenFolders.get(store);
-  if (folders === undefined) seenFolders.set(store, (folders = new Map()));
+  if (folders === undefined) {
+    folders = new Map();
+    seenFolders.set(store, folders);
+  }
   let existed = folders.get(folder);
   if (existed === undefined) {
     existed = fs.lstat(folder).then((stat) => stat.isDirectory(), () => false);

@@ -1,13 +1,15 @@
-// Stage 6: results arrive in the order their pages were walked. Walking up, when the last result of message M
+// The last stage: results arrive in the order their pages were walked. Walking up, when the last result of message M
 // is recorded every message <= M is durably done: that is the watermark stored as the channel's cursor. Walking
 // down from the snapshot S (lib/discord/pages.ts), when message M is done so is every message from M to S:
 // that span is stored beside the cursor (ChannelRecord.done_above), and when the walks meet the cursor jumps
-// to S. Failed items are recorded for retry-first on the next run; every result becomes an NDJSON event.
+// to S. Failures are recorded (record.ts) for retry-first on the next run, before the cursor moves past them;
+// every result becomes an NDJSON event.
 
 import type { Store } from '../store/store.js';
-import type { AttachmentRecord, ChannelContext, DoneSpan, ItemResult, MediaItem, MessageMark, WalkFilter } from '../types.js';
+import type { ChannelContext, DoneSpan, ItemResult, MessageMark, WalkFilter } from '../types.js';
 import { channelDoneEvent, failedEvent, savedEvent, skippedEvent } from '../output/events.js';
 import type { Counts, DpsEvent } from '../output/events.js';
+import { recordFailure } from './record.js';
 
 export interface CheckpointOptions {
   store: Store;
@@ -55,8 +57,10 @@ export async function* checkpoint(source: AsyncIterable<ItemResult>, options: Ch
     for await (const result of source) {
       switch (result.kind) {
         case 'saved':
+          held.push(result);
+          break;
         case 'skipped':
-          if (result.kind === 'skipped' && result.reason === 'deleted') await store.recordGone(attachmentRecord(result.item, context, 'gone', 'deleted'));
+          await recordFailure(store, result); // a file whose message is gone
           held.push(result);
           break;
         case 'failed':
@@ -69,25 +73,7 @@ export async function* checkpoint(source: AsyncIterable<ItemResult>, options: Ch
             yield failedEvent(result);
             throw result.stop;
           }
-          await store.recordFailed({
-            attachment_id: result.item.attachment_id,
-            guild_id: context.guild_id,
-            channel_id: context.channel_id,
-            message_id: result.item.message_id,
-            filename: result.item.filename,
-            content_type: result.item.content_type,
-            timestamp: result.item.timestamp,
-            source: result.item.source,
-            status: 'failed',
-            reason: result.detail ? `${result.reason}: ${result.detail}` : result.reason,
-            url: result.item.url,
-            size: result.item.size,
-            unique_name: result.item.unique_name,
-            author_id: result.item.author_id,
-            author_name: result.item.author_name,
-            index: result.item.index,
-            updated_at: new Date().toISOString(),
-          });
+          await recordFailure(store, result);
           held.push(result);
           break;
         case 'mark':
@@ -116,27 +102,6 @@ export async function* checkpoint(source: AsyncIterable<ItemResult>, options: Ch
 }
 
 type FileResult = Exclude<ItemResult, MessageMark>;
-
-// The record of a file that will not be retried (its message is gone).
-function attachmentRecord(item: MediaItem, context: ChannelContext, status: AttachmentRecord['status'], reason: string): AttachmentRecord {
-  return {
-    attachment_id: item.attachment_id,
-    guild_id: context.guild_id,
-    channel_id: context.channel_id,
-    message_id: item.message_id,
-    filename: item.filename,
-    content_type: item.content_type,
-    timestamp: item.timestamp,
-    source: item.source,
-    status,
-    reason,
-    unique_name: item.unique_name,
-    author_id: item.author_id,
-    author_name: item.author_name,
-    index: item.index,
-    updated_at: new Date().toISOString(),
-  };
-}
 
 // One file's result, counted and turned into its event.
 function report(result: FileResult, counts: Counts): DpsEvent {

@@ -1,22 +1,24 @@
-// Stage 4: download the selected items with bounded concurrency (one pool shared by every channel),
+// Download the selected items with bounded concurrency (one pool shared by every channel),
 // retrying network faults, 5xx, truncated bodies and size mismatches with exponential backoff and jitter,
 // refreshing expired signed links, and emitting results in input order for the checkpoint.
 
 import type { Dispatcher } from 'undici';
 import { contentTypeMismatch, isExpired, openDownload } from '../discord/download.js';
 import type { Renewal, UrlRefresher } from '../discord/refresh.js';
-import { AbortedError, DiskFullError, DownloadError, DpsError, isDiskFull, OutputUnsafeError } from '../errors.js';
-import { outputErrorKind, StateDiskFullError } from '../errors.js';
+import { AbortedError, DiskFullError, isDiskFull, isDpsError, outputErrorKind, StateDiskFullError } from '../errors.js';
+import type { DownloadError, DpsError, OutputUnsafeError } from '../errors.js';
 import { outputError } from '../fs/output-check.js';
 import type { FailedResult, FilteredUnit, ItemResult, MediaItem, SavedResult } from '../types.js';
 import { backoff } from '../util/backoff.js';
 import { orderedParallel } from '../util/ordered-parallel.js';
 import type { Semaphore } from '../util/semaphore.js';
 import type { StallWatch } from '../util/stall-watch.js';
-import { itemFolder, itemPath, writeItem } from './write.js';
-import { folderTurn } from './folder-gate.js';
 import { adoptExisting } from './adopt.js';
+import { claimPath, itemFolder } from './claim-path.js';
+import { describeFailure, failedResult, failureReason } from './failure.js';
+import { folderTurn } from './folder-gate.js';
 import { resolveKnown } from './reference.js';
+import { writeItem } from './write.js';
 import type { WriteOptions } from './write.js';
 
 // How often one item's link may be refreshed in one run (each refresh is a request to Discord).
@@ -31,8 +33,6 @@ export interface FetchOptions extends WriteOptions {
   allowedOrigins?: readonly string[];
   retries?: number; // attempts after the first
   backoffMs?: number;
-  window?: number; // units between input and output (default 8 x pool size)
-  onAttempt?: (item: MediaItem, attempt: number, error: unknown) => void;
   onRetry?: (retry: RetryNotice) => void; // before each retry of a file (after its backoff is chosen)
   timeoutMs?: number; // a download with no headers, or no data, for this long fails (and is retried) [60 s]
   transfers?: StallWatch; // cancels transfers that stall while the run is stopping
@@ -56,8 +56,8 @@ export interface RetryNotice {
 }
 
 // Yields one result per unit, in input order; marks and skipped items pass straight through.
-export function fetch(source: AsyncIterable<FilteredUnit | SavedResult>, options: FetchOptions): AsyncGenerator<ItemResult> {
-  const window = options.window ?? Math.max(16, options.pool.size * 8);
+export function fetchFiles(source: AsyncIterable<FilteredUnit | SavedResult>, options: FetchOptions): AsyncGenerator<ItemResult> {
+  const window = Math.max(16, options.pool.size * 8); // units between input and output
   return orderedParallel(
     source,
     async (unit): Promise<ItemResult> => (unit.kind === 'item' ? downloadOnce(unit, options) : unit),
@@ -74,8 +74,8 @@ async function downloadOnce(item: MediaItem, options: FetchOptions): Promise<Ite
       known = await resolveKnown(item, options);
     } catch (error) {
       if (options.signal?.aborted) throw new AbortedError('aborted', { cause: options.signal.reason });
-      if (isDiskFull(error) || error instanceof DiskFullError) throw new DiskFullError(`disk full: no space left in ${options.out} while linking ${item.filename}; free some space and re-run to resume`, { cause: error });
-      return failed(item, error);
+      if (isDiskFull(error) || isDiskFullError(error)) throw new DiskFullError(`disk full: no space left in ${options.out} while linking ${item.filename}; free some space and re-run to resume`, { cause: error });
+      return failedResult(item, error);
     }
     return known === 'download' ? downloadInTurn(item, options) : known;
   });
@@ -83,7 +83,7 @@ async function downloadOnce(item: MediaItem, options: FetchOptions): Promise<Ite
 
 // The first download into each folder goes alone (folder-gate.ts), then the folder's downloads run in parallel.
 async function downloadInTurn(item: MediaItem, options: FetchOptions): Promise<ItemResult> {
-  const done = await folderTurn(options.store, itemFolder(options.out, item));
+  const done = await folderTurn(options.store, itemFolder(options.out, item), options.signal);
   try {
     return await download(item, options);
   } finally {
@@ -94,9 +94,9 @@ async function downloadInTurn(item: MediaItem, options: FetchOptions): Promise<I
 // Downloads one item, with retries; a permanent failure becomes a `failed` result, fatal errors throw.
 // Expired links are refreshed (at most MAX_REFRESHES times, outside the download slot) without using up a
 // retry: a link can expire again while its item waits for a slot when the links' lifetime is short.
-export async function download(item: MediaItem, options: FetchOptions): Promise<ItemResult> {
+async function download(item: MediaItem, options: FetchOptions): Promise<ItemResult> {
   if (item.gone !== undefined) return { kind: 'skipped', item, reason: 'deleted', detail: item.gone }; // recorded gone: never again
-  if (item.invalid !== undefined) return failed(item, undefined, 'invalid_attachment', item.invalid); // nothing to fetch
+  if (item.invalid !== undefined) return failedResult(item, undefined, 'invalid_attachment', item.invalid); // nothing to fetch
   // An item the state does not know whose file an earlier run already wrote: recorded, not downloaded again.
   const adopted = await adoptExisting(item, options, options.adoptFiles === true);
   if (adopted !== undefined) return adopted;
@@ -104,9 +104,9 @@ export async function download(item: MediaItem, options: FetchOptions): Promise<
   // a run killed once the file is renamed into place, before its record is written, adopts it next time.
   let claim: { path: string };
   try {
-    claim = await itemPath(item, options);
+    claim = await claimPath(item, options);
   } catch (error) {
-    if (error instanceof DownloadError) return failed(item, error); // no free name
+    if (isDownloadError(error)) return failedResult(item, error); // no free name
     throw error;
   }
   try {
@@ -162,10 +162,10 @@ async function transfer(item: MediaItem, options: FetchOptions): Promise<ItemRes
       }
     } catch (error) {
       if (options.signal?.aborted) throw new AbortedError('aborted', { cause: options.signal.reason });
-      if (error instanceof OutputUnsafeError) halt(options, error); // no other transfer starts
-      if (options.halt?.error instanceof OutputUnsafeError) return unsafe(item, options.halt.error);
+      if (isOutputUnsafe(error)) halt(options, error); // no other transfer starts
+      if (isOutputUnsafe(options.halt?.error)) return unsafe(item, options.halt.error);
       if (options.halt?.error) throw options.halt.error;
-      if (isDiskFull(error) || error instanceof DiskFullError) {
+      if (isDiskFull(error) || isDiskFullError(error)) {
         const message = `disk full: no space left in ${options.out} while writing ${item.filename}; free some space and re-run to resume`;
         throw halt(options, error instanceof StateDiskFullError ? error : new DiskFullError(message, { cause: error }));
       }
@@ -173,11 +173,10 @@ async function transfer(item: MediaItem, options: FetchOptions): Promise<ItemRes
       // run), a path refused on its own (a folder where the file goes) fails this item; neither is retried.
       const local = outputErrorKind(error);
       if (local === 'folder') throw halt(options, outputError(options.out, error));
-      if (local === 'file') return failed(item, error, 'output_unwritable');
+      if (local === 'file') return failedResult(item, error, 'output_unwritable');
       lastError = error;
-      options.onAttempt?.(item, attempt, error);
-      if (error instanceof DownloadError && error.expired) {
-        if (!canRefresh()) return failed(item, error);
+      if (isDownloadError(error) && error.expired) {
+        if (!canRefresh()) return failedResult(item, error);
         expired = true;
       } else if (!isRetryable(error)) break;
     } finally {
@@ -189,23 +188,23 @@ async function transfer(item: MediaItem, options: FetchOptions): Promise<ItemRes
       const renewal = await renewLink(item, url, options);
       if (renewal.gone !== undefined) return { kind: 'skipped', item, reason: 'deleted', detail: renewal.gone };
       const fresh = renewal.url;
-      if (!fresh) return failed(item, undefined, 'expired', 'the link expired and could not be refreshed (attachment deleted?)');
+      if (!fresh) return failedResult(item, undefined, 'expired', 'the link expired and could not be refreshed (attachment deleted?)');
       url = fresh;
       attempt--; // an expired link is not a fault of the download: it does not use up a retry
       continue;
     }
     if (attempt < retries) {
-      options.onRetry?.({ item, attempt: attempt + 2, attempts: retries + 1, reason: failureCode(lastError), detail: describe(lastError) });
-      await backoff(attempt, backoffMs, options.signal, (lastError as { retryAfterMs?: number } | undefined)?.retryAfterMs);
+      options.onRetry?.({ item, attempt: attempt + 2, attempts: retries + 1, reason: failureReason(lastError), detail: describeFailure(lastError) });
+      await backoff(attempt, backoffMs, options.signal, isDpsError(lastError) ? lastError.retryAfterMs : undefined);
     }
   }
-  return failed(item, lastError);
+  return failedResult(item, lastError);
 }
 
 // An output folder swapped during the run (this item's, or another's: the run is stopping): the item fails with
 // reason output_unsafe, and the checkpoint stops the run once it has announced the first such failure.
 function unsafe(item: MediaItem, error: OutputUnsafeError): FailedResult {
-  return { ...failed(item, error), stop: error };
+  return { ...failedResult(item, error), stop: error };
 }
 
 // Remember the error that stops the run, so no other download starts a transfer it could not write.
@@ -233,46 +232,20 @@ async function refreshUrl(item: MediaItem, options: FetchOptions): Promise<strin
   });
 }
 
+// Network resets, truncated bodies and timeouts are retried; our own errors say whether they may be.
 function isRetryable(error: unknown): boolean {
-  if (error instanceof DownloadError) return error.retryable;
-  if (error instanceof DpsError) return false;
-  return true; // network resets, truncated bodies, size mismatches, timeouts
+  if (isDownloadError(error)) return error.retryable;
+  return !isDpsError(error);
 }
 
-// undici's timeouts (--timeout), wrapped or not: what did not arrive in time.
-function timeoutKind(error: unknown): 'headers' | 'data' | undefined {
-  for (let e = error as { code?: unknown; cause?: unknown } | undefined, depth = 0; e && depth < 3; e = e.cause as typeof e, depth++) {
-    if (e.code === 'UND_ERR_HEADERS_TIMEOUT') return 'headers';
-    if (e.code === 'UND_ERR_BODY_TIMEOUT') return 'data';
-  }
-  return undefined;
+function isDownloadError(error: unknown): error is DownloadError {
+  return isDpsError(error) && error.code === 'DPS_DOWNLOAD';
 }
 
-// A failed result: `reason` is a stable code scripts can filter on, `detail` the human explanation.
-function failed(item: MediaItem, error: unknown, reason = failureCode(error), detail = describe(error)): FailedResult {
-  const status = (error as { status?: unknown } | undefined)?.status;
-  return { kind: 'failed', item, reason, detail, status: typeof status === 'number' ? status : undefined };
+function isOutputUnsafe(error: unknown): error is OutputUnsafeError {
+  return isDpsError(error) && error.code === 'DPS_OUTPUT_UNSAFE';
 }
 
-function failureCode(error: unknown): string {
-  const reason = (error as { reason?: unknown } | undefined)?.reason; // set by the check that refused it (content_type_mismatch)
-  if (typeof reason === 'string') return reason;
-  const status = (error as { status?: unknown } | undefined)?.status;
-  const message = error instanceof Error ? error.message : String(error);
-  if (typeof status === 'number') return `http_${status}`;
-  if (/size mismatch|Content-Length said|received \d+ bytes/i.test(message)) return 'size_mismatch';
-  if (/refusing to download/i.test(message)) return 'refused_host';
-  if (/redirect/i.test(message)) return 'too_many_redirects';
-  // Only documented reasons: a local output error names itself; anything else on the way from the CDN (a reset,
-  // a timeout, a truncated body) is the network's.
-  if (error instanceof DpsError && error.code === 'DPS_OUTPUT_UNSAFE') return 'output_unsafe';
-  if (error instanceof DpsError && error.code === 'DPS_OUTPUT') return 'output_unwritable';
-  return 'network';
-}
-
-function describe(error: unknown): string {
-  const timeout = timeoutKind(error);
-  if (timeout) return `timed out: no ${timeout} from the CDN within --timeout`;
-  if (error instanceof Error) return error.message.replace(/\s+/g, ' ').slice(0, 300);
-  return String(error);
+function isDiskFullError(error: unknown): error is DiskFullError {
+  return isDpsError(error) && error.code === 'DPS_DISK_FULL';
 }

@@ -3,6 +3,7 @@
 // so the checkpoint can still move the cursor past them (discord-api.md §2, trap 7, trap 8).
 
 import { mediaOf } from '../discord/media.js';
+import { withAttachmentId } from '../fs/safe-name.js';
 import type { MediaCandidate, MediaOptions } from '../discord/media.js';
 import type { APIMessage } from 'discord-api-types/v10';
 import type { ChannelContext, ChannelPage, MediaItem, MessageMark } from '../types.js';
@@ -65,10 +66,7 @@ function uniqueNames(candidates: readonly MediaCandidate[]): string[] {
   const taken = new Set<string>();
   return candidates.map((candidate) => {
     let name = candidate.filename;
-    if (taken.has(name.toLowerCase())) {
-      const dot = name.lastIndexOf('.');
-      name = dot > 0 ? `${name.slice(0, dot)}_${candidate.id}${name.slice(dot)}` : `${name}_${candidate.id}`;
-    }
+    if (taken.has(name.toLowerCase())) name = withAttachmentId(name, candidate.id);
     taken.add(name.toLowerCase());
     return name;
   });

@@ -9,16 +9,35 @@ import type { Store } from '../store/store.js';
 const firsts = new WeakMap<Store, Map<string, Promise<void>>>();
 
 // Resolves when this download may start: at once with `done` (call it when finished) for the folder's first,
-// otherwise once that first download is finished (with undefined).
-export async function folderTurn(store: Store, folder: string): Promise<(() => void) | undefined> {
+// otherwise once that first download is finished (with undefined). Rejects when `signal` aborts first.
+export async function folderTurn(store: Store, folder: string, signal?: AbortSignal): Promise<(() => void) | undefined> {
+  signal?.throwIfAborted();
   let folders = firsts.get(store);
-  if (folders === undefined) firsts.set(store, (folders = new Map()));
+  if (folders === undefined) {
+    folders = new Map();
+    firsts.set(store, folders);
+  }
   const first = folders.get(folder);
   if (first !== undefined) {
-    await first;
+    await untilDone(first, signal);
     return undefined;
   }
   let done!: () => void;
   folders.set(folder, new Promise<void>((resolve) => (done = resolve)));
   return done;
+}
+
+// `first`, or the signal's abort, whichever comes first (the listener is removed either way).
+async function untilDone(first: Promise<void>, signal: AbortSignal | undefined): Promise<void> {
+  if (signal === undefined) return first;
+  let onAbort!: () => void;
+  const aborted = new Promise<never>((_resolve, reject) => {
+    onAbort = () => reject(signal.reason);
+    signal.addEventListener('abort', onAbort, { once: true });
+  });
+  try {
+    await Promise.race([first, aborted]);
+  } finally {
+    signal.removeEventListener('abort', onAbort);
+  }
 }

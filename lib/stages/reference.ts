@@ -8,7 +8,8 @@ import { ensureDirInside, fileMatches, linkReference } from '../fs/atomic-write.
 import { referenceKey } from '../store/state.js';
 import type { SavedRecord } from '../store/state.js';
 import type { MediaItem, SavedResult, SkippedItem } from '../types.js';
-import { itemPath } from './write.js';
+import { claimPath } from './claim-path.js';
+import { recordReference } from './record.js';
 import type { WriteOptions } from './write.js';
 
 // What the store knows of an item's attachment id, decided before downloading: `download` (unknown, failed, or
@@ -30,7 +31,7 @@ async function reference(item: MediaItem, first: SavedRecord, options: WriteOpti
   try {
     let savedPath: string | undefined;
     while (savedPath === undefined) {
-      const next: { path: string; n: number } = await itemPath(item, options, claimed === undefined ? 0 : claimed.n + 1, owner);
+      const next: { path: string; n: number } = await claimPath(item, options, claimed === undefined ? 0 : claimed.n + 1, owner);
       if (claimed !== undefined) options.store.releaseClaim(claimed.path, owner);
       claimed = next;
       const folder = await ensureDirInside(options.out, dirname(next.path), options.folders);
@@ -38,23 +39,8 @@ async function reference(item: MediaItem, first: SavedRecord, options: WriteOpti
       if (linked === 'linked') savedPath = next.path;
       else if (linked === 'referenced') savedPath = first.path; // no hard links here: the record points at the first copy
     }
-    await options.store.recordReference({
-      ...first,
-      guild_id: item.context.guild_id,
-      channel_id: item.context.channel_id,
-      message_id: item.message_id,
-      filename: item.filename,
-      content_type: item.content_type ?? first.content_type,
-      timestamp: item.timestamp,
-      source: item.source,
-      author_id: item.author_id,
-      status: 'saved',
-      path: savedPath,
-      duplicate_of: first.path,
-      url: undefined,
-      updated_at: new Date().toISOString(),
-    });
-    return { kind: 'saved', item, path: savedPath, bytes: first.bytes ?? 0, sha256: first.sha256, duplicate_of: first.path };
+    const result: SavedResult = { kind: 'saved', item, path: savedPath, bytes: first.bytes ?? 0, sha256: first.sha256, duplicate_of: first.path };
+    return await recordReference(options.store, result, first);
   } finally {
     if (claimed !== undefined) options.store.releaseClaim(claimed.path, owner);
   }

@@ -11,7 +11,7 @@ import { dirname, join } from 'node:path';
 import { startFakeDiscord } from '../../fixtures/fake-discord.js';
 import type { FakeDiscord } from '../../fixtures/fake-discord.js';
 import { singleChannel } from '../../fixtures/scenarios.js';
-import { itemFolder } from '../../lib/stages/write.js';
+import { itemFolder } from '../../lib/stages/claim-path.js';
 import { runLibrary } from '../helpers/harness.js';
 import type { RunOutput } from '../helpers/harness.js';
 import { mountTmpfs, unmountTmpfs } from '../helpers/tmpfs.js';

@@ -5,12 +5,19 @@
 // candidate name with Y's size, and must not record it as Y: Y's own bytes have to be in the archive.
 
 import t from 'tap';
+import type { Test } from 'tap';
 import { readdirSync, truncateSync } from 'node:fs';
-import { join } from 'node:path';
+import { mkdir, writeFile } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
 import { startFakeDiscord } from '../../fixtures/fake-discord.js';
 import type { AttachmentSpec } from '../../fixtures/generate.js';
 import { singleChannel } from '../../fixtures/scenarios.js';
+import { adoptExisting } from '../../lib/stages/adopt.js';
+import { claimPath } from '../../lib/stages/claim-path.js';
+import type { WriteOptions } from '../../lib/stages/write.js';
+import type { MediaItem } from '../../lib/types.js';
 import { runLibrary } from '../helpers/harness.js';
+import { localItem, localWorld } from '../helpers/stage-items.js';
 import { assertExact, baseOptions } from '../helpers/verify.js';
 
 const png = (filename: string, size: number): AttachmentSpec => ({ filename, contentType: 'image/png', size, width: 10, height: 10 });
@@ -37,4 +44,46 @@ t.test('recovery never adopts another attachment\'s file of the same size under 
   const savedY = second.events.find((e) => e.event === 'saved' && (e as { attachment_id: string }).attachment_id === y.attachment_id) as { sha256?: string } | undefined;
   t.equal(savedY?.sha256, y.sha256, 'Y is announced with its own bytes, not X\'s');
   await assertExact(t, fake, options.out, options.state, channel.id);
+});
+
+// adoptExisting on its own (real LevelDB, real files): a file at the path this attachment claimed in an
+// earlier run is hashed and recorded; a stop before or during the look leaves it unrecorded (it is downloaded,
+// or adopted by the next run).
+async function claimedFile(t: Test): Promise<{ world: Awaited<ReturnType<typeof localWorld>>; item: MediaItem; options: WriteOptions; path: string }> {
+  const world = await localWorld(t);
+  const options: WriteOptions = { ...world, namePattern: '{filename}' };
+  const item = localItem(world.context, '91', { size: 5 });
+  const { path } = await claimPath(item, options);
+  world.store.releaseClaim(path, '91');
+  await world.store.advanceCursor(world.context.channel_id, '1'); // a later group, awaited: the claim is written
+  await mkdir(dirname(path), { recursive: true });
+  await writeFile(path, 'hello');
+  return { world, item, options, path };
+}
+
+t.test('adoptExisting: a complete file at its claimed path is hashed and recorded, with no download', async (t) => {
+  const { world, item, options, path } = await claimedFile(t);
+  t.match(await adoptExisting(item, options), { kind: 'saved', path, bytes: 5, adopted: true });
+  t.match(await world.store.getAttachment('91'), { status: 'saved', path });
+});
+
+t.test('adoptExisting aborted before start: not adopted, not recorded', async (t) => {
+  const { world, item, options } = await claimedFile(t);
+  const controller = new AbortController();
+  controller.abort();
+  t.equal(await adoptExisting(item, { ...options, signal: controller.signal }), undefined);
+  t.equal(await world.store.getAttachment('91'), undefined);
+});
+
+t.test('adoptExisting aborted mid-flight (once the path is claimed, before it is hashed): not recorded', async (t) => {
+  const { world, item, options } = await claimedFile(t);
+  const controller = new AbortController();
+  const claim = world.store.claimPath.bind(world.store);
+  world.store.claimPath = async (...args: Parameters<typeof claim>) => {
+    const claimed = await claim(...args);
+    controller.abort();
+    return claimed;
+  };
+  t.equal(await adoptExisting(item, { ...options, signal: controller.signal }), undefined);
+  t.equal(await world.store.getAttachment('91'), undefined);
 });

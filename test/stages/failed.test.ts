@@ -11,7 +11,11 @@ import type { FakeDiscord } from '../../fixtures/fake-discord.js';
 import { singleChannel } from '../../fixtures/scenarios.js';
 import { manifest, status } from '../../lib/index.js';
 import type { DpsEvent } from '../../lib/index.js';
+import type { UrlRefresher } from '../../lib/discord/refresh.js';
+import { failedItems } from '../../lib/stages/failed.js';
+import { recordFailure } from '../../lib/stages/record.js';
 import { collect, runLibrary } from '../helpers/harness.js';
+import { localItem, localWorld } from '../helpers/stage-items.js';
 import { baseOptions } from '../helpers/verify.js';
 
 type FileEvent = { event: string; reason?: string; attachment_id: string; message_id: string; path: string; detail?: string };
@@ -95,7 +99,7 @@ t.test('a failed item whose channel was deleted becomes gone under retry-failed'
 
 t.test('a retried item keeps {author} and {index}: the same path as a first try', async (t) => {
   const pattern = '{author}_{index}_{filename}';
-  const { fake, channel, options, failed } = await failingRun(t, 43, { namePattern: pattern });
+  const { options, failed } = await failingRun(t, 43, { namePattern: pattern });
   t.ok(failed.length > 0);
   const retried = await runLibrary(options);
   t.equal(retried.result.exitCode, 0);
@@ -132,4 +136,47 @@ t.test('the retry pass never drops an item silently: refresh-urls refused and th
   const third = await runLibrary(options);
   t.same(requestsFor(fake, deletedMessages, new Set(failed.map((f) => f.attachment_id))), [], 'no request for them on a later run');
   t.same(files(third.events, 'skipped', 'deleted'), [], 'and no event');
+});
+
+// failedItems on its own (real LevelDB): the queue read back as items with renewed links; a stop before the
+// read or while the links are renewed yields nothing more. The refresher is a stand-in here (the runs above
+// use the real one against the fake): what matters is when the stage looks at the signal.
+async function queued(t: Test, ids: readonly string[]): Promise<Awaited<ReturnType<typeof localWorld>>> {
+  const world = await localWorld(t);
+  for (const id of ids) await recordFailure(world.store, { kind: 'failed', item: localItem(world.context, id), reason: 'http_503', detail: 'CDN answered 503' });
+  return world;
+}
+const renewing = (onRenew: () => void = () => undefined): UrlRefresher =>
+  ({
+    renew: async (item: { attachmentId: string }) => {
+      onRenew();
+      return { url: `https://cdn.discordapp.com/attachments/2/${item.attachmentId}/fresh.png` };
+    },
+  }) as unknown as UrlRefresher;
+
+t.test('failedItems: each queued item, its link renewed', async (t) => {
+  const world = await queued(t, ['61', '62']);
+  const items = await collect(failedItems(world.context, { store: world.store, refresher: renewing() }));
+  t.same(items.map((i) => [i.attachment_id, i.url.endsWith('/fresh.png')]), [['61', true], ['62', true]]);
+});
+
+t.test('failedItems aborted before start: rejects, nothing yielded', async (t) => {
+  const world = await queued(t, ['63']);
+  const controller = new AbortController();
+  controller.abort();
+  const yielded: string[] = [];
+  await t.rejects((async () => {
+    for await (const item of failedItems(world.context, { store: world.store, refresher: renewing(), signal: controller.signal })) yielded.push(item.attachment_id);
+  })());
+  t.same(yielded, []);
+});
+
+t.test('failedItems aborted mid-flight (while a batch\'s links are renewed): rejects before yielding it', async (t) => {
+  const world = await queued(t, ['64', '65', '66']);
+  const controller = new AbortController();
+  const yielded: string[] = [];
+  await t.rejects((async () => {
+    for await (const item of failedItems(world.context, { store: world.store, refresher: renewing(() => controller.abort()), signal: controller.signal, batch: 2 })) yielded.push(item.attachment_id);
+  })());
+  t.same(yielded, [], 'the renewed batch is not yielded once the run stopped');
 });

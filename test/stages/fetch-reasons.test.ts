@@ -1,6 +1,6 @@
 // Every `failed` event carries one of the README's documented reason codes (issue 20: "every failure visible
-// with a documented code"). A CDN connection that is reset or closed mid-body is a network failure; failureCode
-// (lib/stages/fetch.ts) turns the DownloadError that wraps it into the undocumented code `download`.
+// with a documented code"). A CDN connection that is reset or closed mid-body is a network failure, never an
+// undocumented code such as `download` (failureReason, lib/stages/failure.ts).
 
 import t from 'tap';
 import { startFakeDiscord } from '../../fixtures/fake-discord.js';

@@ -3,7 +3,9 @@
 // no CDN request, a hard link at the forward's own path, and the attachment's first record untouched; identical
 // bytes under different ids downloaded at the same moment end as hard links of one stored copy.
 
-import { lstat } from 'node:fs/promises';
+import { createHash } from 'node:crypto';
+import { lstat, mkdir, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import t from 'tap';
 import type { Test } from 'tap';
 import { startFakeDiscord } from '../../fixtures/fake-discord.js';
@@ -11,7 +13,12 @@ import type { FakeDiscord } from '../../fixtures/fake-discord.js';
 import type { AttachmentSpec, MessageSpec } from '../../fixtures/generate.js';
 import { singleChannel } from '../../fixtures/scenarios.js';
 import { manifest } from '../../lib/index.js';
+import { recordSaved } from '../../lib/stages/record.js';
+import { resolveKnown } from '../../lib/stages/reference.js';
+import type { WriteOptions } from '../../lib/stages/write.js';
+import type { MediaItem } from '../../lib/types.js';
 import { collect, runLibrary } from '../helpers/harness.js';
+import { localItem, localWorld } from '../helpers/stage-items.js';
 import { assertExact, baseOptions } from '../helpers/verify.js';
 
 const png = (filename: string, size: number, extra: Partial<AttachmentSpec> = {}): AttachmentSpec => ({ filename, contentType: 'image/png', size, width: 10, height: 10, ...extra });
@@ -114,4 +121,47 @@ t.test('identical bytes under different ids, downloaded at the same moment: hard
     await sameFile(t, pair[0]!.path, pair[1]!.path, 'hard-linked');
   }
   await assertExact(t, fake, options.out, options.state, channelId);
+});
+
+// resolveKnown on its own (real LevelDB, real files): an attachment archived from another message becomes a
+// hard link + reference with no download; a stop before or during the check of the first copy records nothing.
+async function archivedOnce(t: Test): Promise<{ world: Awaited<ReturnType<typeof localWorld>>; forward: MediaItem; options: WriteOptions }> {
+  const world = await localWorld(t);
+  const options: WriteOptions = { ...world, namePattern: '{message_id}_{filename}' };
+  const original = localItem(world.context, '95', { size: 5 });
+  const path = join(world.out, 'first.png');
+  await mkdir(world.out, { recursive: true });
+  await writeFile(path, 'hello');
+  await recordSaved(world.store, { kind: 'saved', item: original, path, bytes: 5, sha256: createHash('sha256').update('hello').digest('hex') }, { newHash: true, ownsPath: true });
+  return { world, forward: localItem(world.context, '95', { size: 5, message_id: '996', source: 'forward' }), options };
+}
+
+t.test('resolveKnown: a reference at the forward\'s own path, the first record untouched', async (t) => {
+  const { world, forward, options } = await archivedOnce(t);
+  const result = await resolveKnown(forward, options);
+  t.match(result, { kind: 'saved', duplicate_of: join(world.out, 'first.png') });
+  t.match(await world.store.getReference('95', '996'), { status: 'saved' });
+  t.match(await world.store.getAttachment('95'), { message_id: '995' });
+});
+
+t.test('resolveKnown aborted before start: rejects, no reference', async (t) => {
+  const { world, forward, options } = await archivedOnce(t);
+  const controller = new AbortController();
+  controller.abort();
+  await t.rejects(resolveKnown(forward, { ...options, signal: controller.signal }));
+  t.equal(await world.store.getReference('95', '996'), undefined);
+});
+
+t.test('resolveKnown aborted mid-flight (while checking the first copy): rejects, no reference', async (t) => {
+  const { world, forward, options } = await archivedOnce(t);
+  const controller = new AbortController();
+  const getReference = world.store.getReference.bind(world.store);
+  world.store.getReference = async (...args: Parameters<typeof getReference>) => {
+    const found = await getReference(...args);
+    controller.abort();
+    return found;
+  };
+  await t.rejects(resolveKnown(forward, { ...options, signal: controller.signal }));
+  world.store.getReference = getReference;
+  t.equal(await world.store.getReference('95', '996'), undefined);
 });

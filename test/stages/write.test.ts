@@ -13,7 +13,8 @@ import type { FakeDiscord } from '../../fixtures/fake-discord.js';
 import type { AttachmentSpec, MessageSpec } from '../../fixtures/generate.js';
 import { singleChannel } from '../../fixtures/scenarios.js';
 import type { SingleChannelOptions } from '../../fixtures/scenarios.js';
-import { candidateName } from '../../lib/stages/write.js';
+import { writeItem } from '../../lib/stages/write.js';
+import { localItem, localWorld } from '../helpers/stage-items.js';
 import { listFiles, runLibrary } from '../helpers/harness.js';
 import { baseOptions } from '../helpers/verify.js';
 
@@ -135,14 +136,47 @@ t.test('claims hold across runs: a later attachment rendering to an archived pat
   await checkSaved(t, [...run1.events, ...run2.events], options.out, fake, channelId);
 });
 
-t.test('candidate names: the id survives the length cut, then a counter', async (t) => {
-  const long = `${'b'.repeat(115)}.png`;
-  t.equal(candidateName('x.png', '123', 0), 'x.png');
-  t.equal(candidateName('x.png', '123', 1), 'x_123.png');
-  t.equal(candidateName('x.png', '123', 2), 'x_123_2.png');
-  t.equal(candidateName('2024-01-01', '123', 1), '2024-01-01_123', 'no extension: appended');
-  const cut = candidateName(long, '1234567890123456789', 1);
-  t.ok(cut.endsWith('_1234567890123456789.png') && Buffer.byteLength(cut) <= 120, cut);
-  const emoji = candidateName(`${'📷'.repeat(29)}.png`, '99', 1);
-  t.ok(emoji.endsWith('_99.png') && Buffer.byteLength(emoji) <= 120 && !emoji.includes('\ufffd'), emoji);
+// writeItem on its own, with a body the test controls and a real LevelDB: the bytes at the claimed path and
+// recorded; a body that disagrees with the declared size is size_mismatch; a stop before or during the body
+// leaves neither a file nor a record.
+async function* chunks(parts: readonly string[], between?: () => void): AsyncGenerator<Uint8Array> {
+  for (const [i, part] of parts.entries()) {
+    if (i > 0) between?.();
+    yield Buffer.from(part);
+  }
+}
+
+t.test('writeItem: the body at the claimed path, recorded as saved', async (t) => {
+  const world = await localWorld(t);
+  const item = localItem(world.context, '501', { size: 6 });
+  const saved = await writeItem(item, chunks(['abc', 'def']), { ...world, namePattern: '{filename}' });
+  t.equal(await fs.readFile(saved.path, 'utf8'), 'abcdef');
+  t.equal(saved.sha256, sha(Buffer.from('abcdef')));
+  t.match(await world.store.getAttachment('501'), { status: 'saved', path: saved.path, bytes: 6 });
+});
+
+t.test('writeItem: a Content-Length that disagrees with the attachment is size_mismatch, before any byte is written', async (t) => {
+  const world = await localWorld(t);
+  const item = localItem(world.context, '502', { size: 6 });
+  await t.rejects(writeItem(item, chunks(['abcdefg']), { ...world, namePattern: '{filename}' }, 7), { code: 'DPS_DOWNLOAD', reason: 'size_mismatch', retryable: true });
+  t.same(await listFiles(world.out).catch(() => []), []);
+});
+
+t.test('writeItem aborted before start: no file, no record', async (t) => {
+  const world = await localWorld(t);
+  const item = localItem(world.context, '503', { size: 6 });
+  const controller = new AbortController();
+  controller.abort();
+  await t.rejects(writeItem(item, chunks(['abc', 'def']), { ...world, namePattern: '{filename}', signal: controller.signal }));
+  t.same(await listFiles(world.out).catch(() => []), [], 'no file, no temp file');
+  t.equal(await world.store.getAttachment('503'), undefined);
+});
+
+t.test('writeItem aborted mid-flight (after the first chunk): no file, no record', async (t) => {
+  const world = await localWorld(t);
+  const item = localItem(world.context, '504', { size: 6 });
+  const controller = new AbortController();
+  await t.rejects(writeItem(item, chunks(['abc', 'def'], () => controller.abort()), { ...world, namePattern: '{filename}', signal: controller.signal }));
+  t.same(await listFiles(world.out).catch(() => []), [], 'no file, no temp file');
+  t.equal(await world.store.getAttachment('504'), undefined);
 });

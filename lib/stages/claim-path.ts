@@ -1,0 +1,67 @@
+// (inside fetch, before any download) Where an item's file goes, and the claim that makes the path its own: a
+// path is only ever written by the holder of its claim, so two attachments never share a file whatever the
+// name pattern. A taken name moves the item to the next candidate: the attachment id before the extension,
+// then a counter after the id.
+
+import { DownloadError } from '../errors.js';
+import { folderName, nameVars, renderName, resolveInside, withAttachmentId } from '../fs/safe-name.js';
+import type { Store } from '../store/store.js';
+import type { ChannelContext, MediaItem } from '../types.js';
+
+// What naming needs: the absolute --out, the --name-pattern, and the store that holds the claims.
+export interface NamingOptions {
+  out: string;
+  namePattern: string;
+  store: Store;
+}
+
+// How many names an item tries before it gives up (the id, then a counter: only hostile folders get far).
+const MAX_CANDIDATES = 1000;
+
+// Folders already worked out, per channel context (one object per channel for a whole run) and output root.
+const folders = new WeakMap<ChannelContext, { out: string; folder: string }>();
+
+// The folder of an item: <out>/<Server>_<id>/<Channel>_<id>[/threads/<Thread>_<id>].
+export function itemFolder(out: string, item: MediaItem): string {
+  const { context } = item;
+  const known = folders.get(context);
+  if (known?.out === out) return known.folder;
+  const folder = folderOf(out, context);
+  folders.set(context, { out, folder });
+  return folder;
+}
+
+function folderOf(out: string, context: ChannelContext): string {
+  const parts = [folderName(context.guild_name, context.guild_id)];
+  if (context.parent_id) parts.push(folderName(context.parent_name ?? 'channel', context.parent_id), 'threads');
+  parts.push(folderName(context.channel_name, context.channel_id));
+  return resolveInside(out, ...parts);
+}
+
+// Candidate n of a rendered name: the name itself, then the attachment id before its extension, then a
+// counter after the id. Applied to the final, sanitised and length-cut name, so the suffix always survives.
+export function candidateName(rendered: string, attachmentId: string, n: number): string {
+  return n === 0 ? rendered : withAttachmentId(rendered, attachmentId, n);
+}
+
+// The first candidate path from `from` on that `owner` (an attachment id, or a reference key) can claim in the
+// store. Claims compare case-folded, normalised paths (pathKey in store/state.ts). An attachment's own claim
+// is persisted at once (batched), before its download: see Store.claimPath. Throws a DownloadError when no
+// candidate is free.
+export async function claimPath(item: MediaItem, options: NamingOptions, from = 0, owner = item.attachment_id): Promise<{ path: string; n: number }> {
+  const folder = itemFolder(options.out, item);
+  const rendered = renderName(options.namePattern, nameVars(item));
+  for (let n = from; n < MAX_CANDIDATES; n++) {
+    const path = resolveInside(folder, candidateName(rendered, item.attachment_id, n));
+    if (await options.store.claimPath(path, owner, owner === item.attachment_id)) return { path, n };
+  }
+  throw new DownloadError(`no free file name for ${item.filename} in ${folder} after ${MAX_CANDIDATES} tries`, { retryable: false });
+}
+
+// The paths an earlier run may have given an item, unclaimed: its pattern's path, and the variant with its
+// attachment id (candidate 1) that it gets when that path is another attachment's (adopt.ts looks at both).
+export function candidatePaths(item: MediaItem, options: Pick<NamingOptions, 'out' | 'namePattern'>): { path: string; suffixedPath: string } {
+  const folder = itemFolder(options.out, item);
+  const rendered = renderName(options.namePattern, nameVars(item));
+  return { path: resolveInside(folder, candidateName(rendered, item.attachment_id, 0)), suffixedPath: resolveInside(folder, candidateName(rendered, item.attachment_id, 1)) };
+}
