@@ -12,7 +12,7 @@ import { inProcessDisk } from '../fs/disk-thread.js';
 import type { Disk, WrittenFile } from '../fs/disk-thread.js';
 import { folderName, nameVars, renderName, resolveInside, suffixName } from '../fs/safe-name.js';
 import type { Store } from '../store/store.js';
-import type { SavedRecord } from '../store/state.js';
+import type { SavedRecord } from '../store/store.js';
 import type { ChannelContext, MediaItem, SavedResult } from '../types.js';
 import type { KeyedLock } from '../util/keyed-lock.js';
 
@@ -59,7 +59,7 @@ export function candidateName(rendered: string, attachmentId: string, n: number)
 
 // The first candidate path from `from` on that `owner` (an attachment id, or a reference key) can claim in the
 // store: a path is only ever written by the holder of its claim. Whatever the name pattern, two attachments
-// never share a path (claims compare case-folded, normalised paths: see pathKey in store/state.ts). An
+// never share a path (claims compare case-folded, normalised paths: see pathKey in store/store.ts). An
 // attachment's own claim is persisted at once (batched), before its download: see Store.claimPath.
 export async function itemPath(item: MediaItem, options: Pick<WriteOptions, 'out' | 'namePattern' | 'store'>, from = 0, owner = item.attachment_id): Promise<{ path: string; n: number }> {
   const folder = itemFolder(options.out, item);

@@ -55,11 +55,6 @@ export function intersect(recorded: WalkFilter | undefined, next: WalkFilter): W
   };
 }
 
-// The same selection (so a record is only rewritten when it changes).
-export function sameFilter(a: WalkFilter | undefined, b: WalkFilter | undefined): boolean {
-  return JSON.stringify(a) === JSON.stringify(b);
-}
-
 // During a re-walk: whether an archived file's `saved` event was printed by an earlier run (it lies in what
 // was announced before the re-walk began, and its record is older than the re-walk), so it is skipped as
 // already archived instead of announced again.
