@@ -1,6 +1,6 @@
 // The filter a channel's history was walked with (ChannelRecord.walked_with): what a run selects decides which
 // files exist below its cursor, so a later run that selects more must walk the history again, and one that
-// selects less narrows what the record can promise. Pure functions over the stored form; see ARCHITECTURE.md
+// selects less narrows what the record can promise. Pure functions over the stored form; see README.md
 // "Changing filters between runs".
 
 import type { RewalkRecord, WalkFilter } from '../types.js';
