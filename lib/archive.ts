@@ -36,7 +36,7 @@ import type { APIMessage } from 'discord-api-types/v10';
 import type { AttachmentRecord, ItemResult, MediaItem } from './types.js';
 import { paginate } from './stages/paginate.js';
 import { KeyedLock } from './util/keyed-lock.js';
-import { openStore } from './store/store.js';
+import { openStore } from './store/open.js';
 import type { Store } from './store/store.js';
 import type { ArchiveOptions, ArchiveHooks } from './options.js';
 import { normalizeOptions } from './options.js';

@@ -9,7 +9,7 @@ import type { FakeDiscord } from '../fixtures/fake-discord.js';
 import { singleChannel } from '../fixtures/scenarios.js';
 import { runArchive } from '../lib/index.js';
 import type { DpsEvent } from '../lib/index.js';
-import { openStore } from '../lib/store/store.js';
+import { openStore } from '../lib/store/open.js';
 import { collect, runLibrary } from './helpers/harness.js';
 import { assertExact, baseOptions } from './helpers/verify.js';
 

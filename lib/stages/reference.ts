@@ -5,8 +5,8 @@
 
 import { dirname } from 'node:path';
 import { ensureDirInside, fileMatches, linkReference } from '../fs/atomic-write.js';
-import { referenceKey } from '../store/state.js';
-import type { SavedRecord } from '../store/state.js';
+import { referenceKey } from '../store/store.js';
+import type { SavedRecord } from '../store/store.js';
 import type { MediaItem, SavedResult, SkippedItem } from '../types.js';
 import { claimPath } from './claim-path.js';
 import { recordReference } from './record.js';

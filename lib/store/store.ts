@@ -1,198 +1,499 @@
-// Opening the state store: LevelDB in a directory that is locked while a run holds it, identified as ours by a
-// meta record, and never overwritten when it turns out to be something else. The Store API lives in state.ts.
+// The Store class: channel cursors and counters, one record per attachment, a content-hash index for dedupe,
+// claimed file paths and a retry queue of failed items, over any abstract-level database (open.ts opens one).
 
-import fs from 'node:fs/promises';
 import path from 'node:path';
-import { Level } from 'level';
-import { StoreError } from '../errors.js';
-import type { StateDiskFullError } from '../errors.js';
-import { isStateDiskFull, translateWriteError } from './write-errors.js';
-import { Store } from './state.js';
-import { makeFolder } from '../fs/output-check.js';
-import type { StoreDb } from './state.js';
+import type { AbstractBatchOperation, AbstractLevel, AbstractSublevel } from 'abstract-level';
+import type { AttachmentRecord, ChannelRecord, DoneSpan, WalkFilter } from '../types.js';
+import { translateWriteError } from './write-errors.js';
+import { intersect } from './walked-with.js';
+import { KeyedLock } from '../util/keyed-lock.js';
+import { compareSnowflakes } from '../util/snowflake.js';
 
-export { Store } from './state.js';
-export type { ChannelPatch, FailedEntry, HashEntry, SavedRecord, StoreDb } from './state.js';
+// Any abstract-level database with string keys (the store sets JSON value encodings itself).
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+export type StoreDb = AbstractLevel<any, string, any>;
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+type Sub<V> = AbstractSublevel<any, any, string, V>;
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+type Ops = AbstractBatchOperation<StoreDb, string, any>[];
 
-// Identifies a state directory as ours; a database without it is someone else's and is never touched.
-export interface StoreMeta {
-  format: 'dps-state';
-  version: 1;
-  created_at: string;
+// Where the first copy of some bytes was written.
+export interface HashEntry {
+  path: string;
+  attachment_id: string;
 }
 
-// State directories this process has open. LevelDB's lock is an fcntl lock, which POSIX drops when the
-// process closes ANY descriptor of the LOCK file, and LevelDB does exactly that when a second open in the same
-// process fails. So a second open in this process must be refused here, before LevelDB ever sees it.
-const openHere = new Set<string>();
+// A saved attachment always has its hash and path.
+export type SavedRecord = AttachmentRecord & { sha256: string; path: string };
 
-const META_KEY = 'meta';
-// A file beside LevelDB's own that names the folder a dps state (LevelDB removes only files it named itself).
-const MARKER = 'DPS_STATE';
-const FORMAT: StoreMeta['format'] = 'dps-state';
+// Channel fields a caller may update; the cursor moves only through advanceCursor's messageId, and the
+// counters are maintained by recordSaved/recordFailed in the same batch as the record they count.
+// Undefined fields are ignored (they never erase a stored value).
+type PatchableChannelField = Exclude<keyof ChannelRecord, 'channel_id' | 'last_message_id' | 'done_above' | 'total_images' | 'failed'>;
+export type ChannelPatch = { [K in PatchableChannelField]?: ChannelRecord[K] | undefined };
 
-// Wrap an already-open or opening database (memory-level in tests) and check it is a dps state store.
-export async function createStore(db: StoreDb, label = 'the state database'): Promise<Store> {
-  await db.open();
-  await ensureMeta(db, label);
-  return new Store(db);
+// One entry of the retry queue: the failed record, with the URL to retry if it is still known.
+export type FailedEntry = AttachmentRecord & { status: 'failed' };
+
+// Failed-queue key: channel, then message id zero-padded so the queue iterates oldest message first.
+function failedKey(rec: Pick<AttachmentRecord, 'channel_id' | 'message_id' | 'attachment_id'>): string {
+  return `${rec.channel_id}!${rec.message_id.padStart(20, '0')}!${rec.attachment_id}`;
 }
 
-// Our meta record, or undefined when there is none; a meta key that is not our JSON means a foreign database.
-async function readMeta(db: StoreDb, where: string): Promise<Partial<StoreMeta> | undefined> {
-  try {
-    const meta: unknown = await db.get(META_KEY, { valueEncoding: 'json' });
-    if (meta === undefined || (typeof meta === 'object' && meta !== null)) return meta as Partial<StoreMeta> | undefined;
-  } catch (error) {
-    throw corrupt(`${where} is not a dps state directory`, error);
+// Path claims are compared the way the strictest file system would: macOS and Windows ignore case, and macOS
+// Unicode normalisation, so `A.png` and `a.png`, or `é` composed and decomposed, are one name. Compatibility
+// normalisation and a full case fold (upper then lower: `ß` -> `ss`) make more names collide than any file
+// system does, never fewer: a false collision only costs a suffixed name, a missed one would cost a file.
+export function pathKey(file: string): string {
+  return path.normalize(file).normalize('NFKC').toUpperCase().toLowerCase().normalize('NFKC');
+}
+
+// A reference to an archived attachment from another message (a forward, an embed): keyed by both ids, so
+// the attachment's first record is never replaced, and one message references one attachment once.
+export function referenceKey(attachmentId: string, messageId: string): string {
+  return `${attachmentId}!${messageId}`;
+}
+
+// Key range of one channel in the failed queue ('"' is the character after the '!' separator).
+function channelRange(channelId: string | undefined): { gte?: string; lt?: string } {
+  return channelId === undefined ? {} : { gte: `${channelId}!`, lt: `${channelId}"` };
+}
+
+// The state store: every method is safe to call concurrently (writes that read first are serialised).
+export class Store {
+  readonly #db: StoreDb;
+  readonly #channel: Sub<ChannelRecord>;
+  // Write-through copy of the channel records this process read or wrote: the state directory is locked to
+  // one process, so the copy cannot go stale, and counters are updated without a read per saved file.
+  readonly #channels = new Map<string, ChannelRecord>();
+  readonly #attachment: Sub<AttachmentRecord>;
+  readonly #hash: Sub<HashEntry>;
+  readonly #path: Sub<string>;
+  readonly #failed: Sub<FailedEntry>;
+  readonly #reference: Sub<AttachmentRecord>;
+  readonly #onClose: (() => void) | undefined;
+  readonly #locks = new KeyedLock();
+  // Reads answered synchronously when the database can (LevelDB, from its cache, without a round trip through
+  // libuv's thread pool); otherwise asynchronously.
+  readonly #sync: boolean;
+  // Path claims made in this process and not yet written: they are persisted with the saved file's record
+  // (recordSaved) and forgotten by releaseClaim, so a file costs no write of its own before its record.
+  readonly #claims = new Map<string, string>();
+  // Group commit: writes made while the previous batch is being written (or in the same turn of the event loop)
+  // go to LevelDB together, in order, as one batch; each caller's promise resolves once its group is written.
+  #group: { ops: Ops; written: Promise<void> } | undefined;
+  #lastWrite: Promise<void> = Promise.resolve();
+  // Attachment records waiting in an unwritten group, so reads see them (read-your-writes).
+  readonly #unwritten = new Map<string, AttachmentRecord>();
+  // The same for hash entries and references: a second download of the same bytes (or a second reference)
+  // must see the first one's entry even while its group is still being written.
+  readonly #unwrittenHash = new Map<string, HashEntry>();
+  readonly #unwrittenReference = new Map<string, AttachmentRecord>();
+
+  // `onClose` runs once the database is closed (openStore uses it to release its in-process lock).
+  constructor(db: StoreDb, onClose?: () => void) {
+    this.#db = db;
+    this.#onClose = onClose;
+    this.#channel = db.sublevel<string, ChannelRecord>('channel', { valueEncoding: 'json' });
+    this.#attachment = db.sublevel<string, AttachmentRecord>('attachment', { valueEncoding: 'json' });
+    this.#hash = db.sublevel<string, HashEntry>('hash', { valueEncoding: 'json' });
+    this.#path = db.sublevel<string, string>('path', { valueEncoding: 'json' });
+    this.#failed = db.sublevel<string, FailedEntry>('failed', { valueEncoding: 'json' });
+    this.#reference = db.sublevel<string, AttachmentRecord>('reference', { valueEncoding: 'json' });
+    this.#sync = (db.supports as { getSync?: boolean }).getSync === true;
   }
-  throw corrupt(`${where} is not a dps state directory`);
-}
 
-// First open writes the meta record; a database that has keys but no meta record is someone else's.
-// With `create` false (read commands) a database without the meta record is refused, and nothing is written.
-async function ensureMeta(db: StoreDb, where: string, create = true): Promise<void> {
-  const meta = await readMeta(db, where);
-  if (meta === undefined) {
-    for await (const _key of db.keys({ limit: 1 })) {
-      throw corrupt(`${where} is not a dps state directory (it holds another database); choose another one`);
+  #get<V>(sublevel: Sub<V>, key: string): V | undefined | Promise<V | undefined> {
+    return this.#sync && sublevel.status === 'open' ? sublevel.getSync(key) : sublevel.get(key);
+  }
+
+  #getAttachment(attachmentId: string): AttachmentRecord | undefined | Promise<AttachmentRecord | undefined> {
+    return this.#unwritten.get(attachmentId) ?? this.#get(this.#attachment, attachmentId);
+  }
+
+  // Queue ops for the next group; resolves when they are written. Groups are written one after another.
+  #write(ops: Ops): Promise<void> {
+    let group = this.#group;
+    if (group === undefined) {
+      const batch: Ops = [];
+      const written = this.#lastWrite
+        .then(() => new Promise<void>((resolve) => setImmediate(resolve)))
+        .then(async () => {
+          this.#group = undefined; // later writes start the next group
+          try {
+            await this.#db.batch(batch).catch((error: unknown) => {
+              throw translateWriteError(error, this.#db);
+            });
+          } finally {
+            for (const op of batch) {
+              if (op.type === 'put' && op.sublevel === this.#attachment && this.#unwritten.get(op.key) === op.value) this.#unwritten.delete(op.key);
+              if (op.type === 'put' && op.sublevel === this.#hash && this.#unwrittenHash.get(op.key) === op.value) this.#unwrittenHash.delete(op.key);
+              if (op.type === 'put' && op.sublevel === this.#reference && this.#unwrittenReference.get(op.key) === op.value) this.#unwrittenReference.delete(op.key);
+            }
+          }
+        });
+      group = { ops: batch, written };
+      this.#group = group;
+      this.#lastWrite = written.catch(() => undefined);
     }
-    if (!create) throw noState(`${where} is not a dps state directory (an empty database); check --state`);
-    const fresh: StoreMeta = { format: FORMAT, version: 1, created_at: new Date().toISOString() };
-    await db.put(META_KEY, fresh, { valueEncoding: 'json' });
-    return;
+    for (const op of ops) {
+      group.ops.push(op);
+      if (op.type === 'put' && op.sublevel === this.#attachment) this.#unwritten.set(op.key, op.value as AttachmentRecord);
+      if (op.type === 'put' && op.sublevel === this.#hash) this.#unwrittenHash.set(op.key, op.value as HashEntry);
+      if (op.type === 'put' && op.sublevel === this.#reference) this.#unwrittenReference.set(op.key, op.value as AttachmentRecord);
+    }
+    return group.written;
   }
-  if (meta.format !== FORMAT) throw corrupt(`${where} is not a dps state directory`);
-  if (meta.version !== 1) {
-    throw corrupt(`${where} was written by another dps version (state version ${String(meta.version)}); upgrade dps`);
-  }
-}
 
-// How to open the state: `mustExist` is for read commands (manifest, status), which must find a dps state
-// there already and create nothing: a typo in --state is an error (DPS_NO_STATE), not an empty archive.
-export interface OpenStoreOptions {
-  signal?: AbortSignal | undefined;
-  mustExist?: boolean;
-}
-
-// Open (creating if needed) the LevelDB state directory. Refuses, without writing anything, a directory that
-// another dps process holds (DPS_STORE_LOCKED) or that holds something other than a dps store (DPS_STORE_CORRUPT).
-export async function openStore(dir: string, opts: OpenStoreOptions = {}): Promise<Store> {
-  opts.signal?.throwIfAborted();
-  const location = path.resolve(dir);
-  const mustExist = opts.mustExist ?? false;
-  await (mustExist ? assertExistingState(location) : assertStoreDirectory(location));
-  const key = await fs.realpath(location);
-  if (openHere.has(key)) throw lockedError(location);
-  await checkUnmarked(location);
-  openHere.add(key);
-  const release = (): void => void openHere.delete(key);
-  const db = new Level<string, unknown>(location, { valueEncoding: 'json', createIfMissing: !mustExist });
-  try {
-    await db.open();
-  } catch (error) {
-    release();
-    throw translateOpenError(error, location);
+  // Read-modify-write operations on one key (a channel's record and counters, a path claim) run one at a
+  // time, so two callers never both see a path as free or both add to the same old counter; different keys
+  // proceed in parallel.
+  #serial<T>(key: string, task: () => Promise<T>): Promise<T> {
+    return this.#locks.run(key, task);
   }
-  try {
-    opts.signal?.throwIfAborted();
-    await ensureMeta(db, location, !mustExist).catch((error: unknown) => {
-      throw translateWriteError(error, db);
+
+  // One channel's cursor, names and counters.
+  async getChannel(channelId: string): Promise<ChannelRecord | undefined> {
+    return this.#channels.get(channelId) ?? this.#get(this.#channel, channelId);
+  }
+
+  async #readChannel(channelId: string): Promise<ChannelRecord | undefined> {
+    const cached = this.#channels.get(channelId);
+    if (cached !== undefined) return cached;
+    const stored = await this.#get(this.#channel, channelId);
+    if (stored !== undefined) this.#channels.set(channelId, stored);
+    return stored;
+  }
+
+  // Replace a channel record as given (cursor and counters included); prefer advanceCursor for updates.
+  async putChannel(rec: ChannelRecord): Promise<void> {
+    const written = await this.#serial(`channel:${rec.channel_id}`, async () => {
+      this.#channels.set(rec.channel_id, rec);
+      return { done: this.#write([{ type: 'put', sublevel: this.#channel, key: rec.channel_id, value: rec }]) };
     });
-    await fs.writeFile(path.join(location, MARKER), `${FORMAT}\n`, { flag: 'wx' }).catch(() => undefined); // ours from now on
-    return new Store(db, release);
-  } catch (error) {
-    await db.close().catch(() => {});
-    release();
-    throw error;
+    await written.done;
   }
-}
 
-function corrupt(message: string, cause?: unknown): StoreError {
-  return new StoreError('DPS_STORE_CORRUPT', message, { cause });
-}
+  // The channel records this process has read or written, as they are now (progress.json during a run).
+  cachedChannels(): IterableIterator<ChannelRecord> {
+    return this.#channels.values();
+  }
 
-function noState(message: string, cause?: unknown): StoreError {
-  return new StoreError('DPS_NO_STATE', message, { cause });
-}
+  // Every known channel and thread (for `dps status`).
+  async *channels(signal?: AbortSignal): AsyncIterable<ChannelRecord> {
+    for await (const value of this.#channel.values({ signal })) yield value;
+  }
 
-function lockedError(location: string, cause?: unknown): StoreError {
-  return new StoreError('DPS_STORE_LOCKED', `state directory ${location} is in use by another dps process`, { cause });
-}
+  // Move a channel's cursor to messageId if that is further than where it is (never backwards), merging
+  // the patch's metadata. `messageId` undefined only merges the patch. Creates the record if needed.
+  // `doneAbove`: a span finished walking down (ChannelRecord.done_above); it extends the stored span it
+  // overlaps, or replaces it. A span the cursor reaches is folded into the cursor.
+  // `walkedWith`: the filter of the walk that moved it; what the record promises below the cursor narrows to
+  // what both select (lib/store/walked-with.ts). A re-walk's record of what was announced goes once passed.
+  async advanceCursor(channelId: string, messageId: string | undefined, patch: ChannelPatch = {}, doneAbove?: DoneSpan, walkedWith?: WalkFilter): Promise<ChannelRecord> {
+    const { next, done } = await this.#serial(`channel:${channelId}`, async () => {
+      const current = (await this.#readChannel(channelId)) ?? emptyChannel(channelId, patch.guild_id ?? '');
+      const forward =
+        messageId !== undefined &&
+        (current.last_message_id === undefined || compareSnowflakes(messageId, current.last_message_id) > 0);
+      const span = foldSpan(forward ? messageId : current.last_message_id, current.done_above, doneAbove);
+      const next: ChannelRecord = {
+        ...current,
+        ...definedOnly(patch),
+        channel_id: channelId,
+        last_message_id: span.cursor,
+        done_above: span.above,
+        last_updated: patch.last_updated ?? new Date().toISOString(),
+      };
+      if (next.done_above === undefined) delete next.done_above;
+      if (walkedWith !== undefined && (forward || doneAbove !== undefined)) next.walked_with = intersect(current.walked_with, walkedWith);
+      if (next.rewalk !== undefined && rewalkPassed(next)) delete next.rewalk;
+      this.#channels.set(channelId, next);
+      return { next, done: this.#write([{ type: 'put', sublevel: this.#channel, key: channelId, value: next }]) };
+    });
+    await done;
+    return next;
+  }
 
-// The directory must be missing, empty, or already a LevelDB (it has CURRENT); anything else is not ours.
-async function assertStoreDirectory(location: string): Promise<void> {
-  let entries: string[];
-  try {
-    entries = await fs.readdir(location);
-  } catch (error) {
-    const code = (error as { code?: unknown }).code;
-    if (code === 'ENOENT') {
-      return void (await makeFolder(location).catch((made: unknown) => {
-        throw isStateDiskFull(made) ? translateWriteError(made, { location }) : corrupt(`cannot create the state directory ${location}: ${String((made as { code?: unknown }).code ?? made)}`, made);
-      }));
+  // Start walking a channel's history again from the beginning because this run selects more than the record
+  // promises (`filter`): the cursor and span are cleared and the filter recorded, and what earlier runs had
+  // announced is kept (ChannelRecord.rewalk) so the re-walk announces nothing twice. A re-walk begun while
+  // another is unfinished keeps the first one's record.
+  async restartWalk(channelId: string, filter: WalkFilter, since = new Date().toISOString()): Promise<ChannelRecord> {
+    const { next, done } = await this.#serial(`channel:${channelId}`, async () => {
+      const current = (await this.#readChannel(channelId)) ?? emptyChannel(channelId, '');
+      const rewalk = current.rewalk ?? { below: current.last_message_id, above: current.done_above, since };
+      if (rewalk.above === undefined) delete rewalk.above;
+      const next: ChannelRecord = { ...current, last_message_id: undefined, walked_with: filter, rewalk, last_updated: new Date().toISOString() };
+      delete next.done_above;
+      this.#channels.set(channelId, next);
+      return { next, done: this.#write([{ type: 'put', sublevel: this.#channel, key: channelId, value: next }]) };
+    });
+    await done;
+    return next;
+  }
+
+  // A failed item whose message (or channel) is gone: status gone, out of the retry queue, and counted as gone
+  // instead of failed. A saved record is never downgraded: returns false.
+  async recordGone(rec: AttachmentRecord): Promise<boolean> {
+    const written = await this.#serial(`channel:${rec.channel_id}`, async () => {
+      const [previous, channel] = await Promise.all([this.#getAttachment(rec.attachment_id), this.#readChannel(rec.channel_id)]);
+      if (previous?.status === 'saved') return undefined;
+      const gone: AttachmentRecord = { ...rec, ...previous, ...definedOnly(rec), status: 'gone', url: undefined };
+      const ops: Ops = [
+        { type: 'put', sublevel: this.#attachment, key: rec.attachment_id, value: gone },
+        { type: 'del', sublevel: this.#failed, key: failedKey(rec) },
+      ];
+      if (previous?.status !== 'gone') {
+        this.#countIn(ops, rec, channel, (counts) => ({ failed: previous?.status === 'failed' ? Math.max(0, counts.failed - 1) : counts.failed, gone: (counts.gone ?? 0) + 1 }));
+      }
+      return { done: this.#write(ops) };
+    });
+    if (written === undefined) return false;
+    await written.done;
+    return true;
+  }
+
+  // One attachment's record: saved (with its path) or failed (with its reason).
+  async getAttachment(attachmentId: string): Promise<AttachmentRecord | undefined> {
+    return this.#getAttachment(attachmentId);
+  }
+
+  // Where these bytes were first written, if anywhere (dedupe: link instead of writing twice).
+  async getHash(sha256: string): Promise<HashEntry | undefined> {
+    return this.#unwrittenHash.get(sha256) ?? this.#get(this.#hash, sha256);
+  }
+
+  // This message's reference to an attachment archived from another message, if it was recorded.
+  async getReference(attachmentId: string, messageId: string): Promise<AttachmentRecord | undefined> {
+    const key = referenceKey(attachmentId, messageId);
+    return this.#unwrittenReference.get(key) ?? this.#get(this.#reference, key);
+  }
+
+  // Record a reference (recordReference's caller holds the attachment's lock and its path claim): the
+  // attachment's own record is untouched; the reference's path claim (unless it is the first copy's path),
+  // the retry queue entry of that message's item removed, and the channel counters (saved +1 the first time,
+  // failed -1 if it was queued).
+  async recordReference(rec: SavedRecord & { duplicate_of: string }): Promise<void> {
+    const key = referenceKey(rec.attachment_id, rec.message_id);
+    const written = await this.#serial(`channel:${rec.channel_id}`, async () => {
+      const [previous, queued, channel] = await Promise.all([
+        this.getReference(rec.attachment_id, rec.message_id),
+        this.#get(this.#failed, failedKey(rec)),
+        this.#readChannel(rec.channel_id),
+      ]);
+      const ops: Ops = [
+        { type: 'put', sublevel: this.#reference, key, value: { ...rec, status: 'saved', reason: undefined } },
+        { type: 'del', sublevel: this.#failed, key: failedKey(rec) },
+      ];
+      if (rec.path !== rec.duplicate_of) ops.push({ type: 'put', sublevel: this.#path, key: pathKey(rec.path), value: key });
+      if (previous === undefined || queued !== undefined) {
+        this.#countIn(ops, rec, channel, (counts) => ({ total_images: counts.total_images + (previous === undefined ? 1 : 0), failed: queued !== undefined ? Math.max(0, counts.failed - 1) : counts.failed }));
+      }
+      return { done: this.#write(ops) };
+    });
+    await written.done;
+  }
+
+  // Reserve a final file path for one attachment: true if it was free or is already this attachment's. The
+  // claim holds in this process at once. With `persist` (a download's claim, lib/stages/write.ts) it is also
+  // queued for the next group commit, before any byte is fetched, so a run killed after the file was renamed
+  // into place but before its record was written finds the claim and adopts the file (lib/stages/adopt.ts).
+  // Otherwise it is written with the attachment's record (recordSaved's `ownsPath`). Give it back with
+  // releaseClaim once the record is written or the download failed, or dropClaim when the name was taken.
+  async claimPath(file: string, attachmentId: string, persist = false): Promise<boolean> {
+    const key = pathKey(file);
+    return this.#serial(`path:${key}`, async () => {
+      const claimed = this.#claims.get(key) ?? (await this.#get(this.#path, key));
+      if (claimed !== undefined) return claimed === attachmentId;
+      this.#claims.set(key, attachmentId);
+      // Not awaited (a lost claim only costs today's re-download); a failing write fails the record's too.
+      if (persist) this.#write([{ type: 'put', sublevel: this.#path, key, value: attachmentId }]).catch(() => undefined);
+      return true;
+    });
+  }
+
+  // The claim of `file` that the state holds (written by an earlier run, or this run's written groups).
+  async storedClaim(file: string): Promise<string | undefined> {
+    return this.#get(this.#path, pathKey(file));
+  }
+
+  // Forget this process's claim of `file` by this attachment (its record is written, or it was never saved).
+  releaseClaim(file: string, attachmentId: string): void {
+    const key = pathKey(file);
+    if (this.#claims.get(key) === attachmentId) this.#claims.delete(key);
+  }
+
+  // Give up a persisted claim: the name turned out to hold a file the state does not know (the no-replace
+  // commit found it taken). Deleted durably before the caller moves on, so the claim never vouches for
+  // someone else's file (rare: only a collision with a foreign file costs this write).
+  async dropClaim(file: string, attachmentId: string): Promise<void> {
+    const key = pathKey(file);
+    const written = await this.#serial(`path:${key}`, async () => {
+      const held = this.#claims.get(key) === attachmentId;
+      if (held) this.#claims.delete(key);
+      if (!held && (await this.#get(this.#path, key)) !== attachmentId) return undefined;
+      return { done: this.#write([{ type: 'del', sublevel: this.#path, key }]) };
+    });
+    await written?.done;
+  }
+
+  // Record a saved file in one batch: the attachment (status saved), the hash index if these bytes are new,
+  // the path claim (unless the path belongs to another attachment, e.g. an unlinked duplicate), the retry
+  // queue entry removed, and the channel counters (saved +1 unless already saved; failed -1 if it was failed).
+  // `known` carries what the caller has just established (under its per-hash lock and its path claim), so
+  // those reads are skipped: whether the hash was unknown, and whether rec.path is this attachment's claim.
+  async recordSaved(rec: SavedRecord, known: { newHash?: boolean; ownsPath?: boolean } = {}): Promise<void> {
+    // The counters are computed and cached under the channel's turn; the write is awaited after it, so
+    // records of one channel made together are written together.
+    const written = await this.#serial(`channel:${rec.channel_id}`, async () => {
+      const key = pathKey(rec.path);
+      const [previous, hash, owner, channel] = await Promise.all([
+        this.#getAttachment(rec.attachment_id),
+        known.newHash === undefined ? this.#get(this.#hash, rec.sha256) : known.newHash ? undefined : ({ path: '', attachment_id: '' } satisfies HashEntry),
+        known.ownsPath === undefined ? this.#ownerOf(key, rec.attachment_id) : known.ownsPath ? undefined : '',
+        this.#readChannel(rec.channel_id),
+      ]);
+      const saved: AttachmentRecord = { ...rec, status: 'saved', reason: undefined };
+      const ops: Ops = [
+        { type: 'put', sublevel: this.#attachment, key: rec.attachment_id, value: saved },
+        { type: 'del', sublevel: this.#failed, key: failedKey(rec) },
+      ];
+      if (hash === undefined) {
+        const first: HashEntry = { path: rec.path, attachment_id: rec.attachment_id };
+        ops.push({ type: 'put', sublevel: this.#hash, key: rec.sha256, value: first });
+      }
+      if (owner === undefined) {
+        ops.push({ type: 'put', sublevel: this.#path, key, value: rec.attachment_id });
+      }
+      if (previous?.status !== 'saved') {
+        this.#countIn(ops, rec, channel, (counts) => ({ total_images: counts.total_images + 1, failed: previous?.status === 'failed' ? Math.max(0, counts.failed - 1) : counts.failed }));
+      }
+      return { done: this.#write(ops) };
+    });
+    await written.done;
+  }
+
+  // The stored claim of a path, or undefined when it is unclaimed or claimed (unwritten) by this attachment here.
+  async #ownerOf(key: string, attachmentId: string): Promise<string | undefined> {
+    const stored = await this.#get(this.#path, key);
+    if (stored !== undefined) return stored;
+    const claimed = this.#claims.get(key);
+    return claimed === undefined || claimed === attachmentId ? undefined : claimed;
+  }
+
+  // Record a failed attempt: status failed with the reason, attempts + 1, queued for retry first next run,
+  // and the channel's failed counter (+1 the first time). A saved record is never downgraded: returns false.
+  async recordFailed(rec: AttachmentRecord): Promise<boolean> {
+    const written = await this.#serial(`channel:${rec.channel_id}`, async () => {
+      const [previous, channel] = await Promise.all([this.#getAttachment(rec.attachment_id), this.#readChannel(rec.channel_id)]);
+      if (previous?.status === 'saved') return undefined;
+      const failed: FailedEntry = {
+        ...rec,
+        status: 'failed',
+        attempts: (previous?.attempts ?? 0) + 1,
+        url: rec.url ?? previous?.url,
+      };
+      const ops: Ops = [
+        { type: 'put', sublevel: this.#attachment, key: rec.attachment_id, value: failed },
+        { type: 'put', sublevel: this.#failed, key: failedKey(rec), value: failed },
+      ];
+      if (previous?.status !== 'failed') {
+        this.#countIn(ops, rec, channel, (counts) => ({ failed: counts.failed + 1 }));
+      }
+      return { done: this.#write(ops) };
+    });
+    if (written === undefined) return false;
+    await written.done;
+    return true;
+  }
+
+
+  // A channel's counters changed in the same batch as the record they count (and in the write-through copy).
+  #countIn(ops: Ops, rec: { channel_id: string; guild_id: string }, channel: ChannelRecord | undefined, change: (counts: ChannelRecord) => Partial<ChannelRecord>): void {
+    const counts = channel ?? emptyChannel(rec.channel_id, rec.guild_id);
+    const value: ChannelRecord = { ...counts, ...change(counts) };
+    ops.push({ type: 'put', sublevel: this.#channel, key: rec.channel_id, value });
+    this.#channels.set(rec.channel_id, value);
+  }
+
+  // The retry queue, oldest message first within each channel (a range read when channelId is given).
+  async *failedItems(filter: { channelId?: string | undefined } = {}, signal?: AbortSignal): AsyncIterable<FailedEntry> {
+    for await (const value of this.#failed.values({ ...channelRange(filter.channelId), signal })) yield value;
+  }
+
+  // Every attachment record (for the manifest), optionally for one server or channel. A full scan, by design.
+  async *attachments(
+    filter: { guildId?: string | undefined; channelId?: string | undefined } = {},
+    signal?: AbortSignal,
+  ): AsyncIterable<AttachmentRecord> {
+    for (const sublevel of [this.#attachment, this.#reference]) {
+      // Then the references (forwards, embeds of archived attachments): each with duplicate_of, after every first record.
+      for await (const value of sublevel.values({ signal })) {
+        if (filter.guildId !== undefined && value.guild_id !== filter.guildId) continue;
+        if (filter.channelId !== undefined && value.channel_id !== filter.channelId) continue;
+        yield value;
+      }
     }
-    if (code === 'ENOTDIR') throw corrupt(`state path ${location} is a file, not a directory`, error);
-    throw corrupt(`cannot read state directory ${location}: ${String(code ?? error)}`, error);
   }
-  if (entries.length > 0 && !entries.includes('CURRENT')) {
-    throw corrupt(`${location} is not empty and is not a dps state directory; choose another one`);
-  }
-}
 
-// Read commands: the directory must exist and hold a LevelDB (its CURRENT file); a missing one is not created.
-async function assertExistingState(location: string): Promise<void> {
-  let entries: string[];
-  try {
-    entries = await fs.readdir(location);
-  } catch (error) {
-    const code = (error as { code?: unknown }).code;
-    if (code === 'ENOENT') throw noState(`no dps state at ${location}: the folder does not exist (check --state)`, error);
-    if (code === 'ENOTDIR') throw noState(`state path ${location} is a file, not a dps state directory`, error);
-    throw corrupt(`cannot read state directory ${location}: ${String(code ?? error)}`, error);
-  }
-  if (!entries.includes('CURRENT')) throw noState(`${location} is not a dps state directory (no state database in it); check --state`);
-}
-
-function translateOpenError(error: unknown, location: string): StoreError | StateDiskFullError {
-  const cause = (error as { cause?: { code?: unknown; message?: unknown } } | null)?.cause;
-  if (cause?.code === 'LEVEL_LOCKED') {
-    return lockedError(location, error);
-  }
-  if (cause?.code === 'LEVEL_CORRUPTION') {
-    return corrupt(`state directory ${location} is corrupt: ${String(cause.message)}`, error);
-  }
-  if (isStateDiskFull(error)) return translateWriteError(error, { location }) as StateDiskFullError;
-  const detail = String(cause?.message ?? (error as Error | null)?.message ?? error);
-  return corrupt(`cannot open state directory ${location}: ${detail}`, error);
-}
-
-// Opening a LevelDB rewrites its files (the log is replayed into a new table, a new MANIFEST is written), so a
-// database that is not known to be ours (no marker: someone else's, or a state from before the marker) is first
-// opened as a snapshot of hard links in a sibling folder, removed afterwards: LevelDB never writes into an
-// existing file, so the original is left exactly as it was when it turns out to be someone else's.
-async function checkUnmarked(location: string): Promise<void> {
-  const entries = await fs.readdir(location).catch(() => [] as string[]);
-  if (!entries.includes('CURRENT') || entries.includes(MARKER)) return;
-  const snapshot = await fs.mkdtemp(path.join(path.dirname(location), `.${path.basename(location)}.dps-check-`));
-  try {
-    for (const name of entries) {
-      const from = path.join(location, name);
-      if (name === 'LOCK' || !(await fs.lstat(from)).isFile()) continue;
-      await fs.link(from, path.join(snapshot, name)).catch(() => fs.copyFile(from, path.join(snapshot, name)));
-    }
-    const db = new Level<string, unknown>(snapshot, { valueEncoding: 'json', createIfMissing: false });
+  // Wait for pending writes, then close the database (and release the directory lock).
+  async close(): Promise<void> {
+    await this.#locks.idle();
+    await this.#lastWrite;
     try {
-      await db.open();
-    } catch (error) {
-      throw translateOpenError(error, location);
-    }
-    try {
-      await ensureMeta(db, location, false);
+      await this.#db.close();
     } finally {
-      await db.close().catch(() => undefined);
+      this.#onClose?.();
     }
-  } finally {
-    await fs.rm(snapshot, { recursive: true, force: true });
   }
+}
+
+// The cursor and the span above it after `added` is merged: a span that overlaps the stored one extends it, any
+// other replaces it (it is the newer walk's); a cursor that reaches a span's start continues to its end.
+function foldSpan(cursor: string | undefined, stored: DoneSpan | undefined, added: DoneSpan | undefined): { cursor: string | undefined; above: DoneSpan | undefined } {
+  let folded = reach(cursor, stored);
+  if (added !== undefined) {
+    const above = folded.above;
+    const overlaps = above !== undefined && compareSnowflakes(added.from, above.to) <= 0 && compareSnowflakes(added.to, above.from) >= 0;
+    const merged =
+      above !== undefined && overlaps
+        ? { from: compareSnowflakes(added.from, above.from) < 0 ? added.from : above.from, to: compareSnowflakes(added.to, above.to) > 0 ? added.to : above.to }
+        : { from: added.from, to: added.to };
+    folded = reach(folded.cursor, merged);
+  }
+  return folded;
+}
+
+// A re-walk is over once its cursor is past everything earlier runs had announced.
+function rewalkPassed(record: ChannelRecord): boolean {
+  const { rewalk, last_message_id: cursor } = record;
+  if (rewalk === undefined || cursor === undefined) return false;
+  const top = rewalk.above !== undefined && (rewalk.below === undefined || compareSnowflakes(rewalk.above.to, rewalk.below) > 0) ? rewalk.above.to : rewalk.below;
+  return top === undefined || compareSnowflakes(cursor, top) >= 0;
+}
+
+// A cursor at or past a span's start continues to the span's end, and the span is gone.
+function reach(cursor: string | undefined, above: DoneSpan | undefined): { cursor: string | undefined; above: DoneSpan | undefined } {
+  if (cursor === undefined || above === undefined || compareSnowflakes(cursor, above.from) < 0) return { cursor, above };
+  return { cursor: compareSnowflakes(above.to, cursor) > 0 ? above.to : cursor, above: undefined };
+}
+
+function emptyChannel(channelId: string, guildId: string): ChannelRecord {
+  return {
+    guild_id: guildId,
+    guild_name: '',
+    channel_id: channelId,
+    channel_name: '',
+    last_message_id: undefined,
+    last_updated: new Date().toISOString(),
+    total_images: 0,
+    failed: 0,
+  };
+}
+
+// Drop undefined fields so a sparse patch never erases stored values.
+type Defined<T> = { [K in keyof T]?: Exclude<T[K], undefined> };
+function definedOnly<T extends object>(patch: T): Defined<T> {
+  return Object.fromEntries(Object.entries(patch).filter(([, value]) => value !== undefined)) as Defined<T>;
 }

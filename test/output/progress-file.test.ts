@@ -12,7 +12,7 @@ import { runArchive, status } from '../../lib/index.js';
 import type { DpsEvent } from '../../lib/index.js';
 import { ProgressFile, progressFilePath } from '../../lib/output/progress-file.js';
 import type { ProgressFileReport } from '../../lib/output/progress-file.js';
-import { openStore } from '../../lib/store/store.js';
+import { openStore } from '../../lib/store/open.js';
 import { Semaphore } from '../../lib/util/semaphore.js';
 import { runLibrary } from '../helpers/harness.js';
 import { baseOptions } from '../helpers/verify.js';

@@ -7,7 +7,7 @@ import { OutputUnsafeError } from '../../lib/errors.js';
 import { emptyCounts } from '../../lib/output/events.js';
 import type { DpsEvent } from '../../lib/output/events.js';
 import { checkpoint } from '../../lib/stages/checkpoint.js';
-import { openStore } from '../../lib/store/store.js';
+import { openStore } from '../../lib/store/open.js';
 import type { ChannelContext, ItemResult, MediaItem } from '../../lib/types.js';
 
 const context: ChannelContext = { guild_id: '1', guild_name: 'G', channel_id: '2', channel_name: 'c' };

@@ -4,7 +4,7 @@
 
 import t from 'tap';
 import { recordFailure, recordReference, recordSaved } from '../../lib/stages/record.js';
-import type { SavedRecord } from '../../lib/store/state.js';
+import type { SavedRecord } from '../../lib/store/store.js';
 import type { FailedResult, SavedResult } from '../../lib/types.js';
 import { collect } from '../helpers/harness.js';
 import { localItem, localWorld } from '../helpers/stage-items.js';

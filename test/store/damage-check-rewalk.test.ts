@@ -7,7 +7,7 @@ import t from 'tap';
 import { join } from 'node:path';
 import { startFakeDiscord } from '../../fixtures/fake-discord.js';
 import { singleChannel } from '../../fixtures/scenarios.js';
-import { openStore } from '../../lib/store/store.js';
+import { openStore } from '../../lib/store/open.js';
 import { walkFilterOf } from '../../lib/store/walked-with.js';
 import { runLibrary } from '../helpers/harness.js';
 import { assertExact, baseOptions } from '../helpers/verify.js';

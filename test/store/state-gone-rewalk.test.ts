@@ -4,7 +4,7 @@
 import { join } from 'node:path';
 import t from 'tap';
 import { record } from '../helpers/records.js';
-import { openStore } from '../../lib/store/store.js';
+import { openStore } from '../../lib/store/open.js';
 import type { WalkFilter } from '../../lib/types.js';
 
 
