@@ -64,7 +64,7 @@ export interface MessageMark {
 }
 
 // Stage 3 output: items either selected for download or skipped with a reason.
-export type SkipReason = 'type' | 'too_large' | 'date' | 'already_archived' | 'unreadable' | 'deleted';
+export type SkipReason = 'type' | 'too_large' | 'already_archived' | 'deleted';
 
 export interface SkippedItem {
   kind: 'skipped';
@@ -74,6 +74,22 @@ export interface SkippedItem {
 }
 
 export type FilteredUnit = MediaItem | SkippedItem | MessageMark;
+
+// An item an earlier run archived (its record is in the store, lib/stages/archived.ts): never fetched again. The
+// checkpoint reports it as `saved` from the record when `announce` (an interrupted run wrote the file but never
+// printed its event), else as skipped `already_archived`.
+export interface ArchivedItem {
+  kind: 'archived';
+  item: MediaItem;
+  path: string;
+  bytes: number;
+  sha256: string;
+  duplicate_of?: string | undefined;
+  announce: boolean;
+}
+
+// What the fetch stage takes: items to download, and the units it passes through to the checkpoint.
+export type SelectedUnit = FilteredUnit | ArchivedItem;
 
 // Stage 4/5 output: what happened to one selected item.
 export interface SavedResult {
@@ -95,7 +111,7 @@ export interface FailedResult {
   stop?: Error | undefined; // the run stops once this failure is recorded and announced (an unsafe output folder)
 }
 
-export type ItemResult = SavedResult | FailedResult | SkippedItem | MessageMark;
+export type ItemResult = SavedResult | FailedResult | SkippedItem | ArchivedItem | MessageMark;
 
 // The record of one attachment in the state store.
 export interface AttachmentRecord {

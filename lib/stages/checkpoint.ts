@@ -56,6 +56,7 @@ export async function* checkpoint(source: AsyncIterable<ItemResult>, options: Ch
       switch (result.kind) {
         case 'saved':
         case 'skipped':
+        case 'archived':
           if (result.kind === 'skipped' && result.reason === 'deleted') await store.recordGone(attachmentRecord(result.item, context, 'gone', 'deleted'));
           held.push(result);
           break;
@@ -152,6 +153,11 @@ function report(result: FileResult, counts: Counts): DpsEvent {
     case 'skipped':
       counts.skipped++;
       return skippedEvent(result);
+    case 'archived': {
+      // An earlier run's file: announced from its record when its event was never printed, else skipped.
+      const { item, path, bytes, sha256, duplicate_of } = result;
+      return report(result.announce ? { kind: 'saved', item, path, bytes, sha256, duplicate_of } : { kind: 'skipped', item, reason: 'already_archived' }, counts);
+    }
   }
 }
 
