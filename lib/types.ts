@@ -17,7 +17,7 @@ export interface ChannelContext {
   parent_name?: string | undefined;
 }
 
-// Stage 1 output: one page of messages with its channel context. Pages (not single messages) travel between
+// paginate's output: one page of messages with its channel context. Pages (not single messages) travel between
 // the first stages so a million-message channel costs ten thousand stream hops. A channel is walked from both
 // ends (lib/discord/pages.ts): pages walked up are in ascending id order; pages walked down are in descending
 // order and carry `down`; an empty page with `cursor` says both walks met.
@@ -29,7 +29,7 @@ export interface ChannelPage {
   cursor?: string | undefined; // every message <= this id has been walked (and is done once what came before is)
 }
 
-// Stage 2 output: one downloadable file of one message.
+// flatten's output: one downloadable file of one message.
 export interface MediaItem {
   kind: 'item';
   context: ChannelContext;
@@ -63,7 +63,7 @@ export interface MessageMark {
   down?: string | undefined; // from a page walked down (see ChannelPage)
 }
 
-// Stage 3 output: items either selected for download or skipped with a reason.
+// filter's output: items either selected for download or skipped with a reason.
 export type SkipReason = 'type' | 'too_large' | 'already_archived' | 'deleted';
 
 export interface SkippedItem {
@@ -91,7 +91,7 @@ export interface ArchivedItem {
 // What the fetch stage takes: items to download, and the units it passes through to the checkpoint.
 export type SelectedUnit = FilteredUnit | ArchivedItem;
 
-// Stage 4/5 output: what happened to one selected item.
+// fetch's output: what happened to one selected item.
 export interface SavedResult {
   kind: 'saved';
   item: MediaItem;

@@ -1,4 +1,4 @@
-// Stage 3b: an item an earlier run archived is never fetched again. Its record is looked up in the store and the
+// archived: an item an earlier run archived is never fetched again. Its record is looked up in the store and the
 // item goes on as an `archived` unit, which the checkpoint reports (as `saved` when its event was never printed,
 // else as skipped `already_archived`) with every other outcome. A per-item step (stream-chain), one lookup each.
 

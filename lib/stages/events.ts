@@ -1,4 +1,4 @@
-// Stage 7: the pass's events go out through `emit` (the caller decides where they are printed), and the
+// events: the pass's events go out through `emit` (the caller decides where they are printed), and the
 // files that need a person's attention get a line on the log too. While the output is full (a paused reader)
 // the pass waits, and with it every stage before it (bounded buffers), so a slow reader costs time, not
 // memory. A stopped run does not wait for it.

@@ -1,4 +1,4 @@
-// Stage 3: keep the items the user asked for (--types, --max-size); the others become `skipped` with a reason.
+// filter: keep the items the user asked for (--types, --max-size); the others become `skipped` with a reason.
 // A per-item step (stream-chain): it only looks at the item, so it keeps no state and does no I/O.
 
 import type { FilteredUnit, MediaItem, MessageMark } from '../types.js';
