@@ -8,8 +8,7 @@
 import type { APIMessage } from 'discord-api-types/v10';
 import type { ChannelTarget } from './discord/targets.js';
 import { openTargets } from './discord/targets.js';
-import { detectMessageContentIntent, looksLikeMissingIntent } from './discord/intent.js';
-import { isoSecond, longWaitLine } from './discord/long-wait.js';
+import { looksLikeMissingIntent } from './discord/intent.js';
 import type { RateLimitWait } from './discord/long-wait.js';
 import { UrlRefresher } from './discord/refresh.js';
 import { AccessError, isDpsError } from './errors.js';
@@ -20,10 +19,11 @@ import { checkOutputWritable } from './fs/output-check.js';
 import type { ArchiveHooks, ArchiveOptions, NormalizedOptions } from './options.js';
 import { normalizeOptions } from './options.js';
 import { addCounts, channelSkippedEvent, emptyCounts } from './output/events.js';
-import type { Counts, DpsEvent, SummaryEvent } from './output/events.js';
+import type { Counts, SummaryEvent } from './output/events.js';
 import { failedChannels, failedTargets } from './retry-targets.js';
 import { reconcileFilter } from './rewalk.js';
 import { endsWithSummary, exitCodeOf, fatalOf } from './run-exit.js';
+import { announceWait, intentCheck, retryLine } from './run-notices.js';
 import { startProgressFile } from './run-progress.js';
 import { withRunResources } from './run-resources.js';
 import type { RunResources } from './run-resources.js';
@@ -33,7 +33,7 @@ import { checkpoint } from './stages/checkpoint.js';
 import { emitEvents } from './stages/events.js';
 import { failedItems } from './stages/failed.js';
 import { fetch } from './stages/fetch.js';
-import type { FetchOptions, RetryNotice } from './stages/fetch.js';
+import type { FetchOptions } from './stages/fetch.js';
 import { filter } from './stages/filter.js';
 import { flatten } from './stages/flatten.js';
 import { paginate } from './stages/paginate.js';
@@ -64,7 +64,7 @@ interface RunContext extends RunResources {
   halt: { error?: DpsError | undefined }; // the error that stops every download (see FetchOptions.halt)
   adoptFiles: boolean; // the state lost records: files already in --out are re-adopted, not downloaded (adopt.ts)
   botId?: string | undefined;
-  intentCheck?: Promise<void>;
+  checkIntent: (context: ChannelTarget['context']) => void; // once per run (run-notices.ts)
 }
 
 // The channels of a run as they are archived: their live counts (for the progress display) and their entries.
@@ -125,6 +125,7 @@ async function archiveAll(resources: RunResources, options: NormalizedOptions, h
       folders: new Map(),
       halt: {},
       adoptFiles: progress.damaged,
+      checkIntent: intentCheck(resources.client, hooks, signal),
     };
     // Channels start as soon as they are known: the server's threads are listed (to the end, without waiting
     // for channel slots) while its first channels are archived. When an unreadable channel is fatal
@@ -226,7 +227,7 @@ async function archiveHistory(run: RunContext, target: ChannelTarget, counts: Co
   run.hooks.log?.(`${describeTarget(target)}: ${cursor ? `resuming after message ${cursor}` : 'starting from the beginning'}`);
   let firstPage = true;
   const onPage = (messages: readonly APIMessage[]): void => {
-    if (firstPage && looksLikeMissingIntent(messages, run.botId)) void checkIntent(run, target);
+    if (firstPage && looksLikeMissingIntent(messages, run.botId)) run.checkIntent(context);
     firstPage = false;
   };
   const archived: ArchivedOptions = {
@@ -274,33 +275,6 @@ function fetchOptions(run: RunContext): FetchOptions {
     halt: run.halt,
     adoptFiles: run.adoptFiles,
   };
-}
-
-// A first page that looks stripped: ask Discord once per run whether the Message Content intent is off.
-function checkIntent(run: RunContext, target: ChannelTarget): Promise<void> {
-  run.intentCheck ??= detectMessageContentIntent(run.client, { signal: run.signal }).then((enabled) => {
-    if (enabled !== false) return;
-    const detail =
-      'the bot lacks the Message Content intent, so Discord sends every message without attachments: enable "Message Content Intent" ' +
-      'under Bot -> Privileged Gateway Intents in the Developer Portal, then re-run with --from-start';
-    run.hooks.log?.(`warning: ${detail}`);
-    run.hooks.emit?.({ event: 'warning', code: 'message_content_intent', channel_id: target.context.channel_id, guild_id: target.context.guild_id, detail });
-  }, () => undefined);
-  return run.intentCheck;
-}
-
-// A long rate-limit wait (over --notice-wait): one stderr line and a `warning` event (code rate_limited).
-function announceWait(hooks: ArchiveHooks, wait: RateLimitWait): void {
-  const line = longWaitLine(wait);
-  hooks.log?.(line);
-  const event: DpsEvent = { event: 'warning', code: 'rate_limited', detail: `${line}: Discord asked for it (Retry-After or an exhausted bucket)`, scope: wait.scope, wait_ms: wait.waitMs, until: isoSecond(wait.until) };
-  if (wait.route !== undefined) event.route = wait.route;
-  hooks.emit?.(event);
-}
-
-// "retrying a.png (message 123): http_503 (CDN answered 503), attempt 2 of 6"
-function retryLine(retry: RetryNotice): string {
-  return `retrying ${retry.item.filename} (message ${retry.item.message_id}): ${retry.reason} (${retry.detail}), attempt ${retry.attempt} of ${retry.attempts}`;
 }
 
 function describeTarget(target: ChannelTarget): string {
