@@ -3,11 +3,8 @@
 
 import yargs from 'yargs';
 import type { Argv } from 'yargs';
-import { AbortedError, archive, channels, checkApiUrl, DpsError, ExitCode, guilds, isDiscordApiHost, manifest, redact, status, terminalSafe, UsageError } from '../lib/index.js';
+import { AbortedError, archive, channels, checkApiUrl, DEFAULTS, DpsError, ExitCode, guilds, isDiscordApiHost, manifest, namePlaceholders, redact, status, terminalSafe, UsageError } from '../lib/index.js';
 import type { ArchiveOptions, ConnectionOptions } from '../lib/index.js';
-import { DEFAULT_TYPES } from '../lib/stages/filter.js';
-import { DEFAULT_API } from '../lib/discord/client.js';
-import { namePlaceholders } from '../lib/fs/safe-name.js';
 import { readChannelIds } from './stdin-ids.js';
 import { runDemo } from './demo.js';
 import { tuneHeapGrowth } from './heap-tuning.js';
@@ -56,7 +53,7 @@ function buildParser(argv: string[], controller: AbortController): Argv {
     .command('retry-failed', 'retry only the files that failed in earlier runs (links are refreshed first)', retryFailedFlags, (args) => scrape({ ...args, 'retry-only': true }, controller))
     .command('manifest', 'print every archived attachment from the state as NDJSON', (y) => stateFlags(y).options(filterFlags), (args) => printManifest(args, controller))
     .command('status', "print progress per server and channel (the plan's progress.json) as JSON", (y) => stateFlags(y).option('server-id', { type: 'string', describe: 'only this server' }), (args) => printStatus(args, controller))
-    .command('demo', 'archive a demo server from the bundled fake Discord into ./data (offline)', (y) => y.option('out', { type: 'string', default: 'data/downloads' }).option('state', { type: 'string', default: 'data/state' }), (args) => runDemo({ out: String(args.out), state: String(args.state), signal: controller.signal }).then((code) => setExit(code)))
+    .command('demo', 'archive a demo server from the bundled fake Discord into ./data (offline)', (y) => y.option('out', { type: 'string', default: DEFAULTS.out }).option('state', { type: 'string', default: DEFAULTS.state }), (args) => runDemo({ out: String(args.out), state: String(args.state), signal: controller.signal }).then((code) => setExit(code)))
     .option('quiet', { type: 'boolean', default: false, describe: 'print nothing on stderr except errors' })
     .strict()
     .help()
@@ -72,8 +69,8 @@ function buildParser(argv: string[], controller: AbortController): Argv {
 function connectionFlags(y: Argv): Argv {
   return y
     .option('token', { type: 'string', describe: 'bot token (prefer DISCORD_TOKEN or .env: a flag ends up in shell history)', group: 'Auth:' })
-    .option('token-type', { choices: ['bot', 'user'] as const, default: 'bot' as const, describe: "user tokens break Discord's terms", group: 'Auth:' })
-    .option('api', { type: 'string', describe: `API base URL (env DISCORD_API_URL) [default: ${DEFAULT_API}]`, group: 'Auth:' })
+    .option('token-type', { choices: ['bot', 'user'] as const, default: DEFAULTS.tokenType, describe: "user tokens break Discord's terms", group: 'Auth:' })
+    .option('api', { type: 'string', describe: `API base URL (env DISCORD_API_URL) [default: ${DEFAULTS.api}]`, group: 'Auth:' })
     .option('allow-insecure-api', { type: 'boolean', default: false, describe: 'allow a plain-http --api / DISCORD_API_URL that is not this machine (the token travels in clear)', group: 'Auth:' })
     .option('polite', { type: 'boolean', default: false, describe: 'pace requests well below the rate limits', group: 'Speed:' });
 }
@@ -84,25 +81,25 @@ function scrapeFlags(y: Argv): Argv {
     .option('channel-id', { type: 'string', array: true, describe: 'a channel or thread id; repeat for several; "-" reads ids (or NDJSON with "id") from stdin', group: 'Target:' })
     .option('all-channels', { type: 'boolean', default: false, describe: 'every readable channel of the server', group: 'Target:' })
     .option('exclude-channel', { type: 'string', array: true, describe: 'a channel id to leave out (repeatable)', group: 'Target:' })
-    .option('threads', { type: 'boolean', default: true, describe: 'include threads and forum posts (--no-threads to skip)', group: 'Target:' })
+    .option('threads', { type: 'boolean', default: DEFAULTS.threads, describe: 'include threads and forum posts (--no-threads to skip)', group: 'Target:' })
     .option('include-nsfw', { type: 'boolean', default: false, describe: 'include age-restricted channels (--exclude-nsfw is the default)', group: 'Target:' })
     .option('exclude-nsfw', { type: 'boolean', describe: 'skip age-restricted channels (default)', group: 'Target:' })
-    .option('out', { type: 'string', default: 'data/downloads', describe: 'download folder', group: 'Output:' })
-    .option('state', { type: 'string', default: 'data/state', describe: 'state folder (LevelDB)', group: 'Output:' })
-    .option('types', { type: 'string', default: DEFAULT_TYPES.join(','), describe: 'file types to keep (extensions or image/*), or "all"', group: 'Filter:' })
+    .option('out', { type: 'string', default: DEFAULTS.out, describe: 'download folder', group: 'Output:' })
+    .option('state', { type: 'string', default: DEFAULTS.state, describe: 'state folder (LevelDB)', group: 'Output:' })
+    .option('types', { type: 'string', default: DEFAULTS.types, describe: 'file types to keep (extensions or image/*), or "all"', group: 'Filter:' })
     .option('max-size', { type: 'string', describe: 'skip larger files, e.g. 25MB, 800KiB', group: 'Filter:' })
     .option('after', { type: 'string', describe: 'only messages after this ISO date or message id', group: 'Filter:' })
     .option('before', { type: 'string', describe: 'only messages before this ISO date or message id', group: 'Filter:' })
     .option('embeds', { type: 'boolean', default: false, describe: 'also save embed images and videos', group: 'Filter:' })
     .option('stickers', { type: 'boolean', default: false, describe: 'also save stickers', group: 'Filter:' })
-    .option('name-pattern', { type: 'string', default: '{date}_{message_id}_{filename}', describe: `file name; placeholders: ${Object.keys(namePlaceholders).map((k) => `{${k}}`).join(' ')}`, group: 'Output:' })
-    .option('concurrency', { type: 'number', default: 8, describe: 'parallel downloads', group: 'Speed:' })
-    .option('channel-concurrency', { type: 'number', default: 3, describe: 'channels archived at once', group: 'Speed:' })
-    .option('global-rate-limit', { type: 'number', default: 50, describe: "API requests per second across the bot (Discord's global limit is 50; raise only for an API that allows more)", group: 'Speed:' })
-    .option('max-wait', { type: 'string', default: '15m', describe: 'stop (exit 1, progress saved) rather than wait longer than this for a rate limit: 90s, 15m, 1h or ms', group: 'Speed:' })
-    .option('timeout', { type: 'string', default: '60s', describe: 'a download that sends no headers or no data for this long is retried: 30s, 2m or ms', group: 'Speed:' })
-    .option('notice-wait', { type: 'string', hidden: true, describe: 'announce rate-limit waits longer than this [10s] (for tests)' })
-    .option('stall-grace', { type: 'string', hidden: true, describe: 'when stopping, cancel transfers idle this long [2s] (for tests)' })
+    .option('name-pattern', { type: 'string', default: DEFAULTS.namePattern, describe: `file name; placeholders: ${Object.keys(namePlaceholders).map((k) => `{${k}}`).join(' ')}`, group: 'Output:' })
+    .option('concurrency', { type: 'number', default: DEFAULTS.concurrency, describe: 'parallel downloads', group: 'Speed:' })
+    .option('channel-concurrency', { type: 'number', default: DEFAULTS.channelConcurrency, describe: 'channels archived at once', group: 'Speed:' })
+    .option('global-rate-limit', { type: 'number', default: DEFAULTS.globalRateLimit, describe: "API requests per second across the bot (Discord's global limit is 50; raise only for an API that allows more)", group: 'Speed:' })
+    .option('max-wait', { type: 'string', default: DEFAULTS.maxWait, describe: 'stop (exit 1, progress saved) rather than wait longer than this for a rate limit: 90s, 15m, 1h or ms', group: 'Speed:' })
+    .option('timeout', { type: 'string', default: DEFAULTS.timeout, describe: 'a download that sends no headers or no data for this long is retried: 30s, 2m or ms', group: 'Speed:' })
+    .option('notice-wait', { type: 'string', hidden: true, describe: `announce rate-limit waits longer than this [${DEFAULTS.noticeWait}] (for tests)` })
+    .option('stall-grace', { type: 'string', hidden: true, describe: `when stopping, cancel transfers idle this long [${DEFAULTS.stallGrace}] (for tests)` })
     .option('resume', { type: 'boolean', default: true, describe: 'continue from the saved cursor (the default); --no-resume is --from-start', group: 'State:' })
     .option('from-start', { type: 'boolean', default: false, describe: 'ignore the cursor and walk the whole history (archived files are not downloaded again)', group: 'State:' })
     .option('progress', { type: 'boolean', describe: 'progress line on stderr (default: when stderr is a terminal)', group: 'Output:' });
@@ -123,7 +120,7 @@ const filterFlags = {
 } as const;
 
 function stateFlags(y: Argv): Argv {
-  return y.option('state', { type: 'string', default: 'data/state', describe: 'state folder (LevelDB)' });
+  return y.option('state', { type: 'string', default: DEFAULTS.state, describe: 'state folder (LevelDB)' });
 }
 
 let apiNote: string | undefined;
@@ -134,9 +131,9 @@ function printApiNote(): void {
 }
 
 // Token, token type and API URL from flags, the environment, or .env; warns about user tokens.
-function connection(args: Record<string, unknown>): ConnectionOptions {
+function connection(args: Record<string, unknown>): Required<ConnectionOptions> {
   loadDotEnv();
-  const api = (args.api as string | undefined) ?? process.env.DISCORD_API_URL ?? DEFAULT_API;
+  const api = (args.api as string | undefined) ?? process.env.DISCORD_API_URL ?? DEFAULTS.api;
   const allowInsecureApi = Boolean(args['allow-insecure-api']);
   // Refused before anything else happens (exit 2, no request); a host that is not Discord's is named once.
   const { host, hostname } = checkApiUrl(api, allowInsecureApi);
@@ -177,8 +174,8 @@ async function scrape(args: Record<string, unknown>, controller: AbortController
   const channelIds = rawChannels.includes('-') ? [...rawChannels.filter((c) => c !== '-'), ...(await readChannelIds(process.stdin))] : rawChannels;
   const options: ArchiveOptions = {
     token,
-    tokenType: tokenType ?? 'bot',
-    api: api ?? DEFAULT_API,
+    tokenType,
+    api,
     guildId: String(args['server-id']),
     channelIds,
     allChannels: Boolean(args['all-channels']),
@@ -194,9 +191,9 @@ async function scrape(args: Record<string, unknown>, controller: AbortController
     fromStart: Boolean(args['from-start']) || args.resume === false, // --no-resume is --from-start
     embeds: Boolean(args.embeds),
     stickers: Boolean(args.stickers),
-    polite: polite ?? false,
+    polite,
     retryOnly: Boolean(args['retry-only']),
-    allowInsecureApi: allowInsecureApi ?? false,
+    allowInsecureApi,
   };
   if (args['max-size'] !== undefined) options.maxSize = String(args['max-size']);
   if (args['global-rate-limit'] !== undefined) options.globalRateLimit = Number(args['global-rate-limit']);

@@ -28,7 +28,7 @@ export type { AttachmentRecord, ChannelRecord, MediaItem, MediaSource } from './
 export type { ChannelEntry, GuildEntry } from './discord/enumerate.js';
 export * from './errors.js';
 export { runArchive } from './archive.js';
-export { parseSize, DEFAULT_NAME_PATTERN } from './options.js';
+export { parseSize, DEFAULT_NAME_PATTERN, DEFAULTS } from './options.js';
 export { namePlaceholders } from './fs/safe-name.js';
 export { terminalSafe } from './output/terminal-safe.js';
 export { checkApiUrl, isDiscordApiHost } from './discord/api-url.js';

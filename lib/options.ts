@@ -10,13 +10,32 @@ import { isSnowflake, parseBound } from './util/snowflake.js';
 import { UsageError } from './errors.js';
 import { validatePattern } from './fs/safe-name.js';
 import type { Counts, DpsEvent } from './output/events.js';
-import { DEFAULT_TYPES, parseTypes } from './stages/filter.js';
+import { DEFAULT_TYPES, parseTypes } from './util/file-types.js';
 import { parseDuration } from './util/duration.js';
-import { DEFAULT_MAX_WAIT_MS, DEFAULT_NOTICE_WAIT_MS } from './discord/long-wait.js';
 import type { Semaphore } from './util/semaphore.js';
 import type { ProgressFileOptions } from './output/progress-file.js';
 
 export const DEFAULT_NAME_PATTERN = '{date}_{message_id}_{filename}';
+
+// Every default of an option, in one place: normalizeOptions fills them in and the CLI shows them in --help.
+export const DEFAULTS = {
+  api: DEFAULT_API,
+  tokenType: 'bot',
+  out: 'data/downloads',
+  state: 'data/state',
+  types: DEFAULT_TYPES.join(','),
+  namePattern: DEFAULT_NAME_PATTERN,
+  threads: true,
+  concurrency: 8,
+  channelConcurrency: 3,
+  globalRateLimit: 50, // Discord's global limit, requests per second per bot
+  retries: 5,
+  backoffMs: 500,
+  maxWait: '15m',
+  noticeWait: '10s',
+  timeout: '60s',
+  stallGrace: '2s',
+} as const;
 
 // What a caller may set (the CLI maps its flags onto these one to one).
 export interface ArchiveOptions {
@@ -81,7 +100,7 @@ export function normalizeOptions(options: ArchiveOptions) {
   const channelIds = [...new Set((options.channelIds ?? []).map((id) => requireId(id, '--channel-id')))];
   const excludeChannelIds = new Set((options.excludeChannelIds ?? []).map((id) => requireId(id, '--exclude-channel')));
   if (channelIds.length === 0 && !options.allChannels && !options.retryOnly) throw new UsageError('give at least one --channel-id, or --all-channels');
-  const api = (options.api ?? DEFAULT_API).replace(/\/+$/, '');
+  const api = (options.api ?? DEFAULTS.api).replace(/\/+$/, '');
   let apiUrl: URL;
   try {
     apiUrl = new URL(api);
@@ -92,13 +111,13 @@ export function normalizeOptions(options: ArchiveOptions) {
   checkApiUrl(api, options.allowInsecureApi ?? false); // before the state is opened or any request is made
   const isDiscord = apiUrl.hostname === 'discord.com';
   const cdn = (options.cdn ?? (isDiscord ? 'https://cdn.discordapp.com' : apiUrl.origin)).replace(/\/+$/, '');
-  const namePattern = options.namePattern ?? DEFAULT_NAME_PATTERN;
+  const namePattern = options.namePattern ?? DEFAULTS.namePattern;
   validatePattern(namePattern);
   const after = options.after === undefined ? undefined : parseBound(options.after, 'after');
   if (options.after !== undefined && after === undefined) throw new UsageError(`--after must be an ISO date (2024-01-31) or a message id, got "${options.after}"`);
   const before = options.before === undefined ? undefined : parseBound(options.before, 'before');
   if (options.before !== undefined && before === undefined) throw new UsageError(`--before must be an ISO date (2024-01-31) or a message id, got "${options.before}"`);
-  const types = parseTypes(options.types ?? [...DEFAULT_TYPES]);
+  const types = parseTypes(options.types ?? DEFAULTS.types);
   if (types !== 'all' && types.size === 0) throw new UsageError('--types is empty');
   const extraOrigins = isDiscord ? [] : [apiUrl.origin];
   const media: MediaOptions = {
@@ -109,14 +128,14 @@ export function normalizeOptions(options: ArchiveOptions) {
   };
   const client: DiscordClientOptions = {
     token: options.token,
-    tokenType: options.tokenType ?? 'bot',
+    tokenType: options.tokenType ?? DEFAULTS.tokenType,
     api,
     polite: options.polite ?? false,
-    globalPerSecond: positiveInt(options.globalRateLimit ?? 50, '--global-rate-limit', 100_000),
+    globalPerSecond: positiveInt(options.globalRateLimit ?? DEFAULTS.globalRateLimit, '--global-rate-limit', 100_000),
     ...(options.retries !== undefined ? { retries: options.retries } : {}),
     ...(options.backoffMs !== undefined ? { backoffMs: options.backoffMs } : {}),
-    maxWaitMs: options.maxWait === undefined ? DEFAULT_MAX_WAIT_MS : parseDuration(options.maxWait, '--max-wait'),
-    noticeWaitMs: options.noticeWait === undefined ? DEFAULT_NOTICE_WAIT_MS : parseDuration(options.noticeWait, '--notice-wait'),
+    maxWaitMs: parseDuration(options.maxWait ?? DEFAULTS.maxWait, '--max-wait'),
+    noticeWaitMs: parseDuration(options.noticeWait ?? DEFAULTS.noticeWait, '--notice-wait'),
     ...(options.allowInsecureApi !== undefined ? { allowInsecureApi: options.allowInsecureApi } : {}),
   };
   return {
@@ -124,14 +143,14 @@ export function normalizeOptions(options: ArchiveOptions) {
     channelIds,
     excludeChannelIds,
     allChannels: options.allChannels ?? false,
-    threads: options.threads ?? true,
+    threads: options.threads ?? DEFAULTS.threads,
     includeNsfw: options.includeNsfw ?? false,
-    out: resolve(options.out ?? 'data/downloads'),
-    state: resolve(options.state ?? 'data/state'),
+    out: resolve(options.out ?? DEFAULTS.out),
+    state: resolve(options.state ?? DEFAULTS.state),
     types,
     maxSize: options.maxSize === undefined ? undefined : parseSize(options.maxSize),
-    concurrency: positiveInt(options.concurrency ?? 8, '--concurrency', 64),
-    channelConcurrency: positiveInt(options.channelConcurrency ?? 3, '--channel-concurrency', 64),
+    concurrency: positiveInt(options.concurrency ?? DEFAULTS.concurrency, '--concurrency', 64),
+    channelConcurrency: positiveInt(options.channelConcurrency ?? DEFAULTS.channelConcurrency, '--channel-concurrency', 64),
     namePattern,
     after,
     before,
@@ -139,12 +158,12 @@ export function normalizeOptions(options: ArchiveOptions) {
     media,
     client,
     allowedOrigins: extraOrigins,
-    retries: options.retries ?? 5,
-    backoffMs: options.backoffMs ?? 500,
+    retries: options.retries ?? DEFAULTS.retries,
+    backoffMs: options.backoffMs ?? DEFAULTS.backoffMs,
     failOnChannelError: options.failOnChannelError ?? false,
     retryOnly: options.retryOnly ?? false,
-    timeoutMs: options.timeout === undefined ? 60_000 : parseDuration(options.timeout, '--timeout'),
-    stallGraceMs: options.stallGrace === undefined ? 2_000 : parseDuration(options.stallGrace, '--stall-grace'),
+    timeoutMs: parseDuration(options.timeout ?? DEFAULTS.timeout, '--timeout'),
+    stallGraceMs: parseDuration(options.stallGrace ?? DEFAULTS.stallGrace, '--stall-grace'),
   };
 }
 

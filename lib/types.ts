@@ -17,7 +17,7 @@ export interface ChannelContext {
   parent_name?: string | undefined;
 }
 
-// Stage 1 output: one page of messages with its channel context. Pages (not single messages) travel between
+// paginate's output: one page of messages with its channel context. Pages (not single messages) travel between
 // the first stages so a million-message channel costs ten thousand stream hops. A channel is walked from both
 // ends (lib/discord/pages.ts): pages walked up are in ascending id order; pages walked down are in descending
 // order and carry `down`; an empty page with `cursor` says both walks met.
@@ -29,7 +29,7 @@ export interface ChannelPage {
   cursor?: string | undefined; // every message <= this id has been walked (and is done once what came before is)
 }
 
-// Stage 2 output: one downloadable file of one message.
+// flatten's output: one downloadable file of one message.
 export interface MediaItem {
   kind: 'item';
   context: ChannelContext;
@@ -63,8 +63,8 @@ export interface MessageMark {
   down?: string | undefined; // from a page walked down (see ChannelPage)
 }
 
-// Stage 3 output: items either selected for download or skipped with a reason.
-export type SkipReason = 'type' | 'too_large' | 'date' | 'already_archived' | 'unreadable' | 'deleted';
+// filter's output: items either selected for download or skipped with a reason.
+export type SkipReason = 'type' | 'too_large' | 'already_archived' | 'deleted';
 
 export interface SkippedItem {
   kind: 'skipped';
@@ -75,7 +75,23 @@ export interface SkippedItem {
 
 export type FilteredUnit = MediaItem | SkippedItem | MessageMark;
 
-// Stage 4/5 output: what happened to one selected item.
+// An item an earlier run archived (its record is in the store, lib/stages/archived.ts): never fetched again. The
+// checkpoint reports it as `saved` from the record when `announce` (an interrupted run wrote the file but never
+// printed its event), else as skipped `already_archived`.
+export interface ArchivedItem {
+  kind: 'archived';
+  item: MediaItem;
+  path: string;
+  bytes: number;
+  sha256: string;
+  duplicate_of?: string | undefined;
+  announce: boolean;
+}
+
+// What the fetch stage takes: items to download, and the units it passes through to the checkpoint.
+export type SelectedUnit = FilteredUnit | ArchivedItem;
+
+// fetch's output: what happened to one selected item.
 export interface SavedResult {
   kind: 'saved';
   item: MediaItem;
@@ -95,7 +111,7 @@ export interface FailedResult {
   stop?: Error | undefined; // the run stops once this failure is recorded and announced (an unsafe output folder)
 }
 
-export type ItemResult = SavedResult | FailedResult | SkippedItem | MessageMark;
+export type ItemResult = SavedResult | FailedResult | SkippedItem | ArchivedItem | MessageMark;
 
 // The record of one attachment in the state store.
 export interface AttachmentRecord {

@@ -128,3 +128,16 @@ t.test('filters: types, max size, date window', async (t) => {
   const inWindow = expected.filter((a) => a.timestamp.slice(0, 10) >= middle.timestamp.slice(0, 10));
   t.equal(windowed.events.filter((e) => e.event === 'saved').length, inWindow.length, '--after keeps messages from that day on');
 });
+
+t.test('a bot without the Message Content intent is warned once per run, with the channel that showed it', async (t) => {
+  const fake = await startFakeDiscord({ scenario: buildScenario({ guilds: [{ name: 'G', channels: [{ name: 'a', messages: 60, imageRatio: 0.5 }, { name: 'b', messages: 60, imageRatio: 0.5 }] }] }), messageContentIntent: false });
+  t.teardown(() => fake.close());
+  const dir = t.testdir();
+  const guild = fake.scenario.guilds[0]!;
+  const run = await runLibrary({ token: fake.token, api: fake.api, guildId: guild.id, allChannels: true, out: join(dir, 'out'), state: join(dir, 'state') });
+  const warnings = run.events.filter((e) => e.event === 'warning' && e.code === 'message_content_intent') as Array<{ channel_id: string; guild_id: string }>;
+  t.equal(warnings.length, 1, 'one warning');
+  t.ok(guild.channels.some((c) => c.id === warnings[0]?.channel_id), 'names a channel of the run');
+  t.equal(warnings[0]?.guild_id, guild.id);
+  t.equal(fake.requests.filter((r) => r.route === 'GET /applications/@me').length, 1, 'Discord asked once');
+});

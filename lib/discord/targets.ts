@@ -5,9 +5,6 @@
 
 import type { APIGuild, APIUser } from 'discord-api-types/v10';
 import { AccessError, AuthError, DpsError, UsageError } from '../errors.js';
-import { channelSkippedEvent } from '../output/events.js';
-import type { DpsEvent } from '../output/events.js';
-import type { NormalizedOptions } from '../options.js';
 import type { ChannelContext } from '../types.js';
 import { collect } from '../util/collect.js';
 import type { DiscordClient } from './client.js';
@@ -38,10 +35,29 @@ export interface ResolvedTargets {
   skipped: number; // channels left out without it being an error: unreadable or NSFW under --all-channels, categories
 }
 
+// What resolution reads of a run's options (lib/options.ts fills them in).
+export interface TargetOptions {
+  guildId: string;
+  channelIds: readonly string[];
+  excludeChannelIds: ReadonlySet<string>;
+  allChannels: boolean;
+  threads: boolean;
+  includeNsfw: boolean;
+  failOnChannelError: boolean;
+  channelConcurrency: number;
+}
+
+// A channel left out, for the caller to report (the run prints it as a `skipped` event).
+export interface SkippedChannel {
+  context: ChannelContext;
+  reason: 'no_access' | 'not_found' | 'nsfw' | 'not_a_message_channel';
+  detail: string;
+}
+
 interface ResolveHooks {
   signal?: AbortSignal | undefined;
   log?: ((line: string) => void) | undefined;
-  emit?: ((event: DpsEvent) => void) | undefined;
+  onSkipped?: ((skipped: SkippedChannel) => void) | undefined;
 }
 
 // Channel types whose history can be read with GET /channels/{id}/messages.
@@ -49,7 +65,7 @@ export const MESSAGE_CHANNEL_TYPES = new Set([0, 2, 5, 10, 11, 12, 13]);
 
 interface Run {
   client: DiscordClient;
-  options: NormalizedOptions;
+  options: TargetOptions;
   hooks: ResolveHooks;
   guildRaw: APIGuild;
   out: Omit<ResolvedTargets, 'channels'>; // me, guild and the running counts
@@ -70,7 +86,7 @@ export interface TargetStream {
 
 // Checks the token and the server, then streams the channels to archive; throws AuthError / AccessError for the
 // run-level failures (from `channels` too, for a single requested channel that cannot be read).
-export async function openTargets(client: DiscordClient, options: NormalizedOptions, hooks: ResolveHooks = {}): Promise<TargetStream> {
+export async function openTargets(client: DiscordClient, options: TargetOptions, hooks: ResolveHooks = {}): Promise<TargetStream> {
   const { signal } = hooks;
   const me = await client.get<APIUser>('/users/@me', { signal, what: 'the token (GET /users/@me)' });
   const guildRaw = await client.get<APIGuild>(`/guilds/${options.guildId}`, { signal, what: `server ${options.guildId}` });
@@ -90,7 +106,7 @@ export async function openTargets(client: DiscordClient, options: NormalizedOpti
 }
 
 // Resolves the server and every channel to archive at once (what `openTargets` streams, collected).
-export async function resolveTargets(client: DiscordClient, options: NormalizedOptions, hooks: ResolveHooks = {}): Promise<ResolvedTargets> {
+export async function resolveTargets(client: DiscordClient, options: TargetOptions, hooks: ResolveHooks = {}): Promise<ResolvedTargets> {
   const targets = await openTargets(client, options, hooks);
   const channels = await collect(targets.channels);
   return { me: targets.me, guild: targets.guild, channels, denied: targets.denied, skipped: targets.skipped };
@@ -167,7 +183,7 @@ async function* requestedChannels(run: Run): AsyncGenerator<ChannelTarget> {
         run.seen.add(channelId);
         out.skipped++;
         hooks.log?.(`skipping channel ${channelId}: ${detail}`);
-        hooks.emit?.(channelSkippedEvent(base, 'not_a_message_channel', detail));
+        hooks.onSkipped?.({ context: base, reason: 'not_a_message_channel', detail });
         continue;
       }
       const target = entry.threads_only ? undefined : add(run, contextOf(run, entry, parent?.name ?? channel.parent_id ?? undefined), entry.type);
@@ -178,7 +194,7 @@ async function* requestedChannels(run: Run): AsyncGenerator<ChannelTarget> {
       out.denied++;
       run.seen.add(channelId);
       hooks.log?.(`skipping channel ${channelId}: ${error.message}`);
-      hooks.emit?.(channelSkippedEvent(base, error.code === 'DPS_NOT_FOUND' ? 'not_found' : 'no_access', error.message));
+      hooks.onSkipped?.({ context: base, reason: error.code === 'DPS_NOT_FOUND' ? 'not_found' : 'no_access', detail: error.message });
     }
   }
 }
@@ -232,7 +248,7 @@ function skip(run: Run, entry: ChannelEntry, names: ReadonlyMap<string, string>)
   const context = contextOf(run, entry, names.get(entry.parent_id ?? ''));
   const detail = entry.detail ?? entry.reason ?? 'unreadable';
   run.hooks.log?.(`skipping ${entry.is_thread ? 'thread' : 'channel'} #${entry.name} (${entry.id}): ${detail}`);
-  run.hooks.emit?.(channelSkippedEvent(context, entry.reason === 'nsfw' ? 'nsfw' : 'no_access', detail));
+  run.hooks.onSkipped?.({ context, reason: entry.reason === 'nsfw' ? 'nsfw' : 'no_access', detail });
 }
 
 // The context of a channel; threads also carry their parent, for the <Parent>/threads/<Thread> layout.

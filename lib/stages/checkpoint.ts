@@ -63,6 +63,9 @@ export async function* checkpoint(source: AsyncIterable<ItemResult>, options: Ch
           await recordFailure(store, result); // a file whose message is gone
           held.push(result);
           break;
+        case 'archived':
+          held.push(result);
+          break;
         case 'failed':
           if (result.stop !== undefined) {
             // A failure that stops the run (an unsafe output folder): announced now, then the run ends. Not
@@ -117,6 +120,11 @@ function report(result: FileResult, counts: Counts): DpsEvent {
     case 'skipped':
       counts.skipped++;
       return skippedEvent(result);
+    case 'archived': {
+      // An earlier run's file: announced from its record when its event was never printed, else skipped.
+      const { item, path, bytes, sha256, duplicate_of } = result;
+      return report(result.announce ? { kind: 'saved', item, path, bytes, sha256, duplicate_of } : { kind: 'skipped', item, reason: 'already_archived' }, counts);
+    }
   }
 }
 

@@ -8,7 +8,7 @@ import type { Renewal, UrlRefresher } from '../discord/refresh.js';
 import { AbortedError, DiskFullError, isDiskFull, isDpsError, outputErrorKind, StateDiskFullError } from '../errors.js';
 import type { DownloadError, DpsError, OutputUnsafeError } from '../errors.js';
 import { outputError } from '../fs/output-check.js';
-import type { FailedResult, FilteredUnit, ItemResult, MediaItem, SavedResult } from '../types.js';
+import type { FailedResult, ItemResult, MediaItem, SavedResult, SelectedUnit } from '../types.js';
 import { backoff } from '../util/backoff.js';
 import { orderedParallel } from '../util/ordered-parallel.js';
 import type { Semaphore } from '../util/semaphore.js';
@@ -55,8 +55,8 @@ export interface RetryNotice {
   detail: string;
 }
 
-// Yields one result per unit, in input order; marks and skipped items pass straight through.
-export function fetchFiles(source: AsyncIterable<FilteredUnit | SavedResult>, options: FetchOptions): AsyncGenerator<ItemResult> {
+// Yields one result per unit, in input order; marks, skipped and archived items pass straight through.
+export function fetchFiles(source: AsyncIterable<SelectedUnit>, options: FetchOptions): AsyncGenerator<ItemResult> {
   const window = Math.max(16, options.pool.size * 8); // units between input and output
   return orderedParallel(
     source,

@@ -1,7 +1,10 @@
-// Stage 2: each message of a page -> one item per downloadable file in it (attachments, forwarded attachments,
+// flatten: each message of a page -> one item per downloadable file in it (attachments, forwarded attachments,
 // Components-V2 media, and on request embeds and stickers); a run of messages holding none becomes one mark,
-// so the checkpoint can still move the cursor past them (discord-api.md §2, trap 7, trap 8).
+// so the checkpoint can still move the cursor past them (discord-api.md §2, trap 7, trap 8). A per-item step
+// (stream-chain): one page expands into its units (`many`), and a page shares nothing with the next.
 
+import { many } from 'stream-chain';
+import type { Many } from 'stream-chain/defs.js';
 import { mediaOf } from '../discord/media.js';
 import { withAttachmentId } from '../fs/safe-name.js';
 import type { MediaCandidate, MediaOptions } from '../discord/media.js';
@@ -12,26 +15,30 @@ export type FlattenOptions = MediaOptions;
 
 const THREAD_STARTER_MESSAGE = 21;
 
-// Yields each message's files in a stable order; messages without files are marked in runs (one mark per run).
-export async function* flatten(source: AsyncIterable<ChannelPage>, options: FlattenOptions = {}): AsyncGenerator<MediaItem | MessageMark> {
-  for await (const { context, messages, down, cursor } of source) {
-    if (cursor !== undefined) yield { kind: 'mark', context, message_id: cursor, messages: 0 };
-    let mark: MessageMark | undefined;
-    for (const message of messages) {
-      const candidates = message.type === THREAD_STARTER_MESSAGE ? [] : mediaOf(message, options);
-      if (candidates.length === 0) {
-        if (mark) {
-          mark.message_id = message.id;
-          mark.messages++;
-        } else mark = { kind: 'mark', context, message_id: message.id, messages: 1, down };
-        continue;
-      }
-      if (mark) yield mark;
-      mark = undefined;
-      yield* itemsOf(context, message, candidates, down);
+// The step: a page's files in a stable order, messages without files marked in runs (one mark per run).
+export function flatten(options: FlattenOptions = {}): (page: ChannelPage) => Many<MediaItem | MessageMark> {
+  return (page) => many(unitsOf(page, options));
+}
+
+function unitsOf({ context, messages, down, cursor }: ChannelPage, options: FlattenOptions): Array<MediaItem | MessageMark> {
+  const units: Array<MediaItem | MessageMark> = [];
+  if (cursor !== undefined) units.push({ kind: 'mark', context, message_id: cursor, messages: 0 });
+  let mark: MessageMark | undefined;
+  for (const message of messages) {
+    const candidates = message.type === THREAD_STARTER_MESSAGE ? [] : mediaOf(message, options);
+    if (candidates.length === 0) {
+      if (mark) {
+        mark.message_id = message.id;
+        mark.messages++;
+      } else mark = { kind: 'mark', context, message_id: message.id, messages: 1, down };
+      continue;
     }
-    if (mark) yield mark;
+    if (mark) units.push(mark);
+    mark = undefined;
+    units.push(...itemsOf(context, message, candidates, down));
   }
+  if (mark) units.push(mark);
+  return units;
 }
 
 // One item per file of a message, with names unique within the message.

@@ -1,4 +1,4 @@
-// Stage 1: a channel's messages in pages, walked from both ends (lib/discord/pages.ts), from its cursor to the
+// The source: a channel's messages in pages, walked from both ends (lib/discord/pages.ts), from its cursor to the
 // newest message at start time.
 
 import type { APIMessage } from 'discord-api-types/v10';
@@ -11,7 +11,6 @@ export interface PaginateOptions {
   after: string; // exclusive lower bound: the stored cursor, the --after bound, or '0'
   before?: string | undefined; // exclusive upper bound (--before)
   signal?: AbortSignal | undefined;
-  prefetch?: boolean;
   doneAbove?: DoneSpan | undefined; // an interrupted run's finished span (ChannelRecord.done_above)
   onPage?: (messages: readonly APIMessage[]) => void; // sees each page once (e.g. to notice a missing intent)
 }
@@ -23,7 +22,6 @@ export async function* paginate(context: ChannelContext, options: PaginateOption
     before: options.before,
     signal: options.signal,
     what: `channel ${context.channel_name ? `#${context.channel_name} ` : ''}(${context.channel_id})`,
-    prefetch: options.prefetch ?? true,
     doneAbove: options.doneAbove,
   });
   for await (const page of pages) {

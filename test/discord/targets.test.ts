@@ -4,6 +4,7 @@ import { startFakeDiscord, type FakeDiscord } from '../../fixtures/fake-discord.
 import { DiscordClient } from '../../lib/discord/client.js';
 import { openTargets, resolveTargets, type ResolvedTargets } from '../../lib/discord/targets.js';
 import { normalizeOptions, type ArchiveOptions } from '../../lib/options.js';
+import { channelSkippedEvent } from '../../lib/output/events.js';
 import type { DpsEvent } from '../../lib/output/events.js';
 import { byName, enumerationScenario } from '../helpers/guild-scenario.js';
 
@@ -23,7 +24,7 @@ async function start(t: Test): Promise<{ fake: FakeDiscord; resolve: (o?: Partia
   const resolve = async (o: Partial<ArchiveOptions> = {}): Promise<Resolved> => {
     const events: DpsEvent[] = [];
     const options = normalizeOptions({ token: fake.token, api: fake.api, guildId, ...o });
-    const out = await resolveTargets(client, options, { emit: (e) => events.push(e) });
+    const out = await resolveTargets(client, options, { onSkipped: (s) => events.push(channelSkippedEvent(s.context, s.reason, s.detail)) });
     return { ...out, events, names: out.channels.map((c) => c.context.channel_name).sort() };
   };
   return { fake, resolve, id: (name) => byName(fake.scenario, name).id };

@@ -39,10 +39,8 @@ export async function stageWorld(t: Test, channel: SingleChannelOptions = {}, fa
   });
   const messages = ((await response.json()) as APIMessage[]).reverse();
   const items: MediaItem[] = [];
-  async function* page(): AsyncGenerator<ChannelPage> {
-    yield { kind: 'page', context, messages };
-  }
-  for await (const unit of flatten(page())) if (unit.kind === 'item') items.push(unit);
+  const page: ChannelPage = { kind: 'page', context, messages };
+  for (const unit of flatten()(page).values) if (unit.kind === 'item') items.push(unit);
   const dir = t.testdir();
   const store = await openStore(join(dir, 'state'));
   t.teardown(() => store.close());

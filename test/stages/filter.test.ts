@@ -1,6 +1,9 @@
+import { once } from 'node:events';
 import t from 'tap';
-import { filter, matchesType, parseTypes } from '../../lib/stages/filter.js';
-import type { FilteredUnit, MediaItem, SavedResult } from '../../lib/types.js';
+import { filter } from '../../lib/stages/filter.js';
+import type { FilteredUnit, MediaItem, MessageMark } from '../../lib/types.js';
+import { matchesType, parseTypes } from '../../lib/util/file-types.js';
+import { steps, through } from '../../lib/util/steps.js';
 
 function item(filename: string, content_type: string | undefined, extra: Partial<MediaItem> = {}): MediaItem {
   return {
@@ -37,27 +40,59 @@ t.test('content_type decides; the extension only when content_type is missing', 
   t.equal(parseTypes(['png', ' .JPG ']) instanceof Set && [...(parseTypes(['png', ' .JPG ']) as Set<string>)].join(), 'png,jpg');
 });
 
-t.test('filter emits skipped items with reasons and passes marks', async (t) => {
-  async function* source() {
-    yield item('a.png', 'image/png');
-    yield item('b.pdf', 'application/pdf');
-    yield item('big.png', 'image/png', { size: 50_000_000 });
-    yield { kind: 'mark' as const, context: item('x', undefined).context, message_id: '11', messages: 1 };
-    yield item('old.png', 'image/png', { attachment_id: '999' });
+const mark = (message_id: string): MessageMark => ({ kind: 'mark', context: item('x', undefined).context, message_id, messages: 1 });
+
+// Runs `units` through the filter step as the pipeline does.
+async function run(units: Array<MediaItem | MessageMark>, options: Parameters<typeof filter>[0]): Promise<FilteredUnit[]> {
+  async function* source(): AsyncGenerator<MediaItem | MessageMark> {
+    yield* units;
   }
-  const out: Array<FilteredUnit | SavedResult> = [];
-  for await (const unit of filter(source(), { types: photos, maxSize: 25_000_000, archived: async (i) => (i.attachment_id === '999' ? { status: 'saved', path: '/x', sha256: 'ab' } as never : undefined) })) out.push(unit);
-  t.same(out.map((u) => (u.kind === 'skipped' ? `skipped:${u.reason}` : u.kind)), ['item', 'skipped:type', 'skipped:too_large', 'mark', 'skipped:already_archived']);
+  const out: FilteredUnit[] = [];
+  for await (const unit of through(source(), steps([filter(options)]))) out.push(unit);
+  return out;
+}
+
+t.test('filter emits skipped items with reasons and passes marks and invalid items', async (t) => {
+  const out = await run(
+    [item('a.png', 'image/png'), item('b.pdf', 'application/pdf'), item('big.png', 'image/png', { size: 50_000_000 }), mark('11'), item('bad.pdf', 'application/pdf', { invalid: 'no url' })],
+    { types: photos, maxSize: 25_000_000 },
+  );
+  t.same(out.map((u) => (u.kind === 'skipped' ? `skipped:${u.reason}:${u.detail}` : u.kind)), ['item', 'skipped:type:application/pdf', 'skipped:too_large:50000000 bytes > 25000000', 'mark', 'item']);
 });
 
-t.test('archived files beyond the stored cursor are announced as saved, not skipped', async (t) => {
-  async function* source() {
-    yield item('old.png', 'image/png', { attachment_id: '1', message_id: '10' });
-    yield item('new.png', 'image/png', { attachment_id: '2', message_id: '30' });
+t.test('a file without a content type is judged by its extension, and named by it when skipped', async (t) => {
+  const out = await run([item('notes.TXT', undefined), item('photo.jpg', undefined), item('noext', undefined)], { types: photos });
+  t.same(out.map((u) => (u.kind === 'skipped' ? u.detail : u.kind)), ['txt', 'item', 'unknown']);
+});
+
+t.test('aborted before start: the source refuses to start and the abort reaches the consumer', async (t) => {
+  const controller = new AbortController();
+  controller.abort(new Error('stop'));
+  async function* source(): AsyncGenerator<MediaItem> {
+    controller.signal.throwIfAborted();
+    yield item('a.png', 'image/png');
   }
-  const record = { status: 'saved', path: '/out/x.png', sha256: 'ab'.repeat(32), bytes: 5 } as never;
-  const out: Array<FilteredUnit | SavedResult> = [];
-  for await (const unit of filter(source(), { types: photos, archived: async () => record, announceAfter: '20' })) out.push(unit);
-  t.same(out.map((u) => u.kind), ['skipped', 'saved']);
-  t.equal((out[1] as SavedResult).path, '/out/x.png');
+  const out: FilteredUnit[] = [];
+  await t.rejects(async () => {
+    for await (const unit of through(source(), steps([filter({ types: photos })]))) out.push(unit);
+  }, { message: 'stop' });
+  t.same(out, []);
+});
+
+t.test('aborted mid-flight: the units before the abort arrive, then the abort', async (t) => {
+  const controller = new AbortController();
+  async function* source(): AsyncGenerator<MediaItem> {
+    yield item('a.png', 'image/png');
+    await once(controller.signal, 'abort'); // asked for ahead of the consumer: it waits until the consumer aborts
+    controller.signal.throwIfAborted();
+    yield item('b.png', 'image/png');
+  }
+  const out: string[] = [];
+  await t.rejects(async () => {
+    for await (const unit of through(source(), steps([filter({ types: photos })]))) {
+      if (unit.kind === 'item') out.push(unit.filename);
+      controller.abort(new Error('stop'));
+    }
+  }, { message: 'stop' });
+  t.same(out, ['a.png']);
 });

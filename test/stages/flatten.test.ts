@@ -1,6 +1,8 @@
+import { once } from 'node:events';
 import t from 'tap';
 import type { APIMessage } from 'discord-api-types/v10';
 import { flatten } from '../../lib/stages/flatten.js';
+import { steps, through } from '../../lib/util/steps.js';
 import type { ChannelContext, ChannelPage, MediaItem, MessageMark } from '../../lib/types.js';
 
 const context: ChannelContext = { guild_id: '1', guild_name: 'G', channel_id: '2', channel_name: 'c' };
@@ -24,7 +26,7 @@ async function collect(messages: APIMessage[] | APIMessage[][], options = {}): P
   async function* source() {
     for (const messages of pages) yield page(messages);
   }
-  for await (const unit of flatten(source(), options)) out.push(unit);
+  for await (const unit of through(source(), steps([flatten(options)]))) out.push(unit);
   return out;
 }
 
@@ -103,14 +105,53 @@ t.test('malformed attachments are not fatal, and never vanish: each is an item m
   t.equal(new Set(units.map((u) => u.attachment_id)).size, 5, 'distinct ids (synthetic for those without a valid one)');
 });
 
-t.test('aborted before start / mid-flight', async (t) => {
+t.test('aborted before start: the source refuses to start, nothing is flattened and the abort reaches the consumer', async (t) => {
   const controller = new AbortController();
-  controller.abort();
-  async function* source() {
+  controller.abort(new Error('stop'));
+  async function* source(): AsyncGenerator<ChannelPage> {
     controller.signal.throwIfAborted();
     yield page([message('1')]);
   }
-  await t.rejects(collect([]).then(async () => {
-    for await (const _ of flatten(source())) void _;
-  }));
+  const out: unknown[] = [];
+  await t.rejects(async () => {
+    for await (const unit of through(source(), steps([flatten()]))) out.push(unit);
+  }, { message: 'stop' });
+  t.same(out, []);
+});
+
+t.test('aborted mid-flight: the units of the pages before the abort arrive, then the abort', async (t) => {
+  const controller = new AbortController();
+  async function* source(): AsyncGenerator<ChannelPage> {
+    yield page([message('1'), message('2')]);
+    await once(controller.signal, 'abort'); // asked for ahead of the consumer: it waits until the consumer aborts
+    controller.signal.throwIfAborted();
+    yield page([message('3')]);
+  }
+  const out: string[] = [];
+  await t.rejects(async () => {
+    for await (const unit of through(source(), steps([flatten()]))) {
+      out.push(unit.message_id);
+      controller.abort(new Error('stop'));
+    }
+  }, { message: 'stop' });
+  t.same(out, ['2'], 'the first page (one mark), nothing of the page after the abort');
+});
+
+t.test('a consumer that stops early closes the source', async (t) => {
+  let pages = 0;
+  let onClosed: () => void = () => undefined;
+  const closed = new Promise<void>((resolve) => (onClosed = resolve));
+  async function* source(): AsyncGenerator<ChannelPage> {
+    try {
+      for (let i = 1; ; i++) {
+        pages++;
+        yield page([message(String(i), { attachments: [attachment(String(100 + i), 'a.png')] as never })]);
+      }
+    } finally {
+      onClosed();
+    }
+  }
+  for await (const unit of through(source(), steps([flatten()]))) if (unit.message_id === '3') break;
+  await closed; // never resolves (the test times out) if the source is left open
+  t.ok(pages < 1000, 'the endless source was not drained');
 });

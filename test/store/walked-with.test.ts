@@ -3,7 +3,7 @@
 
 import t from 'tap';
 import { announcedBefore, intersect, walkFilterOf, widening } from '../../lib/store/walked-with.js';
-import { parseTypes } from '../../lib/stages/filter.js';
+import { parseTypes } from '../../lib/util/file-types.js';
 
 const of = (types: string, maxSize?: number, embeds = false, stickers = false) => walkFilterOf({ types: parseTypes(types), maxSize, embeds, stickers });
 

@@ -1,0 +1,63 @@
+// What a run holds open, opened in one place and closed in one place: the state, the run's stop signal (linked
+// to the caller's), the REST client, the download agent, the disk thread, the stall watch and progress.json.
+// They are closed once the run's work has settled, whatever happened, in the reverse order of their use.
+
+import type { Agent } from 'undici';
+import { DiscordClient } from './discord/client.js';
+import { createDownloadAgent } from './discord/download.js';
+import type { RateLimitWait } from './discord/long-wait.js';
+import { DiskThread } from './fs/disk-thread.js';
+import type { NormalizedOptions } from './options.js';
+import type { ProgressFile } from './output/progress-file.js';
+import { openStore } from './store/open.js';
+import type { Store } from './store/store.js';
+import { linkController } from './util/link-signals.js';
+import { StallWatch } from './util/stall-watch.js';
+
+export interface RunResources {
+  store: Store;
+  // The run's own stop: aborted with the caller's signal, or by the run itself (a --max-wait stop, a fatal error).
+  stop: AbortController;
+  signal: AbortSignal;
+  client: DiscordClient;
+  agent: Agent; // one pool of CDN connections for every download
+  disk: DiskThread; // hashes, writes, fsyncs and renames the files, off the main thread
+  transfers: StallWatch; // once the run is stopping, cancels transfers that receive nothing
+  progressFile?: ProgressFile | undefined; // progress.json, once the run has started it (run-progress.ts)
+}
+
+export interface ResourceHooks {
+  signal?: AbortSignal | undefined; // the caller's stop
+  hardSignal?: AbortSignal | undefined; // the caller's cancel of transfers in flight
+  onLongWait: (wait: RateLimitWait) => void;
+}
+
+// Opens the run's resources, runs `use` with them, and closes them when it settles.
+export async function withRunResources<T>(options: NormalizedOptions, hooks: ResourceHooks, use: (resources: RunResources) => Promise<T>): Promise<T> {
+  // retry-failed only retries what a state recorded: a mistyped --state is refused, never created (nor --out).
+  const store = await openStore(options.state, { mustExist: options.retryOnly });
+  // Every pending download, pool waiter and request listens to the run's signal at once, so it may hold many
+  // (short-lived) listeners; the caller's signal gets exactly one, removed at the end.
+  const { controller: stop, signal, unlink } = linkController(hooks.signal, 10_000);
+  const resources: RunResources = {
+    store,
+    stop,
+    signal,
+    client: new DiscordClient({ ...options.client, onLongWait: hooks.onLongWait }),
+    agent: createDownloadAgent(Math.max(options.concurrency, 4), options.timeoutMs),
+    transfers: new StallWatch({ stop: signal, cancel: hooks.hardSignal, graceMs: options.stallGraceMs }),
+    // Two batches in flight for each concurrent download, plus two (see DiskThread).
+    disk: new DiskThread({ slots: 2 * options.concurrency + 2 }),
+  };
+  try {
+    return await use(resources);
+  } finally {
+    unlink();
+    resources.transfers.close();
+    resources.client.close();
+    await resources.agent.close().catch(() => undefined);
+    await resources.disk.close().catch(() => undefined);
+    await resources.progressFile?.close();
+    await resources.store.close().catch(() => undefined);
+  }
+}
