@@ -162,12 +162,15 @@ export async function writeTemp(
   signal?.throwIfAborted();
   const tempPath = tempName(dir);
   let handle: FileHandle | undefined;
+  let pin: Pin | undefined;
   try {
     let folder: FolderIdentity | undefined;
     if (opts.root === undefined) await fs.mkdir(dir, { recursive: true });
     else folder = await ensureDirInside(opts.root, dir, opts.folders);
-    checkFolder(folder, 'create a file'); // the folder may have been swapped since it was checked
-    handle = await fs.open(tempPath, CREATE_FLAGS, 0o666);
+    // The folder may have been swapped since it was checked: checked again, and the temp file created through
+    // its descriptor (pinned-folder.ts), so it lands in the checked directory whatever the path leads to now.
+    pin = holdChecked(folder, 'create a file');
+    handle = await fs.open(pin?.at(tempPath) ?? tempPath, CREATE_FLAGS, 0o666);
     const file = handle;
     const hash = createHash('sha256');
     let bytes = 0;
@@ -181,7 +184,7 @@ export async function writeTemp(
         bytes += chunk.byteLength;
         if (expectedSize !== undefined && bytes > expectedSize) {
           const message = `size mismatch: received more than the expected ${expectedSize} bytes`;
-          throw new DownloadError(message, { retryable: true });
+          throw new DownloadError(message, { retryable: true, reason: 'size_mismatch' });
         }
         hash.update(chunk);
         batch.push(chunk);
@@ -196,7 +199,7 @@ export async function writeTemp(
     };
     await pipeline(body as AsyncIterable<Uint8Array | string>, sink, signal === undefined ? {} : { signal });
     if (expectedSize !== undefined && bytes !== expectedSize) {
-      throw new DownloadError(`size mismatch: received ${bytes} of ${expectedSize} bytes`, { retryable: true });
+      throw new DownloadError(`size mismatch: received ${bytes} of ${expectedSize} bytes`, { retryable: true, reason: 'size_mismatch' });
     }
     opts.onReceived?.();
     await file.sync();
@@ -205,8 +208,10 @@ export async function writeTemp(
     return { tempPath, sha256: hash.digest('hex'), bytes, folder };
   } catch (error) {
     await handle?.close().catch(() => {});
-    await fs.rm(tempPath, { force: true }).catch(() => {});
+    await fs.rm(pin?.at(tempPath) ?? tempPath, { force: true }).catch(() => {});
     throw translate(error, tempPath, signal);
+  } finally {
+    pin?.release();
   }
 }
 

@@ -273,7 +273,7 @@ export class DiskThread implements Disk {
         let chunk: Uint8Array = typeof piece === 'string' ? Buffer.from(piece) : piece;
         bytes += chunk.byteLength;
         if (expectedSize !== undefined && bytes > expectedSize) {
-          throw new DownloadError(`size mismatch: received more than the expected ${expectedSize} bytes`, { retryable: true });
+          throw new DownloadError(`size mismatch: received more than the expected ${expectedSize} bytes`, { retryable: true, reason: 'size_mismatch' });
         }
         while (chunk.byteLength > 0) {
           if (slot === undefined) {
@@ -305,7 +305,7 @@ export class DiskThread implements Disk {
       }
       signal?.throwIfAborted();
       if (expectedSize !== undefined && bytes !== expectedSize) {
-        throw new DownloadError(`size mismatch: received ${bytes} of ${expectedSize} bytes`, { retryable: true });
+        throw new DownloadError(`size mismatch: received ${bytes} of ${expectedSize} bytes`, { retryable: true, reason: 'size_mismatch' });
       }
       opts.onReceived?.();
       const last = send(true);

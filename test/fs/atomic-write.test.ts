@@ -58,8 +58,8 @@ t.test('writeTemp respects backpressure: the body is pulled as the file is writt
 t.test('writeTemp size mismatch removes the temp file', async (t) => {
   const root = t.testdir();
   await t.rejects(writeTemp(root, chunks(2, 10), { expectedSize: 30 }), DownloadError);
-  await t.rejects(writeTemp(root, chunks(2, 10), { expectedSize: 30 }), { code: 'DPS_DOWNLOAD', retryable: true, message: /size mismatch/ });
-  await t.rejects(writeTemp(root, chunks(4, 10), { expectedSize: 30 }), { code: 'DPS_DOWNLOAD', message: /more than/ });
+  await t.rejects(writeTemp(root, chunks(2, 10), { expectedSize: 30 }), { code: 'DPS_DOWNLOAD', retryable: true, reason: 'size_mismatch', message: /size mismatch/ });
+  await t.rejects(writeTemp(root, chunks(4, 10), { expectedSize: 30 }), { code: 'DPS_DOWNLOAD', retryable: true, reason: 'size_mismatch', message: /more than/ });
   t.same(await tempsIn(root), []);
 });
 
