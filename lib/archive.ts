@@ -18,7 +18,6 @@ import { removeStaleTemps } from './fs/atomic-write.js';
 import { checkOutputWritable } from './fs/output-check.js';
 import type { ProgressFile } from './output/progress-file.js';
 import { startProgressFile } from './run-progress.js';
-import { DiskThread } from './fs/disk-thread.js';
 import type { FolderCache } from './fs/atomic-write.js';
 import { addCounts, channelSkippedEvent, emptyCounts } from './output/events.js';
 import type { Counts, DpsEvent, SummaryEvent } from './output/events.js';
@@ -63,7 +62,6 @@ interface RunContext {
   refresher: UrlRefresher;
   locks: KeyedLock;
   folders: FolderCache; // output folders created and checked during this run
-  disk: DiskThread; // hashes, writes, fsyncs and renames the files, off the main thread
   transfers: StallWatch; // once the run is stopping, cancels transfers that receive nothing
   hooks: ArchiveHooks;
   signal: AbortSignal | undefined;
@@ -94,8 +92,6 @@ export async function runArchive(input: ArchiveOptions, hooks: ArchiveHooks = {}
   const client = new DiscordClient({ ...options.client, onLongWait: (wait) => announceWait(hooks, wait) });
   const agent = createDownloadAgent(Math.max(options.concurrency, 4), options.timeoutMs);
   const transfers = new StallWatch({ stop: signal, cancel: hooks.hardSignal, graceMs: options.stallGraceMs });
-  // Two batches in flight for each concurrent download, plus two (see DiskThread).
-  const disk = new DiskThread({ slots: 2 * options.concurrency + 2 });
   const perChannel: ArchiveResult['perChannel'] = [];
   const live: Counts[] = [];
   const liveTotals = (): Counts => live.reduce((sum, counts) => (addCounts(sum, counts), sum), emptyCounts());
@@ -120,7 +116,6 @@ export async function runArchive(input: ArchiveOptions, hooks: ArchiveHooks = {}
       refresher: new UrlRefresher(client, signal),
       locks: new KeyedLock(),
       folders: new Map(),
-      disk,
       transfers,
       hooks,
       signal,
@@ -191,7 +186,6 @@ export async function runArchive(input: ArchiveOptions, hooks: ArchiveHooks = {}
     transfers.close();
     client.close();
     await agent.close().catch(() => undefined);
-    await disk.close().catch(() => undefined);
     if (completed && fatal === undefined && !signal.aborted) progressFile?.recovered(); // a recovery run that completed
     await progressFile?.close();
     await store.close().catch(() => undefined);
@@ -290,7 +284,6 @@ function downloadStages(run: RunContext, cursor?: string, announced?: FilterOpti
         onRetry: (retry) => run.hooks.log?.(retryLine(retry)),
         locks: run.locks,
         folders: run.folders,
-        disk: run.disk,
         halt: (run.halt ??= {}),
         adoptFiles: run.adoptFiles,
       }),

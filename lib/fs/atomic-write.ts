@@ -43,7 +43,7 @@ export interface WriteTempOptions {
 export type FolderCache = Map<string, Promise<FolderIdentity>>;
 
 // Bytes gathered before one write(v) call: a few syscalls for a large file instead of one per network chunk.
-export const WRITE_BATCH_BYTES = 512 * 1024;
+const WRITE_BATCH_BYTES = 512 * 1024;
 
 export interface TempFile {
   tempPath: string;
@@ -75,16 +75,16 @@ function refuse(message: string): DownloadError {
   return new DownloadError(message, { retryable: false });
 }
 
-// A final name held by a symlink is never replaced (commitTemp, linkDuplicate, the disk thread).
-export function symlinkRefusal(finalPath: string): DownloadError {
+// A final name held by a symlink is never replaced (commitTemp, linkDuplicate).
+function symlinkRefusal(finalPath: string): DownloadError {
   return refuse(`refusing to replace symlink ${finalPath}`);
 }
 
 // Some platforms cannot fsync a directory, which is fine: these errors are ignored.
-export const DIR_SYNC_UNSUPPORTED = new Set(['EISDIR', 'EINVAL', 'EPERM', 'EACCES']);
+const DIR_SYNC_UNSUPPORTED = new Set(['EISDIR', 'EINVAL', 'EPERM', 'EACCES']);
 
 // Translate a failure once: a full disk stops the run, an abort surfaces as the signal's reason.
-export function translate(error: unknown, what: string, signal?: AbortSignal): unknown {
+function translate(error: unknown, what: string, signal?: AbortSignal): unknown {
   if (signal?.aborted) return signal.reason;
   if (isDiskFull(error)) return new DiskFullError(`no space left while writing ${what}`, { cause: error });
   return error;
@@ -288,6 +288,37 @@ export async function commitTemp(tempPath: string, finalPath: string, sha256?: s
     pin?.release();
   }
 }
+
+// What writeFile resolves with: the file's sha256 and size; `taken` when another file
+// holds the final name: the temp file, kept, to commit under the next candidate name or discard.
+export type WrittenFile = Omit<TempFile, 'tempPath'> & { taken?: string | undefined };
+
+// writeTemp then commitTemp to `finalPath` (in `dir`), in one go: resolves once the file is durably there, or,
+// when another file holds `finalPath` (never replaced), with `taken`.
+export async function writeFile(
+  dir: string,
+  body: AsyncIterable<Uint8Array | string> | NodeJS.ReadableStream,
+  finalPath: string,
+  opts: WriteTempOptions = {},
+): Promise<WrittenFile> {
+  const temp = await writeTemp(dir, body, opts);
+  const placed = await commitTemp(temp.tempPath, finalPath, temp.sha256, temp.folder);
+  return { sha256: temp.sha256, bytes: temp.bytes, ...(placed === 'taken' ? { taken: temp.tempPath } : {}) };
+}
+
+// Remove a temp file that will not be committed (a final name was taken and the item gave up).
+export async function discardTemp(tempPath: string): Promise<void> {
+  await fs.rm(tempPath, { force: true });
+}
+
+// Where the write stage's bytes go (lib/stages/write.ts): writeFile, commitTemp and discardTemp above.
+export interface Disk {
+  writeFile: typeof writeFile;
+  commitTemp: typeof commitTemp;
+  discardTemp: typeof discardTemp;
+}
+
+export const inProcessDisk: Disk = { writeFile, commitTemp, discardTemp };
 
 // `folder` checked and held open for the calls that follow (release the pin after them); none unchecked.
 function holdChecked(folder: FolderIdentity | undefined, what: string): Pin | undefined {
