@@ -43,7 +43,7 @@ export interface WriteTempOptions {
 export type FolderCache = Map<string, Promise<FolderIdentity>>;
 
 // Bytes gathered before one write(v) call: a few syscalls for a large file instead of one per network chunk.
-export const WRITE_BATCH_BYTES = 512 * 1024;
+const WRITE_BATCH_BYTES = 512 * 1024;
 
 export interface TempFile {
   tempPath: string;
@@ -75,16 +75,16 @@ function refuse(message: string): DownloadError {
   return new DownloadError(message, { retryable: false });
 }
 
-// A final name held by a symlink is never replaced (commitTemp, linkDuplicate, the disk thread).
-export function symlinkRefusal(finalPath: string): DownloadError {
+// A final name held by a symlink is never replaced (commitTemp, linkDuplicate).
+function symlinkRefusal(finalPath: string): DownloadError {
   return refuse(`refusing to replace symlink ${finalPath}`);
 }
 
 // Some platforms cannot fsync a directory, which is fine: these errors are ignored.
-export const DIR_SYNC_UNSUPPORTED = new Set(['EISDIR', 'EINVAL', 'EPERM', 'EACCES']);
+const DIR_SYNC_UNSUPPORTED = new Set(['EISDIR', 'EINVAL', 'EPERM', 'EACCES']);
 
 // Translate a failure once: a full disk stops the run, an abort surfaces as the signal's reason.
-export function translate(error: unknown, what: string, signal?: AbortSignal): unknown {
+function translate(error: unknown, what: string, signal?: AbortSignal): unknown {
   if (signal?.aborted) return signal.reason;
   if (isDiskFull(error)) return new DiskFullError(`no space left while writing ${what}`, { cause: error });
   return error;
@@ -162,12 +162,15 @@ export async function writeTemp(
   signal?.throwIfAborted();
   const tempPath = tempName(dir);
   let handle: FileHandle | undefined;
+  let pin: Pin | undefined;
   try {
     let folder: FolderIdentity | undefined;
     if (opts.root === undefined) await fs.mkdir(dir, { recursive: true });
     else folder = await ensureDirInside(opts.root, dir, opts.folders);
-    checkFolder(folder, 'create a file'); // the folder may have been swapped since it was checked
-    handle = await fs.open(tempPath, CREATE_FLAGS, 0o666);
+    // The folder may have been swapped since it was checked: checked again, and the temp file created through
+    // its descriptor (pinned-folder.ts), so it lands in the checked directory whatever the path leads to now.
+    pin = holdChecked(folder, 'create a file');
+    handle = await fs.open(pin?.at(tempPath) ?? tempPath, CREATE_FLAGS, 0o666);
     const file = handle;
     const hash = createHash('sha256');
     let bytes = 0;
@@ -181,7 +184,7 @@ export async function writeTemp(
         bytes += chunk.byteLength;
         if (expectedSize !== undefined && bytes > expectedSize) {
           const message = `size mismatch: received more than the expected ${expectedSize} bytes`;
-          throw new DownloadError(message, { retryable: true });
+          throw new DownloadError(message, { retryable: true, reason: 'size_mismatch' });
         }
         hash.update(chunk);
         batch.push(chunk);
@@ -196,7 +199,7 @@ export async function writeTemp(
     };
     await pipeline(body as AsyncIterable<Uint8Array | string>, sink, signal === undefined ? {} : { signal });
     if (expectedSize !== undefined && bytes !== expectedSize) {
-      throw new DownloadError(`size mismatch: received ${bytes} of ${expectedSize} bytes`, { retryable: true });
+      throw new DownloadError(`size mismatch: received ${bytes} of ${expectedSize} bytes`, { retryable: true, reason: 'size_mismatch' });
     }
     opts.onReceived?.();
     await file.sync();
@@ -205,8 +208,10 @@ export async function writeTemp(
     return { tempPath, sha256: hash.digest('hex'), bytes, folder };
   } catch (error) {
     await handle?.close().catch(() => {});
-    await fs.rm(tempPath, { force: true }).catch(() => {});
+    await fs.rm(pin?.at(tempPath) ?? tempPath, { force: true }).catch(() => {});
     throw translate(error, tempPath, signal);
+  } finally {
+    pin?.release();
   }
 }
 
@@ -283,6 +288,29 @@ export async function commitTemp(tempPath: string, finalPath: string, sha256?: s
     pin?.release();
   }
 }
+
+// What writeFile resolves with: the file's sha256 and size; `taken` when another file
+// holds the final name: the temp file, kept, to commit under the next candidate name or discard.
+export type WrittenFile = Omit<TempFile, 'tempPath'> & { taken?: string | undefined };
+
+// writeTemp then commitTemp to `finalPath` (in `dir`), in one go: resolves once the file is durably there, or,
+// when another file holds `finalPath` (never replaced), with `taken`.
+export async function writeFile(
+  dir: string,
+  body: AsyncIterable<Uint8Array | string> | NodeJS.ReadableStream,
+  finalPath: string,
+  opts: WriteTempOptions = {},
+): Promise<WrittenFile> {
+  const temp = await writeTemp(dir, body, opts);
+  const placed = await commitTemp(temp.tempPath, finalPath, temp.sha256, temp.folder);
+  return { sha256: temp.sha256, bytes: temp.bytes, ...(placed === 'taken' ? { taken: temp.tempPath } : {}) };
+}
+
+// Remove a temp file that will not be committed (a final name was taken and the item gave up).
+export async function discardTemp(tempPath: string): Promise<void> {
+  await fs.rm(tempPath, { force: true });
+}
+
 
 // `folder` checked and held open for the calls that follow (release the pin after them); none unchecked.
 function holdChecked(folder: FolderIdentity | undefined, what: string): Pin | undefined {

@@ -5,7 +5,6 @@
 // crashed run renamed it there before its record was written); any other holder makes the name `taken`, and
 // the caller tries its next candidate name with the same temp file. Where the file system has no hard links,
 // a check then rename stands in (it could only lose a race against another process writing that very name).
-// Synchronous (the disk thread) and asynchronous (this thread) forms of the same steps.
 
 import { createHash } from 'node:crypto';
 import fs from 'node:fs';
@@ -23,18 +22,6 @@ const codeOf = (error: unknown): unknown => (error as { code?: unknown } | null)
 // What holds a final name: nothing, a symlink (the caller refuses), the same bytes, or something else.
 export type Holder = 'none' | 'symlink' | 'same' | 'other';
 
-function hashFileSync(file: string): string {
-  const hash = createHash('sha256');
-  const buffer = Buffer.allocUnsafe(1024 * 1024);
-  const fd = fs.openSync(file, fs.constants.O_RDONLY | (fs.constants.O_NOFOLLOW ?? 0));
-  try {
-    for (let read = fs.readSync(fd, buffer); read > 0; read = fs.readSync(fd, buffer)) hash.update(buffer.subarray(0, read));
-  } finally {
-    fs.closeSync(fd);
-  }
-  return hash.digest('hex');
-}
-
 async function hashFile(file: string): Promise<string> {
   const hash = createHash('sha256');
   const handle = await fsp.open(file, fs.constants.O_RDONLY | (fs.constants.O_NOFOLLOW ?? 0));
@@ -47,15 +34,6 @@ async function hashFile(file: string): Promise<string> {
 }
 
 // Who holds `finalPath`, compared with the temp file (its sha256 when known, else it is hashed).
-export function holderSync(tempPath: string, finalPath: string, sha256: string | undefined): Holder {
-  const existing = fs.lstatSync(finalPath, { throwIfNoEntry: false });
-  if (existing === undefined) return 'none';
-  if (existing.isSymbolicLink()) return 'symlink';
-  if (!existing.isFile() || existing.size !== fs.statSync(tempPath).size) return 'other';
-  const theirs = hashFileSync(finalPath);
-  return theirs === (sha256 ?? hashFileSync(tempPath)) ? 'same' : 'other';
-}
-
 export async function holder(tempPath: string, finalPath: string, sha256: string | undefined): Promise<Holder> {
   const existing = await fsp.lstat(finalPath).catch((error: unknown) => {
     if (codeOf(error) === 'ENOENT') return undefined;
@@ -70,23 +48,6 @@ export async function holder(tempPath: string, finalPath: string, sha256: string
 
 // Places tempPath at finalPath unless finalPath is held (see the top of this file). `onSymlink` builds the
 // error thrown when a symlink holds the name (the temp file is left for the caller to remove).
-export function placeSync(tempPath: string, finalPath: string, sha256: string | undefined, onSymlink: () => Error): Placement {
-  try {
-    fs.linkSync(tempPath, finalPath);
-  } catch (error) {
-    const code = codeOf(error);
-    if (code !== 'EEXIST' && !NO_LINK.has(code)) throw error;
-    const held = holderSync(tempPath, finalPath, sha256);
-    if (held === 'symlink') throw onSymlink();
-    if (held === 'other') return 'taken';
-    if (held === 'none') fs.renameSync(tempPath, finalPath); // no hard links here: nothing was there a moment ago
-    else fs.unlinkSync(tempPath); // the same bytes are there already: adopt them
-    return 'placed';
-  }
-  fs.unlinkSync(tempPath);
-  return 'placed';
-}
-
 export async function place(tempPath: string, finalPath: string, sha256: string | undefined, onSymlink: () => Error): Promise<Placement> {
   try {
     await fsp.link(tempPath, finalPath);

@@ -5,8 +5,7 @@
 import { dirname } from 'node:path';
 import { DownloadError } from '../errors.js';
 import type { FolderCache } from '../fs/atomic-write.js';
-import { inProcessDisk } from '../fs/disk-thread.js';
-import type { Disk } from '../fs/disk-thread.js';
+import { commitTemp, discardTemp, writeFile } from '../fs/atomic-write.js';
 import type { MediaItem, SavedResult } from '../types.js';
 import type { KeyedLock } from '../util/keyed-lock.js';
 import { claimPath } from './claim-path.js';
@@ -18,7 +17,6 @@ export interface WriteOptions extends NamingOptions {
   locks: KeyedLock; // serialises dedupe decisions per sha256 across concurrent downloads
   folders?: FolderCache | undefined; // folders checked during this run
   onReceived?: (() => void) | undefined; // the body has been read to its end (see writeTemp)
-  disk?: Disk | undefined; // where bytes are hashed and written: a DiskThread, or this thread (the default)
 }
 
 // Writes one body to its final place and records it (dedupe.ts); throws on a size mismatch or an I/O error.
@@ -29,9 +27,8 @@ export async function writeItem(item: MediaItem, body: AsyncIterable<Uint8Array>
   }
   let { path, n } = await claimPath(item, options);
   try {
-    const disk = options.disk ?? inProcessDisk;
-    // Straight to the final name (one request to the disk thread), checked against the one size there is.
-    let file = await disk.writeFile(dirname(path), body, path, { expectedSize: item.size ?? expectedSize, signal: options.signal, root: options.out, folders: options.folders, onReceived: options.onReceived });
+    // Straight to the final name, checked against the one size there is.
+    let file = await writeFile(dirname(path), body, path, { expectedSize: item.size ?? expectedSize, signal: options.signal, root: options.out, folders: options.folders, onReceived: options.onReceived });
     // A file the state does not know holds the name (never replaced): the same temp file, the next candidate.
     while (file.taken !== undefined) {
       const temp = file.taken;
@@ -39,11 +36,11 @@ export async function writeItem(item: MediaItem, body: AsyncIterable<Uint8Array>
         await options.store.dropClaim(path, item.attachment_id); // the claim must not vouch for that file
         ({ path, n } = await claimPath(item, options, n + 1));
       } catch (error) {
-        await disk.discardTemp(temp).catch(() => undefined);
+        await discardTemp(temp).catch(() => undefined);
         throw error;
       }
       const folder = await options.folders?.get(dirname(path))?.catch(() => undefined); // re-checked around the commit
-      const placed = await disk.commitTemp(temp, path, file.sha256, folder);
+      const placed = await commitTemp(temp, path, file.sha256, folder);
       file = { sha256: file.sha256, bytes: file.bytes, ...(placed === 'taken' ? { taken: temp } : {}) };
     }
     return await dedupe(item, path, file, options);

@@ -5,7 +5,7 @@ import path from 'node:path';
 import { Readable } from 'node:stream';
 import t from 'tap';
 import { DiskFullError, DownloadError } from '../../lib/errors.js';
-import { commitTemp, fileMatches, linkDuplicate, removeStaleTemps, writeTemp } from '../../lib/fs/atomic-write.js';
+import { commitTemp, discardTemp, fileMatches, linkDuplicate, removeStaleTemps, writeFile, writeTemp } from '../../lib/fs/atomic-write.js';
 import type { FolderCache } from '../../lib/fs/atomic-write.js';
 
 const sha = (data: Uint8Array | string): string => createHash('sha256').update(data).digest('hex');
@@ -58,8 +58,8 @@ t.test('writeTemp respects backpressure: the body is pulled as the file is writt
 t.test('writeTemp size mismatch removes the temp file', async (t) => {
   const root = t.testdir();
   await t.rejects(writeTemp(root, chunks(2, 10), { expectedSize: 30 }), DownloadError);
-  await t.rejects(writeTemp(root, chunks(2, 10), { expectedSize: 30 }), { code: 'DPS_DOWNLOAD', retryable: true, message: /size mismatch/ });
-  await t.rejects(writeTemp(root, chunks(4, 10), { expectedSize: 30 }), { code: 'DPS_DOWNLOAD', message: /more than/ });
+  await t.rejects(writeTemp(root, chunks(2, 10), { expectedSize: 30 }), { code: 'DPS_DOWNLOAD', retryable: true, reason: 'size_mismatch', message: /size mismatch/ });
+  await t.rejects(writeTemp(root, chunks(4, 10), { expectedSize: 30 }), { code: 'DPS_DOWNLOAD', retryable: true, reason: 'size_mismatch', message: /more than/ });
   t.same(await tempsIn(root), []);
 });
 
@@ -318,3 +318,106 @@ t.test('a folder swapped for a symlink after its check: no create, rename or lin
   t.equal(await linkDuplicate(path.join(dir, 'a.bin'), path.join(dir, 'c.bin'), first.folder), 'linked', 'restored, the folder takes files again');
   t.same((await fs.readdir(dir)).sort(), ['a.bin', 'b.bin', 'c.bin']);
 });
+
+function bytesOf(size: number, seed: number): Buffer {
+  const data = Buffer.allocUnsafe(size);
+  for (let i = 0; i < size; i++) data[i] = (i * 7 + seed) & 0xff;
+  return data;
+}
+
+// The body in chunks of the given sizes (cycled), as a download delivers it.
+async function* chunked(data: Buffer, sizes: number[]): AsyncIterable<Uint8Array> {
+  for (let at = 0, i = 0; at < data.byteLength; i++) {
+    const size = sizes[i % sizes.length]!;
+    yield data.subarray(at, at + size);
+    at += size;
+  }
+}
+
+t.test('writeFile: files of every shape land byte for byte under their final name, with their sha256', async (t) => {
+  const root = t.testdir();
+  const shapes: Array<[number, number[], boolean]> = [
+    [0, [1], true],
+    [1, [1], true],
+    [300, [100], false],
+    [512 * 1024, [64 * 1024], true],
+    [600_000, [500_000, 100_000], true], // a chunk straddles the end of the first 512 KiB batch
+    [3 * 1024 * 1024 + 17, [65_536, 1_000_003, 7], true],
+    [2_000_000, [65_536], false], // size unknown
+    [1_500_000, [313, 65_222, 65_536, 17, 100_001, 3, 4_093], true], // chunks at every alignment
+  ];
+  const written = await Promise.all(
+    shapes.map(async ([size, sizes, known], i) => {
+      const data = bytesOf(size, i);
+      const final = path.join(root, `f${i}`, `file-${i}.bin`);
+      const file = await writeFile(path.dirname(final), chunked(data, sizes), final, { expectedSize: known ? size : undefined, root });
+      return { file, data, final };
+    }),
+  );
+  for (const { file, data, final } of written) {
+    t.same(file, { bytes: data.byteLength, sha256: sha(data) }, `${data.byteLength} bytes hashed`);
+    t.ok((await fs.readFile(final)).equals(data), `${data.byteLength} bytes on disk`);
+    t.same(await tempsIn(path.dirname(final)), [], 'no temp file left');
+  }
+});
+
+t.test('writeFile: a failing body, a short one or a symlink at the final name leave nothing behind', async (t) => {
+  const root = t.testdir({ target: 'keep' });
+  const data = bytesOf(700_000, 1);
+  async function* broken(): AsyncIterable<Uint8Array> {
+    yield data.subarray(0, 600_000);
+    throw Object.assign(new Error('socket hang up'), { code: 'ECONNRESET' });
+  }
+  await t.rejects(writeFile(root, broken(), path.join(root, 'broken.bin'), { expectedSize: 700_000 }), { message: 'socket hang up', code: 'ECONNRESET' }, 'the body\'s error, unchanged');
+  await t.rejects(writeFile(root, chunked(data, [65_536]), path.join(root, 'short.bin'), { expectedSize: 800_000 }), { code: 'DPS_DOWNLOAD', reason: 'size_mismatch', retryable: true });
+  await t.rejects(fs.lstat(path.join(root, 'short.bin')), { code: 'ENOENT' }, 'a short body never reaches its final name');
+  await fs.symlink(path.join(root, 'target'), path.join(root, 'link'));
+  await t.rejects(writeFile(root, chunked(bytesOf(10, 0), [10]), path.join(root, 'link'), { expectedSize: 10 }), DownloadError, 'a symlink at the final name is refused');
+  t.equal(await fs.readFile(path.join(root, 'target'), 'utf8'), 'keep', 'nothing written through the link');
+  t.same(await tempsIn(root), [], 'no temp file is left');
+});
+
+t.test('writeFile: a final name held by another file is never replaced: taken, then committed under another name', async (t) => {
+  const data = bytesOf(5_000, 3);
+  const root = t.testdir({ 'held.bin': 'a user file', 'same.bin': data });
+  const file = await writeFile(root, chunked(data, [1_000]), path.join(root, 'held.bin'), { expectedSize: data.byteLength });
+  t.equal(await fs.readFile(path.join(root, 'held.bin'), 'utf8'), 'a user file', 'the holder is untouched');
+  t.ok(file.taken !== undefined && file.sha256 === sha(data), 'taken: the temp file is kept, hashed');
+  t.equal(await commitTemp(file.taken!, path.join(root, 'held.bin'), file.sha256), 'taken', 'a commit never replaces either');
+  t.equal(await commitTemp(file.taken!, path.join(root, 'next.bin'), file.sha256), 'placed');
+  t.ok((await fs.readFile(path.join(root, 'next.bin'))).equals(data), 'under the next name, byte for byte');
+  // The same bytes already under the name (a crashed run renamed them there): adopted, not duplicated.
+  const again = await writeFile(root, chunked(data, [1_000]), path.join(root, 'same.bin'), { expectedSize: data.byteLength });
+  t.equal(again.taken, undefined, 'identical bytes are adopted');
+  const kept = await writeFile(root, chunked(bytesOf(10, 9), [10]), path.join(root, 'held.bin'), { expectedSize: 10 });
+  await discardTemp(kept.taken!);
+  t.same(await tempsIn(root), [], 'no temp file is left');
+});
+
+t.test('a folder swapped while a file is being written: the rename is refused, nothing lands outside the root', async (t) => {
+  const root = t.testdir({ archive: {}, outside: {} });
+  const archive = path.join(root, 'archive');
+  const outside = path.join(root, 'outside');
+  const moved = path.join(root, 'moved');
+  const dir = path.join(archive, 'Server_1', 'chan_2');
+  const folders: FolderCache = new Map();
+  const data = bytesOf(1_000_000, 3);
+  // Once the temp file exists in the real folder, the folder is swapped, then the rest of the body arrives.
+  async function* body(): AsyncIterable<Uint8Array> {
+    yield data.subarray(0, 600_000);
+    while ((await tempsIn(dir)).length === 0) await new Promise((resolve) => setImmediate(resolve));
+    await fs.rename(dir, moved);
+    await fs.symlink(outside, dir);
+    yield data.subarray(600_000);
+  }
+  await t.rejects(writeFile(dir, body(), path.join(dir, 'big.bin'), { expectedSize: data.byteLength, root: archive, folders }), { name: 'OutputUnsafeError', message: /was replaced by a symlink; refusing to rename a file in it/ });
+  t.same(await fs.readdir(outside), [], 'nothing at all was written outside the root');
+  const left = await fs.readdir(moved);
+  t.equal(left.length, 1, 'the temp file stays where it was created, in the real folder');
+  t.ok(left[0]?.endsWith('.dps-tmp'), 'under a temp name, never the final one');
+  await fs.unlink(dir);
+  await fs.rename(moved, dir);
+  t.equal(await removeStaleTemps(archive), 1, 'the next run removes it');
+  t.same(await fs.readdir(dir), []);
+});
+

@@ -1,0 +1,54 @@
+// `node dist/bench/ab.js <checkoutA> <checkoutB> [--pairs N] [--images N]`: the downloads scenario's dps run
+// (bench/scenarios/downloads.ts: one fake, rate limits off, --concurrency 8) with two builds of dps in turn,
+// A B, B A, A B, ... (each checkout built: its bin/dps.js and dist/), against one fake, each run in a fresh
+// scratch folder after a `sync`. Prints one JSON line per run (MB/s from the run's elapsed_ms, CPU seconds of
+// dps and of the fake meanwhile) and per build the median and range. This is how two ways of doing the same
+// work are compared on this VM, whose speed drifts within minutes (bench/limits.md).
+
+import { statfsSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { median, removeScratch, runProcess, scratch, startFake } from './common.js';
+import { mixedSize } from './sizes.js';
+
+const argv = process.argv.slice(2);
+const flag = (name: string, fallback: number): number => {
+  const i = argv.indexOf(`--${name}`);
+  return i >= 0 ? Number(argv[i + 1]) : fallback;
+};
+const builds = argv.filter((arg, i) => !arg.startsWith('--') && !argv[i - 1]?.startsWith('--')).map((dir) => resolve(dir));
+if (builds.length !== 2) throw new Error('usage: node dist/bench/ab.js <checkoutA> <checkoutB> [--pairs N] [--images N]');
+const pairs = flag('pairs', 5);
+const images = flag('images', 5_000);
+
+let total = 0;
+for (let i = 0; i < images; i++) total += mixedSize(i);
+const fake = await startFake({ scenario: { kind: 'downloads', images }, options: { rateLimit: { off: true } } });
+const runs = builds.map(() => ({ mbs: [] as number[], cpu: [] as number[] }));
+try {
+  for (let pair = 0; pair < pairs; pair++) {
+    const order = pair % 2 === 0 ? [0, 1] : [1, 0];
+    for (const which of order) {
+      const free = statfsSync(tmpdir());
+      if (free.bavail * free.bsize < total * 3) removeScratch(); // keep files until room runs short (common.ts)
+      const dir = await scratch('downloads');
+      const fakeBefore = fake.cpuSeconds();
+      const args = [join(builds[which]!, 'bin', 'dps.js'), '--server-id', fake.guild_id, '--channel-id', fake.channel_ids[0]!, '--out', dir.out, '--state', dir.state, '--concurrency', '8', '--quiet'];
+      const r = await runProcess(process.execPath, args, { env: { DISCORD_TOKEN: fake.token, DISCORD_API_URL: fake.api }, cwd: builds[which]! });
+      dir.cleanup();
+      if (r.code !== 0 || r.summary?.bytes !== total) throw new Error(`${builds[which]}: exit ${r.code}, ${r.summary?.bytes} of ${total} bytes: ${r.stderr}`);
+      const mbs = r.summary.bytes / 1e6 / (r.summary.elapsed_ms / 1000);
+      runs[which]!.mbs.push(mbs);
+      runs[which]!.cpu.push(r.cpuSeconds);
+      const line = { pair: pair + 1, build: 'AB'[which], at: new Date().toISOString(), mbs: Number(mbs.toFixed(1)), cpu: r.cpuSeconds, fakeCpu: Number((fake.cpuSeconds() - fakeBefore).toFixed(2)) };
+      process.stdout.write(`${JSON.stringify(line)}\n`);
+    }
+  }
+} finally {
+  await fake.close();
+  removeScratch();
+}
+for (const [i, { mbs, cpu }] of runs.entries()) {
+  const summary = { build: 'AB'[i], dir: builds[i], mbs: { median: median(mbs), min: Math.min(...mbs), max: Math.max(...mbs) }, cpu: { median: median(cpu), min: Math.min(...cpu), max: Math.max(...cpu) } };
+  process.stdout.write(`${JSON.stringify(summary)}\n`);
+}
