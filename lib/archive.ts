@@ -78,7 +78,11 @@ export async function runArchive(input: ArchiveOptions, hooks: ArchiveHooks = {}
   const options = normalizeOptions(input);
   const started = Date.now();
   const tally: Tally = { perChannel: [], live: [] };
-  const totals = (): Counts => tally.live.reduce((sum, counts) => (addCounts(sum, counts), sum), emptyCounts());
+  const totals = (): Counts => {
+    const sum = emptyCounts();
+    for (const counts of tally.live) addCounts(sum, counts);
+    return sum;
+  };
   const resourceHooks = { signal: hooks.signal, hardSignal: hooks.hardSignal, onLongWait: (wait: RateLimitWait) => announceWait(hooks, wait) };
   const { fatal, accessDenied } = await withRunResources(options, resourceHooks, async (resources) => {
     hooks.onStart?.(totals);
@@ -96,7 +100,7 @@ export async function runArchive(input: ArchiveOptions, hooks: ArchiveHooks = {}
     per_channel: result.perChannel,
   };
   if (fatal) summary.error = fatal.message;
-  hooks.emit?.(summary);
+  void hooks.emit?.(summary); // the summary is the last event: nothing is written after it to wait for
   if (fatal && fatal.code !== 'DPS_ABORTED') hooks.log?.(`stopped: ${fatal.message}`);
   return result;
 }
@@ -149,7 +153,7 @@ async function archiveAll(resources: RunResources, options: NormalizedOptions, h
           if (!(error instanceof AccessError) || options.failOnChannelError) throw error;
           accessDenied = true;
           hooks.log?.(`skipping ${describeTarget(target)}: ${error.message}`);
-          hooks.emit?.(channelSkippedEvent(target.context, error.code === 'DPS_NOT_FOUND' ? 'not_found' : 'no_access', error.message));
+          void hooks.emit?.(channelSkippedEvent(target.context, error.code === 'DPS_NOT_FOUND' ? 'not_found' : 'no_access', error.message));
         }
       }),
     );

@@ -116,7 +116,8 @@ export async function status(state: string, filter: { guildId?: string } = {}, s
     for await (const item of store.failedItems({}, signal)) pending.set(item.channel_id, (pending.get(item.channel_id) ?? 0) + 1);
     for await (const channel of store.channels(signal) as AsyncIterable<ChannelRecord>) {
       if (filter.guildId && channel.guild_id !== filter.guildId) continue;
-      const server = (report.servers[channel.guild_id] ??= { name: channel.guild_name, channels: {} });
+      const server = report.servers[channel.guild_id] ?? { name: channel.guild_name, channels: {} };
+      report.servers[channel.guild_id] = server;
       server.channels[channel.channel_id] = statusEntry(channel, pending.get(channel.channel_id) ?? 0);
     }
     return report;

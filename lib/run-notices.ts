@@ -23,7 +23,7 @@ export function intentCheck(client: DiscordClient, hooks: ArchiveHooks, signal: 
         'the bot lacks the Message Content intent, so Discord sends every message without attachments: enable "Message Content Intent" ' +
         'under Bot -> Privileged Gateway Intents in the Developer Portal, then re-run with --from-start';
       hooks.log?.(`warning: ${detail}`);
-      hooks.emit?.({ event: 'warning', code: 'message_content_intent', channel_id: context.channel_id, guild_id: context.guild_id, detail });
+      void hooks.emit?.({ event: 'warning', code: 'message_content_intent', channel_id: context.channel_id, guild_id: context.guild_id, detail });
     }, () => undefined);
   };
 }
@@ -34,7 +34,7 @@ export function announceWait(hooks: ArchiveHooks, wait: RateLimitWait): void {
   hooks.log?.(line);
   const event: DpsEvent = { event: 'warning', code: 'rate_limited', detail: `${line}: Discord asked for it (Retry-After or an exhausted bucket)`, scope: wait.scope, wait_ms: wait.waitMs, until: isoSecond(wait.until) };
   if (wait.route !== undefined) event.route = wait.route;
-  hooks.emit?.(event);
+  void hooks.emit?.(event);
 }
 
 // "retrying a.png (message 123): http_503 (CDN answered 503), attempt 2 of 6"

@@ -43,7 +43,7 @@ export async function startProgressFile(store: Store, options: NormalizedOptions
   const damaged = warnings.length > 0;
   for (const { detail, ...where } of warnings) {
     hooks.log?.(`warning: ${detail}`);
-    hooks.emit?.({ event: 'warning', code: 'state_damaged', ...where, detail });
+    void hooks.emit?.({ event: 'warning', code: 'state_damaged', ...where, detail });
   }
   let warned = false;
   const onError = (error: unknown): void => {

@@ -76,7 +76,7 @@ function open(folder: FolderIdentity, recorded: string | undefined): Held {
   let base: string | undefined = `/proc/self/fd/${fd}`;
   if (procWorks === undefined) {
     const through = fs.statSync(base, { bigint: true, throwIfNoEntry: false });
-    procWorks = through !== undefined && through.isDirectory() && idOf(through) === id;
+    procWorks = through?.isDirectory() === true && idOf(through) === id;
   }
   if (!procWorks) base = undefined;
   return { fd, base, uses: 0 };

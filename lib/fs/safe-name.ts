@@ -7,7 +7,10 @@ import type { MediaItem } from '../types.js';
 
 // Characters no portable file name may contain: Windows' reserved set (which includes '/'), NUL and control
 // characters, and Unicode direction overrides (they make `evil‮gnp.exe` display as `evilexe.png`).
-const FORBIDDEN = /[/\\:*?"<>|\u0000-\u001f\u007f\u202a-\u202e\u2066-\u2069]/g;
+const FORBIDDEN = /[/\\:*?"<>|\u202a-\u202e\u2066-\u2069]/g;
+// NUL, the other C0 controls and DEL (U+0000-U+001F, U+007F); C1 controls (U+0080-U+009F) are left as they are.
+const CONTROL = /\p{Cc}/gu;
+const controlToUnderscore = (c: string): string => (c.charCodeAt(0) < 0x80 ? '_' : c);
 
 // A surrogate half without its partner would be written as U+FFFD by some systems and rejected by others.
 const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/g;
@@ -35,7 +38,7 @@ export function splitExtension(filename: string): { name: string; ext: string } 
 // extension when it is short). Deterministic, and idempotent for the same `maxBytes`.
 export function sanitizeComponent(name: string, maxBytes = 120): string {
   if (!Number.isInteger(maxBytes) || maxBytes < 1) throw new RangeError(`maxBytes must be a positive integer: ${maxBytes}`);
-  let out = name.normalize('NFC').replace(LONE_SURROGATE, '_').replace(FORBIDDEN, '_');
+  let out = name.normalize('NFC').replace(LONE_SURROGATE, '_').replace(FORBIDDEN, '_').replace(CONTROL, controlToUnderscore);
   // Each step is idempotent; a later one (truncation, the `_` prefix) can re-expose an earlier concern,
   // so repeat until nothing changes. Two rounds always suffice; four is a safe bound.
   for (let round = 0; round < 4; round++) {

@@ -18,7 +18,7 @@ export async function emitEvents(source: AsyncIterable<DpsEvent>, options: Event
     const drained = options.emit?.(event);
     const line = warningFor(event);
     if (line !== undefined) options.log?.(line);
-    if (drained) await untilDrained(drained, options.signal);
+    if (drained !== undefined) await untilDrained(drained, options.signal);
   }
 }
 
@@ -33,11 +33,20 @@ function warningFor(event: DpsEvent): string | undefined {
 async function untilDrained(drained: Promise<void>, signal: AbortSignal | undefined): Promise<void> {
   if (!signal) return drained;
   if (signal.aborted) return;
-  let onAbort: (() => void) | undefined;
-  const stopped = new Promise<void>((resolve) => signal.addEventListener('abort', (onAbort = () => resolve()), { once: true }));
+  const { promise: stopped, resolve } = withResolvers();
+  signal.addEventListener('abort', resolve, { once: true });
   try {
     await Promise.race([drained, stopped]);
   } finally {
-    if (onAbort) signal.removeEventListener('abort', onAbort);
+    signal.removeEventListener('abort', resolve);
   }
+}
+
+// Promise.withResolvers (Node 22) for Node 20: a promise and the function that resolves it.
+function withResolvers(): { promise: Promise<void>; resolve: () => void } {
+  let resolve: () => void = () => undefined;
+  const promise = new Promise<void>((r) => {
+    resolve = () => r();
+  });
+  return { promise, resolve };
 }

@@ -8,7 +8,7 @@ import type { Renewal, UrlRefresher } from '../discord/refresh.js';
 import { AbortedError, DiskFullError, isDiskFull, isDpsError, outputErrorKind, StateDiskFullError } from '../errors.js';
 import type { DownloadError, DpsError, OutputUnsafeError } from '../errors.js';
 import { outputError } from '../fs/output-check.js';
-import type { FailedResult, ItemResult, MediaItem, SavedResult, SelectedUnit } from '../types.js';
+import type { FailedResult, ItemResult, MediaItem, SelectedUnit } from '../types.js';
 import { backoff } from '../util/backoff.js';
 import { orderedParallel } from '../util/ordered-parallel.js';
 import type { Semaphore } from '../util/semaphore.js';

@@ -10,12 +10,11 @@ import { KeyedLock } from '../util/keyed-lock.js';
 import { compareSnowflakes } from '../util/snowflake.js';
 
 // Any abstract-level database with string keys (the store sets JSON value encodings itself).
-// eslint-disable-next-line @typescript-eslint/no-explicit-any
-export type StoreDb = AbstractLevel<any, string, any>;
-// eslint-disable-next-line @typescript-eslint/no-explicit-any
-type Sub<V> = AbstractSublevel<any, any, string, V>;
-// eslint-disable-next-line @typescript-eslint/no-explicit-any
-type Ops = AbstractBatchOperation<StoreDb, string, any>[];
+// Level and MemoryLevel both store strings or bytes; records are JSON (valueEncoding 'json' on each sublevel).
+type Format = string | Buffer | Uint8Array;
+export type StoreDb = AbstractLevel<Format, string, unknown>;
+type Sub<V> = AbstractSublevel<StoreDb, Format, string, V>;
+type Ops = AbstractBatchOperation<StoreDb, string, unknown>[];
 
 // Where the first copy of some bytes was written.
 export interface HashEntry {

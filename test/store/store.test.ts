@@ -252,10 +252,10 @@ t.test('a directory that is not ours is refused and left untouched', async (t) =
   await t.rejects(openStore(brokenDir), { code: 'DPS_STORE_CORRUPT' });
 
   // memory-level too: a database with keys but no meta is someone else's.
-  const memory = new MemoryLevel<string, string>();
+  const memory = new MemoryLevel<string, unknown>({ valueEncoding: 'utf8' });
   await memory.put('x', 'y');
   await t.rejects(createStore(memory), { code: 'DPS_STORE_CORRUPT' });
-  const newer = new MemoryLevel<string, string>();
+  const newer = new MemoryLevel<string, unknown>({ valueEncoding: 'utf8' });
   await newer.put('meta', JSON.stringify({ format: 'dps-state', version: 2 }));
   await t.rejects(createStore(newer), { code: 'DPS_STORE_CORRUPT', message: /another dps version/ });
 });
