@@ -9,7 +9,7 @@
 
 import type { APIMessage } from 'discord-api-types/v10';
 import type { DoneSpan } from '../types.js';
-import type { DiscordClient } from './client.js';
+import type { DiscordClient, Pacing } from './client.js';
 import { compareSnowflakes, isDiscordId } from '../util/snowflake.js';
 
 export const PAGE_SIZE = 100;
@@ -20,6 +20,7 @@ export interface HistoryOptions {
   signal?: AbortSignal | undefined;
   what?: string; // for error messages
   prefetch?: boolean; // request the next pages while a page is being consumed (default true)
+  pacing?: Pacing; // how the history route is paced [the client's own pacing]
   // Messages an earlier, interrupted run walked newest-first and finished (from..to, inclusive): the gap
   // (after, from) is walked first, then (to, snapshot].
   doneAbove?: DoneSpan | undefined;
@@ -71,8 +72,8 @@ export async function* channelHistory(client: DiscordClient, channelId: string, 
   const prefetch = options.prefetch !== false;
   // Under a learnt (or --polite) pace a second walk gains nothing, and it would keep the channel's requests at
   // the edge of the limit, where a little jitter is a 429: then the walk down stops and the walk up finishes.
-  const path = `/channels/${channelId}/messages`;
-  const twoAtOnce = (): boolean => client.pacer.intervalOf(path) === 0;
+  const pacing = options.pacing ?? client;
+  const twoAtOnce = (): boolean => pacing.intervalOf(`/channels/${channelId}/messages`) === 0;
   let after = options.after;
   const done = options.doneAbove;
   if (done !== undefined && compareSnowflakes(done.to, after) > 0) {

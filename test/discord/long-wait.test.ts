@@ -9,11 +9,13 @@ import { DiscordClient } from '../../lib/discord/client.js';
 import { GlobalLimit } from '../../lib/discord/global-limit.js';
 import { decideWait, LongWaits, longWaitLine } from '../../lib/discord/long-wait.js';
 import type { RateLimitWait } from '../../lib/discord/long-wait.js';
+import { readRateLimit } from '../../lib/discord/rate-limit-headers.js';
 import { Pacer } from '../../lib/discord/pacer.js';
 import { RateLimitWaitError } from '../../lib/errors.js';
 
 const POLICY = { noticeMs: 10_000, maxWaitMs: 15 * 60_000 };
 const headers = (h: Record<string, string>) => ({ get: (name: string) => h[name.toLowerCase()] ?? null });
+const answer = (status: number, h: Record<string, string>) => readRateLimit(status, headers(h));
 
 t.test('the decision: quiet up to 10 s, announced above, refused above --max-wait', async (t) => {
   t.equal(decideWait(500, POLICY), 'wait');
@@ -66,7 +68,7 @@ t.test('the global limit and the pacer ask before they sleep', async (t) => {
   const path = '/channels/11111/messages';
   (await pacer.wait(path))(true);
   // The REST client's pre-emptive case: a bucket with nothing remaining and its reset two hours away.
-  pacer.onResponse(path, headers({ 'x-ratelimit-remaining': '0', 'x-ratelimit-reset-after': '7200' }));
+  pacer.onResponse(path, answer(200, { 'x-ratelimit-remaining': '0', 'x-ratelimit-reset-after': '7200' }));
   await t.rejects(pacer.wait(path), { code: 'DPS_RATE_LIMIT' });
   t.equal(asked.length, 1);
   t.equal(asked[0]![0], path);

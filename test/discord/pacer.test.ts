@@ -1,13 +1,15 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import t from 'tap';
+import { readRateLimit } from '../../lib/discord/rate-limit-headers.js';
 import { Pacer, routeKey } from '../../lib/discord/pacer.js';
 
 const headers = (h: Record<string, string>) => ({ get: (name: string) => h[name.toLowerCase()] ?? null });
+const answer = (status: number, h: Record<string, string>) => readRateLimit(status, headers(h));
 
 // One accepted request through the pacer: wait for its slot, answer it, end it.
 async function accepted(pacer: Pacer, path: string, signal?: AbortSignal): Promise<void> {
   const done = await pacer.wait(path, signal);
-  pacer.onResponse(path, headers({}));
+  pacer.onResponse(path, answer(200, {}));
   done(true);
 }
 
@@ -19,14 +21,14 @@ t.test('route keys keep the major id and collapse the rest', async (t) => {
 t.test('a 429 teaches the real pace of its bucket, for every channel', async (t) => {
   const pacer = new Pacer();
   t.equal(pacer.intervalOf('/channels/11111/messages'), 0);
-  pacer.onRateLimited('/channels/11111/messages', headers({ 'x-ratelimit-limit': '5', 'x-ratelimit-reset-after': '4.9', 'retry-after': '5' }));
+  pacer.onRateLimited('/channels/11111/messages', answer(429, { 'x-ratelimit-limit': '5', 'x-ratelimit-reset-after': '4.9', 'retry-after': '5' }));
   const interval = pacer.intervalOf('/channels/11111/messages');
   t.ok(interval >= 980 && interval <= 1200, `learnt ${interval} ms`);
   // Discord's bucket (X-RateLimit-Bucket) is the route without its major id: the same hidden limit applies to
   // every channel, so one channel's 429 spares the others theirs (40 channels must not cost 40 429s).
   t.equal(pacer.intervalOf('/channels/22222/messages'), interval, 'other channels share the learnt limit');
   t.equal(pacer.intervalOf('/channels/11111/messages/33333'), 0, 'other routes are independent');
-  pacer.onRateLimited('/guilds/44444/channels', headers({ 'x-ratelimit-global': 'true', 'retry-after': '1' }));
+  pacer.onRateLimited('/guilds/44444/channels', answer(429, { 'x-ratelimit-global': 'true', 'retry-after': '1' }));
   t.equal(pacer.intervalOf('/guilds/44444/channels'), 0, 'global limits are handled by the REST client');
 });
 
@@ -35,7 +37,7 @@ t.test('after a 429, each channel keeps at most `limit` starts in any window', a
   const now = Date.now();
   for (let i = 0; i < 5; i++) await accepted(pacer, '/channels/55555/messages');
   const rejected = await pacer.wait('/channels/55555/messages');
-  pacer.onRateLimited('/channels/55555/messages', headers({ 'x-ratelimit-limit': '5', 'x-ratelimit-reset-after': '0.2', 'retry-after': '1' }));
+  pacer.onRateLimited('/channels/55555/messages', answer(429, { 'x-ratelimit-limit': '5', 'x-ratelimit-reset-after': '0.2', 'retry-after': '1' }));
   rejected();
   t.ok(pacer.intervalOf('/channels/55555/messages') >= 40, 'window learnt from our own start times and reset-after');
   // Another channel starts fresh: 5 at once, then the 6th waits for the window.
@@ -58,14 +60,14 @@ t.test('the window is measured from when its oldest request was sent, not from w
     done.sent();
     windowStart ??= Date.now();
     await sleep(i === 0 ? 300 : 5);
-    pacer.onResponse(path, headers({}));
+    pacer.onResponse(path, answer(200, {}));
     done(true);
   }
   const rejected = await pacer.wait(path);
   rejected.sent();
   await sleep(5);
   const resetAfter = ((windowStart! + windowMs - Date.now()) / 1000).toFixed(3);
-  pacer.onRateLimited(path, headers({ 'x-ratelimit-limit': '5', 'x-ratelimit-reset-after': resetAfter, 'retry-after': resetAfter }));
+  pacer.onRateLimited(path, answer(429, { 'x-ratelimit-limit': '5', 'x-ratelimit-reset-after': resetAfter, 'retry-after': resetAfter }));
   rejected(false);
   const learnt = pacer.intervalOf(path) * 5;
   t.ok(learnt >= windowMs - 5, `window learnt as ${learnt} ms (the server's: ${windowMs} ms)`);
@@ -104,12 +106,12 @@ async function simulate(options: { channels: number; requests: number; limit?: n
       if (options.limit !== undefined && starts.length >= options.limit) {
         rateLimited++;
         const resetAfter = (starts[0]! + options.windowMs! - now) / 1000;
-        pacer.onRateLimited(path, headers({ 'x-ratelimit-limit': String(options.limit), 'x-ratelimit-reset-after': resetAfter.toFixed(3), 'retry-after': resetAfter.toFixed(3) }));
+        pacer.onRateLimited(path, answer(429, { 'x-ratelimit-limit': String(options.limit), 'x-ratelimit-reset-after': resetAfter.toFixed(3), 'retry-after': resetAfter.toFixed(3) }));
         await new Promise((resolve) => setTimeout(resolve, resetAfter * 1000));
         return false;
       }
       log.set(path, [...starts, now]);
-      pacer.onResponse(path, headers({}));
+      pacer.onResponse(path, answer(200, {}));
       accepted = true;
       return true;
     } finally {

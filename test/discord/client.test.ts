@@ -1,14 +1,13 @@
-// Message history goes straight over undici (lib/discord/history-request.ts), so it must keep the REST client's
-// contract on its own: Authorization and User-Agent, a 429 waited for its exact retry_after, a global 429 holding
-// every other request too, a Cloudflare ban (429 without Retry-After) stopping after one request, 5xx retried
-// with backoff, 4xx translated into our errors with Discord's message (or the status text for an HTML page).
+// lib/discord/client.ts: every route through @discordjs/rest over our Agent, with Authorization and User-Agent,
+// a 429 waited for its exact retry_after, a global 429 holding every other request too, a Cloudflare ban (429
+// without Retry-After) stopping after one request, 5xx retried with backoff, 4xx translated into our errors
+// (typed status, cause) with Discord's message (or the status text for an HTML page), and aborts.
 import t from 'tap';
 import type { Test } from 'tap';
 import { createServer } from 'node:http';
 import type { IncomingHttpHeaders } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { DiscordClient } from '../../lib/discord/client.js';
-import { isHistoryRoute } from '../../lib/discord/history-request.js';
 
 interface Reply {
   status: number;
@@ -48,13 +47,6 @@ function client(t: Test, api: string, options: Partial<ConstructorParameters<typ
   return c;
 }
 
-t.test('only message history takes this path', async (t) => {
-  t.ok(isHistoryRoute('GET', '/channels/123/messages'));
-  t.notOk(isHistoryRoute('POST', '/channels/123/messages'));
-  t.notOk(isHistoryRoute('GET', '/channels/123/messages/456'));
-  t.notOk(isHistoryRoute('GET', '/channels/123'));
-});
-
 t.test('a page is fetched with the query, the bot token and a Discord User-Agent', async (t) => {
   const { api, seen } = await serve(t, [page(['5', '4'])]);
   const result = await client(t, api).get<Array<{ id: string }>>(HISTORY, { query: { after: '3', limit: '100', before: undefined } });
@@ -77,7 +69,7 @@ t.test('a 429 is waited out for the exact retry_after of its body, then retried'
   t.ok(waited >= 75, `waited the body's 80 ms (${waited} ms)`);
   t.equal(c.stats.rateLimited, 1);
   t.equal(c.stats.invalid, 1, 'a user-scope 429 counts as invalid');
-  t.ok(c.pacer.intervalOf(HISTORY) > 0, 'the pacer learnt the bucket');
+  t.ok(c.intervalOf(HISTORY) > 0, 'the pacer learnt the bucket');
 });
 
 t.test('a global 429 on history holds the other requests too', async (t) => {
