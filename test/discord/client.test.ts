@@ -7,7 +7,10 @@ import type { Test } from 'tap';
 import { createServer } from 'node:http';
 import type { IncomingHttpHeaders } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { requestsSeen, startHangingServer } from '../../fixtures/hanging-server.js';
 import { DiscordClient } from '../../lib/discord/client.js';
+import { isDpsError } from '../../lib/errors.js';
+import type { DpsError } from '../../lib/errors.js';
 
 interface Reply {
   status: number;
@@ -124,4 +127,31 @@ t.test('a body that is not a JSON page of messages is an invalid response: retri
   const { api, seen } = await serve(t, [text, text, text]);
   await t.rejects(client(t, api, { retries: 2 }).get(HISTORY), { code: 'DPS_API', message: /failed after 3 attempts: invalid response.*text\/html.*instead of JSON/ });
   t.equal(seen.length, 3, 'bounded');
+});
+
+t.test('aborted before start: nothing is sent; aborted mid-flight: DPS_ABORTED', async (t) => {
+  const server = await startHangingServer();
+  const c = client(t, `${server.url}/api/v10`);
+  t.teardown(() => server.close());
+  const before = new AbortController();
+  before.abort(new Error('before'));
+  await t.rejects(c.get(HISTORY, { signal: before.signal }), { message: 'before' });
+  await t.rejects(c.get('/users/@me', { signal: before.signal }), { message: 'before' });
+  t.equal(server.received, 0, 'nothing sent');
+  for (const route of [HISTORY, '/users/@me'] as const) {
+    const midway = new AbortController();
+    const request = c.get(route, { signal: midway.signal });
+    await requestsSeen(server, server.received + 1);
+    midway.abort(new Error('stop'));
+    await t.rejects(request, { code: 'DPS_ABORTED' }, route);
+  }
+});
+
+t.test('4xx errors carry their status and cause; a 5xx given up on its status', async (t) => {
+  const forbidden = await serve(t, [{ status: 403, headers: json, body: JSON.stringify({ message: 'Missing Access', code: 50001 }) }]);
+  const error = (await client(t, forbidden.api).get(HISTORY).catch((e: unknown) => e)) as DpsError;
+  t.ok(isDpsError(error));
+  t.match(error, { code: 'DPS_ACCESS', status: 403, cause: { status: 403, code: 50001 } });
+  const gone = await serve(t, [{ status: 503, headers: json, body: '{}' }]);
+  t.match(await client(t, gone.api, { retries: 0 }).get(HISTORY).catch((e: unknown) => e), { code: 'DPS_API', status: 503, message: /failed after 1 attempts/ });
 });
