@@ -164,8 +164,7 @@ export class DiscordClient implements Pacing {
       const paced = await this.pacer.wait(paceKey, signal);
       let accepted = false;
       try {
-        await this.global.wait(signal);
-        paced.sent();
+        await this.global.unblocked(signal); // a long global 429 is waited out here, not inside the REST client's timeout
         this.stats.requests++;
         const result = await this.send(method, route, context);
         // A body that is not JSON (a proxy's HTML page) comes back as bytes: an invalid response, retried like a
@@ -218,6 +217,11 @@ export class DiscordClient implements Pacing {
   // acted on (the one place that reads it), and a message-history page checked before anything parses it.
   private async transport(url: string, init: RequestInit): Promise<ResponseLike> {
     const method = (init.method ?? 'GET').toUpperCase();
+    const path = new URL(url).pathname.slice(this.apiPath.length);
+    // The global limit and the pacer's record of when a request left apply here, where it really leaves: the
+    // REST client holds a route's requests in its own queue (one at a time per bucket) until then.
+    await this.global.wait(init.signal ?? undefined);
+    this.pacer.sent(`${method} ${path}`);
     const response = await request(url, {
       dispatcher: this.agent,
       method: method as 'GET' | 'POST',
@@ -234,7 +238,6 @@ export class DiscordClient implements Pacing {
       if (value !== undefined) headers.set(name, Array.isArray(value) ? value.join(', ') : value);
     }
     const text = bytes.toString('utf8');
-    const path = new URL(url).pathname.slice(this.apiPath.length);
     this.observe(`${method} ${path}`, readRateLimit(status, headers, status === 429 ? text : undefined));
     let parsed: unknown;
     if (status >= 200 && status < 300 && method === 'GET' && HISTORY_ROUTE.test(path)) {

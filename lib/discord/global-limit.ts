@@ -45,6 +45,17 @@ export class GlobalLimit {
     }
   }
 
+  // Resolves when no global 429 holds requests back (without counting a start).
+  async unblocked(signal?: AbortSignal): Promise<void> {
+    for (;;) {
+      signal?.throwIfAborted();
+      const waitMs = this.blockedUntil - this.clock.now();
+      if (waitMs <= 0) return;
+      this.beforeWait?.(waitMs);
+      await this.clock.sleep(waitMs, signal);
+    }
+  }
+
   // A global 429: no request starts before `until` (ms since the epoch).
   block(until: number): void {
     this.blockedUntil = Math.max(this.blockedUntil, until);

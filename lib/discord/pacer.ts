@@ -13,15 +13,12 @@ interface RouteState {
   nextAt: number; // earliest start time of the next request (a reset we must wait for)
   started: number; // requests started on this route
   firstAt?: number; // when its first request ended: the reference for spans (queueing before it does not count)
-  sent: number[]; // when requests left, after any queue outside the pacer (PacedRequest.sent): ascending, at most MAX_LOG
+  sent: number[]; // when requests left, after any queue outside the pacer (Pacer.sent): ascending, at most MAX_LOG
 }
 
 // A request the pacer let go: call it when the request has ended, however it ended, with true when it was
-// accepted (not answered 429); call `sent` when it actually leaves (each attempt, after the global limit).
-export interface PacedRequest {
-  (accepted?: boolean): void;
-  sent(): void;
-}
+// accepted (not answered 429). Pacer.sent() is told when it actually leaves.
+export type PacedRequest = (accepted?: boolean) => void;
 
 // Until a bucket's real limit is known, no route of it goes faster than one already went unpunished: a route
 // may start its n-th request at time t after the end of its own first one only when some route of the bucket
@@ -114,7 +111,12 @@ export class Pacer {
       }
       done(accepted);
     };
-    return Object.assign(end, { sent: () => record(state.sent, this.clock.now()) });
+    return end;
+  }
+
+  // A request on `path` leaves now (after the queues outside the pacer: the REST client's, the global limit).
+  sent(path: string): void {
+    record(this.route(routeKey(path)).sent, this.clock.now());
   }
 
   private route(key: string): RouteState {

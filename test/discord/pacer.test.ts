@@ -57,14 +57,14 @@ t.test('the window is measured from when its oldest request was sent, not from w
   let windowStart: number | undefined;
   for (let i = 0; i < 5; i++) {
     const done = await pacer.wait(path);
-    done.sent();
+    pacer.sent(path);
     windowStart ??= Date.now();
     await sleep(i === 0 ? 300 : 5);
     pacer.onResponse(path, answer(200, {}));
     done(true);
   }
   const rejected = await pacer.wait(path);
-  rejected.sent();
+  pacer.sent(path);
   await sleep(5);
   const resetAfter = ((windowStart! + windowMs - Date.now()) / 1000).toFixed(3);
   pacer.onRateLimited(path, answer(429, { 'x-ratelimit-limit': '5', 'x-ratelimit-reset-after': resetAfter, 'retry-after': resetAfter }));
