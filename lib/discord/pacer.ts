@@ -101,8 +101,8 @@ export class Pacer {
     const end = (accepted?: boolean): void => {
       if (ended) return;
       ended = true;
-      // The server counts a request when it arrives, which can be long after we let it go (the REST client
-      // queues it behind the global limit): from now on its time in the log is when it ended, which is later
+      // The server counts a request when it arrives, which can be long after we let it go (the REST client's
+      // queue, the global limit): from now on its time in the log is when it ended, which is later
       // than its arrival, so windows measured from the log never end before the server's do.
       const at = state.starts.lastIndexOf(startAt);
       if (at >= 0) {

@@ -29,7 +29,7 @@ t.test('a 429 teaches the real pace of its bucket, for every channel', async (t)
   t.equal(pacer.intervalOf('/channels/22222/messages'), interval, 'other channels share the learnt limit');
   t.equal(pacer.intervalOf('/channels/11111/messages/33333'), 0, 'other routes are independent');
   pacer.onRateLimited('/guilds/44444/channels', answer(429, { 'x-ratelimit-global': 'true', 'retry-after': '1' }));
-  t.equal(pacer.intervalOf('/guilds/44444/channels'), 0, 'global limits are handled by the REST client');
+  t.equal(pacer.intervalOf('/guilds/44444/channels'), 0, 'a global 429 is left to the global limit (global-limit.ts)');
 });
 
 t.test('after a 429, each channel keeps at most `limit` starts in any window', async (t) => {
