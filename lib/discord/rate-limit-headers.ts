@@ -38,7 +38,7 @@ export function readRateLimit(status: number, headers: HeadersLike, body?: strin
 }
 
 // A 429's wait in seconds (see RateLimitAnswer.retryAfterMs); `jsonBody` is the body's text when it is JSON.
-export function retryAfterSeconds(header: string | null | undefined, jsonBody: string | undefined): number {
+function retryAfterSeconds(header: string | null | undefined, jsonBody: string | undefined): number {
   const seconds = Math.min(Number(header), MAX_RETRY_AFTER_S);
   if (!(seconds > 0)) return Number.NaN;
   if (jsonBody === undefined) return seconds;
