@@ -1,6 +1,6 @@
 // pages: a 1,000,000-message channel with 1% images and rate limits off, dps vs sequential raw page fetch + JSON.parse.
 
-import { log, median, round, runDps, runScript, scratch, startFake } from '../common.js';
+import { log, median, runDps, runScript, scratch, startFake } from '../common.js';
 import type { BenchContext, ScenarioResult } from '../common.js';
 import { UNLIMITED } from '../sizes.js';
 
@@ -45,7 +45,9 @@ export async function pages(ctx: BenchContext): Promise<ScenarioResult> {
       { figure: 'ratio dps / baseline', value: ratio.toFixed(3), runs: ratios.map((r) => r.toFixed(3)).join(', ') },
       { figure: 'dps peak RSS, MB', value: median(rss).toFixed(0), runs: fmt(rss) },
     ],
-    targets: [{ target: 'pages >= 0.7 x baseline messages/s', measured: `${round(ratio, 3)}`, met: ratio >= 0.7 }],
+    // A figure, no longer a target: real Discord allows about one history page per second per channel, so this
+    // unlimited walk measures CPU per page only (bench/limits.md, One transport).
+    targets: [],
     measuredAt: new Date().toISOString(),
     quick: ctx.quick,
     runs: ctx.runs,

@@ -1,22 +1,29 @@
-// The one Discord REST client of a run: @discordjs/rest for buckets and 429 handling, plus what it lacks:
-// backoff with jitter for 5xx and network faults, an invalid-request budget, adaptive pacing learnt from 429s,
-// one global limit over every request, and translation of upstream errors into ours at this edge. Message
-// history, the route a run requests hundreds of thousands of times, goes straight over undici
-// (history-request.ts) under the same pacing, limit, budget and error handling.
+// The one Discord REST client of a run, for every route: @discordjs/rest builds the requests, keeps its bucket
+// queues and turns 4xx/5xx answers into its errors; the requests go over our undici Agent (its `makeRequest`
+// hook, `transport` below), where every response is read once for its rate-limit answer. Around it: one global
+// limit (ours: the REST client's own is switched off), one per-route pacer learning hidden sub-limits from 429s,
+// backoff with jitter for 5xx and network faults, an invalid-request budget, long-wait checks, and one
+// translation of failures into DpsError subclasses. The REST client never sleeps for a rate limit itself: every
+// 429, and every wait it would sleep before sending, comes back here as a RateLimitError and is waited out by
+// the pacer or the global limit (both abortable, both checked against --max-wait).
 
-import { DefaultRestOptions, DefaultUserAgent, DiscordAPIError, HTTPError, RateLimitError, REST, RESTEvents } from '@discordjs/rest';
-import type { RateLimitData, RequestData, ResponseLike } from '@discordjs/rest';
-import { AbortedError, AccessError, ApiError, AuthError, DpsError, redact } from '../errors.js';
+import { STATUS_CODES } from 'node:http';
+import { DiscordAPIError, HTTPError, RateLimitError, REST } from '@discordjs/rest';
+import type { RequestData, ResponseLike } from '@discordjs/rest';
+import type { RequestInit } from 'undici';
+import { Agent, request } from 'undici';
+import { AbortedError, AccessError, ApiError, AuthError, isDpsError, redact } from '../errors.js';
 import { checkApiUrl } from './api-url.js';
+import { systemClock } from './clock.js';
+import type { Clock } from './clock.js';
 import { GlobalLimit } from './global-limit.js';
-import { HistoryRequests, isHistoryRoute } from './history-request.js';
 import { DEFAULT_MAX_WAIT_MS, DEFAULT_NOTICE_WAIT_MS, LongWaits } from './long-wait.js';
 import type { RateLimitWait } from './long-wait.js';
 import { Pacer } from './pacer.js';
 import { backoff } from '../util/backoff.js';
-import { InvalidResponseError } from './validate.js';
-import { isGlobalRateLimit, MAX_RETRY_AFTER_S, retryAfterSeconds } from './rate-limit-headers.js';
-import type { HeadersLike } from './rate-limit-headers.js';
+import { historyPage, InvalidResponseError } from './validate.js';
+import { MAX_RETRY_AFTER_S, readRateLimit } from './rate-limit-headers.js';
+import type { RateLimitAnswer } from './rate-limit-headers.js';
 
 export const DEFAULT_API = 'https://discord.com/api/v10';
 export const USER_AGENT_APPENDIX = 'discord-photo-scraper/0.1.0';
@@ -35,6 +42,7 @@ export interface DiscordClientOptions {
   noticeWaitMs?: number; // a rate-limit wait longer than this is announced through onLongWait [10 s]
   onLongWait?: (wait: RateLimitWait) => void;
   allowInsecureApi?: boolean; // send the token over plain http to a host that is not loopback (see api-url.ts)
+  clock?: Clock; // the pacer's, the global limit's and the invalid-request window's time
 }
 
 // What the caller is doing, for one-line error messages ("channel 123", "server 456").
@@ -52,15 +60,22 @@ export interface ClientStats {
   retried: number;
 }
 
-const INVALID_WINDOW_MS = 10 * 60 * 1000;
+// How fast a route is paced: pages.ts walks a channel from both ends only while its route has no learnt pace.
+export interface Pacing {
+  intervalOf(route: `/${string}`): number; // the learnt average spacing of GET requests on the route, in ms (0: unpaced)
+}
 
-export class DiscordClient {
-  readonly rest: REST;
+const INVALID_WINDOW_MS = 10 * 60 * 1000;
+const HISTORY_ROUTE = /^\/channels\/\d+\/messages$/;
+
+export class DiscordClient implements Pacing {
   readonly stats: ClientStats = { requests: 0, rateLimited: 0, invalid: 0, retried: 0 };
-  readonly pacer: Pacer;
-  readonly global: GlobalLimit;
   readonly apiOrigin: string;
-  private readonly history: HistoryRequests;
+  private readonly rest: REST;
+  private readonly agent = new Agent({ keepAliveTimeout: 10_000 });
+  private readonly pacer: Pacer;
+  private readonly global: GlobalLimit;
+  private readonly apiPath: string; // the API base's path (/api/v10), cut from request URLs
   private readonly options: Required<Omit<DiscordClientOptions, 'api'>> & { api: string };
   private invalidTimes: number[] = [];
   private readonly waits: LongWaits;
@@ -79,38 +94,37 @@ export class DiscordClient {
       noticeWaitMs: DEFAULT_NOTICE_WAIT_MS,
       onLongWait: () => undefined,
       allowInsecureApi: false,
+      clock: systemClock,
       ...options,
       api,
     };
-    this.apiOrigin = checkApiUrl(api, this.options.allowInsecureApi).origin; // no token to a redirected plain-http API
+    const { clock } = this.options;
+    const url = checkApiUrl(api, this.options.allowInsecureApi); // no token to a redirected plain-http API
+    this.apiOrigin = url.origin;
+    this.apiPath = url.pathname.replace(/\/+$/, '');
     const match = /^(.*)\/v(\d+)$/.exec(api);
-    const globalPerSecond = this.options.polite ? 25 : this.options.globalPerSecond;
-    this.waits = new LongWaits({ noticeMs: this.options.noticeWaitMs, maxWaitMs: this.options.maxWaitMs }, this.options.onLongWait);
-    this.global = new GlobalLimit(globalPerSecond, (ms) => this.waits.check('global', ms));
+    this.waits = new LongWaits({ noticeMs: this.options.noticeWaitMs, maxWaitMs: this.options.maxWaitMs }, this.options.onLongWait, () => clock.now());
+    this.global = new GlobalLimit(this.options.polite ? 25 : this.options.globalPerSecond, (ms) => this.waits.check('global', ms), clock);
+    this.pacer = new Pacer({ polite: this.options.polite, clock, onWait: (route, ms) => this.waits.check('route', ms, route) });
     this.rest = new REST({
       api: match?.[1] ?? api,
       version: match?.[2] ?? '10',
       retries: 0, // we retry ourselves, with backoff
       timeout: this.options.timeoutMs,
       userAgentAppendix: USER_AGENT_APPENDIX,
-      globalRequestsPerSecond: globalPerSecond,
       authPrefix: 'Bot',
-      rejectOnRateLimit: (data) => this.rejectRateLimit(data),
-      makeRequest: exactRetryAfter,
+      // Its global limit never counts down (ours is the one), its waits carry no offset beyond Discord's.
+      globalRequestsPerSecond: Number.POSITIVE_INFINITY,
+      offset: 0,
+      rejectOnRateLimit: (data) => {
+        // A global 429 also holds every later request of the REST client until its whole-second Retry-After:
+        // cleared, so only our GlobalLimit holds them, for the exact wait.
+        if (data.global) this.rest.globalReset = -1;
+        return true;
+      },
+      makeRequest: (target, init) => this.transport(target, init),
     });
     if (this.options.tokenType === 'bot') this.rest.setToken(this.options.token);
-    this.pacer = new Pacer({ polite: this.options.polite, onWait: (route, ms) => this.waits.check('route', ms, route) });
-    this.rest.on(RESTEvents.Response, (request, response) => this.observe(request.path, response.status, response.headers));
-    this.history = new HistoryRequests({
-      api,
-      authorization: this.options.tokenType === 'user' ? this.options.token : `Bot ${this.options.token}`,
-      userAgent: `${DefaultUserAgent} ${USER_AGENT_APPENDIX}`,
-      timeoutMs: this.options.timeoutMs,
-      global: this.global,
-      onResponse: (path, status, headers) => this.observe(path, status, headers),
-      budgetSpent: () => this.budgetSpent(),
-      beforeWait: (scope, route, ms) => this.waits.check(scope, ms, route),
-    });
   }
 
   // GET a route such as `/channels/123/messages`, with retries and error translation.
@@ -123,32 +137,38 @@ export class DiscordClient {
     return this.request<T>('POST', route, context);
   }
 
+  intervalOf(route: `/${string}`): number {
+    return this.pacer.intervalOf(`GET ${route}`);
+  }
+
   // The invalid requests (401/403/non-shared 429) seen in the last 10 minutes.
-  invalidInWindow(now = Date.now()): number {
+  invalidInWindow(now = this.options.clock.now()): number {
     this.invalidTimes = this.invalidTimes.filter((at) => now - at < INVALID_WINDOW_MS);
     return this.invalidTimes.length;
   }
 
-  // Stops the REST client's timers so the process can exit.
+  // Stops the REST client's timers and closes the connections so the process can exit.
   close(): void {
     this.rest.clearHashSweeper();
     this.rest.clearHandlerSweeper();
-    this.history.close();
+    void this.agent.close().catch(() => undefined);
   }
 
   private async request<T>(method: 'GET' | 'POST', route: `/${string}`, context: RequestContext): Promise<T> {
     const { signal } = context;
+    const paceKey = `${method} ${route}`; // the pacer's route, and how long waits name it
     let attempt = 0;
     for (;;) {
       signal?.throwIfAborted();
       this.checkBudget();
-      const paced = await this.pacer.wait(route, signal);
+      const paced = await this.pacer.wait(paceKey, signal);
       let accepted = false;
       try {
+        await this.global.unblocked(signal); // a long global 429 is waited out here, not inside the REST client's timeout
         this.stats.requests++;
-        const result = await this.send(method, route, context, paced.sent);
-        // The REST client hands back text or bytes for a body that is not JSON (a proxy's HTML page): an invalid
-        // response, retried like a 5xx, never data (the history route checks its pages itself).
+        const result = await this.send(method, route, context);
+        // A body that is not JSON (a proxy's HTML page) comes back as bytes: an invalid response, retried like a
+        // 5xx, never data (history pages are checked in full by the transport).
         if (result === null || typeof result !== 'object' || result instanceof ArrayBuffer) {
           throw new InvalidResponseError(`invalid response for ${context.what ?? route}: ${typeof result === 'string' ? 'text' : result === null ? 'null' : 'bytes'} instead of JSON`);
         }
@@ -156,10 +176,13 @@ export class DiscordClient {
         return result as T;
       } catch (error) {
         if (signal?.aborted) throw new AbortedError('aborted', { cause: signal.reason });
-        const translated = this.translate(error, route, context.what);
-        if (translated instanceof DpsError || attempt >= this.options.retries) {
-          throw translated instanceof DpsError ? translated : this.giveUp(error, route, context.what, attempt);
+        if (error instanceof RateLimitError) {
+          this.rateLimited(error, paceKey, context.what ?? route);
+          continue; // waited out by the pacer or the global limit; not an attempt
         }
+        const translated = this.translate(error, context.what ?? route);
+        if (isDpsError(translated)) throw translated;
+        if (attempt >= this.options.retries) throw this.giveUp(error, context.what ?? route, attempt);
       } finally {
         paced(accepted);
       }
@@ -169,22 +192,16 @@ export class DiscordClient {
     }
   }
 
-  // One attempt: message history straight over undici, everything else through the REST client, both under
-  // the run's global limit (the history path waits for it before each of its own 429 retries too).
-  private async send(method: 'GET' | 'POST', route: `/${string}`, context: RequestContext, onSent: () => void): Promise<unknown> {
+  // One attempt through the REST client. A child signal per call: @discordjs/rest adds an abort listener to the
+  // signal it is given and never removes it, so it gets a short-lived signal and ours is unlinked in `finally`.
+  private async send(method: 'GET' | 'POST', route: `/${string}`, context: RequestContext): Promise<unknown> {
     const { signal } = context;
-    const query = context.query ? toSearchParams(context.query) : undefined;
-    if (isHistoryRoute(method, route)) return this.history.get(route, query, signal, onSent);
-    await this.global.wait(signal);
-    onSent();
-    // A child controller per call: @discordjs/rest adds an abort listener to the signal it is given and never
-    // removes it, so it gets a short-lived signal and we unlink ours in `finally`.
     const child = new AbortController();
     const onAbort = (): void => child.abort(signal?.reason);
     signal?.addEventListener('abort', onAbort, { once: true });
     try {
       const data: RequestData = { signal: child.signal };
-      if (query) data.query = query;
+      if (context.query) data.query = toSearchParams(context.query);
       if (context.body !== undefined) data.body = context.body;
       if (this.options.tokenType === 'user') {
         data.auth = false;
@@ -196,17 +213,78 @@ export class DiscordClient {
     }
   }
 
-  // A 429 that @discordjs/rest would retry on its own: let it wait out the bucket or the global limit, except
-  // when the 429 carries no Retry-After (Cloudflare's `error code: 1015` ban: it would retry at once, and every
-  // retry extends the ban) or when the invalid-request budget is spent. Those come back to request() and stop.
-  // A wait it would sleep is checked first (announced when long, refused by throwing when over --max-wait): the
-  // one after a 429 (its Retry-After, or the bucket's reset when later) and its own pre-emptive one for a bucket
-  // with nothing remaining.
-  private rejectRateLimit(data: RateLimitData): boolean {
-    if (!(data.retryAfter > 0) || this.budgetSpent()) return true;
-    const path = (data.url.startsWith(this.options.api) ? data.url.slice(this.options.api.length) : data.route).split('?')[0];
-    this.waits.check(data.global ? 'global' : 'route', Math.max(data.retryAfter, data.timeToReset || 0), `${data.method.toUpperCase()} ${path}`);
-    return false;
+  // The REST client's `makeRequest`: one request over our Agent, its body read in full, its rate-limit answer
+  // acted on (the one place that reads it), and a message-history page checked before anything parses it.
+  private async transport(url: string, init: RequestInit): Promise<ResponseLike> {
+    const method = (init.method ?? 'GET').toUpperCase();
+    const path = new URL(url).pathname.slice(this.apiPath.length);
+    // The global limit and the pacer's record of when a request left apply here, where it really leaves: the
+    // REST client holds a route's requests in its own queue (one at a time per bucket) until then.
+    await this.global.wait(init.signal ?? undefined);
+    this.pacer.sent(`${method} ${path}`);
+    const response = await request(url, {
+      dispatcher: this.agent,
+      method: method as 'GET' | 'POST',
+      headers: init.headers as Record<string, string>,
+      body: (init.body as string | null | undefined) ?? null,
+      signal: init.signal ?? undefined,
+      headersTimeout: this.options.timeoutMs,
+      bodyTimeout: this.options.timeoutMs,
+    });
+    const bytes = Buffer.from(await response.body.arrayBuffer());
+    const status = response.statusCode;
+    const headers = new Headers();
+    for (const [name, value] of Object.entries(response.headers)) {
+      if (value !== undefined) headers.set(name, Array.isArray(value) ? value.join(', ') : value);
+    }
+    const text = bytes.toString('utf8');
+    this.observe(`${method} ${path}`, readRateLimit(status, headers, status === 429 ? text : undefined));
+    let parsed: unknown;
+    if (status >= 200 && status < 300 && method === 'GET' && HISTORY_ROUTE.test(path)) {
+      parsed = historyPage(headers.get('content-type') ?? undefined, text, path); // never taken as an empty page
+    }
+    return {
+      body: null,
+      bodyUsed: false,
+      headers,
+      status,
+      statusText: STATUS_CODES[status] ?? '',
+      ok: status >= 200 && status < 300,
+      text: async () => text,
+      json: async () => parsed ?? JSON.parse(text),
+      arrayBuffer: async () => bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength),
+    } as ResponseLike;
+  }
+
+  // Every response passes here: count invalid requests, teach the pacer, hold every request for a global 429.
+  private observe(route: string, answer: RateLimitAnswer): void {
+    const now = this.options.clock.now();
+    const { status } = answer;
+    if (status === 401 || status === 403 || (status === 429 && !answer.shared)) {
+      this.invalidTimes.push(now);
+      this.stats.invalid++;
+    }
+    if (status === 429) {
+      this.stats.rateLimited++;
+      if (answer.global && answer.retryAfterMs > 0) this.global.block(now + Math.min(answer.retryAfterMs, MAX_RETRY_AFTER_S * 1000));
+      this.pacer.onRateLimited(route, answer);
+    } else if (status !== 401 && status !== 403) {
+      this.pacer.onResponse(route, answer);
+    }
+  }
+
+  // A 429, or a bucket the REST client refused to send on before its reset: stop when it cannot be waited out
+  // (no Retry-After: Cloudflare's `error code: 1015` ban, which every retry extends; or the invalid-request
+  // budget is spent), else leave the wait to the pacer, holding the route until the REST client's own reset.
+  private rateLimited(error: RateLimitError, paceKey: string, target: string): void {
+    if (this.budgetSpent()) throw this.budgetError();
+    if (!(error.retryAfter > 0)) {
+      throw new ApiError(
+        `stopping: Discord answered 429 without Retry-After for ${target} (a Cloudflare ban of this IP, "error code: 1015", after too many invalid requests). Wait at least an hour, then re-run to resume.`,
+        { cause: error, status: 429, code: 'DPS_RATE_LIMIT_BUDGET' },
+      );
+    }
+    if (!error.global && error.timeToReset > 0) this.pacer.hold(paceKey, error.timeToReset);
   }
 
   // The invalid-request budget is used up: stop rather than wait or retry.
@@ -214,34 +292,24 @@ export class DiscordClient {
     return this.invalidInWindow() >= this.options.invalidBudget;
   }
 
-  // Errors that can never succeed become ours; retryable ones are returned unchanged.
-  private translate(error: unknown, route: string, what: string | undefined): unknown {
-    const target = what ?? route;
-    if (error instanceof RateLimitError) {
-      if (this.budgetSpent()) return this.budgetError();
-      return new ApiError(
-        `stopping: Discord answered 429 without Retry-After for ${target} (a Cloudflare ban of this IP, "error code: 1015", after too many invalid requests). Wait at least an hour, then re-run to resume.`,
-        { cause: error, status: 429, code: 'DPS_RATE_LIMIT_BUDGET' },
-      );
-    }
-    if (error instanceof DiscordAPIError) {
-      const status = error.status;
-      const detail = `${this.clean(error.message)} (${status}${typeof error.code === 'number' && error.code ? `, code ${error.code}` : ''})`;
-      if (status === 401) {
-        return new AuthError(`Discord rejected the token: ${detail}. Check --token / DISCORD_TOKEN and --token-type.`, { cause: error });
-      }
-      if (status === 403) return new AccessError('DPS_ACCESS', `no access to ${target}: ${detail}`, { cause: error });
-      if (status === 404) return new AccessError('DPS_NOT_FOUND', `${target} not found: ${detail}`, { cause: error });
-      if (status === 429) return error; // a 429 the REST client gave up on: retry with backoff
-      return new ApiError(`Discord refused the request for ${target}: ${detail}`, { cause: error, status, apiCode: Number(error.code) });
-    }
-    return error; // HTTPError (5xx), network errors, timeouts, malformed JSON: retryable
+  // Errors that can never succeed become ours; retryable ones (5xx, network, timeouts, invalid bodies) are
+  // returned unchanged.
+  private translate(error: unknown, target: string): unknown {
+    if (!(error instanceof DiscordAPIError)) return error;
+    const { status } = error;
+    const message = typeof (error.rawError as { message?: unknown } | undefined)?.message === 'string' ? error.message : (STATUS_CODES[status] ?? 'Client Error');
+    const code = typeof error.code === 'number' && error.code ? error.code : undefined;
+    const detail = `${this.clean(message)} (${status}${code ? `, code ${code}` : ''})`;
+    if (status === 401) return new AuthError(`Discord rejected the token: ${detail}. Check --token / DISCORD_TOKEN and --token-type.`, { cause: error, status });
+    if (status === 403) return new AccessError('DPS_ACCESS', `no access to ${target}: ${detail}`, { cause: error, status });
+    if (status === 404) return new AccessError('DPS_NOT_FOUND', `${target} not found: ${detail}`, { cause: error, status });
+    return new ApiError(`Discord refused the request for ${target}: ${detail}`, { cause: error, status, apiCode: code });
   }
 
-  private giveUp(error: unknown, route: string, what: string | undefined, attempt: number): ApiError {
+  private giveUp(error: unknown, target: string, attempt: number): ApiError {
     const status = error instanceof HTTPError ? error.status : undefined;
     const reason = error instanceof Error ? this.clean(error.message) : String(error);
-    return new ApiError(`request for ${what ?? route} failed after ${attempt + 1} attempts: ${reason}`, { cause: error, status });
+    return new ApiError(`request for ${target} failed after ${attempt + 1} attempts: ${reason}`, { cause: error, status });
   }
 
   private clean(message: string): string {
@@ -258,42 +326,6 @@ export class DiscordClient {
       { code: 'DPS_RATE_LIMIT_BUDGET' },
     );
   }
-
-  // Every response passes here: count invalid requests, teach the pacer about 429s, hold every request for
-  // a global 429's wait (its Retry-After is the body's exact retry_after, see exactRetryAfter).
-  private observe(path: string, status: number, headers: HeadersLike): void {
-    const scope = headers.get('x-ratelimit-scope');
-    if (status === 401 || status === 403 || (status === 429 && scope !== 'shared')) this.invalidTimes.push(Date.now());
-    if (status === 429) {
-      this.stats.rateLimited++;
-      this.stats.invalid += scope === 'shared' ? 0 : 1;
-      const retryAfter = Number(headers.get('retry-after'));
-      if (isGlobalRateLimit(headers) && retryAfter > 0) this.global.block(Date.now() + Math.min(retryAfter, MAX_RETRY_AFTER_S) * 1000);
-      this.pacer.onRateLimited(path, headers);
-    } else if (status === 401 || status === 403) {
-      this.stats.invalid++;
-    } else {
-      this.pacer.onResponse(path, headers);
-    }
-  }
-}
-
-// @discordjs/rest waits out a 429 for its Retry-After header, which Discord rounds up to whole seconds
-// (discord-api.md §3: `Retry-After: 65` beside `retry_after: 64.57`), and a global 429 holds every request that
-// long: a second lost for a window that had 30 ms left. The body's `retry_after` is exact, so a 429 that has one
-// is handed on with that value in its header (still seconds; the REST client reads it with Number()). A 429
-// without Retry-After (Cloudflare's ban) passes unchanged.
-export async function exactRetryAfter(url: string, init: Parameters<typeof DefaultRestOptions.makeRequest>[1]): Promise<ResponseLike> {
-  const response = await DefaultRestOptions.makeRequest(url, init);
-  const header = response.headers.get('retry-after');
-  if (response.status !== 429 || !(Number(header) > 0) || !response.headers.get('content-type')?.startsWith('application/json')) return response;
-  const text = await response.text();
-  const headers = new Headers(response.headers as unknown as Headers);
-  const exact = retryAfterSeconds(header, text);
-  if (exact < Number(header)) headers.set('retry-after', String(exact));
-  // The global Response (Node's bundled undici) is what @discordjs/rest's own fetch strategy returns too; its
-  // types differ from the undici package's only in iterator helpers.
-  return new Response(text, { status: response.status, statusText: response.statusText, headers }) as unknown as ResponseLike;
 }
 
 function toSearchParams(query: Record<string, string | undefined>): URLSearchParams {

@@ -34,7 +34,7 @@ export async function openDownload(url: string, options: DownloadOptions): Promi
   let current = url;
   for (let hop = 0; hop <= MAX_REDIRECTS; hop++) {
     if (!isAllowed(current, options.allowedOrigins ?? [])) {
-      throw new DownloadError(`refusing to download from ${safeOrigin(current)}: not a Discord host`, { retryable: false });
+      throw new DownloadError(`refusing to download from ${safeOrigin(current)}: not a Discord host`, { retryable: false, reason: 'refused_host' });
     }
     let response: Dispatcher.ResponseData;
     try {
@@ -48,7 +48,7 @@ export async function openDownload(url: string, options: DownloadOptions): Promi
       });
     } catch (error) {
       if (options.signal?.aborted) throw error;
-      throw new DownloadError(`network error: ${(error as Error).message}`, { cause: error, retryable: true });
+      throw new DownloadError(`network error: ${(error as Error).message}`, { cause: error, retryable: true, reason: 'network' });
     }
     const { statusCode, headers, body } = response;
     if (statusCode >= 300 && statusCode < 400 && typeof headers.location === 'string') {
@@ -66,15 +66,19 @@ export async function openDownload(url: string, options: DownloadOptions): Promi
     }
     await body.dump().catch(() => undefined);
     const retryAfter = Number(headers['retry-after']);
-    const signed = isSignedUrl(current);
-    const expired = (statusCode === 404 || statusCode === 403) && (signed || isAttachmentUrl(current));
+    // A 404/403 on a signed attachment link is first taken for an expired link (`expired`: the caller refreshes
+    // it); its reason stays the status, which is what a link that cannot be refreshed fails with.
+    const expired = (statusCode === 404 || statusCode === 403) && (isSignedUrl(current) || isAttachmentUrl(current));
     const retryable = statusCode === 429 || statusCode >= 500 || statusCode === 408;
-    throw Object.assign(
-      new DownloadError(`CDN answered ${statusCode}${expired ? ' (link expired or file removed)' : ''}`, { retryable, expired }),
-      { status: statusCode, retryAfterMs: Number.isFinite(retryAfter) ? retryAfter * 1000 : undefined },
-    );
+    throw new DownloadError(`CDN answered ${statusCode}${expired ? ' (link expired or file removed)' : ''}`, {
+      retryable,
+      expired,
+      reason: `http_${statusCode}`,
+      status: statusCode,
+      retryAfterMs: Number.isFinite(retryAfter) ? retryAfter * 1000 : undefined,
+    });
   }
-  throw new DownloadError('too many redirects', { retryable: false });
+  throw new DownloadError('too many redirects', { retryable: false, reason: 'too_many_redirects' });
 }
 
 const IMAGE_EXTENSIONS = /\.(png|jpe?g|jfif|gif|webp|avif|bmp|tiff?|heic|heif|svg|ico|apng)$/i;
@@ -91,10 +95,10 @@ export function contentTypeMismatch(item: { content_type?: string | undefined; f
   const markup = got === 'text/html' || got === 'application/xhtml+xml' || got === 'application/json' || got.endsWith('+json');
   const text = got.startsWith('text/') || got === 'application/xml' || got.endsWith('+xml');
   if (!markup && !(text && declared !== 'image/svg+xml' && got !== 'image/svg+xml')) return undefined;
-  return Object.assign(
-    new DownloadError(`the CDN sent ${got.slice(0, 60)} for an image attachment (${declared ?? item.filename.slice(-20)}): not saved`, { retryable: false }),
-    { reason: 'content_type_mismatch' },
-  );
+  return new DownloadError(`the CDN sent ${got.slice(0, 60)} for an image attachment (${declared ?? item.filename.slice(-20)}): not saved`, {
+    retryable: false,
+    reason: 'content_type_mismatch',
+  });
 }
 
 // True when a signed URL's `ex` (hex Unix seconds) is in the past (or within `marginMs`).

@@ -1,9 +1,10 @@
-// Discord's global limit (50 requests per second per bot, discord-api.md §3), kept by us for every request of a
-// run, whichever path it takes (@discordjs/rest's queue or the direct history requests of history-request.ts):
-// at most `perSecond` starts in any window of a second plus a margin (a sliding window, so no burst of twice the
-// limit across the boundary of the server's own windows), and nothing at all while a global 429 lasts.
+// Discord's global limit (50 requests per second per bot, discord-api.md §3), the one global limit of a run
+// (the REST client's own is switched off, see client.ts): at most `perSecond` starts in any window of a second
+// plus a margin (a sliding window, so no burst of twice the limit across the boundary of the server's own
+// windows), and nothing at all while a global 429 lasts.
 
-import { setTimeout as sleep } from 'node:timers/promises';
+import { systemClock } from './clock.js';
+import type { Clock } from './clock.js';
 
 const WINDOW_MS = 1000;
 const MARGIN_MS = 20; // our start times against the server's arrival times
@@ -18,7 +19,11 @@ export class GlobalLimit {
   private blockedUntil = 0;
 
   // `beforeWait`: told of every wait before it is slept (a long one may be announced, or refused by throwing).
-  constructor(perSecond: number, private readonly beforeWait?: (waitMs: number) => void) {
+  constructor(
+    perSecond: number,
+    private readonly beforeWait?: (waitMs: number) => void,
+    private readonly clock: Clock = systemClock,
+  ) {
     const size = Math.max(1, Math.min(MAX_LOG, Math.floor(perSecond)));
     this.starts = new Float64Array(size);
     this.windowMs = ((WINDOW_MS + MARGIN_MS) * size) / Math.max(1, perSecond);
@@ -28,7 +33,7 @@ export class GlobalLimit {
   async wait(signal?: AbortSignal): Promise<void> {
     for (;;) {
       signal?.throwIfAborted();
-      const now = Date.now();
+      const now = this.clock.now();
       let at = this.blockedUntil;
       if (this.count === this.starts.length) at = Math.max(at, this.starts[this.next]! + this.windowMs);
       if (at <= now) {
@@ -36,9 +41,18 @@ export class GlobalLimit {
         return;
       }
       this.beforeWait?.(at - now);
-      await sleep(at - now, undefined, signal ? { signal } : undefined).catch((error: unknown) => {
-        throw signal?.aborted ? signal.reason : error;
-      });
+      await this.clock.sleep(at - now, signal);
+    }
+  }
+
+  // Resolves when no global 429 holds requests back (without counting a start).
+  async unblocked(signal?: AbortSignal): Promise<void> {
+    for (;;) {
+      signal?.throwIfAborted();
+      const waitMs = this.blockedUntil - this.clock.now();
+      if (waitMs <= 0) return;
+      this.beforeWait?.(waitMs);
+      await this.clock.sleep(waitMs, signal);
     }
   }
 

@@ -1,7 +1,7 @@
 // Long rate-limit waits. Discord may ask for a wait of hours: a 429's Retry-After (one route's bucket, or the
 // global limit), or a bucket with nothing remaining and a far reset. Slept through in silence that looks like a
-// hang, and keeps a scheduled job stuck for a day. So every place that sleeps for a rate limit (the REST
-// client's own queue, the history requests, the global limit, the pacer) asks here first: a wait over `noticeMs`
+// hang, and keeps a scheduled job stuck for a day. So both places that sleep for a rate limit (the global limit
+// and the pacer; the REST client never sleeps for one, see client.ts) ask here first: a wait over `noticeMs`
 // is announced once (onLongWait: a stderr line and a `warning` event), a wait over `maxWaitMs` is refused with
 // a RateLimitWaitError before any sleep, which stops the run cleanly.
 

@@ -4,24 +4,21 @@
 // learnt limit belongs to the bucket (the route without its major id, like Discord's X-RateLimit-Bucket), so
 // one channel's 429 paces every channel; each route + major id then keeps at most `limit` starts in any window.
 
-import { setTimeout as sleep } from 'node:timers/promises';
-import { isGlobalRateLimit } from './rate-limit-headers.js';
-import type { HeadersLike } from './rate-limit-headers.js';
+import { systemClock } from './clock.js';
+import type { Clock } from './clock.js';
+import type { RateLimitAnswer } from './rate-limit-headers.js';
 
 interface RouteState {
   starts: number[]; // start times of the latest requests (ascending, at most MAX_LOG)
   nextAt: number; // earliest start time of the next request (a reset we must wait for)
   started: number; // requests started on this route
   firstAt?: number; // when its first request ended: the reference for spans (queueing before it does not count)
-  sent: number[]; // when requests left, after any queue outside the pacer (PacedRequest.sent): ascending, at most MAX_LOG
+  sent: number[]; // when requests left, after any queue outside the pacer (Pacer.sent): ascending, at most MAX_LOG
 }
 
 // A request the pacer let go: call it when the request has ended, however it ended, with true when it was
-// accepted (not answered 429); call `sent` when it actually leaves (each attempt, after the global limit).
-export interface PacedRequest {
-  (accepted?: boolean): void;
-  sent(): void;
-}
+// accepted (not answered 429). Pacer.sent() is told when it actually leaves.
+export type PacedRequest = (accepted?: boolean) => void;
 
 // Until a bucket's real limit is known, no route of it goes faster than one already went unpunished: a route
 // may start its n-th request at time t after the end of its own first one only when some route of the bucket
@@ -44,6 +41,7 @@ export interface PacerOptions {
   polite?: boolean; // pace every route at >= politeIntervalMs even before any 429
   politeIntervalMs?: number;
   onWait?: (route: string, waitMs: number) => void; // before each wait is slept (may throw: the request is not made)
+  clock?: Clock;
 }
 
 const MAX_LOG = 64; // starts remembered per route (limits above this are paced by their spacing only)
@@ -79,10 +77,12 @@ export class Pacer {
   private readonly probes = new Map<string, BucketProbe>();
   private readonly politeMs: number;
   private readonly onWait: PacerOptions['onWait'];
+  private readonly clock: Clock;
 
   constructor(options: PacerOptions = {}) {
     this.politeMs = options.polite ? (options.politeIntervalMs ?? 1100) : 0;
     this.onWait = options.onWait;
+    this.clock = options.clock ?? systemClock;
   }
 
   // Resolves when a request on `path` may start, reserving its slot (see PacedRequest).
@@ -101,17 +101,22 @@ export class Pacer {
     const end = (accepted?: boolean): void => {
       if (ended) return;
       ended = true;
-      // The server counts a request when it arrives, which can be long after we let it go (the REST client
-      // queues it behind the global limit): from now on its time in the log is when it ended, which is later
+      // The server counts a request when it arrives, which can be long after we let it go (the REST client's
+      // queue, the global limit): from now on its time in the log is when it ended, which is later
       // than its arrival, so windows measured from the log never end before the server's do.
       const at = state.starts.lastIndexOf(startAt);
       if (at >= 0) {
         state.starts.splice(at, 1);
-        record(state.starts, Math.max(startAt, Date.now()));
+        record(state.starts, Math.max(startAt, this.clock.now()));
       }
       done(accepted);
     };
-    return Object.assign(end, { sent: () => record(state.sent, Date.now()) });
+    return end;
+  }
+
+  // A request on `path` leaves now (after the queues outside the pacer: the REST client's, the global limit).
+  sent(path: string): void {
+    record(this.route(routeKey(path)).sent, this.clock.now());
   }
 
   private route(key: string): RouteState {
@@ -134,7 +139,7 @@ export class Pacer {
         probe = { spans: [], probing: 0, wake: [] };
         this.probes.set(bucket, probe);
       }
-      const now = Date.now();
+      const now = this.clock.now();
       const ordinal = state.started + 1;
       const span = ordinal === 1 ? 0 : now - (state.firstAt ?? now);
       const proof = probe.spans[ordinal];
@@ -148,7 +153,7 @@ export class Pacer {
         return (accepted = false) => {
           if (ended) return;
           ended = true;
-          if (ordinal === 1) state.firstAt ??= Date.now();
+          if (ordinal === 1) state.firstAt ??= this.clock.now();
           if (accepted && !(gate.spans[ordinal]! <= span)) gate.spans[ordinal] = span;
           if (held) held.probing--;
           if (held || accepted) wakeAll(gate);
@@ -158,13 +163,13 @@ export class Pacer {
     }
     state.started++;
     return () => {
-      state.firstAt ??= Date.now();
+      state.firstAt ??= this.clock.now();
     };
   }
 
   // Waits for the route's learnt pace and logs the start; resolves with the logged start time.
   private async pace(key: string, state: RouteState, signal: AbortSignal | undefined): Promise<number> {
-    const now = Date.now();
+    const now = this.clock.now();
     let startAt = Math.max(now, state.nextAt);
     const { starts } = state;
     const learnt = this.buckets.get(bucketKey(key));
@@ -175,7 +180,7 @@ export class Pacer {
     if (this.politeMs > 0 && starts.length > 0) startAt = Math.max(startAt, starts[starts.length - 1]! + this.politeMs);
     if (startAt > now) this.onWait?.(key, startAt - now);
     record(starts, startAt);
-    if (startAt > now) await sleep(startAt - now, undefined, signal ? { signal } : undefined);
+    if (startAt > now) await this.clock.sleep(startAt - now, signal);
     return startAt;
   }
 
@@ -186,24 +191,24 @@ export class Pacer {
   }
 
   // A 429: the headers sent with it carry the real limit; reset-after tells when the current window ends, and
-  // the start of the oldest of the `limit` requests accepted before it tells when that window began.
-  onRateLimited(path: string, headers: HeadersLike): void {
-    if (isGlobalRateLimit(headers)) return;
-    const now = Date.now();
+  // the start of the oldest of the `limit` requests accepted before it tells when that window began. The retry
+  // waits for the window's end (or the 429's wait, when later) in wait(), like any request.
+  onRateLimited(path: string, answer: RateLimitAnswer): void {
+    if (answer.global) return;
+    const now = this.clock.now();
     const key = routeKey(path);
     const state = this.route(key);
-    const limit = Number(headers.get('x-ratelimit-limit'));
-    const retryAfter = Number(headers.get('retry-after'));
-    const resetAfterS = Number(headers.get('x-ratelimit-reset-after') ?? headers.get('retry-after'));
-    const resetMs = Number.isFinite(resetAfterS) && resetAfterS > 0 ? resetAfterS * 1000 : undefined;
+    const { limit } = answer;
+    const retryMs = answer.retryAfterMs > 0 ? answer.retryAfterMs : undefined;
+    const resetMs = answer.resetAfterMs !== undefined && answer.resetAfterMs > 0 ? answer.resetAfterMs : retryMs;
     const bucket = bucketKey(key);
     const previous = this.buckets.get(bucket);
-    if (Number.isFinite(limit) && limit > 0 && resetMs !== undefined) {
+    if (limit !== undefined && resetMs !== undefined) {
       // The last request is the rejected one; the `limit` before it were accepted in the window that just
       // ended, which began when the server counted the oldest of them: after it was sent, before it ended.
-      // Measured from its end (the starts log), the window looked shorter than the server's by as long as that
-      // response took, and every channel whose first response had been quicker was then paced into a 429
-      // (bench/limits.md, Realistic limits): so it is measured from when that request was sent, where known.
+      // Measured from its end (the starts log), the window looks shorter than the server's by as long as that
+      // response took, and every channel whose first response had been quicker is then paced into a 429: so it
+      // is measured from when that request was sent, where known.
       const log = state.sent.length > limit ? state.sent : state.starts;
       const first = log.length > limit ? log[log.length - 1 - limit] : undefined;
       const windowMs = Math.max(resetMs, first !== undefined ? now + resetMs - first : 0);
@@ -218,21 +223,19 @@ export class Pacer {
       this.probes.delete(bucket); // the limit is known now: the gate opens for good
       wakeAll(probe);
     }
-    // @discordjs/rest waits Retry-After and retries on its own, outside wait(): that retry is a start too.
-    const wait = Number.isFinite(retryAfter) && retryAfter > 0 ? retryAfter * 1000 : (resetMs ?? 0);
-    record(state.starts, now + wait);
-    state.nextAt = Math.max(state.nextAt, now + (resetMs ?? wait));
+    state.nextAt = Math.max(state.nextAt, now + Math.max(retryMs ?? 0, resetMs ?? 0));
   }
 
-  // A successful response: when the headers say the bucket is empty, wait for its reset before the next start.
-  onResponse(path: string, headers: HeadersLike): void {
+  // A successful response: when the bucket is empty, wait for its reset before the next start.
+  onResponse(path: string, answer: RateLimitAnswer): void {
     const state = this.routes.get(routeKey(path));
-    if (!state) return;
-    const remaining = headers.get('x-ratelimit-remaining');
-    const resetAfter = Number(headers.get('x-ratelimit-reset-after'));
-    if (remaining === '0' && Number.isFinite(resetAfter)) {
-      state.nextAt = Math.max(state.nextAt, Date.now() + resetAfter * 1000);
-    }
+    if (state && answer.remaining === 0 && answer.resetAfterMs !== undefined) this.hold(path, answer.resetAfterMs);
+  }
+
+  // No request of the route starts in the next `ms` (a bucket the REST client still counts as empty).
+  hold(path: string, ms: number): void {
+    const state = this.route(routeKey(path));
+    state.nextAt = Math.max(state.nextAt, this.clock.now() + ms);
   }
 }
 

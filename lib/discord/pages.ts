@@ -9,7 +9,7 @@
 
 import type { APIMessage } from 'discord-api-types/v10';
 import type { DoneSpan } from '../types.js';
-import type { DiscordClient } from './client.js';
+import type { DiscordClient, Pacing } from './client.js';
 import { compareSnowflakes, isDiscordId } from '../util/snowflake.js';
 
 export const PAGE_SIZE = 100;
@@ -20,6 +20,7 @@ export interface HistoryOptions {
   signal?: AbortSignal | undefined;
   what?: string; // for error messages
   prefetch?: boolean; // request the next pages while a page is being consumed (default true)
+  pacing?: Pacing; // how the history route is paced [the client's own pacing]
   // Messages an earlier, interrupted run walked newest-first and finished (from..to, inclusive): the gap
   // (after, from) is walked first, then (to, snapshot].
   doneAbove?: DoneSpan | undefined;
@@ -57,30 +58,37 @@ export async function* channelHistory(client: DiscordClient, channelId: string, 
   const what = options.what ?? `channel ${channelId}`;
   const upper = await newestMessageId(client, channelId, options);
   if (upper === undefined) return;
-  // A prefetched page can fail (an abort while it waits for its rate-limit slot) while the consumer still holds
-  // the previous page: mark it handled at once so that is no unhandled rejection; `await` still throws.
-  const fetchPage = (query: Record<string, string>): Promise<APIMessage[]> => {
-    const page = client.get<APIMessage[]>(`/channels/${channelId}/messages`, {
-      query: { ...query, limit: String(PAGE_SIZE) },
-      signal: options.signal,
-      what,
-    });
-    page.catch(() => undefined);
-    return page;
-  };
   const prefetch = options.prefetch !== false;
   // Under a learnt (or --polite) pace a second walk gains nothing, and it would keep the channel's requests at
   // the edge of the limit, where a little jitter is a 429: then the walk down stops and the walk up finishes.
-  const path = `/channels/${channelId}/messages`;
-  const twoAtOnce = (): boolean => client.pacer.intervalOf(path) === 0;
+  const pacing = options.pacing ?? client;
+  const twoAtOnce = (): boolean => pacing.intervalOf(`/channels/${channelId}/messages`) === 0;
+  // One span's walks; a request still pending when they end (the walks met, or the consumer stopped) is
+  // abandoned: aborted, so it neither costs a request nor retries on after the channel is done.
+  async function* span(lo: string, hi: string, top: string): AsyncGenerator<HistoryPage> {
+    const abandon = new AbortController();
+    const signal = options.signal ? AbortSignal.any([options.signal, abandon.signal]) : abandon.signal;
+    // A prefetched page can fail (an abort while it waits for its rate-limit slot) while the consumer still
+    // holds the previous page: mark it handled at once so that is no unhandled rejection; `await` still throws.
+    const fetchPage = (query: Record<string, string>): Promise<APIMessage[]> => {
+      const page = client.get<APIMessage[]>(`/channels/${channelId}/messages`, { query: { ...query, limit: String(PAGE_SIZE) }, signal, what });
+      page.catch(() => undefined);
+      return page;
+    };
+    try {
+      yield* walkSpan(fetchPage, lo, hi, top, prefetch, twoAtOnce);
+    } finally {
+      abandon.abort();
+    }
+  }
   let after = options.after;
   const done = options.doneAbove;
   if (done !== undefined && compareSnowflakes(done.to, after) > 0) {
-    if (compareSnowflakes(done.from, after) > 0) yield* walkSpan(fetchPage, after, done.from, done.to, prefetch, twoAtOnce);
+    if (compareSnowflakes(done.from, after) > 0) yield* span(after, done.from, done.to);
     after = done.to;
   }
   if (compareSnowflakes(upper, after) <= 0) return;
-  yield* walkSpan(fetchPage, after, (BigInt(upper) + 1n).toString(), upper, prefetch, twoAtOnce);
+  yield* span(after, (BigInt(upper) + 1n).toString(), upper);
 }
 
 type FetchPage = (query: Record<string, string>) => Promise<APIMessage[]>;

@@ -1,24 +1,44 @@
-// Reading Discord's rate-limit answers the same way on every path (the REST client's responses, the direct
-// history requests, the pacer): which 429s are global, and how long a 429 really asks to wait.
+// The one reader of Discord's rate-limit answers: every response's status, X-RateLimit-* headers, Retry-After
+// and (for a 429) its body become a RateLimitAnswer, which the client, the pacer and the global limit act on.
 
-// Response headers, as both transports expose them.
+// Response headers as the transport exposes them.
 export interface HeadersLike {
   get(name: string): string | null;
 }
 
-// A 429 of the global limit (the whole bot waits), not of one route's bucket.
-export function isGlobalRateLimit(headers: HeadersLike): boolean {
-  return headers.get('x-ratelimit-global') !== null || headers.get('x-ratelimit-scope') === 'global';
+// What one response says about the rate limits.
+export interface RateLimitAnswer {
+  status: number;
+  global: boolean; // a 429 of the global limit (the whole bot waits), not of one route's bucket
+  shared: boolean; // X-RateLimit-Scope: shared (not counted as invalid)
+  limit: number | undefined; // X-RateLimit-Limit
+  remaining: number | undefined; // X-RateLimit-Remaining
+  resetAfterMs: number | undefined; // X-RateLimit-Reset-After
+  // A 429's wait: the body's exact `retry_after` when it is below the Retry-After header, which Discord rounds up
+  // to whole seconds (discord-api.md §3), else the header; NaN without a header (a Cloudflare ban).
+  retryAfterMs: number;
 }
 
-// A 429's wait in seconds: the body's exact `retry_after` when it is below the Retry-After header, which Discord
-// rounds up to whole seconds (discord-api.md §3), else the header; NaN without a header (a Cloudflare ban).
-// `jsonBody` is the body's text when its content type is JSON.
-// 30 days: the longest Retry-After taken as given.
+// 30 days: the longest Retry-After taken as given (1e300 or Infinity is held here: still over any --max-wait).
 export const MAX_RETRY_AFTER_S = 30 * 24 * 3600;
 
-export function retryAfterSeconds(header: string | null | undefined, jsonBody: string | undefined): number {
-  // A wait past any sane bound (1e300, Infinity) is held at MAX_RETRY_AFTER_S: still longer than any --max-wait.
+// `body`: the response's text, read only for a 429 with a JSON content type.
+export function readRateLimit(status: number, headers: HeadersLike, body?: string): RateLimitAnswer {
+  const scope = headers.get('x-ratelimit-scope');
+  const json = headers.get('content-type')?.startsWith('application/json') === true;
+  return {
+    status,
+    global: headers.get('x-ratelimit-global') !== null || scope === 'global',
+    shared: scope === 'shared',
+    limit: positive(headers.get('x-ratelimit-limit')),
+    remaining: finite(headers.get('x-ratelimit-remaining')),
+    resetAfterMs: seconds(headers.get('x-ratelimit-reset-after')),
+    retryAfterMs: status === 429 ? retryAfterSeconds(headers.get('retry-after'), json ? body : undefined) * 1000 : Number.NaN,
+  };
+}
+
+// A 429's wait in seconds (see RateLimitAnswer.retryAfterMs); `jsonBody` is the body's text when it is JSON.
+function retryAfterSeconds(header: string | null | undefined, jsonBody: string | undefined): number {
   const seconds = Math.min(Number(header), MAX_RETRY_AFTER_S);
   if (!(seconds > 0)) return Number.NaN;
   if (jsonBody === undefined) return seconds;
@@ -29,4 +49,20 @@ export function retryAfterSeconds(header: string | null | undefined, jsonBody: s
     // not JSON after all: the header stands
   }
   return seconds;
+}
+
+function finite(value: string | null): number | undefined {
+  if (value === null || value === '') return undefined;
+  const n = Number(value);
+  return Number.isFinite(n) ? n : undefined;
+}
+
+function positive(value: string | null): number | undefined {
+  const n = finite(value);
+  return n !== undefined && n > 0 ? n : undefined;
+}
+
+function seconds(value: string | null): number | undefined {
+  const n = finite(value);
+  return n !== undefined && n >= 0 ? Math.min(n, MAX_RETRY_AFTER_S) * 1000 : undefined;
 }

@@ -4,6 +4,8 @@
 
 import type { APIMessage } from 'discord-api-types/v10';
 import type { DiscordClient } from './client.js';
+import { systemClock } from './clock.js';
+import type { Clock } from './clock.js';
 import { mediaOf } from './media.js';
 import { isDiscordId } from '../util/snowflake.js';
 
@@ -33,13 +35,14 @@ interface RefreshResponse {
 // Collects refresh requests for a few milliseconds and sends them as one batch.
 export class UrlRefresher {
   private pending: RefreshRequest[] = [];
-  private timer: NodeJS.Timeout | undefined;
+  private scheduled = false; // a flush is due after delayMs
   refreshed = 0;
 
   constructor(
     private readonly client: DiscordClient,
     private readonly signal?: AbortSignal,
     private readonly delayMs = 25,
+    private readonly clock: Clock = systemClock,
   ) {}
 
   // A fresh URL for one attachment, or undefined when Discord no longer has it.
@@ -52,7 +55,7 @@ export class UrlRefresher {
     return new Promise((resolve) => {
       this.pending.push({ ...item, resolve });
       if (this.pending.length >= REFRESH_BATCH) this.flush();
-      else this.timer ??= setTimeout(() => this.flush(), this.delayMs);
+      else this.schedule(this.delayMs);
     });
   }
 
@@ -76,11 +79,19 @@ export class UrlRefresher {
     return url ? { url } : { gone: `message ${item.messageId} no longer holds this file` };
   }
 
+  private schedule(ms: number): void {
+    if (this.scheduled) return;
+    this.scheduled = true;
+    void this.clock.sleep(ms).then(() => {
+      this.scheduled = false;
+      this.flush();
+    });
+  }
+
+  // Sends the oldest batch now (a flush that finds nothing pending does nothing).
   private flush(): void {
-    clearTimeout(this.timer);
-    this.timer = undefined;
     const batch = this.pending.splice(0, REFRESH_BATCH);
-    if (this.pending.length > 0) this.timer = setTimeout(() => this.flush(), 0);
+    if (this.pending.length > 0) this.schedule(0);
     if (batch.length > 0) void this.send(batch);
   }
 

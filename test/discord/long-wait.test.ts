@@ -1,6 +1,6 @@
 // Long rate-limit waits (issue 20 item 14): a wait over the notice threshold is announced once, a wait over
-// --max-wait is refused with DPS_RATE_LIMIT before anything sleeps, on every path that sleeps for a rate limit:
-// the history requests, the REST client's 429s and pre-emptive bucket waits, the global limit and the pacer.
+// --max-wait is refused with DPS_RATE_LIMIT before anything sleeps, wherever a rate limit is waited out: the
+// global limit and the pacer (a 429 on any route, a bucket with nothing remaining).
 // The 2-hour waits below would hang the test if anything slept through them.
 import t from 'tap';
 import { startFakeDiscord } from '../../fixtures/fake-discord.js';
@@ -9,11 +9,13 @@ import { DiscordClient } from '../../lib/discord/client.js';
 import { GlobalLimit } from '../../lib/discord/global-limit.js';
 import { decideWait, LongWaits, longWaitLine } from '../../lib/discord/long-wait.js';
 import type { RateLimitWait } from '../../lib/discord/long-wait.js';
+import { readRateLimit } from '../../lib/discord/rate-limit-headers.js';
 import { Pacer } from '../../lib/discord/pacer.js';
 import { RateLimitWaitError } from '../../lib/errors.js';
 
 const POLICY = { noticeMs: 10_000, maxWaitMs: 15 * 60_000 };
 const headers = (h: Record<string, string>) => ({ get: (name: string) => h[name.toLowerCase()] ?? null });
+const answer = (status: number, h: Record<string, string>) => readRateLimit(status, headers(h));
 
 t.test('the decision: quiet up to 10 s, announced above, refused above --max-wait', async (t) => {
   t.equal(decideWait(500, POLICY), 'wait');
@@ -65,8 +67,8 @@ t.test('the global limit and the pacer ask before they sleep', async (t) => {
   });
   const path = '/channels/11111/messages';
   (await pacer.wait(path))(true);
-  // The REST client's pre-emptive case: a bucket with nothing remaining and its reset two hours away.
-  pacer.onResponse(path, headers({ 'x-ratelimit-remaining': '0', 'x-ratelimit-reset-after': '7200' }));
+  // A bucket with nothing remaining and its reset two hours away.
+  pacer.onResponse(path, answer(200, { 'x-ratelimit-remaining': '0', 'x-ratelimit-reset-after': '7200' }));
   await t.rejects(pacer.wait(path), { code: 'DPS_RATE_LIMIT' });
   t.equal(asked.length, 1);
   t.equal(asked[0]![0], path);
@@ -84,10 +86,10 @@ t.test('against the fake: a 2-hour Retry-After stops before sleeping, on every p
     return client;
   };
 
-  // Message history (straight over undici), a per-route 429.
+  // Message history, a per-route 429.
   fake.forceStatus('GET /channels/:id/messages', 429, 1, { retryAfter: 7200 });
   await t.rejects(connect().get(`/channels/${channel.id}/messages`, { query: { limit: '10' } }), { code: 'DPS_RATE_LIMIT', message: /wait 2 h for the rate limit of GET \/channels\/\d+\/messages/ });
-  // Any other route (through @discordjs/rest, whose own sleeps cannot be interrupted), per route and global.
+  // Another route, per route and global.
   fake.forceStatus('GET /channels/:id', 429, 1, { retryAfter: 7200 });
   await t.rejects(connect().get(`/channels/${channel.id}`), { code: 'DPS_RATE_LIMIT', message: /rate limit of GET \/channels\/\d+/ });
   fake.forceStatus('GET /channels/:id', 429, 1, { retryAfter: 7200, scope: 'global' });

@@ -1,14 +1,16 @@
-// Message history goes straight over undici (lib/discord/history-request.ts), so it must keep the REST client's
-// contract on its own: Authorization and User-Agent, a 429 waited for its exact retry_after, a global 429 holding
-// every other request too, a Cloudflare ban (429 without Retry-After) stopping after one request, 5xx retried
-// with backoff, 4xx translated into our errors with Discord's message (or the status text for an HTML page).
+// lib/discord/client.ts: every route through @discordjs/rest over our Agent, with Authorization and User-Agent,
+// a 429 waited for its exact retry_after, a global 429 holding every other request too, a Cloudflare ban (429
+// without Retry-After) stopping after one request, 5xx retried with backoff, 4xx translated into our errors
+// (typed status, cause) with Discord's message (or the status text for an HTML page), and aborts.
 import t from 'tap';
 import type { Test } from 'tap';
 import { createServer } from 'node:http';
 import type { IncomingHttpHeaders } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { requestsSeen, startHangingServer } from '../../fixtures/hanging-server.js';
 import { DiscordClient } from '../../lib/discord/client.js';
-import { isHistoryRoute } from '../../lib/discord/history-request.js';
+import { isDpsError } from '../../lib/errors.js';
+import type { DpsError } from '../../lib/errors.js';
 
 interface Reply {
   status: number;
@@ -48,13 +50,6 @@ function client(t: Test, api: string, options: Partial<ConstructorParameters<typ
   return c;
 }
 
-t.test('only message history takes this path', async (t) => {
-  t.ok(isHistoryRoute('GET', '/channels/123/messages'));
-  t.notOk(isHistoryRoute('POST', '/channels/123/messages'));
-  t.notOk(isHistoryRoute('GET', '/channels/123/messages/456'));
-  t.notOk(isHistoryRoute('GET', '/channels/123'));
-});
-
 t.test('a page is fetched with the query, the bot token and a Discord User-Agent', async (t) => {
   const { api, seen } = await serve(t, [page(['5', '4'])]);
   const result = await client(t, api).get<Array<{ id: string }>>(HISTORY, { query: { after: '3', limit: '100', before: undefined } });
@@ -77,7 +72,7 @@ t.test('a 429 is waited out for the exact retry_after of its body, then retried'
   t.ok(waited >= 75, `waited the body's 80 ms (${waited} ms)`);
   t.equal(c.stats.rateLimited, 1);
   t.equal(c.stats.invalid, 1, 'a user-scope 429 counts as invalid');
-  t.ok(c.pacer.intervalOf(HISTORY) > 0, 'the pacer learnt the bucket');
+  t.ok(c.intervalOf(HISTORY) > 0, 'the pacer learnt the bucket');
 });
 
 t.test('a global 429 on history holds the other requests too', async (t) => {
@@ -132,4 +127,31 @@ t.test('a body that is not a JSON page of messages is an invalid response: retri
   const { api, seen } = await serve(t, [text, text, text]);
   await t.rejects(client(t, api, { retries: 2 }).get(HISTORY), { code: 'DPS_API', message: /failed after 3 attempts: invalid response.*text\/html.*instead of JSON/ });
   t.equal(seen.length, 3, 'bounded');
+});
+
+t.test('aborted before start: nothing is sent; aborted mid-flight: DPS_ABORTED', async (t) => {
+  const server = await startHangingServer();
+  const c = client(t, `${server.url}/api/v10`);
+  t.teardown(() => server.close());
+  const before = new AbortController();
+  before.abort(new Error('before'));
+  await t.rejects(c.get(HISTORY, { signal: before.signal }), { message: 'before' });
+  await t.rejects(c.get('/users/@me', { signal: before.signal }), { message: 'before' });
+  t.equal(server.received, 0, 'nothing sent');
+  for (const route of [HISTORY, '/users/@me'] as const) {
+    const midway = new AbortController();
+    const request = c.get(route, { signal: midway.signal });
+    await requestsSeen(server, server.received + 1);
+    midway.abort(new Error('stop'));
+    await t.rejects(request, { code: 'DPS_ABORTED' }, route);
+  }
+});
+
+t.test('4xx errors carry their status and cause; a 5xx given up on its status', async (t) => {
+  const forbidden = await serve(t, [{ status: 403, headers: json, body: JSON.stringify({ message: 'Missing Access', code: 50001 }) }]);
+  const error = (await client(t, forbidden.api).get(HISTORY).catch((e: unknown) => e)) as DpsError;
+  t.ok(isDpsError(error));
+  t.match(error, { code: 'DPS_ACCESS', status: 403, cause: { status: 403, code: 50001 } });
+  const gone = await serve(t, [{ status: 503, headers: json, body: '{}' }]);
+  t.match(await client(t, gone.api, { retries: 0 }).get(HISTORY).catch((e: unknown) => e), { code: 'DPS_API', status: 503, message: /failed after 1 attempts/ });
 });
