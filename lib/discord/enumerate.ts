@@ -1,6 +1,6 @@
 // What a token can archive: its servers, each server's channels and threads (active, archived public, archived
 // private), each marked readable or not from locally computed permissions, so that channels the bot cannot
-// read cost no request at all (discord-api.md §5, traps 5, 8, 16).
+// read cost no request at all (docs/discord-api.md#enumerating-channels-and-threads).
 
 import { AccessError, ApiError } from '../errors.js';
 import type { DiscordClient } from './client.js';

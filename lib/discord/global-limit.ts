@@ -1,4 +1,4 @@
-// Discord's global limit (50 requests per second per bot, discord-api.md §3), the one global limit of a run
+// Discord's global limit (50 requests per second per bot, docs/discord-api.md#global-limit), the one global limit of a run
 // (the REST client's own is switched off, see client.ts): at most `perSecond` starts in any window of a second
 // plus a margin (a sliding window, so no burst of twice the limit across the boundary of the server's own
 // windows), and nothing at all while a global 429 lasts.

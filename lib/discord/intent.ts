@@ -1,5 +1,5 @@
 // The MESSAGE_CONTENT intent: without it Discord returns messages with empty content, attachments, embeds and
-// components (discord-api.md §1, trap 4), so an archive would silently find nothing. Detect it, and notice it.
+// components (docs/discord-api.md#message-content-intent), so an archive would silently find nothing. Detect it, and notice it.
 
 import { AbortedError } from '../errors.js';
 import type { DiscordClient } from './client.js';

@@ -1,5 +1,5 @@
 // The downloadable files of one message: attachments, forwarded attachments (message_snapshots),
-// Components-V2 media, and optionally embed media and stickers (discord-api.md §2, trap 7).
+// Components-V2 media, and optionally embed media and stickers (docs/discord-api.md#where-files-live-in-a-message).
 
 import { createHash } from 'node:crypto';
 import type { APIAttachment, APIEmbed, APIMessage } from 'discord-api-types/v10';

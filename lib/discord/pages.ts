@@ -1,5 +1,5 @@
 // One channel's history from a cursor up to a snapshot of its newest message, walked from both ends at once.
-// Discord returns every page newest-first, even with `after` (discord-api.md §1, trap 1): each page is
+// Discord returns every page newest-first, even with `after` (docs/discord-api.md#page-order): each page is
 // sorted here by numeric id. One walk goes up from the cursor (`after` = the page's maximum id), another down
 // from the snapshot (`before` = the page's minimum id); each page keeps only the messages neither walk has
 // claimed yet, and the walks stop where they meet. A channel's messages are then fetched two requests at a

@@ -1,4 +1,4 @@
-// The bot's effective permissions in a channel, computed locally (discord-api.md §5 "Permission computation"),
+// The bot's effective permissions in a channel, computed locally (docs/discord-api.md#permission-computation),
 // so channels it cannot read are skipped before any request: every 403 counts toward Discord's ban limit.
 
 // Permission bits this tool cares about (DOCS permissions.mdx); Discord sends permissions as decimal strings.

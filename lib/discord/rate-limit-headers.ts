@@ -15,7 +15,7 @@ export interface RateLimitAnswer {
   remaining: number | undefined; // X-RateLimit-Remaining
   resetAfterMs: number | undefined; // X-RateLimit-Reset-After
   // A 429's wait: the body's exact `retry_after` when it is below the Retry-After header, which Discord rounds up
-  // to whole seconds (discord-api.md §3), else the header; NaN without a header (a Cloudflare ban).
+  // to whole seconds (docs/discord-api.md#429-responses), else the header; NaN without a header (a Cloudflare ban).
   retryAfterMs: number;
 }
 

@@ -1,6 +1,6 @@
 // Fresh signed URLs for expired attachment links: `POST /attachments/refresh-urls` in batches of at most
 // 50 (undocumented but widely used), falling back to re-fetching the message, whose payload is always
-// freshly signed (discord-api.md §4, trap 9). The message re-fetch also tells a deleted file apart (`gone`).
+// freshly signed (docs/discord-api.md#refreshing-links). The message re-fetch also tells a deleted file apart (`gone`).
 
 import type { APIMessage } from 'discord-api-types/v10';
 import type { DiscordClient } from './client.js';

@@ -1,7 +1,7 @@
 // Which channels a run archives: checks the token once (GET /users/@me) and the server, then either every
 // readable channel and thread of the server (--all-channels) or the requested ones (expanding forums into their
 // posts, and text channels into their threads). Permissions are computed first, so a channel the bot cannot
-// read costs no message request (discord-api.md §5, traps 4, 5, 8, 16).
+// read costs no message request (docs/discord-api.md#enumerating-channels-and-threads).
 
 import type { APIGuild, APIUser } from 'discord-api-types/v10';
 import { AccessError, AuthError, DpsError, UsageError } from '../errors.js';

@@ -1,5 +1,5 @@
 // Source stage for the retry pass: the items recorded as failed in earlier runs of a channel, with their
-// signed links refreshed in batches of up to 50 before anything is downloaded (discord-api.md trap 9).
+// signed links refreshed in batches of up to 50 before anything is downloaded (docs/discord-api.md#refreshing-links).
 
 import type { UrlRefresher } from '../discord/refresh.js';
 import type { Store } from '../store/store.js';

@@ -1,6 +1,6 @@
 // flatten: each message of a page -> one item per downloadable file in it (attachments, forwarded attachments,
 // Components-V2 media, and on request embeds and stickers); a run of messages holding none becomes one mark,
-// so the checkpoint can still move the cursor past them (discord-api.md §2, trap 7, trap 8). A per-item step
+// so the checkpoint can still move the cursor past them (docs/discord-api.md#where-files-live-in-a-message). A per-item step
 // (stream-chain): one page expands into its units (`many`), and a page shares nothing with the next.
 
 import { many } from 'stream-chain';

@@ -1,6 +1,6 @@
 // Which file types a run keeps (--types): parsed once into a set of extensions and media types, and matched
 // against an attachment by its `content_type` first and by its file extension only when Discord sent no content
-// type (discord-api.md trap 11), so `scan.PNG.exe` sent as image/png is a photo.
+// type (docs/discord-api.md#attachments), so `scan.PNG.exe` sent as image/png is a photo.
 
 // The photo types kept when --types is not given.
 export const DEFAULT_TYPES = ['jpg', 'jpeg', 'png', 'gif', 'webp'] as const;
