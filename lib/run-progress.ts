@@ -1,10 +1,10 @@
 // A run's progress.json (lib/output/progress-file.ts) and the check it makes possible at the start of the next
 // run: a state that lost records it had is reported on stderr and as a `warning` event (`state_damaged`); when
-// LevelDB says it dropped part of its log, every channel is walked again (see lib/store/damage-check.ts).
+// LevelDB says it dropped part of its log, every channel is walked again (see lib/run-damage-check.ts).
 
 import type { ArchiveHooks, NormalizedOptions } from './options.js';
 import { ProgressFile, markRecovering, readProgressFile } from './output/progress-file.js';
-import { droppedByOpen, lostRecords, rewalkAll } from './store/damage-check.js';
+import { droppedByOpen, lostRecords, rewalkAll } from './run-damage-check.js';
 import type { Store } from './store/store.js';
 import { terminalSafe } from './output/terminal-safe.js';
 

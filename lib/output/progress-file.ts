@@ -1,6 +1,6 @@
 // The plan's progress.json: what `dps status` would print, kept by a running scrape beside its state
 // (data/progress.json for data/state, see progressFilePath), so `dps status` can answer while the run holds the state's lock, and a later
-// run can tell that the state lost records it had (lib/store/damage-check.ts). Written atomically (temp file,
+// run can tell that the state lost records it had (lib/run-damage-check.ts). Written atomically (temp file,
 // fsync, rename), at most every `intervalMs`, and at the end of the run.
 
 import { randomBytes } from 'node:crypto';

@@ -7,10 +7,10 @@
 
 import fs from 'node:fs/promises';
 import path from 'node:path';
-import type { ProgressFileReport } from '../output/progress-file.js';
-import type { ChannelRecord } from '../types.js';
-import { compareSnowflakes } from '../util/snowflake.js';
-import type { Store } from './store.js';
+import type { ProgressFileReport } from './output/progress-file.js';
+import type { ChannelRecord } from './types.js';
+import { compareSnowflakes } from './util/snowflake.js';
+import type { Store } from './store/store.js';
 
 export interface LostChannel {
   guild_id: string;

@@ -6,11 +6,11 @@ import t from 'tap';
 import type { Test } from 'tap';
 import { openSync, readdirSync, rmSync, statSync, truncateSync, writeSync, closeSync } from 'node:fs';
 import { join } from 'node:path';
-import { startFakeDiscord } from '../../fixtures/fake-discord.js';
-import type { FakeDiscord } from '../../fixtures/fake-discord.js';
-import { singleChannel } from '../../fixtures/scenarios.js';
-import { runLibrary } from '../helpers/harness.js';
-import { assertExact, baseOptions } from '../helpers/verify.js';
+import { startFakeDiscord } from '../fixtures/fake-discord.js';
+import type { FakeDiscord } from '../fixtures/fake-discord.js';
+import { singleChannel } from '../fixtures/scenarios.js';
+import { runLibrary } from './helpers/harness.js';
+import { assertExact, baseOptions } from './helpers/verify.js';
 
 // The newest LevelDB log of a state directory.
 function newestLog(state: string): string {

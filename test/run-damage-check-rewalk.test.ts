@@ -5,12 +5,12 @@
 
 import t from 'tap';
 import { join } from 'node:path';
-import { startFakeDiscord } from '../../fixtures/fake-discord.js';
-import { singleChannel } from '../../fixtures/scenarios.js';
-import { openStore } from '../../lib/store/open.js';
-import { walkFilterOf } from '../../lib/store/walked-with.js';
-import { runLibrary } from '../helpers/harness.js';
-import { assertExact, baseOptions } from '../helpers/verify.js';
+import { startFakeDiscord } from '../fixtures/fake-discord.js';
+import { singleChannel } from '../fixtures/scenarios.js';
+import { openStore } from '../lib/store/open.js';
+import { walkFilterOf } from '../lib/store/walked-with.js';
+import { runLibrary } from './helpers/harness.js';
+import { assertExact, baseOptions } from './helpers/verify.js';
 
 t.test('a crash right after a re-walk reset the cursor is not reported as a damaged state', async (t) => {
   const fake = await startFakeDiscord({ scenario: singleChannel({ seed: 83, messages: 80, imageRatio: 0.6, otherRatio: 0.2, sizes: [200, 3_000] }) });

@@ -7,12 +7,12 @@
 import t from 'tap';
 import { readdirSync, truncateSync } from 'node:fs';
 import { join } from 'node:path';
-import { startFakeDiscord } from '../../fixtures/fake-discord.js';
-import { singleChannel } from '../../fixtures/scenarios.js';
-import { archive } from '../../lib/index.js';
-import type { ArchiveOptions, DpsEvent } from '../../lib/index.js';
-import { runLibrary } from '../helpers/harness.js';
-import { assertExact, baseOptions } from '../helpers/verify.js';
+import { startFakeDiscord } from '../fixtures/fake-discord.js';
+import { singleChannel } from '../fixtures/scenarios.js';
+import { archive } from '../lib/index.js';
+import type { ArchiveOptions, DpsEvent } from '../lib/index.js';
+import { runLibrary } from './helpers/harness.js';
+import { assertExact, baseOptions } from './helpers/verify.js';
 
 // Runs the library and aborts it as soon as it prints a `warning` event with code state_damaged.
 async function runAbortingOnDamage(options: ArchiveOptions): Promise<{ exitCode: number; events: DpsEvent[] }> {
