@@ -146,13 +146,7 @@ export interface DoneSpan {
 }
 
 // The record of one channel (or thread) in the state store.
-export interface ChannelRecord {
-  guild_id: string;
-  guild_name: string;
-  channel_id: string;
-  channel_name: string;
-  parent_id?: string | undefined;
-  parent_name?: string | undefined;
+export interface ChannelRecord extends ChannelContext {
   last_message_id: string | undefined; // cursor: every message <= this id is fully processed
   // A span above the cursor that an interrupted run walked down from its snapshot and finished: every message
   // from..to (inclusive) is fully processed. The next run walks the gap below it first.

@@ -1,7 +1,7 @@
 // The NDJSON contract on stdout: one object per line, `event` names and fields are API that users'
 // scripts depend on (README "NDJSON events"). Builders live here so every event has one shape.
 
-import type { ChannelContext, FailedResult, SavedResult, SkippedItem } from '../types.js';
+import type { ChannelContext, FailedResult, MediaItem, SavedResult, SkippedItem } from '../types.js';
 
 // Counts kept per channel (and summed for the run).
 export interface Counts {
@@ -103,15 +103,16 @@ export interface WarningEvent {
 
 export type DpsEvent = SavedEvent | SkippedEvent | FailedEvent | ChannelDoneEvent | SummaryEvent | WarningEvent;
 
+// The fields every file event starts with: where the file was posted, and which one it is.
+function fileFields(item: MediaItem): Pick<SavedEvent, 'guild_id' | 'channel_id' | 'message_id' | 'attachment_id' | 'filename'> {
+  return { guild_id: item.context.guild_id, channel_id: item.context.channel_id, message_id: item.message_id, attachment_id: item.attachment_id, filename: item.filename };
+}
+
 export function savedEvent(result: SavedResult): SavedEvent {
   const { item } = result;
   const event: SavedEvent = {
     event: 'saved',
-    guild_id: item.context.guild_id,
-    channel_id: item.context.channel_id,
-    message_id: item.message_id,
-    attachment_id: item.attachment_id,
-    filename: item.filename,
+    ...fileFields(item),
     path: result.path,
     bytes: result.bytes,
     sha256: result.sha256,
@@ -129,11 +130,7 @@ export function skippedEvent(result: SkippedItem): SkippedEvent {
   const event: SkippedEvent = {
     event: 'skipped',
     reason: result.reason,
-    guild_id: item.context.guild_id,
-    channel_id: item.context.channel_id,
-    message_id: item.message_id,
-    attachment_id: item.attachment_id,
-    filename: item.filename,
+    ...fileFields(item),
     size: item.size ?? null,
     content_type: item.content_type ?? null,
   };
@@ -153,11 +150,7 @@ export function failedEvent(result: FailedResult): FailedEvent {
   const event: FailedEvent = {
     event: 'failed',
     reason: result.reason,
-    guild_id: item.context.guild_id,
-    channel_id: item.context.channel_id,
-    message_id: item.message_id,
-    attachment_id: item.attachment_id,
-    filename: item.filename,
+    ...fileFields(item),
   };
   if (result.status !== undefined) event.status = result.status;
   if (result.detail !== undefined) event.detail = result.detail;

@@ -54,8 +54,8 @@ export async function recordFailure(store: Store, result: FailedResult | Skipped
   } else if (result.reason === 'deleted') await store.recordGone(attachmentRecord(result.item, 'gone', 'deleted'));
 }
 
-function savedRecord(result: SavedResult): SavedRecord {
-  const { item } = result;
+// What every record keeps of its item: ids, name, type, time and where in the message it came from.
+function itemFields(item: MediaItem): Pick<AttachmentRecord, 'attachment_id' | 'guild_id' | 'channel_id' | 'message_id' | 'filename' | 'content_type' | 'timestamp' | 'source'> {
   return {
     attachment_id: item.attachment_id,
     guild_id: item.context.guild_id,
@@ -65,6 +65,13 @@ function savedRecord(result: SavedResult): SavedRecord {
     content_type: item.content_type,
     timestamp: item.timestamp,
     source: item.source,
+  };
+}
+
+function savedRecord(result: SavedResult): SavedRecord {
+  const { item } = result;
+  return {
+    ...itemFields(item),
     status: 'saved',
     path: result.path,
     sha256: result.sha256,
@@ -77,14 +84,7 @@ function savedRecord(result: SavedResult): SavedRecord {
 // `extra`: what a failed record keeps for its retry (the link and the declared size).
 function attachmentRecord(item: MediaItem, status: AttachmentRecord['status'], reason: string, extra: Pick<AttachmentRecord, 'url' | 'size'> = {}): AttachmentRecord {
   return {
-    attachment_id: item.attachment_id,
-    guild_id: item.context.guild_id,
-    channel_id: item.context.channel_id,
-    message_id: item.message_id,
-    filename: item.filename,
-    content_type: item.content_type,
-    timestamp: item.timestamp,
-    source: item.source,
+    ...itemFields(item),
     status,
     reason,
     ...extra,
