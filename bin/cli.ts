@@ -3,7 +3,7 @@
 
 import yargs from 'yargs';
 import type { Argv } from 'yargs';
-import { AbortedError, archive, channels, checkApiUrl, DEFAULTS, DpsError, ExitCode, guilds, isDiscordApiHost, manifest, namePlaceholders, redact, status, terminalSafe, UsageError } from '../lib/index.js';
+import { AbortedError, archive, channels, checkApiUrl, DEFAULTS, DpsError, ExitCode, guilds, isDiscordApiHost, manifest, namePlaceholders, parseDuration, redact, status, terminalSafe, UsageError } from '../lib/index.js';
 import type { ArchiveOptions, ConnectionOptions } from '../lib/index.js';
 import { readChannelIds } from './stdin-ids.js';
 import { runDemo } from './demo.js';
@@ -72,7 +72,8 @@ function connectionFlags(y: Argv): Argv {
     .option('token-type', { choices: ['bot', 'user'] as const, default: DEFAULTS.tokenType, describe: "user tokens break Discord's terms", group: 'Auth:' })
     .option('api', { type: 'string', describe: `API base URL (env DISCORD_API_URL) [default: ${DEFAULTS.api}]`, group: 'Auth:' })
     .option('allow-insecure-api', { type: 'boolean', default: false, describe: 'allow a plain-http --api / DISCORD_API_URL that is not this machine (the token travels in clear)', group: 'Auth:' })
-    .option('polite', { type: 'boolean', default: false, describe: 'pace requests well below the rate limits', group: 'Speed:' });
+    .option('polite', { type: 'boolean', default: false, describe: 'pace requests well below the rate limits', group: 'Speed:' })
+    .option('backoff', { type: 'string', hidden: true, describe: 'first wait before retrying a failed request, doubled each retry [500ms] (for tests)' });
 }
 
 function scrapeFlags(y: Argv): Argv {
@@ -131,7 +132,7 @@ function printApiNote(): void {
 }
 
 // Token, token type and API URL from flags, the environment, or .env; warns about user tokens.
-function connection(args: Record<string, unknown>): Required<ConnectionOptions> {
+function connection(args: Record<string, unknown>): ConnectionOptions & Required<Omit<ConnectionOptions, 'backoffMs'>> {
   loadDotEnv();
   const api = (args.api as string | undefined) ?? process.env.DISCORD_API_URL ?? DEFAULTS.api;
   const allowInsecureApi = Boolean(args['allow-insecure-api']);
@@ -146,7 +147,8 @@ function connection(args: Record<string, unknown>): Required<ConnectionOptions> 
   }
   // Said once the command's own input is known to be valid (a usage error stays one line), before any request.
   apiNote = !isDiscordApiHost(hostname) && !args.quiet ? `note: sending requests to the API at ${terminalSafe(host)}, not Discord's (--api / DISCORD_API_URL)\n` : undefined;
-  return { token, tokenType, api, polite: Boolean(args.polite), allowInsecureApi };
+  const backoff = args.backoff !== undefined ? { backoffMs: parseDuration(String(args.backoff), '--backoff') } : {};
+  return { token, tokenType, api, polite: Boolean(args.polite), allowInsecureApi, ...backoff };
 }
 
 async function printGuilds(args: Record<string, unknown>, controller: AbortController): Promise<void> {
@@ -167,7 +169,7 @@ async function writeLine(value: unknown): Promise<void> {
 }
 
 async function scrape(args: Record<string, unknown>, controller: AbortController): Promise<void> {
-  const { token, tokenType, api, polite, allowInsecureApi } = connection(args);
+  const { token, tokenType, api, polite, allowInsecureApi, backoffMs } = connection(args);
   const quiet = Boolean(args.quiet);
   if (!args['server-id']) throw new UsageError('missing --server-id (see dps --help)');
   const rawChannels = (args['channel-id'] as string[] | undefined) ?? [];
@@ -194,6 +196,7 @@ async function scrape(args: Record<string, unknown>, controller: AbortController
     polite,
     retryOnly: Boolean(args['retry-only']),
     allowInsecureApi,
+    ...(backoffMs !== undefined ? { backoffMs } : {}),
   };
   if (args['max-size'] !== undefined) options.maxSize = String(args['max-size']);
   if (args['global-rate-limit'] !== undefined) options.globalRateLimit = Number(args['global-rate-limit']);

@@ -32,6 +32,7 @@ export { parseSize, DEFAULT_NAME_PATTERN, DEFAULTS } from './options.js';
 export { namePlaceholders } from './fs/safe-name.js';
 export { terminalSafe } from './output/terminal-safe.js';
 export { checkApiUrl, isDiscordApiHost } from './discord/api-url.js';
+export { parseDuration } from './util/duration.js';
 
 /** Where output goes. stdout receives NDJSON events only; stderr receives human logs and progress. */
 export interface ArchiveIO {
@@ -134,6 +135,8 @@ export interface ConnectionOptions {
   polite?: boolean;
   /** Send the token over plain http to a host that is not loopback (refused otherwise). */
   allowInsecureApi?: boolean;
+  /** First wait before retrying a failed request, doubled each retry [500 ms]. */
+  backoffMs?: number;
 }
 
 /** The servers the token can see (paged past 200). */
@@ -162,5 +165,5 @@ export async function* channels(
 
 function connect(connection: ConnectionOptions): DiscordClient {
   if (!connection.token) throw new UsageError('no token: pass --token, set DISCORD_TOKEN, or put DISCORD_TOKEN=... in a .env file');
-  return new DiscordClient({ token: connection.token, tokenType: connection.tokenType ?? 'bot', api: connection.api ?? DEFAULT_API, polite: connection.polite ?? false, allowInsecureApi: connection.allowInsecureApi ?? false });
+  return new DiscordClient({ token: connection.token, tokenType: connection.tokenType ?? 'bot', api: connection.api ?? DEFAULT_API, polite: connection.polite ?? false, allowInsecureApi: connection.allowInsecureApi ?? false, ...(connection.backoffMs !== undefined ? { backoffMs: connection.backoffMs } : {}) });
 }

@@ -28,7 +28,7 @@ for (const [label, type, body] of [
 ] as const) {
   t.test(`every API answer is ${label}: not an empty, complete run`, async (t) => {
     const api = await server(t, type, body);
-    const run = await runDps(['--server-id', '100000000000000001', '--all-channels', '--no-progress'], { env: { DISCORD_TOKEN: TOKEN, DISCORD_API_URL: api } });
+    const run = await runDps(['--server-id', '100000000000000001', '--all-channels', '--no-progress', '--backoff', '5ms'], { env: { DISCORD_TOKEN: TOKEN, DISCORD_API_URL: api } });
     t.not(run.code, 0, `exit code ${run.code}, not 0 (stderr: ${run.stderr.trim()})`);
     const summary = run.lines.find((l) => l.event === 'summary');
     t.not(summary?.exit_code, 0, 'the summary does not report success');
@@ -38,7 +38,7 @@ for (const [label, type, body] of [
 
 t.test('`dps guilds` against a 200 text/html API: one clear line, not "internal error"', async (t) => {
   const api = await server(t, 'text/html', '<html>login</html>');
-  const run = await runDps(['guilds'], { env: { DISCORD_TOKEN: TOKEN, DISCORD_API_URL: api } });
+  const run = await runDps(['guilds', '--backoff', '5ms'], { env: { DISCORD_TOKEN: TOKEN, DISCORD_API_URL: api } });
   t.not(run.code, 0, 'fails');
   t.notMatch(run.stderr, /internal error|not iterable/, `a named failure, not a crash: ${run.stderr.trim()}`);
 });
