@@ -1,5 +1,5 @@
 import t from 'tap';
-import { AbortedError, AccessError, ApiError, DiskFullError, DpsError, ExitCode, OutputError, RateLimitWaitError, UsageError } from '../lib/errors.js';
+import { AbortedError, AccessError, ApiError, DiskFullError, type DpsError, ExitCode, OutputError, RateLimitWaitError, UsageError } from '../lib/errors.js';
 import { endsWithSummary, exitCodeOf, fatalOf } from '../lib/run-exit.js';
 import type { RunOutcome } from '../lib/run-exit.js';
 
@@ -48,7 +48,7 @@ t.test('the error that stopped the run', async (t) => {
   t.equal(fatalOf(usage, undefined, true), usage, 'a DpsError of its own, even once aborted');
   const wrapped = fatalOf(new Error('premature close'), undefined, true);
   t.equal(wrapped?.code, 'DPS_ABORTED', 'anything thrown once aborted is the abort');
-  t.equal((wrapped?.cause as Error).message, 'premature close');
+  t.equal((wrapped?.cause as Error | undefined)?.message, 'premature close');
   t.equal(fatalOf(aborted, undefined, true)?.code, 'DPS_ABORTED');
   t.equal(fatalOf(new TypeError('bug'), undefined, false), undefined, 'not ours: rethrown by the caller');
 });

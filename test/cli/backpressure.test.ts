@@ -51,7 +51,11 @@ t.test('stdout paused: the run waits with flat memory, then completes with every
     let last = -1;
     let flat = 0;
     const timer = setInterval(() => {
-      if (child.exitCode !== null) return void (clearInterval(timer), reject(new Error(`dps ended while paused: ${stderr}`)));
+      if (child.exitCode !== null) {
+        clearInterval(timer);
+        reject(new Error(`dps ended while paused: ${stderr}`));
+        return;
+      }
       const pages = history();
       const rss = rssMb(child.pid!);
       if (base === 0 && pages >= 2) base = rss; // the run is under way: start-up memory is behind it

@@ -10,6 +10,7 @@ import { join, relative } from 'node:path';
 import type { FakeDiscord } from '../../fixtures/fake-discord.js';
 import { singleChannel } from '../../fixtures/scenarios.js';
 import { collect, listFiles, sha256File } from '../helpers/harness.js';
+import { regexChar } from '../helpers/regex-escape.js';
 import { allFileBytes, fakeFor, firstTarget, ofEvent, rawLines, runDps, schemaProblems, stackLines } from './helpers.js';
 import type { Finished, Line } from './helpers.js';
 
@@ -66,7 +67,7 @@ t.test('a full scrape through the CLI prints only documented events and archives
   t.equal(run.code, 0, `exit 0 (stderr: ${run.stderr})`);
   const lines = checkStdout(t, run);
   t.same(stackLines(run.stderr), [], 'no stack trace on stderr');
-  t.notMatch(run.stderr, /\x1b\[2K/, 'no progress line when stderr is not a TTY');
+  t.notMatch(run.stderr, new RegExp(String.raw`${regexChar(0x1b)}\[2K`), 'no progress line when stderr is not a TTY');
 
   const expected = await collect(fake.expected({ channelId: C }));
   const byId = new Map(expected.map((a) => [a.attachment_id, a]));

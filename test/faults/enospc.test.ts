@@ -3,7 +3,6 @@
 
 import t from 'tap';
 import { execFileSync } from 'node:child_process';
-import { join } from 'node:path';
 import { startFakeDiscord } from '../../fixtures/fake-discord.js';
 import { singleChannel } from '../../fixtures/scenarios.js';
 import { runLibrary } from '../helpers/harness.js';

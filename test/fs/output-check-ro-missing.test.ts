@@ -13,7 +13,7 @@ import { tmpfsFolder } from '../helpers/tmpfs.js';
 t.test('a missing --out folder under a read-only mount is DPS_OUTPUT, not an internal ENOENT', async (t) => {
   const tmpfs = tmpfsFolder(t, 'dps-ro-missing-', 'ro', '64k');
   if (tmpfs === undefined) return;
-  const { dir, mount: ro } = tmpfs;
+  const { mount: ro } = tmpfs;
   execFileSync('mount', ['-o', 'remount,ro', ro]);
   for (const out of [join(ro, 'downloads'), join(ro, 'a', 'b')]) {
     const error = await checkOutputWritable(out).then(() => undefined, (e: unknown) => e);

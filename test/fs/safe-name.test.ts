@@ -1,7 +1,7 @@
 import path from 'node:path';
 import t from 'tap';
 import type { Test } from 'tap';
-import { DpsError } from '../../lib/errors.js';
+import type { DpsError } from '../../lib/errors.js';
 import {
   folderName,
   namePlaceholders,
@@ -14,13 +14,14 @@ import {
   suffixName,
 } from '../../lib/fs/safe-name.js';
 import type { MediaItem } from '../../lib/types.js';
+import { regexChar, regexRange } from '../helpers/regex-escape.js';
 
 const bytes = (s: string): number => Buffer.byteLength(s, 'utf8');
 
 // What every sanitised component must satisfy, whatever went in.
 function assertPortable(t: Test, out: string, maxBytes = 120): void {
   t.ok(out.length > 0, `non-empty: ${JSON.stringify(out)}`);
-  t.notOk(/[/\\:*?"<>|\u0000-\u001f\u007f]/.test(out), `no forbidden characters: ${JSON.stringify(out)}`);
+  t.notOk(new RegExp(String.raw`[/\\:*?"<>|${regexRange(0x00, 0x1f)}${regexChar(0x7f)}]`).test(out), `no forbidden characters: ${JSON.stringify(out)}`);
   t.not(out, '.');
   t.not(out, '..');
   t.notOk(/[. ]$/.test(out), 'no trailing dot or space');

@@ -4,6 +4,7 @@
 import { spawn } from 'node:child_process';
 import type { ChildProcessWithoutNullStreams } from 'node:child_process';
 import { createHash } from 'node:crypto';
+import type { Dirent } from 'node:fs';
 import { readdir, readFile, lstat } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -24,8 +25,8 @@ export interface RunOutput {
 export async function runLibrary(options: ArchiveOptions, signal?: AbortSignal): Promise<RunOutput> {
   const events: DpsEvent[] = [];
   const logs: string[] = [];
-  const stdout = { write: (chunk: string) => (chunk.split('\n').filter(Boolean).forEach((line) => events.push(JSON.parse(line))), true), on: () => stdout, once: () => stdout, off: () => stdout };
-  const stderr = { write: (chunk: string) => (logs.push(chunk), true), on: () => stderr, once: () => stderr, off: () => stderr };
+  const stdout = { write: (chunk: string) => { for (const line of chunk.split('\n').filter(Boolean)) events.push(JSON.parse(line)); return true; }, on: () => stdout, once: () => stdout, off: () => stdout };
+  const stderr = { write: (chunk: string) => { logs.push(chunk); return true; }, on: () => stderr, once: () => stderr, off: () => stderr };
   const io: Parameters<typeof archive>[1] = { stdout: stdout as never, stderr: stderr as never };
   if (signal) io.signal = signal;
   const result = await archive(options, io);
@@ -77,7 +78,7 @@ export function runCli(args: string[], options: { env?: Record<string, string>; 
 // Every regular file under a folder (relative paths), recursively, without following symlinks.
 export async function listFiles(dir: string, base = dir): Promise<string[]> {
   const out: string[] = [];
-  let entries;
+  let entries: Dirent[];
   try {
     entries = await readdir(dir, { withFileTypes: true });
   } catch {

@@ -71,7 +71,7 @@ t.test('aborted before start: the source refuses to start and the abort reaches 
   const controller = new AbortController();
   controller.abort(new Error('stop'));
   let lookups = 0;
-  const counting: ArchivedOptions['store'] = { getAttachment: async () => (lookups++, undefined), getReference: async () => undefined };
+  const counting: ArchivedOptions['store'] = { getAttachment: async () => { lookups++; return undefined; }, getReference: async () => undefined };
   async function* source(): AsyncGenerator<FilteredUnit> {
     controller.signal.throwIfAborted();
     yield item('a', '10');

@@ -24,7 +24,7 @@ t.test('recordGone: out of the retry queue, counted as gone, never over a saved 
   const channel = await store.getChannel('c1');
   t.equal(channel?.failed, 0);
   t.equal(channel?.gone, 1);
-  const queue = [];
+  const queue: unknown[] = [];
   for await (const item of store.failedItems({ channelId: 'c1' })) queue.push(item);
   t.same(queue, [], 'left the retry queue');
   t.equal(await store.recordGone(record('a1', { status: 'gone' })), true);
