@@ -38,7 +38,7 @@ export function mediaOf(message: APIMessage, options: MediaOptions = {}): MediaC
       seen.add(candidate.id);
       return;
     }
-    if (!candidate || !candidate.url) return;
+    if (!candidate?.url) return;
     const path = urlPath(candidate.url);
     if (seen.has(candidate.id) || seen.has(path)) return;
     seen.add(candidate.id);

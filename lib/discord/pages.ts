@@ -101,10 +101,10 @@ interface Walk {
 
 function startWalk(down: boolean, page: Promise<APIMessage[]>): Walk {
   const walk: Walk = { down, page, ready: false };
-  page.then(
-    () => void (walk.ready = true),
-    () => void (walk.ready = true),
-  );
+  const ready = (): void => {
+    walk.ready = true;
+  };
+  page.then(ready, ready);
   return walk;
 }
 

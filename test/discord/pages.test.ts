@@ -59,7 +59,7 @@ t.test('every message once, from both ends, across gaps; messages posted mid-wal
     cursors.push(...one.cursors);
     if (page.down !== undefined) down++;
     if (!appended) {
-      await fake.appendMessages(channelId, 30);
+      fake.appendMessages(channelId, 30);
       appended = true;
     }
   }
@@ -96,7 +96,7 @@ t.test('a channel of one page costs two requests, as walking up alone does', asy
 });
 
 t.test('a span finished by an interrupted run: the gap below it first, then above it, and nothing in it', async (t) => {
-  const { fake, channelId, client } = await oneChannel(t, { messages: 900, gapRate: 0.05, imageRatio: 0 });
+  const { channelId, client } = await oneChannel(t, { messages: 900, gapRate: 0.05, imageRatio: 0 });
   const all = (await walk(channelHistory(client, channelId, { after: '0', prefetch: false }))).ids;
   for (const [after, from, to] of [
     [all[99]!, all[400]!, all[650]!], // gap of three pages, more above the span
@@ -114,7 +114,7 @@ t.test('a span finished by an interrupted run: the gap below it first, then abov
 });
 
 t.test('a before bound stops the walk early', async (t) => {
-  const { fake, channelId, client } = await oneChannel(t, { messages: 300, imageRatio: 0 });
+  const { channelId, client } = await oneChannel(t, { messages: 300, imageRatio: 0 });
   const all: string[] = [];
   for await (const page of channelHistory(client, channelId, { after: '0' })) all.push(...page.messages.map((m) => m.id));
   const bound = all[150]!;
