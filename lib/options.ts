@@ -3,6 +3,7 @@
 
 import { resolve } from 'node:path';
 import type { DiscordClientOptions } from './discord/client.js';
+import type { Clock } from './discord/clock.js';
 import { DEFAULT_API } from './discord/client.js';
 import { checkApiUrl } from './discord/api-url.js';
 import type { MediaOptions } from './discord/media.js';
@@ -87,6 +88,9 @@ export interface ArchiveHooks {
   pool?: Semaphore; // share one download pool between several archive() calls
   onStart?: (totals: () => Counts) => void; // live totals, for a progress display
   progressFile?: ProgressFileOptions | false; // progress.json beside the state (lib/output/progress-file.ts); false: none
+  // For tests: the time signed links expire by, for the downloads and the link refresher (lib/discord/clock.ts), so
+  // expiry is driven by a clock the test moves [the system clock].
+  clock?: Clock | undefined;
 }
 
 export type NormalizedOptions = ReturnType<typeof normalizeOptions>;

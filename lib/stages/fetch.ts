@@ -3,6 +3,8 @@
 // refreshing expired signed links, and emitting results in input order for the checkpoint.
 
 import type { Dispatcher } from 'undici';
+import { systemClock } from '../discord/clock.js';
+import type { Clock } from '../discord/clock.js';
 import { contentTypeMismatch, isExpired, openDownload } from '../discord/download.js';
 import type { Renewal, UrlRefresher } from '../discord/refresh.js';
 import { AbortedError, DiskFullError, isDiskFull, isDpsError, outputErrorKind, StateDiskFullError } from '../errors.js';
@@ -30,6 +32,7 @@ export interface FetchOptions extends WriteOptions {
   pool: Semaphore; // shared download slots
   agent: Dispatcher;
   refresher?: UrlRefresher | undefined;
+  clock?: Clock | undefined; // the time links expire by (a test moves it) [the system clock]
   allowedOrigins?: readonly string[];
   retries?: number; // attempts after the first
   backoffMs?: number;
@@ -124,7 +127,8 @@ async function transfer(item: MediaItem, options: FetchOptions): Promise<ItemRes
   let refreshes = 0;
   let lastError: unknown;
   const canRefresh = (): boolean => options.refresher !== undefined && refreshes < MAX_REFRESHES;
-  if (canRefresh() && isExpired(url, Date.now(), 5_000)) {
+  const clock = options.clock ?? systemClock;
+  if (canRefresh() && isExpired(url, clock.now(), 5_000)) {
     refreshes++;
     url = (await refreshUrl(item, options)) ?? url;
   }
@@ -134,7 +138,7 @@ async function transfer(item: MediaItem, options: FetchOptions): Promise<ItemRes
     const release = await options.pool.acquire(options.signal);
     try {
       // The link may have expired while this item waited for its slot: refresh it instead of asking the CDN.
-      if (canRefresh() && isExpired(url, Date.now(), 1_000)) expired = true;
+      if (canRefresh() && isExpired(url, clock.now(), 1_000)) expired = true;
       else {
         // A started transfer is finished even when the run is asked to stop (SIGINT): only `transferSignal` cancels it.
         // Once the run is stopping, the watch cancels it too when it stalls (nothing received for the grace).
@@ -219,7 +223,7 @@ async function renewLink(item: MediaItem, refused: string, options: FetchOptions
   const refresher = options.refresher;
   if (refresher === undefined) return {};
   const target = { channelId: item.context.channel_id, messageId: item.message_id, attachmentId: item.attachment_id };
-  if (isExpired(refused, Date.now())) return refresher.renew({ ...target, url: item.url });
+  if (isExpired(refused, (options.clock ?? systemClock).now())) return refresher.renew({ ...target, url: item.url });
   return refresher.locate(target);
 }
 

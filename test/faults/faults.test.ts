@@ -6,6 +6,7 @@ import t from 'tap';
 import { startFakeDiscord } from '../../fixtures/fake-discord.js';
 import { singleChannel } from '../../fixtures/scenarios.js';
 import { runLibrary } from '../helpers/harness.js';
+import { linkTime, runWithHooks } from '../helpers/link-time.js';
 import { assertExact, baseOptions } from '../helpers/verify.js';
 
 type Failed = { event: 'failed'; attachment_id: string; reason: string; status?: number };
@@ -75,26 +76,31 @@ t.test('items that keep failing are recorded with a reason, then retried first (
 });
 
 t.test('dps retry-failed (retryOnly) retries only the failed items and refreshes their links first', async (t) => {
+  const { time, clock } = linkTime(); // the links' time, shared by the fake and the runs, moved by the test
   const fake = await startFakeDiscord({
     scenario: singleChannel({ seed: 14, messages: 150, imageRatio: 0.5, sizes: [2_000, 30_000] }),
     faults: { error5xxRate: 0.5, seed: 1, target: 'cdn' },
-    linkLifetimeSec: 2,
+    linkLifetimeSec: 10, // longer than the margin a download refreshes links within: only the renewal refreshes them
+    linkClock: () => time.now(),
   });
   t.teardown(() => fake.close());
   const channel = fake.scenario.guilds[0]!.channels[0]!;
   const options = { ...baseOptions(fake, t.testdir(), channel.id), retries: 0, backoffMs: 5 };
-  const first = await runLibrary(options);
+  const first = await runWithHooks(options, { clock });
   const failed = first.events.filter((e) => e.event === 'failed') as unknown as Failed[];
   t.ok(failed.length > 0, `${failed.length} items failed`);
   fake.setOption({ faults: {} });
-  await new Promise((r) => setTimeout(r, 2_500)); // every stored link is now past its `ex`
+  await time.advance(10_500); // every stored link is now past its `ex`
   fake.resetLog();
-  const retry = await runLibrary({ ...options, retryOnly: true, channelIds: [] });
+  const retry = await runWithHooks({ ...options, retryOnly: true, channelIds: [] }, { clock });
   t.equal(retry.result.exitCode, 0, 'retry-failed succeeds');
   const saved = retry.events.filter((e) => e.event === 'saved') as unknown as Array<{ attachment_id: string }>;
   t.same(saved.map((s) => s.attachment_id).sort(), failed.map((f) => f.attachment_id).sort(), 'exactly the failed items');
   t.equal(fake.requests.filter((r) => r.route === 'GET /channels/:id/messages').length, 0, 'no history paging');
-  t.ok(fake.requests.some((r) => r.route === 'POST /attachments/refresh-urls'), 'links were refreshed');
+  const refreshes = fake.requests.flatMap((r, i) => (r.route === 'POST /attachments/refresh-urls' ? [i] : []));
+  t.ok(refreshes.length > 0, 'links were refreshed');
+  t.ok(failed.length > 16 && failed.length <= 50, 'more failed items than the fetch window, renewed in one batch');
+  t.ok(refreshes.at(-1)! < fake.requests.findIndex((r) => r.kind === 'cdn'), 'every link was refreshed before the first download');
   t.equal(fake.requests.filter((r) => r.kind === 'cdn' && r.status === 404).length, 0, 'no download used an expired link');
   await assertExact(t, fake, options.out, options.state, channel.id);
 });
