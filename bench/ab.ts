@@ -33,14 +33,34 @@ try {
       if (free.bavail * free.bsize < total * 3) removeScratch(); // keep files until room runs short (common.ts)
       const dir = await scratch('downloads');
       const fakeBefore = fake.cpuSeconds();
-      const args = [join(builds[which]!, 'bin', 'dps.js'), '--server-id', fake.guild_id, '--channel-id', fake.channel_ids[0]!, '--out', dir.out, '--state', dir.state, '--concurrency', '8', '--quiet'];
+      const args = [
+        join(builds[which]!, 'bin', 'dps.js'),
+        '--server-id',
+        fake.guild_id,
+        '--channel-id',
+        fake.channel_ids[0]!,
+        '--out',
+        dir.out,
+        '--state',
+        dir.state,
+        '--concurrency',
+        '8',
+        '--quiet',
+      ];
       const r = await runProcess(process.execPath, args, { env: { DISCORD_TOKEN: fake.token, DISCORD_API_URL: fake.api }, cwd: builds[which]! });
       dir.cleanup();
       if (r.code !== 0 || r.summary?.bytes !== total) throw new Error(`${builds[which]}: exit ${r.code}, ${r.summary?.bytes} of ${total} bytes: ${r.stderr}`);
       const mbs = r.summary.bytes / 1e6 / (r.summary.elapsed_ms / 1000);
       runs[which]!.mbs.push(mbs);
       runs[which]!.cpu.push(r.cpuSeconds);
-      const line = { pair: pair + 1, build: 'AB'[which], at: new Date().toISOString(), mbs: Number(mbs.toFixed(1)), cpu: r.cpuSeconds, fakeCpu: Number((fake.cpuSeconds() - fakeBefore).toFixed(2)) };
+      const line = {
+        pair: pair + 1,
+        build: 'AB'[which],
+        at: new Date().toISOString(),
+        mbs: Number(mbs.toFixed(1)),
+        cpu: r.cpuSeconds,
+        fakeCpu: Number((fake.cpuSeconds() - fakeBefore).toFixed(2)),
+      };
       process.stdout.write(`${JSON.stringify(line)}\n`);
     }
   }
@@ -49,6 +69,11 @@ try {
   removeScratch();
 }
 for (const [i, { mbs, cpu }] of runs.entries()) {
-  const summary = { build: 'AB'[i], dir: builds[i], mbs: { median: median(mbs), min: Math.min(...mbs), max: Math.max(...mbs) }, cpu: { median: median(cpu), min: Math.min(...cpu), max: Math.max(...cpu) } };
+  const summary = {
+    build: 'AB'[i],
+    dir: builds[i],
+    mbs: { median: median(mbs), min: Math.min(...mbs), max: Math.max(...mbs) },
+    cpu: { median: median(cpu), min: Math.min(...cpu), max: Math.max(...cpu) },
+  };
   process.stdout.write(`${JSON.stringify(summary)}\n`);
 }

@@ -41,7 +41,10 @@ export interface FakeHandle extends FakeInfo {
 
 // Starts the fake in its own process and waits for its URL line.
 export async function startFake(spec: FakeProcessSpec): Promise<FakeHandle> {
-  const child = fork(join(DIST_BENCH, 'fake-process.js'), [JSON.stringify(spec)], { stdio: ['ignore', 'pipe', 'inherit', 'ipc'], execArgv: ['--max-old-space-size=4096'] });
+  const child = fork(join(DIST_BENCH, 'fake-process.js'), [JSON.stringify(spec)], {
+    stdio: ['ignore', 'pipe', 'inherit', 'ipc'],
+    execArgv: ['--max-old-space-size=4096'],
+  });
   const lines = createInterface({ input: child.stdout! });
   const info = await new Promise<FakeInfo>((resolvePromise, reject) => {
     child.once('exit', (code) => reject(new Error(`fake exited with ${code}`)));
@@ -100,7 +103,11 @@ function cpuSeconds(pid: number): number | undefined {
 }
 
 // Runs a command to completion, sampling its peak RSS and CPU time; `onSpawn` may schedule a signal (duration-bounded runs).
-export function runProcess(command: string, args: string[], options: { env?: Record<string, string>; cwd?: string; onSpawn?: (child: ChildProcess) => void } = {}): Promise<ProcessRun> {
+export function runProcess(
+  command: string,
+  args: string[],
+  options: { env?: Record<string, string>; cwd?: string; onSpawn?: (child: ChildProcess) => void } = {},
+): Promise<ProcessRun> {
   return new Promise((resolvePromise, reject) => {
     const started = performance.now();
     const child = spawn(command, args, {

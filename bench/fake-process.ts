@@ -29,12 +29,22 @@ function scenarioOf(spec: FakeSpec): Scenario {
     return singleChannel({ seed, messages: spec.messages, imageRatio: spec.imageRatio, sizes: spec.sizes ?? [2_000, 40_000], gapRate: 0, mentionRate: 0 });
   }
   if (spec.kind === 'server') {
-    const channels = Array.from({ length: spec.channels }, (_, i) => ({ name: `channel-${i + 1}`, messages: spec.messages, imageRatio: spec.imageRatio, sizes: spec.sizes ?? [2_000, 40_000], gapRate: 0, mentionRate: 0 }));
+    const channels = Array.from({ length: spec.channels }, (_, i) => ({
+      name: `channel-${i + 1}`,
+      messages: spec.messages,
+      imageRatio: spec.imageRatio,
+      sizes: spec.sizes ?? [2_000, 40_000],
+      gapRate: 0,
+      mentionRate: 0,
+    }));
     return buildScenario({ seed, guilds: [{ name: 'Bench Server', channels }] });
   }
   const overrides: Record<number, MessageSpec> = {};
   for (let i = 0; i < spec.images; i++) {
-    overrides[i] = { content: `photo ${i}`, attachments: [{ filename: `IMG_${i}.jpg`, contentType: 'image/jpeg', size: mixedSize(i), width: 1920, height: 1080 }] };
+    overrides[i] = {
+      content: `photo ${i}`,
+      attachments: [{ filename: `IMG_${i}.jpg`, contentType: 'image/jpeg', size: mixedSize(i), width: 1920, height: 1080 }],
+    };
   }
   return singleChannel({ seed, messages: spec.images, imageRatio: 0, gapRate: 0, mentionRate: 0, overrides });
 }

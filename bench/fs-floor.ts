@@ -43,6 +43,8 @@ async function run(durable: boolean): Promise<{ wallUs: number; cpuUs: number }>
 
 for (const durable of [false, true]) {
   const { wallUs, cpuUs } = await run(durable);
-  process.stdout.write(`${dir}: ${files} files of 20 KB, ${concurrency} at once, ${durable ? 'with' : 'without'} fsync: ${wallUs.toFixed(0)} us wall, ${cpuUs.toFixed(0)} us CPU per file\n`);
+  process.stdout.write(
+    `${dir}: ${files} files of 20 KB, ${concurrency} at once, ${durable ? 'with' : 'without'} fsync: ${wallUs.toFixed(0)} us wall, ${cpuUs.toFixed(0)} us CPU per file\n`,
+  );
 }
 rmSync(dir, { recursive: true, force: true });

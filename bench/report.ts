@@ -34,9 +34,19 @@ export function writeReport(command: string, preferQuick: boolean): string {
     '|---|---|---|---|',
   ];
   const ordered = [...byName.values()].sort((a, b) => ORDER.indexOf(a.name) - ORDER.indexOf(b.name));
-  for (const r of ordered) for (const t of r.targets) lines.push(`| ${r.title}${r.quick ? ' (quick)' : ''} | ${t.target} | ${t.measured} | ${t.met === undefined ? '-' : t.met ? 'yes' : '**no**'} |`);
+  for (const r of ordered)
+    for (const t of r.targets)
+      lines.push(`| ${r.title}${r.quick ? ' (quick)' : ''} | ${t.target} | ${t.measured} | ${t.met === undefined ? '-' : t.met ? 'yes' : '**no**'} |`);
   for (const r of ordered) {
-    lines.push('', `## ${r.title}${r.quick ? ' (quick sizes)' : ''}`, '', `- Command: ${r.command}`, `- Setup: ${r.setup}`, `- Runs: ${r.runs}, measured ${r.measuredAt}`, '');
+    lines.push(
+      '',
+      `## ${r.title}${r.quick ? ' (quick sizes)' : ''}`,
+      '',
+      `- Command: ${r.command}`,
+      `- Setup: ${r.setup}`,
+      `- Runs: ${r.runs}, measured ${r.measuredAt}`,
+      '',
+    );
     if (r.rows.length > 0) {
       lines.push('| figure | median | runs |', '|---|---|---|');
       for (const row of r.rows) lines.push(`| ${row.figure} | ${row.value} | ${row.runs ?? ''} |`);

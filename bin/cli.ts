@@ -3,7 +3,24 @@
 
 import yargs from 'yargs';
 import type { Argv } from 'yargs';
-import { AbortedError, archive, channels, checkApiUrl, DEFAULTS, DpsError, ExitCode, guilds, isDiscordApiHost, manifest, namePlaceholders, parseDuration, redact, status, terminalSafe, UsageError } from '../lib/index.js';
+import {
+  AbortedError,
+  archive,
+  channels,
+  checkApiUrl,
+  DEFAULTS,
+  DpsError,
+  ExitCode,
+  guilds,
+  isDiscordApiHost,
+  manifest,
+  namePlaceholders,
+  parseDuration,
+  redact,
+  status,
+  terminalSafe,
+  UsageError,
+} from '../lib/index.js';
 import type { ArchiveOptions, ConnectionOptions } from '../lib/index.js';
 import { readChannelIds } from './stdin-ids.js';
 import { runDemo } from './demo.js';
@@ -49,11 +66,36 @@ function buildParser(argv: string[], controller: AbortController): Argv {
     .usage('$0 [command] [options]\n\nArchive every photo (or every file) posted in Discord channels.')
     .command(['scrape', '$0'], 'archive channels of a server (the default command)', scrapeFlags, (args) => scrape(args, controller))
     .command('guilds', 'list the servers the token can see, as NDJSON', connectionFlags, (args) => printGuilds(args, controller))
-    .command('channels', 'list the channels of a server as NDJSON, with whether the token can read each and why not', (y) => connectionFlags(y).option('server-id', { type: 'string', describe: 'the server id', demandOption: true }).option('threads', { type: 'boolean', default: false, describe: 'also list threads and forum posts' }), (args) => printChannels(args, controller))
-    .command('retry-failed', 'retry only the files that failed in earlier runs (links are refreshed first)', retryFailedFlags, (args) => scrape({ ...args, 'retry-only': true }, controller))
-    .command('manifest', 'print every archived attachment from the state as NDJSON', (y) => stateFlags(y).options(filterFlags), (args) => printManifest(args, controller))
-    .command('status', "print progress per server and channel (the plan's progress.json) as JSON", (y) => stateFlags(y).option('server-id', { type: 'string', describe: 'only this server' }), (args) => printStatus(args, controller))
-    .command('demo', 'archive a demo server from the bundled fake Discord into ./data (offline)', (y) => y.option('out', { type: 'string', default: DEFAULTS.out }).option('state', { type: 'string', default: DEFAULTS.state }), (args) => runDemo({ out: String(args.out), state: String(args.state), signal: controller.signal }).then((code) => setExit(code)))
+    .command(
+      'channels',
+      'list the channels of a server as NDJSON, with whether the token can read each and why not',
+      (y) =>
+        connectionFlags(y)
+          .option('server-id', { type: 'string', describe: 'the server id', demandOption: true })
+          .option('threads', { type: 'boolean', default: false, describe: 'also list threads and forum posts' }),
+      (args) => printChannels(args, controller),
+    )
+    .command('retry-failed', 'retry only the files that failed in earlier runs (links are refreshed first)', retryFailedFlags, (args) =>
+      scrape({ ...args, 'retry-only': true }, controller),
+    )
+    .command(
+      'manifest',
+      'print every archived attachment from the state as NDJSON',
+      (y) => stateFlags(y).options(filterFlags),
+      (args) => printManifest(args, controller),
+    )
+    .command(
+      'status',
+      "print progress per server and channel (the plan's progress.json) as JSON",
+      (y) => stateFlags(y).option('server-id', { type: 'string', describe: 'only this server' }),
+      (args) => printStatus(args, controller),
+    )
+    .command(
+      'demo',
+      'archive a demo server from the bundled fake Discord into ./data (offline)',
+      (y) => y.option('out', { type: 'string', default: DEFAULTS.out }).option('state', { type: 'string', default: DEFAULTS.state }),
+      (args) => runDemo({ out: String(args.out), state: String(args.state), signal: controller.signal }).then((code) => setExit(code)),
+    )
     .option('quiet', { type: 'boolean', default: false, describe: 'print nothing on stderr except errors' })
     .strict()
     .help()
@@ -71,7 +113,12 @@ function connectionFlags(y: Argv): Argv {
     .option('token', { type: 'string', describe: 'bot token (prefer DISCORD_TOKEN or .env: a flag ends up in shell history)', group: 'Auth:' })
     .option('token-type', { choices: ['bot', 'user'] as const, default: DEFAULTS.tokenType, describe: "user tokens break Discord's terms", group: 'Auth:' })
     .option('api', { type: 'string', describe: `API base URL (env DISCORD_API_URL) [default: ${DEFAULTS.api}]`, group: 'Auth:' })
-    .option('allow-insecure-api', { type: 'boolean', default: false, describe: 'allow a plain-http --api / DISCORD_API_URL that is not this machine (the token travels in clear)', group: 'Auth:' })
+    .option('allow-insecure-api', {
+      type: 'boolean',
+      default: false,
+      describe: 'allow a plain-http --api / DISCORD_API_URL that is not this machine (the token travels in clear)',
+      group: 'Auth:',
+    })
     .option('polite', { type: 'boolean', default: false, describe: 'pace requests well below the rate limits', group: 'Speed:' })
     .option('backoff', { type: 'string', hidden: true, describe: 'first wait before retrying a failed request, doubled each retry [500ms] (for tests)' });
 }
@@ -79,7 +126,12 @@ function connectionFlags(y: Argv): Argv {
 function scrapeFlags(y: Argv): Argv {
   return connectionFlags(y)
     .option('server-id', { type: 'string', describe: 'the server (guild) id', group: 'Target:' })
-    .option('channel-id', { type: 'string', array: true, describe: 'a channel or thread id; repeat for several; "-" reads ids (or NDJSON with "id") from stdin', group: 'Target:' })
+    .option('channel-id', {
+      type: 'string',
+      array: true,
+      describe: 'a channel or thread id; repeat for several; "-" reads ids (or NDJSON with "id") from stdin',
+      group: 'Target:',
+    })
     .option('all-channels', { type: 'boolean', default: false, describe: 'every readable channel of the server', group: 'Target:' })
     .option('exclude-channel', { type: 'string', array: true, describe: 'a channel id to leave out (repeatable)', group: 'Target:' })
     .option('threads', { type: 'boolean', default: DEFAULTS.threads, describe: 'include threads and forum posts (--no-threads to skip)', group: 'Target:' })
@@ -93,16 +145,48 @@ function scrapeFlags(y: Argv): Argv {
     .option('before', { type: 'string', describe: 'only messages before this ISO date or message id', group: 'Filter:' })
     .option('embeds', { type: 'boolean', default: false, describe: 'also save embed images and videos', group: 'Filter:' })
     .option('stickers', { type: 'boolean', default: false, describe: 'also save stickers', group: 'Filter:' })
-    .option('name-pattern', { type: 'string', default: DEFAULTS.namePattern, describe: `file name; placeholders: ${Object.keys(namePlaceholders).map((k) => `{${k}}`).join(' ')}`, group: 'Output:' })
+    .option('name-pattern', {
+      type: 'string',
+      default: DEFAULTS.namePattern,
+      describe: `file name; placeholders: ${Object.keys(namePlaceholders)
+        .map((k) => `{${k}}`)
+        .join(' ')}`,
+      group: 'Output:',
+    })
     .option('concurrency', { type: 'number', default: DEFAULTS.concurrency, describe: 'parallel downloads', group: 'Speed:' })
     .option('channel-concurrency', { type: 'number', default: DEFAULTS.channelConcurrency, describe: 'channels archived at once', group: 'Speed:' })
-    .option('global-rate-limit', { type: 'number', default: DEFAULTS.globalRateLimit, describe: "API requests per second across the bot (Discord's global limit is 50; raise only for an API that allows more)", group: 'Speed:' })
-    .option('max-wait', { type: 'string', default: DEFAULTS.maxWait, describe: 'stop (exit 1, progress saved) rather than wait longer than this for a rate limit: 90s, 15m, 1h or ms', group: 'Speed:' })
-    .option('timeout', { type: 'string', default: DEFAULTS.timeout, describe: 'a download that sends no headers or no data for this long is retried: 30s, 2m or ms', group: 'Speed:' })
+    .option('global-rate-limit', {
+      type: 'number',
+      default: DEFAULTS.globalRateLimit,
+      describe: "API requests per second across the bot (Discord's global limit is 50; raise only for an API that allows more)",
+      group: 'Speed:',
+    })
+    .option('max-wait', {
+      type: 'string',
+      default: DEFAULTS.maxWait,
+      describe: 'stop (exit 1, progress saved) rather than wait longer than this for a rate limit: 90s, 15m, 1h or ms',
+      group: 'Speed:',
+    })
+    .option('timeout', {
+      type: 'string',
+      default: DEFAULTS.timeout,
+      describe: 'a download that sends no headers or no data for this long is retried: 30s, 2m or ms',
+      group: 'Speed:',
+    })
     .option('notice-wait', { type: 'string', hidden: true, describe: `announce rate-limit waits longer than this [${DEFAULTS.noticeWait}] (for tests)` })
     .option('stall-grace', { type: 'string', hidden: true, describe: `when stopping, cancel transfers idle this long [${DEFAULTS.stallGrace}] (for tests)` })
-    .option('resume', { type: 'boolean', default: true, describe: 'continue from the saved cursor (the default); --no-resume is --from-start', group: 'State:' })
-    .option('from-start', { type: 'boolean', default: false, describe: 'ignore the cursor and walk the whole history (archived files are not downloaded again)', group: 'State:' })
+    .option('resume', {
+      type: 'boolean',
+      default: true,
+      describe: 'continue from the saved cursor (the default); --no-resume is --from-start',
+      group: 'State:',
+    })
+    .option('from-start', {
+      type: 'boolean',
+      default: false,
+      describe: 'ignore the cursor and walk the whole history (archived files are not downloaded again)',
+      group: 'State:',
+    })
     .option('progress', { type: 'boolean', describe: 'progress line on stderr (default: when stderr is a terminal)', group: 'Output:' });
 }
 
@@ -111,7 +195,12 @@ function scrapeFlags(y: Argv): Argv {
 function retryFailedFlags(y: Argv): Argv {
   return scrapeFlags(y)
     .option('server-id', { type: 'string', demandOption: true, describe: 'the server (guild) id', group: 'Target:' })
-    .option('channel-id', { type: 'string', array: true, describe: 'only the failed files of these channels (default: every channel of the server)', group: 'Target:' })
+    .option('channel-id', {
+      type: 'string',
+      array: true,
+      describe: 'only the failed files of these channels (default: every channel of the server)',
+      group: 'Target:',
+    })
     .option('types', { type: 'string', default: 'all', describe: 'file types to retry (extensions or image/*), or "all"', group: 'Filter:' });
 }
 
@@ -143,10 +232,15 @@ function connection(args: Record<string, unknown>): ConnectionOptions & Required
   if (token) secrets.push(raw, token);
   const tokenType = args['token-type'] as 'bot' | 'user';
   if (tokenType === 'user' && !args.quiet) {
-    process.stderr.write("warning: automating a user account (self-bot) breaks Discord's terms of service and can get the account terminated; use a bot token.\n");
+    process.stderr.write(
+      "warning: automating a user account (self-bot) breaks Discord's terms of service and can get the account terminated; use a bot token.\n",
+    );
   }
   // Said once the command's own input is known to be valid (a usage error stays one line), before any request.
-  apiNote = !isDiscordApiHost(hostname) && !args.quiet ? `note: sending requests to the API at ${terminalSafe(host)}, not Discord's (--api / DISCORD_API_URL)\n` : undefined;
+  apiNote =
+    !isDiscordApiHost(hostname) && !args.quiet
+      ? `note: sending requests to the API at ${terminalSafe(host)}, not Discord's (--api / DISCORD_API_URL)\n`
+      : undefined;
   const backoff = args.backoff !== undefined ? { backoffMs: parseDuration(String(args.backoff), '--backoff') } : {};
   return { token, tokenType, api, polite: Boolean(args.polite), allowInsecureApi, ...backoff };
 }

@@ -15,7 +15,9 @@ export async function runDemo(options: DemoOptions): Promise<number> {
   const fake = await startFakeDiscord({ scenario: demoScenario() });
   try {
     const guild = fake.scenario.guilds[0]!;
-    process.stderr.write(`demo: fake Discord at ${fake.api}; archiving every readable channel, thread and forum post of "${terminalSafe(guild.name)}" into ${options.out}\n`);
+    process.stderr.write(
+      `demo: fake Discord at ${fake.api}; archiving every readable channel, thread and forum post of "${terminalSafe(guild.name)}" into ${options.out}\n`,
+    );
     const result = await archive(
       { token: fake.token, api: fake.api, guildId: guild.id, allChannels: true, out: options.out, state: options.state },
       { stdout: process.stdout, stderr: process.stderr, signal: options.signal, progress: Boolean(process.stderr.isTTY) },

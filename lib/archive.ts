@@ -107,7 +107,12 @@ export async function runArchive(input: ArchiveOptions, hooks: ArchiveHooks = {}
 
 // The run's work with its resources open: prepare the output, resolve the targets, archive them. Resolves with
 // the error that stopped it (if any); an error that is not ours is thrown.
-async function archiveAll(resources: RunResources, options: NormalizedOptions, hooks: ArchiveHooks, tally: Tally): Promise<{ fatal?: DpsError | undefined; accessDenied: boolean }> {
+async function archiveAll(
+  resources: RunResources,
+  options: NormalizedOptions,
+  hooks: ArchiveHooks,
+  tally: Tally,
+): Promise<{ fatal?: DpsError | undefined; accessDenied: boolean }> {
   const { signal, stop } = resources;
   let accessDenied = false;
   let stopped: DpsError | undefined; // a wait over --max-wait: the whole run stops (progress saved), exit 1
@@ -140,7 +145,9 @@ async function archiveAll(resources: RunResources, options: NormalizedOptions, h
       ? await failedTargets(resources.client, resources.store, options, signal)
       : await openTargets(resources.client, options, { signal: resolving.signal, log: hooks.log, onSkipped });
     run.botId = targets.me.id;
-    const channels = options.failOnChannelError ? await collect(targets.channels) : readAhead(targets.channels, () => resolving.controller.abort(signal.reason));
+    const channels = options.failOnChannelError
+      ? await collect(targets.channels)
+      : readAhead(targets.channels, () => resolving.controller.abort(signal.reason));
     await runConcurrently(channels, options.channelConcurrency, signal, (target) =>
       counted(tally, target, async (counts) => {
         try {
@@ -223,7 +230,12 @@ async function archiveHistory(run: RunContext, target: ChannelTarget, counts: Co
   const { options, store, signal } = run;
   const { context } = target;
   const windowed = options.after !== undefined || options.before !== undefined;
-  const walkedWith = walkFilterOf({ types: options.types, maxSize: options.maxSize, embeds: options.media.embeds === true, stickers: options.media.stickers === true });
+  const walkedWith = walkFilterOf({
+    types: options.types,
+    maxSize: options.maxSize,
+    embeds: options.media.embeds === true,
+    stickers: options.media.stickers === true,
+  });
   let record = await store.getChannel(context.channel_id);
   // A windowed run neither moves the cursor nor records its filter; any other compares it with the record's.
   if (!windowed) record = await reconcileFilter(store, context, record, walkedWith, run.hooks);

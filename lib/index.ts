@@ -100,7 +100,6 @@ export async function* manifest(state: string, filter: { guildId?: string; chann
   }
 }
 
-
 /** Reads the state and reports progress per server and channel. A folder that holds no dps state is refused (`DPS_NO_STATE`), nothing created. */
 export async function status(state: string, filter: { guildId?: string } = {}, signal?: AbortSignal): Promise<StatusReport> {
   const store = await openStore(state, { signal, mustExist: true }).catch(async (error: unknown) => {
@@ -165,5 +164,12 @@ export async function* channels(
 
 function connect(connection: ConnectionOptions): DiscordClient {
   if (!connection.token) throw new UsageError('no token: pass --token, set DISCORD_TOKEN, or put DISCORD_TOKEN=... in a .env file');
-  return new DiscordClient({ token: connection.token, tokenType: connection.tokenType ?? 'bot', api: connection.api ?? DEFAULT_API, polite: connection.polite ?? false, allowInsecureApi: connection.allowInsecureApi ?? false, ...(connection.backoffMs !== undefined ? { backoffMs: connection.backoffMs } : {}) });
+  return new DiscordClient({
+    token: connection.token,
+    tokenType: connection.tokenType ?? 'bot',
+    api: connection.api ?? DEFAULT_API,
+    polite: connection.polite ?? false,
+    allowInsecureApi: connection.allowInsecureApi ?? false,
+    ...(connection.backoffMs !== undefined ? { backoffMs: connection.backoffMs } : {}),
+  });
 }

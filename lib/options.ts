@@ -118,9 +118,11 @@ export function normalizeOptions(options: ArchiveOptions) {
   const namePattern = options.namePattern ?? DEFAULTS.namePattern;
   validatePattern(namePattern);
   const after = options.after === undefined ? undefined : parseBound(options.after, 'after');
-  if (options.after !== undefined && after === undefined) throw new UsageError(`--after must be an ISO date (2024-01-31) or a message id, got "${options.after}"`);
+  if (options.after !== undefined && after === undefined)
+    throw new UsageError(`--after must be an ISO date (2024-01-31) or a message id, got "${options.after}"`);
   const before = options.before === undefined ? undefined : parseBound(options.before, 'before');
-  if (options.before !== undefined && before === undefined) throw new UsageError(`--before must be an ISO date (2024-01-31) or a message id, got "${options.before}"`);
+  if (options.before !== undefined && before === undefined)
+    throw new UsageError(`--before must be an ISO date (2024-01-31) or a message id, got "${options.before}"`);
   const types = parseTypes(options.types ?? DEFAULTS.types);
   if (types !== 'all' && types.size === 0) throw new UsageError('--types is empty');
   const extraOrigins = isDiscord ? [] : [apiUrl.origin];

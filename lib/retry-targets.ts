@@ -18,7 +18,12 @@ export async function failedTargets(client: DiscordClient, store: Store, options
 
 // The channels of a server with items in the retry queue, among those `include` accepts, as archive targets (their
 // names from the state: a channel that was deleted can no longer be asked for its own).
-export async function failedChannels(store: Store, guild: { id: string; name: string }, include: (channelId: string) => boolean, signal?: AbortSignal): Promise<ResolvedTargets['channels']> {
+export async function failedChannels(
+  store: Store,
+  guild: { id: string; name: string },
+  include: (channelId: string) => boolean,
+  signal?: AbortSignal,
+): Promise<ResolvedTargets['channels']> {
   const channels: ResolvedTargets['channels'] = [];
   for await (const record of store.channels(signal)) {
     if (record.guild_id !== guild.id || record.failed <= 0 || !include(record.channel_id)) continue;

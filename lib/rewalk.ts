@@ -15,7 +15,13 @@ export interface ReconcileHooks {
 }
 
 // The channel record the history pass starts from (restarted when the filter widens).
-export async function reconcileFilter(store: Store, context: ChannelContext, record: ChannelRecord | undefined, filter: WalkFilter, hooks: ReconcileHooks): Promise<ChannelRecord | undefined> {
+export async function reconcileFilter(
+  store: Store,
+  context: ChannelContext,
+  record: ChannelRecord | undefined,
+  filter: WalkFilter,
+  hooks: ReconcileHooks,
+): Promise<ChannelRecord | undefined> {
   if (record === undefined || (record.last_message_id === undefined && record.done_above === undefined)) return record;
   const where = `#${terminalSafe(context.channel_name)} (${context.channel_id})`;
   const warn = (code: string, detail: string): void => {
@@ -25,7 +31,7 @@ export async function reconcileFilter(store: Store, context: ChannelContext, rec
   if (record.walked_with === undefined) {
     warn(
       'filter_unknown',
-      'earlier runs did not record their filter (older dps); assuming they used this run\'s --types/--max-size/--embeds/--stickers. ' +
+      "earlier runs did not record their filter (older dps); assuming they used this run's --types/--max-size/--embeds/--stickers. " +
         'If they selected less, re-run once with --from-start to fetch the files they skipped',
     );
     return store.advanceCursor(context.channel_id, undefined, { walked_with: filter });

@@ -27,7 +27,8 @@ export async function lostRecords(previous: ProgressFileReport, store: Store): P
       const now = await store.getChannel(channelId);
       const cursor = now?.last_message_id;
       const files = now?.total_images ?? 0;
-      const cursorLost = was.last_message_id !== null && (cursor === undefined || compareSnowflakes(cursor, was.last_message_id) < 0) && !rewalkKnows(now, was.last_message_id);
+      const cursorLost =
+        was.last_message_id !== null && (cursor === undefined || compareSnowflakes(cursor, was.last_message_id) < 0) && !rewalkKnows(now, was.last_message_id);
       const filesLost = was.total_images > files;
       if (!cursorLost && !filesLost) continue;
       lost.push({

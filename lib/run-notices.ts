@@ -17,14 +17,17 @@ export function intentCheck(client: DiscordClient, hooks: ArchiveHooks, signal: 
   return (context) => {
     if (asked) return;
     asked = true;
-    void detectMessageContentIntent(client, { signal }).then((enabled) => {
-      if (enabled !== false) return;
-      const detail =
-        'the bot lacks the Message Content intent, so Discord sends every message without attachments: enable "Message Content Intent" ' +
-        'under Bot -> Privileged Gateway Intents in the Developer Portal, then re-run with --from-start';
-      hooks.log?.(`warning: ${detail}`);
-      void hooks.emit?.({ event: 'warning', code: 'message_content_intent', channel_id: context.channel_id, guild_id: context.guild_id, detail });
-    }, () => undefined);
+    void detectMessageContentIntent(client, { signal }).then(
+      (enabled) => {
+        if (enabled !== false) return;
+        const detail =
+          'the bot lacks the Message Content intent, so Discord sends every message without attachments: enable "Message Content Intent" ' +
+          'under Bot -> Privileged Gateway Intents in the Developer Portal, then re-run with --from-start';
+        hooks.log?.(`warning: ${detail}`);
+        void hooks.emit?.({ event: 'warning', code: 'message_content_intent', channel_id: context.channel_id, guild_id: context.guild_id, detail });
+      },
+      () => undefined,
+    );
   };
 }
 
@@ -32,7 +35,14 @@ export function intentCheck(client: DiscordClient, hooks: ArchiveHooks, signal: 
 export function announceWait(hooks: ArchiveHooks, wait: RateLimitWait): void {
   const line = longWaitLine(wait);
   hooks.log?.(line);
-  const event: DpsEvent = { event: 'warning', code: 'rate_limited', detail: `${line}: Discord asked for it (Retry-After or an exhausted bucket)`, scope: wait.scope, wait_ms: wait.waitMs, until: isoSecond(wait.until) };
+  const event: DpsEvent = {
+    event: 'warning',
+    code: 'rate_limited',
+    detail: `${line}: Discord asked for it (Retry-After or an exhausted bucket)`,
+    scope: wait.scope,
+    wait_ms: wait.waitMs,
+    until: isoSecond(wait.until),
+  };
   if (wait.route !== undefined) event.route = wait.route;
   void hooks.emit?.(event);
 }

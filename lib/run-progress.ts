@@ -12,7 +12,12 @@ import { terminalSafe } from './output/terminal-safe.js';
 // `damaged`: the state lost records, so files already in --out may be re-adopted (lib/stages/adopt.ts). A
 // damaged state is marked `recovering` in progress.json before anything is announced, and stays marked until a
 // run completes without being stopped (ProgressFile.recovered): an interrupted recovery is resumed next time.
-export async function startProgressFile(store: Store, options: NormalizedOptions, hooks: ArchiveHooks, signal: AbortSignal): Promise<{ file?: ProgressFile; damaged: boolean }> {
+export async function startProgressFile(
+  store: Store,
+  options: NormalizedOptions,
+  hooks: ArchiveHooks,
+  signal: AbortSignal,
+): Promise<{ file?: ProgressFile; damaged: boolean }> {
   if (hooks.progressFile === false) return { damaged: false };
   const warnings: { detail: string; guild_id?: string; channel_id?: string }[] = [];
   const previous = await readProgressFile(options.state);

@@ -23,7 +23,15 @@ t.test('abort mid-run, then resume', async (t) => {
   const dir = t.testdir();
   const guild = fake.scenario.guilds[0]!;
   const channel = guild.channels[0]!;
-  const options = { token: fake.token, api: fake.api, guildId: guild.id, channelIds: [channel.id], out: join(dir, 'out'), state: join(dir, 'state'), types: 'all' };
+  const options = {
+    token: fake.token,
+    api: fake.api,
+    guildId: guild.id,
+    channelIds: [channel.id],
+    out: join(dir, 'out'),
+    state: join(dir, 'state'),
+    types: 'all',
+  };
 
   const controller = new AbortController();
   const first: DpsEvent[] = [];
@@ -61,13 +69,21 @@ t.test('abort mid-run, then resume', async (t) => {
   const saved = [...first, ...second].filter((e) => e.event === 'saved') as Array<{ attachment_id: string; path: string; sha256: string }>;
   const expected = await collect(fake.expected({ channelId: channel.id }));
   const fetchedAgain = fake.requests.filter((r) => r.kind === 'cdn' && archivedAfterFirst.some((id) => r.path.includes(`/${id}/`)));
-  t.same(fetchedAgain.map((r) => r.path), [], 'nothing archived by the first run is downloaded again');
+  t.same(
+    fetchedAgain.map((r) => r.path),
+    [],
+    'nothing archived by the first run is downloaded again',
+  );
   const announced = new Map(saved.map((s) => [s.attachment_id, s]));
   t.same([...announced.keys()].sort(), expected.map((e) => e.attachment_id).sort(), 'together the runs announced exactly the expected set');
   let exact = 0;
   for (const s of announced.values()) if ((await sha256File(s.path)) === expected.find((e) => e.attachment_id === s.attachment_id)?.sha256) exact++;
   t.equal(exact, expected.length, 'byte-exact');
-  t.same(warnings.map((w) => w.message), [], 'no process warnings (e.g. MaxListenersExceeded)');
+  t.same(
+    warnings.map((w) => w.message),
+    [],
+    'no process warnings (e.g. MaxListenersExceeded)',
+  );
 });
 
 t.test('abort after part of the walk down is done: the resume skips that span and announces nothing twice', async (t) => {
@@ -76,12 +92,26 @@ t.test('abort after part of the walk down is done: the resume skips that span an
   const dir = t.testdir();
   const guild = fake.scenario.guilds[0]!;
   const channel = guild.channels[0]!;
-  const options = { token: fake.token, api: fake.api, guildId: guild.id, channelIds: [channel.id], out: join(dir, 'out'), state: join(dir, 'state'), types: 'all', concurrency: 2 };
+  const options = {
+    token: fake.token,
+    api: fake.api,
+    guildId: guild.id,
+    channelIds: [channel.id],
+    out: join(dir, 'out'),
+    state: join(dir, 'state'),
+    types: 'all',
+    concurrency: 2,
+  };
   const expected = await collect(fake.expected({ channelId: channel.id }));
 
   const controller = new AbortController();
   const first: DpsEvent[] = [];
-  const newest = BigInt(expected.map((e) => e.message_id).sort(compareSnowflakes).at(-1)!);
+  const newest = BigInt(
+    expected
+      .map((e) => e.message_id)
+      .sort(compareSnowflakes)
+      .at(-1)!,
+  );
   const result = await runArchive(options, {
     signal: controller.signal,
     emit: (event) => {
@@ -104,7 +134,12 @@ t.test('abort after part of the walk down is done: the resume skips that span an
   const saved = [...first, ...second].filter((e) => e.event === 'saved') as Array<{ attachment_id: string; message_id: string }>;
   t.equal(new Set(saved.map((s) => s.attachment_id)).size, saved.length, 'no file announced twice across the two runs');
   t.same(saved.map((s) => s.attachment_id).sort(), expected.map((e) => e.attachment_id).sort(), 'together exactly the expected files');
-  const inSpan = second.filter((e) => e.event === 'saved' && compareSnowflakes((e as { message_id: string }).message_id, span.from) >= 0 && compareSnowflakes((e as { message_id: string }).message_id, span.to) <= 0);
+  const inSpan = second.filter(
+    (e) =>
+      e.event === 'saved' &&
+      compareSnowflakes((e as { message_id: string }).message_id, span.from) >= 0 &&
+      compareSnowflakes((e as { message_id: string }).message_id, span.to) <= 0,
+  );
   t.same(inSpan, [], 'nothing from the finished span in the resume');
   const after = await status(options.state);
   const done = after.servers[guild.id]?.channels[channel.id];

@@ -12,20 +12,46 @@ function serverScenario() {
   return buildScenario({
     seed: 5,
     authors: 3,
-    guilds: [{
-      name: 'Whole Server',
-      channels: [
-        { name: 'Cat', type: CT.CATEGORY },
-        { name: 'general', parent: 'Cat', messages: 120, imageRatio: 0.3, special: 'rich', threads: [{ name: 'side', messages: 20, imageRatio: 0.5 }, { name: 'old-side', messages: 10, imageRatio: 0.5, archived: true }, { name: 'private', type: 12, messages: 8, imageRatio: 0.5, archived: true, botIsMember: true }] },
-        { name: 'news', type: CT.ANNOUNCEMENT, messages: 40, imageRatio: 0.3 },
-        { name: 'Lounge', type: CT.VOICE, messages: 30, imageRatio: 0.3 },
-        { name: 'Muted', type: CT.VOICE, messages: 30, imageRatio: 0.3, overwrites: [{ target: 'everyone', deny: P.CONNECT }] },
-        { name: 'hidden', messages: 40, imageRatio: 0.3, overwrites: [{ target: 'everyone', deny: P.VIEW_CHANNEL }], threads: [{ name: 'hidden-thread', messages: 5, imageRatio: 1 }] },
-        { name: 'no-history', messages: 40, imageRatio: 0.3, overwrites: [{ target: 'everyone', deny: P.READ_MESSAGE_HISTORY }] },
-        { name: 'gallery', type: CT.FORUM, threads: [{ name: 'post-1', messages: 6, imageRatio: 1 }, { name: 'post-2', messages: 6, imageRatio: 1, archived: true }] },
-        { name: 'spicy', nsfw: true, messages: 20, imageRatio: 0.5 },
-      ],
-    }],
+    guilds: [
+      {
+        name: 'Whole Server',
+        channels: [
+          { name: 'Cat', type: CT.CATEGORY },
+          {
+            name: 'general',
+            parent: 'Cat',
+            messages: 120,
+            imageRatio: 0.3,
+            special: 'rich',
+            threads: [
+              { name: 'side', messages: 20, imageRatio: 0.5 },
+              { name: 'old-side', messages: 10, imageRatio: 0.5, archived: true },
+              { name: 'private', type: 12, messages: 8, imageRatio: 0.5, archived: true, botIsMember: true },
+            ],
+          },
+          { name: 'news', type: CT.ANNOUNCEMENT, messages: 40, imageRatio: 0.3 },
+          { name: 'Lounge', type: CT.VOICE, messages: 30, imageRatio: 0.3 },
+          { name: 'Muted', type: CT.VOICE, messages: 30, imageRatio: 0.3, overwrites: [{ target: 'everyone', deny: P.CONNECT }] },
+          {
+            name: 'hidden',
+            messages: 40,
+            imageRatio: 0.3,
+            overwrites: [{ target: 'everyone', deny: P.VIEW_CHANNEL }],
+            threads: [{ name: 'hidden-thread', messages: 5, imageRatio: 1 }],
+          },
+          { name: 'no-history', messages: 40, imageRatio: 0.3, overwrites: [{ target: 'everyone', deny: P.READ_MESSAGE_HISTORY }] },
+          {
+            name: 'gallery',
+            type: CT.FORUM,
+            threads: [
+              { name: 'post-1', messages: 6, imageRatio: 1 },
+              { name: 'post-2', messages: 6, imageRatio: 1, archived: true },
+            ],
+          },
+          { name: 'spicy', nsfw: true, messages: 20, imageRatio: 0.5 },
+        ],
+      },
+    ],
   });
 }
 
@@ -37,22 +63,50 @@ t.test('--all-channels archives exactly what the bot can read, once, within the 
   const byId = new Map(guild.channels.map((c) => [c.id, c]));
   const nsfw = new Set(guild.channels.filter((c) => c.nsfw || (c.parent_id && byId.get(c.parent_id)?.nsfw)).map((c) => c.id));
   const options = {
-    token: fake.token, api: fake.api, guildId: guild.id, allChannels: true, embeds: true, stickers: true, types: 'all',
-    out: join(dir, 'out'), state: join(dir, 'state'), channelConcurrency: 2, concurrency: 3,
+    token: fake.token,
+    api: fake.api,
+    guildId: guild.id,
+    allChannels: true,
+    embeds: true,
+    stickers: true,
+    types: 'all',
+    out: join(dir, 'out'),
+    state: join(dir, 'state'),
+    channelConcurrency: 2,
+    concurrency: 3,
   };
   const run = await runLibrary(options);
   t.equal(run.result.exitCode, 0, 'unreadable channels are not an error under --all-channels');
 
-  const expected = (await collect(fake.expected({ guildId: guild.id, readableOnly: true, includeEmbeds: true, includeStickers: true }))).filter((e) => !nsfw.has(e.channel_id));
-  const saved = run.events.filter((e) => e.event === 'saved') as unknown as Array<{ channel_id: string; sha256: string; source: string; attachment_id: string }>;
-  t.same([...new Set(saved.map((s) => s.channel_id))].sort(), [...new Set(expected.map((e) => e.channel_id))].sort(), 'every readable channel and thread, no other');
+  const expected = (await collect(fake.expected({ guildId: guild.id, readableOnly: true, includeEmbeds: true, includeStickers: true }))).filter(
+    (e) => !nsfw.has(e.channel_id),
+  );
+  const saved = run.events.filter((e) => e.event === 'saved') as unknown as Array<{
+    channel_id: string;
+    sha256: string;
+    source: string;
+    attachment_id: string;
+  }>;
+  t.same(
+    [...new Set(saved.map((s) => s.channel_id))].sort(),
+    [...new Set(expected.map((e) => e.channel_id))].sort(),
+    'every readable channel and thread, no other',
+  );
   t.same([...new Set(saved.map((s) => s.sha256))].sort(), [...new Set(expected.map((e) => e.sha256))].sort(), 'the same bytes as the fake holds');
   t.equal(new Set(saved.map((s) => s.attachment_id)).size, saved.length, 'no file saved twice');
-  for (const source of ['attachment', 'forward', 'component', 'embed', 'sticker']) t.ok(saved.some((s) => s.source === source), `source ${source} present`);
+  for (const source of ['attachment', 'forward', 'component', 'embed', 'sticker'])
+    t.ok(
+      saved.some((s) => s.source === source),
+      `source ${source} present`,
+    );
 
   const unreadable = guild.channels.filter((c) => ['hidden', 'hidden-thread', 'no-history', 'Muted', 'spicy'].includes(c.name)).map((c) => c.id);
   const touched = fake.requests.filter((r) => r.route.startsWith('GET /channels/:id/messages') && unreadable.includes(r.channelId ?? ''));
-  t.same(touched.map((r) => r.path), [], 'unreadable channels cost zero message requests');
+  t.same(
+    touched.map((r) => r.path),
+    [],
+    'unreadable channels cost zero message requests',
+  );
   const skipped = run.events.filter((e) => e.event === 'skipped' && !('attachment_id' in e)) as unknown as Array<{ channel_id: string; reason: string }>;
   for (const name of ['hidden', 'no-history', 'Muted', 'spicy']) {
     const id = guild.channels.find((c) => c.name === name)!.id;
@@ -65,7 +119,10 @@ t.test('--all-channels archives exactly what the bot can read, once, within the 
   t.ok(fake.stats.apiMaxConcurrent <= 4, `API requests in flight never above twice --channel-concurrency (max ${fake.stats.apiMaxConcurrent})`);
   const done = run.events.filter((e) => e.event === 'channel_done') as unknown as Array<{ channel_id: string; parent_id?: string }>;
   t.equal(new Set(done.map((d) => d.channel_id)).size, done.length, 'each channel and thread archived once');
-  t.ok(done.some((d) => d.parent_id), 'threads carry their parent');
+  t.ok(
+    done.some((d) => d.parent_id),
+    'threads carry their parent',
+  );
 
   // The active thread is archived between runs: the next run does not archive it again.
   const side = guild.channels.find((c) => c.name === 'side')!;
@@ -87,9 +144,15 @@ t.test('dps channels | filter readable | dps scrape --channel-id - (stdin)', asy
   const readable = listed.lines.filter((l) => l.readable === true && l.nsfw !== true && l.type !== 15 && l.type !== 4);
   t.ok(readable.length >= 6, `${readable.length} readable channels and threads listed`);
   const input = readable.map((l) => JSON.stringify(l)).join('\n');
-  const scraped = await runCli(['scrape', '--server-id', guild.id, '--channel-id', '-', '--no-threads', '--types', 'all', '--out', join(dir, 'out'), '--state', join(dir, 'state')], { env, input });
+  const scraped = await runCli(
+    ['scrape', '--server-id', guild.id, '--channel-id', '-', '--no-threads', '--types', 'all', '--out', join(dir, 'out'), '--state', join(dir, 'state')],
+    { env, input },
+  );
   t.equal(scraped.code, 0, scraped.stderr);
-  const done = scraped.lines.filter((l) => l.event === 'channel_done').map((l) => l.channel_id).sort();
+  const done = scraped.lines
+    .filter((l) => l.event === 'channel_done')
+    .map((l) => l.channel_id)
+    .sort();
   t.same(done, readable.map((l) => l.id).sort(), 'exactly the piped channels were archived');
 });
 
@@ -103,7 +166,15 @@ t.test('--all-channels archives the first channels while the threads of the serv
   t.teardown(() => fake.close());
   const dir = t.testdir();
   const guild = fake.scenario.guilds[0]!;
-  const run = await runLibrary({ token: fake.token, api: fake.api, guildId: guild.id, allChannels: true, out: join(dir, 'out'), state: join(dir, 'state'), channelConcurrency: 2 });
+  const run = await runLibrary({
+    token: fake.token,
+    api: fake.api,
+    guildId: guild.id,
+    allChannels: true,
+    out: join(dir, 'out'),
+    state: join(dir, 'state'),
+    channelConcurrency: 2,
+  });
   t.equal(run.result.exitCode, 0);
   const listing = fake.requests.filter((r) => r.route.includes('/threads/archived')).map((r) => r.at);
   const history = fake.requests.filter((r) => r.route === 'GET /channels/:id/messages').map((r) => r.at);
@@ -120,7 +191,19 @@ t.test('failOnChannelError: an unreadable requested channel stops the run before
   const dir = t.testdir();
   const guild = fake.scenario.guilds[0]!;
   const id = (name: string) => guild.channels.find((c) => c.name === name)!.id;
-  const options = { token: fake.token, api: fake.api, guildId: guild.id, channelIds: [id('general'), id('hidden')], failOnChannelError: true, out: join(dir, 'out'), state: join(dir, 'state') };
+  const options = {
+    token: fake.token,
+    api: fake.api,
+    guildId: guild.id,
+    channelIds: [id('general'), id('hidden')],
+    failOnChannelError: true,
+    out: join(dir, 'out'),
+    state: join(dir, 'state'),
+  };
   await t.rejects(runLibrary(options), { code: 'DPS_ACCESS' });
-  t.same(fake.requests.filter((r) => r.route === 'GET /channels/:id/messages'), [], 'no history was read');
+  t.same(
+    fake.requests.filter((r) => r.route === 'GET /channels/:id/messages'),
+    [],
+    'no history was read',
+  );
 });

@@ -22,7 +22,15 @@ t.test('a channel is archived completely and exactly, then incrementally', async
   const dir = t.testdir();
   const guild = fake.scenario.guilds[0]!;
   const channel = guild.channels[0]!;
-  const base = { token: fake.token, api: fake.api, guildId: guild.id, channelIds: [channel.id], out: join(dir, 'out'), state: join(dir, 'state'), types: 'all' };
+  const base = {
+    token: fake.token,
+    api: fake.api,
+    guildId: guild.id,
+    channelIds: [channel.id],
+    out: join(dir, 'out'),
+    state: join(dir, 'state'),
+    types: 'all',
+  };
 
   const first = await runLibrary(base);
   t.equal(first.result.exitCode, 0, 'exit code 0');
@@ -74,7 +82,10 @@ t.test('a channel is archived completely and exactly, then incrementally', async
 });
 
 t.test('identical bytes are stored once (hard link) and hostile names stay inside --out', async (t) => {
-  const scenario = buildScenario({ seed: 7, guilds: [{ name: 'Evil/..\\Server', channels: [{ name: '../../etc', messages: 60, imageRatio: 0.2, special: ['hostile', 'duplicates'] }] }] });
+  const scenario = buildScenario({
+    seed: 7,
+    guilds: [{ name: 'Evil/..\\Server', channels: [{ name: '../../etc', messages: 60, imageRatio: 0.2, special: ['hostile', 'duplicates'] }] }],
+  });
   const fake = await startFakeDiscord({ scenario });
   t.teardown(() => fake.close());
   const dir = t.testdir();
@@ -97,7 +108,11 @@ t.test('identical bytes are stored once (hard link) and hostile names stay insid
     t.notOk(relative(out, s.path).startsWith('..'), `inside out: ${s.path}`);
     t.ok(existsSync(s.path));
     for (const part of relative(out, s.path).split('/')) {
-      t.notMatch(part, new RegExp(String.raw`[<>:"|?*\\${regexRange(0x00, 0x1f)}]|^(con|prn|aux|nul|com\d|lpt\d)(\.|$)|[. ]$`, 'i'), `portable component: ${part}`);
+      t.notMatch(
+        part,
+        new RegExp(String.raw`[<>:"|?*\\${regexRange(0x00, 0x1f)}]|^(con|prn|aux|nul|com\d|lpt\d)(\.|$)|[. ]$`, 'i'),
+        `portable component: ${part}`,
+      );
       t.ok(Buffer.byteLength(part) <= 255);
     }
   }
@@ -119,8 +134,14 @@ t.test('filters: types, max size, date window', async (t) => {
     a.content_type ? /^image\/(png|jpe?g|gif|webp)$/.test(a.content_type) : /\.(png|jpe?g|gif|webp)$/i.test(a.filename);
   const want = expected.filter((a) => isPhoto(a) && a.size <= 100_000);
   t.same(saved.map((s) => s.attachment_id).sort(), want.map((a) => a.attachment_id).sort(), 'only photos up to 100 KB');
-  t.ok(skipped.some((s) => s.reason === 'type'), 'non-photos skipped with reason type');
-  t.ok(skipped.some((s) => s.reason === 'too_large'), 'large files skipped with reason too_large');
+  t.ok(
+    skipped.some((s) => s.reason === 'type'),
+    'non-photos skipped with reason type',
+  );
+  t.ok(
+    skipped.some((s) => s.reason === 'too_large'),
+    'large files skipped with reason too_large',
+  );
   t.equal(saved.length + skipped.length, expected.length, 'every attachment accounted for');
 
   // A date window: only messages inside it.
@@ -131,14 +152,30 @@ t.test('filters: types, max size, date window', async (t) => {
 });
 
 t.test('a bot without the Message Content intent is warned once per run, with the channel that showed it', async (t) => {
-  const fake = await startFakeDiscord({ scenario: buildScenario({ guilds: [{ name: 'G', channels: [{ name: 'a', messages: 60, imageRatio: 0.5 }, { name: 'b', messages: 60, imageRatio: 0.5 }] }] }), messageContentIntent: false });
+  const fake = await startFakeDiscord({
+    scenario: buildScenario({
+      guilds: [
+        {
+          name: 'G',
+          channels: [
+            { name: 'a', messages: 60, imageRatio: 0.5 },
+            { name: 'b', messages: 60, imageRatio: 0.5 },
+          ],
+        },
+      ],
+    }),
+    messageContentIntent: false,
+  });
   t.teardown(() => fake.close());
   const dir = t.testdir();
   const guild = fake.scenario.guilds[0]!;
   const run = await runLibrary({ token: fake.token, api: fake.api, guildId: guild.id, allChannels: true, out: join(dir, 'out'), state: join(dir, 'state') });
   const warnings = run.events.filter((e) => e.event === 'warning' && e.code === 'message_content_intent') as Array<{ channel_id: string; guild_id: string }>;
   t.equal(warnings.length, 1, 'one warning');
-  t.ok(guild.channels.some((c) => c.id === warnings[0]?.channel_id), 'names a channel of the run');
+  t.ok(
+    guild.channels.some((c) => c.id === warnings[0]?.channel_id),
+    'names a channel of the run',
+  );
   t.equal(warnings[0]?.guild_id, guild.id);
   t.equal(fake.requests.filter((r) => r.route === 'GET /applications/@me').length, 1, 'Discord asked once');
 });

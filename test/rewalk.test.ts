@@ -49,7 +49,10 @@ t.test('--max-size 1KB, then no limit: the skipped files are downloaded, nothing
   t.equal(lines.length, 1, 'one line on stderr');
   t.ok(lines[0]?.includes('#pics\\x1b[2J\\x1b]8;;http://x\\x07 ('), `the channel name is escaped: ${JSON.stringify(lines[0])}`);
   t.notOk(new RegExp(`[${regexRange(0x00, 0x09)}${regexRange(0x0b, 0x1f)}]`).test(lines[0] ?? ''), 'no control character reaches the terminal');
-  const large = expected.filter((a) => a.size > 1000).map((a) => a.attachment_id).sort();
+  const large = expected
+    .filter((a) => a.size > 1000)
+    .map((a) => a.attachment_id)
+    .sort();
   t.same(savedIds(second.events).sort(), large, 'the re-walk saves exactly the files the first run skipped');
   t.same(cdnIds(fake).sort(), large, 'and downloads only those');
   const skipped = second.events.filter((e) => e.event === 'skipped' && e.reason === 'already_archived').length;
@@ -77,7 +80,11 @@ t.test('--types png, then the default, then all: each widening fetches what was 
     runs.push(run.events);
   }
   const [png, photos, all] = runs.map(savedIds) as [string[], string[], string[]];
-  const is = (re: RegExp) => expected.filter((a) => re.test(a.content_type ?? '')).map((a) => a.attachment_id).sort();
+  const is = (re: RegExp) =>
+    expected
+      .filter((a) => re.test(a.content_type ?? ''))
+      .map((a) => a.attachment_id)
+      .sort();
   t.same([...png].sort(), is(/^image\/png/), 'png only');
   t.same([...photos].sort(), is(/^image\/(jpeg|gif|webp)/), 'then the other photo types');
   t.same([...all].sort(), is(/^(?!image\/(png|jpeg|gif|webp))/), 'then everything else');
@@ -147,7 +154,11 @@ t.test('an interrupted re-walk resumes: nothing lost, nothing downloaded or anno
   t.equal(new Set(announced).size, announced.length, 'no file announced twice across the three runs');
   t.same([...announced].sort(), expected.map((a) => a.attachment_id).sort(), 'together exactly the expected files');
   const downloadedBefore = new Set([...savedIds(first.events), ...savedIds(second)]);
-  t.same(cdnIds(fake).filter((id) => downloadedBefore.has(id)), [], 'nothing downloaded again');
+  t.same(
+    cdnIds(fake).filter((id) => downloadedBefore.has(id)),
+    [],
+    'nothing downloaded again',
+  );
   await assertExact(t, fake, options.out, options.state, channel.id);
   const store = await openStore(options.state);
   const record = await store.getChannel(channel.id);
@@ -156,7 +167,7 @@ t.test('an interrupted re-walk resumes: nothing lost, nothing downloaded or anno
   t.same(record?.walked_with, { types: 'all', max_size: null, embeds: false, stickers: false }, 'and the wider filter is recorded');
 });
 
-t.test('a record from an older dps (no filter) is taken as walked with this run\'s filter, and the user is told once', async (t) => {
+t.test("a record from an older dps (no filter) is taken as walked with this run's filter, and the user is told once", async (t) => {
   const fake = await fakeWith(35, 100);
   t.teardown(() => fake.close());
   const channel = fake.scenario.guilds[0]!.channels[0]!;
@@ -172,7 +183,10 @@ t.test('a record from an older dps (no filter) is taken as walked with this run\
   const upgraded = await runLibrary(options);
   t.same(warnings(upgraded.events, 'filter_widened'), [], 'no surprise re-walk');
   t.equal(warnings(upgraded.events, 'filter_unknown').length, 1, 'a filter_unknown warning');
-  t.ok(upgraded.logs.some((line) => /--from-start/.test(line)), 'stderr says how to fetch what older runs skipped');
+  t.ok(
+    upgraded.logs.some((line) => /--from-start/.test(line)),
+    'stderr says how to fetch what older runs skipped',
+  );
   t.equal(pages(fake), 1, 'one message request');
   const again = await runLibrary(options);
   t.same(warnings(again.events, 'filter_unknown'), [], 'said once: the record now holds the filter');

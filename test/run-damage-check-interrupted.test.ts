@@ -27,7 +27,9 @@ async function runAbortingOnDamage(options: ArchiveOptions): Promise<{ exitCode:
       }
       return true;
     },
-    on: () => stdout, once: () => stdout, off: () => stdout,
+    on: () => stdout,
+    once: () => stdout,
+    off: () => stdout,
   };
   const stderr = { write: () => true, on: () => stderr, once: () => stderr, off: () => stderr };
   const result = await archive(options, { stdout: stdout as never, stderr: stderr as never, signal: controller.signal });
@@ -47,7 +49,10 @@ t.test('a recovery run interrupted after its state_damaged warning: the next run
   for (const log of readdirSync(options.state).filter((f) => /^\d+\.log$/.test(f))) truncateSync(join(options.state, log), 0);
   fake.resetLog();
   const interrupted = await runAbortingOnDamage(options);
-  t.ok(interrupted.events.some((e) => e.event === 'warning'), 'the recovery run warned, then was interrupted');
+  t.ok(
+    interrupted.events.some((e) => e.event === 'warning'),
+    'the recovery run warned, then was interrupted',
+  );
 
   const next = await runLibrary(options);
   t.equal(next.result.exitCode, 0);

@@ -14,12 +14,16 @@ import { assertExact, baseOptions } from './helpers/verify.js';
 
 // The newest LevelDB log of a state directory.
 function newestLog(state: string): string {
-  const logs = readdirSync(state).filter((f) => /^\d+\.log$/.test(f)).sort();
+  const logs = readdirSync(state)
+    .filter((f) => /^\d+\.log$/.test(f))
+    .sort();
   return join(state, logs.at(-1)!);
 }
 
 async function damaged(t: Test, damage: (state: string) => void): Promise<void> {
-  const fake: FakeDiscord = await startFakeDiscord({ scenario: singleChannel({ seed: 81, messages: 60, imageRatio: 0.8, sizes: [1_000, 4_000], special: 'duplicates' }) });
+  const fake: FakeDiscord = await startFakeDiscord({
+    scenario: singleChannel({ seed: 81, messages: 60, imageRatio: 0.8, sizes: [1_000, 4_000], special: 'duplicates' }),
+  });
   t.teardown(() => fake.close());
   const dir = t.testdir();
   const channel = fake.scenario.guilds[0]!.channels[0]!;
@@ -45,7 +49,11 @@ async function damaged(t: Test, damage: (state: string) => void): Promise<void> 
 
   fake.resetLog();
   const third = await runLibrary(options);
-  t.same(third.events.filter((e) => e.event === 'warning'), [], 'the next run finds nothing lost');
+  t.same(
+    third.events.filter((e) => e.event === 'warning'),
+    [],
+    'the next run finds nothing lost',
+  );
   t.equal(fake.requests.filter((r) => r.kind === 'cdn').length, 0, 'and downloads nothing');
 }
 
@@ -53,7 +61,8 @@ t.test('a truncated LevelDB log', (t) =>
   damaged(t, (state) => {
     const log = newestLog(state);
     truncateSync(log, Math.floor(statSync(log).size / 3));
-  }));
+  }),
+);
 
 t.test('a garbled LevelDB log', (t) =>
   damaged(t, (state) => {
@@ -62,6 +71,7 @@ t.test('a garbled LevelDB log', (t) =>
     const fd = openSync(log, 'r+');
     writeSync(fd, Buffer.alloc(Math.min(40_000, Math.floor(size / 2)), 0xa5), 0, undefined, Math.floor(size / 4));
     closeSync(fd);
-  }));
+  }),
+);
 
 t.test('a state deleted while progress.json stayed', (t) => damaged(t, (state) => rmSync(state, { recursive: true, force: true })));

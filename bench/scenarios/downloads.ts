@@ -39,12 +39,31 @@ export async function downloads(ctx: BenchContext): Promise<ScenarioResult> {
         const fakeBefore = fake.cpuSeconds();
         try {
           if (which !== 'dps') {
-            const { run: script, result } = await runScript('baseline-raw.js', ['downloads', fake.api, fake.token, fake.channel_ids[0]!, dir.out, String(concurrency), which]);
+            const { run: script, result } = await runScript('baseline-raw.js', [
+              'downloads',
+              fake.api,
+              fake.token,
+              fake.channel_ids[0]!,
+              dir.out,
+              String(concurrency),
+              which,
+            ]);
             if (result.bytes !== total) throw new Error(`baseline wrote ${result.bytes} of ${total} bytes`);
             mbs[which].push(result.mbPerSecond as number);
             cpu[which].push(script.cpuSeconds);
           } else {
-            const r = await runDps(fake, ['--server-id', fake.guild_id, '--channel-id', fake.channel_ids[0]!, '--out', dir.out, '--state', dir.state, '--concurrency', String(concurrency)]);
+            const r = await runDps(fake, [
+              '--server-id',
+              fake.guild_id,
+              '--channel-id',
+              fake.channel_ids[0]!,
+              '--out',
+              dir.out,
+              '--state',
+              dir.state,
+              '--concurrency',
+              String(concurrency),
+            ]);
             if (r.code !== 0 || r.summary?.bytes !== total) throw new Error(`dps exited ${r.code}, ${r.summary?.bytes} of ${total} bytes: ${r.stderr}`);
             mbs.dps.push(r.summary.bytes / 1e6 / (r.summary.elapsed_ms / 1000));
             dpsWallMBs.push(r.summary.bytes / 1e6 / (r.wallMs / 1000));
@@ -85,15 +104,35 @@ export async function downloads(ctx: BenchContext): Promise<ScenarioResult> {
     command: `dps --server-id G --channel-id C --concurrency ${concurrency} (rate limits off) vs baseline-raw.js downloads (undici, ${concurrency} at once, pipeline to createWriteStream) and baseline-raw.js downloads ... sync (the same loop with writeSync) and baseline-raw.js downloads ... durable (writeSync, sha256, fsync, rename)`,
     setup: `${images} images, one per message, 95% 10-400 KB and 5% 1-8 MB: ${(total / 1e9).toFixed(2)} GB; fake in its own process on loopback`,
     rows: [
-      { figure: 'dps MB/s (bytes / the run\'s elapsed_ms: pagination, state, hashing, fsync, rename included)', value: median(mbs.dps).toFixed(0), runs: fmt(mbs.dps) },
+      {
+        figure: "dps MB/s (bytes / the run's elapsed_ms: pagination, state, hashing, fsync, rename included)",
+        value: median(mbs.dps).toFixed(0),
+        runs: fmt(mbs.dps),
+      },
       { figure: 'dps MB/s incl. process start (wall clock of `node bin/dps.js`)', value: median(dpsWallMBs).toFixed(0), runs: fmt(dpsWallMBs) },
       { figure: 'baseline MB/s (download phase only, no hash, no fsync)', value: median(mbs.stream).toFixed(0), runs: fmt(mbs.stream) },
       { figure: 'ratio dps / baseline (median of per-run ratios)', value: ratio.toFixed(3), runs: ratios.map((r) => r.toFixed(3)).join(', ') },
-      { figure: 'writeSync loop MB/s (the same loop, each chunk written with writeSync: no round trip through libuv\'s pool per chunk)', value: median(mbs.sync).toFixed(0), runs: fmt(mbs.sync) },
+      {
+        figure: "writeSync loop MB/s (the same loop, each chunk written with writeSync: no round trip through libuv's pool per chunk)",
+        value: median(mbs.sync).toFixed(0),
+        runs: fmt(mbs.sync),
+      },
       { figure: 'ratio dps / writeSync loop (median of per-run ratios)', value: syncRatio.toFixed(3), runs: syncRatios.map((r) => r.toFixed(3)).join(', ') },
-      { figure: 'durable loop MB/s (the writeSync loop plus a sha256 of every byte, and each file fsynced under a temp name, then renamed)', value: median(mbs.durable).toFixed(0), runs: fmt(mbs.durable) },
-      { figure: 'ratio durable loop / writeSync loop (what hashing and fsync alone cost; median of per-run ratios)', value: floorRatio.toFixed(3), runs: floorRatios.map((r) => r.toFixed(3)).join(', ') },
-      { figure: 'ratio dps / durable loop (median of per-run ratios)', value: durableRatio.toFixed(3), runs: durableRatios.map((r) => r.toFixed(3)).join(', ') },
+      {
+        figure: 'durable loop MB/s (the writeSync loop plus a sha256 of every byte, and each file fsynced under a temp name, then renamed)',
+        value: median(mbs.durable).toFixed(0),
+        runs: fmt(mbs.durable),
+      },
+      {
+        figure: 'ratio durable loop / writeSync loop (what hashing and fsync alone cost; median of per-run ratios)',
+        value: floorRatio.toFixed(3),
+        runs: floorRatios.map((r) => r.toFixed(3)).join(', '),
+      },
+      {
+        figure: 'ratio dps / durable loop (median of per-run ratios)',
+        value: durableRatio.toFixed(3),
+        runs: durableRatios.map((r) => r.toFixed(3)).join(', '),
+      },
       cpuRow('dps', 'dps'),
       cpuRow('the streaming loop (baseline)', 'stream'),
       cpuRow('the writeSync loop', 'sync'),
@@ -101,8 +140,12 @@ export async function downloads(ctx: BenchContext): Promise<ScenarioResult> {
     ],
     targets: [
       { target: 'downloads >= 0.85 x baseline MB/s', measured: `${round(ratio, 3)}`, met: ratio >= 0.85 },
-      { target: 'downloads >= 0.85 x the writeSync loop\'s MB/s (the faster loop found)', measured: `${round(syncRatio, 3)}`, met: syncRatio >= 0.85 },
-      { target: 'downloads >= 0.85 x the durable loop\'s MB/s (the writeSync loop doing what dps guarantees: sha256, fsync before rename)', measured: `${round(durableRatio, 3)}`, met: durableRatio >= 0.85 },
+      { target: "downloads >= 0.85 x the writeSync loop's MB/s (the faster loop found)", measured: `${round(syncRatio, 3)}`, met: syncRatio >= 0.85 },
+      {
+        target: "downloads >= 0.85 x the durable loop's MB/s (the writeSync loop doing what dps guarantees: sha256, fsync before rename)",
+        measured: `${round(durableRatio, 3)}`,
+        met: durableRatio >= 0.85,
+      },
     ],
     measuredAt: new Date().toISOString(),
     quick: ctx.quick,

@@ -12,7 +12,18 @@ async function peak(messages: number, imageRatio: number, runs: number): Promise
     for (let run = 0; run < runs; run++) {
       const dir = await scratch('memory');
       try {
-        const r = await runDps(fake, ['--server-id', fake.guild_id, '--channel-id', fake.channel_ids[0]!, '--out', dir.out, '--state', dir.state, '--global-rate-limit', '100000']);
+        const r = await runDps(fake, [
+          '--server-id',
+          fake.guild_id,
+          '--channel-id',
+          fake.channel_ids[0]!,
+          '--out',
+          dir.out,
+          '--state',
+          dir.state,
+          '--global-rate-limit',
+          '100000',
+        ]);
         if (r.code !== 0 || r.summary?.messages !== messages) throw new Error(`dps exited ${r.code} after ${r.summary?.messages} messages: ${r.stderr}`);
         rss.push(r.peakRssMB);
         perSecond.push((messages / r.summary.elapsed_ms) * 1000);
@@ -43,8 +54,15 @@ export async function memory(ctx: BenchContext, options: { scan?: number } = {})
     { figure: 'ratio large / small', value: ratio.toFixed(3) },
   ];
   if (scan) {
-    rows.push({ figure: `peak RSS, ${scanSize!.toLocaleString('en')} messages scanned, no images (MB, 1 run)`, value: median(scan.rss).toFixed(1), runs: `${median(scan.perSecond).toFixed(0)} msg/s` });
-    rows.push({ figure: `ratio ${scanSize!.toLocaleString('en')} scanned / ${small.toLocaleString('en')}`, value: (median(scan.rss) / median(a.rss)).toFixed(3) });
+    rows.push({
+      figure: `peak RSS, ${scanSize!.toLocaleString('en')} messages scanned, no images (MB, 1 run)`,
+      value: median(scan.rss).toFixed(1),
+      runs: `${median(scan.perSecond).toFixed(0)} msg/s`,
+    });
+    rows.push({
+      figure: `ratio ${scanSize!.toLocaleString('en')} scanned / ${small.toLocaleString('en')}`,
+      value: (median(scan.rss) / median(a.rss)).toFixed(3),
+    });
   }
   return {
     name: 'memory',

@@ -17,14 +17,27 @@ export async function pages(ctx: BenchContext): Promise<ScenarioResult> {
       if (result.messages !== messages) throw new Error(`baseline saw ${result.messages} of ${messages} messages`);
       const dir = await scratch('pages');
       try {
-        const r = await runDps(fake, ['--server-id', fake.guild_id, '--channel-id', fake.channel_ids[0]!, '--out', dir.out, '--state', dir.state, '--global-rate-limit', '100000']);
+        const r = await runDps(fake, [
+          '--server-id',
+          fake.guild_id,
+          '--channel-id',
+          fake.channel_ids[0]!,
+          '--out',
+          dir.out,
+          '--state',
+          dir.state,
+          '--global-rate-limit',
+          '100000',
+        ]);
         if (r.code !== 0 || r.summary?.messages !== messages) throw new Error(`dps exited ${r.code} after ${r.summary?.messages} messages: ${r.stderr}`);
         const perSecond = (r.summary.messages / r.summary.elapsed_ms) * 1000;
         ours.push(perSecond);
         raw.push(result.perSecond as number);
         ratios.push(perSecond / (result.perSecond as number));
         rss.push(r.peakRssMB);
-        log(`pages run ${run + 1}: dps ${perSecond.toFixed(0)} msg/s (${r.summary.saved} images), raw ${(result.perSecond as number).toFixed(0)} msg/s, peak RSS ${r.peakRssMB.toFixed(0)} MB`);
+        log(
+          `pages run ${run + 1}: dps ${perSecond.toFixed(0)} msg/s (${r.summary.saved} images), raw ${(result.perSecond as number).toFixed(0)} msg/s, peak RSS ${r.peakRssMB.toFixed(0)} MB`,
+        );
       } finally {
         dir.cleanup();
       }
@@ -40,7 +53,7 @@ export async function pages(ctx: BenchContext): Promise<ScenarioResult> {
     command: 'dps --server-id G --channel-id C (defaults, images downloaded too) vs baseline-raw.js pages (sequential GET ?after=&limit=100 + JSON.parse)',
     setup: `${messages.toLocaleString('en')} messages, 1% with images (2-40 KB), rate limits off, no added latency; fake in its own process`,
     rows: [
-      { figure: 'dps messages/s (the run\'s elapsed_ms)', value: median(ours).toFixed(0), runs: fmt(ours) },
+      { figure: "dps messages/s (the run's elapsed_ms)", value: median(ours).toFixed(0), runs: fmt(ours) },
       { figure: 'baseline messages/s', value: median(raw).toFixed(0), runs: fmt(raw) },
       { figure: 'ratio dps / baseline', value: ratio.toFixed(3), runs: ratios.map((r) => r.toFixed(3)).join(', ') },
       { figure: 'dps peak RSS, MB', value: median(rss).toFixed(0), runs: fmt(rss) },

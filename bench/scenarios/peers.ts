@@ -20,7 +20,7 @@ export async function peers(ctx: BenchContext): Promise<ScenarioResult> {
       setup: 'discord.py not importable by /usr/bin/python3',
       rows: [],
       targets: [],
-      notes: ['Skipped: install Debian\'s python3-discord (apt-get install python3-discord) to run the discord.py peer.'],
+      notes: ["Skipped: install Debian's python3-discord (apt-get install python3-discord) to run the discord.py peer."],
     };
   }
   const images = ctx.quick ? 500 : 5_000;
@@ -44,16 +44,31 @@ export async function peers(ctx: BenchContext): Promise<ScenarioResult> {
             const { result } = await runScript('baseline-raw.js', ['downloads', fake.api, fake.token, fake.channel_ids[0]!, dir.out, String(concurrency)]);
             raw.push(result.mbPerSecond as number);
           } else if (which === 'peer') {
-            const r = await runProcess(PYTHON, [join(ROOT, 'bench', 'peers', 'discordpy_peer.py'), fake.api, fake.token, fake.channel_ids[0]!, dir.out, String(concurrency)], {
-              onSpawn: (child) => child.stdout!.on('data', (chunk: Buffer) => (out += chunk.toString())),
-            });
+            const r = await runProcess(
+              PYTHON,
+              [join(ROOT, 'bench', 'peers', 'discordpy_peer.py'), fake.api, fake.token, fake.channel_ids[0]!, dir.out, String(concurrency)],
+              {
+                onSpawn: (child) => child.stdout!.on('data', (chunk: Buffer) => (out += chunk.toString())),
+              },
+            );
             if (r.code !== 0) throw new Error(`discord.py peer exited ${r.code}: ${r.stderr}`);
             const result = JSON.parse(out.trim().split('\n').at(-1)!) as { bytes: number; mbPerSecond: number };
             out = '';
             if (result.bytes !== total) throw new Error(`peer wrote ${result.bytes} of ${total} bytes`);
             peer.push(result.mbPerSecond);
           } else {
-            const r = await runDps(fake, ['--server-id', fake.guild_id, '--channel-id', fake.channel_ids[0]!, '--out', dir.out, '--state', dir.state, '--concurrency', String(concurrency)]);
+            const r = await runDps(fake, [
+              '--server-id',
+              fake.guild_id,
+              '--channel-id',
+              fake.channel_ids[0]!,
+              '--out',
+              dir.out,
+              '--state',
+              dir.state,
+              '--concurrency',
+              String(concurrency),
+            ]);
             if (r.code !== 0) throw new Error(`dps exited ${r.code}`);
             ours.push(r.summary!.bytes / 1e6 / (r.summary!.elapsed_ms / 1000));
           }

@@ -18,20 +18,26 @@ export async function realistic(ctx: BenchContext): Promise<ScenarioResult> {
   for (let run = 0; run < ctx.runs; run++) {
     const fake = await startFake({
       scenario: { kind: 'server', channels, messages, imageRatio: 0.05, sizes: [2_000, 20_000] },
-      options: { rateLimit: { perChannel: { limit: 50, windowMs: 1000 }, global: 50, hidden: { limit: 5, windowMs: 5000, advertisedLimit: 1000 }, latencyMs: 80 } },
+      options: {
+        rateLimit: { perChannel: { limit: 50, windowMs: 1000 }, global: 50, hidden: { limit: 5, windowMs: 5000, advertisedLimit: 1000 }, latencyMs: 80 },
+      },
       keepTimes: true,
     });
     const dir = await scratch('realistic');
     try {
       let started = 0;
       let stoppedAt = 0;
-      const r = await runDps(fake, ['--server-id', fake.guild_id, '--all-channels', '--channel-concurrency', String(channels), '--out', dir.out, '--state', dir.state], (child) => {
-        started = Date.now();
-        setTimeout(() => {
-          stoppedAt = Date.now();
-          child.kill('SIGINT');
-        }, seconds * 1000);
-      });
+      const r = await runDps(
+        fake,
+        ['--server-id', fake.guild_id, '--all-channels', '--channel-concurrency', String(channels), '--out', dir.out, '--state', dir.state],
+        (child) => {
+          started = Date.now();
+          setTimeout(() => {
+            stoppedAt = Date.now();
+            child.kill('SIGINT');
+          }, seconds * 1000);
+        },
+      );
       if (r.code !== 130 && r.code !== 0) throw new Error(`dps exited ${r.code}: ${r.stderr}`);
       const s = await fake.stats();
       const end = stoppedAt || Date.now();
@@ -46,7 +52,9 @@ export async function realistic(ctx: BenchContext): Promise<ScenarioResult> {
       counts429.push(limited);
       totals.push(all);
       invalid.push(s.stats.invalid);
-      log(`realistic run ${run + 1}: ${rate.toFixed(1)} history req/s (ceiling ${ceiling}), ${limited} of ${all} API requests answered 429, invalid ${s.stats.invalid}, ${r.summary?.messages ?? '?'} messages`);
+      log(
+        `realistic run ${run + 1}: ${rate.toFixed(1)} history req/s (ceiling ${ceiling}), ${limited} of ${all} API requests answered 429, invalid ${s.stats.invalid}, ${r.summary?.messages ?? '?'} messages`,
+      );
     } finally {
       dir.cleanup();
       await fake.close();
@@ -63,10 +71,18 @@ export async function realistic(ctx: BenchContext): Promise<ScenarioResult> {
     setup:
       `${channels} channels x ${messages.toLocaleString('en')} messages (5% with a 2-20 KB image); fake: history really 5 per 5 s per channel while ` +
       `headers advertise 1000, other buckets 50/s, 50/s global, +80 ms per API response. Duration-bounded: ${seconds} s of a run that would take ` +
-      `${Math.round((messages / 100) / 1)} s at the ceiling (a reduction from the issue's full 20,000-message channels, which need ~200 s each).`,
+      `${Math.round(messages / 100 / 1)} s at the ceiling (a reduction from the issue's full 20,000-message channels, which need ~200 s each).`,
     rows: [
-      { figure: 'successful history requests/s (from spawn to SIGINT, start-up included)', value: rate.toFixed(1), runs: achieved.map((v) => v.toFixed(1)).join(', ') },
-      { figure: 'successful history requests/s from the first history request to SIGINT (without target resolution)', value: median(steady).toFixed(1), runs: steady.map((v) => v.toFixed(1)).join(', ') },
+      {
+        figure: 'successful history requests/s (from spawn to SIGINT, start-up included)',
+        value: rate.toFixed(1),
+        runs: achieved.map((v) => v.toFixed(1)).join(', '),
+      },
+      {
+        figure: 'successful history requests/s from the first history request to SIGINT (without target resolution)',
+        value: median(steady).toFixed(1),
+        runs: steady.map((v) => v.toFixed(1)).join(', '),
+      },
       { figure: `ceiling min(50, channels x 1/s)`, value: String(ceiling) },
       { figure: 'ratio achieved / ceiling', value: (rate / ceiling).toFixed(3) },
       { figure: 'API requests answered 429 (share)', value: `${(share * 100).toFixed(2)}%`, runs: counts429.map((c, i) => `${c}/${totals[i]}`).join(', ') },

@@ -32,7 +32,10 @@ export function isDiscordApiHost(hostname: string): boolean {
 
 // 127.0.0.0/8, ::1 (also as an IPv4-mapped address) and localhost: traffic that never leaves this machine.
 export function isLoopback(hostname: string): boolean {
-  const host = hostname.toLowerCase().replace(/^\[|\]$/g, '').replace(/\.$/, '');
+  const host = hostname
+    .toLowerCase()
+    .replace(/^\[|\]$/g, '')
+    .replace(/\.$/, '');
   if (host === 'localhost') return true;
   if (isIP(host) === 4) return host.startsWith('127.');
   if (isIP(host) === 6) return host === '::1' || /^::ffff:(127\.|7f)/.test(host);

@@ -170,7 +170,9 @@ export class DiscordClient implements Pacing {
         // A body that is not JSON (a proxy's HTML page) comes back as bytes: an invalid response, retried like a
         // 5xx, never data (history pages are checked in full by the transport).
         if (result === null || typeof result !== 'object' || result instanceof ArrayBuffer) {
-          throw new InvalidResponseError(`invalid response for ${context.what ?? route}: ${typeof result === 'string' ? 'text' : result === null ? 'null' : 'bytes'} instead of JSON`);
+          throw new InvalidResponseError(
+            `invalid response for ${context.what ?? route}: ${typeof result === 'string' ? 'text' : result === null ? 'null' : 'bytes'} instead of JSON`,
+          );
         }
         accepted = true;
         return result as T;
@@ -297,10 +299,12 @@ export class DiscordClient implements Pacing {
   private translate(error: unknown, target: string): unknown {
     if (!(error instanceof DiscordAPIError)) return error;
     const { status } = error;
-    const message = typeof (error.rawError as { message?: unknown } | undefined)?.message === 'string' ? error.message : (STATUS_CODES[status] ?? 'Client Error');
+    const message =
+      typeof (error.rawError as { message?: unknown } | undefined)?.message === 'string' ? error.message : (STATUS_CODES[status] ?? 'Client Error');
     const code = typeof error.code === 'number' && error.code ? error.code : undefined;
     const detail = `${this.clean(message)} (${status}${code ? `, code ${code}` : ''})`;
-    if (status === 401) return new AuthError(`Discord rejected the token: ${detail}. Check --token / DISCORD_TOKEN and --token-type.`, { cause: error, status });
+    if (status === 401)
+      return new AuthError(`Discord rejected the token: ${detail}. Check --token / DISCORD_TOKEN and --token-type.`, { cause: error, status });
     if (status === 403) return new AccessError('DPS_ACCESS', `no access to ${target}: ${detail}`, { cause: error, status });
     if (status === 404) return new AccessError('DPS_NOT_FOUND', `${target} not found: ${detail}`, { cause: error, status });
     return new ApiError(`Discord refused the request for ${target}: ${detail}`, { cause: error, status, apiCode: code });

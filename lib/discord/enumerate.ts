@@ -88,7 +88,10 @@ const THREAD_PAGE = 100;
 // A list that is not a list (a proxy's JSON, say) is an invalid response, never an empty server.
 export function channelObjects(value: unknown, what = 'a channel list'): RawChannel[] {
   if (!Array.isArray(value)) throw new ApiError(`invalid response for ${what}: ${value === null ? 'null' : typeof value} instead of a list`);
-  return value.filter((c): c is RawChannel => typeof c === 'object' && c !== null && typeof (c as { id?: unknown }).id === 'string' && typeof (c as { type?: unknown }).type === 'number');
+  return value.filter(
+    (c): c is RawChannel =>
+      typeof c === 'object' && c !== null && typeof (c as { id?: unknown }).id === 'string' && typeof (c as { type?: unknown }).type === 'number',
+  );
 }
 
 export const THREAD_PARENT_TYPES: ReadonlySet<number> = new Set([0, 5, 15, 16]);

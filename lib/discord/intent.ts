@@ -37,7 +37,7 @@ const filled = (list: unknown[] | null | undefined): boolean => Array.isArray(li
 // No content, files, embeds, components or poll (the fields the intent empties); forwards are judged by their snapshot.
 function blank(m: MessageLike): boolean {
   if (m.content || filled(m.attachments) || filled(m.embeds) || filled(m.components) || m.poll != null) return false;
-  return (m.message_snapshots ?? []).every((s) => blank(((s as { message?: MessageLike } | null)?.message ?? {})));
+  return (m.message_snapshots ?? []).every((s) => blank((s as { message?: MessageLike } | null)?.message ?? {}));
 }
 
 // True when a page looks stripped by a missing intent: it has user messages that are exempt from nothing (not by

@@ -47,7 +47,8 @@ export function mediaOf(message: APIMessage, options: MediaOptions = {}): MediaC
   };
   for (const [index, attachment] of arrayOf<APIAttachment>(message.attachments).entries()) add(checkedAttachment(message, attachment, index, 'attachment'));
   for (const [s, snapshot] of arrayOf<{ message?: Partial<APIMessage> }>(message.message_snapshots).entries()) {
-    for (const [index, attachment] of arrayOf<APIAttachment>(snapshot.message?.attachments).entries()) add(checkedAttachment(message, attachment, index, 'forward', s));
+    for (const [index, attachment] of arrayOf<APIAttachment>(snapshot.message?.attachments).entries())
+      add(checkedAttachment(message, attachment, index, 'forward', s));
     if (options.embeds) for (const embed of arrayOf<APIEmbed>(snapshot.message?.embeds)) for (const c of fromEmbed(embed, options)) add(c);
   }
   for (const media of componentMedia(message.components)) add(media);
@@ -72,7 +73,8 @@ function checkedAttachment(message: APIMessage, attachment: APIAttachment, index
   });
   const synthetic = (): string => syntheticId('invalid', `${message.id}/${source}/${snapshot}/${index}`);
   if (attachment === null || typeof attachment !== 'object' || Array.isArray(attachment)) return invalid(synthetic(), `${where} is not an attachment object`);
-  if (typeof attachment.id !== 'string' || !isSnowflake(attachment.id) || attachment.id === '0') return invalid(synthetic(), `${where} has no valid id (${JSON.stringify(attachment.id)?.slice(0, 40) ?? 'none'})`);
+  if (typeof attachment.id !== 'string' || !isSnowflake(attachment.id) || attachment.id === '0')
+    return invalid(synthetic(), `${where} has no valid id (${JSON.stringify(attachment.id)?.slice(0, 40) ?? 'none'})`);
   if (typeof attachment.url !== 'string' || !isHttpUrl(attachment.url)) {
     const shown = typeof attachment.url === 'string' ? `"${attachment.url.slice(0, 40)}"` : `a ${attachment.url === null ? 'null' : typeof attachment.url}`;
     return invalid(attachment.id, `${where}: its url is ${shown}, not an http(s) URL`);
@@ -159,7 +161,14 @@ function fromSticker(sticker: { id?: unknown; name?: unknown; format_type?: unkn
   const ext = format === 3 ? 'json' : format === 4 ? 'gif' : 'png';
   const type = format === 3 ? 'application/json' : format === 4 ? 'image/gif' : format === 2 ? 'image/apng' : 'image/png';
   const name = typeof sticker.name === 'string' && sticker.name ? sticker.name : 'sticker';
-  return { id: `sticker-${sticker.id}`, filename: `${name}.${ext}`, size: undefined, content_type: type, url: `${base}/stickers/${sticker.id}.${ext}`, source: 'sticker' };
+  return {
+    id: `sticker-${sticker.id}`,
+    filename: `${name}.${ext}`,
+    size: undefined,
+    content_type: type,
+    url: `${base}/stickers/${sticker.id}.${ext}`,
+    source: 'sticker',
+  };
 }
 
 function arrayOf<T>(value: unknown): T[] {

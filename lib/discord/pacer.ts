@@ -174,7 +174,8 @@ export class Pacer {
     const { starts } = state;
     const learnt = this.buckets.get(bucketKey(key));
     if (learnt) {
-      if (learnt.limit <= MAX_LOG && starts.length >= learnt.limit) startAt = Math.max(startAt, starts[starts.length - learnt.limit]! + learnt.windowMs + MARGIN_MS);
+      if (learnt.limit <= MAX_LOG && starts.length >= learnt.limit)
+        startAt = Math.max(startAt, starts[starts.length - learnt.limit]! + learnt.windowMs + MARGIN_MS);
       else if (learnt.limit > MAX_LOG && starts.length > 0) startAt = Math.max(startAt, starts[starts.length - 1]! + learnt.windowMs / learnt.limit);
     }
     if (this.politeMs > 0 && starts.length > 0) startAt = Math.max(startAt, starts[starts.length - 1]! + this.politeMs);

@@ -111,14 +111,7 @@ function startWalk(down: boolean, page: Promise<APIMessage[]>): Walk {
 // Every message in (lo, hi), exclusive bounds, once: up from lo and, once a first full page shows there is more
 // than a page of it, down from hi (while `twoAtOnce` says so). Ends with an empty page whose cursor is `top`:
 // everything <= top is walked.
-async function* walkSpan(
-  fetchPage: FetchPage,
-  lo: string,
-  hi: string,
-  top: string,
-  prefetch: boolean,
-  twoAtOnce: () => boolean,
-): AsyncGenerator<HistoryPage> {
+async function* walkSpan(fetchPage: FetchPage, lo: string, hi: string, top: string, prefetch: boolean, twoAtOnce: () => boolean): AsyncGenerator<HistoryPage> {
   let up: Walk | undefined = startWalk(false, fetchPage({ after: lo }));
   let down: Walk | undefined;
   let downStarted = false;
@@ -171,7 +164,16 @@ async function nextWalk(up: Walk | undefined, down: Walk | undefined, lastDown: 
   if (up === undefined || down === undefined) return (up ?? down)!;
   if (up.ready && down.ready) return lastDown ? up : down;
   if (up.ready || down.ready) return up.ready ? up : down;
-  return Promise.race([up.page.then(() => up, () => up), down.page.then(() => down, () => down)]);
+  return Promise.race([
+    up.page.then(
+      () => up,
+      () => up,
+    ),
+    down.page.then(
+      () => down,
+      () => down,
+    ),
+  ]);
 }
 
 // Keeps message objects with a valid id (the history path has already refused a page with anything else, see

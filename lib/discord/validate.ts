@@ -24,7 +24,8 @@ export function historyPage(contentType: string | undefined, text: string, what:
   } catch {
     throw new InvalidResponseError(`invalid response for ${what}: the JSON body is cut off or malformed`);
   }
-  if (!Array.isArray(body)) throw new InvalidResponseError(`invalid response for ${what}: a JSON ${body === null ? 'null' : typeof body} instead of an array of messages`);
+  if (!Array.isArray(body))
+    throw new InvalidResponseError(`invalid response for ${what}: a JSON ${body === null ? 'null' : typeof body} instead of an array of messages`);
   for (const [index, message] of body.entries()) {
     if (message === null || typeof message !== 'object' || Array.isArray(message)) {
       throw new InvalidResponseError(`invalid response for ${what}: entry ${index} is not a message object`);

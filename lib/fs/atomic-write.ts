@@ -138,9 +138,7 @@ export function ensureDirInside(root: string, dir: string, folders: FolderCache 
 async function writeAll(handle: FileHandle, chunks: Uint8Array[]): Promise<void> {
   let pending = chunks;
   while (pending.length > 0) {
-    const { bytesWritten } = pending.length === 1
-      ? await handle.write(pending[0]!, 0, pending[0]!.byteLength)
-      : await handle.writev(pending);
+    const { bytesWritten } = pending.length === 1 ? await handle.write(pending[0]!, 0, pending[0]!.byteLength) : await handle.writev(pending);
     let written = bytesWritten;
     while (pending.length > 0 && written >= pending[0]!.byteLength) {
       written -= pending[0]!.byteLength;
@@ -153,11 +151,7 @@ async function writeAll(handle: FileHandle, chunks: Uint8Array[]): Promise<void>
 // Stream a body into a fresh temp file in `dir`, hashing while writing, then fsync it. The temp file is
 // removed on any failure: a size mismatch (DownloadError, retryable), a full disk (DiskFullError), an abort
 // (the signal's reason is thrown); other errors (e.g. from the body) are rethrown unchanged.
-export async function writeTemp(
-  dir: string,
-  body: AsyncIterable<Uint8Array | string> | NodeJS.ReadableStream,
-  opts: WriteTempOptions = {},
-): Promise<TempFile> {
+export async function writeTemp(dir: string, body: AsyncIterable<Uint8Array | string> | NodeJS.ReadableStream, opts: WriteTempOptions = {}): Promise<TempFile> {
   const { expectedSize, signal } = opts;
   signal?.throwIfAborted();
   const tempPath = tempName(dir);
@@ -310,7 +304,6 @@ export async function writeFile(
 export async function discardTemp(tempPath: string): Promise<void> {
   await fs.rm(tempPath, { force: true });
 }
-
 
 // `folder` checked and held open for the calls that follow (release the pin after them); none unchecked.
 function holdChecked(folder: FolderIdentity | undefined, what: string): Pin | undefined {

@@ -27,7 +27,8 @@ export function outputError(out: string, error: unknown): OutputError {
 // so a crash in between leaves nothing the next run does not clean up).
 export async function checkOutputWritable(out: string): Promise<void> {
   const existing = await fs.stat(out).catch(() => undefined);
-  if (existing !== undefined && !existing.isDirectory()) throw new OutputError(`cannot write to the output folder ${out}: it is a file, not a folder; fix --out and re-run`);
+  if (existing !== undefined && !existing.isDirectory())
+    throw new OutputError(`cannot write to the output folder ${out}: it is a file, not a folder; fix --out and re-run`);
   try {
     await makeFolder(out);
     const probe = tempName(out);

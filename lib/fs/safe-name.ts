@@ -130,7 +130,9 @@ export function validatePattern(pattern: string): void {
   if (validPatterns.has(pattern)) return;
   const unknown = [...pattern.matchAll(PLACEHOLDER)].map((m) => m[1] ?? '').filter((name) => !isPlaceholder(name));
   if (unknown.length > 0) {
-    const known = Object.keys(namePlaceholders).map((name) => `{${name}}`).join(', ');
+    const known = Object.keys(namePlaceholders)
+      .map((name) => `{${name}}`)
+      .join(', ');
     const listed = [...new Set(unknown)].map((name) => `{${name}}`).join(', ');
     throw new UsageError(`unknown placeholder ${listed} in name pattern "${pattern}"; known placeholders: ${known}`);
   }

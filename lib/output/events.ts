@@ -105,7 +105,13 @@ export type DpsEvent = SavedEvent | SkippedEvent | FailedEvent | ChannelDoneEven
 
 // The fields every file event starts with: where the file was posted, and which one it is.
 function fileFields(item: MediaItem): Pick<SavedEvent, 'guild_id' | 'channel_id' | 'message_id' | 'attachment_id' | 'filename'> {
-  return { guild_id: item.context.guild_id, channel_id: item.context.channel_id, message_id: item.message_id, attachment_id: item.attachment_id, filename: item.filename };
+  return {
+    guild_id: item.context.guild_id,
+    channel_id: item.context.channel_id,
+    message_id: item.message_id,
+    attachment_id: item.attachment_id,
+    filename: item.filename,
+  };
 }
 
 export function savedEvent(result: SavedResult): SavedEvent {

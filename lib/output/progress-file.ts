@@ -89,7 +89,8 @@ export class ProgressFile {
 
   // Reads what the state holds now, writes the file once and then every intervalMs.
   async start(signal?: AbortSignal): Promise<void> {
-    for await (const item of this.#store.failedItems({}, signal)) this.#pendingAtStart.set(item.channel_id, (this.#pendingAtStart.get(item.channel_id) ?? 0) + 1);
+    for await (const item of this.#store.failedItems({}, signal))
+      this.#pendingAtStart.set(item.channel_id, (this.#pendingAtStart.get(item.channel_id) ?? 0) + 1);
     for await (const channel of this.#store.channels(signal)) this.#atStart.set(channel.channel_id, channel);
     await this.#write(true);
     this.#timer = setInterval(() => void this.#write(true), this.#intervalMs);

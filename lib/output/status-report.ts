@@ -11,7 +11,17 @@ export interface StatusReport {
       name: string;
       channels: Record<
         string,
-        { name: string; parent_id?: string; last_message_id: string | null; done_above?: { from: string; to: string }; last_updated: string; total_images: number; failed: number; pending: number; gone?: number }
+        {
+          name: string;
+          parent_id?: string;
+          last_message_id: string | null;
+          done_above?: { from: string; to: string };
+          last_updated: string;
+          total_images: number;
+          failed: number;
+          pending: number;
+          gone?: number;
+        }
       >;
     }
   >;

@@ -64,7 +64,10 @@ function folderExisted(store: Store, folder: string): Promise<boolean> {
   }
   let existed = folders.get(folder);
   if (existed === undefined) {
-    existed = fs.lstat(folder).then((stat) => stat.isDirectory(), () => false);
+    existed = fs.lstat(folder).then(
+      (stat) => stat.isDirectory(),
+      () => false,
+    );
     folders.set(folder, existed);
   }
   return existed;
@@ -72,8 +75,12 @@ function folderExisted(store: Store, folder: string): Promise<boolean> {
 
 async function hashFile(file: string, signal: AbortSignal | undefined): Promise<string> {
   const hash = createHash('sha256');
-  await pipeline(createReadStream(file), async (source: AsyncIterable<Buffer>) => {
-    for await (const chunk of source) hash.update(chunk);
-  }, signal === undefined ? {} : { signal });
+  await pipeline(
+    createReadStream(file),
+    async (source: AsyncIterable<Buffer>) => {
+      for await (const chunk of source) hash.update(chunk);
+    },
+    signal === undefined ? {} : { signal },
+  );
   return hash.digest('hex');
 }

@@ -97,7 +97,8 @@ export async function* checkpoint(source: AsyncIterable<ItemResult>, options: Ch
   } finally {
     // Runs on success, on error and on abort: everything up to the watermark is recorded, so saving it is safe.
     await flush();
-    if (options.saveCursor && watermark === undefined && doneAbove === undefined) await store.advanceCursor(context.channel_id, undefined, channelPatch(context));
+    if (options.saveCursor && watermark === undefined && doneAbove === undefined)
+      await store.advanceCursor(context.channel_id, undefined, channelPatch(context));
   }
   if (options.channelDone === false) return;
   const record = await store.getChannel(context.channel_id);
@@ -123,7 +124,10 @@ function report(result: FileResult, counts: Counts): DpsEvent {
     case 'archived': {
       // An earlier run's file: announced from its record when its event was never printed, else skipped.
       const { item, path, bytes, sha256, duplicate_of } = result;
-      return report(result.announce ? { kind: 'saved', item, path, bytes, sha256, duplicate_of } : { kind: 'skipped', item, reason: 'already_archived' }, counts);
+      return report(
+        result.announce ? { kind: 'saved', item, path, bytes, sha256, duplicate_of } : { kind: 'skipped', item, reason: 'already_archived' },
+        counts,
+      );
     }
   }
 }

@@ -63,5 +63,8 @@ export async function claimPath(item: MediaItem, options: NamingOptions, from = 
 export function candidatePaths(item: MediaItem, options: Pick<NamingOptions, 'out' | 'namePattern'>): { path: string; suffixedPath: string } {
   const folder = itemFolder(options.out, item);
   const rendered = renderName(options.namePattern, nameVars(item));
-  return { path: resolveInside(folder, candidateName(rendered, item.attachment_id, 0)), suffixedPath: resolveInside(folder, candidateName(rendered, item.attachment_id, 1)) };
+  return {
+    path: resolveInside(folder, candidateName(rendered, item.attachment_id, 0)),
+    suffixedPath: resolveInside(folder, candidateName(rendered, item.attachment_id, 1)),
+  };
 }

@@ -41,7 +41,11 @@ async function* refreshed(records: AttachmentRecord[], context: ChannelContext, 
     const renewal = renewals[index] ?? {};
     const url = renewal.url ?? record.url ?? '';
     yield {
-      ...(renewal.gone !== undefined ? { gone: renewal.gone } : url === '' ? { invalid: 'no usable link: Discord sent none and its message could not be re-fetched' } : {}),
+      ...(renewal.gone !== undefined
+        ? { gone: renewal.gone }
+        : url === ''
+          ? { invalid: 'no usable link: Discord sent none and its message could not be re-fetched' }
+          : {}),
       kind: 'item',
       context,
       message_id: record.message_id,

@@ -61,11 +61,10 @@ export interface RetryNotice {
 // Yields one result per unit, in input order; marks, skipped and archived items pass straight through.
 export function fetchFiles(source: AsyncIterable<SelectedUnit>, options: FetchOptions): AsyncGenerator<ItemResult> {
   const window = Math.max(16, options.pool.size * 8); // units between input and output
-  return orderedParallel(
-    source,
-    async (unit): Promise<ItemResult> => (unit.kind === 'item' ? downloadOnce(unit, options) : unit),
-    { window, signal: options.signal },
-  );
+  return orderedParallel(source, async (unit): Promise<ItemResult> => (unit.kind === 'item' ? downloadOnce(unit, options) : unit), {
+    window,
+    signal: options.signal,
+  });
 }
 
 // One attachment id is handled by one item at a time, and the store is asked first: an attachment archived
@@ -77,7 +76,10 @@ async function downloadOnce(item: MediaItem, options: FetchOptions): Promise<Ite
       known = await resolveKnown(item, options);
     } catch (error) {
       if (options.signal?.aborted) throw new AbortedError('aborted', { cause: options.signal.reason });
-      if (isDiskFull(error) || isDiskFullError(error)) throw new DiskFullError(`disk full: no space left in ${options.out} while linking ${item.filename}; free some space and re-run to resume`, { cause: error });
+      if (isDiskFull(error) || isDiskFullError(error))
+        throw new DiskFullError(`disk full: no space left in ${options.out} while linking ${item.filename}; free some space and re-run to resume`, {
+          cause: error,
+        });
       return failedResult(item, error);
     }
     return known === 'download' ? downloadInTurn(item, options) : known;
@@ -145,7 +147,12 @@ async function transfer(item: MediaItem, options: FetchOptions): Promise<ItemRes
         if (options.halt?.error) throw options.halt.error;
         const watched = options.transfers?.begin();
         const transfer = watched?.signal ?? options.transferSignal;
-        const opened = await openDownload(url, { agent: options.agent, signal: transfer, allowedOrigins: options.allowedOrigins ?? [], ...(options.timeoutMs !== undefined ? { timeoutMs: options.timeoutMs } : {}) }).catch((error: unknown) => {
+        const opened = await openDownload(url, {
+          agent: options.agent,
+          signal: transfer,
+          allowedOrigins: options.allowedOrigins ?? [],
+          ...(options.timeoutMs !== undefined ? { timeoutMs: options.timeoutMs } : {}),
+        }).catch((error: unknown) => {
           watched?.end();
           throw error;
         });

@@ -78,4 +78,3 @@ function uniqueNames(candidates: readonly MediaCandidate[]): string[] {
     return name;
   });
 }
-

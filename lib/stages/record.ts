@@ -55,7 +55,9 @@ export async function recordFailure(store: Store, result: FailedResult | Skipped
 }
 
 // What every record keeps of its item: ids, name, type, time and where in the message it came from.
-function itemFields(item: MediaItem): Pick<AttachmentRecord, 'attachment_id' | 'guild_id' | 'channel_id' | 'message_id' | 'filename' | 'content_type' | 'timestamp' | 'source'> {
+function itemFields(
+  item: MediaItem,
+): Pick<AttachmentRecord, 'attachment_id' | 'guild_id' | 'channel_id' | 'message_id' | 'filename' | 'content_type' | 'timestamp' | 'source'> {
   return {
     attachment_id: item.attachment_id,
     guild_id: item.context.guild_id,
@@ -82,7 +84,12 @@ function savedRecord(result: SavedResult): SavedRecord {
 }
 
 // `extra`: what a failed record keeps for its retry (the link and the declared size).
-function attachmentRecord(item: MediaItem, status: AttachmentRecord['status'], reason: string, extra: Pick<AttachmentRecord, 'url' | 'size'> = {}): AttachmentRecord {
+function attachmentRecord(
+  item: MediaItem,
+  status: AttachmentRecord['status'],
+  reason: string,
+  extra: Pick<AttachmentRecord, 'url' | 'size'> = {},
+): AttachmentRecord {
   return {
     ...itemFields(item),
     status,

@@ -23,12 +23,21 @@ export interface WriteOptions extends NamingOptions {
 export async function writeItem(item: MediaItem, body: AsyncIterable<Uint8Array>, options: WriteOptions, expectedSize?: number): Promise<SavedResult> {
   if (item.size !== undefined && expectedSize !== undefined && item.size !== expectedSize) {
     // One of the two is wrong whatever arrives (a truncated or replaced object): retried, never stored.
-    throw new DownloadError(`size mismatch: Content-Length said ${expectedSize} bytes, the attachment ${item.size}`, { retryable: true, reason: 'size_mismatch' });
+    throw new DownloadError(`size mismatch: Content-Length said ${expectedSize} bytes, the attachment ${item.size}`, {
+      retryable: true,
+      reason: 'size_mismatch',
+    });
   }
   let { path, n } = await claimPath(item, options);
   try {
     // Straight to the final name, checked against the one size there is.
-    let file = await writeFile(dirname(path), body, path, { expectedSize: item.size ?? expectedSize, signal: options.signal, root: options.out, folders: options.folders, onReceived: options.onReceived });
+    let file = await writeFile(dirname(path), body, path, {
+      expectedSize: item.size ?? expectedSize,
+      signal: options.signal,
+      root: options.out,
+      folders: options.folders,
+      onReceived: options.onReceived,
+    });
     // A file the state does not know holds the name (never replaced): the same temp file, the next candidate.
     while (file.taken !== undefined) {
       const temp = file.taken;

@@ -126,7 +126,9 @@ async function assertStoreDirectory(location: string): Promise<void> {
     const code = (error as { code?: unknown }).code;
     if (code === 'ENOENT') {
       return void (await makeFolder(location).catch((made: unknown) => {
-        throw isStateDiskFull(made) ? translateWriteError(made, { location }) : corrupt(`cannot create the state directory ${location}: ${String((made as { code?: unknown }).code ?? made)}`, made);
+        throw isStateDiskFull(made)
+          ? translateWriteError(made, { location })
+          : corrupt(`cannot create the state directory ${location}: ${String((made as { code?: unknown }).code ?? made)}`, made);
       }));
     }
     if (code === 'ENOTDIR') throw corrupt(`state path ${location} is a file, not a directory`, error);

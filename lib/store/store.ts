@@ -127,7 +127,8 @@ export class Store {
             for (const op of batch) {
               if (op.type === 'put' && op.sublevel === this.#attachment && this.#unwritten.get(op.key) === op.value) this.#unwritten.delete(op.key);
               if (op.type === 'put' && op.sublevel === this.#hash && this.#unwrittenHash.get(op.key) === op.value) this.#unwrittenHash.delete(op.key);
-              if (op.type === 'put' && op.sublevel === this.#reference && this.#unwrittenReference.get(op.key) === op.value) this.#unwrittenReference.delete(op.key);
+              if (op.type === 'put' && op.sublevel === this.#reference && this.#unwrittenReference.get(op.key) === op.value)
+                this.#unwrittenReference.delete(op.key);
             }
           }
         });
@@ -189,12 +190,16 @@ export class Store {
   // overlaps, or replaces it. A span the cursor reaches is folded into the cursor.
   // `walkedWith`: the filter of the walk that moved it; what the record promises below the cursor narrows to
   // what both select (lib/store/walked-with.ts). A re-walk's record of what was announced goes once passed.
-  async advanceCursor(channelId: string, messageId: string | undefined, patch: ChannelPatch = {}, doneAbove?: DoneSpan, walkedWith?: WalkFilter): Promise<ChannelRecord> {
+  async advanceCursor(
+    channelId: string,
+    messageId: string | undefined,
+    patch: ChannelPatch = {},
+    doneAbove?: DoneSpan,
+    walkedWith?: WalkFilter,
+  ): Promise<ChannelRecord> {
     const { next, done } = await this.#serial(`channel:${channelId}`, async () => {
       const current = (await this.#readChannel(channelId)) ?? emptyChannel(channelId, patch.guild_id ?? '');
-      const forward =
-        messageId !== undefined &&
-        (current.last_message_id === undefined || compareSnowflakes(messageId, current.last_message_id) > 0);
+      const forward = messageId !== undefined && (current.last_message_id === undefined || compareSnowflakes(messageId, current.last_message_id) > 0);
       const span = foldSpan(forward ? messageId : current.last_message_id, current.done_above, doneAbove);
       const next: ChannelRecord = {
         ...current,
@@ -244,7 +249,10 @@ export class Store {
         { type: 'del', sublevel: this.#failed, key: failedKey(rec) },
       ];
       if (previous?.status !== 'gone') {
-        this.#countIn(ops, rec, channel, (counts) => ({ failed: previous?.status === 'failed' ? Math.max(0, counts.failed - 1) : counts.failed, gone: (counts.gone ?? 0) + 1 }));
+        this.#countIn(ops, rec, channel, (counts) => ({
+          failed: previous?.status === 'failed' ? Math.max(0, counts.failed - 1) : counts.failed,
+          gone: (counts.gone ?? 0) + 1,
+        }));
       }
       return { done: this.#write(ops) };
     });
@@ -287,7 +295,10 @@ export class Store {
       ];
       if (rec.path !== rec.duplicate_of) ops.push({ type: 'put', sublevel: this.#path, key: pathKey(rec.path), value: key });
       if (previous === undefined || queued !== undefined) {
-        this.#countIn(ops, rec, channel, (counts) => ({ total_images: counts.total_images + (previous === undefined ? 1 : 0), failed: queued !== undefined ? Math.max(0, counts.failed - 1) : counts.failed }));
+        this.#countIn(ops, rec, channel, (counts) => ({
+          total_images: counts.total_images + (previous === undefined ? 1 : 0),
+          failed: queued !== undefined ? Math.max(0, counts.failed - 1) : counts.failed,
+        }));
       }
       return { done: this.#write(ops) };
     });
@@ -366,7 +377,10 @@ export class Store {
         ops.push({ type: 'put', sublevel: this.#path, key, value: rec.attachment_id });
       }
       if (previous?.status !== 'saved') {
-        this.#countIn(ops, rec, channel, (counts) => ({ total_images: counts.total_images + 1, failed: previous?.status === 'failed' ? Math.max(0, counts.failed - 1) : counts.failed }));
+        this.#countIn(ops, rec, channel, (counts) => ({
+          total_images: counts.total_images + 1,
+          failed: previous?.status === 'failed' ? Math.max(0, counts.failed - 1) : counts.failed,
+        }));
       }
       return { done: this.#write(ops) };
     });
@@ -407,9 +421,13 @@ export class Store {
     return true;
   }
 
-
   // A channel's counters changed in the same batch as the record they count (and in the write-through copy).
-  #countIn(ops: Ops, rec: { channel_id: string; guild_id: string }, channel: ChannelRecord | undefined, change: (counts: ChannelRecord) => Partial<ChannelRecord>): void {
+  #countIn(
+    ops: Ops,
+    rec: { channel_id: string; guild_id: string },
+    channel: ChannelRecord | undefined,
+    change: (counts: ChannelRecord) => Partial<ChannelRecord>,
+  ): void {
     const counts = channel ?? emptyChannel(rec.channel_id, rec.guild_id);
     const value: ChannelRecord = { ...counts, ...change(counts) };
     ops.push({ type: 'put', sublevel: this.#channel, key: rec.channel_id, value });
@@ -422,10 +440,7 @@ export class Store {
   }
 
   // Every attachment record (for the manifest), optionally for one server or channel. A full scan, by design.
-  async *attachments(
-    filter: { guildId?: string | undefined; channelId?: string | undefined } = {},
-    signal?: AbortSignal,
-  ): AsyncIterable<AttachmentRecord> {
+  async *attachments(filter: { guildId?: string | undefined; channelId?: string | undefined } = {}, signal?: AbortSignal): AsyncIterable<AttachmentRecord> {
     for (const sublevel of [this.#attachment, this.#reference]) {
       // Then the references (forwards, embeds of archived attachments): each with duplicate_of, after every first record.
       for await (const value of sublevel.values({ signal })) {
@@ -450,7 +465,11 @@ export class Store {
 
 // The cursor and the span above it after `added` is merged: a span that overlaps the stored one extends it, any
 // other replaces it (it is the newer walk's); a cursor that reaches a span's start continues to its end.
-function foldSpan(cursor: string | undefined, stored: DoneSpan | undefined, added: DoneSpan | undefined): { cursor: string | undefined; above: DoneSpan | undefined } {
+function foldSpan(
+  cursor: string | undefined,
+  stored: DoneSpan | undefined,
+  added: DoneSpan | undefined,
+): { cursor: string | undefined; above: DoneSpan | undefined } {
   let folded = reach(cursor, stored);
   if (added !== undefined) {
     const above = folded.above;
@@ -468,7 +487,8 @@ function foldSpan(cursor: string | undefined, stored: DoneSpan | undefined, adde
 function rewalkPassed(record: ChannelRecord): boolean {
   const { rewalk, last_message_id: cursor } = record;
   if (rewalk === undefined || cursor === undefined) return false;
-  const top = rewalk.above !== undefined && (rewalk.below === undefined || compareSnowflakes(rewalk.above.to, rewalk.below) > 0) ? rewalk.above.to : rewalk.below;
+  const top =
+    rewalk.above !== undefined && (rewalk.below === undefined || compareSnowflakes(rewalk.above.to, rewalk.below) > 0) ? rewalk.above.to : rewalk.below;
   return top === undefined || compareSnowflakes(cursor, top) >= 0;
 }
 

@@ -58,7 +58,9 @@ export function intersect(recorded: WalkFilter | undefined, next: WalkFilter): W
 // During a re-walk: whether an archived file's `saved` event was printed by an earlier run (it lies in what
 // was announced before the re-walk began, and its record is older than the re-walk), so it is skipped as
 // already archived instead of announced again.
-export function announcedBefore(rewalk: RewalkRecord | undefined): ((item: { message_id: string }, record: { updated_at?: string | undefined }) => boolean) | undefined {
+export function announcedBefore(
+  rewalk: RewalkRecord | undefined,
+): ((item: { message_id: string }, record: { updated_at?: string | undefined }) => boolean) | undefined {
   if (rewalk === undefined) return undefined;
   const below = rewalk.below === undefined ? undefined : BigInt(rewalk.below);
   const above = rewalk.above === undefined ? undefined : { from: BigInt(rewalk.above.from), to: BigInt(rewalk.above.to) };

@@ -28,7 +28,9 @@ for (const [label, type, body] of [
 ] as const) {
   t.test(`every API answer is ${label}: not an empty, complete run`, async (t) => {
     const api = await server(t, type, body);
-    const run = await runDps(['--server-id', '100000000000000001', '--all-channels', '--no-progress', '--backoff', '5ms'], { env: { DISCORD_TOKEN: TOKEN, DISCORD_API_URL: api } });
+    const run = await runDps(['--server-id', '100000000000000001', '--all-channels', '--no-progress', '--backoff', '5ms'], {
+      env: { DISCORD_TOKEN: TOKEN, DISCORD_API_URL: api },
+    });
     t.not(run.code, 0, `exit code ${run.code}, not 0 (stderr: ${run.stderr.trim()})`);
     const summary = run.lines.find((l) => l.event === 'summary');
     t.not(summary?.exit_code, 0, 'the summary does not report success');

@@ -33,10 +33,13 @@ async function listener(t: Test): Promise<{ port: number; connections: () => num
     socket.end(`HTTP/1.1 401 Unauthorized\r\ncontent-type: application/json\r\ncontent-length: ${body.length}\r\nconnection: close\r\n\r\n${body}`);
   });
   await new Promise<void>((resolve) => server.listen(0, '0.0.0.0', resolve));
-  t.teardown(() => new Promise<void>((resolve) => {
-    for (const socket of sockets) socket.destroy();
-    server.close(() => resolve());
-  }));
+  t.teardown(
+    () =>
+      new Promise<void>((resolve) => {
+        for (const socket of sockets) socket.destroy();
+        server.close(() => resolve());
+      }),
+  );
   return { port: (server.address() as AddressInfo).port, connections: () => count };
 }
 
@@ -57,7 +60,11 @@ t.test('a .env pointing DISCORD_API_URL at plain http on another host: exit 2, o
     t.equal(run.code, 2, `${args[0]}: exit 2`);
     const lines = stderrLines(run.stderr);
     t.equal(lines.length, 1, `${args[0]}: one line: ${run.stderr}`);
-    t.match(lines[0], new RegExp(`refusing to send the token over plain http to ${ip.replace(/\./g, '\\.')}:${server.port}.*--allow-insecure-api`), `${args[0]}: says why and how`);
+    t.match(
+      lines[0],
+      new RegExp(`refusing to send the token over plain http to ${ip.replace(/\./g, '\\.')}:${server.port}.*--allow-insecure-api`),
+      `${args[0]}: says why and how`,
+    );
     t.notOk(run.stderr.includes(TOKEN) || run.stdout.includes(TOKEN), 'the token is not printed');
     t.equal(run.stdout, '', 'nothing on stdout');
   }
@@ -76,11 +83,13 @@ t.test('--allow-insecure-api lets the request go (and names the host)', { skip: 
   t.match(run.stderr, `${API_HOST_NOTE}${ip}:${server.port}`, 'the host is named');
 });
 
-t.test("the fake on loopback is allowed over http, and its host is named on stderr", async (t) => {
+t.test('the fake on loopback is allowed over http, and its host is named on stderr', async (t) => {
   const fake = await fakeFor(t, { scenario: singleChannel({ seed: 15, messages: 5 }) });
   const { G, C } = firstTarget(fake);
   const dir = t.testdir();
-  const run = await runDps(['--server-id', G, '--channel-id', C, '--out', join(dir, 'out'), '--state', join(dir, 'state')], { env: { DISCORD_TOKEN: fake.token, DISCORD_API_URL: fake.api } });
+  const run = await runDps(['--server-id', G, '--channel-id', C, '--out', join(dir, 'out'), '--state', join(dir, 'state')], {
+    env: { DISCORD_TOKEN: fake.token, DISCORD_API_URL: fake.api },
+  });
   t.equal(run.code, 0, `exit 0: ${run.stderr}`);
   const host = new URL(fake.api).host;
   t.equal(run.stderr.split('\n').filter((l) => l.startsWith(API_HOST_NOTE)).length, 1, 'one line names the API host');

@@ -35,7 +35,21 @@ t.test('stdout paused: the run waits with flat memory, then completes with every
   const channel = guild.channels[0]!;
   const dir = t.testdir();
   const child = spawnCli(
-    ['--server-id', guild.id, '--channel-id', channel.id, '--types', 'pdf', '--out', join(dir, 'out'), '--state', join(dir, 'state'), '--no-progress', '--global-rate-limit', '100000'],
+    [
+      '--server-id',
+      guild.id,
+      '--channel-id',
+      channel.id,
+      '--types',
+      'pdf',
+      '--out',
+      join(dir, 'out'),
+      '--state',
+      join(dir, 'state'),
+      '--no-progress',
+      '--global-rate-limit',
+      '100000',
+    ],
     { cwd: dir, env: { DISCORD_TOKEN: fake.token, DISCORD_API_URL: fake.api } },
   );
   child.stdin.end();
@@ -70,7 +84,10 @@ t.test('stdout paused: the run waits with flat memory, then completes with every
   });
   const totalPages = Math.ceil(MESSAGES / 100);
   t.ok(paused.pages < totalPages / 2, `the walk stopped while nobody read (${paused.pages} history requests of ${totalPages}+)`);
-  t.ok(paused.peak - paused.base < RSS_GROWTH_BOUND_MB, `RSS stayed flat while paused: ${paused.base.toFixed(1)} -> ${paused.peak.toFixed(1)} MB (bound +${RSS_GROWTH_BOUND_MB} MB)`);
+  t.ok(
+    paused.peak - paused.base < RSS_GROWTH_BOUND_MB,
+    `RSS stayed flat while paused: ${paused.base.toFixed(1)} -> ${paused.peak.toFixed(1)} MB (bound +${RSS_GROWTH_BOUND_MB} MB)`,
+  );
 
   // The reader resumes: the run goes on to the end and every event arrives, once.
   let skipped = 0;

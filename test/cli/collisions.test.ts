@@ -16,15 +16,37 @@ const png = (filename: string, size: number): AttachmentSpec => ({ filename, con
 
 t.test('{date} names, hostile twins and forwards: one file per saved event, each with its bytes, across two runs', async (t) => {
   const overrides: Record<number, MessageSpec> = {
-    3: { content: 'twins', attachments: [png(`${'x'.repeat(300)}.png`, 1_001), png(`${'x'.repeat(300)}.png`, 1_002), png('a?.png', 1_003), png('a*.png', 1_004)] },
+    3: {
+      content: 'twins',
+      attachments: [png(`${'x'.repeat(300)}.png`, 1_001), png(`${'x'.repeat(300)}.png`, 1_002), png('a?.png', 1_003), png('a*.png', 1_004)],
+    },
     4: { content: 'case twins', attachments: [png('A.png', 1_005), png('a.png', 1_006)] },
     6: { content: '', extras: [{ kind: 'forward', attachments: [], of: [{ index: 4, k: 1 }] }] },
   };
-  const fake = await fakeFor(t, { scenario: singleChannel({ seed: 22, messages: 30, gapRate: 0, imageRatio: 1, spacingMs: 60_000, sizes: [500, 4_000], overrides }) });
+  const fake = await fakeFor(t, {
+    scenario: singleChannel({ seed: 22, messages: 30, gapRate: 0, imageRatio: 1, spacingMs: 60_000, sizes: [500, 4_000], overrides }),
+  });
   const { G, C } = firstTarget(fake);
   const dir = t.testdir();
   const out = join(dir, 'out');
-  const args = ['--server-id', G, '--channel-id', C, '--api', fake.api, '--out', out, '--state', join(dir, 'state'), '--name-pattern', '{date}', '--concurrency', '32', '--types', 'all'];
+  const args = [
+    '--server-id',
+    G,
+    '--channel-id',
+    C,
+    '--api',
+    fake.api,
+    '--out',
+    out,
+    '--state',
+    join(dir, 'state'),
+    '--name-pattern',
+    '{date}',
+    '--concurrency',
+    '32',
+    '--types',
+    'all',
+  ];
   const run1 = await runDps(args, { env: { DISCORD_TOKEN: fake.token } });
   t.equal(run1.code, 0, `exit 0 (stderr: ${run1.stderr})`);
   fake.appendMessages(C, 10, { imageRatio: 1 }); // more files of the same day: every one renders to the same name
@@ -32,14 +54,20 @@ t.test('{date} names, hostile twins and forwards: one file per saved event, each
   t.equal(run2.code, 0, `exit 0 (stderr: ${run2.stderr})`);
 
   const saved = [...run1.lines, ...run2.lines].filter(ofEvent('saved'));
-  t.same(saved.flatMap((line) => schemaProblems(line)), [], 'documented events');
+  t.same(
+    saved.flatMap((line) => schemaProblems(line)),
+    [],
+    'documented events',
+  );
   const expected = [...fake.expected({ channelId: C })];
   t.equal(saved.length, expected.length, `one saved event per file of the fake (${expected.length}), none twice`);
   t.equal(new Set(saved.map((e) => e.path)).size, saved.length, 'each on its own path');
   t.equal((await listFiles(out)).length, saved.length, 'files on disk == saved events');
   let exact = 0;
   for (const e of saved) {
-    const digest = createHash('sha256').update(await readFile(String(e.path))).digest('hex');
+    const digest = createHash('sha256')
+      .update(await readFile(String(e.path)))
+      .digest('hex');
     if (digest === e.sha256 && expected.some((x) => x.attachment_id === e.attachment_id && x.sha256 === digest)) exact++;
   }
   t.equal(exact, saved.length, 'every saved path holds exactly the bytes its event announces');

@@ -13,13 +13,15 @@ import type { Line } from './helpers.js';
 const scenario = () =>
   buildScenario({
     seed: 41,
-    guilds: [{
-      name: 'Commands Server',
-      channels: [
-        { name: 'alpha', messages: 30, imageRatio: 0.5, sizes: [2_000, 10_000], special: 'duplicates' },
-        { name: 'beta', messages: 20, imageRatio: 0.5, sizes: [2_000, 10_000] },
-      ],
-    }],
+    guilds: [
+      {
+        name: 'Commands Server',
+        channels: [
+          { name: 'alpha', messages: 30, imageRatio: 0.5, sizes: [2_000, 10_000], special: 'duplicates' },
+          { name: 'beta', messages: 20, imageRatio: 0.5, sizes: [2_000, 10_000] },
+        ],
+      },
+    ],
   });
 
 const byId = (lines: Line[]): Map<string, Line> => new Map(lines.map((l) => [String(l.attachment_id), l]));
@@ -51,7 +53,12 @@ t.test('manifest and status describe what scrape archived', async (t) => {
     const events_ = byId(events);
     const mismatched = records.filter((r) => {
       const e = events_.get(String(r.attachment_id));
-      return !e || r.status !== 'saved' || (['guild_id', 'channel_id', 'message_id', 'filename', 'path', 'sha256', 'bytes', 'timestamp', 'source'] as const).some((k) => r[k] !== e[k]) || (r.duplicate_of ?? null) !== (e.duplicate_of ?? null);
+      return (
+        !e ||
+        r.status !== 'saved' ||
+        (['guild_id', 'channel_id', 'message_id', 'filename', 'path', 'sha256', 'bytes', 'timestamp', 'source'] as const).some((k) => r[k] !== e[k]) ||
+        (r.duplicate_of ?? null) !== (e.duplicate_of ?? null)
+      );
     });
     t.same(mismatched, [], `${what}: every record matches its saved event (ids, path, sha256, bytes, duplicate_of)`);
   };
@@ -114,8 +121,13 @@ t.test('manifest and status describe what scrape archived', async (t) => {
     t.equal(again.code, 0);
     const fresh = again.lines.filter(ofEvent('saved'));
     t.ok(fresh.length >= 15, `${fresh.length} new files`);
-    t.ok(fresh.every((s) => s.channel_id === A), 'only in the channel that got new messages');
-    const report = JSON.parse((await runDps(['status', '--state', state])).stdout) as { servers: Record<string, { channels: Record<string, { last_message_id: string; total_images: number }> }> };
+    t.ok(
+      fresh.every((s) => s.channel_id === A),
+      'only in the channel that got new messages',
+    );
+    const report = JSON.parse((await runDps(['status', '--state', state])).stdout) as {
+      servers: Record<string, { channels: Record<string, { last_message_id: string; total_images: number }> }>;
+    };
     const entry = report.servers[G]?.channels[A];
     t.equal(entry?.total_images, savedIn(A).length + fresh.length, 'total_images grew by the new files');
     t.equal(entry?.last_message_id, doneFor(again.lines, A)?.cursor, 'last_message_id moved to the new cursor');
@@ -135,7 +147,8 @@ t.test('help and version', { jobs: 4 }, async (t) => {
     t.equal(run.code, 0, 'exit 0');
     t.same(stackLines(run.stderr), []);
     for (const command of ['scrape', 'manifest', 'status', 'demo']) t.match(run.stdout, new RegExp(`\\b${command}\\b`), `lists the ${command} command`);
-    for (const flag of ['--server-id', '--channel-id', '--out', '--state', '--token', '--api', '--help', '--version']) t.ok(run.stdout.includes(flag), `lists ${flag}`);
+    for (const flag of ['--server-id', '--channel-id', '--out', '--state', '--token', '--api', '--help', '--version'])
+      t.ok(run.stdout.includes(flag), `lists ${flag}`);
   });
 
   t.test('dps scrape --help lists every flag of the README', async (t) => {

@@ -24,7 +24,12 @@ function setup(t: Test, fake: FakeDiscord): { args: string[]; out: string; state
   const dir = t.testdir();
   const out = join(dir, 'out');
   const state = join(dir, 'state');
-  return { out, state, args: ['--server-id', G, '--channel-id', C, '--api', fake.api, '--out', out, '--state', state, '--types', 'all', '--concurrency', '4', '--no-progress'], env: { DISCORD_TOKEN: fake.token } };
+  return {
+    out,
+    state,
+    args: ['--server-id', G, '--channel-id', C, '--api', fake.api, '--out', out, '--state', state, '--types', 'all', '--concurrency', '4', '--no-progress'],
+    env: { DISCORD_TOKEN: fake.token },
+  };
 }
 
 const savedIds = (lines: Line[]): string[] => lines.filter(ofEvent('saved')).map((l) => String(l.attachment_id));
@@ -37,7 +42,11 @@ const cdnAttachmentIds = (fake: FakeDiscord): string[] =>
 async function archiveMatches(t: Test, fake: FakeDiscord, out: string): Promise<void> {
   const expected = await collect(fake.expected({ channelId: firstTarget(fake).C }));
   const files = await listFiles(out);
-  t.same(files.filter((f) => f.includes('.dps-tmp')), [], 'no .dps-tmp file remains');
+  t.same(
+    files.filter((f) => f.includes('.dps-tmp')),
+    [],
+    'no .dps-tmp file remains',
+  );
   const hashes = await Promise.all(files.map((f) => sha256File(join(out, f))));
   t.same(hashes.sort(), expected.map((a) => a.sha256).sort(), `the folder holds exactly the ${expected.length} expected files, byte for byte`);
 }
@@ -68,7 +77,10 @@ function prng(seed: number): () => number {
 
 t.test('kill -9 at random points, each followed by a re-run: exact archive, no partial file, nothing downloaded twice', async (t) => {
   // Duplicate bytes too, so the hard-link path of the dedupe is interrupted as well.
-  const fake = await fakeFor(t, { scenario: singleChannel({ seed: 41, messages: 300, imageRatio: 0.6, gapRate: 0, sizes: [1_000, 20_000], special: 'duplicates' }), cdnLatencyMs: 25 });
+  const fake = await fakeFor(t, {
+    scenario: singleChannel({ seed: 41, messages: 300, imageRatio: 0.6, gapRate: 0, sizes: [1_000, 20_000], special: 'duplicates' }),
+    cdnLatencyMs: 25,
+  });
   const { C } = firstTarget(fake);
   const { args, out, state, env } = setup(t, fake);
   const expectedRecords = await collect(fake.expected({ channelId: C }));
@@ -84,7 +96,11 @@ t.test('kill -9 at random points, each followed by a re-run: exact archive, no p
   const announced: Line[] = [];
   const checkRun = (label: string, run: Finished): void => {
     const downloaded = cdnAttachmentIds(fake);
-    t.same(downloaded.filter((id) => firstById.has(id)), [], `${label}: downloads nothing an earlier run reported saved`);
+    t.same(
+      downloaded.filter((id) => firstById.has(id)),
+      [],
+      `${label}: downloads nothing an earlier run reported saved`,
+    );
     t.equal(new Set(downloaded).size, downloaded.length, `${label}: downloads each file at most once`);
     const inconsistent = run.lines.filter(ofEvent('saved')).filter((l) => {
       const before = firstById.get(String(l.attachment_id));
@@ -143,7 +159,10 @@ t.test('kill -9 at random points, each followed by a re-run: exact archive, no p
   t.equal(cdnAttachmentIds(fake).length, 0, 'and downloads nothing');
 });
 
-for (const [signal, code] of [['SIGINT', 130], ['SIGTERM', 143]] as const) {
+for (const [signal, code] of [
+  ['SIGINT', 130],
+  ['SIGTERM', 143],
+] as const) {
   t.test(`${signal} mid-run exits ${code}, saves progress, and a re-run completes`, async (t) => {
     const fake = await slowFake(t, signal === 'SIGINT' ? 32 : 33);
     const { args, out, state, env } = setup(t, fake);
@@ -168,9 +187,17 @@ for (const [signal, code] of [['SIGINT', 130], ['SIGTERM', 143]] as const) {
     t.equal(second.code, 0, `the re-run exits 0 (stderr: ${second.stderr})`);
     const savedSecond = savedIds(second.lines);
     const firstSet = new Set(savedFirst);
-    t.same(savedSecond.filter((id) => firstSet.has(id)), [], 'nothing reported saved twice');
+    t.same(
+      savedSecond.filter((id) => firstSet.has(id)),
+      [],
+      'nothing reported saved twice',
+    );
     t.same([...savedFirst, ...savedSecond].sort(), expected, 'together the runs report every expected attachment exactly once');
-    t.same(cdnAttachmentIds(fake).filter((id) => firstSet.has(id)), [], 'the re-run downloads nothing already saved');
+    t.same(
+      cdnAttachmentIds(fake).filter((id) => firstSet.has(id)),
+      [],
+      'the re-run downloads nothing already saved',
+    );
     await archiveMatches(t, fake, out);
     await assertExact(t, fake, out, state, firstTarget(fake).C);
   });

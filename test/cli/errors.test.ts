@@ -62,14 +62,16 @@ const ids = (() => {
 t.test('usage and authentication errors', { jobs: 4 }, async (t) => {
   const { G, C } = ids;
 
-  const usage = (args: string[], pattern: RegExp, withToken = true) => async (t: Test): Promise<void> => {
-    const fake = await fakeFor(t, { scenario: world() });
-    const { args: paths } = dirs(t);
-    const run = await runDps([...args, '--api', fake.api, ...paths], { env: withToken ? { DISCORD_TOKEN: fake.token } : {} });
-    t.equal(run.code, 2, `exit 2 (stderr: ${run.stderr})`);
-    t.match(oneLine(t, run, [fake.token]), pattern, 'the message names the problem');
-    t.equal(fake.requests.length, 0, 'no request was made');
-  };
+  const usage =
+    (args: string[], pattern: RegExp, withToken = true) =>
+    async (t: Test): Promise<void> => {
+      const fake = await fakeFor(t, { scenario: world() });
+      const { args: paths } = dirs(t);
+      const run = await runDps([...args, '--api', fake.api, ...paths], { env: withToken ? { DISCORD_TOKEN: fake.token } : {} });
+      t.equal(run.code, 2, `exit 2 (stderr: ${run.stderr})`);
+      t.match(oneLine(t, run, [fake.token]), pattern, 'the message names the problem');
+      t.equal(fake.requests.length, 0, 'no request was made');
+    };
 
   t.test('a rejected token: exit 3 after exactly one request', async (t) => {
     const fake = await fakeFor(t, { scenario: world() });
@@ -86,7 +88,9 @@ t.test('usage and authentication errors', { jobs: 4 }, async (t) => {
   t.test('a rejected user token: exit 3 after exactly one request', async (t) => {
     const fake = await fakeFor(t, { scenario: world() });
     const { args } = dirs(t);
-    const run = await runDps(['--server-id', G, '--channel-id', C, '--api', fake.api, '--token-type', 'user', '--quiet', ...args], { env: { DISCORD_TOKEN: 'wrong-user-token-123456' } });
+    const run = await runDps(['--server-id', G, '--channel-id', C, '--api', fake.api, '--token-type', 'user', '--quiet', ...args], {
+      env: { DISCORD_TOKEN: 'wrong-user-token-123456' },
+    });
     t.equal(run.code, 3, `exit 3 (stderr: ${run.stderr})`);
     oneLine(t, run, ['wrong-user-token-123456']);
     t.equal(fake.requests.length, 1, 'exactly one request');
@@ -137,13 +141,26 @@ t.test('access errors: exit 4 with a clear one-line message', { jobs: 4 }, async
   t.test('one readable and one hidden channel: the readable one is archived, exit 4', async (t) => {
     const fake = await fakeFor(t, { scenario: world() });
     const { args: paths } = dirs(t);
-    const run = await runDps(['--server-id', ids.G, '--channel-id', ids.C, '--channel-id', ids.hidden, '--api', fake.api, '--quiet', ...paths], { env: { DISCORD_TOKEN: fake.token } });
+    const run = await runDps(['--server-id', ids.G, '--channel-id', ids.C, '--channel-id', ids.hidden, '--api', fake.api, '--quiet', ...paths], {
+      env: { DISCORD_TOKEN: fake.token },
+    });
     t.equal(run.code, 4, `exit 4 (stderr: ${run.stderr})`);
     t.same(stackLines(run.stderr), [], 'no stack trace');
     const lines = rawLines(run.stdout);
-    t.same(lines.flatMap((l) => schemaProblems(l)), [], 'documented events');
+    t.same(
+      lines.flatMap((l) => schemaProblems(l)),
+      [],
+      'documented events',
+    );
     const want = (await collect(fake.expected({ channelId: ids.C }))).map((a) => a.attachment_id).sort();
-    t.same(lines.filter((l) => l?.event === 'saved').map((l) => l?.attachment_id).sort(), want, 'the readable channel is archived completely');
+    t.same(
+      lines
+        .filter((l) => l?.event === 'saved')
+        .map((l) => l?.attachment_id)
+        .sort(),
+      want,
+      'the readable channel is archived completely',
+    );
     t.equal(lines.at(-1)?.exit_code, 4, 'summary.exit_code 4');
   });
 });
@@ -178,8 +195,18 @@ t.test('a held --state: a second scrape and manifest exit 5, status reads progre
   first.child.kill('SIGCONT');
   const done = await first.done;
   t.equal(done.code, 0, `the first completes with exit 0 (stderr: ${done.stderr})`);
-  const want = (await collect(fake.expected({ channelId: C }))).filter((a) => /^image\//.test(a.content_type ?? '')).map((a) => a.attachment_id).sort();
-  t.same(done.lines.filter(ofEvent('saved')).map((l) => l.attachment_id).sort(), want, 'the first archived the whole channel');
+  const want = (await collect(fake.expected({ channelId: C })))
+    .filter((a) => /^image\//.test(a.content_type ?? ''))
+    .map((a) => a.attachment_id)
+    .sort();
+  t.same(
+    done.lines
+      .filter(ofEvent('saved'))
+      .map((l) => l.attachment_id)
+      .sort(),
+    want,
+    'the first archived the whole channel',
+  );
   const after = await runDps(['status', '--state', join(dir, 'state')]);
   t.equal(after.code, 0, 'status works after the first run released the lock');
   t.notMatch(after.stderr, /in use by a running scrape/, 'and reads the state itself');

@@ -133,11 +133,29 @@ export function rawLines(stdout: string): Array<Line | null> {
   });
 }
 
-export const ofEvent = (name: string) => (line: Line): boolean => line.event === name;
+export const ofEvent =
+  (name: string) =>
+  (line: Line): boolean =>
+    line.event === name;
 
 // ---- schema of the NDJSON events (README "NDJSON events") ----
 
-type Kind = 'id' | 'string' | 'nonempty' | 'count' | 'int' | 'boolean' | 'sha256' | 'iso' | 'string|null' | 'id|null' | 'size|null' | 'path' | 'per_channel' | 'source' | 'reason';
+type Kind =
+  | 'id'
+  | 'string'
+  | 'nonempty'
+  | 'count'
+  | 'int'
+  | 'boolean'
+  | 'sha256'
+  | 'iso'
+  | 'string|null'
+  | 'id|null'
+  | 'size|null'
+  | 'path'
+  | 'per_channel'
+  | 'source'
+  | 'reason';
 type Schema = { required: Record<string, Kind>; optional?: Record<string, Kind> };
 
 const SOURCES = new Set(['attachment', 'forward', 'embed', 'component', 'sticker']);
@@ -146,8 +164,18 @@ const COUNTS: Record<string, Kind> = { messages: 'count', saved: 'count', duplic
 export const SCHEMAS: Record<string, Schema> = {
   saved: {
     required: {
-      event: 'string', guild_id: 'id', channel_id: 'id', message_id: 'id', attachment_id: 'id', filename: 'nonempty', path: 'path',
-      bytes: 'count', sha256: 'sha256', content_type: 'string|null', timestamp: 'iso', source: 'source',
+      event: 'string',
+      guild_id: 'id',
+      channel_id: 'id',
+      message_id: 'id',
+      attachment_id: 'id',
+      filename: 'nonempty',
+      path: 'path',
+      bytes: 'count',
+      sha256: 'sha256',
+      content_type: 'string|null',
+      timestamp: 'iso',
+      source: 'source',
     },
     optional: { duplicate_of: 'path', adopted: 'boolean' },
   },

@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { Level } from 'level';
 import { runDps } from './helpers.js';
 
-t.test('status and manifest leave another program\'s LevelDB untouched', async (t) => {
+t.test("status and manifest leave another program's LevelDB untouched", async (t) => {
   const dir = join(t.testdir(), 'otherdb');
   const db = new Level(dir);
   await db.put('some', 'record of another program');

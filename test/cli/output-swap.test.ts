@@ -21,7 +21,23 @@ t.test('a channel folder swapped for a symlink mid-run: nothing outside --out, o
   const outside = join(dir, 'outside');
   const moved = join(dir, 'moved-away');
   mkdirSync(outside);
-  const args = ['--server-id', G, '--channel-id', C, '--api', fake.api, '--out', out, '--state', join(dir, 'state'), '--types', 'all', '--concurrency', '1', '--no-progress'];
+  const args = [
+    '--server-id',
+    G,
+    '--channel-id',
+    C,
+    '--api',
+    fake.api,
+    '--out',
+    out,
+    '--state',
+    join(dir, 'state'),
+    '--types',
+    'all',
+    '--concurrency',
+    '1',
+    '--no-progress',
+  ];
   const env = { DISCORD_TOKEN: fake.token };
   const running = startCli(args, { env });
   await running.waitFor(1, ofEvent('saved'));
@@ -57,10 +73,17 @@ t.test('a channel folder swapped for a symlink mid-run: nothing outside --out, o
   t.equal(rerun.code, 0, `the re-run exits 0 (stderr: ${rerun.stderr.trim()})`);
   const expected = await collect(fake.expected({ channelId: C }));
   const files = await listFiles(out);
-  t.same(files.filter((f) => f.includes('.dps-tmp')), [], 'no temp file remains after the re-run');
+  t.same(
+    files.filter((f) => f.includes('.dps-tmp')),
+    [],
+    'no temp file remains after the re-run',
+  );
   const hashes = await Promise.all(files.map((f) => sha256File(join(out, f))));
   t.same(hashes.sort(), expected.map((a) => a.sha256).sort(), `the archive holds exactly the ${expected.length} files, byte for byte`);
-  const announced = [...run.lines, ...rerun.lines].filter(ofEvent('saved')).map((l) => String(l.attachment_id)).sort();
+  const announced = [...run.lines, ...rerun.lines]
+    .filter(ofEvent('saved'))
+    .map((l) => String(l.attachment_id))
+    .sort();
   t.same(announced, expected.map((a) => a.attachment_id).sort(), 'every file announced once over the two runs');
   t.same(readdirSync(outside), [], 'the folder outside --out is still empty');
 });

@@ -62,13 +62,36 @@ t.test('npm pack + npm install -g <tarball>: dps --help and dps demo work from t
   t.equal(packed.code, 0, `npm pack exit 0 (${packed.stderr.trim()})`);
   const [info] = JSON.parse(packed.stdout) as Array<{ filename: string; files: Array<{ path: string }> }>;
   const files = info!.files.map((f) => f.path).sort();
-  for (const want of ['LICENSE', 'README.md', 'package.json', 'bin/dps.js', 'dist/bin/cli.js', 'dist/bin/heap-tuning.js', 'dist/bin/demo.js', 'dist/lib/index.js', 'dist/lib/index.d.ts', 'dist/fixtures/fake-discord.js']) {
+  for (const want of [
+    'LICENSE',
+    'README.md',
+    'package.json',
+    'bin/dps.js',
+    'dist/bin/cli.js',
+    'dist/bin/heap-tuning.js',
+    'dist/bin/demo.js',
+    'dist/lib/index.js',
+    'dist/lib/index.d.ts',
+    'dist/fixtures/fake-discord.js',
+  ]) {
     t.ok(files.includes(want), `ships ${want}`);
   }
-  t.same(files.filter((f) => /^(dist\/)?(bench|test)\//.test(f)), [], 'no benchmarks and no tests');
-  t.same(files.filter((f) => f.endsWith('.ts') && !f.endsWith('.d.ts')), [], 'no TypeScript sources');
+  t.same(
+    files.filter((f) => /^(dist\/)?(bench|test)\//.test(f)),
+    [],
+    'no benchmarks and no tests',
+  );
+  t.same(
+    files.filter((f) => f.endsWith('.ts') && !f.endsWith('.d.ts')),
+    [],
+    'no TypeScript sources',
+  );
   const built = (await listFiles(join(ROOT, 'dist'))).filter((f) => /^(bin|lib|fixtures)\/.*\.js$/.test(f));
-  t.same(built.filter((f) => !files.includes(`dist/${f}`)), [], 'every built module of the CLI and library is shipped');
+  t.same(
+    built.filter((f) => !files.includes(`dist/${f}`)),
+    [],
+    'every built module of the CLI and library is shipped',
+  );
 
   // Installed globally into a fresh prefix, as a user would with `npm install -g <tarball>`.
   const prefix = join(dir, 'prefix');
@@ -91,7 +114,11 @@ t.test('npm pack + npm install -g <tarball>: dps --help and dps demo work from t
   const demo = await run(dps, ['demo', '--out', out, '--state', state], work);
   t.equal(demo.code, 0, `dps demo exit 0 (${demo.stderr.trim().split('\n').at(-1)})`);
   const lines = rawLines(demo.stdout);
-  t.same(lines.flatMap((l) => schemaProblems(l)), [], 'the demo prints documented events');
+  t.same(
+    lines.flatMap((l) => schemaProblems(l)),
+    [],
+    'the demo prints documented events',
+  );
   const events = lines.filter((l): l is Line => l !== null);
   const saved = events.filter((e) => e.event === 'saved');
   const summary = events.at(-1);

@@ -15,7 +15,19 @@ t.test('retry-failed with a --state that holds no dps state is refused (exit 5),
   t.teardown(() => fake.close());
   const dir = t.testdir();
   const typo = join(dir, 'stat');
-  const run = await runCli(['retry-failed', '--api', fake.api, '--token', fake.token, '--server-id', fake.scenario.guilds[0]!.id, '--state', typo, '--out', join(dir, 'out')]);
+  const run = await runCli([
+    'retry-failed',
+    '--api',
+    fake.api,
+    '--token',
+    fake.token,
+    '--server-id',
+    fake.scenario.guilds[0]!.id,
+    '--state',
+    typo,
+    '--out',
+    join(dir, 'out'),
+  ]);
   t.equal(run.code, 5, `exit 5: ${run.stderr.trim()}`);
   t.notOk(existsSync(typo), 'no state created at the mistyped path');
   t.notOk(existsSync(join(dir, 'out')), 'no --out folder created');

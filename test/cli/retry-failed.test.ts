@@ -27,14 +27,21 @@ t.test('scrape with injected failures (exit 1), then retry-failed (exit 0): exac
   const env = { DISCORD_TOKEN: fake.token };
   const lines = (stdout: string): Line[] => {
     const all = rawLines(stdout);
-    t.same(all.flatMap((l) => schemaProblems(l)), [], 'every stdout line is a documented event');
+    t.same(
+      all.flatMap((l) => schemaProblems(l)),
+      [],
+      'every stdout line is a documented event',
+    );
     return all.filter((l): l is Line => l !== null);
   };
 
   const scrape = await runDps(['scrape', '--server-id', G, '--channel-id', C, '--types', 'all', ...common], { env });
   t.equal(scrape.code, 1, `the scrape exits 1 when files failed (stderr: ${scrape.stderr})`);
   const first = lines(scrape.stdout);
-  const failed = first.filter(ofEvent('failed')).map((l) => String(l.attachment_id)).sort();
+  const failed = first
+    .filter(ofEvent('failed'))
+    .map((l) => String(l.attachment_id))
+    .sort();
   const saved = first.filter(ofEvent('saved')).map((l) => String(l.attachment_id));
   t.ok(failed.length > 0 && saved.length > 0, `some files failed (${failed.length}) and some were saved (${saved.length})`);
   const firstOk = fake.requests.filter((r) => r.kind === 'cdn' && r.status === 200).map((r) => attachmentOf(r.path));
@@ -45,15 +52,32 @@ t.test('scrape with injected failures (exit 1), then retry-failed (exit 0): exac
   const report = JSON.parse(status.stdout) as { servers: Record<string, { channels: Record<string, { pending: number; failed: number }> }> };
   t.equal(report.servers[G]?.channels[C]?.pending, failed.length, 'status: every failure is pending');
   const manifest = await runDps(['manifest', '--state', state]);
-  const records = manifest.stdout.trim().split('\n').map((l) => JSON.parse(l) as { attachment_id: string; status: string });
-  t.same(records.filter((r) => r.status === 'failed').map((r) => r.attachment_id).sort(), failed, 'manifest: the failed records');
+  const records = manifest.stdout
+    .trim()
+    .split('\n')
+    .map((l) => JSON.parse(l) as { attachment_id: string; status: string });
+  t.same(
+    records
+      .filter((r) => r.status === 'failed')
+      .map((r) => r.attachment_id)
+      .sort(),
+    failed,
+    'manifest: the failed records',
+  );
 
   fake.setOption({ faults: {} });
   fake.resetLog();
   const retry = await runDps(['retry-failed', '--server-id', G, ...common], { env }); // --types defaults to all
   t.equal(retry.code, 0, `retry-failed exits 0 (stderr: ${retry.stderr})`);
   const second = lines(retry.stdout);
-  t.same(second.filter(ofEvent('saved')).map((l) => String(l.attachment_id)).sort(), failed, 'retry-failed saves exactly the failed files');
+  t.same(
+    second
+      .filter(ofEvent('saved'))
+      .map((l) => String(l.attachment_id))
+      .sort(),
+    failed,
+    'retry-failed saves exactly the failed files',
+  );
   t.equal(second.filter(ofEvent('failed')).length, 0, 'nothing fails');
   const summary = second.find(ofEvent('summary'));
   t.equal(summary?.exit_code, 0, 'the summary says exit 0');

@@ -54,7 +54,23 @@ t.test('a widened re-walk killed with SIGKILL resumes: nothing lost, nothing dow
   const channel = guild.channels[0]!;
   const state = join(dir, 'state');
   const out = join(dir, 'out');
-  const args = ['--server-id', guild.id, '--channel-id', channel.id, '--api', fake.api, '--out', out, '--state', state, '--types', 'all', '--concurrency', '2', '--no-progress'];
+  const args = [
+    '--server-id',
+    guild.id,
+    '--channel-id',
+    channel.id,
+    '--api',
+    fake.api,
+    '--out',
+    out,
+    '--state',
+    state,
+    '--types',
+    'all',
+    '--concurrency',
+    '2',
+    '--no-progress',
+  ];
   const env = { DISCORD_TOKEN: fake.token };
   const expected = await collect(fake.expected({ channelId: channel.id }));
   const large = expected.filter((a) => a.size > 1000);
@@ -73,10 +89,22 @@ t.test('a widened re-walk killed with SIGKILL resumes: nothing lost, nothing dow
   t.equal(resumed.code, 0, resumed.code === 0 ? 'the resume completes' : resumed.stderr);
   t.notOk(resumed.warnings.includes('filter_widened'), 'the resume continues the re-walk');
   const downloaded = fake.requests.filter((r) => r.kind === 'cdn').map((r) => r.path.split('/')[3] ?? '');
-  t.same(downloaded.filter((id) => archivedBefore.has(id)), [], 'nothing archived before the resume is downloaded again');
+  t.same(
+    downloaded.filter((id) => archivedBefore.has(id)),
+    [],
+    'nothing archived before the resume is downloaded again',
+  );
   const announcedFirst = new Set(first.saved);
-  t.same(resumed.saved.filter((id) => announcedFirst.has(id)), [], 'nothing announced before the widening is announced again');
-  t.same(killed.saved.filter((id) => announcedFirst.has(id)), [], 'not even by the killed run');
+  t.same(
+    resumed.saved.filter((id) => announcedFirst.has(id)),
+    [],
+    'nothing announced before the widening is announced again',
+  );
+  t.same(
+    killed.saved.filter((id) => announcedFirst.has(id)),
+    [],
+    'not even by the killed run',
+  );
   const all = new Set([...first.saved, ...killed.saved, ...resumed.saved]);
   t.same([...all].sort(), expected.map((a) => a.attachment_id).sort(), 'together the runs announced every file');
   await assertExact(t, fake, out, state, channel.id);

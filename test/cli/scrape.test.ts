@@ -37,8 +37,18 @@ async function expectedSaved(fake: FakeDiscord, channelId: string): Promise<Set<
 
 t.test('the schema checker itself rejects bad events', async (t) => {
   const good = {
-    event: 'saved', guild_id: '1', channel_id: '2', message_id: '3', attachment_id: '4', filename: 'a.png', path: '/x/a.png', bytes: 1,
-    sha256: 'a'.repeat(64), content_type: null, timestamp: '2024-01-31T12:00:00.000000+00:00', source: 'attachment',
+    event: 'saved',
+    guild_id: '1',
+    channel_id: '2',
+    message_id: '3',
+    attachment_id: '4',
+    filename: 'a.png',
+    path: '/x/a.png',
+    bytes: 1,
+    sha256: 'a'.repeat(64),
+    content_type: null,
+    timestamp: '2024-01-31T12:00:00.000000+00:00',
+    source: 'attachment',
   };
   t.same(schemaProblems(good), [], 'a good saved event passes');
   t.same(schemaProblems({ ...good, duplicate_of: '/x/b.png' }), [], 'optional duplicate_of passes');
@@ -52,7 +62,22 @@ t.test('the schema checker itself rejects bad events', async (t) => {
   t.ok(schemaProblems(missing).length, 'a missing field fails');
   t.ok(schemaProblems({ event: 'hello' }).length, 'an undocumented event fails');
   t.ok(schemaProblems(null).length, 'a non-object line fails');
-  t.ok(schemaProblems({ event: 'summary', channels: 1, messages: 0, saved: 0, duplicates: 0, skipped: 0, failed: 0, bytes: 0, elapsed_ms: 1, exit_code: 0, per_channel: [{ channel_id: 'x' }] }).length, 'a bad per_channel entry fails');
+  t.ok(
+    schemaProblems({
+      event: 'summary',
+      channels: 1,
+      messages: 0,
+      saved: 0,
+      duplicates: 0,
+      skipped: 0,
+      failed: 0,
+      bytes: 0,
+      elapsed_ms: 1,
+      exit_code: 0,
+      per_channel: [{ channel_id: 'x' }],
+    }).length,
+    'a bad per_channel entry fails',
+  );
 });
 
 t.test('a full scrape through the CLI prints only documented events and archives the channel exactly', async (t) => {
@@ -79,14 +104,30 @@ t.test('a full scrape through the CLI prints only documented events and archives
   t.equal(new Set(saved.map((s) => s.attachment_id)).size, saved.length, 'no attachment saved twice');
   t.equal(saved.length + skipped.length, expected.length, 'every attachment is either saved or skipped');
   t.same([...new Set(skipped.map((s) => s.reason))].sort(), ['too_large', 'type'], 'skipped for type and size');
-  t.ok(saved.some((s) => s.content_type === null), 'an attachment without content type is saved with content_type null');
-  t.ok(saved.some((s) => typeof s.duplicate_of === 'string'), 'a re-posted file carries duplicate_of');
+  t.ok(
+    saved.some((s) => s.content_type === null),
+    'an attachment without content type is saved with content_type null',
+  );
+  t.ok(
+    saved.some((s) => typeof s.duplicate_of === 'string'),
+    'a re-posted file carries duplicate_of',
+  );
 
   let exact = 0;
   for (const s of saved) {
     const want = byId.get(String(s.attachment_id));
     const onDisk = await sha256File(String(s.path)).catch(() => 'missing');
-    if (want && s.sha256 === want.sha256 && s.bytes === want.size && onDisk === want.sha256 && s.message_id === want.message_id && s.guild_id === G && s.channel_id === C && s.source === 'attachment') exact++;
+    if (
+      want &&
+      s.sha256 === want.sha256 &&
+      s.bytes === want.size &&
+      onDisk === want.sha256 &&
+      s.message_id === want.message_id &&
+      s.guild_id === G &&
+      s.channel_id === C &&
+      s.source === 'attachment'
+    )
+      exact++;
     else t.fail(`saved event does not match the fake: ${JSON.stringify(s)}`);
     t.notOk(relative(out, String(s.path)).startsWith('..'), 'path inside --out');
   }
@@ -123,7 +164,10 @@ t.test('a full scrape through the CLI prints only documented events and archives
   t.notOk(run.stdout.includes(fake.token), 'token not on stdout');
   t.notOk(run.stderr.includes(fake.token), 'token not on stderr');
   const bytes = await allFileBytes(out, state);
-  t.ok([...bytes.keys()].some((p) => p.startsWith(state)), 'the state folder has files');
+  t.ok(
+    [...bytes.keys()].some((p) => p.startsWith(state)),
+    'the state folder has files',
+  );
   const leaks = [...bytes].filter(([, buf]) => buf.includes(fake.token)).map(([p]) => p);
   t.same(leaks, [], 'token in no file under out/ and state/');
 
@@ -139,7 +183,10 @@ t.test('a full scrape through the CLI prints only documented events and archives
 t.test('failed downloads produce documented failed events and exit 1', async (t) => {
   // Links expire at once and can never be refreshed (refresh-urls and the message re-fetch both answer 404):
   // every file fails without retries, quickly.
-  const fake = await fakeFor(t, { scenario: singleChannel({ seed: 6, messages: 4, imageRatio: 1, gapRate: 0, sizes: [2_000, 4_000] }), linkLifetimeSec: -3600 });
+  const fake = await fakeFor(t, {
+    scenario: singleChannel({ seed: 6, messages: 4, imageRatio: 1, gapRate: 0, sizes: [2_000, 4_000] }),
+    linkLifetimeSec: -3600,
+  });
   fake.forceStatus('POST /attachments/refresh-urls', 404, 1000);
   fake.forceStatus('GET /channels/:id/messages/:message_id', 404, 1000);
   const { G, C } = firstTarget(fake);
@@ -161,7 +208,10 @@ t.test('failed downloads produce documented failed events and exit 1', async (t)
 t.test('token sources, the default command and the stderr switches', { jobs: 4 }, async (t) => {
   const fake = await fakeFor(t, { scenario: singleChannel({ seed: 9, messages: 25, imageRatio: 0.5, sizes: [2_000, 20_000] }) });
   const { G, C } = firstTarget(fake);
-  const want = (await collect(fake.expected({ channelId: C }))).filter(isPhoto).map((a) => a.attachment_id).sort();
+  const want = (await collect(fake.expected({ channelId: C })))
+    .filter(isPhoto)
+    .map((a) => a.attachment_id)
+    .sort();
   t.ok(want.length >= 5, `${want.length} photos`);
   const paths = (t: Test) => {
     const dir = t.testdir();
@@ -170,7 +220,14 @@ t.test('token sources, the default command and the stderr switches', { jobs: 4 }
   const complete = (t: Test, run: Finished, what: string): void => {
     t.equal(run.code, 0, `${what}: exit 0 (stderr: ${run.stderr})`);
     const lines = checkStdout(t, run);
-    t.same(lines.filter(ofEvent('saved')).map((s) => s.attachment_id).sort(), want, `${what}: the whole channel is archived`);
+    t.same(
+      lines
+        .filter(ofEvent('saved'))
+        .map((s) => s.attachment_id)
+        .sort(),
+      want,
+      `${what}: the whole channel is archived`,
+    );
     t.notOk(run.stdout.includes(fake.token) || run.stderr.includes(fake.token), `${what}: token not printed`);
     t.same(stackLines(run.stderr), [], `${what}: no stack trace`);
   };
@@ -188,7 +245,10 @@ t.test('token sources, the default command and the stderr switches', { jobs: 4 }
     complete(t, run, '.env');
     const elsewhere = join(dir, 'elsewhere');
     mkdirSync(elsewhere);
-    const noEnv = await runDps(['--server-id', G, '--channel-id', C, '--out', join(dir, 'o2'), '--state', join(dir, 's2')], { cwd: elsewhere, env: { DISCORD_API_URL: fake.api } });
+    const noEnv = await runDps(['--server-id', G, '--channel-id', C, '--out', join(dir, 'o2'), '--state', join(dir, 's2')], {
+      cwd: elsewhere,
+      env: { DISCORD_API_URL: fake.api },
+    });
     t.equal(noEnv.code, 2, 'from a folder without .env and without a token: usage error');
     t.equal(fake.requests.filter((r) => r.route === 'GET /users/@me' && r.status === 401).length, 0, 'no request with a missing token');
   });
@@ -230,9 +290,12 @@ t.test('--token-type user sends the raw token and warns about the terms of servi
   const fake = await fakeFor(t, { scenario: singleChannel({ seed: 10, messages: 10, imageRatio: 0.5, sizes: [2_000, 8_000] }), userToken: true });
   const { G, C } = firstTarget(fake);
   const dir = t.testdir();
-  const run = await runDps(['--server-id', G, '--channel-id', C, '--api', fake.api, '--token-type', 'user', '--out', join(dir, 'out'), '--state', join(dir, 'state')], {
-    env: { DISCORD_TOKEN: fake.token },
-  });
+  const run = await runDps(
+    ['--server-id', G, '--channel-id', C, '--api', fake.api, '--token-type', 'user', '--out', join(dir, 'out'), '--state', join(dir, 'state')],
+    {
+      env: { DISCORD_TOKEN: fake.token },
+    },
+  );
   t.equal(run.code, 0, `exit 0: the fake accepted the raw token (stderr: ${run.stderr})`);
   t.match(run.stderr, /terms of service/i, 'the ToS warning is printed on stderr');
   t.notMatch(run.stdout, /terms of service/i, 'not on stdout');
@@ -241,6 +304,8 @@ t.test('--token-type user sends the raw token and warns about the terms of servi
   const expected = (await collect(fake.expected({ channelId: C }))).filter(isPhoto);
   t.equal(rawLines(run.stdout).filter((l) => l?.event === 'saved').length, expected.length, 'everything archived');
   // The same token sent as a bot token is refused by a user-token fake.
-  const asBot = await runDps(['--server-id', G, '--channel-id', C, '--api', fake.api, '--out', join(dir, 'o2'), '--state', join(dir, 's2')], { env: { DISCORD_TOKEN: fake.token } });
+  const asBot = await runDps(['--server-id', G, '--channel-id', C, '--api', fake.api, '--out', join(dir, 'o2'), '--state', join(dir, 's2')], {
+    env: { DISCORD_TOKEN: fake.token },
+  });
   t.equal(asBot.code, 3, 'a bot-type request with a user token is rejected: exit 3');
 });

@@ -50,8 +50,26 @@ t.test('SIGINT during a download that drips a byte a second ends promptly', { ti
     if (path === `/channels/${C}/messages`) {
       const after = new URL(req.url ?? '/', 'http://x').searchParams.get('after');
       if (after !== null && BigInt(after) >= BigInt(M)) return json([]);
-      return json([{ id: M, channel_id: C, type: 0, content: '', timestamp: '2026-01-01T00:00:00.000Z', author: { id: BOT, username: 'u' },
-        attachments: [{ id: '1200000000000000001', filename: 'a.png', size: SIZE, content_type: 'image/png', url: `${base}/attachments/${C}/1/a.png`, proxy_url: `${base}/attachments/${C}/1/a.png` }] }]);
+      return json([
+        {
+          id: M,
+          channel_id: C,
+          type: 0,
+          content: '',
+          timestamp: '2026-01-01T00:00:00.000Z',
+          author: { id: BOT, username: 'u' },
+          attachments: [
+            {
+              id: '1200000000000000001',
+              filename: 'a.png',
+              size: SIZE,
+              content_type: 'image/png',
+              url: `${base}/attachments/${C}/1/a.png`,
+              proxy_url: `${base}/attachments/${C}/1/a.png`,
+            },
+          ],
+        },
+      ]);
     }
     res.writeHead(404, { 'content-type': 'application/json' });
     res.end('{"message":"Unknown","code":0}');
@@ -65,11 +83,17 @@ t.test('SIGINT during a download that drips a byte a second ends promptly', { ti
   const api = `http://127.0.0.1:${(server.address() as AddressInfo).port}/api/v10`;
   const dir = t.testdir();
   const out = join(dir, 'out');
-  const run = startCli(['--server-id', G, '--channel-id', C, '--out', out, '--state', join(dir, 'state'), '--no-progress'], { env: { DISCORD_TOKEN: 'MTIz.abcdef.drip-test-token', DISCORD_API_URL: api } });
+  const run = startCli(['--server-id', G, '--channel-id', C, '--out', out, '--state', join(dir, 'state'), '--no-progress'], {
+    env: { DISCORD_TOKEN: 'MTIz.abcdef.drip-test-token', DISCORD_API_URL: api },
+  });
   t.teardown(() => void run.child.kill('SIGKILL'));
   await started;
   run.child.kill('SIGINT');
   const done = await run.done;
   t.equal(done.code, 130, 'exit 130');
-  t.same((await listFiles(out)).filter((f) => f.endsWith('.dps-tmp')), [], 'no temp files');
+  t.same(
+    (await listFiles(out)).filter((f) => f.endsWith('.dps-tmp')),
+    [],
+    'no temp files',
+  );
 });

@@ -31,8 +31,16 @@ t.test('SIGINT cancels a stalled transfer at once instead of waiting for the tim
   run.child.kill('SIGINT');
   const first = await run.done;
   t.equal(first.code, 130, `exit 130 (stderr: ${first.stderr})`);
-  t.same((await listFiles(out)).filter((f) => f.endsWith('.dps-tmp')), [], 'no temp files');
-  t.same(first.lines.filter((l) => l.attachment_id === stalledId), [], 'nothing announced for the cancelled file');
+  t.same(
+    (await listFiles(out)).filter((f) => f.endsWith('.dps-tmp')),
+    [],
+    'no temp files',
+  );
+  t.same(
+    first.lines.filter((l) => l.attachment_id === stalledId),
+    [],
+    'nothing announced for the cancelled file',
+  );
   t.same(first.lines.filter(ofEvent('failed')), [], 'no failed event');
   t.notMatch(first.stderr, /retrying/, 'a cancelled transfer is not retried');
   const entry = (await status(state)).servers[G]?.channels[C];
@@ -42,7 +50,10 @@ t.test('SIGINT cancels a stalled transfer at once instead of waiting for the tim
 
   const second = await runDps(args, { env: { DISCORD_TOKEN: fake.token } });
   t.equal(second.code, 0, `the next run finishes (stderr: ${second.stderr})`);
-  t.ok(second.lines.some((l) => l.event === 'saved' && l.attachment_id === stalledId), 'and downloads the cancelled file');
+  t.ok(
+    second.lines.some((l) => l.event === 'saved' && l.attachment_id === stalledId),
+    'and downloads the cancelled file',
+  );
   const announced = [...first.lines, ...second.lines].filter(ofEvent('saved')).map((l) => String(l.attachment_id));
   t.same(announced.sort(), (await collect(fake.expected({ channelId: C }))).map((e) => e.attachment_id).sort(), 'every file announced once');
   await assertExact(t, fake, out, state, C);
@@ -50,7 +61,11 @@ t.test('SIGINT cancels a stalled transfer at once instead of waiting for the tim
 
 t.test('a stall is a timeout (--timeout), and every retry is one stderr line: file, message, reason, attempt n of m', async (t) => {
   let stalledPath = '';
-  const fake = await fakeFor(t, { scenario: scenario(92), cdnStall: { count: 1, onStall: (path) => (stalledPath = path) }, faults: { error5xxRate: 0.1, target: 'cdn', seed: 4 } });
+  const fake = await fakeFor(t, {
+    scenario: scenario(92),
+    cdnStall: { count: 1, onStall: (path) => (stalledPath = path) },
+    faults: { error5xxRate: 0.1, target: 'cdn', seed: 4 },
+  });
   const { G, C } = firstTarget(fake);
   const dir = t.testdir();
   const out = join(dir, 'out');
@@ -66,7 +81,10 @@ t.test('a stall is a timeout (--timeout), and every retry is one stderr line: fi
   const failedAttempts = cdn.filter((r) => r.status !== 200 || !byId.has(r.path.split('/')[3]!)).length + 1; // + the stalled 200
   t.equal(retries.length, failedAttempts, `one line per retry (${retries.length})`);
   for (const line of retries) t.match(line, /^retrying .+ \(message \d{17,20}\): (http_5\d\d|network) \(.+\), attempt [2-6] of 6$/);
-  t.ok(retries.some((line) => /: http_50\d \(CDN answered 50\d\), attempt 2 of 6$/.test(line)), 'a 5xx says its status');
+  t.ok(
+    retries.some((line) => /: http_50\d \(CDN answered 50\d\), attempt 2 of 6$/.test(line)),
+    'a 5xx says its status',
+  );
   const timedOut = retries.filter((line) => /: network \(timed out: no data from the CDN within --timeout\), attempt 2 of 6$/.test(line));
   t.equal(timedOut.length, 1, `the stall is retried as a timeout: ${timedOut.join(' | ')}`);
   const stalledFile = byId.get(stalledPath.split('/')[3] ?? '');

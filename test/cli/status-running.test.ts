@@ -23,7 +23,11 @@ t.test('status of a locked state reads progress.json', async (t) => {
   t.teardown(() => store.close());
   const status = await runDps(['status', '--state', options.state]);
   t.equal(status.code, 0, `exit 0 (stderr: ${status.stderr})`);
-  t.match(status.stderr, /in use by a running scrape; showing its progress\.json as of \S+ \(\d+ s ago\)/, 'says where the answer comes from and how old it is');
+  t.match(
+    status.stderr,
+    /in use by a running scrape; showing its progress\.json as of \S+ \(\d+ s ago\)/,
+    'says where the answer comes from and how old it is',
+  );
   const report = JSON.parse(status.stdout) as { as_of?: string; servers: Record<string, { channels: Record<string, { total_images: number }> }> };
   t.type(report.as_of, 'string', 'as_of in the JSON');
   const files = [...fake.expected({ channelId: channel.id })].length;

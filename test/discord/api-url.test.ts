@@ -5,10 +5,24 @@ import { checkApiUrl, isDiscordApiHost, isLoopback } from '../../lib/discord/api
 import { DiscordClient } from '../../lib/discord/client.js';
 
 t.test('plain http is refused unless the host is loopback or it is allowed', async (t) => {
-  for (const api of ['https://discord.com/api/v10', 'https://proxy.example/api/v10', 'http://127.0.0.1:1234/api/v10', 'http://127.8.9.10/api', 'http://[::1]:80/api', 'http://localhost:3000/api/v10', 'http://LOCALHOST./api']) {
+  for (const api of [
+    'https://discord.com/api/v10',
+    'https://proxy.example/api/v10',
+    'http://127.0.0.1:1234/api/v10',
+    'http://127.8.9.10/api',
+    'http://[::1]:80/api',
+    'http://localhost:3000/api/v10',
+    'http://LOCALHOST./api',
+  ]) {
     t.doesNotThrow(() => checkApiUrl(api), api);
   }
-  for (const api of ['http://192.0.2.2:8080/api/v10', 'http://evil.example/api/v10', 'http://localhost.evil.example/api', 'http://[fd00::2]/api', 'http://128.0.0.1/api']) {
+  for (const api of [
+    'http://192.0.2.2:8080/api/v10',
+    'http://evil.example/api/v10',
+    'http://localhost.evil.example/api',
+    'http://[fd00::2]/api',
+    'http://128.0.0.1/api',
+  ]) {
     t.throws(() => checkApiUrl(api), { code: 'DPS_USAGE', message: /refusing to send the token over plain http.*--allow-insecure-api/ }, api);
     t.doesNotThrow(() => checkApiUrl(api, true), `${api} with --allow-insecure-api`);
   }

@@ -63,7 +63,18 @@ t.test('a page is fetched with the query, the bot token and a Discord User-Agent
 });
 
 t.test('a 429 is waited out for the exact retry_after of its body, then retried', async (t) => {
-  const limited: Reply = { status: 429, headers: { ...json, 'retry-after': '1', 'x-ratelimit-scope': 'user', 'x-ratelimit-limit': '5', 'x-ratelimit-remaining': '0', 'x-ratelimit-reset-after': '0.08' }, body: JSON.stringify({ message: 'You are being rate limited.', retry_after: 0.08, global: false }) };
+  const limited: Reply = {
+    status: 429,
+    headers: {
+      ...json,
+      'retry-after': '1',
+      'x-ratelimit-scope': 'user',
+      'x-ratelimit-limit': '5',
+      'x-ratelimit-remaining': '0',
+      'x-ratelimit-reset-after': '0.08',
+    },
+    body: JSON.stringify({ message: 'You are being rate limited.', retry_after: 0.08, global: false }),
+  };
   const { api, seen } = await serve(t, [limited, page(['7'])]);
   const c = client(t, api);
   t.same(await c.get(HISTORY), [{ id: sf('7') }]);
@@ -76,7 +87,11 @@ t.test('a 429 is waited out for the exact retry_after of its body, then retried'
 });
 
 t.test('a global 429 on history holds the other requests too', async (t) => {
-  const global: Reply = { status: 429, headers: { ...json, 'retry-after': '1', 'x-ratelimit-global': 'true', 'x-ratelimit-scope': 'global' }, body: JSON.stringify({ message: 'You are being rate limited.', retry_after: 0.2, global: true }) };
+  const global: Reply = {
+    status: 429,
+    headers: { ...json, 'retry-after': '1', 'x-ratelimit-global': 'true', 'x-ratelimit-scope': 'global' },
+    body: JSON.stringify({ message: 'You are being rate limited.', retry_after: 0.2, global: true }),
+  };
   const { api, seen } = await serve(t, [global, page(['9'])]);
   const c = client(t, api);
   const history = c.get(HISTORY);
@@ -103,20 +118,30 @@ t.test('a 429 over the invalid-request budget stops instead of waiting', async (
 });
 
 t.test('5xx and network faults are retried with backoff; 4xx become our errors', async (t) => {
-  const { api, seen } = await serve(t, [{ status: 502, headers: { 'content-type': 'text/html' }, body: '<html>bad gateway</html>' }, { status: 500, headers: json, body: '{}' }, page(['3'])]);
+  const { api, seen } = await serve(t, [
+    { status: 502, headers: { 'content-type': 'text/html' }, body: '<html>bad gateway</html>' },
+    { status: 500, headers: json, body: '{}' },
+    page(['3']),
+  ]);
   const c = client(t, api);
   t.same(await c.get(HISTORY), [{ id: sf('3') }]);
   t.equal(seen.length, 3);
   t.equal(c.stats.retried, 2);
 
   const forbidden = await serve(t, [{ status: 403, headers: json, body: JSON.stringify({ message: 'Missing Access', code: 50001 }) }]);
-  await t.rejects(client(t, forbidden.api).get(HISTORY, { what: 'channel #secret' }), { code: 'DPS_ACCESS', message: 'no access to channel #secret: Missing Access (403, code 50001)' });
+  await t.rejects(client(t, forbidden.api).get(HISTORY, { what: 'channel #secret' }), {
+    code: 'DPS_ACCESS',
+    message: 'no access to channel #secret: Missing Access (403, code 50001)',
+  });
   t.equal(forbidden.seen.length, 1, 'a 403 is never retried');
 
   const html = await serve(t, [{ status: 404, headers: { 'content-type': 'text/html' }, body: '<html>nope</html>' }]);
   await t.rejects(client(t, html.api).get(HISTORY), { code: 'DPS_NOT_FOUND', message: /not found: Not Found \(404\)/ });
 
-  const gone = await serve(t, Array.from({ length: 3 }, () => ({ status: 503, headers: json, body: '{}' })));
+  const gone = await serve(
+    t,
+    Array.from({ length: 3 }, () => ({ status: 503, headers: json, body: '{}' })),
+  );
   await t.rejects(client(t, gone.api, { retries: 2 }).get(HISTORY), { message: /failed after 3 attempts/ });
 });
 
@@ -125,7 +150,10 @@ t.test('a body that is not a JSON page of messages is an invalid response: retri
   const retried = await serve(t, [text, page(['3'])]);
   t.same(await client(t, retried.api).get(HISTORY), [{ id: sf('3') }], 'retried like a 5xx');
   const { api, seen } = await serve(t, [text, text, text]);
-  await t.rejects(client(t, api, { retries: 2 }).get(HISTORY), { code: 'DPS_API', message: /failed after 3 attempts: invalid response.*text\/html.*instead of JSON/ });
+  await t.rejects(client(t, api, { retries: 2 }).get(HISTORY), {
+    code: 'DPS_API',
+    message: /failed after 3 attempts: invalid response.*text\/html.*instead of JSON/,
+  });
   t.equal(seen.length, 3, 'bounded');
 });
 
@@ -149,9 +177,16 @@ t.test('aborted before start: nothing is sent; aborted mid-flight: DPS_ABORTED',
 
 t.test('4xx errors carry their status and cause; a 5xx given up on its status', async (t) => {
   const forbidden = await serve(t, [{ status: 403, headers: json, body: JSON.stringify({ message: 'Missing Access', code: 50001 }) }]);
-  const error = (await client(t, forbidden.api).get(HISTORY).catch((e: unknown) => e)) as DpsError;
+  const error = (await client(t, forbidden.api)
+    .get(HISTORY)
+    .catch((e: unknown) => e)) as DpsError;
   t.ok(isDpsError(error));
   t.match(error, { code: 'DPS_ACCESS', status: 403, cause: { status: 403, code: 50001 } });
   const gone = await serve(t, [{ status: 503, headers: json, body: '{}' }]);
-  t.match(await client(t, gone.api, { retries: 0 }).get(HISTORY).catch((e: unknown) => e), { code: 'DPS_API', status: 503, message: /failed after 1 attempts/ });
+  t.match(
+    await client(t, gone.api, { retries: 0 })
+      .get(HISTORY)
+      .catch((e: unknown) => e),
+    { code: 'DPS_API', status: 503, message: /failed after 1 attempts/ },
+  );
 });

@@ -22,7 +22,8 @@ t.test('HTML, JSON or text for an image is a content_type_mismatch; images and u
     t.equal((error as { reason?: string } | undefined)?.reason, 'content_type_mismatch', got);
     t.equal(error?.retryable, false, `${got}: not retried in this run`);
   }
-  for (const got of [undefined, 'image/png', 'image/jpeg', 'application/octet-stream', 'binary/octet-stream', 'image/svg+xml']) t.equal(contentTypeMismatch(png, got), undefined, String(got));
+  for (const got of [undefined, 'image/png', 'image/jpeg', 'application/octet-stream', 'binary/octet-stream', 'image/svg+xml'])
+    t.equal(contentTypeMismatch(png, got), undefined, String(got));
   t.ok(contentTypeMismatch({ content_type: undefined, filename: 'photo.JPG' }, 'text/html'), 'no declared type: judged by the extension');
   t.equal(contentTypeMismatch({ content_type: undefined, filename: 'notes.txt' }, 'text/plain'), undefined, 'not an image: not judged');
   t.equal(contentTypeMismatch({ content_type: 'application/pdf', filename: 'a.pdf' }, 'text/html'), undefined, 'only images are judged');
@@ -34,7 +35,11 @@ t.test('HTML, JSON or text for an image is a content_type_mismatch; images and u
 // never answers: each failure carries its typed reason and status from where it is detected.
 t.test('openDownload: a signed link, an expired one, a refused host, a redirect loop, a 5xx', async (t) => {
   const clock = new ManualClock(Date.now());
-  const fake = await startFakeDiscord({ scenario: singleChannel({ seed: 41, messages: 10, imageRatio: 1, sizes: [500, 2_000] }), linkLifetimeSec: 60, linkClock: () => clock.now() });
+  const fake = await startFakeDiscord({
+    scenario: singleChannel({ seed: 41, messages: 10, imageRatio: 1, sizes: [500, 2_000] }),
+    linkLifetimeSec: 60,
+    linkClock: () => clock.now(),
+  });
   const agent = createDownloadAgent(4, 10_000);
   t.teardown(async () => {
     await agent.close();

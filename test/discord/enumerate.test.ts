@@ -28,7 +28,11 @@ async function all<T>(source: AsyncIterable<T>): Promise<T[]> {
   return out;
 }
 
-const names = (entries: ChannelEntry[], pick: (e: ChannelEntry) => boolean): string[] => entries.filter(pick).map((e) => e.name).sort();
+const names = (entries: ChannelEntry[], pick: (e: ChannelEntry) => boolean): string[] =>
+  entries
+    .filter(pick)
+    .map((e) => e.name)
+    .sort();
 
 t.test('listGuilds pages past 200 servers with `after`', async (t) => {
   const fake = await startFakeDiscord({ scenario: manyGuilds(450), rateLimit: { off: true } });
@@ -39,7 +43,10 @@ t.test('listGuilds pages past 200 servers with `after`', async (t) => {
   t.same(Object.keys(guilds[0]!).sort(), ['id', 'name', 'owner', 'permissions']);
   const pages = fake.requests.filter((r) => r.route === 'GET /users/@me/guilds');
   t.equal(pages.length, 3, '200 + 200 + 50');
-  t.same(pages.map((p) => p.query.limit), ['200', '200', '200']);
+  t.same(
+    pages.map((p) => p.query.limit),
+    ['200', '200', '200'],
+  );
   t.equal(pages[1]?.query.after, guilds[199]?.id, 'after = the last id of the previous page');
 });
 
@@ -58,7 +65,10 @@ t.test('listChannels judges every channel and lists each readable thread once, w
   const channels = entries.filter((e) => !e.is_thread);
   const threads = entries.filter((e) => e.is_thread);
 
-  t.same(names(channels, (e) => e.readable), ['archive', 'forum', 'general', 'mods', 'news', 'spicy']);
+  t.same(
+    names(channels, (e) => e.readable),
+    ['archive', 'forum', 'general', 'mods', 'news', 'spicy'],
+  );
   const reasons = Object.fromEntries(channels.filter((e) => !e.readable).map((e) => [e.name, e.reason]));
   t.same(reasons, { Cat: 'not_a_message_channel', Lounge: 'no_connect', hidden: 'no_view_channel', 'no-history': 'no_read_message_history' });
   t.equal(channels.find((e) => e.name === 'forum')?.threads_only, true, 'a forum is readable for its posts only');
@@ -67,28 +77,54 @@ t.test('listChannels judges every channel and lists each readable thread once, w
   t.equal(new Set(threads.map((e) => e.id)).size, threads.length, 'each thread once');
   const readableThreads = names(threads, (e) => e.readable);
   t.equal(readableThreads.filter((n) => n.startsWith('old-')).length, 150, 'all 150 archived threads (has_more paging)');
-  t.same(readableThreads.filter((n) => !n.startsWith('old-')), ['chat', 'mod-private', 'post-a', 'post-b', 'post-old-1', 'post-old-2', 'post-old-3', 'secret', 'spicy-thread']);
-  t.same(names(threads, (e) => !e.readable), ['nh-active'], 'an active thread of a channel without history is listed as unreadable');
-  t.notOk(threads.some((e) => e.name === 'not-mine' || e.name === 'hidden-thread' || e.name === 'nh-archived'), 'invisible threads never appear');
+  t.same(
+    readableThreads.filter((n) => !n.startsWith('old-')),
+    ['chat', 'mod-private', 'post-a', 'post-b', 'post-old-1', 'post-old-2', 'post-old-3', 'secret', 'spicy-thread'],
+  );
+  t.same(
+    names(threads, (e) => !e.readable),
+    ['nh-active'],
+    'an active thread of a channel without history is listed as unreadable',
+  );
+  t.notOk(
+    threads.some((e) => e.name === 'not-mine' || e.name === 'hidden-thread' || e.name === 'nh-archived'),
+    'invisible threads never appear',
+  );
   const secret = threads.find((e) => e.name === 'secret');
   t.equal(secret?.archived, true);
   t.equal(secret?.parent_id, byName(fake.scenario, 'general').id);
   t.equal(threads.find((e) => e.name === 'spicy-thread')?.nsfw, true, 'threads inherit NSFW from their parent');
 
   const unreadable = ['Lounge', 'hidden', 'no-history', 'Cat'].map((n) => byName(fake.scenario, n).id);
-  t.same(fake.requests.filter((r) => r.channelId !== undefined && unreadable.includes(r.channelId)), [], 'zero requests about unreadable channels');
+  t.same(
+    fake.requests.filter((r) => r.channelId !== undefined && unreadable.includes(r.channelId)),
+    [],
+    'zero requests about unreadable channels',
+  );
   t.equal(fake.requests.filter((r) => r.route === 'GET /channels/:id/messages').length, 0, 'no message requests at all');
-  t.same(fake.requests.filter((r) => r.status >= 400).map((r) => `${r.status} ${r.path}`), [], 'no refused request');
+  t.same(
+    fake.requests.filter((r) => r.status >= 400).map((r) => `${r.status} ${r.path}`),
+    [],
+    'no refused request',
+  );
 
-  const archivePages = fake.requests.filter((r) => r.route === 'GET /channels/:id/threads/archived/public' && r.channelId === byName(fake.scenario, 'archive').id);
+  const archivePages = fake.requests.filter(
+    (r) => r.route === 'GET /channels/:id/threads/archived/public' && r.channelId === byName(fake.scenario, 'archive').id,
+  );
   t.equal(archivePages.length, 2, '150 archived threads = 2 pages of 100');
   t.equal(archivePages[0]?.query.limit, '100');
   t.match(archivePages[1]?.query.before, /^\d{4}-\d\d-\d\dT/, 'before = ISO8601 archive_timestamp');
   const mods = byName(fake.scenario, 'mods').id;
-  t.ok(fake.requests.some((r) => r.route === 'GET /channels/:id/threads/archived/private' && r.channelId === mods), 'MANAGE_THREADS: all private archived threads');
+  t.ok(
+    fake.requests.some((r) => r.route === 'GET /channels/:id/threads/archived/private' && r.channelId === mods),
+    'MANAGE_THREADS: all private archived threads',
+  );
   t.notOk(fake.requests.some((r) => r.route === 'GET /channels/:id/users/@me/threads/archived/private' && r.channelId === mods));
   const general = byName(fake.scenario, 'general').id;
-  t.ok(fake.requests.some((r) => r.route === 'GET /channels/:id/users/@me/threads/archived/private' && r.channelId === general), 'otherwise: joined private threads');
+  t.ok(
+    fake.requests.some((r) => r.route === 'GET /channels/:id/users/@me/threads/archived/private' && r.channelId === general),
+    'otherwise: joined private threads',
+  );
   t.notOk(fake.requests.some((r) => r.route === 'GET /channels/:id/threads/archived/private' && r.channelId === general));
 });
 
@@ -111,10 +147,19 @@ t.test('the announced channel filtering (hidden channels omitted) gives the same
   const client = await setup(t, fake);
   const entries = await all(listChannels(client, fake.scenario.guilds[0]!.id, { threads: false, skipNsfw: true }));
   t.notOk(entries.some((e) => e.name === 'hidden'));
-  t.same(names(entries, (e) => e.readable), ['archive', 'forum', 'general', 'mods', 'news']);
+  t.same(
+    names(entries, (e) => e.readable),
+    ['archive', 'forum', 'general', 'mods', 'news'],
+  );
   t.equal(entries.find((e) => e.name === 'spicy')?.reason, 'nsfw');
-  t.notOk(entries.some((e) => e.is_thread), 'no threads unless asked');
-  t.notOk(fake.requests.some((r) => r.route.includes('threads')), 'no thread requests');
+  t.notOk(
+    entries.some((e) => e.is_thread),
+    'no threads unless asked',
+  );
+  t.notOk(
+    fake.requests.some((r) => r.route.includes('threads')),
+    'no thread requests',
+  );
 });
 
 t.test('an unexpected 403 on one channel skips its threads, not the listing', async (t) => {
@@ -124,8 +169,14 @@ t.test('an unexpected 403 on one channel skips its threads, not the listing', as
   fake.forceStatus('GET /channels/:id/threads/archived/public', 403, 1, { channelId: forum });
   const warnings: string[] = [];
   const entries = await all(listChannels(client, fake.scenario.guilds[0]!.id, { threads: true, warn: (l) => warnings.push(l) }));
-  t.notOk(entries.some((e) => e.name === 'post-old-1'), "the forum's archived posts are skipped");
-  t.ok(entries.some((e) => e.name === 'post-a'), 'its active posts are still there');
+  t.notOk(
+    entries.some((e) => e.name === 'post-old-1'),
+    "the forum's archived posts are skipped",
+  );
+  t.ok(
+    entries.some((e) => e.name === 'post-a'),
+    'its active posts are still there',
+  );
   t.equal(entries.filter((e) => e.name.startsWith('old-')).length, 150, 'other channels are listed');
   t.equal(warnings.length, 1);
 });
@@ -152,7 +203,10 @@ t.test('the MESSAGE_CONTENT intent: detected from the application, noticed on a 
   fake.setOption({ messageContentIntent: false });
   t.equal(await detectMessageContentIntent(client), false);
   const stripped = await page();
-  t.ok(stripped.some((m) => m.content !== ''), 'messages mentioning the bot keep their content');
+  t.ok(
+    stripped.some((m) => m.content !== ''),
+    'messages mentioning the bot keep their content',
+  );
   t.equal(looksLikeMissingIntent(stripped, bot), true);
   t.equal(looksLikeMissingIntent([]), false, 'an empty page says nothing');
   t.equal(looksLikeMissingIntent([{ type: 7, content: '' }]), false, 'system messages say nothing');

@@ -8,16 +8,19 @@ t.test('no more than perSecond starts in any second', async (t) => {
   const clock = new ManualClock();
   const limit = new GlobalLimit(4, undefined, clock);
   const starts: number[] = [];
-  const all = Promise.all(Array.from({ length: 10 }, async () => {
-    await limit.wait();
-    starts.push(clock.now());
-  }));
+  const all = Promise.all(
+    Array.from({ length: 10 }, async () => {
+      await limit.wait();
+      starts.push(clock.now());
+    }),
+  );
   for (let i = 0; i < 40 && starts.length < 10; i++) await clock.advance(100);
   await all;
   starts.sort((a, b) => a - b);
   t.equal(starts.length, 10);
   t.equal(starts[3], starts[0], 'the first four at once');
-  for (let i = 4; i < starts.length; i++) t.ok(starts[i]! - starts[i - 4]! >= 1000, `start ${i} is a second after start ${i - 4} (${starts[i]! - starts[i - 4]!} ms)`);
+  for (let i = 4; i < starts.length; i++)
+    t.ok(starts[i]! - starts[i - 4]! >= 1000, `start ${i} is a second after start ${i - 4} (${starts[i]! - starts[i - 4]!} ms)`);
 });
 
 t.test('a high rate keeps its pace with a bounded log', async (t) => {

@@ -40,7 +40,9 @@ for (const retryAfter of ['1e300', 'Infinity']) {
     t.teardown(() => new Promise<void>((resolve) => server.close(() => resolve())));
     const api = `http://127.0.0.1:${(server.address() as AddressInfo).port}/api/v10`;
     const dir = t.testdir();
-    const run = await runDps(['--server-id', G, '--channel-id', C, '--out', join(dir, 'out'), '--state', join(dir, 'state'), '--no-progress'], { env: { DISCORD_TOKEN: 'MTIz.abcdef.huge-wait-token', DISCORD_API_URL: api } });
+    const run = await runDps(['--server-id', G, '--channel-id', C, '--out', join(dir, 'out'), '--state', join(dir, 'state'), '--no-progress'], {
+      env: { DISCORD_TOKEN: 'MTIz.abcdef.huge-wait-token', DISCORD_API_URL: api },
+    });
     t.equal(run.code, 1, `exit 1 (stderr: ${run.stderr.trim()})`);
     t.notMatch(run.stderr, /internal error|Invalid time value/, 'no crash');
     t.match(run.stderr, /max-wait/, 'the --max-wait stop is named');

@@ -29,7 +29,11 @@ t.test('the decision: quiet up to 10 s, announced above, refused above --max-wai
 t.test('a long wait is announced once however many requests meet it; a later one again', async (t) => {
   let now = Date.parse('2026-12-06T03:00:00Z');
   const seen: RateLimitWait[] = [];
-  const waits = new LongWaits(POLICY, (wait) => seen.push(wait), () => now);
+  const waits = new LongWaits(
+    POLICY,
+    (wait) => seen.push(wait),
+    () => now,
+  );
   waits.check('global', 30_000);
   waits.check('route', 30_000, 'GET /channels/1/messages');
   now += 5;
@@ -81,14 +85,24 @@ t.test('against the fake: a 2-hour Retry-After stops before sleeping, on every p
   const channel = fake.scenario.guilds[0]!.channels[0]!;
   const seen: RateLimitWait[] = [];
   const connect = (): DiscordClient => {
-    const client = new DiscordClient({ token: fake.token, api: fake.api, backoffMs: 10, maxWaitMs: 15 * 60_000, noticeWaitMs: 300, onLongWait: (wait) => void seen.push(wait) });
+    const client = new DiscordClient({
+      token: fake.token,
+      api: fake.api,
+      backoffMs: 10,
+      maxWaitMs: 15 * 60_000,
+      noticeWaitMs: 300,
+      onLongWait: (wait) => void seen.push(wait),
+    });
     t.teardown(() => client.close());
     return client;
   };
 
   // Message history, a per-route 429.
   fake.forceStatus('GET /channels/:id/messages', 429, 1, { retryAfter: 7200 });
-  await t.rejects(connect().get(`/channels/${channel.id}/messages`, { query: { limit: '10' } }), { code: 'DPS_RATE_LIMIT', message: /wait 2 h for the rate limit of GET \/channels\/\d+\/messages/ });
+  await t.rejects(connect().get(`/channels/${channel.id}/messages`, { query: { limit: '10' } }), {
+    code: 'DPS_RATE_LIMIT',
+    message: /wait 2 h for the rate limit of GET \/channels\/\d+\/messages/,
+  });
   // Another route, per route and global.
   fake.forceStatus('GET /channels/:id', 429, 1, { retryAfter: 7200 });
   await t.rejects(connect().get(`/channels/${channel.id}`), { code: 'DPS_RATE_LIMIT', message: /rate limit of GET \/channels\/\d+/ });

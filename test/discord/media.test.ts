@@ -22,9 +22,16 @@ t.test('every file the fake expects, from attachments, forwards, galleries, embe
   const ids = (list: Array<{ id?: string; attachment_id?: string }>): string[] => list.map((f) => f.id ?? f.attachment_id ?? '').sort();
   t.equal(found.length, expected.length, 'as many files as the fake holds');
   const hosted = expected.filter((e) => !e.attachment_id.startsWith('external:'));
-  t.same(ids(found.filter((f) => !f.id.startsWith('embed-'))), ids(hosted.map((e) => ({ id: e.source === 'sticker' ? `sticker-${e.attachment_id}` : e.attachment_id }))), 'the same files');
+  t.same(
+    ids(found.filter((f) => !f.id.startsWith('embed-'))),
+    ids(hosted.map((e) => ({ id: e.source === 'sticker' ? `sticker-${e.attachment_id}` : e.attachment_id }))),
+    'the same files',
+  );
   t.same(new Set(found.map((f) => f.source)), new Set(['attachment', 'forward', 'component', 'embed', 'sticker']));
-  t.ok(found.some((f) => f.source === 'embed' && f.id.startsWith('embed-')), 'an external embed, by its proxy copy');
+  t.ok(
+    found.some((f) => f.source === 'embed' && f.id.startsWith('embed-')),
+    'an external embed, by its proxy copy',
+  );
   t.ok(found.every((f) => f.invalid === undefined && /^https?:/.test(f.url)));
   t.equal(messages.flatMap((m) => mediaOf(m)).filter((f) => f.source === 'embed' || f.source === 'sticker').length, 0, 'embeds and stickers only on request');
 });
@@ -43,9 +50,12 @@ t.test('the same file twice is listed once; broken attachments are marked invali
   } as unknown as APIMessage;
   const found = mediaOf(message, { embeds: true });
   t.equal(found.filter((f) => f.invalid === undefined).length, 1, 'the embed of the same attachment is not listed again');
-  t.match(found.filter((f) => f.invalid !== undefined), [
-    { id: '1100000000000000002', invalid: /not an http\(s\) URL/ },
-    { id: /^invalid-/, invalid: /no valid id/ },
-    { id: /^invalid-/, invalid: /not an attachment object/ },
-  ]);
+  t.match(
+    found.filter((f) => f.invalid !== undefined),
+    [
+      { id: '1100000000000000002', invalid: /not an http\(s\) URL/ },
+      { id: /^invalid-/, invalid: /no valid id/ },
+      { id: /^invalid-/, invalid: /not an attachment object/ },
+    ],
+  );
 });

@@ -114,7 +114,10 @@ async function simulate(options: { channels: number; requests: number; limit?: n
       if (options.limit !== undefined && starts.length >= options.limit) {
         rateLimited++;
         const resetAfter = (starts[0]! + options.windowMs! - now) / 1000;
-        pacer.onRateLimited(path, answer(429, { 'x-ratelimit-limit': String(options.limit), 'x-ratelimit-reset-after': resetAfter.toFixed(3), 'retry-after': resetAfter.toFixed(3) }));
+        pacer.onRateLimited(
+          path,
+          answer(429, { 'x-ratelimit-limit': String(options.limit), 'x-ratelimit-reset-after': resetAfter.toFixed(3), 'retry-after': resetAfter.toFixed(3) }),
+        );
         await clock.sleep(resetAfter * 1000);
         return false;
       }

@@ -53,7 +53,11 @@ t.test('every message once, from both ends, across gaps; messages posted mid-wal
   let down = 0;
   let orderly = true;
   for await (const page of channelHistory(client, channelId, { after: '0' })) {
-    const one = await walk((async function* () { yield page; })());
+    const one = await walk(
+      (async function* () {
+        yield page;
+      })(),
+    );
     orderly &&= one.orderly;
     ids.push(...one.ids);
     cursors.push(...one.cursors);
@@ -83,7 +87,8 @@ t.test('every message once, from both ends, across gaps; messages posted mid-wal
   await new Promise((resolve) => setTimeout(resolve, 100));
   fake.resetLog();
   t.equal(more.cursors.length, 1);
-  for await (const page of channelHistory(client, channelId, { after: more.cursors[0]! })) t.fail(`unexpected page of ${page.messages.length}: ${JSON.stringify(page).slice(0, 200)}`);
+  for await (const page of channelHistory(client, channelId, { after: more.cursors[0]! }))
+    t.fail(`unexpected page of ${page.messages.length}: ${JSON.stringify(page).slice(0, 200)}`);
   t.equal(fake.requests.filter((r) => r.route === 'GET /channels/:id/messages').length, 1, 'a caught-up channel costs one request');
 });
 
@@ -109,7 +114,11 @@ t.test('a span finished by an interrupted run: the gap below it first, then abov
     t.equal(new Set(ids).size, ids.length, 'no duplicates');
     t.same(ascending(ids), expected, `after ${all.indexOf(after)}, span ${all.indexOf(from)}..${all.indexOf(to)}: exactly the messages outside it`);
     const closing = [compareSnowflakes(from, after) > 0 ? to : undefined, to === all.at(-1) ? undefined : all.at(-1)];
-    t.same(cursors, closing.filter((c) => c !== undefined), 'a closing cursor per span walked');
+    t.same(
+      cursors,
+      closing.filter((c) => c !== undefined),
+      'a closing cursor per span walked',
+    );
   }
 });
 
@@ -135,5 +144,9 @@ t.test('under a pace (here --polite) only the walk up runs: a second walk would 
   t.same(ids, ascending(ids), 'all walked up');
   t.equal(cursors.length, 1);
   const history = fake.requests.filter((r) => r.route === 'GET /channels/:id/messages');
-  t.same(history.filter((r) => r.query.before !== undefined), [], 'no request walked down');
+  t.same(
+    history.filter((r) => r.query.before !== undefined),
+    [],
+    'no request walked down',
+  );
 });

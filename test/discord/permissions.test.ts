@@ -77,7 +77,12 @@ t.test('readability: history, CONNECT for voice and stage, categories, forums, n
   t.equal(readability({ type: 4 }, ALL_PERMISSIONS).reason, 'not_a_message_channel');
   t.equal(readability({ type: 14 }, ALL_PERMISSIONS).reason, 'not_a_message_channel');
   t.same(readability({ type: 15 }, READ), { readable: true, threads_only: true });
-  t.same(readability({ type: 16 }, VIEW_CHANNEL), { readable: false, reason: 'no_read_message_history', detail: 'missing READ_MESSAGE_HISTORY', threads_only: true });
+  t.same(readability({ type: 16 }, VIEW_CHANNEL), {
+    readable: false,
+    reason: 'no_read_message_history',
+    detail: 'missing READ_MESSAGE_HISTORY',
+    threads_only: true,
+  });
   t.same(readability({ type: 0, nsfw: true }, READ), { readable: true }, 'nsfw is only a filter on request');
   t.equal(readability({ type: 0, nsfw: true }, READ, { skipNsfw: true }).reason, 'nsfw');
   t.equal(readability({ type: 0, nsfw: true }, 0n, { skipNsfw: true }).reason, 'no_view_channel', 'access problems come first');

@@ -25,7 +25,11 @@ interface Setup {
 
 async function setup(t: Test, messages = 40): Promise<Setup> {
   const clock = new ManualClock(Date.now());
-  const fake = await startFakeDiscord({ scenario: singleChannel({ seed: 31, messages, imageRatio: 1, sizes: [500, 1_000] }), linkLifetimeSec: LIFETIME_S, linkClock: () => clock.now() });
+  const fake = await startFakeDiscord({
+    scenario: singleChannel({ seed: 31, messages, imageRatio: 1, sizes: [500, 1_000] }),
+    linkLifetimeSec: LIFETIME_S,
+    linkClock: () => clock.now(),
+  });
   const client = new DiscordClient({ token: fake.token, api: fake.api, backoffMs: 5 });
   t.teardown(async () => {
     client.close();
@@ -80,8 +84,15 @@ t.test('when refresh-urls fails, the message is re-fetched; a deleted message is
   const [a, b] = await renewals;
   t.ok(a.url, 'a fresh link from the message');
   t.match(b, { url: undefined, gone: /deleted \(Unknown Message\)/ });
-  t.ok(fake.requests.some((r) => r.route === 'GET /channels/:id/messages/:message_id' && r.status === 200), 'the message was re-fetched');
-  t.same(await refresher.locate({ channelId: live.channelId, messageId: 'not-an-id', attachmentId: live.attachmentId }), {}, 'no request path from an id Discord did not send');
+  t.ok(
+    fake.requests.some((r) => r.route === 'GET /channels/:id/messages/:message_id' && r.status === 200),
+    'the message was re-fetched',
+  );
+  t.same(
+    await refresher.locate({ channelId: live.channelId, messageId: 'not-an-id', attachmentId: live.attachmentId }),
+    {},
+    'no request path from an id Discord did not send',
+  );
 });
 
 t.test('aborted before start: nothing is sent and no link comes back', async (t) => {

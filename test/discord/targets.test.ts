@@ -38,31 +38,57 @@ t.test('--all-channels: every readable channel and thread, one skipped event per
   const { fake, resolve, id } = await start(t);
   const got = await resolve({ allChannels: true });
   t.same(got.names, [...OLD, 'archive', 'chat', 'general', 'mod-private', 'mods', 'news', ...POSTS, 'secret'].sort());
-  t.same(skippedOf(got.events).sort(), [
-    [id('Lounge'), 'no_access', 'missing CONNECT (voice and stage channels need it to read their text chat)'],
-    [id('hidden'), 'no_access', 'missing VIEW_CHANNEL'],
-    [id('no-history'), 'no_access', 'missing READ_MESSAGE_HISTORY'],
-    [id('spicy'), 'nsfw', 'age-restricted (NSFW) channel; pass --include-nsfw to archive it'],
-  ].sort());
+  t.same(
+    skippedOf(got.events).sort(),
+    [
+      [id('Lounge'), 'no_access', 'missing CONNECT (voice and stage channels need it to read their text chat)'],
+      [id('hidden'), 'no_access', 'missing VIEW_CHANNEL'],
+      [id('no-history'), 'no_access', 'missing READ_MESSAGE_HISTORY'],
+      [id('spicy'), 'nsfw', 'age-restricted (NSFW) channel; pass --include-nsfw to archive it'],
+    ].sort(),
+  );
   t.equal(got.denied, 0, 'unreadable channels of --all-channels are not an error');
   t.equal(got.skipped, 4);
   const post = got.channels.find((c) => c.context.channel_name === 'post-a');
-  t.same(post?.context, { guild_id: fake.scenario.guilds[0]!.id, guild_name: 'Enum Server', channel_id: id('post-a'), channel_name: 'post-a', parent_id: id('forum'), parent_name: 'forum' });
+  t.same(post?.context, {
+    guild_id: fake.scenario.guilds[0]!.id,
+    guild_name: 'Enum Server',
+    channel_id: id('post-a'),
+    channel_name: 'post-a',
+    parent_id: id('forum'),
+    parent_name: 'forum',
+  });
   t.equal(post?.type, 11);
   const general = got.channels.find((c) => c.context.channel_name === 'general');
   t.equal(general?.context.parent_id, undefined, 'a category is not a thread parent');
   const unreadable = ['Lounge', 'hidden', 'no-history', 'spicy', 'forum', 'Cat'].map(id);
-  t.same(fake.requests.filter((r) => r.route === 'GET /channels/:id/messages' && unreadable.includes(r.channelId ?? '')), []);
-  t.notOk(fake.requests.some((r) => r.channelId === id('spicy')), 'NSFW channels are not even listed for threads');
-  t.same(fake.requests.filter((r) => r.status >= 400), [], 'no refused request');
+  t.same(
+    fake.requests.filter((r) => r.route === 'GET /channels/:id/messages' && unreadable.includes(r.channelId ?? '')),
+    [],
+  );
+  t.notOk(
+    fake.requests.some((r) => r.channelId === id('spicy')),
+    'NSFW channels are not even listed for threads',
+  );
+  t.same(
+    fake.requests.filter((r) => r.status >= 400),
+    [],
+    'no refused request',
+  );
 });
 
 t.test('--all-channels with --include-nsfw, --exclude-channel, --no-threads', async (t) => {
   const { fake, resolve, id } = await start(t);
   const got = await resolve({ allChannels: true, includeNsfw: true, excludeChannelIds: [id('archive'), id('post-b')] });
   t.ok(got.names.includes('spicy') && got.names.includes('spicy-thread'));
-  t.notOk(got.names.some((n) => n === 'archive' || n.startsWith('old-') || n === 'post-b'), 'excluded channels and their threads');
-  t.notOk(fake.requests.some((r) => r.channelId === id('archive')), 'no thread listing for an excluded channel');
+  t.notOk(
+    got.names.some((n) => n === 'archive' || n.startsWith('old-') || n === 'post-b'),
+    'excluded channels and their threads',
+  );
+  t.notOk(
+    fake.requests.some((r) => r.channelId === id('archive')),
+    'no thread listing for an excluded channel',
+  );
   t.equal(got.events.length, 3, 'excluded channels emit nothing');
   const flat = await resolve({ allChannels: true, threads: false });
   t.same(flat.names, ['archive', 'general', 'mods', 'news']);
@@ -73,13 +99,23 @@ t.test('requested channels: forums expand into posts, text channels bring their 
   const forum = await resolve({ channelIds: [id('forum')] });
   t.same(forum.names, POSTS);
   t.ok(forum.channels.every((c) => c.context.parent_id === id('forum') && c.context.parent_name === 'forum'));
-  t.notOk(fake.requests.some((r) => r.route === 'GET /channels/:id/messages'), 'never the forum messages');
+  t.notOk(
+    fake.requests.some((r) => r.route === 'GET /channels/:id/messages'),
+    'never the forum messages',
+  );
   const general = await resolve({ channelIds: [id('general'), id('chat'), id('secret')] });
   t.same(general.names, ['chat', 'general', 'secret'], 'each once');
   const plain = await resolve({ channelIds: [id('general')], threads: false });
   t.same(plain.names, ['general']);
   const thread = await resolve({ channelIds: [id('secret')] });
-  t.same(thread.channels[0]?.context, { guild_id: fake.scenario.guilds[0]!.id, guild_name: 'Enum Server', channel_id: id('secret'), channel_name: 'secret', parent_id: id('general'), parent_name: 'general' });
+  t.same(thread.channels[0]?.context, {
+    guild_id: fake.scenario.guilds[0]!.id,
+    guild_name: 'Enum Server',
+    channel_id: id('secret'),
+    channel_name: 'secret',
+    parent_id: id('general'),
+    parent_name: 'general',
+  });
 });
 
 t.test('requested channels that cannot be read: one fails the run, several are skipped, without a 403', async (t) => {
@@ -90,12 +126,23 @@ t.test('requested channels that cannot be read: one fails the run, several are s
   await t.rejects(resolve({ channelIds: [id('no-history')] }), { code: 'DPS_ACCESS', message: /READ_MESSAGE_HISTORY/ });
   await t.rejects(resolve({ channelIds: [id('Lounge')] }), { code: 'DPS_ACCESS', message: /CONNECT/ });
   await t.rejects(resolve({ channelIds: [id('forum')], threads: false }), { code: 'DPS_USAGE' });
-  t.same(fake.requests.filter((r) => r.status === 403), [], 'permissions were checked before asking');
+  t.same(
+    fake.requests.filter((r) => r.status === 403),
+    [],
+    'permissions were checked before asking',
+  );
   const several = await resolve({ channelIds: [id('news'), id('hidden'), unknown, id('Cat')] });
   t.same(several.names, ['news']);
   t.equal(several.denied, 2);
   t.equal(several.skipped, 1, 'the category');
-  t.same(skippedOf(several.events).map((e) => e.slice(0, 2)), [[id('hidden'), 'no_access'], [unknown, 'not_found'], [id('Cat'), 'not_a_message_channel']]);
+  t.same(
+    skippedOf(several.events).map((e) => e.slice(0, 2)),
+    [
+      [id('hidden'), 'no_access'],
+      [unknown, 'not_found'],
+      [id('Cat'), 'not_a_message_channel'],
+    ],
+  );
   await t.rejects(resolve({ channelIds: [id('news'), id('hidden')], failOnChannelError: true }), { code: 'DPS_ACCESS' });
 });
 
@@ -118,7 +165,11 @@ t.test('--all-channels streams its targets: channels come before any thread is l
   const iterator = stream.channels[Symbol.asyncIterator]();
   const first = await iterator.next();
   t.equal(first.value?.context.channel_name, 'general', 'the first channel, in channel order');
-  t.same(fake.requests.filter((r) => r.route.includes('/threads')), [], 'no thread listing was needed for it');
+  t.same(
+    fake.requests.filter((r) => r.route.includes('/threads')),
+    [],
+    'no thread listing was needed for it',
+  );
   const names = [first.value!.context.channel_name];
   for (let next = await iterator.next(); !next.done; next = await iterator.next()) names.push(next.value.context.channel_name);
   t.same(names.slice().sort(), whole.names, 'the same targets as resolved at once');

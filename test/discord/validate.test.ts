@@ -29,5 +29,6 @@ t.test('a JSON array of messages passes; anything else is an InvalidResponseErro
 
 t.test('isDiscordId: 17-20 digits, below 2^64', async (t) => {
   for (const id of ['41771983423143936', '1180000000000000001', '18446744073709551615']) t.ok(isDiscordId(id), id);
-  for (const id of ['99999999999999999999999999999', '18446744073709551616', '0', '123', '012345678901234567', ' 1180000000000000001', 2 ** 60]) t.notOk(isDiscordId(id), String(id));
+  for (const id of ['99999999999999999999999999999', '18446744073709551616', '0', '123', '012345678901234567', ' 1180000000000000001', 2 ** 60])
+    t.notOk(isDiscordId(id), String(id));
 });

@@ -25,11 +25,18 @@ t.test('ENOSPC stops the run cleanly; a re-run with space completes', async (t) 
   t.equal(first.result.exitCode, 1, 'exit code 1 (DPS_DISK_FULL)');
   t.match(summary.error ?? '', /disk full.*free some space and re-run/i, `the summary names the cause: ${summary.error}`);
   t.notMatch(summary.error ?? '', /dps-tmp/, 'and does not talk about temp files');
-  const stopped = first.logs.join('').split('\n').filter((l) => /no space|disk full/i.test(l));
+  const stopped = first.logs
+    .join('')
+    .split('\n')
+    .filter((l) => /no space|disk full/i.test(l));
   t.ok(stopped.length >= 1, `one clear line on stderr: ${stopped[0]}`);
   const saved = first.events.filter((e) => e.event === 'saved').length;
   t.ok(saved > 0, `${saved} files fit before the disk was full`);
-  t.same(first.events.filter((e) => e.event === 'failed'), [], 'a full disk is not blamed on individual files');
+  t.same(
+    first.events.filter((e) => e.event === 'failed'),
+    [],
+    'a full disk is not blamed on individual files',
+  );
 
   // State and disk agree: every saved record's file is complete, nothing unknown or temporary on disk.
   const check = await checkArchive(fake, out, options.state, channel.id);

@@ -53,9 +53,17 @@ t.test('links that expire while waiting for a download slot are refreshed again'
   const run = await runWithHooks(options, { clock, pool });
   t.ok(pool.granted > 2, `the clock jumped while items waited (${pool.granted} slots taken)`);
   t.equal(run.result.exitCode, 0, 'exit code 0');
-  t.same(run.events.filter((e) => e.event === 'failed'), [], 'no failed events');
+  t.same(
+    run.events.filter((e) => e.event === 'failed'),
+    [],
+    'no failed events',
+  );
   const cdn = fake.requests.filter((r) => r.kind === 'cdn');
-  t.same(cdn.filter((r) => r.status !== 200).map((r) => `${r.status} ${r.path}`), [], 'no download was made with an expired link');
+  t.same(
+    cdn.filter((r) => r.status !== 200).map((r) => `${r.status} ${r.path}`),
+    [],
+    'no download was made with an expired link',
+  );
   await assertExact(t, fake, options.out, options.state, channel.id);
 });
 
@@ -73,7 +81,13 @@ t.test('when refresh-urls fails, links are refreshed by re-fetching the message'
   const options = { ...baseOptions(fake, t.testdir(), channel.id), concurrency: 2, retries: 3, backoffMs: 20 };
   const run = await runWithHooks(options, { clock, pool: new AdvancingPool(2, time, () => STEP_MS) });
   t.equal(run.result.exitCode, 0, 'exit code 0');
-  t.ok(fake.requests.some((r) => r.route === 'POST /attachments/refresh-urls' && r.status === 400), 'refresh-urls was refused');
-  t.ok(fake.requests.some((r) => r.route === 'GET /channels/:id/messages/:message_id' && r.status === 200), 'messages were re-fetched');
+  t.ok(
+    fake.requests.some((r) => r.route === 'POST /attachments/refresh-urls' && r.status === 400),
+    'refresh-urls was refused',
+  );
+  t.ok(
+    fake.requests.some((r) => r.route === 'GET /channels/:id/messages/:message_id' && r.status === 200),
+    'messages were re-fetched',
+  );
   await assertExact(t, fake, options.out, options.state, channel.id);
 });

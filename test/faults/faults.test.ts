@@ -25,7 +25,10 @@ t.test('10% 5xx, 5% resets and 5% truncated downloads end byte-exact', async (t)
   const cdn = fake.requests.filter((r) => r.kind === 'cdn');
   const faulty = cdn.filter((r) => r.status !== 200);
   t.ok(faulty.length >= cdn.length * 0.1, `faults were injected (${faulty.length} of ${cdn.length} CDN responses)`);
-  t.ok(cdn.some((r) => r.status === 0), 'some connections were reset');
+  t.ok(
+    cdn.some((r) => r.status === 0),
+    'some connections were reset',
+  );
   const expected = [...fake.expected({ channelId: channel.id })].length;
   t.ok(cdn.filter((r) => r.status === 200).length > expected, 'some 200 responses were truncated and downloaded again');
   await assertExact(t, fake, options.out, options.state, channel.id);
@@ -42,7 +45,10 @@ t.test('API faults (5xx, HTML proxy pages, resets, truncated JSON) are retried, 
   const run = await runLibrary(options);
   t.equal(run.result.exitCode, 0, `exit code 0 (${run.logs.join(' ')})`);
   const api = fake.requests.filter((r) => r.kind === 'api');
-  t.ok(api.some((r) => r.status >= 500 || r.status === 0), 'API faults were injected');
+  t.ok(
+    api.some((r) => r.status >= 500 || r.status === 0),
+    'API faults were injected',
+  );
   await assertExact(t, fake, options.out, options.state, channel.id);
 });
 

@@ -19,7 +19,10 @@ const NINES = '99999999999999999999999999999';
 const HISTORY = 'GET /channels/:id/messages';
 type Ev = { event: string; reason?: string; detail?: string; error?: string; attachment_id?: string; filename?: string; complete?: boolean };
 
-async function setup(t: Test, hostile: HostileOptions): Promise<{ fake: FakeDiscord; options: ReturnType<typeof baseOptions> & { retries: number; backoffMs: number }; channelId: string }> {
+async function setup(
+  t: Test,
+  hostile: HostileOptions,
+): Promise<{ fake: FakeDiscord; options: ReturnType<typeof baseOptions> & { retries: number; backoffMs: number }; channelId: string }> {
   const fake = await startFakeDiscord({ scenario: singleChannel({ seed: 12, messages: 30, imageRatio: 0.5, sizes: [1_000, 4_000] }), hostile });
   t.teardown(() => fake.close());
   const channelId = fake.scenario.guilds[0]!.channels[0]!.id;
@@ -47,11 +50,14 @@ for (const [name, hostile] of pages) {
     t.equal(summary?.event, 'summary', 'a summary');
     t.equal(run.result.exitCode, 1, 'exit code 1, not 0');
     t.match(summary?.error, /invalid response.*(instead of JSON|instead of an array|not a snowflake)/, `the summary says why: ${summary?.error}`);
-    t.notOk(events.some((e) => e.event === 'channel_done' && e.complete), 'the channel is not reported complete');
+    t.notOk(
+      events.some((e) => e.event === 'channel_done' && e.complete),
+      'the channel is not reported complete',
+    );
     t.equal(fake.requests.filter((r) => r.route === HISTORY).length, options.retries + 1, 'the page was asked for retries + 1 times, no more');
     t.equal(fake.requests.filter((r) => r.kind === 'cdn').length, 0, 'nothing downloaded');
     t.not(await cursorOf(options.state, channelId), NINES, 'the bad id never became the cursor');
-    t.equal(await cursorOf(options.state, channelId) ?? null, null, 'no cursor at all');
+    t.equal((await cursorOf(options.state, channelId)) ?? null, null, 'no cursor at all');
     t.notOk(JSON.stringify(await collect(manifest(options.state))).includes(NINES), 'the bad id is nowhere in the state');
 
     fake.setOption({ hostile: undefined });
@@ -76,13 +82,20 @@ for (const value of [12345, 'javascript:alert(1)']) {
     const failed = (run.events as unknown as Ev[]).filter((e) => e.event === 'failed');
     t.equal(run.result.exitCode, 1, 'exit 1');
     t.same(failed.map((e) => e.attachment_id).sort(), expected.map((a) => a.attachment_id).sort(), 'every attachment is reported, none dropped');
-    t.ok(failed.every((e) => e.reason === 'invalid_attachment' && /not an http\(s\) URL/.test(e.detail ?? '')), `reason invalid_attachment: ${failed[0]?.detail}`);
+    t.ok(
+      failed.every((e) => e.reason === 'invalid_attachment' && /not an http\(s\) URL/.test(e.detail ?? '')),
+      `reason invalid_attachment: ${failed[0]?.detail}`,
+    );
     t.equal(fake.requests.filter((r) => r.kind === 'cdn').length, 0, 'nothing fetched');
     t.same(await listFiles(options.out), [], 'nothing written');
 
     fake.setOption({ hostile: undefined });
     const again = await runLibrary(options);
-    t.equal(again.result.exitCode, 0, `the next run re-fetches the messages and saves every file: ${JSON.stringify(again.events.filter((e) => e.event === 'failed').slice(0, 1))}`);
+    t.equal(
+      again.result.exitCode,
+      0,
+      `the next run re-fetches the messages and saves every file: ${JSON.stringify(again.events.filter((e) => e.event === 'failed').slice(0, 1))}`,
+    );
     await assertExact(t, fake, options.out, options.state, channelId);
   });
 }
@@ -96,7 +109,10 @@ t.test('a CDN body of exactly the declared size but text/html: failed content_ty
   t.equal(run.result.exitCode, 1, 'exit 1');
   t.equal(events.filter((e) => e.event === 'saved').length, 0, 'nothing saved');
   t.equal(failed.length, expected.length, 'every image failed');
-  t.ok(failed.every((e) => e.reason === 'content_type_mismatch'), `reason content_type_mismatch: ${failed[0]?.detail}`);
+  t.ok(
+    failed.every((e) => e.reason === 'content_type_mismatch'),
+    `reason content_type_mismatch: ${failed[0]?.detail}`,
+  );
   t.same(await listFiles(options.out), [], 'no .png holding HTML, no temp file');
 
   fake.setOption({ hostile: undefined });

@@ -44,28 +44,54 @@ async function miniDiscord(evilOrigin: string, junkChannels = false) {
   let origin = '';
   const file = (bytes: number): Buffer => Buffer.alloc(bytes, 7);
   const att = (id: number, name: string, path: string, size: unknown, extra: Record<string, unknown> = {}) => ({
-    id: String(920000000000000000n + BigInt(id)), filename: name, size, url: `${origin}${path}`, proxy_url: `${origin}${path}`, content_type: 'image/png', ...extra,
+    id: String(920000000000000000n + BigInt(id)),
+    filename: name,
+    size,
+    url: `${origin}${path}`,
+    proxy_url: `${origin}${path}`,
+    content_type: 'image/png',
+    ...extra,
   });
   const msg = (n: number, extra: Record<string, unknown>) => ({
-    id: msgId(n), channel_id: CHANNEL, type: 0, content: 'x', timestamp: '2024-01-02T03:04:05.000000+00:00', author: { id: BOT, username: 'someone' }, attachments: [], embeds: [], ...extra,
+    id: msgId(n),
+    channel_id: CHANNEL,
+    type: 0,
+    content: 'x',
+    timestamp: '2024-01-02T03:04:05.000000+00:00',
+    author: { id: BOT, username: 'someone' },
+    attachments: [],
+    embeds: [],
+    ...extra,
   });
   const messages = (): unknown[] => [
     msg(1, { attachments: [att(1, 'good.png', '/attachments/1/good.png', 3000)] }),
     msg(2, { attachments: [att(2, 'evil.png', '/cdn/redirect-evil', 3000)] }),
     msg(3, { attachments: [att(3, 'moved.png', '/cdn/redirect-ok', 3100)] }),
     msg(4, { attachments: null, embeds: null, components: 'nope' }),
-    msg(5, { attachments: [{ filename: 'no-id.png', size: 10, url: `${origin}/attachments/5/a.png` }, { id: '920000000000000005', size: 10 }, { id: '920000000000000006', filename: 'no-url.png', size: 10 }] }),
+    msg(5, {
+      attachments: [
+        { filename: 'no-id.png', size: 10, url: `${origin}/attachments/5/a.png` },
+        { id: '920000000000000005', size: 10 },
+        { id: '920000000000000006', filename: 'no-url.png', size: 10 },
+      ],
+    }),
     msg(6, { attachments: [att(7, 'huge.png', '/attachments/7/huge.png', 1e15)] }),
     msg(7, { type: 999, attachments: [att(8, 'unknown-type.png', '/attachments/8/unknown.png', 3200)] }),
     msg(8, { attachments: [att(9, 'short.png', '/attachments/9/short.png', 5000)] }),
-    msg(9, { attachments: [att(10, 'file.png', 'ignored', 10, { url: 'file:///etc/passwd' }), att(11, 'js.png', 'ignored', 10, { url: 'javascript:alert(1)' })] }),
+    msg(9, {
+      attachments: [att(10, 'file.png', 'ignored', 10, { url: 'file:///etc/passwd' }), att(11, 'js.png', 'ignored', 10, { url: 'javascript:alert(1)' })],
+    }),
     // Entries that are not messages (null, a string, an id that is not a snowflake) make the whole page an invalid
     // response, retried and then reported: test/faults/hostile-api.test.ts.
     msg(10, { author: null, timestamp: 'garbage', attachments: [att(12, '../../../../escape.png', '/attachments/12/escape.png', 3300)] }),
     msg(11, { attachments: [att(13, 'negative.png', '/attachments/13/neg.png', -5), att(14, 'string-size.png', '/attachments/14/str.png', 'big')] }),
   ];
   let brokenPages = 1;
-  const { server, origin: o, hits } = await listen((req, res) => {
+  const {
+    server,
+    origin: o,
+    hits,
+  } = await listen((req, res) => {
     const url = new URL(req.url ?? '/', 'http://x');
     const json = (status: number, body: unknown): void => {
       const text = JSON.stringify(body);
@@ -76,7 +102,12 @@ async function miniDiscord(evilOrigin: string, junkChannels = false) {
     if (p === '/api/v10/users/@me') return json(200, { id: BOT, username: 'bot', bot: true });
     if (p === '/api/v10/applications/@me') return json(200, { id: BOT, flags: 1 << 18 });
     if (p === `/api/v10/guilds/${GUILD}`) return json(200, { id: GUILD, name: 'Mini', owner_id: BOT, roles: 'not-an-array' });
-    if (p === `/api/v10/guilds/${GUILD}/channels`) return json(200, [{ id: CHANNEL, type: 0, name: 'odd', guild_id: GUILD }, { id: ODD_CHANNEL, type: 4242, name: 'future-type', guild_id: GUILD }, ...(junkChannels ? [null, 7] : [])]);
+    if (p === `/api/v10/guilds/${GUILD}/channels`)
+      return json(200, [
+        { id: CHANNEL, type: 0, name: 'odd', guild_id: GUILD },
+        { id: ODD_CHANNEL, type: 4242, name: 'future-type', guild_id: GUILD },
+        ...(junkChannels ? [null, 7] : []),
+      ]);
     if (p === `/api/v10/guilds/${GUILD}/members/${BOT}`) return json(200, { roles: null });
     if (p === `/api/v10/channels/${CHANNEL}`) return json(200, { id: CHANNEL, type: 0, name: 'odd', guild_id: GUILD });
     if (p === `/api/v10/channels/${ODD_CHANNEL}`) return json(200, { id: ODD_CHANNEL, type: 4242, name: 'future-type', guild_id: GUILD });
@@ -97,7 +128,12 @@ async function miniDiscord(evilOrigin: string, junkChannels = false) {
     if (p === '/cdn/redirect-ok') return void res.writeHead(302, { location: '/attachments/3/moved.png' }).end();
     if (p === '/attachments/9/short.png') return void res.writeHead(200, { 'content-type': 'image/png', 'content-length': 4000 }).end(file(4000));
     if (p === '/attachments/7/huge.png') return void res.writeHead(200, { 'content-type': 'image/png' }).end(file(5000));
-    const sizes: Record<string, number> = { '/attachments/1/good.png': 3000, '/attachments/3/moved.png': 3100, '/attachments/8/unknown.png': 3200, '/attachments/12/escape.png': 3300 };
+    const sizes: Record<string, number> = {
+      '/attachments/1/good.png': 3000,
+      '/attachments/3/moved.png': 3100,
+      '/attachments/8/unknown.png': 3200,
+      '/attachments/12/escape.png': 3300,
+    };
     const size = sizes[p];
     if (size !== undefined) return void res.writeHead(200, { 'content-type': 'image/png', 'content-length': size }).end(file(size));
     json(404, { message: '404: Not Found', code: 0 });
@@ -116,7 +152,17 @@ t.test('odd API data, foreign redirects and wrong sizes: handled without crashin
   t.teardown(() => close(mini.server));
   const dir = t.testdir();
   const out = join(dir, 'out');
-  const run = await runLibrary({ token: TOKEN, api: `${mini.origin}/api/v10`, guildId: GUILD, channelIds: [CHANNEL], out, state: join(dir, 'state'), types: 'all', retries: 1, backoffMs: 5 });
+  const run = await runLibrary({
+    token: TOKEN,
+    api: `${mini.origin}/api/v10`,
+    guildId: GUILD,
+    channelIds: [CHANNEL],
+    out,
+    state: join(dir, 'state'),
+    types: 'all',
+    retries: 1,
+    backoffMs: 5,
+  });
   const events = run.events as unknown as Ev[];
   t.equal(events.at(-1)?.event, 'summary', 'the run ends with a summary');
   t.equal(run.result.exitCode, 1, 'exit code 1: some files failed, nothing crashed');
@@ -134,7 +180,11 @@ t.test('odd API data, foreign redirects and wrong sizes: handled without crashin
   for (const e of saved.values()) t.notOk(relative(out, e.path ?? '').startsWith('..'), `inside --out: ${e.path}`);
   const files = await listFiles(out);
   t.equal(files.length, saved.size, 'one file per saved event, nothing else');
-  t.same(files.filter((f) => f.endsWith('.dps-tmp')), [], 'no temp files');
+  t.same(
+    files.filter((f) => f.endsWith('.dps-tmp')),
+    [],
+    'no temp files',
+  );
   t.same(readdirSync(dir).sort(), ['out', 'progress.json', 'state'], 'nothing written beside --out but progress.json beside the state');
 });
 
@@ -142,7 +192,16 @@ t.test('an unknown channel type is reported, not crashed on', async (t) => {
   const mini = await miniDiscord('http://127.0.0.1:9');
   t.teardown(() => close(mini.server));
   const dir = t.testdir();
-  const base = { token: TOKEN, api: `${mini.origin}/api/v10`, guildId: GUILD, out: join(dir, 'out'), state: join(dir, 'state'), types: 'all', retries: 0, backoffMs: 5 };
+  const base = {
+    token: TOKEN,
+    api: `${mini.origin}/api/v10`,
+    guildId: GUILD,
+    out: join(dir, 'out'),
+    state: join(dir, 'state'),
+    types: 'all',
+    retries: 0,
+    backoffMs: 5,
+  };
   const outcome = await runLibrary({ ...base, channelIds: [ODD_CHANNEL] }).then(
     (run) => ({ code: run.result.exitCode as number | string, text: JSON.stringify(run.events) }),
     (error: { code?: string; message: string }) => ({ code: error.code ?? 'crash', text: error.message }),
@@ -156,9 +215,21 @@ t.test('junk entries (null, numbers) in the channel list do not crash the run', 
   const mini = await miniDiscord('http://127.0.0.1:9', true);
   t.teardown(() => close(mini.server));
   const dir = t.testdir();
-  const base = { token: TOKEN, api: `${mini.origin}/api/v10`, guildId: GUILD, out: join(dir, 'out'), state: join(dir, 'state'), types: 'all', retries: 0, backoffMs: 5 };
+  const base = {
+    token: TOKEN,
+    api: `${mini.origin}/api/v10`,
+    guildId: GUILD,
+    out: join(dir, 'out'),
+    state: join(dir, 'state'),
+    types: 'all',
+    retries: 0,
+    backoffMs: 5,
+  };
   for (const extra of [{ channelIds: [CHANNEL] }, { allChannels: true, channelIds: [] }]) {
-    const outcome = await runLibrary({ ...base, ...extra }).then((run) => run.events.at(-1)?.event, (error: Error) => error.message);
+    const outcome = await runLibrary({ ...base, ...extra }).then(
+      (run) => run.events.at(-1)?.event,
+      (error: Error) => error.message,
+    );
     t.equal(outcome, 'summary', 'the run completes');
   }
 });
@@ -193,10 +264,12 @@ t.test('invalid flags and ids get one-line errors', async (t) => {
     ['bad date', ['--server-id', '1', '--channel-id', '2', '--after', 'yesterday-ish']],
     ['bad name pattern', ['--server-id', '1', '--channel-id', '2', '--name-pattern', '{nope}']],
   ];
-  await Promise.all(cases.map(async ([name, args]) => {
-    const result = await runCli([...args, '--out', '/nonexistent/out', '--state', '/nonexistent/state'], { env: { DISCORD_TOKEN: 'x'.repeat(30) } });
-    t.equal(result.code, 2, `${name}: exit code 2`);
-    t.equal(result.stderr.trim().split('\n').length, 1, `${name}: one line on stderr: ${result.stderr.trim()}`);
-    t.equal(result.stdout, '', `${name}: nothing on stdout`);
-  }));
+  await Promise.all(
+    cases.map(async ([name, args]) => {
+      const result = await runCli([...args, '--out', '/nonexistent/out', '--state', '/nonexistent/state'], { env: { DISCORD_TOKEN: 'x'.repeat(30) } });
+      t.equal(result.code, 2, `${name}: exit code 2`);
+      t.equal(result.stderr.trim().split('\n').length, 1, `${name}: one line on stderr: ${result.stderr.trim()}`);
+      t.equal(result.stdout, '', `${name}: nothing on stdout`);
+    }),
+  );
 });

@@ -31,9 +31,16 @@ function assertStopped(t: Test, fake: FakeDiscord, run: RunOutput, maxGets: numb
   const summary = run.events.at(-1) as { event: string; error?: string; exit_code: number };
   t.equal(summary.event, 'summary', 'the run ends with a summary');
   t.match(summary.error ?? '', /cannot write to the output folder/, `the summary names the cause: ${summary.error}`);
-  const lines = run.logs.join('').split('\n').filter((l) => /output folder/.test(l));
+  const lines = run.logs
+    .join('')
+    .split('\n')
+    .filter((l) => /output folder/.test(l));
   t.equal(lines.length, 1, `one clear line on stderr: ${lines[0]}`);
-  t.same(run.events.filter((e) => e.event === 'failed' && (e as { reason?: string }).reason === 'network'), [], 'nothing blamed on the network');
+  t.same(
+    run.events.filter((e) => e.event === 'failed' && (e as { reason?: string }).reason === 'network'),
+    [],
+    'nothing blamed on the network',
+  );
   t.equal(run.events.filter((e) => e.event === 'saved').length, 0, 'nothing announced as saved');
   t.ok(cdnGets(fake) <= maxGets, `at most ${maxGets} CDN GET(s): ${cdnGets(fake)}`);
 }
@@ -152,7 +159,11 @@ t.test('a file in the way of a channel folder stops the run (DPS_OUTPUT), nothin
   const summary = run.events.at(-1) as { event: string; error?: string };
   t.equal(summary.event, 'summary');
   t.match(summary.error ?? '', /a file is in the way of a folder/, `the summary names the cause: ${summary.error}`);
-  t.same(run.events.filter((e) => e.event === 'failed'), [], 'no file blamed');
+  t.same(
+    run.events.filter((e) => e.event === 'failed'),
+    [],
+    'no file blamed',
+  );
   const gets = fake.requests.filter((r) => r.kind === 'cdn').map((r) => r.path);
   t.same(gets, [...new Set(gets)], 'no file requested twice');
   t.ok(gets.length <= 1, `at most one GET (${gets.length})`);

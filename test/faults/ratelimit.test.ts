@@ -25,7 +25,11 @@ t.test('a bucket that answers 429 for a while produces waits, not failures, and 
   const options = { ...baseOptions(fake, t.testdir(), channel.id), backoffMs: 20 };
   const run = await runLibrary(options);
   t.equal(run.result.exitCode, 0, 'exit code 0');
-  t.same(run.events.filter((e) => e.event === 'failed'), [], 'no failed events');
+  t.same(
+    run.events.filter((e) => e.event === 'failed'),
+    [],
+    'no failed events',
+  );
   const history = fake.requests.filter((r) => r.route === HISTORY);
   const limited = history.filter((r) => r.status === 429).length;
   const ok = history.filter((r) => r.status === 200).length;

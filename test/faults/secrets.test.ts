@@ -43,13 +43,24 @@ t.test('a good token appears nowhere: events, logs, warnings, failures, download
   runs.push(await runCli(['--server-id', guild.id, '--channel-id', channel.id, ...common], { env: { DISCORD_TOKEN: token }, cwd: dir }));
   runs.push(await runCli(['--server-id', guild.id, '--channel-id', channel.id, '--token', `Bot ${token}`, '--from-start', ...common], { cwd: dir }));
   fake.setOption({ faults: {} });
-  runs.push(await runCli(['retry-failed', '--server-id', guild.id, ...common.filter((a) => a !== '--no-progress')], { env: { DISCORD_TOKEN: token, DPS_DEBUG: '1' }, cwd: dir }));
+  runs.push(
+    await runCli(['retry-failed', '--server-id', guild.id, ...common.filter((a) => a !== '--no-progress')], {
+      env: { DISCORD_TOKEN: token, DPS_DEBUG: '1' },
+      cwd: dir,
+    }),
+  );
   runs.push(await runCli(['manifest', '--state', join(dir, 'state')], { cwd: dir }));
   // A channel the token may not read: the access error is logged and reported in the summary.
   fake.forceStatus('GET /channels/:id/messages', 403, 1);
   runs.push(await runCli(['--server-id', guild.id, '--channel-id', channel.id, '--from-start', ...common], { env: { DISCORD_TOKEN: token }, cwd: dir }));
-  t.ok(runs[0]!.lines.some((l) => l.event === 'saved'), 'the first run saved files');
-  t.ok(runs.slice(0, 2).some((r) => r.lines.some((l) => l.event === 'failed')) || runs[0]!.stderr.length > 0, 'the faulty runs produced failures or logs to scan');
+  t.ok(
+    runs[0]!.lines.some((l) => l.event === 'saved'),
+    'the first run saved files',
+  );
+  t.ok(
+    runs.slice(0, 2).some((r) => r.lines.some((l) => l.event === 'failed')) || runs[0]!.stderr.length > 0,
+    'the faulty runs produced failures or logs to scan',
+  );
   t.ok(runs[3]!.lines.length > 0, 'the manifest lists records');
   t.match(runs[4]!.stderr, /access|403/i, 'the access error was logged');
   t.same(await leaks(token, runs, [join(dir, 'out'), join(dir, 'state')]), [], 'the token appears nowhere');

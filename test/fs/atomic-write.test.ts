@@ -58,8 +58,18 @@ t.test('writeTemp respects backpressure: the body is pulled as the file is writt
 t.test('writeTemp size mismatch removes the temp file', async (t) => {
   const root = t.testdir();
   await t.rejects(writeTemp(root, chunks(2, 10), { expectedSize: 30 }), DownloadError);
-  await t.rejects(writeTemp(root, chunks(2, 10), { expectedSize: 30 }), { code: 'DPS_DOWNLOAD', retryable: true, reason: 'size_mismatch', message: /size mismatch/ });
-  await t.rejects(writeTemp(root, chunks(4, 10), { expectedSize: 30 }), { code: 'DPS_DOWNLOAD', retryable: true, reason: 'size_mismatch', message: /more than/ });
+  await t.rejects(writeTemp(root, chunks(2, 10), { expectedSize: 30 }), {
+    code: 'DPS_DOWNLOAD',
+    retryable: true,
+    reason: 'size_mismatch',
+    message: /size mismatch/,
+  });
+  await t.rejects(writeTemp(root, chunks(4, 10), { expectedSize: 30 }), {
+    code: 'DPS_DOWNLOAD',
+    retryable: true,
+    reason: 'size_mismatch',
+    message: /more than/,
+  });
   t.same(await tempsIn(root), []);
 });
 
@@ -308,11 +318,27 @@ t.test('a folder swapped for a symlink after its check: no create, rename or lin
     await fs.rename(moved, dir);
   };
   await swap();
-  await t.rejects(writeTemp(dir, chunks(2, 100), { root: archive, folders }), { name: 'OutputUnsafeError', code: 'DPS_OUTPUT_UNSAFE', message: /refusing to create a file/ }, 'no temp file is created');
-  await t.rejects(commitTemp(pending.tempPath, path.join(dir, 'b.bin'), pending.sha256, pending.folder), { name: 'OutputUnsafeError', message: /refusing to rename a file/ }, 'no rename');
-  await t.rejects(linkDuplicate(path.join(moved, 'a.bin'), path.join(dir, 'c.bin'), first.folder), { name: 'OutputUnsafeError', message: /refusing to link a file/ }, 'no hard link');
+  await t.rejects(
+    writeTemp(dir, chunks(2, 100), { root: archive, folders }),
+    { name: 'OutputUnsafeError', code: 'DPS_OUTPUT_UNSAFE', message: /refusing to create a file/ },
+    'no temp file is created',
+  );
+  await t.rejects(
+    commitTemp(pending.tempPath, path.join(dir, 'b.bin'), pending.sha256, pending.folder),
+    { name: 'OutputUnsafeError', message: /refusing to rename a file/ },
+    'no rename',
+  );
+  await t.rejects(
+    linkDuplicate(path.join(moved, 'a.bin'), path.join(dir, 'c.bin'), first.folder),
+    { name: 'OutputUnsafeError', message: /refusing to link a file/ },
+    'no hard link',
+  );
   t.same(await fs.readdir(outside), [], 'nothing at all was written outside the root');
-  t.same((await fs.readdir(moved)).sort(), ['a.bin', path.basename(pending.tempPath)].sort(), 'the real folder is untouched (its temp file is left for removeStaleTemps)');
+  t.same(
+    (await fs.readdir(moved)).sort(),
+    ['a.bin', path.basename(pending.tempPath)].sort(),
+    'the real folder is untouched (its temp file is left for removeStaleTemps)',
+  );
   await restore();
   await commitTemp(pending.tempPath, path.join(dir, 'b.bin'), pending.sha256, pending.folder);
   t.equal(await linkDuplicate(path.join(dir, 'a.bin'), path.join(dir, 'c.bin'), first.folder), 'linked', 'restored, the folder takes files again');
@@ -368,11 +394,23 @@ t.test('writeFile: a failing body, a short one or a symlink at the final name le
     yield data.subarray(0, 600_000);
     throw Object.assign(new Error('socket hang up'), { code: 'ECONNRESET' });
   }
-  await t.rejects(writeFile(root, broken(), path.join(root, 'broken.bin'), { expectedSize: 700_000 }), { message: 'socket hang up', code: 'ECONNRESET' }, 'the body\'s error, unchanged');
-  await t.rejects(writeFile(root, chunked(data, [65_536]), path.join(root, 'short.bin'), { expectedSize: 800_000 }), { code: 'DPS_DOWNLOAD', reason: 'size_mismatch', retryable: true });
+  await t.rejects(
+    writeFile(root, broken(), path.join(root, 'broken.bin'), { expectedSize: 700_000 }),
+    { message: 'socket hang up', code: 'ECONNRESET' },
+    "the body's error, unchanged",
+  );
+  await t.rejects(writeFile(root, chunked(data, [65_536]), path.join(root, 'short.bin'), { expectedSize: 800_000 }), {
+    code: 'DPS_DOWNLOAD',
+    reason: 'size_mismatch',
+    retryable: true,
+  });
   await t.rejects(fs.lstat(path.join(root, 'short.bin')), { code: 'ENOENT' }, 'a short body never reaches its final name');
   await fs.symlink(path.join(root, 'target'), path.join(root, 'link'));
-  await t.rejects(writeFile(root, chunked(bytesOf(10, 0), [10]), path.join(root, 'link'), { expectedSize: 10 }), DownloadError, 'a symlink at the final name is refused');
+  await t.rejects(
+    writeFile(root, chunked(bytesOf(10, 0), [10]), path.join(root, 'link'), { expectedSize: 10 }),
+    DownloadError,
+    'a symlink at the final name is refused',
+  );
   t.equal(await fs.readFile(path.join(root, 'target'), 'utf8'), 'keep', 'nothing written through the link');
   t.same(await tempsIn(root), [], 'no temp file is left');
 });
@@ -410,7 +448,10 @@ t.test('a folder swapped while a file is being written: the rename is refused, n
     await fs.symlink(outside, dir);
     yield data.subarray(600_000);
   }
-  await t.rejects(writeFile(dir, body(), path.join(dir, 'big.bin'), { expectedSize: data.byteLength, root: archive, folders }), { name: 'OutputUnsafeError', message: /was replaced by a symlink; refusing to rename a file in it/ });
+  await t.rejects(writeFile(dir, body(), path.join(dir, 'big.bin'), { expectedSize: data.byteLength, root: archive, folders }), {
+    name: 'OutputUnsafeError',
+    message: /was replaced by a symlink; refusing to rename a file in it/,
+  });
   t.same(await fs.readdir(outside), [], 'nothing at all was written outside the root');
   const left = await fs.readdir(moved);
   t.equal(left.length, 1, 'the temp file stays where it was created, in the real folder');
@@ -420,4 +461,3 @@ t.test('a folder swapped while a file is being written: the rename is refused, n
   t.equal(await removeStaleTemps(archive), 1, 'the next run removes it');
   t.same(await fs.readdir(dir), []);
 });
-

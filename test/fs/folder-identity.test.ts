@@ -24,7 +24,10 @@ t.test('the identity lists every component below the root, and any change to one
   await fs.symlink(path.join(root, 'outside'), dir);
   t.equal(folderChange(folder), `${dir} was replaced by a symlink`);
   t.throws(() => checkFolder(folder, 'create a file'), OutputUnsafeError);
-  t.throws(() => checkFolder(folder, 'create a file'), { code: 'DPS_OUTPUT_UNSAFE', message: /output folder changed during the run: .* was replaced by a symlink; refusing to create a file in it/ });
+  t.throws(() => checkFolder(folder, 'create a file'), {
+    code: 'DPS_OUTPUT_UNSAFE',
+    message: /output folder changed during the run: .* was replaced by a symlink; refusing to create a file in it/,
+  });
 
   // Another directory under the same name.
   await fs.unlink(dir);

@@ -28,12 +28,31 @@ while (!fs.existsSync(stop)) {
 }`;
 
 t.test('a channel folder flipped to a foreign symlink and back during a run', async (t) => {
-  const fake = await startFakeDiscord({ scenario: singleChannel({ seed: 3, messages: 300, gapRate: 0, imageRatio: 1, spacingMs: 60_000, sizes: [500, 20_000] }), cdnLatencyMs: 5 });
+  const fake = await startFakeDiscord({
+    scenario: singleChannel({ seed: 3, messages: 300, gapRate: 0, imageRatio: 1, spacingMs: 60_000, sizes: [500, 20_000] }),
+    cdnLatencyMs: 5,
+  });
   t.teardown(() => fake.close());
   const channel = fake.scenario.guilds[0]!.channels[0]!;
   const dir = t.testdir();
   const options = { out: join(dir, 'out'), state: join(dir, 'state') };
-  const args = ['--server-id', fake.scenario.guilds[0]!.id, '--channel-id', channel.id, '--api', fake.api, '--out', options.out, '--state', options.state, '--types', 'all', '--concurrency', '32', '--quiet'];
+  const args = [
+    '--server-id',
+    fake.scenario.guilds[0]!.id,
+    '--channel-id',
+    channel.id,
+    '--api',
+    fake.api,
+    '--out',
+    options.out,
+    '--state',
+    options.state,
+    '--types',
+    'all',
+    '--concurrency',
+    '32',
+    '--quiet',
+  ];
   const env = { DISCORD_TOKEN: fake.token };
   const outside = join(dir, 'outside');
   mkdirSync(outside);

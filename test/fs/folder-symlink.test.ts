@@ -11,7 +11,17 @@ import { singleChannel } from '../../fixtures/scenarios.js';
 import { runLibrary } from '../helpers/harness.js';
 import { baseOptions } from '../helpers/verify.js';
 
-const DOCUMENTED = ['expired', 'size_mismatch', 'network', 'refused_host', 'too_many_redirects', 'output_unwritable', 'invalid_attachment', 'content_type_mismatch', 'output_unsafe'];
+const DOCUMENTED = [
+  'expired',
+  'size_mismatch',
+  'network',
+  'refused_host',
+  'too_many_redirects',
+  'output_unwritable',
+  'invalid_attachment',
+  'content_type_mismatch',
+  'output_unsafe',
+];
 
 t.test('a channel folder that is a symlink: a documented reason, the run stops, no download per file', async (t) => {
   const fake = await startFakeDiscord({ scenario: singleChannel({ seed: 3, messages: 30, gapRate: 0, imageRatio: 1, sizes: [500, 2_000] }) });
@@ -22,7 +32,10 @@ t.test('a channel folder that is a symlink: a documented reason, the run stops, 
   // Where the first run would put the channel's files (learnt from a scratch run).
   const scratch = await runLibrary({ ...baseOptions(fake, join(dir, 'scratch'), channel.id) });
   const first = scratch.events.find((e) => e.event === 'saved') as { path: string } | undefined;
-  const rel = first!.path.slice(join(dir, 'scratch', 'out').length + 1).split('/').slice(0, -1);
+  const rel = first!.path
+    .slice(join(dir, 'scratch', 'out').length + 1)
+    .split('/')
+    .slice(0, -1);
   t.equal(rel.length, 2, `guild and channel folders: ${rel.join('/')}`);
 
   const options = baseOptions(fake, dir, channel.id);
@@ -35,7 +48,11 @@ t.test('a channel folder that is a symlink: a documented reason, the run stops, 
   t.equal(run.result.exitCode, 1, 'exit 1');
   t.same(readdirSync(elsewhere), [], 'nothing written outside --out');
   const reasons = [...new Set(run.events.filter((e) => e.event === 'failed').map((e) => String((e as { reason?: string }).reason)))];
-  t.same(reasons.filter((r) => !DOCUMENTED.includes(r) && !/^http_\d{3}$/.test(r)), [], `only documented failure reasons (got ${reasons.join(', ')})`);
+  t.same(
+    reasons.filter((r) => !DOCUMENTED.includes(r) && !/^http_\d{3}$/.test(r)),
+    [],
+    `only documented failure reasons (got ${reasons.join(', ')})`,
+  );
   const gets = fake.requests.filter((r) => r.kind === 'cdn').length;
   t.ok(gets <= 1, `at most the first file is downloaded before the run stops (${gets} GETs)`);
 });

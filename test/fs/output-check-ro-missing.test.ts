@@ -16,7 +16,10 @@ t.test('a missing --out folder under a read-only mount is DPS_OUTPUT, not an int
   const { mount: ro } = tmpfs;
   execFileSync('mount', ['-o', 'remount,ro', ro]);
   for (const out of [join(ro, 'downloads'), join(ro, 'a', 'b')]) {
-    const error = await checkOutputWritable(out).then(() => undefined, (e: unknown) => e);
+    const error = await checkOutputWritable(out).then(
+      () => undefined,
+      (e: unknown) => e,
+    );
     t.ok(error instanceof OutputError, `${out}: an OutputError (got ${String((error as Error | undefined)?.message)})`);
     t.match(String((error as Error | undefined)?.message), /read-only|EROFS/, 'it names the read-only file system');
   }

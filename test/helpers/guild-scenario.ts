@@ -10,34 +10,55 @@ export function enumerationScenario(): Scenario {
   return buildScenario({
     seed: 11,
     authors: 2,
-    guilds: [{
-      name: 'Enum Server',
-      channels: [
-        { name: 'Cat', type: CT.CATEGORY },
-        {
-          name: 'general', parent: 'Cat', messages: 30,
-          threads: [
-            { name: 'chat', messages: 3 },
-            { name: 'secret', type: 12, messages: 2, archived: true, botIsMember: true },
-            { name: 'not-mine', type: 12, messages: 2, archived: true, botIsMember: false },
-          ],
-        },
-        { name: 'news', type: CT.ANNOUNCEMENT, messages: 5 },
-        { name: 'Lounge', type: CT.VOICE, messages: 5, overwrites: [{ target: 'everyone', deny: P.CONNECT }] },
-        { name: 'hidden', messages: 5, overwrites: [{ target: 'everyone', deny: P.VIEW_CHANNEL }], threads: [{ name: 'hidden-thread', messages: 2 }] },
-        {
-          name: 'no-history', messages: 5, overwrites: [{ target: 'everyone', deny: P.READ_MESSAGE_HISTORY }],
-          threads: [{ name: 'nh-active', messages: 2 }, { name: 'nh-archived', messages: 2, archived: true }],
-        },
-        {
-          name: 'forum', type: CT.FORUM,
-          threads: [{ name: 'post-a', messages: 2 }, { name: 'post-b', messages: 2 }, { name: 'post-old-1', messages: 2, archived: true }, { name: 'post-old-2', messages: 2, archived: true }, { name: 'post-old-3', messages: 2, archived: true }],
-        },
-        { name: 'archive', messages: 2, threads: archivedMany },
-        { name: 'spicy', nsfw: true, messages: 5, threads: [{ name: 'spicy-thread', messages: 2 }] },
-        { name: 'mods', messages: 2, overwrites: [{ target: 'bot', allow: P.MANAGE_THREADS }], threads: [{ name: 'mod-private', type: 12, messages: 2, archived: true, botIsMember: false }] },
-      ],
-    }],
+    guilds: [
+      {
+        name: 'Enum Server',
+        channels: [
+          { name: 'Cat', type: CT.CATEGORY },
+          {
+            name: 'general',
+            parent: 'Cat',
+            messages: 30,
+            threads: [
+              { name: 'chat', messages: 3 },
+              { name: 'secret', type: 12, messages: 2, archived: true, botIsMember: true },
+              { name: 'not-mine', type: 12, messages: 2, archived: true, botIsMember: false },
+            ],
+          },
+          { name: 'news', type: CT.ANNOUNCEMENT, messages: 5 },
+          { name: 'Lounge', type: CT.VOICE, messages: 5, overwrites: [{ target: 'everyone', deny: P.CONNECT }] },
+          { name: 'hidden', messages: 5, overwrites: [{ target: 'everyone', deny: P.VIEW_CHANNEL }], threads: [{ name: 'hidden-thread', messages: 2 }] },
+          {
+            name: 'no-history',
+            messages: 5,
+            overwrites: [{ target: 'everyone', deny: P.READ_MESSAGE_HISTORY }],
+            threads: [
+              { name: 'nh-active', messages: 2 },
+              { name: 'nh-archived', messages: 2, archived: true },
+            ],
+          },
+          {
+            name: 'forum',
+            type: CT.FORUM,
+            threads: [
+              { name: 'post-a', messages: 2 },
+              { name: 'post-b', messages: 2 },
+              { name: 'post-old-1', messages: 2, archived: true },
+              { name: 'post-old-2', messages: 2, archived: true },
+              { name: 'post-old-3', messages: 2, archived: true },
+            ],
+          },
+          { name: 'archive', messages: 2, threads: archivedMany },
+          { name: 'spicy', nsfw: true, messages: 5, threads: [{ name: 'spicy-thread', messages: 2 }] },
+          {
+            name: 'mods',
+            messages: 2,
+            overwrites: [{ target: 'bot', allow: P.MANAGE_THREADS }],
+            threads: [{ name: 'mod-private', type: 12, messages: 2, archived: true, botIsMember: false }],
+          },
+        ],
+      },
+    ],
   });
 }
 

@@ -25,8 +25,24 @@ export interface RunOutput {
 export async function runLibrary(options: ArchiveOptions, signal?: AbortSignal): Promise<RunOutput> {
   const events: DpsEvent[] = [];
   const logs: string[] = [];
-  const stdout = { write: (chunk: string) => { for (const line of chunk.split('\n').filter(Boolean)) events.push(JSON.parse(line)); return true; }, on: () => stdout, once: () => stdout, off: () => stdout };
-  const stderr = { write: (chunk: string) => { logs.push(chunk); return true; }, on: () => stderr, once: () => stderr, off: () => stderr };
+  const stdout = {
+    write: (chunk: string) => {
+      for (const line of chunk.split('\n').filter(Boolean)) events.push(JSON.parse(line));
+      return true;
+    },
+    on: () => stdout,
+    once: () => stdout,
+    off: () => stdout,
+  };
+  const stderr = {
+    write: (chunk: string) => {
+      logs.push(chunk);
+      return true;
+    },
+    on: () => stderr,
+    once: () => stderr,
+    off: () => stderr,
+  };
   const io: Parameters<typeof archive>[1] = { stdout: stdout as never, stderr: stderr as never };
   if (signal) io.signal = signal;
   const result = await archive(options, io);
@@ -51,7 +67,10 @@ export function spawnCli(args: string[], options: { env?: Record<string, string>
 }
 
 // Runs the built CLI (`node bin/dps.js ...`) to its end and collects its output.
-export function runCli(args: string[], options: { env?: Record<string, string>; cwd?: string; input?: string; killAfter?: (line: string, child: ReturnType<typeof spawn>) => void } = {}): Promise<CliOutput> {
+export function runCli(
+  args: string[],
+  options: { env?: Record<string, string>; cwd?: string; input?: string; killAfter?: (line: string, child: ReturnType<typeof spawn>) => void } = {},
+): Promise<CliOutput> {
   return new Promise((resolvePromise, reject) => {
     const child = spawnCli(args, { ...options, cwd: options.cwd ?? ROOT });
     let stdout = '';
@@ -68,7 +87,10 @@ export function runCli(args: string[], options: { env?: Record<string, string>; 
     child.stderr.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
     child.on('error', reject);
     child.on('close', (code, signal) => {
-      const lines = stdout.split('\n').filter(Boolean).map((line) => JSON.parse(line) as Record<string, unknown>);
+      const lines = stdout
+        .split('\n')
+        .filter(Boolean)
+        .map((line) => JSON.parse(line) as Record<string, unknown>);
       resolvePromise({ code, signal, stdout, stderr, lines });
     });
     child.stdin.end(options.input ?? '');
@@ -93,7 +115,9 @@ export async function listFiles(dir: string, base = dir): Promise<string[]> {
 }
 
 export async function sha256File(path: string): Promise<string> {
-  return createHash('sha256').update(await readFile(path)).digest('hex');
+  return createHash('sha256')
+    .update(await readFile(path))
+    .digest('hex');
 }
 
 export async function inode(path: string): Promise<number> {

@@ -26,7 +26,10 @@ export interface StageWorld {
 
 // A channel of `messages` messages with one image each (unless `channel` says otherwise), read as MediaItems.
 export async function stageWorld(t: Test, channel: SingleChannelOptions = {}, fakeOptions: Omit<FakeOptions, 'scenario'> = {}): Promise<StageWorld> {
-  const fake = await startFakeDiscord({ scenario: singleChannel({ seed: 3, messages: 6, gapRate: 0, imageRatio: 1, sizes: [500, 3_000], ...channel }), ...fakeOptions });
+  const fake = await startFakeDiscord({
+    scenario: singleChannel({ seed: 3, messages: 6, gapRate: 0, imageRatio: 1, sizes: [500, 3_000], ...channel }),
+    ...fakeOptions,
+  });
   t.teardown(async () => {
     fake.releaseCdn();
     await fake.close();
@@ -50,9 +53,22 @@ export async function stageWorld(t: Test, channel: SingleChannelOptions = {}, fa
 // A MediaItem with no CDN behind it (for the stages that never download).
 export function localItem(context: ChannelContext, id: string, over: Partial<MediaItem> = {}): MediaItem {
   return {
-    kind: 'item', context, message_id: `9${id}`, timestamp: '2024-01-01T00:00:00.000Z', author_id: undefined, author_name: undefined,
-    attachment_id: id, filename: `${id}.png`, size: 3, content_type: 'image/png', url: `https://cdn.discordapp.com/attachments/${context.channel_id}/${id}/${id}.png`,
-    source: 'attachment', index: 0, last_of_message: true, unique_name: `${id}.png`, ...over,
+    kind: 'item',
+    context,
+    message_id: `9${id}`,
+    timestamp: '2024-01-01T00:00:00.000Z',
+    author_id: undefined,
+    author_name: undefined,
+    attachment_id: id,
+    filename: `${id}.png`,
+    size: 3,
+    content_type: 'image/png',
+    url: `https://cdn.discordapp.com/attachments/${context.channel_id}/${id}/${id}.png`,
+    source: 'attachment',
+    index: 0,
+    last_of_message: true,
+    unique_name: `${id}.png`,
+    ...over,
   };
 }
 
@@ -61,5 +77,10 @@ export async function localWorld(t: Test): Promise<{ store: Store; out: string; 
   const dir = t.testdir();
   const store = await openStore(join(dir, 'state'));
   t.teardown(() => store.close());
-  return { store, out: join(dir, 'out'), context: { guild_id: '100000000000000001', guild_name: 'G', channel_id: '100000000000000002', channel_name: 'c' }, locks: new KeyedLock() };
+  return {
+    store,
+    out: join(dir, 'out'),
+    context: { guild_id: '100000000000000001', guild_name: 'G', channel_id: '100000000000000002', channel_name: 'c' },
+    locks: new KeyedLock(),
+  };
 }

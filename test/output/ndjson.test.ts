@@ -25,7 +25,17 @@ t.test('lines written close together go out in one write, each on its own line',
   t.same(writes, [], 'nothing is written at once');
   await sleep(60);
   t.equal(writes.length, 1, 'one write');
-  t.same(writes.join('').split('\n').filter(Boolean).map((line) => JSON.parse(line)), [{ event: 'saved', n: 1 }, { event: 'saved', n: 2 }]);
+  t.same(
+    writes
+      .join('')
+      .split('\n')
+      .filter(Boolean)
+      .map((line) => JSON.parse(line)),
+    [
+      { event: 'saved', n: 1 },
+      { event: 'saved', n: 2 },
+    ],
+  );
 });
 
 t.test('flush() writes what is waiting at once; a full batch is written without waiting', async (t) => {

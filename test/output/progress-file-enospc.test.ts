@@ -24,9 +24,17 @@ t.test('a full disk beside the state leaves no progress.json temp file', async (
   const options = { ...baseOptions(fake, dir, channel.id), state, retries: 1, backoffMs: 1 };
   const first = await runLibrary(options);
   t.equal(first.result.exitCode, 1, 'the first run stops: disk full');
-  t.same(readdirSync(disk).filter((f) => f.endsWith('.tmp')), [], 'no temp file beside the state after the disk-full stop');
+  t.same(
+    readdirSync(disk).filter((f) => f.endsWith('.tmp')),
+    [],
+    'no temp file beside the state after the disk-full stop',
+  );
   execFileSync('mount', ['-o', 'remount,size=16m', disk]);
   const second = await runLibrary(options);
   t.equal(second.result.exitCode, 0, 'the re-run completes');
-  t.same(readdirSync(disk).filter((f) => f.endsWith('.tmp')), [], 'and none after the re-run either');
+  t.same(
+    readdirSync(disk).filter((f) => f.endsWith('.tmp')),
+    [],
+    'and none after the re-run either',
+  );
 });

@@ -15,7 +15,12 @@ t.test('progress.json is found for a state reached through a symlinked folder', 
   const link = join(dir, 'link');
   mkdirSync(join(real, 'state'), { recursive: true });
   symlinkSync(real, link);
-  const report = { servers: { '123456789012345678': { name: 'G', channels: {} } }, state: join(real, 'state'), updated_at: new Date().toISOString(), running: true };
+  const report = {
+    servers: { '123456789012345678': { name: 'G', channels: {} } },
+    state: join(real, 'state'),
+    updated_at: new Date().toISOString(),
+    running: true,
+  };
   writeFileSync(progressFilePath(join(real, 'state')), JSON.stringify(report));
   t.ok(await readProgressFile(join(real, 'state')), 'found through the real path');
   t.ok(await readProgressFile(join(link, 'state')), 'and through the symlinked path: it is the same state and the same file');

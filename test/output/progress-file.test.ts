@@ -41,7 +41,11 @@ t.test('a run writes progress.json beside its state, as status() reports it', as
   const report = await status(options.state);
   t.same(progress.servers, report.servers, 'the same servers and channels as dps status');
   t.equal(report.as_of, undefined, 'status of an unlocked state reads the state itself');
-  t.same(readdirSync(dirname(file)).filter((f) => f.endsWith('.tmp')), [], 'no temp file left');
+  t.same(
+    readdirSync(dirname(file)).filter((f) => f.endsWith('.tmp')),
+    [],
+    'no temp file left',
+  );
 });
 
 // A pool whose only slot the test holds: the run waits at its first download until the test lets it go on.
@@ -108,7 +112,12 @@ t.test('progress.json is replaced atomically: a reader never sees part of it', a
   const state = join(dir, 'state');
   const store = await openStore(state);
   t.teardown(() => store.close());
-  for (let i = 0; i < 200; i++) await store.advanceCursor(`${100_000_000_000_000_000n + BigInt(i)}`, `${200_000_000_000_000_000n + BigInt(i)}`, { guild_id: '300000000000000000', guild_name: 'G', channel_name: `channel-${'x'.repeat(200)}-${i}` });
+  for (let i = 0; i < 200; i++)
+    await store.advanceCursor(`${100_000_000_000_000_000n + BigInt(i)}`, `${200_000_000_000_000_000n + BigInt(i)}`, {
+      guild_id: '300000000000000000',
+      guild_name: 'G',
+      channel_name: `channel-${'x'.repeat(200)}-${i}`,
+    });
   const file = progressFilePath(state);
   const writer = new ProgressFile(store, state, { intervalMs: 1 });
   await writer.start();
@@ -122,5 +131,9 @@ t.test('progress.json is replaced atomically: a reader never sees part of it', a
   }
   await writer.close();
   t.equal(reads, 300);
-  t.same(readdirSync(dir).filter((f) => f.endsWith('.tmp')), [], 'no temp file left');
+  t.same(
+    readdirSync(dir).filter((f) => f.endsWith('.tmp')),
+    [],
+    'no temp file left',
+  );
 });

@@ -22,7 +22,7 @@ import { assertExact, baseOptions } from '../helpers/verify.js';
 
 const png = (filename: string, size: number): AttachmentSpec => ({ filename, contentType: 'image/png', size, width: 10, height: 10 });
 
-t.test('recovery never adopts another attachment\'s file of the same size under a shared bare name', async (t) => {
+t.test("recovery never adopts another attachment's file of the same size under a shared bare name", async (t) => {
   const overrides = { 9: { content: 'Y', attachments: [png('y.png', 5_000)] }, 10: { content: 'X', attachments: [png('x.png', 5_000)] } };
   const fake = await startFakeDiscord({ scenario: singleChannel({ seed: 5, messages: 20, gapRate: 0, imageRatio: 0, spacingMs: 60_000, overrides }) });
   t.teardown(() => fake.close());
@@ -36,13 +36,19 @@ t.test('recovery never adopts another attachment\'s file of the same size under 
 
   const first = await runLibrary({ ...options, after: y.message_id });
   t.equal(first.result.exitCode, 0);
-  t.same(first.events.filter((e) => e.event === 'saved').map((e) => (e as { filename: string }).filename), ['x.png'], 'only X in the first run');
+  t.same(
+    first.events.filter((e) => e.event === 'saved').map((e) => (e as { filename: string }).filename),
+    ['x.png'],
+    'only X in the first run',
+  );
 
   for (const log of readdirSync(options.state).filter((f) => /^\d+\.log$/.test(f))) truncateSync(join(options.state, log), 0);
   const second = await runLibrary(options);
   t.equal(second.result.exitCode, 0);
-  const savedY = second.events.find((e) => e.event === 'saved' && (e as { attachment_id: string }).attachment_id === y.attachment_id) as { sha256?: string } | undefined;
-  t.equal(savedY?.sha256, y.sha256, 'Y is announced with its own bytes, not X\'s');
+  const savedY = second.events.find((e) => e.event === 'saved' && (e as { attachment_id: string }).attachment_id === y.attachment_id) as
+    | { sha256?: string }
+    | undefined;
+  t.equal(savedY?.sha256, y.sha256, "Y is announced with its own bytes, not X's");
   await assertExact(t, fake, options.out, options.state, channel.id);
 });
 

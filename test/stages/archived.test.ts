@@ -12,17 +12,41 @@ const context = { guild_id: '1', guild_name: 'G', channel_id: '2', channel_name:
 
 function item(attachment_id: string, message_id: string, extra: Partial<MediaItem> = {}): MediaItem {
   return {
-    kind: 'item', context, message_id, timestamp: '2024-01-15T10:30:00.000Z', author_id: undefined, author_name: undefined, attachment_id,
-    filename: `${attachment_id}.png`, size: 5, content_type: 'image/png', url: 'https://cdn.discordapp.com/x', source: 'attachment',
-    index: 0, last_of_message: true, unique_name: `${attachment_id}.png`, ...extra,
+    kind: 'item',
+    context,
+    message_id,
+    timestamp: '2024-01-15T10:30:00.000Z',
+    author_id: undefined,
+    author_name: undefined,
+    attachment_id,
+    filename: `${attachment_id}.png`,
+    size: 5,
+    content_type: 'image/png',
+    url: 'https://cdn.discordapp.com/x',
+    source: 'attachment',
+    index: 0,
+    last_of_message: true,
+    unique_name: `${attachment_id}.png`,
+    ...extra,
   };
 }
 
 function record(attachment_id: string, message_id: string, extra: Partial<AttachmentRecord> = {}): AttachmentRecord {
   return {
-    attachment_id, guild_id: '1', channel_id: '2', message_id, filename: `${attachment_id}.png`, content_type: 'image/png',
-    timestamp: '2024-01-15T10:30:00.000Z', source: 'attachment', status: 'saved', path: `/out/${attachment_id}.png`, sha256: 'ab'.repeat(32), bytes: 5,
-    updated_at: '2024-01-15T10:30:00.000Z', ...extra,
+    attachment_id,
+    guild_id: '1',
+    channel_id: '2',
+    message_id,
+    filename: `${attachment_id}.png`,
+    content_type: 'image/png',
+    timestamp: '2024-01-15T10:30:00.000Z',
+    source: 'attachment',
+    status: 'saved',
+    path: `/out/${attachment_id}.png`,
+    sha256: 'ab'.repeat(32),
+    bytes: 5,
+    updated_at: '2024-01-15T10:30:00.000Z',
+    ...extra,
   };
 }
 
@@ -71,14 +95,23 @@ t.test('aborted before start: the source refuses to start and the abort reaches 
   const controller = new AbortController();
   controller.abort(new Error('stop'));
   let lookups = 0;
-  const counting: ArchivedOptions['store'] = { getAttachment: async () => { lookups++; return undefined; }, getReference: async () => undefined };
+  const counting: ArchivedOptions['store'] = {
+    getAttachment: async () => {
+      lookups++;
+      return undefined;
+    },
+    getReference: async () => undefined,
+  };
   async function* source(): AsyncGenerator<FilteredUnit> {
     controller.signal.throwIfAborted();
     yield item('a', '10');
   }
-  await t.rejects(async () => {
-    for await (const unit of through(source(), steps([findArchived({ store: counting })]))) void unit;
-  }, { message: 'stop' });
+  await t.rejects(
+    async () => {
+      for await (const unit of through(source(), steps([findArchived({ store: counting })]))) void unit;
+    },
+    { message: 'stop' },
+  );
   t.equal(lookups, 0, 'no lookup');
 });
 
@@ -91,11 +124,14 @@ t.test('aborted mid-flight: the units before the abort arrive, then the abort', 
     yield item('b', '10');
   }
   const out: string[] = [];
-  await t.rejects(async () => {
-    for await (const unit of through(source(), steps([findArchived({ store: store([]) })]))) {
-      out.push(describe(unit));
-      controller.abort(new Error('stop'));
-    }
-  }, { message: 'stop' });
+  await t.rejects(
+    async () => {
+      for await (const unit of through(source(), steps([findArchived({ store: store([]) })]))) {
+        out.push(describe(unit));
+        controller.abort(new Error('stop'));
+      }
+    },
+    { message: 'stop' },
+  );
   t.same(out, ['item']);
 });

@@ -15,15 +15,37 @@ const context: ChannelContext = { guild_id: '1', guild_name: 'G', channel_id: '2
 function item(messageId: string, index: number, of: number): MediaItem {
   const id = `${messageId}${index}`;
   return {
-    kind: 'item', context, message_id: messageId, timestamp: '2024-01-01T00:00:00.000Z', author_id: undefined, author_name: undefined,
-    attachment_id: id, filename: `${id}.png`, size: 3, content_type: 'image/png', url: `https://cdn.discordapp.com/attachments/2/${id}/${id}.png`,
-    source: 'attachment', index, last_of_message: index === of - 1, unique_name: `${id}.png`,
+    kind: 'item',
+    context,
+    message_id: messageId,
+    timestamp: '2024-01-01T00:00:00.000Z',
+    author_id: undefined,
+    author_name: undefined,
+    attachment_id: id,
+    filename: `${id}.png`,
+    size: 3,
+    content_type: 'image/png',
+    url: `https://cdn.discordapp.com/attachments/2/${id}/${id}.png`,
+    source: 'attachment',
+    index,
+    last_of_message: index === of - 1,
+    unique_name: `${id}.png`,
   };
 }
 
-const saved = (messageId: string, index: number, of: number): ItemResult => ({ kind: 'saved', item: item(messageId, index, of), path: `/out/${messageId}${index}.png`, bytes: 3, sha256: 'ab' });
+const saved = (messageId: string, index: number, of: number): ItemResult => ({
+  kind: 'saved',
+  item: item(messageId, index, of),
+  path: `/out/${messageId}${index}.png`,
+  bytes: 3,
+  sha256: 'ab',
+});
 
-async function run(t: Test, results: ItemResult[], stopAfter?: number | Error): Promise<{ events: DpsEvent[]; counts: ReturnType<typeof emptyCounts>; cursor: string | undefined; error?: unknown; failed: number }> {
+async function run(
+  t: Test,
+  results: ItemResult[],
+  stopAfter?: number | Error,
+): Promise<{ events: DpsEvent[]; counts: ReturnType<typeof emptyCounts>; cursor: string | undefined; error?: unknown; failed: number }> {
   const store = await openStore(join(t.testdir(), 'state'));
   const counts = emptyCounts();
   async function* source(): AsyncIterable<ItemResult> {
@@ -48,8 +70,16 @@ async function run(t: Test, results: ItemResult[], stopAfter?: number | Error): 
 }
 
 t.test('a finished message prints its events in order and moves the cursor', async (t) => {
-  const { events, counts, cursor } = await run(t, [saved('10', 0, 2), saved('10', 1, 2), { kind: 'mark', context, message_id: '11', messages: 1 }, saved('12', 0, 1)]);
-  t.same(events.filter((e) => e.event === 'saved').map((e) => (e as { attachment_id: string }).attachment_id), ['100', '101', '120']);
+  const { events, counts, cursor } = await run(t, [
+    saved('10', 0, 2),
+    saved('10', 1, 2),
+    { kind: 'mark', context, message_id: '11', messages: 1 },
+    saved('12', 0, 1),
+  ]);
+  t.same(
+    events.filter((e) => e.event === 'saved').map((e) => (e as { attachment_id: string }).attachment_id),
+    ['100', '101', '120'],
+  );
   t.equal(events.at(-1)?.event, 'channel_done');
   t.match(counts, { saved: 3, messages: 3, bytes: 9 });
   t.equal(cursor, '12');
@@ -58,7 +88,11 @@ t.test('a finished message prints its events in order and moves the cursor', asy
 t.test('stopped part-way through a message: none of its events, the cursor before it, the counts without it', async (t) => {
   const { events, counts, cursor, error } = await run(t, [saved('10', 0, 1), saved('20', 0, 3), saved('20', 1, 3), saved('20', 2, 3)], 3);
   t.match(error, { message: 'stopped' });
-  t.same(events.map((e) => (e as { attachment_id?: string }).attachment_id), ['100'], 'only the finished message is reported');
+  t.same(
+    events.map((e) => (e as { attachment_id?: string }).attachment_id),
+    ['100'],
+    'only the finished message is reported',
+  );
   t.match(counts, { saved: 1, messages: 1, bytes: 3 });
   t.equal(cursor, '10', 'the cursor stays before the unfinished message, so the next run announces its saved files');
 });
@@ -87,17 +121,33 @@ t.test('a failure that stops the run (an unsafe output folder): announced, then 
   const unsafe: ItemResult = { kind: 'failed', item: item('20', 1, 2), reason: 'output_unsafe', detail: stop.message, stop };
   const { events, counts, cursor, error, failed } = await run(t, [saved('10', 0, 1), saved('20', 0, 2), unsafe, saved('30', 0, 1)]);
   t.equal(error, stop, 'the run stops with its error');
-  t.same(events.map((e) => [e.event, (e as { attachment_id?: string }).attachment_id]), [['saved', '100'], ['failed', '201']], 'the failure is announced; the rest of its message is not');
+  t.same(
+    events.map((e) => [e.event, (e as { attachment_id?: string }).attachment_id]),
+    [
+      ['saved', '100'],
+      ['failed', '201'],
+    ],
+    'the failure is announced; the rest of its message is not',
+  );
   t.match(counts, { saved: 1, failed: 1, messages: 1 });
   t.equal(cursor, '10', 'the cursor stays before its message: the next run walks it again');
   t.equal(failed, 0, 'not recorded as failed, so the next run does not fetch it twice (retry pass + walk)');
 });
 
-const failedResult = (messageId: string, index: number, of: number): ItemResult => ({ kind: 'failed', item: item(messageId, index, of), reason: 'http_503', detail: 'CDN answered 503', status: 503 });
+const failedResult = (messageId: string, index: number, of: number): ItemResult => ({
+  kind: 'failed',
+  item: item(messageId, index, of),
+  reason: 'http_503',
+  detail: 'CDN answered 503',
+  status: 503,
+});
 
 t.test('failures are recorded for retry as they arrive, before the cursor moves past them', async (t) => {
   const { events, cursor, failed } = await run(t, [saved('10', 0, 1), failedResult('20', 0, 1)]);
-  t.same(events.map((e) => e.event), ['saved', 'failed', 'channel_done']);
+  t.same(
+    events.map((e) => e.event),
+    ['saved', 'failed', 'channel_done'],
+  );
   t.equal(cursor, '20');
   t.equal(failed, 1, 'queued for the retry pass');
 });
@@ -114,7 +164,14 @@ t.test('aborted before start (the source stops at once): no event, no cursor, th
 t.test('aborted mid-flight: what was finished is recorded and announced, the cursor saved up to it', async (t) => {
   const { events, cursor, error, failed } = await run(t, [failedResult('10', 0, 1), saved('20', 0, 1), failedResult('30', 0, 2), saved('30', 1, 2)], 3);
   t.match(error, { message: 'stopped' });
-  t.same(events.map((e) => [e.event, (e as { attachment_id?: string }).attachment_id]), [['failed', '100'], ['saved', '200']], 'the unfinished message announces nothing');
+  t.same(
+    events.map((e) => [e.event, (e as { attachment_id?: string }).attachment_id]),
+    [
+      ['failed', '100'],
+      ['saved', '200'],
+    ],
+    'the unfinished message announces nothing',
+  );
   t.equal(cursor, '20', 'saved on the way out');
   t.equal(failed, 2, 'a failure that arrived is recorded, even in the unfinished message');
 });

@@ -28,7 +28,7 @@ t.test('one path, one attachment: the second gets its id; the claim is persisted
   t.equal(second.n, 1);
   t.ok(second.path.endsWith('2024-01-01_12.png'), second.path);
   t.same(await claimPath(a, options), first, 'an attachment finds its own claim again');
-  t.equal(second.path.startsWith(itemFolder(world.out, b)), true, 'inside the item\'s folder');
+  t.equal(second.path.startsWith(itemFolder(world.out, b)), true, "inside the item's folder");
   t.same(candidatePaths(b, options), { path: first.path, suffixedPath: second.path }, 'the paths an earlier run may have given it');
   world.store.releaseClaim(first.path, '11');
   await world.store.advanceCursor(world.context.channel_id, '1'); // a later group, awaited: the claim's group is written

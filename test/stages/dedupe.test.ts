@@ -54,7 +54,7 @@ t.test('aborted before start: comparing with the first copy rejects; nothing rec
   t.equal(await readFile(b, 'utf8'), 'same bytes', 'the complete file stays (its claim lets the next run adopt it)');
 });
 
-t.test('aborted mid-flight (waiting for its hash\'s turn): rejects once its turn comes; nothing recorded', async (t) => {
+t.test("aborted mid-flight (waiting for its hash's turn): rejects once its turn comes; nothing recorded", async (t) => {
   const { world, a, b } = await twoCopies(t);
   await dedupe(localItem(world.context, '61'), a, file, world);
   let release!: () => void;

@@ -15,7 +15,18 @@ import { baseOptions } from '../helpers/verify.js';
 type FileEvent = { event: string; reason?: string; attachment_id?: string };
 
 async function deletedChannelThenScrape(t: Test, how: 'all-channels' | 'channel-id'): Promise<void> {
-  const scenario = buildScenario({ seed: 91, guilds: [{ name: 'G', channels: [{ name: 'keep', messages: 20, imageRatio: 0.7 }, { name: 'doomed', messages: 20, imageRatio: 0.7 }] }] });
+  const scenario = buildScenario({
+    seed: 91,
+    guilds: [
+      {
+        name: 'G',
+        channels: [
+          { name: 'keep', messages: 20, imageRatio: 0.7 },
+          { name: 'doomed', messages: 20, imageRatio: 0.7 },
+        ],
+      },
+    ],
+  });
   const fake = await startFakeDiscord({ scenario, faults: { error5xxRate: 1, seed: 4, target: 'cdn', cdnRetryAfterSec: 0 } });
   t.teardown(() => fake.close());
   const [keep, doomed] = fake.scenario.guilds[0]!.channels.filter((c) => c.gen).map((c) => c.id) as [string, string];
@@ -30,7 +41,11 @@ async function deletedChannelThenScrape(t: Test, how: 'all-channels' | 'channel-
   const gone = (next.events as unknown as FileEvent[]).filter((e) => e.event === 'skipped' && e.reason === 'deleted' && e.attachment_id !== undefined);
   t.equal(gone.length, failed.length, 'each failed file of the deleted channel is reported skipped, reason deleted');
   const records = (await collect(manifest(options.state))).filter((r) => r.channel_id === doomed);
-  t.same(records.filter((r) => r.status === 'failed').map((r) => r.attachment_id), [], 'no failed record is left in the retry queue');
+  t.same(
+    records.filter((r) => r.status === 'failed').map((r) => r.attachment_id),
+    [],
+    'no failed record is left in the retry queue',
+  );
 }
 
 t.test('scrape --all-channels after the channel was deleted', (t) => deletedChannelThenScrape(t, 'all-channels'));

@@ -64,7 +64,10 @@ t.test('a failed item whose message was deleted becomes gone: skipped deleted, o
   t.same(ids(files(second.events, 'skipped', 'deleted')), ids(goneIds), 'each file of a deleted message: skipped, reason deleted');
   t.same(ids(files(second.events, 'saved')), ids(kept), 'the others are saved');
   t.same(files(second.events, 'failed'), [], 'nothing failed again');
-  t.ok(files(second.events, 'skipped', 'deleted').every((e) => /Unknown Message/.test(e.detail ?? '')), 'the detail says why');
+  t.ok(
+    files(second.events, 'skipped', 'deleted').every((e) => /Unknown Message/.test(e.detail ?? '')),
+    'the detail says why',
+  );
   const gets = fake.requests.filter((r) => r.route === 'GET /channels/:id/messages/:message_id');
   t.ok(gets.length <= deletedMessages.size + goneIds.length, `at most one message GET per gone file (${gets.length})`);
 
@@ -90,11 +93,18 @@ t.test('a failed item whose channel was deleted becomes gone under retry-failed'
   const retry = await runLibrary({ ...options, retryOnly: true, channelIds: [] });
   t.equal(retry.result.exitCode, 0);
   t.same(ids(files(retry.events, 'skipped', 'deleted')), ids(failed), 'every failed file: skipped, reason deleted');
-  t.ok(files(retry.events, 'skipped', 'deleted').every((e) => /Unknown Channel/.test(e.detail ?? '')), 'the detail says why');
+  t.ok(
+    files(retry.events, 'skipped', 'deleted').every((e) => /Unknown Channel/.test(e.detail ?? '')),
+    'the detail says why',
+  );
   fake.resetLog();
   const again = await runLibrary({ ...options, retryOnly: true, channelIds: [] });
   t.equal(again.result.exitCode, 0);
-  t.same(fake.requests.filter((r) => r.kind === 'cdn' || r.route.includes('messages') || r.route.includes('refresh')), [], 'nothing asked for them again');
+  t.same(
+    fake.requests.filter((r) => r.kind === 'cdn' || r.route.includes('messages') || r.route.includes('refresh')),
+    [],
+    'nothing asked for them again',
+  );
 });
 
 t.test('a retried item keeps {author} and {index}: the same path as a first try', async (t) => {
@@ -114,8 +124,15 @@ t.test('a retried item keeps {author} and {index}: the same path as a first try'
   // saved second), so the comparison ignores that suffix.
   const unsuffixed = (path: string | undefined, id: string): string | undefined => path?.replace(`_${id}`, '');
   const differ = saved.filter((e) => unsuffixed(relative(options.out, e.path), e.attachment_id) !== unsuffixed(want.get(e.attachment_id), e.attachment_id));
-  t.same(differ.map((e) => [relative(options.out, e.path), want.get(e.attachment_id)]), [], 'every retried file has the path of a first try');
-  t.ok(saved.some((e) => !/^_/.test(relative(options.out, e.path).split('/').pop() ?? '')), 'the author is in the name');
+  t.same(
+    differ.map((e) => [relative(options.out, e.path), want.get(e.attachment_id)]),
+    [],
+    'every retried file has the path of a first try',
+  );
+  t.ok(
+    saved.some((e) => !/^_/.test(relative(options.out, e.path).split('/').pop() ?? '')),
+    'the author is in the name',
+  );
 });
 
 t.test('the retry pass never drops an item silently: refresh-urls refused and the message deleted -> skipped deleted, gone', async (t) => {
@@ -143,7 +160,8 @@ t.test('the retry pass never drops an item silently: refresh-urls refused and th
 // use the real one against the fake): what matters is when the stage looks at the signal.
 async function queued(t: Test, ids: readonly string[]): Promise<Awaited<ReturnType<typeof localWorld>>> {
   const world = await localWorld(t);
-  for (const id of ids) await recordFailure(world.store, { kind: 'failed', item: localItem(world.context, id), reason: 'http_503', detail: 'CDN answered 503' });
+  for (const id of ids)
+    await recordFailure(world.store, { kind: 'failed', item: localItem(world.context, id), reason: 'http_503', detail: 'CDN answered 503' });
   return world;
 }
 const renewing = (onRenew: () => void = () => undefined): UrlRefresher =>
@@ -157,7 +175,13 @@ const renewing = (onRenew: () => void = () => undefined): UrlRefresher =>
 t.test('failedItems: each queued item, its link renewed', async (t) => {
   const world = await queued(t, ['61', '62']);
   const items = await collect(failedItems(world.context, { store: world.store, refresher: renewing() }));
-  t.same(items.map((i) => [i.attachment_id, i.url.endsWith('/fresh.png')]), [['61', true], ['62', true]]);
+  t.same(
+    items.map((i) => [i.attachment_id, i.url.endsWith('/fresh.png')]),
+    [
+      ['61', true],
+      ['62', true],
+    ],
+  );
 });
 
 t.test('failedItems aborted before start: rejects, nothing yielded', async (t) => {
@@ -165,18 +189,29 @@ t.test('failedItems aborted before start: rejects, nothing yielded', async (t) =
   const controller = new AbortController();
   controller.abort();
   const yielded: string[] = [];
-  await t.rejects((async () => {
-    for await (const item of failedItems(world.context, { store: world.store, refresher: renewing(), signal: controller.signal })) yielded.push(item.attachment_id);
-  })());
+  await t.rejects(
+    (async () => {
+      for await (const item of failedItems(world.context, { store: world.store, refresher: renewing(), signal: controller.signal }))
+        yielded.push(item.attachment_id);
+    })(),
+  );
   t.same(yielded, []);
 });
 
-t.test('failedItems aborted mid-flight (while a batch\'s links are renewed): rejects before yielding it', async (t) => {
+t.test("failedItems aborted mid-flight (while a batch's links are renewed): rejects before yielding it", async (t) => {
   const world = await queued(t, ['64', '65', '66']);
   const controller = new AbortController();
   const yielded: string[] = [];
-  await t.rejects((async () => {
-    for await (const item of failedItems(world.context, { store: world.store, refresher: renewing(() => controller.abort()), signal: controller.signal, batch: 2 })) yielded.push(item.attachment_id);
-  })());
+  await t.rejects(
+    (async () => {
+      for await (const item of failedItems(world.context, {
+        store: world.store,
+        refresher: renewing(() => controller.abort()),
+        signal: controller.signal,
+        batch: 2,
+      }))
+        yielded.push(item.attachment_id);
+    })(),
+  );
   t.same(yielded, [], 'the renewed batch is not yielded once the run stopped');
 });

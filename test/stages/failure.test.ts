@@ -26,7 +26,13 @@ t.test('a status is http_<status>; output errors name themselves; the rest is ne
 
 t.test('failedResult: reason, detail and status; an explicit reason overrides', async (t) => {
   const item = localItem(context, '81');
-  t.same(failedResult(item, new DownloadError('CDN answered 404', { status: 404 })), { kind: 'failed', item, reason: 'http_404', detail: 'CDN answered 404', status: 404 });
+  t.same(failedResult(item, new DownloadError('CDN answered 404', { status: 404 })), {
+    kind: 'failed',
+    item,
+    reason: 'http_404',
+    detail: 'CDN answered 404',
+    status: 404,
+  });
   t.match(failedResult(item, undefined, 'invalid_attachment', 'no url'), { reason: 'invalid_attachment', detail: 'no url', status: undefined });
 });
 

@@ -8,11 +8,24 @@ import { singleChannel } from '../../fixtures/scenarios.js';
 import { runLibrary } from '../helpers/harness.js';
 import { baseOptions } from '../helpers/verify.js';
 
-const DOCUMENTED = ['expired', 'size_mismatch', 'network', 'refused_host', 'too_many_redirects', 'output_unwritable', 'invalid_attachment', 'content_type_mismatch', 'output_unsafe'];
+const DOCUMENTED = [
+  'expired',
+  'size_mismatch',
+  'network',
+  'refused_host',
+  'too_many_redirects',
+  'output_unwritable',
+  'invalid_attachment',
+  'content_type_mismatch',
+  'output_unsafe',
+];
 
 for (const fault of [{ resetRate: 1 }]) {
   t.test(`CDN faults ${JSON.stringify(fault)}: only documented failure reasons`, async (t) => {
-    const fake = await startFakeDiscord({ scenario: singleChannel({ seed: 4, messages: 4, gapRate: 0, imageRatio: 1, sizes: [500, 2_000] }), faults: { ...fault, target: 'cdn', seed: 1, cdnRetryAfterSec: 0 } });
+    const fake = await startFakeDiscord({
+      scenario: singleChannel({ seed: 4, messages: 4, gapRate: 0, imageRatio: 1, sizes: [500, 2_000] }),
+      faults: { ...fault, target: 'cdn', seed: 1, cdnRetryAfterSec: 0 },
+    });
     t.teardown(() => fake.close());
     const channel = fake.scenario.guilds[0]!.channels[0]!;
     const run = await runLibrary({ ...baseOptions(fake, t.testdir(), channel.id), concurrency: 8 });

@@ -17,7 +17,18 @@ import { stageWorld } from '../helpers/stage-items.js';
 import type { StageWorld } from '../helpers/stage-items.js';
 
 function optionsFor(world: StageWorld, agent: Dispatcher, over: Partial<FetchOptions> = {}): FetchOptions {
-  return { pool: new Semaphore(4), agent, allowedOrigins: [new URL(world.fake.url).origin], out: world.out, namePattern: '{message_id}_{filename}', store: world.store, locks: world.locks, retries: 0, backoffMs: 1, ...over };
+  return {
+    pool: new Semaphore(4),
+    agent,
+    allowedOrigins: [new URL(world.fake.url).origin],
+    out: world.out,
+    namePattern: '{message_id}_{filename}',
+    store: world.store,
+    locks: world.locks,
+    retries: 0,
+    backoffMs: 1,
+    ...over,
+  };
 }
 
 async function* units(list: readonly FilteredUnit[]): AsyncGenerator<FilteredUnit> {
@@ -48,7 +59,11 @@ t.test('every item is downloaded, checked, recorded, and its result leaves in in
   t.ok(world.items.length >= 4, `${world.items.length} items`);
   const { results, error } = await run(units(world.items), optionsFor(world, agentFor(t)));
   t.equal(error, undefined);
-  t.same(results.map((r) => (r.kind === 'saved' ? r.item.attachment_id : r.kind)), world.items.map((i) => i.attachment_id), 'one saved result per item, in order');
+  t.same(
+    results.map((r) => (r.kind === 'saved' ? r.item.attachment_id : r.kind)),
+    world.items.map((i) => i.attachment_id),
+    'one saved result per item, in order',
+  );
   for (const result of results) {
     if (result.kind !== 'saved') continue;
     const bytes = await readFile(result.path);
@@ -60,19 +75,25 @@ t.test('every item is downloaded, checked, recorded, and its result leaves in in
 t.test('marks and skipped items pass through without a request', async (t) => {
   const world = await stageWorld(t);
   const item = world.items[0]!;
-  const list: FilteredUnit[] = [{ kind: 'mark', context: world.context, message_id: '5', messages: 2 }, { kind: 'skipped', item, reason: 'too_large' }];
+  const list: FilteredUnit[] = [
+    { kind: 'mark', context: world.context, message_id: '5', messages: 2 },
+    { kind: 'skipped', item, reason: 'too_large' },
+  ];
   const { results } = await run(units(list), optionsFor(world, agentFor(t)));
   t.same(results, list);
   t.equal(cdnGets(world), 0);
 });
 
-t.test('failure reasons come from the error\'s fields: a size that disagrees is size_mismatch, a refused link http_404', async (t) => {
+t.test("failure reasons come from the error's fields: a size that disagrees is size_mismatch, a refused link http_404", async (t) => {
   const world = await stageWorld(t);
   const [first, second] = world.items;
   const wrongSize = { ...first!, size: first!.size! + 1 };
   const missing = { ...second!, url: second!.url.replace(second!.attachment_id, '1') }; // an attachment the CDN does not have
   const { results } = await run(units([wrongSize, missing]), optionsFor(world, agentFor(t)));
-  t.match(results, [{ kind: 'failed', reason: 'size_mismatch' }, { kind: 'failed', reason: 'http_404', status: 404 }]);
+  t.match(results, [
+    { kind: 'failed', reason: 'size_mismatch' },
+    { kind: 'failed', reason: 'http_404', status: 404 },
+  ]);
   t.same(await listFiles(world.out).catch(() => []), [], 'nothing written');
   t.equal(await world.store.getAttachment(first!.attachment_id), undefined, 'a failure is recorded by the checkpoint, not here');
 });

@@ -54,15 +54,27 @@ async function run(units: Array<MediaItem | MessageMark>, options: Parameters<ty
 
 t.test('filter emits skipped items with reasons and passes marks and invalid items', async (t) => {
   const out = await run(
-    [item('a.png', 'image/png'), item('b.pdf', 'application/pdf'), item('big.png', 'image/png', { size: 50_000_000 }), mark('11'), item('bad.pdf', 'application/pdf', { invalid: 'no url' })],
+    [
+      item('a.png', 'image/png'),
+      item('b.pdf', 'application/pdf'),
+      item('big.png', 'image/png', { size: 50_000_000 }),
+      mark('11'),
+      item('bad.pdf', 'application/pdf', { invalid: 'no url' }),
+    ],
     { types: photos, maxSize: 25_000_000 },
   );
-  t.same(out.map((u) => (u.kind === 'skipped' ? `skipped:${u.reason}:${u.detail}` : u.kind)), ['item', 'skipped:type:application/pdf', 'skipped:too_large:50000000 bytes > 25000000', 'mark', 'item']);
+  t.same(
+    out.map((u) => (u.kind === 'skipped' ? `skipped:${u.reason}:${u.detail}` : u.kind)),
+    ['item', 'skipped:type:application/pdf', 'skipped:too_large:50000000 bytes > 25000000', 'mark', 'item'],
+  );
 });
 
 t.test('a file without a content type is judged by its extension, and named by it when skipped', async (t) => {
   const out = await run([item('notes.TXT', undefined), item('photo.jpg', undefined), item('noext', undefined)], { types: photos });
-  t.same(out.map((u) => (u.kind === 'skipped' ? u.detail : u.kind)), ['txt', 'item', 'unknown']);
+  t.same(
+    out.map((u) => (u.kind === 'skipped' ? u.detail : u.kind)),
+    ['txt', 'item', 'unknown'],
+  );
 });
 
 t.test('aborted before start: the source refuses to start and the abort reaches the consumer', async (t) => {
@@ -73,9 +85,12 @@ t.test('aborted before start: the source refuses to start and the abort reaches 
     yield item('a.png', 'image/png');
   }
   const out: FilteredUnit[] = [];
-  await t.rejects(async () => {
-    for await (const unit of through(source(), steps([filter({ types: photos })]))) out.push(unit);
-  }, { message: 'stop' });
+  await t.rejects(
+    async () => {
+      for await (const unit of through(source(), steps([filter({ types: photos })]))) out.push(unit);
+    },
+    { message: 'stop' },
+  );
   t.same(out, []);
 });
 
@@ -88,11 +103,14 @@ t.test('aborted mid-flight: the units before the abort arrive, then the abort', 
     yield item('b.png', 'image/png');
   }
   const out: string[] = [];
-  await t.rejects(async () => {
-    for await (const unit of through(source(), steps([filter({ types: photos })]))) {
-      if (unit.kind === 'item') out.push(unit.filename);
-      controller.abort(new Error('stop'));
-    }
-  }, { message: 'stop' });
+  await t.rejects(
+    async () => {
+      for await (const unit of through(source(), steps([filter({ types: photos })]))) {
+        if (unit.kind === 'item') out.push(unit.filename);
+        controller.abort(new Error('stop'));
+      }
+    },
+    { message: 'stop' },
+  );
   t.same(out, ['a.png']);
 });

@@ -8,7 +8,18 @@ import type { ChannelContext, ChannelPage, MediaItem, MessageMark } from '../../
 const context: ChannelContext = { guild_id: '1', guild_name: 'G', channel_id: '2', channel_name: 'c' };
 
 function message(id: string, extra: Partial<APIMessage> = {}): APIMessage {
-  return { id, channel_id: '2', type: 0, content: '', timestamp: '2024-01-15T10:30:00.000Z', attachments: [], embeds: [], components: [], author: { id: '9', username: 'u' }, ...extra } as unknown as APIMessage;
+  return {
+    id,
+    channel_id: '2',
+    type: 0,
+    content: '',
+    timestamp: '2024-01-15T10:30:00.000Z',
+    attachments: [],
+    embeds: [],
+    components: [],
+    author: { id: '9', username: 'u' },
+    ...extra,
+  } as unknown as APIMessage;
 }
 
 function page(messages: APIMessage[]): ChannelPage {
@@ -16,7 +27,15 @@ function page(messages: APIMessage[]): ChannelPage {
 }
 
 function attachment(id: string, filename: string, extra: Record<string, unknown> = {}) {
-  return { id, filename, size: 10, url: `https://cdn.discordapp.com/attachments/2/${id}/${filename}?ex=1&is=1&hm=ab&`, proxy_url: 'x', content_type: 'image/png', ...extra };
+  return {
+    id,
+    filename,
+    size: 10,
+    url: `https://cdn.discordapp.com/attachments/2/${id}/${filename}?ex=1&is=1&hm=ab&`,
+    proxy_url: 'x',
+    content_type: 'image/png',
+    ...extra,
+  };
 }
 
 // Runs flatten over one page holding `messages` (or over several pages).
@@ -31,11 +50,11 @@ async function collect(messages: APIMessage[] | APIMessage[][], options = {}): P
 }
 
 t.test('a message without files becomes a mark; files become items in order with last_of_message', async (t) => {
-  const units = await collect([
-    message('10'),
-    message('11', { attachments: [attachment('100', 'a.png'), attachment('101', 'b.png')] as never }),
-  ]);
-  t.same(units.map((u) => u.kind), ['mark', 'item', 'item']);
+  const units = await collect([message('10'), message('11', { attachments: [attachment('100', 'a.png'), attachment('101', 'b.png')] as never })]);
+  t.same(
+    units.map((u) => u.kind),
+    ['mark', 'item', 'item'],
+  );
   const [, first, second] = units as [MessageMark, MediaItem, MediaItem];
   t.equal(first.attachment_id, '100');
   t.equal(first.last_of_message, false);
@@ -69,31 +88,67 @@ t.test('forwarded attachments live in message_snapshots', async (t) => {
 });
 
 t.test('components v2 media gallery items, deduplicated against attachments', async (t) => {
-  const gallery = { type: 12, items: [{ media: { url: 'https://cdn.discordapp.com/attachments/2/300/g.png?ex=1&is=1&hm=a&', attachment_id: '300' } }, { media: { url: 'https://cdn.discordapp.com/attachments/2/100/a.png?ex=2', attachment_id: '100' } }] };
-  const units = (await collect([message('11', { attachments: [attachment('100', 'a.png')], components: [{ type: 17, components: [gallery] }] } as never)])) as MediaItem[];
-  t.same(units.map((u) => [u.attachment_id, u.source]), [['100', 'attachment'], ['300', 'component']]);
+  const gallery = {
+    type: 12,
+    items: [
+      { media: { url: 'https://cdn.discordapp.com/attachments/2/300/g.png?ex=1&is=1&hm=a&', attachment_id: '300' } },
+      { media: { url: 'https://cdn.discordapp.com/attachments/2/100/a.png?ex=2', attachment_id: '100' } },
+    ],
+  };
+  const units = (await collect([
+    message('11', { attachments: [attachment('100', 'a.png')], components: [{ type: 17, components: [gallery] }] } as never),
+  ])) as MediaItem[];
+  t.same(
+    units.map((u) => [u.attachment_id, u.source]),
+    [
+      ['100', 'attachment'],
+      ['300', 'component'],
+    ],
+  );
 });
 
 t.test('embeds and stickers only when asked; embed of an attachment is not fetched twice', async (t) => {
   const embeds = [
-    { type: 'image', image: { url: 'https://cdn.discordapp.com/attachments/2/100/a.png?ex=1', proxy_url: 'https://media.discordapp.net/attachments/2/100/a.png' } },
-    { type: 'rich', thumbnail: { url: 'https://example.com/pic.jpg', proxy_url: 'https://images-ext-1.discordapp.net/external/abc/https/example.com/pic.jpg' } },
+    {
+      type: 'image',
+      image: { url: 'https://cdn.discordapp.com/attachments/2/100/a.png?ex=1', proxy_url: 'https://media.discordapp.net/attachments/2/100/a.png' },
+    },
+    {
+      type: 'rich',
+      thumbnail: { url: 'https://example.com/pic.jpg', proxy_url: 'https://images-ext-1.discordapp.net/external/abc/https/example.com/pic.jpg' },
+    },
   ];
   const msg = message('11', { attachments: [attachment('100', 'a.png')], embeds, sticker_items: [{ id: '555', name: 'wave', format_type: 1 }] } as never);
   t.equal((await collect([msg])).length, 1);
   const all = (await collect([msg], { embeds: true, stickers: true })) as MediaItem[];
-  t.same(all.map((u) => u.source), ['attachment', 'embed', 'sticker']);
+  t.same(
+    all.map((u) => u.source),
+    ['attachment', 'embed', 'sticker'],
+  );
   t.match(all[1]!.url, /^https:\/\/images-ext-1\.discordapp\.net\//, 'external embed uses proxy_url');
   t.equal(all[2]!.url, 'https://cdn.discordapp.com/stickers/555.png');
 });
 
 t.test('thread starter messages (type 21) are never double-counted', async (t) => {
   const units = await collect([message('11', { type: 21, attachments: [attachment('100', 'a.png')] } as never)]);
-  t.same(units.map((u) => u.kind), ['mark']);
+  t.same(
+    units.map((u) => u.kind),
+    ['mark'],
+  );
 });
 
 t.test('malformed attachments are not fatal, and never vanish: each is an item marked invalid', async (t) => {
-  const units = (await collect([message('11', { attachments: [null, { id: 5 }, attachment('100', ''), { ...attachment('101', 'b.png'), url: 12345 }, { ...attachment('102', 'c.png'), url: 'javascript:alert(1)' }] } as never)])) as MediaItem[];
+  const units = (await collect([
+    message('11', {
+      attachments: [
+        null,
+        { id: 5 },
+        attachment('100', ''),
+        { ...attachment('101', 'b.png'), url: 12345 },
+        { ...attachment('102', 'c.png'), url: 'javascript:alert(1)' },
+      ],
+    } as never),
+  ])) as MediaItem[];
   t.equal(units.length, 5, 'one item per attachment');
   t.equal(units[2]!.filename, 'attachment_100');
   t.equal(units[2]!.invalid, undefined, 'a valid attachment without a filename is fine');
@@ -113,9 +168,12 @@ t.test('aborted before start: the source refuses to start, nothing is flattened 
     yield page([message('1')]);
   }
   const out: unknown[] = [];
-  await t.rejects(async () => {
-    for await (const unit of through(source(), steps([flatten()]))) out.push(unit);
-  }, { message: 'stop' });
+  await t.rejects(
+    async () => {
+      for await (const unit of through(source(), steps([flatten()]))) out.push(unit);
+    },
+    { message: 'stop' },
+  );
   t.same(out, []);
 });
 
@@ -128,12 +186,15 @@ t.test('aborted mid-flight: the units of the pages before the abort arrive, then
     yield page([message('3')]);
   }
   const out: string[] = [];
-  await t.rejects(async () => {
-    for await (const unit of through(source(), steps([flatten()]))) {
-      out.push(unit.message_id);
-      controller.abort(new Error('stop'));
-    }
-  }, { message: 'stop' });
+  await t.rejects(
+    async () => {
+      for await (const unit of through(source(), steps([flatten()]))) {
+        out.push(unit.message_id);
+        controller.abort(new Error('stop'));
+      }
+    },
+    { message: 'stop' },
+  );
   t.same(out, ['2'], 'the first page (one mark), nothing of the page after the abort');
 });
 

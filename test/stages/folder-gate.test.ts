@@ -24,7 +24,7 @@ t.test('aborted before start: rejects with the reason, the folder is not taken',
   const controller = new AbortController();
   controller.abort(new Error('stop'));
   await t.rejects(folderTurn(store, '/out/a', controller.signal), { message: 'stop' });
-  t.type(await folderTurn(store, '/out/a'), 'function', 'the next download is still the folder\'s first');
+  t.type(await folderTurn(store, '/out/a'), 'function', "the next download is still the folder's first");
 });
 
 t.test('aborted mid-flight (waiting for the first download): rejects with the reason, no listener left', async (t) => {

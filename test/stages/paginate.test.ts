@@ -31,7 +31,11 @@ t.test('every message once, in pages with the channel context; onPage sees each 
     for (const message of page.messages) ids.add(message.id);
   }
   t.equal(ids.size, MESSAGES);
-  t.equal(seen.reduce((a, b) => a + b, 0), MESSAGES, 'onPage saw every message');
+  t.equal(
+    seen.reduce((a, b) => a + b, 0),
+    MESSAGES,
+    'onPage saw every message',
+  );
 });
 
 t.test('aborted before start: rejects with the reason, no history request', async (t) => {

@@ -14,7 +14,14 @@ t.test('saved: the attachment, its hash and its path', async (t) => {
   const item = localItem(context, '71');
   const result: SavedResult = { kind: 'saved', item, path: '/out/71.png', bytes: 3, sha256: 'aa' };
   t.equal(await recordSaved(store, result, { newHash: true, ownsPath: true }), result, 'returns the result it recorded');
-  t.match(await store.getAttachment('71'), { status: 'saved', path: '/out/71.png', sha256: 'aa', bytes: 3, message_id: item.message_id, channel_id: context.channel_id });
+  t.match(await store.getAttachment('71'), {
+    status: 'saved',
+    path: '/out/71.png',
+    sha256: 'aa',
+    bytes: 3,
+    message_id: item.message_id,
+    channel_id: context.channel_id,
+  });
   t.match(await store.getHash('aa'), { path: '/out/71.png', attachment_id: '71' });
   t.equal(await store.storedClaim('/out/71.png'), '71');
 });
@@ -36,7 +43,10 @@ t.test('failed: queued for retry with "reason: detail", the link and the size; g
   const failed: FailedResult = { kind: 'failed', item, reason: 'http_503', detail: 'CDN answered 503', status: 503 };
   await recordFailure(store, failed);
   t.match(await store.getAttachment('74'), { status: 'failed', reason: 'http_503: CDN answered 503', url: item.url, size: 9, unique_name: item.unique_name });
-  t.same((await collect(store.failedItems())).map((r) => r.attachment_id), ['74']);
+  t.same(
+    (await collect(store.failedItems())).map((r) => r.attachment_id),
+    ['74'],
+  );
   await recordFailure(store, { kind: 'skipped', item, reason: 'deleted', detail: 'message deleted' });
   t.match(await store.getAttachment('74'), { status: 'gone', reason: 'deleted' });
   t.same(await collect(store.failedItems()), [], 'out of the retry queue');

@@ -21,7 +21,14 @@ import { collect, runLibrary } from '../helpers/harness.js';
 import { localItem, localWorld } from '../helpers/stage-items.js';
 import { assertExact, baseOptions } from '../helpers/verify.js';
 
-const png = (filename: string, size: number, extra: Partial<AttachmentSpec> = {}): AttachmentSpec => ({ filename, contentType: 'image/png', size, width: 10, height: 10, ...extra });
+const png = (filename: string, size: number, extra: Partial<AttachmentSpec> = {}): AttachmentSpec => ({
+  filename,
+  contentType: 'image/png',
+  size,
+  width: 10,
+  height: 10,
+  ...extra,
+});
 
 type Saved = { event: 'saved'; path: string; sha256: string; attachment_id: string; message_id: string; source: string; duplicate_of?: string };
 
@@ -32,7 +39,8 @@ async function start(t: Test, overrides: Record<number, MessageSpec>, messages: 
 }
 
 const savedOf = (events: Array<{ event: string }>): Saved[] => events.filter((e): e is Saved => e.event === 'saved');
-const cdnGets = (fake: FakeDiscord, attachmentId: string): number => fake.requests.filter((r) => r.kind === 'cdn' && r.path.includes(`/${attachmentId}/`)).length;
+const cdnGets = (fake: FakeDiscord, attachmentId: string): number =>
+  fake.requests.filter((r) => r.kind === 'cdn' && r.path.includes(`/${attachmentId}/`)).length;
 
 async function sameFile(t: Test, a: string, b: string, message: string): Promise<void> {
   const [x, y] = await Promise.all([lstat(a), lstat(b)]);
@@ -58,13 +66,13 @@ t.test('a forward of an attachment archived in the same run: no GET, a reference
   for (const forward of forwards) {
     t.equal(forward.duplicate_of, original.path, 'duplicate_of names the first copy');
     t.equal(forward.sha256, original.sha256);
-    t.not(forward.path, original.path, 'at the forward\'s own path');
+    t.not(forward.path, original.path, "at the forward's own path");
     await sameFile(t, forward.path, original.path, 'a hard link to the first copy');
   }
   t.equal(cdnGets(fake, original.attachment_id), 1, 'the attachment is downloaded once');
   const records = await collect(manifest(options.state));
   const first = records.find((r) => r.attachment_id === original.attachment_id);
-  t.match(first, { message_id: original.message_id, path: original.path, source: 'attachment' }, 'the first record is the original\'s');
+  t.match(first, { message_id: original.message_id, path: original.path, source: 'attachment' }, "the first record is the original's");
   await assertExact(t, fake, options.out, options.state, channelId);
 });
 
@@ -93,7 +101,11 @@ t.test('a forward in a later run, and re-runs: no GET, announced once, the first
   t.same(savedOf(run3.events), [], 'nothing announced again');
   t.equal(fake.requests.filter((r) => r.kind === 'cdn').length, 0, 'nothing downloaded again');
   const records = await collect(manifest(options.state));
-  t.match(records.find((r) => r.attachment_id === original.attachment_id), { message_id: original.message_id, path: original.path, source: 'attachment' }, 'the first record survives');
+  t.match(
+    records.find((r) => r.attachment_id === original.attachment_id),
+    { message_id: original.message_id, path: original.path, source: 'attachment' },
+    'the first record survives',
+  );
   await assertExact(t, fake, options.out, options.state, channelId);
 });
 
@@ -132,11 +144,15 @@ async function archivedOnce(t: Test): Promise<{ world: Awaited<ReturnType<typeof
   const path = join(world.out, 'first.png');
   await mkdir(world.out, { recursive: true });
   await writeFile(path, 'hello');
-  await recordSaved(world.store, { kind: 'saved', item: original, path, bytes: 5, sha256: createHash('sha256').update('hello').digest('hex') }, { newHash: true, ownsPath: true });
+  await recordSaved(
+    world.store,
+    { kind: 'saved', item: original, path, bytes: 5, sha256: createHash('sha256').update('hello').digest('hex') },
+    { newHash: true, ownsPath: true },
+  );
   return { world, forward: localItem(world.context, '95', { size: 5, message_id: '996', source: 'forward' }), options };
 }
 
-t.test('resolveKnown: a reference at the forward\'s own path, the first record untouched', async (t) => {
+t.test("resolveKnown: a reference at the forward's own path, the first record untouched", async (t) => {
   const { world, forward, options } = await archivedOnce(t);
   const result = await resolveKnown(forward, options);
   t.match(result, { kind: 'saved', duplicate_of: join(world.out, 'first.png') });

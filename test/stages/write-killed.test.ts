@@ -20,7 +20,23 @@ t.test('kill -9 mid-run: a file complete on disk is not downloaded again', async
   const { G, C } = firstTarget(fake);
   const dir = t.testdir();
   const out = join(dir, 'out');
-  const args = ['--server-id', G, '--channel-id', C, '--api', fake.api, '--out', out, '--state', join(dir, 'state'), '--concurrency', '32', '--types', 'all', '--quiet'];
+  const args = [
+    '--server-id',
+    G,
+    '--channel-id',
+    C,
+    '--api',
+    fake.api,
+    '--out',
+    out,
+    '--state',
+    join(dir, 'state'),
+    '--concurrency',
+    '32',
+    '--types',
+    'all',
+    '--quiet',
+  ];
   const env = { DISCORD_TOKEN: fake.token };
   const idBySha = new Map([...fake.expected({ channelId: C })].map((e) => [e.sha256, e.attachment_id]));
   const onDisk = new Set<string>();
@@ -32,17 +48,29 @@ t.test('kill -9 mid-run: a file complete on disk is not downloaded again', async
     await running.waitFor(40 * (kill + 1), (line) => line.event === 'saved').catch(() => undefined);
     running.child.kill('SIGKILL');
     await running.done;
-    again.push(...cdnIds().slice(before).filter((id) => onDisk.has(id)));
+    again.push(
+      ...cdnIds()
+        .slice(before)
+        .filter((id) => onDisk.has(id)),
+    );
     // Files under their final names only: a temp file (.<random>.dps-tmp) the kill left before its rename is
     // not in the archive yet (it is removed at the next start and its item downloaded again, by design).
     for (const file of (await listFiles(out)).filter((name) => !name.endsWith(TEMP_SUFFIX))) {
-      const id = idBySha.get(createHash('sha256').update(await readFile(join(out, file))).digest('hex'));
+      const id = idBySha.get(
+        createHash('sha256')
+          .update(await readFile(join(out, file)))
+          .digest('hex'),
+      );
       if (id !== undefined) onDisk.add(id);
     }
   }
   const before = cdnIds().length;
   const last = await runDps(args, { env });
   t.equal(last.code, 0, 'the last run completes');
-  again.push(...cdnIds().slice(before).filter((id) => onDisk.has(id)));
+  again.push(
+    ...cdnIds()
+      .slice(before)
+      .filter((id) => onDisk.has(id)),
+  );
   t.same(again.slice(0, 5), [], `no complete file is downloaded again (${again.length} were)`);
 });

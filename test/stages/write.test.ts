@@ -101,7 +101,9 @@ t.test('a foreign file at the target path is never replaced', async (t) => {
   const root = t.testdir();
   const first = path.join(root, 'first');
   const run1 = await runLibrary(baseOptions(fake, first, channelId));
-  const paths = (run1.events as Array<{ event: string }>).filter((e): e is Saved => e.event === 'saved').map((e) => path.relative(path.join(first, 'out'), e.path));
+  const paths = (run1.events as Array<{ event: string }>)
+    .filter((e): e is Saved => e.event === 'saved')
+    .map((e) => path.relative(path.join(first, 'out'), e.path));
   t.ok(paths.length > 5);
   // A fresh archive whose --out already holds a user's files at three of those paths (one of them a file whose
   // size equals the attachment's, so only the bytes tell them apart).
@@ -158,7 +160,11 @@ t.test('writeItem: the body at the claimed path, recorded as saved', async (t) =
 t.test('writeItem: a Content-Length that disagrees with the attachment is size_mismatch, before any byte is written', async (t) => {
   const world = await localWorld(t);
   const item = localItem(world.context, '502', { size: 6 });
-  await t.rejects(writeItem(item, chunks(['abcdefg']), { ...world, namePattern: '{filename}' }, 7), { code: 'DPS_DOWNLOAD', reason: 'size_mismatch', retryable: true });
+  await t.rejects(writeItem(item, chunks(['abcdefg']), { ...world, namePattern: '{filename}' }, 7), {
+    code: 'DPS_DOWNLOAD',
+    reason: 'size_mismatch',
+    retryable: true,
+  });
   t.same(await listFiles(world.out).catch(() => []), []);
 });
 
@@ -176,7 +182,13 @@ t.test('writeItem aborted mid-flight (after the first chunk): no file, no record
   const world = await localWorld(t);
   const item = localItem(world.context, '504', { size: 6 });
   const controller = new AbortController();
-  await t.rejects(writeItem(item, chunks(['abc', 'def'], () => controller.abort()), { ...world, namePattern: '{filename}', signal: controller.signal }));
+  await t.rejects(
+    writeItem(
+      item,
+      chunks(['abc', 'def'], () => controller.abort()),
+      { ...world, namePattern: '{filename}', signal: controller.signal },
+    ),
+  );
   t.same(await listFiles(world.out).catch(() => []), [], 'no file, no temp file');
   t.equal(await world.store.getAttachment('504'), undefined);
 });

@@ -7,7 +7,6 @@ import { record } from '../helpers/records.js';
 import { openStore } from '../../lib/store/open.js';
 import type { WalkFilter } from '../../lib/types.js';
 
-
 const all: WalkFilter = { types: 'all', max_size: null, embeds: false, stickers: false };
 const png: WalkFilter = { types: ['png'], max_size: 1000, embeds: false, stickers: false };
 
@@ -37,7 +36,7 @@ t.test('restartWalk and advanceCursor: the filter record narrows, a re-walk keep
   const store = await openStore(join(t.testdir(), 'state'));
   t.teardown(() => store.close());
   await store.advanceCursor('c1', '100', { guild_id: 'g1' }, undefined, all);
-  t.same((await store.getChannel('c1'))?.walked_with, all, 'a new record takes the walk\'s filter');
+  t.same((await store.getChannel('c1'))?.walked_with, all, "a new record takes the walk's filter");
   await store.advanceCursor('c1', '100', {}, undefined, png);
   t.same((await store.getChannel('c1'))?.walked_with, all, 'a run that walked nothing new does not narrow it');
   await store.advanceCursor('c1', '150', {}, { from: '300', to: '400' }, png);
@@ -49,9 +48,9 @@ t.test('restartWalk and advanceCursor: the filter record narrows, a re-walk keep
   t.same(restarted.rewalk, { below: '150', above: { from: '300', to: '400' }, since: '2026-01-01T00:00:00.000Z' });
   await store.advanceCursor('c1', '120', {}, undefined, all);
   const nested = await store.restartWalk('c1', { ...all, embeds: true }, '2026-02-01T00:00:00.000Z');
-  t.same(nested.rewalk, restarted.rewalk, 'a widening during a re-walk keeps the first re-walk\'s record');
+  t.same(nested.rewalk, restarted.rewalk, "a widening during a re-walk keeps the first re-walk's record");
   await store.advanceCursor('c1', '350', {}, undefined, all);
-  t.ok((await store.getChannel('c1'))?.rewalk, 'kept while the cursor is below the old span\'s end');
+  t.ok((await store.getChannel('c1'))?.rewalk, "kept while the cursor is below the old span's end");
   await store.advanceCursor('c1', '400', {}, undefined, all);
   t.equal((await store.getChannel('c1'))?.rewalk, undefined, 'dropped once the cursor passes everything announced');
 });

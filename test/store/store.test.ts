@@ -15,7 +15,6 @@ import type { AttachmentRecord } from '../../lib/types.js';
 
 const run = promisify(execFile);
 
-
 function saved(id: string, over: Partial<SavedRecord> = {}): SavedRecord {
   return { ...record(id), status: 'saved', path: `/archive/${id}.png`, sha256: `sha-${id}`, bytes: 3, ...over };
 }
@@ -48,7 +47,10 @@ function contract(name: string, make: (t: Test) => Promise<Store>): void {
     t.same([rec.guild_name, rec.channel_name], ['G2', 'renamed'], 'undefined in a patch erases nothing');
     t.same(await store.getChannel('c1'), rec);
     await store.putChannel({ ...rec, channel_id: 'c2', last_message_id: undefined });
-    t.same((await collect(store.channels())).map((c) => c.channel_id), ['c1', 'c2']);
+    t.same(
+      (await collect(store.channels())).map((c) => c.channel_id),
+      ['c1', 'c2'],
+    );
     t.equal(compareSnowflakes('99', '100'), -1);
     t.equal(compareSnowflakes('100', '100'), 0);
   });
@@ -80,7 +82,10 @@ function contract(name: string, make: (t: Test) => Promise<Store>): void {
     const failed = await store.getAttachment('a1');
     t.match(failed, { status: 'failed', reason: 'HTTP 503', attempts: 2, url: 'https://cdn/a1' });
     t.match(await store.getChannel('c1'), { failed: 1, total_images: 0 }, 'counted once');
-    t.same((await collect(store.failedItems())).map((r) => r.attachment_id), ['a1']);
+    t.same(
+      (await collect(store.failedItems())).map((r) => r.attachment_id),
+      ['a1'],
+    );
 
     await store.recordSaved(saved('a1'));
     t.match(await store.getAttachment('a1'), { status: 'saved', path: '/archive/a1.png', sha256: 'sha-a1', reason: undefined });
@@ -129,7 +134,7 @@ function contract(name: string, make: (t: Test) => Promise<Store>): void {
     await store.recordSaved(saved('a4', { path: '/archive/q.png', sha256: 'h4' }));
     t.equal((await store.getAttachment('a4'))?.path, '/archive/q.png');
     store.releaseClaim('/archive/q.png', 'a3');
-    t.equal(await store.claimPath('/archive/q.png', 'a5'), true, "a record does not take a path another attachment claimed here");
+    t.equal(await store.claimPath('/archive/q.png', 'a5'), true, 'a record does not take a path another attachment claimed here');
 
     t.equal(await store.claimPath('/archive/r.png', 'a6'), true);
     await store.recordSaved(saved('a6', { path: '/archive/r.png', sha256: 'h6' }));
@@ -147,7 +152,11 @@ function contract(name: string, make: (t: Test) => Promise<Store>): void {
         return i % 4 < 2 ? store.recordSaved(rec) : store.recordSaved(rec, { newHash: true, ownsPath: true });
       }),
     );
-    await Promise.all([store.recordFailed(record('f1', { channel_id: 'c1' })), store.recordFailed(record('f2', { channel_id: 'c2' })), store.recordSaved(saved('k0', { sha256: 'h0', path: '/archive/k0.png' }))]);
+    await Promise.all([
+      store.recordFailed(record('f1', { channel_id: 'c1' })),
+      store.recordFailed(record('f2', { channel_id: 'c2' })),
+      store.recordSaved(saved('k0', { sha256: 'h0', path: '/archive/k0.png' })),
+    ]);
     const c1 = await store.getChannel('c1');
     const c2 = await store.getChannel('c2');
     t.equal(c1?.total_images, 20, 'c1: 20 saved (k0 saved twice counts once)');
@@ -174,7 +183,10 @@ function contract(name: string, make: (t: Test) => Promise<Store>): void {
     t.same(ids(await collect(store.attachments({ guildId: 'g2', channelId: 'c1' }))), []);
     const c1 = (await collect(store.failedItems({ channelId: 'c1' }))).map((r) => r.attachment_id);
     t.same(c1, ['f2', 'f1'], "one channel's queue (not c10's), oldest message first");
-    t.same((await collect(store.failedItems({ channelId: 'c10' }))).map((r) => r.attachment_id), ['f3']);
+    t.same(
+      (await collect(store.failedItems({ channelId: 'c10' }))).map((r) => r.attachment_id),
+      ['f3'],
+    );
 
     // Breaking out of a loop closes the iterator; an aborted signal stops iteration.
     for await (const _ of store.attachments()) break;

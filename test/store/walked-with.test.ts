@@ -23,7 +23,7 @@ t.test('widening: anything the recorded filter did not select', async (t) => {
 });
 
 t.test('intersect: what a walk continued with another filter still promises', async (t) => {
-  t.same(intersect(undefined, of('png')), of('png'), 'a new record takes the run\'s filter');
+  t.same(intersect(undefined, of('png')), of('png'), "a new record takes the run's filter");
   t.same(intersect(of('png,jpg', 5000, true), of('jpg,gif', 3000, false, true)), of('jpg', 3000));
   t.same(intersect(of('all'), of('png')), of('png'));
   t.same(intersect(of('png', 100), of('all')), of('png', 100));

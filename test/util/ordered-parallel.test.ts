@@ -12,15 +12,20 @@ t.test('results come out in input order while work runs concurrently within the 
   let active = 0;
   let peak = 0;
   const out: number[] = [];
-  for await (const value of orderedParallel(numbers(30), async (i) => {
-    const release = await pool.acquire();
-    active++;
-    peak = Math.max(peak, active);
-    await sleep((i * 7) % 5);
-    active--;
-    release();
-    return i;
-  }, { window: 10 })) out.push(value);
+  for await (const value of orderedParallel(
+    numbers(30),
+    async (i) => {
+      const release = await pool.acquire();
+      active++;
+      peak = Math.max(peak, active);
+      await sleep((i * 7) % 5);
+      active--;
+      release();
+      return i;
+    },
+    { window: 10 },
+  ))
+    out.push(value);
   t.same(out, [...Array(30).keys()]);
   t.equal(peak, 3);
 });
@@ -42,15 +47,20 @@ t.test('the window bounds how far input is read ahead', async (t) => {
 t.test('an error at the head propagates after in-flight work settles', async (t) => {
   let settled = 0;
   const run = async () => {
-    for await (const _ of orderedParallel(numbers(10), async (i) => {
-      if (i === 0) {
-        await sleep(5);
-        throw new Error('boom');
-      }
-      await sleep(10);
-      settled++;
-      return i;
-    }, { window: 4 })) void _;
+    for await (const _ of orderedParallel(
+      numbers(10),
+      async (i) => {
+        if (i === 0) {
+          await sleep(5);
+          throw new Error('boom');
+        }
+        await sleep(10);
+        settled++;
+        return i;
+      },
+      { window: 4 },
+    ))
+      void _;
   };
   await t.rejects(run(), /boom/);
   t.ok(settled >= 3, 'in-flight work finished before the error surfaced');
