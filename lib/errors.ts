@@ -99,6 +99,12 @@ export function isDpsError(error: unknown): error is DpsError {
   return typeof error === 'object' && error !== null && (error as Record<symbol, unknown>)[BRAND] === true;
 }
 
+// True for a DpsError (from any copy of this module) with one of these codes: use it instead of `instanceof` on
+// a subclass (AccessError, StoreError, ...), which fails across module copies the same way.
+export function hasCode<C extends ErrorCode>(error: unknown, ...codes: C[]): error is DpsError & { code: C } {
+  return isDpsError(error) && (codes as ErrorCode[]).includes(error.code);
+}
+
 // Bad flags, ids or option values: the user must change the command.
 export class UsageError extends DpsError {
   constructor(message: string, options?: ErrorFields) {
