@@ -15,7 +15,7 @@ import { pipeline } from 'node:stream/promises';
 import type { Store } from '../store/store.js';
 import type { MediaItem, SavedResult } from '../types.js';
 import { candidatePaths } from './claim-path.js';
-import { recordSaved } from './record.js';
+import { recordUnderHash } from './dedupe.js';
 import type { WriteOptions } from './write.js';
 
 // Per run (one Store per run) and folder: did the folder exist when the run first looked? A folder this run
@@ -43,12 +43,9 @@ export async function adoptExisting(item: MediaItem, options: WriteOptions, reco
     try {
       const sha256 = await hashFile(candidate, options.signal).catch(() => undefined);
       if (sha256 === undefined) continue;
-      return await options.locks.run(`sha256:${sha256}`, async () => {
-        const first = await options.store.getHash(sha256);
-        const duplicateOf = first !== undefined && first.attachment_id !== item.attachment_id && first.path !== candidate ? first.path : undefined;
-        const result: SavedResult = { kind: 'saved', item, path: candidate, bytes: stat.size, sha256, duplicate_of: duplicateOf, adopted: true };
-        return recordSaved(options.store, result, { newHash: first === undefined, ownsPath: true });
-      });
+      // Recorded like a download (dedupe.ts), noting the earlier copy of the same bytes, which is not linked.
+      const file = { sha256, bytes: stat.size };
+      return await recordUnderHash(item, candidate, file, options, async (earlier) => ({ path: candidate, duplicateOf: earlier }), true);
     } finally {
       options.store.releaseClaim(candidate, item.attachment_id);
     }

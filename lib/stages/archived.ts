@@ -4,6 +4,7 @@
 
 import type { Store } from '../store/store.js';
 import type { ArchivedItem, AttachmentRecord, FilteredUnit, MediaItem } from '../types.js';
+import { compareSnowflakes } from '../util/snowflake.js';
 
 export interface ArchivedOptions {
   store: Pick<Store, 'getAttachment' | 'getReference'>;
@@ -18,19 +19,25 @@ export interface ArchivedOptions {
 export function findArchived(options: ArchivedOptions): (unit: FilteredUnit) => Promise<FilteredUnit | ArchivedItem> {
   return async (unit) => {
     if (unit.kind !== 'item' || unit.invalid !== undefined) return unit;
-    const record = await archivedRecord(options.store, unit);
+    const { own: record } = await archivedRecords(options.store, unit);
     if (record?.status !== 'saved' || !record.path || !record.sha256) return unit;
     const { announceAfter, announced } = options;
-    const announce = announceAfter !== undefined && BigInt(unit.message_id) > BigInt(announceAfter) && announced?.(unit, record) !== true;
+    const announce = announceAfter !== undefined && compareSnowflakes(unit.message_id, announceAfter) > 0 && announced?.(unit, record) !== true;
     return { kind: 'archived', item: unit, path: record.path, bytes: record.bytes ?? 0, sha256: record.sha256, duplicate_of: record.duplicate_of, announce };
   };
 }
 
-// The record that makes an item already archived: its attachment's, when the file came from this very message;
-// else this message's reference to it (a forward or embed of an attachment archived from another message). An
-// attachment archived from another message, not yet referenced here, goes on to fetch (reference.ts).
-async function archivedRecord(store: ArchivedOptions['store'], item: MediaItem): Promise<AttachmentRecord | undefined> {
-  const record = await store.getAttachment(item.attachment_id);
-  if (record?.status !== 'saved' || record.message_id === item.message_id) return record;
-  return store.getReference(item.attachment_id, item.message_id);
+// What the store holds of an item's attachment (also asked by reference.ts before a download): `first`, the
+// attachment's record; `own`, the record that makes this very message archived, if any: the attachment's own
+// when the file came from this message, else this message's reference to it (a forward or embed of an
+// attachment archived from another message). An attachment archived from another message, not yet referenced
+// here, goes on to fetch, which links it (reference.ts).
+export async function archivedRecords(
+  store: ArchivedOptions['store'],
+  item: MediaItem,
+): Promise<{ first: AttachmentRecord | undefined; own: AttachmentRecord | undefined }> {
+  const first = await store.getAttachment(item.attachment_id);
+  if (first?.status !== 'saved') return { first, own: undefined };
+  if (first.message_id === item.message_id) return { first, own: first };
+  return { first, own: await store.getReference(item.attachment_id, item.message_id) };
 }

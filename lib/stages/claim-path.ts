@@ -44,11 +44,19 @@ export function candidateName(rendered: string, attachmentId: string, n: number)
   return n === 0 ? rendered : withAttachmentId(rendered, attachmentId, n);
 }
 
+// A path this attachment holds the claim of, and its candidate number (the next name to try if it is taken).
+// fetch.ts claims it once, before the download, keeps it across retries and releases it at the end; write.ts
+// moves it (moveClaim) when the name turns out to hold a file the state does not know.
+export interface Claim {
+  path: string;
+  n: number;
+}
+
 // The first candidate path from `from` on that `owner` (an attachment id, or a reference key) can claim in the
-// store. Claims compare case-folded, normalised paths (pathKey in store/state.ts). An attachment's own claim
+// store. Claims compare case-folded, normalised paths (pathKey in store/store.ts). An attachment's own claim
 // is persisted at once (batched), before its download: see Store.claimPath. Throws a DownloadError when no
 // candidate is free.
-export async function claimPath(item: MediaItem, options: NamingOptions, from = 0, owner = item.attachment_id): Promise<{ path: string; n: number }> {
+export async function claimPath(item: MediaItem, options: NamingOptions, from = 0, owner = item.attachment_id): Promise<Claim> {
   const folder = itemFolder(options.out, item);
   const rendered = renderName(options.namePattern, nameVars(item));
   for (let n = from; n < MAX_CANDIDATES; n++) {
@@ -56,6 +64,13 @@ export async function claimPath(item: MediaItem, options: NamingOptions, from = 
     if (await options.store.claimPath(path, owner, owner === item.attachment_id)) return { path, n };
   }
   throw new DownloadError(`no free file name for ${item.filename} in ${folder} after ${MAX_CANDIDATES} tries`, { retryable: false });
+}
+
+// The claimed name holds a file the state does not know (never replaced): the claim is given up durably, so it
+// never vouches for that file, and `claim` becomes the next free candidate's. Throws as claimPath does.
+export async function moveClaim(item: MediaItem, claim: Claim, options: NamingOptions): Promise<void> {
+  await options.store.dropClaim(claim.path, item.attachment_id);
+  Object.assign(claim, await claimPath(item, options, claim.n + 1));
 }
 
 // The paths an earlier run may have given an item, unclaimed: its pattern's path, and the variant with its

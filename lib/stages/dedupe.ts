@@ -1,6 +1,7 @@
-// (inside fetch, after write) Each set of bytes is stored once: a file whose sha256 is already archived under
-// another path becomes a hard link to that first copy (or, where the file system has no links, is removed and
-// its record points at the first), then the file is recorded as saved.
+// (fetch's record step, after write) Each set of bytes is stored once: a file whose sha256 is already archived
+// under another path becomes a hard link to that first copy (or, where the file system has no links, is removed
+// and its record points at the first), then the file is recorded as saved. adopt.ts makes the same per-hash
+// decision for a file an earlier run wrote (recordUnderHash).
 
 import { rm } from 'node:fs/promises';
 import { dirname } from 'node:path';
@@ -18,28 +19,64 @@ export interface DedupeOptions {
   signal?: AbortSignal | undefined;
 }
 
+// A complete file at `path` (this attachment's claim): its bytes and their hash.
+export interface HashedFile {
+  sha256: string;
+  bytes: number;
+}
+
+// Where a file ends up once compared with the first copy of its bytes (`earlier`): its path, the copy it
+// duplicates, and whether the first copy turned out gone or changed (this one is the copy to link to from now on).
+export interface Placement {
+  path: string;
+  duplicateOf?: string | undefined;
+  stale?: boolean;
+}
+
 // The file is complete at `path` (this attachment's claim): linked to an earlier copy of the same bytes, then
-// recorded. Serialised on the hash (not the path): of two downloads of the same bytes finishing together, the
-// second sees the first's hash entry (the store shows entries still waiting for their group commit) and links.
-export async function dedupe(item: MediaItem, path: string, file: { sha256: string; bytes: number }, options: DedupeOptions): Promise<SavedResult> {
+// recorded.
+export async function dedupe(item: MediaItem, path: string, file: HashedFile, options: DedupeOptions): Promise<SavedResult> {
+  return recordUnderHash(item, path, file, options, (earlier) => linkToEarlier(path, earlier, file, options));
+}
+
+// The per-hash decision every saved file goes through: serialised on the hash (not the path), so of two files
+// with the same bytes finishing together, the second sees the first's hash entry (the store shows entries still
+// waiting for their group commit). `place` decides what happens when another attachment's copy of these bytes
+// is recorded at another path; the result is then recorded. `adopted`: an earlier run's file (adopt.ts).
+export async function recordUnderHash(
+  item: MediaItem,
+  path: string,
+  file: HashedFile,
+  options: Pick<DedupeOptions, 'store' | 'locks'>,
+  place: (earlier: string) => Promise<Placement>,
+  adopted = false,
+): Promise<SavedResult> {
   return options.locks.run(`sha256:${file.sha256}`, async () => {
     const first = await options.store.getHash(file.sha256);
-    let savedPath = path;
-    let duplicateOf: string | undefined;
-    let newHash = first === undefined;
-    if (first && first.attachment_id !== item.attachment_id && first.path !== path) {
-      if (await fileMatches(first.path, file.bytes, file.sha256, options.signal)) {
-        // If linking fails, the complete copy stays where it is and the item is reported failed: the next run
-        // downloads it again.
-        duplicateOf = first.path;
-        const folder = await options.folders?.get(dirname(path))?.catch(() => undefined); // re-checked around the link
-        if ((await linkDuplicate(first.path, path, folder)) === 'referenced') {
-          await rm(path, { force: true });
-          savedPath = first.path;
-        }
-      } else newHash = true; // the first copy is gone or changed: this one is the copy to link to from now on
-    }
-    const result: SavedResult = { kind: 'saved', item, path: savedPath, bytes: file.bytes, sha256: file.sha256, duplicate_of: duplicateOf };
-    return recordSaved(options.store, result, { newHash, ownsPath: savedPath === path });
+    const earlier = first !== undefined && first.attachment_id !== item.attachment_id && first.path !== path ? first.path : undefined;
+    const placed: Placement = earlier === undefined ? { path } : await place(earlier);
+    const result: SavedResult = {
+      kind: 'saved',
+      item,
+      path: placed.path,
+      bytes: file.bytes,
+      sha256: file.sha256,
+      duplicate_of: placed.duplicateOf,
+      ...(adopted ? { adopted: true } : {}),
+    };
+    return recordSaved(options.store, result, { newHash: first === undefined || placed.stale === true, ownsPath: placed.path === path });
   });
+}
+
+// A downloaded file whose bytes another attachment's file already holds: hard-linked to that first copy. If
+// linking fails, the complete copy stays where it is and the item is reported failed: the next run downloads it
+// again.
+async function linkToEarlier(path: string, earlier: string, file: HashedFile, options: DedupeOptions): Promise<Placement> {
+  if (!(await fileMatches(earlier, file.bytes, file.sha256, options.signal))) return { path, stale: true };
+  const folder = await options.folders?.get(dirname(path))?.catch(() => undefined); // re-checked around the link
+  if ((await linkDuplicate(earlier, path, folder)) === 'referenced') {
+    await rm(path, { force: true });
+    return { path: earlier, duplicateOf: earlier };
+  }
+  return { path, duplicateOf: earlier };
 }

@@ -7,16 +7,18 @@ import { systemClock } from '../discord/clock.js';
 import type { Clock } from '../discord/clock.js';
 import { contentTypeMismatch, isExpired, openDownload } from '../discord/download.js';
 import type { Renewal, UrlRefresher } from '../discord/refresh.js';
-import { AbortedError, DiskFullError, isDiskFull, isDpsError, outputErrorKind, StateDiskFullError } from '../errors.js';
-import type { DownloadError, DpsError, OutputUnsafeError } from '../errors.js';
+import { AbortedError, DiskFullError, hasCode, isDiskFull, isDpsError, outputErrorKind, StateDiskFullError } from '../errors.js';
+import type { DownloadError, DpsError } from '../errors.js';
 import { outputError } from '../fs/output-check.js';
-import type { FailedResult, ItemResult, MediaItem, SelectedUnit } from '../types.js';
+import type { FailedResult, ItemResult, MediaItem, SavedResult, SelectedUnit } from '../types.js';
 import { backoff } from '../util/backoff.js';
 import { orderedParallel } from '../util/ordered-parallel.js';
 import type { Semaphore } from '../util/semaphore.js';
 import type { StallWatch } from '../util/stall-watch.js';
 import { adoptExisting } from './adopt.js';
 import { claimPath, itemFolder } from './claim-path.js';
+import type { Claim } from './claim-path.js';
+import { dedupe } from './dedupe.js';
 import { describeFailure, failedResult, failureReason } from './failure.js';
 import { folderTurn } from './folder-gate.js';
 import { resolveKnown } from './reference.js';
@@ -34,8 +36,8 @@ export interface FetchOptions extends WriteOptions {
   refresher?: UrlRefresher | undefined;
   clock?: Clock | undefined; // the time links expire by (a test moves it) [the system clock]
   allowedOrigins?: readonly string[];
-  retries?: number; // attempts after the first
-  backoffMs?: number;
+  retries: number; // attempts after the first
+  backoffMs: number; // the first retry's base delay (util/backoff.ts)
   onRetry?: (retry: RetryNotice) => void; // before each retry of a file (after its backoff is chosen)
   timeoutMs?: number; // a download with no headers, or no data, for this long fails (and is retried) [60 s]
   transfers?: StallWatch; // cancels transfers that stall while the run is stopping
@@ -61,45 +63,45 @@ export interface RetryNotice {
 // Yields one result per unit, in input order; marks, skipped and archived items pass straight through.
 export function fetchFiles(source: AsyncIterable<SelectedUnit>, options: FetchOptions): AsyncGenerator<ItemResult> {
   const window = Math.max(16, options.pool.size * 8); // units between input and output
-  return orderedParallel(source, async (unit): Promise<ItemResult> => (unit.kind === 'item' ? downloadOnce(unit, options) : unit), {
+  return orderedParallel(source, async (unit): Promise<ItemResult> => (unit.kind === 'item' ? fetchItem(unit, options) : unit), {
     window,
     signal: options.signal,
   });
 }
 
-// One attachment id is handled by one item at a time, and the store is asked first: an attachment archived
-// from another message (a forward, an embed of it) becomes a reference to the first copy, with no request.
-async function downloadOnce(item: MediaItem, options: FetchOptions): Promise<ItemResult> {
+// One item, as a chain of steps, each stopping it with a result or passing it on:
+//   known (reference.ts) -> folder turn (folder-gate.ts) -> adopt (adopt.ts) -> claim (claim-path.ts)
+//   -> get (discord/download.ts) -> write (write.ts) -> dedupe and record (dedupe.ts)
+// One attachment id is handled by one item at a time. The path is claimed once, before the first GET, kept
+// across retries (write.ts moves it past a taken name) and released here once the item is done.
+async function fetchItem(item: MediaItem, options: FetchOptions): Promise<ItemResult> {
   return options.locks.run(`attachment:${item.attachment_id}`, async () => {
-    let known: Awaited<ReturnType<typeof resolveKnown>>;
+    const known = await lookUpKnown(item, options);
+    if (known !== 'download') return known;
+    const done = await folderTurn(options.store, itemFolder(options.out, item), options.signal);
     try {
-      known = await resolveKnown(item, options);
-    } catch (error) {
-      if (options.signal?.aborted) throw new AbortedError('aborted', { cause: options.signal.reason });
-      if (isDiskFull(error) || isDiskFullError(error))
-        throw new DiskFullError(`disk full: no space left in ${options.out} while linking ${item.filename}; free some space and re-run to resume`, {
-          cause: error,
-        });
-      return failedResult(item, error);
+      return await fetchNew(item, options);
+    } finally {
+      done?.();
     }
-    return known === 'download' ? downloadInTurn(item, options) : known;
   });
 }
 
-// The first download into each folder goes alone (folder-gate.ts), then the folder's downloads run in parallel.
-async function downloadInTurn(item: MediaItem, options: FetchOptions): Promise<ItemResult> {
-  const done = await folderTurn(options.store, itemFolder(options.out, item), options.signal);
+// The store is asked first: an attachment archived from another message (a forward, an embed of it) becomes a
+// reference to the first copy, with no request (reference.ts).
+async function lookUpKnown(item: MediaItem, options: FetchOptions): Promise<ItemResult | 'download'> {
   try {
-    return await download(item, options);
-  } finally {
-    done?.();
+    return await resolveKnown(item, options);
+  } catch (error) {
+    if (options.signal?.aborted) throw new AbortedError('aborted', { cause: options.signal.reason });
+    if (isDiskFull(error) || hasCode(error, 'DPS_DISK_FULL')) throw diskFull(item, options, 'linking', error);
+    return failedResult(item, error);
   }
 }
 
-// Downloads one item, with retries; a permanent failure becomes a `failed` result, fatal errors throw.
-// Expired links are refreshed (at most MAX_REFRESHES times, outside the download slot) without using up a
-// retry: a link can expire again while its item waits for a slot when the links' lifetime is short.
-async function download(item: MediaItem, options: FetchOptions): Promise<ItemResult> {
+// An item the store does not know: recorded gone or invalid, adopted from an earlier run's file, or claimed and
+// downloaded. A permanent failure becomes a `failed` result, fatal errors throw.
+async function fetchNew(item: MediaItem, options: FetchOptions): Promise<ItemResult> {
   if (item.gone !== undefined) return { kind: 'skipped', item, reason: 'deleted', detail: item.gone }; // recorded gone: never again
   if (item.invalid !== undefined) return failedResult(item, undefined, 'invalid_attachment', item.invalid); // nothing to fetch
   // An item the state does not know whose file an earlier run already wrote: recorded, not downloaded again.
@@ -107,24 +109,25 @@ async function download(item: MediaItem, options: FetchOptions): Promise<ItemRes
   if (adopted !== undefined) return adopted;
   // The path is claimed, and the claim queued for the state, before any byte is fetched (Store.claimPath):
   // a run killed once the file is renamed into place, before its record is written, adopts it next time.
-  let claim: { path: string };
+  let claim: Claim;
   try {
     claim = await claimPath(item, options);
   } catch (error) {
-    if (isDownloadError(error)) return failedResult(item, error); // no free name
+    if (hasCode(error, 'DPS_DOWNLOAD')) return failedResult(item, error); // no free name
     throw error;
   }
   try {
-    return await transfer(item, options);
+    return await transfer(item, claim, options);
   } finally {
-    options.store.releaseClaim(claim.path, item.attachment_id);
+    options.store.releaseClaim(claim.path, item.attachment_id); // recorded, or no longer wanted
   }
 }
 
-// The GET and the write, with retries and link refreshes.
-async function transfer(item: MediaItem, options: FetchOptions): Promise<ItemResult> {
-  const retries = options.retries ?? 5;
-  const backoffMs = options.backoffMs ?? 500;
+// The download attempts, with retries and link refreshes. Expired links are refreshed (at most MAX_REFRESHES
+// times, outside the download slot) without using up a retry: a link can expire again while its item waits for
+// a slot when the links' lifetime is short.
+async function transfer(item: MediaItem, claim: Claim, options: FetchOptions): Promise<ItemResult> {
+  const { retries, backoffMs } = options;
   let url = item.url;
   let refreshes = 0;
   let lastError: unknown;
@@ -141,44 +144,15 @@ async function transfer(item: MediaItem, options: FetchOptions): Promise<ItemRes
     try {
       // The link may have expired while this item waited for its slot: refresh it instead of asking the CDN.
       if (canRefresh() && isExpired(url, clock.now(), 1_000)) expired = true;
-      else {
-        // A started transfer is finished even when the run is asked to stop (SIGINT): only `transferSignal` cancels it.
-        // Once the run is stopping, the watch cancels it too when it stalls (nothing received for the grace).
-        if (options.halt?.error) throw options.halt.error;
-        const watched = options.transfers?.begin();
-        const transfer = watched?.signal ?? options.transferSignal;
-        const opened = await openDownload(url, {
-          agent: options.agent,
-          signal: transfer,
-          allowedOrigins: options.allowedOrigins ?? [],
-          ...(options.timeoutMs !== undefined ? { timeoutMs: options.timeoutMs } : {}),
-        }).catch((error: unknown) => {
-          watched?.end();
-          throw error;
-        });
-        const body = watched ? watched.track(opened.body) : opened.body;
-        try {
-          const mismatch = contentTypeMismatch(item, opened.contentType); // an HTML page is not saved as .png
-          if (mismatch) throw mismatch;
-          // The slot is for the transfer: it passes on once the body is in, while the file is fsynced and recorded.
-          return await writeItem({ ...item, url }, body, { ...options, signal: transfer, onReceived: release }, opened.contentLength);
-        } catch (error) {
-          // A write refused before reading (a symlink in --out, a path error) must not leave the body unread:
-          // it would hold one of the Agent's connections forever and the run would stall.
-          await opened.body.dump().catch(() => undefined);
-          throw error;
-        } finally {
-          watched?.end();
-        }
-      }
+      else return await getAndSave({ ...item, url }, claim, options, release);
     } catch (error) {
       if (options.signal?.aborted) throw new AbortedError('aborted', { cause: options.signal.reason });
-      if (isOutputUnsafe(error)) halt(options, error); // no other transfer starts
-      if (isOutputUnsafe(options.halt?.error)) return unsafe(item, options.halt.error);
+      if (hasCode(error, 'DPS_OUTPUT_UNSAFE')) halt(options, error); // no other transfer starts
+      if (hasCode(options.halt?.error, 'DPS_OUTPUT_UNSAFE')) return unsafe(item, options.halt.error);
       if (options.halt?.error) throw options.halt.error;
-      if (isDiskFull(error) || isDiskFullError(error)) {
-        const message = `disk full: no space left in ${options.out} while writing ${item.filename}; free some space and re-run to resume`;
-        throw halt(options, error instanceof StateDiskFullError ? error : new DiskFullError(message, { cause: error }));
+      if (isDiskFull(error) || hasCode(error, 'DPS_DISK_FULL')) {
+        // The state's own full disk (lib/store/write-errors.ts) already names the state directory.
+        throw halt(options, error instanceof StateDiskFullError ? error : diskFull(item, options, 'writing', error));
       }
       // A local write error is not the network's: the folder refusing this file refuses every file (stop the
       // run), a path refused on its own (a folder where the file goes) fails this item; neither is retried.
@@ -186,7 +160,7 @@ async function transfer(item: MediaItem, options: FetchOptions): Promise<ItemRes
       if (local === 'folder') throw halt(options, outputError(options.out, error));
       if (local === 'file') return failedResult(item, error, 'output_unwritable');
       lastError = error;
-      if (isDownloadError(error) && error.expired) {
+      if (hasCode(error, 'DPS_DOWNLOAD') && (error as DownloadError).expired) {
         if (!canRefresh()) return failedResult(item, error);
         expired = true;
       } else if (!isRetryable(error)) break;
@@ -212,9 +186,49 @@ async function transfer(item: MediaItem, options: FetchOptions): Promise<ItemRes
   return failedResult(item, lastError);
 }
 
+// One attempt, holding a download slot (`release` gives it back): the GET, the content-type check, the write to
+// the claimed path (write.ts), then dedupe and record (dedupe.ts). A started transfer is finished even when the
+// run is asked to stop (SIGINT): only `transferSignal` cancels it; once the run is stopping, the watch cancels it
+// too when it stalls (nothing received for the grace).
+async function getAndSave(item: MediaItem, claim: Claim, options: FetchOptions, release: () => void): Promise<SavedResult> {
+  if (options.halt?.error) throw options.halt.error;
+  const watched = options.transfers?.begin();
+  const signal = watched?.signal ?? options.transferSignal;
+  const opened = await openDownload(item.url, {
+    agent: options.agent,
+    signal,
+    allowedOrigins: options.allowedOrigins ?? [],
+    ...(options.timeoutMs !== undefined ? { timeoutMs: options.timeoutMs } : {}),
+  }).catch((error: unknown) => {
+    watched?.end();
+    throw error;
+  });
+  const body = watched ? watched.track(opened.body) : opened.body;
+  try {
+    const mismatch = contentTypeMismatch(item, opened.contentType); // an HTML page is not saved as .png
+    if (mismatch) throw mismatch;
+    const saving = { ...options, signal };
+    // The slot is for the transfer: it passes on once the body is in, while the file is fsynced and recorded.
+    const file = await writeItem(item, body, claim, { ...saving, onReceived: release }, opened.contentLength);
+    return await dedupe(item, file.path, file, saving);
+  } catch (error) {
+    // A write refused before reading (a symlink in --out, a path error) must not leave the body unread:
+    // it would hold one of the Agent's connections forever and the run would stall.
+    await opened.body.dump().catch(() => undefined);
+    throw error;
+  } finally {
+    watched?.end();
+  }
+}
+
+// A full disk stops the run, naming --out and the file.
+function diskFull(item: MediaItem, options: FetchOptions, doing: 'linking' | 'writing', cause: unknown): DiskFullError {
+  return new DiskFullError(`disk full: no space left in ${options.out} while ${doing} ${item.filename}; free some space and re-run to resume`, { cause });
+}
+
 // An output folder swapped during the run (this item's, or another's: the run is stopping): the item fails with
 // reason output_unsafe, and the checkpoint stops the run once it has announced the first such failure.
-function unsafe(item: MediaItem, error: OutputUnsafeError): FailedResult {
+function unsafe(item: MediaItem, error: DpsError): FailedResult {
   return { ...failedResult(item, error), stop: error };
 }
 
@@ -245,18 +259,6 @@ async function refreshUrl(item: MediaItem, options: FetchOptions): Promise<strin
 
 // Network resets, truncated bodies and timeouts are retried; our own errors say whether they may be.
 function isRetryable(error: unknown): boolean {
-  if (isDownloadError(error)) return error.retryable;
+  if (hasCode(error, 'DPS_DOWNLOAD')) return (error as DownloadError).retryable;
   return !isDpsError(error);
-}
-
-function isDownloadError(error: unknown): error is DownloadError {
-  return isDpsError(error) && error.code === 'DPS_DOWNLOAD';
-}
-
-function isOutputUnsafe(error: unknown): error is OutputUnsafeError {
-  return isDpsError(error) && error.code === 'DPS_OUTPUT_UNSAFE';
-}
-
-function isDiskFullError(error: unknown): error is DiskFullError {
-  return isDpsError(error) && error.code === 'DPS_DISK_FULL';
 }

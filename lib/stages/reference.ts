@@ -8,18 +8,18 @@ import { ensureDirInside, fileMatches, linkReference } from '../fs/atomic-write.
 import { referenceKey } from '../store/store.js';
 import type { SavedRecord } from '../store/store.js';
 import type { MediaItem, SavedResult, SkippedItem } from '../types.js';
+import { archivedRecords } from './archived.js';
 import { claimPath } from './claim-path.js';
+import type { Claim } from './claim-path.js';
 import { recordReference } from './record.js';
 import type { WriteOptions } from './write.js';
 
 // What the store knows of an item's attachment id, decided before downloading: `download` (unknown, failed, or
 // its first copy is no longer intact), `skip` (this very message's file is archived), or a reference result.
 export async function resolveKnown(item: MediaItem, options: WriteOptions): Promise<SavedResult | SkippedItem | 'download'> {
-  const { store } = options;
-  const first = await store.getAttachment(item.attachment_id);
+  const { first, own } = await archivedRecords(options.store, item);
   if (first?.status !== 'saved' || first.path === undefined || first.sha256 === undefined || first.bytes === undefined) return 'download';
-  if (first.message_id === item.message_id) return { kind: 'skipped', item, reason: 'already_archived' };
-  if ((await store.getReference(item.attachment_id, item.message_id))?.status === 'saved') return { kind: 'skipped', item, reason: 'already_archived' };
+  if (own?.status === 'saved') return { kind: 'skipped', item, reason: 'already_archived' }; // this very message's file
   // Linking to a file whose bytes changed would announce bytes that are not there: download it instead.
   if (!(await fileMatches(first.path, first.bytes, first.sha256, options.signal))) return 'download';
   return reference(item, first as SavedRecord, options);
@@ -27,11 +27,11 @@ export async function resolveKnown(item: MediaItem, options: WriteOptions): Prom
 
 async function reference(item: MediaItem, first: SavedRecord, options: WriteOptions): Promise<SavedResult> {
   const owner = referenceKey(item.attachment_id, item.message_id);
-  let claimed: { path: string; n: number } | undefined;
+  let claimed: Claim | undefined;
   try {
     let savedPath: string | undefined;
     while (savedPath === undefined) {
-      const next: { path: string; n: number } = await claimPath(item, options, claimed === undefined ? 0 : claimed.n + 1, owner);
+      const next: Claim = await claimPath(item, options, claimed === undefined ? 0 : claimed.n + 1, owner);
       if (claimed !== undefined) options.store.releaseClaim(claimed.path, owner);
       claimed = next;
       const folder = await ensureDirInside(options.out, dirname(next.path), options.folders);

@@ -1,16 +1,15 @@
-// (inside fetch) One download body -> a file under --out, then dedupe.ts: the body goes straight to the name
-// this attachment claimed (claim-path.ts), hashed, size-checked and fsynced on the way, and is never renamed
-// over another file: a name found taken moves the written file to the next candidate.
+// (fetch's write step) One download body -> a file at the path this attachment claimed (claim-path.ts), hashed,
+// size-checked and fsynced on the way, and never renamed over another file: a name found taken moves the claim,
+// and the written file, to the next candidate. Linking and recording the file is the next step (dedupe.ts).
 
 import { dirname } from 'node:path';
 import { DownloadError } from '../errors.js';
 import type { FolderCache } from '../fs/atomic-write.js';
 import { commitTemp, discardTemp, writeFile } from '../fs/atomic-write.js';
-import type { MediaItem, SavedResult } from '../types.js';
+import type { MediaItem } from '../types.js';
 import type { KeyedLock } from '../util/keyed-lock.js';
-import { claimPath } from './claim-path.js';
-import type { NamingOptions } from './claim-path.js';
-import { dedupe } from './dedupe.js';
+import { moveClaim } from './claim-path.js';
+import type { Claim, NamingOptions } from './claim-path.js';
 
 export interface WriteOptions extends NamingOptions {
   signal?: AbortSignal | undefined;
@@ -19,8 +18,22 @@ export interface WriteOptions extends NamingOptions {
   onReceived?: (() => void) | undefined; // the body has been read to its end (see writeTemp)
 }
 
-// Writes one body to its final place and records it (dedupe.ts); throws on a size mismatch or an I/O error.
-export async function writeItem(item: MediaItem, body: AsyncIterable<Uint8Array>, options: WriteOptions, expectedSize?: number): Promise<SavedResult> {
+// A complete file in place at `path` (the claim's path once written), not yet recorded.
+export interface WrittenFile {
+  path: string;
+  sha256: string;
+  bytes: number;
+}
+
+// Writes one body to the claimed path (moving the claim past names found taken); throws on a size mismatch or
+// an I/O error. The caller holds the claim and releases it.
+export async function writeItem(
+  item: MediaItem,
+  body: AsyncIterable<Uint8Array>,
+  claim: Claim,
+  options: WriteOptions,
+  expectedSize?: number,
+): Promise<WrittenFile> {
   if (item.size !== undefined && expectedSize !== undefined && item.size !== expectedSize) {
     // One of the two is wrong whatever arrives (a truncated or replaced object): retried, never stored.
     throw new DownloadError(`size mismatch: Content-Length said ${expectedSize} bytes, the attachment ${item.size}`, {
@@ -28,32 +41,26 @@ export async function writeItem(item: MediaItem, body: AsyncIterable<Uint8Array>
       reason: 'size_mismatch',
     });
   }
-  let { path, n } = await claimPath(item, options);
-  try {
-    // Straight to the final name, checked against the one size there is.
-    let file = await writeFile(dirname(path), body, path, {
-      expectedSize: item.size ?? expectedSize,
-      signal: options.signal,
-      root: options.out,
-      folders: options.folders,
-      onReceived: options.onReceived,
-    });
-    // A file the state does not know holds the name (never replaced): the same temp file, the next candidate.
-    while (file.taken !== undefined) {
-      const temp = file.taken;
-      try {
-        await options.store.dropClaim(path, item.attachment_id); // the claim must not vouch for that file
-        ({ path, n } = await claimPath(item, options, n + 1));
-      } catch (error) {
-        await discardTemp(temp).catch(() => undefined);
-        throw error;
-      }
-      const folder = await options.folders?.get(dirname(path))?.catch(() => undefined); // re-checked around the commit
-      const placed = await commitTemp(temp, path, file.sha256, folder);
-      file = { sha256: file.sha256, bytes: file.bytes, ...(placed === 'taken' ? { taken: temp } : {}) };
+  // Straight to the final name, checked against the one size there is.
+  let file = await writeFile(dirname(claim.path), body, claim.path, {
+    expectedSize: item.size ?? expectedSize,
+    signal: options.signal,
+    root: options.out,
+    folders: options.folders,
+    onReceived: options.onReceived,
+  });
+  // A file the state does not know holds the name (never replaced): the same temp file, the next candidate.
+  while (file.taken !== undefined) {
+    const temp = file.taken;
+    try {
+      await moveClaim(item, claim, options); // the claim must not vouch for that file
+    } catch (error) {
+      await discardTemp(temp).catch(() => undefined);
+      throw error;
     }
-    return await dedupe(item, path, file, options);
-  } finally {
-    options.store.releaseClaim(path, item.attachment_id); // written with the record, or no longer wanted
+    const folder = await options.folders?.get(dirname(claim.path))?.catch(() => undefined); // re-checked around the commit
+    const placed = await commitTemp(temp, claim.path, file.sha256, folder);
+    file = { sha256: file.sha256, bytes: file.bytes, ...(placed === 'taken' ? { taken: temp } : {}) };
   }
+  return { path: claim.path, sha256: file.sha256, bytes: file.bytes };
 }

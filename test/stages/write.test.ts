@@ -13,7 +13,11 @@ import type { FakeDiscord } from '../../fixtures/fake-discord.js';
 import type { AttachmentSpec, MessageSpec } from '../../fixtures/generate.js';
 import { singleChannel } from '../../fixtures/scenarios.js';
 import type { SingleChannelOptions } from '../../fixtures/scenarios.js';
+import { claimPath } from '../../lib/stages/claim-path.js';
+import type { Claim } from '../../lib/stages/claim-path.js';
 import { writeItem } from '../../lib/stages/write.js';
+import type { WriteOptions } from '../../lib/stages/write.js';
+import type { MediaItem } from '../../lib/types.js';
 import { localItem, localWorld } from '../helpers/stage-items.js';
 import { listFiles, runLibrary } from '../helpers/harness.js';
 import { baseOptions } from '../helpers/verify.js';
@@ -138,9 +142,9 @@ t.test('claims hold across runs: a later attachment rendering to an archived pat
   await checkSaved(t, [...run1.events, ...run2.events], options.out, fake, channelId);
 });
 
-// writeItem on its own, with a body the test controls and a real LevelDB: the bytes at the claimed path and
-// recorded; a body that disagrees with the declared size is size_mismatch; a stop before or during the body
-// leaves neither a file nor a record.
+// writeItem on its own, with a body the test controls and a real LevelDB: the bytes at the claimed path, not yet
+// recorded (dedupe.ts records); a body that disagrees with the declared size is size_mismatch; a stop before or
+// during the body leaves neither a file nor a record.
 async function* chunks(parts: readonly string[], between?: () => void): AsyncGenerator<Uint8Array> {
   for (const [i, part] of parts.entries()) {
     if (i > 0) between?.();
@@ -148,19 +152,44 @@ async function* chunks(parts: readonly string[], between?: () => void): AsyncGen
   }
 }
 
-t.test('writeItem: the body at the claimed path, recorded as saved', async (t) => {
+// A claim for `item` under the '{filename}' pattern, as fetch.ts makes it before the GET.
+async function claimed(world: Awaited<ReturnType<typeof localWorld>>, item: MediaItem): Promise<{ claim: Claim; options: WriteOptions }> {
+  const options: WriteOptions = { ...world, namePattern: '{filename}' };
+  return { claim: await claimPath(item, options), options };
+}
+
+t.test('writeItem: the body at the claimed path, not yet recorded', async (t) => {
   const world = await localWorld(t);
   const item = localItem(world.context, '501', { size: 6 });
-  const saved = await writeItem(item, chunks(['abc', 'def']), { ...world, namePattern: '{filename}' });
-  t.equal(await fs.readFile(saved.path, 'utf8'), 'abcdef');
-  t.equal(saved.sha256, sha(Buffer.from('abcdef')));
-  t.match(await world.store.getAttachment('501'), { status: 'saved', path: saved.path, bytes: 6 });
+  const { claim, options } = await claimed(world, item);
+  const written = await writeItem(item, chunks(['abc', 'def']), claim, options);
+  t.equal(written.path, claim.path);
+  t.equal(await fs.readFile(written.path, 'utf8'), 'abcdef');
+  t.same(written, { path: claim.path, sha256: sha(Buffer.from('abcdef')), bytes: 6 });
+  t.equal(await world.store.getAttachment('501'), undefined, 'recording is the next step (dedupe.ts)');
+});
+
+t.test('writeItem: a name holding a file the state does not know moves the claim to the next candidate', async (t) => {
+  const world = await localWorld(t);
+  const item = localItem(world.context, '505', { size: 6 });
+  const { claim, options } = await claimed(world, item);
+  const taken = claim.path;
+  await fs.mkdir(path.dirname(taken), { recursive: true });
+  await fs.writeFile(taken, 'theirs');
+  const written = await writeItem(item, chunks(['abc', 'def']), claim, options);
+  t.not(claim.path, taken);
+  t.equal(claim.n, 1);
+  t.equal(written.path, claim.path);
+  t.equal(await fs.readFile(taken, 'utf8'), 'theirs', 'never replaced');
+  t.equal(await fs.readFile(claim.path, 'utf8'), 'abcdef');
+  t.equal(await world.store.storedClaim(taken), undefined, 'the claim no longer vouches for that file');
 });
 
 t.test('writeItem: a Content-Length that disagrees with the attachment is size_mismatch, before any byte is written', async (t) => {
   const world = await localWorld(t);
   const item = localItem(world.context, '502', { size: 6 });
-  await t.rejects(writeItem(item, chunks(['abcdefg']), { ...world, namePattern: '{filename}' }, 7), {
+  const { claim, options } = await claimed(world, item);
+  await t.rejects(writeItem(item, chunks(['abcdefg']), claim, options, 7), {
     code: 'DPS_DOWNLOAD',
     reason: 'size_mismatch',
     retryable: true,
@@ -171,9 +200,10 @@ t.test('writeItem: a Content-Length that disagrees with the attachment is size_m
 t.test('writeItem aborted before start: no file, no record', async (t) => {
   const world = await localWorld(t);
   const item = localItem(world.context, '503', { size: 6 });
+  const { claim, options } = await claimed(world, item);
   const controller = new AbortController();
   controller.abort();
-  await t.rejects(writeItem(item, chunks(['abc', 'def']), { ...world, namePattern: '{filename}', signal: controller.signal }));
+  await t.rejects(writeItem(item, chunks(['abc', 'def']), claim, { ...options, signal: controller.signal }));
   t.same(await listFiles(world.out).catch(() => []), [], 'no file, no temp file');
   t.equal(await world.store.getAttachment('503'), undefined);
 });
@@ -181,12 +211,14 @@ t.test('writeItem aborted before start: no file, no record', async (t) => {
 t.test('writeItem aborted mid-flight (after the first chunk): no file, no record', async (t) => {
   const world = await localWorld(t);
   const item = localItem(world.context, '504', { size: 6 });
+  const { claim, options } = await claimed(world, item);
   const controller = new AbortController();
   await t.rejects(
     writeItem(
       item,
       chunks(['abc', 'def'], () => controller.abort()),
-      { ...world, namePattern: '{filename}', signal: controller.signal },
+      claim,
+      { ...options, signal: controller.signal },
     ),
   );
   t.same(await listFiles(world.out).catch(() => []), [], 'no file, no temp file');
