@@ -1,6 +1,13 @@
-// Download the selected items with bounded concurrency (one pool shared by every channel),
-// retrying network faults, 5xx, truncated bodies and size mismatches with exponential backoff and jitter,
-// refreshing expired signed links, and emitting results in input order for the checkpoint.
+// Download the selected items with bounded concurrency (one pool shared by every channel), emitting results in
+// input order for the checkpoint. Each item goes through these steps, any of which may end it with a result:
+//   1. known    (reference.ts)    already archived: skipped, or a reference to the first copy, with no request
+//   2. turn     (folder-gate.ts)  the first download into a folder goes alone
+//   3. adopt    (adopt.ts)        a file an earlier run wrote is hashed and recorded, not downloaded
+//   4. claim    (claim-path.ts)   the path is claimed once, kept across retries, released when the item is done
+//   5. get      (discord/download.ts) retrying network faults, 5xx, truncated bodies and size mismatches with
+//               backoff and jitter, refreshing expired signed links
+//   6. write    (write.ts)        the body to the claimed path
+//   7. record   (dedupe.ts)       linked to an earlier copy of the same bytes, and recorded as saved
 
 import type { Dispatcher } from 'undici';
 import { systemClock } from '../discord/clock.js';
@@ -69,11 +76,7 @@ export function fetchFiles(source: AsyncIterable<SelectedUnit>, options: FetchOp
   });
 }
 
-// One item, as a chain of steps, each stopping it with a result or passing it on:
-//   known (reference.ts) -> folder turn (folder-gate.ts) -> adopt (adopt.ts) -> claim (claim-path.ts)
-//   -> get (discord/download.ts) -> write (write.ts) -> dedupe and record (dedupe.ts)
-// One attachment id is handled by one item at a time. The path is claimed once, before the first GET, kept
-// across retries (write.ts moves it past a taken name) and released here once the item is done.
+// One item through the steps above. One attachment id is handled by one item at a time.
 async function fetchItem(item: MediaItem, options: FetchOptions): Promise<ItemResult> {
   return options.locks.run(`attachment:${item.attachment_id}`, async () => {
     const known = await lookUpKnown(item, options);
@@ -100,7 +103,8 @@ async function lookUpKnown(item: MediaItem, options: FetchOptions): Promise<Item
 }
 
 // An item the store does not know: recorded gone or invalid, adopted from an earlier run's file, or claimed and
-// downloaded. A permanent failure becomes a `failed` result, fatal errors throw.
+// downloaded. The claim is made here once, before the first GET, kept across retries (write.ts moves it past a
+// taken name) and released here. A permanent failure becomes a `failed` result, fatal errors throw.
 async function fetchNew(item: MediaItem, options: FetchOptions): Promise<ItemResult> {
   if (item.gone !== undefined) return { kind: 'skipped', item, reason: 'deleted', detail: item.gone }; // recorded gone: never again
   if (item.invalid !== undefined) return failedResult(item, undefined, 'invalid_attachment', item.invalid); // nothing to fetch

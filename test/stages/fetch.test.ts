@@ -10,6 +10,7 @@ import { Agent } from 'undici';
 import type { Dispatcher } from 'undici';
 import { fetchFiles } from '../../lib/stages/fetch.js';
 import type { FetchOptions } from '../../lib/stages/fetch.js';
+import { candidatePaths } from '../../lib/stages/claim-path.js';
 import type { FilteredUnit, ItemResult } from '../../lib/types.js';
 import { Semaphore } from '../../lib/util/semaphore.js';
 import { listFiles } from '../helpers/harness.js';
@@ -127,4 +128,19 @@ t.test('aborted mid-flight: the held transfer is cancelled, nothing is written o
   t.same(results, [], 'no result leaves');
   t.same(await listFiles(world.out).catch(() => []), [], 'no file and no temp file');
   for (const item of world.items) t.equal(await world.store.getAttachment(item.attachment_id), undefined, `${item.attachment_id}: no record`);
+});
+
+t.test('a retried download keeps its path claim between attempts: no other attachment can take the name', async (t) => {
+  const world = await stageWorld(t, { messages: 1 }, { faults: { truncateRate: 1, target: 'cdn', seed: 1 } });
+  const item = world.items[0]!;
+  const options = optionsFor(world, agentFor(t), { retries: 1 });
+  const { path } = candidatePaths(item, options);
+  const others: Promise<boolean>[] = [];
+  // Another attachment asks for the name while the failed attempt is being handled, before the retry.
+  options.onRetry = () => others.push(world.store.claimPath(path, 'someone-else'));
+  const { results, error } = await run(units([item]), options);
+  t.error(error);
+  t.match(results, [{ kind: 'failed', reason: 'network' }]);
+  t.same(await Promise.all(others), [false], "one retry, the name still this attachment's");
+  t.same(await listFiles(world.out).catch(() => []), [], 'no file at all');
 });
