@@ -2,6 +2,7 @@
 // until it resolves, unless the run is stopped; files that need attention get a warning line on the log.
 
 import t from 'tap';
+import { getEventListeners } from 'node:events';
 import type { DpsEvent } from '../../lib/output/events.js';
 import { emitEvents } from '../../lib/stages/events.js';
 
@@ -98,7 +99,6 @@ t.test('aborted before start: does not wait for the output at all', async (t) =>
 
 t.test('the abort listener is removed after each wait', async (t) => {
   const controller = new AbortController();
-  const { getEventListeners } = await import('node:events');
   const drains = [drain(), drain()];
   let n = 0;
   const done = emitEvents(from([saved(1), saved(2)]), { signal: controller.signal, emit: () => drains[n++]!.promise });
