@@ -1,9 +1,10 @@
-// The run, top to bottom: open its resources, resolve the server and channels, then archive several channels at
-// once through one pipeline each:
+// The run, top to bottom: open its resources (run-resources.ts), resolve the server and channels, archive several
+// channels at once through one pipeline each, then retry the failed files of channels it did not archive:
 //
-//   source (paginate, or the failed items) -> flatten -> filter -> archived -> fetch (+write) -> checkpoint -> events
+//   source (paginate, or the failed items) -> flatten -> filter -> archived -> fetch -> checkpoint -> events
 //
-// with one REST client, one download pool and one store. Events go to `emit`; the caller decides where they are printed.
+// (fetch's steps per item, write among them: lib/stages/fetch.ts) with one REST client, one download pool and
+// one store. Events go to `emit`; the caller decides where they are printed.
 
 import type { APIMessage } from 'discord-api-types/v10';
 import type { ChannelTarget } from './discord/targets.js';
@@ -61,7 +62,6 @@ interface RunContext extends RunResources {
   locks: KeyedLock;
   folders: FolderCache; // output folders created and checked during this run
   halt: { error?: DpsError | undefined }; // the error that stops every download (see FetchOptions.halt)
-  adoptFiles: boolean; // the state lost records: files already in --out are re-adopted, not downloaded (adopt.ts)
   botId?: string | undefined;
   checkIntent: (context: ChannelTarget['context']) => void; // once per run (run-notices.ts)
 }
@@ -129,7 +129,6 @@ async function archiveAll(resources: RunResources, options: NormalizedOptions, h
     locks: new KeyedLock(),
     folders: new Map(),
     halt: {},
-    adoptFiles: resources.damaged,
     checkIntent: intentCheck(resources.client, hooks, signal),
   };
   const guild = await archiveTargets(run, tally, outcome);
@@ -300,7 +299,7 @@ function fetchOptions(run: RunContext): FetchOptions {
     locks: run.locks,
     folders: run.folders,
     halt: run.halt,
-    adoptFiles: run.adoptFiles,
+    adoptFiles: run.damaged, // the state lost records: files already in --out are re-adopted, not downloaded
   };
 }
 
