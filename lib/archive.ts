@@ -1,9 +1,10 @@
-// The run, top to bottom: open its resources, resolve the server and channels, then archive several channels at
-// once through one pipeline each:
+// The run, top to bottom: open its resources (run-resources.ts), resolve the server and channels, archive several
+// channels at once through one pipeline each, then retry the failed files of channels it did not archive:
 //
-//   source (paginate, or the failed items) -> flatten -> filter -> archived -> fetch (+write) -> checkpoint -> events
+//   source (paginate, or the failed items) -> flatten -> filter -> archived -> fetch -> checkpoint -> events
 //
-// with one REST client, one download pool and one store. Events go to `emit`; the caller decides where they are printed.
+// (fetch's steps per item, write among them: lib/stages/fetch.ts) with one REST client, one download pool and
+// one store. Events go to `emit`; the caller decides where they are printed.
 
 import type { APIMessage } from 'discord-api-types/v10';
 import type { ChannelTarget } from './discord/targets.js';
@@ -11,22 +12,21 @@ import { openTargets } from './discord/targets.js';
 import { looksLikeMissingIntent } from './discord/intent.js';
 import type { RateLimitWait } from './discord/long-wait.js';
 import { UrlRefresher } from './discord/refresh.js';
-import { AccessError, isDpsError } from './errors.js';
+import { hasCode } from './errors.js';
 import type { DpsError } from './errors.js';
 import { removeStaleTemps } from './fs/atomic-write.js';
 import type { FolderCache } from './fs/atomic-write.js';
 import { checkOutputWritable } from './fs/output-check.js';
 import type { ArchiveHooks, ArchiveOptions, NormalizedOptions } from './options.js';
 import { normalizeOptions } from './options.js';
-import { addCounts, channelSkippedEvent, emptyCounts } from './output/events.js';
-import type { Counts, SummaryEvent } from './output/events.js';
+import { addCounts, channelSkippedEvent, emptyCounts, skippedChannel, summaryEvent } from './output/events.js';
+import type { Counts } from './output/events.js';
 import { failedChannels, failedTargets } from './retry-targets.js';
 import { reconcileFilter } from './rewalk.js';
 import { endsWithSummary, exitCodeOf, fatalOf } from './run-exit.js';
 import { announceWait, intentCheck, retryLine } from './run-notices.js';
-import { startProgressFile } from './run-progress.js';
 import { withRunResources } from './run-resources.js';
-import type { RunResources } from './run-resources.js';
+import type { ResourceHooks, RunResources } from './run-resources.js';
 import { findArchived } from './stages/archived.js';
 import type { ArchivedOptions } from './stages/archived.js';
 import { checkpoint } from './stages/checkpoint.js';
@@ -62,9 +62,17 @@ interface RunContext extends RunResources {
   locks: KeyedLock;
   folders: FolderCache; // output folders created and checked during this run
   halt: { error?: DpsError | undefined }; // the error that stops every download (see FetchOptions.halt)
-  adoptFiles: boolean; // the state lost records: files already in --out are re-adopted, not downloaded (adopt.ts)
   botId?: string | undefined;
   checkIntent: (context: ChannelTarget['context']) => void; // once per run (run-notices.ts)
+}
+
+type Guild = { id: string; name: string };
+
+// How the run ended: the error that stopped it, and whether a requested channel could not be read.
+interface Outcome {
+  fatal?: DpsError | undefined;
+  stopped?: DpsError | undefined; // a wait over --max-wait, which stops the whole run: the fatal error, whatever follows
+  accessDenied: boolean;
 }
 
 // The channels of a run as they are archived: their live counts (for the progress display) and their entries.
@@ -83,67 +91,65 @@ export async function runArchive(input: ArchiveOptions, hooks: ArchiveHooks = {}
     for (const counts of tally.live) addCounts(sum, counts);
     return sum;
   };
-  const resourceHooks = { signal: hooks.signal, hardSignal: hooks.hardSignal, onLongWait: (wait: RateLimitWait) => announceWait(hooks, wait) };
-  const { fatal, accessDenied } = await withRunResources(options, resourceHooks, async (resources) => {
-    hooks.onStart?.(totals);
-    return archiveAll(resources, options, hooks, tally);
-  });
+  const outcome: Outcome = { accessDenied: false };
+  const resourceHooks: ResourceHooks = {
+    ...hooks,
+    onLongWait: (wait: RateLimitWait) => announceWait(hooks, wait),
+    onOpen: () => hooks.onStart?.(totals),
+  };
+  await withRunResources(
+    options,
+    resourceHooks,
+    (resources) => archiveAll(resources, options, hooks, tally, outcome),
+    (error, resources) => stopOn(error, resources, outcome),
+  );
+  const { fatal, accessDenied } = outcome;
   if (!endsWithSummary(fatal, tally.perChannel.length)) throw fatal;
   const result: ArchiveResult = { totals: totals(), perChannel: tally.perChannel, exitCode: 0 };
   result.exitCode = exitCodeOf({ fatal, accessDenied, failed: result.totals.failed, stopReason: hooks.signal?.reason });
-  const summary: SummaryEvent = {
-    event: 'summary',
-    channels: result.perChannel.length,
-    ...result.totals,
-    elapsed_ms: Date.now() - started,
-    exit_code: result.exitCode,
-    per_channel: result.perChannel,
-  };
-  if (fatal) summary.error = fatal.message;
-  void hooks.emit?.(summary); // the summary is the last event: nothing is written after it to wait for
+  // The summary is the last event: nothing is written after it to wait for.
+  void hooks.emit?.(summaryEvent(result.totals, result.perChannel, Date.now() - started, result.exitCode, fatal));
   if (fatal && fatal.code !== 'DPS_ABORTED') hooks.log?.(`stopped: ${fatal.message}`);
   return result;
 }
 
-// The run's work with its resources open: prepare the output, resolve the targets, archive them. Resolves with
-// the error that stopped it (if any); an error that is not ours is thrown.
-async function archiveAll(
-  resources: RunResources,
-  options: NormalizedOptions,
-  hooks: ArchiveHooks,
-  tally: Tally,
-): Promise<{ fatal?: DpsError | undefined; accessDenied: boolean }> {
-  const { signal, stop } = resources;
-  let accessDenied = false;
-  let stopped: DpsError | undefined; // a wait over --max-wait: the whole run stops (progress saved), exit 1
+// The run's work with its resources open: prepare the output, resolve the targets, archive them, then retry the
+// failed files of channels it did not archive.
+async function archiveAll(resources: RunResources, options: NormalizedOptions, hooks: ArchiveHooks, tally: Tally, outcome: Outcome): Promise<void> {
+  const { signal } = resources;
+  const removed = await removeStaleTemps(options.out, signal).catch(() => 0);
+  if (removed > 0) hooks.log?.(`removed ${removed} unfinished temporary file(s) from an interrupted run`);
+  await checkOutputWritable(options.out); // an unusable --out stops the run here, before any download
+  const run: RunContext = {
+    ...resources,
+    options,
+    hooks,
+    pool: hooks.pool ?? new Semaphore(options.concurrency),
+    refresher: new UrlRefresher(resources.client, signal, undefined, hooks.clock),
+    locks: new KeyedLock(),
+    folders: new Map(),
+    halt: {},
+    checkIntent: intentCheck(resources.client, hooks, signal),
+  };
+  const guild = await archiveTargets(run, tally, outcome);
+  if (!options.retryOnly && !signal.aborted) await retryOrphans(run, guild, tally);
+  if (!signal.aborted) resources.progressFile?.recovered(); // a recovery run that completed
+}
+
+// Resolves the targets and archives them, several channels at once. Channels start as soon as they are known: the
+// server's threads are listed (to the end, without waiting for channel slots) while its first channels are
+// archived. When an unreadable channel is fatal (failOnChannelError), every target is checked before the first is
+// archived; otherwise it is skipped (exit code 4). Resolves with the server.
+async function archiveTargets(run: RunContext, tally: Tally, outcome: Outcome): Promise<Guild> {
+  const { options, hooks, signal } = run;
   // Target resolution: stopped with the run, or when the run stops reading targets early.
   const resolving = linkController(signal);
   try {
-    const progress = await startProgressFile(resources.store, options, hooks, signal); // progress.json beside the state
-    resources.progressFile = progress.file;
-    const removed = await removeStaleTemps(options.out, signal).catch(() => 0);
-    if (removed > 0) hooks.log?.(`removed ${removed} unfinished temporary file(s) from an interrupted run`);
-    await checkOutputWritable(options.out); // an unusable --out stops the run here, before any download
-    const run: RunContext = {
-      ...resources,
-      options,
-      hooks,
-      pool: hooks.pool ?? new Semaphore(options.concurrency),
-      refresher: new UrlRefresher(resources.client, signal, undefined, hooks.clock),
-      locks: new KeyedLock(),
-      folders: new Map(),
-      halt: {},
-      adoptFiles: progress.damaged,
-      checkIntent: intentCheck(resources.client, hooks, signal),
-    };
-    // Channels start as soon as they are known: the server's threads are listed (to the end, without waiting
-    // for channel slots) while its first channels are archived. When an unreadable channel is fatal
-    // (failOnChannelError), every target is checked before the first is archived.
     const onSkipped = ({ context, reason, detail }: { context: ChannelTarget['context']; reason: string; detail: string }): void =>
       void hooks.emit?.(channelSkippedEvent(context, reason, detail));
     const targets = options.retryOnly
-      ? await failedTargets(resources.client, resources.store, options, signal)
-      : await openTargets(resources.client, options, { signal: resolving.signal, log: hooks.log, onSkipped });
+      ? await failedTargets(run.client, run.store, options, signal)
+      : await openTargets(run.client, options, { signal: resolving.signal, log: hooks.log, onSkipped });
     run.botId = targets.me.id;
     const channels = options.failOnChannelError
       ? await collect(targets.channels)
@@ -153,46 +159,50 @@ async function archiveAll(
         try {
           await archiveChannel(run, target, counts);
         } catch (error) {
-          if (isDpsError(error) && error.code === 'DPS_RATE_LIMIT') {
-            stopped ??= error;
-            stop.abort(error); // the other channels stop too, as on SIGINT: in-flight files finish
+          if (hasCode(error, 'DPS_RATE_LIMIT')) {
+            outcome.stopped ??= error; // a wait over --max-wait: the whole run stops (progress saved), exit 1
+            run.stop.abort(error); // the other channels stop too, as on SIGINT: in-flight files finish
           }
-          if (!(error instanceof AccessError) || options.failOnChannelError) throw error;
-          accessDenied = true;
+          if (!hasCode(error, 'DPS_ACCESS', 'DPS_NOT_FOUND') || options.failOnChannelError) throw error;
+          outcome.accessDenied = true;
           hooks.log?.(`skipping ${describeTarget(target)}: ${error.message}`);
-          void hooks.emit?.(channelSkippedEvent(target.context, error.code === 'DPS_NOT_FOUND' ? 'not_found' : 'no_access', error.message));
+          void hooks.emit?.(skippedChannel(target.context, error));
         }
       }),
     );
-    if (targets.denied > 0) accessDenied = true;
-    // Failed files of channels this run did not archive (deleted since, or no longer listed): their retry pass
-    // still runs, so the files of a deleted channel become `gone` (skipped deleted) instead of pending forever.
-    if (!options.retryOnly && !signal.aborted) {
-      const archived = new Set(tally.perChannel.map((c) => c.channel_id));
-      const requested = new Set(options.channelIds);
-      const wanted = (id: string): boolean => !archived.has(id) && !options.excludeChannelIds.has(id) && (options.allChannels || requested.has(id));
-      const orphans = await failedChannels(resources.store, targets.guild, wanted, signal);
-      await runConcurrently(orphans, options.channelConcurrency, signal, async (target) => {
-        if (target.context.parent_id !== undefined && !options.threads) return;
-        await counted(tally, target, (counts) =>
-          retryFailed(run, target, counts).catch((error: unknown) => {
-            if (!(error instanceof AccessError)) throw error;
-            hooks.log?.(`cannot retry the failed files of ${describeTarget(target)}: ${error.message}`);
-          }),
-        );
-      });
-    }
-    if (!signal.aborted) progress.file?.recovered(); // a recovery run that completed
-    return { accessDenied };
-  } catch (error) {
-    const fatal = fatalOf(error, stopped, signal.aborted);
-    if (fatal === undefined) throw error;
-    // A run stopped by an error: the downloads still queued in its window must not start, retry or back off.
-    if (!signal.aborted) stop.abort(fatal);
-    return { fatal, accessDenied };
+    if (targets.denied > 0) outcome.accessDenied = true;
+    return targets.guild;
   } finally {
     resolving.unlink();
   }
+}
+
+// Failed files of channels this run did not archive (deleted since, or no longer listed): their retry pass still
+// runs, so the files of a deleted channel become `gone` (skipped deleted) instead of pending forever.
+async function retryOrphans(run: RunContext, guild: Guild, tally: Tally): Promise<void> {
+  const { options, hooks, signal } = run;
+  const archived = new Set(tally.perChannel.map((c) => c.channel_id));
+  const requested = new Set(options.channelIds);
+  const wanted = (id: string): boolean => !archived.has(id) && !options.excludeChannelIds.has(id) && (options.allChannels || requested.has(id));
+  const orphans = await failedChannels(run.store, guild, wanted, signal);
+  await runConcurrently(orphans, options.channelConcurrency, signal, async (target) => {
+    if (target.context.parent_id !== undefined && !options.threads) return;
+    await counted(tally, target, (counts) =>
+      retryFailed(run, target, counts).catch((error: unknown) => {
+        if (!hasCode(error, 'DPS_ACCESS', 'DPS_NOT_FOUND')) throw error;
+        hooks.log?.(`cannot retry the failed files of ${describeTarget(target)}: ${error.message}`);
+      }),
+    );
+  });
+}
+
+// An error thrown while the run held its resources: the error that stops it (recorded in `outcome`), or rethrown
+// when it is not ours. The downloads still queued in its window must not start, retry or back off.
+function stopOn(error: unknown, resources: RunResources, outcome: Outcome): void {
+  const fatal = fatalOf(error, outcome.stopped, resources.signal.aborted);
+  if (fatal === undefined) throw error;
+  if (!resources.signal.aborted) resources.stop.abort(fatal);
+  outcome.fatal = fatal;
 }
 
 // Runs `work` for one channel with its counts, which the progress display reads live and the summary lists.
@@ -289,7 +299,7 @@ function fetchOptions(run: RunContext): FetchOptions {
     locks: run.locks,
     folders: run.folders,
     halt: run.halt,
-    adoptFiles: run.adoptFiles,
+    adoptFiles: run.damaged, // the state lost records: files already in --out are re-adopted, not downloaded
   };
 }
 

@@ -15,7 +15,7 @@ import { terminalSafe } from './output/terminal-safe.js';
 export async function startProgressFile(
   store: Store,
   options: NormalizedOptions,
-  hooks: ArchiveHooks,
+  hooks: Pick<ArchiveHooks, 'log' | 'emit' | 'progressFile'>,
   signal: AbortSignal,
 ): Promise<{ file?: ProgressFile; damaged: boolean }> {
   if (hooks.progressFile === false) return { damaged: false };

@@ -6,8 +6,9 @@ import type { Agent } from 'undici';
 import { DiscordClient } from './discord/client.js';
 import { createDownloadAgent } from './discord/download.js';
 import type { RateLimitWait } from './discord/long-wait.js';
-import type { NormalizedOptions } from './options.js';
+import type { ArchiveHooks, NormalizedOptions } from './options.js';
 import type { ProgressFile } from './output/progress-file.js';
+import { startProgressFile } from './run-progress.js';
 import { openStore } from './store/open.js';
 import type { Store } from './store/store.js';
 import { linkController } from './util/link-signals.js';
@@ -21,17 +22,25 @@ export interface RunResources {
   client: DiscordClient;
   agent: Agent; // one pool of CDN connections for every download
   transfers: StallWatch; // once the run is stopping, cancels transfers that receive nothing
-  progressFile?: ProgressFile | undefined; // progress.json, once the run has started it (run-progress.ts)
+  progressFile?: ProgressFile | undefined; // progress.json beside the state (run-progress.ts); none when disabled
+  // The state lost records (run-progress.ts): files already in --out are re-adopted, not downloaded (adopt.ts).
+  damaged: boolean;
 }
 
-export interface ResourceHooks {
-  signal?: AbortSignal | undefined; // the caller's stop
-  hardSignal?: AbortSignal | undefined; // the caller's cancel of transfers in flight
+// What the resources report to and how they are stopped: the caller's hooks, and when long waits are announced.
+export interface ResourceHooks extends Pick<ArchiveHooks, 'signal' | 'hardSignal' | 'log' | 'emit' | 'progressFile'> {
   onLongWait: (wait: RateLimitWait) => void;
+  onOpen?: (() => void) | undefined; // the state, client and agent are open; progress.json is opened next
 }
 
-// Opens the run's resources, runs `use` with them, and closes them when it settles.
-export async function withRunResources<T>(options: NormalizedOptions, hooks: ResourceHooks, use: (resources: RunResources) => Promise<T>): Promise<T> {
+// Opens the run's resources, runs `use` with them, and closes them when it settles. An error thrown while they are
+// open (opening progress.json included) goes to `onError` before anything is closed: what it returns is the outcome.
+export async function withRunResources<T>(
+  options: NormalizedOptions,
+  hooks: ResourceHooks,
+  use: (resources: RunResources) => Promise<T>,
+  onError: (error: unknown, resources: RunResources) => T,
+): Promise<T> {
   // retry-failed only retries what a state recorded: a mistyped --state is refused, never created (nor --out).
   const store = await openStore(options.state, { mustExist: options.retryOnly });
   // Every pending download, pool waiter and request listens to the run's signal at once, so it may hold many
@@ -44,9 +53,16 @@ export async function withRunResources<T>(options: NormalizedOptions, hooks: Res
     client: new DiscordClient({ ...options.client, onLongWait: hooks.onLongWait }),
     agent: createDownloadAgent(Math.max(options.concurrency, 4), options.timeoutMs),
     transfers: new StallWatch({ stop: signal, cancel: hooks.hardSignal, graceMs: options.stallGraceMs }),
+    damaged: false,
   };
   try {
+    hooks.onOpen?.();
+    const progress = await startProgressFile(store, options, hooks, signal);
+    resources.progressFile = progress.file;
+    resources.damaged = progress.damaged;
     return await use(resources);
+  } catch (error) {
+    return onError(error, resources);
   } finally {
     unlink();
     resources.transfers.close();

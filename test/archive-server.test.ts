@@ -7,6 +7,7 @@ import { startFakeDiscord } from '../fixtures/fake-discord.js';
 import { CT, P } from '../fixtures/model.js';
 import { buildScenario } from '../fixtures/scenarios.js';
 import { collect, runCli, runLibrary } from './helpers/harness.js';
+import { eventsOf } from './helpers/events.js';
 
 function serverScenario() {
   return buildScenario({
@@ -81,12 +82,7 @@ t.test('--all-channels archives exactly what the bot can read, once, within the 
   const expected = (await collect(fake.expected({ guildId: guild.id, readableOnly: true, includeEmbeds: true, includeStickers: true }))).filter(
     (e) => !nsfw.has(e.channel_id),
   );
-  const saved = run.events.filter((e) => e.event === 'saved') as unknown as Array<{
-    channel_id: string;
-    sha256: string;
-    source: string;
-    attachment_id: string;
-  }>;
+  const saved = eventsOf(run.events, 'saved');
   t.same(
     [...new Set(saved.map((s) => s.channel_id))].sort(),
     [...new Set(expected.map((e) => e.channel_id))].sort(),
@@ -107,7 +103,7 @@ t.test('--all-channels archives exactly what the bot can read, once, within the 
     [],
     'unreadable channels cost zero message requests',
   );
-  const skipped = run.events.filter((e) => e.event === 'skipped' && !('attachment_id' in e)) as unknown as Array<{ channel_id: string; reason: string }>;
+  const skipped = eventsOf(run.events, 'skipped').filter((e) => e.attachment_id === undefined);
   for (const name of ['hidden', 'no-history', 'Muted', 'spicy']) {
     const id = guild.channels.find((c) => c.name === name)!.id;
     t.equal(skipped.filter((s) => s.channel_id === id).length, 1, `${name} reported once as skipped`);
@@ -117,7 +113,7 @@ t.test('--all-channels archives exactly what the bot can read, once, within the 
   // Channels are archived while the server's threads are still being listed (at most --channel-concurrency
   // listings at once): 2 channels + 2 listings.
   t.ok(fake.stats.apiMaxConcurrent <= 4, `API requests in flight never above twice --channel-concurrency (max ${fake.stats.apiMaxConcurrent})`);
-  const done = run.events.filter((e) => e.event === 'channel_done') as unknown as Array<{ channel_id: string; parent_id?: string }>;
+  const done = eventsOf(run.events, 'channel_done');
   t.equal(new Set(done.map((d) => d.channel_id)).size, done.length, 'each channel and thread archived once');
   t.ok(
     done.some((d) => d.parent_id),
@@ -180,7 +176,7 @@ t.test('--all-channels archives the first channels while the threads of the serv
   const history = fake.requests.filter((r) => r.route === 'GET /channels/:id/messages').map((r) => r.at);
   t.equal(listing.length, 8, 'archived public and private threads of 4 channels');
   t.ok(Math.min(...history) < Math.max(...listing), 'the first history request came before the last thread listing');
-  const done = run.events.filter((e) => e.event === 'channel_done') as unknown as Array<{ channel_id: string }>;
+  const done = eventsOf(run.events, 'channel_done');
   t.equal(done.length, 4 + 4 * 3, 'every channel and thread archived');
   t.equal(new Set(done.map((d) => d.channel_id)).size, done.length, 'each once');
 });

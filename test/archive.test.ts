@@ -9,8 +9,7 @@ import { buildScenario, singleChannel } from '../fixtures/scenarios.js';
 import { status } from '../lib/index.js';
 import { collect, inode, listFiles, runLibrary, sha256File } from './helpers/harness.js';
 import { regexRange } from './helpers/regex-escape.js';
-
-type Saved = { event: 'saved'; attachment_id: string; path: string; sha256: string; bytes: number; duplicate_of?: string; message_id: string };
+import { eventsOf } from './helpers/events.js';
 
 function messageRequests(fake: { requests: Array<{ route: string }> }): number {
   return fake.requests.filter((r) => r.route === 'GET /channels/:id/messages').length;
@@ -36,7 +35,7 @@ t.test('a channel is archived completely and exactly, then incrementally', async
   t.equal(first.result.exitCode, 0, 'exit code 0');
   const expected = await collect(fake.expected({ channelId: channel.id }));
   t.ok(expected.length > 300, `fake holds ${expected.length} attachments`);
-  const saved = first.events.filter((e) => e.event === 'saved') as unknown as Saved[];
+  const saved = eventsOf(first.events, 'saved');
   t.equal(saved.length, expected.length, 'one saved event per expected attachment');
   t.equal(new Set(saved.map((s) => s.attachment_id)).size, saved.length, 'no attachment saved twice');
   const byId = new Map(saved.map((s) => [s.attachment_id, s]));
@@ -70,7 +69,7 @@ t.test('a channel is archived completely and exactly, then incrementally', async
   t.ok(fresh.length > 20, `${fresh.length} new attachments appended`);
   fake.resetLog();
   const incremental = await runLibrary(base);
-  const savedAgain = incremental.events.filter((e) => e.event === 'saved') as unknown as Saved[];
+  const savedAgain = eventsOf(incremental.events, 'saved');
   t.same(savedAgain.map((s) => s.attachment_id).sort(), fresh.map((a) => a.attachment_id).sort(), 'exactly the new attachments are saved');
   t.equal(fake.requests.filter((r) => r.route.startsWith('GET /attachments')).length, fresh.length, 'CDN requests only for new files');
   t.ok(messageRequests(fake) <= 4, `incremental run made ${messageRequests(fake)} message requests`);
@@ -94,7 +93,7 @@ t.test('identical bytes are stored once (hard link) and hostile names stay insid
   const out = join(dir, 'out');
   const run = await runLibrary({ token: fake.token, api: fake.api, guildId: guild.id, channelIds: [channel.id], out, state: join(dir, 'state'), types: 'all' });
   t.equal(run.result.exitCode, 0);
-  const saved = run.events.filter((e) => e.event === 'saved') as unknown as Saved[];
+  const saved = eventsOf(run.events, 'saved');
   const expected = await collect(fake.expected({ channelId: channel.id }));
   t.equal(saved.length, expected.length, 'every attachment saved');
   const dups = saved.filter((s) => s.duplicate_of);
@@ -128,8 +127,8 @@ t.test('filters: types, max size, date window', async (t) => {
   const expected = await collect(fake.expected({ channelId: channel.id }));
   const base = { token: fake.token, api: fake.api, guildId: guild.id, channelIds: [channel.id], out: join(dir, 'out'), state: join(dir, 'state') };
   const run = await runLibrary({ ...base, maxSize: '100KB' });
-  const saved = run.events.filter((e) => e.event === 'saved') as unknown as Array<Saved & { content_type: string | null }>;
-  const skipped = run.events.filter((e) => e.event === 'skipped') as unknown as Array<{ reason: string; attachment_id: string }>;
+  const saved = eventsOf(run.events, 'saved');
+  const skipped = eventsOf(run.events, 'skipped');
   const isPhoto = (a: { content_type?: string | undefined; filename: string }) =>
     a.content_type ? /^image\/(png|jpe?g|gif|webp)$/.test(a.content_type) : /\.(png|jpe?g|gif|webp)$/i.test(a.filename);
   const want = expected.filter((a) => isPhoto(a) && a.size <= 100_000);

@@ -9,16 +9,15 @@ import type { FakeDiscord } from '../fixtures/fake-discord.js';
 import { singleChannel } from '../fixtures/scenarios.js';
 import { runArchive } from '../lib/index.js';
 import type { DpsEvent } from '../lib/index.js';
+import type { WarningEvent } from '../lib/output/events.js';
 import { openStore } from '../lib/store/open.js';
 import { collect, runLibrary } from './helpers/harness.js';
 import { regexRange } from './helpers/regex-escape.js';
 import { assertExact, baseOptions } from './helpers/verify.js';
+import { eventsOf } from './helpers/events.js';
 
-type Saved = { event: 'saved'; attachment_id: string };
-type Warning = { event: 'warning'; code: string; channel_id: string; guild_id: string; detail: string };
-
-const savedIds = (events: DpsEvent[]): string[] => events.filter((e) => e.event === 'saved').map((e) => (e as unknown as Saved).attachment_id);
-const warnings = (events: DpsEvent[], code: string): Warning[] => events.filter((e) => e.event === 'warning' && e.code === code) as unknown as Warning[];
+const savedIds = (events: DpsEvent[]): string[] => eventsOf(events, 'saved').map((e) => e.attachment_id);
+const warnings = (events: DpsEvent[], code: string): WarningEvent[] => eventsOf(events, 'warning').filter((e) => e.code === code);
 const cdnIds = (fake: FakeDiscord): string[] => fake.requests.filter((r) => r.kind === 'cdn').map((r) => r.path.split('/')[3] ?? '');
 const pages = (fake: FakeDiscord): number => fake.requests.filter((r) => r.route === 'GET /channels/:id/messages').length;
 

@@ -1,6 +1,7 @@
 // The NDJSON contract on stdout: one object per line, `event` names and fields are API that users'
 // scripts depend on (README "NDJSON events"). Builders live here so every event has one shape.
 
+import type { DpsError } from '../errors.js';
 import type { ChannelContext, FailedResult, MediaItem, SavedResult, SkippedItem } from '../types.js';
 
 // Counts kept per channel (and summed for the run).
@@ -151,6 +152,16 @@ export function channelSkippedEvent(context: ChannelContext, reason: string, det
   return event;
 }
 
+// A channel that cannot be read (an AccessError: DPS_NOT_FOUND or DPS_ACCESS), skipped with the error's message.
+export function skippedChannel(context: ChannelContext, error: DpsError): SkippedEvent {
+  return channelSkippedEvent(context, channelSkipReason(error), error.message);
+}
+
+// The `skipped` reason of a channel that cannot be read: not_found or no_access.
+export function channelSkipReason(error: DpsError): 'not_found' | 'no_access' {
+  return error.code === 'DPS_NOT_FOUND' ? 'not_found' : 'no_access';
+}
+
 export function failedEvent(result: FailedResult): FailedEvent {
   const { item } = result;
   const event: FailedEvent = {
@@ -174,5 +185,25 @@ export function channelDoneEvent(context: ChannelContext, counts: Counts, cursor
     ...counts,
   };
   if (context.parent_id !== undefined) event.parent_id = context.parent_id;
+  return event;
+}
+
+// The run's last event: its totals, each channel's counts, and the error that stopped it (if any).
+export function summaryEvent(
+  totals: Counts,
+  perChannel: SummaryEvent['per_channel'],
+  elapsedMs: number,
+  exitCode: number,
+  error?: DpsError | undefined,
+): SummaryEvent {
+  const event: SummaryEvent = {
+    event: 'summary',
+    channels: perChannel.length,
+    ...totals,
+    elapsed_ms: elapsedMs,
+    exit_code: exitCode,
+    per_channel: perChannel,
+  };
+  if (error) event.error = error.message;
   return event;
 }

@@ -5,6 +5,8 @@
 // TRICKLE_BYTES in a grace period spent mostly waiting on the network: a drip of a byte a second never goes
 // silent); one that is receiving finishes.
 
+import { setTimeout as sleep } from 'node:timers/promises';
+
 // Below this many bytes per grace period (32 KiB/s at the default 2 s), a transfer is as good as stalled.
 const TRICKLE_BYTES = 64 * 1024;
 
@@ -12,7 +14,16 @@ export interface StallWatchOptions {
   stop?: AbortSignal | undefined; // the run is stopping: from now on, stalled transfers are cancelled
   cancel?: AbortSignal | undefined; // cancels every transfer at once (ArchiveIO.hardSignal)
   graceMs: number;
+  clock?: StallClock | undefined; // for tests: time a test moves by hand [the system clock]
 }
+
+// The time the watch reads and waits on (lib/discord/clock.ts's Clock has this shape).
+export interface StallClock {
+  now(): number;
+  sleep(ms: number, signal?: AbortSignal): Promise<void>; // rejects on abort
+}
+
+const systemClock: StallClock = { now: () => Date.now(), sleep: (ms, signal) => sleep(ms, undefined, { signal }) };
 
 // The transfers of one run.
 export class StallWatch {
@@ -44,17 +55,20 @@ export class StallWatch {
 // One transfer: its signal (pass it to the request and the body's consumer) and how long it has waited.
 export class WatchedTransfer {
   private readonly controller = new AbortController();
-  private waitingSince: number | undefined = Date.now(); // the headers are awaited from the start
+  private readonly clock: StallClock;
+  private waitingSince: number | undefined; // the headers are awaited from the start
   private received = 0; // bytes of the body so far
   private waited = 0; // ms spent awaiting body chunks so far (not the consumer's time)
   private finished = false; // the body is in (or the transfer is over): never cancelled for a stall again
-  private timer: ReturnType<typeof setTimeout> | undefined;
+  private timer: AbortController | undefined; // the grace period being waited
   private readonly onCancel = (): void => this.controller.abort(this.options.cancel?.reason);
 
   constructor(
     private readonly options: StallWatchOptions,
     private readonly onEnd: () => void,
   ) {
+    this.clock = options.clock ?? systemClock;
+    this.waitingSince = this.clock.now();
     if (options.cancel?.aborted) this.onCancel();
     else options.cancel?.addEventListener('abort', this.onCancel, { once: true });
   }
@@ -70,7 +84,7 @@ export class WatchedTransfer {
     this.waitingSince = undefined;
     const inner = body[Symbol.asyncIterator]();
     const arrived = (result: IteratorResult<T>): IteratorResult<T> => {
-      if (this.waitingSince !== undefined) this.waited += Date.now() - this.waitingSince;
+      if (this.waitingSince !== undefined) this.waited += this.clock.now() - this.waitingSince;
       this.waitingSince = undefined;
       const size = (result.value as { byteLength?: unknown } | undefined)?.byteLength;
       if (typeof size === 'number') this.received += size;
@@ -82,7 +96,7 @@ export class WatchedTransfer {
     };
     const iterator: AsyncIterableIterator<T> = {
       next: () => {
-        this.waitingSince = Date.now();
+        this.waitingSince = this.clock.now();
         return inner.next().then(arrived);
       },
       return: (value?: unknown) => (inner.return ? inner.return(value) : Promise.resolve({ done: true, value: undefined })),
@@ -95,23 +109,29 @@ export class WatchedTransfer {
   arm(): void {
     if (this.finished || this.timer !== undefined) return;
     const since = this.waitingSince;
-    const delay = since === undefined ? this.options.graceMs : Math.max(0, since + this.options.graceMs - Date.now());
+    const delay = since === undefined ? this.options.graceMs : Math.max(0, since + this.options.graceMs - this.clock.now());
     const from = { received: this.received, waited: this.waitedNow() };
-    this.timer = setTimeout(() => {
-      this.timer = undefined;
-      if (this.finished) return;
-      const waiting = this.waitingSince;
-      const silent = waiting !== undefined && Date.now() - waiting >= this.options.graceMs;
-      const trickle = this.received - from.received < TRICKLE_BYTES && this.waitedNow() - from.waited >= delay / 2 && delay > 0;
-      if (silent) this.controller.abort(new Error(`no data for ${this.options.graceMs} ms while stopping: transfer cancelled`));
-      else if (trickle) this.controller.abort(new Error(`under ${TRICKLE_BYTES} bytes in ${delay} ms while stopping: transfer cancelled`));
-      else this.arm();
-    }, delay);
+    const timer = new AbortController();
+    this.timer = timer;
+    this.clock.sleep(delay, timer.signal).then(
+      () => {
+        if (this.timer !== timer) return;
+        this.timer = undefined;
+        if (this.finished) return;
+        const waiting = this.waitingSince;
+        const silent = waiting !== undefined && this.clock.now() - waiting >= this.options.graceMs;
+        const trickle = this.received - from.received < TRICKLE_BYTES && this.waitedNow() - from.waited >= delay / 2 && delay > 0;
+        if (silent) this.controller.abort(new Error(`no data for ${this.options.graceMs} ms while stopping: transfer cancelled`));
+        else if (trickle) this.controller.abort(new Error(`under ${TRICKLE_BYTES} bytes in ${delay} ms while stopping: transfer cancelled`));
+        else this.arm();
+      },
+      () => undefined, // disarmed
+    );
   }
 
   // Time spent awaiting the network so far, including a wait under way.
   private waitedNow(): number {
-    return this.waited + (this.waitingSince === undefined ? 0 : Date.now() - this.waitingSince);
+    return this.waited + (this.waitingSince === undefined ? 0 : this.clock.now() - this.waitingSince);
   }
 
   end(): void {
@@ -122,7 +142,7 @@ export class WatchedTransfer {
   }
 
   private disarm(): void {
-    if (this.timer !== undefined) clearTimeout(this.timer);
+    this.timer?.abort();
     this.timer = undefined;
   }
 }

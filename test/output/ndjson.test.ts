@@ -1,29 +1,36 @@
 // NDJSON on stdout: lines gathered into few writes, flush() on demand, and a closed reader is not an error.
 import { Writable } from 'node:stream';
-import { setTimeout as sleep } from 'node:timers/promises';
+import { once } from 'node:events';
+import { setImmediate as nextTurn } from 'node:timers/promises';
 import t from 'tap';
 import { NdjsonWriter } from '../../lib/output/ndjson.js';
 
-// A stream that records each write it is given.
-function recorder(): { stream: Writable; writes: string[] } {
+// A stream that records each write it is given; `written` resolves at its first write.
+function recorder(): { stream: Writable; writes: string[]; written: Promise<void> } {
   const writes: string[] = [];
+  let first: () => void = () => undefined;
+  const written = new Promise<void>((resolve) => {
+    first = resolve;
+  });
   const stream = new Writable({
     write(chunk: Buffer, _encoding, callback) {
       writes.push(chunk.toString());
+      first();
       callback();
     },
   });
-  return { stream, writes };
+  return { stream, writes, written };
 }
 
 t.test('lines written close together go out in one write, each on its own line', async (t) => {
-  const { stream, writes } = recorder();
+  const { stream, writes, written } = recorder();
   const out = new NdjsonWriter(stream);
   void out.write({ event: 'saved', n: 1 });
-  await sleep(2);
+  await nextTurn();
   void out.write({ event: 'saved', n: 2 });
   t.same(writes, [], 'nothing is written at once');
-  await sleep(60);
+  await written;
+  await nextTurn();
   t.equal(writes.length, 1, 'one write');
   t.same(
     writes
@@ -57,7 +64,7 @@ t.test('a closed stream takes no more lines and reports itself closed once', asy
   const out = new NdjsonWriter(stream, () => closed++);
   void out.write({ n: 1 });
   stream.destroy();
-  await sleep(40);
+  await once(stream, 'close');
   await out.write({ n: 2 });
   out.flush();
   t.equal(closed, 1);

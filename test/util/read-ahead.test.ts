@@ -1,14 +1,25 @@
+// readAhead (lib/util/read-ahead.ts) and runConcurrently over it. No timers: the sources and tasks wait for a
+// turn of the event loop or for a promise the test resolves.
 import t from 'tap';
-import { setTimeout as sleep } from 'node:timers/promises';
+import { setImmediate as nextTurn } from 'node:timers/promises';
 import { readAhead } from '../../lib/util/read-ahead.js';
 import { runConcurrently } from '../../lib/util/run-concurrently.js';
+
+// A promise and the function that resolves it.
+function gate(): { promise: Promise<void>; open: () => void } {
+  let open: () => void = () => undefined;
+  const promise = new Promise<void>((resolve) => {
+    open = resolve;
+  });
+  return { promise, open };
+}
 
 t.test('the source is read to its end while a slow consumer takes its items, in order', async (t) => {
   let produced = 0;
   let ended = false;
   async function* source() {
     for (let i = 0; i < 5; i++) {
-      await sleep(1);
+      await nextTurn();
       produced++;
       yield i;
     }
@@ -17,7 +28,7 @@ t.test('the source is read to its end while a slow consumer takes its items, in 
   const out: number[] = [];
   for await (const value of readAhead(source())) {
     if (value === 0) {
-      await sleep(50); // the consumer is busy with its first item
+      for (let turn = 0; turn < 10; turn++) await nextTurn(); // the consumer is busy with its first item
       t.ok(ended, `the source ended meanwhile (${produced} items read)`);
     }
     out.push(value);
@@ -43,23 +54,23 @@ t.test('a failure of the source comes after the items read before it', async (t)
 
 t.test('stopping early stops the reading and calls onStop once', async (t) => {
   let produced = 0;
-  let closed = false;
+  const closed = gate();
   async function* source() {
     try {
       for (let i = 0; ; i++) {
-        await sleep(2);
+        await nextTurn();
         produced++;
         yield i;
       }
     } finally {
-      closed = true;
+      closed.open();
     }
   }
   let stops = 0;
   for await (const value of readAhead(source(), () => stops++)) if (value === 1) break;
   t.equal(stops, 1);
-  await sleep(20);
-  t.ok(closed, 'the source was closed');
+  await closed.promise;
+  t.pass('the source was closed');
   t.ok(produced <= 4, `reading stopped (${produced} items read)`);
   let after = 0;
   for await (const value of readAhead([1, 2, 3], () => after++)) t.ok(value);
@@ -67,16 +78,18 @@ t.test('stopping early stops the reading and calls onStop once', async (t) => {
 });
 
 t.test('runConcurrently: a failing source stops new starts, lets running tasks settle, then throws', async (t) => {
+  const work = gate(); // the running tasks finish only after the source has failed
   async function* source() {
     yield 1;
     yield 2;
-    await sleep(5);
+    await nextTurn();
+    setImmediate(work.open);
     throw new Error('resolution failed');
   }
   const finished: number[] = [];
   await t.rejects(
     runConcurrently(readAhead(source()), 4, undefined, async (i) => {
-      await sleep(30);
+      await work.promise;
       finished.push(i);
     }),
     { message: 'resolution failed' },
@@ -85,25 +98,32 @@ t.test('runConcurrently: a failing source stops new starts, lets running tasks s
 });
 
 t.test('runConcurrently starts items of a slow source as they come, within the limit', async (t) => {
-  const started: number[] = [];
   let active = 0;
   let peak = 0;
-  let sourceEnded = Infinity;
+  let sourceEnded = false;
+  const slowItem = gate(); // item 3 comes only once the first task is running
+  const ended = gate();
   async function* source() {
     for (let i = 0; i < 6; i++) {
-      await sleep(i === 3 ? 40 : 1);
+      if (i === 3) await slowItem.promise;
+      else await nextTurn();
       yield i;
     }
-    sourceEnded = Date.now();
+    sourceEnded = true;
+    ended.open();
   }
+  const startedBeforeEnd: boolean[] = [];
   await runConcurrently(readAhead(source()), 2, undefined, async (i) => {
-    started.push(Date.now());
+    startedBeforeEnd.push(!sourceEnded);
     active++;
     peak = Math.max(peak, active);
-    await sleep(i === 0 ? 60 : 5);
+    if (i === 0) {
+      slowItem.open();
+      await ended.promise; // the first task lasts until the source has ended
+    } else await nextTurn();
     active--;
   });
-  t.equal(started.length, 6);
+  t.equal(startedBeforeEnd.length, 6);
   t.equal(peak, 2);
-  t.ok(started[0]! < sourceEnded, 'the first item started before the source ended');
+  t.ok(startedBeforeEnd[0], 'the first item started before the source ended');
 });
