@@ -9,8 +9,7 @@ import type { IncomingHttpHeaders } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { requestsSeen, startHangingServer } from '../../fixtures/hanging-server.js';
 import { DiscordClient } from '../../lib/discord/client.js';
-import type { Clock } from '../../lib/discord/clock.js';
-import { ManualClock, settle } from '../helpers/manual-clock.js';
+import { ManualClock, settle, SkipClock } from '../helpers/manual-clock.js';
 import { isDpsError } from '../../lib/errors.js';
 import type { DpsError } from '../../lib/errors.js';
 
@@ -44,21 +43,6 @@ async function serve(t: Test, script: Reply[]): Promise<{ api: string; seen: See
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   t.teardown(() => new Promise<void>((resolve) => server.close(() => resolve())));
   return { api: `http://127.0.0.1:${(server.address() as AddressInfo).port}/api/v10`, seen };
-}
-
-// A clock whose sleeps end at once, moving its time on by what they asked for: the client's rate-limit waits are
-// read from it (`slept`) instead of being waited out.
-class SkipClock implements Clock {
-  time = Date.parse('2026-12-06T03:00:00Z');
-  readonly slept: number[] = [];
-  now(): number {
-    return this.time;
-  }
-  async sleep(ms: number, signal?: AbortSignal): Promise<void> {
-    signal?.throwIfAborted();
-    this.slept.push(ms);
-    this.time += Math.max(0, ms);
-  }
 }
 
 function client(t: Test, api: string, options: Partial<ConstructorParameters<typeof DiscordClient>[0]> = {}): DiscordClient {
