@@ -9,12 +9,14 @@ import {
   channels,
   checkApiUrl,
   DEFAULTS,
-  DpsError,
   ExitCode,
   guilds,
   isDiscordApiHost,
+  isDpsError,
   manifest,
   namePlaceholders,
+  oneLine,
+  packageVersion,
   parseDuration,
   redact,
   status,
@@ -25,7 +27,6 @@ import type { ArchiveOptions, ConnectionOptions } from '../lib/index.js';
 import { readChannelIds } from './stdin-ids.js';
 import { runDemo } from './demo.js';
 import { tuneHeapGrowth } from './heap-tuning.js';
-import { packageVersion } from './package-version.js';
 
 const secrets: string[] = [];
 
@@ -370,13 +371,13 @@ function setExit(code: number): void {
 }
 
 function report(error: unknown): void {
-  if (error instanceof DpsError) {
+  if (isDpsError(error)) {
     process.stderr.write(`dps: ${terminalSafe(redact(error.message, secrets))}\n`);
     setExit(signalExit ?? error.exitCode);
     return;
   }
   const message = error instanceof Error ? error.message : String(error);
-  process.stderr.write(`dps: internal error: ${terminalSafe(redact(message.replace(/\s+/g, ' '), secrets))}\n`);
+  process.stderr.write(`dps: internal error: ${terminalSafe(redact(oneLine(message), secrets))}\n`);
   if (process.env.DPS_DEBUG && error instanceof Error && error.stack) process.stderr.write(`${redact(error.stack, secrets)}\n`);
   setExit(ExitCode.partial);
 }

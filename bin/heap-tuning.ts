@@ -2,9 +2,9 @@
 // V8 lets the old generation grow to several times the live heap, so RSS would follow the run's length instead of
 // its working set. So it grows by only 25% between full collections (bench/RESULTS.md, "Memory"). But V8 also
 // counts the buffers that sockets allocate for every received chunk (memory outside its heap) against that same
-// limit: a run that downloads hundreds of MB/s then triggers a full collection every few megabytes (185 of them
-// for 2 GB, with helper threads busy marking a heap that holds none of those bytes; the downloads benchmark ran
-// 1.5 x longer). So while bytes arrive fast the heap grows by V8's own policy, and by 25% again once they slow
+// limit: a run that downloads hundreds of MB/s then triggers a full collection every few megabytes, with helper
+// threads busy marking a heap that holds none of those bytes, and runs measurably longer (bench/limits.md,
+// "Heap tuning"). So while bytes arrive fast the heap grows by V8's own policy, and by 25% again once they slow
 // down. V8 reads the flag at every collection, so it can be set after start-up and changed during the run.
 // The young generation is capped the same way: V8 doubles it (up to 2 x 16 MB) whenever enough has survived
 // since its last growth, which a long run always reaches, and reads the growth factor when it grows; so once it
@@ -19,8 +19,8 @@ const FAST_BYTES_PER_SECOND = 48e6; // above this, downloads dominate what V8 al
 const SLOW_BYTES_PER_SECOND = 24e6; // below this (hysteresis), back to the tight policy
 const TIGHT_GROWTH = 25;
 const DOWNLOAD_GROWTH = 0; // V8's own policy (it grows the heap by up to 4x, by how fast it collects)
-// Both semi-spaces (V8's default cap is 2 x 16 MB). 8 MB saved ~6 MB of RSS but, with history walked from both
-// ends, cost a scavenge every ~2 MB of pages and more CPU on two cores (bench/limits.md, Pages).
+// Both semi-spaces (V8's default cap is 2 x 16 MB). A smaller cap saves a little RSS but, with history walked
+// from both ends, costs far more frequent scavenges and more CPU on two cores (bench/limits.md, "Heap tuning").
 const YOUNG_CAP_BYTES = 16 * 1024 * 1024;
 
 // Sets the tight policy unless the user gave V8 heap flags (on the command line or in NODE_OPTIONS), which win;

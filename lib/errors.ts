@@ -99,6 +99,9 @@ export function isDpsError(error: unknown): error is DpsError {
   return typeof error === 'object' && error !== null && (error as Record<symbol, unknown>)[BRAND] === true;
 }
 
+// The codes of an AccessError: `hasCode(error, ...ACCESS_CODES)` is "no access to it, or it does not exist".
+export const ACCESS_CODES = ['DPS_ACCESS', 'DPS_NOT_FOUND'] as const;
+
 // True for a DpsError (from any copy of this module) with one of these codes: use it instead of `instanceof` on
 // a subclass (AccessError, StoreError, ...), which fails across module copies the same way.
 export function hasCode<C extends ErrorCode>(error: unknown, ...codes: C[]): error is DpsError & { code: C } {
@@ -149,20 +152,31 @@ export class DownloadError extends DpsError {
   }
 }
 
-// The disk is full: the run stops cleanly with a consistent state.
+// Which disk is full: the output folder's (--out) or the state directory's (--state).
+export type DiskFullWhere = 'output' | 'state';
+
+// The disk is full: the run stops cleanly with a consistent state. `where` tells the output's disk from the
+// state's (both are DPS_DISK_FULL) without `instanceof`.
 export class DiskFullError extends DpsError {
-  constructor(message: string, options?: ErrorFields) {
+  readonly where: DiskFullWhere;
+  constructor(message: string, options?: ErrorFields & { where?: DiskFullWhere }) {
     super('DPS_DISK_FULL', message, options);
     this.name = 'DiskFullError';
+    this.where = options?.where ?? 'output';
   }
 }
 
 // The state directory's disk is full (a LevelDB write failed with "No space left"): same code, its own message.
 export class StateDiskFullError extends DiskFullError {
   constructor(message: string, options?: ErrorFields) {
-    super(message, options);
+    super(message, { ...options, where: 'state' });
     this.name = 'StateDiskFullError';
   }
+}
+
+// True for a DiskFullError (from any copy of this module), of the given disk when `where` is set.
+export function isDiskFullError(error: unknown, where?: DiskFullWhere): error is DiskFullError {
+  return hasCode(error, 'DPS_DISK_FULL') && (where === undefined || (error as DiskFullError).where === where);
 }
 
 // The output folder cannot be written (read-only file system, no permission, --out is a file): the run stops
@@ -248,7 +262,7 @@ const OUTPUT_PATH_UNUSABLE = new Set(['EISDIR', 'ENAMETOOLONG']);
 // 'folder' when a write error means the output folder cannot be used, 'file' when only this file's path
 // cannot, undefined for anything else (network, size mismatch, ...).
 export function outputErrorKind(error: unknown): 'folder' | 'file' | undefined {
-  if (error instanceof OutputError) return 'folder';
+  if (hasCode(error, 'DPS_OUTPUT')) return 'folder';
   const code = (error as { code?: unknown } | null)?.code;
   if (typeof code !== 'string') return undefined;
   if (OUTPUT_UNUSABLE.has(code)) return 'folder';

@@ -14,7 +14,7 @@ import type { ArchiveOptions } from './options.js';
 import type { Counts } from './output/events.js';
 import { openStore } from './store/open.js';
 import { Store } from './store/store.js';
-import { StoreError } from './errors.js';
+import { hasCode } from './errors.js';
 import { runningStatus } from './output/progress-file.js';
 import { statusEntry } from './output/status-report.js';
 import type { StatusReport } from './output/status-report.js';
@@ -33,6 +33,7 @@ export { namePlaceholders } from './fs/safe-name.js';
 export { terminalSafe } from './output/terminal-safe.js';
 export { checkApiUrl, isDiscordApiHost } from './discord/api-url.js';
 export { parseDuration } from './util/duration.js';
+export { packageVersion } from './util/package-version.js';
 
 /** Where output goes. stdout receives NDJSON events only; stderr receives human logs and progress. */
 export interface ArchiveIO {
@@ -104,7 +105,7 @@ export async function* manifest(state: string, filter: { guildId?: string; chann
 export async function status(state: string, filter: { guildId?: string } = {}, signal?: AbortSignal): Promise<StatusReport> {
   const store = await openStore(state, { signal, mustExist: true }).catch(async (error: unknown) => {
     // A running scrape holds the lock: answer from the progress.json it keeps beside the state, if it is this state's.
-    const running = error instanceof StoreError && error.code === 'DPS_STORE_LOCKED' ? await runningStatus(state, filter) : undefined;
+    const running = hasCode(error, 'DPS_STORE_LOCKED') ? await runningStatus(state, filter) : undefined;
     if (running === undefined) throw error;
     return running;
   });

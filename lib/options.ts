@@ -4,8 +4,8 @@
 import { resolve } from 'node:path';
 import type { DiscordClientOptions } from './discord/client.js';
 import type { Clock } from './discord/clock.js';
-import { DEFAULT_API } from './discord/client.js';
-import { checkApiUrl } from './discord/api-url.js';
+import { DEFAULT_API, NETWORK_DEFAULTS } from './discord/defaults.js';
+import { resolveApiUrl } from './discord/api-url.js';
 import type { MediaOptions } from './discord/media.js';
 import { isSnowflake, parseBound } from './util/snowflake.js';
 import { UsageError } from './errors.js';
@@ -29,9 +29,9 @@ export const DEFAULTS = {
   threads: true,
   concurrency: 8,
   channelConcurrency: 3,
-  globalRateLimit: 50, // Discord's global limit, requests per second per bot
-  retries: 5,
-  backoffMs: 500,
+  globalRateLimit: NETWORK_DEFAULTS.globalPerSecond, // Discord's global limit, requests per second per bot
+  retries: NETWORK_DEFAULTS.retries,
+  backoffMs: NETWORK_DEFAULTS.backoffMs,
   maxWait: '15m',
   noticeWait: '10s',
   timeout: '60s',
@@ -104,15 +104,7 @@ export function normalizeOptions(options: ArchiveOptions) {
   const channelIds = [...new Set((options.channelIds ?? []).map((id) => requireId(id, '--channel-id')))];
   const excludeChannelIds = new Set((options.excludeChannelIds ?? []).map((id) => requireId(id, '--exclude-channel')));
   if (channelIds.length === 0 && !options.allChannels && !options.retryOnly) throw new UsageError('give at least one --channel-id, or --all-channels');
-  const api = (options.api ?? DEFAULTS.api).replace(/\/+$/, '');
-  let apiUrl: URL;
-  try {
-    apiUrl = new URL(api);
-  } catch {
-    throw new UsageError(`--api is not a URL: ${api}`);
-  }
-  if (apiUrl.protocol !== 'https:' && apiUrl.protocol !== 'http:') throw new UsageError(`--api must be http(s): ${api}`);
-  checkApiUrl(api, options.allowInsecureApi ?? false); // before the state is opened or any request is made
+  const { api, url: apiUrl } = resolveApiUrl(options.api ?? DEFAULTS.api, options.allowInsecureApi ?? false); // before the state is opened or any request is made
   const isDiscord = apiUrl.hostname === 'discord.com';
   const cdn = (options.cdn ?? (isDiscord ? 'https://cdn.discordapp.com' : apiUrl.origin)).replace(/\/+$/, '');
   const namePattern = options.namePattern ?? DEFAULTS.namePattern;

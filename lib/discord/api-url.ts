@@ -4,6 +4,7 @@
 
 import { isIP } from 'node:net';
 import { UsageError } from '../errors.js';
+import { DEFAULT_API } from './defaults.js';
 
 // Discord's own API hosts; any other host is named on stderr before a run starts.
 const DISCORD_API_HOSTS = new Set(['discord.com', 'discordapp.com', 'canary.discord.com', 'ptb.discord.com', 'canary.discordapp.com', 'ptb.discordapp.com']);
@@ -23,6 +24,13 @@ export function checkApiUrl(api: string, allowInsecure = false): URL {
     );
   }
   return url;
+}
+
+// The API base without trailing slashes, and its parsed URL once checked (checkApiUrl): options.ts calls it to
+// refuse a bad --api before anything is opened, the client because a library caller may construct it directly.
+export function resolveApiUrl(api: string | undefined, allowInsecure = false): { api: string; url: URL } {
+  const base = (api ?? DEFAULT_API).replace(/\/+$/, '');
+  return { api: base, url: checkApiUrl(base, allowInsecure) };
 }
 
 // True for Discord's API hosts (the default https://discord.com/api/v10 and its aliases).

@@ -13,7 +13,8 @@ import type { RequestData, ResponseLike } from '@discordjs/rest';
 import type { RequestInit } from 'undici';
 import { Agent, request } from 'undici';
 import { AbortedError, AccessError, ApiError, AuthError, isDpsError, redact } from '../errors.js';
-import { checkApiUrl } from './api-url.js';
+import { resolveApiUrl } from './api-url.js';
+import { NETWORK_DEFAULTS, USER_AGENT_APPENDIX } from './defaults.js';
 import { systemClock } from './clock.js';
 import type { Clock } from './clock.js';
 import { GlobalLimit } from './global-limit.js';
@@ -22,11 +23,11 @@ import type { RateLimitWait } from './long-wait.js';
 import { Pacer } from './pacer.js';
 import { backoff } from '../util/backoff.js';
 import { historyPage, InvalidResponseError } from './validate.js';
-import { MAX_RETRY_AFTER_S, readRateLimit } from './rate-limit-headers.js';
+import { readRateLimit } from './rate-limit-headers.js';
+import { linkController } from '../util/link-signals.js';
 import type { RateLimitAnswer } from './rate-limit-headers.js';
 
-export const DEFAULT_API = 'https://discord.com/api/v10';
-export const USER_AGENT_APPENDIX = 'discord-photo-scraper/0.1.0';
+export { DEFAULT_API } from './defaults.js';
 
 export interface DiscordClientOptions {
   token: string;
@@ -60,15 +61,10 @@ export interface ClientStats {
   retried: number;
 }
 
-// How fast a route is paced: pages.ts walks a channel from both ends only while its route has no learnt pace.
-export interface Pacing {
-  intervalOf(route: `/${string}`): number; // the learnt average spacing of GET requests on the route, in ms (0: unpaced)
-}
-
 const INVALID_WINDOW_MS = 10 * 60 * 1000;
 const HISTORY_ROUTE = /^\/channels\/\d+\/messages$/;
 
-export class DiscordClient implements Pacing {
+export class DiscordClient {
   readonly stats: ClientStats = { requests: 0, rateLimited: 0, invalid: 0, retried: 0 };
   readonly apiOrigin: string;
   private readonly rest: REST;
@@ -81,15 +77,15 @@ export class DiscordClient implements Pacing {
   private readonly waits: LongWaits;
 
   constructor(options: DiscordClientOptions) {
-    const api = (options.api ?? DEFAULT_API).replace(/\/+$/, '');
+    const { api, url } = resolveApiUrl(options.api, options.allowInsecureApi); // no token to a redirected plain-http API
     this.options = {
       tokenType: 'bot',
-      retries: 5,
-      backoffMs: 500,
-      timeoutMs: 30_000,
+      retries: NETWORK_DEFAULTS.retries,
+      backoffMs: NETWORK_DEFAULTS.backoffMs,
+      timeoutMs: NETWORK_DEFAULTS.apiTimeoutMs,
       invalidBudget: 5_000,
       polite: false,
-      globalPerSecond: 50,
+      globalPerSecond: NETWORK_DEFAULTS.globalPerSecond,
       maxWaitMs: DEFAULT_MAX_WAIT_MS,
       noticeWaitMs: DEFAULT_NOTICE_WAIT_MS,
       onLongWait: () => undefined,
@@ -99,7 +95,6 @@ export class DiscordClient implements Pacing {
       api,
     };
     const { clock } = this.options;
-    const url = checkApiUrl(api, this.options.allowInsecureApi); // no token to a redirected plain-http API
     this.apiOrigin = url.origin;
     this.apiPath = url.pathname.replace(/\/+$/, '');
     const match = /^(.*)\/v(\d+)$/.exec(api);
@@ -137,6 +132,8 @@ export class DiscordClient implements Pacing {
     return this.request<T>('POST', route, context);
   }
 
+  // The learnt average spacing of GET requests on a route, in ms (0: unpaced): pages.ts walks a channel from
+  // both ends only while its history route has no learnt pace.
   intervalOf(route: `/${string}`): number {
     return this.pacer.intervalOf(`GET ${route}`);
   }
@@ -197,10 +194,7 @@ export class DiscordClient implements Pacing {
   // One attempt through the REST client. A child signal per call: @discordjs/rest adds an abort listener to the
   // signal it is given and never removes it, so it gets a short-lived signal and ours is unlinked in `finally`.
   private async send(method: 'GET' | 'POST', route: `/${string}`, context: RequestContext): Promise<unknown> {
-    const { signal } = context;
-    const child = new AbortController();
-    const onAbort = (): void => child.abort(signal?.reason);
-    signal?.addEventListener('abort', onAbort, { once: true });
+    const child = linkController(context.signal);
     try {
       const data: RequestData = { signal: child.signal };
       if (context.query) data.query = toSearchParams(context.query);
@@ -211,7 +205,7 @@ export class DiscordClient implements Pacing {
       }
       return method === 'GET' ? await this.rest.get(route, data) : await this.rest.post(route, data);
     } finally {
-      signal?.removeEventListener('abort', onAbort);
+      child.unlink();
     }
   }
 
@@ -268,7 +262,7 @@ export class DiscordClient implements Pacing {
     }
     if (status === 429) {
       this.stats.rateLimited++;
-      if (answer.global && answer.retryAfterMs > 0) this.global.block(now + Math.min(answer.retryAfterMs, MAX_RETRY_AFTER_S * 1000));
+      if (answer.global && answer.retryAfterMs > 0) this.global.block(now + answer.retryAfterMs); // capped by readRateLimit
       this.pacer.onRateLimited(route, answer);
     } else if (status !== 401 && status !== 403) {
       this.pacer.onResponse(route, answer);

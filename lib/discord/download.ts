@@ -1,11 +1,12 @@
 // CDN downloads over one pooled undici Agent. Redirects are followed only to https Discord hosts (or the
-// configured API/CDN origin in tests); signed URLs are kept verbatim (trap 10); a 404/403 on a signed URL
-// means "expired" first (trap 9) so the caller refreshes it.
+// configured API/CDN origin in tests); signed URLs are kept verbatim (docs/discord-api.md#signed-url-parameters);
+// a 404/403 on a signed URL means "expired" first (docs/discord-api.md#expiry) so the caller refreshes it.
 
 import { Agent, request } from 'undici';
 import type { Dispatcher } from 'undici';
 import { DownloadError } from '../errors.js';
-import { USER_AGENT_APPENDIX } from './client.js';
+import { DOWNLOAD_USER_AGENT, NETWORK_DEFAULTS } from './defaults.js';
+import { parseRetryAfter } from './rate-limit-headers.js';
 
 export const DISCORD_CDN_HOSTS = ['cdn.discordapp.com', 'media.discordapp.net', 'cdn.discord.com', 'media.discord.net'];
 const MAX_REDIRECTS = 5;
@@ -25,7 +26,7 @@ export interface OpenedDownload {
 
 // The shared download Agent: keep-alive pooled connections, bounded per origin.
 // `timeoutMs` (--timeout): how long a response may take to send its headers, or pause between bytes.
-export function createDownloadAgent(connections = 16, timeoutMs = 60_000): Agent {
+export function createDownloadAgent(connections = 16, timeoutMs: number = NETWORK_DEFAULTS.downloadTimeoutMs): Agent {
   return new Agent({ connections, keepAliveTimeout: 10_000, headersTimeout: timeoutMs, bodyTimeout: timeoutMs });
 }
 
@@ -42,9 +43,9 @@ export async function openDownload(url: string, options: DownloadOptions): Promi
         dispatcher: options.agent,
         method: 'GET',
         signal: options.signal,
-        headers: { 'user-agent': `DiscordBot (https://github.com/discord-photo-scraper, 0.1.0) ${USER_AGENT_APPENDIX}` },
-        headersTimeout: options.timeoutMs ?? 60_000,
-        bodyTimeout: options.timeoutMs ?? 60_000,
+        headers: { 'user-agent': DOWNLOAD_USER_AGENT },
+        headersTimeout: options.timeoutMs ?? NETWORK_DEFAULTS.downloadTimeoutMs,
+        bodyTimeout: options.timeoutMs ?? NETWORK_DEFAULTS.downloadTimeoutMs,
       });
     } catch (error) {
       if (options.signal?.aborted) throw error;
@@ -65,7 +66,7 @@ export async function openDownload(url: string, options: DownloadOptions): Promi
       };
     }
     await body.dump().catch(() => undefined);
-    const retryAfter = Number(headers['retry-after']);
+    const retryAfter = parseRetryAfter(headers['retry-after']);
     // A 404/403 on a signed attachment link is first taken for an expired link (`expired`: the caller refreshes
     // it); its reason stays the status, which is what a link that cannot be refreshed fails with.
     const expired = (statusCode === 404 || statusCode === 403) && (isSignedUrl(current) || isAttachmentUrl(current));
@@ -75,7 +76,7 @@ export async function openDownload(url: string, options: DownloadOptions): Promi
       expired,
       reason: `http_${statusCode}`,
       status: statusCode,
-      retryAfterMs: Number.isFinite(retryAfter) ? retryAfter * 1000 : undefined,
+      retryAfterMs: retryAfter === undefined ? undefined : retryAfter * 1000,
     });
   }
   throw new DownloadError('too many redirects', { retryable: false, reason: 'too_many_redirects' });

@@ -2,7 +2,7 @@
 // private), each marked readable or not from locally computed permissions, so that channels the bot cannot
 // read cost no request at all (docs/discord-api.md#enumerating-channels-and-threads).
 
-import { AccessError, ApiError } from '../errors.js';
+import { ACCESS_CODES, ApiError, hasCode } from '../errors.js';
 import type { DiscordClient } from './client.js';
 import {
   ALL_PERMISSIONS,
@@ -189,7 +189,7 @@ export async function* listChannels(client: DiscordClient, guildId: string, opti
     return describeChannel(access, thread, parents.get(thread.parent_id ?? ''), { skipNsfw: options.skipNsfw, joined });
   };
   const active = await listActiveThreads(client, guildId, { signal }).catch((error: unknown) => {
-    if (!(error instanceof AccessError)) throw error;
+    if (!hasCode(error, ...ACCESS_CODES)) throw error;
     options.warn?.(`could not list the active threads of server ${guildId}: ${error.message}`);
     return { threads: [], joined: new Set<string>() };
   });
@@ -206,7 +206,7 @@ export async function* listChannels(client: DiscordClient, guildId: string, opti
     try {
       for await (const listed of listArchivedThreads(client, parent.id, perms, { signal })) found.push(listed);
     } catch (error) {
-      if (!(error instanceof AccessError)) throw error;
+      if (!hasCode(error, ...ACCESS_CODES)) throw error;
       options.warn?.(`could not list the archived threads of #${parent.name} (${parent.id}): ${error.message}`);
     }
     return found;

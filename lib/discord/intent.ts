@@ -1,7 +1,7 @@
 // The MESSAGE_CONTENT intent: without it Discord returns messages with empty content, attachments, embeds and
 // components (docs/discord-api.md#message-content-intent), so an archive would silently find nothing. Detect it, and notice it.
 
-import { AbortedError } from '../errors.js';
+import { hasCode } from '../errors.js';
 import type { DiscordClient } from './client.js';
 
 const MESSAGE_CONTENT_FLAGS = (1 << 18) | (1 << 19); // GATEWAY_MESSAGE_CONTENT | GATEWAY_MESSAGE_CONTENT_LIMITED
@@ -14,7 +14,7 @@ export async function detectMessageContentIntent(client: DiscordClient, options:
     const app = await client.get<{ flags?: unknown }>('/applications/@me', { signal: options.signal, what: 'the application (GET /applications/@me)' });
     return typeof app?.flags === 'number' ? (app.flags & MESSAGE_CONTENT_FLAGS) !== 0 : undefined;
   } catch (error) {
-    if (error instanceof AbortedError || options.signal?.aborted) throw error;
+    if (hasCode(error, 'DPS_ABORTED') || options.signal?.aborted) throw error;
     return undefined;
   }
 }

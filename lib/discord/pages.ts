@@ -5,12 +5,14 @@
 // claimed yet, and the walks stop where they meet. A channel's messages are then fetched two requests at a
 // time where the rate limit allows it, which halves the walk when it is bound by round trips, not by the
 // limit; under a per-channel limit both walks share the channel's pace. The walk stops at the snapshot taken
-// before the first page, so messages posted during the run wait for the next run (trap 2).
+// before the first page, so messages posted during the run wait for the next run
+// (docs/discord-api.md#page-size-and-the-end-of-history).
 
 import type { APIMessage } from 'discord-api-types/v10';
 import type { DoneSpan } from '../types.js';
-import type { DiscordClient, Pacing } from './client.js';
-import { compareSnowflakes, isDiscordId } from '../util/snowflake.js';
+import type { DiscordClient } from './client.js';
+import { linkController } from '../util/link-signals.js';
+import { compareSnowflakes, isDiscordId, snowflakeOffset } from '../util/snowflake.js';
 
 export const PAGE_SIZE = 100;
 
@@ -19,8 +21,6 @@ export interface HistoryOptions {
   before?: string | undefined; // exclusive upper bound (--before)
   signal?: AbortSignal | undefined;
   what?: string; // for error messages
-  prefetch?: boolean; // request the next pages while a page is being consumed (default true)
-  pacing?: Pacing; // how the history route is paced [the client's own pacing]
   // Messages an earlier, interrupted run walked newest-first and finished (from..to, inclusive): the gap
   // (after, from) is walked first, then (to, snapshot].
   doneAbove?: DoneSpan | undefined;
@@ -58,16 +58,14 @@ export async function* channelHistory(client: DiscordClient, channelId: string, 
   const what = options.what ?? `channel ${channelId}`;
   const upper = await newestMessageId(client, channelId, options);
   if (upper === undefined) return;
-  const prefetch = options.prefetch !== false;
   // Under a learnt (or --polite) pace a second walk gains nothing, and it would keep the channel's requests at
   // the edge of the limit, where a little jitter is a 429: then the walk down stops and the walk up finishes.
-  const pacing = options.pacing ?? client;
-  const twoAtOnce = (): boolean => pacing.intervalOf(`/channels/${channelId}/messages`) === 0;
+  const twoAtOnce = (): boolean => client.intervalOf(`/channels/${channelId}/messages`) === 0;
   // One span's walks; a request still pending when they end (the walks met, or the consumer stopped) is
   // abandoned: aborted, so it neither costs a request nor retries on after the channel is done.
   async function* span(lo: string, hi: string, top: string): AsyncGenerator<HistoryPage> {
-    const abandon = new AbortController();
-    const signal = options.signal ? AbortSignal.any([options.signal, abandon.signal]) : abandon.signal;
+    const abandon = linkController(options.signal);
+    const { signal } = abandon;
     // A prefetched page can fail (an abort while it waits for its rate-limit slot) while the consumer still
     // holds the previous page: mark it handled at once so that is no unhandled rejection; `await` still throws.
     const fetchPage = (query: Record<string, string>): Promise<APIMessage[]> => {
@@ -76,9 +74,10 @@ export async function* channelHistory(client: DiscordClient, channelId: string, 
       return page;
     };
     try {
-      yield* walkSpan(fetchPage, lo, hi, top, prefetch, twoAtOnce);
+      yield* walkSpan(fetchPage, lo, hi, top, twoAtOnce);
     } finally {
-      abandon.abort();
+      abandon.controller.abort();
+      abandon.unlink();
     }
   }
   let after = options.after;
@@ -88,7 +87,7 @@ export async function* channelHistory(client: DiscordClient, channelId: string, 
     after = done.to;
   }
   if (compareSnowflakes(upper, after) <= 0) return;
-  yield* span(after, (BigInt(upper) + 1n).toString(), upper);
+  yield* span(after, snowflakeOffset(upper, 1), upper);
 }
 
 type FetchPage = (query: Record<string, string>) => Promise<APIMessage[]>;
@@ -111,7 +110,7 @@ function startWalk(down: boolean, page: Promise<APIMessage[]>): Walk {
 // Every message in (lo, hi), exclusive bounds, once: up from lo and, once a first full page shows there is more
 // than a page of it, down from hi (while `twoAtOnce` says so). Ends with an empty page whose cursor is `top`:
 // everything <= top is walked.
-async function* walkSpan(fetchPage: FetchPage, lo: string, hi: string, top: string, prefetch: boolean, twoAtOnce: () => boolean): AsyncGenerator<HistoryPage> {
+async function* walkSpan(fetchPage: FetchPage, lo: string, hi: string, top: string, twoAtOnce: () => boolean): AsyncGenerator<HistoryPage> {
   let up: Walk | undefined = startWalk(false, fetchPage({ after: lo }));
   let down: Walk | undefined;
   let downStarted = false;
@@ -130,17 +129,17 @@ async function* walkSpan(fetchPage: FetchPage, lo: string, hi: string, top: stri
       let moved = false;
       if (!walk.down) {
         const newest = page[page.length - 1]?.id ?? lo;
-        covered = raw.length < PAGE_SIZE || BigInt(newest) + 1n >= BigInt(hi);
+        covered = raw.length < PAGE_SIZE || compareSnowflakes(snowflakeOffset(newest, 1), hi) >= 0;
         moved = !covered && compareSnowflakes(newest, lo) > 0;
         if (moved) lo = newest;
-        up = moved && prefetch ? startWalk(false, fetchPage({ after: lo })) : undefined;
-        if (moved && prefetch && !downStarted && twoAtOnce()) {
+        up = moved ? startWalk(false, fetchPage({ after: lo })) : undefined;
+        if (moved && !downStarted && twoAtOnce()) {
           downStarted = true;
           down = startWalk(true, fetchPage({ before: hi }));
         }
       } else {
         const oldest = page[0]?.id ?? hi;
-        covered = raw.length < PAGE_SIZE || BigInt(oldest) <= BigInt(lo) + 1n;
+        covered = raw.length < PAGE_SIZE || compareSnowflakes(oldest, snowflakeOffset(lo, 1)) <= 0;
         moved = !covered && compareSnowflakes(oldest, hi) < 0;
         if (moved) hi = oldest;
         down = moved && twoAtOnce() ? startWalk(true, fetchPage({ before: hi })) : undefined;
@@ -148,7 +147,6 @@ async function* walkSpan(fetchPage: FetchPage, lo: string, hi: string, top: stri
       if (covered) up = down = undefined;
       if (claimed.length > 0) yield walk.down ? { messages: claimed.reverse(), down: top } : { messages: claimed };
       if (covered) break;
-      if (!prefetch && moved) up = startWalk(false, fetchPage({ after: lo })); // one request at a time, upwards only
     }
   } finally {
     // An abandoned request (the walks met, or the consumer stopped) must not surface as an unhandled rejection.

@@ -37,9 +37,18 @@ export function readRateLimit(status: number, headers: HeadersLike, body?: strin
   };
 }
 
+// A Retry-After header in seconds, held at MAX_RETRY_AFTER_S; undefined when absent or not a number (an HTTP
+// date is not sent by Discord). A repeated header (undici gives an array) is read from its first value.
+export function parseRetryAfter(header: string | readonly string[] | null | undefined): number | undefined {
+  const value = typeof header === 'string' ? header : header?.[0];
+  if (value === undefined || value === null || value.trim() === '') return undefined;
+  const seconds = Number(value);
+  return seconds >= 0 ? Math.min(seconds, MAX_RETRY_AFTER_S) : undefined;
+}
+
 // A 429's wait in seconds (see RateLimitAnswer.retryAfterMs); `jsonBody` is the body's text when it is JSON.
 function retryAfterSeconds(header: string | null | undefined, jsonBody: string | undefined): number {
-  const seconds = Math.min(Number(header), MAX_RETRY_AFTER_S);
+  const seconds = parseRetryAfter(header) ?? Number.NaN;
   if (!(seconds > 0)) return Number.NaN;
   if (jsonBody === undefined) return seconds;
   try {

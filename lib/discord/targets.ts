@@ -4,7 +4,7 @@
 // read costs no message request (docs/discord-api.md#enumerating-channels-and-threads).
 
 import type { APIGuild, APIUser } from 'discord-api-types/v10';
-import { AccessError, AuthError, DpsError, UsageError } from '../errors.js';
+import { ACCESS_CODES, AccessError, hasCode, isDpsError, UsageError } from '../errors.js';
 import type { ChannelContext } from '../types.js';
 import { collect } from '../util/collect.js';
 import type { DiscordClient } from './client.js';
@@ -59,9 +59,6 @@ interface ResolveHooks {
   log?: ((line: string) => void) | undefined;
   onSkipped?: ((skipped: SkippedChannel) => void) | undefined;
 }
-
-// Channel types whose history can be read with GET /channels/{id}/messages.
-export const MESSAGE_CHANNEL_TYPES = new Set([0, 2, 5, 10, 11, 12, 13]);
 
 interface Run {
   client: DiscordClient;
@@ -190,7 +187,7 @@ async function* requestedChannels(run: Run): AsyncGenerator<ChannelTarget> {
       if (target) yield target;
       if (options.threads && THREAD_PARENT_TYPES.has(channel.type)) yield* threadsOf(run, channel, access);
     } catch (error) {
-      if (!(error instanceof AccessError) || options.failOnChannelError || single) throw error;
+      if (!hasCode(error, ...ACCESS_CODES) || options.failOnChannelError || single) throw error;
       out.denied++;
       run.seen.add(channelId);
       hooks.log?.(`skipping channel ${channelId}: ${error.message}`);
@@ -212,7 +209,7 @@ async function* threadsOf(run: Run, channel: RawChannel, access: GuildAccess | u
     return undefined;
   };
   run.active ??= listActiveThreads(client, run.out.guild.id, { signal: hooks.signal }).catch((error: unknown) => {
-    if (!(error instanceof AccessError)) throw error;
+    if (!hasCode(error, ...ACCESS_CODES)) throw error;
     hooks.log?.(`could not list the active threads of the server: ${error.message}`);
     return { threads: [], joined: new Set<string>() };
   });
@@ -228,7 +225,7 @@ async function* threadsOf(run: Run, channel: RawChannel, access: GuildAccess | u
       if (target) yield target;
     }
   } catch (error) {
-    if (!(error instanceof AccessError)) throw error;
+    if (!hasCode(error, ...ACCESS_CODES)) throw error;
     hooks.log?.(`could not list the archived threads of #${parentName} (${channel.id}): ${error.message}`);
   }
 }
@@ -275,6 +272,6 @@ async function optional<T>(run: Run, load: () => Promise<T>): Promise<T | undefi
 }
 
 function rethrowAuth(error: unknown): undefined {
-  if (!(error instanceof DpsError) || error instanceof AuthError || error.code === 'DPS_ABORTED' || error.code === 'DPS_RATE_LIMIT_BUDGET') throw error;
+  if (!isDpsError(error) || hasCode(error, 'DPS_AUTH', 'DPS_ABORTED', 'DPS_RATE_LIMIT_BUDGET')) throw error;
   return undefined;
 }

@@ -4,7 +4,8 @@
 
 import fs from 'node:fs/promises';
 import path from 'node:path';
-import { DiskFullError, isDiskFull, OutputError, outputErrorKind } from '../errors.js';
+import { DiskFullError, hasCode, isDiskFull, OutputError, outputErrorKind } from '../errors.js';
+import type { DpsError } from '../errors.js';
 import { CREATE_FLAGS, tempName } from './atomic-write.js';
 
 const WHY: Record<string, string> = {
@@ -16,8 +17,8 @@ const WHY: Record<string, string> = {
 };
 
 // The run-stopping error for a local write failure under `out`.
-export function outputError(out: string, error: unknown): OutputError {
-  if (error instanceof OutputError) return error;
+export function outputError(out: string, error: unknown): DpsError {
+  if (hasCode(error, 'DPS_OUTPUT')) return error;
   const code = String((error as { code?: unknown } | null)?.code ?? '');
   const why = WHY[code] ?? (error instanceof Error ? error.message : String(error));
   return new OutputError(`cannot write to the output folder ${out}: ${why}${code && WHY[code] ? ` (${code})` : ''}; fix --out and re-run`, { cause: error });

@@ -4,6 +4,7 @@
 // memory. A stopped run does not wait for it.
 
 import type { DpsEvent } from '../output/events.js';
+import { whenAborted } from '../util/link-signals.js';
 
 export interface EventsOptions {
   // May return a promise while the output is full: the next event is taken once it resolves.
@@ -32,21 +33,10 @@ function warningFor(event: DpsEvent): string | undefined {
 // Resolves when `drained` does or the run is stopped, whichever comes first (the listener is removed either way).
 async function untilDrained(drained: Promise<void>, signal: AbortSignal | undefined): Promise<void> {
   if (!signal) return drained;
-  if (signal.aborted) return;
-  const { promise: stopped, resolve } = withResolvers();
-  signal.addEventListener('abort', resolve, { once: true });
+  const { aborted, dispose } = whenAborted(signal);
   try {
-    await Promise.race([drained, stopped]);
+    await Promise.race([drained, aborted]);
   } finally {
-    signal.removeEventListener('abort', resolve);
+    dispose();
   }
-}
-
-// Promise.withResolvers (Node 22) for Node 20: a promise and the function that resolves it.
-function withResolvers(): { promise: Promise<void>; resolve: () => void } {
-  let resolve: () => void = () => undefined;
-  const promise = new Promise<void>((r) => {
-    resolve = () => r();
-  });
-  return { promise, resolve };
 }

@@ -2,7 +2,7 @@
 // (README, "failed"): the one the error was given where it was thrown (DpsError `reason`, or `http_<status>`),
 // else what its class says; never read from its message, so rewording a message changes no output.
 
-import { isDpsError } from '../errors.js';
+import { isDpsError, oneLine } from '../errors.js';
 import type { FailReason } from '../errors.js';
 import type { FailedResult, MediaItem } from '../types.js';
 
@@ -27,7 +27,7 @@ export function failureReason(error: unknown): FailReason {
 export function describeFailure(error: unknown): string {
   const timeout = timeoutKind(error);
   if (timeout) return `timed out: no ${timeout} from the CDN within --timeout`;
-  if (error instanceof Error) return error.message.replace(/\s+/g, ' ').slice(0, 300);
+  if (error instanceof Error) return oneLine(error.message).slice(0, 300);
   return String(error);
 }
 

@@ -19,3 +19,16 @@ export function linkController(parent: AbortSignal | undefined, maxListeners?: n
   else parent?.addEventListener('abort', follow, { once: true });
   return { controller, signal: controller.signal, unlink: () => parent?.removeEventListener('abort', follow) };
 }
+
+// A promise that resolves when `signal` aborts (at once when it already has), and `dispose` to remove its
+// listener when the caller stops waiting for it first.
+export function whenAborted(signal: AbortSignal): { aborted: Promise<void>; dispose: () => void } {
+  if (signal.aborted) return { aborted: Promise.resolve(), dispose: () => undefined };
+  let dispose: () => void = () => undefined;
+  const aborted = new Promise<void>((resolve) => {
+    const onAbort = (): void => resolve();
+    signal.addEventListener('abort', onAbort, { once: true });
+    dispose = () => signal.removeEventListener('abort', onAbort);
+  });
+  return { aborted, dispose };
+}

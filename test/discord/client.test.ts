@@ -9,6 +9,7 @@ import type { IncomingHttpHeaders } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { requestsSeen, startHangingServer } from '../../fixtures/hanging-server.js';
 import { DiscordClient } from '../../lib/discord/client.js';
+import { ManualClock, settle, SkipClock } from '../helpers/manual-clock.js';
 import { isDpsError } from '../../lib/errors.js';
 import type { DpsError } from '../../lib/errors.js';
 
@@ -69,18 +70,19 @@ t.test('a 429 is waited out for the exact retry_after of its body, then retried'
       ...json,
       'retry-after': '1',
       'x-ratelimit-scope': 'user',
-      'x-ratelimit-limit': '5',
-      'x-ratelimit-remaining': '0',
-      'x-ratelimit-reset-after': '0.08',
+      'x-ratelimit-limit': '5', // no X-RateLimit-Remaining: 0, whose reset REST would count on the real clock
     },
     body: JSON.stringify({ message: 'You are being rate limited.', retry_after: 0.08, global: false }),
   };
   const { api, seen } = await serve(t, [limited, page(['7'])]);
-  const c = client(t, api);
+  const clock = new SkipClock();
+  const start = clock.now();
+  const c = client(t, api, { clock });
   t.same(await c.get(HISTORY), [{ id: sf('7') }]);
   t.equal(seen.length, 2, 'one retry');
-  const waited = seen[1]!.at - seen[0]!.at;
-  t.ok(waited >= 75, `waited the body's 80 ms (${waited} ms)`);
+  const waited = clock.now() - start;
+  t.equal(waited, 80, "waited the body's 80 ms, not the header's 1 s");
+  t.same(clock.slept, [80], 'one wait, on the injected clock');
   t.equal(c.stats.rateLimited, 1);
   t.equal(c.stats.invalid, 1, 'a user-scope 429 counts as invalid');
   t.ok(c.intervalOf(HISTORY) > 0, 'the pacer learnt the bucket');
@@ -93,14 +95,18 @@ t.test('a global 429 on history holds the other requests too', async (t) => {
     body: JSON.stringify({ message: 'You are being rate limited.', retry_after: 0.2, global: true }),
   };
   const { api, seen } = await serve(t, [global, page(['9'])]);
-  const c = client(t, api);
+  const clock = new ManualClock();
+  const c = client(t, api, { clock });
   const history = c.get(HISTORY);
-  while (seen.length === 0) await new Promise((resolve) => setTimeout(resolve, 5));
-  await new Promise((resolve) => setTimeout(resolve, 30)); // the 429 has been answered
-  await c.get('/users/@me');
-  await history;
-  const other = seen.find((s) => s.url.endsWith('/users/@me'))!;
-  t.ok(other.at - seen[0]!.at >= 190, `the other request waited for the global 429 (${other.at - seen[0]!.at} ms)`);
+  while (c.stats.rateLimited === 0) await settle(); // the 429 has been answered
+  const other = c.get('/users/@me');
+  await settle();
+  t.equal(seen.length, 1, 'nothing is sent while the global 429 lasts');
+  await clock.advance(199);
+  t.equal(seen.length, 1, 'not even 1 ms before its end');
+  await clock.advance(1);
+  await Promise.all([other, history]);
+  t.same(seen.map((s) => s.url.replace(/^\/api\/v10/, '')).sort(), [HISTORY, HISTORY, '/users/@me'].sort(), 'both go once it is over');
   t.equal(c.stats.invalid, 1);
 });
 

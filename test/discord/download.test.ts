@@ -7,7 +7,7 @@ import type { AddressInfo } from 'node:net';
 import type { APIMessage } from 'discord-api-types/v10';
 import { startFakeDiscord } from '../../fixtures/fake-discord.js';
 import { requestsSeen, startHangingServer } from '../../fixtures/hanging-server.js';
-import { ManualClock } from '../../fixtures/manual-clock.js';
+import { ManualClock } from '../helpers/manual-clock.js';
 import { singleChannel } from '../../fixtures/scenarios.js';
 import { DiscordClient } from '../../lib/discord/client.js';
 import { contentTypeMismatch, createDownloadAgent, isExpired, openDownload } from '../../lib/discord/download.js';

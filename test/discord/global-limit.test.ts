@@ -1,7 +1,7 @@
 // The run's global limit: at most N starts in any second (a sliding window, so no double burst across a window
 // boundary), nothing while a global 429 lasts, and an abort ends a wait at once. On a clock the test moves.
 import t from 'tap';
-import { ManualClock } from '../../fixtures/manual-clock.js';
+import { ManualClock } from '../helpers/manual-clock.js';
 import { GlobalLimit } from '../../lib/discord/global-limit.js';
 
 t.test('no more than perSecond starts in any second', async (t) => {

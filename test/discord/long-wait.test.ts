@@ -12,6 +12,7 @@ import type { RateLimitWait } from '../../lib/discord/long-wait.js';
 import { readRateLimit } from '../../lib/discord/rate-limit-headers.js';
 import { Pacer } from '../../lib/discord/pacer.js';
 import { RateLimitWaitError } from '../../lib/errors.js';
+import { SkipClock } from '../helpers/manual-clock.js';
 
 const POLICY = { noticeMs: 10_000, maxWaitMs: 15 * 60_000 };
 const headers = (h: Record<string, string>) => ({ get: (name: string) => h[name.toLowerCase()] ?? null });
@@ -84,8 +85,9 @@ t.test('against the fake: a 2-hour Retry-After stops before sleeping, on every p
   t.teardown(() => fake.close());
   const channel = fake.scenario.guilds[0]!.channels[0]!;
   const seen: RateLimitWait[] = [];
-  const connect = (): DiscordClient => {
+  const connect = (clock?: SkipClock): DiscordClient => {
     const client = new DiscordClient({
+      ...(clock ? { clock } : {}),
       token: fake.token,
       api: fake.api,
       backoffMs: 10,
@@ -114,12 +116,23 @@ t.test('against the fake: a 2-hour Retry-After stops before sleeping, on every p
   t.equal(fake.requests.length, before, 'without being sent');
   t.same(seen, [], 'nothing announced for refused waits');
 
-  // Waits over the notice threshold but under --max-wait: announced once, waited out, the request succeeds.
+  // Waits over the notice threshold but under --max-wait: announced once, waited out (on a clock whose sleeps
+  // end at once), the request succeeds.
   fake.forceStatus('GET /channels/:id/messages', 429, 1, { retryAfter: 0.6 });
-  const pages = await connect().get<unknown[]>(`/channels/${channel.id}/messages`, { query: { limit: '10' } });
+  const routeClock = new SkipClock();
+  const pages = await connect(routeClock).get<unknown[]>(`/channels/${channel.id}/messages`, { query: { limit: '10' } });
   t.equal(pages.length, 10);
+  t.ok(
+    routeClock.slept.some((ms) => ms >= 600),
+    `the route's 600 ms waited out (${routeClock.slept.join(', ')} ms)`,
+  );
   fake.forceStatus('GET /channels/:id', 429, 1, { retryAfter: 0.6, scope: 'global' });
-  await connect().get(`/channels/${channel.id}`);
+  const globalClock = new SkipClock();
+  await connect(globalClock).get(`/channels/${channel.id}`);
+  t.ok(
+    globalClock.slept.some((ms) => ms >= 600),
+    `the global 600 ms waited out (${globalClock.slept.join(', ')} ms)`,
+  );
   t.match(seen, [
     { scope: 'route', route: `GET /channels/${channel.id}/messages`, waitMs: Number },
     { scope: 'global', waitMs: Number },

@@ -1,5 +1,5 @@
 import t from 'tap';
-import { ManualClock, settle } from '../../fixtures/manual-clock.js';
+import { ManualClock, settle } from '../helpers/manual-clock.js';
 import { readRateLimit } from '../../lib/discord/rate-limit-headers.js';
 import { Pacer, routeKey } from '../../lib/discord/pacer.js';
 

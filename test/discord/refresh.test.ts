@@ -7,7 +7,7 @@ import type { APIMessage } from 'discord-api-types/v10';
 import { startFakeDiscord } from '../../fixtures/fake-discord.js';
 import type { FakeDiscord } from '../../fixtures/fake-discord.js';
 import { requestsSeen, startHangingServer } from '../../fixtures/hanging-server.js';
-import { ManualClock, settle } from '../../fixtures/manual-clock.js';
+import { ManualClock, settle } from '../helpers/manual-clock.js';
 import { singleChannel } from '../../fixtures/scenarios.js';
 import { DiscordClient } from '../../lib/discord/client.js';
 import { isExpired } from '../../lib/discord/download.js';

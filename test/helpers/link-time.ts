@@ -8,7 +8,7 @@ import { systemClock } from '../../lib/discord/clock.js';
 import { runArchive } from '../../lib/archive.js';
 import type { ArchiveHooks, ArchiveOptions, DpsEvent } from '../../lib/index.js';
 import { Semaphore } from '../../lib/util/semaphore.js';
-import { ManualClock } from '../../fixtures/manual-clock.js';
+import { ManualClock } from './manual-clock.js';
 import type { RunOutput } from './harness.js';
 
 // The links' time (moved by the test) and the clock a run reads it from.

@@ -1,6 +1,6 @@
 import { getEventListeners } from 'node:events';
 import t from 'tap';
-import { linkController } from '../../lib/util/link-signals.js';
+import { linkController, whenAborted } from '../../lib/util/link-signals.js';
 
 t.test('the child is aborted with the parent, with its reason', async (t) => {
   const parent = new AbortController();
@@ -36,4 +36,25 @@ t.test('no parent: a plain controller', async (t) => {
   const child = linkController(undefined);
   child.unlink();
   t.notOk(child.signal.aborted);
+});
+
+t.test('whenAborted: resolves on abort (at once when already aborted); dispose leaves no listener', async (t) => {
+  const parent = new AbortController();
+  const waiting = whenAborted(parent.signal);
+  t.equal(getEventListeners(parent.signal, 'abort').length, 1);
+  let resolved = false;
+  void waiting.aborted.then(() => {
+    resolved = true;
+  });
+  await new Promise((resolve) => setImmediate(resolve));
+  t.notOk(resolved, 'pending while the signal is not aborted');
+  parent.abort();
+  await waiting.aborted;
+  t.equal(getEventListeners(parent.signal, 'abort').length, 0);
+  await whenAborted(AbortSignal.abort()).aborted;
+  const other = new AbortController();
+  const dropped = whenAborted(other.signal);
+  dropped.dispose();
+  dropped.dispose();
+  t.equal(getEventListeners(other.signal, 'abort').length, 0, 'disposed: no listener left');
 });
