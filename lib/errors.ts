@@ -269,3 +269,8 @@ export function outputErrorKind(error: unknown): 'folder' | 'file' | undefined {
   if (OUTPUT_PATH_UNUSABLE.has(code)) return 'file';
   return undefined;
 }
+
+// The `skipped` reason of a channel that cannot be read: not_found or no_access.
+export function channelSkipReason(error: DpsError): 'not_found' | 'no_access' {
+  return error.code === 'DPS_NOT_FOUND' ? 'not_found' : 'no_access';
+}

@@ -4,7 +4,7 @@
 // read costs no message request (docs/discord-api.md#enumerating-channels-and-threads).
 
 import type { APIGuild, APIUser } from 'discord-api-types/v10';
-import { ACCESS_CODES, AccessError, hasCode, isDpsError, UsageError } from '../errors.js';
+import { ACCESS_CODES, AccessError, channelSkipReason, hasCode, isDpsError, UsageError } from '../errors.js';
 import type { ChannelContext } from '../types.js';
 import { collect } from '../util/collect.js';
 import type { DiscordClient } from './client.js';
@@ -191,7 +191,7 @@ async function* requestedChannels(run: Run): AsyncGenerator<ChannelTarget> {
       out.denied++;
       run.seen.add(channelId);
       hooks.log?.(`skipping channel ${channelId}: ${error.message}`);
-      hooks.onSkipped?.({ context: base, reason: error.code === 'DPS_NOT_FOUND' ? 'not_found' : 'no_access', detail: error.message });
+      hooks.onSkipped?.({ context: base, reason: channelSkipReason(error), detail: error.message });
     }
   }
 }

@@ -1,6 +1,7 @@
 // The NDJSON contract on stdout: one object per line, `event` names and fields are API that users'
 // scripts depend on (README "NDJSON events"). Builders live here so every event has one shape.
 
+import { channelSkipReason } from '../errors.js';
 import type { DpsError } from '../errors.js';
 import type { ChannelContext, FailedResult, MediaItem, SavedResult, SkippedItem } from '../types.js';
 
@@ -155,11 +156,6 @@ export function channelSkippedEvent(context: ChannelContext, reason: string, det
 // A channel that cannot be read (an AccessError: DPS_NOT_FOUND or DPS_ACCESS), skipped with the error's message.
 export function skippedChannel(context: ChannelContext, error: DpsError): SkippedEvent {
   return channelSkippedEvent(context, channelSkipReason(error), error.message);
-}
-
-// The `skipped` reason of a channel that cannot be read: not_found or no_access.
-export function channelSkipReason(error: DpsError): 'not_found' | 'no_access' {
-  return error.code === 'DPS_NOT_FOUND' ? 'not_found' : 'no_access';
 }
 
 export function failedEvent(result: FailedResult): FailedEvent {

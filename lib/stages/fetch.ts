@@ -14,7 +14,7 @@ import { systemClock } from '../discord/clock.js';
 import type { Clock } from '../discord/clock.js';
 import { contentTypeMismatch, isExpired, openDownload } from '../discord/download.js';
 import type { Renewal, UrlRefresher } from '../discord/refresh.js';
-import { AbortedError, DiskFullError, hasCode, isDiskFull, isDpsError, outputErrorKind, StateDiskFullError } from '../errors.js';
+import { AbortedError, DiskFullError, hasCode, isDiskFull, isDiskFullError, isDpsError, outputErrorKind } from '../errors.js';
 import type { DownloadError, DpsError } from '../errors.js';
 import { outputError } from '../fs/output-check.js';
 import type { FailedResult, ItemResult, MediaItem, SavedResult, SelectedUnit } from '../types.js';
@@ -156,7 +156,7 @@ async function transfer(item: MediaItem, claim: Claim, options: FetchOptions): P
       if (options.halt?.error) throw options.halt.error;
       if (isDiskFull(error) || hasCode(error, 'DPS_DISK_FULL')) {
         // The state's own full disk (lib/store/write-errors.ts) already names the state directory.
-        throw halt(options, error instanceof StateDiskFullError ? error : diskFull(item, options, 'writing', error));
+        throw halt(options, isDiskFullError(error, 'state') ? error : diskFull(item, options, 'writing', error));
       }
       // A local write error is not the network's: the folder refusing this file refuses every file (stop the
       // run), a path refused on its own (a folder where the file goes) fails this item; neither is retried.

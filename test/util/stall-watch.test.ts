@@ -5,7 +5,7 @@
 // test feeds them.
 import t from 'tap';
 import { getEventListeners } from 'node:events';
-import { ManualClock, settle } from '../../fixtures/manual-clock.js';
+import { ManualClock, settle } from '../helpers/manual-clock.js';
 import { StallWatch } from '../../lib/util/stall-watch.js';
 
 const GRACE = 300;
