@@ -288,6 +288,7 @@ function fetchOptions(run: RunContext): FetchOptions {
     onRetry: (retry) => run.hooks.log?.(retryLine(retry)),
     locks: run.locks,
     folders: run.folders,
+    disk: run.disk,
     halt: run.halt,
     adoptFiles: run.adoptFiles,
   };
