@@ -33,13 +33,13 @@ export function startHeapPolicy(execArgv: readonly string[], nodeOptions = ''): 
   return true;
 }
 
-// Keeps V8's young generation at or below `capBytes` (see above) until the returned function is called: its size
-// is looked at after every collection, and the factor set when the young generation reaches the cap or falls below.
+// Keeps V8's young generation at or below `capBytes` (see above) until the returned function is called. Every
+// new isolate (a worker thread) resets a growth factor below 2 to 2, so it is set again after every collection.
 export function capYoungGeneration(capBytes: number, setFlags: (flags: string) => void = setFlagsFromString): () => void {
   let capped = false;
   const check = (): void => {
     const size = getHeapSpaceStatistics().find((s) => s.space_name === 'new_space')?.space_size ?? 0;
-    if (size >= capBytes === capped) return;
+    if (size < capBytes && !capped) return;
     capped = size >= capBytes;
     setFlags(`--semi-space-growth-factor=${capped ? 1 : 2}`);
   };

@@ -298,6 +298,7 @@ function fetchOptions(run: RunContext): FetchOptions {
     onRetry: (retry) => run.hooks.log?.(retryLine(retry)),
     locks: run.locks,
     folders: run.folders,
+    disk: run.disk,
     halt: run.halt,
     adoptFiles: run.damaged, // the state lost records: files already in --out are re-adopted, not downloaded
   };

@@ -1,10 +1,11 @@
 // What a run holds open, opened in one place and closed in one place: the state, the run's stop signal (linked
-// to the caller's), the REST client, the download agent, the stall watch and progress.json.
+// to the caller's), the REST client, the download agent, the disk thread, the stall watch and progress.json.
 // They are closed once the run's work has settled, whatever happened, in the reverse order of their use.
 
 import type { Agent } from 'undici';
 import { DiscordClient } from './discord/client.js';
 import { createDownloadAgent } from './discord/download.js';
+import { DiskThread } from './fs/disk-thread.js';
 import type { RateLimitWait } from './discord/long-wait.js';
 import type { ArchiveHooks, NormalizedOptions } from './options.js';
 import type { ProgressFile } from './output/progress-file.js';
@@ -21,6 +22,7 @@ export interface RunResources {
   signal: AbortSignal;
   client: DiscordClient;
   agent: Agent; // one pool of CDN connections for every download
+  disk: DiskThread; // hashes, writes, fsyncs and renames the files, off the main thread (started with the first file)
   transfers: StallWatch; // once the run is stopping, cancels transfers that receive nothing
   progressFile?: ProgressFile | undefined; // progress.json beside the state (run-progress.ts); none when disabled
   // The state lost records (run-progress.ts): files already in --out are re-adopted, not downloaded (adopt.ts).
@@ -52,6 +54,8 @@ export async function withRunResources<T>(
     signal,
     client: new DiscordClient({ ...options.client, onLongWait: hooks.onLongWait }),
     agent: createDownloadAgent(Math.max(options.concurrency, 4), options.timeoutMs),
+    // Two batches in flight for each concurrent download, plus two (see DiskThread).
+    disk: new DiskThread({ slots: 2 * options.concurrency + 2 }),
     transfers: new StallWatch({ stop: signal, cancel: hooks.hardSignal, graceMs: options.stallGraceMs }),
     damaged: false,
   };
@@ -68,6 +72,7 @@ export async function withRunResources<T>(
     resources.transfers.close();
     resources.client.close();
     await resources.agent.close().catch(() => undefined);
+    await resources.disk.close().catch(() => undefined);
     await resources.progressFile?.close();
     await resources.store.close().catch(() => undefined);
   }

@@ -1,13 +1,14 @@
 // Which directories an output folder is made of, so that a folder swapped for a symlink (or another directory)
 // after it was checked is noticed before a file is created or renamed through it. Node has no openat/renameat:
-// every create and rename goes by path, so the path is re-checked right before each of them (atomic-write.ts)
-// and again after each rename (ARCHITECTURE.md, "Output folders that change").
+// every create and rename goes by path, so the path is re-checked right before each batch of them (disk thread,
+// atomic-write.ts) and again after a batch of renames (ARCHITECTURE.md, "Output folders that change").
 
 import fs from 'node:fs';
 import { OutputUnsafeError } from '../errors.js';
 
 // Every component from just below the archive root down to the folder itself, with the device and inode each
-// had when it was created and checked (strings: inode numbers can exceed 2^53).
+// had when it was created and checked (strings: inode numbers can exceed 2^53). Plain data: it travels to the
+// disk thread with a file's first batch.
 export interface FolderIdentity {
   dir: string; // the folder (absolute)
   paths: string[]; // its components below the root, top down; the last is `dir`

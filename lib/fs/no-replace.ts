@@ -5,10 +5,10 @@
 // crashed run renamed it there before its record was written); any other holder makes the name `taken`, and
 // the caller tries its next candidate name with the same temp file. Where the file system has no hard links,
 // a check then rename stands in (it could only lose a race against another process writing that very name).
+// Run by the disk thread (disk-thread-worker.ts), synchronously.
 
 import { createHash } from 'node:crypto';
 import fs from 'node:fs';
-import fsp from 'node:fs/promises';
 
 // What placing a temp file did: it is at the final name (placed, or an identical file was there: adopted),
 // or the name is held by something else and the temp file is still where it was.
@@ -22,45 +22,44 @@ const codeOf = (error: unknown): unknown => (error as { code?: unknown } | null)
 // What holds a final name: nothing, a symlink (the caller refuses), the same bytes, or something else.
 export type Holder = 'none' | 'symlink' | 'same' | 'other';
 
-async function hashFile(file: string): Promise<string> {
+function hashFileSync(file: string): string {
   const hash = createHash('sha256');
-  const handle = await fsp.open(file, fs.constants.O_RDONLY | (fs.constants.O_NOFOLLOW ?? 0));
+  const buffer = Buffer.allocUnsafe(1024 * 1024);
+  const fd = fs.openSync(file, fs.constants.O_RDONLY | (fs.constants.O_NOFOLLOW ?? 0));
   try {
-    for await (const chunk of handle.createReadStream({ autoClose: false })) hash.update(chunk as Buffer);
+    for (let read = fs.readSync(fd, buffer); read > 0; read = fs.readSync(fd, buffer)) hash.update(buffer.subarray(0, read));
   } finally {
-    await handle.close();
+    fs.closeSync(fd);
   }
   return hash.digest('hex');
 }
 
 // Who holds `finalPath`, compared with the temp file (its sha256 when known, else it is hashed).
-export async function holder(tempPath: string, finalPath: string, sha256: string | undefined): Promise<Holder> {
-  const existing = await fsp.lstat(finalPath).catch((error: unknown) => {
-    if (codeOf(error) === 'ENOENT') return undefined;
-    throw error;
-  });
+export function holderSync(tempPath: string, finalPath: string, sha256: string | undefined): Holder {
+  const existing = fs.lstatSync(finalPath, { throwIfNoEntry: false });
   if (existing === undefined) return 'none';
   if (existing.isSymbolicLink()) return 'symlink';
-  if (!existing.isFile() || existing.size !== (await fsp.stat(tempPath)).size) return 'other';
-  const theirs = await hashFile(finalPath);
-  return theirs === (sha256 ?? (await hashFile(tempPath))) ? 'same' : 'other';
+  if (!existing.isFile() || existing.size !== fs.statSync(tempPath).size) return 'other';
+  const theirs = hashFileSync(finalPath);
+  return theirs === (sha256 ?? hashFileSync(tempPath)) ? 'same' : 'other';
 }
 
 // Places tempPath at finalPath unless finalPath is held (see the top of this file). `onSymlink` builds the
 // error thrown when a symlink holds the name (the temp file is left for the caller to remove).
-export async function place(tempPath: string, finalPath: string, sha256: string | undefined, onSymlink: () => Error): Promise<Placement> {
+export function placeSync(tempPath: string, finalPath: string, sha256: string | undefined, onSymlink: () => Error): Placement {
   try {
-    await fsp.link(tempPath, finalPath);
+    fs.linkSync(tempPath, finalPath);
   } catch (error) {
     const code = codeOf(error);
     if (code !== 'EEXIST' && !NO_LINK.has(code)) throw error;
-    const held = await holder(tempPath, finalPath, sha256);
+    const held = holderSync(tempPath, finalPath, sha256);
     if (held === 'symlink') throw onSymlink();
     if (held === 'other') return 'taken';
-    if (held === 'none') await fsp.rename(tempPath, finalPath);
-    else await fsp.unlink(tempPath);
+    if (held === 'none')
+      fs.renameSync(tempPath, finalPath); // no hard links here: nothing was there a moment ago
+    else fs.unlinkSync(tempPath); // the same bytes are there already: adopt them
     return 'placed';
   }
-  await fsp.unlink(tempPath);
+  fs.unlinkSync(tempPath);
   return 'placed';
 }

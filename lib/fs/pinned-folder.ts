@@ -1,5 +1,5 @@
-// An output folder held open by a directory descriptor, so that the creates, links and renames of atomic-write.ts
-// in it reach that very directory even if its path is swapped for a symlink meanwhile. Node has no
+// An output folder held open by a directory descriptor, so that the disk thread's creates, links and renames in
+// it reach that very directory even if its path is swapped for a symlink meanwhile. Node has no
 // openat/linkat/renameat, but on Linux /proc/self/fd/N is resolved by the kernel to the open directory itself,
 // not to the path it was opened by: a path through it is a call relative to the descriptor (ARCHITECTURE.md,
 // "Output folders that change"). Where /proc is missing, paths are used as given and callers check afterwards.

@@ -5,7 +5,7 @@
 import { dirname } from 'node:path';
 import { DownloadError } from '../errors.js';
 import type { FolderCache } from '../fs/atomic-write.js';
-import { commitTemp, discardTemp, writeFile } from '../fs/atomic-write.js';
+import type { DiskThread } from '../fs/disk-thread.js';
 import type { MediaItem } from '../types.js';
 import type { KeyedLock } from '../util/keyed-lock.js';
 import { moveClaim } from './claim-path.js';
@@ -15,7 +15,8 @@ export interface WriteOptions extends NamingOptions {
   signal?: AbortSignal | undefined;
   locks: KeyedLock; // serialises dedupe decisions per sha256 across concurrent downloads
   folders?: FolderCache | undefined; // folders checked during this run
-  onReceived?: (() => void) | undefined; // the body has been read to its end (see writeTemp)
+  onReceived?: (() => void) | undefined; // the body has been read to its end (see DiskThread.writeFile)
+  disk: DiskThread; // hashes, writes, fsyncs and renames the files, off the main thread (one per run)
 }
 
 // A complete file in place at `path` (the claim's path once written), not yet recorded.
@@ -41,8 +42,9 @@ export async function writeItem(
       reason: 'size_mismatch',
     });
   }
-  // Straight to the final name, checked against the one size there is.
-  let file = await writeFile(dirname(claim.path), body, claim.path, {
+  // Straight to the final name (one request to the disk thread), checked against the one size there is.
+  const { disk } = options;
+  let file = await disk.writeFile(dirname(claim.path), body, claim.path, {
     expectedSize: item.size ?? expectedSize,
     signal: options.signal,
     root: options.out,
@@ -55,11 +57,11 @@ export async function writeItem(
     try {
       await moveClaim(item, claim, options); // the claim must not vouch for that file
     } catch (error) {
-      await discardTemp(temp).catch(() => undefined);
+      await disk.discardTemp(temp).catch(() => undefined);
       throw error;
     }
     const folder = await options.folders?.get(dirname(claim.path))?.catch(() => undefined); // re-checked around the commit
-    const placed = await commitTemp(temp, claim.path, file.sha256, folder);
+    const placed = await disk.commitTemp(temp, claim.path, file.sha256, folder);
     file = { sha256: file.sha256, bytes: file.bytes, ...(placed === 'taken' ? { taken: temp } : {}) };
   }
   return { path: claim.path, sha256: file.sha256, bytes: file.bytes };

@@ -1,6 +1,6 @@
 // Issue 20, item 16, attacked as an outside harness would: while a run writes into a channel folder, another
 // process swaps that folder for a symlink to a foreign directory and back, over and over (1 ms each way). The
-// per-batch device+inode re-checks (lib/fs/folder-identity.ts, atomic-write.ts) leave a window much wider
+// per-batch device+inode re-checks (lib/fs/folder-identity.ts, disk-thread-worker.ts) leave a window much wider
 // than "microseconds": files are renamed through the symlink into the foreign directory, the check after the
 // rename sees the real folder back, and the state records them `saved` at a path under --out that holds nothing.
 // The next runs exit 0 with those files missing for good. Required: nothing written outside --out, and never a

@@ -9,6 +9,7 @@ import { startFakeDiscord } from '../../fixtures/fake-discord.js';
 import type { FakeDiscord, FakeOptions } from '../../fixtures/fake-discord.js';
 import { singleChannel } from '../../fixtures/scenarios.js';
 import type { SingleChannelOptions } from '../../fixtures/scenarios.js';
+import { DiskThread } from '../../lib/fs/disk-thread.js';
 import { flatten } from '../../lib/stages/flatten.js';
 import { openStore } from '../../lib/store/open.js';
 import type { Store } from '../../lib/store/store.js';
@@ -22,6 +23,7 @@ export interface StageWorld {
   store: Store;
   out: string;
   locks: KeyedLock;
+  disk: DiskThread; // the run's writer (started with the first file, closed at the end of the test)
 }
 
 // A channel of `messages` messages with one image each (unless `channel` says otherwise), read as MediaItems.
@@ -47,7 +49,7 @@ export async function stageWorld(t: Test, channel: SingleChannelOptions = {}, fa
   const dir = t.testdir();
   const store = await openStore(join(dir, 'state'));
   t.teardown(() => store.close());
-  return { fake, context, items, store, out: join(dir, 'out'), locks: new KeyedLock() };
+  return { fake, context, items, store, out: join(dir, 'out'), locks: new KeyedLock(), disk: diskFor(t) };
 }
 
 // A MediaItem with no CDN behind it (for the stages that never download).
@@ -72,8 +74,15 @@ export function localItem(context: ChannelContext, id: string, over: Partial<Med
   };
 }
 
+// A disk thread for the test, closed when it ends.
+export function diskFor(t: Test): DiskThread {
+  const disk = new DiskThread();
+  t.teardown(() => disk.close());
+  return disk;
+}
+
 // A real LevelDB state and an output folder, with no fake Discord.
-export async function localWorld(t: Test): Promise<{ store: Store; out: string; context: ChannelContext; locks: KeyedLock }> {
+export async function localWorld(t: Test): Promise<{ store: Store; out: string; context: ChannelContext; locks: KeyedLock; disk: DiskThread }> {
   const dir = t.testdir();
   const store = await openStore(join(dir, 'state'));
   t.teardown(() => store.close());
@@ -82,5 +91,6 @@ export async function localWorld(t: Test): Promise<{ store: Store; out: string; 
     out: join(dir, 'out'),
     context: { guild_id: '100000000000000001', guild_name: 'G', channel_id: '100000000000000002', channel_name: 'c' },
     locks: new KeyedLock(),
+    disk: diskFor(t),
   };
 }

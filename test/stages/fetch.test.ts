@@ -26,6 +26,7 @@ function optionsFor(world: StageWorld, agent: Dispatcher, over: Partial<FetchOpt
     namePattern: '{message_id}_{filename}',
     store: world.store,
     locks: world.locks,
+    disk: world.disk,
     retries: 0,
     backoffMs: 1,
     ...over,
