@@ -144,6 +144,11 @@ export function runProcess(
   });
 }
 
+// The first channel of the fake, archived into `dir`: the arguments every single-channel scenario starts with.
+export function channelArgs(fake: FakeInfo, dir: { out: string; state: string }): string[] {
+  return ['--server-id', fake.guild_id, '--channel-id', fake.channel_ids[0]!, '--out', dir.out, '--state', dir.state];
+}
+
 // `node bin/dps.js ...` against a fake, with the token and API in the environment (as a user would).
 export function runDps(fake: FakeInfo, args: string[], onSpawn?: (child: ChildProcess) => void, nodeArgs: string[] = []): Promise<ProcessRun> {
   const options: Parameters<typeof runProcess>[2] = { env: { DISCORD_TOKEN: fake.token, DISCORD_API_URL: fake.api } };

@@ -5,7 +5,7 @@
 
 import { statfsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { log, median, round, runDps, runScript, scratch, startFake } from '../common.js';
+import { log, median, round, runDps, runScript, scratch, startFake, channelArgs } from '../common.js';
 import type { BenchContext, ScenarioResult } from '../common.js';
 import { mixedSize } from '../sizes.js';
 
@@ -52,18 +52,7 @@ export async function downloads(ctx: BenchContext): Promise<ScenarioResult> {
             mbs[which].push(result.mbPerSecond as number);
             cpu[which].push(script.cpuSeconds);
           } else {
-            const r = await runDps(fake, [
-              '--server-id',
-              fake.guild_id,
-              '--channel-id',
-              fake.channel_ids[0]!,
-              '--out',
-              dir.out,
-              '--state',
-              dir.state,
-              '--concurrency',
-              String(concurrency),
-            ]);
+            const r = await runDps(fake, [...channelArgs(fake, dir), '--concurrency', String(concurrency)]);
             if (r.code !== 0 || r.summary?.bytes !== total) throw new Error(`dps exited ${r.code}, ${r.summary?.bytes} of ${total} bytes: ${r.stderr}`);
             mbs.dps.push(r.summary.bytes / 1e6 / (r.summary.elapsed_ms / 1000));
             dpsWallMBs.push(r.summary.bytes / 1e6 / (r.wallMs / 1000));

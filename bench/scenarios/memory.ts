@@ -1,6 +1,6 @@
 // memory: peak RSS of `node bin/dps.js` for 100,000 and 1,000,000 messages (1% images), and a long scan with no images.
 
-import { log, median, round, runDps, scratch, startFake } from '../common.js';
+import { log, median, round, runDps, scratch, startFake, channelArgs } from '../common.js';
 import type { BenchContext, ScenarioResult } from '../common.js';
 import { UNLIMITED } from '../sizes.js';
 
@@ -12,18 +12,7 @@ async function peak(messages: number, imageRatio: number, runs: number): Promise
     for (let run = 0; run < runs; run++) {
       const dir = await scratch('memory');
       try {
-        const r = await runDps(fake, [
-          '--server-id',
-          fake.guild_id,
-          '--channel-id',
-          fake.channel_ids[0]!,
-          '--out',
-          dir.out,
-          '--state',
-          dir.state,
-          '--global-rate-limit',
-          '100000',
-        ]);
+        const r = await runDps(fake, [...channelArgs(fake, dir), '--global-rate-limit', '100000']);
         if (r.code !== 0 || r.summary?.messages !== messages) throw new Error(`dps exited ${r.code} after ${r.summary?.messages} messages: ${r.stderr}`);
         rss.push(r.peakRssMB);
         perSecond.push((messages / r.summary.elapsed_ms) * 1000);

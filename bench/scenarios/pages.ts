@@ -1,6 +1,6 @@
 // pages: a 1,000,000-message channel with 1% images and rate limits off, dps vs sequential raw page fetch + JSON.parse.
 
-import { log, median, runDps, runScript, scratch, startFake } from '../common.js';
+import { log, median, runDps, runScript, scratch, startFake, channelArgs } from '../common.js';
 import type { BenchContext, ScenarioResult } from '../common.js';
 import { UNLIMITED } from '../sizes.js';
 
@@ -17,18 +17,7 @@ export async function pages(ctx: BenchContext): Promise<ScenarioResult> {
       if (result.messages !== messages) throw new Error(`baseline saw ${result.messages} of ${messages} messages`);
       const dir = await scratch('pages');
       try {
-        const r = await runDps(fake, [
-          '--server-id',
-          fake.guild_id,
-          '--channel-id',
-          fake.channel_ids[0]!,
-          '--out',
-          dir.out,
-          '--state',
-          dir.state,
-          '--global-rate-limit',
-          '100000',
-        ]);
+        const r = await runDps(fake, [...channelArgs(fake, dir), '--global-rate-limit', '100000']);
         if (r.code !== 0 || r.summary?.messages !== messages) throw new Error(`dps exited ${r.code} after ${r.summary?.messages} messages: ${r.stderr}`);
         const perSecond = (r.summary.messages / r.summary.elapsed_ms) * 1000;
         ours.push(perSecond);

@@ -4,7 +4,7 @@
 import { existsSync, statfsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { ROOT, log, median, runDps, runProcess, runScript, scratch, startFake } from '../common.js';
+import { ROOT, log, median, runDps, runProcess, runScript, scratch, startFake, channelArgs } from '../common.js';
 import type { BenchContext, ScenarioResult } from '../common.js';
 import { mixedSize } from '../sizes.js';
 
@@ -57,18 +57,7 @@ export async function peers(ctx: BenchContext): Promise<ScenarioResult> {
             if (result.bytes !== total) throw new Error(`peer wrote ${result.bytes} of ${total} bytes`);
             peer.push(result.mbPerSecond);
           } else {
-            const r = await runDps(fake, [
-              '--server-id',
-              fake.guild_id,
-              '--channel-id',
-              fake.channel_ids[0]!,
-              '--out',
-              dir.out,
-              '--state',
-              dir.state,
-              '--concurrency',
-              String(concurrency),
-            ]);
+            const r = await runDps(fake, [...channelArgs(fake, dir), '--concurrency', String(concurrency)]);
             if (r.code !== 0) throw new Error(`dps exited ${r.code}`);
             ours.push(r.summary!.bytes / 1e6 / (r.summary!.elapsed_ms / 1000));
           }

@@ -1,6 +1,6 @@
 // resume: a no-op re-run of an archived channel: message requests made and wall time (vs bare process start).
 
-import { CLI, log, median, runDps, runProcess, scratch, startFake } from '../common.js';
+import { CLI, log, median, runDps, runProcess, scratch, startFake, channelArgs } from '../common.js';
 import type { BenchContext, ScenarioResult } from '../common.js';
 
 export async function resume(ctx: BenchContext): Promise<ScenarioResult> {
@@ -11,7 +11,7 @@ export async function resume(ctx: BenchContext): Promise<ScenarioResult> {
   const requests: number[] = [];
   const starts: number[] = [];
   try {
-    const args = ['--server-id', fake.guild_id, '--channel-id', fake.channel_ids[0]!, '--out', dir.out, '--state', dir.state];
+    const args = channelArgs(fake, dir);
     const first = await runDps(fake, args);
     if (first.code !== 0) throw new Error(`first run exited ${first.code}: ${first.stderr}`);
     for (let run = 0; run < Math.max(3, ctx.runs); run++) {
