@@ -10,7 +10,7 @@ import t from 'tap';
 import type { AttachmentSpec, MessageSpec } from '../../fixtures/generate.js';
 import { singleChannel } from '../../fixtures/scenarios.js';
 import { listFiles } from '../helpers/harness.js';
-import { fakeFor, firstTarget, ofEvent, runDps, schemaProblems } from './helpers.js';
+import { fakeFor, firstTarget, ofEvent, runDps, schemaProblems, channelArgs } from './helpers.js';
 
 const png = (filename: string, size: number): AttachmentSpec => ({ filename, contentType: 'image/png', size, width: 10, height: 10 });
 
@@ -26,27 +26,10 @@ t.test('{date} names, hostile twins and forwards: one file per saved event, each
   const fake = await fakeFor(t, {
     scenario: singleChannel({ seed: 22, messages: 30, gapRate: 0, imageRatio: 1, spacingMs: 60_000, sizes: [500, 4_000], overrides }),
   });
-  const { G, C } = firstTarget(fake);
+  const { C } = firstTarget(fake);
   const dir = t.testdir();
   const out = join(dir, 'out');
-  const args = [
-    '--server-id',
-    G,
-    '--channel-id',
-    C,
-    '--api',
-    fake.api,
-    '--out',
-    out,
-    '--state',
-    join(dir, 'state'),
-    '--name-pattern',
-    '{date}',
-    '--concurrency',
-    '32',
-    '--types',
-    'all',
-  ];
+  const args = [...channelArgs(fake, out, join(dir, 'state')), '--name-pattern', '{date}', '--concurrency', '32', '--types', 'all'];
   const run1 = await runDps(args, { env: { DISCORD_TOKEN: fake.token } });
   t.equal(run1.code, 0, `exit 0 (stderr: ${run1.stderr})`);
   fake.appendMessages(C, 10, { imageRatio: 1 }); // more files of the same day: every one renders to the same name

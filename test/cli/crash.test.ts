@@ -14,7 +14,7 @@ import { singleChannel } from '../../fixtures/scenarios.js';
 import { TEMP_SUFFIX } from '../../lib/fs/atomic-write.js';
 import { collect, listFiles, sha256File } from '../helpers/harness.js';
 import { assertExact } from '../helpers/verify.js';
-import { fakeFor, firstTarget, ofEvent, runDps, schemaProblems, stackLines, startCli } from './helpers.js';
+import { fakeFor, firstTarget, ofEvent, runDps, schemaProblems, stackLines, startCli, channelArgs } from './helpers.js';
 import type { Finished, Line } from './helpers.js';
 
 // ~150 messages with 1-3 small images each; every CDN response is delayed, so a run lasts long enough to be
@@ -24,14 +24,13 @@ async function slowFake(t: Test, seed: number): Promise<FakeDiscord> {
 }
 
 function setup(t: Test, fake: FakeDiscord): { args: string[]; out: string; state: string; env: Record<string, string> } {
-  const { G, C } = firstTarget(fake);
   const dir = t.testdir();
   const out = join(dir, 'out');
   const state = join(dir, 'state');
   return {
     out,
     state,
-    args: ['--server-id', G, '--channel-id', C, '--api', fake.api, '--out', out, '--state', state, '--types', 'all', '--concurrency', '4', '--no-progress'],
+    args: [...channelArgs(fake, out, state), '--types', 'all', '--concurrency', '4', '--no-progress'],
     env: { DISCORD_TOKEN: fake.token },
   };
 }
@@ -237,26 +236,10 @@ t.test('stdout closed by the reader (| head -n 3): exit 0, no EPIPE trace, and a
 // nothing and downloading nothing twice"). Killed four times, 32 downloads in flight, then run to the end.
 t.test('kill -9 mid-run: a file complete on disk is not downloaded again', async (t) => {
   const fake = await fakeFor(t, { scenario: singleChannel({ seed: 7, messages: 400, gapRate: 0, imageRatio: 1, sizes: [500, 60_000] }), cdnLatencyMs: 20 });
-  const { G, C } = firstTarget(fake);
+  const { C } = firstTarget(fake);
   const dir = t.testdir();
   const out = join(dir, 'out');
-  const args = [
-    '--server-id',
-    G,
-    '--channel-id',
-    C,
-    '--api',
-    fake.api,
-    '--out',
-    out,
-    '--state',
-    join(dir, 'state'),
-    '--concurrency',
-    '32',
-    '--types',
-    'all',
-    '--quiet',
-  ];
+  const args = [...channelArgs(fake, out, join(dir, 'state')), '--concurrency', '32', '--types', 'all', '--quiet'];
   const env = { DISCORD_TOKEN: fake.token };
   const idBySha = new Map([...fake.expected({ channelId: C })].map((e) => [e.sha256, e.attachment_id]));
   const onDisk = new Set<string>();

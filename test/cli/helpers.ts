@@ -23,6 +23,12 @@ export async function fakeFor(t: Test, options: FakeOptions): Promise<FakeDiscor
   return fake;
 }
 
+// The arguments that point a scrape at the fake's first channel, with --out and --state given.
+export function channelArgs(fake: FakeDiscord, out: string, state: string): string[] {
+  const { G, C } = firstTarget(fake);
+  return ['--server-id', G, '--channel-id', C, '--api', fake.api, '--out', out, '--state', state];
+}
+
 // The first guild and its first text channel of the fake's scenario.
 export function firstTarget(fake: FakeDiscord): { G: string; C: string } {
   const guild = fake.scenario.guilds[0]!;

@@ -8,36 +8,20 @@ import { mkdirSync, readdirSync, renameSync, symlinkSync, unlinkSync } from 'nod
 import { dirname, isAbsolute, join } from 'node:path';
 import { singleChannel } from '../../fixtures/scenarios.js';
 import { collect, listFiles, sha256File } from '../helpers/harness.js';
-import { fakeFor, firstTarget, ofEvent, runDps, schemaProblems, startCli } from './helpers.js';
+import { fakeFor, firstTarget, ofEvent, runDps, schemaProblems, startCli, channelArgs } from './helpers.js';
 
 t.test('a channel folder swapped for a symlink mid-run: nothing outside --out, output_unsafe, exact re-run', async (t) => {
   // One file per message (no images, one other file each), so the first file's `saved` event comes while the
   // second file's response is held.
   const scenario = singleChannel({ seed: 73, messages: 12, imageRatio: 0, otherRatio: 1, gapRate: 0, sizes: [2_000, 20_000] });
   const fake = await fakeFor(t, { scenario, cdnHoldAfter: 1 });
-  const { G, C } = firstTarget(fake);
+  const { C } = firstTarget(fake);
   const dir = t.testdir();
   const out = join(dir, 'out');
   const outside = join(dir, 'outside');
   const moved = join(dir, 'moved-away');
   mkdirSync(outside);
-  const args = [
-    '--server-id',
-    G,
-    '--channel-id',
-    C,
-    '--api',
-    fake.api,
-    '--out',
-    out,
-    '--state',
-    join(dir, 'state'),
-    '--types',
-    'all',
-    '--concurrency',
-    '1',
-    '--no-progress',
-  ];
+  const args = [...channelArgs(fake, out, join(dir, 'state')), '--types', 'all', '--concurrency', '1', '--no-progress'];
   const env = { DISCORD_TOKEN: fake.token };
   const running = startCli(args, { env });
   await running.waitFor(1, ofEvent('saved'));
