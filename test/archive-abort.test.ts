@@ -3,8 +3,8 @@
 // completes the archive exactly.
 
 import t from 'tap';
+import { baseOptions } from './helpers/verify.js';
 import { getEventListeners } from 'node:events';
-import { join } from 'node:path';
 import { setImmediate as nextTurn } from 'node:timers/promises';
 import { startFakeDiscord } from '../fixtures/fake-discord.js';
 import { singleChannel } from '../fixtures/scenarios.js';
@@ -24,15 +24,7 @@ t.test('abort mid-run, then resume', async (t) => {
   const dir = t.testdir();
   const guild = fake.scenario.guilds[0]!;
   const channel = guild.channels[0]!;
-  const options = {
-    token: fake.token,
-    api: fake.api,
-    guildId: guild.id,
-    channelIds: [channel.id],
-    out: join(dir, 'out'),
-    state: join(dir, 'state'),
-    types: 'all',
-  };
+  const options = baseOptions(fake, dir, channel.id);
 
   const controller = new AbortController();
   const first: DpsEvent[] = [];
@@ -93,16 +85,7 @@ t.test('abort after part of the walk down is done: the resume skips that span an
   const dir = t.testdir();
   const guild = fake.scenario.guilds[0]!;
   const channel = guild.channels[0]!;
-  const options = {
-    token: fake.token,
-    api: fake.api,
-    guildId: guild.id,
-    channelIds: [channel.id],
-    out: join(dir, 'out'),
-    state: join(dir, 'state'),
-    types: 'all',
-    concurrency: 2,
-  };
+  const options = { ...baseOptions(fake, dir, channel.id), concurrency: 2 };
   const expected = await collect(fake.expected({ channelId: channel.id }));
 
   const controller = new AbortController();

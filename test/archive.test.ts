@@ -2,6 +2,7 @@
 // no-op resume, duplicates, hostile names, filters, and the cursor never skipping or repeating anything.
 
 import t from 'tap';
+import { baseOptions } from './helpers/verify.js';
 import { existsSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { startFakeDiscord } from '../fixtures/fake-discord.js';
@@ -21,15 +22,7 @@ t.test('a channel is archived completely and exactly, then incrementally', async
   const dir = t.testdir();
   const guild = fake.scenario.guilds[0]!;
   const channel = guild.channels[0]!;
-  const base = {
-    token: fake.token,
-    api: fake.api,
-    guildId: guild.id,
-    channelIds: [channel.id],
-    out: join(dir, 'out'),
-    state: join(dir, 'state'),
-    types: 'all',
-  };
+  const base = baseOptions(fake, dir, channel.id);
 
   const first = await runLibrary(base);
   t.equal(first.result.exitCode, 0, 'exit code 0');

@@ -66,3 +66,19 @@ export function baseOptions(fake: FakeDiscord, dir: string, channelId: string) {
   const guild = fake.scenario.guilds[0]!;
   return { token: fake.token, api: fake.api, guildId: guild.id, channelIds: [channelId], out: join(dir, 'out'), state: join(dir, 'state'), types: 'all' };
 }
+
+// The failed reasons README documents (besides http_<status>): a test fails on any other.
+const DOCUMENTED_REASONS = [
+  'expired',
+  'size_mismatch',
+  'network',
+  'refused_host',
+  'too_many_redirects',
+  'output_unwritable',
+  'invalid_attachment',
+  'content_type_mismatch',
+  'output_unsafe',
+];
+export function isDocumentedReason(reason: string): boolean {
+  return DOCUMENTED_REASONS.includes(reason) || /^http_\d{3}$/.test(reason);
+}
