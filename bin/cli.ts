@@ -154,8 +154,25 @@ function scrapeFlags(y: Argv): Argv {
         .join(' ')}`,
       group: 'Output:',
     })
-    .option('concurrency', { type: 'number', default: DEFAULTS.concurrency, describe: 'parallel downloads', group: 'Speed:' })
-    .option('channel-concurrency', { type: 'number', default: DEFAULTS.channelConcurrency, describe: 'channels archived at once', group: 'Speed:' })
+    .option('concurrency', {
+      type: 'string',
+      default: DEFAULTS.concurrency,
+      describe: 'parallel downloads: auto (start at 8, grow while throughput rises, halve on CDN 429/503/resets) or a fixed number',
+      group: 'Speed:',
+    })
+    .option('max-concurrency', { type: 'number', default: DEFAULTS.maxConcurrency, describe: 'the most parallel downloads auto may reach', group: 'Speed:' })
+    .option('channel-concurrency', {
+      type: 'string',
+      default: DEFAULTS.channelConcurrency,
+      describe: 'channels archived at once: auto (largest first, more while the API rate has headroom under the global limit) or a fixed number',
+      group: 'Speed:',
+    })
+    .option('max-channel-concurrency', {
+      type: 'number',
+      default: DEFAULTS.maxChannelConcurrency,
+      describe: 'the most channels auto may archive at once',
+      group: 'Speed:',
+    })
     .option('global-rate-limit', {
       type: 'number',
       default: DEFAULTS.globalRateLimit,
@@ -282,8 +299,10 @@ async function scrape(args: Record<string, unknown>, controller: AbortController
     out: String(args.out),
     state: String(args.state),
     types: String(args.types),
-    concurrency: Number(args.concurrency),
-    channelConcurrency: Number(args['channel-concurrency']),
+    concurrency: String(args.concurrency),
+    maxConcurrency: Number(args['max-concurrency']),
+    channelConcurrency: String(args['channel-concurrency']),
+    maxChannelConcurrency: Number(args['max-channel-concurrency']),
     namePattern: String(args['name-pattern']),
     fromStart: Boolean(args['from-start']) || args.resume === false, // --no-resume is --from-start
     embeds: Boolean(args.embeds),

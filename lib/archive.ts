@@ -124,7 +124,7 @@ async function archiveAll(resources: RunResources, options: NormalizedOptions, h
     ...resources,
     options,
     hooks,
-    pool: hooks.pool ?? new Semaphore(options.concurrency),
+    pool: hooks.pool ?? new Semaphore(options.concurrency === 'auto' ? 8 : options.concurrency),
     refresher: new UrlRefresher(resources.client, signal, undefined, hooks.clock),
     locks: new KeyedLock(),
     folders: new Map(),
@@ -154,7 +154,7 @@ async function archiveTargets(run: RunContext, tally: Tally, outcome: Outcome): 
     const channels = options.failOnChannelError
       ? await collect(targets.channels)
       : readAhead(targets.channels, () => resolving.controller.abort(signal.reason));
-    await runConcurrently(channels, options.channelConcurrency, signal, (target) =>
+    await runConcurrently(channels, options.channelConcurrency === 'auto' ? 3 : options.channelConcurrency, signal, (target) =>
       counted(tally, target, async (counts) => {
         try {
           await archiveChannel(run, target, counts);
@@ -185,7 +185,7 @@ async function retryOrphans(run: RunContext, guild: Guild, tally: Tally): Promis
   const requested = new Set(options.channelIds);
   const wanted = (id: string): boolean => !archived.has(id) && !options.excludeChannelIds.has(id) && (options.allChannels || requested.has(id));
   const orphans = await failedChannels(run.store, guild, wanted, signal);
-  await runConcurrently(orphans, options.channelConcurrency, signal, async (target) => {
+  await runConcurrently(orphans, options.channelConcurrency === 'auto' ? 3 : options.channelConcurrency, signal, async (target) => {
     if (target.context.parent_id !== undefined && !options.threads) return;
     await counted(tally, target, (counts) =>
       retryFailed(run, target, counts).catch((error: unknown) => {

@@ -27,8 +27,10 @@ export const DEFAULTS = {
   types: DEFAULT_TYPES.join(','),
   namePattern: DEFAULT_NAME_PATTERN,
   threads: true,
-  concurrency: 8,
-  channelConcurrency: 3,
+  concurrency: 'auto', // adaptive (lib/stages/download-pool.ts): starts at 8, never above maxConcurrency
+  maxConcurrency: 64,
+  channelConcurrency: 'auto', // from the limits (lib/run-schedule.ts), never above maxChannelConcurrency
+  maxChannelConcurrency: 64,
   globalRateLimit: NETWORK_DEFAULTS.globalPerSecond, // Discord's global limit, requests per second per bot
   retries: NETWORK_DEFAULTS.retries,
   backoffMs: NETWORK_DEFAULTS.backoffMs,
@@ -54,8 +56,10 @@ export interface ArchiveOptions {
   state?: string;
   types?: string | readonly string[];
   maxSize?: number | string;
-  concurrency?: number;
-  channelConcurrency?: number;
+  concurrency?: number | string; // parallel downloads: a number pins it; 'auto' adapts to the CDN ['auto']
+  maxConcurrency?: number; // the cap of 'auto' downloads [64]
+  channelConcurrency?: number | string; // channels archived at once: a number pins it; 'auto' schedules from the limits ['auto']
+  maxChannelConcurrency?: number; // the cap of 'auto' channels [64]
   namePattern?: string;
   after?: string; // ISO date or message id
   before?: string;
@@ -147,8 +151,10 @@ export function normalizeOptions(options: ArchiveOptions) {
     state: resolve(options.state ?? DEFAULTS.state),
     types,
     maxSize: options.maxSize === undefined ? undefined : parseSize(options.maxSize),
-    concurrency: positiveInt(options.concurrency ?? DEFAULTS.concurrency, '--concurrency', 64),
-    channelConcurrency: positiveInt(options.channelConcurrency ?? DEFAULTS.channelConcurrency, '--channel-concurrency', 64),
+    concurrency: autoOrInt(options.concurrency ?? DEFAULTS.concurrency, '--concurrency', MAX_CONCURRENCY),
+    maxConcurrency: positiveInt(options.maxConcurrency ?? DEFAULTS.maxConcurrency, '--max-concurrency', MAX_CONCURRENCY),
+    channelConcurrency: autoOrInt(options.channelConcurrency ?? DEFAULTS.channelConcurrency, '--channel-concurrency', MAX_CONCURRENCY),
+    maxChannelConcurrency: positiveInt(options.maxChannelConcurrency ?? DEFAULTS.maxChannelConcurrency, '--max-channel-concurrency', MAX_CONCURRENCY),
     namePattern,
     after,
     before,
@@ -182,6 +188,24 @@ function requireId(value: unknown, flag: string): string {
   const text = String(value ?? '').trim();
   if (!isSnowflake(text) || text === '0') throw new UsageError(`${flag} must be a Discord id (a number like 123456789012345678), got "${text}"`);
   return text;
+}
+
+// The highest number --concurrency, --channel-concurrency and their caps accept.
+const MAX_CONCURRENCY = 256;
+
+// 'auto' or an integer from 1 to max (a numeric string from the command line too).
+function autoOrInt(value: number | string, flag: string, max: number): number | 'auto' {
+  if (value === 'auto') return 'auto';
+  const number = typeof value === 'string' && /^\s*\d+\s*$/.test(value) ? Number(value) : value;
+  if (typeof number !== 'number' || !Number.isInteger(number) || number < 1 || number > max) {
+    throw new UsageError(`${flag} must be auto or an integer from 1 to ${max}, got ${String(value)}`);
+  }
+  return number;
+}
+
+// The most downloads a run may have in flight at once: a pinned --concurrency, or the cap of 'auto'.
+export function downloadCap(options: Pick<NormalizedOptions, 'concurrency' | 'maxConcurrency'>): number {
+  return options.concurrency === 'auto' ? options.maxConcurrency : options.concurrency;
 }
 
 function positiveInt(value: number, flag: string, max: number): number {

@@ -7,6 +7,7 @@ import { DiscordClient } from './discord/client.js';
 import { createDownloadAgent } from './discord/download.js';
 import { DiskThread } from './fs/disk-thread.js';
 import type { RateLimitWait } from './discord/long-wait.js';
+import { downloadCap } from './options.js';
 import type { ArchiveHooks, NormalizedOptions } from './options.js';
 import type { ProgressFile } from './output/progress-file.js';
 import { startProgressFile } from './run-progress.js';
@@ -53,9 +54,9 @@ export async function withRunResources<T>(
     stop,
     signal,
     client: new DiscordClient({ ...options.client, onLongWait: hooks.onLongWait }),
-    agent: createDownloadAgent(Math.max(options.concurrency, 4), options.timeoutMs),
+    agent: createDownloadAgent(Math.max(downloadCap(options), 4), options.timeoutMs),
     // Two batches in flight for each concurrent download, plus two (see DiskThread).
-    disk: new DiskThread({ slots: 2 * options.concurrency + 2 }),
+    disk: new DiskThread({ slots: 2 * downloadCap(options) + 2 }),
     transfers: new StallWatch({ stop: signal, cancel: hooks.hardSignal, graceMs: options.stallGraceMs }),
     damaged: false,
   };

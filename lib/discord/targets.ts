@@ -44,7 +44,7 @@ export interface TargetOptions {
   threads: boolean;
   includeNsfw: boolean;
   failOnChannelError: boolean;
-  channelConcurrency: number;
+  channelConcurrency: number | 'auto';
 }
 
 // A channel left out, for the caller to report (the run prints it as a `skipped` event).
@@ -124,7 +124,7 @@ async function* allChannels(run: Run): AsyncGenerator<ChannelTarget> {
     skipNsfw: !options.includeNsfw,
     threadsOf: (channel) => !excluded(channel.id),
     warn: hooks.log,
-    listConcurrency: Math.min(8, options.channelConcurrency),
+    listConcurrency: options.channelConcurrency === 'auto' ? 8 : Math.min(8, options.channelConcurrency),
   });
   for await (const entry of entries) {
     if (!entry.is_thread) names.set(entry.id, entry.name);
