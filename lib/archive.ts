@@ -31,6 +31,7 @@ import { findArchived } from './stages/archived.js';
 import type { ArchivedOptions } from './stages/archived.js';
 import { checkpoint } from './stages/checkpoint.js';
 import { emitEvents } from './stages/events.js';
+import { createDownloadPool } from './stages/download-pool.js';
 import { failedItems } from './stages/failed.js';
 import { fetchFiles } from './stages/fetch.js';
 import type { FetchOptions } from './stages/fetch.js';
@@ -43,7 +44,6 @@ import { KeyedLock } from './util/keyed-lock.js';
 import { linkController } from './util/link-signals.js';
 import { readAhead } from './util/read-ahead.js';
 import { runConcurrently } from './util/run-concurrently.js';
-import { Semaphore } from './util/semaphore.js';
 import { maxSnowflake } from './util/snowflake.js';
 import { steps, through } from './util/steps.js';
 
@@ -57,7 +57,7 @@ export interface ArchiveResult {
 interface RunContext extends RunResources {
   options: NormalizedOptions;
   hooks: ArchiveHooks;
-  pool: Semaphore;
+  pool: FetchOptions['pool'];
   refresher: UrlRefresher;
   locks: KeyedLock;
   folders: FolderCache; // output folders created and checked during this run
@@ -124,7 +124,7 @@ async function archiveAll(resources: RunResources, options: NormalizedOptions, h
     ...resources,
     options,
     hooks,
-    pool: hooks.pool ?? new Semaphore(options.concurrency === 'auto' ? 8 : options.concurrency),
+    pool: hooks.pool ?? createDownloadPool(options),
     refresher: new UrlRefresher(resources.client, signal, undefined, hooks.clock),
     locks: new KeyedLock(),
     folders: new Map(),

@@ -13,6 +13,7 @@ import { validatePattern } from './fs/safe-name.js';
 import type { Counts, DpsEvent } from './output/events.js';
 import { DEFAULT_TYPES, parseTypes } from './util/file-types.js';
 import { parseDuration } from './util/duration.js';
+import type { DownloadPool } from './stages/download-pool.js';
 import type { Semaphore } from './util/semaphore.js';
 import type { ProgressFileOptions } from './output/progress-file.js';
 
@@ -89,7 +90,7 @@ export interface ArchiveHooks {
   log?: (line: string) => void;
   signal?: AbortSignal | undefined; // stop: no new pages or downloads; files being transferred are finished
   hardSignal?: AbortSignal | undefined; // cancel transfers in flight too (their temp files are removed)
-  pool?: Semaphore; // share one download pool between several archive() calls
+  pool?: DownloadPool | Semaphore; // share one download pool between several archive() calls (a Semaphore: fixed)
   onStart?: (totals: () => Counts) => void; // live totals, for a progress display
   progressFile?: ProgressFileOptions | false; // progress.json beside the state (lib/output/progress-file.ts); false: none
   // For tests: the time signed links expire by, for the downloads and the link refresher (lib/discord/clock.ts), so

@@ -26,6 +26,8 @@ import { adoptExisting } from './adopt.js';
 import { claimPath, itemFolder } from './claim-path.js';
 import type { Claim } from './claim-path.js';
 import { dedupe } from './dedupe.js';
+import { asDownloadPool, isCongestion } from './download-pool.js';
+import type { DownloadPool } from './download-pool.js';
 import { describeFailure, failedResult, failureReason } from './failure.js';
 import { folderTurn } from './folder-gate.js';
 import { resolveKnown } from './reference.js';
@@ -38,7 +40,8 @@ const MAX_REFRESHES = 3;
 export interface FetchOptions extends WriteOptions {
   // Cancels transfers already started; `signal` only stops new ones (so SIGINT finishes in-flight files).
   transferSignal?: AbortSignal | undefined;
-  pool: Semaphore; // shared download slots
+  // The run's download slots (download-pool.ts), told how each transfer went; a plain Semaphore is a fixed pool.
+  pool: DownloadPool | Semaphore;
   agent: Dispatcher;
   refresher?: UrlRefresher | undefined;
   clock?: Clock | undefined; // the time links expire by (a test moves it) [the system clock]
@@ -67,17 +70,22 @@ export interface RetryNotice {
   detail: string;
 }
 
+// FetchOptions with the pool as a DownloadPool.
+type Fetching = FetchOptions & { pool: DownloadPool };
+
 // Yields one result per unit, in input order; marks, skipped and archived items pass straight through.
 export function fetchFiles(source: AsyncIterable<SelectedUnit>, options: FetchOptions): AsyncGenerator<ItemResult> {
-  const window = Math.max(16, options.pool.size * 8); // units between input and output
-  return orderedParallel(source, async (unit): Promise<ItemResult> => (unit.kind === 'item' ? fetchItem(unit, options) : unit), {
+  const fetching: Fetching = { ...options, pool: asDownloadPool(options.pool) };
+  // Units between input and output: enough to keep the pool's highest limit busy, not only its current one.
+  const window = Math.max(16, fetching.pool.cap * 8);
+  return orderedParallel(source, async (unit): Promise<ItemResult> => (unit.kind === 'item' ? fetchItem(unit, fetching) : unit), {
     window,
     signal: options.signal,
   });
 }
 
 // One item through the steps above. One attachment id is handled by one item at a time.
-async function fetchItem(item: MediaItem, options: FetchOptions): Promise<ItemResult> {
+async function fetchItem(item: MediaItem, options: Fetching): Promise<ItemResult> {
   return options.locks.run(`attachment:${item.attachment_id}`, async () => {
     const known = await lookUpKnown(item, options);
     if (known !== 'download') return known;
@@ -105,7 +113,7 @@ async function lookUpKnown(item: MediaItem, options: FetchOptions): Promise<Item
 // An item the store does not know: recorded gone or invalid, adopted from an earlier run's file, or claimed and
 // downloaded. The claim is made here once, before the first GET, kept across retries (write.ts moves it past a
 // taken name) and released here. A permanent failure becomes a `failed` result, fatal errors throw.
-async function fetchNew(item: MediaItem, options: FetchOptions): Promise<ItemResult> {
+async function fetchNew(item: MediaItem, options: Fetching): Promise<ItemResult> {
   if (item.gone !== undefined) return { kind: 'skipped', item, reason: 'deleted', detail: item.gone }; // recorded gone: never again
   if (item.invalid !== undefined) return failedResult(item, undefined, 'invalid_attachment', item.invalid); // nothing to fetch
   // An item the state does not know whose file an earlier run already wrote: recorded, not downloaded again.
@@ -130,7 +138,7 @@ async function fetchNew(item: MediaItem, options: FetchOptions): Promise<ItemRes
 // The download attempts, with retries and link refreshes. Expired links are refreshed (at most MAX_REFRESHES
 // times, outside the download slot) without using up a retry: a link can expire again while its item waits for
 // a slot when the links' lifetime is short.
-async function transfer(item: MediaItem, claim: Claim, options: FetchOptions): Promise<ItemResult> {
+async function transfer(item: MediaItem, claim: Claim, options: Fetching): Promise<ItemResult> {
   const { retries, backoffMs } = options;
   let url = item.url;
   let refreshes = 0;
@@ -164,6 +172,7 @@ async function transfer(item: MediaItem, claim: Claim, options: FetchOptions): P
       if (local === 'folder') throw halt(options, outputError(options.out, error));
       if (local === 'file') return failedResult(item, error, 'output_unwritable');
       lastError = error;
+      if (isCongestion(error)) options.pool.congested(); // before the slot is given back
       if (hasCode(error, 'DPS_DOWNLOAD') && (error as DownloadError).expired) {
         if (!canRefresh()) return failedResult(item, error);
         expired = true;
@@ -194,7 +203,7 @@ async function transfer(item: MediaItem, claim: Claim, options: FetchOptions): P
 // the claimed path (write.ts), then dedupe and record (dedupe.ts). A started transfer is finished even when the
 // run is asked to stop (SIGINT): only `transferSignal` cancels it; once the run is stopping, the watch cancels it
 // too when it stalls (nothing received for the grace).
-async function getAndSave(item: MediaItem, claim: Claim, options: FetchOptions, release: () => void): Promise<SavedResult> {
+async function getAndSave(item: MediaItem, claim: Claim, options: Fetching, release: () => void): Promise<SavedResult> {
   if (options.halt?.error) throw options.halt.error;
   const watched = options.transfers?.begin();
   const signal = watched?.signal ?? options.transferSignal;
@@ -212,8 +221,13 @@ async function getAndSave(item: MediaItem, claim: Claim, options: FetchOptions, 
     const mismatch = contentTypeMismatch(item, opened.contentType); // an HTML page is not saved as .png
     if (mismatch) throw mismatch;
     const saving = { ...options, signal };
-    // The slot is for the transfer: it passes on once the body is in, while the file is fsynced and recorded.
-    const file = await writeItem(item, body, claim, { ...saving, onReceived: release }, opened.contentLength);
+    // The slot is for the transfer: it passes on once the body is in, while the file is fsynced and recorded;
+    // the pool learns the transfer's size then (its throughput decides how many run at once).
+    const received = (): void => {
+      release();
+      options.pool.transferred(opened.contentLength ?? item.size ?? 0);
+    };
+    const file = await writeItem(item, body, claim, { ...saving, onReceived: received }, opened.contentLength);
     return await dedupe(item, file.path, file, saving);
   } catch (error) {
     // A write refused before reading (a symlink in --out, a path error) must not leave the body unread:

@@ -1,0 +1,119 @@
+// How many downloads to run at once, learned from the downloads themselves (`--concurrency auto`): grow while a
+// step up raises the throughput, halve when the CDN says it is congested, and do not climb back to where it did.
+// Pure: it decides on each observation, by the clock it is given; it holds no timer.
+//
+// Throughput is measured over windows that last at least `windowMs` and hold at least max(`minSamples`, limit)
+// completed transfers (about one turn of every slot). A window in which the limit was not what held downloads
+// back (most completions found no download waiting for a slot) says nothing about the limit: it is a fresh start.
+
+export interface AdaptiveLimitOptions {
+  initial: number; // the limit to start at
+  max: number; // never above this
+  now: () => number; // ms
+  windowMs?: number; // a window lasts at least this long; also the least time between two halvings [250]
+  minSamples?: number; // a window holds at least this many completions (and at least `limit`) [16]
+  growth?: number; // a step up multiplies the limit by this [1.5]
+  gain?: number; // a step up is kept growing only when throughput rose by at least this fraction [0.1]
+  // Each transfer counts for at most this many bytes: a few large files landing in one window would otherwise
+  // swing its throughput more than a step of concurrency does [1 MiB].
+  clipBytes?: number;
+  probeWindows?: number; // after a step that did not help, this many windows held before trying again [4]
+  forgetMs?: number; // how long the level where congestion happened is remembered without another [30 s]
+}
+
+// The adaptive limit: read `limit` after each observation.
+export class AdaptiveLimit {
+  limit: number;
+  private readonly o: Required<AdaptiveLimitOptions>;
+  private windowStart: number | undefined; // when the window began (undefined: at the next completion)
+  private bytes = 0;
+  private samples = 0;
+  private busySamples = 0; // completions after which a download was waiting for a slot
+  private base: number | undefined; // the last window's throughput at the limit before this window's
+  private stepped = false; // this window runs at a limit just raised from the base's
+  private held = 0; // windows held since a step that did not help
+  private ceiling: number | undefined; // the lowest limit at which the CDN said it was congested
+  private lastCut = Number.NEGATIVE_INFINITY;
+
+  constructor(options: AdaptiveLimitOptions) {
+    this.o = { windowMs: 250, minSamples: 16, growth: 1.5, gain: 0.1, clipBytes: 1 << 20, probeWindows: 4, forgetMs: 30_000, ...options };
+    if (!Number.isInteger(options.max) || options.max < 1) throw new RangeError(`max must be a positive integer, got ${options.max}`);
+    this.limit = Math.min(Math.max(1, Math.floor(options.initial)), options.max);
+  }
+
+  // The level congestion was last seen at (growth stays below it), if it is still remembered.
+  get congestedAt(): number | undefined {
+    return this.ceiling;
+  }
+
+  // A transfer completed with `bytes`; `busy`: a download was waiting for a slot when it did.
+  transferred(bytes: number, busy: boolean): void {
+    const now = this.o.now();
+    this.forget(now);
+    if (this.windowStart === undefined) {
+      this.windowStart = now; // the first completion starts the clock: the time before it was not downloading
+      return;
+    }
+    this.bytes += Math.min(Math.max(0, bytes), this.o.clipBytes);
+    this.samples++;
+    if (busy) this.busySamples++;
+    const elapsed = now - this.windowStart;
+    if (elapsed < this.o.windowMs || this.samples < Math.max(this.o.minSamples, this.limit)) return;
+    this.endWindow((this.bytes * 1000) / elapsed, this.busySamples * 2 >= this.samples, now);
+  }
+
+  // The CDN answered 429 or 503, or reset the connection: halve (at most once per window, never below 1) and
+  // remember the level it happened at. Returns whether the limit was cut.
+  congested(): boolean {
+    const now = this.o.now();
+    if (now - this.lastCut < this.o.windowMs) return false; // the same congestion, seen by another download
+    this.lastCut = now;
+    this.ceiling = Math.min(this.ceiling ?? Number.POSITIVE_INFINITY, this.limit);
+    this.limit = Math.max(1, Math.floor(this.limit / 2));
+    this.base = undefined;
+    this.stepped = false;
+    this.held = 0;
+    this.startWindow(now);
+    return true;
+  }
+
+  private endWindow(throughput: number, busy: boolean, now: number): void {
+    this.startWindow(now);
+    if (!busy) {
+      // Downloads were not waiting for slots: the work coming in set the pace, not the limit.
+      this.base = undefined;
+      this.stepped = false;
+      return;
+    }
+    const base = this.base;
+    this.base = throughput;
+    if (base === undefined) return this.stepUp(); // a first measure at this limit: try one step higher
+    if (this.stepped) {
+      this.stepped = false;
+      if (throughput >= base * (1 + this.o.gain)) return this.stepUp(); // the step paid: another
+      this.held = 0; // it did not: hold here
+      return;
+    }
+    if (++this.held >= this.o.probeWindows) this.stepUp(); // held long enough: try again
+  }
+
+  private stepUp(): void {
+    const top = Math.min(this.o.max, this.ceiling === undefined ? this.o.max : this.ceiling - 1);
+    const next = Math.min(top, Math.ceil(this.limit * this.o.growth));
+    this.held = 0;
+    if (next <= this.limit) return;
+    this.limit = next;
+    this.stepped = true;
+  }
+
+  private startWindow(now: number): void {
+    this.windowStart = now;
+    this.bytes = 0;
+    this.samples = 0;
+    this.busySamples = 0;
+  }
+
+  private forget(now: number): void {
+    if (this.ceiling !== undefined && now - this.lastCut >= this.o.forgetMs) this.ceiling = undefined;
+  }
+}
