@@ -1,9 +1,12 @@
 // How many downloads to run at once, learned from the downloads themselves (`--concurrency auto`): grow while a
-// step up raises the throughput, halve when the CDN says it is congested, and do not climb back to where it did.
+// step up raises the throughput (a step that does not is undone, and tried again after a while), halve when the
+// CDN says it is congested, and do not climb back to where it did.
 // Pure: it decides on each observation, by the clock it is given; it holds no timer.
 //
 // Throughput is measured over windows that last at least `windowMs` and hold at least max(`minSamples`, limit)
-// completed transfers (about one turn of every slot). A window in which the limit was not what held downloads
+// completed transfers (about one turn of every slot), as files per second and bytes per second: a step pays when
+// both rose, since bytes alone swing with the few large files a window happens to hold, and files alone with a
+// run of small ones. A window in which the limit was not what held downloads
 // back (most completions found no download waiting for a slot) says nothing about the limit: it is a fresh start.
 
 export interface AdaptiveLimitOptions {
@@ -29,8 +32,9 @@ export class AdaptiveLimit {
   private bytes = 0;
   private samples = 0;
   private busySamples = 0; // completions after which a download was waiting for a slot
-  private base: number | undefined; // the last window's throughput at the limit before this window's
+  private base: Throughput | undefined; // the last window's throughput at the limit before this window's
   private stepped = false; // this window runs at a limit just raised from the base's
+  private previous = 0; // the limit before the last step up
   private held = 0; // windows held since a step that did not help
   private ceiling: number | undefined; // the lowest limit at which the CDN said it was congested
   private lastCut = Number.NEGATIVE_INFINITY;
@@ -59,7 +63,8 @@ export class AdaptiveLimit {
     if (busy) this.busySamples++;
     const elapsed = now - this.windowStart;
     if (elapsed < this.o.windowMs || this.samples < Math.max(this.o.minSamples, this.limit)) return;
-    this.endWindow((this.bytes * 1000) / elapsed, this.busySamples * 2 >= this.samples, now);
+    const throughput = { files: (this.samples * 1000) / elapsed, bytes: (this.bytes * 1000) / elapsed };
+    this.endWindow(throughput, this.busySamples * 2 >= this.samples, now);
   }
 
   // The CDN answered 429 or 503, or reset the connection: halve (at most once per window, never below 1) and
@@ -77,7 +82,7 @@ export class AdaptiveLimit {
     return true;
   }
 
-  private endWindow(throughput: number, busy: boolean, now: number): void {
+  private endWindow(throughput: Throughput, busy: boolean, now: number): void {
     this.startWindow(now);
     if (!busy) {
       // Downloads were not waiting for slots: the work coming in set the pace, not the limit.
@@ -90,8 +95,13 @@ export class AdaptiveLimit {
     if (base === undefined) return this.stepUp(); // a first measure at this limit: try one step higher
     if (this.stepped) {
       this.stepped = false;
-      if (throughput >= base * (1 + this.o.gain)) return this.stepUp(); // the step paid: another
-      this.held = 0; // it did not: hold here
+      // The step paid (by `gain`, or half of what it could at best when the cap cut it short): another.
+      const factor = 1 + Math.min(this.o.gain, (this.limit / this.previous - 1) / 2);
+      if (throughput.files >= base.files * factor && throughput.bytes >= base.bytes * factor) return this.stepUp();
+      // It did not: back to the level that did as well, and hold there.
+      this.limit = this.previous;
+      this.base = base;
+      this.held = 0;
       return;
     }
     if (++this.held >= this.o.probeWindows) this.stepUp(); // held long enough: try again
@@ -102,6 +112,7 @@ export class AdaptiveLimit {
     const next = Math.min(top, Math.ceil(this.limit * this.o.growth));
     this.held = 0;
     if (next <= this.limit) return;
+    this.previous = this.limit;
     this.limit = next;
     this.stepped = true;
   }
@@ -116,4 +127,10 @@ export class AdaptiveLimit {
   private forget(now: number): void {
     if (this.ceiling !== undefined && now - this.lastCut >= this.o.forgetMs) this.ceiling = undefined;
   }
+}
+
+// One window's measure: completed transfers and their (clipped) bytes, per second.
+interface Throughput {
+  files: number;
+  bytes: number;
 }
