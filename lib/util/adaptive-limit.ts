@@ -91,20 +91,18 @@ export class AdaptiveLimit {
       return;
     }
     const base = this.base;
+    const stepped = this.stepped;
     this.base = throughput;
-    if (base === undefined) return this.stepUp(); // a first measure at this limit: try one step higher
-    if (this.stepped) {
-      this.stepped = false;
-      // The step paid (by `gain`, or half of what it could at best when the cap cut it short): another.
-      const factor = 1 + Math.min(this.o.gain, (this.limit / this.previous - 1) / 2);
-      if (throughput.files >= base.files * factor && throughput.bytes >= base.bytes * factor) return this.stepUp();
-      // It did not: back to the level that did as well, and hold there.
+    this.stepped = false;
+    if (base !== undefined && stepped && !paid(throughput, base, this.limit / this.previous, this.o.gain)) {
+      // The step did not pay: back to the level that did as well, and hold there.
       this.limit = this.previous;
       this.base = base;
       this.held = 0;
-      return;
+    } else if (base === undefined || stepped || ++this.held >= this.o.probeWindows) {
+      // A first measure at this limit, a step that paid, or held long enough: one step higher.
+      this.stepUp();
     }
-    if (++this.held >= this.o.probeWindows) this.stepUp(); // held long enough: try again
   }
 
   private stepUp(): void {
@@ -127,6 +125,13 @@ export class AdaptiveLimit {
   private forget(now: number): void {
     if (this.ceiling !== undefined && now - this.lastCut >= this.o.forgetMs) this.ceiling = undefined;
   }
+}
+
+// Whether a step up by `ratio` paid: files and bytes per second both rose by `gain`, or by half of what the step
+// could give at best when it was smaller (the cap cut it short).
+function paid(now: Throughput, before: Throughput, ratio: number, gain: number): boolean {
+  const factor = 1 + Math.min(gain, (ratio - 1) / 2);
+  return now.files >= before.files * factor && now.bytes >= before.bytes * factor;
 }
 
 // One window's measure: completed transfers and their (clipped) bytes, per second.
