@@ -6,8 +6,8 @@
 // Throughput is measured over windows that last at least `windowMs` and hold at least max(`minSamples`, limit)
 // completed transfers (about one turn of every slot), as files per second and bytes per second: a step pays when
 // both rose, since bytes alone swing with the few large files a window happens to hold, and files alone with a
-// run of small ones. A window in which the limit was not what held downloads
-// back (most completions found no download waiting for a slot) says nothing about the limit: it is a fresh start.
+// run of small ones. A window in which the limit was not what held downloads back (most completions found no
+// download waiting for a slot) says nothing about the limit: it is a fresh start.
 
 export interface AdaptiveLimitOptions {
   initial: number; // the limit to start at
