@@ -11,6 +11,7 @@ import type { Dispatcher } from 'undici';
 import { fetchFiles } from '../../lib/stages/fetch.js';
 import type { FetchOptions } from '../../lib/stages/fetch.js';
 import { candidatePaths } from '../../lib/stages/claim-path.js';
+import type { DownloadPool } from '../../lib/stages/download-pool.js';
 import type { FilteredUnit, ItemResult } from '../../lib/types.js';
 import { Semaphore } from '../../lib/util/semaphore.js';
 import { listFiles } from '../helpers/harness.js';
@@ -98,6 +99,46 @@ t.test("failure reasons come from the error's fields: a size that disagrees is s
   ]);
   t.same(await listFiles(world.out).catch(() => []), [], 'nothing written');
   t.equal(await world.store.getAttachment(first!.attachment_id), undefined, 'a failure is recorded by the checkpoint, not here');
+});
+
+// A one-slot pool that records what fetch tells it, and whether the slot was still held when it was told.
+class RecordingPool implements DownloadPool {
+  readonly slots = new Semaphore(1);
+  readonly transfers: number[] = [];
+  congestions = 0;
+  heldAtCongestion = 0;
+  readonly limit = 1;
+  readonly cap = 1;
+  acquire(signal?: AbortSignal): Promise<() => void> {
+    return this.slots.acquire(signal);
+  }
+  transferred(bytes: number): void {
+    this.transfers.push(bytes);
+  }
+  congested(): void {
+    this.congestions++;
+    if (this.slots.inUse === 1) this.heldAtCongestion++;
+  }
+}
+
+t.test('the pool hears each transfer with its size, and each 503 or reset before the slot is given back', async (t) => {
+  const faults = { target: 'cdn' as const, error5xxRate: 0.25, resetRate: 0.2, seed: 5, cdnRetryAfterSec: 0 };
+  const world = await stageWorld(t, { messages: 12 }, { faults });
+  const pool = new RecordingPool();
+  const { results, error } = await run(units(world.items), optionsFor(world, agentFor(t), { pool, retries: 8 }));
+  t.equal(error, undefined);
+  const saved = results.filter((r) => r.kind === 'saved');
+  t.equal(saved.length, world.items.length, 'every item saved in the end');
+  t.same(
+    [...pool.transfers].sort((a, b) => a - b),
+    saved.map((r) => r.item.size).sort((a, b) => a! - b!),
+    'one transfer per saved file, with its size',
+  );
+  const cdn = world.fake.requests.filter((r) => r.kind === 'cdn');
+  const congested = cdn.filter((r) => r.status === 503 || r.status === 0).length;
+  t.ok(congested > 0, `${congested} of ${cdn.length} CDN answers were 503 or a reset`);
+  t.equal(pool.congestions, congested, 'each one reported');
+  t.equal(pool.heldAtCongestion, congested, 'while the slot was still held');
 });
 
 t.test('aborted before start: no request, no file', async (t) => {
