@@ -10,7 +10,10 @@ import { Semaphore } from '../util/semaphore.js';
 export interface DownloadPool {
   // Resolves with the function that gives the slot back; rejects if the signal aborts while waiting.
   acquire(signal?: AbortSignal): Promise<() => void>;
-  readonly limit: number; // downloads allowed at once now
+  // The surface it shares with a Semaphore: downloads allowed at once now, in progress, waiting for a slot.
+  readonly size: number;
+  readonly inUse: number;
+  readonly queued: number;
   readonly cap: number; // the most it will ever allow
   transferred(bytes: number): void; // a transfer's body has fully arrived (after its slot was released)
   congested(): void; // the CDN answered 429 or 503, or reset the connection (before the slot is released)
@@ -64,8 +67,14 @@ class FixedPool implements DownloadPool {
   acquire(signal?: AbortSignal): Promise<() => void> {
     return this.slots.acquire(signal);
   }
-  get limit(): number {
+  get size(): number {
     return this.slots.size;
+  }
+  get inUse(): number {
+    return this.slots.inUse;
+  }
+  get queued(): number {
+    return this.slots.queued;
   }
   get cap(): number {
     return this.slots.size;
@@ -86,8 +95,14 @@ class AdaptivePool implements DownloadPool {
   acquire(signal?: AbortSignal): Promise<() => void> {
     return this.slots.acquire(signal);
   }
-  get limit(): number {
+  get size(): number {
     return this.slots.size;
+  }
+  get inUse(): number {
+    return this.slots.inUse;
+  }
+  get queued(): number {
+    return this.slots.queued;
   }
   transferred(bytes: number): void {
     // Busy: the released slot went straight to a waiting download (or the pool is over its limit).

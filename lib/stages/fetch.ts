@@ -76,8 +76,8 @@ type Fetching = FetchOptions & { pool: DownloadPool };
 // Yields one result per unit, in input order; marks, skipped and archived items pass straight through.
 export function fetchFiles(source: AsyncIterable<SelectedUnit>, options: FetchOptions): AsyncGenerator<ItemResult> {
   const fetching: Fetching = { ...options, pool: asDownloadPool(options.pool) };
-  // Units between input and output: enough to keep the pool's highest limit busy, not only its current one.
-  const window = Math.max(16, fetching.pool.cap * 8);
+  // Units between input and output: eight per download slot, following the pool's size as it moves.
+  const window = (): number => Math.max(16, fetching.pool.size * 8);
   return orderedParallel(source, async (unit): Promise<ItemResult> => (unit.kind === 'item' ? fetchItem(unit, fetching) : unit), {
     window,
     signal: options.signal,

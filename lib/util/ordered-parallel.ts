@@ -2,7 +2,9 @@
 // inside `work`), results leave in input order so the checkpoint stage can advance a simple watermark.
 
 export interface OrderedParallelOptions {
-  window: number; // maximum units between input and output (bounds memory and the redo after a crash)
+  // Maximum units between input and output (bounds memory and the redo after a crash); a function is asked again
+  // before each unit is taken (a pool whose size changes).
+  window: number | (() => number);
   signal?: AbortSignal | undefined;
 }
 
@@ -15,9 +17,11 @@ export async function* orderedParallel<In, Out>(
   const queue: Array<Promise<Out>> = [];
   const iterator = source[Symbol.asyncIterator]();
   let exhausted = false;
+  const size = options.window;
+  const window = typeof size === 'number' ? () => size : size;
   try {
     for (;;) {
-      while (!exhausted && queue.length < options.window) {
+      while (!exhausted && queue.length < window()) {
         options.signal?.throwIfAborted();
         const next = await iterator.next();
         if (next.done) {

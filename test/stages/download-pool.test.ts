@@ -11,11 +11,11 @@ const tick = (): Promise<void> => new Promise((resolve) => setImmediate(resolve)
 
 t.test('a pinned concurrency: the limit never moves, whatever the downloads report', async (t) => {
   const pool = createDownloadPool({ concurrency: 5, maxConcurrency: 64 });
-  t.equal(pool.limit, 5);
+  t.equal(pool.size, 5);
   t.equal(pool.cap, 5, 'the reorder window needs no more than the pinned number');
   pool.congested();
   for (let i = 0; i < 1000; i++) pool.transferred(1_000_000);
-  t.equal(pool.limit, 5);
+  t.equal(pool.size, 5);
 });
 
 t.test('a plain Semaphore is a fixed pool of its size, acquiring through it', async (t) => {
@@ -27,12 +27,12 @@ t.test('a plain Semaphore is a fixed pool of its size, acquiring through it', as
     }
   }
   const pool = asDownloadPool(new Counting(3));
-  t.equal(pool.limit, 3);
+  t.equal(pool.size, 3);
   t.equal(pool.cap, 3);
   (await pool.acquire())();
   t.equal(acquired, 1, "the Semaphore's own acquire");
   pool.congested();
-  t.equal(pool.limit, 3);
+  t.equal(pool.size, 3);
   const own = createDownloadPool({ concurrency: 'auto', maxConcurrency: 64 });
   t.equal(asDownloadPool(own), own, 'a pool is used as it is');
 });
@@ -40,7 +40,7 @@ t.test('a plain Semaphore is a fixed pool of its size, acquiring through it', as
 t.test('auto: starts at 8 under a cap of 64; congestion halves it, and slots held stay held', async (t) => {
   let now = 0;
   const pool = createDownloadPool({ concurrency: 'auto', maxConcurrency: 64, now: () => now });
-  t.equal(pool.limit, 8);
+  t.equal(pool.size, 8);
   t.equal(pool.cap, 64);
   const held = await Promise.all(Array.from({ length: 8 }, () => pool.acquire()));
   let granted = 0;
@@ -49,7 +49,7 @@ t.test('auto: starts at 8 under a cap of 64; congestion halves it, and slots hel
     return release;
   });
   pool.congested();
-  t.equal(pool.limit, 4, 'halved');
+  t.equal(pool.size, 4, 'halved');
   for (const release of held.slice(0, 4)) release();
   await tick();
   t.equal(granted, 0, 'four still in use: not under the new limit');
@@ -58,7 +58,7 @@ t.test('auto: starts at 8 under a cap of 64; congestion halves it, and slots hel
   t.equal(granted, 1, 'in use under 4: the waiter gets a slot');
   now += 10;
   pool.congested();
-  t.equal(pool.limit, 4, 'the same congestion, reported by another download, is counted once');
+  t.equal(pool.size, 4, 'the same congestion, reported by another download, is counted once');
   for (const release of held.slice(5)) release();
   (await waiter)();
 });
@@ -75,7 +75,7 @@ t.test('auto: grows while throughput rises with it, never above the cap', async 
   let most = 0;
   for (let step = 0; step < 600; step++) {
     now += 5;
-    carry += (pool.limit * 5) / 70;
+    carry += (pool.size * 5) / 70;
     while (carry >= 1 && held.length > 0) {
       carry--;
       held.shift()?.();
@@ -85,7 +85,7 @@ t.test('auto: grows while throughput rises with it, never above the cap', async 
     await tick();
     most = Math.max(most, held.length);
   }
-  t.equal(pool.limit, 20, 'grew to the cap');
+  t.equal(pool.size, 20, 'grew to the cap');
   t.equal(most, 20, 'never more slots in use than the cap');
 });
 

@@ -107,8 +107,14 @@ class RecordingPool implements DownloadPool {
   readonly transfers: number[] = [];
   congestions = 0;
   heldAtCongestion = 0;
-  readonly limit = 1;
+  readonly size = 1;
   readonly cap = 1;
+  get inUse(): number {
+    return this.slots.inUse;
+  }
+  get queued(): number {
+    return this.slots.queued;
+  }
   acquire(signal?: AbortSignal): Promise<() => void> {
     return this.slots.acquire(signal);
   }

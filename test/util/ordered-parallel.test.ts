@@ -44,6 +44,40 @@ t.test('the window bounds how far input is read ahead', async (t) => {
   await it.return(undefined);
 });
 
+t.test('a window given as a function is asked again before each unit: it can grow during the run', async (t) => {
+  let window = 2;
+  let active = 0;
+  let peak = 0;
+  const gates: Array<() => void> = [];
+  const it = orderedParallel(
+    numbers(20),
+    async (i) => {
+      active++;
+      peak = Math.max(peak, active);
+      await new Promise<void>((resolve) => gates.push(resolve));
+      active--;
+      return i;
+    },
+    { window: () => window },
+  );
+  const first = it.next();
+  await new Promise((resolve) => setImmediate(resolve));
+  t.equal(peak, 2, 'two in flight at a window of 2');
+  window = 6;
+  gates.shift()?.();
+  await first;
+  const second = it.next();
+  await new Promise((resolve) => setImmediate(resolve));
+  t.equal(active, 6, 'once the head left, up to the new window of 6');
+  for (;;) {
+    const gate = gates.shift();
+    if (!gate) break;
+    gate();
+  }
+  await second;
+  await it.return(undefined);
+});
+
 t.test('an error at the head propagates after in-flight work settles', async (t) => {
   let settled = 0;
   const run = async () => {
