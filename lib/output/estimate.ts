@@ -58,7 +58,11 @@ export function agedEstimate(value: unknown, ageMs: number): EstimateReport | un
   const read = value as Partial<Record<keyof EstimateReport, unknown>>;
   const counts = [read.pages_left, read.channels_left, read.channels_running];
   if (!counts.every((n) => typeof n === 'number' && Number.isFinite(n) && n >= 0)) return undefined;
-  const report: EstimateReport = { pages_left: read.pages_left as number, channels_left: read.channels_left as number, channels_running: read.channels_running as number };
+  const report: EstimateReport = {
+    pages_left: read.pages_left as number,
+    channels_left: read.channels_left as number,
+    channels_running: read.channels_running as number,
+  };
   const eta = typeof read.eta_ms === 'number' ? knownEta(read.eta_ms) : undefined;
   if (eta !== undefined) report.eta_ms = Math.max(0, eta - Math.max(0, ageMs));
   if (typeof read.finish_at === 'string' && !Number.isNaN(Date.parse(read.finish_at))) report.finish_at = read.finish_at;

@@ -60,13 +60,17 @@ t.test('estimateReport: progress.json gets the counts, and eta_ms with finish_at
   t.notOk(report && 'eta_ms' in report, 'no eta_ms while unknown');
   t.notOk(report && 'finish_at' in report, 'no finish_at while unknown');
   t.equal(estimateReport(undefined, now), undefined, 'no estimate: none');
-  t.same(estimateReport(estimate({ eta_ms: 1500.4, pages_left: 10.6 }), now), {
-    eta_ms: 1500,
-    finish_at: '2030-01-01T00:00:01.500Z',
-    pages_left: 11,
-    channels_left: 5,
-    channels_running: 3,
-  }, 'whole numbers');
+  t.same(
+    estimateReport(estimate({ eta_ms: 1500.4, pages_left: 10.6 }), now),
+    {
+      eta_ms: 1500,
+      finish_at: '2030-01-01T00:00:01.500Z',
+      pages_left: 11,
+      channels_left: 5,
+      channels_running: 3,
+    },
+    'whole numbers',
+  );
 });
 
 t.test('agedEstimate: the time left shortened by the age of the file, finish_at kept; anything else dropped', async (t) => {
