@@ -21,6 +21,7 @@ import type { ArchiveHooks, ArchiveOptions, NormalizedOptions } from './options.
 import { normalizeOptions } from './options.js';
 import { addCounts, channelSkippedEvent, emptyCounts, skippedChannel, summaryEvent } from './output/events.js';
 import type { Counts } from './output/events.js';
+import type { RunEstimate } from './output/estimate.js';
 import { failedChannels, failedTargets } from './retry-targets.js';
 import { reconcileFilter } from './rewalk.js';
 import { endsWithSummary, exitCodeOf, fatalOf } from './run-exit.js';
@@ -89,6 +90,7 @@ interface Tally {
   perChannel: ArchiveResult['perChannel'];
   live: Counts[];
   estimator?: RunEstimator | undefined; // what is left and the floor (run-estimates.ts), once the run has started
+  estimate?: (() => RunEstimate) | undefined; // what the progress display and progress.json show of it
 }
 
 // Archives the requested channels; resolves with the exit code the CLI should use.
@@ -105,7 +107,7 @@ export async function runArchive(input: ArchiveOptions, hooks: ArchiveHooks = {}
   const resourceHooks: ResourceHooks = {
     ...hooks,
     onLongWait: (wait: RateLimitWait) => announceWait(hooks, wait),
-    onOpen: () => hooks.onStart?.(totals),
+    onOpen: () => hooks.onStart?.(totals, () => tally.estimate?.()),
   };
   await withRunResources(
     options,
@@ -146,6 +148,8 @@ async function archiveAll(resources: RunResources, options: NormalizedOptions, h
     }),
   };
   tally.estimator = run.estimator;
+  tally.estimate = () => ({ ...run.estimator.estimate(), downloads: run.pool.size });
+  resources.progressFile?.setEstimate(tally.estimate);
   const guild = await archiveTargets(run, tally, outcome);
   if (!options.retryOnly && !signal.aborted) await retryOrphans(run, guild, tally);
   if (!signal.aborted) resources.progressFile?.recovered(); // a recovery run that completed

@@ -68,11 +68,13 @@ export class HistoryProgress {
   private low: number; // ms: everything up to here is walked (the walk up)
   private high: number | undefined; // ms: everything from here up is walked (the walk down)
   private top: number | undefined; // ms of the newest message, when known
-  private readonly from: number;
+  private from: number; // ms the walk started from: the cursor, or (from the beginning) the first message
+  private fromFirstMessage: boolean; // `from` is the channel's creation until the first page says when its history begins
 
   constructor(channelId: string, after: string, hint: HistoryHint | undefined) {
     const start = after === '0' || !isDiscordId(after) || compareSnowflakes(after, channelId) < 0 ? channelId : after;
     this.from = snowflakeMs(start);
+    this.fromFirstMessage = start === channelId;
     this.low = this.from;
     if (hint?.newest !== undefined) this.top = snowflakeMs(hint.newest);
   }
@@ -84,6 +86,11 @@ export class HistoryProgress {
     if (messages.length === 0) return;
     const first = snowflakeMs(messages[0]!.id);
     const last = snowflakeMs(messages[messages.length - 1]!.id);
+    if (!down && this.fromFirstMessage) {
+      // A channel created long before its first message: the time before it holds nothing, and is no measure of density.
+      this.fromFirstMessage = false;
+      this.from = Math.max(this.from, first);
+    }
     if (down) {
       this.high = Math.min(this.high ?? first, last);
       this.top = Math.max(this.top ?? first, first);

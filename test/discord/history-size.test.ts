@@ -34,7 +34,6 @@ t.test('estimatePages', async (t) => {
 
 t.test('HistoryProgress follows both walks and learns the density', async (t) => {
   const channel = at('2024-01-01T00:00:00Z');
-  const start = snowflakeMs(channel);
   const id = (hours: number): string => snowflakeFromDate(new Date(Date.UTC(2024, 0, 1) + hours * HOUR));
   const walk = new HistoryProgress(channel, '0', { newest: id(100) });
   t.equal(walk.leftMs, 100 * HOUR, 'all of it before the first page');
@@ -44,14 +43,14 @@ t.test('HistoryProgress follows both walks and learns the density', async (t) =>
     false,
   );
   t.equal(walk.leftMs, 90 * HOUR);
-  t.equal(walk.coveredMs, 10 * HOUR);
+  t.equal(walk.coveredMs, snowflakeMs(id(10)) - snowflakeMs(id(0.1)), 'from its first message: the time before it holds nothing');
   // The walk down: 100 messages over the last 10 hours, newest first.
   walk.page(
     Array.from({ length: 100 }, (_, i) => ({ id: id(100 - i / 10) })),
     true,
   );
   t.equal(walk.leftMs, Math.round(snowflakeMs(id(90.1)) - snowflakeMs(id(10))), 'between the two walks');
-  t.equal(walk.coveredMs, snowflakeMs(id(10)) - start + (snowflakeMs(id(100)) - snowflakeMs(id(90.1))));
+  t.equal(walk.coveredMs, snowflakeMs(id(10)) - snowflakeMs(id(0.1)) + (snowflakeMs(id(100)) - snowflakeMs(id(90.1))));
   // 10 messages an hour over the 80 hours left: about 800 messages, 9 pages (8 full, 1 short).
   t.equal(walk.pagesLeft(PRIOR_DENSITY), 9, 'its own density, not the prior');
   t.equal(walk.pages, 2);
