@@ -9,6 +9,7 @@ import {
   channels,
   checkApiUrl,
   DEFAULTS,
+  estimateNote,
   ExitCode,
   guilds,
   isDiscordApiHost,
@@ -350,6 +351,7 @@ async function printStatus(args: Record<string, unknown>, controller: AbortContr
   if (report.as_of !== undefined) {
     const age = Math.round((report.age_ms ?? 0) / 1000);
     process.stderr.write(`dps: the state is in use by a running scrape; showing its progress.json as of ${report.as_of} (${age} s ago)\n`);
+    if (report.estimate !== undefined) process.stderr.write(`dps: ${terminalSafe(estimateNote(report.estimate))}\n`);
   }
   process.stdout.write(`${JSON.stringify(report, null, 2)}\n`);
 }

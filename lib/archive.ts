@@ -21,6 +21,7 @@ import type { ArchiveHooks, ArchiveOptions, NormalizedOptions } from './options.
 import { normalizeOptions } from './options.js';
 import { addCounts, channelSkippedEvent, emptyCounts, skippedChannel, summaryEvent } from './output/events.js';
 import type { Counts } from './output/events.js';
+import type { RunEstimate } from './output/estimate.js';
 import { failedChannels, failedTargets } from './retry-targets.js';
 import { reconcileFilter } from './rewalk.js';
 import { endsWithSummary, exitCodeOf, fatalOf } from './run-exit.js';
@@ -44,6 +45,11 @@ import { KeyedLock } from './util/keyed-lock.js';
 import { linkController } from './util/link-signals.js';
 import { readAhead } from './util/read-ahead.js';
 import { runConcurrently } from './util/run-concurrently.js';
+import { RunEstimator } from './run-estimates.js';
+import { runLargestFirst, fixedSlots } from './run-schedule.js';
+import type { ChannelSlots } from './run-schedule.js';
+import { AutoSlots } from './run-slots.js';
+import type { ChannelRecord } from './types.js';
 import { maxSnowflake } from './util/snowflake.js';
 import { steps, through } from './util/steps.js';
 
@@ -64,9 +70,13 @@ interface RunContext extends RunResources {
   halt: { error?: DpsError | undefined }; // the error that stops every download (see FetchOptions.halt)
   botId?: string | undefined;
   checkIntent: (context: ChannelTarget['context']) => void; // once per run (run-notices.ts)
+  estimator: RunEstimator; // pages left, rates, ETA and the floor (run-estimates.ts)
 }
 
 type Guild = { id: string; name: string };
+
+// Channels whose failed files are retried at once after the history pass, under --channel-concurrency auto.
+const ORPHAN_CHANNELS = 4;
 
 // How the run ended: the error that stopped it, and whether a requested channel could not be read.
 interface Outcome {
@@ -79,6 +89,8 @@ interface Outcome {
 interface Tally {
   perChannel: ArchiveResult['perChannel'];
   live: Counts[];
+  estimator?: RunEstimator | undefined; // what is left and the floor (run-estimates.ts), once the run has started
+  estimate?: (() => RunEstimate) | undefined; // what the progress display and progress.json show of it
 }
 
 // Archives the requested channels; resolves with the exit code the CLI should use.
@@ -95,7 +107,7 @@ export async function runArchive(input: ArchiveOptions, hooks: ArchiveHooks = {}
   const resourceHooks: ResourceHooks = {
     ...hooks,
     onLongWait: (wait: RateLimitWait) => announceWait(hooks, wait),
-    onOpen: () => hooks.onStart?.(totals),
+    onOpen: () => hooks.onStart?.(totals, () => tally.estimate?.()),
   };
   await withRunResources(
     options,
@@ -108,7 +120,7 @@ export async function runArchive(input: ArchiveOptions, hooks: ArchiveHooks = {}
   const result: ArchiveResult = { totals: totals(), perChannel: tally.perChannel, exitCode: 0 };
   result.exitCode = exitCodeOf({ fatal, accessDenied, failed: result.totals.failed, stopReason: hooks.signal?.reason });
   // The summary is the last event: nothing is written after it to wait for.
-  void hooks.emit?.(summaryEvent(result.totals, result.perChannel, Date.now() - started, result.exitCode, fatal));
+  void hooks.emit?.(summaryEvent(result.totals, result.perChannel, Date.now() - started, result.exitCode, fatal, tally.estimator?.floor()?.floor_ms));
   if (fatal && fatal.code !== 'DPS_ABORTED') hooks.log?.(`stopped: ${fatal.message}`);
   return result;
 }
@@ -130,7 +142,14 @@ async function archiveAll(resources: RunResources, options: NormalizedOptions, h
     folders: new Map(),
     halt: {},
     checkIntent: intentCheck(resources.client, hooks, signal),
+    estimator: new RunEstimator({
+      globalPerSecond: resources.client.globalPerSecond,
+      paceMs: (channelId) => resources.client.intervalOf(`/channels/${channelId}/messages`),
+    }),
   };
+  tally.estimator = run.estimator;
+  tally.estimate = () => ({ ...run.estimator.estimate(), downloads: run.pool.size });
+  resources.progressFile?.setEstimate(tally.estimate);
   const guild = await archiveTargets(run, tally, outcome);
   if (!options.retryOnly && !signal.aborted) await retryOrphans(run, guild, tally);
   if (!signal.aborted) resources.progressFile?.recovered(); // a recovery run that completed
@@ -144,6 +163,7 @@ async function archiveTargets(run: RunContext, tally: Tally, outcome: Outcome): 
   const { options, hooks, signal } = run;
   // Target resolution: stopped with the run, or when the run stops reading targets early.
   const resolving = linkController(signal);
+  const slots = channelSlots(run);
   try {
     const onSkipped = ({ context, reason, detail }: { context: ChannelTarget['context']; reason: string; detail: string }): void =>
       void hooks.emit?.(channelSkippedEvent(context, reason, detail));
@@ -154,7 +174,12 @@ async function archiveTargets(run: RunContext, tally: Tally, outcome: Outcome): 
     const channels = options.failOnChannelError
       ? await collect(targets.channels)
       : readAhead(targets.channels, () => resolving.controller.abort(signal.reason));
-    await runConcurrently(channels, options.channelConcurrency === 'auto' ? 3 : options.channelConcurrency, signal, (target) =>
+    const size = async (target: ChannelTarget): Promise<number | undefined> => {
+      if (options.retryOnly) return undefined;
+      const after = historyStart(options, await run.store.getChannel(target.context.channel_id));
+      return run.estimator.expect(target.context.channel_id, target.size, after);
+    };
+    await runLargestFirst(channels, { slots, size, signal }, (target) =>
       counted(tally, target, async (counts) => {
         try {
           await archiveChannel(run, target, counts);
@@ -172,7 +197,11 @@ async function archiveTargets(run: RunContext, tally: Tally, outcome: Outcome): 
     );
     if (targets.denied > 0) outcome.accessDenied = true;
     return targets.guild;
+  } catch (error) {
+    resolving.controller.abort(signal.reason); // the targets still being listed are not wanted
+    throw error;
   } finally {
+    slots.close();
     resolving.unlink();
   }
 }
@@ -185,7 +214,9 @@ async function retryOrphans(run: RunContext, guild: Guild, tally: Tally): Promis
   const requested = new Set(options.channelIds);
   const wanted = (id: string): boolean => !archived.has(id) && !options.excludeChannelIds.has(id) && (options.allChannels || requested.has(id));
   const orphans = await failedChannels(run.store, guild, wanted, signal);
-  await runConcurrently(orphans, options.channelConcurrency === 'auto' ? 3 : options.channelConcurrency, signal, async (target) => {
+  // Their failed files only, no history: the download pool bounds the work, a few channels at a time feed it.
+  const slots = options.channelConcurrency === 'auto' ? ORPHAN_CHANNELS : options.channelConcurrency;
+  await runConcurrently(orphans, slots, signal, async (target) => {
     if (target.context.parent_id !== undefined && !options.threads) return;
     await counted(tally, target, (counts) =>
       retryFailed(run, target, counts).catch((error: unknown) => {
@@ -220,8 +251,12 @@ async function counted(tally: Tally, target: ChannelTarget, work: (counts: Count
 
 // One channel (or thread): first the items that failed in earlier runs, then the history from the cursor.
 async function archiveChannel(run: RunContext, target: ChannelTarget, counts: Counts): Promise<void> {
-  await retryFailed(run, target, counts);
-  if (!run.options.retryOnly) await archiveHistory(run, target, counts);
+  try {
+    await retryFailed(run, target, counts);
+    if (!run.options.retryOnly) await archiveHistory(run, target, counts);
+  } finally {
+    run.estimator.finish(target.context.channel_id);
+  }
 }
 
 // The retry pass: failed items with refreshed links, through the same stages; the cursor is untouched.
@@ -251,10 +286,13 @@ async function archiveHistory(run: RunContext, target: ChannelTarget, counts: Co
   if (!windowed) record = await reconcileFilter(store, context, record, walkedWith, run.hooks);
   const cursor = options.fromStart ? undefined : record?.last_message_id;
   run.hooks.log?.(`${describeTarget(target)}: ${cursor ? `resuming after message ${cursor}` : 'starting from the beginning'}`);
+  const after = historyStart(options, record);
+  const walk = run.estimator.walk(context.channel_id, target.size, after);
   let firstPage = true;
-  const onPage = (messages: readonly APIMessage[]): void => {
+  const onPage = (messages: readonly APIMessage[], down: boolean): void => {
     if (firstPage && looksLikeMissingIntent(messages, run.botId)) run.checkIntent(context);
     firstPage = false;
+    walk.page(messages, down);
   };
   const archived: ArchivedOptions = {
     store,
@@ -265,7 +303,7 @@ async function archiveHistory(run: RunContext, target: ChannelTarget, counts: Co
 
   const pages = paginate(context, {
     client: run.client,
-    after: maxSnowflake(cursor, options.after) ?? '0',
+    after,
     before: options.before,
     signal,
     onPage,
@@ -302,6 +340,25 @@ function fetchOptions(run: RunContext): FetchOptions {
     halt: run.halt,
     adoptFiles: run.damaged, // the state lost records: files already in --out are re-adopted, not downloaded
   };
+}
+
+// Where a channel's history walk starts: after its cursor or --after, whichever is later ('0': the beginning).
+function historyStart(options: NormalizedOptions, record: ChannelRecord | undefined): string {
+  return maxSnowflake(options.fromStart ? undefined : record?.last_message_id, options.after) ?? '0';
+}
+
+// The run's channel slots: a pinned --channel-concurrency, or the auto limit (run-slots.ts), running until close().
+function channelSlots(run: RunContext): ChannelSlots & { close(): void } {
+  const { options, client } = run;
+  if (options.channelConcurrency !== 'auto') return { ...fixedSlots(options.channelConcurrency), close: () => undefined };
+  const slots = new AutoSlots({
+    cap: options.maxChannelConcurrency,
+    globalPerSecond: client.globalPerSecond,
+    requests: () => client.stats.requests,
+    downloadsSaturated: () => run.pool.inUse >= run.pool.size,
+  });
+  slots.start();
+  return slots;
 }
 
 function describeTarget(target: ChannelTarget): string {

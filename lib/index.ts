@@ -12,6 +12,7 @@ import { Progress } from './output/progress.js';
 import { terminalSafe } from './output/terminal-safe.js';
 import type { ArchiveOptions } from './options.js';
 import type { Counts } from './output/events.js';
+import type { RunEstimate } from './output/estimate.js';
 import { openStore } from './store/open.js';
 import { Store } from './store/store.js';
 import { hasCode } from './errors.js';
@@ -22,6 +23,7 @@ import type { AttachmentRecord, ChannelRecord } from './types.js';
 
 export type { ArchiveOptions, ArchiveHooks } from './options.js';
 export type { StatusReport } from './output/status-report.js';
+export type { EstimateReport, RunEstimate } from './output/estimate.js';
 export type { ArchiveResult } from './archive.js';
 export type { DpsEvent, Counts } from './output/events.js';
 export type { AttachmentRecord, ChannelRecord, MediaItem, MediaSource } from './types.js';
@@ -31,6 +33,7 @@ export { runArchive } from './archive.js';
 export { parseSize, DEFAULT_NAME_PATTERN, DEFAULTS } from './options.js';
 export { namePlaceholders } from './fs/safe-name.js';
 export { terminalSafe } from './output/terminal-safe.js';
+export { estimateNote } from './output/estimate.js';
 export { checkApiUrl, isDiscordApiHost } from './discord/api-url.js';
 export { parseDuration } from './util/duration.js';
 export { packageVersion } from './util/package-version.js';
@@ -49,8 +52,11 @@ export interface ArchiveIO {
   quiet?: boolean;
   /** Called when stdout is closed by the reader (e.g. `| head`): the run should stop cleanly. */
   onStdoutClosed?: () => void;
-  /** Called once the run starts, with a function that returns its live totals (messages, files, bytes so far). */
-  onStart?: (totals: () => Counts) => void;
+  /**
+   * Called once the run starts, with a function that returns its live totals (messages, files, bytes so far) and,
+   * when the run estimates it, one that returns its estimate of what is left (ETA, pages, channels, concurrency).
+   */
+  onStart?: (totals: () => Counts, estimate?: () => RunEstimate | undefined) => void;
 }
 
 /**
@@ -73,10 +79,10 @@ export async function archive(options: ArchiveOptions, io: ArchiveIO = {}): Prom
       log,
       signal: io.signal,
       hardSignal: io.hardSignal,
-      onStart: (totals) => {
-        io.onStart?.(totals);
+      onStart: (totals, estimate) => {
+        io.onStart?.(totals, estimate);
         if (io.progress && io.stderr && !io.quiet) {
-          progress = new Progress(io.stderr, totals);
+          progress = new Progress(io.stderr, totals, { estimate });
           progress.start();
         }
       },

@@ -16,6 +16,7 @@ import { parseDuration } from './util/duration.js';
 import type { DownloadPool } from './stages/download-pool.js';
 import type { Semaphore } from './util/semaphore.js';
 import type { ProgressFileOptions } from './output/progress-file.js';
+import type { RunEstimate } from './output/estimate.js';
 
 export const DEFAULT_NAME_PATTERN = '{date}_{message_id}_{filename}';
 
@@ -91,7 +92,7 @@ export interface ArchiveHooks {
   signal?: AbortSignal | undefined; // stop: no new pages or downloads; files being transferred are finished
   hardSignal?: AbortSignal | undefined; // cancel transfers in flight too (their temp files are removed)
   pool?: DownloadPool | Semaphore; // share one download pool between several archive() calls (a Semaphore: fixed)
-  onStart?: (totals: () => Counts) => void; // live totals, for a progress display
+  onStart?: (totals: () => Counts, estimate?: () => RunEstimate | undefined) => void; // live totals and the run's estimate, for a progress display
   progressFile?: ProgressFileOptions | false; // progress.json beside the state (lib/output/progress-file.ts); false: none
   // For tests: the time signed links expire by, for the downloads and the link refresher (lib/discord/clock.ts), so
   // expiry is driven by a clock the test moves [the system clock].

@@ -67,6 +67,7 @@ const HISTORY_ROUTE = /^\/channels\/\d+\/messages$/;
 export class DiscordClient {
   readonly stats: ClientStats = { requests: 0, rateLimited: 0, invalid: 0, retried: 0 };
   readonly apiOrigin: string;
+  readonly globalPerSecond: number; // the global limit this client keeps to (lower with --polite)
   private readonly rest: REST;
   private readonly agent = new Agent({ keepAliveTimeout: 10_000 });
   private readonly pacer: Pacer;
@@ -99,7 +100,8 @@ export class DiscordClient {
     this.apiPath = url.pathname.replace(/\/+$/, '');
     const match = /^(.*)\/v(\d+)$/.exec(api);
     this.waits = new LongWaits({ noticeMs: this.options.noticeWaitMs, maxWaitMs: this.options.maxWaitMs }, this.options.onLongWait, () => clock.now());
-    this.global = new GlobalLimit(this.options.polite ? 25 : this.options.globalPerSecond, (ms) => this.waits.check('global', ms), clock);
+    this.globalPerSecond = this.options.polite ? 25 : this.options.globalPerSecond;
+    this.global = new GlobalLimit(this.globalPerSecond, (ms) => this.waits.check('global', ms), clock);
     this.pacer = new Pacer({ polite: this.options.polite, clock, onWait: (route, ms) => this.waits.check('route', ms, route) });
     this.rest = new REST({
       api: match?.[1] ?? api,

@@ -16,7 +16,7 @@ import {
   type Overwrite,
   type UnreadableReason,
 } from './permissions.js';
-import { compareSnowflakes } from '../util/snowflake.js';
+import { compareSnowflakes, isDiscordId } from '../util/snowflake.js';
 
 // A server the token is in (GET /users/@me/guilds); `permissions` is guild-level, without overwrites.
 export interface GuildEntry {
@@ -48,6 +48,8 @@ export interface RawChannel {
   permission_overwrites?: Overwrite[];
   thread_metadata?: ThreadMetadata;
   member?: unknown;
+  last_message_id?: string | null; // the newest message (text channels and threads; may name a deleted one)
+  message_count?: number; // threads: messages in it, the first one excluded (approximate for old threads)
 }
 
 // One channel or thread of a server, readable or not: what `dps channels` prints, and what targets use.
@@ -66,6 +68,8 @@ export interface ChannelEntry {
   is_thread: boolean;
   archived?: boolean;
   thread_metadata?: ThreadMetadata;
+  last_message_id?: string; // its newest message, when Discord gives it: how much history there is (lib/discord/history-size.ts)
+  message_count?: number; // threads: how many messages Discord counts in it
 }
 
 interface Signal {
@@ -155,6 +159,10 @@ export function describeChannel(
     ...readability({ type: channel.type, nsfw }, perms, { skipNsfw: options.skipNsfw ?? false }),
     is_thread: thread,
   };
+  if (typeof channel.last_message_id === 'string' && isDiscordId(channel.last_message_id)) entry.last_message_id = channel.last_message_id;
+  if (thread && typeof channel.message_count === 'number' && Number.isSafeInteger(channel.message_count) && channel.message_count >= 0) {
+    entry.message_count = channel.message_count;
+  }
   if (thread && channel.thread_metadata) {
     entry.archived = channel.thread_metadata.archived === true;
     entry.thread_metadata = channel.thread_metadata;

@@ -19,12 +19,15 @@ import {
   type ChannelEntry,
   type RawChannel,
 } from './enumerate.js';
+import { historyHint } from './history-size.js';
+import type { HistoryHint } from './history-size.js';
 import { READ_MESSAGE_HISTORY, computePermissions, isThreadType, type GuildAccess } from './permissions.js';
 
 // One channel or thread to archive.
 export interface ChannelTarget {
   context: ChannelContext;
   type: number;
+  size?: HistoryHint; // how much history it has, when the channel object says (lib/discord/history-size.ts)
 }
 
 export interface ResolvedTargets {
@@ -135,7 +138,7 @@ async function* allChannels(run: Run): AsyncGenerator<ChannelTarget> {
       continue;
     }
     if (!entry.threads_only) {
-      const target = add(run, contextOf(run, entry, names.get(entry.parent_id ?? '')), entry.type);
+      const target = add(run, contextOf(run, entry, names.get(entry.parent_id ?? '')), entry);
       if (target) yield target;
     }
   }
@@ -183,7 +186,7 @@ async function* requestedChannels(run: Run): AsyncGenerator<ChannelTarget> {
         hooks.onSkipped?.({ context: base, reason: 'not_a_message_channel', detail });
         continue;
       }
-      const target = entry.threads_only ? undefined : add(run, contextOf(run, entry, parent?.name ?? channel.parent_id ?? undefined), entry.type);
+      const target = entry.threads_only ? undefined : add(run, contextOf(run, entry, parent?.name ?? channel.parent_id ?? undefined), entry);
       if (target) yield target;
       if (options.threads && THREAD_PARENT_TYPES.has(channel.type)) yield* threadsOf(run, channel, access);
     } catch (error) {
@@ -204,7 +207,7 @@ async function* threadsOf(run: Run, channel: RawChannel, access: GuildAccess | u
   const consider = (thread: RawChannel, joined: boolean): ChannelTarget | undefined => {
     if (run.seen.has(thread.id) || options.excludeChannelIds.has(thread.id)) return undefined;
     const entry = describeChannel(access, thread, channel, { joined });
-    if (entry.readable) return add(run, contextOf(run, entry, parentName), entry.type);
+    if (entry.readable) return add(run, contextOf(run, entry, parentName), entry);
     skip(run, entry, new Map([[channel.id, parentName]]));
     return undefined;
   };
@@ -231,10 +234,13 @@ async function* threadsOf(run: Run, channel: RawChannel, access: GuildAccess | u
 }
 
 // A target the first time its id is seen (undefined after that: a thread listed twice is archived once).
-function add(run: Run, context: ChannelContext, type: number): ChannelTarget | undefined {
+function add(run: Run, context: ChannelContext, entry: ChannelEntry): ChannelTarget | undefined {
   if (run.seen.has(context.channel_id)) return undefined;
   run.seen.add(context.channel_id);
-  return { context, type };
+  const target: ChannelTarget = { context, type: entry.type };
+  const size = historyHint(entry);
+  if (size !== undefined) target.size = size;
+  return target;
 }
 
 // One skipped event for a channel the bot cannot read (reason 'no_access', or 'nsfw' when filtered).

@@ -84,6 +84,9 @@ export interface SummaryEvent extends Counts {
   event: 'summary';
   channels: number;
   elapsed_ms: number;
+  // The least time any schedule needed for the history this run walked: max(its largest channel's pages at the
+  // per-channel rate, all its pages at the global rate) (lib/run-estimates.ts); absent when nothing was walked.
+  estimated_floor_ms?: number;
   exit_code: number;
   per_channel: Array<{ channel_id: string; channel_name: string } & Counts>;
   error?: string;
@@ -191,12 +194,14 @@ export function summaryEvent(
   elapsedMs: number,
   exitCode: number,
   error?: DpsError | undefined,
+  floorMs?: number | undefined,
 ): SummaryEvent {
   const event: SummaryEvent = {
     event: 'summary',
     channels: perChannel.length,
     ...totals,
     elapsed_ms: elapsedMs,
+    ...(floorMs !== undefined ? { estimated_floor_ms: floorMs } : {}),
     exit_code: exitCode,
     per_channel: perChannel,
   };

@@ -6,6 +6,8 @@
 import { randomBytes } from 'node:crypto';
 import fs from 'node:fs/promises';
 import path from 'node:path';
+import { agedEstimate, estimateReport } from './estimate.js';
+import type { RunEstimate } from './estimate.js';
 import { statusEntry } from './status-report.js';
 import type { StatusReport } from './status-report.js';
 import type { Store } from '../store/store.js';
@@ -22,7 +24,7 @@ export interface ProgressFileOptions {
 }
 
 // progress.json: the status report, the absolute state directory it describes, when it was written, and
-// whether the run was still going. `recovering`: a run found the state damaged and has not completed since
+// whether the run was still going (while it is, the run's `estimate` of what is left, once it has one). `recovering`: a run found the state damaged and has not completed since
 // (lib/run-progress.ts): the next run recovers too, even though the counts here are the damaged state's.
 export interface ProgressFileReport extends StatusReport {
   state: string;
@@ -53,12 +55,16 @@ export async function readProgressFile(state: string): Promise<ProgressFileRepor
   return report as ProgressFileReport;
 }
 
-// `dps status` while a scrape holds the state: its progress.json (this state's only), with its age.
+// `dps status` while a scrape holds the state: its progress.json (this state's only), with its age, and the
+// run's estimate with the time left shortened by that age.
 export async function runningStatus(state: string, filter: { guildId?: string } = {}, now: () => number = Date.now): Promise<StatusReport | undefined> {
   const file = await readProgressFile(state);
   if (file === undefined) return undefined;
   const servers = filter.guildId === undefined ? file.servers : Object.fromEntries(Object.entries(file.servers).filter(([id]) => id === filter.guildId));
-  return { servers, as_of: file.updated_at, age_ms: Math.max(0, now() - Date.parse(file.updated_at)) };
+  const report: StatusReport = { servers, as_of: file.updated_at, age_ms: Math.max(0, now() - Date.parse(file.updated_at)) };
+  const estimate = file.running === true ? agedEstimate(file.estimate, report.age_ms ?? 0) : undefined;
+  if (estimate !== undefined) report.estimate = estimate;
+  return report;
 }
 
 // Keeps progress.json up to date during one run: start() once the store is open, close() before it closes.
@@ -73,6 +79,7 @@ export class ProgressFile {
   readonly #atStart = new Map<string, ChannelRecord>(); // every channel of the state when the run began
   readonly #pendingAtStart = new Map<string, number>(); // its retry queue then
   #recovering: boolean;
+  #estimate: (() => RunEstimate | undefined) | undefined;
   #timer: NodeJS.Timeout | undefined;
   #writing: Promise<void> | undefined;
 
@@ -97,6 +104,11 @@ export class ProgressFile {
     this.#timer.unref();
   }
 
+  // The run's estimate of what is left: every write while it runs carries it as `estimate` (lib/output/estimate.ts).
+  setEstimate(estimate: () => RunEstimate | undefined): void {
+    this.#estimate = estimate;
+  }
+
   // The recovery run completed without being stopped: the last write drops the `recovering` mark.
   recovered(): void {
     this.#recovering = false;
@@ -112,8 +124,11 @@ export class ProgressFile {
 
   // The report as the state stands now: records at start, overlaid with those this run has touched.
   snapshot(running: boolean): ProgressFileReport {
-    const report: ProgressFileReport = { servers: {}, state: this.#state, updated_at: new Date(this.#now()).toISOString(), running };
+    const now = this.#now();
+    const report: ProgressFileReport = { servers: {}, state: this.#state, updated_at: new Date(now).toISOString(), running };
     if (this.#recovering) report.recovering = true;
+    const estimate = running ? estimateReport(this.#estimate?.(), now) : undefined;
+    if (estimate !== undefined) report.estimate = estimate;
     const channels = new Map(this.#atStart);
     for (const channel of this.#store.cachedChannels()) channels.set(channel.channel_id, channel);
     for (const channel of channels.values()) {

@@ -1,19 +1,36 @@
-// The human progress line on stderr: messages scanned, files saved, bytes, rate. Redrawn in place on a TTY.
+// The human progress line on stderr: messages scanned, files saved, bytes, rate, and, once the run estimates
+// them, its concurrency and ETA. Redrawn in place on a TTY.
 
 import type { Writable } from 'node:stream';
+import { estimateParts } from './estimate.js';
+import type { RunEstimate } from './estimate.js';
 import type { Counts } from './events.js';
 import { terminalSafe } from './terminal-safe.js';
 
+export interface ProgressOptions {
+  estimate?: (() => RunEstimate | undefined) | undefined; // the run's estimate (concurrency, ETA), when it has one
+  intervalMs?: number; // how often the line is redrawn [250]
+  now?: () => number; // the clock of the rates [Date.now]
+}
+
 export class Progress {
   private timer: NodeJS.Timeout | undefined;
-  private readonly started = Date.now();
+  private readonly started: number;
+  private readonly estimate: (() => RunEstimate | undefined) | undefined;
+  private readonly intervalMs: number;
+  private readonly now: () => number;
   private drawn = false;
 
   constructor(
     private readonly stream: Writable,
     private readonly totals: () => Counts,
-    private readonly intervalMs = 250,
-  ) {}
+    options: ProgressOptions = {},
+  ) {
+    this.estimate = options.estimate;
+    this.intervalMs = options.intervalMs ?? 250;
+    this.now = options.now ?? Date.now;
+    this.started = this.now();
+  }
 
   start(): void {
     this.timer = setInterval(() => this.draw(), this.intervalMs);
@@ -33,10 +50,11 @@ export class Progress {
     this.drawn = false;
   }
 
-  // One line: "12,345 messages | 321 saved (4 dup) | 1 failed | 150.2 MB | 12.3 MB/s | 850 msg/s".
+  // One line: "12,345 messages | 321 saved (4 dup) | 1 failed | 150.2 MB | 12.3 MB/s | 850 msg/s | 12 ch, 24 dl | ETA 3m 12s".
   line(): string {
     const t = this.totals();
-    const seconds = Math.max((Date.now() - this.started) / 1000, 0.001);
+    const estimate = this.estimate?.();
+    const seconds = Math.max((this.now() - this.started) / 1000, 0.001);
     return [
       `${t.messages.toLocaleString('en-US')} messages`,
       `${t.saved.toLocaleString('en-US')} saved${t.duplicates ? ` (${t.duplicates} dup)` : ''}`,
@@ -44,6 +62,7 @@ export class Progress {
       formatBytes(t.bytes),
       `${formatBytes(t.bytes / seconds)}/s`,
       `${Math.round(t.messages / seconds).toLocaleString('en-US')} msg/s`,
+      ...(estimate ? estimateParts(estimate) : []),
     ].join(' | ');
   }
 

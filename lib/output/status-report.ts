@@ -2,6 +2,7 @@
 // keeps beside its state (progress-file.ts): one entry per channel, built in one place.
 
 import type { ChannelRecord } from '../types.js';
+import type { EstimateReport } from './estimate.js';
 
 /** The plan's progress.json: servers -> channels -> last_message_id, last_updated, total_images, plus failed and pending (queued for retry). */
 export interface StatusReport {
@@ -29,6 +30,8 @@ export interface StatusReport {
   as_of?: string;
   /** ...this many milliseconds before it was read. */
   age_ms?: number;
+  /** Only then, once the run has one: its estimate of what is left (`eta_ms` already shortened by `age_ms`). */
+  estimate?: EstimateReport;
 }
 
 export type StatusEntry = StatusReport['servers'][string]['channels'][string];

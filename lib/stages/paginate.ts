@@ -12,7 +12,7 @@ export interface PaginateOptions {
   before?: string | undefined; // exclusive upper bound (--before)
   signal?: AbortSignal | undefined;
   doneAbove?: DoneSpan | undefined; // an interrupted run's finished span (ChannelRecord.done_above)
-  onPage?: (messages: readonly APIMessage[]) => void; // sees each page once (e.g. to notice a missing intent)
+  onPage?: (messages: readonly APIMessage[], down: boolean) => void; // sees each page once (a missing intent, the run's estimates)
 }
 
 // Yields the channel's messages page by page, up to two pages in flight ahead of the consumer.
@@ -25,7 +25,7 @@ export async function* paginate(context: ChannelContext, options: PaginateOption
     doneAbove: options.doneAbove,
   });
   for await (const page of pages) {
-    if (page.messages.length > 0) options.onPage?.(page.messages);
+    if (page.messages.length > 0) options.onPage?.(page.messages, page.down !== undefined);
     options.signal?.throwIfAborted();
     yield { kind: 'page', context, messages: page.messages, down: page.down, cursor: page.cursor };
   }

@@ -1,10 +1,12 @@
 // `dps status` while a scrape holds the state's lock: it answers from the progress.json the scrape keeps beside
-// the state (exit 0), says on stderr how old that is, and refuses (exit 5) when there is none for this state.
+// the state (exit 0), says on stderr how old that is and, when the run estimated it, its ETA, and refuses
+// (exit 5) when there is none for this state.
 
 import t from 'tap';
 import { join } from 'node:path';
 import { startFakeDiscord } from '../../fixtures/fake-discord.js';
 import { singleChannel } from '../../fixtures/scenarios.js';
+import { ProgressFile } from '../../lib/output/progress-file.js';
 import { openStore } from '../../lib/store/open.js';
 import { runLibrary } from '../helpers/harness.js';
 import { baseOptions } from '../helpers/verify.js';
@@ -39,4 +41,35 @@ t.test('status of a locked state reads progress.json', async (t) => {
   t.teardown(() => otherStore.close());
   const refused = await runDps(['status', '--state', other]);
   t.equal(refused.code, 5, 'exit 5 when no progress.json describes this state');
+});
+
+t.test('status of a running scrape that estimated its end: the ETA on stderr, the estimate in the JSON', async (t) => {
+  const dir = t.testdir();
+  const state = join(dir, 'data', 'state');
+  // This process holds the lock and writes progress.json with an estimate, as a running scrape would.
+  const store = await openStore(state);
+  t.teardown(() => store.close());
+  const written = Date.now();
+  const progress = new ProgressFile(store, state, { intervalMs: 60_000, now: () => written });
+  const eta = 3 * 3_600_000 + 30 * 60_000; // 3h 30m
+  progress.setEstimate(() => ({ eta_ms: eta, pages_left: 1234, channels_left: 5, channels_running: 3, downloads: 24 }));
+  await progress.start();
+  t.teardown(() => progress.close());
+
+  const status = await runDps(['status', '--state', state]);
+  t.equal(status.code, 0, `exit 0 (stderr: ${status.stderr})`);
+  t.match(status.stderr, /in use by a running scrape; showing its progress\.json/, 'says where the answer comes from');
+  t.match(status.stderr, /^dps: ETA 3h [23]\dm \(about 1,234 pages left in 5 channels\)$/m, 'and the ETA, from the age of the file on');
+  const report = JSON.parse(status.stdout) as { age_ms: number; estimate?: Record<string, unknown> };
+  t.same(
+    report.estimate,
+    {
+      eta_ms: Math.max(0, eta - report.age_ms),
+      finish_at: new Date(written + eta).toISOString(),
+      pages_left: 1234,
+      channels_left: 5,
+      channels_running: 3,
+    },
+    'the estimate in the JSON: eta_ms less the age, finish_at as written',
+  );
 });

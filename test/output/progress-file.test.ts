@@ -3,15 +3,16 @@
 
 import t from 'tap';
 import type { Test } from 'tap';
-import { readdirSync, readFileSync } from 'node:fs';
+import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import { startFakeDiscord } from '../../fixtures/fake-discord.js';
 import { singleChannel } from '../../fixtures/scenarios.js';
 import { runArchive, status } from '../../lib/index.js';
 import type { DpsEvent } from '../../lib/index.js';
-import { ProgressFile, progressFilePath } from '../../lib/output/progress-file.js';
+import { ProgressFile, progressFilePath, runningStatus } from '../../lib/output/progress-file.js';
 import type { ProgressFileReport } from '../../lib/output/progress-file.js';
+import type { RunEstimate } from '../../lib/output/estimate.js';
 import { openStore } from '../../lib/store/open.js';
 import { Semaphore } from '../../lib/util/semaphore.js';
 import { runLibrary } from '../helpers/harness.js';
@@ -136,4 +137,61 @@ t.test('progress.json is replaced atomically: a reader never sees part of it', a
     [],
     'no temp file left',
   );
+});
+
+t.test('while the run runs, progress.json carries its estimate, and status() passes it on, aged', async (t) => {
+  const dir = t.testdir();
+  const state = join(dir, 'state');
+  const store = await openStore(state);
+  t.teardown(() => store.close());
+  const written = Date.parse('2020-01-01T00:00:00Z'); // long ago: status() finds no time left
+  const writer = new ProgressFile(store, state, { intervalMs: 60_000, now: () => written });
+  let estimate: RunEstimate | undefined = { eta_ms: 192_000, pages_left: 1234, channels_left: 5, channels_running: 3, downloads: 24, downloads_waiting: 7 };
+  writer.setEstimate(() => estimate);
+  await writer.start();
+  const file = read(progressFilePath(state));
+  t.equal(file.running, true);
+  t.same(
+    file.estimate,
+    { eta_ms: 192_000, finish_at: '2020-01-01T00:03:12.000Z', pages_left: 1234, channels_left: 5, channels_running: 3 },
+    'eta_ms, finish_at (from its clock), pages and channels left, channels running',
+  );
+
+  const running = await runningStatus(state, {}, () => written + 12_000);
+  t.same(running?.estimate, { ...file.estimate, eta_ms: 180_000 }, 'status: the time left less the age of the file');
+  const locked = await status(state);
+  t.equal(locked.as_of, '2020-01-01T00:00:00.000Z', 'status() answers from progress.json');
+  t.same(locked.estimate, { ...file.estimate, eta_ms: 0 }, 'with the estimate, aged by the time since');
+
+  estimate = { pages_left: 40, channels_left: 2, channels_running: 2, downloads: 8 };
+  t.same(writer.snapshot(true).estimate, { pages_left: 40, channels_left: 2, channels_running: 2 }, 'no eta_ms or finish_at while unknown');
+  estimate = undefined;
+  t.notOk('estimate' in writer.snapshot(true), 'no estimate at all while the run has none');
+  estimate = { eta_ms: 1000, pages_left: 1, channels_left: 1, channels_running: 1, downloads: 8 };
+  t.notOk('estimate' in writer.snapshot(false), 'none once the run is over');
+
+  await writer.close();
+  const final = read(progressFilePath(state));
+  t.equal(final.running, false);
+  t.notOk('estimate' in final, 'the last write has none');
+  t.equal((await runningStatus(state, {}, () => written))?.estimate, undefined, 'nor does status() then');
+});
+
+t.test('status() reports no estimate from a progress.json that is not running, or without one', async (t) => {
+  const dir = t.testdir();
+  const state = join(dir, 'state');
+  const store = await openStore(state);
+  t.teardown(() => store.close());
+  const writer = new ProgressFile(store, state, { intervalMs: 60_000 });
+  await writer.start();
+  const file = progressFilePath(state);
+  t.notOk('estimate' in read(file), 'no estimate function installed: no estimate');
+  t.equal((await status(state)).estimate, undefined);
+  await writer.close();
+  // A stale file that says it is not running cannot speak for a run: its estimate is not passed on.
+  const stale = { ...read(file), estimate: { eta_ms: 1000, pages_left: 1, channels_left: 1, channels_running: 1 } };
+  writeFileSync(file, JSON.stringify(stale));
+  t.equal((await status(state)).estimate, undefined, 'not while running: false');
+  writeFileSync(file, JSON.stringify({ ...stale, running: true }));
+  t.equal((await status(state)).estimate?.pages_left, 1, 'and passed on when running: true');
 });

@@ -1,0 +1,148 @@
+// What is left of a run, and how fast it can go: the pages each channel still has to walk (estimated before it
+// starts from the channel object, lib/discord/history-size.ts, then from its own walk), the rates they are walked
+// at, and from those the ETA shown by the progress display and progress.json, and the floor the summary reports:
+// no schedule can finish a server faster than max(its largest channel's pages / the per-channel rate, all its
+// pages / the global rate).
+
+import { HistoryProgress, PRIOR_DENSITY, estimatePages } from './discord/history-size.js';
+import type { HistoryHint } from './discord/history-size.js';
+import { PRIOR_PAGES_PER_SECOND } from './run-slots.js';
+
+interface ChannelEstimate {
+  id: string;
+  expected: number | undefined; // estimated pages before its walk started
+  walk?: HistoryProgress;
+  startedAt?: number;
+  endedAt?: number | undefined;
+}
+
+// The estimates the progress display and progress.json show (lib/output/estimate.ts has the same fields).
+export interface HistoryEstimate {
+  eta_ms?: number;
+  pages_left: number;
+  channels_left: number;
+  channels_running: number;
+}
+
+// The makespan bound of the run's history walk, in ms, and its two terms.
+export interface FloorEstimate {
+  floor_ms: number;
+  largest_channel_ms: number; // the largest channel's pages at the per-channel rate
+  all_pages_ms: number; // every page at the global rate
+}
+
+export interface EstimatorOptions {
+  globalPerSecond: number;
+  // The learnt spacing of a channel's history requests, ms (0: none learnt): the per-channel rate (DiscordClient.intervalOf).
+  paceMs: (channelId: string) => number;
+  now?: () => number;
+}
+
+export class RunEstimator {
+  private readonly channels = new Map<string, ChannelEstimate>();
+  private readonly now: () => number;
+
+  constructor(private readonly options: EstimatorOptions) {
+    this.now = options.now ?? Date.now;
+  }
+
+  // Messages per ms of snowflake time, over every page walked in the run (PRIOR_DENSITY before any).
+  density(): number {
+    let messages = 0;
+    let ms = 0;
+    for (const channel of this.channels.values()) {
+      if (channel.walk === undefined || channel.walk.coveredMs === 0) continue;
+      messages += channel.walk.messages;
+      ms += channel.walk.coveredMs;
+    }
+    return messages >= 100 && ms > 0 ? messages / ms : PRIOR_DENSITY;
+  }
+
+  // A channel waiting to start: its estimated pages from `after` (undefined: unknown).
+  expect(channelId: string, hint: HistoryHint | undefined, after: string): number | undefined {
+    const expected = estimatePages(channelId, hint, after, this.density());
+    const known = this.channels.get(channelId);
+    if (known === undefined) this.channels.set(channelId, { id: channelId, expected });
+    else known.expected ??= expected;
+    return expected;
+  }
+
+  // Its history walk starts: the pages it yields are counted by the returned progress.
+  walk(channelId: string, hint: HistoryHint | undefined, after: string): HistoryProgress {
+    const channel = this.channels.get(channelId) ?? { id: channelId, expected: undefined };
+    this.channels.set(channelId, channel);
+    channel.walk = new HistoryProgress(channelId, after, hint);
+    channel.startedAt = this.now();
+    channel.endedAt = undefined;
+    return channel.walk;
+  }
+
+  // Its walk ended (or it was not walked: a retry pass only, a channel that failed).
+  finish(channelId: string): void {
+    const channel = this.channels.get(channelId);
+    if (channel !== undefined) channel.endedAt ??= this.now();
+  }
+
+  // Pages per second one channel is walked at: the learnt pace when there is one, else the best measured.
+  private perChannelRate(channel?: ChannelEstimate): number {
+    const pace = channel === undefined ? 0 : this.options.paceMs(channel.id);
+    if (pace > 0) return 1000 / pace;
+    let best = 0;
+    for (const other of this.channels.values()) {
+      const otherPace = this.options.paceMs(other.id);
+      if (otherPace > 0) return 1000 / otherPace;
+      best = Math.max(best, this.measuredRate(other) ?? 0);
+    }
+    return best > 0 ? best : PRIOR_PAGES_PER_SECOND;
+  }
+
+  private measuredRate(channel: ChannelEstimate): number | undefined {
+    if (channel.walk === undefined || channel.startedAt === undefined || channel.walk.pages < 5) return undefined;
+    const ms = (channel.endedAt ?? this.now()) - channel.startedAt;
+    return ms > 0 ? (channel.walk.pages * 1000) / ms : undefined;
+  }
+
+  private pagesLeft(channel: ChannelEstimate, density: number): number {
+    if (channel.endedAt !== undefined) return 0;
+    if (channel.walk !== undefined) return channel.walk.pagesLeft(density);
+    return channel.expected ?? 0;
+  }
+
+  // Pages left, channels left, and when the walk should end at the current rates.
+  estimate(): HistoryEstimate {
+    const density = this.density();
+    let pages = 0;
+    let longestMs = 0;
+    let left = 0;
+    let running = 0;
+    let unknown = false;
+    for (const channel of this.channels.values()) {
+      if (channel.endedAt !== undefined) continue;
+      left++;
+      if (channel.walk !== undefined) running++;
+      if (channel.walk === undefined && channel.expected === undefined) unknown = true;
+      const channelPages = this.pagesLeft(channel, density);
+      pages += channelPages;
+      longestMs = Math.max(longestMs, (channelPages * 1000) / this.perChannelRate(channel));
+    }
+    const result: HistoryEstimate = { pages_left: Math.round(pages), channels_left: left, channels_running: running };
+    if (!unknown) result.eta_ms = Math.round(Math.max(longestMs, (pages * 1000) / this.options.globalPerSecond));
+    return result;
+  }
+
+  // The makespan bound of what this run walked (its pages, counted as it went), at the per-channel rate and the
+  // global rate; undefined when it walked nothing.
+  floor(): FloorEstimate | undefined {
+    let all = 0;
+    let largestMs = 0;
+    for (const channel of this.channels.values()) {
+      if (channel.walk === undefined || channel.walk.pages === 0) continue;
+      const pages = channel.walk.pages + 1; // and the request for the newest message
+      all += pages;
+      largestMs = Math.max(largestMs, (pages * 1000) / this.perChannelRate(channel));
+    }
+    if (all === 0) return undefined;
+    const allMs = (all * 1000) / this.options.globalPerSecond;
+    return { floor_ms: Math.round(Math.max(largestMs, allMs)), largest_channel_ms: Math.round(largestMs), all_pages_ms: Math.round(allMs) };
+  }
+}

@@ -1,0 +1,54 @@
+// What is left of a run: pages, ETA, and the floor reported in the summary.
+
+import t from 'tap';
+import { RunEstimator } from '../lib/run-estimates.js';
+import { snowflakeFromDate } from '../lib/util/snowflake.js';
+
+const HOUR = 3_600_000;
+const id = (hours: number): string => snowflakeFromDate(new Date(Date.UTC(2024, 0, 1) + hours * HOUR));
+const page = (fromHour: number, count: number, perHour: number): Array<{ id: string }> =>
+  Array.from({ length: count }, (_, i) => ({ id: id(fromHour + (i + 1) / perHour) }));
+
+t.test('ETA: the largest channel at its pace, or every page at the global rate', async (t) => {
+  let now = 0;
+  const paces = new Map<string, number>();
+  const estimator = new RunEstimator({ globalPerSecond: 50, paceMs: (channel) => paces.get(channel) ?? 0, now: () => now });
+  const big = id(0);
+  const small = id(0.001);
+  estimator.expect(big, { newest: id(1000) }, '0');
+  estimator.expect(small, { newest: id(10) }, '0');
+  const walk = estimator.walk(big, { newest: id(1000) }, '0');
+  walk.page(page(0, 100, 10), false); // 10 messages an hour: the big channel holds about 10,000 messages
+  paces.set(big, 1000); // a page a second, learnt
+  const estimate = estimator.estimate();
+  t.equal(estimate.channels_left, 2);
+  t.equal(estimate.channels_running, 1);
+  t.ok(estimate.pages_left > 95 && estimate.pages_left < 110, `about 100 pages left in the big channel, and a few in the small one (${estimate.pages_left})`);
+  t.ok(estimate.eta_ms! >= 95_000 && estimate.eta_ms! <= 105_000, `about 100 s at a page a second (${estimate.eta_ms})`);
+  now = 5_000;
+  estimator.finish(small);
+  estimator.finish(big);
+  t.same(estimator.estimate(), { pages_left: 0, channels_left: 0, channels_running: 0, eta_ms: 0 });
+});
+
+t.test('no ETA while a channel of unknown size waits', async (t) => {
+  const estimator = new RunEstimator({ globalPerSecond: 50, paceMs: () => 0 });
+  estimator.expect(id(0), undefined, '0');
+  t.equal(estimator.estimate().eta_ms, undefined);
+});
+
+t.test('floor: max(largest channel at the per-channel rate, all pages at the global rate)', async (t) => {
+  let now = 0;
+  const estimator = new RunEstimator({ globalPerSecond: 50, paceMs: () => 1000, now: () => now });
+  t.equal(estimator.floor(), undefined, 'nothing walked');
+  for (let c = 0; c < 10; c++) {
+    const walk = estimator.walk(id(c), { newest: id(1000) }, '0');
+    for (let p = 0; p < 19; p++) walk.page(page(p * 10, 100, 10), false);
+    now += 1;
+    estimator.finish(id(c));
+  }
+  t.same(estimator.floor(), { floor_ms: 20_000, largest_channel_ms: 20_000, all_pages_ms: 4_000 }, '20 requests at a page a second');
+  const many = new RunEstimator({ globalPerSecond: 50, paceMs: () => 1000 });
+  for (let c = 0; c < 200; c++) many.walk(id(c), undefined, '0').page(page(0, 50, 10), false);
+  t.same(many.floor(), { floor_ms: 8_000, largest_channel_ms: 2_000, all_pages_ms: 8_000 }, '400 requests at 50/s');
+});
