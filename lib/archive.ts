@@ -32,7 +32,8 @@ import { findArchived } from './stages/archived.js';
 import type { ArchivedOptions } from './stages/archived.js';
 import { checkpoint } from './stages/checkpoint.js';
 import { emitEvents } from './stages/events.js';
-import { createDownloadPool } from './stages/download-pool.js';
+import { asDownloadPool, createDownloadPool } from './stages/download-pool.js';
+import type { DownloadPool } from './stages/download-pool.js';
 import { failedItems } from './stages/failed.js';
 import { fetchFiles } from './stages/fetch.js';
 import type { FetchOptions } from './stages/fetch.js';
@@ -63,7 +64,7 @@ export interface ArchiveResult {
 interface RunContext extends RunResources {
   options: NormalizedOptions;
   hooks: ArchiveHooks;
-  pool: FetchOptions['pool'];
+  pool: DownloadPool;
   refresher: UrlRefresher;
   locks: KeyedLock;
   folders: FolderCache; // output folders created and checked during this run
@@ -136,7 +137,7 @@ async function archiveAll(resources: RunResources, options: NormalizedOptions, h
     ...resources,
     options,
     hooks,
-    pool: hooks.pool ?? createDownloadPool(options),
+    pool: asDownloadPool(hooks.pool ?? createDownloadPool(options)),
     refresher: new UrlRefresher(resources.client, signal, undefined, hooks.clock),
     locks: new KeyedLock(),
     folders: new Map(),

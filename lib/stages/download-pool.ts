@@ -15,6 +15,8 @@ export interface DownloadPool {
   readonly inUse: number;
   readonly queued: number;
   readonly cap: number; // the most it will ever allow
+  // Downloads are the bottleneck: files wait for slots and the limit is not growing (pinned, or settled).
+  readonly saturated: boolean;
   transferred(bytes: number): void; // a transfer's body has fully arrived (after its slot was released)
   congested(): void; // the CDN answered 429 or 503, or reset the connection (before the slot is released)
 }
@@ -79,6 +81,9 @@ class FixedPool implements DownloadPool {
   get cap(): number {
     return this.slots.size;
   }
+  get saturated(): boolean {
+    return this.slots.queued > 0;
+  }
   transferred(): void {}
   congested(): void {}
 }
@@ -103,6 +108,9 @@ class AdaptivePool implements DownloadPool {
   }
   get queued(): number {
     return this.slots.queued;
+  }
+  get saturated(): boolean {
+    return this.slots.queued > 0 && this.controller.settled;
   }
   transferred(bytes: number): void {
     // Busy: the released slot went straight to a waiting download (or the pool is over its limit).

@@ -36,6 +36,7 @@ export class AdaptiveLimit {
   private stepped = false; // this window runs at a limit just raised from the base's
   private previous = 0; // the limit before the last step up
   private held = 0; // windows held since a step that did not help
+  private climbing = true; // trying a step up, or about to (false: held after one that did not pay, or congestion)
   private ceiling: number | undefined; // the lowest limit at which the CDN said it was congested
   private lastCut = Number.NEGATIVE_INFINITY;
 
@@ -43,6 +44,12 @@ export class AdaptiveLimit {
     this.o = { windowMs: 250, minSamples: 16, growth: 1.5, gain: 0.1, clipBytes: 1 << 20, probeWindows: 4, forgetMs: 30_000, ...options };
     if (!Number.isInteger(options.max) || options.max < 1) throw new RangeError(`max must be a positive integer, got ${options.max}`);
     this.limit = Math.min(Math.max(1, Math.floor(options.initial)), options.max);
+  }
+
+  // Whether the limit is settled for now: not being raised, since the last step did not pay, it is at the top it
+  // may reach (the cap, or under a congestion), or the CDN is congested. A probe later may raise it still.
+  get settled(): boolean {
+    return !this.climbing;
   }
 
   // The level congestion was last seen at (growth stays below it), if it is still remembered.
@@ -75,6 +82,7 @@ export class AdaptiveLimit {
     this.lastCut = now;
     this.ceiling = Math.min(this.ceiling ?? Number.POSITIVE_INFINITY, this.limit);
     this.limit = Math.max(1, Math.floor(this.limit / 2));
+    this.climbing = false;
     this.base = undefined;
     this.stepped = false;
     this.held = 0;
@@ -97,6 +105,7 @@ export class AdaptiveLimit {
     if (base !== undefined && stepped && !paid(throughput, base, this.limit / this.previous, this.o.gain)) {
       // The step did not pay: back to the level that did as well, and hold there.
       this.limit = this.previous;
+      this.climbing = false;
       this.base = base;
       this.held = 0;
     } else if (base === undefined || stepped || ++this.held >= this.o.probeWindows) {
@@ -109,7 +118,8 @@ export class AdaptiveLimit {
     const top = Math.min(this.o.max, this.ceiling === undefined ? this.o.max : this.ceiling - 1);
     const next = Math.min(top, Math.ceil(this.limit * this.o.growth));
     this.held = 0;
-    if (next <= this.limit) return;
+    this.climbing = next > this.limit;
+    if (!this.climbing) return;
     this.previous = this.limit;
     this.limit = next;
     this.stepped = true;

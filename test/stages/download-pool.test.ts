@@ -12,6 +12,12 @@ const tick = (): Promise<void> => new Promise((resolve) => setImmediate(resolve)
 t.test('a pinned concurrency: the limit never moves, whatever the downloads report', async (t) => {
   const pool = createDownloadPool({ concurrency: 5, maxConcurrency: 64 });
   t.equal(pool.size, 5);
+  const held = await Promise.all(Array.from({ length: 5 }, () => pool.acquire()));
+  t.equal(pool.saturated, false, 'every slot in use, nothing waiting');
+  const waiting = pool.acquire();
+  t.equal(pool.saturated, true, 'a file waits for a slot that will not come sooner');
+  for (const release of held) release();
+  (await waiting)();
   t.equal(pool.cap, 5, 'the reorder window needs no more than the pinned number');
   pool.congested();
   for (let i = 0; i < 1000; i++) pool.transferred(1_000_000);
@@ -71,6 +77,7 @@ t.test('auto: grows while throughput rises with it, never above the cap', async 
   const want = (): void => void pool.acquire().then((release) => held.push(release));
   for (let i = 0; i < 100; i++) want();
   await tick();
+  t.equal(pool.saturated, false, 'files wait, but the pool is still to grow');
   let carry = 0;
   let most = 0;
   for (let step = 0; step < 600; step++) {
@@ -86,6 +93,7 @@ t.test('auto: grows while throughput rises with it, never above the cap', async 
     most = Math.max(most, held.length);
   }
   t.equal(pool.size, 20, 'grew to the cap');
+  t.equal(pool.saturated, true, 'at the cap with files waiting: downloads are the bottleneck');
   t.equal(most, 20, 'never more slots in use than the cap');
 });
 

@@ -109,6 +109,7 @@ class RecordingPool implements DownloadPool {
   heldAtCongestion = 0;
   readonly size = 1;
   readonly cap = 1;
+  readonly saturated = false;
   get inUse(): number {
     return this.slots.inUse;
   }

@@ -41,8 +41,13 @@ const latencyBound = (limit: number): number => limit / 0.07;
 t.test('latency-bound downloads: 1.5x steps while throughput rises, up to the cap, within two seconds', async (t) => {
   const { limit, clock } = controller();
   const steps: number[] = [limit.limit];
-  drive(limit, clock, 2_000, { completionsPerSecond: latencyBound, onStep: (l) => steps.push(l) });
+  t.equal(limit.settled, false, 'about to climb');
+  drive(limit, clock, 1_000, { completionsPerSecond: latencyBound, onStep: (l) => steps.push(l) });
+  t.equal(limit.settled, false, 'still climbing');
+  drive(limit, clock, 1_000, { completionsPerSecond: latencyBound, onStep: (l) => steps.push(l) });
   t.same(steps, [8, 12, 18, 27, 41, 62, 64]);
+  drive(limit, clock, 300, { completionsPerSecond: latencyBound });
+  t.equal(limit.settled, true, 'at the cap: settled');
   drive(limit, clock, 5_000, { completionsPerSecond: latencyBound, onStep: (l) => steps.push(l) });
   t.equal(limit.limit, 64, 'never above the cap');
 });
@@ -54,6 +59,7 @@ t.test('a step that did not raise throughput by 10% is undone, and tried again a
   const model = { completionsPerSecond: (l: number) => Math.min(l, 16) / 0.07, onStep: (l: number) => steps.push(l) };
   drive(limit, clock, 1_500, model);
   t.same(steps, [12, 18, 27, 18], '27 did no better than 18: back to 18');
+  t.equal(limit.settled, true, 'held: settled');
   const before = steps.length;
   drive(limit, clock, 1_200, model);
   t.same(steps.slice(before, before + 2), [27, 18], 'a later probe, undone again');
@@ -72,6 +78,7 @@ t.test('congestion halves at most once per window, never below 1, and growth sta
   t.equal(limit.limit, 27);
   t.equal(limit.congested(), true);
   t.equal(limit.limit, 13, 'halved');
+  t.equal(limit.settled, true, 'congested: settled');
   t.equal(limit.congestedAt, 27, 'remembered');
   clock.t += 100;
   t.equal(limit.congested(), false, 'the same congestion, seen by another download');
