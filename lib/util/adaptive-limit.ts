@@ -1,6 +1,7 @@
 // How many downloads to run at once, learned from the downloads themselves (`--concurrency auto`): grow while a
 // step up raises the throughput (a step that does not is undone, and tried again after a while), halve when the
-// CDN says it is congested, and do not climb back to where it did.
+// CDN says it is congested, and do not climb back to where it did: that level overshot what the CDN allows (its
+// refusals come back a round trip later), so growth stays an eighth below it.
 // Pure: it decides on each observation, by the clock it is given; it holds no timer.
 //
 // Throughput is measured over windows that last at least `windowMs` and hold at least max(`minSamples`, limit)
@@ -52,7 +53,7 @@ export class AdaptiveLimit {
     return !this.climbing;
   }
 
-  // The level congestion was last seen at (growth stays below it), if it is still remembered.
+  // The level congestion was last seen at (growth stays an eighth below it), if it is still remembered.
   get congestedAt(): number | undefined {
     return this.ceiling;
   }
@@ -115,7 +116,8 @@ export class AdaptiveLimit {
   }
 
   private stepUp(): void {
-    const top = Math.min(this.o.max, this.ceiling === undefined ? this.o.max : this.ceiling - 1);
+    const margin = this.ceiling === undefined ? 0 : Math.max(1, Math.ceil(this.ceiling / 8));
+    const top = Math.min(this.o.max, this.ceiling === undefined ? this.o.max : this.ceiling - margin);
     const next = Math.min(top, Math.ceil(this.limit * this.o.growth));
     this.held = 0;
     this.climbing = next > this.limit;

@@ -85,7 +85,7 @@ t.test('congestion halves at most once per window, never below 1, and growth sta
   t.equal(limit.limit, 13);
   const steps: number[] = [];
   drive(limit, clock, 5_000, { completionsPerSecond: latencyBound, onStep: (l) => steps.push(l) });
-  t.same(steps, [20, 26], 'grows back, to one below the level of the congestion');
+  t.same(steps, [20, 23], 'grows back, to an eighth below the level of the congestion (27 - 4)');
   for (let i = 0; i < 8; i++) {
     clock.t += 300;
     limit.congested();
