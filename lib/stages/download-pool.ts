@@ -17,6 +17,9 @@ export interface DownloadPool {
   readonly cap: number; // the most it will ever allow
   // Downloads are the bottleneck: files wait for slots and the limit is not growing (pinned, or settled).
   readonly saturated: boolean;
+  // A stream of downloads (one fetch stage: a channel's pass) starts feeding the pool; the function ends it.
+  join(): () => void;
+  readonly streams: number; // streams feeding the pool now
   transferred(bytes: number): void; // a transfer's body has fully arrived (after its slot was released)
   congested(): void; // the CDN answered 429 or 503, or reset the connection (before the slot is released)
 }
@@ -63,9 +66,25 @@ export function isCongestion(error: unknown): boolean {
   return false;
 }
 
+// Counts the streams feeding a pool.
+class Streams {
+  streams = 0;
+  join(): () => void {
+    this.streams++;
+    let left = false;
+    return () => {
+      if (left) return;
+      left = true;
+      this.streams--;
+    };
+  }
+}
+
 // A pinned number of slots: outcomes are not its business.
-class FixedPool implements DownloadPool {
-  constructor(private readonly slots: Semaphore) {}
+class FixedPool extends Streams implements DownloadPool {
+  constructor(private readonly slots: Semaphore) {
+    super();
+  }
   acquire(signal?: AbortSignal): Promise<() => void> {
     return this.slots.acquire(signal);
   }
@@ -89,12 +108,13 @@ class FixedPool implements DownloadPool {
 }
 
 // Slots whose number the controller moves after each observation.
-class AdaptivePool implements DownloadPool {
+class AdaptivePool extends Streams implements DownloadPool {
   private readonly slots: Semaphore;
   constructor(
     private readonly controller: AdaptiveLimit,
     readonly cap: number,
   ) {
+    super();
     this.slots = new Semaphore(controller.limit);
   }
   acquire(signal?: AbortSignal): Promise<() => void> {

@@ -74,14 +74,25 @@ export interface RetryNotice {
 type Fetching = FetchOptions & { pool: DownloadPool };
 
 // Yields one result per unit, in input order; marks, skipped and archived items pass straight through.
-export function fetchFiles(source: AsyncIterable<SelectedUnit>, options: FetchOptions): AsyncGenerator<ItemResult> {
+export async function* fetchFiles(source: AsyncIterable<SelectedUnit>, options: FetchOptions): AsyncGenerator<ItemResult> {
   const fetching: Fetching = { ...options, pool: asDownloadPool(options.pool) };
-  // Units between input and output: eight per download slot, following the pool's size as it moves.
-  const window = (): number => Math.max(16, fetching.pool.size * 8);
-  return orderedParallel(source, async (unit): Promise<ItemResult> => (unit.kind === 'item' ? fetchItem(unit, fetching) : unit), {
-    window,
-    signal: options.signal,
-  });
+  const { pool } = fetching;
+  const leave = pool.join();
+  try {
+    yield* orderedParallel(source, async (unit): Promise<ItemResult> => (unit.kind === 'item' ? fetchItem(unit, fetching) : unit), {
+      window: () => reorderWindow(pool.size, pool.streams),
+      signal: options.signal,
+    });
+  } finally {
+    leave();
+  }
+}
+
+// Units between input and output for one stream of a pool of `size` slots fed by `streams` streams: eight per
+// slot of its share, following the pool as it moves; never fewer than a pool of 8 (the start of auto) had
+// each, nor than 16.
+export function reorderWindow(size: number, streams: number): number {
+  return Math.max(16, Math.ceil((8 * size) / Math.max(1, streams)), Math.min(8 * size, 64));
 }
 
 // One item through the steps above. One attachment id is handled by one item at a time.

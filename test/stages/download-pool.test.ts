@@ -97,6 +97,21 @@ t.test('auto: grows while throughput rises with it, never above the cap', async 
   t.equal(most, 20, 'never more slots in use than the cap');
 });
 
+t.test('the streams feeding a pool are counted; leaving twice counts once', async (t) => {
+  const pool = createDownloadPool({ concurrency: 'auto', maxConcurrency: 64 });
+  const a = pool.join();
+  const b = pool.join();
+  t.equal(pool.streams, 2);
+  a();
+  a();
+  t.equal(pool.streams, 1);
+  b();
+  t.equal(pool.streams, 0);
+  const fixed = asDownloadPool(new Semaphore(2));
+  fixed.join();
+  t.equal(fixed.streams, 1);
+});
+
 t.test('congestion is read from typed fields, never from a message', async (t) => {
   const http = (status: number): DownloadError => new DownloadError(`CDN answered ${status}`, { status, reason: `http_${status}` });
   t.ok(isCongestion(http(429)));

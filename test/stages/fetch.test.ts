@@ -8,7 +8,7 @@ import t from 'tap';
 import type { Test } from 'tap';
 import { Agent } from 'undici';
 import type { Dispatcher } from 'undici';
-import { fetchFiles } from '../../lib/stages/fetch.js';
+import { fetchFiles, reorderWindow } from '../../lib/stages/fetch.js';
 import type { FetchOptions } from '../../lib/stages/fetch.js';
 import { candidatePaths } from '../../lib/stages/claim-path.js';
 import type { DownloadPool } from '../../lib/stages/download-pool.js';
@@ -110,6 +110,13 @@ class RecordingPool implements DownloadPool {
   readonly size = 1;
   readonly cap = 1;
   readonly saturated = false;
+  streams = 0;
+  mostStreams = 0;
+  join(): () => void {
+    this.streams++;
+    this.mostStreams = Math.max(this.mostStreams, this.streams);
+    return () => void this.streams--;
+  }
   get inUse(): number {
     return this.slots.inUse;
   }
@@ -146,6 +153,17 @@ t.test('the pool hears each transfer with its size, and each 503 or reset before
   t.ok(congested > 0, `${congested} of ${cdn.length} CDN answers were 503 or a reset`);
   t.equal(pool.congestions, congested, 'each one reported');
   t.equal(pool.heldAtCongestion, congested, 'while the slot was still held');
+  t.equal(pool.mostStreams, 1, 'the stage fed the pool as one stream');
+  t.equal(pool.streams, 0, 'and left it at its end');
+});
+
+t.test("the reorder window: eight per slot of the stream's share of the pool, at least what a pool of 8 gave", async (t) => {
+  t.equal(reorderWindow(8, 1), 64, 'one stream, the starting 8 slots');
+  t.equal(reorderWindow(64, 1), 512, 'one stream, 64 slots');
+  t.equal(reorderWindow(64, 4), 128, 'four streams share 64 slots');
+  t.equal(reorderWindow(64, 40), 64, 'forty: never fewer than a pool of 8 had');
+  t.equal(reorderWindow(3, 40), 24, 'a pinned 3: eight per slot, as before');
+  t.equal(reorderWindow(1, 0), 16, 'at least 16');
 });
 
 t.test('aborted before start: no request, no file', async (t) => {
