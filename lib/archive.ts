@@ -147,6 +147,12 @@ async function archiveAll(resources: RunResources, options: NormalizedOptions, h
       paceMs: (channelId) => resources.client.intervalOf(`/channels/${channelId}/messages`),
     }),
   };
+  // The message history of the largest channels goes first through the global limit; every other request
+  // (thread listings, link refreshes: few, and others wait on them) before any history.
+  resources.client.prioritize((path) => {
+    const history = /^\/channels\/(\d+)\/messages$/.exec(path);
+    return history ? run.estimator.expected(history[1]!) : Number.MAX_SAFE_INTEGER;
+  });
   tally.estimator = run.estimator;
   tally.estimate = () => ({ ...run.estimator.estimate(), downloads: run.pool.size });
   resources.progressFile?.setEstimate(tally.estimate);
@@ -355,6 +361,7 @@ function channelSlots(run: RunContext): ChannelSlots & { close(): void } {
     cap: options.maxChannelConcurrency,
     globalPerSecond: client.globalPerSecond,
     requests: () => client.stats.requests,
+    backlog: () => client.globalBacklog,
     downloadsSaturated: () => run.pool.inUse >= run.pool.size,
   });
   slots.start();

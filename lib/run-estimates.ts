@@ -67,6 +67,11 @@ export class RunEstimator {
     return expected;
   }
 
+  // The pages a channel was expected to have before its walk (0 when unknown): its place in the queue.
+  expected(channelId: string): number {
+    return this.channels.get(channelId)?.expected ?? 0;
+  }
+
   // Its history walk starts: the pages it yields are counted by the returned progress.
   walk(channelId: string, hint: HistoryHint | undefined, after: string): HistoryProgress {
     const channel = this.channels.get(channelId) ?? { id: channelId, expected: undefined };
