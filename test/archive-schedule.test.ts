@@ -8,8 +8,7 @@ import { runLibrary } from './helpers/harness.js';
 import { eventsOf } from './helpers/events.js';
 
 // Channels listed smallest first, spaced an hour a message: their history spans say how large they are.
-function sizedServer() {
-  const sizes = [30, 250, 60, 420, 120];
+function sizedServer(sizes = [30, 250, 60, 420, 120]) {
   return buildScenario({
     seed: 11,
     guilds: [{ name: 'Sized', channels: sizes.map((messages, i) => ({ name: `c${i}-${messages}`, messages, imageRatio: 0.1, spacingMs: 3_600_000 })) }],
@@ -45,7 +44,8 @@ t.test('one channel at a time: largest first, whatever the listing order', async
 });
 
 t.test('auto: every channel of a small server runs at once', async (t) => {
-  const fake = await startFakeDiscord({ scenario: sizedServer() });
+  // Every channel needs several requests of 30 ms each: none can end before the others have had their turn to start.
+  const fake = await startFakeDiscord({ scenario: sizedServer([450, 500, 460, 520, 480]), rateLimit: { latencyMs: 30 } });
   t.teardown(() => fake.close());
   const dir = t.testdir();
   const guild = fake.scenario.guilds[0]!;
