@@ -61,7 +61,7 @@ export async function memory(ctx: BenchContext, options: { scan?: number } = {})
   const large = ctx.quick ? 100_000 : 1_000_000;
   const a = await peak(small, 0.01, ctx.runs);
   const b = await peak(large, 0.01, ctx.runs);
-  const serverMessages = powerLawMessages(ctx.quick ? 10 : 1);
+  const serverMessages = powerLawMessages(ctx.quick ? 5 : 1);
   const server = await serverPeak(serverMessages, ctx.runs);
   // The long scan (no images) runs in the full suite; --scan N changes its size, --quick leaves it out.
   const scanSize = options.scan ?? (ctx.quick ? undefined : 10_000_000);
@@ -94,7 +94,7 @@ export async function memory(ctx: BenchContext, options: { scan?: number } = {})
     title: 'Memory',
     command:
       'node bin/dps.js --server-id G --channel-id C, and --server-id G --all-channels for the server (defaults, but --global-rate-limit 100000: the fake has no global limit); peak = VmHWM of the dps process from /proc, sampled every 50 ms',
-    setup: `single channel, 1% of messages with 1-3 images of 2-40 KB; the power-law server of the powerlaw scenario${ctx.quick ? ' (counts / 10)' : ''}, 1% images; rate limits off; the fake in its own process`,
+    setup: `single channel, 1% of messages with 1-3 images of 2-40 KB; the power-law server of the powerlaw scenario${ctx.quick ? ' (counts / 5)' : ''}, 1% images; rate limits off; the fake in its own process`,
     rows,
     targets: [
       { target: `peak RSS <= 150 MB at ${large.toLocaleString('en')} messages`, measured: `${median(b.rss).toFixed(1)} MB`, met: median(b.rss) <= 150 },

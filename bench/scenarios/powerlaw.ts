@@ -10,7 +10,7 @@ import type { ServerRun } from '../server-run.js';
 import { powerLawMessages } from '../sizes.js';
 
 export async function powerlaw(ctx: BenchContext): Promise<ScenarioResult> {
-  const messages = powerLawMessages(ctx.quick ? 10 : 1);
+  const messages = powerLawMessages(ctx.quick ? 5 : 1);
   const total = messages.reduce((a, b) => a + b, 0);
   const limits = discordLike(1000);
   const bound = makespanBound(messages, limits);
@@ -33,8 +33,8 @@ export async function powerlaw(ctx: BenchContext): Promise<ScenarioResult> {
   const times = median(runs.map((r) => r.wallMs)) / bound.ms;
   const rss = median(runs.map((r) => r.peakRssMB));
   const sorted = [...messages].sort((a, b) => b - a);
-  const big = ctx.quick ? 5_000 : 50_000;
-  const small = ctx.quick ? 50 : 500;
+  const big = ctx.quick ? 10_000 : 50_000;
+  const small = ctx.quick ? 100 : 500;
   return {
     name: 'powerlaw',
     title: 'Power-law server',
@@ -45,7 +45,7 @@ export async function powerlaw(ctx: BenchContext): Promise<ScenarioResult> {
         .slice(0, 3)
         .map((m) => m.toLocaleString('en'))
         .join(', ')}), ${messages.filter((m) => m < small).length} under ${small}, ` +
-      `the largest placed mid-list (bench/sizes.ts, powerLawMessages${ctx.quick ? ', every count / 10 in quick runs' : ''}). Fake: history really 5 per **1 s** per channel ` +
+      `the largest placed mid-list (bench/sizes.ts, powerLawMessages${ctx.quick ? ', every count / 5 in quick runs' : ''}). Fake: history really 5 per **1 s** per channel ` +
       "(scaled from Discord's 5 per 5 s to keep the run affordable; the bound uses the same 5 pages/s) while headers advertise 1000, other buckets 50/s, " +
       '50/s global, +80 ms per API response; a fresh fake per run. Wall time includes process start and the listing of channels and threads.',
     rows: serverRows(runs, bound),
