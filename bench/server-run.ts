@@ -120,6 +120,11 @@ export function serverRows(runs: readonly ServerRun[], bound: Bound): Row[] {
       runs: list((r) => `${r.api429}/${r.apiTotal}`),
     },
     {
+      figure: `every API request of the run / ${bound.globalPerSecond}/s, s (the global term with listings and extra probes counted)`,
+      value: s((median(runs.map((r) => r.apiTotal)) / bound.globalPerSecond) * 1000),
+      runs: list((r) => s((r.apiTotal / bound.globalPerSecond) * 1000)),
+    },
+    {
       figure: 'invalid requests counted by the fake (401/403/non-shared 429)',
       value: String(median(runs.map((r) => r.invalid))),
       runs: list((r) => String(r.invalid)),
