@@ -86,6 +86,13 @@ export async function runServer(name: string, spec: FakeProcessSpec, expectMessa
   }
 }
 
+// "bound X s, dps's estimate Y s" for a target's measured column (the estimate only when dps reports one).
+export function boundNote(runs: readonly ServerRun[], bound: Bound): string {
+  const floors = runs.map((r) => r.floorMs).filter((v): v is number => v !== undefined);
+  const estimate = floors.length > 0 ? `, dps's estimated_floor_ms ${(median(floors) / 1000).toFixed(1)} s` : '';
+  return `bound ${(bound.ms / 1000).toFixed(1)} s${estimate}`;
+}
+
 // The rows every run-to-completion server scenario shows.
 export function serverRows(runs: readonly ServerRun[], bound: Bound): Row[] {
   const s = (ms: number): string => (ms / 1000).toFixed(1);
