@@ -1,5 +1,5 @@
 // `node dist/bench/ab.js <checkoutA> <checkoutB> [--pairs N] [--images N]`: the downloads scenario's dps run
-// (bench/scenarios/downloads.ts: one fake, rate limits off, --concurrency 8) with two builds of dps in turn,
+// (bench/scenarios/downloads.ts: one fake, rate limits off, each build at its defaults) with two builds of dps in turn,
 // A B, B A, A B, ... (each checkout built: its bin/dps.js and dist/), against one fake, each run in a fresh
 // scratch folder after a `sync`. Prints one JSON line per run (MB/s from the run's elapsed_ms, CPU seconds of
 // dps and of the fake meanwhile) and per build the median and range. This is how two ways of doing the same
@@ -43,8 +43,6 @@ try {
         dir.out,
         '--state',
         dir.state,
-        '--concurrency',
-        '8',
         '--quiet',
       ];
       const r = await runProcess(process.execPath, args, { env: { DISCORD_TOKEN: fake.token, DISCORD_API_URL: fake.api }, cwd: builds[which]! });

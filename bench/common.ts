@@ -33,9 +33,16 @@ export interface FakeStatsReply {
   historyTimes: Array<[number, number]>;
 }
 
+export interface ExpectedFile {
+  attachment_id: string;
+  size: number;
+  sha256: string;
+}
+
 export interface FakeHandle extends FakeInfo {
   cpuSeconds(): number; // CPU time (user + system, all threads) the fake's process has used so far
   stats(options?: { since?: number; reset?: boolean }): Promise<FakeStatsReply>;
+  expected(): Promise<ExpectedFile[]>; // every file the fake serves, with its size and sha256
   close(): Promise<void>;
 }
 
@@ -58,6 +65,11 @@ export async function startFake(spec: FakeProcessSpec): Promise<FakeHandle> {
       new Promise<FakeStatsReply>((resolvePromise) => {
         child.once('message', (reply) => resolvePromise(reply as FakeStatsReply));
         child.send({ type: 'stats', ...options });
+      }),
+    expected: () =>
+      new Promise<ExpectedFile[]>((resolvePromise) => {
+        child.once('message', (reply) => resolvePromise((reply as { files: ExpectedFile[] }).files));
+        child.send({ type: 'expected' });
       }),
     close: () =>
       new Promise<void>((resolvePromise) => {

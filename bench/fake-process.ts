@@ -2,6 +2,7 @@
 // measured. Started with child_process.fork(dist/bench/fake-process.js, [JSON spec]); prints one JSON line
 // {url, api, token, guild_id, channel_ids} on stdout, then answers IPC messages:
 //   {type:'stats', since?: ms, reset?: boolean} -> {type:'stats', stats, api, history, cdn, historyTimes?}
+//   {type:'expected'} -> {type:'expected', files: [{attachment_id, size, sha256}]} (every file the fake serves)
 
 import { startFakeDiscord, type FakeOptions } from '../fixtures/fake-discord.js';
 import { buildScenario, singleChannel } from '../fixtures/scenarios.js';
@@ -12,12 +13,15 @@ import { mixedSize } from './sizes.js';
 // What a benchmark asks the fake to serve.
 export type FakeSpec =
   | { kind: 'channel'; messages: number; imageRatio: number; sizes?: [number, number]; seed?: number }
-  | { kind: 'server'; channels: number; messages: number; imageRatio: number; sizes?: [number, number]; seed?: number }
+  // `messages`: every channel's count, or one count per channel in the server's order (a power-law server)
+  | { kind: 'server'; channels: number; messages: number | number[]; imageRatio: number; sizes?: [number, number]; seed?: number }
   | { kind: 'downloads'; images: number; seed?: number };
 
 export interface FakeProcessSpec {
   scenario: FakeSpec;
-  options?: Omit<FakeOptions, 'scenario'>;
+  // cdnConcurrencyLimit: CDN requests beyond this many in flight answered 429 with Retry-After (a fake option
+  // added with issue 22; a fake without it serves them all, which the cdn scenario reports)
+  options?: Omit<FakeOptions, 'scenario'> & { cdnConcurrencyLimit?: number };
   keepTimes?: boolean; // return [at, status] of every history request (realistic-limits scenario)
 }
 
@@ -31,7 +35,7 @@ function scenarioOf(spec: FakeSpec): Scenario {
   if (spec.kind === 'server') {
     const channels = Array.from({ length: spec.channels }, (_, i) => ({
       name: `channel-${i + 1}`,
-      messages: spec.messages,
+      messages: Array.isArray(spec.messages) ? (spec.messages[i] ?? 0) : spec.messages,
       imageRatio: spec.imageRatio,
       sizes: spec.sizes ?? [2_000, 40_000],
       gapRate: 0,
@@ -60,6 +64,11 @@ const count = (into: Record<string, number>, key: string): void => {
 };
 
 process.on('message', (message: { type: string; since?: number; reset?: boolean }) => {
+  if (message.type === 'expected') {
+    const files = [...fake.expected()].map((f) => ({ attachment_id: f.attachment_id, size: f.size, sha256: f.sha256 }));
+    process.send?.({ type: 'expected', files });
+    return;
+  }
   if (message.type !== 'stats') return;
   const api: Record<string, number> = {};
   const history: Record<string, number> = {};

@@ -4,12 +4,15 @@
 import { removeScratch, saveResult } from './common.js';
 import type { BenchContext, ScenarioResult } from './common.js';
 import { writeReport } from './report.js';
+import { cdn } from './scenarios/cdn.js';
 import { downloads } from './scenarios/downloads.js';
 import { memory } from './scenarios/memory.js';
 import { pages } from './scenarios/pages.js';
 import { peers } from './scenarios/peers.js';
+import { powerlaw } from './scenarios/powerlaw.js';
 import { realistic } from './scenarios/realistic.js';
 import { resume } from './scenarios/resume.js';
+import { server } from './scenarios/server.js';
 
 const argv = process.argv.slice(2);
 const flag = (name: string): string | undefined => {
@@ -18,15 +21,19 @@ const flag = (name: string): string | undefined => {
 };
 const quick = argv.includes('--quick');
 // Runs per scenario unless --runs says otherwise. Downloads is the noisiest figure on these VMs (one pair of
-// runs moves 0.82-0.97 between pairs minutes apart, nothing changed: bench/limits.md) and the cheapest to repeat.
+// runs moves 0.82-0.97 between pairs minutes apart, nothing changed: bench/limits.md) and the cheapest to repeat;
+// cdn's runs are its interleaved pairs against the peer (at least 5 for its target).
 const DEFAULT_RUNS = 3;
-const defaultRuns: Record<string, number> = { downloads: 5 };
+const defaultRuns: Record<string, number> = { downloads: 5, cdn: 5 };
 const contextFor = (name: string): BenchContext => ({ quick, runs: Number(flag('runs') ?? defaultRuns[name] ?? DEFAULT_RUNS) });
 const scan = flag('scan');
 const all: Record<string, (ctx: BenchContext) => Promise<ScenarioResult>> = {
   downloads,
+  cdn,
   pages,
+  server,
   realistic,
+  powerlaw,
   memory: (c) => memory(c, scan !== undefined ? { scan: Number(scan) } : {}),
   resume,
   peers,

@@ -50,7 +50,7 @@ import { RunEstimator } from './run-estimates.js';
 import { runLargestFirst, fixedSlots } from './run-schedule.js';
 import type { ChannelSlots } from './run-schedule.js';
 import { AutoSlots } from './run-slots.js';
-import type { ChannelRecord } from './types.js';
+import type { ChannelRecord, ItemResult, SelectedUnit } from './types.js';
 import { maxSnowflake } from './util/snowflake.js';
 import { steps, through } from './util/steps.js';
 
@@ -148,6 +148,12 @@ async function archiveAll(resources: RunResources, options: NormalizedOptions, h
       paceMs: (channelId) => resources.client.intervalOf(`/channels/${channelId}/messages`),
     }),
   };
+  // The message history of the largest channels goes first through the global limit; every other request
+  // (thread listings, link refreshes: few, and others wait on them) before any history.
+  resources.client.prioritize((path) => {
+    const history = /^\/channels\/(\d+)\/messages$/.exec(path);
+    return history ? run.estimator.expected(history[1]!) : Number.MAX_SAFE_INTEGER;
+  });
   tally.estimator = run.estimator;
   tally.estimate = () => ({ ...run.estimator.estimate(), downloads: run.pool.size });
   resources.progressFile?.setEstimate(tally.estimate);
@@ -265,8 +271,8 @@ async function retryFailed(run: RunContext, target: ChannelTarget, counts: Count
   const { options, store, signal } = run;
   const { context } = target;
   const source = failedItems(context, { store, refresher: run.refresher, signal });
-  const units = through(source, steps([filter(options), findArchived({ store })]));
-  const results = fetchFiles(units, fetchOptions(run));
+  const units = through(source, steps([filter(options), findArchived({ store }), queued(run)]));
+  const results = settled(run, fetchFiles(units, fetchOptions(run)));
   const events = checkpoint(results, { store, context, counts, saveCursor: false, channelDone: options.retryOnly });
   await emitEvents(events, { emit: run.hooks.emit, log: run.hooks.log, signal });
 }
@@ -310,10 +316,26 @@ async function archiveHistory(run: RunContext, target: ChannelTarget, counts: Co
     onPage,
     doneAbove: windowed || options.fromStart ? undefined : record?.done_above,
   });
-  const units = through(pages, steps([flatten(options.media), filter(options), findArchived(archived)]));
-  const results = fetchFiles(units, fetchOptions(run));
+  const units = through(pages, steps([flatten(options.media), filter(options), findArchived(archived), queued(run)]));
+  const results = settled(run, fetchFiles(units, fetchOptions(run)));
   const events = checkpoint(results, { store, context, counts, saveCursor: !windowed, beforePersist: run.hooks.flushEvents, walkedWith });
   await emitEvents(events, { emit: run.hooks.emit, log: run.hooks.log, signal });
+}
+
+// A step that tells the estimates of each file handed to the downloads (for the ETA).
+function queued(run: RunContext): (unit: SelectedUnit) => SelectedUnit {
+  return (unit) => {
+    if (unit.kind === 'item') run.estimator.queued(unit);
+    return unit;
+  };
+}
+
+// The downloads' results, each file's told to the estimates as it settles.
+async function* settled(run: RunContext, results: AsyncIterable<ItemResult>): AsyncGenerator<ItemResult> {
+  for await (const result of results) {
+    if (result.kind === 'saved' || result.kind === 'failed' || result.kind === 'skipped') run.estimator.settled(result.item);
+    yield result;
+  }
 }
 
 // How the run's downloads are made (shared by every pass of every channel).
@@ -356,6 +378,7 @@ function channelSlots(run: RunContext): ChannelSlots & { close(): void } {
     cap: options.maxChannelConcurrency,
     globalPerSecond: client.globalPerSecond,
     requests: () => client.stats.requests,
+    backlog: () => client.globalBacklog,
     downloadsSaturated: () => run.pool.inUse >= run.pool.size,
   });
   slots.start();

@@ -41,6 +41,11 @@ export interface EstimatorOptions {
 export class RunEstimator {
   private readonly channels = new Map<string, ChannelEstimate>();
   private readonly now: () => number;
+  // Files handed to the downloads and not settled yet (by message and attachment id: their declared size).
+  private readonly pending = new Map<string, number>();
+  private queuedBytes = 0; // declared bytes of every file handed to the downloads so far
+  private settledBytes = 0;
+  private firstQueuedAt: number | undefined;
 
   constructor(private readonly options: EstimatorOptions) {
     this.now = options.now ?? Date.now;
@@ -65,6 +70,11 @@ export class RunEstimator {
     if (known === undefined) this.channels.set(channelId, { id: channelId, expected });
     else known.expected ??= expected;
     return expected;
+  }
+
+  // The pages a channel was expected to have before its walk (0 when unknown): its place in the queue.
+  expected(channelId: string): number {
+    return this.channels.get(channelId)?.expected ?? 0;
   }
 
   // Its history walk starts: the pages it yields are counted by the returned progress.
@@ -108,7 +118,37 @@ export class RunEstimator {
     return channel.expected ?? 0;
   }
 
-  // Pages left, channels left, and when the walk should end at the current rates.
+  // A file goes to the downloads (its declared size; 0 when unknown).
+  queued(item: { message_id: string; attachment_id: string; size?: number | undefined }): void {
+    const bytes = item.size ?? 0;
+    this.pending.set(`${item.message_id}:${item.attachment_id}`, bytes);
+    this.queuedBytes += bytes;
+    this.firstQueuedAt ??= this.now();
+  }
+
+  // A file the downloads are done with: saved, failed or skipped.
+  settled(item: { message_id: string; attachment_id: string }): void {
+    const key = `${item.message_id}:${item.attachment_id}`;
+    const bytes = this.pending.get(key);
+    if (bytes === undefined) return;
+    this.pending.delete(key);
+    this.settledBytes += bytes;
+  }
+
+  // How long the downloads need for the files queued and for those the pages left will bring (at the bytes per
+  // page seen so far), at the throughput of the run so far; undefined before anything is measured.
+  private downloadsMs(pagesLeft: number): number | undefined {
+    if (this.firstQueuedAt === undefined || this.settledBytes === 0) return undefined;
+    const elapsed = this.now() - this.firstQueuedAt;
+    if (elapsed <= 0) return undefined;
+    let pages = 0;
+    for (const channel of this.channels.values()) pages += channel.walk?.pages ?? 0;
+    const future = pages > 0 ? (this.queuedBytes / pages) * pagesLeft : 0;
+    return ((this.queuedBytes - this.settledBytes + future) * elapsed) / this.settledBytes;
+  }
+
+  // Pages left, channels left, and when the run should end at the current rates: its history walk, or its
+  // downloads when they are the slower.
   estimate(): HistoryEstimate {
     const density = this.density();
     let pages = 0;
@@ -126,7 +166,7 @@ export class RunEstimator {
       longestMs = Math.max(longestMs, (channelPages * 1000) / this.perChannelRate(channel));
     }
     const result: HistoryEstimate = { pages_left: Math.round(pages), channels_left: left, channels_running: running };
-    if (!unknown) result.eta_ms = Math.round(Math.max(longestMs, (pages * 1000) / this.options.globalPerSecond));
+    if (!unknown) result.eta_ms = Math.round(Math.max(longestMs, (pages * 1000) / this.options.globalPerSecond, this.downloadsMs(pages) ?? 0));
     return result;
   }
 

@@ -18,6 +18,7 @@ const WINDOW_MS = 2_000; // the request rate is measured over this much of the r
 export interface SlotSample {
   running: number; // channels being archived
   rate: number | undefined; // API requests per second over the recent window (undefined: not measured yet)
+  backlog: number; // requests waiting for the global limit now
   globalPerSecond: number; // the run's global limit
   downloadsSaturated: boolean; // files are waiting for download slots that cannot grow
   cap: number;
@@ -28,10 +29,13 @@ export function channelLimit(sample: SlotSample): number {
   const { running, rate, globalPerSecond, cap } = sample;
   const budget = globalPerSecond * (1 - RESERVE_SHARE);
   const clamp = (n: number): number => Math.max(1, Math.min(cap, Math.floor(n)));
+  // Before any measure, as many as the budget holds at a page a second each. Their first requests come as a burst
+  // (a channel's first pages go before its pace is known) that waits at the global limit, largest channels first.
   if (rate === undefined) return clamp(budget / PRIOR_PAGES_PER_SECOND);
   // Saturated: fewer than are running, in proportion, so channels that end are not all replaced.
   if (rate > budget) return clamp((running * budget) / rate);
-  if (sample.downloadsSaturated) return clamp(running);
+  // Requests queue at the global limit (new channels' first bursts), or files wait for downloads: none added.
+  if (sample.backlog > 0 || sample.downloadsSaturated) return clamp(running);
   const perChannel = running > 0 ? Math.max(rate / running, PRIOR_PAGES_PER_SECOND / 4) : PRIOR_PAGES_PER_SECOND;
   return clamp(running + (budget - rate) / perChannel);
 }
@@ -40,6 +44,7 @@ export interface AutoSlotsOptions {
   cap: number;
   globalPerSecond: number;
   requests: () => number; // API requests started so far in the run (a counter)
+  backlog: () => number; // requests waiting for the global limit now
   downloadsSaturated: () => boolean;
   now?: () => number;
 }
@@ -55,7 +60,14 @@ export class AutoSlots implements ChannelSlots {
 
   constructor(private readonly options: AutoSlotsOptions) {
     this.now = options.now ?? Date.now;
-    this.limit = channelLimit({ running: 0, rate: undefined, globalPerSecond: options.globalPerSecond, downloadsSaturated: false, cap: options.cap });
+    this.limit = channelLimit({
+      running: 0,
+      rate: undefined,
+      backlog: 0,
+      globalPerSecond: options.globalPerSecond,
+      downloadsSaturated: false,
+      cap: options.cap,
+    });
   }
 
   allowed(running: number): number {
@@ -93,6 +105,7 @@ export class AutoSlots implements ChannelSlots {
     this.limit = channelLimit({
       running: this.running,
       rate,
+      backlog: this.options.backlog(),
       globalPerSecond: this.options.globalPerSecond,
       downloadsSaturated: this.options.downloadsSaturated(),
       cap: this.options.cap,

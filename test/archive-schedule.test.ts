@@ -5,11 +5,12 @@ import { join } from 'node:path';
 import { startFakeDiscord } from '../fixtures/fake-discord.js';
 import { buildScenario } from '../fixtures/scenarios.js';
 import { runLibrary } from './helpers/harness.js';
+import { runArchive } from '../lib/archive.js';
+import type { RunEstimate } from '../lib/output/estimate.js';
 import { eventsOf } from './helpers/events.js';
 
 // Channels listed smallest first, spaced an hour a message: their history spans say how large they are.
-function sizedServer() {
-  const sizes = [30, 250, 60, 420, 120];
+function sizedServer(sizes = [30, 250, 60, 420, 120]) {
   return buildScenario({
     seed: 11,
     guilds: [{ name: 'Sized', channels: sizes.map((messages, i) => ({ name: `c${i}-${messages}`, messages, imageRatio: 0.1, spacingMs: 3_600_000 })) }],
@@ -45,7 +46,8 @@ t.test('one channel at a time: largest first, whatever the listing order', async
 });
 
 t.test('auto: every channel of a small server runs at once', async (t) => {
-  const fake = await startFakeDiscord({ scenario: sizedServer() });
+  // Every channel needs several requests of 30 ms each: none can end before the others have had their turn to start.
+  const fake = await startFakeDiscord({ scenario: sizedServer([450, 500, 460, 520, 480]), rateLimit: { latencyMs: 30 } });
   t.teardown(() => fake.close());
   const dir = t.testdir();
   const guild = fake.scenario.guilds[0]!;
@@ -64,4 +66,28 @@ t.test('auto: every channel of a small server runs at once', async (t) => {
   const firstEnd = Math.min(...last.values());
   t.ok(lastStart < firstEnd, `the last channel started (request ${lastStart}) before the first ended (request ${firstEnd})`);
   t.equal(eventsOf(run.events, 'summary')[0]!.channels, 5);
+});
+
+t.test('the estimate handed to the progress display follows the run', async (t) => {
+  const fake = await startFakeDiscord({ scenario: sizedServer([300, 200]) });
+  t.teardown(() => fake.close());
+  const dir = t.testdir();
+  let estimate: (() => RunEstimate | undefined) | undefined;
+  const during: RunEstimate[] = [];
+  const result = await runArchive(
+    { token: fake.token, api: fake.api, guildId: fake.scenario.guilds[0]!.id, allChannels: true, out: join(dir, 'out'), state: join(dir, 'state') },
+    {
+      onStart: (_totals, given) => {
+        estimate = given;
+      },
+      emit: (event) => {
+        if (event.event === 'saved' && during.length === 0) during.push(estimate!()!);
+      },
+    },
+  );
+  t.equal(result.exitCode, 0);
+  t.ok(estimate, 'onStart got an estimate');
+  t.ok(during[0]!.channels_left >= 1, `while files are saved, channels are left (${JSON.stringify(during[0])})`);
+  t.equal(during[0]!.downloads, 8, 'the download concurrency');
+  t.match(estimate!(), { pages_left: 0, channels_left: 0, channels_running: 0, eta_ms: 0 }, 'nothing left at the end');
 });

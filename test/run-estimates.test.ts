@@ -52,3 +52,17 @@ t.test('floor: max(largest channel at the per-channel rate, all pages at the glo
   for (let c = 0; c < 200; c++) many.walk(id(c), undefined, '0').page(page(0, 50, 10), false);
   t.same(many.floor(), { floor_ms: 8_000, largest_channel_ms: 2_000, all_pages_ms: 8_000 }, '400 requests at 50/s');
 });
+
+t.test('ETA: the downloads when they are the slower, at the throughput so far', async (t) => {
+  let now = 0;
+  const estimator = new RunEstimator({ globalPerSecond: 50, paceMs: () => 1000, now: () => now });
+  const walk = estimator.walk(id(0), { newest: id(10) }, '0');
+  walk.page(page(0, 100, 10), false); // all of it: nothing left to walk
+  for (let i = 0; i < 4; i++) estimator.queued({ message_id: id(i), attachment_id: id(i + 0.5), size: 1_000_000 });
+  now = 10_000;
+  estimator.settled({ message_id: id(0), attachment_id: id(0.5) });
+  estimator.settled({ message_id: id(1), attachment_id: id(1.5) });
+  estimator.settled({ message_id: id(1), attachment_id: id(1.5) }); // told twice: counted once
+  estimator.settled({ message_id: id(9), attachment_id: id(9.5) }); // never queued (a filtered file): ignored
+  t.equal(estimator.estimate().eta_ms, 10_000, 'two of four MB in 10 s: 10 s more');
+});

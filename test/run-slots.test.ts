@@ -3,7 +3,7 @@
 import t from 'tap';
 import { AutoSlots, channelLimit } from '../lib/run-slots.js';
 
-const base = { globalPerSecond: 50, downloadsSaturated: false, cap: 64 };
+const base = { globalPerSecond: 50, downloadsSaturated: false, cap: 64, backlog: 0 };
 
 t.test('channelLimit', async (t) => {
   t.equal(channelLimit({ ...base, running: 0, rate: undefined }), 45, 'before any measure: the budget (90% of 50/s) at a page a second per channel');
@@ -22,7 +22,14 @@ t.test('AutoSlots measures the request rate over a window and tells when the lim
   let now = 1_000_000;
   let requests = 0;
   let saturated = false;
-  const slots = new AutoSlots({ cap: 64, globalPerSecond: 50, requests: () => requests, downloadsSaturated: () => saturated, now: () => now });
+  const slots = new AutoSlots({
+    cap: 64,
+    globalPerSecond: 50,
+    requests: () => requests,
+    backlog: () => 0,
+    downloadsSaturated: () => saturated,
+    now: () => now,
+  });
   let told = 0;
   slots.onChange(() => told++);
   t.equal(slots.allowed(0), 45, 'the prior before any sample');

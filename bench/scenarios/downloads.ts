@@ -1,4 +1,4 @@
-// downloads: one channel of 5,000 images of mixed sizes (10 KB - 8 MB, about 2 GB), dps vs a bare undici loop
+// downloads: one channel of 5,000 images of mixed sizes (10 KB - 8 MB, about 2 GB), dps at its defaults vs a bare undici loop
 // writing through write streams (the issue's baseline), the same loop writing with writeSync (faster here), and
 // that loop doing the least dps's guarantees require (sha256 of every byte, fsync before rename: the floor of
 // any tool that dedupes by content and never leaves a partial file under a final name).
@@ -20,7 +20,7 @@ export async function downloads(ctx: BenchContext): Promise<ScenarioResult> {
   const needed = total * (4 * runs + 0.5);
   if (free < needed) throw new Error(`downloads: needs ${(needed / 1e9).toFixed(1)} GB free in ${tmpdir()}, has ${(free / 1e9).toFixed(1)} GB`);
   const fake = await startFake({ scenario: { kind: 'downloads', images }, options: { rateLimit: { off: true } } });
-  const concurrency = 8;
+  const concurrency = 8; // the baselines'; dps runs at its defaults
   // Per variant, one entry per run: MB/s, CPU seconds (user + system, all threads), and the fake's CPU seconds
   // while serving it. Ratios are taken per run (each pair minutes apart at most), then their median.
   const variants = ['stream', 'sync', 'dps', 'durable'] as const;
@@ -52,7 +52,7 @@ export async function downloads(ctx: BenchContext): Promise<ScenarioResult> {
             mbs[which].push(result.mbPerSecond as number);
             cpu[which].push(script.cpuSeconds);
           } else {
-            const r = await runDps(fake, [...channelArgs(fake, dir), '--concurrency', String(concurrency)]);
+            const r = await runDps(fake, channelArgs(fake, dir));
             if (r.code !== 0 || r.summary?.bytes !== total) throw new Error(`dps exited ${r.code}, ${r.summary?.bytes} of ${total} bytes: ${r.stderr}`);
             mbs.dps.push(r.summary.bytes / 1e6 / (r.summary.elapsed_ms / 1000));
             dpsWallMBs.push(r.summary.bytes / 1e6 / (r.wallMs / 1000));
@@ -90,7 +90,7 @@ export async function downloads(ctx: BenchContext): Promise<ScenarioResult> {
   return {
     name: 'downloads',
     title: 'Downloads',
-    command: `dps --server-id G --channel-id C --concurrency ${concurrency} (rate limits off) vs baseline-raw.js downloads (undici, ${concurrency} at once, pipeline to createWriteStream) and baseline-raw.js downloads ... sync (the same loop with writeSync) and baseline-raw.js downloads ... durable (writeSync, sha256, fsync, rename)`,
+    command: `dps --server-id G --channel-id C (defaults: no concurrency flag; rate limits off) vs baseline-raw.js downloads (undici, ${concurrency} at once, pipeline to createWriteStream) and baseline-raw.js downloads ... sync (the same loop with writeSync) and baseline-raw.js downloads ... durable (writeSync, sha256, fsync, rename)`,
     setup: `${images} images, one per message, 95% 10-400 KB and 5% 1-8 MB: ${(total / 1e9).toFixed(2)} GB; fake in its own process on loopback`,
     rows: [
       {

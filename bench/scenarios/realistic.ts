@@ -1,8 +1,10 @@
 // realistic limits: 40 channels x 20,000 messages behind Discord-like limits (5 per 5 s per channel on history with
-// headers advertising 1000, 50/s global, 80 ms latency); a duration-bounded run, stopped with SIGINT like a user.
+// headers advertising 1000, 50/s global, 80 ms latency), dps at the defaults; a duration-bounded run, stopped with
+// SIGINT like a user.
 
 import { log, median, round, runDps, scratch, startFake } from '../common.js';
 import type { BenchContext, ScenarioResult } from '../common.js';
+import { discordLike } from '../server-run.js';
 
 export async function realistic(ctx: BenchContext): Promise<ScenarioResult> {
   const channels = 40;
@@ -18,26 +20,20 @@ export async function realistic(ctx: BenchContext): Promise<ScenarioResult> {
   for (let run = 0; run < ctx.runs; run++) {
     const fake = await startFake({
       scenario: { kind: 'server', channels, messages, imageRatio: 0.05, sizes: [2_000, 20_000] },
-      options: {
-        rateLimit: { perChannel: { limit: 50, windowMs: 1000 }, global: 50, hidden: { limit: 5, windowMs: 5000, advertisedLimit: 1000 }, latencyMs: 80 },
-      },
+      options: { rateLimit: discordLike() },
       keepTimes: true,
     });
     const dir = await scratch('realistic');
     try {
       let started = 0;
       let stoppedAt = 0;
-      const r = await runDps(
-        fake,
-        ['--server-id', fake.guild_id, '--all-channels', '--channel-concurrency', String(channels), '--out', dir.out, '--state', dir.state],
-        (child) => {
-          started = Date.now();
-          setTimeout(() => {
-            stoppedAt = Date.now();
-            child.kill('SIGINT');
-          }, seconds * 1000);
-        },
-      );
+      const r = await runDps(fake, ['--server-id', fake.guild_id, '--all-channels', '--out', dir.out, '--state', dir.state], (child) => {
+        started = Date.now();
+        setTimeout(() => {
+          stoppedAt = Date.now();
+          child.kill('SIGINT');
+        }, seconds * 1000);
+      });
       if (r.code !== 130 && r.code !== 0) throw new Error(`dps exited ${r.code}: ${r.stderr}`);
       const s = await fake.stats();
       const end = stoppedAt || Date.now();
@@ -67,7 +63,7 @@ export async function realistic(ctx: BenchContext): Promise<ScenarioResult> {
   return {
     name: 'realistic',
     title: 'Realistic limits',
-    command: `dps --server-id G --all-channels --channel-concurrency ${channels}, SIGINT after ${seconds} s`,
+    command: `dps --server-id G --all-channels (defaults: no concurrency flag), SIGINT after ${seconds} s`,
     setup:
       `${channels} channels x ${messages.toLocaleString('en')} messages (5% with a 2-20 KB image); fake: history really 5 per 5 s per channel while ` +
       `headers advertise 1000, other buckets 50/s, 50/s global, +80 ms per API response. Duration-bounded: ${seconds} s of a run that would take ` +

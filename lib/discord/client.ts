@@ -75,6 +75,7 @@ export class DiscordClient {
   private readonly apiPath: string; // the API base's path (/api/v10), cut from request URLs
   private readonly options: Required<Omit<DiscordClientOptions, 'api'>> & { api: string };
   private invalidTimes: number[] = [];
+  private priorityOf: (path: string) => number = () => 0;
   private readonly waits: LongWaits;
 
   constructor(options: DiscordClientOptions) {
@@ -138,6 +139,16 @@ export class DiscordClient {
   // both ends only while its history route has no learnt pace.
   intervalOf(route: `/${string}`): number {
     return this.pacer.intervalOf(`GET ${route}`);
+  }
+
+  // Which requests go first when several wait for the global limit: a higher number first (0 for all by default).
+  prioritize(priorityOf: (path: string) => number): void {
+    this.priorityOf = priorityOf;
+  }
+
+  // Requests waiting for the global limit right now (0 while it has headroom).
+  get globalBacklog(): number {
+    return this.global.backlog;
   }
 
   // The invalid requests (401/403/non-shared 429) seen in the last 10 minutes.
@@ -218,7 +229,7 @@ export class DiscordClient {
     const path = new URL(url).pathname.slice(this.apiPath.length);
     // The global limit and the pacer's record of when a request left apply here, where it really leaves: the
     // REST client holds a route's requests in its own queue (one at a time per bucket) until then.
-    await this.global.wait(init.signal ?? undefined);
+    await this.global.wait(init.signal ?? undefined, this.priorityOf(path));
     this.pacer.sent(`${method} ${path}`);
     const response = await request(url, {
       dispatcher: this.agent,

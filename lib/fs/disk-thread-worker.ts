@@ -399,7 +399,10 @@ async function syncFolder(folder: string, pin: Pin | undefined): Promise<Seriali
 }
 
 parentPort?.on('message', (requests: DiskRequest[]) => {
-  for (const request of requests) void handle(request);
+  for (const request of requests) {
+    if (request.op === 'slot') slots[request.slot] = new Uint8Array(request.buffer);
+    else void handle(request);
+  }
 });
 
 async function handle(request: DiskRequest): Promise<void> {

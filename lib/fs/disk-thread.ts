@@ -64,6 +64,8 @@ export type DiskRequest =
       folder?: FolderIdentity;
     }
   | { req: number; op: 'discard'; file: number; path: string }
+  // One more slot, shared before the first batch put in it (no reply).
+  | { req: number; op: 'slot'; slot: number; buffer: SharedArrayBuffer }
   | { req: number; op: 'commit'; tempPath: string; finalPath: string; sha256?: string; folder?: FolderIdentity };
 
 // An error as it crosses between the threads: its class (by name), its typed fields and its cause.
@@ -162,7 +164,9 @@ export class DiskThread {
     // its RSS down. The old generation's limit leaves room for a loader compiling TypeScript (the test runner);
     // a worker that exceeded it would fail every write loudly (the 'error' handler below), never silently.
     const resourceLimits = { maxYoungGenerationSizeMb: 1, maxOldGenerationSizeMb: 64 };
-    const slots = Array.from({ length: this.#slotCount }, () => new SharedArrayBuffer(WRITE_BATCH_BYTES));
+    // The first slots now, the rest (up to `slots`) only when that many batches are in flight at once: each slot
+    // a run touches stays resident, and most runs never need them all.
+    const slots = Array.from({ length: Math.min(this.#slotCount, DEFAULT_SLOTS) }, () => new SharedArrayBuffer(WRITE_BATCH_BYTES));
     this.#slots = slots.map((slot) => Buffer.from(slot));
     this.#free.push(...slots.keys());
     const busy = new SharedArrayBuffer(Int32Array.BYTES_PER_ELEMENT * this.#slotCount);
@@ -191,11 +195,21 @@ export class DiskThread {
     return worker;
   }
 
-  // A free slot, at once or when a batch in flight gives one back.
+  // A free slot, at once or when a batch in flight gives one back. Slots the worker is done with are taken back
+  // first and the last freed is used next, so the memory touched stays that of the batches really in flight at
+  // once, not of every slot (they are allocated for the most downloads the run may have).
   #slot(): number | Promise<number> {
-    if (this.#free.length === 0) this.#reclaim();
+    this.#reclaim();
     const free = this.#free.pop();
     if (free !== undefined) return free;
+    if (this.#slots.length < this.#slotCount && this.#worker !== undefined) {
+      const buffer = new SharedArrayBuffer(WRITE_BATCH_BYTES);
+      const slot = this.#slots.length;
+      this.#slots.push(Buffer.from(buffer));
+      const added: DiskRequest = { req: -1, op: 'slot', slot, buffer };
+      this.#worker.postMessage([added]); // before any batch that names it
+      return slot;
+    }
     return new Promise((resolve) => this.#waiting.push(resolve));
   }
 

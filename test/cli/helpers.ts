@@ -204,7 +204,7 @@ export const SCHEMAS: Record<string, Schema> = {
   },
   summary: {
     required: { event: 'string', channels: 'count', ...COUNTS, elapsed_ms: 'count', exit_code: 'int', per_channel: 'per_channel' },
-    optional: { error: 'nonempty' },
+    optional: { error: 'nonempty', estimated_floor_ms: 'count' },
   },
 };
 

@@ -65,6 +65,34 @@ t.test('files of every shape arrive byte for byte, with their sha256, whatever t
   }
 });
 
+t.test('slots beyond the first ones are added when that many batches are filled at once', async (t) => {
+  const disk = new DiskThread({ slots: 50 });
+  t.teardown(() => disk.close());
+  const root = t.testdir();
+  const files = 48; // more than the slots allocated at first: each holds one while its batch waits for more bytes
+  let arrived = 0;
+  let release: () => void = () => undefined;
+  const barrier = new Promise<void>((resolve) => (release = resolve));
+  async function* held(data: Buffer): AsyncIterable<Uint8Array> {
+    yield data.subarray(0, 100);
+    if (++arrived === files) release();
+    await barrier; // every file has a batch under way before any gets the rest of its bytes
+    yield data.subarray(100);
+  }
+  const results = await Promise.all(
+    Array.from({ length: files }, async (_, i) => {
+      const data = bytesOf(1000, i);
+      const final = path.join(root, `h${i}`, `held-${i}.bin`);
+      const file = await disk.writeFile(path.dirname(final), held(data), final, { expectedSize: data.byteLength, root });
+      return { file, data, final };
+    }),
+  );
+  for (const { file, data, final } of results) {
+    t.equal(file.sha256, sha(data));
+    t.ok((await fs.readFile(final)).equals(data));
+  }
+});
+
 t.test('bodies of every kind: async iterables, Node streams, string chunks; the folder is created', async (t) => {
   const disk = new DiskThread();
   t.teardown(() => disk.close());
