@@ -155,7 +155,7 @@ async function archiveAll(resources: RunResources, options: NormalizedOptions, h
     return history ? run.estimator.expected(history[1]!) : Number.MAX_SAFE_INTEGER;
   });
   tally.estimator = run.estimator;
-  tally.estimate = () => ({ ...run.estimator.estimate(), downloads: run.pool.size });
+  tally.estimate = () => ({ ...run.estimator.estimate(), downloads: run.pool.size, downloads_waiting: run.pool.queued });
   resources.progressFile?.setEstimate(tally.estimate);
   const guild = await archiveTargets(run, tally, outcome);
   if (!options.retryOnly && !signal.aborted) await retryOrphans(run, guild, tally);
@@ -379,7 +379,7 @@ function channelSlots(run: RunContext): ChannelSlots & { close(): void } {
     globalPerSecond: client.globalPerSecond,
     requests: () => client.stats.requests,
     backlog: () => client.globalBacklog,
-    downloadsSaturated: () => run.pool.inUse >= run.pool.size,
+    downloadsSaturated: () => run.pool.saturated,
   });
   slots.start();
   return slots;

@@ -30,6 +30,8 @@ export type { AttachmentRecord, ChannelRecord, MediaItem, MediaSource } from './
 export type { ChannelEntry, GuildEntry } from './discord/enumerate.js';
 export * from './errors.js';
 export { runArchive } from './archive.js';
+export { createDownloadPool } from './stages/download-pool.js';
+export type { DownloadPool } from './stages/download-pool.js';
 export { parseSize, DEFAULT_NAME_PATTERN, DEFAULTS } from './options.js';
 export { namePlaceholders } from './fs/safe-name.js';
 export { terminalSafe } from './output/terminal-safe.js';
