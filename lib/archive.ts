@@ -379,6 +379,7 @@ function channelSlots(run: RunContext): ChannelSlots & { close(): void } {
     globalPerSecond: client.globalPerSecond,
     requests: () => client.stats.requests,
     backlog: () => client.globalBacklog,
+    paceMs: () => client.historyPaceMs(),
     downloadsSaturated: () => run.pool.saturated,
   });
   slots.start();

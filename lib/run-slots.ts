@@ -11,14 +11,19 @@ import type { ChannelSlots } from './run-schedule.js';
 export const RESERVE_SHARE = 0.1;
 // A channel's history rate before any is measured: about a page a second (the hidden per-channel limit).
 export const PRIOR_PAGES_PER_SECOND = 1;
+// Channels started before any rate is measured. Each new channel's first requests come as a burst (its first
+// pages go before its pace is known), so the rest are added as the measured rate shows room; a channel running
+// also holds memory (pages, buffers), so a server of many small channels is not all opened at once.
+export const INITIAL_CHANNELS = 16;
 const TICK_MS = 500; // how often the limit is reconsidered
-const WINDOW_MS = 2_000; // the request rate is measured over this much of the recent past
+const WINDOW_MS = 1_000; // the request rate is measured over this much of the recent past
 
 // What the limit is decided from, at one moment.
 export interface SlotSample {
   running: number; // channels being archived
   rate: number | undefined; // API requests per second over the recent window (undefined: not measured yet)
   backlog: number; // requests waiting for the global limit now
+  pacePerSecond: number | undefined; // the learnt history pace of one channel, pages per second (undefined: none learnt)
   globalPerSecond: number; // the run's global limit
   downloadsSaturated: boolean; // files are waiting for download slots that cannot grow
   cap: number;
@@ -29,14 +34,14 @@ export function channelLimit(sample: SlotSample): number {
   const { running, rate, globalPerSecond, cap } = sample;
   const budget = globalPerSecond * (1 - RESERVE_SHARE);
   const clamp = (n: number): number => Math.max(1, Math.min(cap, Math.floor(n)));
-  // Before any measure, as many as the budget holds at a page a second each. Their first requests come as a burst
-  // (a channel's first pages go before its pace is known) that waits at the global limit, largest channels first.
-  if (rate === undefined) return clamp(budget / PRIOR_PAGES_PER_SECOND);
-  // Saturated: fewer than are running, in proportion, so channels that end are not all replaced.
-  if (rate > budget) return clamp((running * budget) / rate);
+  if (rate === undefined) return clamp(Math.min(INITIAL_CHANNELS, budget / PRIOR_PAGES_PER_SECOND));
   // Requests queue at the global limit (new channels' first bursts), or files wait for downloads: none added.
   if (sample.backlog > 0 || sample.downloadsSaturated) return clamp(running);
-  const perChannel = running > 0 ? Math.max(rate / running, PRIOR_PAGES_PER_SECOND / 4) : PRIOR_PAGES_PER_SECOND;
+  // Over the budget: fewer than are running, in proportion, so channels that end are not all replaced.
+  if (rate > budget) return clamp((running * budget) / rate);
+  // Room: as many more as it holds at one channel's rate (its learnt pace, else the measured average).
+  const measured = running > 0 ? Math.max(rate / running, PRIOR_PAGES_PER_SECOND / 4) : PRIOR_PAGES_PER_SECOND;
+  const perChannel = sample.pacePerSecond ?? measured;
   return clamp(running + (budget - rate) / perChannel);
 }
 
@@ -45,6 +50,7 @@ export interface AutoSlotsOptions {
   globalPerSecond: number;
   requests: () => number; // API requests started so far in the run (a counter)
   backlog: () => number; // requests waiting for the global limit now
+  paceMs?: () => number; // the learnt spacing of one channel's history requests, ms (0: none learnt)
   downloadsSaturated: () => boolean;
   now?: () => number;
 }
@@ -64,6 +70,7 @@ export class AutoSlots implements ChannelSlots {
       running: 0,
       rate: undefined,
       backlog: 0,
+      pacePerSecond: undefined,
       globalPerSecond: options.globalPerSecond,
       downloadsSaturated: false,
       cap: options.cap,
@@ -102,7 +109,9 @@ export class AutoSlots implements ChannelSlots {
     const spanMs = at - first.at;
     const rate = spanMs >= TICK_MS ? ((this.options.requests() - first.requests) * 1000) / spanMs : undefined;
     const previous = this.limit;
+    const paceMs = this.options.paceMs?.() ?? 0;
     this.limit = channelLimit({
+      pacePerSecond: paceMs > 0 ? 1000 / paceMs : undefined,
       running: this.running,
       rate,
       backlog: this.options.backlog(),

@@ -3,19 +3,23 @@
 import t from 'tap';
 import { AutoSlots, channelLimit } from '../lib/run-slots.js';
 
-const base = { globalPerSecond: 50, downloadsSaturated: false, cap: 64, backlog: 0 };
+const base = { globalPerSecond: 50, downloadsSaturated: false, cap: 64, backlog: 0, pacePerSecond: undefined };
 
 t.test('channelLimit', async (t) => {
-  t.equal(channelLimit({ ...base, running: 0, rate: undefined }), 45, 'before any measure: the budget (90% of 50/s) at a page a second per channel');
-  t.equal(channelLimit({ ...base, running: 0, rate: undefined, cap: 20 }), 20, 'never above the cap');
+  t.equal(channelLimit({ ...base, running: 0, rate: undefined }), 16, 'before any measure: the initial channels');
+  t.equal(channelLimit({ ...base, running: 0, rate: undefined, cap: 10 }), 10, 'never above the cap');
+  t.equal(channelLimit({ ...base, running: 0, rate: undefined, globalPerSecond: 10 }), 9, 'nor above what the budget holds at a page a second');
   t.equal(channelLimit({ ...base, running: 10, rate: 10 }), 45, 'a page a second each: room for 35 more');
   t.equal(channelLimit({ ...base, running: 4, rate: 40 }), 4 + Math.floor(5 / 10), 'fast channels (10/s each): no room for another');
   t.equal(channelLimit({ ...base, running: 4, rate: 30 }), 6, 'room for two more at 7.5/s each');
   t.equal(channelLimit({ ...base, running: 40, rate: 50 }), 36, 'over the budget: fewer than run, in proportion');
   t.equal(channelLimit({ ...base, running: 1, rate: 200 }), 1, 'never below one');
   t.equal(channelLimit({ ...base, running: 12, rate: 12, downloadsSaturated: true }), 12, 'downloads are the bottleneck: hold');
+  t.equal(channelLimit({ ...base, running: 16, rate: 50, backlog: 30 }), 16, 'requests queue at the global limit: hold, even over the budget');
+  t.equal(channelLimit({ ...base, running: 16, rate: 21, pacePerSecond: 1 }), 40, 'a learnt pace of a page a second: room for 24 more');
+  t.equal(channelLimit({ ...base, running: 16, rate: 21, pacePerSecond: 0.2 }), 64, 'a slower learnt pace: more channels, up to the cap');
   t.equal(channelLimit({ ...base, running: 0, rate: 0 }), 45, 'nothing running: start from the prior');
-  t.equal(channelLimit({ ...base, globalPerSecond: 25, running: 0, rate: undefined }), 22, '--polite halves the global limit');
+  t.equal(channelLimit({ ...base, globalPerSecond: 25, running: 10, rate: 10 }), 22, '--polite halves the global limit');
 });
 
 t.test('AutoSlots measures the request rate over a window and tells when the limit grows', async (t) => {
@@ -32,9 +36,9 @@ t.test('AutoSlots measures the request rate over a window and tells when the lim
   });
   let told = 0;
   slots.onChange(() => told++);
-  t.equal(slots.allowed(0), 45, 'the prior before any sample');
+  t.equal(slots.allowed(0), 16, 'the initial channels before any sample');
   slots.tick();
-  t.equal(slots.current, 45);
+  t.equal(slots.current, 16);
   // 45 channels run, and the global limit makes them send 50 requests a second: over budget.
   slots.allowed(45);
   for (let i = 0; i < 4; i++) {

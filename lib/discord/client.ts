@@ -151,6 +151,12 @@ export class DiscordClient {
     return this.global.backlog;
   }
 
+  // The learnt spacing of one channel's message-history requests, ms (0: none learnt): the bucket's, shared by
+  // every channel (lib/discord/pacer.ts).
+  historyPaceMs(): number {
+    return this.pacer.intervalOf('GET /channels/10000000000000000/messages');
+  }
+
   // The invalid requests (401/403/non-shared 429) seen in the last 10 minutes.
   invalidInWindow(now = this.options.clock.now()): number {
     this.invalidTimes = this.invalidTimes.filter((at) => now - at < INVALID_WINDOW_MS);
