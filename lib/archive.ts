@@ -10,6 +10,7 @@ import type { APIMessage } from 'discord-api-types/v10';
 import type { ChannelTarget } from './discord/targets.js';
 import { openTargets } from './discord/targets.js';
 import { looksLikeMissingIntent } from './discord/intent.js';
+import { hintBefore } from './discord/history-size.js';
 import type { RateLimitWait } from './discord/long-wait.js';
 import { UrlRefresher } from './discord/refresh.js';
 import { hasCode } from './errors.js';
@@ -91,7 +92,7 @@ interface Tally {
   perChannel: ArchiveResult['perChannel'];
   live: Counts[];
   estimator?: RunEstimator | undefined; // what is left and the floor (run-estimates.ts), once the run has started
-  estimate?: (() => RunEstimate) | undefined; // what the progress display and progress.json show of it
+  estimate?: (() => RunEstimate | undefined) | undefined; // what the progress display and progress.json show of it
 }
 
 // Archives the requested channels; resolves with the exit code the CLI should use.
@@ -155,7 +156,13 @@ async function archiveAll(resources: RunResources, options: NormalizedOptions, h
     return history ? run.estimator.expected(history[1]!) : Number.MAX_SAFE_INTEGER;
   });
   tally.estimator = run.estimator;
-  tally.estimate = () => ({ ...run.estimator.estimate(), downloads: run.pool.size, downloads_waiting: run.pool.queued });
+  tally.estimate = () => {
+    try {
+      return { ...run.estimator.estimate(), downloads: run.pool.size, downloads_waiting: run.pool.queued };
+    } catch {
+      return undefined; // read from timers (the progress line, progress.json): an estimate never stops the run
+    }
+  };
   resources.progressFile?.setEstimate(tally.estimate);
   const guild = await archiveTargets(run, tally, outcome);
   if (!options.retryOnly && !signal.aborted) await retryOrphans(run, guild, tally);
@@ -184,7 +191,7 @@ async function archiveTargets(run: RunContext, tally: Tally, outcome: Outcome): 
     const size = async (target: ChannelTarget): Promise<number | undefined> => {
       if (options.retryOnly) return undefined;
       const after = historyStart(options, await run.store.getChannel(target.context.channel_id));
-      return run.estimator.expect(target.context.channel_id, target.size, after);
+      return run.estimator.expect(target.context.channel_id, hintBefore(target.size, options.before), after);
     };
     await runLargestFirst(channels, { slots, size, signal }, (target) =>
       counted(tally, target, async (counts) => {
@@ -222,7 +229,7 @@ async function retryOrphans(run: RunContext, guild: Guild, tally: Tally): Promis
   const wanted = (id: string): boolean => !archived.has(id) && !options.excludeChannelIds.has(id) && (options.allChannels || requested.has(id));
   const orphans = await failedChannels(run.store, guild, wanted, signal);
   // Their failed files only, no history: the download pool bounds the work, a few channels at a time feed it.
-  const slots = options.channelConcurrency === 'auto' ? ORPHAN_CHANNELS : options.channelConcurrency;
+  const slots = options.channelConcurrency === 'auto' ? Math.min(ORPHAN_CHANNELS, options.maxChannelConcurrency) : options.channelConcurrency;
   await runConcurrently(orphans, slots, signal, async (target) => {
     if (target.context.parent_id !== undefined && !options.threads) return;
     await counted(tally, target, (counts) =>
@@ -294,7 +301,7 @@ async function archiveHistory(run: RunContext, target: ChannelTarget, counts: Co
   const cursor = options.fromStart ? undefined : record?.last_message_id;
   run.hooks.log?.(`${describeTarget(target)}: ${cursor ? `resuming after message ${cursor}` : 'starting from the beginning'}`);
   const after = historyStart(options, record);
-  const walk = run.estimator.walk(context.channel_id, target.size, after);
+  const walk = run.estimator.walk(context.channel_id, hintBefore(target.size, options.before), after);
   let firstPage = true;
   const onPage = (messages: readonly APIMessage[], down: boolean): void => {
     if (firstPage && looksLikeMissingIntent(messages, run.botId)) run.checkIntent(context);
@@ -333,7 +340,7 @@ function queued(run: RunContext): (unit: SelectedUnit) => SelectedUnit {
 // The downloads' results, each file's told to the estimates as it settles.
 async function* settled(run: RunContext, results: AsyncIterable<ItemResult>): AsyncGenerator<ItemResult> {
   for await (const result of results) {
-    if (result.kind === 'saved' || result.kind === 'failed' || result.kind === 'skipped') run.estimator.settled(result.item);
+    if (result.kind === 'saved' || result.kind === 'failed' || result.kind === 'skipped') run.estimator.settled(result.item, result.kind === 'saved');
     yield result;
   }
 }

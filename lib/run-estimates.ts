@@ -4,9 +4,16 @@
 // no schedule can finish a server faster than max(its largest channel's pages / the per-channel rate, all its
 // pages / the global rate).
 
-import { HistoryProgress, PRIOR_DENSITY, estimatePages } from './discord/history-size.js';
+import { HistoryProgress, PRIOR_DENSITY, estimatePages, pagesFor } from './discord/history-size.js';
 import type { HistoryHint } from './discord/history-size.js';
 import { PRIOR_PAGES_PER_SECOND } from './run-slots.js';
+
+// A file as the estimates know it.
+interface FileRef {
+  context: { channel_id: string };
+  message_id: string;
+  attachment_id: string;
+}
 
 interface ChannelEstimate {
   id: string;
@@ -41,10 +48,12 @@ export interface EstimatorOptions {
 export class RunEstimator {
   private readonly channels = new Map<string, ChannelEstimate>();
   private readonly now: () => number;
-  // Files handed to the downloads and not settled yet (by message and attachment id: their declared size).
-  private readonly pending = new Map<string, number>();
+  // Files handed to the downloads and not settled yet, by channel, then by message and attachment id: their
+  // declared size. A channel that ends (or fails) drops what it still had.
+  private readonly pending = new Map<string, Map<string, number>>();
+  private pendingBytes = 0;
   private queuedBytes = 0; // declared bytes of every file handed to the downloads so far
-  private settledBytes = 0;
+  private downloadedBytes = 0; // of those, the bytes of files saved
   private firstQueuedAt: number | undefined;
 
   constructor(private readonly options: EstimatorOptions) {
@@ -91,18 +100,18 @@ export class RunEstimator {
   finish(channelId: string): void {
     const channel = this.channels.get(channelId);
     if (channel !== undefined) channel.endedAt ??= this.now();
+    for (const bytes of this.pending.get(channelId)?.values() ?? []) this.pendingBytes -= bytes;
+    this.pending.delete(channelId);
   }
 
-  // Pages per second one channel is walked at: the learnt pace when there is one, else the best measured.
-  private perChannelRate(channel?: ChannelEstimate): number {
-    const pace = channel === undefined ? 0 : this.options.paceMs(channel.id);
+  // Pages per second one channel is walked at: the learnt pace when there is one (it belongs to the bucket, so it
+  // is the same for every channel), else the best rate measured on any channel; computed once per estimate.
+  private perChannelRate(): number {
+    const first = this.channels.keys().next();
+    const pace = first.done === true ? 0 : this.options.paceMs(first.value);
     if (pace > 0) return 1000 / pace;
     let best = 0;
-    for (const other of this.channels.values()) {
-      const otherPace = this.options.paceMs(other.id);
-      if (otherPace > 0) return 1000 / otherPace;
-      best = Math.max(best, this.measuredRate(other) ?? 0);
-    }
+    for (const channel of this.channels.values()) best = Math.max(best, this.measuredRate(channel) ?? 0);
     return best > 0 ? best : PRIOR_PAGES_PER_SECOND;
   }
 
@@ -115,58 +124,66 @@ export class RunEstimator {
   private pagesLeft(channel: ChannelEstimate, density: number): number {
     if (channel.endedAt !== undefined) return 0;
     if (channel.walk !== undefined) return channel.walk.pagesLeft(density);
-    return channel.expected ?? 0;
+    return channel.expected ?? pagesFor(0); // unknown: counted as the least a channel takes
   }
 
   // A file goes to the downloads (its declared size; 0 when unknown).
-  queued(item: { message_id: string; attachment_id: string; size?: number | undefined }): void {
+  queued(item: FileRef & { size?: number | undefined }): void {
     const bytes = item.size ?? 0;
-    this.pending.set(`${item.message_id}:${item.attachment_id}`, bytes);
+    let files = this.pending.get(item.context.channel_id);
+    if (files === undefined) {
+      files = new Map();
+      this.pending.set(item.context.channel_id, files);
+    }
+    const key = `${item.message_id}:${item.attachment_id}`;
+    this.pendingBytes += bytes - (files.get(key) ?? 0);
+    files.set(key, bytes);
     this.queuedBytes += bytes;
     this.firstQueuedAt ??= this.now();
   }
 
-  // A file the downloads are done with: saved, failed or skipped.
-  settled(item: { message_id: string; attachment_id: string }): void {
+  // A file the downloads are done with: saved (`downloaded`), failed or skipped.
+  settled(item: FileRef, downloaded: boolean): void {
+    const files = this.pending.get(item.context.channel_id);
     const key = `${item.message_id}:${item.attachment_id}`;
-    const bytes = this.pending.get(key);
-    if (bytes === undefined) return;
-    this.pending.delete(key);
-    this.settledBytes += bytes;
+    const bytes = files?.get(key);
+    if (files === undefined || bytes === undefined) return;
+    files.delete(key);
+    this.pendingBytes -= bytes;
+    if (downloaded) this.downloadedBytes += bytes;
   }
 
-  // How long the downloads need for the files queued and for those the pages left will bring (at the bytes per
-  // page seen so far), at the throughput of the run so far; undefined before anything is measured.
+  // How long the downloads need for the files waiting and for those the pages left will bring (at the bytes per
+  // page seen so far), at the run's download throughput so far; undefined before anything is measured.
   private downloadsMs(pagesLeft: number): number | undefined {
-    if (this.firstQueuedAt === undefined || this.settledBytes === 0) return undefined;
+    if (this.firstQueuedAt === undefined || this.downloadedBytes === 0) return undefined;
     const elapsed = this.now() - this.firstQueuedAt;
     if (elapsed <= 0) return undefined;
     let pages = 0;
     for (const channel of this.channels.values()) pages += channel.walk?.pages ?? 0;
     const future = pages > 0 ? (this.queuedBytes / pages) * pagesLeft : 0;
-    return ((this.queuedBytes - this.settledBytes + future) * elapsed) / this.settledBytes;
+    return ((this.pendingBytes + future) * elapsed) / this.downloadedBytes;
   }
 
   // Pages left, channels left, and when the run should end at the current rates: its history walk, or its
   // downloads when they are the slower.
   estimate(): HistoryEstimate {
     const density = this.density();
+    const perChannel = this.perChannelRate();
     let pages = 0;
     let longestMs = 0;
     let left = 0;
     let running = 0;
-    let unknown = false;
     for (const channel of this.channels.values()) {
       if (channel.endedAt !== undefined) continue;
       left++;
       if (channel.walk !== undefined) running++;
-      if (channel.walk === undefined && channel.expected === undefined) unknown = true;
       const channelPages = this.pagesLeft(channel, density);
       pages += channelPages;
-      longestMs = Math.max(longestMs, (channelPages * 1000) / this.perChannelRate(channel));
+      longestMs = Math.max(longestMs, (channelPages * 1000) / perChannel);
     }
     const result: HistoryEstimate = { pages_left: Math.round(pages), channels_left: left, channels_running: running };
-    if (!unknown) result.eta_ms = Math.round(Math.max(longestMs, (pages * 1000) / this.options.globalPerSecond, this.downloadsMs(pages) ?? 0));
+    result.eta_ms = Math.round(Math.max(longestMs, (pages * 1000) / this.options.globalPerSecond, this.downloadsMs(pages) ?? 0));
     return result;
   }
 
@@ -175,11 +192,12 @@ export class RunEstimator {
   floor(): FloorEstimate | undefined {
     let all = 0;
     let largestMs = 0;
+    const perChannel = this.perChannelRate();
     for (const channel of this.channels.values()) {
       if (channel.walk === undefined || channel.walk.pages === 0) continue;
       const pages = channel.walk.pages + 1; // and the request for the newest message
       all += pages;
-      largestMs = Math.max(largestMs, (pages * 1000) / this.perChannelRate(channel));
+      largestMs = Math.max(largestMs, (pages * 1000) / perChannel);
     }
     if (all === 0) return undefined;
     const allMs = (all * 1000) / this.options.globalPerSecond;

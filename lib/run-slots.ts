@@ -17,12 +17,14 @@ export const PRIOR_PAGES_PER_SECOND = 1;
 export const INITIAL_CHANNELS = 16;
 const TICK_MS = 500; // how often the limit is reconsidered
 const WINDOW_MS = 1_000; // the request rate is measured over this much of the recent past
+const SUSTAINED_MS = 2_000; // requests queued this long at the global limit are no burst
 
 // What the limit is decided from, at one moment.
 export interface SlotSample {
   running: number; // channels being archived
   rate: number | undefined; // API requests per second over the recent window (undefined: not measured yet)
   backlog: number; // requests waiting for the global limit now
+  backlogSustained?: boolean; // ...and at every sample of the last 2 s
   pacePerSecond: number | undefined; // the learnt history pace of one channel, pages per second (undefined: none learnt)
   globalPerSecond: number; // the run's global limit
   downloadsSaturated: boolean; // files are waiting for download slots that cannot grow
@@ -35,14 +37,17 @@ export function channelLimit(sample: SlotSample): number {
   const budget = globalPerSecond * (1 - RESERVE_SHARE);
   const clamp = (n: number): number => Math.max(1, Math.min(cap, Math.floor(n)));
   if (rate === undefined) return clamp(Math.min(INITIAL_CHANNELS, budget / PRIOR_PAGES_PER_SECOND));
-  // Requests queue at the global limit (new channels' first bursts), or files wait for downloads: none added.
-  if (sample.backlog > 0 || sample.downloadsSaturated) return clamp(running);
+  // Requests queue at the global limit for a moment (new channels' first bursts): none added, none refused.
+  if (sample.backlog > 0 && sample.backlogSustained !== true) return clamp(running);
   // Over the budget: fewer than are running, in proportion, so channels that end are not all replaced.
   if (rate > budget) return clamp((running * budget) / rate);
-  // Room: as many more as it holds at one channel's rate (its learnt pace, else the measured average).
+  // Files wait for downloads that cannot grow, or requests keep queueing: none added.
+  if (sample.backlog > 0 || sample.downloadsSaturated) return clamp(running);
+  // Room: as many more as it holds at one channel's rate (its learnt pace, else the measured average), at most
+  // doubling at a time.
   const measured = running > 0 ? Math.max(rate / running, PRIOR_PAGES_PER_SECOND / 4) : PRIOR_PAGES_PER_SECOND;
   const perChannel = sample.pacePerSecond ?? measured;
-  return clamp(running + (budget - rate) / perChannel);
+  return clamp(running + Math.min((budget - rate) / perChannel, Math.max(running, INITIAL_CHANNELS)));
 }
 
 export interface AutoSlotsOptions {
@@ -60,6 +65,7 @@ export class AutoSlots implements ChannelSlots {
   private limit: number;
   private running = 0;
   private readonly samples: Array<{ at: number; requests: number }> = [];
+  private backlogSince: number | undefined; // when requests began to queue without a break
   private readonly listeners: Array<() => void> = [];
   private timer: NodeJS.Timeout | undefined;
   private readonly now: () => number;
@@ -110,11 +116,14 @@ export class AutoSlots implements ChannelSlots {
     const rate = spanMs >= TICK_MS ? ((this.options.requests() - first.requests) * 1000) / spanMs : undefined;
     const previous = this.limit;
     const paceMs = this.options.paceMs?.() ?? 0;
+    const backlog = this.options.backlog();
+    this.backlogSince = backlog > 0 ? (this.backlogSince ?? at) : undefined;
     this.limit = channelLimit({
       pacePerSecond: paceMs > 0 ? 1000 / paceMs : undefined,
       running: this.running,
       rate,
-      backlog: this.options.backlog(),
+      backlog,
+      backlogSustained: this.backlogSince !== undefined && at - this.backlogSince >= SUSTAINED_MS,
       globalPerSecond: this.options.globalPerSecond,
       downloadsSaturated: this.options.downloadsSaturated(),
       cap: this.options.cap,

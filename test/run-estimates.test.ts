@@ -31,10 +31,23 @@ t.test('ETA: the largest channel at its pace, or every page at the global rate',
   t.same(estimator.estimate(), { pages_left: 0, channels_left: 0, channels_running: 0, eta_ms: 0 });
 });
 
-t.test('no ETA while a channel of unknown size waits', async (t) => {
+t.test('a channel of unknown size counts as the least a channel takes, and does not hide the ETA', async (t) => {
   const estimator = new RunEstimator({ globalPerSecond: 50, paceMs: () => 0 });
   estimator.expect(id(0), undefined, '0');
-  t.equal(estimator.estimate().eta_ms, undefined);
+  t.match(estimator.estimate(), { pages_left: 2, eta_ms: 2000 });
+});
+
+t.test('estimates stay linear in the channels: the pace is asked once per estimate', async (t) => {
+  let asked = 0;
+  const paceMs = (): number => {
+    asked++;
+    return 0;
+  };
+  const estimator = new RunEstimator({ globalPerSecond: 50, paceMs });
+  for (let c = 0; c < 3000; c++) estimator.walk(id(c / 100), { newest: id(1000) }, '0').page(page(c / 100, 10, 10), false);
+  estimator.estimate();
+  estimator.floor();
+  t.ok(asked <= 2, `paceMs asked ${asked} times for 3,000 channels`);
 });
 
 t.test('floor: max(largest channel at the per-channel rate, all pages at the global rate)', async (t) => {
@@ -58,11 +71,15 @@ t.test('ETA: the downloads when they are the slower, at the throughput so far', 
   const estimator = new RunEstimator({ globalPerSecond: 50, paceMs: () => 1000, now: () => now });
   const walk = estimator.walk(id(0), { newest: id(10) }, '0');
   walk.page(page(0, 100, 10), false); // all of it: nothing left to walk
-  for (let i = 0; i < 4; i++) estimator.queued({ message_id: id(i), attachment_id: id(i + 0.5), size: 1_000_000 });
+  const context = { channel_id: id(0) };
+  for (let i = 0; i < 5; i++) estimator.queued({ context, message_id: id(i), attachment_id: id(i + 0.5), size: 1_000_000 });
   now = 10_000;
-  estimator.settled({ message_id: id(0), attachment_id: id(0.5) });
-  estimator.settled({ message_id: id(1), attachment_id: id(1.5) });
-  estimator.settled({ message_id: id(1), attachment_id: id(1.5) }); // told twice: counted once
-  estimator.settled({ message_id: id(9), attachment_id: id(9.5) }); // never queued (a filtered file): ignored
-  t.equal(estimator.estimate().eta_ms, 10_000, 'two of four MB in 10 s: 10 s more');
+  estimator.settled({ context, message_id: id(0), attachment_id: id(0.5) }, true);
+  estimator.settled({ context, message_id: id(1), attachment_id: id(1.5) }, true);
+  estimator.settled({ context, message_id: id(1), attachment_id: id(1.5) }, true); // told twice: counted once
+  estimator.settled({ context, message_id: id(9), attachment_id: id(9.5) }, true); // never queued (a filtered file): ignored
+  estimator.settled({ context, message_id: id(4), attachment_id: id(4.5) }, false); // failed: no longer waiting, not downloaded
+  t.equal(estimator.estimate().eta_ms, 10_000, 'two MB downloaded in 10 s, two waiting: 10 s more');
+  estimator.finish(id(0));
+  t.equal(estimator.estimate().eta_ms, 0, 'a channel that ends drops the files it still had');
 });

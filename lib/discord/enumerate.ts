@@ -68,7 +68,7 @@ export interface ChannelEntry {
   is_thread: boolean;
   archived?: boolean;
   thread_metadata?: ThreadMetadata;
-  last_message_id?: string; // its newest message, when Discord gives it: how much history there is (lib/discord/history-size.ts)
+  last_message_id?: string | null; // its newest message when Discord gives it, null when nothing was ever posted (lib/discord/history-size.ts)
   message_count?: number; // threads: how many messages Discord counts in it
 }
 
@@ -160,6 +160,7 @@ export function describeChannel(
     is_thread: thread,
   };
   if (typeof channel.last_message_id === 'string' && isDiscordId(channel.last_message_id)) entry.last_message_id = channel.last_message_id;
+  else if (channel.last_message_id === null) entry.last_message_id = null;
   if (thread && typeof channel.message_count === 'number' && Number.isSafeInteger(channel.message_count) && channel.message_count >= 0) {
     entry.message_count = channel.message_count;
   }

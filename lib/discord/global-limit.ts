@@ -9,10 +9,14 @@ import type { Clock } from './clock.js';
 const WINDOW_MS = 1000;
 const MARGIN_MS = 20; // our start times against the server's arrival times
 const MAX_LOG = 1000; // above this rate the window shrinks in proportion (1,000 starts per 10 ms for 100,000/s)
+// A request that has waited this long goes next whatever its priority: none waits for ever behind a stream of
+// more urgent ones (nor into its own timeout).
+const MAX_PRIORITY_WAIT_MS = 2_000;
 
 interface Waiter {
   priority: number;
   order: number;
+  since: number; // when it began to wait
   resolve: () => void;
   reject: (reason: unknown) => void;
   signal?: AbortSignal | undefined;
@@ -61,7 +65,7 @@ export class GlobalLimit {
     }
     if (at > now) this.beforeWait?.(at - now);
     await new Promise<void>((resolve, reject) => {
-      const waiter: Waiter = { priority, order: this.arrivals++, resolve, reject, signal };
+      const waiter: Waiter = { priority, order: this.arrivals++, since: now, resolve, reject, signal };
       waiter.onAbort = () => {
         const index = this.queue.indexOf(waiter);
         if (index >= 0) this.queue.splice(index, 1);
@@ -87,12 +91,7 @@ export class GlobalLimit {
           await this.clock.sleep(at - now, this.idle.signal).catch(() => undefined);
           continue;
         }
-        let best = 0;
-        for (let i = 1; i < this.queue.length; i++) {
-          const a = this.queue[i]!;
-          const b = this.queue[best]!;
-          if (a.priority > b.priority || (a.priority === b.priority && a.order < b.order)) best = i;
-        }
+        const best = this.nextWaiter(now);
         const [waiter] = this.queue.splice(best, 1);
         if (waiter === undefined) continue;
         waiter.signal?.removeEventListener('abort', waiter.onAbort!);
@@ -102,6 +101,19 @@ export class GlobalLimit {
     } finally {
       this.pumping = false;
     }
+  }
+
+  // The index of the waiter to go next: the one that has waited too long, else the highest priority (ties in
+  // arrival order). The queue is in arrival order.
+  private nextWaiter(now: number): number {
+    if (now - this.queue[0]!.since >= MAX_PRIORITY_WAIT_MS) return 0;
+    let best = 0;
+    for (let i = 1; i < this.queue.length; i++) {
+      const a = this.queue[i]!;
+      const b = this.queue[best]!;
+      if (a.priority > b.priority || (a.priority === b.priority && a.order < b.order)) best = i;
+    }
+    return best;
   }
 
   // When the next start may happen: after a global 429's end, and once the window has room.

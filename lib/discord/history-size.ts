@@ -9,23 +9,36 @@
 // than 2022-07-01): docs/discord-api.md#history-size.
 
 import { PAGE_SIZE } from './pages.js';
-import { compareSnowflakes, isDiscordId } from '../util/snowflake.js';
+import { compareSnowflakes, isDiscordId, snowflakeOffset } from '../util/snowflake.js';
 
 // What the channel object says about the size of its history.
 export interface HistoryHint {
   newest?: string; // last_message_id
   messages?: number; // threads: message_count + 1 (the starter message)
+  empty?: true; // last_message_id null: nothing was ever posted
 }
 
 // Before any page of the run says otherwise: one message every 10 minutes of a channel's life.
 export const PRIOR_DENSITY = 1 / 600_000;
 
 // The hint of a channel or thread entry (lib/discord/enumerate.ts), or undefined when it says nothing.
-export function historyHint(entry: { last_message_id?: string | undefined; message_count?: number | undefined; is_thread?: boolean }): HistoryHint | undefined {
+export function historyHint(entry: {
+  last_message_id?: string | null | undefined;
+  message_count?: number | undefined;
+  is_thread?: boolean;
+}): HistoryHint | undefined {
+  if (entry.last_message_id === null) return { empty: true };
   const hint: HistoryHint = {};
   if (entry.last_message_id !== undefined && isDiscordId(entry.last_message_id)) hint.newest = entry.last_message_id;
   if (entry.is_thread === true && entry.message_count !== undefined) hint.messages = entry.message_count + 1;
   return hint.newest === undefined && hint.messages === undefined ? undefined : hint;
+}
+
+// The hint of a walk that stops at --before: its newest message is below the bound.
+export function hintBefore(hint: HistoryHint | undefined, before: string | undefined): HistoryHint | undefined {
+  if (hint?.newest === undefined || before === undefined || compareSnowflakes(hint.newest, before) < 0) return hint;
+  const { messages: _, ...bounded } = hint; // a thread's count is of all of it
+  return { ...bounded, newest: snowflakeOffset(before, -1) };
 }
 
 // Milliseconds since the Discord epoch that a snowflake was made at.
@@ -38,6 +51,7 @@ export function snowflakeMs(id: string): number {
 // cursor; undefined when nothing is known.
 export function estimatePages(channelId: string, hint: HistoryHint | undefined, after: string, density: number): number | undefined {
   if (hint === undefined) return undefined;
+  if (hint.empty === true) return 1; // the request that finds no message
   const start = after === '0' || !isDiscordId(after) ? channelId : compareSnowflakes(after, channelId) > 0 ? after : channelId;
   if (hint.newest !== undefined) {
     if (compareSnowflakes(hint.newest, after) <= 0) return 0;

@@ -66,9 +66,10 @@ export function isCongestion(error: unknown): boolean {
   return false;
 }
 
-// Counts the streams feeding a pool.
-class Streams {
+// Slots in a Semaphore, and the streams feeding them.
+abstract class SlotPool {
   streams = 0;
+  constructor(protected readonly slots: Semaphore) {}
   join(): () => void {
     this.streams++;
     let left = false;
@@ -77,13 +78,6 @@ class Streams {
       left = true;
       this.streams--;
     };
-  }
-}
-
-// A pinned number of slots: outcomes are not its business.
-class FixedPool extends Streams implements DownloadPool {
-  constructor(private readonly slots: Semaphore) {
-    super();
   }
   acquire(signal?: AbortSignal): Promise<() => void> {
     return this.slots.acquire(signal);
@@ -97,6 +91,10 @@ class FixedPool extends Streams implements DownloadPool {
   get queued(): number {
     return this.slots.queued;
   }
+}
+
+// A pinned number of slots: outcomes are not its business.
+class FixedPool extends SlotPool implements DownloadPool {
   get cap(): number {
     return this.slots.size;
   }
@@ -108,26 +106,12 @@ class FixedPool extends Streams implements DownloadPool {
 }
 
 // Slots whose number the controller moves after each observation.
-class AdaptivePool extends Streams implements DownloadPool {
-  private readonly slots: Semaphore;
+class AdaptivePool extends SlotPool implements DownloadPool {
   constructor(
     private readonly controller: AdaptiveLimit,
     readonly cap: number,
   ) {
-    super();
-    this.slots = new Semaphore(controller.limit);
-  }
-  acquire(signal?: AbortSignal): Promise<() => void> {
-    return this.slots.acquire(signal);
-  }
-  get size(): number {
-    return this.slots.size;
-  }
-  get inUse(): number {
-    return this.slots.inUse;
-  }
-  get queued(): number {
-    return this.slots.queued;
+    super(new Semaphore(controller.limit));
   }
   get saturated(): boolean {
     return this.slots.queued > 0 && this.controller.settled;

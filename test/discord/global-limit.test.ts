@@ -67,3 +67,30 @@ t.test('an abort ends a wait', async (t) => {
   await t.rejects(limit.wait(aborted.signal), { message: 'before' }, 'an aborted signal never waits');
   await t.rejects(limit.unblocked(aborted.signal), { message: 'before' });
 });
+
+t.test('waiting requests go by priority, ties in arrival order; none waits more than 2 s behind more urgent ones', async (t) => {
+  const clock = new ManualClock();
+  const limit = new GlobalLimit(4, undefined, clock);
+  for (let i = 0; i < 4; i++) await limit.wait(); // the window is full for a second
+  const order: string[] = [];
+  const start = (name: string, priority: number): Promise<void> => limit.wait(undefined, priority).then(() => void order.push(name));
+  const all = [start('low', 0), start('high-a', 10), start('mid', 5), start('high-b', 10)];
+  for (let i = 0; i < 50 && order.length < 4; i++) await clock.advance(100);
+  await Promise.all(all);
+  t.same(order, ['high-a', 'high-b', 'mid', 'low']);
+  // A stream of urgent requests, faster than the limit: the patient one still goes once it has waited 2 s.
+  const slow = new GlobalLimit(1, undefined, clock);
+  await slow.wait();
+  const served: string[] = [];
+  const patient = slow.wait(undefined, 0).then(() => void served.push('patient'));
+  let urgent = 0;
+  const stream: Promise<void>[] = [];
+  for (let i = 0; i < 60 && !served.includes('patient'); i++) {
+    stream.push(slow.wait(undefined, 100).then(() => void served.push(`urgent-${urgent++}`)));
+    await clock.advance(100);
+  }
+  await patient;
+  t.ok(served.indexOf('patient') >= 1 && served.indexOf('patient') <= 2, `served after one or two urgent ones (${served.indexOf('patient')})`);
+  for (let i = 0; i < 200 && served.length < stream.length + 1; i++) await clock.advance(500);
+  await Promise.all(stream);
+});

@@ -1,8 +1,8 @@
 // History size estimates from snowflakes (last_message_id, cursors) and message_count, and a walk's progress.
 
 import t from 'tap';
-import { HistoryProgress, PRIOR_DENSITY, estimatePages, historyHint, pagesFor, snowflakeMs } from '../../lib/discord/history-size.js';
-import { snowflakeFromDate } from '../../lib/util/snowflake.js';
+import { HistoryProgress, PRIOR_DENSITY, estimatePages, hintBefore, historyHint, pagesFor, snowflakeMs } from '../../lib/discord/history-size.js';
+import { snowflakeFromDate, snowflakeOffset } from '../../lib/util/snowflake.js';
 
 const at = (iso: string): string => snowflakeFromDate(new Date(iso));
 const HOUR = 3_600_000;
@@ -12,6 +12,16 @@ t.test('hints come from last_message_id and (threads) message_count', async (t) 
   t.same(historyHint({ last_message_id: '123456789012345678', message_count: 41, is_thread: true }), { newest: '123456789012345678', messages: 42 });
   t.same(historyHint({ message_count: 5, is_thread: false }), undefined, 'message_count is only trusted on threads');
   t.same(historyHint({ last_message_id: 'junk' }), undefined);
+  t.same(historyHint({ last_message_id: null }), { empty: true }, 'null: nothing was ever posted');
+  t.equal(estimatePages('123456789012345678', { empty: true }, '0', PRIOR_DENSITY), 1, 'an empty channel takes the one request that finds nothing');
+});
+
+t.test('hintBefore: a walk that stops at --before', async (t) => {
+  const newest = at('2024-01-01T10:00:00Z');
+  const before = at('2024-01-01T05:00:00Z');
+  t.same(hintBefore({ newest, messages: 40 }, before), { newest: snowflakeOffset(before, -1) }, 'its newest below the bound, no whole-thread count');
+  t.same(hintBefore({ newest }, undefined), { newest });
+  t.same(hintBefore({ newest: before }, newest), { newest: before }, 'a bound above the newest changes nothing');
 });
 
 t.test('estimatePages', async (t) => {
