@@ -55,6 +55,7 @@ export class RunEstimator {
   private queuedBytes = 0; // declared bytes of every file handed to the downloads so far
   private downloadedBytes = 0; // of those, the bytes of files saved
   private firstQueuedAt: number | undefined;
+  private sizingDensity: { at: number; value: number } | undefined; // the density expect() uses
 
   constructor(private readonly options: EstimatorOptions) {
     this.now = options.now ?? Date.now;
@@ -72,9 +73,12 @@ export class RunEstimator {
     return messages >= 100 && ms > 0 ? messages / ms : PRIOR_DENSITY;
   }
 
-  // A channel waiting to start: its estimated pages from `after` (undefined: unknown).
+  // A channel waiting to start: its estimated pages from `after` (undefined: unknown). The density is computed
+  // again at most once a second here: a server's thousands of threads are sized one after another.
   expect(channelId: string, hint: HistoryHint | undefined, after: string): number | undefined {
-    const expected = estimatePages(channelId, hint, after, this.density());
+    const now = this.now();
+    if (this.sizingDensity === undefined || now - this.sizingDensity.at >= 1000) this.sizingDensity = { at: now, value: this.density() };
+    const expected = estimatePages(channelId, hint, after, this.sizingDensity.value);
     const known = this.channels.get(channelId);
     if (known === undefined) this.channels.set(channelId, { id: channelId, expected });
     else known.expected ??= expected;
