@@ -110,19 +110,21 @@ export class RunEstimator {
 
   // Pages per second one channel is walked at: the learnt pace when there is one (it belongs to the bucket, so it
   // is the same for every channel), else the best rate measured on any channel; computed once per estimate.
-  private perChannelRate(): number {
+  // `minPages`: the fewest pages a walk needs for its rate to count. For the floor, no prior: without a learnt
+  // pace, the fastest walk measured (so the floor is never above any channel's own walk); Infinity when none.
+  private perChannelRate(minPages = 5, prior = PRIOR_PAGES_PER_SECOND): number {
     const first = this.channels.keys().next();
     const pace = first.done === true ? 0 : this.options.paceMs(first.value);
     if (pace > 0) return 1000 / pace;
     let best = 0;
-    for (const channel of this.channels.values()) best = Math.max(best, this.measuredRate(channel) ?? 0);
-    return best > 0 ? best : PRIOR_PAGES_PER_SECOND;
+    for (const channel of this.channels.values()) best = Math.max(best, this.measuredRate(channel, minPages) ?? 0);
+    return best > 0 ? best : prior;
   }
 
-  private measuredRate(channel: ChannelEstimate): number | undefined {
-    if (channel.walk === undefined || channel.startedAt === undefined || channel.walk.pages < 5) return undefined;
+  private measuredRate(channel: ChannelEstimate, minPages: number): number | undefined {
+    if (channel.walk === undefined || channel.startedAt === undefined || channel.walk.pages < minPages) return undefined;
     const ms = (channel.endedAt ?? this.now()) - channel.startedAt;
-    return ms > 0 ? (channel.walk.pages * 1000) / ms : undefined;
+    return ms > 0 ? ((channel.walk.pages + 1) * 1000) / ms : undefined; // its pages and the request for the newest message
   }
 
   private pagesLeft(channel: ChannelEstimate, density: number): number {
@@ -196,7 +198,7 @@ export class RunEstimator {
   floor(): FloorEstimate | undefined {
     let all = 0;
     let largestMs = 0;
-    const perChannel = this.perChannelRate();
+    const perChannel = this.perChannelRate(1, Number.POSITIVE_INFINITY);
     for (const channel of this.channels.values()) {
       if (channel.walk === undefined || channel.walk.pages === 0) continue;
       const pages = channel.walk.pages + 1; // and the request for the newest message

@@ -83,3 +83,15 @@ t.test('ETA: the downloads when they are the slower, at the throughput so far', 
   estimator.finish(id(0));
   t.equal(estimator.estimate().eta_ms, 0, 'a channel that ends drops the files it still had');
 });
+
+t.test('floor: without a learnt pace, no channel is floored above its own walk', async (t) => {
+  let now = 0;
+  const estimator = new RunEstimator({ globalPerSecond: 50, paceMs: () => 0, now: () => now });
+  const walk = estimator.walk(id(0), { newest: id(1000) }, '0');
+  for (let p = 0; p < 3; p++) walk.page(page(p * 10, 100, 10), false);
+  now = 150; // three pages in 150 ms: no per-channel limit slowed it
+  estimator.finish(id(0));
+  const floor = estimator.floor()!;
+  t.ok(floor.largest_channel_ms <= 150, `the channel term is at most its walk (${floor.largest_channel_ms} ms)`);
+  t.equal(floor.floor_ms, Math.max(floor.largest_channel_ms, 80), 'or the global term: 4 requests at 50/s');
+});
