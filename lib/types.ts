@@ -36,13 +36,19 @@ export interface MediaItem {
   message_id: string;
   timestamp: string; // ISO8601 of the message
   author_id: string | undefined;
-  author_name: string | undefined;
+  author_name: string | undefined; // the user name
+  // What the message says, shared by its items (one object per message): edits, display name, bot, text.
+  message: MessageInfo;
   attachment_id: string; // attachment id, or a stable synthetic id for embeds/stickers
   filename: string; // as Discord reports it, unsanitised
   size: number | undefined; // bytes, when Discord says
   content_type: string | undefined;
   url: string; // signed CDN URL, kept verbatim
   source: MediaSource;
+  width?: number | undefined; // pixels, when Discord says (images and videos)
+  height?: number | undefined;
+  description?: string | undefined; // the attachment's alt text
+  spoiler?: boolean | undefined; // marked as a spoiler
   // Position of this item among its message's items (for unique names), and whether it is the last one.
   index: number;
   last_of_message: boolean;
@@ -51,6 +57,14 @@ export interface MediaItem {
   down?: string | undefined; // from a page walked down (see ChannelPage)
   invalid?: string | undefined; // Discord sent this attachment unusable (see media.ts): reported failed, never fetched
   gone?: string | undefined; // the retry pass found its message (or channel) deleted: reported skipped `deleted`, never fetched
+}
+
+// The message context of an item beyond its ids and time (records, sidecars, filters and name patterns read it).
+export interface MessageInfo {
+  edited_timestamp: string | null; // ISO8601 of the last edit, null when never edited
+  author_display_name: string | undefined; // the author's global display name, when set
+  author_bot: boolean; // posted by a bot (or a webhook)
+  content: string; // the message text ('' when none, or without the Message Content intent)
 }
 
 // Messages that yield no item still have to pass the checkpoint stage, so the cursor can advance past them:
@@ -137,6 +151,19 @@ export interface AttachmentRecord {
   index?: number | undefined; // failed items: the name pattern's {index}
   attempts?: number | undefined;
   updated_at: string;
+  // The message context (records written before dps kept it lack these fields; readers show what a record has).
+  edited_timestamp?: string | null | undefined;
+  author_display_name?: string | undefined;
+  author_bot?: boolean | undefined;
+  content?: string | undefined;
+  guild_name?: string | undefined;
+  channel_name?: string | undefined; // for a thread: its parent channel's name
+  thread_name?: string | undefined; // for a thread: the thread's name
+  width?: number | undefined;
+  height?: number | undefined;
+  description?: string | undefined; // alt text
+  spoiler?: boolean | undefined;
+  jump_url?: string | undefined; // https://discord.com/channels/<guild>/<channel>/<message>
 }
 
 // Messages from..to (inclusive ids), all fully processed.

@@ -21,6 +21,10 @@ export interface MediaCandidate {
   content_type: string | undefined;
   url: string;
   source: MediaSource;
+  width?: number | undefined; // pixels, for images and videos when Discord says
+  height?: number | undefined;
+  description?: string | undefined; // alt text
+  spoiler?: boolean | undefined; // flagged IS_SPOILER (1 << 3) or named SPOILER_... (docs/discord-api.md#spoilers)
   // Set when Discord sent an attachment that cannot be fetched (not an object, no valid id, a url that is not an
   // http(s) string): the item is reported `failed` with reason `invalid_attachment` instead of vanishing.
   invalid?: string;
@@ -100,7 +104,24 @@ function fromAttachment(attachment: APIAttachment, source: MediaSource): MediaCa
     content_type: typeof attachment.content_type === 'string' ? attachment.content_type : undefined,
     url: attachment.url,
     source,
+    width: dimension(attachment.width),
+    height: dimension(attachment.height),
+    description: typeof attachment.description === 'string' && attachment.description !== '' ? attachment.description : undefined,
+    spoiler: isSpoiler(attachment),
   };
+}
+
+// Attachment flag IS_SPOILER; the legacy SPOILER_ file name prefix still marks one too (not every spoiler has it).
+const IS_SPOILER = 1 << 3;
+
+function isSpoiler(attachment: APIAttachment): boolean {
+  const flags = (attachment as { flags?: unknown }).flags;
+  return (typeof flags === 'number' && (flags & IS_SPOILER) !== 0) || (typeof attachment.filename === 'string' && attachment.filename.startsWith('SPOILER_'));
+}
+
+// A width or height as Discord sends it (null or absent for files that are not images or videos).
+function dimension(value: unknown): number | undefined {
+  return typeof value === 'number' && Number.isSafeInteger(value) && value > 0 ? value : undefined;
 }
 
 // Media items of Components-V2 layouts (media gallery, thumbnail, file), found at any nesting depth.
@@ -149,6 +170,8 @@ function fromEmbed(embed: APIEmbed, options: MediaOptions): MediaCandidate[] {
       content_type: typeof contentType === 'string' ? contentType : undefined,
       url,
       source: 'embed',
+      width: dimension((media as { width?: unknown }).width),
+      height: dimension((media as { height?: unknown }).height),
     });
   }
   return out;

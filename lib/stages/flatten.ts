@@ -9,7 +9,7 @@ import { mediaOf } from '../discord/media.js';
 import { withAttachmentId } from '../fs/safe-name.js';
 import type { MediaCandidate, MediaOptions } from '../discord/media.js';
 import type { APIMessage } from 'discord-api-types/v10';
-import type { ChannelContext, ChannelPage, MediaItem, MessageMark } from '../types.js';
+import type { ChannelContext, ChannelPage, MediaItem, MessageInfo, MessageMark } from '../types.js';
 
 export type FlattenOptions = MediaOptions;
 
@@ -44,6 +44,7 @@ function unitsOf({ context, messages, down, cursor }: ChannelPage, options: Flat
 // One item per file of a message, with names unique within the message.
 function* itemsOf(context: ChannelContext, message: APIMessage, candidates: readonly MediaCandidate[], down: string | undefined): Generator<MediaItem> {
   const names = uniqueNames(candidates);
+  const info = messageInfo(message);
   for (const [index, candidate] of candidates.entries()) {
     const item: MediaItem = {
       kind: 'item',
@@ -52,12 +53,17 @@ function* itemsOf(context: ChannelContext, message: APIMessage, candidates: read
       timestamp: typeof message.timestamp === 'string' ? message.timestamp : new Date(0).toISOString(),
       author_id: message.author?.id,
       author_name: message.author?.username,
+      message: info,
       attachment_id: candidate.id,
       filename: candidate.filename,
       size: candidate.size,
       content_type: candidate.content_type,
       url: candidate.url,
       source: candidate.source,
+      width: candidate.width,
+      height: candidate.height,
+      description: candidate.description,
+      spoiler: candidate.spoiler,
       index,
       last_of_message: index === candidates.length - 1,
       unique_name: names[index]!,
@@ -66,6 +72,17 @@ function* itemsOf(context: ChannelContext, message: APIMessage, candidates: read
     if (candidate.invalid !== undefined) item.invalid = candidate.invalid;
     yield item;
   }
+}
+
+// What a message says beyond ids and time, read defensively (a malformed field becomes its empty value).
+function messageInfo(message: APIMessage): MessageInfo {
+  const author = message.author as { global_name?: unknown; bot?: unknown } | undefined;
+  return {
+    edited_timestamp: typeof message.edited_timestamp === 'string' ? message.edited_timestamp : null,
+    author_display_name: typeof author?.global_name === 'string' && author.global_name !== '' ? author.global_name : undefined,
+    author_bot: author?.bot === true || message.webhook_id !== undefined,
+    content: typeof message.content === 'string' ? message.content : '',
+  };
 }
 
 // Names that are unique (case-insensitively) among one message's files; later twins get their id appended.

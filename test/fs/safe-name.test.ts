@@ -140,6 +140,7 @@ t.test('nameVars', async (t) => {
     timestamp: '2023-05-06T07:08:09.123+00:00',
     author_id: '4',
     author_name: undefined,
+    message: { edited_timestamp: null, author_display_name: undefined, author_bot: false, content: '' },
     attachment_id: '5',
     filename: 'photo.final.JPG',
     size: 1,

@@ -61,6 +61,7 @@ export function localItem(context: ChannelContext, id: string, over: Partial<Med
     timestamp: '2024-01-01T00:00:00.000Z',
     author_id: undefined,
     author_name: undefined,
+    message: { edited_timestamp: null, author_display_name: undefined, author_bot: false, content: '' },
     attachment_id: id,
     filename: `${id}.png`,
     size: 3,

@@ -18,6 +18,7 @@ function item(attachment_id: string, message_id: string, extra: Partial<MediaIte
     timestamp: '2024-01-15T10:30:00.000Z',
     author_id: undefined,
     author_name: undefined,
+    message: { edited_timestamp: null, author_display_name: undefined, author_bot: false, content: '' },
     attachment_id,
     filename: `${attachment_id}.png`,
     size: 5,

@@ -13,6 +13,7 @@ function item(filename: string, content_type: string | undefined, extra: Partial
     timestamp: '2024-01-15T10:30:00.000Z',
     author_id: undefined,
     author_name: undefined,
+    message: { edited_timestamp: null, author_display_name: undefined, author_bot: false, content: '' },
     attachment_id: '100',
     filename,
     size: 1000,
