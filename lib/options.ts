@@ -79,6 +79,8 @@ export interface ArchiveOptions {
   timeout?: number | string; // ms or "60s": a download with no headers or no data for this long is retried [60 s]
   stallGrace?: number | string; // ms or "2s": once the run is stopping, transfers idle this long are cancelled [2 s]
   allowInsecureApi?: boolean; // allow a plain-http API that is not loopback (the token travels in clear)
+  // issue 23, file times: a saved file's atime and mtime are its message's post time; false keeps the download time [true]
+  mtime?: boolean;
 }
 
 // Where events and human logs go, and how to stop.
@@ -170,6 +172,8 @@ export function normalizeOptions(options: ArchiveOptions) {
     retryOnly: options.retryOnly ?? false,
     timeoutMs: parseDuration(options.timeout ?? DEFAULTS.timeout, '--timeout'),
     stallGraceMs: parseDuration(options.stallGrace ?? DEFAULTS.stallGrace, '--stall-grace'),
+    // issue 23, file times
+    mtime: options.mtime ?? true,
   };
 }
 

@@ -173,6 +173,7 @@ async function write(request: Extract<DiskRequest, { op: 'write' }>): Promise<Om
     writeAllSync(fd, pieces);
     freeSlot(request.slot);
     if (!request.last) return {};
+    if (request.mtime !== undefined) setTimes(fd, request.mtime); // before the fsync, which makes them durable too
     await fsyncInGroup(fd);
     files.delete(request.file);
     const id = open.folder === undefined ? undefined : idOf(fs.fstatSync(fd, { bigint: true }));
@@ -190,6 +191,17 @@ async function write(request: Extract<DiskRequest, { op: 'write' }>): Promise<Om
     await discard(request.file, request.path, open !== undefined && open.folder === undefined);
     open?.pin?.release();
     throw error;
+  }
+}
+
+// The file's atime and mtime (its post time) on its descriptor: one system call, before the file has a final
+// name, so a file under its final name always has its final times. A file system that refuses them (a time out
+// of its range) leaves the time of writing: never worth failing a download for.
+function setTimes(fd: number, seconds: number): void {
+  try {
+    fs.futimesSync(fd, seconds, seconds);
+  } catch {
+    // the file keeps the time it was written
   }
 }
 

@@ -18,6 +18,7 @@ import { DiskFullError, DownloadError, OutputError, OutputUnsafeError } from '..
 import type { FailReason } from '../errors.js';
 import { ensureDirInside, tempName, translate } from './atomic-write.js';
 import type { FolderCache } from './atomic-write.js';
+import { msArg } from './file-times.js';
 import type { Placement } from './no-replace.js';
 import type { FolderIdentity } from './folder-identity.js';
 
@@ -35,6 +36,9 @@ export interface WriteFileOptions {
   // Called once every byte has arrived, before the fsync: the download's slot can go to the next transfer
   // while this file is made durable.
   onReceived?: (() => void) | undefined;
+  // The file's atime and mtime, in ms since 1970 (its message's post time, file-times.ts), set on the temp file
+  // before it gets its final name (in the request of its last batch); undefined: the time it was written.
+  mtimeMs?: number | undefined;
 }
 
 // What writeFile resolves with: the file's sha256 and size; `taken` when another file holds the final name:
@@ -62,6 +66,8 @@ export type DiskRequest =
       finalPath?: string;
       first?: boolean;
       folder?: FolderIdentity;
+      // On the last batch: the file's atime and mtime, as the seconds utimes takes (file-times.ts msArg).
+      mtime?: number;
     }
   | { req: number; op: 'discard'; file: number; path: string }
   // One more slot, shared before the first batch put in it (no reply).
@@ -280,6 +286,7 @@ export class DiskThread {
   ): Promise<{ tempPath: string; sha256: string; bytes: number; taken?: boolean }> {
     const { expectedSize, signal } = opts;
     signal?.throwIfAborted();
+    const mtime = opts.mtimeMs === undefined ? undefined : msArg(opts.mtimeMs);
     const tempPath = tempName(dir);
     const file = this.#nextFile++;
     const inFlight: Array<Promise<DiskReply>> = [];
@@ -308,6 +315,7 @@ export class DiskThread {
           segments,
           last,
           ...(last ? { finalPath } : {}),
+          ...(last && mtime !== undefined ? { mtime } : {}),
           ...(sent ? {} : { first: true }),
           ...(folder !== undefined ? { folder } : {}),
         } as const;

@@ -15,7 +15,7 @@ import { pipeline } from 'node:stream/promises';
 import type { Store } from '../store/store.js';
 import type { MediaItem, SavedResult } from '../types.js';
 import { candidatePaths } from './claim-path.js';
-import { recordUnderHash } from './dedupe.js';
+import { recordUnderHash, stampPostTime } from './dedupe.js';
 import type { WriteOptions } from './write.js';
 
 // Per run (one Store per run) and folder: did the folder exist when the run first looked? A folder this run
@@ -45,7 +45,10 @@ export async function adoptExisting(item: MediaItem, options: WriteOptions, reco
       if (sha256 === undefined) continue;
       // Recorded like a download (dedupe.ts), noting the earlier copy of the same bytes, which is not linked.
       const file = { sha256, bytes: stat.size };
-      return await recordUnderHash(item, candidate, file, options, async (earlier) => ({ path: candidate, duplicateOf: earlier }), true);
+      const saved = await recordUnderHash(item, candidate, file, options, async (earlier) => ({ path: candidate, duplicateOf: earlier }), true);
+      // Its post time, as if downloaded now; a file with other names (an earlier run linked it) only lower.
+      await options.locks.run(`sha256:${sha256}`, () => stampPostTime(item, candidate, options, stat.nlink > 1));
+      return saved;
     } finally {
       options.store.releaseClaim(candidate, item.attachment_id);
     }

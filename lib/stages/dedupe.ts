@@ -7,6 +7,7 @@ import { rm } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { fileMatches, linkDuplicate } from '../fs/atomic-write.js';
 import type { FolderCache } from '../fs/atomic-write.js';
+import { postTimeMs, setFileTimes } from '../fs/file-times.js';
 import type { Store } from '../store/store.js';
 import type { MediaItem, SavedResult } from '../types.js';
 import type { KeyedLock } from '../util/keyed-lock.js';
@@ -17,6 +18,7 @@ export interface DedupeOptions {
   locks: KeyedLock; // serialises dedupe decisions per sha256 across concurrent downloads
   folders?: FolderCache | undefined; // folders checked during this run
   signal?: AbortSignal | undefined;
+  mtime?: boolean | undefined; // file times are post times (write.ts): a link lowers its inode's to this post's
 }
 
 // A complete file at `path` (this attachment's claim): its bytes and their hash.
@@ -36,7 +38,7 @@ export interface Placement {
 // The file is complete at `path` (this attachment's claim): linked to an earlier copy of the same bytes, then
 // recorded.
 export async function dedupe(item: MediaItem, path: string, file: HashedFile, options: DedupeOptions): Promise<SavedResult> {
-  return recordUnderHash(item, path, file, options, (earlier) => linkToEarlier(path, earlier, file, options));
+  return recordUnderHash(item, path, file, options, (earlier) => linkToEarlier(item, path, earlier, file, options));
 }
 
 // The per-hash decision every saved file goes through: serialised on the hash (not the path), so of two files
@@ -71,12 +73,22 @@ export async function recordUnderHash(
 // A downloaded file whose bytes another attachment's file already holds: hard-linked to that first copy. If
 // linking fails, the complete copy stays where it is and the item is reported failed: the next run downloads it
 // again.
-async function linkToEarlier(path: string, earlier: string, file: HashedFile, options: DedupeOptions): Promise<Placement> {
+async function linkToEarlier(item: MediaItem, path: string, earlier: string, file: HashedFile, options: DedupeOptions): Promise<Placement> {
   if (!(await fileMatches(earlier, file.bytes, file.sha256, options.signal))) return { path, stale: true };
   const folder = await options.folders?.get(dirname(path))?.catch(() => undefined); // re-checked around the link
   if ((await linkDuplicate(earlier, path, folder)) === 'referenced') {
     await rm(path, { force: true });
     return { path: earlier, duplicateOf: earlier };
   }
+  await stampPostTime(item, path, options, true);
   return { path, duplicateOf: earlier };
+}
+
+// The item's post time onto its file already in place (file-times.ts), with --mtime: exactly on a file of its
+// own; on an inode other names share (`shared`: a hard link) only ever lowered, so the inode keeps the earliest
+// post among its names. A missing or malformed timestamp changes nothing. The caller holds the hash's lock, so
+// two names of one inode never lower it at once (one could undo the other's lower time).
+export async function stampPostTime(item: MediaItem, path: string, options: { mtime?: boolean | undefined }, shared: boolean): Promise<void> {
+  const ms = options.mtime === true ? postTimeMs(item.timestamp) : undefined;
+  if (ms !== undefined) await setFileTimes(path, ms, shared);
 }

@@ -11,6 +11,7 @@ import type { MediaItem, SavedResult, SkippedItem } from '../types.js';
 import { archivedRecords } from './archived.js';
 import { claimPath } from './claim-path.js';
 import type { Claim } from './claim-path.js';
+import { stampPostTime } from './dedupe.js';
 import { recordReference } from './record.js';
 import type { WriteOptions } from './write.js';
 
@@ -36,8 +37,11 @@ async function reference(item: MediaItem, first: SavedRecord, options: WriteOpti
       claimed = next;
       const folder = await ensureDirInside(options.out, dirname(next.path), options.folders);
       const linked = await linkReference(first.path, next.path, folder);
-      if (linked === 'linked') savedPath = next.path;
-      else if (linked === 'referenced') savedPath = first.path; // no hard links here: the record points at the first copy
+      if (linked === 'linked') {
+        savedPath = next.path;
+        // The inode's times become this post's when it is earlier (dedupe.ts stampPostTime), under the hash's lock.
+        await options.locks.run(`sha256:${first.sha256}`, () => stampPostTime(item, next.path, options, true));
+      } else if (linked === 'referenced') savedPath = first.path; // no hard links here: the record points at the first copy
     }
     const result: SavedResult = { kind: 'saved', item, path: savedPath, bytes: first.bytes ?? 0, sha256: first.sha256, duplicate_of: first.path };
     return await recordReference(options.store, result, first);

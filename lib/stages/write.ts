@@ -6,6 +6,7 @@ import { dirname } from 'node:path';
 import { DownloadError } from '../errors.js';
 import type { FolderCache } from '../fs/atomic-write.js';
 import type { DiskThread } from '../fs/disk-thread.js';
+import { postTimeMs } from '../fs/file-times.js';
 import type { MediaItem } from '../types.js';
 import type { KeyedLock } from '../util/keyed-lock.js';
 import { moveClaim } from './claim-path.js';
@@ -17,6 +18,9 @@ export interface WriteOptions extends NamingOptions {
   folders?: FolderCache | undefined; // folders checked during this run
   onReceived?: (() => void) | undefined; // the body has been read to its end (see DiskThread.writeFile)
   disk: DiskThread; // hashes, writes, fsyncs and renames the files, off the main thread (one per run)
+  // A saved file's atime and mtime are its message's post time (--mtime, the run's default; file-times.ts);
+  // false or undefined: the time it was written.
+  mtime?: boolean | undefined;
 }
 
 // A complete file in place at `path` (the claim's path once written), not yet recorded.
@@ -50,6 +54,7 @@ export async function writeItem(
     root: options.out,
     folders: options.folders,
     onReceived: options.onReceived,
+    mtimeMs: options.mtime === true ? postTimeMs(item.timestamp) : undefined,
   });
   // A file the state does not know holds the name (never replaced): the same temp file, the next candidate.
   while (file.taken !== undefined) {
