@@ -453,3 +453,30 @@ t.test('a folder swapped while a file is being written: the rename is refused, n
   t.equal(await removeStaleTemps(archive), 1, 'the next run removes it');
   t.same(await fs.readdir(dir), []);
 });
+
+// File times (issue 23): the post time is set on the temp file, before it has a final name.
+t.test('mtimeMs: every file has those times (atime and mtime, to the ms) the moment it has a final name', async (t) => {
+  const disk = new DiskThread();
+  t.teardown(() => disk.close());
+  const root = t.testdir({ 'held.bin': 'a user file' });
+  const post = Date.UTC(2021, 4, 6, 7, 8, 9, 123);
+  const ns = BigInt(post) * 1_000_000n;
+  const timesOf = async (file: string): Promise<bigint[]> => {
+    const stat = await fs.lstat(file, { bigint: true });
+    return [stat.mtimeNs, stat.atimeNs];
+  };
+  for (const size of [0, 1, 3_000, 1_300_000]) {
+    const data = bytesOf(size, size);
+    const final = path.join(root, `f${size}.bin`);
+    await disk.writeFile(root, chunked(data, [700_000]), final, { expectedSize: size, mtimeMs: post + size });
+    t.same(await timesOf(final), [ns + BigInt(size) * 1_000_000n, ns + BigInt(size) * 1_000_000n], `${size} bytes: the post time`);
+  }
+  // A taken name leaves the temp file: it already has its times, so whatever name it gets, it arrives with them.
+  const file = await disk.writeFile(root, chunked(bytesOf(10, 1), [10]), path.join(root, 'held.bin'), { expectedSize: 10, mtimeMs: post });
+  t.same(await timesOf(file.taken!), [ns, ns], 'set before any rename');
+  t.equal(await disk.commitTemp(file.taken!, path.join(root, 'next.bin'), file.sha256), 'placed');
+  t.same(await timesOf(path.join(root, 'next.bin')), [ns, ns], 'kept through the commit');
+  const started = Date.now();
+  await disk.writeFile(root, chunked(bytesOf(10, 2), [10]), path.join(root, 'now.bin'), { expectedSize: 10 });
+  t.ok((await fs.lstat(path.join(root, 'now.bin'))).mtimeMs >= started - 2_000, 'without mtimeMs: the time it was written');
+});

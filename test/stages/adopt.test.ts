@@ -7,7 +7,7 @@
 import t from 'tap';
 import type { Test } from 'tap';
 import { readdirSync, truncateSync } from 'node:fs';
-import { mkdir, writeFile } from 'node:fs/promises';
+import { link, lstat, mkdir, utimes, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { startFakeDiscord } from '../../fixtures/fake-discord.js';
 import type { AttachmentSpec } from '../../fixtures/generate.js';
@@ -92,4 +92,38 @@ t.test('adoptExisting aborted mid-flight (once the path is claimed, before it is
   };
   t.equal(await adoptExisting(item, { ...options, signal: controller.signal }), undefined);
   t.equal(await world.store.getAttachment('91'), undefined);
+});
+
+// File times (issue 23): an adopted file gets its post time like a download; one with other names (an earlier
+// run hard-linked it to a duplicate) only ever has it lowered.
+t.test('adoptExisting with mtime: an adopted file of its own gets its post time', async (t) => {
+  const post = '2021-06-07T08:09:10.111Z';
+  const ns = BigInt(Date.parse(post)) * 1_000_000n;
+  const { item, options, path } = await claimedFile(t);
+  item.timestamp = post;
+  await utimes(path, Date.UTC(2020, 0, 1) / 1000, Date.UTC(2020, 0, 1) / 1000); // earlier than its post: raised
+  t.match(await adoptExisting(item, { ...options, mtime: true }), { kind: 'saved', adopted: true });
+  const stat = await lstat(path, { bigint: true });
+  t.same([stat.mtimeNs, stat.atimeNs], [ns, ns], 'its post time');
+});
+
+t.test('adoptExisting with mtime: a file with other names (hard links) only ever has its times lowered', async (t) => {
+  const post = '2021-06-07T08:09:10.111Z';
+  const linked = await claimedFile(t);
+  linked.item.timestamp = post;
+  await link(linked.path, `${linked.path}.other-name`);
+  const earliest = Date.parse('2020-01-01T00:00:00.000Z');
+  await utimes(linked.path, earliest / 1000, earliest / 1000);
+  await adoptExisting(linked.item, { ...linked.options, mtime: true });
+  t.equal(Number((await lstat(linked.path, { bigint: true })).mtimeNs / 1_000_000n), earliest, 'never raised on a shared inode');
+});
+
+t.test('adoptExisting without mtime (--no-mtime): the file keeps its times', async (t) => {
+  const post = '2021-06-07T08:09:10.111Z';
+  const earliest = Date.parse('2020-01-01T00:00:00.000Z');
+  const off = await claimedFile(t);
+  off.item.timestamp = post;
+  await utimes(off.path, earliest / 1000, earliest / 1000);
+  await adoptExisting(off.item, { ...off.options, mtime: false });
+  t.equal(Number((await lstat(off.path, { bigint: true })).mtimeNs / 1_000_000n), earliest, 'without mtime: untouched');
 });

@@ -3,10 +3,11 @@
 // to; a stop while comparing with the first copy records nothing.
 
 import { createHash } from 'node:crypto';
-import { lstat, mkdir, readFile, writeFile } from 'node:fs/promises';
+import { lstat, mkdir, readFile, utimes, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import t from 'tap';
 import type { Test } from 'tap';
+import { msArg } from '../../lib/fs/file-times.js';
 import { dedupe } from '../../lib/stages/dedupe.js';
 import { localItem, localWorld } from '../helpers/stage-items.js';
 
@@ -74,4 +75,66 @@ t.test("aborted mid-flight (waiting for its hash's turn): rejects once its turn 
   await held;
   await t.rejects(waiting);
   t.equal(await world.store.getAttachment('62'), undefined, 'not recorded');
+});
+
+// File times (issue 23). Each copy arrives with its own post time (the disk thread sets it); linking makes the
+// names share the first copy's inode, whose times are then the earliest post among them: lowered, never raised.
+const ms = (iso: string): number => Date.parse(iso);
+const nsOf = async (file: string): Promise<bigint[]> => {
+  const stat = await lstat(file, { bigint: true });
+  return [stat.mtimeNs, stat.atimeNs];
+};
+const at = (iso: string): bigint[] => [BigInt(ms(iso)) * 1_000_000n, BigInt(ms(iso)) * 1_000_000n];
+
+async function timedCopies(t: Test, first: string, second: string) {
+  const { world, a, b } = await twoCopies(t);
+  await utimes(a, msArg(ms(first)), msArg(ms(first)));
+  await utimes(b, msArg(ms(second)), msArg(ms(second)));
+  return { world, a, b };
+}
+
+t.test('mtime: a duplicate posted earlier than the first copy lowers the shared inode to its post time', async (t) => {
+  const [later, earlier] = ['2023-05-05T05:05:05.555Z', '2021-01-01T01:01:01.111Z'];
+  const { world, a, b } = await timedCopies(t, later, earlier);
+  const options = { ...world, mtime: true };
+  await dedupe(localItem(world.context, '71', { timestamp: later }), a, file, options);
+  const second = await dedupe(localItem(world.context, '72', { timestamp: earlier }), b, file, options);
+  t.equal(second.duplicate_of, a, 'linked');
+  t.same(await nsOf(a), at(earlier), 'the first name shows the earliest post');
+  t.same(await nsOf(b), at(earlier));
+});
+
+t.test('mtime: a duplicate posted later never raises the inode; its atime, moved by the hash check, is put back', async (t) => {
+  const [earlier, later] = ['2021-01-01T01:01:01.111Z', '2023-05-05T05:05:05.555Z'];
+  const { world, a, b } = await timedCopies(t, earlier, later);
+  const options = { ...world, mtime: true };
+  await dedupe(localItem(world.context, '81', { timestamp: earlier }), a, file, options);
+  await utimes(a, Date.now() / 1000, msArg(ms(earlier))); // as a read under relatime moves it
+  await dedupe(localItem(world.context, '82', { timestamp: later }), b, file, options);
+  t.same(await nsOf(b), at(earlier), 'still the first post');
+});
+
+t.test('without mtime (--no-mtime) linking changes no time; a malformed timestamp changes none either', async (t) => {
+  const [later, earlier] = ['2023-05-05T05:05:05.555Z', '2021-01-01T01:01:01.111Z'];
+  for (const [mtime, timestamp] of [
+    [false, earlier],
+    [true, 'garbage'],
+  ] as const) {
+    await t.test(`mtime ${mtime}, timestamp ${timestamp}`, async (t) => {
+      const { world, a, b } = await timedCopies(t, later, earlier);
+      await dedupe(localItem(world.context, '91', { timestamp: later }), a, file, { ...world, mtime });
+      const before = (await lstat(a, { bigint: true })).mtimeNs;
+      await dedupe(localItem(world.context, '92', { timestamp }), b, file, { ...world, mtime });
+      t.equal((await lstat(b, { bigint: true })).mtimeNs, before, 'the inode keeps its time');
+    });
+  }
+});
+
+t.test('mtime: a first copy that changed is not linked to; the new copy keeps its own post time', async (t) => {
+  const [later, earlier] = ['2023-05-05T05:05:05.555Z', '2021-01-01T01:01:01.111Z'];
+  const { world, a, b } = await timedCopies(t, earlier, later);
+  await dedupe(localItem(world.context, '95', { timestamp: earlier }), a, file, { ...world, mtime: true });
+  await writeFile(a, 'other byte');
+  await dedupe(localItem(world.context, '96', { timestamp: later }), b, file, { ...world, mtime: true });
+  t.same(await nsOf(b), at(later));
 });

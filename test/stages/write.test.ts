@@ -224,3 +224,24 @@ t.test('writeItem aborted mid-flight (after the first chunk): no file, no record
   t.same(await listFiles(world.out).catch(() => []), [], 'no file, no temp file');
   t.equal(await world.store.getAttachment('504'), undefined);
 });
+
+// File times (issue 23): with `mtime`, the file arrives with its message's post time; a timestamp that is not
+// one (malformed, or the epoch a message without one is given) leaves the time it was written, like no `mtime`.
+t.test('writeItem: with mtime the file has its post time; without, or with no usable timestamp, the time it was written', async (t) => {
+  const world = await localWorld(t);
+  const started = Date.now();
+  const cases: Array<[string, string, boolean, number | undefined]> = [
+    ['511', '2021-02-03T04:05:06.789000+00:00', true, Date.UTC(2021, 1, 3, 4, 5, 6, 789)],
+    ['512', '2021-02-03T04:05:06.789000+00:00', false, undefined],
+    ['513', 'not a time', true, undefined],
+    ['514', new Date(0).toISOString(), true, undefined],
+  ];
+  for (const [id, timestamp, mtime, want] of cases) {
+    const item = localItem(world.context, id, { size: 6, timestamp });
+    const { claim, options } = await claimed(world, item);
+    const written = await writeItem(item, chunks(['abc', 'def']), claim, { ...options, mtime });
+    const stat = await fs.lstat(written.path, { bigint: true });
+    if (want === undefined) t.ok(Number(stat.mtimeNs / 1_000_000n) >= started - 2_000, `${timestamp} (mtime ${mtime}): written now`);
+    else t.same([stat.mtimeNs, stat.atimeNs], [BigInt(want) * 1_000_000n, BigInt(want) * 1_000_000n], `${timestamp}: its post time`);
+  }
+});
