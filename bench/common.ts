@@ -247,3 +247,42 @@ export interface BenchContext {
   quick: boolean;
   runs: number;
 }
+
+// Whether `dps scrape --help` lists `flag`: a flag another branch is adding is measured once it exists, and
+// the scenario says so when it does not.
+export function dpsHasFlag(flag: string): boolean {
+  const help = spawnSync(process.execPath, [CLI, 'scrape', '--help'], {
+    encoding: 'utf8',
+    env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/tmp' },
+  });
+  return new RegExp(`(^|\\s)${flag.replace(/[-]/g, '\\-')}(\\s|=|\\[|$)`, 'm').test(help.stdout ?? '');
+}
+
+// Interleaved pairs (issue 23: what a flag costs): in each round the default run and the run with the flag go
+// one after the other, their order alternating, so drift on a shared VM (page cache, other load) falls on both;
+// the figure is the median of the per-round ratios (flag / defaults: above 1 is faster), with their spread.
+export const PAIRS = 5;
+
+// The variants of a round, rotated so each goes first in turn.
+export function rotated<T>(variants: readonly T[], round: number): T[] {
+  return variants.map((_, i) => variants[(i + round) % variants.length]!);
+}
+
+// A row for the ratios of a variant's figure to the defaults' (one per round), with min-max.
+export function pairRow(figure: string, ratios: readonly number[]): Row {
+  if (ratios.length === 0) return { figure, value: 'not measured', runs: '' };
+  const spread = `${Math.min(...ratios).toFixed(3)}-${Math.max(...ratios).toFixed(3)}`;
+  return {
+    figure: `${figure} (median of ${ratios.length} interleaved pairs; spread ${spread})`,
+    value: median(ratios).toFixed(3),
+    runs: ratios.map((r) => r.toFixed(3)).join(', '),
+  };
+}
+
+// The issue-23 target: a flag's runs are within 5% of the defaults' (ratio of throughputs >= 0.95).
+export function withinFivePercent(what: string, ratios: readonly number[], available: boolean): { target: string; measured: string; met: boolean | undefined } {
+  const target = `${what} slows a run by <= 5% (throughput ratio to the defaults >= 0.95, interleaved pairs)`;
+  if (!available || ratios.length === 0) return { target, measured: 'not measured (dps has no such flag yet)', met: undefined };
+  const value = median(ratios);
+  return { target, measured: `${round(value, 3)} (spread ${Math.min(...ratios).toFixed(3)}-${Math.max(...ratios).toFixed(3)})`, met: value >= 0.95 };
+}

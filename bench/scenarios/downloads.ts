@@ -1,44 +1,72 @@
 // downloads: one channel of 5,000 images of mixed sizes (10 KB - 8 MB, about 2 GB), dps at its defaults vs a bare undici loop
 // writing through write streams (the issue's baseline), the same loop writing with writeSync (faster here), and
 // that loop doing the least dps's guarantees require (sha256 of every byte, fsync before rename: the floor of
-// any tool that dedupes by content and never leaves a partial file under a final name).
+// any tool that dedupes by content and never leaves a partial file under a final name). And what issue 23's
+// per-file work costs: dps with --write-metadata (a sidecar per file) and with --no-mtime (no file times set),
+// each run in every round beside the default run, the order rotating (interleaved pairs).
 
 import { statfsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { log, median, round, runDps, runScript, scratch, startFake, channelArgs } from '../common.js';
+import {
+  channelArgs,
+  dpsHasFlag,
+  log,
+  median,
+  PAIRS,
+  pairRow,
+  removeScratch,
+  rotated,
+  round,
+  runDps,
+  runScript,
+  scratch,
+  startFake,
+  withinFivePercent,
+} from '../common.js';
 import type { BenchContext, ScenarioResult } from '../common.js';
 import { mixedSize } from '../sizes.js';
 
 export async function downloads(ctx: BenchContext): Promise<ScenarioResult> {
   const images = ctx.quick ? 500 : 5_000;
-  const { runs } = ctx;
+  const metadata = dpsHasFlag('--write-metadata'); // measured once dps has it (issue 23)
+  const runs = Math.max(ctx.runs, PAIRS);
   let total = 0;
   for (let i = 0; i < images; i++) total += mixedSize(i);
   const fs = statfsSync(tmpdir());
   const free = fs.bavail * fs.bsize;
-  // Every run's files stay at least until the scenario ends (common.ts, removeScratch): four copies per run, plus a margin.
-  const needed = total * (4 * runs + 0.5);
+  // Every run's files stay until the scenario ends (common.ts, removeScratch) while the disk has room: up to six
+  // copies per round; a round starts only with room for its copies plus a margin (else the earlier ones go first).
+  const perRound = total * ((metadata ? 6 : 5) + 0.5);
+  const needed = perRound;
   if (free < needed) throw new Error(`downloads: needs ${(needed / 1e9).toFixed(1)} GB free in ${tmpdir()}, has ${(free / 1e9).toFixed(1)} GB`);
   const fake = await startFake({ scenario: { kind: 'downloads', images }, options: { rateLimit: { off: true } } });
   const concurrency = 8; // the baselines'; dps runs at its defaults
   // Per variant, one entry per run: MB/s, CPU seconds (user + system, all threads), and the fake's CPU seconds
   // while serving it. Ratios are taken per run (each pair minutes apart at most), then their median.
-  const variants = ['stream', 'sync', 'dps', 'durable'] as const;
-  type Variant = (typeof variants)[number];
-  const perVariant = (): Record<Variant, number[]> => ({ stream: [], sync: [], dps: [], durable: [] });
+  // `meta`: dps --write-metadata; `nomtime`: dps --no-mtime (issue 23), beside `dps` in every round.
+  const all = ['stream', 'sync', 'dps', 'durable', 'meta', 'nomtime'] as const;
+  type Variant = (typeof all)[number];
+  const baselines: readonly Variant[] = ['stream', 'sync', 'durable'];
+  const dpsVariants: readonly Variant[] = metadata ? ['dps', 'meta', 'nomtime'] : ['dps', 'nomtime'];
+  const dpsArgs: Partial<Record<Variant, string[]>> = { dps: [], meta: ['--write-metadata'], nomtime: ['--no-mtime'] };
+  const perVariant = (): Record<Variant, number[]> => ({ stream: [], sync: [], dps: [], durable: [], meta: [], nomtime: [] });
   const mbs = perVariant();
   const cpu = perVariant();
   const fakeCpu = perVariant();
   const dpsWallMBs: number[] = [];
   try {
     for (let run = 0; run < runs; run++) {
-      // Rotate the order so page-cache and disk state favour none of the four.
-      const order = variants.map((_, i, all) => all[(i + run) % all.length]!);
+      removeScratch({ unlessFreeAbove: perRound + 5e9 }); // earlier rounds' files go only when the disk needs the room
+      // Rotate the order so page-cache and disk state favour none of them; the dps runs go one after another
+      // (each goes first in turn), before the baselines in one round and after them in the next.
+      const group = rotated(dpsVariants, run);
+      const order = run % 2 === 0 ? [...group, ...rotated(baselines, run)] : [...rotated(baselines, run), ...group];
       for (const which of order) {
         const dir = await scratch('downloads');
         const fakeBefore = fake.cpuSeconds();
         try {
-          if (which !== 'dps') {
+          const extra = dpsArgs[which];
+          if (extra === undefined) {
             const { run: script, result } = await runScript('baseline-raw.js', [
               'downloads',
               fake.api,
@@ -52,11 +80,12 @@ export async function downloads(ctx: BenchContext): Promise<ScenarioResult> {
             mbs[which].push(result.mbPerSecond as number);
             cpu[which].push(script.cpuSeconds);
           } else {
-            const r = await runDps(fake, channelArgs(fake, dir));
-            if (r.code !== 0 || r.summary?.bytes !== total) throw new Error(`dps exited ${r.code}, ${r.summary?.bytes} of ${total} bytes: ${r.stderr}`);
-            mbs.dps.push(r.summary.bytes / 1e6 / (r.summary.elapsed_ms / 1000));
-            dpsWallMBs.push(r.summary.bytes / 1e6 / (r.wallMs / 1000));
-            cpu.dps.push(r.cpuSeconds);
+            const r = await runDps(fake, [...channelArgs(fake, dir), ...extra]);
+            if (r.code !== 0 || r.summary?.bytes !== total)
+              throw new Error(`dps (${which}) exited ${r.code}, ${r.summary?.bytes} of ${total} bytes: ${r.stderr}`);
+            mbs[which].push(r.summary.bytes / 1e6 / (r.summary.elapsed_ms / 1000));
+            if (which === 'dps') dpsWallMBs.push(r.summary.bytes / 1e6 / (r.wallMs / 1000));
+            cpu[which].push(r.cpuSeconds);
           }
           fakeCpu[which].push(fake.cpuSeconds() - fakeBefore);
         } finally {
@@ -66,7 +95,8 @@ export async function downloads(ctx: BenchContext): Promise<ScenarioResult> {
       const [ours, raw, sync, durable] = [mbs.dps[run]!, mbs.stream[run]!, mbs.sync[run]!, mbs.durable[run]!];
       log(
         `downloads run ${run + 1}: dps ${ours.toFixed(0)} MB/s, raw ${raw.toFixed(0)} MB/s (ratio ${(ours / raw).toFixed(3)}), ` +
-          `writeSync loop ${sync.toFixed(0)} MB/s (ratio ${(ours / sync).toFixed(3)}), durable loop ${durable.toFixed(0)} MB/s (ratio ${(ours / durable).toFixed(3)})`,
+          `writeSync loop ${sync.toFixed(0)} MB/s (ratio ${(ours / sync).toFixed(3)}), durable loop ${durable.toFixed(0)} MB/s (ratio ${(ours / durable).toFixed(3)}); ` +
+          `--no-mtime ${mbs.nomtime[run]!.toFixed(0)} MB/s${metadata ? `, --write-metadata ${mbs.meta[run]!.toFixed(0)} MB/s` : ''}`,
       );
     }
   } finally {
@@ -77,6 +107,8 @@ export async function downloads(ctx: BenchContext): Promise<ScenarioResult> {
   const syncRatios = perRun('dps', 'sync');
   const durableRatios = perRun('dps', 'durable');
   const floorRatios = perRun('durable', 'sync'); // what hashing and fsync cost by themselves
+  const metaRatios = metadata ? perRun('meta', 'dps') : []; // above 1: faster than the defaults
+  const mtimeRatios = perRun('dps', 'nomtime'); // the defaults (file times set) / --no-mtime
   const ratio = median(ratios);
   const syncRatio = median(syncRatios);
   const durableRatio = median(durableRatios);
@@ -90,7 +122,7 @@ export async function downloads(ctx: BenchContext): Promise<ScenarioResult> {
   return {
     name: 'downloads',
     title: 'Downloads',
-    command: `dps --server-id G --channel-id C (defaults: no concurrency flag; rate limits off) vs baseline-raw.js downloads (undici, ${concurrency} at once, pipeline to createWriteStream) and baseline-raw.js downloads ... sync (the same loop with writeSync) and baseline-raw.js downloads ... durable (writeSync, sha256, fsync, rename)`,
+    command: `dps --server-id G --channel-id C (defaults: no concurrency flag; rate limits off)${metadata ? ', dps ... --write-metadata' : ''} and dps ... --no-mtime (in every round beside the default run, order rotating) vs baseline-raw.js downloads (undici, ${concurrency} at once, pipeline to createWriteStream) and baseline-raw.js downloads ... sync (the same loop with writeSync) and baseline-raw.js downloads ... durable (writeSync, sha256, fsync, rename)`,
     setup: `${images} images, one per message, 95% 10-400 KB and 5% 1-8 MB: ${(total / 1e9).toFixed(2)} GB; fake in its own process on loopback`,
     rows: [
       {
@@ -126,6 +158,12 @@ export async function downloads(ctx: BenchContext): Promise<ScenarioResult> {
       cpuRow('the streaming loop (baseline)', 'stream'),
       cpuRow('the writeSync loop', 'sync'),
       cpuRow('the durable loop', 'durable'),
+      // issue 23: the per-file cost of sidecars and of file times, from the pairs interleaved with the dps runs above
+      ...(metadata ? [{ figure: 'dps --write-metadata MB/s', value: median(mbs.meta).toFixed(0), runs: fmt(mbs.meta) }] : []),
+      pairRow('ratio dps --write-metadata / dps, MB/s', metaRatios),
+      ...(metadata ? [cpuRow('dps --write-metadata', 'meta')] : []),
+      { figure: 'dps --no-mtime MB/s (no file times set)', value: median(mbs.nomtime).toFixed(0), runs: fmt(mbs.nomtime) },
+      pairRow('ratio dps (defaults: file times are post times) / dps --no-mtime, MB/s', mtimeRatios),
     ],
     targets: [
       { target: 'downloads >= 0.85 x baseline MB/s', measured: `${round(ratio, 3)}`, met: ratio >= 0.85 },
@@ -135,6 +173,7 @@ export async function downloads(ctx: BenchContext): Promise<ScenarioResult> {
         measured: `${round(durableRatio, 3)}`,
         met: durableRatio >= 0.85,
       },
+      withinFivePercent('--write-metadata', metaRatios, metadata),
     ],
     measuredAt: new Date().toISOString(),
     quick: ctx.quick,
