@@ -163,6 +163,7 @@ export async function downloads(ctx: BenchContext): Promise<ScenarioResult> {
       pairRow('ratio dps --write-metadata / dps, MB/s', metaRatios),
       ...(metadata ? [cpuRow('dps --write-metadata', 'meta')] : []),
       { figure: 'dps --no-mtime MB/s (no file times set)', value: median(mbs.nomtime).toFixed(0), runs: fmt(mbs.nomtime) },
+      cpuRow('dps --no-mtime', 'nomtime'),
       pairRow('ratio dps (defaults: file times are post times) / dps --no-mtime, MB/s', mtimeRatios),
     ],
     targets: [
