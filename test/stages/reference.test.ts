@@ -4,7 +4,7 @@
 // bytes under different ids downloaded at the same moment end as hard links of one stored copy.
 
 import { createHash } from 'node:crypto';
-import { lstat, mkdir, writeFile } from 'node:fs/promises';
+import { lstat, mkdir, utimes, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import t from 'tap';
 import type { Test } from 'tap';
@@ -180,4 +180,21 @@ t.test('resolveKnown aborted mid-flight (while checking the first copy): rejects
   await t.rejects(resolveKnown(forward, { ...options, signal: controller.signal }));
   world.store.getReference = getReference;
   t.equal(await world.store.getReference('95', '996'), undefined);
+});
+
+// File times (issue 23): a reference is another name of the first copy's inode; with mtime, a reference from an
+// earlier post lowers the inode's times to that post, a later one leaves them (never raised).
+t.test('resolveKnown with mtime: a reference from an earlier post lowers the shared times, a later one never raises them', async (t) => {
+  const { world, forward, options } = await archivedOnce(t);
+  const first = join(world.out, 'first.png');
+  const firstPost = Date.UTC(2022, 0, 1);
+  await utimes(first, firstPost / 1000, firstPost / 1000);
+  const later = { ...forward, timestamp: '2023-01-01T00:00:00.000000+00:00' };
+  await resolveKnown(later, { ...options, mtime: true });
+  t.equal((await lstat(first)).mtimeMs, firstPost, 'a later post: unchanged');
+  const earlier = { ...forward, message_id: '997', timestamp: '2021-01-01T00:00:00.250000+00:00' };
+  const result = await resolveKnown(earlier, { ...options, mtime: true });
+  t.match(result, { kind: 'saved', duplicate_of: first });
+  t.equal((await lstat(first)).mtimeMs, Date.UTC(2021, 0, 1, 0, 0, 0, 250), 'an earlier post: lowered, for every name');
+  t.equal((await lstat(first)).atimeMs, Date.UTC(2021, 0, 1, 0, 0, 0, 250));
 });
