@@ -10,7 +10,7 @@ import type { Test } from 'tap';
 import type { FakeDiscord } from '../../fixtures/fake-discord.js';
 import { singleChannel } from '../../fixtures/scenarios.js';
 import { collect, listFiles } from '../helpers/harness.js';
-import { fakeFor, firstTarget, ofEvent, runDps, schemaProblems } from './helpers.js';
+import { fakeFor, firstTarget, ofEvent, runDps, schemaProblems, startCli } from './helpers.js';
 import type { Finished } from './helpers.js';
 
 // 40 messages an hour apart, photos of a few sizes, and re-posted bytes (duplicates: original.png, then
@@ -116,4 +116,57 @@ t.test('--help describes --mtime and --no-mtime', async (t) => {
   t.equal(run.code, 0);
   t.match(run.stdout, /--mtime\b.*post time/);
   t.match(run.stdout, /--no-mtime/);
+});
+
+// Every file on disk (temp files excepted) by the message id in its default name ({date}_{message_id}_...):
+// how many have a time other than the earliest post among the files that share their inode. `mtimeOnly`: a
+// run killed between a hard link and the lowering of the inode's times may leave an atime a read moved.
+async function wrongOnDisk(t: Test, fake: FakeDiscord, out: string, mtimeOnly: boolean): Promise<{ files: number; wrong: number }> {
+  const { C } = firstTarget(fake);
+  const posts = new Map((await collect(fake.expected({ channelId: C }))).map((a) => [a.message_id, Date.parse(a.timestamp)]));
+  const files = (await listFiles(out)).filter((f) => !f.endsWith('.dps-tmp'));
+  const byInode = new Map<bigint, { paths: string[]; earliest: number }>();
+  for (const file of files) {
+    const post = posts.get(file.split('/').at(-1)!.split('_')[1]!);
+    if (post === undefined) {
+      t.fail(`${file}: no message of the fake in its name`);
+      continue;
+    }
+    const { ino } = await lstat(join(out, file), { bigint: true });
+    const group = byInode.get(ino) ?? { paths: [], earliest: post };
+    group.paths.push(join(out, file));
+    group.earliest = Math.min(group.earliest, post);
+    byInode.set(ino, group);
+  }
+  let wrong = 0;
+  for (const { paths, earliest } of byInode.values()) {
+    const stat = await lstat(paths[0]!, { bigint: true });
+    const want = BigInt(earliest) * 1_000_000n;
+    if (stat.mtimeNs !== want || (!mtimeOnly && stat.atimeNs !== want)) wrong += paths.length;
+  }
+  return { files: files.length, wrong };
+}
+
+t.test('kill -9 mid-run: no file under a final name has a download time; a re-run leaves every file its post time', async (t) => {
+  // 150 messages, each CDN response delayed: the kill lands while files are still being downloaded.
+  const big = singleChannel({ seed: 23, messages: 150, imageRatio: 0.5, sizes: [1_000, 20_000], spacingMs: 3_600_000, special: ['duplicates'] });
+  const fake = await fakeFor(t, { scenario: big, cdnLatencyMs: 60 });
+  const dir = t.testdir();
+  const { G, C } = firstTarget(fake);
+  const args = ['scrape', '--server-id', G, '--channel-id', C, '--api', fake.api, '--out', join(dir, 'out'), '--state', join(dir, 'state')];
+  const run = startCli([...args, '--concurrency', '4'], { env: { DISCORD_TOKEN: fake.token } });
+  await run.waitFor(3, ofEvent('saved'));
+  run.child.kill('SIGKILL');
+  const killed = await run.done;
+  t.equal(killed.signal, 'SIGKILL', 'killed mid-run');
+  const early = await wrongOnDisk(t, fake, join(dir, 'out'), true);
+  const expected = await collect(fake.expected({ channelId: C }));
+  const photos = expected.filter((a) => /\.(png|jpe?g|gif|webp)$/i.test(a.filename)).length;
+  t.ok(early.files >= 3 && early.files < photos, `some files on disk after the kill (${early.files} of ${photos})`);
+  t.equal(early.wrong, 0, 'each has its (earliest) post time already');
+  const again = await runDps(args, { env: { DISCORD_TOKEN: fake.token } });
+  t.equal(again.code, 0, 'the re-run completes');
+  const after = await wrongOnDisk(t, fake, join(dir, 'out'), false);
+  t.equal(after.files, photos, 'every photo on disk');
+  t.equal(after.wrong, 0, 'every file: mtime and atime are the (earliest) post time');
 });
