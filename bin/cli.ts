@@ -28,6 +28,8 @@ import type { ArchiveOptions, ConnectionOptions } from '../lib/index.js';
 import { readChannelIds } from './stdin-ids.js';
 import { runDemo } from './demo.js';
 import { tuneHeapGrowth } from './heap-tuning.js';
+// dps manifest --format (issue 23, metadata)
+import { isManifestFormat, MANIFEST_FORMATS, manifestFormatter } from '../lib/index.js';
 
 const secrets: string[] = [];
 
@@ -83,7 +85,7 @@ function buildParser(argv: string[], controller: AbortController): Argv {
     .command(
       'manifest',
       'print every archived attachment from the state as NDJSON',
-      (y) => stateFlags(y).options(filterFlags),
+      (y) => manifestFlags(stateFlags(y).options(filterFlags)),
       (args) => printManifest(args, controller),
     )
     .command(
@@ -126,87 +128,101 @@ function connectionFlags(y: Argv): Argv {
 }
 
 function scrapeFlags(y: Argv): Argv {
-  return connectionFlags(y)
-    .option('server-id', { type: 'string', describe: 'the server (guild) id', group: 'Target:' })
-    .option('channel-id', {
-      type: 'string',
-      array: true,
-      describe: 'a channel or thread id; repeat for several; "-" reads ids (or NDJSON with "id") from stdin',
-      group: 'Target:',
-    })
-    .option('all-channels', { type: 'boolean', default: false, describe: 'every readable channel of the server', group: 'Target:' })
-    .option('exclude-channel', { type: 'string', array: true, describe: 'a channel id to leave out (repeatable)', group: 'Target:' })
-    .option('threads', { type: 'boolean', default: DEFAULTS.threads, describe: 'include threads and forum posts (--no-threads to skip)', group: 'Target:' })
-    .option('include-nsfw', { type: 'boolean', default: false, describe: 'include age-restricted channels (--exclude-nsfw is the default)', group: 'Target:' })
-    .option('exclude-nsfw', { type: 'boolean', describe: 'skip age-restricted channels (default)', group: 'Target:' })
-    .option('out', { type: 'string', default: DEFAULTS.out, describe: 'download folder', group: 'Output:' })
-    .option('state', { type: 'string', default: DEFAULTS.state, describe: 'state folder (LevelDB)', group: 'Output:' })
-    .option('types', { type: 'string', default: DEFAULTS.types, describe: 'file types to keep (extensions or image/*), or "all"', group: 'Filter:' })
-    .option('max-size', { type: 'string', describe: 'skip larger files, e.g. 25MB, 800KiB', group: 'Filter:' })
-    .option('after', { type: 'string', describe: 'only messages after this ISO date or message id', group: 'Filter:' })
-    .option('before', { type: 'string', describe: 'only messages before this ISO date or message id', group: 'Filter:' })
-    .option('embeds', { type: 'boolean', default: false, describe: 'also save embed images and videos', group: 'Filter:' })
-    .option('stickers', { type: 'boolean', default: false, describe: 'also save stickers', group: 'Filter:' })
-    .option('name-pattern', {
-      type: 'string',
-      default: DEFAULTS.namePattern,
-      describe: `file name; placeholders: ${Object.keys(namePlaceholders)
-        .map((k) => `{${k}}`)
-        .join(' ')}`,
-      group: 'Output:',
-    })
-    .option('concurrency', {
-      type: 'string',
-      default: DEFAULTS.concurrency,
-      describe: 'parallel downloads: auto (start at 8, grow while throughput rises, halve on CDN 429/503/resets) or a fixed number',
-      group: 'Speed:',
-    })
-    .option('max-concurrency', { type: 'number', default: DEFAULTS.maxConcurrency, describe: 'the most parallel downloads auto may reach', group: 'Speed:' })
-    .option('channel-concurrency', {
-      type: 'string',
-      default: DEFAULTS.channelConcurrency,
-      describe: 'channels archived at once: auto (largest first, more while the API rate has headroom under the global limit) or a fixed number',
-      group: 'Speed:',
-    })
-    .option('max-channel-concurrency', {
-      type: 'number',
-      default: DEFAULTS.maxChannelConcurrency,
-      describe: 'the most channels auto may archive at once',
-      group: 'Speed:',
-    })
-    .option('global-rate-limit', {
-      type: 'number',
-      default: DEFAULTS.globalRateLimit,
-      describe: "API requests per second across the bot (Discord's global limit is 50; raise only for an API that allows more)",
-      group: 'Speed:',
-    })
-    .option('max-wait', {
-      type: 'string',
-      default: DEFAULTS.maxWait,
-      describe: 'stop (exit 1, progress saved) rather than wait longer than this for a rate limit: 90s, 15m, 1h or ms',
-      group: 'Speed:',
-    })
-    .option('timeout', {
-      type: 'string',
-      default: DEFAULTS.timeout,
-      describe: 'a download that sends no headers or no data for this long is retried: 30s, 2m or ms',
-      group: 'Speed:',
-    })
-    .option('notice-wait', { type: 'string', hidden: true, describe: `announce rate-limit waits longer than this [${DEFAULTS.noticeWait}] (for tests)` })
-    .option('stall-grace', { type: 'string', hidden: true, describe: `when stopping, cancel transfers idle this long [${DEFAULTS.stallGrace}] (for tests)` })
-    .option('resume', {
-      type: 'boolean',
-      default: true,
-      describe: 'continue from the saved cursor (the default); --no-resume is --from-start',
-      group: 'State:',
-    })
-    .option('from-start', {
-      type: 'boolean',
-      default: false,
-      describe: 'ignore the cursor and walk the whole history (archived files are not downloaded again)',
-      group: 'State:',
-    })
-    .option('progress', { type: 'boolean', describe: 'progress line on stderr (default: when stderr is a terminal)', group: 'Output:' });
+  return (
+    connectionFlags(y)
+      .option('server-id', { type: 'string', describe: 'the server (guild) id', group: 'Target:' })
+      .option('channel-id', {
+        type: 'string',
+        array: true,
+        describe: 'a channel or thread id; repeat for several; "-" reads ids (or NDJSON with "id") from stdin',
+        group: 'Target:',
+      })
+      .option('all-channels', { type: 'boolean', default: false, describe: 'every readable channel of the server', group: 'Target:' })
+      .option('exclude-channel', { type: 'string', array: true, describe: 'a channel id to leave out (repeatable)', group: 'Target:' })
+      .option('threads', { type: 'boolean', default: DEFAULTS.threads, describe: 'include threads and forum posts (--no-threads to skip)', group: 'Target:' })
+      .option('include-nsfw', {
+        type: 'boolean',
+        default: false,
+        describe: 'include age-restricted channels (--exclude-nsfw is the default)',
+        group: 'Target:',
+      })
+      .option('exclude-nsfw', { type: 'boolean', describe: 'skip age-restricted channels (default)', group: 'Target:' })
+      .option('out', { type: 'string', default: DEFAULTS.out, describe: 'download folder', group: 'Output:' })
+      .option('state', { type: 'string', default: DEFAULTS.state, describe: 'state folder (LevelDB)', group: 'Output:' })
+      .option('types', { type: 'string', default: DEFAULTS.types, describe: 'file types to keep (extensions or image/*), or "all"', group: 'Filter:' })
+      .option('max-size', { type: 'string', describe: 'skip larger files, e.g. 25MB, 800KiB', group: 'Filter:' })
+      .option('after', { type: 'string', describe: 'only messages after this ISO date or message id', group: 'Filter:' })
+      .option('before', { type: 'string', describe: 'only messages before this ISO date or message id', group: 'Filter:' })
+      .option('embeds', { type: 'boolean', default: false, describe: 'also save embed images and videos', group: 'Filter:' })
+      .option('stickers', { type: 'boolean', default: false, describe: 'also save stickers', group: 'Filter:' })
+      .option('name-pattern', {
+        type: 'string',
+        default: DEFAULTS.namePattern,
+        describe: `file name; placeholders: ${Object.keys(namePlaceholders)
+          .map((k) => `{${k}}`)
+          .join(' ')}`,
+        group: 'Output:',
+      })
+      .option('concurrency', {
+        type: 'string',
+        default: DEFAULTS.concurrency,
+        describe: 'parallel downloads: auto (start at 8, grow while throughput rises, halve on CDN 429/503/resets) or a fixed number',
+        group: 'Speed:',
+      })
+      .option('max-concurrency', { type: 'number', default: DEFAULTS.maxConcurrency, describe: 'the most parallel downloads auto may reach', group: 'Speed:' })
+      .option('channel-concurrency', {
+        type: 'string',
+        default: DEFAULTS.channelConcurrency,
+        describe: 'channels archived at once: auto (largest first, more while the API rate has headroom under the global limit) or a fixed number',
+        group: 'Speed:',
+      })
+      .option('max-channel-concurrency', {
+        type: 'number',
+        default: DEFAULTS.maxChannelConcurrency,
+        describe: 'the most channels auto may archive at once',
+        group: 'Speed:',
+      })
+      .option('global-rate-limit', {
+        type: 'number',
+        default: DEFAULTS.globalRateLimit,
+        describe: "API requests per second across the bot (Discord's global limit is 50; raise only for an API that allows more)",
+        group: 'Speed:',
+      })
+      .option('max-wait', {
+        type: 'string',
+        default: DEFAULTS.maxWait,
+        describe: 'stop (exit 1, progress saved) rather than wait longer than this for a rate limit: 90s, 15m, 1h or ms',
+        group: 'Speed:',
+      })
+      .option('timeout', {
+        type: 'string',
+        default: DEFAULTS.timeout,
+        describe: 'a download that sends no headers or no data for this long is retried: 30s, 2m or ms',
+        group: 'Speed:',
+      })
+      .option('notice-wait', { type: 'string', hidden: true, describe: `announce rate-limit waits longer than this [${DEFAULTS.noticeWait}] (for tests)` })
+      .option('stall-grace', { type: 'string', hidden: true, describe: `when stopping, cancel transfers idle this long [${DEFAULTS.stallGrace}] (for tests)` })
+      .option('resume', {
+        type: 'boolean',
+        default: true,
+        describe: 'continue from the saved cursor (the default); --no-resume is --from-start',
+        group: 'State:',
+      })
+      .option('from-start', {
+        type: 'boolean',
+        default: false,
+        describe: 'ignore the cursor and walk the whole history (archived files are not downloaded again)',
+        group: 'State:',
+      })
+      // --write-metadata (issue 23)
+      .option('write-metadata', {
+        type: 'string',
+        describe:
+          "write what each file's message says: a <file>.json sidecar per file (no value, or =file), or one messages.ndjson per channel folder (=channel)",
+        group: 'Output:',
+      })
+      .option('progress', { type: 'boolean', describe: 'progress line on stderr (default: when stderr is a terminal)', group: 'Output:' })
+  );
 }
 
 // `dps retry-failed` runs scrape() too, so it takes scrape's flags from the same builder (a flag scrape reads can
@@ -321,6 +337,9 @@ async function scrape(args: Record<string, unknown>, controller: AbortController
   if (args['stall-grace'] !== undefined) options.stallGrace = String(args['stall-grace']);
   if (args.after !== undefined) options.after = String(args.after);
   if (args.before !== undefined) options.before = String(args.before);
+  // --write-metadata alone is 'file'; any other value is checked by the library (a one-line usage error).
+  if (args['write-metadata'] !== undefined)
+    options.writeMetadata = args['write-metadata'] === '' ? true : (String(args['write-metadata']) as 'file' | 'channel');
   let stopTuning: (() => void) | undefined;
   const result = await archive(options, {
     stdout: process.stdout,
@@ -341,7 +360,39 @@ async function printManifest(args: Record<string, unknown>, controller: AbortCon
   const filter: { guildId?: string; channelId?: string } = {};
   if (args['server-id']) filter.guildId = String(args['server-id']);
   if (args['channel-id']) filter.channelId = String(args['channel-id']);
+  // --format csv|tsv (issue 23): a header, then one row per record; ndjson stays the line writer below.
+  const format = manifestFormat(args.format);
+  if (format !== 'ndjson') {
+    const formatter = manifestFormatter(format);
+    let header = formatter.header ?? '';
+    for await (const record of manifest(String(args.state), filter, controller.signal)) {
+      await writeText(header + formatter.row(record));
+      header = '';
+    }
+    if (header !== '') await writeText(header); // an empty manifest still has its header
+    return;
+  }
   for await (const record of manifest(String(args.state), filter, controller.signal)) await writeLine(record);
+}
+
+// dps manifest's own flags (issue 23).
+function manifestFlags(y: Argv): Argv {
+  return y.option('format', {
+    type: 'string',
+    default: 'ndjson',
+    describe: `output format: ${MANIFEST_FORMATS.join(', ')} (csv per RFC 4180 with CRLF line ends and a header row; tsv with a header, tab, newline and backslash escaped)`,
+  });
+}
+
+// The --format value, checked: a one-line usage error shows what was typed.
+function manifestFormat(value: unknown): (typeof MANIFEST_FORMATS)[number] {
+  const format = String(value ?? 'ndjson');
+  if (!isManifestFormat(format)) throw new UsageError(`--format must be one of ${MANIFEST_FORMATS.join(', ')}, not ${JSON.stringify(format)}`);
+  return format;
+}
+
+async function writeText(text: string): Promise<void> {
+  if (!process.stdout.write(text)) await new Promise((r) => process.stdout.once('drain', r));
 }
 
 async function printStatus(args: Record<string, unknown>, controller: AbortController): Promise<void> {

@@ -79,6 +79,8 @@ export interface ArchiveOptions {
   timeout?: number | string; // ms or "60s": a download with no headers or no data for this long is retried [60 s]
   stallGrace?: number | string; // ms or "2s": once the run is stopping, transfers idle this long are cancelled [2 s]
   allowInsecureApi?: boolean; // allow a plain-http API that is not loopback (the token travels in clear)
+  // --write-metadata (issue 23): a JSON sidecar per file (true or 'file'), or one messages.ndjson per channel folder
+  writeMetadata?: boolean | 'file' | 'channel';
 }
 
 // Where events and human logs go, and how to stop.
@@ -170,6 +172,7 @@ export function normalizeOptions(options: ArchiveOptions) {
     retryOnly: options.retryOnly ?? false,
     timeoutMs: parseDuration(options.timeout ?? DEFAULTS.timeout, '--timeout'),
     stallGraceMs: parseDuration(options.stallGrace ?? DEFAULTS.stallGrace, '--stall-grace'),
+    writeMetadata: metadataMode(options.writeMetadata), // issue 23: undefined when off
   };
 }
 
@@ -213,4 +216,12 @@ export function downloadCap(options: Pick<NormalizedOptions, 'concurrency' | 'ma
 function positiveInt(value: number, flag: string, max: number): number {
   if (!Number.isInteger(value) || value < 1 || value > max) throw new UsageError(`${flag} must be an integer from 1 to ${max}, got ${value}`);
   return value;
+}
+
+// --write-metadata: true or 'file' -> 'file', 'channel', false or absent -> off (undefined).
+function metadataMode(value: unknown): 'file' | 'channel' | undefined {
+  if (value === undefined || value === false) return undefined;
+  if (value === true || value === 'file') return 'file';
+  if (value === 'channel') return 'channel';
+  throw new UsageError(`--write-metadata must be file or channel (or no value for file), got ${JSON.stringify(String(value))}`);
 }
