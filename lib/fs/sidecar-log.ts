@@ -4,11 +4,11 @@
 
 import { constants } from 'node:fs';
 import fs from 'node:fs/promises';
-import { CREATE_EXCL } from './sidecar.js';
 
 const errorCode = (error: unknown): unknown => (error as { code?: unknown } | null)?.code;
 
 const REOPEN = constants.O_RDWR | (constants.O_NOFOLLOW ?? 0);
+const CREATE = REOPEN | constants.O_CREAT | constants.O_EXCL;
 
 export class LineLog {
   readonly path: string;
@@ -24,7 +24,7 @@ export class LineLog {
   // A new, empty log at `file`; undefined when the name is taken (by anything: it is never replaced).
   static async create(file: string): Promise<LineLog | undefined> {
     try {
-      return new LineLog(file, await fs.open(file, CREATE_EXCL | constants.O_RDWR, 0o644), 0);
+      return new LineLog(file, await fs.open(file, CREATE, 0o644), 0);
     } catch (error) {
       if (errorCode(error) === 'EEXIST') return undefined;
       throw error;
