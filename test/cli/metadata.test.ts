@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import type { FakeDiscord } from '../../fixtures/fake-discord.js';
 import { buildScenario } from '../../fixtures/scenarios.js';
 import { MANIFEST_COLUMNS } from '../../lib/output/manifest-format.js';
+import { openStore } from '../../lib/store/open.js';
 import { parseCsv, parseTsv } from '../helpers/delimited.js';
 import { fakeFor, rawLines, runDps } from './helpers.js';
 import type { Line } from './helpers.js';
@@ -215,4 +216,43 @@ t.test('bad --write-metadata and --format values: one-line usage errors showing 
   t.equal(format.code, 2);
   t.match(format.stderr, /--format must be one of ndjson, csv, tsv, not "xml"/);
   t.equal(format.stderr.trim().split('\n').length, 1, 'one line');
+});
+
+t.test('records written before the metadata fields existed stay readable: manifest prints what they have', async (t) => {
+  const dir = t.testdir();
+  const state = join(dir, 'state');
+  const store = await openStore(state);
+  // The shape today's state holds (no message context).
+  const old = {
+    attachment_id: '700000000000000001',
+    guild_id: '700000000000000002',
+    channel_id: '700000000000000003',
+    message_id: '700000000000000004',
+    filename: 'old, "one".png',
+    content_type: 'image/png',
+    timestamp: '2021-05-01T10:00:00.000000+00:00',
+    source: 'attachment' as const,
+    status: 'saved' as const,
+    path: join(dir, 'out', 'old.png'),
+    sha256: 'a'.repeat(64),
+    bytes: 12,
+    updated_at: '2024-01-01T00:00:00.000Z',
+  };
+  await store.recordSaved(old, { newHash: true, ownsPath: true });
+  await store.close();
+  const listed = await runDps(['manifest', '--state', state]);
+  t.equal(listed.code, 0, listed.stderr);
+  t.same(rawLines(listed.stdout), [old], 'NDJSON: the record as it was written, nothing invented');
+  const csv = await runDps(['manifest', '--state', state, '--format', 'csv']);
+  t.equal(csv.code, 0, csv.stderr);
+  const rows = parseCsv(csv.stdout);
+  t.equal(rows.length, 2);
+  const row = Object.fromEntries(MANIFEST_COLUMNS.map((c, i) => [c, rows[1]![i]]));
+  t.match(row, { filename: 'old, "one".png', bytes: '12', content: '', thread_name: '', jump_url: '' });
+  const empty = join(dir, 'empty-state');
+  const fresh = await openStore(empty);
+  await fresh.close();
+  const none = await runDps(['manifest', '--state', empty, '--format', 'tsv']);
+  t.equal(none.code, 0, none.stderr);
+  t.equal(none.stdout, `${MANIFEST_COLUMNS.join('\t')}\n`, 'an empty manifest still has its header');
 });
