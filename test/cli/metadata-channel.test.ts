@@ -116,3 +116,55 @@ t.test('kill -9 repeatedly, then finish: every message with saved files is in it
   }
   t.equal(checked, saved.length);
 });
+
+t.test('files saved by the retry pass get their sidecar, and a messages.ndjson line of their own marked retry', async (t) => {
+  for (const mode of ['file', 'channel'] as const) {
+    const fake = await fakeFor(t, {
+      scenario: buildScenario({
+        seed: 41,
+        guilds: [{ name: 'Retry', channels: [{ name: 'general', messages: 40, imageRatio: 0.7, gapRate: 0, sizes: [1_000, 6_000] }] }],
+      }),
+      faults: { error5xxRate: 0.85, seed: 4, target: 'cdn', cdnRetryAfterSec: 0 },
+    });
+    const guild = fake.scenario.guilds[0]!;
+    const channel = guild.channels.find((c) => c.gen && !c.thread)!;
+    const dir = t.testdir();
+    const out = join(dir, 'out');
+    const state = join(dir, 'state');
+    const env = { DISCORD_TOKEN: fake.token };
+    const common = ['--server-id', guild.id, '--api', fake.api, '--out', out, '--state', state, '--types', 'all', `--write-metadata=${mode}`];
+    const scrape = await runDps([...common, '--channel-id', channel.id], { env });
+    t.equal(scrape.code, 1, `${mode}: some files failed`);
+    const failed = scrape.lines.filter(ofEvent('failed')).map((l) => String(l.attachment_id));
+    t.ok(failed.length > 0, `${mode}: ${failed.length} failed`);
+    fake.setOption({ faults: {} });
+    const retry = await runDps(['retry-failed', ...common], { env });
+    t.equal(retry.code, 0, retry.stderr);
+    const retried = retry.lines.filter(ofEvent('saved'));
+    t.same(retried.map((l) => String(l.attachment_id)).sort(), [...failed].sort(), `${mode}: the retry saved them`);
+    const manifest = (rawLines((await runDps(['manifest', '--state', state], { env })).stdout) as Line[]).filter((r) => r.status === 'saved');
+    if (mode === 'file') {
+      for (const line of retried) {
+        const sidecar = JSON.parse(await readFile(`${String(line.path)}.json`, 'utf8')) as Line;
+        t.match(sidecar, { attachment_id: line.attachment_id, message_id: line.message_id, sha256: line.sha256 }, `sidecar of retried ${line.attachment_id}`);
+      }
+      const sidecars = (await listFiles(out)).filter((f) => f.endsWith('.json'));
+      t.equal(sidecars.length, manifest.length, 'one sidecar per saved file');
+    } else {
+      const logs = (await listFiles(out)).filter((f) => f.endsWith('messages.ndjson'));
+      const lines = (await readFile(join(out, logs[0]!), 'utf8'))
+        .split('\n')
+        .slice(0, -1)
+        .map((l) => JSON.parse(l) as Line);
+      const keys = lines.flatMap((l) => (l.files as Line[]).map((f) => String(f.attachment_id)));
+      t.equal(new Set(keys).size, keys.length, 'no file listed twice');
+      t.same([...keys].sort(), manifest.map((r) => String(r.attachment_id)).sort(), 'every saved file listed');
+      const retryLines = lines.filter((l) => l.retry === true);
+      t.same(
+        retryLines.flatMap((l) => (l.files as Line[]).map((f) => String(f.attachment_id))).sort(),
+        [...failed].sort(),
+        'the retried files are on retry lines',
+      );
+    }
+  }
+});
