@@ -337,8 +337,8 @@ async function scrape(args: Record<string, unknown>, controller: AbortController
   if (args['stall-grace'] !== undefined) options.stallGrace = String(args['stall-grace']);
   if (args.after !== undefined) options.after = String(args.after);
   if (args.before !== undefined) options.before = String(args.before);
-  // --write-metadata alone is 'file'; any other value is checked by the library (a one-line usage error).
-  if (args['write-metadata'] !== undefined)
+  // --write-metadata alone is 'file' (--no-write-metadata: off); any other value is checked by the library (a one-line usage error).
+  if (args['write-metadata'] !== undefined && args['write-metadata'] !== false)
     options.writeMetadata = args['write-metadata'] === '' ? true : (String(args['write-metadata']) as 'file' | 'channel');
   let stopTuning: (() => void) | undefined;
   const result = await archive(options, {
