@@ -86,18 +86,21 @@ class SidecarWriter implements MetadataWriter {
       this.#options.log?.(`metadata: ${target} not written: the name belongs to another file of the archive`);
       return;
     }
+    let written = false;
     try {
       const folder = await ensureDirInside(out, dirname(target), folders);
       const text = `${JSON.stringify({ ...messageMetadata(file.item), ...fileMetadata(file) }, null, 2)}\n`;
       const mayReplace = async (existing: string): Promise<boolean> => before === owner || isOwnSidecar(await readJson(existing), file);
-      const placed = await writeSidecar(target, text, { folder, mayReplace, signal });
-      if (placed === 'taken') this.#options.log?.(`metadata: ${target} not written: a file that dps did not write is there`);
+      written = (await writeSidecar(target, text, { folder, mayReplace, signal })) === 'written';
+      if (!written) this.#options.log?.(`metadata: ${target} not written: a file that dps did not write is there`);
     } catch (error) {
       // A full disk or an unsafe folder stops the run as for a file; anything else costs this sidecar only.
       if (signal?.aborted || isDiskFull(error) || hasCode(error, 'DPS_DISK_FULL', 'DPS_OUTPUT_UNSAFE', 'DPS_OUTPUT')) throw error;
       this.#options.log?.(`metadata: ${target} not written: ${error instanceof Error ? error.message : String(error)}`);
     } finally {
-      store.releaseClaim(target, owner);
+      // A claim vouches only for a sidecar dps wrote: given up otherwise, so a later run never replaces that file.
+      if (written) store.releaseClaim(target, owner);
+      else await store.dropClaim(target, owner);
     }
   }
 }

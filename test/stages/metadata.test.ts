@@ -117,6 +117,11 @@ t.test('file: never over a file dps did not write, nor at a name another file of
   const log: string[] = [];
   await run(world, 'file', [mine, other], false, log);
   t.equal(await readFile(`${mine.path}.json`, 'utf8'), 'user data', 'the foreign file is untouched');
+  t.equal(await world.store.storedClaim(`${mine.path}.json`), undefined, 'no claim is kept for a name dps could not write');
+  await run(world, 'file', [mine]); // announced again by a later run
+  t.equal(await readFile(`${mine.path}.json`, 'utf8'), 'user data', 'still untouched the next time');
+  log.length = 0;
+  await run(world, 'file', [mine, other], false, log);
   t.equal(log.length, 2, 'both are told on stderr');
   t.match(log.join('\n'), /not written/);
   const files = await readdir(dirname(mine.path));
