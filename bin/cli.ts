@@ -28,6 +28,8 @@ import type { ArchiveOptions, ConnectionOptions } from '../lib/index.js';
 import { readChannelIds } from './stdin-ids.js';
 import { runDemo } from './demo.js';
 import { tuneHeapGrowth } from './heap-tuning.js';
+// dps manifest --format (issue 23, metadata)
+import { isManifestFormat, MANIFEST_FORMATS, manifestFormatter } from '../lib/index.js';
 
 const secrets: string[] = [];
 
@@ -83,7 +85,7 @@ function buildParser(argv: string[], controller: AbortController): Argv {
     .command(
       'manifest',
       'print every archived attachment from the state as NDJSON',
-      (y) => stateFlags(y).options(filterFlags),
+      (y) => manifestFlags(stateFlags(y).options(filterFlags)),
       (args) => printManifest(args, controller),
     )
     .command(
@@ -220,6 +222,13 @@ function scrapeFlags(y: Argv): Argv {
         describe: "set each file's modified and access times to its message's post time (UTC); --no-mtime keeps the download time",
         group: 'Output:',
       })
+      // --write-metadata (issue 23)
+      .option('write-metadata', {
+        type: 'string',
+        describe:
+          "write what each file's message says: a <file>.json sidecar per file (no value, or =file), or one messages.ndjson per channel folder (=channel)",
+        group: 'Output:',
+      })
   );
 }
 
@@ -336,6 +345,9 @@ async function scrape(args: Record<string, unknown>, controller: AbortController
   if (args.after !== undefined) options.after = String(args.after);
   if (args.before !== undefined) options.before = String(args.before);
   if (args.mtime === false) options.mtime = false; // issue 23: --no-mtime
+  // --write-metadata alone is 'file' (--no-write-metadata: off); any other value is checked by the library (a one-line usage error).
+  if (args['write-metadata'] !== undefined && args['write-metadata'] !== false)
+    options.writeMetadata = args['write-metadata'] === '' ? true : (String(args['write-metadata']) as 'file' | 'channel');
   let stopTuning: (() => void) | undefined;
   const result = await archive(options, {
     stdout: process.stdout,
@@ -356,7 +368,39 @@ async function printManifest(args: Record<string, unknown>, controller: AbortCon
   const filter: { guildId?: string; channelId?: string } = {};
   if (args['server-id']) filter.guildId = String(args['server-id']);
   if (args['channel-id']) filter.channelId = String(args['channel-id']);
+  // --format csv|tsv (issue 23): a header, then one row per record; ndjson stays the line writer below.
+  const format = manifestFormat(args.format);
+  if (format !== 'ndjson') {
+    const formatter = manifestFormatter(format);
+    let header = formatter.header ?? '';
+    for await (const record of manifest(String(args.state), filter, controller.signal)) {
+      await writeText(header + formatter.row(record));
+      header = '';
+    }
+    if (header !== '') await writeText(header); // an empty manifest still has its header
+    return;
+  }
   for await (const record of manifest(String(args.state), filter, controller.signal)) await writeLine(record);
+}
+
+// dps manifest's own flags (issue 23).
+function manifestFlags(y: Argv): Argv {
+  return y.option('format', {
+    type: 'string',
+    default: 'ndjson',
+    describe: `output format: ${MANIFEST_FORMATS.join(', ')} (csv per RFC 4180 with CRLF line ends and a header row; tsv with a header, tab, newline and backslash escaped)`,
+  });
+}
+
+// The --format value, checked: a one-line usage error shows what was typed.
+function manifestFormat(value: unknown): (typeof MANIFEST_FORMATS)[number] {
+  const format = String(value ?? 'ndjson');
+  if (!isManifestFormat(format)) throw new UsageError(`--format must be one of ${MANIFEST_FORMATS.join(', ')}, not ${JSON.stringify(format)}`);
+  return format;
+}
+
+async function writeText(text: string): Promise<void> {
+  if (!process.stdout.write(text)) await new Promise((r) => process.stdout.once('drain', r));
 }
 
 async function printStatus(args: Record<string, unknown>, controller: AbortController): Promise<void> {

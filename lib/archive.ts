@@ -41,6 +41,7 @@ import type { FetchOptions } from './stages/fetch.js';
 import { filter } from './stages/filter.js';
 import { flatten } from './stages/flatten.js';
 import { paginate } from './stages/paginate.js';
+import { writeMetadata } from './stages/metadata.js'; // --write-metadata (issue 23)
 import { announcedBefore, walkFilterOf } from './store/walked-with.js';
 import { collect } from './util/collect.js';
 import { KeyedLock } from './util/keyed-lock.js';
@@ -279,7 +280,7 @@ async function retryFailed(run: RunContext, target: ChannelTarget, counts: Count
   const { context } = target;
   const source = failedItems(context, { store, refresher: run.refresher, signal });
   const units = through(source, steps([filter(options), findArchived({ store }), queued(run)]));
-  const results = settled(run, fetchFiles(units, fetchOptions(run)));
+  const results = withMetadata(run, context, true, settled(run, fetchFiles(units, fetchOptions(run))));
   const events = checkpoint(results, { store, context, counts, saveCursor: false, channelDone: options.retryOnly });
   await emitEvents(events, { emit: run.hooks.emit, log: run.hooks.log, signal });
 }
@@ -324,7 +325,7 @@ async function archiveHistory(run: RunContext, target: ChannelTarget, counts: Co
     doneAbove: windowed || options.fromStart ? undefined : record?.done_above,
   });
   const units = through(pages, steps([flatten(options.media), filter(options), findArchived(archived), queued(run)]));
-  const results = settled(run, fetchFiles(units, fetchOptions(run)));
+  const results = withMetadata(run, context, false, settled(run, fetchFiles(units, fetchOptions(run))));
   const events = checkpoint(results, { store, context, counts, saveCursor: !windowed, beforePersist: run.hooks.flushEvents, walkedWith });
   await emitEvents(events, { emit: run.hooks.emit, log: run.hooks.log, signal });
 }
@@ -343,6 +344,13 @@ async function* settled(run: RunContext, results: AsyncIterable<ItemResult>): As
     if (result.kind === 'saved' || result.kind === 'failed' || result.kind === 'skipped') run.estimator.settled(result.item, result.kind === 'saved');
     yield result;
   }
+}
+
+// --write-metadata (issue 23): the metadata stage between fetch and checkpoint; without the flag, none at all.
+function withMetadata(run: RunContext, context: ChannelTarget['context'], retry: boolean, results: AsyncIterable<ItemResult>): AsyncIterable<ItemResult> {
+  const mode = run.options.writeMetadata;
+  if (mode === undefined) return results;
+  return writeMetadata(results, { mode, store: run.store, out: run.options.out, folders: run.folders, context, retry, log: run.hooks.log, signal: run.signal });
 }
 
 // How the run's downloads are made (shared by every pass of every channel).

@@ -39,6 +39,9 @@ export { estimateNote } from './output/estimate.js';
 export { checkApiUrl, isDiscordApiHost } from './discord/api-url.js';
 export { parseDuration } from './util/duration.js';
 export { packageVersion } from './util/package-version.js';
+// dps manifest --format (issue 23, metadata)
+export { csvField, isManifestFormat, MANIFEST_COLUMNS, MANIFEST_FORMATS, manifestFormatter, tsvField } from './output/manifest-format.js';
+export type { ManifestFormat, ManifestFormatter } from './output/manifest-format.js';
 
 /** Where output goes. stdout receives NDJSON events only; stderr receives human logs and progress. */
 export interface ArchiveIO {

@@ -81,6 +81,8 @@ export interface ArchiveOptions {
   allowInsecureApi?: boolean; // allow a plain-http API that is not loopback (the token travels in clear)
   // issue 23, file times: a saved file's atime and mtime are its message's post time; false keeps the download time [true]
   mtime?: boolean;
+  // --write-metadata (issue 23): a JSON sidecar per file (true or 'file'), or one messages.ndjson per channel folder
+  writeMetadata?: boolean | 'file' | 'channel';
 }
 
 // Where events and human logs go, and how to stop.
@@ -174,6 +176,7 @@ export function normalizeOptions(options: ArchiveOptions) {
     stallGraceMs: parseDuration(options.stallGrace ?? DEFAULTS.stallGrace, '--stall-grace'),
     // issue 23, file times
     mtime: options.mtime ?? true,
+    writeMetadata: metadataMode(options.writeMetadata), // issue 23: undefined when off
   };
 }
 
@@ -217,4 +220,12 @@ export function downloadCap(options: Pick<NormalizedOptions, 'concurrency' | 'ma
 function positiveInt(value: number, flag: string, max: number): number {
   if (!Number.isInteger(value) || value < 1 || value > max) throw new UsageError(`${flag} must be an integer from 1 to ${max}, got ${value}`);
   return value;
+}
+
+// --write-metadata: true or 'file' -> 'file', 'channel', false or absent -> off (undefined).
+function metadataMode(value: unknown): 'file' | 'channel' | undefined {
+  if (value === undefined || value === false) return undefined;
+  if (value === true || value === 'file') return 'file';
+  if (value === 'channel') return 'channel';
+  throw new UsageError(`--write-metadata must be file or channel (or no value for file), got ${JSON.stringify(String(value))}`);
 }

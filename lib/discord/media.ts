@@ -144,6 +144,11 @@ function componentMedia(components: unknown): MediaCandidate[] {
           content_type: typeof item.content_type === 'string' ? item.content_type : undefined,
           url: item.url,
           source: 'component',
+          // Issue 23 (metadata): the unfurled media's size in pixels, the gallery item's alt text and spoiler mark.
+          width: dimension((item as { width?: unknown }).width),
+          height: dimension((item as { height?: unknown }).height),
+          description: typeof record.description === 'string' && record.description !== '' ? record.description : undefined,
+          spoiler: record.spoiler === true,
         });
       }
     }

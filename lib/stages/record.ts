@@ -36,6 +36,8 @@ export async function recordReference(store: Store, result: SavedResult, first: 
     timestamp: item.timestamp,
     source: item.source,
     author_id: item.author_id,
+    author_name: item.author_name,
+    ...messageFields(item), // this message's author, text and names, not the first copy's
     status: 'saved',
     path: result.path,
     duplicate_of: first.path,
@@ -54,10 +56,11 @@ export async function recordFailure(store: Store, result: FailedResult | Skipped
   } else if (result.reason === 'deleted') await store.recordGone(attachmentRecord(result.item, 'gone', 'deleted'));
 }
 
-// What every record keeps of its item: ids, name, type, time and where in the message it came from.
+// What every record keeps of its item: ids, name, type, time and where in the message it came from, and the
+// message's context (messageFields).
 function itemFields(
   item: MediaItem,
-): Pick<AttachmentRecord, 'attachment_id' | 'guild_id' | 'channel_id' | 'message_id' | 'filename' | 'content_type' | 'timestamp' | 'source'> {
+): Pick<AttachmentRecord, 'attachment_id' | 'guild_id' | 'channel_id' | 'message_id' | 'filename' | 'content_type' | 'timestamp' | 'source'> & MessageFields {
   return {
     attachment_id: item.attachment_id,
     guild_id: item.context.guild_id,
@@ -67,7 +70,56 @@ function itemFields(
     content_type: item.content_type,
     timestamp: item.timestamp,
     source: item.source,
+    author_id: item.author_id,
+    author_name: item.author_name,
+    ...messageFields(item),
   };
+}
+
+// The message context a record carries (README, "Manifest"): who posted it, what it says, where it is and the
+// attachment's own description. Fields Discord did not send stay absent (undefined is not serialised), so a
+// record costs only what the message holds; a failed record keeps them so its retry records them on success.
+export type MessageFields = Pick<
+  AttachmentRecord,
+  | 'author_id'
+  | 'author_name'
+  | 'edited_timestamp'
+  | 'author_display_name'
+  | 'author_bot'
+  | 'content'
+  | 'guild_name'
+  | 'channel_name'
+  | 'thread_name'
+  | 'width'
+  | 'height'
+  | 'description'
+  | 'spoiler'
+  | 'jump_url'
+>;
+
+export function messageFields(item: MediaItem): Omit<MessageFields, 'author_id' | 'author_name'> {
+  const { context, message } = item;
+  const thread = context.parent_id !== undefined;
+  return {
+    edited_timestamp: message.edited_timestamp,
+    author_display_name: message.author_display_name,
+    author_bot: message.author_bot,
+    content: message.content,
+    guild_name: context.guild_name,
+    // A thread's files: channel_name is its parent's, thread_name its own.
+    channel_name: thread ? (context.parent_name ?? context.channel_name) : context.channel_name,
+    thread_name: thread ? context.channel_name : undefined,
+    width: item.width,
+    height: item.height,
+    description: item.description,
+    spoiler: item.spoiler === true,
+    jump_url: jumpUrl(context.guild_id, context.channel_id, item.message_id),
+  };
+}
+
+// The link Discord's clients open a message with; the channel is the one the message is in (a thread's own id).
+export function jumpUrl(guildId: string, channelId: string, messageId: string): string {
+  return `https://discord.com/channels/${guildId}/${channelId}/${messageId}`;
 }
 
 function savedRecord(result: SavedResult): SavedRecord {
@@ -96,8 +148,6 @@ function attachmentRecord(
     reason,
     ...extra,
     unique_name: item.unique_name,
-    author_id: item.author_id,
-    author_name: item.author_name,
     index: item.index,
     updated_at: new Date().toISOString(),
   };

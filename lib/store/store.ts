@@ -22,6 +22,12 @@ export interface HashEntry {
   attachment_id: string;
 }
 
+// A channel's messages.ndjson: its path and the byte length whose lines are indexed (metadataFiles).
+export interface MetadataLog {
+  path: string;
+  length: number;
+}
+
 // A saved attachment always has its hash and path.
 export type SavedRecord = AttachmentRecord & { sha256: string; path: string };
 
@@ -70,6 +76,9 @@ export class Store {
   readonly #path: Sub<string>;
   readonly #failed: Sub<FailedEntry>;
   readonly #reference: Sub<AttachmentRecord>;
+  // --write-metadata=channel (lib/stages/metadata-channel.ts): per channel its messages.ndjson, and per message
+  // the files that file lists.
+  readonly #metadata: Sub<MetadataLog | string[]>;
   readonly #onClose: (() => void) | undefined;
   readonly #locks = new KeyedLock();
   // Reads answered synchronously when the database can (LevelDB, from its cache, without a round trip through
@@ -99,6 +108,7 @@ export class Store {
     this.#path = db.sublevel<string, string>('path', { valueEncoding: 'json' });
     this.#failed = db.sublevel<string, FailedEntry>('failed', { valueEncoding: 'json' });
     this.#reference = db.sublevel<string, AttachmentRecord>('reference', { valueEncoding: 'json' });
+    this.#metadata = db.sublevel<string, MetadataLog | string[]>('metadata', { valueEncoding: 'json' });
     this.#sync = (db.supports as { getSync?: boolean }).getSync === true;
   }
 
@@ -449,6 +459,24 @@ export class Store {
         yield value;
       }
     }
+  }
+
+  // A channel's messages.ndjson (--write-metadata=channel): where it is and how many bytes of it are known.
+  async metadataLog(channelId: string): Promise<MetadataLog | undefined> {
+    return (await this.#get(this.#metadata, `log!${channelId}`)) as MetadataLog | undefined;
+  }
+
+  // The files (keys) the messages.ndjson of a channel lists for one message, if any.
+  async metadataFiles(channelId: string, messageId: string): Promise<string[] | undefined> {
+    return (await this.#get(this.#metadata, `msg!${channelId}!${messageId}`)) as string[] | undefined;
+  }
+
+  // Lines appended to (or found in) a channel's messages.ndjson: the log's new length and, per message, every
+  // file it lists from now on, in one batch.
+  async recordMetadataLines(channelId: string, log: MetadataLog, messages: ReadonlyArray<{ message_id: string; files: string[] }>): Promise<void> {
+    const ops: Ops = [{ type: 'put', sublevel: this.#metadata, key: `log!${channelId}`, value: log }];
+    for (const { message_id, files } of messages) ops.push({ type: 'put', sublevel: this.#metadata, key: `msg!${channelId}!${message_id}`, value: files });
+    await this.#write(ops);
   }
 
   // Wait for pending writes, then close the database (and release the directory lock).

@@ -57,3 +57,98 @@ t.test('other skipped results are not recorded', async (t) => {
   await recordFailure(store, { kind: 'skipped', item: localItem(context, '75'), reason: 'too_large' });
   t.equal(await store.getAttachment('75'), undefined);
 });
+
+// Issue 23: every record kind carries its message's context.
+const threadContext = {
+  guild_id: '100000000000000001',
+  guild_name: 'Guild, "quoted"',
+  channel_id: '100000000000000009',
+  channel_name: 'the thread',
+  parent_id: '100000000000000002',
+  parent_name: 'parent-channel',
+};
+
+function contextItem(context: Parameters<typeof localItem>[0], id: string, over: Parameters<typeof localItem>[2] = {}) {
+  return localItem(context, id, {
+    author_id: '555',
+    author_name: 'poster',
+    message: { edited_timestamp: '2024-01-02T00:00:00.000Z', author_display_name: 'Poster Name', author_bot: false, content: 'hello, "world"\nline 2 😀' },
+    width: 640,
+    height: 480,
+    description: 'alt text',
+    spoiler: true,
+    ...over,
+  });
+}
+
+const expectedContext = (messageId: string, channelId: string, guildName = 'Guild, "quoted"') => ({
+  author_id: '555',
+  author_name: 'poster',
+  edited_timestamp: '2024-01-02T00:00:00.000Z',
+  author_display_name: 'Poster Name',
+  author_bot: false,
+  content: 'hello, "world"\nline 2 😀',
+  guild_name: guildName,
+  width: 640,
+  height: 480,
+  description: 'alt text',
+  spoiler: true,
+  jump_url: `https://discord.com/channels/100000000000000001/${channelId}/${messageId}`,
+});
+
+t.test('metadata: saved, reference, failed and gone records carry the message context', async (t) => {
+  const { store, context } = await localWorld(t);
+  const item = contextItem(context, '81');
+  await recordSaved(store, { kind: 'saved', item, path: '/out/81.png', bytes: 3, sha256: 'cc' }, { newHash: true, ownsPath: true });
+  const saved = await store.getAttachment('81');
+  t.match(saved, { ...expectedContext(item.message_id, context.channel_id, 'G'), channel_name: 'c' });
+  t.notOk(saved && 'thread_name' in saved, 'no thread_name for a channel');
+
+  const forward = contextItem(context, '81', {
+    message_id: '982',
+    source: 'forward',
+    author_id: '556',
+    author_name: 'forwarder',
+    message: { edited_timestamp: null, author_display_name: undefined, author_bot: true, content: '' },
+    width: undefined,
+    height: undefined,
+    description: undefined,
+    spoiler: false,
+  });
+  await recordReference(
+    store,
+    { kind: 'saved', item: forward, path: '/out/982.png', bytes: 3, sha256: 'cc', duplicate_of: '/out/81.png' },
+    saved as SavedRecord,
+  );
+  const reference = await store.getReference('81', '982');
+  t.match(reference, {
+    author_id: '556',
+    author_name: 'forwarder',
+    author_bot: true,
+    edited_timestamp: null,
+    content: '',
+    spoiler: false,
+    jump_url: `https://discord.com/channels/100000000000000001/${context.channel_id}/982`,
+  });
+  t.equal(reference?.author_display_name, undefined, "the forwarder's, not the first copy's");
+  t.equal(reference?.width, undefined, "the forwarded copy's own dimensions (none), not the first record's");
+
+  const failing = contextItem(threadContext, '83');
+  await recordFailure(store, { kind: 'failed', item: failing, reason: 'http_503' });
+  const failed = await store.getAttachment('83');
+  t.match(failed, { ...expectedContext(failing.message_id, threadContext.channel_id), channel_name: 'parent-channel', thread_name: 'the thread' });
+
+  const going = contextItem(threadContext, '84');
+  await recordFailure(store, { kind: 'failed', item: going, reason: 'http_503' });
+  await recordFailure(store, { kind: 'skipped', item: going, reason: 'deleted' });
+  t.match(await store.getAttachment('84'), { status: 'gone', ...expectedContext(going.message_id, threadContext.channel_id), thread_name: 'the thread' });
+});
+
+t.test('metadata: a record without a field Discord did not send has no such key (nothing serialised as null)', async (t) => {
+  const { store, context } = await localWorld(t);
+  await recordSaved(store, { kind: 'saved', item: localItem(context, '85'), path: '/out/85.png', bytes: 3, sha256: 'dd' }, { newHash: true, ownsPath: true });
+  const record = (await store.getAttachment('85')) as unknown as Record<string, unknown>;
+  for (const key of ['width', 'height', 'description', 'author_display_name', 'thread_name']) t.notOk(key in record, `no ${key}`);
+  t.equal(record.edited_timestamp, null, 'never edited: null, as Discord says');
+  t.equal(record.spoiler, false);
+});

@@ -1,0 +1,83 @@
+// What --write-metadata writes of a saved file (README, "Metadata"): the message's fields and the file's own,
+// shared by the sidecars (metadata.ts) and the channel logs (metadata-channel.ts), and what their writers take.
+
+import type { FolderCache } from '../fs/atomic-write.js';
+import type { Store } from '../store/store.js';
+import type { ChannelContext, MediaItem } from '../types.js';
+import { messageFields } from './record.js';
+
+export type MetadataMode = 'file' | 'channel';
+
+export interface MetadataOptions {
+  mode: MetadataMode;
+  store: Store;
+  out: string;
+  folders: FolderCache;
+  context: ChannelContext;
+  retry: boolean; // the retry pass (its lines are marked "retry": true)
+  log?: ((line: string) => void) | undefined;
+  signal?: AbortSignal | undefined;
+}
+
+// A saved file as the metadata sees it.
+export interface SavedFile {
+  item: MediaItem;
+  path: string;
+  sha256: string;
+  bytes: number;
+  duplicate_of?: string | undefined;
+}
+
+// What a writer does with a pass's files: take each, finish a message (before its last result goes on), close.
+export interface MetadataWriter {
+  file(file: SavedFile): void;
+  messageDone(): Promise<void>;
+  close(): Promise<void>;
+}
+
+// The message fields every sidecar and messages.ndjson line carries (README, "Metadata").
+export function messageMetadata(item: MediaItem): Record<string, unknown> {
+  const fields = messageFields(item);
+  return {
+    message_id: item.message_id,
+    timestamp: item.timestamp,
+    edited_timestamp: fields.edited_timestamp,
+    author_id: item.author_id,
+    author_name: item.author_name,
+    author_display_name: fields.author_display_name,
+    author_bot: fields.author_bot,
+    content: fields.content,
+    guild_id: item.context.guild_id,
+    guild_name: fields.guild_name,
+    channel_id: item.context.channel_id,
+    channel_name: fields.channel_name,
+    thread_name: fields.thread_name,
+    jump_url: fields.jump_url,
+  };
+}
+
+// One file's own fields (a sidecar adds the message's; a messages.ndjson line lists them under `files`).
+export function fileMetadata(file: SavedFile): Record<string, unknown> {
+  const { item } = file;
+  return {
+    attachment_id: item.attachment_id,
+    filename: item.filename,
+    content_type: item.content_type,
+    size: item.size,
+    width: item.width,
+    height: item.height,
+    description: item.description,
+    spoiler: item.spoiler === true,
+    source: item.source,
+    path: file.path,
+    sha256: file.sha256,
+    bytes: file.bytes,
+    duplicate_of: file.duplicate_of,
+  };
+}
+
+// Does this file have a name of its own? A duplicate linked at its own path does; one recorded at the first
+// copy's path (no hard links there) does not, and gets no sidecar (the first copy's sidecar is not its own).
+export function ownsFile(file: SavedFile): boolean {
+  return file.duplicate_of === undefined || file.path !== file.duplicate_of;
+}
