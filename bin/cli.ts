@@ -147,13 +147,12 @@ function scrapeFlags(y: Argv): Argv {
     .option('before', { type: 'string', describe: 'only messages before this ISO date or message id', group: 'Filter:' })
     .option('embeds', { type: 'boolean', default: false, describe: 'also save embed images and videos', group: 'Filter:' })
     .option('stickers', { type: 'boolean', default: false, describe: 'also save stickers', group: 'Filter:' })
-    // Selecting (issue 23): by author, size, dimensions and spoiler.
     .option('author', { type: 'string', array: true, describe: 'only files posted by this user id (repeatable)', group: 'Filter:' })
     .option('exclude-author', { type: 'string', array: true, describe: 'never files posted by this user id (repeatable)', group: 'Filter:' })
     .option('exclude-bots', { type: 'boolean', default: false, describe: 'never files posted by bots or webhooks', group: 'Filter:' })
     .option('min-size', { type: 'string', describe: 'skip smaller files, e.g. 100KB, 1MiB', group: 'Filter:' })
-    .option('min-width', { type: 'string', describe: 'skip images and videos narrower than N pixels (files without dimensions pass)', group: 'Filter:' })
-    .option('min-height', { type: 'string', describe: 'skip images and videos lower than N pixels (files without dimensions pass)', group: 'Filter:' })
+    .option('min-width', { type: 'string', describe: 'skip images narrower than N pixels (files without dimensions pass)', group: 'Filter:' })
+    .option('min-height', { type: 'string', describe: 'skip images lower than N pixels (files without dimensions pass)', group: 'Filter:' })
     .option('spoilers', { type: 'string', default: 'include', describe: 'spoiler-marked files: include, exclude, or only', group: 'Filter:' })
     .option('name-pattern', {
       type: 'string',

@@ -131,10 +131,7 @@ t.test('--exclude-author and --exclude-bots, then neither', async (t) => {
   const first = await w.run(['--exclude-author', excluded, '--exclude-bots']);
   assertSelected(t, first, w.files, (f) => f.author_id !== excluded && !f.bot, 'author');
   const details = first.skipped.filter((l) => l.reason === 'author').map((l) => String(l.detail));
-  t.ok(
-    details.some((d) => d.includes('--exclude-bots')) && details.some((d) => d.includes('--exclude-author')),
-    'the detail says which flag skipped a file',
-  );
+  t.ok(details.some((d) => d.includes('--exclude-bots')) && details.some((d) => d.includes('--exclude-author')), 'the detail says which flag skipped a file');
   const bots = await w.run(['--exclude-author', excluded]);
   t.same(sorted(bots.saved), ids(w.files.filter((f) => f.bot)), "without --exclude-bots: exactly the bots' files");
   await assertCompletes(t, w, [first, bots]);
