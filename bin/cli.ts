@@ -155,6 +155,13 @@ function scrapeFlags(y: Argv): Argv {
       .option('before', { type: 'string', describe: 'only messages before this ISO date or message id', group: 'Filter:' })
       .option('embeds', { type: 'boolean', default: false, describe: 'also save embed images and videos', group: 'Filter:' })
       .option('stickers', { type: 'boolean', default: false, describe: 'also save stickers', group: 'Filter:' })
+      .option('author', { type: 'string', array: true, describe: 'only files posted by this user id (repeatable)', group: 'Filter:' })
+      .option('exclude-author', { type: 'string', array: true, describe: 'never files posted by this user id (repeatable)', group: 'Filter:' })
+      .option('exclude-bots', { type: 'boolean', default: false, describe: 'never files posted by bots or webhooks', group: 'Filter:' })
+      .option('min-size', { type: 'string', describe: 'skip smaller files, e.g. 100KB, 1MiB', group: 'Filter:' })
+      .option('min-width', { type: 'string', describe: 'skip images narrower than N pixels (files without dimensions pass)', group: 'Filter:' })
+      .option('min-height', { type: 'string', describe: 'skip images lower than N pixels (files without dimensions pass)', group: 'Filter:' })
+      .option('spoilers', { type: 'string', default: 'include', describe: 'spoiler-marked files: include, exclude, or only', group: 'Filter:' })
       .option('name-pattern', {
         type: 'string',
         default: DEFAULTS.namePattern,
@@ -344,6 +351,14 @@ async function scrape(args: Record<string, unknown>, controller: AbortController
   if (args['stall-grace'] !== undefined) options.stallGrace = String(args['stall-grace']);
   if (args.after !== undefined) options.after = String(args.after);
   if (args.before !== undefined) options.before = String(args.before);
+  // Selecting (issue 23)
+  if (args.author !== undefined) options.authors = (args.author as unknown[]).map(String);
+  if (args['exclude-author'] !== undefined) options.excludeAuthors = (args['exclude-author'] as unknown[]).map(String);
+  options.excludeBots = Boolean(args['exclude-bots']);
+  if (args['min-size'] !== undefined) options.minSize = String(args['min-size']);
+  if (args['min-width'] !== undefined) options.minWidth = String(args['min-width']);
+  if (args['min-height'] !== undefined) options.minHeight = String(args['min-height']);
+  if (args.spoilers !== undefined) options.spoilers = String(args.spoilers);
   if (args.mtime === false) options.mtime = false; // issue 23: --no-mtime
   // --write-metadata alone is 'file' (--no-write-metadata: off); any other value is checked by the library (a one-line usage error).
   if (args['write-metadata'] !== undefined && args['write-metadata'] !== false)

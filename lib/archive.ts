@@ -295,6 +295,14 @@ async function archiveHistory(run: RunContext, target: ChannelTarget, counts: Co
     maxSize: options.maxSize,
     embeds: options.media.embeds === true,
     stickers: options.media.stickers === true,
+    // Selecting (issue 23): by author, size, dimensions and spoiler.
+    authors: options.authors,
+    excludeAuthors: options.excludeAuthors,
+    excludeBots: options.excludeBots,
+    minSize: options.minSize,
+    minWidth: options.minWidth,
+    minHeight: options.minHeight,
+    spoilers: options.spoilers,
   });
   let record = await store.getChannel(context.channel_id);
   // A windowed run neither moves the cursor nor records its filter; any other compares it with the record's.

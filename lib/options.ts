@@ -83,6 +83,14 @@ export interface ArchiveOptions {
   mtime?: boolean;
   // --write-metadata (issue 23): a JSON sidecar per file (true or 'file'), or one messages.ndjson per channel folder
   writeMetadata?: boolean | 'file' | 'channel';
+  // Selecting (issue 23): which files by author, size, dimensions and spoiler (lib/stages/filter.ts).
+  authors?: readonly string[]; // --author: only files posted by these user ids
+  excludeAuthors?: readonly string[]; // --exclude-author: never files posted by these
+  excludeBots?: boolean; // --exclude-bots: never files posted by bots or webhooks
+  minSize?: number | string; // --min-size: bytes, or "100KB"
+  minWidth?: number | string; // --min-width: pixels (files without dimensions pass)
+  minHeight?: number | string; // --min-height: pixels
+  spoilers?: string; // --spoilers include|exclude|only [include]
 }
 
 // Where events and human logs go, and how to stop.
@@ -177,17 +185,19 @@ export function normalizeOptions(options: ArchiveOptions) {
     // issue 23, file times
     mtime: options.mtime ?? true,
     writeMetadata: metadataMode(options.writeMetadata), // issue 23: undefined when off
+    // Selecting (issue 23)
+    ...normalizeSelection(options),
   };
 }
 
 // "25MB", "1.5 GiB", "800k", "1048576" -> bytes (decimal units: 1 MB = 1,000,000; binary: 1 MiB = 1,048,576).
-export function parseSize(value: number | string): number {
+export function parseSize(value: number | string, flag = '--max-size'): number {
   if (typeof value === 'number') {
     if (Number.isFinite(value) && value >= 0) return Math.floor(value);
-    throw new UsageError(`--max-size must be a size like 25MB, got ${value}`);
+    throw new UsageError(`${flag} must be a size like 25MB, got ${value}`);
   }
   const match = /^\s*(\d+(?:\.\d+)?)\s*([kmgt]?)(i?)(b?)\s*$/i.exec(value);
-  if (!match) throw new UsageError(`--max-size must be a size like 25MB or 800KiB, got "${value}"`);
+  if (!match) throw new UsageError(`${flag} must be a size like 25MB or 800KiB, got "${value}"`);
   const [, number, unit = '', binary] = match;
   const power = ['', 'k', 'm', 'g', 't'].indexOf(unit.toLowerCase());
   return Math.floor(Number(number) * (binary ? 1024 : 1000) ** power);
@@ -228,4 +238,35 @@ function metadataMode(value: unknown): 'file' | 'channel' | undefined {
   if (value === true || value === 'file') return 'file';
   if (value === 'channel') return 'channel';
   throw new UsageError(`--write-metadata must be file or channel (or no value for file), got ${JSON.stringify(String(value))}`);
+}
+
+// The --spoilers choices.
+export const SPOILER_CHOICES = ['include', 'exclude', 'only'] as const;
+
+// Selecting (issue 23): --author, --exclude-author, --exclude-bots, --min-size, --min-width, --min-height,
+// --spoilers, validated; each absent when it selects everything.
+function normalizeSelection(options: ArchiveOptions) {
+  const authors = options.authors === undefined || options.authors.length === 0 ? undefined : new Set(options.authors.map((id) => requireId(id, '--author')));
+  const excludeAuthors = new Set((options.excludeAuthors ?? []).map((id) => requireId(id, '--exclude-author')));
+  const spoilers = options.spoilers ?? 'include';
+  const choice = SPOILER_CHOICES.find((c) => c === spoilers);
+  if (choice === undefined) throw new UsageError(`--spoilers must be include, exclude or only, got "${spoilers}"`);
+  return {
+    authors: authors as ReadonlySet<string> | undefined,
+    excludeAuthors: excludeAuthors as ReadonlySet<string>,
+    excludeBots: options.excludeBots ?? false,
+    minSize: options.minSize === undefined ? undefined : parseSize(options.minSize, '--min-size'),
+    minWidth: options.minWidth === undefined ? undefined : pixels(options.minWidth, '--min-width'),
+    minHeight: options.minHeight === undefined ? undefined : pixels(options.minHeight, '--min-height'),
+    spoilers: choice,
+  };
+}
+
+// A whole number of pixels (a numeric string from the command line too).
+function pixels(value: number | string, flag: string): number {
+  const number = typeof value === 'string' && /^\s*\d+\s*$/.test(value) ? Number(value) : value;
+  if (typeof number !== 'number' || !Number.isSafeInteger(number) || number < 0) {
+    throw new UsageError(`${flag} must be a whole number of pixels like 800, got "${String(value)}"`);
+  }
+  return number;
 }

@@ -1,7 +1,9 @@
 // Before a channel's history pass: compare this run's filter with the one its cursor was walked with. A run that
-// selects more (a type, a larger or no --max-size, --embeds, --stickers) walks the history again from the start,
-// downloading only what is missing (lib/store/walked-with.ts); a record from a dps that did not keep the filter
-// is taken as walked with this run's (no surprise re-walk of a long channel), and the user is told once.
+// selects more (a type, a larger or no --max-size, --embeds, --stickers, another or no --author, fewer
+// --exclude-author, no --exclude-bots, a smaller or no --min-size/--min-width/--min-height, other --spoilers)
+// walks the history again from the start, downloading only what is missing (lib/store/walked-with.ts); a record
+// from a dps that did not keep the filter is taken as walked with this run's (no surprise re-walk of a long
+// channel), and the user is told once.
 
 import type { DpsEvent } from './output/events.js';
 import type { Store } from './store/store.js';
@@ -31,7 +33,7 @@ export async function reconcileFilter(
   if (record.walked_with === undefined) {
     warn(
       'filter_unknown',
-      "earlier runs did not record their filter (older dps); assuming they used this run's --types/--max-size/--embeds/--stickers. " +
+      "earlier runs did not record their filter (older dps); assuming they used this run's filters (--types, --max-size, --author, --min-size, --spoilers, ...). " +
         'If they selected less, re-run once with --from-start to fetch the files they skipped',
     );
     return store.advanceCursor(context.channel_id, undefined, { walked_with: filter });

@@ -78,7 +78,9 @@ export interface MessageMark {
 }
 
 // filter's output: items either selected for download or skipped with a reason.
-export type SkipReason = 'type' | 'too_large' | 'already_archived' | 'deleted';
+// `author`: --author / --exclude-author / --exclude-bots; `too_small`: --min-size / --min-width / --min-height;
+// `spoiler`: --spoilers exclude (a spoiler) or only (not one).
+export type SkipReason = 'type' | 'too_large' | 'already_archived' | 'deleted' | 'author' | 'too_small' | 'spoiler';
 
 export interface SkippedItem {
   kind: 'skipped';
@@ -196,6 +198,14 @@ export interface WalkFilter {
   max_size: number | null; // bytes; null: no limit
   embeds: boolean;
   stickers: boolean;
+  // The selection by author, size, dimensions and spoiler. Absent (as in records of an older dps): no such filter.
+  authors?: string[] | undefined; // sorted user ids: only these (--author, less --exclude-author); absent: every author
+  exclude_authors?: string[] | undefined; // sorted user ids left out (--exclude-author without --author)
+  exclude_bots?: boolean | undefined; // --exclude-bots
+  min_size?: number | undefined; // bytes (--min-size)
+  min_width?: number | undefined; // pixels (--min-width)
+  min_height?: number | undefined; // pixels (--min-height)
+  spoilers?: 'exclude' | 'only' | 'none' | undefined; // absent: include; 'none' (a walk continued with exclude then only): neither
 }
 
 // The announced part of a channel when a re-walk began: every file of a message <= `below` or inside `above`
