@@ -23,6 +23,7 @@ import {
   status,
   terminalSafe,
   UsageError,
+  wrapLines,
 } from '../lib/index.js';
 import type { ArchiveOptions, ConnectionOptions } from '../lib/index.js';
 import { readChannelIds } from './stdin-ids.js';
@@ -254,7 +255,7 @@ function stateFlags(y: Argv): Argv {
 let apiNote: string | undefined;
 
 function printApiNote(): void {
-  if (apiNote) process.stderr.write(apiNote);
+  if (apiNote) process.stderr.write(process.stderr.isTTY ? wrapLines(apiNote, process.stderr.columns - 1) : apiNote); // never wider than the terminal
   apiNote = undefined;
 }
 

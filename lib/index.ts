@@ -39,6 +39,7 @@ export type { DownloadPool } from './stages/download-pool.js';
 export { parseSize, DEFAULT_NAME_PATTERN, DEFAULTS } from './options.js';
 export { namePlaceholders } from './fs/safe-name.js';
 export { terminalSafe } from './output/terminal-safe.js';
+export { wrapLines } from './output/human-width.js';
 export { estimateNote } from './output/estimate.js';
 export { checkApiUrl, isDiscordApiHost } from './discord/api-url.js';
 export { parseDuration } from './util/duration.js';
