@@ -345,6 +345,7 @@ function queued(run: RunContext): (unit: SelectedUnit) => SelectedUnit {
 async function* settled(run: RunContext, results: AsyncIterable<ItemResult>): AsyncGenerator<ItemResult> {
   for await (const result of results) {
     if (result.kind === 'saved' || result.kind === 'failed' || result.kind === 'skipped') run.estimator.settled(result.item, result.kind === 'saved');
+    run.estimator.processed(result); // how far the channel is done, for the progress display
     yield result;
   }
 }

@@ -4,10 +4,11 @@
 // no schedule can finish a server faster than max(its largest channel's pages / the per-channel rate, all its
 // pages / the global rate).
 
-import { HistoryProgress, PRIOR_DENSITY, estimatePages, pagesFor } from './discord/history-size.js';
+import { HistoryProgress, PRIOR_DENSITY, estimatePages, pagesFor, snowflakeMs } from './discord/history-size.js';
 import type { HistoryHint } from './discord/history-size.js';
 import { PRIOR_PAGES_PER_SECOND } from './run-slots.js';
 import type { ChannelProgress, CurrentWait } from './output/estimate.js';
+import type { ItemResult } from './types.js';
 
 // How long an ended channel stays in the display's list (at 100%, or where it stopped).
 const RECENT_MS = 5_000;
@@ -26,6 +27,8 @@ interface ChannelEstimate {
   startedAt?: number;
   endedAt?: number | undefined;
   walked?: true; // its walk reached the newest message (walked())
+  doneUp?: number; // ms: the walk up has processed (downloads included) everything up to here
+  doneDown?: number; // ms: the walk down has processed everything from here up
   percent?: number; // the share of its span shown last: never shown lower
 }
 
@@ -121,6 +124,17 @@ export class RunEstimator {
     if (channel !== undefined) channel.endedAt ??= this.now();
     for (const bytes of this.pending.get(channelId)?.values() ?? []) this.pendingBytes -= bytes;
     this.pending.delete(channelId);
+  }
+
+  // One result of a channel's downloads, in walk order (a file's outcome, or a mark for messages without files):
+  // its message is done, and with it everything before it in its walk.
+  processed(result: ItemResult): void {
+    const unit = result.kind === 'mark' ? result : result.item;
+    const channel = this.channels.get(unit.context.channel_id);
+    if (channel?.walk === undefined || channel.endedAt !== undefined) return;
+    const at = snowflakeMs(unit.message_id);
+    if (unit.down === undefined) channel.doneUp = Math.max(channel.doneUp ?? at, at);
+    else channel.doneDown = Math.min(channel.doneDown ?? at, at);
   }
 
   // Its walk reached the newest message: at its end it shows 100%.
@@ -251,14 +265,12 @@ export class RunEstimator {
     return result;
   }
 
-  // A channel's share of its snowflake span walked, 0..100: 100 once its walk ended at the newest message, at most
+  // A channel's share of its snowflake span done (walked, and its files downloaded), 0..100: 100 once its walk ended at the newest message, at most
   // 99 before, never lower than shown before (the span's start moves up to its first message after the first page).
   private channelShare(channel: ChannelEstimate): number {
     if (channel.walk === undefined) return 0;
     if (channel.endedAt !== undefined && channel.walked === true) return 100;
-    const covered = channel.walk.coveredMs;
-    const span = covered + channel.walk.leftMs;
-    const share = span > 0 ? Math.floor((covered * 100) / span) : 0;
+    const share = Math.floor(doneShare(channel, channel.walk) * 100);
     const held = channel.endedAt !== undefined ? (channel.percent ?? share) : Math.min(99, Math.max(channel.percent ?? 0, share));
     channel.percent = held;
     return held;
@@ -292,4 +304,15 @@ export class RunEstimator {
     const allMs = (all * 1000) / this.options.globalPerSecond;
     return { floor_ms: Math.round(Math.max(largestMs, allMs)), largest_channel_ms: Math.round(largestMs), all_pages_ms: Math.round(allMs) };
   }
+}
+
+// The share of a walk's span (cursor .. newest message) whose messages are done, files included: up to where the
+// walk up is done, and down to where the walk down is done. 0 while the newest message is unknown.
+function doneShare(channel: ChannelEstimate, walk: HistoryProgress): number {
+  const from = walk.spanFromMs;
+  const to = walk.spanToMs;
+  if (to === undefined || to <= from) return 0;
+  const up = channel.doneUp === undefined ? 0 : Math.max(0, channel.doneUp - from);
+  const down = channel.doneDown === undefined ? 0 : Math.max(0, to - channel.doneDown);
+  return Math.min(1, (up + down) / (to - from));
 }

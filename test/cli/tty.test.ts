@@ -66,103 +66,160 @@ const CHANNEL_LINE = /^\s*(\d+)%\s{2}(?:ETA \S+(?: \S+)?|ETA \?|done|stopped)\s+
 const HEADER = /^(\d+)% \d+\/\d+ channels/;
 
 for (const columns of [60, 200]) {
-  t.test(`the live display in a ${columns}-column terminal: fits, redraws in place, monotonic, 100% at the end`, { skip: !hasScript && 'no script(1)' }, async (t) => {
-    const fake = await slowFake(t);
-    const dir = t.testdir();
-    const out = join(dir, 'out');
-    const guild = fake.scenario.guilds[0]!;
-    const args = ['--server-id', guild.id, '--all-channels', '--api', fake.api, '--out', out, '--state', join(dir, 'state'), '--types', 'all'];
-    const { code, raw } = await inTerminal(columns, 30, args, { DISCORD_TOKEN: fake.token });
-    t.equal(code, 0, `exit 0; the end of what it drew: ${JSON.stringify(raw.slice(-600))}`);
-    const expected = [...fake.expected()].length;
-    t.equal((await listFiles(out)).length, expected, 'every file on disk');
+  t.test(
+    `the live display in a ${columns}-column terminal: fits, redraws in place, monotonic, 100% at the end`,
+    { skip: !hasScript && 'no script(1)' },
+    async (t) => {
+      const fake = await slowFake(t);
+      const dir = t.testdir();
+      const out = join(dir, 'out');
+      const guild = fake.scenario.guilds[0]!;
+      const args = ['--server-id', guild.id, '--all-channels', '--api', fake.api, '--out', out, '--state', join(dir, 'state'), '--types', 'all'];
+      const { code, raw } = await inTerminal(columns, 30, args, { DISCORD_TOKEN: fake.token });
+      t.equal(code, 0, `exit 0; the end of what it drew: ${JSON.stringify(raw.slice(-600))}`);
+      const expected = [...fake.expected()].length;
+      t.equal((await listFiles(out)).length, expected, 'every file on disk');
 
-    const screen = new TerminalScreen(columns, 30);
-    screen.write(raw);
-    t.same(screen.overflows, [], `no line reaches column ${columns}`);
-    const seen = screen.lines();
-    const headers = seen.filter((line) => HEADER.test(line));
-    t.equal(headers.length, 1, `one block left on screen, not stacked copies:\n${seen.join('\n')}`);
-    t.match(headers[0], /^100% 4\/4 channels/, 'the final block: 100%, every channel done');
-    t.ok(
-      seen.some((line) => line.includes(`${expected} files`)),
-      'the final block shows the totals',
-    );
-    t.ok(
-      seen.some((line) => /^saved {2}#general {2}20\d\d-\d\d-\d\d {2}\S/.test(line)),
-      'stdout on the terminal: human lines',
-    );
-    t.notOk(
-      seen.some((line) => line.startsWith('{"event"')),
-      'no NDJSON on the terminal',
-    );
+      const screen = new TerminalScreen(columns, 30);
+      screen.write(raw);
+      t.same(screen.overflows, [], `no line reaches column ${columns}`);
+      const seen = screen.lines();
+      const headers = seen.filter((line) => HEADER.test(line));
+      t.equal(headers.length, 1, `one block left on screen, not stacked copies:\n${seen.join('\n')}`);
+      t.match(headers[0], /^100% 4\/4 channels/, 'the final block: 100%, every channel done');
+      t.ok(
+        seen.some((line) => line.includes(`${expected} files`)),
+        'the final block shows the totals',
+      );
+      t.ok(
+        seen.some((line) => /^saved {2}#general {2}20\d\d-\d\d-\d\d {2}\S/.test(line)),
+        'stdout on the terminal: human lines',
+      );
+      t.notOk(
+        seen.some((line) => line.startsWith('{"event"')),
+        'no NDJSON on the terminal',
+      );
 
-    const drawn = drawnLines(raw);
-    const frames = drawn.filter((line) => HEADER.test(line)).map((line) => Number(HEADER.exec(line)![1]));
-    t.ok(frames.length >= 4, `several frames drawn (${frames.length})`);
-    t.same(
-      frames,
-      [...frames].sort((a, b) => a - b),
-      'the overall percentage never goes down',
-    );
-    const perChannel = new Map<string, number[]>();
-    for (const line of drawn) {
-      const match = CHANNEL_LINE.exec(line);
-      if (!match) continue;
-      const list = perChannel.get(match[2]!) ?? [];
-      list.push(Number(match[1]));
-      perChannel.set(match[2]!, list);
-    }
-    t.ok(perChannel.size >= 2, `channel lines were drawn: ${[...perChannel.keys()].join(', ')}`);
-    for (const [name, percents] of perChannel) {
-      t.same(percents, [...percents].sort((a, b) => a - b), `${name}: its percentage never goes down (${percents.join(' ')})`);
-      t.equal(percents[percents.length - 1], 100, `${name}: it ends at 100%`);
-    }
-    if (columns === 60) t.ok([...perChannel.keys()].some((name) => name.endsWith('…')), 'a long wide name is cut to the width');
-    else t.ok([...perChannel.keys()].some((name) => name.includes('日本語の写真チャンネル-とても長い名前です-アート')), 'names shown whole when they fit');
-  });
+      const drawn = drawnLines(raw);
+      const frames = drawn.filter((line) => HEADER.test(line)).map((line) => Number(HEADER.exec(line)![1]));
+      t.ok(frames.length >= 4, `several frames drawn (${frames.length})`);
+      t.same(
+        frames,
+        [...frames].sort((a, b) => a - b),
+        'the overall percentage never goes down',
+      );
+      const perChannel = new Map<string, number[]>();
+      for (const line of drawn) {
+        const match = CHANNEL_LINE.exec(line);
+        if (!match) continue;
+        const list = perChannel.get(match[2]!) ?? [];
+        list.push(Number(match[1]));
+        perChannel.set(match[2]!, list);
+      }
+      t.ok(perChannel.size >= 2, `channel lines were drawn: ${[...perChannel.keys()].join(', ')}`);
+      for (const [name, percents] of perChannel) {
+        t.same(
+          percents,
+          [...percents].sort((a, b) => a - b),
+          `${name}: its percentage never goes down (${percents.join(' ')})`,
+        );
+        t.equal(percents[percents.length - 1], 100, `${name}: it ends at 100%`);
+      }
+      if (columns === 60)
+        t.ok(
+          [...perChannel.keys()].some((name) => name.endsWith('…')),
+          'a long wide name is cut to the width',
+        );
+      else
+        t.ok(
+          [...perChannel.keys()].some((name) => name.includes('日本語の写真チャンネル-とても長い名前です-アート')),
+          'names shown whole when they fit',
+        );
+    },
+  );
 }
 
-t.test('stdout on a terminal gets human lines; --format ndjson there, or a pipe, keeps the NDJSON contract', { skip: !hasScript && 'no script(1)' }, async (t) => {
-  const fake = await fakeFor(t, { scenario: scenario() });
-  const { G, C } = firstTarget(fake);
-  const dir = t.testdir();
-  const args = (name: string): string[] => ['--server-id', G, '--channel-id', C, '--api', fake.api, '--out', join(dir, name), '--state', join(dir, `${name}-state`), '--types', 'all'];
-  const env = { DISCORD_TOKEN: fake.token };
+t.test(
+  'stdout on a terminal gets human lines; --format ndjson there, or a pipe, keeps the NDJSON contract',
+  { skip: !hasScript && 'no script(1)' },
+  async (t) => {
+    const fake = await fakeFor(t, { scenario: scenario() });
+    const { G, C } = firstTarget(fake);
+    const dir = t.testdir();
+    const args = (name: string): string[] => [
+      '--server-id',
+      G,
+      '--channel-id',
+      C,
+      '--api',
+      fake.api,
+      '--out',
+      join(dir, name),
+      '--state',
+      join(dir, `${name}-state`),
+      '--types',
+      'all',
+    ];
+    const env = { DISCORD_TOKEN: fake.token };
 
-  const human = await inTerminal(80, 24, args('human'), env, ' 2>/dev/null'); // stdout only on the terminal
-  t.equal(human.code, 0);
-  const lines = human.raw.split(/\r?\n/).filter(Boolean);
-  const files = await listFiles(join(dir, 'human'));
-  t.equal(lines.filter((line) => line.startsWith('saved  #general  ')).length, files.length, 'one human line per saved file');
-  t.ok(lines.some((line) => /^summary: 1 channel, \d+ messages/.test(line)), 'the summary as a short block');
-  t.notOk(lines.some((line) => line.startsWith('{')), 'no JSON');
+    const human = await inTerminal(80, 24, args('human'), env, ' 2>/dev/null'); // stdout only on the terminal
+    t.equal(human.code, 0);
+    const lines = human.raw.split(/\r?\n/).filter(Boolean);
+    const files = await listFiles(join(dir, 'human'));
+    t.equal(lines.filter((line) => line.startsWith('saved  #general  ')).length, files.length, 'one human line per saved file');
+    t.ok(
+      lines.some((line) => /^summary: 1 channel, \d+ messages/.test(line)),
+      'the summary as a short block',
+    );
+    t.notOk(
+      lines.some((line) => line.startsWith('{')),
+      'no JSON',
+    );
 
-  const forced = await inTerminal(80, 24, [...args('forced'), '--format', 'ndjson'], env, ' 2>/dev/null');
-  const json = forced.raw.split(/\r?\n/).filter(Boolean);
-  t.ok(json.length > 0 && json.every((line) => schemaProblems(JSON.parse(line) as Record<string, unknown>).length === 0), '--format ndjson on a terminal: NDJSON');
+    const forced = await inTerminal(80, 24, [...args('forced'), '--format', 'ndjson'], env, ' 2>/dev/null');
+    const json = forced.raw.split(/\r?\n/).filter(Boolean);
+    t.ok(
+      json.length > 0 && json.every((line) => schemaProblems(JSON.parse(line) as Record<string, unknown>).length === 0),
+      '--format ndjson on a terminal: NDJSON',
+    );
 
-  const piped = await runDps([...args('piped'), '--no-progress'], { env });
-  t.equal(piped.code, 0);
-  t.ok(piped.lines.length > 0 && piped.lines.every((line) => schemaProblems(line).length === 0), 'piped: every line is a valid event');
-  t.equal(piped.lines.filter(ofEvent('saved')).length, (await listFiles(join(dir, 'piped'))).length);
-  t.equal(piped.lines.at(-1)?.event, 'summary', 'the summary last');
+    const piped = await runDps([...args('piped'), '--no-progress'], { env });
+    t.equal(piped.code, 0);
+    t.ok(piped.lines.length > 0 && piped.lines.every((line) => schemaProblems(line).length === 0), 'piped: every line is a valid event');
+    t.equal(piped.lines.filter(ofEvent('saved')).length, (await listFiles(join(dir, 'piped'))).length);
+    t.equal(piped.lines.at(-1)?.event, 'summary', 'the summary last');
 
-  const humanPiped = await runDps([...args('human-piped'), '--no-progress', '--format', 'human'], { env });
-  t.equal(humanPiped.code, 0);
-  t.match(humanPiped.stdout, /^saved {2}#general {2}/m, '--format human through a pipe');
+    const humanPiped = await runDps([...args('human-piped'), '--no-progress', '--format', 'human'], { env });
+    t.equal(humanPiped.code, 0);
+    t.match(humanPiped.stdout, /^saved {2}#general {2}/m, '--format human through a pipe');
 
-  const bad = await runDps([...args('bad'), '--format', 'yaml'], { env });
-  t.equal(bad.code, 2, 'a bad --format is a usage error');
-  t.match(bad.stderr, /--format must be human or ndjson, got "yaml"/);
-});
+    const bad = await runDps([...args('bad'), '--format', 'yaml'], { env });
+    t.equal(bad.code, 2, 'a bad --format is a usage error');
+    t.match(bad.stderr, /--format must be human or ndjson, got "yaml"/);
+  },
+);
 
 t.test('--max-size skips: one stderr line per channel with the count; one NDJSON event per file', async (t) => {
   const fake = await fakeFor(t, { scenario: scenario() });
   const guild = fake.scenario.guilds[0]!;
   const dir = t.testdir();
   const run = await runDps(
-    ['--server-id', guild.id, '--all-channels', '--api', fake.api, '--out', join(dir, 'out'), '--state', join(dir, 'state'), '--types', 'all', '--max-size', '100KB', '--no-progress'],
+    [
+      '--server-id',
+      guild.id,
+      '--all-channels',
+      '--api',
+      fake.api,
+      '--out',
+      join(dir, 'out'),
+      '--state',
+      join(dir, 'state'),
+      '--types',
+      'all',
+      '--max-size',
+      '100KB',
+      '--no-progress',
+    ],
     { env: { DISCORD_TOKEN: fake.token } },
   );
   t.equal(run.code, 0);
@@ -186,7 +243,17 @@ t.test('--progress-interval: plain progress lines when stderr is not a terminal;
   const fake = await slowFake(t);
   const guild = fake.scenario.guilds[0]!;
   const dir = t.testdir();
-  const args = (name: string): string[] => ['--server-id', guild.id, '--all-channels', '--api', fake.api, '--out', join(dir, name), '--state', join(dir, `${name}-state`)];
+  const args = (name: string): string[] => [
+    '--server-id',
+    guild.id,
+    '--all-channels',
+    '--api',
+    fake.api,
+    '--out',
+    join(dir, name),
+    '--state',
+    join(dir, `${name}-state`),
+  ];
   const env = { DISCORD_TOKEN: fake.token };
   const lines = await runDps([...args('lines'), '--progress-interval', '0.2'], { env });
   t.equal(lines.code, 0);
@@ -197,7 +264,10 @@ t.test('--progress-interval: plain progress lines when stderr is not a terminal;
     'each says how far, how many files, how long',
   );
   t.notMatch(lines.stderr, /\x1b\[/, 'no escape sequences in a log');
-  t.ok(lines.lines.every((line) => schemaProblems(line).length === 0), 'stdout stays NDJSON');
+  t.ok(
+    lines.lines.every((line) => schemaProblems(line).length === 0),
+    'stdout stays NDJSON',
+  );
 
   const never = await runDps([...args('never'), '--progress-interval', '0'], { env });
   t.equal(never.code, 0);

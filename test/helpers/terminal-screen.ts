@@ -36,8 +36,7 @@ export class TerminalScreen {
         else if (token === '\n') {
           this.col = 0; // a tty's output post-processing (onlcr) sends "\n" as "\r\n"
           this.lineFeed();
-        }
-        else if (token === '\b') this.col = Math.max(0, this.col - 1);
+        } else if (token === '\b') this.col = Math.max(0, this.col - 1);
       } else if (token.startsWith('\x1b')) {
         flush();
         this.escape(token);

@@ -124,9 +124,28 @@ t.test('files that need attention get a warning line', async (t) => {
 
 t.test('--max-size skips are rolled up: one line per channel with the count, when its channel_done passes', async (t) => {
   const lines: string[] = [];
-  const big = (n: number, size: number): DpsEvent => ({ event: 'skipped', reason: 'too_large', ...context, message_id: `m${n}`, filename: `big${n}.mov`, size });
+  const big = (n: number, size: number): DpsEvent => ({
+    event: 'skipped',
+    reason: 'too_large',
+    ...context,
+    message_id: `m${n}`,
+    filename: `big${n}.mov`,
+    size,
+  });
   const emitted: DpsEvent[] = [];
-  const done: DpsEvent = { event: 'channel_done', ...context, channel_name: 'art', cursor: null, complete: true, messages: 3, saved: 0, duplicates: 0, skipped: 3, failed: 0, bytes: 0 };
+  const done: DpsEvent = {
+    event: 'channel_done',
+    ...context,
+    channel_name: 'art',
+    cursor: null,
+    complete: true,
+    messages: 3,
+    saved: 0,
+    duplicates: 0,
+    skipped: 3,
+    failed: 0,
+    bytes: 0,
+  };
   await emitEvents(from([big(1, 30_000_000), big(2, 80_100_000), big(3, 1_000_000), done]), {
     emit: (event) => void emitted.push(event),
     log: (line) => lines.push(line),
