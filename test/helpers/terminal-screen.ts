@@ -5,6 +5,10 @@
 import { displayWidth } from '../../lib/output/human-width.js';
 
 const segmenter = new Intl.Segmenter('en', { granularity: 'grapheme' });
+const ESC = String.fromCharCode(0x1b);
+// An escape sequence (CSI, or ESC and one character), or any one character.
+const TOKEN = new RegExp(`${ESC}\\[[0-9;?]*[A-Za-z]|${ESC}[^[]|[\\s\\S]`, 'gu');
+const CSI = new RegExp(`^${ESC}\\[([0-9;?]*)([A-Za-z])$`);
 
 export class TerminalScreen {
   readonly scrollback: string[] = [];
@@ -23,7 +27,7 @@ export class TerminalScreen {
 
   write(data: string): void {
     // One token at a time: an escape sequence, a control character, or a character.
-    const tokens = data.match(/\x1b\[[0-9;?]*[A-Za-z]|\x1b[^[]|[\s\S]/gu) ?? [];
+    const tokens = data.match(TOKEN) ?? [];
     let text = '';
     const flush = (): void => {
       for (const { segment } of segmenter.segment(text)) this.put(segment);
@@ -37,7 +41,7 @@ export class TerminalScreen {
           this.col = 0; // a tty's output post-processing (onlcr) sends "\n" as "\r\n"
           this.lineFeed();
         } else if (token === '\b') this.col = Math.max(0, this.col - 1);
-      } else if (token.startsWith('\x1b')) {
+      } else if (token.startsWith(ESC)) {
         flush();
         this.escape(token);
       } else text += token;
@@ -77,7 +81,7 @@ export class TerminalScreen {
   }
 
   private escape(sequence: string): void {
-    const match = /^\x1b\[([0-9;?]*)([A-Za-z])$/.exec(sequence);
+    const match = CSI.exec(sequence);
     if (!match) return;
     const n = Number(match[1] || '1');
     switch (match[2]) {
