@@ -50,15 +50,15 @@ function headerParts(state: ProgressState): string[] {
   parts.push(`${number(totals.saved)} file${totals.saved === 1 ? '' : 's'}${dup}`);
   if (totals.failed) parts.push(`${number(totals.failed)} failed`);
   parts.push(formatBytes(totals.bytes));
+  const wait = estimate?.wait; // before the rate: it says why the rate is low
+  if (wait !== undefined && !state.final && wait.until - state.now >= 1000) {
+    parts.push(`rate limit ${formatDuration(wait.until - state.now)} (${wait.scope})`);
+  }
   if (state.final) {
     const seconds = Math.max(state.elapsedMs / 1000, 0.001);
     parts.push(`avg ${formatBytes(totals.bytes / seconds)}/s`);
   } else if (rate !== undefined) {
     parts.push(`${formatBytes(rate.bytesPerSecond)}/s, ${rate.filesPerSecond.toFixed(rate.filesPerSecond < 10 ? 1 : 0)} files/s`);
-  }
-  const wait = estimate?.wait;
-  if (wait !== undefined && !state.final && wait.until - state.now >= 1000) {
-    parts.push(`rate-limited (${wait.scope}): ${formatDuration(wait.until - state.now)}`);
   }
   if (!state.final && estimate?.eta_ms !== undefined && Number.isFinite(estimate.eta_ms)) parts.push(`ETA ${formatDuration(estimate.eta_ms)}`);
   parts.push(`${state.final ? 'took' : 'elapsed'} ${formatDuration(state.elapsedMs)}`);
