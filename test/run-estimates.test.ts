@@ -146,3 +146,14 @@ t.test('a channel stopped before its end (abort, error) keeps its share and says
   t.same(estimate.channels, [{ id: channel, percent: 40, state: 'stopped', ended_ms_ago: 0 }]);
   t.equal(estimate.percent, 40, 'the run is not 100% either');
 });
+
+t.test('a share never goes down on screen, even when the span grows (newer messages than the channel said)', async (t) => {
+  const estimator = new RunEstimator({ globalPerSecond: 50, paceMs: () => 0, now: () => 0 });
+  const channel = id(-10);
+  const walk = estimator.walk(channel, { newest: id(100) }, id(0));
+  walk.page(page(0, 100, 1), false);
+  estimator.processed({ kind: 'mark', context: { guild_id: '1', guild_name: 'g', channel_id: channel, channel_name: 'c' }, message_id: id(50), messages: 1 });
+  t.equal(estimator.estimate().channels![0]!.percent, 50);
+  walk.page([{ id: id(400) }], true); // the walk down finds messages up to hour 400: 50 of 400 hours done
+  t.equal(estimator.estimate().channels![0]!.percent, 50, 'held at 50%, not 12%');
+});

@@ -46,27 +46,31 @@ function warningFor(event: DpsEvent): string | undefined {
 class TooLarge {
   private files = 0;
   private bytes = 0;
-  private largest = 0;
+  private largest = { bytes: -1, name: '' };
   private channelId: string | undefined;
 
   count(event: DpsEvent): void {
     if (event.event !== 'skipped' || event.reason !== 'too_large') return;
     this.files++;
     this.bytes += event.size ?? 0;
-    this.largest = Math.max(this.largest, event.size ?? 0);
+    if ((event.size ?? 0) > this.largest.bytes) this.largest = { bytes: event.size ?? 0, name: event.filename ?? '' };
     this.channelId = event.channel_id;
   }
 
-  // "warning: #art: skipped 12 files larger than --max-size (340.2 MB in all, the largest 80.1 MB)".
+  // "warning: #art: skipped 12 files larger than --max-size (340.2 MB in all; the largest: clip.mov, 80.1 MB)", or
+  // for one file "warning: #art: skipped 1 file larger than --max-size: clip.mov (80.1 MB)".
   report(log: ((line: string) => void) | undefined, name?: string): void {
     if (this.files === 0) return;
     const where = name ?? `channel ${this.channelId}`;
-    const files = this.files === 1 ? '1 file' : `${this.files.toLocaleString('en-US')} files`;
-    const sizes = this.files === 1 ? formatBytes(this.bytes) : `${formatBytes(this.bytes)} in all, the largest ${formatBytes(this.largest)}`;
-    log?.(`warning: ${where}: skipped ${files} larger than --max-size (${sizes})`);
+    const { name: largest, bytes } = this.largest;
+    log?.(
+      this.files === 1
+        ? `warning: ${where}: skipped 1 file larger than --max-size: ${largest} (${formatBytes(bytes)})`
+        : `warning: ${where}: skipped ${this.files.toLocaleString('en-US')} files larger than --max-size (${formatBytes(this.bytes)} in all; the largest: ${largest}, ${formatBytes(bytes)})`,
+    );
     this.files = 0;
     this.bytes = 0;
-    this.largest = 0;
+    this.largest = { bytes: -1, name: '' };
   }
 }
 

@@ -119,7 +119,7 @@ t.test('files that need attention get a warning line', async (t) => {
     { event: 'failed', reason: 'http_404', ...context, message_id: 'm4', filename: 'gone.png' },
   ];
   await emitEvents(from(events), { log: (line) => lines.push(line) });
-  t.same(lines, ['warning: failed gone.png (message m4): http_404', `warning: channel ${context.channel_id}: skipped 1 file larger than --max-size (0 B)`]);
+  t.same(lines, ['warning: failed gone.png (message m4): http_404', `warning: channel ${context.channel_id}: skipped 1 file larger than --max-size: big.mov (0 B)`]);
 });
 
 t.test('--max-size skips are rolled up: one line per channel with the count, when its channel_done passes', async (t) => {
@@ -150,7 +150,7 @@ t.test('--max-size skips are rolled up: one line per channel with the count, whe
     emit: (event) => void emitted.push(event),
     log: (line) => lines.push(line),
   });
-  t.same(lines, ['warning: #art: skipped 3 files larger than --max-size (111.1 MB in all, the largest 80.1 MB)'], 'one line, not one per file');
+  t.same(lines, ['warning: #art: skipped 3 files larger than --max-size (111.1 MB in all; the largest: big2.mov, 80.1 MB)'], 'one line, not one per file');
   t.equal(emitted.filter((e) => e.event === 'skipped').length, 3, 'every skipped event still emitted');
 });
 
@@ -161,5 +161,5 @@ t.test('the rollup is printed when the pass ends without a channel_done (a retry
     throw new Error('stopped');
   }
   await t.rejects(emitEvents(failing(), { log: (line) => lines.push(line) }));
-  t.same(lines, [`warning: channel ${context.channel_id}: skipped 1 file larger than --max-size (2.0 MB)`]);
+  t.same(lines, [`warning: channel ${context.channel_id}: skipped 1 file larger than --max-size: a.mov (2.0 MB)`]);
 });
