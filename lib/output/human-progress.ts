@@ -60,7 +60,9 @@ function headerParts(state: ProgressState): string[] {
   } else if (rate !== undefined) {
     parts.push(`${formatBytes(rate.bytesPerSecond)}/s, ${rate.filesPerSecond.toFixed(rate.filesPerSecond < 10 ? 1 : 0)} files/s`);
   }
-  if (!state.final && estimate?.eta_ms !== undefined && Number.isFinite(estimate.eta_ms)) parts.push(`ETA ${formatDuration(estimate.eta_ms)}`);
+  const eta = estimate?.eta_ms;
+  const etaKnown = eta !== undefined && Number.isFinite(eta) && (eta > 0 || estimate?.percent !== undefined); // not "0s" before any channel is known
+  if (!state.final && etaKnown) parts.push(`ETA ${formatDuration(eta)}`);
   parts.push(`${state.final ? 'took' : 'elapsed'} ${formatDuration(state.elapsedMs)}`);
   if (!state.final && estimate !== undefined && estimate.downloads > 0) {
     parts.push(`${number(estimate.downloads)} dl${estimate.downloads_waiting ? ` (${number(estimate.downloads_waiting)} queued)` : ''}`);

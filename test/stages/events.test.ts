@@ -119,7 +119,10 @@ t.test('files that need attention get a warning line', async (t) => {
     { event: 'failed', reason: 'http_404', ...context, message_id: 'm4', filename: 'gone.png' },
   ];
   await emitEvents(from(events), { log: (line) => lines.push(line) });
-  t.same(lines, ['warning: failed gone.png (message m4): http_404', `warning: channel ${context.channel_id}: skipped 1 file larger than --max-size: big.mov (0 B)`]);
+  t.same(lines, [
+    'warning: failed gone.png (message m4): http_404',
+    `warning: channel ${context.channel_id}: skipped 1 file larger than --max-size: big.mov (0 B)`,
+  ]);
 });
 
 t.test('--max-size skips are rolled up: one line per channel with the count, when its channel_done passes', async (t) => {
