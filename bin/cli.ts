@@ -247,7 +247,7 @@ function stateFlags(y: Argv): Argv {
 let apiNote: string | undefined;
 
 function printApiNote(): void {
-  if (apiNote) process.stderr.write(process.stderr.isTTY ? wrapLines(apiNote, process.stderr.columns - 1) : apiNote); // never wider than the terminal
+  if (apiNote) process.stderr.write(forTerminal(apiNote));
   apiNote = undefined;
 }
 
@@ -394,14 +394,19 @@ function wireSignals(controller: AbortController): void {
     if (controller.signal.aborted) process.exit(signal === 'SIGINT' ? ExitCode.interrupted : ExitCode.terminated);
     const exitCode = signal === 'SIGINT' ? ExitCode.interrupted : ExitCode.terminated;
     signalExit = exitCode;
-    process.stderr.write(`\n${signal}: finishing in-flight files and saving progress (press again to quit at once)\n`);
-    controller.abort(new AbortedError(signal, { exitCode }));
+    controller.abort(new AbortedError(signal, { exitCode })); // first: the progress display clears its block for the line below
+    process.stderr.write(forTerminal(`\n${signal}: finishing in-flight files and saving progress (press again to quit at once)\n`));
   };
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
   process.stdout.on('error', (error: NodeJS.ErrnoException) => {
     if (error.code === 'EPIPE') controller.abort(stdoutClosed());
   });
+}
+
+// Lines for stderr, broken to the terminal's width when it is one: never wider than the progress display.
+function forTerminal(text: string): string {
+  return process.stderr.isTTY ? wrapLines(text, process.stderr.columns - 1) : text;
 }
 
 function loadDotEnv(): void {

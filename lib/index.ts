@@ -92,6 +92,8 @@ export async function archive(options: ArchiveOptions, io: ArchiveIO = {}): Prom
         human ? { format: (event) => humanLines(io.stdout, humanText(event, nameOf), options.token), around: above } : {},
       )
     : undefined;
+  const clearOnStop = (): void => progress?.clear(); // the caller may print a line of its own when it stops the run
+  io.signal?.addEventListener('abort', clearOnStop, { once: true });
   const log = (line: string): void => {
     if (io.quiet || !io.stderr) return;
     if (human && line.startsWith(FAILED_WARNING)) return; // the human output prints it
@@ -122,6 +124,7 @@ export async function archive(options: ArchiveOptions, io: ArchiveIO = {}): Prom
       },
     });
   } finally {
+    io.signal?.removeEventListener('abort', clearOnStop);
     progressLines?.stop();
     progress?.stop(); // its final state stays on screen, above the summary
     out?.flush();

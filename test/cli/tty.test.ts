@@ -141,6 +141,46 @@ for (const columns of [60, 200]) {
 }
 
 t.test(
+  'Ctrl-C while the block is drawn: its notice goes above the block, one block is left, files finish',
+  { skip: !hasScript && 'no script(1)' },
+  async (t) => {
+    const fake = await fakeFor(t, { scenario: scenario(), cdnHoldAfter: 3 }); // downloads hang after the third: mid-run
+    const guild = fake.scenario.guilds[0]!;
+    const dir = t.testdir();
+    const args = ['--server-id', guild.id, '--all-channels', '--api', fake.api, '--out', join(dir, 'out'), '--state', join(dir, 'state'), '--types', 'all'];
+    const command = `stty cols 60 rows 30; exec ${quote(process.execPath)} ${quote(CLI)} ${args.map(quote).join(' ')}`;
+    const child = spawn('script', ['-qfec', command, '/dev/null'], {
+      env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/tmp', SHELL: '/bin/sh', TERM: 'xterm', DISCORD_TOKEN: fake.token },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let raw = '';
+    const frames = (): number => raw.split(/\d+% \d+\/4 channels/).length - 1;
+    const drawn = new Promise<void>((resolve) => {
+      child.stdout.setEncoding('utf8').on('data', (chunk: string) => {
+        raw += chunk;
+        if (frames() >= 3) resolve();
+      });
+    });
+    const ended = new Promise<number | null>((resolve) => child.on('close', resolve));
+    await drawn;
+    const dps = spawnSync('pgrep', ['-P', String(child.pid)], { encoding: 'utf8' })
+      .stdout.trim()
+      .split('\n')[0]!;
+    t.ok(/^\d+$/.test(dps), `the CLI under script(1): pid ${dps}`);
+    process.kill(Number(dps), 'SIGINT');
+    fake.releaseCdn(); // the files in flight finish
+    t.equal(await ended, 130, 'exit 130');
+    const screen = new TerminalScreen(60, 30);
+    screen.write(raw);
+    t.same(screen.overflows, [], 'no line reaches column 60');
+    const seen = screen.lines();
+    t.equal(seen.filter((line) => HEADER.test(line)).length, 1, `one block left, no copy above the notice:\n${seen.join('\n')}`);
+    const notice = seen.findIndex((line) => line.startsWith('SIGINT: finishing in-flight files'));
+    t.ok(notice >= 0 && notice < seen.findIndex((line) => HEADER.test(line)), 'the notice above the block');
+  },
+);
+
+t.test(
   'stdout on a terminal gets human lines; --format ndjson there, or a pipe, keeps the NDJSON contract',
   { skip: !hasScript && 'no script(1)' },
   async (t) => {
