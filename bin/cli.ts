@@ -23,6 +23,7 @@ import {
   status,
   terminalSafe,
   UsageError,
+  wrapLines,
 } from '../lib/index.js';
 import type { ArchiveOptions, ConnectionOptions } from '../lib/index.js';
 import { readChannelIds } from './stdin-ids.js';
@@ -128,115 +129,122 @@ function connectionFlags(y: Argv): Argv {
 }
 
 function scrapeFlags(y: Argv): Argv {
-  return (
-    connectionFlags(y)
-      .option('server-id', { type: 'string', describe: 'the server (guild) id', group: 'Target:' })
-      .option('channel-id', {
-        type: 'string',
-        array: true,
-        describe: 'a channel or thread id; repeat for several; "-" reads ids (or NDJSON with "id") from stdin',
-        group: 'Target:',
-      })
-      .option('all-channels', { type: 'boolean', default: false, describe: 'every readable channel of the server', group: 'Target:' })
-      .option('exclude-channel', { type: 'string', array: true, describe: 'a channel id to leave out (repeatable)', group: 'Target:' })
-      .option('threads', { type: 'boolean', default: DEFAULTS.threads, describe: 'include threads and forum posts (--no-threads to skip)', group: 'Target:' })
-      .option('include-nsfw', {
-        type: 'boolean',
-        default: false,
-        describe: 'include age-restricted channels (--exclude-nsfw is the default)',
-        group: 'Target:',
-      })
-      .option('exclude-nsfw', { type: 'boolean', describe: 'skip age-restricted channels (default)', group: 'Target:' })
-      .option('out', { type: 'string', default: DEFAULTS.out, describe: 'download folder', group: 'Output:' })
-      .option('state', { type: 'string', default: DEFAULTS.state, describe: 'state folder (LevelDB)', group: 'Output:' })
-      .option('types', { type: 'string', default: DEFAULTS.types, describe: 'file types to keep (extensions or image/*), or "all"', group: 'Filter:' })
-      .option('max-size', { type: 'string', describe: 'skip larger files, e.g. 25MB, 800KiB', group: 'Filter:' })
-      .option('after', { type: 'string', describe: 'only messages after this ISO date or message id', group: 'Filter:' })
-      .option('before', { type: 'string', describe: 'only messages before this ISO date or message id', group: 'Filter:' })
-      .option('embeds', { type: 'boolean', default: false, describe: 'also save embed images and videos', group: 'Filter:' })
-      .option('stickers', { type: 'boolean', default: false, describe: 'also save stickers', group: 'Filter:' })
-      .option('author', { type: 'string', array: true, describe: 'only files posted by this user id (repeatable)', group: 'Filter:' })
-      .option('exclude-author', { type: 'string', array: true, describe: 'never files posted by this user id (repeatable)', group: 'Filter:' })
-      .option('exclude-bots', { type: 'boolean', default: false, describe: 'never files posted by bots or webhooks', group: 'Filter:' })
-      .option('min-size', { type: 'string', describe: 'skip smaller files, e.g. 100KB, 1MiB', group: 'Filter:' })
-      .option('min-width', { type: 'string', describe: 'skip images narrower than N pixels (files without dimensions pass)', group: 'Filter:' })
-      .option('min-height', { type: 'string', describe: 'skip images lower than N pixels (files without dimensions pass)', group: 'Filter:' })
-      .option('spoilers', { type: 'string', default: 'include', describe: 'spoiler-marked files: include, exclude, or only', group: 'Filter:' })
-      .option('name-pattern', {
-        type: 'string',
-        default: DEFAULTS.namePattern,
-        describe: `file name; placeholders: ${Object.keys(namePlaceholders)
-          .map((k) => `{${k}}`)
-          .join(' ')}`,
-        group: 'Output:',
-      })
-      .option('concurrency', {
-        type: 'string',
-        default: DEFAULTS.concurrency,
-        describe: 'parallel downloads: auto (start at 8, grow while throughput rises, halve on CDN 429/503/resets) or a fixed number',
-        group: 'Speed:',
-      })
-      .option('max-concurrency', { type: 'number', default: DEFAULTS.maxConcurrency, describe: 'the most parallel downloads auto may reach', group: 'Speed:' })
-      .option('channel-concurrency', {
-        type: 'string',
-        default: DEFAULTS.channelConcurrency,
-        describe: 'channels archived at once: auto (largest first, more while the API rate has headroom under the global limit) or a fixed number',
-        group: 'Speed:',
-      })
-      .option('max-channel-concurrency', {
-        type: 'number',
-        default: DEFAULTS.maxChannelConcurrency,
-        describe: 'the most channels auto may archive at once',
-        group: 'Speed:',
-      })
-      .option('global-rate-limit', {
-        type: 'number',
-        default: DEFAULTS.globalRateLimit,
-        describe: "API requests per second across the bot (Discord's global limit is 50; raise only for an API that allows more)",
-        group: 'Speed:',
-      })
-      .option('max-wait', {
-        type: 'string',
-        default: DEFAULTS.maxWait,
-        describe: 'stop (exit 1, progress saved) rather than wait longer than this for a rate limit: 90s, 15m, 1h or ms',
-        group: 'Speed:',
-      })
-      .option('timeout', {
-        type: 'string',
-        default: DEFAULTS.timeout,
-        describe: 'a download that sends no headers or no data for this long is retried: 30s, 2m or ms',
-        group: 'Speed:',
-      })
-      .option('notice-wait', { type: 'string', hidden: true, describe: `announce rate-limit waits longer than this [${DEFAULTS.noticeWait}] (for tests)` })
-      .option('stall-grace', { type: 'string', hidden: true, describe: `when stopping, cancel transfers idle this long [${DEFAULTS.stallGrace}] (for tests)` })
-      .option('resume', {
-        type: 'boolean',
-        default: true,
-        describe: 'continue from the saved cursor (the default); --no-resume is --from-start',
-        group: 'State:',
-      })
-      .option('from-start', {
-        type: 'boolean',
-        default: false,
-        describe: 'ignore the cursor and walk the whole history (archived files are not downloaded again)',
-        group: 'State:',
-      })
-      .option('progress', { type: 'boolean', describe: 'progress line on stderr (default: when stderr is a terminal)', group: 'Output:' })
-      // issue 23, file times
-      .option('mtime', {
-        type: 'boolean',
-        default: true,
-        describe: "set each file's modified and access times to its message's post time (UTC); --no-mtime keeps the download time",
-        group: 'Output:',
-      })
-      // --write-metadata (issue 23)
-      .option('write-metadata', {
-        type: 'string',
-        describe:
-          "write what each file's message says: a <file>.json sidecar per file (no value, or =file), or one messages.ndjson per channel folder (=channel)",
-        group: 'Output:',
-      })
-  );
+  return connectionFlags(y)
+    .option('server-id', { type: 'string', describe: 'the server (guild) id', group: 'Target:' })
+    .option('channel-id', {
+      type: 'string',
+      array: true,
+      describe: 'a channel or thread id; repeat for several; "-" reads ids (or NDJSON with "id") from stdin',
+      group: 'Target:',
+    })
+    .option('all-channels', { type: 'boolean', default: false, describe: 'every readable channel of the server', group: 'Target:' })
+    .option('exclude-channel', { type: 'string', array: true, describe: 'a channel id to leave out (repeatable)', group: 'Target:' })
+    .option('threads', { type: 'boolean', default: DEFAULTS.threads, describe: 'include threads and forum posts (--no-threads to skip)', group: 'Target:' })
+    .option('include-nsfw', {
+      type: 'boolean',
+      default: false,
+      describe: 'include age-restricted channels (--exclude-nsfw is the default)',
+      group: 'Target:',
+    })
+    .option('exclude-nsfw', { type: 'boolean', describe: 'skip age-restricted channels (default)', group: 'Target:' })
+    .option('out', { type: 'string', default: DEFAULTS.out, describe: 'download folder', group: 'Output:' })
+    .option('state', { type: 'string', default: DEFAULTS.state, describe: 'state folder (LevelDB)', group: 'Output:' })
+    .option('types', { type: 'string', default: DEFAULTS.types, describe: 'file types to keep (extensions or image/*), or "all"', group: 'Filter:' })
+    .option('max-size', { type: 'string', describe: 'skip larger files, e.g. 25MB, 800KiB', group: 'Filter:' })
+    .option('after', { type: 'string', describe: 'only messages after this ISO date or message id', group: 'Filter:' })
+    .option('before', { type: 'string', describe: 'only messages before this ISO date or message id', group: 'Filter:' })
+    .option('embeds', { type: 'boolean', default: false, describe: 'also save embed images and videos', group: 'Filter:' })
+    .option('stickers', { type: 'boolean', default: false, describe: 'also save stickers', group: 'Filter:' })
+    .option('author', { type: 'string', array: true, describe: 'only files posted by this user id (repeatable)', group: 'Filter:' })
+    .option('exclude-author', { type: 'string', array: true, describe: 'never files posted by this user id (repeatable)', group: 'Filter:' })
+    .option('exclude-bots', { type: 'boolean', default: false, describe: 'never files posted by bots or webhooks', group: 'Filter:' })
+    .option('min-size', { type: 'string', describe: 'skip smaller files, e.g. 100KB, 1MiB', group: 'Filter:' })
+    .option('min-width', { type: 'string', describe: 'skip images narrower than N pixels (files without dimensions pass)', group: 'Filter:' })
+    .option('min-height', { type: 'string', describe: 'skip images lower than N pixels (files without dimensions pass)', group: 'Filter:' })
+    .option('spoilers', { type: 'string', default: 'include', describe: 'spoiler-marked files: include, exclude, or only', group: 'Filter:' })
+    .option('name-pattern', {
+      type: 'string',
+      default: DEFAULTS.namePattern,
+      describe: `file name; placeholders: ${Object.keys(namePlaceholders)
+        .map((k) => `{${k}}`)
+        .join(' ')}`,
+      group: 'Output:',
+    })
+    .option('concurrency', {
+      type: 'string',
+      default: DEFAULTS.concurrency,
+      describe: 'parallel downloads: auto (start at 8, grow while throughput rises, halve on CDN 429/503/resets) or a fixed number',
+      group: 'Speed:',
+    })
+    .option('max-concurrency', { type: 'number', default: DEFAULTS.maxConcurrency, describe: 'the most parallel downloads auto may reach', group: 'Speed:' })
+    .option('channel-concurrency', {
+      type: 'string',
+      default: DEFAULTS.channelConcurrency,
+      describe: 'channels archived at once: auto (largest first, more while the API rate has headroom under the global limit) or a fixed number',
+      group: 'Speed:',
+    })
+    .option('max-channel-concurrency', {
+      type: 'number',
+      default: DEFAULTS.maxChannelConcurrency,
+      describe: 'the most channels auto may archive at once',
+      group: 'Speed:',
+    })
+    .option('global-rate-limit', {
+      type: 'number',
+      default: DEFAULTS.globalRateLimit,
+      describe: "API requests per second across the bot (Discord's global limit is 50; raise only for an API that allows more)",
+      group: 'Speed:',
+    })
+    .option('max-wait', {
+      type: 'string',
+      default: DEFAULTS.maxWait,
+      describe: 'stop (exit 1, progress saved) rather than wait longer than this for a rate limit: 90s, 15m, 1h or ms',
+      group: 'Speed:',
+    })
+    .option('timeout', {
+      type: 'string',
+      default: DEFAULTS.timeout,
+      describe: 'a download that sends no headers or no data for this long is retried: 30s, 2m or ms',
+      group: 'Speed:',
+    })
+    .option('notice-wait', { type: 'string', hidden: true, describe: `announce rate-limit waits longer than this [${DEFAULTS.noticeWait}] (for tests)` })
+    .option('stall-grace', { type: 'string', hidden: true, describe: `when stopping, cancel transfers idle this long [${DEFAULTS.stallGrace}] (for tests)` })
+    .option('resume', {
+      type: 'boolean',
+      default: true,
+      describe: 'continue from the saved cursor (the default); --no-resume is --from-start',
+      group: 'State:',
+    })
+    .option('from-start', {
+      type: 'boolean',
+      default: false,
+      describe: 'ignore the cursor and walk the whole history (archived files are not downloaded again)',
+      group: 'State:',
+    })
+    .option('progress', { type: 'boolean', describe: 'progress line on stderr (default: when stderr is a terminal)', group: 'Output:' })
+    .option('mtime', {
+      type: 'boolean',
+      default: true,
+      describe: "set each file's modified and access times to its message's post time (UTC); --no-mtime keeps the download time",
+      group: 'Output:',
+    })
+    .option('write-metadata', {
+      type: 'string',
+      describe:
+        "write what each file's message says: a <file>.json sidecar per file (no value, or =file), or one messages.ndjson per channel folder (=channel)",
+      group: 'Output:',
+    })
+    .option('format', {
+      type: 'string',
+      describe: 'stdout: "human" (a line per saved file and per problem) or "ndjson" (default: human on a terminal, ndjson otherwise)',
+      group: 'Output:',
+    })
+    .option('progress-interval', {
+      type: 'string',
+      default: '60',
+      describe: 'when stderr is not a terminal (cron, systemd): print a progress line every SECONDS (0: never)',
+      group: 'Output:',
+    });
 }
 
 // `dps retry-failed` runs scrape() too, so it takes scrape's flags from the same builder (a flag scrape reads can
@@ -265,7 +273,7 @@ function stateFlags(y: Argv): Argv {
 let apiNote: string | undefined;
 
 function printApiNote(): void {
-  if (apiNote) process.stderr.write(apiNote);
+  if (apiNote) process.stderr.write(forTerminal(apiNote));
   apiNote = undefined;
 }
 
@@ -363,8 +371,10 @@ async function scrape(args: Record<string, unknown>, controller: AbortController
   // --write-metadata alone is 'file' (--no-write-metadata: off); any other value is checked by the library (a one-line usage error).
   if (args['write-metadata'] !== undefined && args['write-metadata'] !== false)
     options.writeMetadata = args['write-metadata'] === '' ? true : (String(args['write-metadata']) as 'file' | 'channel');
+  const output = outputFlags(args); // --format, --progress-interval (issue 23)
   let stopTuning: (() => void) | undefined;
   const result = await archive(options, {
+    ...output,
     stdout: process.stdout,
     stderr: process.stderr,
     signal: controller.signal,
@@ -377,6 +387,17 @@ async function scrape(args: Record<string, unknown>, controller: AbortController
     },
   }).finally(() => stopTuning?.());
   setExit(result.exitCode);
+}
+
+// --format (human on a terminal) and --progress-interval (lines when stderr is not a terminal and --progress is not given).
+function outputFlags(args: Record<string, unknown>): { format: 'human' | 'ndjson'; progressIntervalMs: number } {
+  const format = args.format === undefined ? (process.stdout.isTTY ? 'human' : 'ndjson') : String(args.format);
+  if (format !== 'human' && format !== 'ndjson') throw new UsageError(`--format must be human or ndjson, got "${format}"`);
+  const interval = String(args['progress-interval']);
+  if (!/^\s*\d+(\.\d+)?\s*$/.test(interval)) throw new UsageError(`--progress-interval must be a number of seconds (0: never), got "${interval}"`);
+  const live = (args.progress as boolean | undefined) ?? Boolean(process.stderr.isTTY);
+  const lines = args.progress === undefined && !live; // --no-progress: no lines either
+  return { format, progressIntervalMs: lines ? Math.round(Number(interval) * 1000) : 0 };
 }
 
 async function printManifest(args: Record<string, unknown>, controller: AbortController): Promise<void> {
@@ -443,14 +464,19 @@ function wireSignals(controller: AbortController): void {
     if (controller.signal.aborted) process.exit(signal === 'SIGINT' ? ExitCode.interrupted : ExitCode.terminated);
     const exitCode = signal === 'SIGINT' ? ExitCode.interrupted : ExitCode.terminated;
     signalExit = exitCode;
-    process.stderr.write(`\n${signal}: finishing in-flight files and saving progress (press again to quit at once)\n`);
-    controller.abort(new AbortedError(signal, { exitCode }));
+    controller.abort(new AbortedError(signal, { exitCode })); // first: the progress display clears its block for the line below
+    process.stderr.write(forTerminal(`\n${signal}: finishing in-flight files and saving progress (press again to quit at once)\n`));
   };
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
   process.stdout.on('error', (error: NodeJS.ErrnoException) => {
     if (error.code === 'EPIPE') controller.abort(stdoutClosed());
   });
+}
+
+// Lines for stderr, broken to the terminal's width when it is one: never wider than the progress display.
+function forTerminal(text: string): string {
+  return process.stderr.isTTY ? wrapLines(text, process.stderr.columns - 1) : text;
 }
 
 function loadDotEnv(): void {

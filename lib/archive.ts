@@ -148,6 +148,7 @@ async function archiveAll(resources: RunResources, options: NormalizedOptions, h
     estimator: new RunEstimator({
       globalPerSecond: resources.client.globalPerSecond,
       paceMs: (channelId) => resources.client.intervalOf(`/channels/${channelId}/messages`),
+      wait: () => resources.client.rateLimitWait, // the progress display's current wait
     }),
   };
   // The message history of the largest channels goes first through the global limit; every other request
@@ -233,6 +234,7 @@ async function retryOrphans(run: RunContext, guild: Guild, tally: Tally): Promis
   const slots = options.channelConcurrency === 'auto' ? Math.min(ORPHAN_CHANNELS, options.maxChannelConcurrency) : options.channelConcurrency;
   await runConcurrently(orphans, slots, signal, async (target) => {
     if (target.context.parent_id !== undefined && !options.threads) return;
+    hooks.onChannel?.(target.context); // its name, for the human lines
     await counted(tally, target, (counts) =>
       retryFailed(run, target, counts).catch((error: unknown) => {
         if (!hasCode(error, 'DPS_ACCESS', 'DPS_NOT_FOUND')) throw error;
@@ -266,6 +268,7 @@ async function counted(tally: Tally, target: ChannelTarget, work: (counts: Count
 
 // One channel (or thread): first the items that failed in earlier runs, then the history from the cursor.
 async function archiveChannel(run: RunContext, target: ChannelTarget, counts: Counts): Promise<void> {
+  run.hooks.onChannel?.(target.context); // its name, for the progress display and the human lines
   try {
     await retryFailed(run, target, counts);
     if (!run.options.retryOnly) await archiveHistory(run, target, counts);
@@ -336,6 +339,7 @@ async function archiveHistory(run: RunContext, target: ChannelTarget, counts: Co
   const results = withMetadata(run, context, false, settled(run, fetchFiles(units, fetchOptions(run))));
   const events = checkpoint(results, { store, context, counts, saveCursor: !windowed, beforePersist: run.hooks.flushEvents, walkedWith });
   await emitEvents(events, { emit: run.hooks.emit, log: run.hooks.log, signal });
+  if (!signal.aborted) run.estimator.walked(context.channel_id); // the display shows it at 100%
 }
 
 // A step that tells the estimates of each file handed to the downloads (for the ETA).
@@ -350,6 +354,7 @@ function queued(run: RunContext): (unit: SelectedUnit) => SelectedUnit {
 async function* settled(run: RunContext, results: AsyncIterable<ItemResult>): AsyncGenerator<ItemResult> {
   for await (const result of results) {
     if (result.kind === 'saved' || result.kind === 'failed' || result.kind === 'skipped') run.estimator.settled(result.item, result.kind === 'saved');
+    run.estimator.processed(result); // how far the channel is done, for the progress display
     yield result;
   }
 }

@@ -8,7 +8,11 @@ import { DEFAULT_API, DiscordClient } from './discord/client.js';
 import { listChannels, listGuilds } from './discord/enumerate.js';
 import type { ChannelEntry, GuildEntry } from './discord/enumerate.js';
 import { NdjsonWriter } from './output/ndjson.js';
-import { Progress } from './output/progress.js';
+import { Progress, ProgressLines } from './output/progress.js';
+import { humanText } from './output/human-lines.js';
+import { fitLines, wrapLines } from './output/human-width.js';
+import type { OutputFormat } from './output/human-lines.js';
+import { FAILED_WARNING } from './stages/events.js';
 import { terminalSafe } from './output/terminal-safe.js';
 import type { ArchiveOptions } from './options.js';
 import type { Counts } from './output/events.js';
@@ -35,6 +39,7 @@ export type { DownloadPool } from './stages/download-pool.js';
 export { parseSize, DEFAULT_NAME_PATTERN, DEFAULTS } from './options.js';
 export { namePlaceholders } from './fs/safe-name.js';
 export { terminalSafe } from './output/terminal-safe.js';
+export { wrapLines } from './output/human-width.js';
 export { estimateNote } from './output/estimate.js';
 export { checkApiUrl, isDiscordApiHost } from './discord/api-url.js';
 export { parseDuration } from './util/duration.js';
@@ -62,6 +67,13 @@ export interface ArchiveIO {
    * when the run estimates it, one that returns its estimate of what is left (ETA, pages, channels, concurrency).
    */
   onStart?: (totals: () => Counts, estimate?: () => RunEstimate | undefined) => void;
+  /**
+   * How events are printed on `stdout`: `ndjson` (the default, the documented contract) or `human` (one short line per
+   * saved file and per problem, a short summary block; the CLI's default when stdout is a terminal).
+   */
+  format?: OutputFormat;
+  /** Without `progress`: print one plain progress line on stderr every this many ms (0 or unset: never). */
+  progressIntervalMs?: number;
 }
 
 /**
@@ -70,12 +82,27 @@ export interface ArchiveIO {
  * rejects with a `DpsError` for run-level failures (usage 2, auth 3, access 4, state 5).
  */
 export async function archive(options: ArchiveOptions, io: ArchiveIO = {}): Promise<ArchiveResult> {
-  const out = io.stdout ? new NdjsonWriter(io.stdout, io.onStdoutClosed) : undefined;
+  const human = io.format === 'human';
+  const names = new Map<string, string>(); // channel id -> "#name", for the human lines and the progress display
+  const nameOf = (channelId: string): string | undefined => names.get(channelId);
   let progress: Progress | undefined;
+  let progressLines: ProgressLines | undefined;
+  const above = (write: () => void): void => (progress ? progress.above(write) : write()); // never inside the progress block
+  const out = io.stdout
+    ? new NdjsonWriter(
+        io.stdout,
+        io.onStdoutClosed,
+        human ? { format: (event) => humanLines(io.stdout, humanText(event, nameOf), options.token), around: above } : {},
+      )
+    : undefined;
+  const clearOnStop = (): void => progress?.clear(); // the caller may print a line of its own when it stops the run
+  io.signal?.addEventListener('abort', clearOnStop, { once: true });
   const log = (line: string): void => {
     if (io.quiet || !io.stderr) return;
-    progress?.clear();
-    io.stderr.write(`${terminalSafe(redact(line, [options.token]))}\n`); // names from Discord: no raw control characters
+    if (human && line.startsWith(FAILED_WARNING)) return; // the human output prints it
+    const stderr = io.stderr;
+    const text = `${terminalSafe(redact(line, [options.token]))}\n`; // names from Discord: no raw control characters
+    above(() => stderr.write(progress ? wrapLines(text, columnsOf(stderr) - 1) : text)); // the block's lines are never wrapped by the terminal
   };
   try {
     return await runArchive(options, {
@@ -87,15 +114,37 @@ export async function archive(options: ArchiveOptions, io: ArchiveIO = {}): Prom
       onStart: (totals, estimate) => {
         io.onStart?.(totals, estimate);
         if (io.progress && io.stderr && !io.quiet) {
-          progress = new Progress(io.stderr, totals, { estimate });
+          progress = new Progress(io.stderr, totals, { estimate, nameOf });
           progress.start();
+        } else if (io.progressIntervalMs && io.stderr && !io.quiet) {
+          progressLines = new ProgressLines(io.stderr, totals, { estimate, nameOf, intervalMs: io.progressIntervalMs });
+          progressLines.start();
         }
+      },
+      onChannel: (context) => {
+        const name = context.parent_name === undefined ? context.channel_name : `${context.parent_name}/${context.channel_name}`;
+        names.set(context.channel_id, `#${name}`);
       },
     });
   } finally {
+    io.signal?.removeEventListener('abort', clearOnStop);
+    progressLines?.stop();
+    progress?.stop(); // its final state stays on screen, above the summary
     out?.flush();
-    progress?.stop();
   }
+}
+
+// The human lines of an event for `stdout`: on a terminal each cut to its width (a line per file, never wrapped).
+function humanLines(stdout: Writable | undefined, text: string, token: string): string {
+  const safe = redact(text, [token]);
+  const columns = columnsOf(stdout);
+  return columns > 0 ? fitLines(safe, columns - 1) : safe;
+}
+
+// The width of the terminal a stream writes to (0: not a terminal).
+function columnsOf(stream: Writable | undefined): number {
+  const columns = (stream as { columns?: unknown } | undefined)?.columns;
+  return typeof columns === 'number' && columns > 1 ? columns : 0;
 }
 
 /**

@@ -17,6 +17,7 @@ import type { DownloadPool } from './stages/download-pool.js';
 import type { Semaphore } from './util/semaphore.js';
 import type { ProgressFileOptions } from './output/progress-file.js';
 import type { RunEstimate } from './output/estimate.js';
+import type { ChannelContext } from './types.js';
 
 export const DEFAULT_NAME_PATTERN = '{date}_{message_id}_{filename}';
 
@@ -109,6 +110,8 @@ export interface ArchiveHooks {
   // For tests: the time signed links expire by, for the downloads and the link refresher (lib/discord/clock.ts), so
   // expiry is driven by a clock the test moves [the system clock].
   clock?: Clock | undefined;
+  // A channel (or thread) starts being archived: its names, for the progress display and the human output.
+  onChannel?: ((context: ChannelContext) => void) | undefined;
 }
 
 export type NormalizedOptions = ReturnType<typeof normalizeOptions>;

@@ -4,9 +4,14 @@
 // no schedule can finish a server faster than max(its largest channel's pages / the per-channel rate, all its
 // pages / the global rate).
 
-import { HistoryProgress, PRIOR_DENSITY, estimatePages, pagesFor } from './discord/history-size.js';
+import { HistoryProgress, PRIOR_DENSITY, estimatePages, pagesFor, snowflakeMs } from './discord/history-size.js';
 import type { HistoryHint } from './discord/history-size.js';
 import { PRIOR_PAGES_PER_SECOND } from './run-slots.js';
+import type { ChannelProgress, CurrentWait } from './output/estimate.js';
+import type { ItemResult } from './types.js';
+
+// How long an ended channel stays in the display's list (at 100%, or where it stopped).
+const RECENT_MS = 5_000;
 
 // A file as the estimates know it.
 interface FileRef {
@@ -21,6 +26,10 @@ interface ChannelEstimate {
   walk?: HistoryProgress;
   startedAt?: number;
   endedAt?: number | undefined;
+  walked?: true; // its walk reached the newest message (walked())
+  doneUp?: number; // ms: the walk up has processed (downloads included) everything up to here
+  doneDown?: number; // ms: the walk down has processed everything from here up
+  percent?: number; // the share of its span shown last: never shown lower
 }
 
 // The estimates the progress display and progress.json show (lib/output/estimate.ts has the same fields).
@@ -29,6 +38,13 @@ export interface HistoryEstimate {
   pages_left: number;
   channels_left: number;
   channels_running: number;
+  // For the live display: each running (and lately ended) channel's share walked and ETA, the channels ended and
+  // known, the run's share walked, and the rate-limit wait requests are in.
+  channels?: ChannelProgress[];
+  channels_done?: number;
+  channels_total?: number;
+  percent?: number;
+  wait?: CurrentWait | undefined;
 }
 
 // The makespan bound of the run's history walk, in ms, and its two terms.
@@ -43,6 +59,7 @@ export interface EstimatorOptions {
   // The learnt spacing of a channel's history requests, ms (0: none learnt): the per-channel rate (DiscordClient.intervalOf).
   paceMs: (channelId: string) => number;
   now?: () => number;
+  wait?: (() => CurrentWait | undefined) | undefined; // the rate-limit wait requests are in now (DiscordClient.rateLimitWait)
 }
 
 export class RunEstimator {
@@ -56,6 +73,7 @@ export class RunEstimator {
   private downloadedBytes = 0; // of those, the bytes of files saved
   private firstQueuedAt: number | undefined;
   private sizingDensity: { at: number; value: number } | undefined; // the density expect() uses
+  private shownPercent = 0; // the run's share walked, as last shown: never shown lower
 
   constructor(private readonly options: EstimatorOptions) {
     this.now = options.now ?? Date.now;
@@ -106,6 +124,23 @@ export class RunEstimator {
     if (channel !== undefined) channel.endedAt ??= this.now();
     for (const bytes of this.pending.get(channelId)?.values() ?? []) this.pendingBytes -= bytes;
     this.pending.delete(channelId);
+  }
+
+  // One result of a channel's downloads, in walk order (a file's outcome, or a mark for messages without files):
+  // its message is done, and with it everything before it in its walk.
+  processed(result: ItemResult): void {
+    const unit = result.kind === 'mark' ? result : result.item;
+    const channel = this.channels.get(unit.context.channel_id);
+    if (channel?.walk === undefined || channel.endedAt !== undefined) return;
+    const at = snowflakeMs(unit.message_id);
+    if (unit.down === undefined) channel.doneUp = Math.max(channel.doneUp ?? at, at);
+    else channel.doneDown = Math.min(channel.doneDown ?? at, at);
+  }
+
+  // Its walk reached the newest message: at its end it shows 100%.
+  walked(channelId: string): void {
+    const channel = this.channels.get(channelId);
+    if (channel !== undefined) channel.walked = true;
   }
 
   // Pages per second one channel is walked at: the learnt pace when there is one (it belongs to the bucket, so it
@@ -190,7 +225,67 @@ export class RunEstimator {
     }
     const result: HistoryEstimate = { pages_left: Math.round(pages), channels_left: left, channels_running: running };
     result.eta_ms = Math.round(Math.max(longestMs, (pages * 1000) / this.options.globalPerSecond, this.downloadsMs(pages) ?? 0));
+    Object.assign(result, this.display(density));
     return result;
+  }
+
+  // What the live display shows of the walks: each running (or lately ended) channel's share and ETA, in the order
+  // they started, the channels ended and known, the run's share (channels weighted by their pages), the wait.
+  private display(density: number): Pick<HistoryEstimate, 'channels' | 'channels_done' | 'channels_total' | 'percent' | 'wait'> {
+    const now = this.now();
+    const shown: Array<ChannelProgress & { at: number }> = [];
+    let done = 0;
+    let weights = 0;
+    let walkedWeight = 0;
+    let complete = true;
+    for (const channel of this.channels.values()) {
+      const share = this.channelShare(channel) / 100;
+      const weight = Math.max(pagesFor(0), channel.expected ?? 0, channel.walk === undefined ? 0 : channel.walk.pages + channel.walk.pagesLeft(density));
+      const finished = channel.endedAt !== undefined && (channel.walked === true || channel.walk === undefined);
+      weights += weight;
+      walkedWeight += weight * (finished ? 1 : share);
+      if (!finished) complete = false;
+      if (channel.endedAt !== undefined) done++;
+      if (channel.walk === undefined || channel.startedAt === undefined) continue;
+      if (channel.endedAt !== undefined && now - channel.endedAt > RECENT_MS) continue;
+      shown.push({ ...this.channelProgress(channel, share, now), at: channel.startedAt });
+    }
+    shown.sort((a, b) => a.at - b.at);
+    const result: Pick<HistoryEstimate, 'channels' | 'channels_done' | 'channels_total' | 'percent' | 'wait'> = {
+      channels: shown.map(({ at: _, ...channel }) => channel),
+      channels_done: done,
+      channels_total: this.channels.size,
+    };
+    if (weights > 0) {
+      this.shownPercent = complete ? 100 : Math.min(99, Math.max(this.shownPercent, Math.floor((walkedWeight * 100) / weights)));
+      result.percent = this.shownPercent;
+    }
+    const wait = this.options.wait?.();
+    if (wait !== undefined && wait.until > now) result.wait = wait;
+    return result;
+  }
+
+  // A channel's share of its snowflake span done (walked, and its files downloaded), 0..100: 100 once its walk ended at the newest message, at most
+  // 99 before, never lower than shown before (the span's start moves up to its first message after the first page).
+  private channelShare(channel: ChannelEstimate): number {
+    if (channel.walk === undefined) return 0;
+    if (channel.endedAt !== undefined && channel.walked === true) return 100;
+    const share = Math.floor(doneShare(channel, channel.walk) * 100);
+    const held = channel.endedAt !== undefined ? (channel.percent ?? share) : Math.min(99, Math.max(channel.percent ?? 0, share));
+    channel.percent = held;
+    return held;
+  }
+
+  // The display's entry of a started channel: its share, and the time left at the pace its share grew so far.
+  private channelProgress(channel: ChannelEstimate, share: number, now: number): ChannelProgress {
+    const entry: ChannelProgress = { id: channel.id, percent: Math.round(share * 100), state: 'running' };
+    if (channel.endedAt !== undefined) {
+      entry.state = channel.walked === true ? 'done' : 'stopped';
+      entry.ended_ms_ago = now - channel.endedAt;
+    } else if (share > 0 && channel.startedAt !== undefined) {
+      entry.eta_ms = Math.round(((now - channel.startedAt) * (1 - share)) / share);
+    }
+    return entry;
   }
 
   // The makespan bound of what this run walked (its pages, counted as it went), at the per-channel rate and the
@@ -209,4 +304,15 @@ export class RunEstimator {
     const allMs = (all * 1000) / this.options.globalPerSecond;
     return { floor_ms: Math.round(Math.max(largestMs, allMs)), largest_channel_ms: Math.round(largestMs), all_pages_ms: Math.round(allMs) };
   }
+}
+
+// The share of a walk's span (cursor .. newest message) whose messages are done, files included: up to where the
+// walk up is done, and down to where the walk down is done. 0 while the newest message is unknown.
+function doneShare(channel: ChannelEstimate, walk: HistoryProgress): number {
+  const from = walk.spanFromMs;
+  const to = walk.spanToMs;
+  if (to === undefined || to <= from) return 0;
+  const up = channel.doneUp === undefined ? 0 : Math.max(0, channel.doneUp - from);
+  const down = channel.doneDown === undefined ? 0 : Math.max(0, to - channel.doneDown);
+  return Math.min(1, (up + down) / (to - from));
 }

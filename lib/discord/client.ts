@@ -151,6 +151,11 @@ export class DiscordClient {
     return this.global.backlog;
   }
 
+  // The rate-limit wait requests are in right now (the one that ends last), for the progress display.
+  get rateLimitWait(): { scope: 'global' | 'route'; until: number } | undefined {
+    return this.waits.waiting();
+  }
+
   // The learnt spacing of one channel's message-history requests, ms (0: none learnt): the bucket's, shared by
   // every channel (lib/discord/pacer.ts).
   historyPaceMs(): number {

@@ -114,6 +114,16 @@ export class HistoryProgress {
     }
   }
 
+  // The span the walk covers, ms: from its start (the cursor, or the first message) to the newest message (undefined
+  // while unknown). The progress display measures the share of it that is done (lib/run-estimates.ts).
+  get spanFromMs(): number {
+    return this.from;
+  }
+
+  get spanToMs(): number | undefined {
+    return this.top;
+  }
+
   // Snowflake time walked so far, and time left between the two walks (0 when unknown).
   get coveredMs(): number {
     const top = this.top ?? this.low;

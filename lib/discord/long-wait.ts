@@ -43,6 +43,7 @@ const MAX_WAIT_MS = 30 * 24 * 3600 * 1000;
 // The rate-limit waits of one client: each long wait announced once however many requests see it.
 export class LongWaits {
   private readonly announced = new Map<string, number>(); // what is waited for -> until when
+  private current: { scope: WaitScope; until: number } | undefined; // the wait that ends last, for the progress display
 
   constructor(
     private readonly policy: LongWaitPolicy,
@@ -54,6 +55,7 @@ export class LongWaits {
   check(scope: WaitScope, requestedMs: number, route?: string): void {
     const waitMs = Number.isNaN(requestedMs) ? 0 : Math.min(requestedMs, MAX_WAIT_MS); // Infinity, 1e300: a month
     const decision = decideWait(waitMs, this.policy);
+    if (decision !== 'stop') this.waitingFor(scope, waitMs);
     if (decision === 'wait') return;
     const now = this.now();
     const wait: RateLimitWait = { scope, route, waitMs: Math.ceil(waitMs), until: now + Math.ceil(waitMs) };
@@ -64,6 +66,18 @@ export class LongWaits {
     for (const [other, until] of this.announced) if (until < now) this.announced.delete(other);
     this.announced.set(key, wait.until);
     this.onLongWait?.(wait);
+  }
+
+  // The rate-limit wait requests are in now (the one that ends last), or undefined when none is.
+  waiting(): { scope: WaitScope; until: number } | undefined {
+    const current = this.current;
+    return current !== undefined && current.until > this.now() ? current : undefined;
+  }
+
+  private waitingFor(scope: WaitScope, waitMs: number): void {
+    if (waitMs <= 0) return;
+    const until = this.now() + waitMs;
+    if (this.current === undefined || this.current.until < until) this.current = { scope, until };
   }
 }
 

@@ -11,6 +11,28 @@ export interface RunEstimate {
   channels_running: number; // channels being archived now
   downloads: number; // the current download concurrency (the adaptive pool's limit)
   downloads_waiting?: number; // files waiting for a download slot
+  // For the live display (lib/output/human-progress.ts); progress.json does not carry them.
+  channels?: ChannelProgress[]; // channels running, and those that ended lately
+  channels_done?: number; // channels ended
+  channels_total?: number; // channels known so far (more may still be listed)
+  percent?: number; // the share of the run's history walked, 0..100, never lower than shown before
+  wait?: CurrentWait | undefined; // the rate-limit wait requests are in now
+}
+
+// One channel's walk as the display shows it: the share of its snowflake span (cursor .. newest message) walked,
+// never lower than before and 100 only once its walk reached the end, and its ETA at the pace of its own walk.
+export interface ChannelProgress {
+  id: string;
+  percent: number; // 0..100
+  eta_ms?: number; // undefined while unknown
+  state: 'running' | 'done' | 'stopped'; // done: walked to the end; stopped: ended before (abort, error)
+  ended_ms_ago?: number; // for ended channels: how long ago
+}
+
+// The rate-limit wait requests are in right now: which limit, and until when (ms since the epoch).
+export interface CurrentWait {
+  scope: 'global' | 'route';
+  until: number;
 }
 
 // The `estimate` object of progress.json and of `dps status`: the run's estimate when it was written, with the

@@ -9,6 +9,13 @@ import type { Writable } from 'node:stream';
 const FLUSH_MS = 25;
 const FLUSH_LINES = 256;
 
+// How a writer shows its values: `format` turns one into its text ('' for nothing; default: one JSON line),
+// `around` wraps each write (the human output goes above the progress block: Progress.above).
+export interface LineFormat {
+  format?: ((value: unknown) => string) | undefined;
+  around?: ((write: () => void) => void) | undefined;
+}
+
 export class NdjsonWriter {
   private closed = false;
   private waiting: Promise<void> | undefined;
@@ -18,6 +25,7 @@ export class NdjsonWriter {
   constructor(
     private readonly stream: Writable,
     private readonly onClosed?: () => void,
+    private readonly shape: LineFormat = {},
   ) {
     stream.on('error', (error: NodeJS.ErrnoException) => {
       if (error.code === 'EPIPE' || error.code === 'ERR_STREAM_DESTROYED') this.close();
@@ -30,7 +38,11 @@ export class NdjsonWriter {
   // Otherwise returns undefined, so the common case costs no promise.
   write(value: unknown): Promise<void> | undefined {
     if (this.closed) return undefined;
-    this.pending.push(`${JSON.stringify(value)}\n`);
+    if (this.shape.format !== undefined) {
+      const text = this.shape.format(value);
+      if (text === '') return this.waiting;
+      this.pending.push(text);
+    } else this.pending.push(`${JSON.stringify(value)}\n`);
     if (this.pending.length >= FLUSH_LINES) this.flush();
     else this.timer ??= setTimeout(() => this.flush(), FLUSH_MS);
     return this.waiting;
@@ -43,7 +55,7 @@ export class NdjsonWriter {
     const lines = this.pending;
     this.pending = [];
     if (this.closed || lines.length === 0) return;
-    if (this.stream.write(lines.length === 1 ? lines[0]! : lines.join(''))) return;
+    if (this.send(lines.length === 1 ? lines[0]! : lines.join(''))) return;
     this.waiting ??= new Promise<void>((resolve) => {
       const done = (): void => {
         this.stream.off('drain', done);
@@ -54,6 +66,13 @@ export class NdjsonWriter {
       this.stream.on('drain', done);
       this.stream.on('close', done);
     });
+  }
+
+  private send(text: string): boolean {
+    if (this.shape.around === undefined) return this.stream.write(text);
+    let written = true;
+    this.shape.around(() => (written = this.stream.write(text)));
+    return written;
   }
 
   get isClosed(): boolean {

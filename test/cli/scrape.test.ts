@@ -278,11 +278,11 @@ t.test('token sources, the default command and the stderr switches', { jobs: 4 }
     const { args } = paths(t);
     const run = await runDps(['--server-id', G, '--channel-id', C, '--api', fake.api, '--progress', ...args], { env: { DISCORD_TOKEN: fake.token } });
     complete(t, run, '--progress');
-    t.match(run.stderr, /\d[\d,]* messages \| \d[\d,]* saved/, 'a progress line on stderr');
+    t.match(run.stderr, /\d[\d,]* files? \| [\d.]+ [KMG]?B .*elapsed/, 'a progress display on stderr');
     const quiet = paths(t);
     const off = await runDps(['--server-id', G, '--channel-id', C, '--api', fake.api, '--no-progress', ...quiet.args], { env: { DISCORD_TOKEN: fake.token } });
     complete(t, off, '--no-progress');
-    t.notMatch(off.stderr, /messages \| .* saved/, 'no progress line');
+    t.notMatch(off.stderr, /files? \| .*elapsed/, 'no progress line');
   });
 });
 

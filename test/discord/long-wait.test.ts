@@ -140,3 +140,18 @@ t.test('against the fake: a 2-hour Retry-After stops before sleeping, on every p
   t.equal(seen.length, 2, 'each announced once');
   for (const wait of seen) t.ok(wait.waitMs > 300 && wait.until > Date.now() - 5_000, `${wait.scope}: ${wait.waitMs} ms`);
 });
+
+t.test('the wait requests are in now, for the progress display: the one that ends last, none once it is over', async (t) => {
+  let now = 1_000_000;
+  const waits = new LongWaits(POLICY, undefined, () => now);
+  t.equal(waits.waiting(), undefined, 'none before any');
+  waits.check('route', 2_000, 'GET /channels/1/messages'); // short and quiet, but a wait all the same
+  t.same(waits.waiting(), { scope: 'route', until: 1_002_000 });
+  waits.check('global', 30_000);
+  waits.check('route', 1_000, 'GET /channels/2/messages');
+  t.same(waits.waiting(), { scope: 'global', until: 1_030_000 }, 'the one that ends last');
+  now += 30_000;
+  t.equal(waits.waiting(), undefined, 'over');
+  t.throws(() => waits.check('global', 7_200_000));
+  t.equal(waits.waiting(), undefined, 'a wait refused (over --max-wait) is not waited');
+});

@@ -119,5 +119,50 @@ t.test('files that need attention get a warning line', async (t) => {
     { event: 'failed', reason: 'http_404', ...context, message_id: 'm4', filename: 'gone.png' },
   ];
   await emitEvents(from(events), { log: (line) => lines.push(line) });
-  t.same(lines, ['warning: skipped big.mov: 30 MB > --max-size 10 MB', 'warning: failed gone.png (message m4): http_404']);
+  t.same(lines, [
+    'warning: failed gone.png (message m4): http_404',
+    `warning: channel ${context.channel_id}: skipped 1 file larger than --max-size: big.mov (0 B)`,
+  ]);
+});
+
+t.test('--max-size skips are rolled up: one line per channel with the count, when its channel_done passes', async (t) => {
+  const lines: string[] = [];
+  const big = (n: number, size: number): DpsEvent => ({
+    event: 'skipped',
+    reason: 'too_large',
+    ...context,
+    message_id: `m${n}`,
+    filename: `big${n}.mov`,
+    size,
+  });
+  const emitted: DpsEvent[] = [];
+  const done: DpsEvent = {
+    event: 'channel_done',
+    ...context,
+    channel_name: 'art',
+    cursor: null,
+    complete: true,
+    messages: 3,
+    saved: 0,
+    duplicates: 0,
+    skipped: 3,
+    failed: 0,
+    bytes: 0,
+  };
+  await emitEvents(from([big(1, 30_000_000), big(2, 80_100_000), big(3, 1_000_000), done]), {
+    emit: (event) => void emitted.push(event),
+    log: (line) => lines.push(line),
+  });
+  t.same(lines, ['warning: #art: skipped 3 files larger than --max-size (111.1 MB in all; the largest: big2.mov, 80.1 MB)'], 'one line, not one per file');
+  t.equal(emitted.filter((e) => e.event === 'skipped').length, 3, 'every skipped event still emitted');
+});
+
+t.test('the rollup is printed when the pass ends without a channel_done (a retry pass, a stopped run)', async (t) => {
+  const lines: string[] = [];
+  async function* failing(): AsyncGenerator<DpsEvent> {
+    yield { event: 'skipped', reason: 'too_large', ...context, message_id: 'm1', filename: 'a.mov', size: 2_000_000 };
+    throw new Error('stopped');
+  }
+  await t.rejects(emitEvents(failing(), { log: (line) => lines.push(line) }));
+  t.same(lines, [`warning: channel ${context.channel_id}: skipped 1 file larger than --max-size: a.mov (2.0 MB)`]);
 });
