@@ -66,7 +66,12 @@ function buildParser(argv: string[], controller: AbortController): Argv {
   return yargs(argv)
     .scriptName('dps')
     .usage('$0 [command] [options]\n\nArchive every photo (or every file) posted in Discord channels.')
-    .command(['scrape', '$0'], 'archive channels of a server (the default command)', scrapeFlags, (args) => scrape(args, controller))
+    .command(
+      ['scrape', '$0'],
+      'archive channels of a server (the default command)',
+      (y) => dryRunFlags(scrapeFlags(y)),
+      (args) => scrape(args, controller),
+    )
     .command('guilds', 'list the servers the token can see, as NDJSON', connectionFlags, (args) => printGuilds(args, controller))
     .command(
       'channels',
@@ -209,6 +214,18 @@ function scrapeFlags(y: Argv): Argv {
     .option('progress', { type: 'boolean', describe: 'progress line on stderr (default: when stderr is a terminal)', group: 'Output:' });
 }
 
+// scrape's --dry-run (lib/stages/simulate.ts): the walk of a real run, without downloading or writing anything.
+function dryRunFlags(y: Argv): Argv {
+  return y.option('dry-run', {
+    type: 'boolean',
+    alias: 'simulate',
+    describe:
+      'walk as a real run would (same channels, filters and resume point) but download nothing and write nothing to --out ' +
+      "or the state; print would_save events and the summary's would_save_bytes (sizes an archive)",
+    group: 'State:',
+  });
+}
+
 // `dps retry-failed` runs scrape() too, so it takes scrape's flags from the same builder (a flag scrape reads can
 // never be missing here and turn into NaN); it differs only in retrying every file type by default.
 function retryFailedFlags(y: Argv): Argv {
@@ -321,6 +338,7 @@ async function scrape(args: Record<string, unknown>, controller: AbortController
   if (args['stall-grace'] !== undefined) options.stallGrace = String(args['stall-grace']);
   if (args.after !== undefined) options.after = String(args.after);
   if (args.before !== undefined) options.before = String(args.before);
+  if (args['dry-run'] === true) options.dryRun = true; // scrape --dry-run / --simulate
   let stopTuning: (() => void) | undefined;
   const result = await archive(options, {
     stdout: process.stdout,

@@ -79,6 +79,8 @@ export interface ArchiveOptions {
   timeout?: number | string; // ms or "60s": a download with no headers or no data for this long is retried [60 s]
   stallGrace?: number | string; // ms or "2s": once the run is stopping, transfers idle this long are cancelled [2 s]
   allowInsecureApi?: boolean; // allow a plain-http API that is not loopback (the token travels in clear)
+  // Dry run (--dry-run, --simulate): walk as a real run would, download and write nothing, print would_save.
+  dryRun?: boolean;
 }
 
 // Where events and human logs go, and how to stop.
@@ -170,6 +172,8 @@ export function normalizeOptions(options: ArchiveOptions) {
     retryOnly: options.retryOnly ?? false,
     timeoutMs: parseDuration(options.timeout ?? DEFAULTS.timeout, '--timeout'),
     stallGraceMs: parseDuration(options.stallGrace ?? DEFAULTS.stallGrace, '--stall-grace'),
+    // Dry run: nothing downloaded, nothing written to --out or the state (lib/stages/simulate.ts).
+    dryRun: options.dryRun ?? false,
   };
 }
 
