@@ -14,6 +14,7 @@ import { join } from 'node:path';
 import { Level } from 'level';
 import type { FakeDiscord } from '../../fixtures/fake-discord.js';
 import { buildScenario, singleChannel } from '../../fixtures/scenarios.js';
+import { P } from '../../fixtures/model.js';
 import type { AttachmentSpec } from '../../fixtures/model.js';
 import { listFiles } from '../helpers/harness.js';
 import { fakeFor, firstTarget, ofEvent, rawLines, runDps, schemaProblems, startCli } from './helpers.js';
@@ -81,7 +82,10 @@ const key = (l: Line): string => `${String(l.message_id)}/${String(l.attachment_
 async function tree(dir: string): Promise<Record<string, string>> {
   const out: Record<string, string> = {};
   if (!existsSync(dir)) return out;
-  for (const file of (await listFiles(dir)).sort()) out[file] = createHash('sha256').update(await readFile(join(dir, file))).digest('hex');
+  for (const file of (await listFiles(dir)).sort())
+    out[file] = createHash('sha256')
+      .update(await readFile(join(dir, file)))
+      .digest('hex');
   return out;
 }
 
@@ -168,7 +172,6 @@ t.test('a whole server: no CDN request, nothing created, and the byte total a re
   const real = await runDps(args, { env });
   t.equal(real.code, dry.code, `the real run exits as the dry run did (stderr: ${real.stderr})`);
   const downloaded = (fake.stats.cdnBytes ?? 0) - bytesBefore;
-  const requested = cdnAttachmentIds(fake);
   t.same(resumePoints(fake), dryHistory, 'the same resume points: the same walk');
   // The CDN's own count of bytes sent: the dry run's sized files plus the files without a declared size.
   const saved = real.lines.filter(ofEvent('saved'));
@@ -250,7 +253,9 @@ t.test('after a killed run: the same resume point as the real run, and the state
 });
 
 t.test('filters select the same files; a wider filter walks again from the start without recording it', async (t) => {
-  const fake = await fakeFor(t, { scenario: singleChannel({ seed: 25, messages: 150, imageRatio: 0.5, otherRatio: 0.2, sizes: [1_000, 60_000], special: ['mixed'] }) });
+  const fake = await fakeFor(t, {
+    scenario: singleChannel({ seed: 25, messages: 150, imageRatio: 0.5, otherRatio: 0.2, sizes: [1_000, 60_000], special: ['mixed'] }),
+  });
   const { G, C } = firstTarget(fake);
   const dir = t.testdir();
   const out = join(dir, 'out');
@@ -279,7 +284,10 @@ t.test('filters select the same files; a wider filter walks again from the start
   fake.resetLog();
   const wider = await runDps([...base, '--types', 'all', '--dry-run'], { env });
   t.equal(wider.code, 0, `exit 0 (stderr: ${wider.stderr})`);
-  t.ok(wider.lines.some((l) => l.event === 'warning' && l.code === 'filter_widened'), 'filter_widened, as a real run says');
+  t.ok(
+    wider.lines.some((l) => l.event === 'warning' && l.code === 'filter_widened'),
+    'filter_widened, as a real run says',
+  );
   t.ok(
     fake.requests.some((r) => r.route === 'GET /channels/:id/messages' && (r.query.after === '0' || r.query.after === undefined)),
     'the walk starts from the beginning',
@@ -322,4 +330,53 @@ t.test('a state held by a running dps refuses a dry run as it refuses a run (exi
   } finally {
     await held.close();
   }
+});
+
+t.test('exit codes as a real run: a channel it cannot read (4), a bad flag (2)', async (t) => {
+  const fake = await fakeFor(t, {
+    scenario: buildScenario({
+      seed: 27,
+      guilds: [
+        {
+          name: 'Mixed',
+          channels: [
+            { name: 'general', messages: 20, imageRatio: 0.5, sizes: [1_000, 2_000] },
+            { name: 'hidden', messages: 5, imageRatio: 0.5, overwrites: [{ target: 'everyone', deny: P.VIEW_CHANNEL }] },
+          ],
+        },
+      ],
+    }),
+  });
+  const guild = fake.scenario.guilds[0]!;
+  const hidden = guild.channels.find((c) => c.name === 'hidden')!.id;
+  const general = guild.channels.find((c) => c.name === 'general')!.id;
+  const dir = t.testdir();
+  const args = [
+    '--server-id',
+    guild.id,
+    '--channel-id',
+    general,
+    '--channel-id',
+    hidden,
+    '--api',
+    fake.api,
+    '--out',
+    join(dir, 'out'),
+    '--state',
+    join(dir, 'state'),
+  ];
+  const env = { DISCORD_TOKEN: fake.token };
+  const dry = await runDps([...args, '--dry-run'], { env });
+  t.equal(dry.code, 4, `a requested channel it cannot read: exit 4 (stderr: ${dry.stderr})`);
+  t.ok(
+    dry.lines.some((l) => l.event === 'skipped' && l.channel_id === hidden),
+    'the channel is skipped, as in a real run',
+  );
+  t.ok(Number(summaryOf(dry).would_save) > 0, 'the readable channel is sized');
+  t.notOk(existsSync(join(dir, 'out')) || existsSync(join(dir, 'state')), 'nothing created');
+  const real = await runDps(args, { env });
+  t.equal(real.code, dry.code, 'the real run exits the same');
+  const bad = await runDps([...args, '--dry-run', '--max-size', 'huge'], { env });
+  t.equal(bad.code, 2, 'a bad value: a usage error (exit 2)');
+  t.match(bad.stderr, /--max-size must be a size like 25MB or 800KiB, got "huge"/);
 });
