@@ -380,3 +380,52 @@ t.test('exit codes as a real run: a channel it cannot read (4), a bad flag (2)',
   t.equal(bad.code, 2, 'a bad value: a usage error (exit 2)');
   t.match(bad.stderr, /--max-size must be a size like 25MB or 800KiB, got "huge"/);
 });
+
+t.test('the failed-file queue counts, with its recorded sizes and no link refresh', async (t) => {
+  const fake = await fakeFor(t, {
+    scenario: singleChannel({ seed: 28, messages: 60, imageRatio: 0.5, sizes: [1_000, 8_000] }),
+    faults: { error5xxRate: 0.85, seed: 4, target: 'cdn', cdnRetryAfterSec: 0 }, // about a third of the files fail
+  });
+  const { G, C } = firstTarget(fake);
+  const dir = t.testdir();
+  const state = join(dir, 'state');
+  const args = ['--server-id', G, '--channel-id', C, '--api', fake.api, '--out', join(dir, 'out'), '--state', state, '--types', 'all'];
+  const env = { DISCORD_TOKEN: fake.token };
+  const first = await runDps(args, { env });
+  t.equal(first.code, 1, 'the first run has failures (exit 1)');
+  const failed = first.lines
+    .filter(ofEvent('failed'))
+    .map((l) => String(l.attachment_id))
+    .sort();
+  t.ok(failed.length > 0, `${failed.length} files failed`);
+  fake.setOption({ faults: { error5xxRate: 0 } });
+  const stateBefore = await tree(state);
+  fake.resetLog();
+  const dry = await runDps([...args, '--dry-run'], { env });
+  t.equal(dry.code, 0, `dry run exit 0 (stderr: ${dry.stderr})`);
+  documented(t, dry);
+  const retried = dry.lines.filter((l) => l.event === 'would_save' && l.retry === true);
+  t.same(retried.map((l) => String(l.attachment_id)).sort(), failed, 'every queued failure would be saved, marked retry');
+  t.ok(
+    retried.every((l) => typeof l.size === 'number' && l.size > 0),
+    'with its recorded size',
+  );
+  t.same(
+    fake.requests.filter((r) => r.kind === 'cdn' || r.method === 'POST').map((r) => r.route),
+    [],
+    'no CDN request, no refresh-urls',
+  );
+  t.same(await tree(state), stateBefore, 'the state is unchanged');
+  fake.resetLog();
+  const bytesBefore = fake.stats.cdnBytes ?? 0;
+  const real = await runDps(args, { env });
+  t.equal(real.code, 0, 'the real run saves them (exit 0)');
+  t.same(
+    cdnAttachmentIds(fake).sort(),
+    downloads(dry.lines)
+      .map((l) => String(l.attachment_id))
+      .sort(),
+    'it downloads the would-download files',
+  );
+  t.equal((fake.stats.cdnBytes ?? 0) - bytesBefore, summaryOf(dry).would_save_bytes, 'their bytes are would_save_bytes');
+});
