@@ -126,6 +126,7 @@ t.test('a whole server: no CDN request, nothing created, and the byte total a re
   );
   t.notOk(existsSync(out), '--out is not created');
   t.notOk(existsSync(state), 'the state is not created');
+  t.notOk(existsSync(join(dir, 'progress.json')), 'nor progress.json beside it');
   t.match(dry.stderr, /dry run: nothing is downloaded/);
   const wouldSave = dryLines.filter(ofEvent('would_save'));
   const summary = summaryOf(dry);
@@ -225,6 +226,7 @@ t.test('after a killed run: the same resume point as the real run, and the state
   const keysBefore = await keyDump(state);
   const stateBefore = await tree(state);
   const outBefore = await tree(out);
+  const progressBefore = await readFile(join(dir, 'progress.json'), 'utf8');
   t.ok(
     keysBefore.some(([k]) => k.startsWith('!channel!')),
     'the killed run left a cursor',
@@ -238,6 +240,7 @@ t.test('after a killed run: the same resume point as the real run, and the state
   t.same(await tree(state), stateBefore, 'every file of the state is unchanged, byte for byte');
   t.same(await keyDump(state), keysBefore, 'every key and value of the state is unchanged');
   t.same(await tree(out), outBefore, '--out is unchanged');
+  t.equal(await readFile(join(dir, 'progress.json'), 'utf8'), progressBefore, 'progress.json is unchanged');
   const manifestAfter = await runDps(['manifest', '--state', state], { env });
   t.equal(manifestAfter.stdout, manifestBefore.stdout, 'dps manifest prints the same');
   const dryHistory = resumePoints(fake);

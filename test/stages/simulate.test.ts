@@ -19,8 +19,12 @@ import { localItem } from '../helpers/stage-items.js';
 
 const context: ChannelContext = { guild_id: '1', guild_name: 'G', channel_id: '2', channel_name: 'c' };
 
-async function setup(t: Test, sub = ''): Promise<{ store: Store; out: string; options: SimulateOptions; counts: Counts & DryRunCounts; seen: DrySeen }> {
-  const dir = join(t.testdir(), sub);
+async function setup(
+  t: Test,
+  sub = '',
+  root = t.testdir(),
+): Promise<{ store: Store; out: string; options: SimulateOptions; counts: Counts & DryRunCounts; seen: DrySeen }> {
+  const dir = join(root, sub);
   const store = await openStore(join(dir, 'state'));
   t.teardown(() => store.close());
   const counts = { ...emptyCounts(), ...emptyDryRunCounts() };
@@ -148,7 +152,7 @@ t.test('skips, archived units, marks, invalid files and the retry queue', async 
     { skipped: 2, failed: 1, messages: 8, would_save: 0 },
   );
 
-  const retry = await setup(t, 'retry');
+  const retry = await setup(t, 'retry', dirname(options.out));
   const queued = await run([item('44', { invalid: 'no usable link' })], { ...retry.options, retry: true });
   t.match(queued[0], { event: 'would_save', retry: true, size: 1_000 }, 'a failed file without a link: a real run retries it (its message is fetched)');
   t.equal(retry.counts.would_save_bytes, 1_000);
@@ -176,6 +180,22 @@ t.test('a file an interrupted run left under its claim: adopted by a real run, n
   t.equal(events[1]?.adopted, undefined, 'a file of another size is not adopted');
   t.equal(counts.would_download, 1);
   t.equal(counts.would_save_bytes, 4, 'only the download is counted');
+});
+
+t.test('a state that lost records (recovering): a file at its own path is adopted without a claim, as a real run does', async (t) => {
+  const dir = t.testdir(); // once: a second call empties it
+  const first = await setup(t, '', dir);
+  const other = await setup(t, 'again', dir);
+  const unique = { ...first.options, namePattern: '{message_id}_{filename}' };
+  const a = item('55', { size: 3 });
+  const { path } = candidatePaths(a, unique);
+  await mkdir(dirname(path), { recursive: true });
+  await writeFile(path, 'abc');
+  const plain = await run([a], unique);
+  t.equal(plain[0]?.adopted, undefined, 'not recovering: no claim, no adoption (a user file may hold the name)');
+  const recovering = await run([a], { ...other.options, namePattern: unique.namePattern, out: unique.out, recovering: true });
+  t.match(recovering[0], { event: 'would_save', adopted: true, path });
+  t.equal(other.counts.would_save_bytes, 0, 'not downloaded');
 });
 
 t.test('aborted before start and mid-flight', async (t) => {
