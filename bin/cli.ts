@@ -66,12 +66,7 @@ function buildParser(argv: string[], controller: AbortController): Argv {
   return yargs(argv)
     .scriptName('dps')
     .usage('$0 [command] [options]\n\nArchive every photo (or every file) posted in Discord channels.')
-    .command(
-      ['scrape', '$0'],
-      'archive channels of a server (the default command)',
-      (y) => dryRunFlags(scrapeFlags(y)),
-      (args) => scrape(args, controller),
-    )
+    .command(['scrape', '$0'], 'archive channels of a server (the default command)', scrapeFlags, (args) => scrape(args, controller))
     .command('guilds', 'list the servers the token can see, as NDJSON', connectionFlags, (args) => printGuilds(args, controller))
     .command(
       'channels',
@@ -131,7 +126,7 @@ function connectionFlags(y: Argv): Argv {
 }
 
 function scrapeFlags(y: Argv): Argv {
-  return connectionFlags(y)
+  return dryRunFlags(connectionFlags(y))
     .option('server-id', { type: 'string', describe: 'the server (guild) id', group: 'Target:' })
     .option('channel-id', {
       type: 'string',
@@ -214,7 +209,8 @@ function scrapeFlags(y: Argv): Argv {
     .option('progress', { type: 'boolean', describe: 'progress line on stderr (default: when stderr is a terminal)', group: 'Output:' });
 }
 
-// scrape's --dry-run (lib/stages/simulate.ts): the walk of a real run, without downloading or writing anything.
+// --dry-run (lib/stages/simulate.ts): the walk of a real run (or retry-failed's retries), without downloading or
+// writing anything.
 function dryRunFlags(y: Argv): Argv {
   return y.option('dry-run', {
     type: 'boolean',

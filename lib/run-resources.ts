@@ -49,7 +49,7 @@ export async function withRunResources<T>(
 ): Promise<T> {
   // retry-failed only retries what a state recorded: a mistyped --state is refused, never created (nor --out).
   // A dry run reads a throwaway copy of the state (openStoreCopy): the state itself is never opened nor created.
-  const copy: StoreCopy | undefined = options.dryRun ? await openStoreCopy(options.state) : undefined;
+  const copy: StoreCopy | undefined = options.dryRun ? await openStoreCopy(options.state, { mustExist: options.retryOnly }) : undefined;
   const store = copy?.store ?? (await openStore(options.state, { mustExist: options.retryOnly }));
   // Every pending download, pool waiter and request listens to the run's signal at once, so it may hold many
   // (short-lived) listeners; the caller's signal gets exactly one, removed at the end.

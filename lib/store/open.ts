@@ -212,7 +212,8 @@ export interface StoreCopy {
 // folder under the system temp folder (copies where a link cannot cross file systems). LevelDB never writes into an
 // existing file (see checkUnmarked), so the state's files keep their bytes; what the dry run decides that a real run
 // would record (a walk restarted for a wider filter, the claims of the names it hands out) goes to the copy, which
-// is removed afterwards. A missing or empty state is an empty copy: nothing is created at --state. The same checks
+// is removed afterwards. A missing or empty state is an empty copy: nothing is created at --state (`mustExist`:
+// refused, DPS_NO_STATE). The same checks
 // as openStore refuse a file, a foreign folder or database, or another dps version. Linked, the copy shares the
 // state's LOCK file, and LevelDB's lock holds per file: a run holding the state refuses the dry run with
 // DPS_STORE_LOCKED, and a run started during it is refused. A copied (not linked) state is read as it was copied.
@@ -220,6 +221,7 @@ export async function openStoreCopy(dir: string, opts: OpenStoreOptions = {}): P
   opts.signal?.throwIfAborted();
   const location = path.resolve(dir);
   const entries = await stateEntries(location);
+  if (opts.mustExist === true && entries.length === 0) throw noState(`no dps state at ${location} (check --state)`); // retry-failed's
   const key = entries.length > 0 ? await fs.realpath(location) : undefined;
   if (key !== undefined && openHere.has(key)) throw lockedError(location);
   const copy = await fs.mkdtemp(path.join(os.tmpdir(), 'dps-dry-run-'));

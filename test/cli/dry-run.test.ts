@@ -420,6 +420,28 @@ t.test('the failed-file queue counts, with its recorded sizes and no link refres
     'no CDN request, no refresh-urls',
   );
   t.same(await tree(state), stateBefore, 'the state is unchanged');
+  // retry-failed --dry-run: the same retries, and nothing else.
+  const retryArgs = ['retry-failed', '--server-id', G, '--api', fake.api, '--out', join(dir, 'out'), '--state', state];
+  const retryDry = await runDps([...retryArgs, '--dry-run'], { env });
+  t.equal(retryDry.code, 0, `retry-failed --dry-run exit 0 (stderr: ${retryDry.stderr})`);
+  documented(t, retryDry);
+  t.same(
+    retryDry.lines
+      .filter((l) => l.event === 'would_save' && l.retry === true)
+      .map((l) => String(l.attachment_id))
+      .sort(),
+    failed,
+    'retry-failed --dry-run lists the same retries',
+  );
+  t.same(
+    fake.requests.filter((r) => r.kind === 'cdn' || r.method === 'POST').map((r) => r.route),
+    [],
+    'still no CDN request, no refresh-urls',
+  );
+  t.same(await tree(state), stateBefore, 'the state is still unchanged');
+  const missing = await runDps(['retry-failed', '--server-id', G, '--api', fake.api, '--state', join(dir, 'typo'), '--dry-run'], { env });
+  t.equal(missing.code, 5, 'retry-failed --dry-run on a missing state: exit 5, as retry-failed');
+  t.notOk(existsSync(join(dir, 'typo')), 'and nothing is created');
   fake.resetLog();
   const bytesBefore = fake.stats.cdnBytes ?? 0;
   const real = await runDps(args, { env });

@@ -29,6 +29,7 @@ t.test('a missing state is an empty copy, and nothing is created', async (t) => 
   await copy.remove();
   t.notOk(existsSync(join(state, '..')), 'neither the state nor its parent folder is created');
   t.notOk(existsSync(copy.location), 'the copy is removed');
+  await t.rejects(openStoreCopy(state, { mustExist: true }), { code: 'DPS_NO_STATE' }, 'unless it must exist (retry-failed)');
 });
 
 t.test('an existing state: read through the copy, written only in the copy, left byte for byte', async (t) => {
