@@ -129,7 +129,7 @@ function connectionFlags(y: Argv): Argv {
 }
 
 function scrapeFlags(y: Argv): Argv {
-  return connectionFlags(y)
+  return dryRunFlags(connectionFlags(y))
     .option('server-id', { type: 'string', describe: 'the server (guild) id', group: 'Target:' })
     .option('channel-id', {
       type: 'string',
@@ -245,6 +245,19 @@ function scrapeFlags(y: Argv): Argv {
       describe: 'when stderr is not a terminal (cron, systemd): print a progress line every SECONDS (0: never)',
       group: 'Output:',
     });
+}
+
+// --dry-run (lib/stages/simulate.ts): the walk of a real run (or retry-failed's retries), without downloading or
+// writing anything.
+function dryRunFlags(y: Argv): Argv {
+  return y.option('dry-run', {
+    type: 'boolean',
+    alias: 'simulate',
+    describe:
+      'walk as a real run would (same channels, filters and resume point) but download nothing and write nothing to --out ' +
+      "or the state; print would_save events and the summary's would_save_bytes (sizes an archive)",
+    group: 'State:',
+  });
 }
 
 // `dps retry-failed` runs scrape() too, so it takes scrape's flags from the same builder (a flag scrape reads can
@@ -372,6 +385,7 @@ async function scrape(args: Record<string, unknown>, controller: AbortController
   if (args['write-metadata'] !== undefined && args['write-metadata'] !== false)
     options.writeMetadata = args['write-metadata'] === '' ? true : (String(args['write-metadata']) as 'file' | 'channel');
   const output = outputFlags(args); // --format, --progress-interval (issue 23)
+  if (args['dry-run'] === true) options.dryRun = true; // scrape --dry-run / --simulate
   let stopTuning: (() => void) | undefined;
   const result = await archive(options, {
     ...output,

@@ -55,6 +55,12 @@ import { AutoSlots } from './run-slots.js';
 import type { ChannelRecord, ItemResult, SelectedUnit } from './types.js';
 import { maxSnowflake } from './util/snowflake.js';
 import { steps, through } from './util/steps.js';
+// Dry runs (--dry-run): simulate replaces fetch and checkpoint.
+import { simulate } from './stages/simulate.js';
+import type { DrySeen, SimulateOptions } from './stages/simulate.js';
+import { emptyDryRunCounts, sumDryRunCounts } from './output/events.js';
+import type { DryRunCounts } from './output/events.js';
+import type { Renewal } from './discord/refresh.js';
 
 export interface ArchiveResult {
   exitCode: number;
@@ -74,6 +80,7 @@ interface RunContext extends RunResources {
   botId?: string | undefined;
   checkIntent: (context: ChannelTarget['context']) => void; // once per run (run-notices.ts)
   estimator: RunEstimator; // pages left, rates, ETA and the floor (run-estimates.ts)
+  dry?: DrySeen | undefined; // a dry run: the attachments it would save so far (lib/stages/simulate.ts)
 }
 
 type Guild = { id: string; name: string };
@@ -94,6 +101,7 @@ interface Tally {
   live: Counts[];
   estimator?: RunEstimator | undefined; // what is left and the floor (run-estimates.ts), once the run has started
   estimate?: (() => RunEstimate | undefined) | undefined; // what the progress display and progress.json show of it
+  dryRun?: boolean; // the channels' counts carry the dry-run counts (DryRunCounts)
 }
 
 // Archives the requested channels; resolves with the exit code the CLI should use.
@@ -101,6 +109,7 @@ export async function runArchive(input: ArchiveOptions, hooks: ArchiveHooks = {}
   const options = normalizeOptions(input);
   const started = Date.now();
   const tally: Tally = { perChannel: [], live: [] };
+  if (options.dryRun) tally.dryRun = true;
   const totals = (): Counts => {
     const sum = emptyCounts();
     for (const counts of tally.live) addCounts(sum, counts);
@@ -123,7 +132,9 @@ export async function runArchive(input: ArchiveOptions, hooks: ArchiveHooks = {}
   const result: ArchiveResult = { totals: totals(), perChannel: tally.perChannel, exitCode: 0 };
   result.exitCode = exitCodeOf({ fatal, accessDenied, failed: result.totals.failed, stopReason: hooks.signal?.reason });
   // The summary is the last event: nothing is written after it to wait for.
-  void hooks.emit?.(summaryEvent(result.totals, result.perChannel, Date.now() - started, result.exitCode, fatal, tally.estimator?.floor()?.floor_ms));
+  const summary = summaryEvent(result.totals, result.perChannel, Date.now() - started, result.exitCode, fatal, tally.estimator?.floor()?.floor_ms);
+  if (options.dryRun) Object.assign(summary, { dry_run: true }, sumDryRunCounts(tally.live as Array<Counts & Partial<DryRunCounts>>)); // a dry run's totals
+  void hooks.emit?.(summary);
   if (fatal && fatal.code !== 'DPS_ABORTED') hooks.log?.(`stopped: ${fatal.message}`);
   return result;
 }
@@ -132,9 +143,11 @@ export async function runArchive(input: ArchiveOptions, hooks: ArchiveHooks = {}
 // failed files of channels it did not archive.
 async function archiveAll(resources: RunResources, options: NormalizedOptions, hooks: ArchiveHooks, tally: Tally, outcome: Outcome): Promise<void> {
   const { signal } = resources;
-  const removed = await removeStaleTemps(options.out, signal).catch(() => 0);
+  // A dry run leaves --out as it is: no sweep, no probe (nothing is written there).
+  if (options.dryRun) hooks.log?.('dry run: nothing is downloaded, nothing is written to --out or the state');
+  const removed = options.dryRun ? 0 : await removeStaleTemps(options.out, signal).catch(() => 0);
   if (removed > 0) hooks.log?.(`removed ${removed} unfinished temporary file(s) from an interrupted run`);
-  await checkOutputWritable(options.out); // an unusable --out stops the run here, before any download
+  if (!options.dryRun) await checkOutputWritable(options.out); // an unusable --out stops the run here, before any download
   const run: RunContext = {
     ...resources,
     options,
@@ -151,6 +164,7 @@ async function archiveAll(resources: RunResources, options: NormalizedOptions, h
       wait: () => resources.client.rateLimitWait, // the progress display's current wait
     }),
   };
+  if (options.dryRun) run.dry = new Map();
   // The message history of the largest channels goes first through the global limit; every other request
   // (thread listings, link refreshes: few, and others wait on them) before any history.
   resources.client.prioritize((path) => {
@@ -255,7 +269,7 @@ function stopOn(error: unknown, resources: RunResources, outcome: Outcome): void
 
 // Runs `work` for one channel with its counts, which the progress display reads live and the summary lists.
 async function counted(tally: Tally, target: ChannelTarget, work: (counts: Counts) => Promise<void>): Promise<void> {
-  const counts = emptyCounts();
+  const counts: Counts & Partial<DryRunCounts> = tally.dryRun ? { ...emptyCounts(), ...emptyDryRunCounts() } : emptyCounts();
   tally.live.push(counts);
   const entry = { channel_id: target.context.channel_id, channel_name: target.context.channel_name, ...counts };
   tally.perChannel.push(entry);
@@ -281,8 +295,12 @@ async function archiveChannel(run: RunContext, target: ChannelTarget, counts: Co
 async function retryFailed(run: RunContext, target: ChannelTarget, counts: Counts): Promise<void> {
   const { options, store, signal } = run;
   const { context } = target;
-  const source = failedItems(context, { store, refresher: run.refresher, signal });
+  const source = failedItems(context, { store, refresher: run.dry ? recordedLinks : run.refresher, signal });
   const units = through(source, steps([filter(options), findArchived({ store }), queued(run)]));
+  if (run.dry) {
+    const simulated = simulate(units, { ...simulateOptions(run, target, counts), retry: true, channelDone: options.retryOnly });
+    return emitEvents(simulated, { emit: run.hooks.emit, log: run.hooks.log, signal });
+  }
   const results = withMetadata(run, context, true, settled(run, fetchFiles(units, fetchOptions(run))));
   const events = checkpoint(results, { store, context, counts, saveCursor: false, channelDone: options.retryOnly });
   await emitEvents(events, { emit: run.hooks.emit, log: run.hooks.log, signal });
@@ -308,6 +326,7 @@ async function archiveHistory(run: RunContext, target: ChannelTarget, counts: Co
     spoilers: options.spoilers,
   });
   let record = await store.getChannel(context.channel_id);
+  const stored = record?.last_message_id; // a dry run's channel_done reports it: it moves no cursor
   // A windowed run neither moves the cursor nor records its filter; any other compares it with the record's.
   if (!windowed) record = await reconcileFilter(store, context, record, walkedWith, run.hooks);
   const cursor = options.fromStart ? undefined : record?.last_message_id;
@@ -336,6 +355,8 @@ async function archiveHistory(run: RunContext, target: ChannelTarget, counts: Co
     doneAbove: windowed || options.fromStart ? undefined : record?.done_above,
   });
   const units = through(pages, steps([flatten(options.media), filter(options), findArchived(archived), queued(run)]));
+  if (run.dry)
+    return emitEvents(simulate(units, { ...simulateOptions(run, target, counts), cursor: stored }), { emit: run.hooks.emit, log: run.hooks.log, signal });
   const results = withMetadata(run, context, false, settled(run, fetchFiles(units, fetchOptions(run))));
   const events = checkpoint(results, { store, context, counts, saveCursor: !windowed, beforePersist: run.hooks.flushEvents, walkedWith });
   await emitEvents(events, { emit: run.hooks.emit, log: run.hooks.log, signal });
@@ -345,7 +366,7 @@ async function archiveHistory(run: RunContext, target: ChannelTarget, counts: Co
 // A step that tells the estimates of each file handed to the downloads (for the ETA).
 function queued(run: RunContext): (unit: SelectedUnit) => SelectedUnit {
   return (unit) => {
-    if (unit.kind === 'item') run.estimator.queued(unit);
+    if (unit.kind === 'item' && !run.dry) run.estimator.queued(unit); // a dry run downloads nothing
     return unit;
   };
 }
@@ -365,6 +386,24 @@ function withMetadata(run: RunContext, context: ChannelTarget['context'], retry:
   if (mode === undefined) return results;
   return writeMetadata(results, { mode, store: run.store, out: run.options.out, folders: run.folders, context, retry, log: run.hooks.log, signal: run.signal });
 }
+
+// A dry run's simulate stage for one channel (its counts carry the dry-run counts: see counted).
+function simulateOptions(run: RunContext, target: ChannelTarget, counts: Counts): SimulateOptions {
+  const { options } = run;
+  return {
+    store: run.store, // the dry run's copy of the state (run-resources.ts)
+    out: options.out,
+    namePattern: options.namePattern,
+    context: target.context,
+    counts: counts as Counts & DryRunCounts,
+    seen: run.dry ?? new Map(),
+    recovering: run.damaged,
+    signal: run.signal,
+  };
+}
+
+// A dry run's retry pass asks for no fresh link: the failed file's recorded link and size are all it needs.
+const recordedLinks = { renew: async (item: { url: string }): Promise<Renewal> => ({ url: item.url || undefined }) };
 
 // How the run's downloads are made (shared by every pass of every channel).
 function fetchOptions(run: RunContext): FetchOptions {

@@ -30,6 +30,7 @@ export type { StatusReport } from './output/status-report.js';
 export type { EstimateReport, RunEstimate } from './output/estimate.js';
 export type { ArchiveResult } from './archive.js';
 export type { DpsEvent, Counts } from './output/events.js';
+export type { WouldSaveEvent, DryRunCounts } from './output/events.js'; // dry runs (ArchiveOptions.dryRun)
 export type { AttachmentRecord, ChannelRecord, MediaItem, MediaSource } from './types.js';
 export type { ChannelEntry, GuildEntry } from './discord/enumerate.js';
 export * from './errors.js';

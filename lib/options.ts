@@ -92,6 +92,8 @@ export interface ArchiveOptions {
   minWidth?: number | string; // --min-width: pixels (files without dimensions pass)
   minHeight?: number | string; // --min-height: pixels
   spoilers?: string; // --spoilers include|exclude|only [include]
+  // Dry run (--dry-run, --simulate): walk as a real run would, download and write nothing, print would_save.
+  dryRun?: boolean;
 }
 
 // Where events and human logs go, and how to stop.
@@ -190,6 +192,8 @@ export function normalizeOptions(options: ArchiveOptions) {
     writeMetadata: metadataMode(options.writeMetadata), // issue 23: undefined when off
     // Selecting (issue 23)
     ...normalizeSelection(options),
+    // Dry run: nothing downloaded, nothing written to --out or the state (lib/stages/simulate.ts).
+    dryRun: options.dryRun ?? false,
   };
 }
 

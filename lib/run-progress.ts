@@ -17,6 +17,7 @@ export async function startProgressFile(
   options: NormalizedOptions,
   hooks: Pick<ArchiveHooks, 'log' | 'emit' | 'progressFile'>,
   signal: AbortSignal,
+  dryRunCopy?: string | undefined, // a dry run's copy of the state (store/open.ts openStoreCopy): see below
 ): Promise<{ file?: ProgressFile; damaged: boolean }> {
   if (hooks.progressFile === false) return { damaged: false };
   const warnings: { detail: string; guild_id?: string; channel_id?: string }[] = [];
@@ -36,8 +37,10 @@ export async function startProgressFile(
       warnings.push({ detail, guild_id: lost.guild_id, channel_id: lost.channel_id });
     }
   }
-  const dropped = await droppedByOpen(options.state);
-  if (warnings.length > 0 || dropped !== undefined) await markRecovering(options.state, previous).catch(() => undefined);
+  // A dry run opened a copy of the state: that open's LevelDB LOG tells what a real run's open would drop. It
+  // marks nothing and keeps no progress.json; the re-walk of a damaged state is made in the copy.
+  const dropped = await droppedByOpen(dryRunCopy ?? options.state);
+  if (dryRunCopy === undefined && (warnings.length > 0 || dropped !== undefined)) await markRecovering(options.state, previous).catch(() => undefined);
   if (dropped !== undefined) {
     const channels = await rewalkAll(store, signal);
     const detail =
@@ -50,6 +53,7 @@ export async function startProgressFile(
     hooks.log?.(`warning: ${detail}`);
     void hooks.emit?.({ event: 'warning', code: 'state_damaged', ...where, detail });
   }
+  if (dryRunCopy !== undefined) return { damaged };
   let warned = false;
   const onError = (error: unknown): void => {
     if (warned) return;

@@ -1,6 +1,8 @@
 // What a run holds open, opened in one place and closed in one place: the state, the run's stop signal (linked
 // to the caller's), the REST client, the download agent, the disk thread, the stall watch and progress.json.
 // They are closed once the run's work has settled, whatever happened, in the reverse order of their use.
+// A dry run holds the same, read-only: a copy of the state (removed at the end), no progress.json; the agent
+// and the disk thread are never used (nothing is downloaded or written).
 
 import type { Agent } from 'undici';
 import { DiscordClient } from './discord/client.js';
@@ -11,7 +13,8 @@ import { downloadCap } from './options.js';
 import type { ArchiveHooks, NormalizedOptions } from './options.js';
 import type { ProgressFile } from './output/progress-file.js';
 import { startProgressFile } from './run-progress.js';
-import { openStore } from './store/open.js';
+import { openStore, openStoreCopy } from './store/open.js';
+import type { StoreCopy } from './store/open.js';
 import type { Store } from './store/store.js';
 import { linkController } from './util/link-signals.js';
 import { StallWatch } from './util/stall-watch.js';
@@ -45,7 +48,9 @@ export async function withRunResources<T>(
   onError: (error: unknown, resources: RunResources) => T,
 ): Promise<T> {
   // retry-failed only retries what a state recorded: a mistyped --state is refused, never created (nor --out).
-  const store = await openStore(options.state, { mustExist: options.retryOnly });
+  // A dry run reads a throwaway copy of the state (openStoreCopy): the state itself is never opened nor created.
+  const copy: StoreCopy | undefined = options.dryRun ? await openStoreCopy(options.state, { mustExist: options.retryOnly }) : undefined;
+  const store = copy?.store ?? (await openStore(options.state, { mustExist: options.retryOnly }));
   // Every pending download, pool waiter and request listens to the run's signal at once, so it may hold many
   // (short-lived) listeners; the caller's signal gets exactly one, removed at the end.
   const { controller: stop, signal, unlink } = linkController(hooks.signal, 10_000);
@@ -62,7 +67,7 @@ export async function withRunResources<T>(
   };
   try {
     hooks.onOpen?.();
-    const progress = await startProgressFile(store, options, hooks, signal);
+    const progress = await startProgressFile(store, options, hooks, signal, copy?.location);
     resources.progressFile = progress.file;
     resources.damaged = progress.damaged;
     return await use(resources);
@@ -76,5 +81,6 @@ export async function withRunResources<T>(
     await resources.disk.close().catch(() => undefined);
     await resources.progressFile?.close();
     await resources.store.close().catch(() => undefined);
+    await copy?.remove().catch(() => undefined);
   }
 }

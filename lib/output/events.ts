@@ -106,7 +106,8 @@ export interface WarningEvent {
   until?: string;
 }
 
-export type DpsEvent = SavedEvent | SkippedEvent | FailedEvent | ChannelDoneEvent | SummaryEvent | WarningEvent;
+export type DpsEvent = SavedEvent | SkippedEvent | FailedEvent | ChannelDoneEvent | SummaryEvent | WarningEvent | DryRunEvent; // a dry run's file event (below)
+export type DryRunEvent = WouldSaveEvent;
 
 // The fields every file event starts with: where the file was posted, and which one it is.
 function fileFields(item: MediaItem): Pick<SavedEvent, 'guild_id' | 'channel_id' | 'message_id' | 'attachment_id' | 'filename'> {
@@ -206,5 +207,77 @@ export function summaryEvent(
     per_channel: perChannel,
   };
   if (error) event.error = error.message;
+  return event;
+}
+
+// ---- dry runs (--dry-run, lib/stages/simulate.ts) ----
+
+// A file a real run would save: the `saved` fields known without its bytes. `size` is Discord's declared size
+// (null when it declares none: embeds). `duplicate_of`: a reference to a file archived (or counted) before, a
+// hard link a real run makes without downloading; `adopted`: a file an interrupted run wrote, a real run hashes it
+// instead of downloading; `retry`: from the failed-file queue. Neither of the first two is in would_save_bytes.
+export interface WouldSaveEvent {
+  event: 'would_save';
+  guild_id: string;
+  channel_id: string;
+  message_id: string;
+  attachment_id: string;
+  filename: string;
+  path: string;
+  size: number | null;
+  content_type: string | null;
+  timestamp: string;
+  author_id: string | null;
+  author_name: string | null;
+  source: string;
+  duplicate_of?: string;
+  adopted?: true;
+  retry?: true;
+}
+
+// A dry run's counts, beside the usual ones (which stay 0 but for messages, skipped and failed) in its
+// channel_done events, the summary and each of its per_channel entries.
+export interface DryRunCounts {
+  would_save: number; // files a real run would save (every would_save event)
+  would_download: number; // of those, the files it would download (no duplicate_of, no adopted)
+  would_save_bytes: number; // their declared sizes: the bytes a real run downloads
+  would_save_unsized: number; // of would_download, files whose size Discord does not declare (embeds): not in the bytes
+}
+
+export function emptyDryRunCounts(): DryRunCounts {
+  return { would_save: 0, would_download: 0, would_save_bytes: 0, would_save_unsized: 0 };
+}
+
+// The dry-run counts of a run: the sum of its channels'.
+export function sumDryRunCounts(channels: Iterable<Partial<DryRunCounts>>): DryRunCounts {
+  const sum = emptyDryRunCounts();
+  for (const counts of channels) {
+    sum.would_save += counts.would_save ?? 0;
+    sum.would_download += counts.would_download ?? 0;
+    sum.would_save_bytes += counts.would_save_bytes ?? 0;
+    sum.would_save_unsized += counts.would_save_unsized ?? 0;
+  }
+  return sum;
+}
+
+export function wouldSaveEvent(
+  item: MediaItem,
+  path: string,
+  how: { duplicate_of?: string | undefined; adopted?: boolean | undefined; retry?: boolean | undefined } = {},
+): WouldSaveEvent {
+  const event: WouldSaveEvent = {
+    event: 'would_save',
+    ...fileFields(item),
+    path,
+    size: item.size ?? null,
+    content_type: item.content_type ?? null,
+    timestamp: item.timestamp,
+    author_id: item.author_id ?? null,
+    author_name: item.author_name ?? null,
+    source: item.source,
+  };
+  if (how.duplicate_of !== undefined) event.duplicate_of = how.duplicate_of;
+  if (how.adopted === true) event.adopted = true;
+  if (how.retry === true) event.retry = true;
   return event;
 }

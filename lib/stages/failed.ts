@@ -7,7 +7,7 @@ import type { AttachmentRecord, ChannelContext, MediaItem } from '../types.js';
 
 export interface FailedOptions {
   store: Store;
-  refresher: UrlRefresher;
+  refresher: Pick<UrlRefresher, 'renew'>; // a dry run's renews nothing (lib/archive.ts)
   signal?: AbortSignal | undefined;
   batch?: number;
 }

@@ -2,6 +2,7 @@
 // meta record, and never overwritten when it turns out to be something else. The Store API lives in store.ts.
 
 import fs from 'node:fs/promises';
+import os from 'node:os'; // dry runs: the state's copy goes to the system temp folder (openStoreCopy)
 import path from 'node:path';
 import { Level } from 'level';
 import { StoreError } from '../errors.js';
@@ -193,5 +194,90 @@ async function checkUnmarked(location: string): Promise<void> {
     }
   } finally {
     await fs.rm(snapshot, { recursive: true, force: true });
+  }
+}
+
+// ---- dry runs (lib/stages/simulate.ts): the state read through a throwaway copy ----
+
+// A state opened for a dry run, with the folder it was copied to (its LevelDB LOG tells what this open of
+// the state's files dropped, see run-damage-check.ts) and the removal of that folder, once the store is closed.
+export interface StoreCopy {
+  store: Store;
+  location: string;
+  remove: () => Promise<void>;
+}
+
+// Opening a LevelDB rewrites its files (the log is replayed into a new table, a new MANIFEST, LOG and CURRENT), so
+// a dry run, which must leave the state exactly as it was, opens a copy: hard links to the state's files in a new
+// folder under the system temp folder (copies where a link cannot cross file systems). LevelDB never writes into an
+// existing file (see checkUnmarked), so the state's files keep their bytes; what the dry run decides that a real run
+// would record (a walk restarted for a wider filter, the claims of the names it hands out) goes to the copy, which
+// is removed afterwards. A missing or empty state is an empty copy: nothing is created at --state (`mustExist`:
+// refused, DPS_NO_STATE). The same checks
+// as openStore refuse a file, a foreign folder or database, or another dps version. Linked, the copy shares the
+// state's LOCK file, and LevelDB's lock holds per file: a run holding the state refuses the dry run with
+// DPS_STORE_LOCKED, and a run started during it is refused. A copied (not linked) state is read as it was copied.
+export async function openStoreCopy(dir: string, opts: OpenStoreOptions = {}): Promise<StoreCopy> {
+  opts.signal?.throwIfAborted();
+  const location = path.resolve(dir);
+  const entries = await stateEntries(location);
+  if (opts.mustExist === true && entries.length === 0) throw noState(`no dps state at ${location} (check --state)`); // retry-failed's
+  const key = entries.length > 0 ? await fs.realpath(location) : undefined;
+  if (key !== undefined && openHere.has(key)) throw lockedError(location);
+  const copy = await fs.mkdtemp(path.join(os.tmpdir(), 'dps-dry-run-'));
+  const remove = (): Promise<void> => fs.rm(copy, { recursive: true, force: true });
+  try {
+    for (const name of entries) await linkOrCopy(path.join(location, name), path.join(copy, name));
+    const db = new Level<string, unknown>(copy, { valueEncoding: 'json' });
+    try {
+      await db.open();
+    } catch (error) {
+      throw translateOpenError(error, location);
+    }
+    try {
+      opts.signal?.throwIfAborted();
+      await ensureMeta(db, location, true); // a foreign database is refused; the meta record of a new state goes to the copy
+    } catch (error) {
+      await db.close().catch(() => undefined);
+      throw error;
+    }
+    return { store: new Store(db), location: copy, remove };
+  } catch (error) {
+    await remove();
+    throw error;
+  }
+}
+
+// The files of a state folder that a copy takes: none when it does not exist or is empty; refused like openStore
+// when it is a file or a non-empty folder without a LevelDB.
+async function stateEntries(location: string): Promise<string[]> {
+  let entries: string[];
+  try {
+    entries = await fs.readdir(location);
+  } catch (error) {
+    const code = (error as { code?: unknown }).code;
+    if (code === 'ENOENT') return [];
+    if (code === 'ENOTDIR') throw corrupt(`state path ${location} is a file, not a directory`, error);
+    throw corrupt(`cannot read state directory ${location}: ${String(code ?? error)}`, error);
+  }
+  if (entries.length === 0) return [];
+  if (!entries.includes('CURRENT')) throw corrupt(`${location} is not empty and is not a dps state directory; choose another one`);
+  const files: string[] = [];
+  for (const name of entries) {
+    const stat = await fs.lstat(path.join(location, name)).catch(() => undefined);
+    if (stat?.isFile()) files.push(name);
+  }
+  return files;
+}
+
+// A hard link to one of the state's files, or a copy where links cannot be made; a file gone meanwhile is skipped.
+async function linkOrCopy(from: string, to: string): Promise<void> {
+  try {
+    await fs.link(from, to);
+  } catch (error) {
+    if ((error as { code?: unknown }).code === 'ENOENT') return;
+    await fs.copyFile(from, to).catch((copied: unknown) => {
+      if ((copied as { code?: unknown }).code !== 'ENOENT') throw copied;
+    });
   }
 }

@@ -213,6 +213,31 @@ Object.assign(SCHEMAS.warning!.optional!, { scope: 'reason', route: 'nonempty', 
 
 const PER_CHANNEL: Schema = { required: { channel_id: 'id', channel_name: 'string', ...COUNTS } };
 
+// Dry runs (--dry-run, README "Sizing an archive"): would_save, and the dry-run counts of channel_done, summary and
+// its per_channel entries.
+const DRY_RUN_COUNTS: Record<string, Kind> = { would_save: 'count', would_download: 'count', would_save_bytes: 'count', would_save_unsized: 'count' };
+SCHEMAS.would_save = {
+  required: {
+    event: 'string',
+    guild_id: 'id',
+    channel_id: 'id',
+    message_id: 'id',
+    attachment_id: 'nonempty', // embeds and stickers have synthetic ids (embed-…, sticker-…)
+    filename: 'nonempty',
+    path: 'path',
+    size: 'size|null',
+    content_type: 'string|null',
+    timestamp: 'iso',
+    author_id: 'id|null',
+    author_name: 'string|null',
+    source: 'source',
+  },
+  optional: { duplicate_of: 'path', adopted: 'boolean', retry: 'boolean' },
+};
+Object.assign(SCHEMAS.channel_done!.optional!, DRY_RUN_COUNTS);
+Object.assign(SCHEMAS.summary!.optional!, { dry_run: 'boolean', ...DRY_RUN_COUNTS });
+PER_CHANNEL.optional = { ...PER_CHANNEL.optional, ...DRY_RUN_COUNTS };
+
 function checkKind(kind: Kind, value: unknown): string | undefined {
   const bad = (what: string): string => `expected ${what}, got ${JSON.stringify(value)}`;
   switch (kind) {
