@@ -369,6 +369,7 @@ function fetchOptions(run: RunContext): FetchOptions {
     disk: run.disk,
     halt: run.halt,
     adoptFiles: run.damaged, // the state lost records: files already in --out are re-adopted, not downloaded
+    pathPattern: options.pathPattern, // layout (issue 23): the folders under --out
   };
 }
 

@@ -10,6 +10,7 @@ import type { MediaOptions } from './discord/media.js';
 import { isSnowflake, parseBound } from './util/snowflake.js';
 import { UsageError } from './errors.js';
 import { validatePattern } from './fs/safe-name.js';
+import { validatePathPattern } from './fs/safe-name.js'; // --path-pattern (issue 23, layout)
 import type { Counts, DpsEvent } from './output/events.js';
 import { DEFAULT_TYPES, parseTypes } from './util/file-types.js';
 import { parseDuration } from './util/duration.js';
@@ -79,6 +80,8 @@ export interface ArchiveOptions {
   timeout?: number | string; // ms or "60s": a download with no headers or no data for this long is retried [60 s]
   stallGrace?: number | string; // ms or "2s": once the run is stopping, transfers idle this long are cancelled [2 s]
   allowInsecureApi?: boolean; // allow a plain-http API that is not loopback (the token travels in clear)
+  // Layout (issue 23): the folders under --out, e.g. "{guild}/{year}/{month}"; undefined: the default layout.
+  pathPattern?: string | undefined;
 }
 
 // Where events and human logs go, and how to stop.
@@ -115,6 +118,7 @@ export function normalizeOptions(options: ArchiveOptions) {
   const cdn = (options.cdn ?? (isDiscord ? 'https://cdn.discordapp.com' : apiUrl.origin)).replace(/\/+$/, '');
   const namePattern = options.namePattern ?? DEFAULTS.namePattern;
   validatePattern(namePattern);
+  if (options.pathPattern !== undefined) validatePathPattern(options.pathPattern); // layout (issue 23)
   const after = options.after === undefined ? undefined : parseBound(options.after, 'after');
   if (options.after !== undefined && after === undefined)
     throw new UsageError(`--after must be an ISO date (2024-01-31) or a message id, got "${options.after}"`);
@@ -170,6 +174,7 @@ export function normalizeOptions(options: ArchiveOptions) {
     retryOnly: options.retryOnly ?? false,
     timeoutMs: parseDuration(options.timeout ?? DEFAULTS.timeout, '--timeout'),
     stallGraceMs: parseDuration(options.stallGrace ?? DEFAULTS.stallGrace, '--stall-grace'),
+    pathPattern: options.pathPattern, // layout (issue 23): undefined keeps the default folders
   };
 }
 
