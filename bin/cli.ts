@@ -126,101 +126,93 @@ function connectionFlags(y: Argv): Argv {
 }
 
 function scrapeFlags(y: Argv): Argv {
-  return (
-    connectionFlags(y)
-      .option('server-id', { type: 'string', describe: 'the server (guild) id', group: 'Target:' })
-      .option('channel-id', {
-        type: 'string',
-        array: true,
-        describe: 'a channel or thread id; repeat for several; "-" reads ids (or NDJSON with "id") from stdin',
-        group: 'Target:',
-      })
-      .option('all-channels', { type: 'boolean', default: false, describe: 'every readable channel of the server', group: 'Target:' })
-      .option('exclude-channel', { type: 'string', array: true, describe: 'a channel id to leave out (repeatable)', group: 'Target:' })
-      .option('threads', { type: 'boolean', default: DEFAULTS.threads, describe: 'include threads and forum posts (--no-threads to skip)', group: 'Target:' })
-      .option('include-nsfw', {
-        type: 'boolean',
-        default: false,
-        describe: 'include age-restricted channels (--exclude-nsfw is the default)',
-        group: 'Target:',
-      })
-      .option('exclude-nsfw', { type: 'boolean', describe: 'skip age-restricted channels (default)', group: 'Target:' })
-      .option('out', { type: 'string', default: DEFAULTS.out, describe: 'download folder', group: 'Output:' })
-      .option('state', { type: 'string', default: DEFAULTS.state, describe: 'state folder (LevelDB)', group: 'Output:' })
-      .option('types', { type: 'string', default: DEFAULTS.types, describe: 'file types to keep (extensions or image/*), or "all"', group: 'Filter:' })
-      .option('max-size', { type: 'string', describe: 'skip larger files, e.g. 25MB, 800KiB', group: 'Filter:' })
-      .option('after', { type: 'string', describe: 'only messages after this ISO date or message id', group: 'Filter:' })
-      .option('before', { type: 'string', describe: 'only messages before this ISO date or message id', group: 'Filter:' })
-      .option('embeds', { type: 'boolean', default: false, describe: 'also save embed images and videos', group: 'Filter:' })
-      .option('stickers', { type: 'boolean', default: false, describe: 'also save stickers', group: 'Filter:' })
-      .option('name-pattern', {
-        type: 'string',
-        default: DEFAULTS.namePattern,
-        describe: `file name; placeholders: ${Object.keys(namePlaceholders)
-          .map((k) => `{${k}}`)
-          .join(' ')}`,
-        group: 'Output:',
-      })
-      .option('concurrency', {
-        type: 'string',
-        default: DEFAULTS.concurrency,
-        describe: 'parallel downloads: auto (start at 8, grow while throughput rises, halve on CDN 429/503/resets) or a fixed number',
-        group: 'Speed:',
-      })
-      .option('max-concurrency', { type: 'number', default: DEFAULTS.maxConcurrency, describe: 'the most parallel downloads auto may reach', group: 'Speed:' })
-      .option('channel-concurrency', {
-        type: 'string',
-        default: DEFAULTS.channelConcurrency,
-        describe: 'channels archived at once: auto (largest first, more while the API rate has headroom under the global limit) or a fixed number',
-        group: 'Speed:',
-      })
-      .option('max-channel-concurrency', {
-        type: 'number',
-        default: DEFAULTS.maxChannelConcurrency,
-        describe: 'the most channels auto may archive at once',
-        group: 'Speed:',
-      })
-      .option('global-rate-limit', {
-        type: 'number',
-        default: DEFAULTS.globalRateLimit,
-        describe: "API requests per second across the bot (Discord's global limit is 50; raise only for an API that allows more)",
-        group: 'Speed:',
-      })
-      .option('max-wait', {
-        type: 'string',
-        default: DEFAULTS.maxWait,
-        describe: 'stop (exit 1, progress saved) rather than wait longer than this for a rate limit: 90s, 15m, 1h or ms',
-        group: 'Speed:',
-      })
-      .option('timeout', {
-        type: 'string',
-        default: DEFAULTS.timeout,
-        describe: 'a download that sends no headers or no data for this long is retried: 30s, 2m or ms',
-        group: 'Speed:',
-      })
-      .option('notice-wait', { type: 'string', hidden: true, describe: `announce rate-limit waits longer than this [${DEFAULTS.noticeWait}] (for tests)` })
-      .option('stall-grace', { type: 'string', hidden: true, describe: `when stopping, cancel transfers idle this long [${DEFAULTS.stallGrace}] (for tests)` })
-      .option('resume', {
-        type: 'boolean',
-        default: true,
-        describe: 'continue from the saved cursor (the default); --no-resume is --from-start',
-        group: 'State:',
-      })
-      .option('from-start', {
-        type: 'boolean',
-        default: false,
-        describe: 'ignore the cursor and walk the whole history (archived files are not downloaded again)',
-        group: 'State:',
-      })
-      .option('progress', { type: 'boolean', describe: 'progress line on stderr (default: when stderr is a terminal)', group: 'Output:' })
-      // Layout (issue 23).
-      .option('path-pattern', {
-        type: 'string',
-        describe:
-          'folders under --out, separated by / (default: <Server>_<id>/<Channel>_<id>[/threads/<Thread>_<id>]); the --name-pattern placeholders, e.g. {guild}/{channel}/{year}-{month}; a folder whose placeholders are all empty ({thread} outside threads) is left out',
-        group: 'Output:',
-      })
-  );
+  return connectionFlags(y)
+    .option('server-id', { type: 'string', describe: 'the server (guild) id', group: 'Target:' })
+    .option('channel-id', {
+      type: 'string',
+      array: true,
+      describe: 'a channel or thread id; repeat for several; "-" reads ids (or NDJSON with "id") from stdin',
+      group: 'Target:',
+    })
+    .option('all-channels', { type: 'boolean', default: false, describe: 'every readable channel of the server', group: 'Target:' })
+    .option('exclude-channel', { type: 'string', array: true, describe: 'a channel id to leave out (repeatable)', group: 'Target:' })
+    .option('threads', { type: 'boolean', default: DEFAULTS.threads, describe: 'include threads and forum posts (--no-threads to skip)', group: 'Target:' })
+    .option('include-nsfw', { type: 'boolean', default: false, describe: 'include age-restricted channels (--exclude-nsfw is the default)', group: 'Target:' })
+    .option('exclude-nsfw', { type: 'boolean', describe: 'skip age-restricted channels (default)', group: 'Target:' })
+    .option('out', { type: 'string', default: DEFAULTS.out, describe: 'download folder', group: 'Output:' })
+    .option('state', { type: 'string', default: DEFAULTS.state, describe: 'state folder (LevelDB)', group: 'Output:' })
+    .option('types', { type: 'string', default: DEFAULTS.types, describe: 'file types to keep (extensions or image/*), or "all"', group: 'Filter:' })
+    .option('max-size', { type: 'string', describe: 'skip larger files, e.g. 25MB, 800KiB', group: 'Filter:' })
+    .option('after', { type: 'string', describe: 'only messages after this ISO date or message id', group: 'Filter:' })
+    .option('before', { type: 'string', describe: 'only messages before this ISO date or message id', group: 'Filter:' })
+    .option('embeds', { type: 'boolean', default: false, describe: 'also save embed images and videos', group: 'Filter:' })
+    .option('stickers', { type: 'boolean', default: false, describe: 'also save stickers', group: 'Filter:' })
+    .option('name-pattern', {
+      type: 'string',
+      default: DEFAULTS.namePattern,
+      describe: `file name; placeholders: ${Object.keys(namePlaceholders)
+        .map((k) => `{${k}}`)
+        .join(' ')}`,
+      group: 'Output:',
+    })
+    .option('concurrency', {
+      type: 'string',
+      default: DEFAULTS.concurrency,
+      describe: 'parallel downloads: auto (start at 8, grow while throughput rises, halve on CDN 429/503/resets) or a fixed number',
+      group: 'Speed:',
+    })
+    .option('max-concurrency', { type: 'number', default: DEFAULTS.maxConcurrency, describe: 'the most parallel downloads auto may reach', group: 'Speed:' })
+    .option('channel-concurrency', {
+      type: 'string',
+      default: DEFAULTS.channelConcurrency,
+      describe: 'channels archived at once: auto (largest first, more while the API rate has headroom under the global limit) or a fixed number',
+      group: 'Speed:',
+    })
+    .option('max-channel-concurrency', {
+      type: 'number',
+      default: DEFAULTS.maxChannelConcurrency,
+      describe: 'the most channels auto may archive at once',
+      group: 'Speed:',
+    })
+    .option('global-rate-limit', {
+      type: 'number',
+      default: DEFAULTS.globalRateLimit,
+      describe: "API requests per second across the bot (Discord's global limit is 50; raise only for an API that allows more)",
+      group: 'Speed:',
+    })
+    .option('max-wait', {
+      type: 'string',
+      default: DEFAULTS.maxWait,
+      describe: 'stop (exit 1, progress saved) rather than wait longer than this for a rate limit: 90s, 15m, 1h or ms',
+      group: 'Speed:',
+    })
+    .option('timeout', {
+      type: 'string',
+      default: DEFAULTS.timeout,
+      describe: 'a download that sends no headers or no data for this long is retried: 30s, 2m or ms',
+      group: 'Speed:',
+    })
+    .option('notice-wait', { type: 'string', hidden: true, describe: `announce rate-limit waits longer than this [${DEFAULTS.noticeWait}] (for tests)` })
+    .option('stall-grace', { type: 'string', hidden: true, describe: `when stopping, cancel transfers idle this long [${DEFAULTS.stallGrace}] (for tests)` })
+    .option('resume', {
+      type: 'boolean',
+      default: true,
+      describe: 'continue from the saved cursor (the default); --no-resume is --from-start',
+      group: 'State:',
+    })
+    .option('from-start', {
+      type: 'boolean',
+      default: false,
+      describe: 'ignore the cursor and walk the whole history (archived files are not downloaded again)',
+      group: 'State:',
+    })
+    .option('progress', { type: 'boolean', describe: 'progress line on stderr (default: when stderr is a terminal)', group: 'Output:' })
+    .option('path-pattern', {
+      type: 'string',
+      describe:
+        'folders under --out, separated by / (default: <Server>_<id>/<Channel>_<id>[/threads/<Thread>_<id>]); the --name-pattern placeholders, e.g. {guild}/{channel}/{year}-{month}; a folder whose placeholders are all empty ({thread} outside threads) is left out',
+      group: 'Output:',
+    });
 }
 
 // `dps retry-failed` runs scrape() too, so it takes scrape's flags from the same builder (a flag scrape reads can
