@@ -28,6 +28,7 @@ import type { ArchiveOptions, ConnectionOptions } from '../lib/index.js';
 import { readChannelIds } from './stdin-ids.js';
 import { runDemo } from './demo.js';
 import { tuneHeapGrowth } from './heap-tuning.js';
+import { configValue, withConfigFile } from './config.js'; // the config file (issue 23)
 
 const secrets: string[] = [];
 
@@ -44,7 +45,7 @@ export async function main(argv: string[], options: MainOptions = {}): Promise<v
   const controller = new AbortController();
   wireSignals(controller);
   try {
-    await buildParser(stdinDash(argv), controller).parseAsync();
+    await withConfigFile(buildParser(stdinDash(argv), controller)).parseAsync(); // --config / ./dps.config.json
   } catch (error) {
     report(error);
   }
@@ -248,11 +249,11 @@ function printApiNote(): void {
 // Token, token type and API URL from flags, the environment, or .env; warns about user tokens.
 function connection(args: Record<string, unknown>): ConnectionOptions & Required<Omit<ConnectionOptions, 'backoffMs'>> {
   loadDotEnv();
-  const api = (args.api as string | undefined) ?? process.env.DISCORD_API_URL ?? DEFAULTS.api;
+  const api = (args.api as string | undefined) ?? process.env.DISCORD_API_URL ?? configValue('api', Boolean(args.quiet)) ?? DEFAULTS.api;
   const allowInsecureApi = Boolean(args['allow-insecure-api']);
   // Refused before anything else happens (exit 2, no request); a host that is not Discord's is named once.
   const { host, hostname } = checkApiUrl(api, allowInsecureApi);
-  const raw = (args.token as string | undefined) ?? process.env.DISCORD_TOKEN ?? '';
+  const raw = (args.token as string | undefined) ?? process.env.DISCORD_TOKEN ?? configValue('token', Boolean(args.quiet)) ?? '';
   const token = raw.trim().replace(/^Bot\s+/i, '');
   if (token) secrets.push(raw, token);
   const tokenType = args['token-type'] as 'bot' | 'user';
