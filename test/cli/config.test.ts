@@ -3,7 +3,7 @@
 // win, then the environment (DISCORD_TOKEN, DISCORD_API_URL), then the file, then the defaults. A bad file is a
 // one-line usage error (exit 2) naming it, with no stack trace and nothing of its content (it may hold a token).
 
-import { chmodSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join, relative, sep } from 'node:path';
 import t from 'tap';
 import { singleChannel } from '../../fixtures/scenarios.js';
@@ -98,10 +98,9 @@ t.test('a bad config file: exit 2, one line naming the file, no stack, nothing o
   const fake = await fakeFor(t, { scenario: world() });
   const { G, C } = firstTarget(fake);
   const dir = t.testdir();
-  const file = join(dir, 'dps.config.json');
   const cases: Array<[string, string | undefined, string[], RegExp]> = [
     ['missing --config', undefined, ['--config', 'nowhere.json'], /cannot read the config file nowhere\.json: no such file/],
-    ['a folder', undefined, ['--config', dir], /cannot read the config file .*: it is a folder/],
+    ['a folder', undefined, ['--config', '<cwd>'], /cannot read the config file .*: it is a folder/],
     [
       'invalid JSON',
       '{\n  "out": "x",\n  "token": "SECRET-TOKEN" "types": "all"\n}',
@@ -123,20 +122,24 @@ t.test('a bad config file: exit 2, one line naming the file, no stack, nothing o
     ['a token that is not a string', '{"token": 12345}', [], /"token" must be a string$/],
     ['twice', '{"max-size": "1MB", "maxSize": "2MB"}', [], /sets "max-size" twice/],
   ];
-  for (const [name, content, extra, message] of cases) {
-    if (content === undefined) write(file, { out: 'x' });
-    else write(file, content);
-    fake.resetLog();
-    const run = await runDps(['--server-id', G, '--channel-id', C, '--api', fake.api, ...extra], { cwd: dir, env: { DISCORD_TOKEN: fake.token } });
+  fake.resetLog();
+  // In parallel (a few at a time), each in its own folder: every case starts a process.
+  const check = async ([name, content, extra, message]: (typeof cases)[number], index: number): Promise<void> => {
+    const cwd = join(dir, `case-${index}`);
+    mkdirSync(cwd);
+    write(join(cwd, 'dps.config.json'), content ?? { out: 'x' });
+    const args = ['--server-id', G, '--channel-id', C, '--api', fake.api, ...extra.map((a) => a.replace('<cwd>', cwd))];
+    const run = await runDps(args, { cwd, env: { DISCORD_TOKEN: fake.token } });
     t.equal(run.code, 2, `${name}: exit 2`);
     const lines = run.stderr.trim().split('\n');
     t.equal(lines.length, 1, `${name}: one line (${run.stderr})`);
     t.match(lines[0], message, name);
     t.same(stackLines(run.stderr), [], `${name}: no stack trace`);
     t.notOk(run.stderr.includes('SECRET-TOKEN'), `${name}: nothing of the file's content`);
-    t.equal(fake.requests.length, 0, `${name}: no request`);
-  }
-  write(file, '{"out": "x"');
+  };
+  for (let i = 0; i < cases.length; i += 6) await Promise.all(cases.slice(i, i + 6).map((c, j) => check(c, i + j)));
+  t.equal(fake.requests.length, 0, 'no request');
+  write(join(dir, 'dps.config.json'), '{"out": "x"');
   const help = await runDps(['--help'], { cwd: dir });
   t.equal(help.code, 0, '--help still works with a broken config file');
   t.match(help.stdout, /--config/, 'and describes --config');
