@@ -211,7 +211,7 @@ function scrapeFlags(y: Argv): Argv {
     .option('path-pattern', {
       type: 'string',
       describe:
-        'folders under --out, separated by / (default: <Server>_<id>/<Channel>_<id>[/threads/<Thread>_<id>]); the --name-pattern placeholders, e.g. {guild}/{channel}/{year}-{month}; a folder whose placeholders are all empty ({thread} outside threads) is left out',
+        'folders under --out, separated by / (default: <Server>_<id>/<Channel>_<id>[/threads/<Thread>_<id>]); the --name-pattern placeholders, e.g. {guild}/{parent}/{channel}/{year}-{month}; in a thread {channel} is the thread and {parent} its channel; {parent} and {thread} are empty outside threads, and a folder whose placeholders are all empty is left out',
       group: 'Output:',
     });
 }

@@ -13,8 +13,9 @@ import type { APIMessage } from 'discord-api-types/v10';
 import type { FakeDiscord } from '../../fixtures/fake-discord.js';
 import { buildScenario } from '../../fixtures/scenarios.js';
 import { sanitizeComponent } from '../../lib/fs/safe-name.js';
+import { TEMP_SUFFIX } from '../../lib/fs/atomic-write.js';
 import { listFiles } from '../helpers/harness.js';
-import { fakeFor, ofEvent, runDps, schemaProblems, stackLines } from './helpers.js';
+import { fakeFor, ofEvent, runDps, schemaProblems, stackLines, startCli } from './helpers.js';
 import type { Line } from './helpers.js';
 
 const png = (filename: string, size: number): AttachmentSpec => ({ filename, contentType: 'image/png', size, width: 10, height: 10 });
@@ -158,6 +159,76 @@ t.test('hostile channel names and per-item placeholders: inside --out, one level
   t.ok(
     saved.some((e) => relative(out, String(e.path)).split(sep).slice(1, 3).join('/') === 'general/Pics'),
     'the thread is under its parent',
+  );
+});
+
+t.test('kill -9 mid-run with per-item folders and shared names: nothing lost, no complete file downloaded again', async (t) => {
+  const scenario = buildScenario({
+    seed: 24,
+    guilds: [
+      { name: 'Crash Server', channels: [{ name: 'general', messages: 240, gapRate: 0, imageRatio: 1, sizes: [500, 40_000], spacingMs: 5 * 86_400_000 }] },
+    ],
+  });
+  const fake = await fakeFor(t, { scenario, cdnLatencyMs: 20 });
+  const guild = fake.scenario.guilds[0]!;
+  const C = guild.channels[0]!.id;
+  const dir = t.testdir();
+  const out = join(dir, 'out');
+  const layout = ['--path-pattern', '{author}/{year}-{month}', '--name-pattern', '{date}'];
+  const args = [
+    '--server-id',
+    guild.id,
+    '--channel-id',
+    C,
+    '--api',
+    fake.api,
+    '--out',
+    out,
+    '--state',
+    join(dir, 'state'),
+    '--types',
+    'all',
+    '--concurrency',
+    '32',
+    '--quiet',
+    ...layout,
+  ];
+  const env = { DISCORD_TOKEN: fake.token };
+  const expected = new Map([...fake.expected({ channelId: C })].map((x) => [x.sha256, x.attachment_id]));
+  const onDisk = new Set<string>();
+  const again: string[] = [];
+  const cdnIds = (): string[] => fake.requests.filter((r) => r.kind === 'cdn').map((r) => r.path.split('/')[3] ?? '');
+  for (let kill = 0; kill < 3; kill++) {
+    const before = cdnIds().length;
+    const running = startCli(args, { env });
+    await running.waitFor(40 * (kill + 1), (line) => line.event === 'saved').catch(() => undefined);
+    running.child.kill('SIGKILL');
+    await running.done;
+    again.push(
+      ...cdnIds()
+        .slice(before)
+        .filter((id) => onDisk.has(id)),
+    );
+    for (const file of (await listFiles(out)).filter((name) => !name.endsWith(TEMP_SUFFIX))) {
+      const id = expected.get(await sha256(join(out, file)));
+      if (id !== undefined) onDisk.add(id);
+    }
+  }
+  const before = cdnIds().length;
+  const last = await runDps(args, { env });
+  t.equal(last.code, 0, `the last run completes (stderr: ${last.stderr})`);
+  again.push(
+    ...cdnIds()
+      .slice(before)
+      .filter((id) => onDisk.has(id)),
+  );
+  t.same(again.slice(0, 5), [], `no complete file is downloaded again (${again.length} were)`);
+  const files = (await listFiles(out)).filter((name) => !name.endsWith(TEMP_SUFFIX));
+  const hashes = await Promise.all(files.map((f) => sha256(join(out, f))));
+  t.same(hashes.sort(), [...expected.keys()].sort(), `the archive holds exactly the ${expected.size} files, byte for byte`);
+  t.ok(
+    files.every((f) => /^user\d+_\d+\/\d{4}-\d{2}\/\d{4}-\d{2}-\d{2}(_\d+)*$/.test(f.split(sep).join('/'))),
+    `each in its author and month folder (${files.slice(0, 2).join(' ')})`,
   );
 });
 
