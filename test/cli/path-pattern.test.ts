@@ -108,6 +108,19 @@ t.test('one folder for a whole server ({filename} names): no file lost, every pa
   t.equal(again.code, 0);
   t.same(again.lines.filter(ofEvent('saved')), [], 'a second run saves nothing again');
   t.equal((await listFiles(out)).length, saved.length, 'and adds no file');
+
+  // {thread} outside threads: no folder at all, the files go in --out itself.
+  const rootOut = join(dir, 'root-out');
+  const root = ['--server-id', G, '--all-channels', '--api', fake.api, '--out', rootOut, '--state', join(dir, 'state-2'), '--types', 'all'];
+  const flat = await runDps([...root, '--path-pattern', '{thread}', '--name-pattern', '{filename}'], { env: { DISCORD_TOKEN: fake.token } });
+  t.equal(flat.code, 0, `exit 0 (stderr: ${flat.stderr})`);
+  const flatFiles = await listFiles(rootOut);
+  const thread = fake.scenario.guilds[0]!.channels.find((c) => c.thread)!;
+  const inThread = [...fake.expected({ channelId: thread.id })].length;
+  t.equal(flatFiles.length, expected.size, 'every file');
+  t.equal(flatFiles.filter((f) => f.startsWith(`Pics${sep}`)).length, inThread, "the thread's files in its folder");
+  t.equal(flatFiles.filter((f) => !f.includes(sep)).length, expected.size - inThread, 'the others in --out itself');
+  t.equal(await exactFiles(flat.lines.filter(ofEvent('saved')), expected), expected.size, 'each with its bytes');
 });
 
 t.test('hostile channel names and per-item placeholders: inside --out, one level per folder of the pattern', async (t) => {
