@@ -31,6 +31,7 @@ import { runDemo } from './demo.js';
 import { tuneHeapGrowth } from './heap-tuning.js';
 // dps manifest --format (issue 23, metadata)
 import { isManifestFormat, MANIFEST_FORMATS, manifestFormatter } from '../lib/index.js';
+import { configValue, withConfigFile } from './config.js'; // the config file (issue 23)
 
 const secrets: string[] = [];
 
@@ -47,7 +48,7 @@ export async function main(argv: string[], options: MainOptions = {}): Promise<v
   const controller = new AbortController();
   wireSignals(controller);
   try {
-    await buildParser(stdinDash(argv), controller).parseAsync();
+    await withConfigFile(buildParser(stdinDash(argv), controller)).parseAsync(); // --config / ./dps.config.json
   } catch (error) {
     report(error);
   }
@@ -244,6 +245,12 @@ function scrapeFlags(y: Argv): Argv {
       default: '60',
       describe: 'when stderr is not a terminal (cron, systemd): print a progress line every SECONDS (0: never)',
       group: 'Output:',
+    })
+    .option('path-pattern', {
+      type: 'string',
+      describe:
+        'folders under --out, separated by / (default: <Server>_<id>/<Channel>_<id>[/threads/<Thread>_<id>]); the --name-pattern placeholders, e.g. {guild}/{parent}/{channel}/{year}-{month}; in a thread {channel} is the thread and {parent} its channel; {parent} and {thread} are empty outside threads, and a folder whose placeholders are all empty is left out',
+      group: 'Output:',
     });
 }
 
@@ -293,11 +300,11 @@ function printApiNote(): void {
 // Token, token type and API URL from flags, the environment, or .env; warns about user tokens.
 function connection(args: Record<string, unknown>): ConnectionOptions & Required<Omit<ConnectionOptions, 'backoffMs'>> {
   loadDotEnv();
-  const api = (args.api as string | undefined) ?? process.env.DISCORD_API_URL ?? DEFAULTS.api;
+  const api = (args.api as string | undefined) ?? process.env.DISCORD_API_URL ?? configValue('api', Boolean(args.quiet)) ?? DEFAULTS.api;
   const allowInsecureApi = Boolean(args['allow-insecure-api']);
   // Refused before anything else happens (exit 2, no request); a host that is not Discord's is named once.
   const { host, hostname } = checkApiUrl(api, allowInsecureApi);
-  const raw = (args.token as string | undefined) ?? process.env.DISCORD_TOKEN ?? '';
+  const raw = (args.token as string | undefined) ?? process.env.DISCORD_TOKEN ?? configValue('token', Boolean(args.quiet)) ?? '';
   const token = raw.trim().replace(/^Bot\s+/i, '');
   if (token) secrets.push(raw, token);
   const tokenType = args['token-type'] as 'bot' | 'user';
@@ -386,6 +393,7 @@ async function scrape(args: Record<string, unknown>, controller: AbortController
     options.writeMetadata = args['write-metadata'] === '' ? true : (String(args['write-metadata']) as 'file' | 'channel');
   const output = outputFlags(args); // --format, --progress-interval (issue 23)
   if (args['dry-run'] === true) options.dryRun = true; // scrape --dry-run / --simulate
+  if (args['path-pattern'] !== undefined) options.pathPattern = String(args['path-pattern']); // layout (issue 23)
   let stopTuning: (() => void) | undefined;
   const result = await archive(options, {
     ...output,

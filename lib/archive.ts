@@ -384,7 +384,17 @@ async function* settled(run: RunContext, results: AsyncIterable<ItemResult>): As
 function withMetadata(run: RunContext, context: ChannelTarget['context'], retry: boolean, results: AsyncIterable<ItemResult>): AsyncIterable<ItemResult> {
   const mode = run.options.writeMetadata;
   if (mode === undefined) return results;
-  return writeMetadata(results, { mode, store: run.store, out: run.options.out, folders: run.folders, context, retry, log: run.hooks.log, signal: run.signal });
+  return writeMetadata(results, {
+    mode,
+    store: run.store,
+    out: run.options.out,
+    pathPattern: run.options.pathPattern,
+    folders: run.folders,
+    context,
+    retry,
+    log: run.hooks.log,
+    signal: run.signal,
+  });
 }
 
 // A dry run's simulate stage for one channel (its counts carry the dry-run counts: see counted).
@@ -394,6 +404,7 @@ function simulateOptions(run: RunContext, target: ChannelTarget, counts: Counts)
     store: run.store, // the dry run's copy of the state (run-resources.ts)
     out: options.out,
     namePattern: options.namePattern,
+    pathPattern: options.pathPattern,
     context: target.context,
     counts: counts as Counts & DryRunCounts,
     seen: run.dry ?? new Map(),
@@ -430,6 +441,7 @@ function fetchOptions(run: RunContext): FetchOptions {
     halt: run.halt,
     adoptFiles: run.damaged, // the state lost records: files already in --out are re-adopted, not downloaded
     mtime: options.mtime, // issue 23: file times are post times
+    pathPattern: options.pathPattern, // layout (issue 23): the folders under --out
   };
 }
 

@@ -10,6 +10,7 @@ import type { MediaOptions } from './discord/media.js';
 import { isSnowflake, parseBound } from './util/snowflake.js';
 import { UsageError } from './errors.js';
 import { validatePattern } from './fs/safe-name.js';
+import { validatePathPattern } from './fs/safe-name.js'; // --path-pattern (issue 23, layout)
 import type { Counts, DpsEvent } from './output/events.js';
 import { DEFAULT_TYPES, parseTypes } from './util/file-types.js';
 import { parseDuration } from './util/duration.js';
@@ -94,6 +95,8 @@ export interface ArchiveOptions {
   spoilers?: string; // --spoilers include|exclude|only [include]
   // Dry run (--dry-run, --simulate): walk as a real run would, download and write nothing, print would_save.
   dryRun?: boolean;
+  // Layout (issue 23): the folders under --out, e.g. "{guild}/{year}/{month}"; undefined: the default layout.
+  pathPattern?: string | undefined;
 }
 
 // Where events and human logs go, and how to stop.
@@ -132,6 +135,7 @@ export function normalizeOptions(options: ArchiveOptions) {
   const cdn = (options.cdn ?? (isDiscord ? 'https://cdn.discordapp.com' : apiUrl.origin)).replace(/\/+$/, '');
   const namePattern = options.namePattern ?? DEFAULTS.namePattern;
   validatePattern(namePattern);
+  if (options.pathPattern !== undefined) validatePathPattern(options.pathPattern); // layout (issue 23)
   const after = options.after === undefined ? undefined : parseBound(options.after, 'after');
   if (options.after !== undefined && after === undefined)
     throw new UsageError(`--after must be an ISO date (2024-01-31) or a message id, got "${options.after}"`);
@@ -194,6 +198,7 @@ export function normalizeOptions(options: ArchiveOptions) {
     ...normalizeSelection(options),
     // Dry run: nothing downloaded, nothing written to --out or the state (lib/stages/simulate.ts).
     dryRun: options.dryRun ?? false,
+    pathPattern: options.pathPattern, // layout (issue 23): undefined keeps the default folders
   };
 }
 

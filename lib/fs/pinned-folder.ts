@@ -69,7 +69,8 @@ function open(folder: FolderIdentity, recorded: string | undefined): Held {
     throw error;
   }
   const id = idOf(fs.fstatSync(fd, { bigint: true }));
-  if (id !== recorded) {
+  // No recorded id: the folder is --out itself (a --path-pattern that names no folder), trusted as given.
+  if (recorded !== undefined && id !== recorded) {
     fs.closeSync(fd);
     throw unsafeFolder(`${folder.dir} was replaced by another directory`, 'create a file');
   }

@@ -94,7 +94,9 @@ function cutBytes(text: string, maxBytes: number): string {
   return out.replace(/\u200d+$/, '');
 }
 
-// The placeholders a file name pattern may use, with what they expand to (shown by --help and the README).
+// The placeholders a file name or folder pattern may use, with what they expand to (shown by --help and the
+// README). In a thread, the channel is the thread itself (its id is the events' channel_id); {parent} and
+// {thread} are empty outside threads.
 export const namePlaceholders = {
   date: 'message date, YYYY-MM-DD (UTC)',
   time: 'message time, HHMMSS (UTC)',
@@ -109,6 +111,14 @@ export const namePlaceholders = {
   guild_id: 'server id',
   index: 'position of the file within its message, from 0',
   source: 'attachment, forward, embed, component or sticker',
+  year: 'message year, YYYY (UTC)',
+  month: 'message month, MM (UTC)',
+  guild: 'server name',
+  channel: 'channel name (in a thread: the thread)',
+  parent: "a thread's parent channel name (empty outside threads)",
+  parent_id: "a thread's parent channel id (empty outside threads)",
+  thread: 'thread name (empty outside threads)',
+  thread_id: 'thread id (empty outside threads)',
 } as const;
 
 // One placeholder name, e.g. `date` for `{date}`.
@@ -125,8 +135,8 @@ function isPlaceholder(name: string): name is NamePlaceholder {
 
 const validPatterns = new Set<string>(); // patterns already checked (renderName runs once per file)
 
-// Reject a pattern with unknown placeholders (the CLI calls this before a run starts).
-export function validatePattern(pattern: string): void {
+// Reject a pattern with unknown placeholders (the CLI calls this before a run starts); `what` names the pattern.
+export function validatePattern(pattern: string, what = 'name pattern'): void {
   if (validPatterns.has(pattern)) return;
   const unknown = [...pattern.matchAll(PLACEHOLDER)].map((m) => m[1] ?? '').filter((name) => !isPlaceholder(name));
   if (unknown.length > 0) {
@@ -134,7 +144,7 @@ export function validatePattern(pattern: string): void {
       .map((name) => `{${name}}`)
       .join(', ');
     const listed = [...new Set(unknown)].map((name) => `{${name}}`).join(', ');
-    throw new UsageError(`unknown placeholder ${listed} in name pattern "${pattern}"; known placeholders: ${known}`);
+    throw new UsageError(`unknown placeholder ${listed} in ${what} "${pattern}"; known placeholders: ${known}`);
   }
   if (validPatterns.size < 64) validPatterns.add(pattern);
 }
@@ -169,6 +179,8 @@ export function nameVars(item: MediaItem): Record<NamePlaceholder, string> {
   const date = new Date(item.timestamp);
   const iso = (Number.isNaN(date.getTime()) ? new Date(0) : date).toISOString(); // a malformed timestamp must not crash the run
   const { name, ext } = splitExtension(item.unique_name);
+  const { context } = item;
+  const thread = context.parent_id !== undefined && context.parent_id !== '';
   return {
     date: iso.slice(0, 10),
     time: iso.slice(11, 19).replaceAll(':', ''),
@@ -179,10 +191,18 @@ export function nameVars(item: MediaItem): Record<NamePlaceholder, string> {
     ext,
     author_id: item.author_id ?? '',
     author: item.author_name ?? '',
-    channel_id: item.context.channel_id,
-    guild_id: item.context.guild_id,
+    channel_id: context.channel_id,
+    guild_id: context.guild_id,
     index: String(item.index),
     source: item.source,
+    year: iso.slice(0, 4),
+    month: iso.slice(5, 7),
+    guild: context.guild_name,
+    channel: context.channel_name,
+    parent: thread ? (context.parent_name ?? '') : '',
+    parent_id: thread ? (context.parent_id ?? '') : '',
+    thread: thread ? context.channel_name : '',
+    thread_id: thread ? context.channel_id : '',
   };
 }
 
@@ -201,4 +221,67 @@ export function resolveInside(root: string, ...components: string[]): string {
 // A folder name that stays unique when two servers or channels share a name: `<name>_<id>`.
 export function folderName(name: string, id: string): string {
   return `${sanitizeComponent(name, 80)}_${sanitizeComponent(id, 40)}`;
+}
+
+// The placeholders that only depend on an item's channel: a folder pattern made of these alone is the same for
+// every item of a channel (claim-path.ts works it out once per channel).
+const CONTEXT_PLACEHOLDERS: ReadonlySet<string> = new Set(['guild', 'guild_id', 'channel', 'channel_id', 'parent', 'parent_id', 'thread', 'thread_id']);
+
+// A --path-pattern split into its folders (empty and `.` components dropped), with what its placeholders need.
+interface FolderPattern {
+  components: ReadonlyArray<{ text: string; placeholders: number }>;
+  perItem: boolean; // some placeholder depends on the item (date, author, ...), not only on its channel
+}
+
+const folderPatterns = new Map<string, FolderPattern>(); // compiled patterns (a run has one)
+
+// Reject a --path-pattern that could not be a folder inside --out: unknown placeholders, an absolute path (a
+// leading / or \, a drive letter), a `..` folder, or a backslash (folders are separated by / on every system).
+// The rendered result is made safe whatever the pattern (renderFolder); this turns a mistake into a clear usage error.
+export function validatePathPattern(pattern: string): void {
+  validatePattern(pattern, 'path pattern');
+  if (/^[/\\]/.test(pattern) || /^[A-Za-z]:/.test(pattern)) {
+    throw new UsageError(`--path-pattern is a path inside --out and cannot be absolute, got "${pattern}"`);
+  }
+  if (pattern.includes('\\')) throw new UsageError(`--path-pattern separates folders with /, not \\, got "${pattern}"`);
+  if (pattern.split('/').includes('..')) throw new UsageError(`--path-pattern cannot hold a .. folder (the archive stays inside --out), got "${pattern}"`);
+}
+
+function compileFolderPattern(pattern: string): FolderPattern {
+  let compiled = folderPatterns.get(pattern);
+  if (compiled !== undefined) return compiled;
+  validatePathPattern(pattern);
+  const names = [...pattern.matchAll(PLACEHOLDER)].map((m) => m[1] ?? '');
+  compiled = {
+    components: pattern
+      .split('/')
+      .filter((text) => text !== '' && text !== '.')
+      .map((text) => ({ text, placeholders: [...text.matchAll(PLACEHOLDER)].length })),
+    perItem: names.some((name) => !CONTEXT_PLACEHOLDERS.has(name)),
+  };
+  if (folderPatterns.size < 64) folderPatterns.set(pattern, compiled);
+  return compiled;
+}
+
+// Whether a folder pattern renders differently for two items of one channel (it names a date, an author, ...).
+export function folderPatternPerItem(pattern: string): boolean {
+  return compileFolderPattern(pattern).perItem;
+}
+
+// Expand a --path-pattern into the folder under `out` it names: `/` separates folders; each folder is expanded
+// and sanitised like a file name (a `/` in a value is `_`, `..` becomes `_`, so a value never adds or leaves a
+// folder); a folder whose placeholders all render empty ({thread} outside threads) is left out, and a pattern
+// that leaves every folder out names `out` itself. The result is proven inside `out` (resolveInside).
+export function renderFolder(out: string, pattern: string, vars: NameVars): string {
+  const parts: string[] = [];
+  for (const { text, placeholders } of compileFolderPattern(pattern).components) {
+    let filled = placeholders === 0; // literal text always makes its folder
+    const rendered = text.replace(PLACEHOLDER, (_match, name: string) => {
+      const value = isPlaceholder(name) ? (vars[name] ?? '') : '';
+      if (value !== '') filled = true;
+      return value;
+    });
+    if (filled) parts.push(sanitizeComponent(rendered));
+  }
+  return parts.length === 0 ? path.resolve(out) : resolveInside(out, ...parts);
 }

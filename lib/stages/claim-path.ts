@@ -4,30 +4,43 @@
 // then a counter after the id.
 
 import { DownloadError } from '../errors.js';
-import { folderName, nameVars, renderName, resolveInside, withAttachmentId } from '../fs/safe-name.js';
+import { folderName, folderPatternPerItem, nameVars, renderFolder, renderName, resolveInside, withAttachmentId } from '../fs/safe-name.js';
+import type { NameVars } from '../fs/safe-name.js';
 import type { Store } from '../store/store.js';
 import type { ChannelContext, MediaItem } from '../types.js';
 
-// What naming needs: the absolute --out, the --name-pattern, and the store that holds the claims.
+// What naming needs: the absolute --out, the --name-pattern, the --path-pattern (undefined: the default
+// layout), and the store that holds the claims.
 export interface NamingOptions {
   out: string;
   namePattern: string;
+  pathPattern?: string | undefined;
   store: Store;
 }
+
+// What an item's folder depends on: --out, and --path-pattern (undefined: the default layout).
+export type FolderOptions = Pick<NamingOptions, 'out' | 'pathPattern'>;
 
 // How many names an item tries before it gives up (the id, then a counter: only hostile folders get far).
 const MAX_CANDIDATES = 1000;
 
-// Folders already worked out, per channel context (one object per channel for a whole run) and output root.
-const folders = new WeakMap<ChannelContext, { out: string; folder: string }>();
+// Folders already worked out, per channel context (one object per channel for a whole run), output root and
+// path pattern.
+const folders = new WeakMap<ChannelContext, { out: string; pattern: string | undefined; folder: string }>();
 
-// The folder of an item: <out>/<Server>_<id>/<Channel>_<id>[/threads/<Thread>_<id>].
-export function itemFolder(out: string, item: MediaItem): string {
+// The folder of an item: by default <out>/<Server>_<id>/<Channel>_<id>[/threads/<Thread>_<id>], else the
+// --path-pattern rendered for it (safe-name.ts renderFolder). Every step that needs the folder (the folder turn,
+// the claim, adoption, a dry run) asks here, so they agree. A string is the default layout under that root.
+// Worked out once per channel unless the pattern names something of the item itself (a date, an author).
+export function itemFolder(where: string | FolderOptions, item: MediaItem, vars?: NameVars): string {
+  const out = typeof where === 'string' ? where : where.out;
+  const pattern = typeof where === 'string' ? undefined : where.pathPattern;
+  if (pattern !== undefined && folderPatternPerItem(pattern)) return renderFolder(out, pattern, vars ?? nameVars(item));
   const { context } = item;
   const known = folders.get(context);
-  if (known?.out === out) return known.folder;
-  const folder = folderOf(out, context);
-  folders.set(context, { out, folder });
+  if (known !== undefined && known.out === out && known.pattern === pattern) return known.folder;
+  const folder = pattern === undefined ? folderOf(out, context) : renderFolder(out, pattern, vars ?? nameVars(item));
+  folders.set(context, { out, pattern, folder });
   return folder;
 }
 
@@ -57,8 +70,9 @@ export interface Claim {
 // is persisted at once (batched), before its download: see Store.claimPath. Throws a DownloadError when no
 // candidate is free.
 export async function claimPath(item: MediaItem, options: NamingOptions, from = 0, owner = item.attachment_id): Promise<Claim> {
-  const folder = itemFolder(options.out, item);
-  const rendered = renderName(options.namePattern, nameVars(item));
+  const vars = nameVars(item);
+  const folder = itemFolder(options, item, vars);
+  const rendered = renderName(options.namePattern, vars);
   for (let n = from; n < MAX_CANDIDATES; n++) {
     const path = resolveInside(folder, candidateName(rendered, item.attachment_id, n));
     if (await options.store.claimPath(path, owner, owner === item.attachment_id)) return { path, n };
@@ -75,9 +89,10 @@ export async function moveClaim(item: MediaItem, claim: Claim, options: NamingOp
 
 // The paths an earlier run may have given an item, unclaimed: its pattern's path, and the variant with its
 // attachment id (candidate 1) that it gets when that path is another attachment's (adopt.ts looks at both).
-export function candidatePaths(item: MediaItem, options: Pick<NamingOptions, 'out' | 'namePattern'>): { path: string; suffixedPath: string } {
-  const folder = itemFolder(options.out, item);
-  const rendered = renderName(options.namePattern, nameVars(item));
+export function candidatePaths(item: MediaItem, options: Pick<NamingOptions, 'out' | 'namePattern' | 'pathPattern'>): { path: string; suffixedPath: string } {
+  const vars = nameVars(item);
+  const folder = itemFolder(options, item, vars);
+  const rendered = renderName(options.namePattern, vars);
   return {
     path: resolveInside(folder, candidateName(rendered, item.attachment_id, 0)),
     suffixedPath: resolveInside(folder, candidateName(rendered, item.attachment_id, 1)),

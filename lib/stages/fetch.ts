@@ -100,7 +100,7 @@ async function fetchItem(item: MediaItem, options: Fetching): Promise<ItemResult
   return options.locks.run(`attachment:${item.attachment_id}`, async () => {
     const known = await lookUpKnown(item, options);
     if (known !== 'download') return known;
-    const done = await folderTurn(options.store, itemFolder(options.out, item), options.signal);
+    const done = await folderTurn(options.store, itemFolder(options, item), options.signal);
     try {
       return await fetchNew(item, options);
     } finally {

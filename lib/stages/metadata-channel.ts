@@ -104,7 +104,7 @@ export class ChannelMetadata implements MetadataWriter {
       return reopened;
     }
     // First time for this channel (or its log was deleted: a new one; what the state indexed stays written).
-    const log = await this.#create(known?.path ?? itemFolder(this.#options.out, item));
+    const log = await this.#create(known?.path ?? itemFolder({ out: this.#options.out, pathPattern: this.#options.pathPattern }, item));
     await store.recordMetadataLines(this.#channelId, { path: log.path, length: 0 }, []);
     return log;
   }

@@ -12,6 +12,7 @@ export interface MetadataOptions {
   mode: MetadataMode;
   store: Store;
   out: string;
+  pathPattern?: string | undefined; // --path-pattern: the channel's log goes to the folder of its first file
   folders: FolderCache;
   context: ChannelContext;
   retry: boolean; // the retry pass (its lines are marked "retry": true)

@@ -27,6 +27,7 @@ export interface SimulateOptions {
   store: Store; // the dry run's copy of the state: read, and claimed in (never the state itself)
   out: string;
   namePattern: string;
+  pathPattern?: string | undefined; // --path-pattern (claim-path.ts)
   context: ChannelContext;
   counts: Counts & DryRunCounts; // updated in place, so progress reporting can read it live
   seen: DrySeen; // shared by the run's channels

@@ -4,13 +4,16 @@ import type { Test } from 'tap';
 import type { DpsError } from '../../lib/errors.js';
 import {
   folderName,
+  folderPatternPerItem,
   namePlaceholders,
   nameVars,
+  renderFolder,
   renderName,
   resolveInside,
   sanitizeComponent,
   splitExtension,
   validatePattern,
+  validatePathPattern,
   suffixName,
 } from '../../lib/fs/safe-name.js';
 import type { MediaItem } from '../../lib/types.js';
@@ -165,7 +168,23 @@ t.test('nameVars', async (t) => {
     guild_id: '1',
     index: '2',
     source: 'attachment',
+    year: '2023',
+    month: '05',
+    guild: 'G',
+    channel: 'c',
+    parent: '',
+    parent_id: '',
+    thread: '',
+    thread_id: '',
   });
+  // In a thread, the channel is the thread itself (as in the events' channel_id); its parent is {parent}.
+  const inThread = { ...item, context: { ...item.context, channel_id: '7', channel_name: 'th', parent_id: '2', parent_name: 'c' } };
+  const vars = nameVars(inThread);
+  t.same(
+    [vars.channel, vars.channel_id, vars.thread, vars.thread_id, vars.parent, vars.parent_id],
+    ['th', '7', 'th', '7', 'c', '2'],
+    'thread: {channel} and {thread} are the thread, {parent} its channel',
+  );
 });
 
 t.test('resolveInside', async (t) => {
@@ -200,4 +219,107 @@ t.test('suffixName: the suffix goes before the extension and survives the length
   const cjk = suffixName(sanitizeComponent(`${'写真'.repeat(40)}.jpeg`, 60), '_7_2', 60);
   t.ok(cjk.endsWith('_7_2.jpeg') && Buffer.byteLength(cjk) <= 60, cjk);
   t.equal(suffixName(cut, '_1234567890123456789'), sanitizeComponent(suffixName(cut, '_1234567890123456789')), 'already sanitised');
+});
+
+// --path-pattern (renderFolder): folders under --out from the same placeholders as file names.
+const channelVars = { guild: 'Guild', guild_id: '1', channel: 'general', channel_id: '2', parent: '', parent_id: '', thread: '', thread_id: '' };
+const threadVars = { ...channelVars, channel: 'Pics', channel_id: '3', parent: 'general', parent_id: '2', thread: 'Pics', thread_id: '3' };
+
+t.test('renderFolder: / makes folders, each expanded like a file name', async (t) => {
+  const root = path.resolve('/archive/root');
+  t.equal(renderFolder(root, '{guild}/{channel}', channelVars), path.join(root, 'Guild', 'general'));
+  t.equal(renderFolder(root, '{guild}_{guild_id}/{year}-{month}', { ...channelVars, year: '2024', month: '03' }), path.join(root, 'Guild_1', '2024-03'));
+  t.equal(renderFolder(root, 'archive', channelVars), path.join(root, 'archive'), 'literal text: one shared folder');
+  t.equal(renderFolder(root, '', channelVars), root, 'an empty pattern: --out itself');
+  t.equal(renderFolder(root, './a//b/', channelVars), path.join(root, 'a', 'b'), 'empty and . folders are left out');
+});
+
+t.test('renderFolder: a folder whose placeholders all render empty is left out', async (t) => {
+  const root = path.resolve('/archive/root');
+  t.equal(renderFolder(root, '{guild}/{parent}/{channel}', channelVars), path.join(root, 'Guild', 'general'), 'no parent outside threads');
+  t.equal(renderFolder(root, '{guild}/{parent}/{channel}', threadVars), path.join(root, 'Guild', 'general', 'Pics'), 'thread under its parent');
+  t.equal(renderFolder(root, '{guild}/{thread}_{thread_id}', channelVars), path.join(root, 'Guild'), 'not `_`: the folder is left out');
+  t.equal(renderFolder(root, '{guild}/{thread}_{thread_id}', threadVars), path.join(root, 'Guild', 'Pics_3'));
+  t.equal(renderFolder(root, '{author}', { author: '' }), root, 'every folder left out: --out itself');
+  t.equal(renderFolder(root, 'threads/{thread}', channelVars), path.join(root, 'threads'), 'literal folders stay');
+  t.equal(renderFolder(root, '{author}-{author_id}', { author: '', author_id: '9' }), path.join(root, '-9'), 'one value is enough');
+});
+
+t.test('renderFolder: hostile values never add, leave or escape a folder', async (t) => {
+  const root = path.resolve('/archive/root');
+  const hostile = [
+    '..',
+    '.',
+    '/',
+    '//',
+    '../../etc',
+    '..\\..\\Windows',
+    'C:',
+    'C:\\',
+    '\\\\server\\share',
+    'a/b/c',
+    '\u0000\u0001\n\r\t',
+    'CON',
+    'nul.txt',
+    ' . ',
+    '\u202egnp.exe',
+    'x'.repeat(400),
+    '名'.repeat(200),
+    '\uD800',
+    '.dps-tmp',
+    'evil.dps-tmp',
+  ];
+  for (const value of hostile) {
+    for (const pattern of ['{channel}', '{guild}/{channel}', '{author}/{filename}', 'a/{name}/b']) {
+      const vars = { ...channelVars, channel: value, guild: value, author: value, filename: value, name: value };
+      const folder = renderFolder(root, pattern, vars);
+      const rel = path.relative(root, folder);
+      const levels = pattern.split('/').length;
+      t.ok(rel !== '' && rel !== '..' && !rel.startsWith(`..${path.sep}`) && !path.isAbsolute(rel), `${JSON.stringify(value)} in ${pattern}: inside (${rel})`);
+      t.equal(rel.split(path.sep).length, levels, `${JSON.stringify(value)} in ${pattern}: exactly ${levels} folders`);
+      for (const part of rel.split(path.sep)) {
+        t.equal(sanitizeComponent(part), part, `${JSON.stringify(value)}: each folder is a sanitised name`);
+        t.ok(bytes(part) <= 120, 'at most 120 bytes');
+      }
+    }
+  }
+  t.equal(renderFolder(root, '{channel}', { channel: '..' }), path.join(root, '_'));
+  t.equal(renderFolder(root, '{channel}', { channel: 'C:' }), path.join(root, 'C_'));
+  t.equal(renderFolder(root, '{channel}', { channel: 'a/../../b' }), path.join(root, 'a_.._.._b'));
+  t.equal(renderFolder(root, '{channel}', { channel: 'CON' }), path.join(root, '_CON'));
+});
+
+t.test('validatePathPattern: a mistake is a one-line usage error showing the pattern', async (t) => {
+  for (const good of ['', 'archive', '{guild}/{channel}', './{year}/{month}/', 'a b/{author} ({author_id})', '{thread}_{thread_id}']) {
+    t.doesNotThrow(() => validatePathPattern(good), good);
+  }
+  const unknown = t.throws(() => validatePathPattern('{guild}/{chanel}')) as DpsError;
+  t.equal(unknown.code, 'DPS_USAGE');
+  t.match(unknown.message, /unknown placeholder \{chanel\} in path pattern "\{guild\}\/\{chanel\}"; known placeholders: .*\{channel\}.*\{thread_id\}/);
+  t.notOk(unknown.message.includes('\n'), 'one line');
+  for (const [bad, why] of [
+    ['/abs/{guild}', /cannot be absolute/],
+    ['\\abs', /cannot be absolute/],
+    ['C:/x', /cannot be absolute/],
+    ['c:x', /cannot be absolute/],
+    ['a\\b', /separates folders with \//],
+    ['..', /\.\. folder/],
+    ['{guild}/../x', /\.\. folder/],
+    ['a/..', /\.\. folder/],
+  ] as const) {
+    const error = t.throws(() => validatePathPattern(bad), bad) as DpsError;
+    t.equal(error.code, 'DPS_USAGE', bad);
+    t.match(error.message, why, bad);
+    t.ok(error.message.includes(`"${bad}"`), `${bad}: the message shows the value typed`);
+  }
+  t.throws(() => renderFolder('/r', '../x', {}), { code: 'DPS_USAGE' }, 'rendering checks too');
+});
+
+t.test('folderPatternPerItem: only channel placeholders -> one folder per channel', async (t) => {
+  for (const pattern of ['', 'archive', '{guild}/{channel}', '{guild_id}/{parent}_{parent_id}/{thread}_{thread_id}/{channel_id}']) {
+    t.equal(folderPatternPerItem(pattern), false, pattern);
+  }
+  for (const pattern of ['{year}', '{guild}/{month}', '{author}', '{author_id}', '{date}', '{message_id}', '{filename}', '{source}']) {
+    t.equal(folderPatternPerItem(pattern), true, pattern);
+  }
 });

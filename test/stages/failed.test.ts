@@ -215,3 +215,25 @@ t.test("failedItems aborted mid-flight (while a batch's links are renewed): reje
   );
   t.same(yielded, [], 'the renewed batch is not yielded once the run stopped');
 });
+
+t.test('--path-pattern with {author}, {year}, {month}: a retried file lands in the folder of a first try', async (t) => {
+  const layout = { namePattern: '{message_id}_{filename}', pathPattern: '{author}/{year}/{month}' };
+  const { options, failed } = await failingRun(t, 44, layout);
+  t.ok(failed.length > 0);
+  const retried = await runLibrary(options);
+  t.equal(retried.result.exitCode, 0);
+  const saved = files(retried.events, 'saved');
+  t.same(ids(saved), ids(failed), 'the failed files are saved by the retry');
+  const clean = { ...options, out: join(dirname(options.out), 'clean-out'), state: join(dirname(options.out), 'clean-state') };
+  const reference = await runLibrary(clean);
+  const want = new Map(files(reference.events, 'saved').map((e) => [e.attachment_id, relative(clean.out, e.path)]));
+  t.same(
+    saved.map((e) => relative(options.out, e.path)),
+    saved.map((e) => want.get(e.attachment_id)),
+    'every retried file has the path of a first try',
+  );
+  t.ok(
+    saved.every((e) => /^user\d+_\d+\/\d{4}\/\d{2}\//.test(relative(options.out, e.path))),
+    'author, year and month folders',
+  );
+});
