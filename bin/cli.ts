@@ -26,6 +26,8 @@ import {
 } from '../lib/index.js';
 import type { ArchiveOptions, ConnectionOptions } from '../lib/index.js';
 import { readChannelIds } from './stdin-ids.js';
+import { checkArgv, recordFlags, usageMessage } from './flag-check.js';
+import { withExamples } from './examples.js';
 import { runDemo } from './demo.js';
 import { tuneHeapGrowth } from './heap-tuning.js';
 
@@ -44,6 +46,12 @@ export async function main(argv: string[], options: MainOptions = {}): Promise<v
   const controller = new AbortController();
   wireSignals(controller);
   try {
+    // Unknown commands and flags, missing values, choices and numbers: refused on the text as typed (flag-check.ts).
+    const problem = checkArgv(
+      argv,
+      recordFlags((y) => buildParser([], controller, y)),
+    );
+    if (problem !== undefined) throw new UsageError(`${problem} (see dps --help)`);
     await buildParser(stdinDash(argv), controller).parseAsync();
   } catch (error) {
     report(error);
@@ -62,8 +70,9 @@ function stdinDash(argv: string[]): string[] {
   return out;
 }
 
-function buildParser(argv: string[], controller: AbortController): Argv {
-  return yargs(argv)
+// The whole command line; `y` is yargs over `argv`, or a stand-in that records the flags (flag-check.ts).
+function buildParser(argv: string[], controller: AbortController, y: Argv = withExamples(yargs(argv))): Argv {
+  return y
     .scriptName('dps')
     .usage('$0 [command] [options]\n\nArchive every photo (or every file) posted in Discord channels.')
     .command(['scrape', '$0'], 'archive channels of a server (the default command)', scrapeFlags, (args) => scrape(args, controller))
@@ -95,18 +104,22 @@ function buildParser(argv: string[], controller: AbortController): Argv {
     .command(
       'demo',
       'archive a demo server from the bundled fake Discord into ./data (offline)',
-      (y) => y.option('out', { type: 'string', default: DEFAULTS.out }).option('state', { type: 'string', default: DEFAULTS.state }),
+      (y) =>
+        y
+          .option('out', { type: 'string', default: DEFAULTS.out, describe: 'download folder' })
+          .option('state', { type: 'string', default: DEFAULTS.state, describe: 'state folder (LevelDB)' }),
       (args) => runDemo({ out: String(args.out), state: String(args.state), signal: controller.signal }).then((code) => setExit(code)),
     )
     .option('quiet', { type: 'boolean', default: false, describe: 'print nothing on stderr except errors' })
     .strict()
+    .recommendCommands()
     .help()
     .alias('h', 'help')
     .version(packageVersion())
     .wrap(Math.min(110, process.stdout.columns || 100))
     .fail((message, error) => {
       if (error) throw error;
-      throw new UsageError(`${message} (see dps --help)`);
+      throw new UsageError(`${usageMessage(message)} (see dps --help)`);
     });
 }
 
@@ -127,7 +140,7 @@ function connectionFlags(y: Argv): Argv {
 
 function scrapeFlags(y: Argv): Argv {
   return connectionFlags(y)
-    .option('server-id', { type: 'string', describe: 'the server (guild) id', group: 'Target:' })
+    .option('server-id', { type: 'string', demandOption: true, describe: 'the server (guild) id', group: 'Target:' })
     .option('channel-id', {
       type: 'string',
       array: true,
@@ -161,7 +174,7 @@ function scrapeFlags(y: Argv): Argv {
       describe: 'parallel downloads: auto (start at 8, grow while throughput rises, halve on CDN 429/503/resets) or a fixed number',
       group: 'Speed:',
     })
-    .option('max-concurrency', { type: 'number', default: DEFAULTS.maxConcurrency, describe: 'the most parallel downloads auto may reach', group: 'Speed:' })
+    .option('max-concurrency', { type: 'string', default: DEFAULTS.maxConcurrency, describe: 'the most parallel downloads auto may reach', group: 'Speed:' })
     .option('channel-concurrency', {
       type: 'string',
       default: DEFAULTS.channelConcurrency,
@@ -169,13 +182,13 @@ function scrapeFlags(y: Argv): Argv {
       group: 'Speed:',
     })
     .option('max-channel-concurrency', {
-      type: 'number',
+      type: 'string',
       default: DEFAULTS.maxChannelConcurrency,
       describe: 'the most channels auto may archive at once',
       group: 'Speed:',
     })
     .option('global-rate-limit', {
-      type: 'number',
+      type: 'string',
       default: DEFAULTS.globalRateLimit,
       describe: "API requests per second across the bot (Discord's global limit is 50; raise only for an API that allows more)",
       group: 'Speed:',
@@ -301,9 +314,9 @@ async function scrape(args: Record<string, unknown>, controller: AbortController
     state: String(args.state),
     types: String(args.types),
     concurrency: String(args.concurrency),
-    maxConcurrency: Number(args['max-concurrency']),
+    maxConcurrency: String(args['max-concurrency']), // validated as typed (lib/options.ts), never NaN
     channelConcurrency: String(args['channel-concurrency']),
-    maxChannelConcurrency: Number(args['max-channel-concurrency']),
+    maxChannelConcurrency: String(args['max-channel-concurrency']),
     namePattern: String(args['name-pattern']),
     fromStart: Boolean(args['from-start']) || args.resume === false, // --no-resume is --from-start
     embeds: Boolean(args.embeds),
@@ -314,7 +327,7 @@ async function scrape(args: Record<string, unknown>, controller: AbortController
     ...(backoffMs !== undefined ? { backoffMs } : {}),
   };
   if (args['max-size'] !== undefined) options.maxSize = String(args['max-size']);
-  if (args['global-rate-limit'] !== undefined) options.globalRateLimit = Number(args['global-rate-limit']);
+  if (args['global-rate-limit'] !== undefined) options.globalRateLimit = String(args['global-rate-limit']);
   if (args['max-wait'] !== undefined) options.maxWait = String(args['max-wait']);
   if (args.timeout !== undefined) options.timeout = String(args.timeout);
   if (args['notice-wait'] !== undefined) options.noticeWait = String(args['notice-wait']);
