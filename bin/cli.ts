@@ -20,11 +20,14 @@ import {
   packageVersion,
   parseDuration,
   redact,
+  stats,
+  STATS_BY,
+  statsTable,
   status,
   terminalSafe,
   UsageError,
 } from '../lib/index.js';
-import type { ArchiveOptions, ConnectionOptions } from '../lib/index.js';
+import type { ArchiveOptions, ConnectionOptions, StatsBy } from '../lib/index.js';
 import { readChannelIds } from './stdin-ids.js';
 import { checkArgv, recordFlags, usageMessage } from './flag-check.js';
 import { withExamples } from './examples.js';
@@ -102,6 +105,16 @@ function buildParser(argv: string[], controller: AbortController, y: Argv = with
       (args) => printStatus(args, controller),
     )
     .command(
+      'stats',
+      'count the files and bytes the state holds per channel, author, month or file type (read-only)',
+      (y) =>
+        stateFlags(y)
+          .options(filterFlags)
+          .option('by', { choices: STATS_BY, default: 'channel' as const, describe: 'group by channel, author, month (of the post) or type (content type)' })
+          .option('format', { choices: ['table', 'ndjson'] as const, describe: 'an aligned table (default on a terminal) or NDJSON (default when piped)' }),
+      (args) => printStats(args, controller),
+    )
+    .command(
       'demo',
       'archive a demo server from the bundled fake Discord into ./data (offline)',
       (y) =>
@@ -139,7 +152,7 @@ function connectionFlags(y: Argv): Argv {
 }
 
 function scrapeFlags(y: Argv): Argv {
-  return connectionFlags(y)
+  return reportFlags(connectionFlags(y))
     .option('server-id', { type: 'string', demandOption: true, describe: 'the server (guild) id', group: 'Target:' })
     .option('channel-id', {
       type: 'string',
@@ -220,6 +233,15 @@ function scrapeFlags(y: Argv): Argv {
       group: 'State:',
     })
     .option('progress', { type: 'boolean', describe: 'progress line on stderr (default: when stderr is a terminal)', group: 'Output:' });
+}
+
+// How the end of a run is reported beyond stdout (scrape and retry-failed).
+function reportFlags(y: Argv): Argv {
+  return y.option('notify', {
+    type: 'string',
+    describe: 'when the run ends, POST its summary JSON to this http(s) URL (a Discord webhook URL gets a short message)',
+    group: 'Output:',
+  });
 }
 
 // `dps retry-failed` runs scrape() too, so it takes scrape's flags from the same builder (a flag scrape reads can
@@ -334,6 +356,7 @@ async function scrape(args: Record<string, unknown>, controller: AbortController
   if (args['stall-grace'] !== undefined) options.stallGrace = String(args['stall-grace']);
   if (args.after !== undefined) options.after = String(args.after);
   if (args.before !== undefined) options.before = String(args.before);
+  if (args.notify !== undefined) options.notify = String(args.notify); // checked by archive() before the run
   let stopTuning: (() => void) | undefined;
   const result = await archive(options, {
     stdout: process.stdout,
@@ -367,6 +390,18 @@ async function printStatus(args: Record<string, unknown>, controller: AbortContr
     if (report.estimate !== undefined) process.stderr.write(`dps: ${terminalSafe(estimateNote(report.estimate))}\n`);
   }
   process.stdout.write(`${JSON.stringify(report, null, 2)}\n`);
+}
+
+async function printStats(args: Record<string, unknown>, controller: AbortController): Promise<void> {
+  const options = {
+    by: args.by as StatsBy,
+    guildId: args['server-id'] as string | undefined,
+    channelId: args['channel-id'] as string | undefined,
+  };
+  const rows = await stats(String(args.state), options, controller.signal);
+  const format = (args.format as string | undefined) ?? (process.stdout.isTTY ? 'table' : 'ndjson');
+  if (format === 'table') process.stdout.write(`${statsTable(rows).join('\n')}\n`);
+  else for (const row of rows) await writeLine(row);
 }
 
 let signalExit: number | undefined;

@@ -20,6 +20,11 @@ import { runningStatus } from './output/progress-file.js';
 import { statusEntry } from './output/status-report.js';
 import type { StatusReport } from './output/status-report.js';
 import type { AttachmentRecord, ChannelRecord } from './types.js';
+import { STATS_BY, StatsAggregator } from './output/stats.js';
+import { notifyTarget, sendSummary } from './output/notify.js';
+import type { SummaryEvent } from './output/events.js';
+import type { StatsBy, StatsRow } from './output/stats.js';
+import { isSnowflake } from './util/snowflake.js';
 
 export type { ArchiveOptions, ArchiveHooks } from './options.js';
 export type { StatusReport } from './output/status-report.js';
@@ -39,6 +44,11 @@ export { estimateNote } from './output/estimate.js';
 export { checkApiUrl, isDiscordApiHost } from './discord/api-url.js';
 export { parseDuration } from './util/duration.js';
 export { packageVersion } from './util/package-version.js';
+// dps stats (lib/output/stats.ts): counts and bytes per channel, author, month or type.
+export { STATS_BY } from './output/stats.js';
+export type { StatsBy, StatsRow } from './output/stats.js';
+export { statsTable } from './output/stats-table.js';
+export { isSnowflake } from './util/snowflake.js';
 
 /** Where output goes. stdout receives NDJSON events only; stderr receives human logs and progress. */
 export interface ArchiveIO {
@@ -67,6 +77,9 @@ export interface ArchiveIO {
  * rejects with a `DpsError` for run-level failures (usage 2, auth 3, access 4, state 5).
  */
 export async function archive(options: ArchiveOptions, io: ArchiveIO = {}): Promise<ArchiveResult> {
+  // --notify (lib/output/notify.ts): the URL is checked before the run starts; the summary is posted once it ends.
+  const notifyTo = options.notify === undefined ? undefined : notifyTarget(options.notify);
+  let summary: SummaryEvent | undefined;
   const out = io.stdout ? new NdjsonWriter(io.stdout, io.onStdoutClosed) : undefined;
   let progress: Progress | undefined;
   const log = (line: string): void => {
@@ -76,7 +89,10 @@ export async function archive(options: ArchiveOptions, io: ArchiveIO = {}): Prom
   };
   try {
     return await runArchive(options, {
-      emit: (event) => out?.write(event), // a promise while stdout is full: the run waits for the reader
+      emit: (event) => {
+        if (event.event === 'summary') summary = event; // for --notify
+        return out?.write(event); // a promise while stdout is full: the run waits for the reader
+      },
       flushEvents: () => out?.flush(),
       log,
       signal: io.signal,
@@ -92,6 +108,11 @@ export async function archive(options: ArchiveOptions, io: ArchiveIO = {}): Prom
   } finally {
     out?.flush();
     progress?.stop();
+    // Printed even with `quiet`: a run watched through its notifications must learn that one was lost.
+    if (notifyTo !== undefined && summary !== undefined) {
+      const problem = await sendSummary(notifyTo, summary, { server: options.guildId, secrets: [options.token] });
+      if (problem !== undefined) io.stderr?.write(`warning: --notify: ${terminalSafe(redact(problem, [options.token]))}\n`);
+    }
   }
 }
 
@@ -181,4 +202,36 @@ function connect(connection: ConnectionOptions): DiscordClient {
     allowInsecureApi: connection.allowInsecureApi ?? false,
     ...(connection.backoffMs !== undefined ? { backoffMs: connection.backoffMs } : {}),
   });
+}
+
+/**
+ * Counts and bytes of what the state holds, per channel (default), author, month or file type, then the total
+ * (last row): files, duplicates, failed, bytes (posted, duplicates included), bytes_on_disk, first and last post.
+ * Streams over the attachment records (memory grows with the groups, not the files). Read-only: a folder that
+ * holds no dps state is refused (`DPS_NO_STATE`), nothing created.
+ */
+export async function stats(
+  state: string,
+  options: { guildId?: string | undefined; channelId?: string | undefined; by?: StatsBy | undefined } = {},
+  signal?: AbortSignal,
+): Promise<StatsRow[]> {
+  const by = options.by ?? 'channel';
+  if (!STATS_BY.includes(by)) throw new UsageError(`--by must be channel, author, month or type, got ${JSON.stringify(by)}`);
+  for (const [flag, id] of [
+    ['--server-id', options.guildId],
+    ['--channel-id', options.channelId],
+  ] as const) {
+    if (id !== undefined && (!isSnowflake(id) || id === '0'))
+      throw new UsageError(`${flag} must be a Discord id (a number like 123456789012345678), got ${JSON.stringify(id)}`);
+  }
+  const store = await openStore(state, { signal, mustExist: true });
+  try {
+    const names = new Map<string, string>();
+    if (by === 'channel') for await (const channel of store.channels(signal)) names.set(channel.channel_id, channel.channel_name);
+    const aggregator = new StatsAggregator(by, (id) => names.get(id));
+    for await (const record of store.attachments({ guildId: options.guildId, channelId: options.channelId }, signal)) aggregator.add(record);
+    return aggregator.rows();
+  } finally {
+    await store.close();
+  }
 }

@@ -79,6 +79,8 @@ export interface ArchiveOptions {
   timeout?: number | string; // ms or "60s": a download with no headers or no data for this long is retried [60 s]
   stallGrace?: number | string; // ms or "2s": once the run is stopping, transfers idle this long are cancelled [2 s]
   allowInsecureApi?: boolean; // allow a plain-http API that is not loopback (the token travels in clear)
+  // --notify: archive() posts the summary here when the run ends (lib/output/notify.ts); runArchive ignores it.
+  notify?: string;
 }
 
 // Where events and human logs go, and how to stop.
