@@ -14,6 +14,7 @@ import {
   guilds,
   isDiscordApiHost,
   isDpsError,
+  isSnowflake,
   manifest,
   namePlaceholders,
   oneLine,
@@ -306,6 +307,7 @@ async function printGuilds(args: Record<string, unknown>, controller: AbortContr
 }
 
 async function printChannels(args: Record<string, unknown>, controller: AbortController): Promise<void> {
+  checkIds(args, ['server-id']);
   const options = { ...connection(args), guildId: String(args['server-id']), threads: Boolean(args.threads) };
   printApiNote();
   const warn = (line: string): void => void (args.quiet || process.stderr.write(`warning: ${terminalSafe(redact(line, secrets))}\n`));
@@ -375,6 +377,7 @@ async function scrape(args: Record<string, unknown>, controller: AbortController
 
 async function printManifest(args: Record<string, unknown>, controller: AbortController): Promise<void> {
   const filter: { guildId?: string; channelId?: string } = {};
+  checkIds(args, ['server-id', 'channel-id']);
   if (args['server-id']) filter.guildId = String(args['server-id']);
   if (args['channel-id']) filter.channelId = String(args['channel-id']);
   for await (const record of manifest(String(args.state), filter, controller.signal)) await writeLine(record);
@@ -382,6 +385,7 @@ async function printManifest(args: Record<string, unknown>, controller: AbortCon
 
 async function printStatus(args: Record<string, unknown>, controller: AbortController): Promise<void> {
   const filter: { guildId?: string } = {};
+  checkIds(args, ['server-id']);
   if (args['server-id']) filter.guildId = String(args['server-id']);
   const report = await status(String(args.state), filter, controller.signal);
   if (report.as_of !== undefined) {
@@ -390,6 +394,16 @@ async function printStatus(args: Record<string, unknown>, controller: AbortContr
     if (report.estimate !== undefined) process.stderr.write(`dps: ${terminalSafe(estimateNote(report.estimate))}\n`);
   }
   process.stdout.write(`${JSON.stringify(report, null, 2)}\n`);
+}
+
+// A filter id that is not a Discord id is a usage error (it would match nothing, silently).
+function checkIds(args: Record<string, unknown>, flags: readonly string[]): void {
+  for (const flag of flags) {
+    const id = args[flag] as string | undefined;
+    if (id !== undefined && (!isSnowflake(id) || id === '0')) {
+      throw new UsageError(`--${flag} must be a Discord id (a number like 123456789012345678), got ${JSON.stringify(id)}`);
+    }
+  }
 }
 
 async function printStats(args: Record<string, unknown>, controller: AbortController): Promise<void> {

@@ -59,7 +59,8 @@ export function recordFlags(build: (y: Argv) => unknown): FlagRegistry {
   return registry;
 }
 
-const FLAG = /^--?[A-Za-z]/;
+// A flag, as yargs reads tokens: a dash and more, except a negative number (`-1`, a value); a lone `-` is a value.
+const FLAG = /^-(?!\d+(\.\d+)?$)./;
 
 // The first problem with `argv` for the command it names, as a one-line message, or undefined.
 export function checkArgv(argv: readonly string[], registry: FlagRegistry): string | undefined {
