@@ -29,7 +29,8 @@ const TIMEOUT_MS = 4000;
 const RETRY_DELAY_MS = 1000;
 // Discord refuses a message longer than this.
 const CONTENT_LIMIT = 2000;
-const DISCORD_HOSTS = new Set(['discord.com', 'discordapp.com', 'ptb.discord.com', 'canary.discord.com', 'ptb.discordapp.com', 'canary.discordapp.com']);
+// A Discord webhook's path (https://discord.com/api/webhooks/<id>/<token>, the same on discordapp.com and the ptb.
+// and canary. hosts, with or without /v10): recognised on any host, so a proxy in front of Discord works too.
 const WEBHOOK_PATH = /^\/api(\/v\d+)?\/webhooks\/\d+\/[^/]+\/?$/;
 
 // The checked target of `--notify`: an http(s) URL, else a one-line UsageError (before the run starts).
@@ -41,7 +42,7 @@ export function notifyTarget(value: string): NotifyTarget {
     throw new UsageError(`--notify must be an http or https URL, got ${JSON.stringify(value)}`);
   }
   if (url.protocol !== 'https:' && url.protocol !== 'http:') throw new UsageError(`--notify must be an http or https URL, got ${JSON.stringify(value)}`);
-  return { url, discord: DISCORD_HOSTS.has(url.hostname) && WEBHOOK_PATH.test(url.pathname) };
+  return { url, discord: WEBHOOK_PATH.test(url.pathname) };
 }
 
 // Posts the summary (or a webhook's message); resolves with undefined once delivered, or with what went wrong (one
