@@ -51,5 +51,6 @@ export function withExamples(y: Argv): Argv {
 }
 
 function addExamples(y: Argv, examples: ReadonlyArray<readonly [string, string]>): Argv {
-  return examples.reduce((acc, [line, what]) => acc.example(line, what), y);
+  // The description above its command line, both at full width (side by side, yargs wraps them into a jumble).
+  return examples.reduce((acc, [line, what]) => acc.example(`# ${what}\n  ${line}`, ''), y);
 }
