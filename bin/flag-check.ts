@@ -76,7 +76,7 @@ export function checkArgv(argv: readonly string[], registry: FlagRegistry): stri
     command = argv[0];
     start = 1;
   }
-  const flags = new Map([...(registry.get('') ?? []), ...(registry.get(command) ?? [])]);
+  let flags = new Map([...(registry.get('') ?? []), ...(registry.get(command) ?? [])]);
   let afterBoolean = false;
   for (let i = start; i < argv.length; i++) {
     const token = argv[i]!;
@@ -84,6 +84,12 @@ export function checkArgv(argv: readonly string[], registry: FlagRegistry): stri
     if (!FLAG.test(token)) {
       // Values are read with their flag; `--threads false` is yargs' too; no command takes a positional.
       if (afterBoolean && (token === 'true' || token === 'false')) continue;
+      if (command === '$0' && commands.includes(token)) {
+        // yargs also finds a command after flags (`dps --quiet manifest`): its flags apply from here on.
+        command = token;
+        flags = new Map([...flags, ...(registry.get(token) ?? [])]);
+        continue;
+      }
       return `unexpected argument ${JSON.stringify(token)}`;
     }
     afterBoolean = false;

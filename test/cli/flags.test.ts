@@ -247,4 +247,7 @@ t.test('the forms yargs accepts stay accepted', async (t) => {
   );
   t.not(run.code, 2, `not a usage error: ${run.stderr}`);
   t.notMatch(run.stderr, /unknown|needs a value|unexpected/);
+  // A command after a global flag, as yargs reads it.
+  const late = await runDps(['--quiet', 'manifest', '--state', join(dir, 'none')]);
+  t.equal(late.code, 5, `manifest ran (no state: exit 5): ${late.stderr}`);
 });
