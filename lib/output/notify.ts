@@ -27,6 +27,8 @@ export interface NotifyOptions {
 
 const TIMEOUT_MS = 4000;
 const RETRY_DELAY_MS = 1000;
+// The longest pause before the retry (a 429's Retry-After included): two tries and it stay within ~10 s.
+const MAX_RETRY_WAIT_MS = 2000;
 // Discord refuses a message longer than this.
 const CONTENT_LIMIT = 2000;
 // A Discord webhook's path (https://discord.com/api/webhooks/<id>/<token>, the same on discordapp.com and the ptb.
@@ -55,7 +57,7 @@ export async function sendSummary(target: NotifyTarget, summary: SummaryEvent, o
   try {
     let outcome = await post(agent, target.url, body, timeoutMs);
     if (outcome.retry) {
-      await sleep(Math.min(outcome.waitMs ?? options.retryDelayMs ?? RETRY_DELAY_MS, 3000));
+      await sleep(Math.min(outcome.waitMs ?? options.retryDelayMs ?? RETRY_DELAY_MS, MAX_RETRY_WAIT_MS));
       outcome = await post(agent, target.url, body, timeoutMs);
     }
     return outcome.problem === undefined ? undefined : `could not post the summary to ${target.url.host}: ${outcome.problem}`;
