@@ -8,6 +8,7 @@ import type { Argv } from 'yargs';
 // What a command declares about one flag (the subset of yargs' option definition read here).
 export interface FlagSpec {
   type?: string;
+  alias?: string | readonly string[];
   array?: boolean;
   choices?: readonly unknown[];
   hidden?: boolean;
@@ -21,18 +22,36 @@ export type FlagRegistry = Map<string, Map<string, FlagSpec>>;
 // known here without being listed twice.
 export function recordFlags(build: (y: Argv) => unknown): FlagRegistry {
   const registry: FlagRegistry = new Map();
+  const aliases: Array<[Map<string, FlagSpec>, string, string]> = [];
+  const declare = (flags: Map<string, FlagSpec>, name: string, spec: FlagSpec): void => {
+    flags.set(name, { ...flags.get(name), ...spec });
+    for (const alias of typeof spec.alias === 'string' ? [spec.alias] : (spec.alias ?? [])) aliases.push([flags, name, alias]);
+  };
   const recorder = (flags: Map<string, FlagSpec>): Argv => {
     const proxy: Argv = new Proxy({} as Argv, {
       get(_target, prop) {
         if (prop === 'option') {
           return (name: string, spec: FlagSpec = {}) => {
-            flags.set(name, { ...flags.get(name), ...spec });
+            declare(flags, name, spec);
             return proxy;
           };
         }
         if (prop === 'options') {
           return (all: Record<string, FlagSpec>) => {
-            for (const [name, spec] of Object.entries(all)) flags.set(name, { ...flags.get(name), ...spec });
+            for (const [name, spec] of Object.entries(all)) declare(flags, name, spec);
+            return proxy;
+          };
+        }
+        if (prop === 'alias') {
+          return (name: string, alias: string | readonly string[]) => {
+            for (const a of typeof alias === 'string' ? [alias] : alias) aliases.push([flags, name, a]);
+            return proxy;
+          };
+        }
+        if (prop === 'config') {
+          // yargs' config file flag (`--config FILE` by default)
+          return (key?: unknown) => {
+            declare(flags, typeof key === 'string' ? key : 'config', { type: 'string' });
             return proxy;
           };
         }
@@ -56,8 +75,17 @@ export function recordFlags(build: (y: Argv) => unknown): FlagRegistry {
   ]);
   build(recorder(global));
   registry.set('', global);
+  // An alias takes its flag's spec.
+  for (const [flags, name, alias] of aliases) {
+    const { alias: _alias, ...spec } = flags.get(name) ?? flags.get(alias) ?? {};
+    if (!flags.has(name)) flags.set(name, spec);
+    flags.set(alias, spec);
+  }
   return registry;
 }
+
+// Flags whose value is optional although declared as strings (the bare flag means the default mode).
+const OPTIONAL_VALUE = new Set(['write-metadata']);
 
 // A flag, as yargs reads tokens: a dash and more, except a negative number (`-1`, a value); a lone `-` is a value.
 const FLAG = /^-(?!\d+(\.\d+)?$)./;
@@ -93,16 +121,17 @@ export function checkArgv(argv: readonly string[], registry: FlagRegistry): stri
       return `unexpected argument ${JSON.stringify(token)}`;
     }
     afterBoolean = false;
-    if (!token.startsWith('--')) {
+    const short = !token.startsWith('--');
+    if (short && (token.length !== 2 || !flags.has(token[1]!))) {
       if (token === '-h') continue;
       return `unknown flag ${quoteIfOdd(token)}`;
     }
-    const eq = token.indexOf('=');
-    const written = eq === -1 ? token.slice(2) : token.slice(2, eq);
-    const name = kebab(written);
+    const eq = short ? -1 : token.indexOf('=');
+    const written = short ? token.slice(1) : eq === -1 ? token.slice(2) : token.slice(2, eq);
+    const name = short ? written : kebab(written);
     const spec = flags.get(name) ?? (name.startsWith('no-') && flags.get(name.slice(3))?.type === 'boolean' ? { type: 'boolean' } : undefined);
     if (spec === undefined) {
-      const visible = [...flags].filter(([, s]) => !s.hidden).map(([n]) => n);
+      const visible = [...flags].filter(([n, s]) => !s.hidden && n.length > 1).map(([n]) => n);
       const near = nearest(name, visible);
       return `unknown flag --${quoteIfOdd(written)}${near ? `; did you mean --${near}?` : ''}`;
     }
@@ -118,19 +147,22 @@ export function checkArgv(argv: readonly string[], registry: FlagRegistry): stri
         if (!spec.array) break;
       }
     }
-    if (values.length === 0) return `--${name} needs a value`;
+    // An untyped flag (or one listed in OPTIONAL_VALUE) may stand alone: `--write-metadata` or `--write-metadata=channel`.
+    if (values.length === 0 && (spec.type === undefined || OPTIONAL_VALUE.has(name)) && spec.choices === undefined) continue;
+    const shown = short ? token : `--${name}`;
+    if (values.length === 0) return `${shown} needs a value`;
     for (const value of values) {
-      const problem = checkValue(name, spec, value);
+      const problem = checkValue(shown, spec, value);
       if (problem) return problem;
     }
   }
   return undefined;
 }
 
-function checkValue(name: string, spec: FlagSpec, value: string): string | undefined {
-  if (value.trim() === '') return `--${name} needs a value, got ""`;
-  if (spec.choices && !spec.choices.map(String).includes(value)) return `--${name} must be ${oneOf(spec.choices.map(String))}, got ${JSON.stringify(value)}`;
-  if (spec.type === 'number' && !/^\s*-?\d+(\.\d+)?\s*$/.test(value)) return `--${name} must be a number, got ${JSON.stringify(value)}`;
+function checkValue(flag: string, spec: FlagSpec, value: string): string | undefined {
+  if (value.trim() === '') return `${flag} needs a value, got ""`;
+  if (spec.choices && !spec.choices.map(String).includes(value)) return `${flag} must be ${oneOf(spec.choices.map(String))}, got ${JSON.stringify(value)}`;
+  if (spec.type === 'number' && !/^\s*-?\d+(\.\d+)?\s*$/.test(value)) return `${flag} must be a number, got ${JSON.stringify(value)}`;
   return undefined;
 }
 

@@ -12,7 +12,12 @@ const registry = recordFlags((y: Argv) =>
         .option('channel-id', { type: 'string', array: true })
         .option('threads', { type: 'boolean' })
         .option('n', { type: 'number' })
-        .option('secret', { type: 'string', hidden: true }),
+        .option('secret', { type: 'string', hidden: true })
+        .option('dry-run', { type: 'boolean', alias: 'simulate' })
+        .option('mode', { describe: 'untyped: a value or none' })
+        .option('write-metadata', { type: 'string' })
+        .alias('s', 'server-id')
+        .config('config'),
     )
     .command('stats', 'count', (c: Argv) => c.options({ by: { choices: ['channel', 'month'] } }).option('state', { type: 'string' }))
     .option('quiet', { type: 'boolean' }),
@@ -20,7 +25,10 @@ const registry = recordFlags((y: Argv) =>
 
 t.test('the recorder sees every command and option', async (t) => {
   t.same([...registry.keys()].sort(), ['', '$0', 'scrape', 'stats']);
-  t.same([...registry.get('scrape')!.keys()], ['server-id', 'channel-id', 'threads', 'n', 'secret']);
+  t.same(
+    [...registry.get('scrape')!.keys()],
+    ['server-id', 'channel-id', 'threads', 'n', 'secret', 'dry-run', 'mode', 'write-metadata', 'config', 'simulate', 's'],
+  );
   t.same([...registry.get('')!.keys()], ['help', 'version', 'quiet']);
 });
 
@@ -45,6 +53,13 @@ t.test('problems, one line each, as typed', async (t) => {
     [['--chanel-id', '1', '--help'], undefined], // help wins
     [['-q'], 'unknown flag -q'],
     [['--server-id', '1', '--', '--anything'], undefined],
+    [['--simulate', '--dry-run', '--no-simulate'], undefined],
+    [['--simulat'], 'unknown flag --simulat; did you mean --simulate?'],
+    [['-s'], '-s needs a value'],
+    [['--mode', '--write-metadata', '--mode=x', '--write-metadata=channel'], undefined],
+    [['--config', 'dps.json'], undefined],
+    [['--config'], '--config needs a value'],
+    [['-s', '1'], undefined],
   ];
   for (const [argv, expected] of cases) t.equal(checkArgv(argv, registry), expected, argv.join(' '));
 });
