@@ -14,19 +14,25 @@ import {
   guilds,
   isDiscordApiHost,
   isDpsError,
+  isSnowflake,
   manifest,
   namePlaceholders,
   oneLine,
   packageVersion,
   parseDuration,
   redact,
+  stats,
+  STATS_BY,
+  statsTable,
   status,
   terminalSafe,
   UsageError,
   wrapLines,
 } from '../lib/index.js';
-import type { ArchiveOptions, ConnectionOptions } from '../lib/index.js';
+import type { ArchiveOptions, ConnectionOptions, StatsBy } from '../lib/index.js';
 import { readChannelIds } from './stdin-ids.js';
+import { checkArgv, recordFlags, usageMessage } from './flag-check.js';
+import { withExamples } from './examples.js';
 import { runDemo } from './demo.js';
 import { tuneHeapGrowth } from './heap-tuning.js';
 // dps manifest --format (issue 23, metadata)
@@ -48,6 +54,12 @@ export async function main(argv: string[], options: MainOptions = {}): Promise<v
   const controller = new AbortController();
   wireSignals(controller);
   try {
+    // Unknown commands and flags, missing values, choices and numbers: refused on the text as typed (flag-check.ts).
+    const problem = checkArgv(
+      argv,
+      recordFlags((y) => buildParser([], controller, y)),
+    );
+    if (problem !== undefined) throw new UsageError(`${problem} (see dps --help)`);
     await withConfigFile(buildParser(stdinDash(argv), controller)).parseAsync(); // --config / ./dps.config.json
   } catch (error) {
     report(error);
@@ -66,8 +78,9 @@ function stdinDash(argv: string[]): string[] {
   return out;
 }
 
-function buildParser(argv: string[], controller: AbortController): Argv {
-  return yargs(argv)
+// The whole command line; `y` is yargs over `argv`, or a stand-in that records the flags (flag-check.ts).
+function buildParser(argv: string[], controller: AbortController, y: Argv = withExamples(yargs(argv))): Argv {
+  return y
     .scriptName('dps')
     .usage('$0 [command] [options]\n\nArchive every photo (or every file) posted in Discord channels.')
     .command(['scrape', '$0'], 'archive channels of a server (the default command)', scrapeFlags, (args) => scrape(args, controller))
@@ -97,20 +110,34 @@ function buildParser(argv: string[], controller: AbortController): Argv {
       (args) => printStatus(args, controller),
     )
     .command(
+      'stats',
+      'count the files and bytes the state holds per channel, author, month or file type (read-only)',
+      (y) =>
+        stateFlags(y)
+          .options(filterFlags)
+          .option('by', { choices: STATS_BY, default: 'channel' as const, describe: 'group by channel, author, month (of the post) or type (content type)' })
+          .option('format', { choices: ['table', 'ndjson'] as const, describe: 'an aligned table (default on a terminal) or NDJSON (default when piped)' }),
+      (args) => printStats(args, controller),
+    )
+    .command(
       'demo',
       'archive a demo server from the bundled fake Discord into ./data (offline)',
-      (y) => y.option('out', { type: 'string', default: DEFAULTS.out }).option('state', { type: 'string', default: DEFAULTS.state }),
+      (y) =>
+        y
+          .option('out', { type: 'string', default: DEFAULTS.out, describe: 'download folder' })
+          .option('state', { type: 'string', default: DEFAULTS.state, describe: 'state folder (LevelDB)' }),
       (args) => runDemo({ out: String(args.out), state: String(args.state), signal: controller.signal }).then((code) => setExit(code)),
     )
     .option('quiet', { type: 'boolean', default: false, describe: 'print nothing on stderr except errors' })
     .strict()
+    .recommendCommands()
     .help()
     .alias('h', 'help')
     .version(packageVersion())
     .wrap(Math.min(110, process.stdout.columns || 100))
     .fail((message, error) => {
       if (error) throw error;
-      throw new UsageError(`${message} (see dps --help)`);
+      throw new UsageError(`${usageMessage(message)} (see dps --help)`);
     });
 }
 
@@ -130,8 +157,8 @@ function connectionFlags(y: Argv): Argv {
 }
 
 function scrapeFlags(y: Argv): Argv {
-  return dryRunFlags(connectionFlags(y))
-    .option('server-id', { type: 'string', describe: 'the server (guild) id', group: 'Target:' })
+  return reportFlags(dryRunFlags(connectionFlags(y)))
+    .option('server-id', { type: 'string', demandOption: true, describe: 'the server (guild) id', group: 'Target:' })
     .option('channel-id', {
       type: 'string',
       array: true,
@@ -177,7 +204,7 @@ function scrapeFlags(y: Argv): Argv {
       describe: 'parallel downloads: auto (start at 8, grow while throughput rises, halve on CDN 429/503/resets) or a fixed number',
       group: 'Speed:',
     })
-    .option('max-concurrency', { type: 'number', default: DEFAULTS.maxConcurrency, describe: 'the most parallel downloads auto may reach', group: 'Speed:' })
+    .option('max-concurrency', { type: 'string', default: DEFAULTS.maxConcurrency, describe: 'the most parallel downloads auto may reach', group: 'Speed:' })
     .option('channel-concurrency', {
       type: 'string',
       default: DEFAULTS.channelConcurrency,
@@ -185,13 +212,13 @@ function scrapeFlags(y: Argv): Argv {
       group: 'Speed:',
     })
     .option('max-channel-concurrency', {
-      type: 'number',
+      type: 'string',
       default: DEFAULTS.maxChannelConcurrency,
       describe: 'the most channels auto may archive at once',
       group: 'Speed:',
     })
     .option('global-rate-limit', {
-      type: 'number',
+      type: 'string',
       default: DEFAULTS.globalRateLimit,
       describe: "API requests per second across the bot (Discord's global limit is 50; raise only for an API that allows more)",
       group: 'Speed:',
@@ -267,6 +294,15 @@ function dryRunFlags(y: Argv): Argv {
   });
 }
 
+// How the end of a run is reported beyond stdout (scrape and retry-failed).
+function reportFlags(y: Argv): Argv {
+  return y.option('notify', {
+    type: 'string',
+    describe: 'when the run ends, POST its summary JSON to this http(s) URL (a Discord webhook URL gets a short message)',
+    group: 'Output:',
+  });
+}
+
 // `dps retry-failed` runs scrape() too, so it takes scrape's flags from the same builder (a flag scrape reads can
 // never be missing here and turn into NaN); it differs only in retrying every file type by default.
 function retryFailedFlags(y: Argv): Argv {
@@ -329,6 +365,7 @@ async function printGuilds(args: Record<string, unknown>, controller: AbortContr
 }
 
 async function printChannels(args: Record<string, unknown>, controller: AbortController): Promise<void> {
+  checkIds(args, ['server-id']);
   const options = { ...connection(args), guildId: String(args['server-id']), threads: Boolean(args.threads) };
   printApiNote();
   const warn = (line: string): void => void (args.quiet || process.stderr.write(`warning: ${terminalSafe(redact(line, secrets))}\n`));
@@ -359,9 +396,9 @@ async function scrape(args: Record<string, unknown>, controller: AbortController
     state: String(args.state),
     types: String(args.types),
     concurrency: String(args.concurrency),
-    maxConcurrency: Number(args['max-concurrency']),
+    maxConcurrency: String(args['max-concurrency']), // validated as typed (lib/options.ts), never NaN
     channelConcurrency: String(args['channel-concurrency']),
-    maxChannelConcurrency: Number(args['max-channel-concurrency']),
+    maxChannelConcurrency: String(args['max-channel-concurrency']),
     namePattern: String(args['name-pattern']),
     fromStart: Boolean(args['from-start']) || args.resume === false, // --no-resume is --from-start
     embeds: Boolean(args.embeds),
@@ -372,7 +409,7 @@ async function scrape(args: Record<string, unknown>, controller: AbortController
     ...(backoffMs !== undefined ? { backoffMs } : {}),
   };
   if (args['max-size'] !== undefined) options.maxSize = String(args['max-size']);
-  if (args['global-rate-limit'] !== undefined) options.globalRateLimit = Number(args['global-rate-limit']);
+  if (args['global-rate-limit'] !== undefined) options.globalRateLimit = String(args['global-rate-limit']);
   if (args['max-wait'] !== undefined) options.maxWait = String(args['max-wait']);
   if (args.timeout !== undefined) options.timeout = String(args.timeout);
   if (args['notice-wait'] !== undefined) options.noticeWait = String(args['notice-wait']);
@@ -394,6 +431,7 @@ async function scrape(args: Record<string, unknown>, controller: AbortController
   const output = outputFlags(args); // --format, --progress-interval (issue 23)
   if (args['dry-run'] === true) options.dryRun = true; // scrape --dry-run / --simulate
   if (args['path-pattern'] !== undefined) options.pathPattern = String(args['path-pattern']); // layout (issue 23)
+  if (args.notify !== undefined) options.notify = String(args.notify); // checked by archive() before the run
   let stopTuning: (() => void) | undefined;
   const result = await archive(options, {
     ...output,
@@ -424,6 +462,7 @@ function outputFlags(args: Record<string, unknown>): { format: 'human' | 'ndjson
 
 async function printManifest(args: Record<string, unknown>, controller: AbortController): Promise<void> {
   const filter: { guildId?: string; channelId?: string } = {};
+  checkIds(args, ['server-id', 'channel-id']);
   if (args['server-id']) filter.guildId = String(args['server-id']);
   if (args['channel-id']) filter.channelId = String(args['channel-id']);
   // --format csv|tsv (issue 23): a header, then one row per record; ndjson stays the line writer below.
@@ -463,6 +502,7 @@ async function writeText(text: string): Promise<void> {
 
 async function printStatus(args: Record<string, unknown>, controller: AbortController): Promise<void> {
   const filter: { guildId?: string } = {};
+  checkIds(args, ['server-id']);
   if (args['server-id']) filter.guildId = String(args['server-id']);
   const report = await status(String(args.state), filter, controller.signal);
   if (report.as_of !== undefined) {
@@ -471,6 +511,28 @@ async function printStatus(args: Record<string, unknown>, controller: AbortContr
     if (report.estimate !== undefined) process.stderr.write(`dps: ${terminalSafe(estimateNote(report.estimate))}\n`);
   }
   process.stdout.write(`${JSON.stringify(report, null, 2)}\n`);
+}
+
+// A filter id that is not a Discord id is a usage error (it would match nothing, silently).
+function checkIds(args: Record<string, unknown>, flags: readonly string[]): void {
+  for (const flag of flags) {
+    const id = args[flag] as string | undefined;
+    if (id !== undefined && (!isSnowflake(id) || id === '0')) {
+      throw new UsageError(`--${flag} must be a Discord id (a number like 123456789012345678), got ${JSON.stringify(id)}`);
+    }
+  }
+}
+
+async function printStats(args: Record<string, unknown>, controller: AbortController): Promise<void> {
+  const options = {
+    by: args.by as StatsBy,
+    guildId: args['server-id'] as string | undefined,
+    channelId: args['channel-id'] as string | undefined,
+  };
+  const rows = await stats(String(args.state), options, controller.signal);
+  const format = (args.format as string | undefined) ?? (process.stdout.isTTY ? 'table' : 'ndjson');
+  if (format === 'table') process.stdout.write(`${statsTable(rows).join('\n')}\n`);
+  else for (const row of rows) await writeLine(row);
 }
 
 let signalExit: number | undefined;

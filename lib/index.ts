@@ -24,6 +24,11 @@ import { runningStatus } from './output/progress-file.js';
 import { statusEntry } from './output/status-report.js';
 import type { StatusReport } from './output/status-report.js';
 import type { AttachmentRecord, ChannelRecord } from './types.js';
+import { STATS_BY, StatsAggregator } from './output/stats.js';
+import { notifyTarget, sendSummary } from './output/notify.js';
+import type { SummaryEvent } from './output/events.js';
+import type { StatsBy, StatsRow } from './output/stats.js';
+import { isSnowflake } from './util/snowflake.js';
 
 export type { ArchiveOptions, ArchiveHooks } from './options.js';
 export type { StatusReport } from './output/status-report.js';
@@ -48,6 +53,11 @@ export { packageVersion } from './util/package-version.js';
 // dps manifest --format (issue 23, metadata)
 export { csvField, isManifestFormat, MANIFEST_COLUMNS, MANIFEST_FORMATS, manifestFormatter, tsvField } from './output/manifest-format.js';
 export type { ManifestFormat, ManifestFormatter } from './output/manifest-format.js';
+// dps stats (lib/output/stats.ts): counts and bytes per channel, author, month or type.
+export { STATS_BY } from './output/stats.js';
+export type { StatsBy, StatsRow } from './output/stats.js';
+export { statsTable } from './output/stats-table.js';
+export { isSnowflake } from './util/snowflake.js';
 
 /** Where output goes. stdout receives NDJSON events only; stderr receives human logs and progress. */
 export interface ArchiveIO {
@@ -86,6 +96,9 @@ export async function archive(options: ArchiveOptions, io: ArchiveIO = {}): Prom
   const human = io.format === 'human';
   const names = new Map<string, string>(); // channel id -> "#name", for the human lines and the progress display
   const nameOf = (channelId: string): string | undefined => names.get(channelId);
+  // --notify (lib/output/notify.ts): the URL is checked before the run starts; the summary is posted once it ends.
+  const notifyTo = options.notify === undefined ? undefined : notifyTarget(options.notify);
+  let summary: SummaryEvent | undefined;
   let progress: Progress | undefined;
   let progressLines: ProgressLines | undefined;
   const above = (write: () => void): void => (progress ? progress.above(write) : write()); // never inside the progress block
@@ -107,7 +120,10 @@ export async function archive(options: ArchiveOptions, io: ArchiveIO = {}): Prom
   };
   try {
     return await runArchive(options, {
-      emit: (event) => out?.write(event), // a promise while stdout is full: the run waits for the reader
+      emit: (event) => {
+        if (event.event === 'summary') summary = event; // for --notify
+        return out?.write(event); // a promise while stdout is full: the run waits for the reader
+      },
       flushEvents: () => out?.flush(),
       log,
       signal: io.signal,
@@ -132,6 +148,11 @@ export async function archive(options: ArchiveOptions, io: ArchiveIO = {}): Prom
     progressLines?.stop();
     progress?.stop(); // its final state stays on screen, above the summary
     out?.flush();
+    // Printed even with `quiet`: a run watched through its notifications must learn that one was lost.
+    if (notifyTo !== undefined && summary !== undefined) {
+      const problem = await sendSummary(notifyTo, summary, { server: options.guildId, secrets: [options.token] });
+      if (problem !== undefined) io.stderr?.write(`warning: --notify: ${terminalSafe(redact(problem, [options.token]))}\n`);
+    }
   }
 }
 
@@ -234,4 +255,36 @@ function connect(connection: ConnectionOptions): DiscordClient {
     allowInsecureApi: connection.allowInsecureApi ?? false,
     ...(connection.backoffMs !== undefined ? { backoffMs: connection.backoffMs } : {}),
   });
+}
+
+/**
+ * Counts and bytes of what the state holds, per channel (default), author, month or file type, then the total
+ * (last row): files, duplicates, failed, bytes (posted, duplicates included), bytes_on_disk, first and last post.
+ * Streams over the attachment records (memory grows with the groups, not the files). Read-only: a folder that
+ * holds no dps state is refused (`DPS_NO_STATE`), nothing created.
+ */
+export async function stats(
+  state: string,
+  options: { guildId?: string | undefined; channelId?: string | undefined; by?: StatsBy | undefined } = {},
+  signal?: AbortSignal,
+): Promise<StatsRow[]> {
+  const by = options.by ?? 'channel';
+  if (!STATS_BY.includes(by)) throw new UsageError(`--by must be channel, author, month or type, got ${JSON.stringify(by)}`);
+  for (const [flag, id] of [
+    ['--server-id', options.guildId],
+    ['--channel-id', options.channelId],
+  ] as const) {
+    if (id !== undefined && (!isSnowflake(id) || id === '0'))
+      throw new UsageError(`${flag} must be a Discord id (a number like 123456789012345678), got ${JSON.stringify(id)}`);
+  }
+  const store = await openStore(state, { signal, mustExist: true });
+  try {
+    const names = new Map<string, string>();
+    if (by === 'channel') for await (const channel of store.channels(signal)) names.set(channel.channel_id, channel.channel_name);
+    const aggregator = new StatsAggregator(by, (id) => names.get(id));
+    for await (const record of store.attachments({ guildId: options.guildId, channelId: options.channelId }, signal)) aggregator.add(record);
+    return aggregator.rows();
+  } finally {
+    await store.close();
+  }
 }

@@ -61,9 +61,9 @@ export interface ArchiveOptions {
   types?: string | readonly string[];
   maxSize?: number | string;
   concurrency?: number | string; // parallel downloads: a number pins it; 'auto' adapts to the CDN ['auto']
-  maxConcurrency?: number; // the cap of 'auto' downloads [64]
+  maxConcurrency?: number | string; // the cap of 'auto' downloads [64] (a numeric string from the command line too)
   channelConcurrency?: number | string; // channels archived at once: a number pins it; 'auto' schedules from the limits ['auto']
-  maxChannelConcurrency?: number; // the cap of 'auto' channels [64]
+  maxChannelConcurrency?: number | string; // the cap of 'auto' channels [64]
   namePattern?: string;
   after?: string; // ISO date or message id
   before?: string;
@@ -71,7 +71,7 @@ export interface ArchiveOptions {
   embeds?: boolean;
   stickers?: boolean;
   polite?: boolean;
-  globalRateLimit?: number; // requests per second across the whole bot [50, Discord's global limit]
+  globalRateLimit?: number | string; // requests per second across the whole bot [50, Discord's global limit]
   retries?: number;
   backoffMs?: number;
   failOnChannelError?: boolean; // treat an inaccessible channel as fatal instead of skipping it
@@ -97,6 +97,8 @@ export interface ArchiveOptions {
   dryRun?: boolean;
   // Layout (issue 23): the folders under --out, e.g. "{guild}/{year}/{month}"; undefined: the default layout.
   pathPattern?: string | undefined;
+  // --notify: archive() posts the summary here when the run ends (lib/output/notify.ts); runArchive ignores it.
+  notify?: string;
 }
 
 // Where events and human logs go, and how to stop.
@@ -239,9 +241,13 @@ export function downloadCap(options: Pick<NormalizedOptions, 'concurrency' | 'ma
   return options.concurrency === 'auto' ? options.maxConcurrency : options.concurrency;
 }
 
-function positiveInt(value: number, flag: string, max: number): number {
-  if (!Number.isInteger(value) || value < 1 || value > max) throw new UsageError(`${flag} must be an integer from 1 to ${max}, got ${value}`);
-  return value;
+// An integer from 1 to max (a numeric string from the command line too); the message shows the value as given.
+function positiveInt(value: number | string, flag: string, max: number): number {
+  const number = typeof value === 'string' && /^\s*\d+\s*$/.test(value) ? Number(value) : value;
+  if (typeof number !== 'number' || !Number.isInteger(number) || number < 1 || number > max) {
+    throw new UsageError(`${flag} must be an integer from 1 to ${max}, got ${typeof value === 'string' ? JSON.stringify(value) : String(value)}`);
+  }
+  return number;
 }
 
 // --write-metadata: true or 'file' -> 'file', 'channel', false or absent -> off (undefined).
