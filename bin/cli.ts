@@ -55,10 +55,9 @@ export async function main(argv: string[], options: MainOptions = {}): Promise<v
   wireSignals(controller);
   try {
     // Unknown commands and flags, missing values, choices and numbers: refused on the text as typed (flag-check.ts).
-    const problem = checkArgv(
-      argv,
-      recordFlags((y) => buildParser([], controller, y)),
-    );
+    const flags = recordFlags((y) => buildParser([], controller, y));
+    flags.get('')?.set('config', { type: 'string' }); // added by withConfigFile below, on every command
+    const problem = checkArgv(argv, flags);
     if (problem !== undefined) throw new UsageError(`${problem} (see dps --help)`);
     await withConfigFile(buildParser(stdinDash(argv), controller)).parseAsync(); // --config / ./dps.config.json
   } catch (error) {

@@ -116,7 +116,7 @@ t.test('a bad config file: exit 2, one line naming the file, no stack, nothing o
     ['help', '{"help": true}', [], /unknown key "help"/],
     ['a config key', '{"config": "other.json"}', [], /unknown key "config"/],
     ['a boolean as text', '{"threads": "yes"}', [], /dps\.config\.json: "threads" must be true or false, got "yes"/],
-    ['a number as text', '{"max-concurrency": "lots"}', [], /"max-concurrency" must be a number, got "lots"/],
+    ['a number as text', '{"max-concurrency": "lots"}', [], /--max-concurrency must be an integer from 1 to 256, got "lots"/],
     ['an object', '{"out": {"dir": "x"}}', [], /"out" must be a string, got \{"dir":"x"\}/],
     ['a bad choice', '{"token-type": "robot"}', [], /"token-type" must be one of "bot", "user", got "robot"/],
     ['a token that is not a string', '{"token": 12345}', [], /"token" must be a string$/],

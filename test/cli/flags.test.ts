@@ -61,7 +61,7 @@ function valueFlags(help: string): string[] {
   };
   for (const line of help.split('\n')) {
     if (/^Examples:/.test(line)) break;
-    const m = /^\s+(?:-\w, )?--([a-z][a-z0-9-]*)\b(.*)$/.exec(line);
+    const m = /^\s{1,8}(?:-\w, )?--([a-z][a-z0-9-]*)\b(.*)$/.exec(line);
     if (m) {
       finish();
       current = { name: m[1]!, text: m[2]! };
