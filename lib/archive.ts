@@ -54,6 +54,7 @@ import type { ChannelSlots } from './run-schedule.js';
 import { AutoSlots } from './run-slots.js';
 import type { ChannelRecord, ItemResult, SelectedUnit } from './types.js';
 import { maxSnowflake } from './util/snowflake.js';
+import { compareSnowflakes } from './util/snowflake.js'; // --from-start: what was announced (announcedFromStart)
 import { steps, through } from './util/steps.js';
 // Dry runs (--dry-run): simulate replaces fetch and checkpoint.
 import { simulate } from './stages/simulate.js';
@@ -342,8 +343,9 @@ async function archiveHistory(run: RunContext, target: ChannelTarget, counts: Co
   const archived: ArchivedOptions = {
     store,
     // Files archived beyond the stored cursor were written by an interrupted run: announced, not skipped.
-    announceAfter: options.fromStart ? undefined : (record?.last_message_id ?? '0'),
-    announced: announcedBefore(record?.rewalk),
+    // --from-start too: it walks what earlier runs finished and announced (below the cursor, done_above) again.
+    announceAfter: record?.last_message_id ?? '0',
+    announced: options.fromStart ? announcedFromStart(record) : announcedBefore(record?.rewalk),
   };
 
   const pages = paginate(context, {
@@ -361,6 +363,16 @@ async function archiveHistory(run: RunContext, target: ChannelTarget, counts: Co
   const events = checkpoint(results, { store, context, counts, saveCursor: !windowed, beforePersist: run.hooks.flushEvents, walkedWith });
   await emitEvents(events, { emit: run.hooks.emit, log: run.hooks.log, signal });
   if (!signal.aborted) run.estimator.walked(context.channel_id); // the display shows it at 100%
+}
+
+// --from-start: besides what a re-walk knows was announced, the span above the cursor an interrupted run finished
+// (done_above, which a resumed walk skips) had its events printed.
+function announcedFromStart(record: ChannelRecord | undefined): ArchivedOptions['announced'] {
+  const rewalk = announcedBefore(record?.rewalk);
+  const done = record?.done_above;
+  return (item, rec) =>
+    (done !== undefined && compareSnowflakes(item.message_id, done.from) >= 0 && compareSnowflakes(item.message_id, done.to) <= 0) ||
+    rewalk?.(item, rec) === true;
 }
 
 // A step that tells the estimates of each file handed to the downloads (for the ETA).

@@ -233,13 +233,14 @@ export interface WouldSaveEvent {
   duplicate_of?: string;
   adopted?: true;
   retry?: true;
+  archived?: true; // saved by an interrupted run that never announced it: a real run announces it, downloads nothing
 }
 
 // A dry run's counts, beside the usual ones (which stay 0 but for messages, skipped and failed) in its
 // channel_done events, the summary and each of its per_channel entries.
 export interface DryRunCounts {
   would_save: number; // files a real run would save (every would_save event)
-  would_download: number; // of those, the files it would download (no duplicate_of, no adopted)
+  would_download: number; // of those, the files it would download (no duplicate_of, no adopted, no archived)
   would_save_bytes: number; // their declared sizes: the bytes a real run downloads
   would_save_unsized: number; // of would_download, files whose size Discord does not declare (embeds): not in the bytes
 }
@@ -263,7 +264,7 @@ export function sumDryRunCounts(channels: Iterable<Partial<DryRunCounts>>): DryR
 export function wouldSaveEvent(
   item: MediaItem,
   path: string,
-  how: { duplicate_of?: string | undefined; adopted?: boolean | undefined; retry?: boolean | undefined } = {},
+  how: { duplicate_of?: string | undefined; adopted?: boolean | undefined; retry?: boolean | undefined; archived?: boolean | undefined } = {},
 ): WouldSaveEvent {
   const event: WouldSaveEvent = {
     event: 'would_save',
@@ -279,5 +280,6 @@ export function wouldSaveEvent(
   if (how.duplicate_of !== undefined) event.duplicate_of = how.duplicate_of;
   if (how.adopted === true) event.adopted = true;
   if (how.retry === true) event.retry = true;
+  if (how.archived === true) event.archived = true; // already on disk and recorded: announced only
   return event;
 }

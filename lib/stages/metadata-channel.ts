@@ -106,6 +106,7 @@ export class ChannelMetadata implements MetadataWriter {
     // First time for this channel (or its log was deleted: a new one; what the state indexed stays written).
     const log = await this.#create(known?.path ?? itemFolder({ out: this.#options.out, pathPattern: this.#options.pathPattern }, item));
     await store.recordMetadataLines(this.#channelId, { path: log.path, length: 0 }, []);
+    if (log.length > 0) await this.#catchUp(log, 0); // a killed run's log the state did not know yet: its lines indexed
     return log;
   }
 
@@ -143,8 +144,11 @@ export class ChannelMetadata implements MetadataWriter {
     if (previous !== undefined) names.unshift(path.basename(previous));
     for (const name of names) {
       const file = path.join(folder, name);
+      // A run killed after creating the log but before the state learnt of it left the claim: the log is ours.
+      const ours = (await store.storedClaim(file)) === owner;
       if (!(await store.claimPath(file, owner, true))) continue;
-      const log = await LineLog.create(file);
+      await store.writesDone(); // the claim is in the state before the file exists
+      const log = (await LineLog.create(file)) ?? (ours ? await LineLog.open(file) : undefined);
       if (log !== undefined) return log;
       await store.dropClaim(file, owner); // a file the archive does not know: never replaced
     }

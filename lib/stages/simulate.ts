@@ -57,7 +57,12 @@ export async function* simulate(source: AsyncIterable<SelectedUnit>, options: Si
 async function judge(unit: MediaItem | SkippedItem | ArchivedItem, options: SimulateOptions): Promise<DpsEvent> {
   const { counts } = options;
   if (unit.kind === 'skipped') return skipped(unit.item, unit.reason, options, unit.detail);
-  if (unit.kind === 'archived') return skipped(unit.item, 'already_archived', options); // no event of it is owed: nothing to do
+  if (unit.kind === 'archived') {
+    // A file an interrupted run saved but never announced: a real run announces it as `saved` from its record,
+    // downloading nothing; listed so that would_save matches the real run's saved events one for one.
+    if (unit.announce) return saved(unit.item, unit.path, options, { duplicate_of: unit.duplicate_of, archived: true });
+    return skipped(unit.item, 'already_archived', options); // no event of it is owed: nothing to do
+  }
   const item = unit;
   const known = options.seen.get(item.attachment_id);
   if (known?.message_id === item.message_id) return skipped(item, 'already_archived', options); // the retry pass's file, walked again
@@ -98,7 +103,12 @@ function skipped(item: MediaItem, reason: SkippedItem['reason'], options: Simula
   return skippedEvent({ kind: 'skipped', item, reason, ...(detail !== undefined ? { detail } : {}) });
 }
 
-function saved(item: MediaItem, path: string, options: SimulateOptions, how: { duplicate_of?: string; adopted?: boolean }): DpsEvent {
+function saved(
+  item: MediaItem,
+  path: string,
+  options: SimulateOptions,
+  how: { duplicate_of?: string | undefined; adopted?: boolean; archived?: boolean },
+): DpsEvent {
   options.counts.would_save++;
   return wouldSaveEvent(item, path, { ...how, retry: options.retry });
 }

@@ -271,6 +271,12 @@ export class Store {
     return true;
   }
 
+  // Resolves once every write asked for so far is in the store (a persisted claim among them): the channel log's
+  // name is known to the state before its file exists (lib/stages/metadata-channel.ts).
+  async writesDone(): Promise<void> {
+    await this.#lastWrite;
+  }
+
   // One attachment's record: saved (with its path) or failed (with its reason).
   async getAttachment(attachmentId: string): Promise<AttachmentRecord | undefined> {
     return this.#getAttachment(attachmentId);

@@ -75,7 +75,8 @@ const resumePoints = (fake: FakeDiscord): Record<string, string> => {
   return points;
 };
 // A file a real run downloads: a would_save event that is neither a reference (duplicate_of) nor an adoption.
-const downloads = (lines: Line[]): Line[] => lines.filter((l) => l.event === 'would_save' && l.duplicate_of === undefined && l.adopted === undefined);
+const downloads = (lines: Line[]): Line[] =>
+  lines.filter((l) => l.event === 'would_save' && l.duplicate_of === undefined && l.adopted === undefined && l.archived === undefined);
 const key = (l: Line): string => `${String(l.message_id)}/${String(l.attachment_id)}`;
 
 // Every file under `dir` with its bytes' hash (empty when it does not exist).
@@ -253,6 +254,50 @@ t.test('after a killed run: the same resume point as the real run, and the state
   t.equal(real.code, 0, `the real run exit 0 (stderr: ${real.stderr})`);
   t.same(resumePoints(fake), dryHistory, 'the real run walks from the same point');
   t.same(cdnAttachmentIds(fake).sort(), wouldDownload.map((l) => String(l.attachment_id)).sort(), 'it downloads exactly the would-download files');
+  t.equal((fake.stats.cdnBytes ?? 0) - bytesBefore, summaryOf(dry).would_save_bytes, 'and exactly would_save_bytes');
+});
+
+t.test('killed before its cursor moved: the files the real run announces from the state are would_save, not downloads', async (t) => {
+  const fake = await fakeFor(t, {
+    scenario: singleChannel({ seed: 26, messages: 240, imageRatio: 0.6, gapRate: 0, sizes: [2_000, 10_000] }),
+    cdnLatencyMs: 100,
+  });
+  const { G, C } = firstTarget(fake);
+  const dir = t.testdir();
+  const args = ['--server-id', G, '--channel-id', C, '--api', fake.api, '--out', join(dir, 'out'), '--state', join(dir, 'state')];
+  const env = { DISCORD_TOKEN: fake.token };
+  const first = startCli([...args, '--concurrency', '2', '--no-progress'], { env });
+  await first.waitFor(10, ofEvent('saved'));
+  first.child.kill('SIGKILL'); // at once: files recorded past the stored cursor, which the next run announces again
+  await first.done;
+
+  const dry = await runDps([...args, '--dry-run'], { env });
+  t.equal(dry.code, 0, `dry run exit 0 (stderr: ${dry.stderr})`);
+  documented(t, dry);
+  fake.resetLog();
+  const bytesBefore = fake.stats.cdnBytes ?? 0;
+  const real = await runDps(args, { env });
+  t.equal(real.code, 0, `the real run exit 0 (stderr: ${real.stderr})`);
+  const fetched = new Set(cdnAttachmentIds(fake));
+  const announcedOnly = real.lines.filter((l) => l.event === 'saved' && l.duplicate_of === undefined && !fetched.has(String(l.attachment_id)));
+  t.ok(announcedOnly.length > 0, `the real run announces files the killed run saved (${announcedOnly.length})`);
+  t.same(dry.lines.filter(ofEvent('would_save')).map(key).sort(), real.lines.filter(ofEvent('saved')).map(key).sort(), 'one would_save per saved event');
+  t.same(
+    dry.lines
+      .filter((l) => l.archived === true)
+      .map(key)
+      .sort(),
+    announcedOnly.map(key).sort(),
+    'those are marked archived',
+  );
+  t.equal(summaryOf(dry).would_save, real.lines.filter(ofEvent('saved')).length);
+  t.same(
+    downloads(dry.lines)
+      .map((l) => String(l.attachment_id))
+      .sort(),
+    [...fetched].sort(),
+    'would_download: exactly the files downloaded',
+  );
   t.equal((fake.stats.cdnBytes ?? 0) - bytesBefore, summaryOf(dry).would_save_bytes, 'and exactly would_save_bytes');
 });
 

@@ -234,6 +234,7 @@ SCHEMAS.would_save = {
   },
   optional: { duplicate_of: 'path', adopted: 'boolean', retry: 'boolean' },
 };
+Object.assign(SCHEMAS.would_save.optional!, { archived: 'boolean' }); // saved by an interrupted run, never announced
 Object.assign(SCHEMAS.channel_done!.optional!, DRY_RUN_COUNTS);
 Object.assign(SCHEMAS.summary!.optional!, { dry_run: 'boolean', ...DRY_RUN_COUNTS });
 PER_CHANNEL.optional = { ...PER_CHANNEL.optional, ...DRY_RUN_COUNTS };

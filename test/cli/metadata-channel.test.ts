@@ -168,3 +168,47 @@ t.test('files saved by the retry pass get their sidecar, and a messages.ndjson l
     }
   }
 });
+
+t.test('kill -9 before the cursor moves, then --from-start: the killed run files are announced and in messages.ndjson', async (t) => {
+  const fake = await fakeFor(t, { scenario: scenario(), cdnLatencyMs: 20 });
+  const guild = fake.scenario.guilds[0]!;
+  const channel = guild.channels.find((c) => c.gen && !c.thread)!;
+  const dir = t.testdir();
+  const out = join(dir, 'out');
+  const state = join(dir, 'state');
+  const env = { DISCORD_TOKEN: fake.token };
+  const args = ['--server-id', guild.id, '--channel-id', channel.id, '--api', fake.api, '--out', out, '--state', state];
+  const scrape = [...args, '--types', 'all', '--concurrency', '4', '--no-progress', '--write-metadata=channel'];
+  const manifest = async (): Promise<Line[]> =>
+    (rawLines((await runDps(['manifest', '--state', state], { env })).stdout) as Line[]).filter((r) => r.status === 'saved');
+  const onDisk = async (): Promise<number> => (await listFiles(out).catch(() => [])).filter((f) => !f.includes('dps-tmp')).length;
+  const first = startCli(scrape, { env });
+  // Killed while files are on disk (recorded) whose saved events are not printed yet.
+  while ((await onDisk()) < first.lines.filter(ofEvent('saved')).length + 4 && first.child.exitCode === null) await new Promise((r) => setTimeout(r, 5));
+  first.child.kill('SIGKILL');
+  await first.done;
+  const before = await manifest();
+  const printed = new Set(first.lines.filter(ofEvent('saved')).map((l) => String(l.attachment_id)));
+  t.ok(before.filter((r) => !printed.has(String(r.attachment_id))).length > 0, 'the killed run recorded files it never announced');
+  const rewalk = await runDps([...scrape, '--from-start'], { env });
+  t.equal(rewalk.code, 0, rewalk.stderr);
+
+  const saved = (await manifest()).map((r) => `${r.message_id}/${r.attachment_id}`);
+  const announced = new Set([...first.lines, ...rewalk.lines].filter(ofEvent('saved')).map((l) => `${l.message_id}/${l.attachment_id}`));
+  t.same(
+    saved.filter((k) => !announced.has(k)),
+    [],
+    'every saved file had its saved event',
+  );
+  const logs = (await listFiles(out)).filter((f) => f.endsWith('messages.ndjson'));
+  const listed: string[] = [];
+  for (const log of logs) {
+    const text = await readFile(join(out, log), 'utf8');
+    for (const line of text.split('\n').slice(0, -1)) {
+      const parsed = JSON.parse(line) as Line;
+      for (const file of parsed.files as Line[]) listed.push(`${parsed.message_id}/${file.attachment_id}`);
+    }
+  }
+  t.equal(new Set(listed).size, listed.length, 'no file is listed twice');
+  t.same(listed.sort(), saved.sort(), 'every saved file is listed');
+});

@@ -233,3 +233,26 @@ t.test('channel: a messages.ndjson dps did not write is left alone; the log take
   // An attachment that renders to the log's name never takes it: its claim is the log's.
   t.equal(await world.store.storedClaim(other), `metadata!${context.channel_id}`);
 });
+
+t.test('channel: a run killed after creating messages.ndjson, before the state recorded it, keeps that log', async (t) => {
+  const world = await localWorld(t);
+  const { context } = world;
+  const a = await saved(world, item(context, '71', '970'));
+  const file = logPath(world, a.item);
+  // What the killed run left: its claim of the name, and the log with one whole line; no record of the log.
+  await world.store.claimPath(file, `metadata!${context.channel_id}`, true);
+  await world.store.recordMetadataLines('100000000000000009', { path: join(world.out, 'elsewhere.ndjson'), length: 0 }, []); // the claim's write is done
+  await writeFile(file, `${JSON.stringify({ message_id: '970', files: [{ attachment_id: '71' }] })}\n`);
+  const b = await saved(world, item(context, '72', '971'));
+  await run(world, 'channel', [a, b]); // 970 announced again by the next run, then a new message
+  t.same(
+    (await lines(file)).map((l) => l.message_id),
+    ['970', '971'],
+    'the same log goes on, without a second line for 970',
+  );
+  t.same(
+    (await readdir(dirname(file))).filter((f) => f.startsWith('messages')),
+    ['messages.ndjson'],
+    'no second log for the channel',
+  );
+});

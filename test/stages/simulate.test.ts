@@ -135,21 +135,33 @@ t.test('skips, archived units, marks, invalid files and the retry queue', async 
   const typed = item('41', { filename: 'a.pdf', content_type: 'application/pdf' });
   const archived = item('42');
   const invalid = item('43', { invalid: 'no url' });
+  const unannounced = item('45');
   const events = await run(
     [
       { kind: 'skipped', item: typed, reason: 'type', detail: 'application/pdf' },
-      { kind: 'archived', item: archived, path: '/x', bytes: 1, sha256: 'b'.repeat(64), announce: true },
+      { kind: 'archived', item: archived, path: '/x', bytes: 1, sha256: 'b'.repeat(64), announce: false },
       { kind: 'mark', context, message_id: '999', messages: 5 },
       invalid,
+      { kind: 'archived', item: unannounced, path: '/y', bytes: 1_000, sha256: 'c'.repeat(64), duplicate_of: '/x', announce: true },
     ],
     options,
   );
   t.match(events[0], { event: 'skipped', reason: 'type', detail: 'application/pdf', attachment_id: '41' });
-  t.match(events[1], { event: 'skipped', reason: 'already_archived', attachment_id: '42' }, 'an archived file is nothing to do');
+  t.match(events[1], { event: 'skipped', reason: 'already_archived', attachment_id: '42' }, 'an archived and announced file is nothing to do');
   t.match(events[2], { event: 'failed', reason: 'invalid_attachment', attachment_id: '43' }, 'an unusable attachment fails, as in a real run');
+  t.match(
+    events[3],
+    { event: 'would_save', attachment_id: '45', path: '/y', duplicate_of: '/x', archived: true },
+    'a file an interrupted run saved but never announced: a real run prints its saved event, so the dry run lists it',
+  );
   t.same(
     { skipped: counts.skipped, failed: counts.failed, messages: counts.messages, would_save: counts.would_save },
-    { skipped: 2, failed: 1, messages: 8, would_save: 0 },
+    { skipped: 2, failed: 1, messages: 9, would_save: 1 },
+  );
+  t.same(
+    { would_download: counts.would_download, would_save_bytes: counts.would_save_bytes },
+    { would_download: 0, would_save_bytes: 0 },
+    'it is not downloaded again: neither in would_download nor in the bytes',
   );
 
   const retry = await setup(t, 'retry', dirname(options.out));
