@@ -360,6 +360,11 @@ t.test('--progress-interval: plain progress lines when stderr is not a terminal;
   const never = await runDps([...args('never'), '--progress-interval', '0'], { env });
   t.equal(never.code, 0);
   t.notMatch(never.stderr, /^progress: /m, '0: never');
+  // Longer than a Node timer holds (2^31 - 1 ms, about 24.8 days): it was taken as 1 ms, a line every millisecond.
+  const long = await runDps([...args('long'), '--progress-interval', '3000000'], { env });
+  t.equal(long.code, 0);
+  t.notMatch(long.stderr, /^progress: /m, 'an interval of 35 days: no line in a run of seconds');
+  t.notMatch(long.stderr, /TimeoutOverflowWarning/, 'and no warning from Node');
   const off = await runDps([...args('off'), '--progress-interval', '0.2', '--no-progress'], { env });
   t.notMatch(off.stderr, /^progress: /m, '--no-progress: no lines either');
 
