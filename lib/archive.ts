@@ -342,7 +342,9 @@ async function archiveHistory(run: RunContext, target: ChannelTarget, counts: Co
   const archived: ArchivedOptions = {
     store,
     // Files archived beyond the stored cursor were written by an interrupted run: announced, not skipped.
-    announceAfter: options.fromStart ? undefined : (record?.last_message_id ?? '0'),
+    // --from-start too: it walks from the beginning, but the files an interrupted run left beyond the cursor were
+    // still never announced (skipped as already archived, no later run would announce them).
+    announceAfter: record?.last_message_id ?? '0',
     announced: announcedBefore(record?.rewalk),
   };
 
