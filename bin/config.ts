@@ -233,6 +233,12 @@ function checkValue(file: string, key: string, value: unknown, options: OptionTa
   const bad = (want: string): UsageError => new UsageError(`the config file ${file}: "${key}" must be ${want}, got ${shown(value)}`);
   const scalar = (v: unknown): string => {
     if (typeof v === 'string') return v;
+    // A Discord id written as a JSON number has more digits than a double keeps: it would name another server.
+    if (typeof v === 'number' && Number.isInteger(v) && !Number.isSafeInteger(v)) {
+      throw new UsageError(
+        `the config file ${file}: "${key}" holds a number too long for JSON to keep exactly (it reads as ${BigInt(v)}); write it as a string, in quotes`,
+      );
+    }
     if (typeof v === 'number' && Number.isFinite(v)) return String(v);
     if (options.array.includes(key)) throw bad('a string or a list of strings');
     throw bad(Array.isArray(value) ? 'one string (this command takes one value)' : 'a string');

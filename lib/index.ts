@@ -106,7 +106,11 @@ export async function archive(options: ArchiveOptions, io: ArchiveIO = {}): Prom
     ? new NdjsonWriter(
         io.stdout,
         io.onStdoutClosed,
-        human ? { format: (event) => humanLines(io.stdout, humanText(event, nameOf), options.token), around: above } : {},
+        human
+          ? { format: (event) => humanLines(io.stdout, humanText(event, nameOf), options.token), around: above }
+          : columnsOf(io.stdout) > 0
+            ? { around: above } // NDJSON on a terminal (--format ndjson) goes above the progress block too; piped, untouched
+            : {},
       )
     : undefined;
   const clearOnStop = (): void => progress?.clear(); // the caller may print a line of its own when it stops the run

@@ -9,8 +9,17 @@ const segmenter = new Intl.Segmenter('en', { granularity: 'grapheme' });
 const ZERO_WIDTH = /^[\p{Mn}\p{Me}\p{Cf}]+$/u;
 const PICTOGRAPH = /\p{Extended_Pictographic}|\p{Regional_Indicator}/u;
 
-// Cells of one grapheme: 0, 1 or 2.
+// Format characters that terminals draw in a cell of their own (wcwidth 1): the soft hyphen and the prepended
+// concatenation marks (U+0600..U+0605 and others, which also join the next character's grapheme).
+const VISIBLE_FORMAT = /[\u00ad\u0600-\u0605\u06dd\u070f\u0890\u0891\u08e2\u{110bd}\u{110cd}]/gu;
+
+// Cells of one grapheme: 0, 1 or 2 (more when it holds visible format characters).
 function graphemeWidth(grapheme: string): number {
+  const visible = grapheme.match(VISIBLE_FORMAT)?.length ?? 0;
+  if (visible > 0) {
+    const rest = grapheme.replace(VISIBLE_FORMAT, '');
+    return visible + (rest === '' ? 0 : graphemeWidth(rest));
+  }
   if (ZERO_WIDTH.test(grapheme)) return 0;
   const code = grapheme.codePointAt(0) ?? 0;
   if (code < 0x20 || (code >= 0x7f && code < 0xa0)) return 0; // controls: terminal-safe text has none

@@ -15,6 +15,9 @@ import { displayWidth } from './human-width.js';
 
 export { formatBytes } from './human-progress.js';
 
+// The longest delay a Node timer holds (2^31 - 1 ms, about 24.8 days); a longer one fires after 1 ms.
+const MAX_TIMER_MS = 2_147_483_647;
+
 // Timers, injected by tests.
 export interface Timers {
   setInterval(run: () => void, ms: number): unknown;
@@ -54,7 +57,7 @@ abstract class ProgressSource {
   ) {
     this.now = options.now ?? Date.now;
     this.timers = options.timers ?? systemTimers;
-    this.intervalMs = options.intervalMs ?? defaultIntervalMs;
+    this.intervalMs = Math.min(options.intervalMs ?? defaultIntervalMs, MAX_TIMER_MS);
     this.started = this.now();
     this.rates = new RateWindow(this.now);
   }

@@ -121,6 +121,14 @@ t.test('a bad config file: exit 2, one line naming the file, no stack, nothing o
     ['a bad choice', '{"token-type": "robot"}', [], /"token-type" must be one of "bot", "user", got "robot"/],
     ['a token that is not a string', '{"token": 12345}', [], /"token" must be a string$/],
     ['twice', '{"max-size": "1MB", "maxSize": "2MB"}', [], /sets "max-size" twice/],
+    // An id as a JSON number loses its last digits (584174381563908106 reads as 584174381563908096): another channel, or author.
+    [
+      'an id as a number in a list',
+      '{"exclude-channel": [584174381563908106]}',
+      [],
+      /"exclude-channel" holds a number too long for JSON to keep exactly \(it reads as 584174381563908096\); write it as a string/,
+    ],
+    ['an id as a number', '{"author": 584174381563908106}', [], /"author" holds a number too long for JSON to keep exactly/],
   ];
   fake.resetLog();
   // In parallel (a few at a time), each in its own folder: every case starts a process.

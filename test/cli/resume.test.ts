@@ -4,7 +4,7 @@
 import t from 'tap';
 import { join } from 'node:path';
 import { singleChannel } from '../../fixtures/scenarios.js';
-import { fakeFor, firstTarget, ofEvent, runDps } from './helpers.js';
+import { fakeFor, firstTarget, ofEvent, runDps, startCli } from './helpers.js';
 
 t.test('--no-resume walks the whole history again, like --from-start, downloading nothing twice', async (t) => {
   const fake = await fakeFor(t, { scenario: singleChannel({ seed: 32, messages: 450, imageRatio: 0.05, sizes: [1_000, 3_000] }) });
@@ -35,5 +35,44 @@ t.test('--no-resume walks the whole history again, like --from-start, downloadin
     t.match(run.stderr, /starting from the beginning/, `${flag}: says it starts from the beginning`);
     t.equal(run.cdn, 0, `${flag}: nothing is downloaded again`);
     t.equal(run.saved, 0, `${flag}: nothing is announced again`);
+  }
+});
+
+// kill -9 leaves files recorded beyond the cursor whose `saved` line never reached stdout; the next run announces
+// them from their records. A --from-start run did not (it skipped them as already archived), so no run ever
+// announced them. Kills land right after a few saves while many downloads are in flight; several rounds.
+t.test('kill -9, then --from-start: every archived file is announced by some run', async (t) => {
+  const fake = await fakeFor(t, { scenario: singleChannel({ seed: 35, messages: 300, imageRatio: 0.8, sizes: [20_000, 60_000] }), cdnLatencyMs: 20 });
+  const { G, C } = firstTarget(fake);
+  const env = { DISCORD_TOKEN: fake.token };
+  const expected = [...fake.expected({ channelId: C })].map((a) => a.attachment_id).sort();
+  for (let round = 0; round < 3; round++) {
+    const dir = t.testdir();
+    const args = [
+      '--server-id',
+      G,
+      '--channel-id',
+      C,
+      '--api',
+      fake.api,
+      '--out',
+      join(dir, `out${round}`),
+      '--state',
+      join(dir, `state${round}`),
+      '--types',
+      'all',
+      '--concurrency',
+      '32',
+    ];
+    const killed = startCli(args, { env });
+    await killed.waitFor(3 + round * 5, ofEvent('saved')).then(
+      () => killed.child.kill('SIGKILL'),
+      () => undefined,
+    );
+    const first = await killed.done;
+    const second = await runDps([...args, '--from-start'], { env });
+    t.equal(second.code, 0, `round ${round}: the --from-start run exits 0 (${second.stderr})`);
+    const announced = new Set([...first.lines, ...second.lines].filter(ofEvent('saved')).map((l) => String(l.attachment_id)));
+    t.same([...announced].sort(), expected, `round ${round}: every file announced`);
   }
 });

@@ -240,6 +240,49 @@ t.test(
   },
 );
 
+// --format ndjson with stdout and stderr on one terminal: each NDJSON line goes above the live block (as the human
+// lines do), never after its last line, which left a copy of the block for every line written mid-frame.
+t.test('--format ndjson on the terminal of the live block: every line above the block, one block left', { skip: !hasScript && 'no script(1)' }, async (t) => {
+  const fake = await slowFake(t);
+  const guild = fake.scenario.guilds[0]!;
+  const dir = t.testdir();
+  const out = join(dir, 'out');
+  const args = [
+    '--server-id',
+    guild.id,
+    '--all-channels',
+    '--api',
+    fake.api,
+    '--out',
+    out,
+    '--state',
+    join(dir, 'state'),
+    '--types',
+    'all',
+    '--format',
+    'ndjson',
+  ];
+  const { code, raw } = await inTerminal(200, 30, args, { DISCORD_TOKEN: fake.token });
+  t.equal(code, 0, 'exit 0');
+  const chunks = raw.split('{"event"');
+  const misplaced = chunks.slice(0, -1).filter((before) => !new RegExp(`(?:\\n|\\r|${ESC}\\[J)$`).test(before));
+  t.same(
+    misplaced.map((before) => before.slice(-80)),
+    [],
+    'every NDJSON line starts a line of its own, not after a line of the block',
+  );
+  const files = (await listFiles(out)).length;
+  const events = raw
+    .split(/\r?\n/)
+    .map((line) => line.replace(new RegExp(`^[\\s\\S]*${ESC}\\[J`), '')) // after the block was cleared for it
+    .flatMap((line) => (line.startsWith('{"event"') ? [JSON.parse(line) as Record<string, unknown>] : []));
+  t.equal(events.filter(ofEvent('saved')).length, files, `one whole saved line per file (${events.length} events, ${files} files)`);
+  const screen = new TerminalScreen(200, 30);
+  screen.write(raw);
+  const seen = screen.lines();
+  t.equal(seen.filter((line) => HEADER.test(line)).length, 1, `one block left on screen:\n${seen.slice(-12).join('\n')}`);
+});
+
 t.test('--max-size skips: one stderr line per channel with the count; one NDJSON event per file', async (t) => {
   const fake = await fakeFor(t, { scenario: scenario() });
   const guild = fake.scenario.guilds[0]!;
@@ -317,6 +360,11 @@ t.test('--progress-interval: plain progress lines when stderr is not a terminal;
   const never = await runDps([...args('never'), '--progress-interval', '0'], { env });
   t.equal(never.code, 0);
   t.notMatch(never.stderr, /^progress: /m, '0: never');
+  // Longer than a Node timer holds (2^31 - 1 ms, about 24.8 days): it was taken as 1 ms, a line every millisecond.
+  const long = await runDps([...args('long'), '--progress-interval', '3000000'], { env });
+  t.equal(long.code, 0);
+  t.notMatch(long.stderr, /^progress: /m, 'an interval of 35 days: no line in a run of seconds');
+  t.notMatch(long.stderr, /TimeoutOverflowWarning/, 'and no warning from Node');
   const off = await runDps([...args('off'), '--progress-interval', '0.2', '--no-progress'], { env });
   t.notMatch(off.stderr, /^progress: /m, '--no-progress: no lines either');
 

@@ -53,6 +53,10 @@ t.test('display widths: ASCII 1, CJK and emoji 2, combining marks 0; cuts never 
   t.equal(displayWidth('🇯🇵'), 2, 'a flag');
   t.equal(displayWidth('e\u0301'), 1, 'a combining accent');
   t.equal(displayWidth('ｆｕｌｌ'), 8, 'fullwidth forms');
+  // Format characters a terminal draws in a cell (wcwidth 1): a name of soft hyphens counted as 0 cells wrapped.
+  t.equal(displayWidth('\u00ad'.repeat(10)), 10, 'soft hyphens take a cell each');
+  t.equal(displayWidth('\u06001'), 2, 'a prepended concatenation mark and its digit');
+  t.equal(displayWidth(fitWidth(`#${'\u00ad'.repeat(100)}`, 20)), 20, 'a cut name of soft hyphens fits');
   t.equal(fitWidth('日本語の写真', 7), '日本語…', 'a wide character that would cross the edge is left out');
   t.equal(displayWidth(fitWidth('🎨🎨🎨🎨', 5)), 5);
   t.equal(fitWidth('short', 10), 'short');
