@@ -20,21 +20,76 @@ import type { MetadataOptions, MetadataWriter, SavedFile } from './metadata-fiel
 
 export type { MetadataMode, MetadataOptions } from './metadata-fields.js';
 
+// Messages whose sidecars may be written at once (file mode): each waits for its fsync, so one at a time would
+// hold the pipeline to the disk's sync latency. The channel log appends in order: one message at a time.
+const SIDECAR_WINDOW = 64;
+
+// A result held until its message's metadata is on disk (`done` settles), so results still leave in order.
+interface Held {
+  result: ItemResult;
+  done: Promise<void> | undefined; // the message's metadata, on its last result (and on marks)
+  settled: boolean;
+}
+
+const HEAD: unique symbol = Symbol('head');
+
 // The stage.
 export async function* writeMetadata(source: AsyncIterable<ItemResult>, options: MetadataOptions): AsyncGenerator<ItemResult> {
   const writer: MetadataWriter = options.mode === 'file' ? new SidecarWriter(options) : new ChannelMetadata(options);
+  const window = options.mode === 'file' ? SIDECAR_WINDOW : 1;
+  const held: Held[] = [];
+  const iterator = source[Symbol.asyncIterator]();
+  // The source's next result, asked for before it is awaited: observed at once, so an error while the stage waits
+  // for a message's metadata is not an unhandled rejection (it is rethrown where it is awaited).
+  const pull = (): Promise<IteratorResult<ItemResult>> => {
+    const pending = iterator.next();
+    pending.catch(() => undefined);
+    return pending;
+  };
+  let next: Promise<IteratorResult<ItemResult>> | undefined = pull();
   let failed = false;
   try {
-    for await (const result of source) {
+    while (next !== undefined || held.length > 0) {
+      // Pass on, in order, every result whose message's metadata is written; wait for the oldest when the window
+      // is full or the source has ended; otherwise take the next result, or the oldest message's end, first.
+      const head = held[0];
+      if (head !== undefined && (head.settled || held.length >= window || next === undefined)) {
+        held.shift();
+        await head.done;
+        yield head.result;
+        continue;
+      }
+      const step =
+        head?.done === undefined
+          ? await next!
+          : await Promise.race([
+              next!,
+              head.done.then(
+                (): typeof HEAD => HEAD,
+                (): typeof HEAD => HEAD,
+              ),
+            ]);
+      if (step === HEAD) continue;
+      if (step.done) {
+        next = undefined;
+        continue;
+      }
+      next = pull();
+      const result = step.value;
       const file = savedFile(result);
       if (file !== undefined) writer.file(file);
-      if (result.kind === 'mark' || ('item' in result && result.item.last_of_message)) await writer.messageDone();
-      yield result;
+      const last = result.kind === 'mark' || ('item' in result && result.item.last_of_message);
+      const entry: Held = { result, done: last ? writer.messageDone() : undefined, settled: !last };
+      const settle = (): void => void (entry.settled = true);
+      entry.done?.then(settle, settle);
+      held.push(entry);
     }
   } catch (error) {
     failed = true;
     throw error;
   } finally {
+    await Promise.allSettled(held.map((entry) => entry.done));
+    if (next !== undefined) await iterator.return?.();
     // On success, on abort and on error: what was written is flushed; a close error only surfaces on success.
     await writer.close().catch((error: unknown) => {
       if (!failed) throw error;
