@@ -1,9 +1,8 @@
-// `node dist/bench/ab.js <checkoutA> <checkoutB> [--pairs N] [--images N | --pages N]`: the downloads scenario's dps run
+// `node dist/bench/ab.js <checkoutA> <checkoutB> [--pairs N] [--images N]`: the downloads scenario's dps run
 // (bench/scenarios/downloads.ts: one fake, rate limits off, each build at its defaults) with two builds of dps in turn,
 // A B, B A, A B, ... (each checkout built: its bin/dps.js and dist/), against one fake, each run in a fresh
 // scratch folder after a `sync`. Prints one JSON line per run (MB/s from the run's elapsed_ms, CPU seconds of
-// dps and of the fake meanwhile) and per build the median and range. With `--pages N`, the pages scenario's run
-// instead (one channel of N messages, 1% with a small image): the figure is messages per second. This is how two ways of doing the same
+// dps and of the fake meanwhile) and per build the median and range. This is how two ways of doing the same
 // work are compared on this VM, whose speed drifts within minutes (bench/limits.md).
 
 import { statfsSync } from 'node:fs';
@@ -18,18 +17,13 @@ const flag = (name: string, fallback: number): number => {
   return i >= 0 ? Number(argv[i + 1]) : fallback;
 };
 const builds = argv.filter((arg, i) => !arg.startsWith('--') && !argv[i - 1]?.startsWith('--')).map((dir) => resolve(dir));
-if (builds.length !== 2) throw new Error('usage: node dist/bench/ab.js <checkoutA> <checkoutB> [--pairs N] [--images N | --pages N]');
+if (builds.length !== 2) throw new Error('usage: node dist/bench/ab.js <checkoutA> <checkoutB> [--pairs N] [--images N]');
 const pairs = flag('pairs', 5);
 const images = flag('images', 5_000);
-const pages = flag('pages', 0); // messages of the pages scenario's channel; 0: the downloads scenario
 
 let total = 0;
-if (pages === 0) for (let i = 0; i < images; i++) total += mixedSize(i);
-const fake = await startFake(
-  pages > 0
-    ? { scenario: { kind: 'channel', messages: pages, imageRatio: 0.01 }, options: { rateLimit: { off: true } } }
-    : { scenario: { kind: 'downloads', images }, options: { rateLimit: { off: true } } },
-);
+for (let i = 0; i < images; i++) total += mixedSize(i);
+const fake = await startFake({ scenario: { kind: 'downloads', images }, options: { rateLimit: { off: true } } });
 const runs = builds.map(() => ({ mbs: [] as number[], cpu: [] as number[] }));
 try {
   for (let pair = 0; pair < pairs; pair++) {
@@ -53,10 +47,8 @@ try {
       ];
       const r = await runProcess(process.execPath, args, { env: { DISCORD_TOKEN: fake.token, DISCORD_API_URL: fake.api }, cwd: builds[which]! });
       dir.cleanup();
-      if (r.code !== 0 || r.summary === undefined || (pages === 0 && r.summary.bytes !== total))
-        throw new Error(`${builds[which]}: exit ${r.code}, ${r.summary?.bytes} of ${total} bytes: ${r.stderr}`);
-      // MB/s, or with --pages messages/s
-      const mbs = (pages > 0 ? r.summary.messages : r.summary.bytes / 1e6) / (r.summary.elapsed_ms / 1000);
+      if (r.code !== 0 || r.summary?.bytes !== total) throw new Error(`${builds[which]}: exit ${r.code}, ${r.summary?.bytes} of ${total} bytes: ${r.stderr}`);
+      const mbs = r.summary.bytes / 1e6 / (r.summary.elapsed_ms / 1000);
       runs[which]!.mbs.push(mbs);
       runs[which]!.cpu.push(r.cpuSeconds);
       const line = {
