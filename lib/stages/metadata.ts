@@ -80,7 +80,9 @@ export async function* writeMetadata(source: AsyncIterable<ItemResult>, options:
       if (file !== undefined) writer.file(file);
       const last = result.kind === 'mark' || ('item' in result && result.item.last_of_message);
       const entry: Held = { result, done: last ? writer.messageDone() : undefined, settled: !last };
-      const settle = (): void => void (entry.settled = true);
+      const settle = (): void => {
+        entry.settled = true;
+      };
       entry.done?.then(settle, settle);
       held.push(entry);
     }
