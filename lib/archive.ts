@@ -402,6 +402,7 @@ function withMetadata(run: RunContext, context: ChannelTarget['context'], retry:
     out: run.options.out,
     pathPattern: run.options.pathPattern,
     folders: run.folders,
+    disk: run.disk,
     context,
     retry,
     log: run.hooks.log,

@@ -1,68 +1,51 @@
-// A JSON sidecar (`<file>.json`, --write-metadata) written like the files themselves: the bytes go to an O_EXCL
-// temp file (atomic-write.ts's temp names, so a crashed run's temp is swept by removeStaleTemps), are fsynced,
-// then take the final name. A final name only ever holds a complete sidecar. The name is never taken from a
-// file dps did not write: the temp is linked (link fails when the name exists), and an existing file is
-// replaced only when the caller vouches it is its own (its stored path claim, or its own earlier sidecar).
+// A JSON sidecar (`<file>.json`, --write-metadata) written like the files themselves, by the run's disk thread
+// (disk-thread.ts): the bytes go to an O_EXCL temp file, are fsynced, then take the final name by a link that
+// fails when the name exists, and the folder is fsynced. A final name only ever holds a complete sidecar, and a
+// crashed run's temp is swept by removeStaleTemps. The disk thread does all of it in one request: on the main
+// thread each of those steps was a round trip through libuv's pool (bench/limits.md, "Sidecars").
+// The name is never taken from a file dps did not write: an existing file is replaced only when the caller
+// vouches it is its own (its stored path claim, or its own earlier sidecar), and never through a symlink.
 
-import { constants } from 'node:fs';
 import fs from 'node:fs/promises';
 import path from 'node:path';
+import type { FolderCache } from './atomic-write.js';
+import { ensureDirInside, symlinkRefusal, translate } from './atomic-write.js';
+import type { DiskThread } from './disk-thread.js';
 import { checkFolder } from './folder-identity.js';
-import type { FolderIdentity } from './folder-identity.js';
-import { symlinkRefusal, tempName, translate } from './atomic-write.js';
-
-const errorCode = (error: unknown): unknown => (error as { code?: unknown } | null)?.code;
-
-// Where links are impossible, the sidecar is renamed into place after a check that the name is free.
-const NO_LINK = new Set(['EXDEV', 'EPERM', 'EMLINK', 'ENOTSUP', 'EOPNOTSUPP', 'ENOSYS']);
-
-export const CREATE_EXCL = constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | (constants.O_NOFOLLOW ?? 0);
 
 export interface SidecarOptions {
-  folder?: FolderIdentity | undefined; // the checked folder (atomic-write.ts), re-checked before create and link
+  disk: DiskThread; // the run's disk thread (one per run)
+  root: string; // the archive root: the sidecar's folder must resolve inside it (atomic-write.ts)
+  folders?: FolderCache | undefined; // the run's checked folders
   // An existing file at the name: may it be replaced? (Only the caller's own earlier sidecar.)
   mayReplace: (existing: string) => Promise<boolean>;
   signal?: AbortSignal | undefined;
-  // Test hook: runs after the temp is written and synced, before it takes the final name.
-  beforePlace?: (() => Promise<void>) | undefined;
 }
 
 // `written`: the sidecar is at `file`; `taken`: another file holds the name (left alone, nothing written).
 export async function writeSidecar(file: string, text: string, options: SidecarOptions): Promise<'written' | 'taken'> {
-  options.signal?.throwIfAborted();
-  const temp = tempName(path.dirname(file));
-  let handle: fs.FileHandle | undefined;
+  const bytes = Buffer.from(text);
+  const dir = path.dirname(file);
+  const { taken } = await options.disk.writeFile(dir, [bytes], file, {
+    root: options.root,
+    folders: options.folders,
+    signal: options.signal,
+    expectedSize: bytes.byteLength,
+  });
+  if (taken === undefined) return 'written';
+  // Rare: the name exists. The complete temp replaces it only if it is a file the caller vouches for.
   try {
-    if (options.folder !== undefined) checkFolder(options.folder, 'write a metadata file');
-    handle = await fs.open(temp, CREATE_EXCL, 0o644);
-    await handle.writeFile(text);
-    await handle.datasync();
-    await handle.close();
-    handle = undefined;
-    await options.beforePlace?.();
-    if (options.folder !== undefined) checkFolder(options.folder, 'write a metadata file');
-    return await place(temp, file, options);
+    const existing = await fs.lstat(file).catch(() => undefined);
+    if (existing?.isSymbolicLink()) throw symlinkRefusal(file);
+    if (existing !== undefined && (!existing.isFile() || !(await options.mayReplace(file)))) return 'taken';
+    checkFolder(await ensureDirInside(options.root, dir, options.folders), 'write a metadata file');
+    await fs.rename(taken, file);
+    return 'written';
   } catch (error) {
     throw translate(error, file, options.signal);
   } finally {
-    await handle?.close().catch(() => undefined);
-    await fs.rm(temp, { force: true }).catch(() => undefined);
+    await fs.rm(taken, { force: true }).catch(() => undefined);
   }
-}
-
-async function place(temp: string, file: string, options: SidecarOptions): Promise<'written' | 'taken'> {
-  try {
-    await fs.link(temp, file);
-    return 'written';
-  } catch (error) {
-    const code = String(errorCode(error));
-    if (code !== 'EEXIST' && !NO_LINK.has(code)) throw error;
-  }
-  const existing = await fs.lstat(file).catch(() => undefined);
-  if (existing?.isSymbolicLink()) throw symlinkRefusal(file);
-  if (existing !== undefined && (!existing.isFile() || !(await options.mayReplace(file)))) return 'taken';
-  await fs.rename(temp, file);
-  return 'written';
 }
 
 // Reads a small JSON file (an existing sidecar), or undefined when it is not one.

@@ -2,6 +2,7 @@
 // shared by the sidecars (metadata.ts) and the channel logs (metadata-channel.ts), and what their writers take.
 
 import type { FolderCache } from '../fs/atomic-write.js';
+import type { DiskThread } from '../fs/disk-thread.js';
 import type { Store } from '../store/store.js';
 import type { ChannelContext, MediaItem } from '../types.js';
 import { messageFields } from './record.js';
@@ -14,6 +15,7 @@ export interface MetadataOptions {
   out: string;
   pathPattern?: string | undefined; // --path-pattern: the channel's log goes to the folder of its first file
   folders: FolderCache;
+  disk: DiskThread; // the run's disk thread: writes each sidecar in one request (lib/fs/sidecar.ts)
   context: ChannelContext;
   retry: boolean; // the retry pass (its lines are marked "retry": true)
   log?: ((line: string) => void) | undefined;

@@ -9,8 +9,6 @@
 // Which files: those saved by this pass (downloaded, adopted, linked) and those an interrupted run saved but never
 // announced (`archived` with `announce`). A file already archived and announced before is left alone.
 
-import { dirname } from 'node:path';
-import { ensureDirInside } from '../fs/atomic-write.js';
 import { readJson, writeSidecar } from '../fs/sidecar.js';
 import { hasCode, isDiskFull } from '../errors.js';
 import type { ItemResult } from '../types.js';
@@ -135,20 +133,19 @@ class SidecarWriter implements MetadataWriter {
   // The sidecar's name is claimed like a file's (never written where another file of the archive belongs), by
   // this attachment in this message; an existing file there is replaced only when it is this claim's own.
   async #write(file: SavedFile): Promise<void> {
-    const { store, out, folders, signal } = this.#options;
+    const { store, out, folders, signal, disk } = this.#options;
     const target = `${file.path}.json`;
     const owner = `sidecar!${file.item.attachment_id}!${file.item.message_id}`;
-    const before = await store.storedClaim(target);
-    if (!(await store.claimPath(target, owner, true))) {
+    const claim = await store.claimPathOf(target, owner, true);
+    if (claim === undefined) {
       this.#options.log?.(`metadata: ${target} not written: the name belongs to another file of the archive`);
       return;
     }
     let written = false;
     try {
-      const folder = await ensureDirInside(out, dirname(target), folders);
       const text = `${JSON.stringify({ ...messageMetadata(file.item), ...fileMetadata(file) }, null, 2)}\n`;
-      const mayReplace = async (existing: string): Promise<boolean> => before === owner || isOwnSidecar(await readJson(existing), file);
-      written = (await writeSidecar(target, text, { folder, mayReplace, signal })) === 'written';
+      const mayReplace = async (existing: string): Promise<boolean> => claim === 'held' || isOwnSidecar(await readJson(existing), file);
+      written = (await writeSidecar(target, text, { disk, root: out, folders, mayReplace, signal })) === 'written';
       if (!written) this.#options.log?.(`metadata: ${target} not written: a file that dps did not write is there`);
     } catch (error) {
       // A full disk or an unsafe folder stops the run as for a file; anything else costs this sidecar only.

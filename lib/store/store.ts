@@ -328,14 +328,20 @@ export class Store {
   // Otherwise it is written with the attachment's record (recordSaved's `ownsPath`). Give it back with
   // releaseClaim once the record is written or the download failed, or dropClaim when the name was taken.
   async claimPath(file: string, attachmentId: string, persist = false): Promise<boolean> {
+    return (await this.claimPathOf(file, attachmentId, persist)) !== undefined;
+  }
+
+  // claimPath, telling a new claim ('claimed') from one this owner already held ('held': in the state, or
+  // earlier in this run); undefined when another owner holds the name.
+  async claimPathOf(file: string, owner: string, persist = false): Promise<'claimed' | 'held' | undefined> {
     const key = pathKey(file);
     return this.#serial(`path:${key}`, async () => {
       const claimed = this.#claims.get(key) ?? (await this.#get(this.#path, key));
-      if (claimed !== undefined) return claimed === attachmentId;
-      this.#claims.set(key, attachmentId);
+      if (claimed !== undefined) return claimed === owner ? 'held' : undefined;
+      this.#claims.set(key, owner);
       // Not awaited (a lost claim only costs today's re-download); a failing write fails the record's too.
-      if (persist) this.#write([{ type: 'put', sublevel: this.#path, key, value: attachmentId }]).catch(() => undefined);
-      return true;
+      if (persist) this.#write([{ type: 'put', sublevel: this.#path, key, value: owner }]).catch(() => undefined);
+      return 'claimed';
     });
   }
 

@@ -23,7 +23,7 @@ function run(world: World, mode: MetadataMode, results: ItemResult[], retry = fa
       (async function* () {
         yield* results;
       })(),
-      { mode, store: world.store as Store, out: world.out, folders: new Map(), context: world.context, retry, log: (l) => log.push(l) },
+      { mode, store: world.store as Store, out: world.out, folders: new Map(), disk: world.disk, context: world.context, retry, log: (l) => log.push(l) },
     ),
   );
 }
