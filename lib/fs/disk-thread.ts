@@ -273,7 +273,12 @@ export class DiskThread {
   // folder's fsync. When another file holds `finalPath` (never replaced), resolves with `taken`: the temp file.
   // On any failure the temp file is removed: a size mismatch (DownloadError, retryable), a full disk
   // (DiskFullError), an abort (the signal's reason is thrown); other errors (e.g. the body's) are rethrown.
-  async writeFile(dir: string, body: AsyncIterable<Uint8Array | string> | Iterable<Uint8Array | string>, finalPath: string, opts: WriteFileOptions = {}): Promise<WrittenFile> {
+  async writeFile(
+    dir: string,
+    body: AsyncIterable<Uint8Array | string> | Iterable<Uint8Array | string>,
+    finalPath: string,
+    opts: WriteFileOptions = {},
+  ): Promise<WrittenFile> {
     const { sha256, bytes, tempPath, taken } = await this.#write(dir, body, opts, finalPath);
     return taken ? { sha256, bytes, taken: tempPath } : { sha256, bytes };
   }

@@ -85,6 +85,9 @@ t.test('a process killed while writing sidecars leaves complete ones and temps (
   }
   t.equal(names.length - sidecars.length, await removeStaleTemps(dir), 'the rest are temps, and the sweep removes them');
   await writeFile(join(dir, 'keep'), '');
-  t.same((await readdir(dir)).filter((name) => !name.endsWith('.json')), ['keep']);
+  t.same(
+    (await readdir(dir)).filter((name) => !name.endsWith('.json')),
+    ['keep'],
+  );
   t.ok(names.every((name) => name.endsWith('.json') || name.endsWith(TEMP_SUFFIX)));
 });
