@@ -1,15 +1,17 @@
-// `node dist/bench/ab.js <checkoutA> <checkoutB> [--pairs N] [--images N]`: the downloads scenario's dps run
-// (bench/scenarios/downloads.ts: one fake, rate limits off, each build at its defaults) with two builds of dps in turn,
+// `node dist/bench/ab.js <checkoutA> <checkoutB> [--pairs N] [--images N | --pages N]`: the downloads scenario's dps
+// run (bench/scenarios/downloads.ts: one fake, rate limits off, each build at its defaults) with two builds of dps in turn,
 // A B, B A, A B, ... (each checkout built: its bin/dps.js and dist/), against one fake, each run in a fresh
 // scratch folder after a `sync`. Prints one JSON line per run (MB/s from the run's elapsed_ms, CPU seconds of
 // dps and of the fake meanwhile) and per build the median and range. This is how two ways of doing the same
-// work are compared on this VM, whose speed drifts within minutes (bench/limits.md).
+// work are compared on this VM, whose speed drifts within minutes (bench/limits.md). With `--pages N`, the pages
+// scenario's run instead (bench/scenarios/pages.ts: a channel of N messages, 1% with small images, no limit at all,
+// so the client is told --global-rate-limit 100000 as that scenario does), in messages/s.
 
 import { statfsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { median, removeScratch, runProcess, scratch, startFake } from './common.js';
-import { mixedSize } from './sizes.js';
+import { mixedSize, UNLIMITED } from './sizes.js';
 
 const argv = process.argv.slice(2);
 const flag = (name: string, fallback: number): number => {
@@ -17,13 +19,18 @@ const flag = (name: string, fallback: number): number => {
   return i >= 0 ? Number(argv[i + 1]) : fallback;
 };
 const builds = argv.filter((arg, i) => !arg.startsWith('--') && !argv[i - 1]?.startsWith('--')).map((dir) => resolve(dir));
-if (builds.length !== 2) throw new Error('usage: node dist/bench/ab.js <checkoutA> <checkoutB> [--pairs N] [--images N]');
+if (builds.length !== 2) throw new Error('usage: node dist/bench/ab.js <checkoutA> <checkoutB> [--pairs N] [--images N | --pages N]');
 const pairs = flag('pairs', 5);
 const images = flag('images', 5_000);
+const pages = flag('pages', 0); // the pages scenario's messages; 0: the downloads scenario
 
 let total = 0;
-for (let i = 0; i < images; i++) total += mixedSize(i);
-const fake = await startFake({ scenario: { kind: 'downloads', images }, options: { rateLimit: { off: true } } });
+if (pages === 0) for (let i = 0; i < images; i++) total += mixedSize(i);
+const fake = await startFake(
+  pages > 0
+    ? { scenario: { kind: 'channel', messages: pages, imageRatio: 0.01 }, options: { rateLimit: UNLIMITED } }
+    : { scenario: { kind: 'downloads', images }, options: { rateLimit: { off: true } } },
+);
 const runs = builds.map(() => ({ mbs: [] as number[], cpu: [] as number[] }));
 try {
   for (let pair = 0; pair < pairs; pair++) {
@@ -44,11 +51,14 @@ try {
         '--state',
         dir.state,
         '--quiet',
+        ...(pages > 0 ? ['--global-rate-limit', '100000'] : []),
       ];
       const r = await runProcess(process.execPath, args, { env: { DISCORD_TOKEN: fake.token, DISCORD_API_URL: fake.api }, cwd: builds[which]! });
       dir.cleanup();
-      if (r.code !== 0 || r.summary?.bytes !== total) throw new Error(`${builds[which]}: exit ${r.code}, ${r.summary?.bytes} of ${total} bytes: ${r.stderr}`);
-      const mbs = r.summary.bytes / 1e6 / (r.summary.elapsed_ms / 1000);
+      const complete = pages > 0 ? r.summary?.messages === pages : r.summary?.bytes === total;
+      if (r.code !== 0 || !complete) throw new Error(`${builds[which]}: exit ${r.code}, ${r.summary?.messages} messages, ${r.summary?.bytes} bytes: ${r.stderr}`);
+      // MB/s, or with --pages messages/s
+      const mbs = (pages > 0 ? r.summary.messages : r.summary.bytes / 1e6) / (r.summary.elapsed_ms / 1000);
       runs[which]!.mbs.push(mbs);
       runs[which]!.cpu.push(r.cpuSeconds);
       const line = {
