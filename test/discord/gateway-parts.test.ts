@@ -111,7 +111,7 @@ t.test('mapping: only the followed server; threads and channels from GUILD_CREAT
   ]);
   const created = mapDispatch({ t: 'GUILD_CREATE', s: 2, d: { id: G, channels: [{ id: '300', type: 0 }], threads: [{ id: '400', parent_id: '300' }] } }, G);
   t.same(
-    created.map((e) => (e.type === 'channel' ? [e.channel.id, e.channel.guild_id, e.created] : e)),
+    created.map((e) => (e.type === 'channel' ? [e.channel.id, (e.channel as { guild_id?: string }).guild_id, e.created] : e)),
     [
       ['300', G, false],
       ['400', G, false],
