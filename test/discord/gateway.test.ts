@@ -283,3 +283,15 @@ t.test('abort: the iterator throws AbortedError; the connection is closed keepin
     'no log or debug line holds the token',
   );
 });
+
+t.test('closed while @discordjs/ws pauses between two connections: it never opens another', async (t) => {
+  const fake = await fakeFor(t);
+  const g = open(t, fake);
+  await g.until(isReady(false));
+  fake.gateway.drop();
+  while (g.gw.stats.closes === 0) await new Promise((r) => setImmediate(r)); // the client saw it: its 500 ms pause
+  await g.gw.close();
+  while (!g.lines.some((l) => l.includes('reconnect after dps stopped is held'))) await new Promise((r) => setImmediate(r));
+  t.equal(fake.gateway.connections.length, 1, 'no second connection');
+  t.equal(fake.gateway.sessions.byId.size, 1, 'the session lives on');
+});
