@@ -22,7 +22,15 @@ function startFollow(options: Parameters<typeof follow>[0]) {
   const logs: string[] = [];
   const waiters: Array<() => void> = [];
   const sink = (write: (chunk: string) => void) => {
-    const stream = { write: (chunk: string) => (write(chunk), true), on: () => stream, once: () => stream, off: () => stream };
+    const stream = {
+      write: (chunk: string) => {
+        write(chunk);
+        return true;
+      },
+      on: () => stream,
+      once: () => stream,
+      off: () => stream,
+    };
     return stream as never;
   };
   const stdout = sink((chunk) => {
