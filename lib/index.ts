@@ -110,6 +110,8 @@ export interface FollowOptions extends ArchiveOptions {
   openLive?: FollowHooks['openLive'];
   /** A live message is finished: its files are durable. */
   onLive?: FollowHooks['onLive'];
+  /** Print a line with the totals on stderr this often, in ms (0: never) [600000]. */
+  statusIntervalMs?: number;
 }
 
 /**
@@ -118,7 +120,38 @@ export interface FollowOptions extends ArchiveOptions {
  */
 export async function follow(options: FollowOptions, io: ArchiveIO = {}): Promise<ArchiveResult> {
   const openLive = options.openLive ?? defaultLive(options);
-  return runWithIO(options, io, (hooks) => runFollow(options, { ...hooks, openLive, onLive: options.onLive }));
+  const log = (line: string): void => {
+    if (!io.quiet) io.stderr?.write(`${terminalSafe(redact(line, [options.token]))}\n`);
+  };
+  let totals: (() => Counts) | undefined;
+  const intervalMs = options.statusIntervalMs ?? 600_000;
+  const heartbeat = intervalMs > 0 ? setInterval(() => totals && log(followingLine(totals())), intervalMs) : undefined;
+  heartbeat?.unref();
+  try {
+    const onStart: ArchiveIO['onStart'] = (live, estimate) => {
+      totals = live;
+      io.onStart?.(live, estimate);
+    };
+    return await runWithIO(options, { ...io, onStart }, (hooks) =>
+      runFollow(options, {
+        ...hooks,
+        openLive,
+        onLive: options.onLive,
+        // A service's log shows each file as it is saved (NDJSON stays on stdout).
+        emit: (event) => {
+          if (event.event === 'saved' && io.format !== 'human') log(`saved ${event.path}`);
+          return hooks.emit?.(event);
+        },
+      }),
+    );
+  } finally {
+    clearInterval(heartbeat);
+  }
+}
+
+// The heartbeat of a long follow (--status-interval): it is alive, and what it has done.
+function followingLine(totals: Counts): string {
+  return `following: ${totals.saved} file(s) saved (${(totals.bytes / 1e6).toFixed(1)} MB), ${totals.failed} failed, ${totals.messages} message(s) seen`;
 }
 
 // The live source: polling for a user token (no Gateway for user accounts).
