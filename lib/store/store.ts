@@ -79,6 +79,8 @@ export class Store {
   // --write-metadata=channel (lib/stages/metadata-channel.ts): per channel its messages.ndjson, and per message
   // the files that file lists.
   readonly #metadata: Sub<MetadataLog | string[]>;
+  // dps follow (lib/discord/gateway.ts): per server, the Gateway session a restart resumes.
+  readonly #gateway: Sub<unknown>;
   readonly #onClose: (() => void) | undefined;
   readonly #locks = new KeyedLock();
   // Reads answered synchronously when the database can (LevelDB, from its cache, without a round trip through
@@ -109,6 +111,7 @@ export class Store {
     this.#failed = db.sublevel<string, FailedEntry>('failed', { valueEncoding: 'json' });
     this.#reference = db.sublevel<string, AttachmentRecord>('reference', { valueEncoding: 'json' });
     this.#metadata = db.sublevel<string, MetadataLog | string[]>('metadata', { valueEncoding: 'json' });
+    this.#gateway = db.sublevel<string, unknown>('gateway', { valueEncoding: 'json' });
     this.#sync = (db.supports as { getSync?: boolean }).getSync === true;
   }
 
@@ -489,6 +492,21 @@ export class Store {
     const ops: Ops = [{ type: 'put', sublevel: this.#metadata, key: `log!${channelId}`, value: log }];
     for (const { message_id, files } of messages) ops.push({ type: 'put', sublevel: this.#metadata, key: `msg!${channelId}!${message_id}`, value: files });
     await this.#write(ops);
+  }
+
+  // dps follow: the Gateway session saved for server `guildId` (as written; the gateway checks its shape).
+  async gatewaySession(guildId: string): Promise<unknown> {
+    return this.#get(this.#gateway, guildId);
+  }
+
+  // dps follow: save (or with undefined, forget) the Gateway session of server `guildId`, in the next group
+  // commit. It holds ids, a sequence number and a URL, never the token.
+  async saveGatewaySession(guildId: string, session: object | undefined): Promise<void> {
+    await this.#write(
+      session === undefined
+        ? [{ type: 'del', sublevel: this.#gateway, key: guildId }]
+        : [{ type: 'put', sublevel: this.#gateway, key: guildId, value: session }],
+    );
   }
 
   // Wait for pending writes, then close the database (and release the directory lock).
