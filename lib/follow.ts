@@ -108,6 +108,8 @@ async function follow(resources: RunResources, options: NormalizedOptions, hooks
     await Promise.all([follower.consume(live, signal), listed]);
   } finally {
     await follower.close();
+    // The source's own stop (the Gateway keeps its session resumable for the next start).
+    await (live as { close?: () => Promise<void> }).close?.().catch(() => undefined);
   }
   if (follower.fatal !== undefined) throw follower.fatal;
   if (signal.aborted) throw new AbortedError('aborted', { cause: signal.reason }); // stopped, as a scrape is: 130 / 143

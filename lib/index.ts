@@ -5,6 +5,8 @@ import { runArchive } from './archive.js';
 import { runFollow } from './follow.js';
 import type { FollowHooks } from './follow.js';
 import { pollEvents } from './follow-poll.js';
+import { openGateway } from './discord/gateway.js';
+import { validSession } from './discord/gateway-session.js';
 import type { ArchiveHooks } from './options.js';
 import type { ArchiveResult } from './archive.js';
 import { redact, UsageError } from './errors.js';
@@ -154,10 +156,24 @@ function followingLine(totals: Counts): string {
   return `following: ${totals.saved} file(s) saved (${(totals.bytes / 1e6).toFixed(1)} MB), ${totals.failed} failed, ${totals.messages} message(s) seen`;
 }
 
-// The live source: polling for a user token (no Gateway for user accounts).
+// The live source: the Gateway for a bot token; polling for a user token (no Gateway for user accounts).
 function defaultLive(options: FollowOptions): FollowHooks['openLive'] {
   const intervalMs = options.pollIntervalMs ?? 60_000;
-  return ({ signal }) => pollEvents(intervalMs, signal);
+  if (options.tokenType === 'user') return ({ signal }) => pollEvents(intervalMs, signal);
+  return ({ client, store, signal, log }) =>
+    openGateway({
+      token: options.token,
+      apiUrl: options.api ?? DEFAULT_API,
+      guildId: options.guildId,
+      client,
+      allowInsecureApi: options.allowInsecureApi,
+      session: {
+        load: async () => validSession(await store.gatewaySession(options.guildId)),
+        save: (session) => store.saveGatewaySession(options.guildId, session),
+      },
+      signal,
+      log,
+    });
 }
 
 // A run with its output: events on io.stdout (NDJSON or human lines), logs and progress on io.stderr, --notify.
