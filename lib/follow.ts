@@ -201,7 +201,7 @@ class Follower {
   // Stops following everything (the run is stopping): what is queued is finished, the catch-ups end with the run.
   async close(): Promise<void> {
     for (const followed of this.#channels.values()) followed.queue.close();
-    await Promise.allSettled([...this.#channels.values()].map((followed) => followed.done));
+    await Promise.allSettled([...this.#channels.values(), ...this.#ended].map((followed) => followed.done));
   }
 
   #newEpoch(why: string): void {
@@ -225,6 +225,10 @@ class Follower {
   // A channel or thread appeared (or was listed, or unarchived): followed when the run selects it.
   #channel(channel: LiveChannel): void {
     const { options } = this.#run;
+    const known = this.#channels.get(channel.id);
+    // An archived thread gets no messages until it is unarchived (then followed again, from its cursor): its
+    // pipeline is closed, so a server's years of threads do not each hold one open.
+    if (known !== undefined && channel.thread_metadata?.archived === true) this.#stop(channel.id);
     if (this.#channels.has(channel.id) || options.excludeChannelIds.has(channel.id)) return;
     if (channel.nsfw === true && !options.includeNsfw) return;
     const parent = channel.parent_id ?? undefined;
@@ -262,8 +266,20 @@ class Follower {
     const followed = this.#channels.get(channelId);
     if (followed === undefined) return;
     this.#run.hooks.log?.(`${describeTarget(followed.target)} was deleted: no longer followed (its archive is kept)`);
-    followed.queue.close();
+    this.#stop(channelId);
   }
+
+  // No longer followed: its queued messages are finished, its pipeline ends (its counts stay in the summary).
+  #stop(channelId: string): void {
+    const followed = this.#channels.get(channelId);
+    if (followed === undefined) return;
+    this.#channels.delete(channelId);
+    this.#ended.add(followed);
+    followed.queue.close();
+    void followed.done.finally(() => this.#ended.delete(followed));
+  }
+
+  readonly #ended = new Set<Followed>(); // channels no longer followed, still finishing (awaited by close)
 
   // Catches a channel up from its cursor, once at a time (again after it when an epoch began meanwhile).
   #catchUp(followed: Followed): void {
