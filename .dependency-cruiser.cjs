@@ -1,6 +1,6 @@
 // The import graph's rules, checked by `npm run lint` (depcruise). Layers, top to bottom; a module imports only
 // from its own layer or below:
-//   bin -> lib/index -> lib/archive (+ options, run-*, rewalk, retry-targets) -> lib/stages
+//   bin -> lib/index -> lib/archive (+ options, run-*, rewalk, retry-targets, follow, follow-poll) -> lib/stages
 //       -> lib/discord, lib/fs, lib/store, lib/output -> lib/util, lib/errors.ts, lib/types.ts
 // fixtures/ (the fake Discord, shipped for `dps demo`) and bench/ may import lib; lib imports none of them, nor test/;
 // bin imports lib/index.ts and, for the demo, fixtures.
@@ -9,7 +9,7 @@
 const UTIL = '^lib/(util/|errors\\.ts$|types\\.ts$)';
 const SUBSYSTEMS = '^lib/(discord|fs|store|output)/';
 const STAGES = '^lib/stages/';
-const RUN = '^lib/(archive/|(archive|options|rewalk|retry-targets)\\.ts$|run-[^/]+\\.ts$|run/)';
+const RUN = '^lib/(archive/|(archive|options|rewalk|retry-targets|follow|follow-poll)\\.ts$|run-[^/]+\\.ts$|run/)';
 const INDEX = '^lib/index\\.ts$';
 
 // A rule that `from` may not import `to` (regular expressions over paths from the repository root).

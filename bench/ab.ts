@@ -55,10 +55,12 @@ try {
       ];
       const r = await runProcess(process.execPath, args, { env: { DISCORD_TOKEN: fake.token, DISCORD_API_URL: fake.api }, cwd: builds[which]! });
       dir.cleanup();
-      const complete = pages > 0 ? r.summary?.messages === pages : r.summary?.bytes === total;
-      if (r.code !== 0 || !complete) throw new Error(`${builds[which]}: exit ${r.code}, ${r.summary?.messages} messages, ${r.summary?.bytes} bytes: ${r.stderr}`);
+      const summary = r.summary;
+      const complete = pages > 0 ? summary?.messages === pages : summary?.bytes === total;
+      if (r.code !== 0 || summary === undefined || !complete)
+        throw new Error(`${builds[which]}: exit ${r.code}, ${r.summary?.messages} messages, ${r.summary?.bytes} bytes: ${r.stderr}`);
       // MB/s, or with --pages messages/s
-      const mbs = (pages > 0 ? r.summary.messages : r.summary.bytes / 1e6) / (r.summary.elapsed_ms / 1000);
+      const mbs = (pages > 0 ? summary.messages : summary.bytes / 1e6) / (summary.elapsed_ms / 1000);
       runs[which]!.mbs.push(mbs);
       runs[which]!.cpu.push(r.cpuSeconds);
       const line = {

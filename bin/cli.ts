@@ -11,6 +11,7 @@ import {
   DEFAULTS,
   estimateNote,
   ExitCode,
+  follow,
   guilds,
   isDiscordApiHost,
   isDpsError,
@@ -29,7 +30,7 @@ import {
   UsageError,
   wrapLines,
 } from '../lib/index.js';
-import type { ArchiveOptions, ConnectionOptions, StatsBy } from '../lib/index.js';
+import type { ArchiveIO, ArchiveOptions, ConnectionOptions, FollowOptions, StatsBy } from '../lib/index.js';
 import { readChannelIds } from './stdin-ids.js';
 import { checkArgv, recordFlags, usageMessage } from './flag-check.js';
 import { withExamples } from './examples.js';
@@ -92,6 +93,12 @@ function buildParser(argv: string[], controller: AbortController, y: Argv = with
           .option('server-id', { type: 'string', describe: 'the server id', demandOption: true })
           .option('threads', { type: 'boolean', default: false, describe: 'also list threads and forum posts' }),
       (args) => printChannels(args, controller),
+    )
+    .command(
+      'follow',
+      'archive channels, then keep archiving every file posted, live (the Gateway; polling for user tokens), until stopped',
+      followFlags,
+      (args) => scrape({ ...args, follow: true }, controller),
     )
     .command('retry-failed', 'retry only the files that failed in earlier runs (links are refreshed first)', retryFailedFlags, (args) =>
       scrape({ ...args, 'retry-only': true }, controller),
@@ -316,6 +323,29 @@ function retryFailedFlags(y: Argv): Argv {
     .option('types', { type: 'string', default: 'all', describe: 'file types to retry (extensions or image/*), or "all"', group: 'Filter:' });
 }
 
+// `dps follow` (lib/follow.ts): scrape's flags, and how often it looks again (user tokens) and reports it is alive.
+function followFlags(y: Argv): Argv {
+  return scrapeFlags(y)
+    .option('poll-interval', {
+      type: 'string',
+      default: '60s',
+      describe: 'user tokens (no Gateway): look at every channel this often (one request per channel; at least 10s; plain number = seconds)',
+      group: 'Follow:',
+    })
+    .option('status-interval', {
+      type: 'string',
+      default: '10m',
+      describe: 'print a line with the totals on stderr this often (plain number = seconds; 0 = never)',
+      group: 'Follow:',
+    });
+}
+
+// A follow interval: "90s", "15m", "1h", or a plain number of seconds.
+function seconds(value: unknown, flag: string): number {
+  const text = String(value).trim();
+  return /^\d+(\.\d+)?$/.test(text) ? parseDuration(Number(text) * 1000, flag) : parseDuration(text, flag);
+}
+
 const filterFlags = {
   'server-id': { type: 'string', describe: 'only this server' },
   'channel-id': { type: 'string', describe: 'only this channel' },
@@ -432,7 +462,7 @@ async function scrape(args: Record<string, unknown>, controller: AbortController
   if (args['path-pattern'] !== undefined) options.pathPattern = String(args['path-pattern']); // layout (issue 23)
   if (args.notify !== undefined) options.notify = String(args.notify); // checked by archive() before the run
   let stopTuning: (() => void) | undefined;
-  const result = await archive(options, {
+  const io: ArchiveIO = {
     ...output,
     stdout: process.stdout,
     stderr: process.stderr,
@@ -444,8 +474,22 @@ async function scrape(args: Record<string, unknown>, controller: AbortController
       printApiNote(); // the options are valid and the state is open; no request has been made yet
       if (tuneHeap) stopTuning = tuneHeapGrowth(totals);
     },
-  }).finally(() => stopTuning?.());
+  };
+  const run = args.follow === true ? follow(followOptions(options, args), io) : archive(options, io);
+  const result = await run.finally(() => stopTuning?.());
   setExit(result.exitCode);
+}
+
+// dps follow: scrape's options, how often to look again (user tokens) and to print the totals.
+function followOptions(options: ArchiveOptions, args: Record<string, unknown>): FollowOptions {
+  if (options.dryRun) throw new UsageError('dps follow has no --dry-run: size the archive with dps scrape --dry-run first');
+  if (options.after !== undefined || options.before !== undefined)
+    throw new UsageError('dps follow keeps a whole channel current: --after and --before are for dps scrape');
+  const pollIntervalMs = seconds(args['poll-interval'] ?? '60s', '--poll-interval');
+  if (pollIntervalMs < 10_000) throw new UsageError(`--poll-interval must be at least 10s, got "${String(args['poll-interval'])}"`);
+  const status = String(args['status-interval'] ?? '10m').trim();
+  const statusIntervalMs = status === '0' ? 0 : seconds(status, '--status-interval');
+  return { ...options, pollIntervalMs, statusIntervalMs };
 }
 
 // --format (human on a terminal) and --progress-interval (lines when stderr is not a terminal and --progress is not given).

@@ -32,6 +32,7 @@ import type { ResourceHooks, RunResources } from './run-resources.js';
 import { findArchived } from './stages/archived.js';
 import type { ArchivedOptions } from './stages/archived.js';
 import { checkpoint } from './stages/checkpoint.js';
+import type { CheckpointOptions } from './stages/checkpoint.js';
 import { emitEvents } from './stages/events.js';
 import { asDownloadPool, createDownloadPool } from './stages/download-pool.js';
 import type { DownloadPool } from './stages/download-pool.js';
@@ -52,7 +53,7 @@ import { RunEstimator } from './run-estimates.js';
 import { runLargestFirst, fixedSlots } from './run-schedule.js';
 import type { ChannelSlots } from './run-schedule.js';
 import { AutoSlots } from './run-slots.js';
-import type { ChannelRecord, ItemResult, SelectedUnit } from './types.js';
+import type { ChannelPage, ChannelRecord, ItemResult, SelectedUnit, WalkFilter } from './types.js';
 import { maxSnowflake } from './util/snowflake.js';
 import { compareSnowflakes } from './util/snowflake.js'; // --from-start: what was announced (announcedFromStart)
 import { steps, through } from './util/steps.js';
@@ -70,7 +71,7 @@ export interface ArchiveResult {
 }
 
 // Everything a channel's pipeline needs: the run's options and resources, and what its channels share.
-interface RunContext extends RunResources {
+export interface RunContext extends RunResources {
   options: NormalizedOptions;
   hooks: ArchiveHooks;
   pool: DownloadPool;
@@ -90,14 +91,14 @@ type Guild = { id: string; name: string };
 const ORPHAN_CHANNELS = 4;
 
 // How the run ended: the error that stopped it, and whether a requested channel could not be read.
-interface Outcome {
+export interface Outcome {
   fatal?: DpsError | undefined;
   stopped?: DpsError | undefined; // a wait over --max-wait, which stops the whole run: the fatal error, whatever follows
   accessDenied: boolean;
 }
 
 // The channels of a run as they are archived: their live counts (for the progress display) and their entries.
-interface Tally {
+export interface Tally {
   perChannel: ArchiveResult['perChannel'];
   live: Counts[];
   estimator?: RunEstimator | undefined; // what is left and the floor (run-estimates.ts), once the run has started
@@ -105,8 +106,12 @@ interface Tally {
   dryRun?: boolean; // the channels' counts carry the dry-run counts (DryRunCounts)
 }
 
+// A run's work with its resources open (archiveAll; `dps follow`'s, lib/follow.ts): it fills `tally` with the
+// channels it archives and records in `outcome` how it ended.
+export type RunWork = (resources: RunResources, options: NormalizedOptions, hooks: ArchiveHooks, tally: Tally, outcome: Outcome) => Promise<void>;
+
 // Archives the requested channels; resolves with the exit code the CLI should use.
-export async function runArchive(input: ArchiveOptions, hooks: ArchiveHooks = {}): Promise<ArchiveResult> {
+export async function runArchive(input: ArchiveOptions, hooks: ArchiveHooks = {}, work: RunWork = archiveAll): Promise<ArchiveResult> {
   const options = normalizeOptions(input);
   const started = Date.now();
   const tally: Tally = { perChannel: [], live: [] };
@@ -125,7 +130,7 @@ export async function runArchive(input: ArchiveOptions, hooks: ArchiveHooks = {}
   await withRunResources(
     options,
     resourceHooks,
-    (resources) => archiveAll(resources, options, hooks, tally, outcome),
+    (resources) => work(resources, options, hooks, tally, outcome),
     (error, resources) => stopOn(error, resources, outcome),
   );
   const { fatal, accessDenied } = outcome;
@@ -149,6 +154,25 @@ async function archiveAll(resources: RunResources, options: NormalizedOptions, h
   const removed = options.dryRun ? 0 : await removeStaleTemps(options.out, signal).catch(() => 0);
   if (removed > 0) hooks.log?.(`removed ${removed} unfinished temporary file(s) from an interrupted run`);
   if (!options.dryRun) await checkOutputWritable(options.out); // an unusable --out stops the run here, before any download
+  const run = createRun(resources, options, hooks);
+  tally.estimator = run.estimator;
+  tally.estimate = () => {
+    try {
+      return { ...run.estimator.estimate(), downloads: run.pool.size, downloads_waiting: run.pool.queued };
+    } catch {
+      return undefined; // read from timers (the progress line, progress.json): an estimate never stops the run
+    }
+  };
+  resources.progressFile?.setEstimate(tally.estimate);
+  const guild = await archiveTargets(run, tally, outcome);
+  if (!options.retryOnly && !signal.aborted) await retryOrphans(run, guild, tally);
+  if (!signal.aborted) resources.progressFile?.recovered(); // a recovery run that completed
+}
+
+// The run's shared parts over its resources: the download pool, link refresher, locks, folders and estimates
+// (also `dps follow`'s, lib/follow.ts).
+export function createRun(resources: RunResources, options: NormalizedOptions, hooks: ArchiveHooks): RunContext {
+  const { signal } = resources;
   const run: RunContext = {
     ...resources,
     options,
@@ -172,18 +196,7 @@ async function archiveAll(resources: RunResources, options: NormalizedOptions, h
     const history = /^\/channels\/(\d+)\/messages$/.exec(path);
     return history ? run.estimator.expected(history[1]!) : Number.MAX_SAFE_INTEGER;
   });
-  tally.estimator = run.estimator;
-  tally.estimate = () => {
-    try {
-      return { ...run.estimator.estimate(), downloads: run.pool.size, downloads_waiting: run.pool.queued };
-    } catch {
-      return undefined; // read from timers (the progress line, progress.json): an estimate never stops the run
-    }
-  };
-  resources.progressFile?.setEstimate(tally.estimate);
-  const guild = await archiveTargets(run, tally, outcome);
-  if (!options.retryOnly && !signal.aborted) await retryOrphans(run, guild, tally);
-  if (!signal.aborted) resources.progressFile?.recovered(); // a recovery run that completed
+  return run;
 }
 
 // Resolves the targets and archives them, several channels at once. Channels start as soon as they are known: the
@@ -269,7 +282,7 @@ function stopOn(error: unknown, resources: RunResources, outcome: Outcome): void
 }
 
 // Runs `work` for one channel with its counts, which the progress display reads live and the summary lists.
-async function counted(tally: Tally, target: ChannelTarget, work: (counts: Counts) => Promise<void>): Promise<void> {
+export async function counted(tally: Tally, target: ChannelTarget, work: (counts: Counts) => Promise<void>): Promise<void> {
   const counts: Counts & Partial<DryRunCounts> = tally.dryRun ? { ...emptyCounts(), ...emptyDryRunCounts() } : emptyCounts();
   tally.live.push(counts);
   const entry = { channel_id: target.context.channel_id, channel_name: target.context.channel_name, ...counts };
@@ -282,11 +295,13 @@ async function counted(tally: Tally, target: ChannelTarget, work: (counts: Count
 }
 
 // One channel (or thread): first the items that failed in earlier runs, then the history from the cursor.
-async function archiveChannel(run: RunContext, target: ChannelTarget, counts: Counts): Promise<void> {
+// `handledLive`: messages `dps follow` archived from the Gateway in this process (lib/follow.ts), whose files were
+// announced then: the walk finds them archived and announces them no more.
+export async function archiveChannel(run: RunContext, target: ChannelTarget, counts: Counts, handledLive?: (messageId: string) => boolean): Promise<void> {
   run.hooks.onChannel?.(target.context); // its name, for the progress display and the human lines
   try {
     await retryFailed(run, target, counts);
-    if (!run.options.retryOnly) await archiveHistory(run, target, counts);
+    if (!run.options.retryOnly) await archiveHistory(run, target, counts, handledLive);
   } finally {
     run.estimator.finish(target.context.channel_id);
   }
@@ -308,24 +323,11 @@ async function retryFailed(run: RunContext, target: ChannelTarget, counts: Count
 }
 
 // The history pass, from the cursor to the newest message.
-async function archiveHistory(run: RunContext, target: ChannelTarget, counts: Counts): Promise<void> {
+async function archiveHistory(run: RunContext, target: ChannelTarget, counts: Counts, handledLive?: (messageId: string) => boolean): Promise<void> {
   const { options, store, signal } = run;
   const { context } = target;
   const windowed = options.after !== undefined || options.before !== undefined;
-  const walkedWith = walkFilterOf({
-    types: options.types,
-    maxSize: options.maxSize,
-    embeds: options.media.embeds === true,
-    stickers: options.media.stickers === true,
-    // Selecting (issue 23): by author, size, dimensions and spoiler.
-    authors: options.authors,
-    excludeAuthors: options.excludeAuthors,
-    excludeBots: options.excludeBots,
-    minSize: options.minSize,
-    minWidth: options.minWidth,
-    minHeight: options.minHeight,
-    spoilers: options.spoilers,
-  });
+  const walkedWith = runWalkFilter(options);
   let record = await store.getChannel(context.channel_id);
   const stored = record?.last_message_id; // a dry run's channel_done reports it: it moves no cursor
   // A windowed run neither moves the cursor nor records its filter; any other compares it with the record's.
@@ -345,7 +347,7 @@ async function archiveHistory(run: RunContext, target: ChannelTarget, counts: Co
     // Files archived beyond the stored cursor were written by an interrupted run: announced, not skipped.
     // --from-start too: it walks what earlier runs finished and announced (below the cursor, done_above) again.
     announceAfter: record?.last_message_id ?? '0',
-    announced: options.fromStart ? announcedFromStart(record) : announcedBefore(record?.rewalk),
+    announced: alsoAnnounced(options.fromStart ? announcedFromStart(record) : announcedBefore(record?.rewalk), handledLive),
   };
 
   const pages = paginate(context, {
@@ -363,6 +365,63 @@ async function archiveHistory(run: RunContext, target: ChannelTarget, counts: Co
   const events = checkpoint(results, { store, context, counts, saveCursor: !windowed, beforePersist: run.hooks.flushEvents, walkedWith });
   await emitEvents(events, { emit: run.hooks.emit, log: run.hooks.log, signal });
   if (!signal.aborted) run.estimator.walked(context.channel_id); // the display shows it at 100%
+}
+
+// `dps follow` (lib/follow.ts): a channel's live messages, as the Gateway delivered them, through the same stages as
+// its history, one message per page. `persist` takes each watermark instead of the cursor: only follow knows
+// whether everything below a live message is done. It is given every finished message at once (a kill loses at
+// most the message being written).
+export async function archiveLive(
+  run: RunContext,
+  target: ChannelTarget,
+  counts: Counts,
+  messages: AsyncIterable<APIMessage>,
+  persist: NonNullable<CheckpointOptions['persist']>,
+): Promise<void> {
+  const { options, store, signal } = run;
+  const { context } = target;
+  const pages = async function* (): AsyncGenerator<ChannelPage> {
+    for await (const message of messages) yield { kind: 'page', context, messages: [message] };
+  };
+  // No announceAfter: a file found archived (a replayed event, or one the catch-up walk took first) is not new.
+  const units = through(pages(), steps([flatten(options.media), filter(options), findArchived({ store }), queued(run)]));
+  const results = withMetadata(run, context, false, settled(run, fetchFiles(units, fetchOptions(run))));
+  const events = checkpoint(results, {
+    store,
+    context,
+    counts,
+    saveCursor: true,
+    persist,
+    flushEveryMs: 0,
+    channelDone: false,
+    beforePersist: run.hooks.flushEvents,
+    walkedWith: runWalkFilter(options),
+  });
+  await emitEvents(events, { emit: run.hooks.emit, log: run.hooks.log, signal });
+}
+
+// The filter a history walk records with the cursor (lib/store/walked-with.ts): what the run selects.
+export function runWalkFilter(options: NormalizedOptions): WalkFilter {
+  return walkFilterOf({
+    types: options.types,
+    maxSize: options.maxSize,
+    embeds: options.media.embeds === true,
+    stickers: options.media.stickers === true,
+    // Selecting (issue 23): by author, size, dimensions and spoiler.
+    authors: options.authors,
+    excludeAuthors: options.excludeAuthors,
+    excludeBots: options.excludeBots,
+    minSize: options.minSize,
+    minWidth: options.minWidth,
+    minHeight: options.minHeight,
+    spoilers: options.spoilers,
+  });
+}
+
+// What a walk knows was announced, plus the messages `dps follow` handled live (archiveChannel's handledLive).
+function alsoAnnounced(announced: ArchivedOptions['announced'], handledLive: ((messageId: string) => boolean) | undefined): ArchivedOptions['announced'] {
+  if (handledLive === undefined) return announced;
+  return (item, record) => handledLive(item.message_id) || announced?.(item, record) === true;
 }
 
 // --from-start: besides what a re-walk knows was announced, the span above the cursor an interrupted run finished
@@ -464,7 +523,7 @@ function historyStart(options: NormalizedOptions, record: ChannelRecord | undefi
 }
 
 // The run's channel slots: a pinned --channel-concurrency, or the auto limit (run-slots.ts), running until close().
-function channelSlots(run: RunContext): ChannelSlots & { close(): void } {
+export function channelSlots(run: RunContext): ChannelSlots & { close(): void } {
   const { options, client } = run;
   if (options.channelConcurrency !== 'auto') return { ...fixedSlots(options.channelConcurrency), close: () => undefined };
   const slots = new AutoSlots({
@@ -479,6 +538,6 @@ function channelSlots(run: RunContext): ChannelSlots & { close(): void } {
   return slots;
 }
 
-function describeTarget(target: ChannelTarget): string {
+export function describeTarget(target: ChannelTarget): string {
   return `#${target.context.channel_name} (${target.context.channel_id})`;
 }

@@ -2,6 +2,12 @@
 
 import type { Writable } from 'node:stream';
 import { runArchive } from './archive.js';
+import { runFollow } from './follow.js';
+import type { FollowHooks } from './follow.js';
+import { pollEvents } from './follow-poll.js';
+import { openGateway } from './discord/gateway.js';
+import { validSession } from './discord/gateway-session.js';
+import type { ArchiveHooks } from './options.js';
 import type { ArchiveResult } from './archive.js';
 import { redact, UsageError } from './errors.js';
 import { DEFAULT_API, DiscordClient } from './discord/client.js';
@@ -40,6 +46,8 @@ export type { AttachmentRecord, ChannelRecord, MediaItem, MediaSource } from './
 export type { ChannelEntry, GuildEntry } from './discord/enumerate.js';
 export * from './errors.js';
 export { runArchive } from './archive.js';
+export { runFollow } from './follow.js';
+export type { FollowHooks, LiveEvent, LiveChannel } from './follow.js';
 export { createDownloadPool } from './stages/download-pool.js';
 export type { DownloadPool } from './stages/download-pool.js';
 export { parseSize, DEFAULT_NAME_PATTERN, DEFAULTS } from './options.js';
@@ -93,6 +101,83 @@ export interface ArchiveIO {
  * rejects with a `DpsError` for run-level failures (usage 2, auth 3, access 4, state 5).
  */
 export async function archive(options: ArchiveOptions, io: ArchiveIO = {}): Promise<ArchiveResult> {
+  return runWithIO(options, io, (hooks) => runArchive(options, hooks));
+}
+
+/** What `follow` takes beyond `archive`'s options. */
+export interface FollowOptions extends ArchiveOptions {
+  /** User tokens (no Gateway): look at every channel this often, in ms [60000]. */
+  pollIntervalMs?: number;
+  /** The live events (tests, other sources); by default the Gateway for a bot token, polling for a user token. */
+  openLive?: FollowHooks['openLive'];
+  /** A live message is finished: its files are durable. */
+  onLive?: FollowHooks['onLive'];
+  /** Print a line with the totals on stderr this often, in ms (0: never) [600000]. */
+  statusIntervalMs?: number;
+}
+
+/**
+ * Follows the channels in `options` until `io.signal` stops it: each is caught up from its cursor, then every file
+ * posted is archived as it arrives (README, "Following a server"). Output and exit codes as `archive`'s.
+ */
+export async function follow(options: FollowOptions, io: ArchiveIO = {}): Promise<ArchiveResult> {
+  const openLive = options.openLive ?? defaultLive(options);
+  const log = (line: string): void => {
+    if (!io.quiet) io.stderr?.write(`${terminalSafe(redact(line, [options.token]))}\n`);
+  };
+  let totals: (() => Counts) | undefined;
+  const intervalMs = options.statusIntervalMs ?? 600_000;
+  const heartbeat = intervalMs > 0 ? setInterval(() => totals && log(followingLine(totals())), intervalMs) : undefined;
+  heartbeat?.unref();
+  try {
+    const onStart: ArchiveIO['onStart'] = (live, estimate) => {
+      totals = live;
+      io.onStart?.(live, estimate);
+    };
+    return await runWithIO(options, { ...io, onStart }, (hooks) =>
+      runFollow(options, {
+        ...hooks,
+        openLive,
+        onLive: options.onLive,
+        // A service's log shows each file as it is saved (NDJSON stays on stdout).
+        emit: (event) => {
+          if (event.event === 'saved' && io.format !== 'human') log(`saved ${event.path}`);
+          return hooks.emit?.(event);
+        },
+      }),
+    );
+  } finally {
+    clearInterval(heartbeat);
+  }
+}
+
+// The heartbeat of a long follow (--status-interval): it is alive, and what it has done.
+function followingLine(totals: Counts): string {
+  return `following: ${totals.saved} file(s) saved (${(totals.bytes / 1e6).toFixed(1)} MB), ${totals.failed} failed, ${totals.messages} message(s) seen`;
+}
+
+// The live source: the Gateway for a bot token; polling for a user token (no Gateway for user accounts).
+function defaultLive(options: FollowOptions): FollowHooks['openLive'] {
+  const intervalMs = options.pollIntervalMs ?? 60_000;
+  if (options.tokenType === 'user') return ({ signal }) => pollEvents(intervalMs, signal);
+  return ({ client, store, signal, log }) =>
+    openGateway({
+      token: options.token,
+      apiUrl: options.api ?? DEFAULT_API,
+      guildId: options.guildId,
+      client,
+      allowInsecureApi: options.allowInsecureApi,
+      session: {
+        load: async () => validSession(await store.gatewaySession(options.guildId)),
+        save: (session) => store.saveGatewaySession(options.guildId, session),
+      },
+      signal,
+      log,
+    });
+}
+
+// A run with its output: events on io.stdout (NDJSON or human lines), logs and progress on io.stderr, --notify.
+async function runWithIO(options: ArchiveOptions, io: ArchiveIO, start: (hooks: ArchiveHooks) => Promise<ArchiveResult>): Promise<ArchiveResult> {
   const human = io.format === 'human';
   const names = new Map<string, string>(); // channel id -> "#name", for the human lines and the progress display
   const nameOf = (channelId: string): string | undefined => names.get(channelId);
@@ -123,7 +208,7 @@ export async function archive(options: ArchiveOptions, io: ArchiveIO = {}): Prom
     above(() => stderr.write(progress ? wrapLines(text, columnsOf(stderr) - 1) : text)); // the block's lines are never wrapped by the terminal
   };
   try {
-    return await runArchive(options, {
+    return await start({
       emit: (event) => {
         if (event.event === 'summary') summary = event; // for --notify
         return out?.write(event); // a promise while stdout is full: the run waits for the reader

@@ -20,6 +20,9 @@ export interface CheckpointOptions {
   channelDone?: boolean; // emit channel_done at the end (default true; false for the retry-failed pass)
   beforePersist?: (() => void) | undefined; // the events yielded so far must be out before the cursor moves past them
   walkedWith?: WalkFilter | undefined; // the run's filter, recorded with the cursor (lib/store/walked-with.ts)
+  // Where the watermark goes instead of the channel's cursor: `dps follow`'s live messages (lib/follow.ts), which
+  // move the cursor only when nothing below them can be missing, and otherwise record a span above it.
+  persist?: ((watermark: string | undefined, doneAbove: DoneSpan | undefined) => Promise<void>) | undefined;
 }
 
 // Records every result and yields its event; persists the watermark periodically, at the end, and on abort.
@@ -36,7 +39,8 @@ export async function* checkpoint(source: AsyncIterable<ItemResult>, options: Ch
   const flush = async (): Promise<void> => {
     if (!options.saveCursor || (watermark === persisted && doneAbove === persistedAbove)) return;
     options.beforePersist?.();
-    await store.advanceCursor(context.channel_id, watermark, channelPatch(context), doneAbove, options.walkedWith);
+    if (options.persist !== undefined) await options.persist(watermark, doneAbove);
+    else await store.advanceCursor(context.channel_id, watermark, channelPatch(context), doneAbove, options.walkedWith);
     persisted = watermark;
     persistedAbove = doneAbove;
     lastFlush = Date.now();
@@ -132,7 +136,7 @@ function report(result: FileResult, counts: Counts): DpsEvent {
   }
 }
 
-function channelPatch(context: ChannelContext): Record<string, string | undefined> {
+export function channelPatch(context: ChannelContext): Record<string, string | undefined> {
   return {
     guild_id: context.guild_id,
     guild_name: context.guild_name,
