@@ -300,3 +300,11 @@ t.test('closed while @discordjs/ws pauses between two connections: it never open
   t.equal(fake.gateway.connections.length, 1, 'no second connection');
   t.equal(fake.gateway.sessions.byId.size, 1, 'the session lives on');
 });
+
+t.test('a server the bot is not in (not in READY): an AccessError, exit 4', async (t) => {
+  const fake = await fakeFor(t);
+  const g = open(t, fake, { guildId: '100000000000000009' });
+  const error = await g.until(() => false).catch((e: unknown) => e);
+  t.ok(hasCode(error, 'DPS_ACCESS'), String(error));
+  t.match((error as Error).message, 'the bot is not a member of server 100000000000000009');
+});
