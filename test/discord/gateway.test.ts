@@ -308,3 +308,17 @@ t.test('a server the bot is not in (not in READY): an AccessError, exit 4', asyn
   t.ok(hasCode(error, 'DPS_ACCESS'), String(error));
   t.match((error as Error).message, 'the bot is not a member of server 100000000000000009');
 });
+
+t.test('the last session start used: a later new session (op 9) waits for reset_after instead of identifying', async (t) => {
+  const clock = new ManualClock(Date.now());
+  const fake = await fakeFor(t, { gateway: { clock: () => clock.now(), sessionStartLimit: { total: 1, remaining: 1, resetAfterMs: 600_000 } } });
+  const g = open(t, fake, { clock });
+  await g.until(isReady(false));
+  fake.gateway.invalidate(false);
+  while (!g.lines.some((l) => l.includes('no session starts left'))) await new Promise((r) => setImmediate(r));
+  t.equal(fake.gateway.stats.identifies, 1, 'no identify over the limit (Discord would reset the token)');
+  const again = g.until(isReady(false));
+  await clock.advance(600_000);
+  await again;
+  t.equal(fake.gateway.stats.identifies, 2);
+});
