@@ -31,7 +31,7 @@ import { withRunResources } from './run-resources.js';
 import type { ResourceHooks, RunResources } from './run-resources.js';
 import { findArchived } from './stages/archived.js';
 import type { ArchivedOptions } from './stages/archived.js';
-import { checkpoint } from './stages/checkpoint.js';
+import { channelPatch, checkpoint } from './stages/checkpoint.js';
 import type { CheckpointOptions } from './stages/checkpoint.js';
 import { emitEvents } from './stages/events.js';
 import { asDownloadPool, createDownloadPool } from './stages/download-pool.js';
@@ -53,7 +53,7 @@ import { RunEstimator } from './run-estimates.js';
 import { runLargestFirst, fixedSlots } from './run-schedule.js';
 import type { ChannelSlots } from './run-schedule.js';
 import { AutoSlots } from './run-slots.js';
-import type { ChannelPage, ChannelRecord, ItemResult, SelectedUnit, WalkFilter } from './types.js';
+import type { ChannelPage, ChannelRecord, DoneSpan, ItemResult, SelectedUnit, WalkFilter } from './types.js';
 import { maxSnowflake } from './util/snowflake.js';
 import { compareSnowflakes } from './util/snowflake.js'; // --from-start: what was announced (announcedFromStart)
 import { steps, through } from './util/steps.js';
@@ -347,7 +347,7 @@ async function archiveHistory(run: RunContext, target: ChannelTarget, counts: Co
     // Files archived beyond the stored cursor were written by an interrupted run: announced, not skipped.
     // --from-start too: it walks what earlier runs finished and announced (below the cursor, done_above) again.
     announceAfter: record?.last_message_id ?? '0',
-    announced: alsoAnnounced(options.fromStart ? announcedFromStart(record) : announcedBefore(record?.rewalk), handledLive),
+    announced: alsoAnnounced(inWindows(record?.windows, options.fromStart ? announcedFromStart(record) : announcedBefore(record?.rewalk)), handledLive),
   };
 
   const pages = paginate(context, {
@@ -362,7 +362,9 @@ async function archiveHistory(run: RunContext, target: ChannelTarget, counts: Co
   if (run.dry)
     return emitEvents(simulate(units, { ...simulateOptions(run, target, counts), cursor: stored }), { emit: run.hooks.emit, log: run.hooks.log, signal });
   const results = withMetadata(run, context, false, settled(run, fetchFiles(units, fetchOptions(run))));
-  const events = checkpoint(results, { store, context, counts, saveCursor: !windowed, beforePersist: run.hooks.flushEvents, walkedWith });
+  // A windowed run moves no cursor; what it finished (and announced) is kept as spans (ChannelRecord.windows).
+  const persist = windowed ? windowSpans(store, context, after) : undefined;
+  const events = checkpoint(results, { store, context, counts, saveCursor: true, persist, beforePersist: run.hooks.flushEvents, walkedWith });
   await emitEvents(events, { emit: run.hooks.emit, log: run.hooks.log, signal });
   if (!signal.aborted) run.estimator.walked(context.channel_id); // the display shows it at 100%
 }
@@ -416,6 +418,23 @@ export function runWalkFilter(options: NormalizedOptions): WalkFilter {
     minHeight: options.minHeight,
     spoilers: options.spoilers,
   });
+}
+
+// A windowed walk's progress (from `after`, exclusive): the span it walked up to the watermark, and the span it
+// walked down; recorded in the channel's windows, never as its cursor.
+function windowSpans(store: RunContext['store'], context: ChannelTarget['context'], after: string): NonNullable<CheckpointOptions['persist']> {
+  const from = (BigInt(after) + 1n).toString();
+  return async (watermark, doneAbove) => {
+    const spans = [...(watermark === undefined ? [] : [{ from, to: watermark }]), ...(doneAbove === undefined ? [] : [doneAbove])];
+    await store.recordWindow(context.channel_id, spans, channelPatch(context));
+  };
+}
+
+// Files in the spans windowed runs finished were announced by them.
+function inWindows(windows: readonly DoneSpan[] | undefined, announced: ArchivedOptions['announced']): ArchivedOptions['announced'] {
+  if (windows === undefined || windows.length === 0) return announced;
+  return (item, record) =>
+    windows.some((w) => compareSnowflakes(item.message_id, w.from) >= 0 && compareSnowflakes(item.message_id, w.to) <= 0) || announced?.(item, record) === true;
 }
 
 // What a walk knows was announced, plus the messages `dps follow` handled live (archiveChannel's handledLive).

@@ -190,6 +190,9 @@ export interface ChannelRecord extends ChannelContext {
   // runs had already announced, so the re-walk announces nothing twice.
   rewalk?: RewalkRecord | undefined;
   gone?: number | undefined; // failed files whose message (or channel) was deleted: no longer retried
+  // Spans above the cursor that --after/--before runs finished and announced (every archived file in from..to had
+  // its event printed): a later walk through them announces those files no more. Dropped once the cursor passes.
+  windows?: DoneSpan[] | undefined;
 }
 
 // What a run selects (--types, --max-size, --embeds, --stickers), as stored in a channel record.

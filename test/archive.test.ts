@@ -143,6 +143,33 @@ t.test('filters: types, max size, date window', async (t) => {
   t.equal(windowed.events.filter((e) => e.event === 'saved').length, inWindow.length, '--after keeps messages from that day on');
 });
 
+t.test('a windowed run, then a full one, then the window again: every file announced once, downloaded once', async (t) => {
+  const fake = await startFakeDiscord({ scenario: singleChannel({ messages: 400, imageRatio: 0.4 }) });
+  t.teardown(() => fake.close());
+  const dir = t.testdir();
+  const channel = fake.scenario.guilds[0]!.channels[0]!;
+  const base = { ...baseOptions(fake, dir, channel.id) };
+  const expected = await collect(fake.expected({ channelId: channel.id }));
+  const cdn = (): number => fake.requests.filter((r) => r.kind === 'cdn' && r.status === 200).length;
+  const middle = expected[Math.floor(expected.length / 2)]!;
+  const window = { after: middle.timestamp.slice(0, 10) };
+  const first = await runLibrary({ ...base, ...window });
+  const inWindow = eventsOf(first.events, 'saved').map((e) => e.attachment_id);
+  t.ok(inWindow.length > 0 && inWindow.length < expected.length, `the window holds ${inWindow.length} of ${expected.length} files`);
+  const full = await runLibrary(base);
+  const later = eventsOf(full.events, 'saved').map((e) => e.attachment_id);
+  t.same(
+    later.filter((id) => inWindow.includes(id)),
+    [],
+    'the full run announces none of the window’s files again',
+  );
+  t.same([...inWindow, ...later].sort(), expected.map((a) => a.attachment_id).sort(), 'together: every file, once');
+  t.equal(cdn(), expected.length, 'each downloaded once');
+  const again = await runLibrary({ ...base, ...window });
+  t.same(eventsOf(again.events, 'saved'), [], 'the window again: nothing announced');
+  t.equal(cdn(), expected.length, 'nothing downloaded again');
+});
+
 t.test('a bot without the Message Content intent is warned once per run, with the channel that showed it', async (t) => {
   const fake = await startFakeDiscord({
     scenario: buildScenario({

@@ -34,7 +34,7 @@ export type SavedRecord = AttachmentRecord & { sha256: string; path: string };
 // Channel fields a caller may update; the cursor moves only through advanceCursor's messageId, and the
 // counters are maintained by recordSaved/recordFailed in the same batch as the record they count.
 // Undefined fields are ignored (they never erase a stored value).
-type PatchableChannelField = Exclude<keyof ChannelRecord, 'channel_id' | 'last_message_id' | 'done_above' | 'total_images' | 'failed'>;
+type PatchableChannelField = Exclude<keyof ChannelRecord, 'channel_id' | 'last_message_id' | 'done_above' | 'total_images' | 'failed' | 'windows'>;
 export type ChannelPatch = { [K in PatchableChannelField]?: ChannelRecord[K] | undefined };
 
 // One entry of the retry queue: the failed record, with the URL to retry if it is still known.
@@ -223,6 +223,12 @@ export class Store {
         last_updated: patch.last_updated ?? new Date().toISOString(),
       };
       if (next.done_above === undefined) delete next.done_above;
+      if (next.windows !== undefined) {
+        const cursor = next.last_message_id;
+        const left = cursor === undefined ? next.windows : next.windows.filter((w) => compareSnowflakes(w.to, cursor) > 0);
+        if (left.length > 0) next.windows = left;
+        else delete next.windows;
+      }
       if (walkedWith !== undefined && (forward || doneAbove !== undefined)) next.walked_with = intersect(current.walked_with, walkedWith);
       if (next.rewalk !== undefined && rewalkPassed(next)) delete next.rewalk;
       this.#channels.set(channelId, next);
@@ -230,6 +236,20 @@ export class Store {
     });
     await done;
     return next;
+  }
+
+  // A windowed run (--after/--before) finished these spans and printed their events (ChannelRecord.windows): kept
+  // merged, the newest WINDOW_SPANS of them, until the cursor passes them.
+  async recordWindow(channelId: string, spans: DoneSpan[], patch: ChannelPatch = {}): Promise<void> {
+    if (spans.length === 0) return;
+    const { done } = await this.#serial(`channel:${channelId}`, async () => {
+      const current = (await this.#readChannel(channelId)) ?? emptyChannel(channelId, patch.guild_id ?? '');
+      const next: ChannelRecord = { ...current, ...definedOnly(patch), channel_id: channelId };
+      next.windows = mergeSpans([...(current.windows ?? []), ...spans]).slice(-WINDOW_SPANS);
+      this.#channels.set(channelId, next);
+      return { done: this.#write([{ type: 'put', sublevel: this.#channel, key: channelId, value: next }]) };
+    });
+    await done;
   }
 
   // Start walking a channel's history again from the beginning because this run selects more than the record
@@ -539,6 +559,22 @@ function foldSpan(
     folded = reach(folded.cursor, merged);
   }
   return folded;
+}
+
+// Spans a record keeps of windowed runs (ChannelRecord.windows): older ones cost only announcements repeated.
+const WINDOW_SPANS = 32;
+
+// Spans sorted by their start, overlapping ones merged.
+function mergeSpans(spans: DoneSpan[]): DoneSpan[] {
+  const sorted = [...spans].sort((a, b) => compareSnowflakes(a.from, b.from));
+  const merged: DoneSpan[] = [];
+  for (const span of sorted) {
+    const last = merged[merged.length - 1];
+    if (last !== undefined && compareSnowflakes(span.from, last.to) <= 0) {
+      if (compareSnowflakes(span.to, last.to) > 0) merged[merged.length - 1] = { from: last.from, to: span.to };
+    } else merged.push({ ...span });
+  }
+  return merged;
 }
 
 // A re-walk is over once its cursor is past everything earlier runs had announced.
