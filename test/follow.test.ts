@@ -197,6 +197,25 @@ t.test('live messages finished before the catch-up are a span above the cursor; 
   t.same(check.extraFiles, []);
 });
 
+t.test('partial and odd live messages (an update with only embeds, no author, no timestamp) never stop the run', async (t) => {
+  const { fake, channelId, live, options } = await setup(t);
+  const run = startFollow(options);
+  await live.push({ type: 'ready', resumed: false });
+  const history = await expectedCount(fake, channelId);
+  await run.until('the catch-up', () => savedIds(run.events).length === history);
+  const [old] = await newest(fake, channelId, 1);
+  const guildId = fake.scenario.guilds[0]!.id;
+  const partial = { id: old!.id, channel_id: channelId, guild_id: guildId, embeds: [] } as unknown as APIMessage;
+  await live.push({ type: 'message', message: partial, update: true });
+  await live.push({ type: 'message', message: { id: old!.id, channel_id: channelId } as unknown as APIMessage, update: true });
+  fake.appendMessages(channelId, 3, { imageRatio: 1 });
+  for (const message of await newest(fake, channelId, 3)) await live.push({ type: 'message', message, update: false });
+  const total = await expectedCount(fake, channelId);
+  await run.until('the files after them', () => savedIds(run.events).length === total);
+  run.controller.abort();
+  t.equal((await run.done).exitCode, 130);
+});
+
 t.test('polling (user tokens): ready at once, then a look every interval, until stopped', async (t) => {
   const controller = new AbortController();
   const waits: number[] = [];
