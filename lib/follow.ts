@@ -369,22 +369,30 @@ class Follower {
 }
 
 // The source's events until `signal` aborts (a source waiting for its next event is left waiting, and closed).
+// Each wait listens to the signal only while it lasts: racing one run-long promise would keep every event alive.
 async function* untilAborted<T>(source: AsyncIterable<T>, signal: AbortSignal): AsyncGenerator<T> {
   const iterator = source[Symbol.asyncIterator]();
-  let stop!: () => void;
-  const aborted = new Promise<'aborted'>((resolve) => {
-    stop = () => resolve('aborted');
-  });
-  if (signal.aborted) return;
-  signal.addEventListener('abort', stop, { once: true });
   try {
-    for (;;) {
-      const step = await Promise.race([iterator.next(), aborted]);
-      if (step === 'aborted' || step.done) return;
+    while (!signal.aborted) {
+      const pending = iterator.next();
+      const step = await new Promise<IteratorResult<T> | undefined>((resolve, reject) => {
+        const stop = (): void => resolve(undefined);
+        signal.addEventListener('abort', stop, { once: true });
+        pending.then(
+          (value) => {
+            signal.removeEventListener('abort', stop);
+            resolve(value);
+          },
+          (error: unknown) => {
+            signal.removeEventListener('abort', stop);
+            reject(error);
+          },
+        );
+      });
+      if (step === undefined || step.done) return;
       yield step.value;
     }
   } finally {
-    signal.removeEventListener('abort', stop);
     void iterator.return?.(); // not awaited: a generator still waiting for its next event answers only after it
   }
 }
