@@ -190,6 +190,10 @@ export interface ChannelRecord extends ChannelContext {
   // runs had already announced, so the re-walk announces nothing twice.
   rewalk?: RewalkRecord | undefined;
   gone?: number | undefined; // failed files whose message (or channel) was deleted: no longer retried
+  // `dps follow` (issue 24, `dps status`): when its last live message was finished (ISO), and the milliseconds
+  // from that message's post (its snowflake's time) to its files being durable. Kept once the follow stops.
+  last_event_at?: string | undefined;
+  lag_ms?: number | undefined;
 }
 
 // What a run selects (--types, --max-size, --embeds, --stickers), as stored in a channel record.
