@@ -72,3 +72,31 @@ t.test('op 7, op 9 (not resumable), a zombie connection, a refused RESUME: nothi
   t.equal(saved.length, expected, 'each announced once');
   t.same(follow.problems(), [], 'every event matches the NDJSON schema');
 });
+
+t.test('no session starts left today: it says so, waits for reset_after, then follows', async (t) => {
+  // The fake's Gateway time stands still until the test moves it: the limit resets only then, whatever the load.
+  const base = Date.now();
+  let offsetMs = 0;
+  const fake = await startFakeDiscord({
+    scenario: singleChannel({ seed: 52, messages: 10, imageRatio: 0.5 }),
+    gateway: { identifyIntervalMs: 0, clock: () => base + offsetMs, sessionStartLimit: { total: 1000, remaining: 0, resetAfterMs: 1000 } },
+  });
+  t.teardown(() => fake.close());
+  const dir = t.testdir();
+  const guildId = fake.scenario.guilds[0]!.id;
+  const channelId = fake.scenario.guilds[0]!.channels[0]!.id;
+  const follow = startFollow(t, fake, ['--server-id', guildId, '--channel-id', channelId, '--out', join(dir, 'out'), '--state', join(dir, 'state')]);
+  await follow.until('the line about the wait', () => /gateway: no session starts left today \(0 of 1000\): waiting until \S+Z/.test(follow.stderr()));
+  t.equal(fake.gateway.stats.identifies, 0, 'no IDENTIFY while none is left (Discord would reset the token)');
+  t.notOk(
+    follow.events.some((e) => e.event === 'channel_done'),
+    'no catch-up before a session (it follows the first READY)',
+  );
+  offsetMs = 1000; // the limit resets; dps, told to wait reset_after, looks again after it and connects
+  await follow.until('the catch-up', () => follow.events.some((e) => e.event === 'channel_done'));
+  t.equal(fake.gateway.stats.identifies, 1, 'one session once the limit was reset');
+  const posted = fake.postMessage(channelId, { attachments: 1 });
+  await follow.until('the live file', () => allSaved(follow, posted.files));
+  follow.child.kill('SIGINT');
+  t.equal((await follow.exited).code, 130);
+});
