@@ -169,7 +169,7 @@ class Follower {
           this.#newEpoch(event.why);
           break;
         case 'message':
-          await this.#message(event.message);
+          await this.#message(event.message, event.update);
           break;
         case 'channel':
           this.#channel(event.channel);
@@ -221,10 +221,12 @@ class Follower {
     }
   }
 
-  async #message(message: APIMessage): Promise<void> {
+  async #message(message: APIMessage, update = false): Promise<void> {
     const followed = this.#channels.get(message.channel_id);
     if (followed === undefined || this.#epoch === 0) return; // before the first READY the catch-up brings it
-    if (followed.live?.epoch !== this.#epoch) followed.live = { epoch: this.#epoch, from: message.id };
+    // An edit may be of any old message: only a new one (MESSAGE_CREATE, the newest of its channel) starts the
+    // epoch's span of live messages, else the span would claim the history between the two done.
+    if (followed.live?.epoch !== this.#epoch && !update) followed.live = { epoch: this.#epoch, from: message.id };
     followed.epochs.push({ id: message.id, epoch: this.#epoch });
     if (followed.caughtUp !== this.#epoch) followed.handled.add(message.id);
     await followed.queue.push(message); // a channel far behind holds the events back (the source then reports a gap)
