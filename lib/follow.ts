@@ -121,9 +121,11 @@ async function follow(resources: RunResources, options: NormalizedOptions, hooks
 interface Followed {
   target: ChannelTarget;
   queue: AsyncQueue<APIMessage>;
+  stop: () => void; // no longer followed: what is queued is finished, then its counts are final
+  live?: Promise<void> | undefined; // its live pipeline, once a live message came
   counts?: Counts | undefined;
   done: Promise<void>; // its live pipeline and catch-ups, once it is no longer followed
-  live?: { epoch: number; from: string; top?: string | undefined } | undefined; // this epoch's live messages: the first, the newest finished
+  span?: { epoch: number; from: string; top?: string | undefined } | undefined; // this epoch's live messages: the first, the newest finished
   epochs: Array<{ id: string; epoch: number }>; // queued live messages and the epoch each came in, oldest first
   caughtUp?: number | undefined; // the epoch whose catch-up finished
   catchingUp?: Promise<void> | undefined;
@@ -141,11 +143,10 @@ class Follower {
   readonly #slots: Semaphore;
   readonly #onLive: FollowHooks['onLive'];
   #epoch = 0;
-  readonly #unfollowed = new Set<string>(); // deleted or unreadable: no longer followed (`dps status`)
 
   // The channels followed now (`dps status` shows them `following: true` while the run goes on).
   *following(): Iterable<string> {
-    for (const id of this.#channels.keys()) if (!this.#unfollowed.has(id)) yield id;
+    yield* this.#channels.keys(); // a deleted or unreadable channel leaves the map
   }
 
   constructor(run: RunContext, tally: Tally, outcome: Outcome, onLive: FollowHooks['onLive']) {
@@ -185,38 +186,45 @@ class Follower {
   add(target: ChannelTarget): void {
     const id = target.context.channel_id;
     if (this.#channels.has(id) || this.#run.signal.aborted) return;
-    let started!: () => void;
-    const ready = new Promise<void>((resolve) => {
-      started = resolve;
+    let stop!: () => void;
+    const stopped = new Promise<void>((resolve) => {
+      stop = resolve;
     });
-    const followed: Followed = { target, queue: new AsyncQueue(QUEUE_LIMIT), done: Promise.resolve(), again: false, handled: new Set(), epochs: [] };
+    const queue = new AsyncQueue<APIMessage>(QUEUE_LIMIT);
+    const followed: Followed = { target, queue, stop, done: Promise.resolve(), again: false, handled: new Set(), epochs: [] };
     this.#channels.set(id, followed);
+    // Its counts live as long as it is followed; its live pipeline starts with its first live message (a server's
+    // thousands of quiet threads hold none).
     followed.done = counted(this.#tally, target, async (counts) => {
       followed.counts = counts;
-      started();
-      const persist = (watermark: string | undefined): Promise<void> => this.#persist(followed, watermark);
-      try {
-        await archiveLive(this.#run, target, counts, followed.queue, persist);
-      } finally {
-        await followed.catchingUp;
-      }
+      await stopped;
+      await followed.live;
+      await followed.catchingUp;
     }).catch((error: unknown) => this.#failed(followed, error));
-    void ready.then(() => {
-      if (this.#epoch > 0) this.#catchUp(followed);
-    });
+    if (this.#epoch > 0) this.#catchUp(followed);
+  }
+
+  // The channel's live pipeline, started once.
+  #livePipeline(followed: Followed): void {
+    if (followed.live !== undefined || followed.counts === undefined) return;
+    const persist = (watermark: string | undefined): Promise<void> => this.#persist(followed, watermark);
+    followed.live = archiveLive(this.#run, followed.target, followed.counts, followed.queue, persist).catch((error: unknown) => this.#failed(followed, error));
   }
 
   // Stops following everything (the run is stopping): what is queued is finished, the catch-ups end with the run.
   async close(): Promise<void> {
-    for (const followed of this.#channels.values()) followed.queue.close();
-    await Promise.allSettled([...this.#channels.values()].map((followed) => followed.done));
+    for (const followed of this.#channels.values()) {
+      followed.queue.close();
+      followed.stop();
+    }
+    await Promise.allSettled([...this.#channels.values(), ...this.#ended].map((followed) => followed.done));
   }
 
   #newEpoch(why: string): void {
     this.#epoch++;
     if (this.#epoch > 1) this.#run.hooks.log?.(`live events may have been missed (${why}): catching up every channel from its cursor`);
     for (const followed of this.#channels.values()) {
-      followed.live = undefined;
+      followed.span = undefined;
       if (followed.counts !== undefined) this.#catchUp(followed);
     }
   }
@@ -226,15 +234,20 @@ class Follower {
     if (followed === undefined || this.#epoch === 0) return; // before the first READY the catch-up brings it
     // An edit may be of any old message: only a new one (MESSAGE_CREATE, the newest of its channel) starts the
     // epoch's span of live messages, else the span would claim the history between the two done.
-    if (followed.live?.epoch !== this.#epoch && !update) followed.live = { epoch: this.#epoch, from: message.id };
+    if (followed.span?.epoch !== this.#epoch && !update) followed.span = { epoch: this.#epoch, from: message.id };
     followed.epochs.push({ id: message.id, epoch: this.#epoch });
     if (followed.caughtUp !== this.#epoch) followed.handled.add(message.id);
+    this.#livePipeline(followed);
     await followed.queue.push(message); // a channel far behind holds the events back (the source then reports a gap)
   }
 
   // A channel or thread appeared (or was listed, or unarchived): followed when the run selects it.
   #channel(channel: LiveChannel): void {
     const { options } = this.#run;
+    const known = this.#channels.get(channel.id);
+    // An archived thread gets no messages until it is unarchived (then followed again, from its cursor): its
+    // pipeline is closed, so a server's years of threads do not each hold one open.
+    if (known !== undefined && channel.thread_metadata?.archived === true) this.#stop(channel.id);
     if (this.#channels.has(channel.id) || options.excludeChannelIds.has(channel.id)) return;
     if (channel.nsfw === true && !options.includeNsfw) return;
     const parent = channel.parent_id ?? undefined;
@@ -272,9 +285,21 @@ class Follower {
     const followed = this.#channels.get(channelId);
     if (followed === undefined) return;
     this.#run.hooks.log?.(`${describeTarget(followed.target)} was deleted: no longer followed (its archive is kept)`);
-    this.#unfollowed.add(channelId);
-    followed.queue.close();
+    this.#stop(channelId);
   }
+
+  // No longer followed: its queued messages are finished, its pipeline ends (its counts stay in the summary).
+  #stop(channelId: string): void {
+    const followed = this.#channels.get(channelId);
+    if (followed === undefined) return;
+    this.#channels.delete(channelId);
+    this.#ended.add(followed);
+    followed.queue.close();
+    followed.stop();
+    void followed.done.finally(() => this.#ended.delete(followed));
+  }
+
+  readonly #ended = new Set<Followed>(); // channels no longer followed, still finishing (awaited by close)
 
   // Catches a channel up from its cursor, once at a time (again after it when an epoch began meanwhile).
   #catchUp(followed: Followed): void {
@@ -306,7 +331,7 @@ class Follower {
   // The epoch's catch-up is done: nothing below the newest finished live message can be missing.
   async #caughtUp(followed: Followed, epoch: number): Promise<void> {
     followed.caughtUp = epoch;
-    const top = followed.live?.epoch === epoch ? followed.live.top : undefined;
+    const top = followed.span?.epoch === epoch ? followed.span.top : undefined;
     if (top !== undefined) await this.#advance(followed, top);
     for (const id of followed.handled) if (top === undefined || compareSnowflakes(id, top) <= 0) followed.handled.delete(id);
   }
@@ -318,7 +343,7 @@ class Follower {
     const at = followed.epochs.findIndex((queued) => queued.id === watermark);
     const epoch = at < 0 ? undefined : followed.epochs[at]!.epoch;
     if (at >= 0) followed.epochs.splice(0, at + 1);
-    const live = followed.live;
+    const live = followed.span;
     if (live === undefined || epoch !== live.epoch || compareSnowflakes(watermark, live.from) < 0) return;
     if (live.top === undefined || compareSnowflakes(watermark, live.top) > 0) live.top = watermark;
     this.#onLive?.(followed.target.context, watermark);
@@ -338,7 +363,9 @@ class Follower {
   // A channel that cannot be read is no longer followed (exit code 4 at the end); anything else stops the run.
   #failed(followed: Followed, error: unknown): void {
     followed.queue.close();
-    this.#unfollowed.add(followed.target.context.channel_id);
+    followed.stop();
+    const id = followed.target.context.channel_id;
+    if (this.#channels.get(id) === followed) this.#channels.delete(id);
     if (this.#run.signal.aborted) return;
     if (hasCode(error, 'DPS_ACCESS', 'DPS_NOT_FOUND') && !this.#run.options.failOnChannelError) {
       this.#outcome.accessDenied = true;

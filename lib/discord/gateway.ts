@@ -7,8 +7,8 @@
 // a bounded buffer that drops events into one `gap` rather than grow while the consumer is slow.
 
 import type { REST } from '@discordjs/rest';
-import { SimpleShardingStrategy, WebSocketManager, WebSocketShardEvents } from '@discordjs/ws';
-import type { SessionInfo, WebSocketShard } from '@discordjs/ws';
+import { WebSocketManager, WebSocketShardEvents } from '@discordjs/ws';
+import type { SessionInfo } from '@discordjs/ws';
 import { GatewayIntentBits } from 'discord-api-types/v10';
 import { AbortedError, AccessError, ApiError, AuthError, isDpsError, redact } from '../errors.js';
 import type { DpsError } from '../errors.js';
@@ -84,8 +84,6 @@ class Gateway implements GatewayConnection {
   readonly #gate: StartGate;
   #keeper: SessionKeeper | undefined;
   #manager: WebSocketManager | undefined;
-  #strategy: SimpleShardingStrategy | undefined;
-  #stoppedShards: WebSocketShard[] = [];
   #failure: DpsError | undefined;
   #closing: Promise<void> | undefined;
   #lastClose = 0;
@@ -129,19 +127,17 @@ class Gateway implements GatewayConnection {
       intents: GATEWAY_INTENTS,
       shardCount: 1,
       rest: this.#rest(),
-      retrieveSessionInfo: () => keeper.current,
+      // Once dps has stopped, a connection @discordjs/ws was about to reopen (it pauses 500 ms between two) waits
+      // here forever instead: no socket is opened, and nothing holds the process (destroying a shard that is
+      // waiting for HELLO makes it reconnect again).
+      retrieveSessionInfo: () => (this.#closing === undefined ? keeper.current : this.#held()),
       updateSessionInfo: (_shardId: number, info: SessionInfo | null) => this.#updateSession(info),
       buildIdentifyThrottler: () => this.#gate,
-      buildStrategy: (owner) => {
-        this.#strategy = new SimpleShardingStrategy(owner);
-        return this.#strategy;
-      },
     });
     this.#manager = manager;
     manager.on(WebSocketShardEvents.Dispatch, (payload) => this.#dispatch(payload as RawDispatch));
     manager.on(WebSocketShardEvents.Closed, (code) => this.#closed(code));
     manager.on(WebSocketShardEvents.Error, (error) => this.#fail(this.#fatal(error)));
-    manager.on(WebSocketShardEvents.Hello, () => this.#hello());
     manager.on(WebSocketShardEvents.Debug, (line) => options.debug?.(redact(line, [options.token])));
     await manager.connect();
   }
@@ -205,11 +201,10 @@ class Gateway implements GatewayConnection {
     this.#log(`gateway: connection closed (code ${code}), reconnecting`);
   }
 
-  // A shard @discordjs/ws reconnects after dps stopped it (it was in its pause between two connections):
-  // closed again as soon as it is connected.
-  #hello(): void {
-    if (this.#closing === undefined) return;
-    for (const shard of this.#stoppedShards) void shard.destroy({ code: STOP_CLOSE_CODE, reason: 'dps is stopping' }).catch(() => undefined);
+  // What a reconnect after dps stopped waits for: nothing, ever.
+  #held(): Promise<never> {
+    this.#options.debug?.('gateway: a reconnect after dps stopped is held (no socket opened)');
+    return new Promise<never>(() => undefined);
   }
 
   // The client's `error` event: the close code before it says what it was.
@@ -261,8 +256,6 @@ class Gateway implements GatewayConnection {
     this.#keeper?.stop();
     this.#queue.wake();
     this.#stop.controller.abort(this.#options.signal.aborted ? this.#options.signal.reason : new AbortedError('gateway closed'));
-    // The shards as they are now: the manager forgets them when destroyed (see #hello).
-    this.#stoppedShards = [...((this.#strategy as unknown as { shards?: Map<number, WebSocketShard> } | undefined)?.shards?.values() ?? [])];
     try {
       await this.#manager?.destroy({ code: STOP_CLOSE_CODE, reason: 'dps is stopping' });
     } catch {

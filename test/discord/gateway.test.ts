@@ -48,7 +48,12 @@ function open(t: Test, fake: FakeDiscord, extra: Partial<GatewayOptions> & { sav
     apiUrl: fake.api,
     guildId,
     signal: abort.signal,
-    session: { load: async () => saved.value, save: async (info) => void (saved.value = info) },
+    session: {
+      load: async () => saved.value,
+      save: async (info) => {
+        saved.value = info;
+      },
+    },
     log: (line) => lines.push(line),
     debug: (line) => lines.push(line),
     identifySpacingMs: 0,
@@ -84,7 +89,7 @@ t.test('first connect: ready (new session) first, the channels from GUILD_CREATE
   t.match(event, { type: 'message', update: false, message: { id: posted.id, channel_id: g.channelId, guild_id: g.guildId } });
   t.equal(event.type === 'message' ? event.message.attachments.length : 0, 2, 'with its attachments (MESSAGE_CONTENT requested)');
   const identify = fake.gateway.connections[0]?.frames.find((f) => f.dir === 'in' && f.op === 2);
-  t.equal((identify?.d as { intents: number }).intents, 1 | 512 | 32768, 'GUILDS | GUILD_MESSAGES | MESSAGE_CONTENT');
+  t.equal((identify?.d as { intents?: number } | undefined)?.intents, 1 | 512 | 32768, 'GUILDS | GUILD_MESSAGES | MESSAGE_CONTENT');
   t.equal(g.saved.value?.sessionId, fake.gateway.sessions.byId.keys().next().value, 'the session is saved for a restart');
 });
 
@@ -282,4 +287,38 @@ t.test('abort: the iterator throws AbortedError; the connection is closed keepin
     g.lines.some((l) => l.includes(fake.token)),
     'no log or debug line holds the token',
   );
+});
+
+t.test('closed while @discordjs/ws pauses between two connections: it never opens another', async (t) => {
+  const fake = await fakeFor(t);
+  const g = open(t, fake);
+  await g.until(isReady(false));
+  fake.gateway.drop();
+  while (g.gw.stats.closes === 0) await new Promise((r) => setImmediate(r)); // the client saw it: its 500 ms pause
+  await g.gw.close();
+  while (!g.lines.some((l) => l.includes('reconnect after dps stopped is held'))) await new Promise((r) => setImmediate(r));
+  t.equal(fake.gateway.connections.length, 1, 'no second connection');
+  t.equal(fake.gateway.sessions.byId.size, 1, 'the session lives on');
+});
+
+t.test('a server the bot is not in (not in READY): an AccessError, exit 4', async (t) => {
+  const fake = await fakeFor(t);
+  const g = open(t, fake, { guildId: '100000000000000009' });
+  const error = await g.until(() => false).catch((e: unknown) => e);
+  t.ok(hasCode(error, 'DPS_ACCESS'), String(error));
+  t.match((error as Error).message, 'the bot is not a member of server 100000000000000009');
+});
+
+t.test('the last session start used: a later new session (op 9) waits for reset_after instead of identifying', async (t) => {
+  const clock = new ManualClock(Date.now());
+  const fake = await fakeFor(t, { gateway: { clock: () => clock.now(), sessionStartLimit: { total: 1, remaining: 1, resetAfterMs: 600_000 } } });
+  const g = open(t, fake, { clock });
+  await g.until(isReady(false));
+  fake.gateway.invalidate(false);
+  while (!g.lines.some((l) => l.includes('no session starts left'))) await new Promise((r) => setImmediate(r));
+  t.equal(fake.gateway.stats.identifies, 1, 'no identify over the limit (Discord would reset the token)');
+  const again = g.until(isReady(false));
+  await clock.advance(600_000);
+  await again;
+  t.equal(fake.gateway.stats.identifies, 2);
 });
