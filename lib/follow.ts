@@ -36,6 +36,7 @@ import type { ChannelContext } from './types.js';
 import { AsyncQueue } from './util/async-queue.js';
 import { Semaphore } from './util/semaphore.js';
 import { compareSnowflakes } from './util/snowflake.js';
+import { snowflakeToDate } from './util/snowflake.js'; // `dps status`: lag_ms
 
 // What the live source says (lib/discord/gateway.ts maps the Gateway's dispatches to these; polling only says `gap`).
 export type LiveEvent =
@@ -91,6 +92,7 @@ async function follow(resources: RunResources, options: NormalizedOptions, hooks
   const run = createRun(resources, options, hooks);
   const live = hooks.openLive({ client: run.client, store: run.store, signal, log: hooks.log });
   const follower = new Follower(run, tally, outcome, hooks.onLive);
+  resources.progressFile?.setFollowing(() => follower.following()); // `dps status`: following: true while it runs
   try {
     const targets = await openTargets(run.client, options, {
       signal,
@@ -142,6 +144,11 @@ class Follower {
   readonly #onLive: FollowHooks['onLive'];
   #epoch = 0;
 
+  // The channels followed now (`dps status` shows them `following: true` while the run goes on).
+  *following(): Iterable<string> {
+    yield* this.#channels.keys(); // a deleted or unreadable channel leaves the map
+  }
+
   constructor(run: RunContext, tally: Tally, outcome: Outcome, onLive: FollowHooks['onLive']) {
     this.#onLive = onLive;
     this.#run = run;
@@ -163,7 +170,7 @@ class Follower {
           this.#newEpoch(event.why);
           break;
         case 'message':
-          await this.#message(event.message);
+          await this.#message(event.message, event.update);
           break;
         case 'channel':
           this.#channel(event.channel);
@@ -222,10 +229,12 @@ class Follower {
     }
   }
 
-  async #message(message: APIMessage): Promise<void> {
+  async #message(message: APIMessage, update = false): Promise<void> {
     const followed = this.#channels.get(message.channel_id);
     if (followed === undefined || this.#epoch === 0) return; // before the first READY the catch-up brings it
-    if (followed.span?.epoch !== this.#epoch) followed.span = { epoch: this.#epoch, from: message.id };
+    // An edit may be of any old message: only a new one (MESSAGE_CREATE, the newest of its channel) starts the
+    // epoch's span of live messages, else the span would claim the history between the two done.
+    if (followed.span?.epoch !== this.#epoch && !update) followed.span = { epoch: this.#epoch, from: message.id };
     followed.epochs.push({ id: message.id, epoch: this.#epoch });
     if (followed.caughtUp !== this.#epoch) followed.handled.add(message.id);
     this.#livePipeline(followed);
@@ -338,16 +347,17 @@ class Follower {
     if (live === undefined || epoch !== live.epoch || compareSnowflakes(watermark, live.from) < 0) return;
     if (live.top === undefined || compareSnowflakes(watermark, live.top) > 0) live.top = watermark;
     this.#onLive?.(followed.target.context, watermark);
-    if (followed.caughtUp === this.#epoch) return this.#advance(followed, live.top);
+    const stamp = liveStamp(watermark); // `dps status`: the last live message finished, and its lag
+    if (followed.caughtUp === this.#epoch) return this.#advance(followed, live.top, stamp);
     const { store, options } = this.#run;
     const { context } = followed.target;
-    await store.advanceCursor(context.channel_id, undefined, channelPatch(context), { from: live.from, to: live.top }, runWalkFilter(options));
+    await store.advanceCursor(context.channel_id, undefined, { ...channelPatch(context), ...stamp }, { from: live.from, to: live.top }, runWalkFilter(options));
   }
 
-  async #advance(followed: Followed, messageId: string): Promise<void> {
+  async #advance(followed: Followed, messageId: string, stamp?: LiveStamp): Promise<void> {
     const { store, options } = this.#run;
     const { context } = followed.target;
-    await store.advanceCursor(context.channel_id, messageId, channelPatch(context), undefined, runWalkFilter(options));
+    await store.advanceCursor(context.channel_id, messageId, { ...channelPatch(context), ...stamp }, undefined, runWalkFilter(options));
   }
 
   // A channel that cannot be read is no longer followed (exit code 4 at the end); anything else stops the run.
@@ -366,6 +376,13 @@ class Follower {
     this.fatal ??= error;
     this.#run.stop.abort(error);
   }
+}
+
+// What a channel record keeps of its last live message (ChannelRecord.last_event_at, lag_ms; `dps status`): when it
+// was finished (its files durable) and how long after its post (the time in its snowflake) that was.
+type LiveStamp = { last_event_at: string; lag_ms: number };
+function liveStamp(messageId: string, now = Date.now()): LiveStamp {
+  return { last_event_at: new Date(now).toISOString(), lag_ms: Math.max(0, now - snowflakeToDate(messageId).getTime()) };
 }
 
 // The source's events until `signal` aborts (a source waiting for its next event is left waiting, and closed).

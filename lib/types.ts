@@ -193,6 +193,10 @@ export interface ChannelRecord extends ChannelContext {
   // Spans above the cursor that --after/--before runs finished and announced (every archived file in from..to had
   // its event printed): a later walk through them announces those files no more. Dropped once the cursor passes.
   windows?: DoneSpan[] | undefined;
+  // `dps follow` (issue 24, `dps status`): when its last live message was finished (ISO), and the milliseconds
+  // from that message's post (its snowflake's time) to its files being durable. Kept once the follow stops.
+  last_event_at?: string | undefined;
+  lag_ms?: number | undefined;
 }
 
 // What a run selects (--types, --max-size, --embeds, --stickers), as stored in a channel record.

@@ -5,7 +5,7 @@
 // the API URL: wss, or ws only to this machine (docs/discord-api.md, "Gateway").
 
 import type { IIdentifyThrottler } from '@discordjs/ws';
-import { ApiError, UsageError } from '../errors.js';
+import { ApiError, hasCode, UsageError } from '../errors.js';
 import { isLoopback } from './api-url.js';
 import type { Clock } from './clock.js';
 
@@ -58,6 +58,9 @@ export interface StartGateOptions {
   clock: Clock;
   log: (line: string) => void;
   spacingMs: number; // between two identifies of one max_concurrency bucket (Discord: 5 s)
+  // The token refused by GET /gateway/bot before an identify (reset meanwhile): the client would only retry it
+  // forever (it closes and reconnects when its throttler fails), so this ends the run (exit 3).
+  onRefused?: ((error: unknown) => void) | undefined;
 }
 
 // Waits, before each new session, until Discord allows one: a session start left today, and the bucket's
@@ -88,7 +91,10 @@ export class StartGate implements IIdentifyThrottler {
   // IIdentifyThrottler: before each identify (a new session), a start left and the spacing kept.
   async waitForIdentify(_shardId: number, signal: AbortSignal): Promise<void> {
     const { clock, spacingMs } = this.#options;
-    await this.available(signal);
+    await this.available(signal).catch((error: unknown) => {
+      if (hasCode(error, 'DPS_AUTH')) this.#options.onRefused?.(error);
+      throw error;
+    });
     const wait = this.#lastIdentify + spacingMs - clock.now();
     if (wait > 0) await clock.sleep(wait, signal);
     this.#lastIdentify = clock.now();

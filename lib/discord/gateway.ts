@@ -104,6 +104,7 @@ class Gateway implements GatewayConnection {
       clock: options.clock ?? systemClock,
       log: (line) => this.#log(line),
       spacingMs: options.identifySpacingMs ?? 5_000,
+      onRefused: (error) => this.#fail(error), // a token reset while following: exit 3, not reconnects forever
     });
   }
 

@@ -80,6 +80,7 @@ export class ProgressFile {
   readonly #pendingAtStart = new Map<string, number>(); // its retry queue then
   #recovering: boolean;
   #estimate: (() => RunEstimate | undefined) | undefined;
+  #following: (() => Iterable<string>) | undefined;
   #timer: NodeJS.Timeout | undefined;
   #writing: Promise<void> | undefined;
 
@@ -107,6 +108,11 @@ export class ProgressFile {
   // The run's estimate of what is left: every write while it runs carries it as `estimate` (lib/output/estimate.ts).
   setEstimate(estimate: () => RunEstimate | undefined): void {
     this.#estimate = estimate;
+  }
+
+  // `dps follow`: the channels it follows now; every write while it runs marks them `following: true`.
+  setFollowing(following: () => Iterable<string>): void {
+    this.#following = following;
   }
 
   // The recovery run completed without being stopped: the last write drops the `recovering` mark.
@@ -138,7 +144,14 @@ export class ProgressFile {
       const failedDelta = channel.failed - (this.#atStart.get(channel.channel_id)?.failed ?? 0);
       server.channels[channel.channel_id] = statusEntry(channel, Math.max(0, (this.#pendingAtStart.get(channel.channel_id) ?? 0) + failedDelta));
     }
+    if (running) this.#markFollowing(report);
     return report;
+  }
+
+  #markFollowing(report: ProgressFileReport): void {
+    if (this.#following === undefined) return;
+    const followed = new Set(this.#following());
+    for (const server of Object.values(report.servers)) for (const [id, entry] of Object.entries(server.channels)) if (followed.has(id)) entry.following = true;
   }
 
   // One write at a time; a tick that finds one under way is skipped.

@@ -22,6 +22,11 @@ export interface StatusReport {
           failed: number;
           pending: number;
           gone?: number;
+          // `dps follow` (issue 24): true while a running follow follows the channel (its progress.json); the
+          // time its last live message was finished and the lag from that message's post to its files being durable.
+          following?: boolean;
+          last_event_at?: string;
+          lag_ms?: number;
         }
       >;
     }
@@ -49,5 +54,7 @@ export function statusEntry(channel: ChannelRecord, pending: number): StatusEntr
   if (channel.parent_id) entry.parent_id = channel.parent_id;
   if (channel.done_above) entry.done_above = { ...channel.done_above };
   if (channel.gone) entry.gone = channel.gone; // failed files whose message was deleted: not pending, not failed
+  if (channel.last_event_at !== undefined) entry.last_event_at = channel.last_event_at; // dps follow
+  if (channel.lag_ms !== undefined) entry.lag_ms = channel.lag_ms;
   return entry;
 }
