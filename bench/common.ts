@@ -44,6 +44,8 @@ export interface FakeHandle extends FakeInfo {
   stats(options?: { since?: number; reset?: boolean }): Promise<FakeStatsReply>;
   expected(): Promise<ExpectedFile[]>; // every file the fake serves, with its size and sha256
   close(): Promise<void>;
+  // A request answered with the same `req` (bench/fake-process.ts: post, thread, cdn); several may be in flight.
+  request<T>(message: { type: string } & Record<string, unknown>): Promise<T>;
 }
 
 // Starts the fake in its own process and waits for its URL line.
@@ -58,6 +60,15 @@ export async function startFake(spec: FakeProcessSpec): Promise<FakeHandle> {
     lines.once('line', (line) => resolvePromise(JSON.parse(line) as FakeInfo));
   });
   child.removeAllListeners('exit');
+  // Replies to request(): matched by their `req` number.
+  let nextReq = 0;
+  const pending = new Map<number, (reply: unknown) => void>();
+  child.on('message', (reply) => {
+    const req = (reply as { req?: unknown }).req;
+    if (typeof req !== 'number') return;
+    pending.get(req)?.(reply);
+    pending.delete(req);
+  });
   return {
     ...info,
     cpuSeconds: () => (child.pid !== undefined ? (cpuSeconds(child.pid) ?? 0) : 0),
@@ -70,6 +81,12 @@ export async function startFake(spec: FakeProcessSpec): Promise<FakeHandle> {
       new Promise<ExpectedFile[]>((resolvePromise) => {
         child.once('message', (reply) => resolvePromise((reply as { files: ExpectedFile[] }).files));
         child.send({ type: 'expected' });
+      }),
+    request: <T>(message: { type: string } & Record<string, unknown>) =>
+      new Promise<T>((resolvePromise) => {
+        const req = nextReq++;
+        pending.set(req, (reply) => resolvePromise(reply as T));
+        child.send({ ...message, req });
       }),
     close: () =>
       new Promise<void>((resolvePromise) => {
