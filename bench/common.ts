@@ -60,6 +60,11 @@ export async function startFake(spec: FakeProcessSpec): Promise<FakeHandle> {
     lines.once('line', (line) => resolvePromise(JSON.parse(line) as FakeInfo));
   });
   child.removeAllListeners('exit');
+  // A fake that ends before close() asked it to is said on stderr (with its code or signal); requests then fail.
+  let closing = false;
+  child.once('exit', (code, signal) => {
+    if (!closing) log(`the fake exited on its own: code ${code}, signal ${signal}`);
+  });
   // Replies to request(): matched by their `req` number.
   let nextReq = 0;
   const pending = new Map<number, (reply: unknown) => void>();
@@ -83,13 +88,18 @@ export async function startFake(spec: FakeProcessSpec): Promise<FakeHandle> {
         child.send({ type: 'expected' });
       }),
     request: <T>(message: { type: string } & Record<string, unknown>) =>
-      new Promise<T>((resolvePromise) => {
+      new Promise<T>((resolvePromise, reject) => {
         const req = nextReq++;
         pending.set(req, (reply) => resolvePromise(reply as T));
-        child.send({ ...message, req });
+        child.send({ ...message, req }, (error) => {
+          if (!error) return;
+          pending.delete(req);
+          reject(error);
+        });
       }),
     close: () =>
       new Promise<void>((resolvePromise) => {
+        closing = true;
         if (child.exitCode !== null) return resolvePromise();
         child.once('exit', () => resolvePromise());
         child.kill('SIGTERM');

@@ -126,4 +126,7 @@ process.on('message', (message: LiveRequest) => {
 const stop = (): void => void fake.close().then(() => process.exit(0));
 process.once('SIGTERM', stop);
 process.once('SIGINT', stop);
-process.on('disconnect', stop);
+process.on('disconnect', () => {
+  process.stderr.write('[fake] the bench closed the IPC channel\n');
+  stop();
+});
