@@ -44,6 +44,8 @@ export interface FakeHandle extends FakeInfo {
   stats(options?: { since?: number; reset?: boolean }): Promise<FakeStatsReply>;
   expected(): Promise<ExpectedFile[]>; // every file the fake serves, with its size and sha256
   close(): Promise<void>;
+  // A request answered with the same `req` (bench/fake-process.ts: post, thread, cdn); several may be in flight.
+  request<T>(message: { type: string } & Record<string, unknown>): Promise<T>;
 }
 
 // Starts the fake in its own process and waits for its URL line.
@@ -58,6 +60,20 @@ export async function startFake(spec: FakeProcessSpec): Promise<FakeHandle> {
     lines.once('line', (line) => resolvePromise(JSON.parse(line) as FakeInfo));
   });
   child.removeAllListeners('exit');
+  // A fake that ends before close() asked it to is said on stderr (with its code or signal); requests then fail.
+  let closing = false;
+  child.once('exit', (code, signal) => {
+    if (!closing) log(`the fake exited on its own: code ${code}, signal ${signal}`);
+  });
+  // Replies to request(): matched by their `req` number.
+  let nextReq = 0;
+  const pending = new Map<number, (reply: unknown) => void>();
+  child.on('message', (reply) => {
+    const req = (reply as { req?: unknown }).req;
+    if (typeof req !== 'number') return;
+    pending.get(req)?.(reply);
+    pending.delete(req);
+  });
   return {
     ...info,
     cpuSeconds: () => (child.pid !== undefined ? (cpuSeconds(child.pid) ?? 0) : 0),
@@ -71,8 +87,19 @@ export async function startFake(spec: FakeProcessSpec): Promise<FakeHandle> {
         child.once('message', (reply) => resolvePromise((reply as { files: ExpectedFile[] }).files));
         child.send({ type: 'expected' });
       }),
+    request: <T>(message: { type: string } & Record<string, unknown>) =>
+      new Promise<T>((resolvePromise, reject) => {
+        const req = nextReq++;
+        pending.set(req, (reply) => resolvePromise(reply as T));
+        child.send({ ...message, req }, (error) => {
+          if (!error) return;
+          pending.delete(req);
+          reject(error);
+        });
+      }),
     close: () =>
       new Promise<void>((resolvePromise) => {
+        closing = true;
         if (child.exitCode !== null) return resolvePromise();
         child.once('exit', () => resolvePromise());
         child.kill('SIGTERM');

@@ -3,12 +3,19 @@
 // {url, api, token, guild_id, channel_ids} on stdout, then answers IPC messages:
 //   {type:'stats', since?: ms, reset?: boolean} -> {type:'stats', stats, api, history, cdn, historyTimes?}
 //   {type:'expected'} -> {type:'expected', files: [{attachment_id, size, sha256}]} (every file the fake serves)
+// and, for the follow scenario (issue 24), requests carrying a `req` number that the reply repeats (FakeHandle.request):
+//   {type:'post', req, channelId, attachments?, size?} -> {type:'posted', req, at, id, files} (a live message: in the
+//     history and a MESSAGE_CREATE at once; `at` is the fake's Date.now() when it was posted)
+//   {type:'thread', req, parentId} -> {type:'thread', req, at, threadId} (a new thread: THREAD_CREATE)
+//   {type:'cdn', req} -> {type:'cdn', req, downloads, gateway} (successful CDN responses per attachment id; the
+//     gateway's counters). The fake's gateway takes its options from `options.gateway` (FakeOptions).
 
 import { startFakeDiscord, type FakeOptions } from '../fixtures/fake-discord.js';
 import { buildScenario, singleChannel } from '../fixtures/scenarios.js';
 import type { MessageSpec } from '../fixtures/model.js';
 import type { Scenario } from '../fixtures/model.js';
 import { mixedSize } from './sizes.js';
+import type { PostOptions } from '../fixtures/fake-live.js';
 
 // What a benchmark asks the fake to serve.
 export type FakeSpec =
@@ -87,7 +94,39 @@ process.on('message', (message: { type: string; since?: number; reset?: boolean 
   if (message.reset) fake.resetLog();
 });
 
+// Live changes and the CDN log, for the follow scenario: every answer carries the request's `req`.
+type LiveRequest =
+  | { type: 'post'; req: number; channelId: string; attachments?: number; size?: number }
+  | { type: 'thread'; req: number; parentId: string }
+  | { type: 'cdn'; req: number };
+const CDN_ATTACHMENT = /^(?:\/media)?\/attachments\/[^/]+\/([^/]+)\//;
+process.on('message', (message: LiveRequest) => {
+  if (message.type === 'post') {
+    const options: PostOptions = { attachments: message.attachments ?? 1 };
+    if (message.size !== undefined) options.size = message.size;
+    const at = Date.now();
+    const posted = fake.postMessage(message.channelId, options);
+    const files = posted.files.map((f) => ({ attachment_id: f.attachment_id, size: f.size, sha256: f.sha256 }));
+    process.send?.({ type: 'posted', req: message.req, at, id: posted.id, files });
+  } else if (message.type === 'thread') {
+    const at = Date.now();
+    const threadId = fake.createThread(message.parentId);
+    process.send?.({ type: 'thread', req: message.req, at, threadId });
+  } else if (message.type === 'cdn') {
+    const downloads: Record<string, number> = {};
+    for (const entry of fake.requests) {
+      if (entry.kind !== 'cdn' || entry.status !== 200) continue;
+      const id = CDN_ATTACHMENT.exec(entry.path)?.[1];
+      if (id !== undefined) count(downloads, id);
+    }
+    process.send?.({ type: 'cdn', req: message.req, downloads, gateway: { ...fake.gateway.stats } });
+  }
+});
+
 const stop = (): void => void fake.close().then(() => process.exit(0));
 process.once('SIGTERM', stop);
 process.once('SIGINT', stop);
-process.on('disconnect', stop);
+process.on('disconnect', () => {
+  process.stderr.write('[fake] the bench closed the IPC channel\n');
+  stop();
+});

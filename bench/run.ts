@@ -6,6 +6,7 @@ import type { BenchContext, ScenarioResult } from './common.js';
 import { writeReport } from './report.js';
 import { cdn } from './scenarios/cdn.js';
 import { downloads } from './scenarios/downloads.js';
+import { follow } from './scenarios/follow.js';
 import { memory } from './scenarios/memory.js';
 import { pages } from './scenarios/pages.js';
 import { peers } from './scenarios/peers.js';
@@ -37,6 +38,7 @@ const all: Record<string, (ctx: BenchContext) => Promise<ScenarioResult>> = {
   memory: (c) => memory(c, scan !== undefined ? { scan: Number(scan) } : {}),
   resume,
   peers,
+  follow, // issue 24: dps follow's latency and memory
 };
 const values = new Set([flag('runs'), flag('scan')]);
 const chosen = argv.filter((a, i) => !a.startsWith('--') && !(values.has(a) && argv[i - 1]?.startsWith('--')));
