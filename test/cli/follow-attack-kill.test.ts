@@ -144,6 +144,7 @@ t.test('kill -9 at random moments (catch-up, bursts, right after posts), posts w
   const runs: Ev[][] = [];
   const killed: boolean[] = [];
   const killedAt: number[] = [];
+  const startedAt: number[] = [];
   const targets = [...channels];
   let n = 0;
   const post = (): void => {
@@ -165,6 +166,7 @@ t.test('kill -9 at random moments (catch-up, bursts, right after posts), posts w
   })();
   for (let cycle = 0; cycle < 8; cycle++) {
     const run = follow(t, fake, args);
+    startedAt.push(Date.now());
     runs.push(run.events);
     const moment = random();
     if (moment < 0.3)
@@ -186,6 +188,7 @@ t.test('kill -9 at random moments (catch-up, bursts, right after posts), posts w
   posting = false;
   await poster;
   const last = follow(t, fake, args);
+  startedAt.push(Date.now());
   runs.push(last.events);
   killed.push(false);
   const expected = (): string[] => [...fake.expected({})].map((f) => f.attachment_id);
@@ -210,6 +213,8 @@ t.test('kill -9 at random moments (catch-up, bursts, right after posts), posts w
   for (const [path, ats] of fetches) {
     if (ats.length < 2) continue;
     const id = path.split('/')[3]!;
+    const runOf = (at: number): number => startedAt.findLastIndex((s) => s <= at);
+    t.comment(`fetches of ${path} in runs ${ats.map(runOf).join(',')} (at ${ats.map((a) => a - startedAt[0]!).join(',')} ms)`);
     const kill = killedAt.findIndex((k) => k >= ats[0]!);
     const announcedBefore = runs.slice(0, kill + 1).some((events) => events.some((e) => e.event === 'saved' && e.attachment_id === id));
     t.comment(`twice: ${path} first at kill${kill} - ${killedAt[kill]! - ats[0]!} ms, announced before the kill: ${announcedBefore}`);
