@@ -7,7 +7,7 @@ import type { Test } from 'tap';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { startFakeDiscord } from '../../fixtures/fake-discord.js';
-import type { FakeDiscord, FakeOptions } from '../../fixtures/fake-discord.js';
+import type { FakeDiscord } from '../../fixtures/fake-discord.js';
 import { buildScenario } from '../../fixtures/scenarios.js';
 import { spawnCli } from '../helpers/harness.js';
 import { checkArchive } from '../helpers/verify.js';
@@ -41,31 +41,6 @@ function follow(t: Test, fake: FakeDiscord, args: string[]) {
 }
 
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
-
-function world(channels: number, threadsInFirst = 1) {
-  return buildScenario({
-    seed: 7,
-    guilds: [
-      {
-        name: 'Attack',
-        channels: Array.from({ length: channels }, (_, i) => ({
-          name: `c${i}`,
-          messages: 40,
-          imageRatio: 0.4,
-          sizes: [2000, 20000] as [number, number],
-          gapRate: 0,
-          threads: i === 0 ? Array.from({ length: threadsInFirst }, (_, k) => ({ name: `t${k}`, messages: 8, imageRatio: 0.5 })) : [],
-        })),
-      },
-    ],
-  });
-}
-
-async function fakeWith(t: Test, channels: number, gateway: FakeOptions['gateway'] = {}): Promise<FakeDiscord> {
-  const fake = await startFakeDiscord({ scenario: world(channels), gateway: { identifyIntervalMs: 0, heartbeatIntervalMs: 400, ...gateway } });
-  t.teardown(() => fake.close());
-  return fake;
-}
 
 // The archive equals fake.expected(), byte-exact, once on disk, each file fetched from the CDN once.
 async function verify(t: Test, fake: FakeDiscord, dir: string, runs: Ev[][], opts: { killed?: boolean[] } = {}): Promise<void> {
@@ -194,7 +169,7 @@ t.test('kill -9 at random moments (catch-up, bursts, right after posts), posts w
   const expected = (): string[] => [...fake.expected({})].map((f) => f.attachment_id);
   const announced = (): Set<string> => new Set(runs.flatMap((events) => events.filter((e) => e.event === 'saved').map((e) => String(e.attachment_id))));
   await last
-    .until('every file posted', () => expected().every((id) => announced().has(id)), 90_000)
+    .until('every file posted', () => expected().every((id) => announced().has(id)), Number(process.env.ATTACK_FINAL_WAIT_MS ?? 90_000))
     .catch((err: Error) => t.fail(`not every file arrived: ${expected().filter((id) => !announced().has(id)).length} missing; ${err.message.slice(0, 300)}`));
   const missingNow = [...fake.expected({})].filter((f) => !announced().has(f.attachment_id));
   const byChannel = new Map<string, string[]>();
@@ -296,3 +271,65 @@ for (const when of ['before the kill', 'while down'] as const) {
     await verify(t, fake, dir, [first.events, second.events], { killed: [true, false] });
   });
 }
+
+// Narrower: a kill -9 during a burst, then two restarts killed within a second (during their resume and catch-up),
+// then a last start with nothing more posted: it must catch up what is left (a few hundred messages) and stay up.
+t.test('kill -9 in a burst, two restarts killed at once, then a quiet start: every file, once', async (t) => {
+  const fake = await startFakeDiscord({
+    scenario: buildScenario({
+      seed: 13,
+      guilds: [
+        {
+          name: 'Quick',
+          channels: [
+            { name: 'a', messages: 30, imageRatio: 0.5, sizes: [2000, 4000], gapRate: 0 },
+            { name: 'b', messages: 30, imageRatio: 0.5, sizes: [2000, 4000], gapRate: 0, threads: [{ name: 't', messages: 10, imageRatio: 0.5 }] },
+          ],
+        },
+      ],
+    }),
+    gateway: { identifyIntervalMs: 0, heartbeatIntervalMs: 400 },
+    cdnLatencyMs: 5,
+  });
+  t.teardown(() => fake.close());
+  const dir = t.testdir();
+  const guildId = fake.scenario.guilds[0]!.id;
+  const channels = fake.scenario.guilds[0]!.channels.filter((c) => c.gen).map((c) => c.id);
+  const args = ['--server-id', guildId, '--all-channels', '--out', join(dir, 'out'), '--state', join(dir, 'state'), '--types', 'all'];
+  const runs: Ev[][] = [];
+  const first = follow(t, fake, args);
+  runs.push(first.events);
+  await first.until('the catch-up', () => first.events.filter((e) => e.event === 'channel_done').length >= 3);
+  let n = 0;
+  for (let i = 0; i < 150; i++) {
+    fake.postMessage(channels[n++ % channels.length]!, { attachments: 2, size: 3000 });
+    if (i % 10 === 9) await sleep(100);
+  }
+  first.child.kill('SIGKILL');
+  await first.exited;
+  for (const wait of [300, 800]) {
+    for (let i = 0; i < 60; i++) fake.postMessage(channels[n++ % channels.length]!, { attachments: 2, size: 3000 });
+    const quick = follow(t, fake, args);
+    runs.push(quick.events);
+    await sleep(wait);
+    quick.child.kill('SIGKILL');
+    await quick.exited;
+  }
+  const last = follow(t, fake, args);
+  runs.push(last.events);
+  const started = Date.now();
+  const expected = (): string[] => [...fake.expected({})].map((f) => f.attachment_id);
+  const all = (): Set<string> => new Set(runs.flatMap((events) => events.filter((e) => e.event === 'saved').map((e) => String(e.attachment_id))));
+  await last
+    .until('every file', () => expected().every((id) => all().has(id)), 60_000)
+    .catch((err: Error) => t.fail(`${expected().filter((id) => !all().has(id)).length} files still missing after 60 s; ${err.message.slice(0, 600)}`));
+  t.comment(
+    `the last start had everything after ${Date.now() - started} ms; its stderr: ${last
+      .stderr()
+      .replace(/^saved .*\n/gm, '')
+      .slice(-1500)}`,
+  );
+  last.child.kill('SIGINT');
+  t.equal((await last.exited).code, 130);
+  await verify(t, fake, dir, runs, { killed: [true, true, true, false] });
+});
