@@ -3,93 +3,11 @@
 // downloaded twice. Black-box: the built CLI against the fake Discord. (Helpers as in follow-attack.test.ts.)
 
 import t from 'tap';
-import type { Test } from 'tap';
 import { join } from 'node:path';
-import { createInterface } from 'node:readline';
 import { startFakeDiscord } from '../../fixtures/fake-discord.js';
-import type { FakeDiscord } from '../../fixtures/fake-discord.js';
 import { buildScenario } from '../../fixtures/scenarios.js';
-import { spawnCli } from '../helpers/harness.js';
-import { checkArchive } from '../helpers/verify.js';
-
-type Ev = Record<string, unknown>;
-
-// A running `dps follow` with its NDJSON events; until() fails (instead of hanging) after `limitMs`.
-function follow(t: Test, fake: FakeDiscord, args: string[]) {
-  const child = spawnCli(['follow', ...args], { cwd: t.testdirName, env: { DISCORD_TOKEN: fake.token, DISCORD_API_URL: fake.api } });
-  const events: Ev[] = [];
-  let stderr = '';
-  createInterface({ input: child.stdout }).on('line', (line) => events.push(JSON.parse(line) as Ev));
-  child.stderr.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
-  let ended = false;
-  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
-    child.on('close', (code, signal) => {
-      ended = true;
-      resolve({ code, signal });
-    }),
-  );
-  const until = async (what: string, test: () => boolean, limitMs = 60_000): Promise<void> => {
-    const start = Date.now();
-    while (!test()) {
-      if (ended) throw new Error(`dps follow exited before ${what}: ${stderr.slice(-2000)}`);
-      if (Date.now() - start > limitMs) throw new Error(`still waiting for ${what} after ${limitMs} ms; stderr: ${stderr.slice(-2000)}`);
-      await sleep(20);
-    }
-  };
-  const saved = (): Set<string> => new Set(events.filter((e) => e.event === 'saved').map((e) => String(e.attachment_id)));
-  return { child, events, until, exited, saved, stderr: () => stderr };
-}
-
-const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
-
-// The archive equals fake.expected(), byte-exact, once on disk, each file fetched from the CDN once.
-async function verify(t: Test, fake: FakeDiscord, dir: string, runs: Ev[][], opts: { killed?: boolean[] } = {}): Promise<void> {
-  const expected = [...fake.expected({})].map((f) => f.attachment_id);
-  const check = await checkArchive(fake, join(dir, 'out'), join(dir, 'state'));
-  t.same(check.missing, [], `every one of the ${expected.length} files posted is archived byte-exact`);
-  t.same(check.extraFiles, [], 'none stored twice');
-  t.same(check.tempFiles, [], 'no temp files');
-  const fetched = new Map<string, number>();
-  for (const r of fake.requests) if (r.kind === 'cdn' && r.status === 200) fetched.set(r.path, (fetched.get(r.path) ?? 0) + 1);
-  const twice = [...fetched].filter(([, n]) => n > 1).map(([p]) => p);
-  // A kill -9 while a download is in flight (or its record not yet written) makes the next run fetch that file again:
-  // listed, not failed. What cannot be excused is below.
-  if (twice.length > 0) t.comment(`fetched twice (in flight at a kill?): ${twice.join(' ')}`);
-  // A file fetched again although an earlier run had already announced it saved (durable and recorded): never excusable.
-  const announcedEarlier = twice.filter((path) => {
-    const id = path.split('/')[3]!;
-    const runsWith = runs.map((events) => events.some((e) => e.event === 'saved' && e.attachment_id === id));
-    return runsWith.indexOf(true) >= 0 && runsWith.indexOf(true) < runs.length - 1 && runsWith.lastIndexOf(true) > runsWith.indexOf(true);
-  });
-  t.same(announcedEarlier, [], 'no file announced saved by a run is downloaded again by a later one');
-  // Announced once: a repeat is allowed only after a kill -9 of the run that printed it first (README).
-  const firstBy = new Map<string, number>();
-  const repeats: string[] = [];
-  runs.forEach((events, run) => {
-    const seenHere = new Set<string>();
-    for (const e of events) {
-      if (e.event !== 'saved') continue;
-      const id = String(e.attachment_id);
-      if (seenHere.has(id)) repeats.push(`${id} twice in run ${run}`);
-      seenHere.add(id);
-      const first = firstBy.get(id);
-      if (first === undefined) firstBy.set(id, run);
-      else if (!opts.killed?.[first]) repeats.push(`${id} in run ${first} and again in run ${run}`);
-    }
-  });
-  t.same(repeats, [], 'announced once (repeats only after a kill -9)');
-  const never = expected.filter((id) => !firstBy.has(id));
-  t.same(never, [], 'every file archived was announced');
-}
-
-// A seeded generator so a failing run can be replayed (the seed is printed).
-function rng(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (s * 1664525 + 1013904223) >>> 0;
-    return s / 2 ** 32;
-  };
-}
+import { follow, sleep, verify, rng } from '../helpers/follow-attack.js';
+import type { Ev } from '../helpers/follow-attack.js';
 
 // Known open defect (issue 24, left in its note): after several kill -9s, a restart's catch-up sometimes starts
 // only after the Gateway reconnects (about 60 s late), so the final wait can run out: a todo, not a pass.

@@ -4,69 +4,9 @@
 // (Helpers as in follow-attack.test.ts.)
 
 import t from 'tap';
-import type { Test } from 'tap';
 import { join } from 'node:path';
 import { readFile } from 'node:fs/promises';
-import { createInterface } from 'node:readline';
-import { startFakeDiscord } from '../../fixtures/fake-discord.js';
-import type { FakeDiscord, FakeOptions } from '../../fixtures/fake-discord.js';
-import { buildScenario } from '../../fixtures/scenarios.js';
-import { spawnCli } from '../helpers/harness.js';
-
-type Ev = Record<string, unknown>;
-
-// A running `dps follow` with its NDJSON events; until() fails (instead of hanging) after `limitMs`.
-function follow(t: Test, fake: FakeDiscord, args: string[]) {
-  const child = spawnCli(['follow', ...args], { cwd: t.testdirName, env: { DISCORD_TOKEN: fake.token, DISCORD_API_URL: fake.api } });
-  const events: Ev[] = [];
-  let stderr = '';
-  createInterface({ input: child.stdout }).on('line', (line) => events.push(JSON.parse(line) as Ev));
-  child.stderr.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
-  let ended = false;
-  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
-    child.on('close', (code, signal) => {
-      ended = true;
-      resolve({ code, signal });
-    }),
-  );
-  const until = async (what: string, test: () => boolean, limitMs = 60_000): Promise<void> => {
-    const start = Date.now();
-    while (!test()) {
-      if (ended) throw new Error(`dps follow exited before ${what}: ${stderr.slice(-2000)}`);
-      if (Date.now() - start > limitMs) throw new Error(`still waiting for ${what} after ${limitMs} ms; stderr: ${stderr.slice(-2000)}`);
-      await sleep(20);
-    }
-  };
-  const saved = (): Set<string> => new Set(events.filter((e) => e.event === 'saved').map((e) => String(e.attachment_id)));
-  return { child, events, until, exited, saved, stderr: () => stderr };
-}
-
-const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
-
-function world(channels: number, threadsInFirst = 1) {
-  return buildScenario({
-    seed: 7,
-    guilds: [
-      {
-        name: 'Attack',
-        channels: Array.from({ length: channels }, (_, i) => ({
-          name: `c${i}`,
-          messages: 40,
-          imageRatio: 0.4,
-          sizes: [2000, 20000] as [number, number],
-          gapRate: 0,
-          threads: i === 0 ? Array.from({ length: threadsInFirst }, (_, k) => ({ name: `t${k}`, messages: 8, imageRatio: 0.5 })) : [],
-        })),
-      },
-    ],
-  });
-}
-
-async function fakeWith(t: Test, channels: number, gateway: FakeOptions['gateway'] = {}): Promise<FakeDiscord> {
-  const fake = await startFakeDiscord({ scenario: world(channels), gateway: { identifyIntervalMs: 0, heartbeatIntervalMs: 400, ...gateway } });
-  t.teardown(() => fake.close());
-  return fake;
-}
+import { follow, sleep, fakeWith } from '../helpers/follow-attack.js';
 
 async function rssKb(pid: number): Promise<number> {
   const status = await readFile(`/proc/${pid}/status`, 'utf8');

@@ -3,51 +3,12 @@
 // dropped connection, stops on SIGINT with exit 130, and every file is on disk once, byte-exact, downloaded once.
 
 import t from 'tap';
-import type { Test } from 'tap';
 import { join } from 'node:path';
-import { createInterface } from 'node:readline';
 import { startFakeDiscord } from '../../fixtures/fake-discord.js';
-import type { FakeDiscord } from '../../fixtures/fake-discord.js';
 import { singleChannel } from '../../fixtures/scenarios.js';
 import { spawnCli } from '../helpers/harness.js';
+import { startFollow } from './follow-cli.js';
 import { checkArchive } from '../helpers/verify.js';
-
-// A running `dps follow`: its NDJSON events as they come, a wait for a condition on them, and its exit.
-function startCli(t: Test, fake: FakeDiscord, args: string[]) {
-  const child = spawnCli(['follow', ...args], { cwd: t.testdirName, env: { DISCORD_TOKEN: fake.token, DISCORD_API_URL: fake.api } });
-  const events: Array<Record<string, unknown>> = [];
-  let stderr = '';
-  const waiters: Array<() => void> = [];
-  const wake = (): void => {
-    for (const resolve of waiters.splice(0)) resolve();
-  };
-  createInterface({ input: child.stdout }).on('line', (line) => {
-    events.push(JSON.parse(line) as Record<string, unknown>);
-    wake();
-  });
-  child.stderr.setEncoding('utf8').on('data', (chunk: string) => {
-    stderr += chunk;
-    wake();
-  });
-  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
-    child.on('close', (code, signal) => {
-      wake();
-      resolve({ code, signal });
-    }),
-  );
-  let ended = false;
-  void exited.then(() => {
-    ended = true;
-  });
-  const until = async (what: string, test: () => boolean): Promise<void> => {
-    while (!test()) {
-      if (ended) throw new Error(`dps follow exited before ${what}: ${stderr}`);
-      await new Promise<void>((resolve) => waiters.push(resolve));
-    }
-  };
-  const saved = (): Set<string> => new Set(events.filter((e) => e.event === 'saved').map((e) => String(e.attachment_id)));
-  return { child, events, until, exited, saved, stderr: () => stderr };
-}
 
 t.test('catch-up, live files, kill -9 and restart, a dropped connection, SIGINT: every file once', async (t) => {
   const fake = await startFakeDiscord({ scenario: singleChannel({ messages: 120, imageRatio: 0.3 }), gateway: { identifyIntervalMs: 0 } });
@@ -58,7 +19,7 @@ t.test('catch-up, live files, kill -9 and restart, a dropped connection, SIGINT:
   const args = ['--server-id', guildId, '--channel-id', channelId, '--out', join(dir, 'out'), '--state', join(dir, 'state'), '--types', 'all'];
   const expected = (): string[] => [...fake.expected({ channelId })].map((file) => file.attachment_id);
 
-  const first = startCli(t, fake, args);
+  const first = startFollow(t, fake, args);
   await first.until('the catch-up', () => first.events.some((e) => e.event === 'channel_done'));
   t.equal(first.saved().size, expected().length, 'the history is archived');
   const posted = fake.postMessage(channelId, { attachments: 2 });
@@ -69,7 +30,7 @@ t.test('catch-up, live files, kill -9 and restart, a dropped connection, SIGINT:
 
   // Posted while dps is down: no event will ever carry them; the next start's catch-up must.
   const whileDown = fake.postMessage(channelId, { attachments: 1 });
-  const second = startCli(t, fake, args);
+  const second = startFollow(t, fake, args);
   await second.until('the files posted while down', () => whileDown.files.every((file) => second.saved().has(file.attachment_id)));
   fake.gateway!.drop(); // the connection is lost: resumed, nothing missed
   const afterDrop = fake.postMessage(channelId, { attachments: 1 });
