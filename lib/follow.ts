@@ -34,6 +34,7 @@ import { channelPatch } from './stages/checkpoint.js';
 import type { Store } from './store/store.js';
 import type { ChannelContext } from './types.js';
 import { AsyncQueue } from './util/async-queue.js';
+import { whenAborted } from './util/link-signals.js';
 import { Semaphore } from './util/semaphore.js';
 import { compareSnowflakes } from './util/snowflake.js';
 import { snowflakeToDate } from './util/snowflake.js'; // `dps status`: lag_ms
@@ -392,20 +393,13 @@ async function* untilAborted<T>(source: AsyncIterable<T>, signal: AbortSignal): 
   try {
     while (!signal.aborted) {
       const pending = iterator.next();
-      const step = await new Promise<IteratorResult<T> | undefined>((resolve, reject) => {
-        const stop = (): void => resolve(undefined);
-        signal.addEventListener('abort', stop, { once: true });
-        pending.then(
-          (value) => {
-            signal.removeEventListener('abort', stop);
-            resolve(value);
-          },
-          (error: unknown) => {
-            signal.removeEventListener('abort', stop);
-            reject(error);
-          },
-        );
-      });
+      const { aborted, dispose } = whenAborted(signal);
+      let step: IteratorResult<T> | undefined;
+      try {
+        step = await Promise.race([pending, aborted.then(() => undefined)]);
+      } finally {
+        dispose();
+      }
       if (step === undefined || step.done) return;
       yield step.value;
     }
