@@ -189,7 +189,7 @@ t.test('a held --state: a second scrape and manifest exit 5, status reads progre
   oneLine(t, manifest);
   const status = await runDps(['status', '--state', join(dir, 'state')]);
   t.equal(status.code, 0, `status exits 0 (stderr: ${status.stderr})`);
-  t.match(status.stderr, /in use by a running scrape; showing its progress\.json as of/, 'and says where its answer comes from');
+  t.match(status.stderr, /in use by a running dps scrape; showing its progress\.json as of/, 'and says where its answer comes from');
   t.equal(first.child.exitCode, null, 'the first run was still running when the others ended');
 
   first.child.kill('SIGCONT');
@@ -209,7 +209,7 @@ t.test('a held --state: a second scrape and manifest exit 5, status reads progre
   );
   const after = await runDps(['status', '--state', join(dir, 'state')]);
   t.equal(after.code, 0, 'status works after the first run released the lock');
-  t.notMatch(after.stderr, /in use by a running scrape/, 'and reads the state itself');
+  t.notMatch(after.stderr, /in use by/, 'and reads the state itself');
 });
 
 t.test('a folder that is not a dps state: exit 5, nothing touched', { jobs: 3 }, async (t) => {
