@@ -139,13 +139,19 @@ t.test('a follow killed long ago is not named: its stale progress.json names nob
 
   const follow = startFollow(t, fake, common);
   await follow.until('the catch-up', () => follow.events.some((e) => e.event === 'channel_done'));
-  await statusUntil(state, dir, (s) => (s.report as { command?: string }).command === 'follow');
+  await statusUntil(state, dir, (s) => (s.report as { command?: string }).command === 'follow' && channelStatus(s, guildId, live)?.following === true);
   follow.child.kill('SIGKILL');
   await follow.exited;
   // Killed a minute ago: its last progress.json still says running (a follow) but was written then.
   const file = join(dir, 'progress.json');
-  const left = JSON.parse(readFileSync(file, 'utf8')) as { running: boolean; command: string; updated_at: string };
+  const left = JSON.parse(readFileSync(file, 'utf8')) as {
+    running: boolean;
+    command: string;
+    updated_at: string;
+    servers: Record<string, { channels: Record<string, { following?: boolean }> }>;
+  };
   t.equal(left.running, true, 'the killed follow left running: true');
+  t.equal(left.servers[guildId]?.channels[live]?.following, true, 'and its channel following: true');
   t.equal(left.command, 'follow', 'and command: "follow"');
   writeFileSync(file, JSON.stringify({ ...left, updated_at: new Date(Date.now() - 60_000).toISOString() }));
 
