@@ -181,6 +181,7 @@ t.test('a held --state: a second scrape and manifest exit 5, status reads progre
   const second = await runDps(['--server-id', G, '--channel-id', C, '--api', fake.api, '--out', join(dir, 'out2'), '--state', join(dir, 'state')], { env });
   t.equal(second.code, 5, `the second exits 5 (stderr: ${second.stderr})`);
   t.match(oneLine(t, second, [fake.token]), /lock|in use|another/i, 'the message says the state is in use');
+  t.match(second.stderr, /in use by a running dps scrape; try again once it has stopped/, 'by a running dps scrape'); // its progress.json names it
   t.equal(rawLines(second.stdout).filter((l) => l?.event === 'saved').length, 0, 'the second saved nothing');
   t.notOk(existsSync(join(dir, 'out2')) && readdirSync(join(dir, 'out2')).length > 0, 'the second wrote nothing');
 
