@@ -284,7 +284,7 @@ function lockHolder(state: string): (error: unknown) => Promise<never> {
 /** Reads the state and reports progress per server and channel. A folder that holds no dps state is refused (`DPS_NO_STATE`), nothing created. */
 export async function status(state: string, filter: { guildId?: string } = {}, signal?: AbortSignal): Promise<StatusReport> {
   const store = await openStore(state, { signal, mustExist: true }).catch(async (error: unknown) => {
-    // A running scrape holds the lock: answer from the progress.json it keeps beside the state, if it is this state's.
+    // A run (scrape, follow, retry-failed) holds the lock: answer from the progress.json it keeps beside the state, if it is this state's.
     const running = hasCode(error, 'DPS_STORE_LOCKED') ? await runningStatus(state, filter) : undefined;
     if (running === undefined) throw await namedLockError(error, state);
     return running;
