@@ -550,7 +550,10 @@ async function printStatus(args: Record<string, unknown>, controller: AbortContr
   const report = await status(String(args.state), filter, controller.signal);
   if (report.as_of !== undefined) {
     const age = Math.round((report.age_ms ?? 0) / 1000);
-    process.stderr.write(`dps: the state is in use by a running scrape; showing its progress.json as of ${report.as_of} (${age} s ago)\n`);
+    // The running command, when its progress.json names one (`command`); otherwise the last file a run left there.
+    const holder =
+      report.command === undefined ? 'another dps process; showing the last progress.json' : `a running dps ${report.command}; showing its progress.json`;
+    process.stderr.write(`dps: the state is in use by ${holder} as of ${report.as_of} (${age} s ago)\n`);
     if (report.estimate !== undefined) process.stderr.write(`dps: ${terminalSafe(estimateNote(report.estimate))}\n`);
   }
   process.stdout.write(`${JSON.stringify(report, null, 2)}\n`);

@@ -27,6 +27,7 @@ import { openStore } from './store/open.js';
 import { Store } from './store/store.js';
 import { hasCode } from './errors.js';
 import { runningStatus } from './output/progress-file.js';
+import { namedLockError } from './output/state-holder.js'; // a held state's refusal names the running command
 import { statusEntry } from './output/status-report.js';
 import type { StatusReport } from './output/status-report.js';
 import type { AttachmentRecord, ChannelRecord } from './types.js';
@@ -139,6 +140,7 @@ export async function follow(options: FollowOptions, io: ArchiveIO = {}): Promis
         ...hooks,
         openLive,
         onLive: options.onLive,
+        progressFile: { command: 'follow' }, // progress.json names the follow to processes the state's lock refuses
         // A service's log shows each file as it is saved (NDJSON stays on stdout).
         emit: (event) => {
           if (event.event === 'saved' && io.format !== 'human') log(`saved ${event.path}`);
@@ -264,7 +266,7 @@ function columnsOf(stream: Writable | undefined): number {
  * state is refused (`DPS_NO_STATE`) and nothing is created there.
  */
 export async function* manifest(state: string, filter: { guildId?: string; channelId?: string } = {}, signal?: AbortSignal): AsyncGenerator<AttachmentRecord> {
-  const store = await openStore(state, { signal, mustExist: true });
+  const store = await openStore(state, { signal, mustExist: true }).catch(lockHolder(state));
   try {
     yield* store.attachments(filter, signal);
   } finally {
@@ -272,12 +274,19 @@ export async function* manifest(state: string, filter: { guildId?: string; chann
   }
 }
 
+// A state held by a run is refused with the name of its command ("in use by a running dps follow").
+function lockHolder(state: string): (error: unknown) => Promise<never> {
+  return async (error) => {
+    throw await namedLockError(error, state);
+  };
+}
+
 /** Reads the state and reports progress per server and channel. A folder that holds no dps state is refused (`DPS_NO_STATE`), nothing created. */
 export async function status(state: string, filter: { guildId?: string } = {}, signal?: AbortSignal): Promise<StatusReport> {
   const store = await openStore(state, { signal, mustExist: true }).catch(async (error: unknown) => {
-    // A running scrape holds the lock: answer from the progress.json it keeps beside the state, if it is this state's.
+    // A run (scrape, follow, retry-failed) holds the lock: answer from the progress.json it keeps beside the state, if it is this state's.
     const running = hasCode(error, 'DPS_STORE_LOCKED') ? await runningStatus(state, filter) : undefined;
-    if (running === undefined) throw error;
+    if (running === undefined) throw await namedLockError(error, state);
     return running;
   });
   if (!(store instanceof Store)) return store;
@@ -366,7 +375,7 @@ export async function stats(
     if (id !== undefined && (!isSnowflake(id) || id === '0'))
       throw new UsageError(`${flag} must be a Discord id (a number like 123456789012345678), got ${JSON.stringify(id)}`);
   }
-  const store = await openStore(state, { signal, mustExist: true });
+  const store = await openStore(state, { signal, mustExist: true }).catch(lockHolder(state));
   try {
     const names = new Map<string, string>();
     if (by === 'channel') for await (const channel of store.channels(signal)) names.set(channel.channel_id, channel.channel_name);

@@ -60,7 +60,9 @@ export async function startProgressFile(
     warned = true;
     hooks.log?.(`warning: cannot write progress.json beside the state: ${error instanceof Error ? error.message : String(error)}`);
   };
-  const file = new ProgressFile(store, options.state, { onError, recovering: damaged, ...(hooks.progressFile ?? {}) });
+  // The command it names to processes the state's lock refuses (state-holder.ts); a follow says so (follow.ts, index.ts).
+  const command = options.retryOnly ? 'retry-failed' : 'scrape';
+  const file = new ProgressFile(store, options.state, { onError, recovering: damaged, command, ...(hooks.progressFile ?? {}) });
   await file.start(signal);
   return { file, damaged };
 }

@@ -13,6 +13,7 @@ import { downloadCap } from './options.js';
 import type { ArchiveHooks, NormalizedOptions } from './options.js';
 import type { ProgressFile } from './output/progress-file.js';
 import { startProgressFile } from './run-progress.js';
+import { namedLockError } from './output/state-holder.js';
 import { openStore, openStoreCopy } from './store/open.js';
 import type { StoreCopy } from './store/open.js';
 import type { Store } from './store/store.js';
@@ -49,8 +50,12 @@ export async function withRunResources<T>(
 ): Promise<T> {
   // retry-failed only retries what a state recorded: a mistyped --state is refused, never created (nor --out).
   // A dry run reads a throwaway copy of the state (openStoreCopy): the state itself is never opened nor created.
-  const copy: StoreCopy | undefined = options.dryRun ? await openStoreCopy(options.state, { mustExist: options.retryOnly }) : undefined;
-  const store = copy?.store ?? (await openStore(options.state, { mustExist: options.retryOnly }));
+  // A state held by another run is refused with the name of its command ("in use by a running dps follow").
+  const named = async (error: unknown): Promise<never> => {
+    throw await namedLockError(error, options.state);
+  };
+  const copy: StoreCopy | undefined = options.dryRun ? await openStoreCopy(options.state, { mustExist: options.retryOnly }).catch(named) : undefined;
+  const store = copy?.store ?? (await openStore(options.state, { mustExist: options.retryOnly }).catch(named));
   // Every pending download, pool waiter and request listens to the run's signal at once, so it may hold many
   // (short-lived) listeners; the caller's signal gets exactly one, removed at the end.
   const { controller: stop, signal, unlink } = linkController(hooks.signal, 10_000);

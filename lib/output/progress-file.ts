@@ -21,6 +21,7 @@ export interface ProgressFileOptions {
   now?: () => number; // the clock for `updated_at` [Date.now]
   onError?: (error: unknown) => void; // a write that failed (the run goes on; the next write tries again)
   recovering?: boolean; // this run recovers a damaged state: every write says so until recovered()
+  command?: string; // the dps command of the run (scrape, follow, retry-failed): named to processes the state's lock refuses
 }
 
 // progress.json: the status report, the absolute state directory it describes, when it was written, and
@@ -31,6 +32,10 @@ export interface ProgressFileReport extends StatusReport {
   updated_at: string;
   running: boolean;
   recovering?: true;
+  // The command of the run that wrote it, and how often it rewrites it while it runs: another process refused by
+  // the state's lock names it while the file is fresh (lib/output/state-holder.ts). Absent from older files.
+  command?: string;
+  interval_ms?: number;
 }
 
 // Beside the state: data/progress.json for the default data/state (the seed plan's layout), and
@@ -55,16 +60,33 @@ export async function readProgressFile(state: string): Promise<ProgressFileRepor
   return report as ProgressFileReport;
 }
 
-// `dps status` while a scrape holds the state: its progress.json (this state's only), with its age, and the
-// run's estimate with the time left shortened by that age.
+// `dps status` while a run holds the state: its progress.json (this state's only), with its age, the command
+// that runs (while the file names one, see runningCommand), and the run's estimate with the time left shortened
+// by that age. A file that names no running command marks no channel `following` (its follow was killed).
 export async function runningStatus(state: string, filter: { guildId?: string } = {}, now: () => number = Date.now): Promise<StatusReport | undefined> {
   const file = await readProgressFile(state);
   if (file === undefined) return undefined;
   const servers = filter.guildId === undefined ? file.servers : Object.fromEntries(Object.entries(file.servers).filter(([id]) => id === filter.guildId));
-  const report: StatusReport = { servers, as_of: file.updated_at, age_ms: Math.max(0, now() - Date.parse(file.updated_at)) };
+  const at = now();
+  const report: StatusReport = { servers, as_of: file.updated_at, age_ms: Math.max(0, at - Date.parse(file.updated_at)) };
+  const command = runningCommand(file, at);
+  if (command !== undefined) report.command = command;
+  else for (const server of Object.values(servers)) for (const entry of Object.values(server.channels ?? {})) delete entry.following;
   const estimate = file.running === true ? agedEstimate(file.estimate, report.age_ms ?? 0) : undefined;
   if (estimate !== undefined) report.estimate = estimate;
   return report;
+}
+
+// A running run's file is fresh this long after it was written (or five of its rewrite intervals, if longer).
+export const HOLDER_FRESH_MS = 30_000;
+
+// The command a progress.json names as running now (its run holds the state's lock, see state-holder.ts), or
+// undefined when it names none: not running, stale (its run was killed), or from a dps that did not record it.
+export function runningCommand(file: ProgressFileReport | undefined, now: number): string | undefined {
+  if (file?.running !== true || typeof file.command !== 'string' || !/^[a-z][a-z-]{0,31}$/.test(file.command)) return undefined;
+  const interval = typeof file.interval_ms === 'number' && Number.isFinite(file.interval_ms) ? file.interval_ms : 0;
+  const age = now - Date.parse(file.updated_at);
+  return age <= Math.max(HOLDER_FRESH_MS, 5 * interval) ? file.command : undefined;
 }
 
 // Keeps progress.json up to date during one run: start() once the store is open, close() before it closes.
@@ -79,6 +101,7 @@ export class ProgressFile {
   readonly #atStart = new Map<string, ChannelRecord>(); // every channel of the state when the run began
   readonly #pendingAtStart = new Map<string, number>(); // its retry queue then
   #recovering: boolean;
+  #command: string | undefined;
   #estimate: (() => RunEstimate | undefined) | undefined;
   #following: (() => Iterable<string>) | undefined;
   #timer: NodeJS.Timeout | undefined;
@@ -93,6 +116,7 @@ export class ProgressFile {
     this.#now = options.now ?? Date.now;
     this.#onError = options.onError;
     this.#recovering = options.recovering === true;
+    this.#command = options.command;
   }
 
   // Reads what the state holds now, writes the file once and then every intervalMs.
@@ -113,6 +137,7 @@ export class ProgressFile {
   // `dps follow`: the channels it follows now; every write while it runs marks them `following: true`.
   setFollowing(following: () => Iterable<string>): void {
     this.#following = following;
+    this.#command = 'follow'; // a run that follows channels is a dps follow, whatever it was opened as
   }
 
   // The recovery run completed without being stopped: the last write drops the `recovering` mark.
@@ -133,6 +158,8 @@ export class ProgressFile {
     const now = this.#now();
     const report: ProgressFileReport = { servers: {}, state: this.#state, updated_at: new Date(now).toISOString(), running };
     if (this.#recovering) report.recovering = true;
+    if (this.#command !== undefined) report.command = this.#command;
+    report.interval_ms = this.#intervalMs;
     const estimate = running ? estimateReport(this.#estimate?.(), now) : undefined;
     if (estimate !== undefined) report.estimate = estimate;
     const channels = new Map(this.#atStart);

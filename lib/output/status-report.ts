@@ -31,12 +31,14 @@ export interface StatusReport {
       >;
     }
   >;
-  /** Only when a running scrape holds the state: the report is its progress.json, written at this time... */
+  /** Only when a running dps holds the state: the report is its progress.json, written at this time... */
   as_of?: string;
   /** ...this many milliseconds before it was read. */
   age_ms?: number;
   /** Only then, once the run has one: its estimate of what is left (`eta_ms` already shortened by `age_ms`). */
   estimate?: EstimateReport;
+  /** Only then, while the file says its run is running (and is fresh): that run's command (`follow`, `scrape`, `retry-failed`). */
+  command?: string;
 }
 
 export type StatusEntry = StatusReport['servers'][string]['channels'][string];

@@ -82,9 +82,15 @@ export async function openStore(dir: string, opts: OpenStoreOptions = {}): Promi
   await (mustExist ? assertExistingState(location) : assertStoreDirectory(location));
   const key = await fs.realpath(location);
   if (openHere.has(key)) throw lockedError(location);
-  await checkUnmarked(location);
-  openHere.add(key);
+  openHere.add(key); // at once: a second open in this process, started while this one waits, is refused above
   const release = (): void => void openHere.delete(key);
+  try {
+    await assertNotHeld(location);
+    await checkUnmarked(location);
+  } catch (error) {
+    release();
+    throw error;
+  }
   const db = new Level<string, unknown>(location, { valueEncoding: 'json', createIfMissing: !mustExist });
   try {
     await db.open();
@@ -165,6 +171,35 @@ function translateOpenError(error: unknown, location: string): StoreError | Stat
   if (isStateDiskFull(error)) return translateWriteError(error, { location }) as StateDiskFullError;
   const detail = String(cause?.message ?? (error as Error | null)?.message ?? error);
   return corrupt(`cannot open state directory ${location}: ${detail}`, error);
+}
+
+// LevelDB renames a database's info log (LOG to LOG.old) and starts a new one before it even tries the lock, so an
+// open that another process's lock refuses would rotate away that process's log, which it reads after its own open
+// (lib/run-damage-check.ts). So the lock is tried first on a hard link to the LOCK file in a sibling folder (the
+// lock belongs to the file, whatever its name), removed afterwards: held, the open is refused there and the state's
+// files are untouched. Where no link can be made, LevelDB's own open is the check.
+async function assertNotHeld(location: string): Promise<void> {
+  const entries = await fs.readdir(location).catch(() => [] as string[]);
+  if (!entries.includes('LOCK')) return;
+  const probe = await fs.mkdtemp(path.join(path.dirname(location), `.${path.basename(location)}.dps-lock-`)).catch(() => undefined);
+  if (probe === undefined) return;
+  try {
+    const linked = await fs.link(path.join(location, 'LOCK'), path.join(probe, 'LOCK')).then(
+      () => true,
+      () => false,
+    );
+    if (!linked) return;
+    // Free, the lock is taken and released at once: with no CURRENT there, LevelDB refuses to open the folder.
+    const db = new Level<string, unknown>(probe, { createIfMissing: false });
+    const refused = await db.open().then(
+      () => undefined,
+      (error: unknown) => error,
+    );
+    if (refused === undefined) await db.close().catch(() => undefined);
+    else if ((refused as { cause?: { code?: unknown } }).cause?.code === 'LEVEL_LOCKED') throw lockedError(location, refused);
+  } finally {
+    await fs.rm(probe, { recursive: true, force: true });
+  }
 }
 
 // Opening a LevelDB rewrites its files (the log is replayed into a new table, a new MANIFEST is written), so a

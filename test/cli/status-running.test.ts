@@ -27,7 +27,7 @@ t.test('status of a locked state reads progress.json', async (t) => {
   t.equal(status.code, 0, `exit 0 (stderr: ${status.stderr})`);
   t.match(
     status.stderr,
-    /in use by a running scrape; showing its progress\.json as of \S+ \(\d+ s ago\)/,
+    /in use by another dps process; showing the last progress\.json as of \S+ \(\d+ s ago\)/, // the run that wrote it has ended
     'says where the answer comes from and how old it is',
   );
   const report = JSON.parse(status.stdout) as { as_of?: string; servers: Record<string, { channels: Record<string, { total_images: number }> }> };
@@ -50,7 +50,7 @@ t.test('status of a running scrape that estimated its end: the ETA on stderr, th
   const store = await openStore(state);
   t.teardown(() => store.close());
   const written = Date.now();
-  const progress = new ProgressFile(store, state, { intervalMs: 60_000, now: () => written });
+  const progress = new ProgressFile(store, state, { intervalMs: 60_000, now: () => written, command: 'scrape' });
   const eta = 3 * 3_600_000 + 30 * 60_000; // 3h 30m
   progress.setEstimate(() => ({ eta_ms: eta, pages_left: 1234, channels_left: 5, channels_running: 3, downloads: 24 }));
   await progress.start();
@@ -58,7 +58,7 @@ t.test('status of a running scrape that estimated its end: the ETA on stderr, th
 
   const status = await runDps(['status', '--state', state]);
   t.equal(status.code, 0, `exit 0 (stderr: ${status.stderr})`);
-  t.match(status.stderr, /in use by a running scrape; showing its progress\.json/, 'says where the answer comes from');
+  t.match(status.stderr, /in use by a running dps scrape; showing its progress\.json/, 'says where the answer comes from');
   t.match(status.stderr, /^dps: ETA 3h [23]\dm \(about 1,234 pages left in 5 channels\)$/m, 'and the ETA, from the age of the file on');
   const report = JSON.parse(status.stdout) as { age_ms: number; estimate?: Record<string, unknown> };
   t.same(
