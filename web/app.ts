@@ -51,9 +51,6 @@ interface DpsGallery {
   index(data: GalleryIndex): void;
   channel(id: string, data: GalleryChannelData): void;
 }
-interface Window {
-  dpsGallery: DpsGallery;
-}
 
 (() => {
   // ---- constants: the grid's fixed geometry (the CSS uses the same numbers) ----
@@ -159,7 +156,7 @@ interface Window {
   const channelData = new Map<string, GalleryChannelData>();
   const channelLoads = new Map<string, Promise<GalleryChannelData>>();
 
-  window.dpsGallery = {
+  (window as unknown as { dpsGallery: DpsGallery }).dpsGallery = {
     index(data: GalleryIndex): void {
       indexData = data;
     },
@@ -184,7 +181,7 @@ interface Window {
       const src = relativePath(entry.data);
       p = (src ? loadScript(src) : Promise.reject(new Error(`The data path of channel ${entry.id} is not a relative path`))).then(() => {
         const d = channelData.get(entry.id);
-        if (!d || d.version !== 1 || !d.items || !Array.isArray(d.items.attachment_id)) throw new Error(`${entry.data} did not hold this channel's data`);
+        if (d?.version !== 1 || !d.items || !Array.isArray(d.items.attachment_id)) throw new Error(`${entry.data} did not hold this channel's data`);
         return d;
       });
       p.catch(() => channelLoads.delete(entry.id));
@@ -881,7 +878,7 @@ interface Window {
 
   loadScript('data/index.js').then(
     () => {
-      if (!indexData || indexData.version !== 1 || !Array.isArray(indexData.servers)) {
+      if (indexData?.version !== 1 || !Array.isArray(indexData.servers)) {
         indexData = null;
         showMessage('data/index.js does not hold a gallery index (version 1). Run `dps gallery` again.');
         return;
