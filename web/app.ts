@@ -264,6 +264,7 @@ interface DpsGallery {
     cols: number;
     scroller: HTMLElement;
     space: HTMLElement;
+    month: HTMLElement; // the month of the first row on screen, kept at the top while its header scrolls away
     rendered: Map<number, HTMLElement>;
     controls: {
       author: HTMLSelectElement;
@@ -314,6 +315,7 @@ interface DpsGallery {
     cv.pos = pos;
   }
 
+  const monthName = (month: number): string => monthFmt.format(new Date(Date.UTC(Math.floor(month / 12), month % 12, 1)));
   const monthOf = (t: number): number => {
     const d = new Date(t * 1000);
     return d.getUTCFullYear() * 12 + d.getUTCMonth();
@@ -411,6 +413,10 @@ interface DpsGallery {
     if (cv.rows.length === 0) return;
     const top = cv.scroller.scrollTop;
     const h = cv.scroller.clientHeight || window.innerHeight;
+    const atTop = cv.rows[rowAt(cv, top)]!;
+    const label = atTop.header && atTop.top >= top ? '' : monthName(atTop.month);
+    if (cv.month.textContent !== label) cv.month.textContent = label;
+    cv.month.hidden = label === '';
     const first = Math.max(0, rowAt(cv, top) - OVERSCAN);
     const last = Math.min(cv.rows.length - 1, rowAt(cv, top + h) + OVERSCAN);
     for (const [r, e] of cv.rendered) {
@@ -429,7 +435,7 @@ interface DpsGallery {
       if (row.header) {
         e.setAttribute('role', 'heading');
         e.setAttribute('aria-level', '2');
-        e.textContent = monthFmt.format(new Date(Date.UTC(Math.floor(row.month / 12), row.month % 12, 1)));
+        e.textContent = monthName(row.month);
       } else {
         for (let p = row.start; p < row.end; p++) {
           const c = cellFor(cv, p);
@@ -537,7 +543,11 @@ interface DpsGallery {
     scroller.setAttribute('aria-label', `Files in ${entry.name}`);
     const space = el('div', 'space');
     space.setAttribute('role', 'grid');
-    scroller.append(space);
+    const sticky = el('div', 'current-month');
+    sticky.setAttribute('aria-hidden', 'true');
+    const month = el('span');
+    sticky.append(month);
+    scroller.append(sticky, space);
     main.replaceChildren(toolbar, scroller);
 
     const cv: ChannelView = {
@@ -553,6 +563,7 @@ interface DpsGallery {
       cols: 1,
       scroller,
       space,
+      month,
       rendered: new Map(),
       controls: { author, from, to, kinds, q, count },
       lower: null,
