@@ -203,6 +203,17 @@ t.test('the gallery page in Chromium from file://', { skip: chromiumMissing }, a
     t.equal(await page.locator('.cell .badge').count(), 1, 'the animated image has a badge');
     t.match(await page.locator('.cell', { hasText: 'VIDEO' }).textContent(), 'photo-12.mp4', 'a video placeholder');
     t.match(await page.locator('.cell', { hasText: 'FILE' }).textContent(), 'photo-20.pdf', 'a file placeholder');
+    // A video plays in the lightbox; another file is a typed tile with a link to it.
+    await page.locator('.cell', { hasText: 'VIDEO' }).click();
+    await page.locator('#lb-title', { hasText: 'photo-12.mp4' }).waitFor();
+    t.equal(await page.locator('#lb-media video').getAttribute('src'), '../Demo%20Server/photos/photo-12.mp4', 'a video player on the original');
+    t.equal(await page.locator('#lb-pos').textContent(), '2 / 3', 'the lightbox moves within the filtered set');
+    await page.keyboard.press('ArrowRight');
+    await page.locator('#lb-title', { hasText: 'photo-20.pdf' }).waitFor();
+    t.match(await page.locator('#lb-media .ph').textContent(), 'FILE', 'a typed placeholder');
+    t.equal(await page.locator('#lb-file').getAttribute('href'), '../Demo%20Server/photos/photo-20.pdf');
+    await page.keyboard.press('Escape');
+    await page.waitForFunction('!document.getElementById("lightbox").open');
     await page.locator('input[name=kind][value="0"]').check();
 
     await page.locator('input[name=from]').fill('2024-02-01');
@@ -244,6 +255,19 @@ t.test('the gallery page in Chromium from file://', { skip: chromiumMissing }, a
     t.same(sorted(await allCells(other.page)), sorted(ids(servers[0]!.channels[1]!, (i) => i.author === 0)), 'a link with a hash opens that view');
     t.same(other.watch.errors, []);
     await other.page.context().close();
+  });
+
+  await t.test('a narrower window reflows the grid and keeps every file reachable', async (t) => {
+    await page.evaluate('location.hash = "#c=1001"');
+    await page
+      .locator('.toolbar .count')
+      .filter({ hasText: /^30 of/ })
+      .waitFor();
+    const wide = await page.locator('.row:not(.month)').first().locator('.cell').count();
+    await page.setViewportSize({ width: 500, height: 700 });
+    await page.waitForFunction(`document.querySelector('.row:not(.month)').querySelectorAll('.cell').length < ${wide}`);
+    t.same(sorted(await allCells(page)), sorted(ids(photos)), 'every file, in fewer columns');
+    await page.setViewportSize({ width: 1200, height: 800 });
   });
 
   await t.test('a broken link shows a message, not an error', async (t) => {
