@@ -331,8 +331,15 @@ interface DpsGallery {
     const m = cv.shown.length;
     while (p < m) {
       const month = monthOf(t[cv.shown[p]!]!);
+      // The month's bounds in seconds, so the items inside it need no Date each.
+      const lo = Date.UTC(Math.floor(month / 12), month % 12, 1) / 1000;
+      const hi = Date.UTC(Math.floor(month / 12), (month % 12) + 1, 1) / 1000;
       let end = p + 1;
-      while (end < m && monthOf(t[cv.shown[end]!]!) === month) end++;
+      while (end < m) {
+        const te = t[cv.shown[end]!]!;
+        if (te < lo || te >= hi) break;
+        end++;
+      }
       rows.push({ header: true, top, start: p, end: p, month });
       top += HEADER_H;
       for (let s = p; s < end; s += cv.cols) {
@@ -871,12 +878,14 @@ interface DpsGallery {
     try {
       if (!channelData.has(v.c)) showMessage(`Loading ${found.channel.name}…`);
       data = channelData.get(v.c) ?? (await loadChannel(found.channel));
+      performance.mark('dps-channel-data'); // for the bench: the channel's data is in
     } catch (err) {
       if (seq === routeSeq) showMessage(err instanceof Error ? err.message : String(err));
       return;
     }
     if (seq !== routeSeq) return;
     const cv = showChannel(found.server, found.channel, data, v);
+    performance.mark('dps-grid'); // for the bench: the grid's first rows are in the DOM
     if (v.i) {
       const i = data.items.attachment_id.indexOf(v.i);
       const p = i >= 0 ? cv.pos[i]! : -1;
