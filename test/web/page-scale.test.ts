@@ -149,6 +149,7 @@ t.test('a 200,000-file channel: few DOM elements while scrolling to the end', { 
   t.ok(Math.min(...sizes) > 50, 'and the grid is not empty');
   t.equal(await page.locator(`.cell[data-id="${lastId}"]`).count(), 1, 'the last file is in the grid at the end');
   t.equal(await page.locator('.current-month span').textContent(), 'November 2021', 'the month on screen is shown above the grid');
+  t.ok(await page.locator('.current-month span').isVisible(), 'and is visible');
 
   await page.locator('input[name=q]').fill('NEEDLE');
   await page.locator('.toolbar .count').filter({ hasText: /^\d/ }).first().waitFor();

@@ -122,6 +122,9 @@ t.test('the gallery page in Chromium from file://', { skip: chromiumMissing }, a
 
   await t.test('a click opens the lightbox with the right file, text and author; arrows move; Escape closes', async (t) => {
     await page.locator('.card[data-channel="1001"]').click();
+    await page.locator('.cell img').first().waitFor();
+    await page.screenshot({ path: join(ARTIFACTS, 'gallery-channel.png') });
+    t.ok(await page.locator('.current-month span').isHidden(), 'at the top, the month header itself shows the month');
     const two = photos.items[2]!;
     await page.locator(`.cell[data-id="${two.attachment_id}"]`).click();
     const box = page.locator('#lightbox');
