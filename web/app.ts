@@ -802,10 +802,11 @@ interface DpsGallery {
   }
 
   function closeLightbox(): void {
+    const wasOpen = openItem >= 0 || lightbox.open;
     openItem = -1;
-    if (!lightbox.open) return;
-    lightbox.close();
-    lb.media.replaceChildren();
+    if (lightbox.open) lightbox.close();
+    if (!wasOpen) return;
+    lb.media.replaceChildren(); // stops a video
     const cv = current;
     if (cv && returnFocus) {
       const i = cv.data.items.attachment_id.indexOf(returnFocus);
@@ -836,6 +837,10 @@ interface DpsGallery {
   lightbox.addEventListener('cancel', (e) => {
     e.preventDefault();
     closeView();
+  });
+  // Closed by the browser without a cancel event (a close watcher may skip it): the hash forgets the file too.
+  lightbox.addEventListener('close', () => {
+    if (openItem >= 0) closeView();
   });
   lightbox.addEventListener('keydown', (e) => {
     if ((e.target as Element).closest('video, input, select')) return;

@@ -273,6 +273,14 @@ t.test('the gallery page in Chromium from file://', { skip: chromiumMissing }, a
     await page.setViewportSize({ width: 1200, height: 800 });
   });
 
+  await t.test('a lightbox the browser closes by itself clears the hash and its media', async (t) => {
+    await page.evaluate('location.hash = "#c=1001&i=9012"');
+    await page.locator('#lb-media video').waitFor();
+    await page.evaluate('document.getElementById("lightbox").close()');
+    await page.waitForFunction('!location.hash.includes("i=")');
+    t.equal(await page.locator('#lb-media > *').count(), 0, 'the video is gone');
+  });
+
   await t.test('a broken link shows a message, not an error', async (t) => {
     await page.evaluate('location.hash = "#c=999"');
     await page.locator('.empty', { hasText: 'no channel 999' }).waitFor();
