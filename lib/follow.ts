@@ -3,10 +3,15 @@
 // the same stages as they arrive, until the run is stopped.
 //
 // Nothing is missed, nothing is done twice (README, "Following a server"):
-// - An epoch is a stretch of live events with nothing lost: it starts at a new session's READY (every start of the
-//   process counts as one) or when the source says events were dropped (`gap`). Each epoch begins with a catch-up
-//   of every channel from its cursor, taken after the epoch began: whatever was posted before its snapshot, the
-//   walk takes; whatever was posted after, the live events bring.
+// - An epoch is a stretch of live events with nothing lost: the first one starts with the process (its catch-up
+//   does not wait for the live source: a Gateway that is slow to say HELLO, or out of session starts for hours,
+//   holds no history back), a new one at a new session's READY or when the source says events were dropped
+//   (`gap`). Each epoch begins with a catch-up of every channel from its cursor, taken after the epoch began:
+//   whatever was posted before its snapshot, the walk takes; whatever was posted after, the live events bring.
+// - A new session replays nothing, so what was posted between a snapshot and its READY is in neither: its READY
+//   begins a new epoch, unless no walk of the current one has begun and no live message came in it yet (then every
+//   walk still to come snapshots after the READY: polling's first `ready`, or a READY before any channel is listed).
+//   RESUMED (and a resumed session's replayed events) continues the epoch: nothing was missed.
 // - A channel's live messages are handled one at a time, in the order they came. Until the epoch's catch-up of the
 //   channel is done, what they finished is recorded as the span above the cursor (ChannelRecord.done_above: from
 //   the epoch's first live message to the newest finished one, every message in it is done); a later walk skips
@@ -143,7 +148,9 @@ class Follower {
   readonly #channels = new Map<string, Followed>();
   readonly #slots: Semaphore;
   readonly #onLive: FollowHooks['onLive'];
-  #epoch = 0;
+  #epoch = 1; // the process's start is the first epoch's
+  #touched = 0; // the last epoch in which a walk began or a live message came (a READY then begins a new one)
+  #sessions = 0; // new-session READYs seen (the first one after the start's catch-up began is no news)
 
   // The channels followed now (`dps status` shows them `following: true` while the run goes on).
   *following(): Iterable<string> {
@@ -165,7 +172,9 @@ class Follower {
     for await (const event of untilAborted(live, signal)) {
       switch (event.type) {
         case 'ready':
-          if (!event.resumed || this.#epoch === 0) this.#newEpoch(event.resumed ? 'started' : 'new session');
+          if (event.resumed) break; // RESUMED: nothing was missed, the epoch goes on
+          this.#sessions++;
+          if (this.#touched === this.#epoch) this.#newEpoch('new session', this.#sessions > 1);
           break;
         case 'gap':
           this.#newEpoch(event.why);
@@ -221,9 +230,10 @@ class Follower {
     await Promise.allSettled([...this.#channels.values(), ...this.#ended].map((followed) => followed.done));
   }
 
-  #newEpoch(why: string): void {
+  // `say` false: the first session's READY after the start's catch-up began (catching up again is routine then).
+  #newEpoch(why: string, say = true): void {
     this.#epoch++;
-    if (this.#epoch > 1) this.#run.hooks.log?.(`live events may have been missed (${why}): catching up every channel from its cursor`);
+    if (say) this.#run.hooks.log?.(`live events may have been missed (${why}): catching up every channel from its cursor`);
     for (const followed of this.#channels.values()) {
       followed.span = undefined;
       if (followed.counts !== undefined) this.#catchUp(followed);
@@ -232,7 +242,8 @@ class Follower {
 
   async #message(message: APIMessage, update = false): Promise<void> {
     const followed = this.#channels.get(message.channel_id);
-    if (followed === undefined || this.#epoch === 0) return; // before the first READY the catch-up brings it
+    if (followed === undefined) return;
+    this.#touched = this.#epoch;
     // An edit may be of any old message: only a new one (MESSAGE_CREATE, the newest of its channel) starts the
     // epoch's span of live messages, else the span would claim the history between the two done.
     if (followed.span?.epoch !== this.#epoch && !update) followed.span = { epoch: this.#epoch, from: message.id };
@@ -310,9 +321,12 @@ class Follower {
     }
     const run = async (): Promise<void> => {
       do {
+        const release = await this.#slots.acquire(this.#run.signal);
+        // The epoch is the one current when the walk begins (an epoch that began while it waited for a slot is
+        // caught up by this walk: its snapshot comes after).
         followed.again = false;
         const epoch = this.#epoch;
-        const release = await this.#slots.acquire(this.#run.signal);
+        this.#touched = epoch;
         try {
           await archiveChannel(this.#run, followed.target, followed.counts!, (id) => followed.handled.has(id));
         } finally {

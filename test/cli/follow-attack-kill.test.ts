@@ -6,7 +6,7 @@ import t from 'tap';
 import { join } from 'node:path';
 import { startFakeDiscord } from '../../fixtures/fake-discord.js';
 import { buildScenario } from '../../fixtures/scenarios.js';
-import { follow, sleep, verify, rng } from '../helpers/follow-attack.js';
+import { follow, missing, sleep, verify, rng } from '../helpers/follow-attack.js';
 import type { Ev } from '../helpers/follow-attack.js';
 
 // Known open defect (issue 24, left in its note): after several kill -9s, a restart's catch-up sometimes starts
@@ -92,9 +92,10 @@ t.test(
     const expected = (): string[] => [...fake.expected({})].map((f) => f.attachment_id);
     const announced = (): Set<string> => new Set(runs.flatMap((events) => events.filter((e) => e.event === 'saved').map((e) => String(e.attachment_id))));
     await last
-      .until('every file posted', () => expected().every((id) => announced().has(id)), Number(process.env.ATTACK_FINAL_WAIT_MS ?? 90_000))
-      .catch((err: Error) => t.fail(`not every file arrived: ${expected().filter((id) => !announced().has(id)).length} missing; ${err.message.slice(0, 300)}`));
-    const missingNow = [...fake.expected({})].filter((f) => !announced().has(f.attachment_id));
+      .until('every file posted', () => missing(expected(), announced()).length === 0, Number(process.env.ATTACK_FINAL_WAIT_MS ?? 90_000))
+      .catch((err: Error) => t.fail(`not every file arrived: ${missing(expected(), announced()).length} missing; ${err.message.slice(0, 300)}`));
+    const announcedNow = announced();
+    const missingNow = [...fake.expected({})].filter((f) => !announcedNow.has(f.attachment_id));
     const byChannel = new Map<string, string[]>();
     for (const f of missingNow) byChannel.set(f.channel_id, [...(byChannel.get(f.channel_id) ?? []), f.filename]);
     for (const [c, names] of byChannel) t.comment(`missing in ${c}: ${names.length}: ${names.slice(0, 5).join(' ')} .. ${names.slice(-3).join(' ')}`);
@@ -117,7 +118,7 @@ t.test(
       const announcedBefore = runs.slice(0, kill + 1).some((events) => events.some((e) => e.event === 'saved' && e.attachment_id === id));
       t.comment(`twice: ${path} first at kill${kill} - ${killedAt[kill]! - ats[0]!} ms, announced before the kill: ${announcedBefore}`);
     }
-    await verify(t, fake, dir, runs, { killed });
+    await verify(t, fake, dir, runs, { killed, startedAt });
   },
 );
 
@@ -145,8 +146,8 @@ t.test('restart after 1,200 messages posted into one channel while down: every f
   const expected = (): string[] => [...fake.expected({})].map((f) => f.attachment_id);
   const all = (): Set<string> => new Set([...first.saved(), ...second.saved()]);
   await second
-    .until('every file', () => expected().every((id) => all().has(id)), 60_000)
-    .catch((err: Error) => t.fail(`${expected().filter((id) => !all().has(id)).length} files missing after 60 s; ${err.message.slice(0, 600)}`));
+    .until('every file', () => missing(expected(), all()).length === 0, 60_000)
+    .catch((err: Error) => t.fail(`${missing(expected(), all()).length} files missing after 60 s; ${err.message.slice(0, 600)}`));
   second.child.kill('SIGINT');
   t.equal((await second.exited).code, 130);
   await verify(t, fake, dir, [first.events, second.events], { killed: [true, false] });
@@ -184,8 +185,8 @@ for (const when of ['before the kill', 'while down'] as const) {
     const expected = (): string[] => [...fake.expected({})].map((f) => f.attachment_id);
     const all = (): Set<string> => new Set([...first.saved(), ...second.saved()]);
     await second
-      .until('every file', () => expected().every((id) => all().has(id)), 30_000)
-      .catch((err: Error) => t.fail(`${expected().filter((id) => !all().has(id)).length} files missing after 30 s; ${err.message.slice(0, 800)}`));
+      .until('every file', () => missing(expected(), all()).length === 0, 30_000)
+      .catch((err: Error) => t.fail(`${missing(expected(), all()).length} files missing after 30 s; ${err.message.slice(0, 800)}`));
     const later = fake.postMessage(thread, { attachments: 1, size: 2000 });
     await second
       .until('a file posted live into the thread after the restart', () => second.saved().has(later.files[0]!.attachment_id), 15_000)
@@ -245,8 +246,8 @@ t.test('kill -9 in a burst, two restarts killed at once, then a quiet start: eve
   const expected = (): string[] => [...fake.expected({})].map((f) => f.attachment_id);
   const all = (): Set<string> => new Set(runs.flatMap((events) => events.filter((e) => e.event === 'saved').map((e) => String(e.attachment_id))));
   await last
-    .until('every file', () => expected().every((id) => all().has(id)), 60_000)
-    .catch((err: Error) => t.fail(`${expected().filter((id) => !all().has(id)).length} files still missing after 60 s; ${err.message.slice(0, 600)}`));
+    .until('every file', () => missing(expected(), all()).length === 0, 60_000)
+    .catch((err: Error) => t.fail(`${missing(expected(), all()).length} files still missing after 60 s; ${err.message.slice(0, 600)}`));
   t.comment(
     `the last start had everything after ${Date.now() - started} ms; its stderr: ${last
       .stderr()
