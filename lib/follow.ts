@@ -8,10 +8,11 @@
 //   holds no history back), a new one at a new session's READY or when the source says events were dropped
 //   (`gap`). Each epoch begins with a catch-up of every channel from its cursor, taken after the epoch began:
 //   whatever was posted before its snapshot, the walk takes; whatever was posted after, the live events bring.
-// - A new session replays nothing, so what was posted between a snapshot and its READY is in neither: its READY
-//   begins a new epoch, unless no walk of the current one has begun and no live message came in it yet (then every
-//   walk still to come snapshots after the READY: polling's first `ready`, or a READY before any channel is listed).
-//   RESUMED (and a resumed session's replayed events) continues the epoch: nothing was missed.
+// - Until the source's first `ready` (READY or RESUMED) its messages are left to the catch-up that `ready` begins:
+//   what was posted between a walk's snapshot and that `ready` (a new session replays nothing; a resumed one's
+//   replayed events, whose files a killed run may have written, are announced by a walk) is in no other. That
+//   catch-up is skipped when no walk has begun yet (the walks to come snapshot after it: polling's first `ready`).
+//   Later, a new session's READY begins a new epoch; RESUMED continues the epoch (nothing was missed).
 // - A channel's live messages are handled one at a time, in the order they came. Until the epoch's catch-up of the
 //   channel is done, what they finished is recorded as the span above the cursor (ChannelRecord.done_above: from
 //   the epoch's first live message to the newest finished one, every message in it is done); a later walk skips
@@ -149,8 +150,8 @@ class Follower {
   readonly #slots: Semaphore;
   readonly #onLive: FollowHooks['onLive'];
   #epoch = 1; // the process's start is the first epoch's
-  #touched = 0; // the last epoch in which a walk began or a live message came (a READY then begins a new one)
-  #sessions = 0; // new-session READYs seen (the first one after the start's catch-up began is no news)
+  #touched = 0; // the last epoch in which a walk began or a live message came (a `ready` then begins a new one)
+  #readied = false; // the source's first `ready` came: live messages are handled from then on
 
   // The channels followed now (`dps status` shows them `following: true` while the run goes on).
   *following(): Iterable<string> {
@@ -172,9 +173,10 @@ class Follower {
     for await (const event of untilAborted(live, signal)) {
       switch (event.type) {
         case 'ready':
-          if (event.resumed) break; // RESUMED: nothing was missed, the epoch goes on
-          this.#sessions++;
-          if (this.#touched === this.#epoch) this.#newEpoch('new session', this.#sessions > 1);
+          if (!this.#readied) {
+            this.#readied = true;
+            if (this.#touched === this.#epoch) this.#newEpoch(event.resumed ? 'resumed' : 'new session', false);
+          } else if (!event.resumed) this.#newEpoch('new session'); // RESUMED: nothing was missed, the epoch goes on
           break;
         case 'gap':
           this.#newEpoch(event.why);
@@ -230,7 +232,7 @@ class Follower {
     await Promise.allSettled([...this.#channels.values(), ...this.#ended].map((followed) => followed.done));
   }
 
-  // `say` false: the first session's READY after the start's catch-up began (catching up again is routine then).
+  // `say` false: the first `ready` after the start's catch-up began (catching up again is routine then).
   #newEpoch(why: string, say = true): void {
     this.#epoch++;
     if (say) this.#run.hooks.log?.(`live events may have been missed (${why}): catching up every channel from its cursor`);
@@ -242,7 +244,7 @@ class Follower {
 
   async #message(message: APIMessage, update = false): Promise<void> {
     const followed = this.#channels.get(message.channel_id);
-    if (followed === undefined) return;
+    if (followed === undefined || !this.#readied) return; // before the first `ready`, the catch-up it begins brings it
     this.#touched = this.#epoch;
     // An edit may be of any old message: only a new one (MESSAGE_CREATE, the newest of its channel) starts the
     // epoch's span of live messages, else the span would claim the history between the two done.

@@ -239,19 +239,21 @@ t.test('polling (user tokens): ready at once, then a look every interval, until 
 });
 
 // A Gateway that is slow to say HELLO (or out of session starts) must not hold the history back: a process start
-// is an epoch's start by itself. The live source here never says `ready` until the test pushes one.
-t.test('the catch-up at a start does not wait for the live source; a new session after it catches up again', async (t) => {
+// is an epoch's start by itself. The live source here says nothing until the test pushes it.
+t.test('the catch-up at a start does not wait for the live source; its first ready, and a new session, catch up again', async (t) => {
   const { fake, channelId, live, options } = await setup(t);
+  const cdnBefore = fake.requests.filter((r) => r.kind === 'cdn').length;
   const run = startFollow(options);
   const history = await expectedCount(fake, channelId);
   await run.until('the catch-up, with no ready from the live source', () => eventsOf(run.events, 'channel_done').length === 1);
   t.equal(new Set(savedIds(run.events)).size, history, 'every file of the history, before any ready');
-  // Live messages before any ready (a resumed session's replay) are handled in the start's epoch.
+  // Posted after the walk; their events come before RESUMED (a replay): the catch-up at the first ready brings them.
   fake.appendMessages(channelId, 3, { imageRatio: 1 });
   for (const message of await newest(fake, channelId, 3)) await live.push({ type: 'message', message, update: false });
   let total = await expectedCount(fake, channelId);
-  await run.until('the live files', () => new Set(savedIds(run.events)).size === total);
-  // Posted after the walk and never delivered live, then a NEW session: only a catch-up at its READY brings them.
+  await live.push({ type: 'ready', resumed: true });
+  await run.until('the replayed files', () => new Set(savedIds(run.events)).size === total);
+  // Posted and never delivered live, then a NEW session: only a catch-up at its READY brings them.
   fake.appendMessages(channelId, 4, { imageRatio: 1 });
   total = await expectedCount(fake, channelId);
   await live.push({ type: 'ready', resumed: false });
@@ -259,6 +261,7 @@ t.test('the catch-up at a start does not wait for the live source; a new session
   run.controller.abort();
   t.equal((await run.done).exitCode, 130);
   t.equal(savedIds(run.events).length, total, 'each announced once');
+  t.equal(fake.requests.filter((r) => r.kind === 'cdn' && r.status === 200).length - cdnBefore, total, 'none downloaded twice');
   const check = await checkArchive(fake, options.out, options.state, channelId);
   t.same(check.missing, [], 'nothing missing');
   t.same(check.extraFiles, [], 'no file twice');
