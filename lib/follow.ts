@@ -3,16 +3,10 @@
 // the same stages as they arrive, until the run is stopped.
 //
 // Nothing is missed, nothing is done twice (README, "Following a server"):
-// - An epoch is a stretch of live events with nothing lost: the first one starts with the process (its catch-up
-//   does not wait for the live source: a Gateway that is slow to say HELLO, or out of session starts for hours,
-//   holds no history back), a new one at a new session's READY or when the source says events were dropped
-//   (`gap`). Each epoch begins with a catch-up of every channel from its cursor, taken after the epoch began:
-//   whatever was posted before its snapshot, the walk takes; whatever was posted after, the live events bring.
-// - Until the source's first `ready` (READY or RESUMED) its messages are left to the catch-up that `ready` begins:
-//   what was posted between a walk's snapshot and that `ready` (a new session replays nothing; a resumed one's
-//   replayed events, whose files a killed run may have written, are announced by a walk) is in no other. That
-//   catch-up is skipped when no walk has begun yet (the walks to come snapshot after it: polling's first `ready`).
-//   Later, a new session's READY begins a new epoch; RESUMED continues the epoch (nothing was missed).
+// - An epoch is a stretch of live events with nothing lost: it starts at a new session's READY (every start of the
+//   process counts as one) or when the source says events were dropped (`gap`). Each epoch begins with a catch-up
+//   of every channel from its cursor, taken after the epoch began: whatever was posted before its snapshot, the
+//   walk takes; whatever was posted after, the live events bring.
 // - A channel's live messages are handled one at a time, in the order they came. Until the epoch's catch-up of the
 //   channel is done, what they finished is recorded as the span above the cursor (ChannelRecord.done_above: from
 //   the epoch's first live message to the newest finished one, every message in it is done); a later walk skips
@@ -149,9 +143,7 @@ class Follower {
   readonly #channels = new Map<string, Followed>();
   readonly #slots: Semaphore;
   readonly #onLive: FollowHooks['onLive'];
-  #epoch = 1; // the process's start is the first epoch's
-  #touched = 0; // the last epoch in which a walk began or a live message came (a `ready` then begins a new one)
-  #readied = false; // the source's first `ready` came: live messages are handled from then on
+  #epoch = 0;
 
   // The channels followed now (`dps status` shows them `following: true` while the run goes on).
   *following(): Iterable<string> {
@@ -173,10 +165,7 @@ class Follower {
     for await (const event of untilAborted(live, signal)) {
       switch (event.type) {
         case 'ready':
-          if (!this.#readied) {
-            this.#readied = true;
-            if (this.#touched === this.#epoch) this.#newEpoch(event.resumed ? 'resumed' : 'new session', false);
-          } else if (!event.resumed) this.#newEpoch('new session'); // RESUMED: nothing was missed, the epoch goes on
+          if (!event.resumed || this.#epoch === 0) this.#newEpoch(event.resumed ? 'started' : 'new session');
           break;
         case 'gap':
           this.#newEpoch(event.why);
@@ -232,10 +221,9 @@ class Follower {
     await Promise.allSettled([...this.#channels.values(), ...this.#ended].map((followed) => followed.done));
   }
 
-  // `say` false: the first `ready` after the start's catch-up began (catching up again is routine then).
-  #newEpoch(why: string, say = true): void {
+  #newEpoch(why: string): void {
     this.#epoch++;
-    if (say) this.#run.hooks.log?.(`live events may have been missed (${why}): catching up every channel from its cursor`);
+    if (this.#epoch > 1) this.#run.hooks.log?.(`live events may have been missed (${why}): catching up every channel from its cursor`);
     for (const followed of this.#channels.values()) {
       followed.span = undefined;
       if (followed.counts !== undefined) this.#catchUp(followed);
@@ -244,8 +232,7 @@ class Follower {
 
   async #message(message: APIMessage, update = false): Promise<void> {
     const followed = this.#channels.get(message.channel_id);
-    if (followed === undefined || !this.#readied) return; // before the first `ready`, the catch-up it begins brings it
-    this.#touched = this.#epoch;
+    if (followed === undefined || this.#epoch === 0) return; // before the first READY the catch-up brings it
     // An edit may be of any old message: only a new one (MESSAGE_CREATE, the newest of its channel) starts the
     // epoch's span of live messages, else the span would claim the history between the two done.
     if (followed.span?.epoch !== this.#epoch && !update) followed.span = { epoch: this.#epoch, from: message.id };
@@ -323,12 +310,9 @@ class Follower {
     }
     const run = async (): Promise<void> => {
       do {
-        const release = await this.#slots.acquire(this.#run.signal);
-        // The epoch is the one current when the walk begins (an epoch that began while it waited for a slot is
-        // caught up by this walk: its snapshot comes after).
         followed.again = false;
         const epoch = this.#epoch;
-        this.#touched = epoch;
+        const release = await this.#slots.acquire(this.#run.signal);
         try {
           await archiveChannel(this.#run, followed.target, followed.counts!, (id) => followed.handled.has(id));
         } finally {

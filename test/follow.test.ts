@@ -237,33 +237,3 @@ t.test('polling (user tokens): ready at once, then a look every interval, until 
   tick();
   t.same(await last, { value: undefined, done: true }, 'stopped');
 });
-
-// A Gateway that is slow to say HELLO (or out of session starts) must not hold the history back: a process start
-// is an epoch's start by itself. The live source here says nothing until the test pushes it.
-t.test('the catch-up at a start does not wait for the live source; its first ready, and a new session, catch up again', async (t) => {
-  const { fake, channelId, live, options } = await setup(t);
-  const cdnBefore = fake.requests.filter((r) => r.kind === 'cdn').length;
-  const run = startFollow(options);
-  const history = await expectedCount(fake, channelId);
-  await run.until('the catch-up, with no ready from the live source', () => eventsOf(run.events, 'channel_done').length === 1);
-  t.equal(new Set(savedIds(run.events)).size, history, 'every file of the history, before any ready');
-  // Posted after the walk; their events come before RESUMED (a replay): the catch-up at the first ready brings them.
-  fake.appendMessages(channelId, 3, { imageRatio: 1 });
-  for (const message of await newest(fake, channelId, 3)) await live.push({ type: 'message', message, update: false });
-  let total = await expectedCount(fake, channelId);
-  await live.push({ type: 'ready', resumed: true });
-  await run.until('the replayed files', () => new Set(savedIds(run.events)).size === total);
-  // Posted and never delivered live, then a NEW session: only a catch-up at its READY brings them.
-  fake.appendMessages(channelId, 4, { imageRatio: 1 });
-  total = await expectedCount(fake, channelId);
-  await live.push({ type: 'ready', resumed: false });
-  await run.until('the files the new session could not bring', () => new Set(savedIds(run.events)).size === total);
-  run.controller.abort();
-  t.equal((await run.done).exitCode, 130);
-  t.equal(savedIds(run.events).length, total, 'each announced once');
-  t.equal(fake.requests.filter((r) => r.kind === 'cdn' && r.status === 200).length - cdnBefore, total, 'none downloaded twice');
-  const check = await checkArchive(fake, options.out, options.state, channelId);
-  t.same(check.missing, [], 'nothing missing');
-  t.same(check.extraFiles, [], 'no file twice');
-  t.equal(await cursorOf(options.state, channelId), (await newest(fake, channelId, 1))[0]!.id, 'the cursor at the newest message');
-});
