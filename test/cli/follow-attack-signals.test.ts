@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { readdir, readFile } from 'node:fs/promises';
 import { spawnCli } from '../helpers/harness.js';
 import { checkArchive } from '../helpers/verify.js';
-import { follow, sleep, fakeWith, verify } from '../helpers/follow-attack.js';
+import { follow, missing, sleep, fakeWith, verify } from '../helpers/follow-attack.js';
 
 // Every file under a folder (recursively), as bytes.
 async function everyFile(dir: string): Promise<Array<{ path: string; bytes: Buffer }>> {
@@ -45,7 +45,7 @@ for (const [signal, code] of [
     const second = follow(t, fake, args);
     const expected = (): string[] => [...fake.expected({})].map((f) => f.attachment_id);
     const all = (): Set<string> => new Set([...first.saved(), ...second.saved()]);
-    await second.until('every file', () => expected().every((id) => all().has(id)));
+    await second.until('every file', () => missing(expected(), all()).length === 0);
     second.child.kill('SIGINT');
     t.equal((await second.exited).code, 130);
     await verify(t, fake, dir, [first.events, second.events]);
