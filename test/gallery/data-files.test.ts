@@ -50,7 +50,7 @@ t.test('hostile strings survive and never close the script', async (t) => {
   t.match(data, { version: 1, authors: [{ id: '30', name: HOSTILE, display: HOSTILE }], texts: [HOSTILE], items: { n: [HOSTILE], d: [HOSTILE] } });
   const url = (data as { items: { f: string[] } }).items.f[0] as string;
   t.equal(url.split('/').map(decodeURIComponent).join('/'), `../out/${HOSTILE}/x.png`, 'each component URL-encoded');
-  t.notMatch(url, /["<>#? ]/, "nothing raw that a URL would misread");
+  t.notMatch(url, /["<>#? ]/, 'nothing raw that a URL would misread');
 });
 
 t.test('relativeUrl: inside and outside the output folder', async (t) => {

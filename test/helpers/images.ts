@@ -3,9 +3,10 @@
 // orientation 6, an animated GIF, and bytes no decoder accepts.
 
 import sharp from 'sharp';
+import type { Sharp } from 'sharp';
 
 // A w x h RGB picture: 6x5 random colour blocks per seed, smoothly upscaled.
-export function picture(seed: number, width = 480, height = 360): sharp.Sharp {
+export function picture(seed: number, width = 480, height = 360): Sharp {
   let state = seed * 2654435761 + 12345;
   const random = (): number => {
     state = (state * 1103515245 + 12345) % 2147483648;
@@ -33,8 +34,16 @@ export async function reencoded(original: Buffer, width: number): Promise<Buffer
 
 // An animated GIF of `frames` frames (each a different picture), w x h.
 export async function animatedGif(seed: number, frames = 3, width = 200, height = 120): Promise<Buffer> {
-  const pages = await Promise.all(Array.from({ length: frames }, (_, i) => picture(seed + i, width, height).png().toBuffer()));
-  return sharp(pages, { join: { animated: true } }).gif().toBuffer();
+  const pages = await Promise.all(
+    Array.from({ length: frames }, (_, i) =>
+      picture(seed + i, width, height)
+        .png()
+        .toBuffer(),
+    ),
+  );
+  return sharp(pages, { join: { animated: true } })
+    .gif()
+    .toBuffer();
 }
 
 // A file that starts like a PNG and is not one.
