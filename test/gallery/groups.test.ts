@@ -68,7 +68,11 @@ t.test('groups are the connected components brute force finds', async (t) => {
   for (const distance of [2, 6]) {
     // Brute force: union every pair within the distance.
     const parent = hashes.map((_, i) => i);
-    const find = (i: number): number => (parent[i] === i ? i : (parent[i] = find(parent[i] as number)));
+    const find = (i: number): number => {
+      let root = i;
+      while (parent[root] !== root) root = parent[root] as number;
+      return root;
+    };
     for (let i = 0; i < hashes.length; i++)
       for (let j = i + 1; j < hashes.length; j++) if (bruteDistance(hashes[i] as string, hashes[j] as string) <= distance) parent[find(j)] = find(i);
     const components = new Map<number, number[]>();
