@@ -9,7 +9,7 @@ import { channelScript, indexScript, relativeUrl, scriptJson, writeAtomic } from
 import { channelData } from '../../lib/gallery/channel-data.js';
 import type { GalleryFile } from '../../lib/gallery/channel-data.js';
 
-const HOSTILE = 'a "quoted" </script><script>alert(1)</script> <!-- \u2028\u2029 é 🎉 \\ \' `${x}`';
+const HOSTILE = `a "quoted" </script><script>alert(1)</script> <!-- \u2028\u2029 é 🎉 \\ ' \` $\{x}`;
 
 // Runs a data file as the page would and returns what it passed to window.dpsGallery.
 function run(script: string): { index?: unknown; channel?: [string, unknown] } {
