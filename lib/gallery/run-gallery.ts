@@ -24,7 +24,7 @@ export interface GalleryOptions {
   galleryDir?: string | undefined;
   guildId?: string | undefined;
   channelIds?: readonly string[] | undefined;
-  // Thumbnail worker threads [os.availableParallelism()].
+  // Thumbnail worker threads (0, the default: in this thread, one file per core at once; bench/limits.md).
   workers?: number | undefined;
 }
 

@@ -1,8 +1,11 @@
-// The thumbnail pool: worker threads (thumb-worker.ts), one file in flight each, fed from one list of tasks.
-// Each result is handed to `onResult` as it arrives; an abort stops handing out files (those in flight finish).
+// The thumbnail pool: as many files decoded at once as there are cores, in this thread (sharp works on libuv's
+// thread pool: the default, it measured faster, bench/limits.md) or in worker threads (thumb-worker.ts), fed
+// from one list of tasks. Each result goes to `onResult` as it arrives; an abort stops handing out files (those
+// in flight finish).
 
 import os from 'node:os';
 import { Worker } from 'node:worker_threads';
+import sharp from 'sharp';
 import type { Decoded } from './thumbnail.js';
 import { decodeFile } from './thumbnail.js';
 
@@ -16,12 +19,12 @@ export interface ThumbTask {
 export type ThumbReply = { id: number; decoded: Decoded } | { id: number; error: string };
 
 export interface PoolOptions {
-  // Worker threads [os.availableParallelism()]; 0 decodes in this thread (bench/ compares both).
+  // Worker threads, one file in flight each; 0 (the default) decodes in this thread, one file per core at once.
   workers?: number | undefined;
   signal?: AbortSignal | undefined;
 }
 
-// The default size of the pool: one worker per core.
+// Files decoded at once: one per core.
 export function defaultWorkers(): number {
   return Math.max(1, os.availableParallelism());
 }
@@ -33,10 +36,11 @@ export async function runThumbPool(
   onResult: (index: number, result: { decoded: Decoded } | { error: string }) => void | Promise<void>,
   options: PoolOptions = {},
 ): Promise<void> {
-  const count = Math.min(tasks.length, options.workers ?? defaultWorkers());
+  const count = Math.min(tasks.length, options.workers ?? 0);
   let next = 0;
   const take = (): number | undefined => (options.signal?.aborted || next >= tasks.length ? undefined : next++);
-  if (options.workers === 0) {
+  if (count === 0 && tasks.length > 0) {
+    sharp.cache(false); // every file is decoded once: libvips' cache would only hold memory
     const lanes = Array.from({ length: Math.min(tasks.length, defaultWorkers()) }, async () => {
       for (let i = take(); i !== undefined; i = take()) {
         const task = tasks[i] as Omit<ThumbTask, 'id'>;
