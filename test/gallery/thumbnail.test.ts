@@ -6,12 +6,14 @@ import t from 'tap';
 import { existsSync, readdirSync } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { availableParallelism } from 'node:os';
 import sharp from 'sharp';
 import { MemoryLevel } from 'memory-level';
 import { Store } from '../../lib/store/store.js';
 import type { StoreDb } from '../../lib/store/store.js';
 import { decodeFile } from '../../lib/gallery/thumbnail.js';
 import { decodeMissing, thumbPath } from '../../lib/gallery/decode-missing.js';
+import { runThumbPool } from '../../lib/gallery/thumb-pool.js';
 import type { GalleryWarningEvent } from '../../lib/gallery/gallery-events.js';
 import { animatedGif, corrupt, jpegOrientation6, png } from '../helpers/images.js';
 
@@ -119,5 +121,24 @@ t.test('an abort stops handing out files', async (t) => {
   controller.abort();
   const result = await decodeMissing(files, { store, galleryDir: join(dir, 'g'), workers: 2, signal: controller.signal, warn: () => undefined });
   t.equal(result.decoded, 0, 'aborted before start: nothing decoded');
+
+  // Aborted mid-flight: the files in flight finish and are answered; no new one starts.
+  for (const workers of [0, 2]) {
+    const abortAfterOne = new AbortController();
+    let answered = 0;
+    await runThumbPool(
+      files.map((f, i) => ({ file: f.path, thumb: join(dir, `one-${workers}`, `${i}.webp`), tempDir: dir })),
+      () => {
+        answered++;
+        abortAfterOne.abort();
+      },
+      { workers, signal: abortAfterOne.signal },
+    );
+    t.ok(
+      answered >= 1 && answered <= (workers || availableParallelism()),
+      `workers ${workers}: aborted after the first answer, ${answered} answered (those in flight)`,
+    );
+    t.equal(readdirSync(join(dir, `one-${workers}`)).length, answered, 'a thumbnail for each answered file only');
+  }
   await store.close();
 });
