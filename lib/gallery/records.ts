@@ -23,7 +23,32 @@ export function fileKind(record: Pick<AttachmentRecord, 'content_type' | 'filena
   return KIND.other;
 }
 
-export type SavedFile = AttachmentRecord & { path: string; sha256: string };
+// The fields of a saved record the gallery uses (a record also holds its signed URL and more: 200,000 of them
+// are held at once, per channel, until the data files are written).
+const KEPT = [
+  'attachment_id',
+  'guild_id',
+  'channel_id',
+  'message_id',
+  'filename',
+  'content_type',
+  'timestamp',
+  'author_id',
+  'author_name',
+  'author_display_name',
+  'content',
+  'width',
+  'height',
+  'description',
+  'jump_url',
+] as const;
+export type SavedFile = Pick<AttachmentRecord, (typeof KEPT)[number]> & { path: string; sha256: string };
+
+function slim(record: AttachmentRecord & { path: string; sha256: string }): SavedFile {
+  const file: Record<string, unknown> = { path: record.path, sha256: record.sha256 };
+  for (const key of KEPT) if (record[key] !== undefined) file[key] = record[key];
+  return file as SavedFile;
+}
 
 // A channel of the gallery: what the state says of it, and its saved files in post order.
 export interface GalleryChannel {
@@ -65,7 +90,7 @@ export async function readChannels(store: Store, selection: Selection, signal?: 
       };
       channels.set(record.channel_id, channel);
     }
-    channel.files.push(record as SavedFile);
+    channel.files.push(slim(record as AttachmentRecord & { path: string; sha256: string }));
   }
   for (const channel of channels.values()) channel.files.sort(postOrder);
   return [...channels.values()];
