@@ -82,91 +82,88 @@ function stdinDash(argv: string[]): string[] {
 
 // The whole command line; `y` is yargs over `argv`, or a stand-in that records the flags (flag-check.ts).
 function buildParser(argv: string[], controller: AbortController, y: Argv = withExamples(yargs(argv))): Argv {
-  return (
-    y
-      .scriptName('dps')
-      .usage('$0 [command] [options]\n\nArchive every photo (or every file) posted in Discord channels.')
-      .command(['scrape', '$0'], 'archive channels of a server (the default command)', scrapeFlags, (args) => scrape(args, controller))
-      .command('guilds', 'list the servers the token can see, as NDJSON', connectionFlags, (args) => printGuilds(args, controller))
-      .command(
-        'channels',
-        'list the channels of a server as NDJSON, with whether the token can read each and why not',
-        (y) =>
-          connectionFlags(y)
-            .option('server-id', { type: 'string', describe: 'the server id', demandOption: true })
-            .option('threads', { type: 'boolean', default: false, describe: 'also list threads and forum posts' }),
-        (args) => printChannels(args, controller),
-      )
-      .command(
-        'follow',
-        'archive channels, then keep archiving every file posted, live (the Gateway; polling for user tokens), until stopped',
-        followFlags,
-        (args) => scrape({ ...args, follow: true }, controller),
-      )
-      .command('retry-failed', 'retry only the files that failed in earlier runs (links are refreshed first)', retryFailedFlags, (args) =>
-        scrape({ ...args, 'retry-only': true }, controller),
-      )
-      .command(
-        'manifest',
-        'print every archived attachment from the state as NDJSON',
-        (y) => manifestFlags(stateFlags(y).options(filterFlags)),
-        (args) => printManifest(args, controller),
-      )
-      .command(
-        'status',
-        "print progress per server and channel (the plan's progress.json) as JSON",
-        (y) => stateFlags(y).option('server-id', { type: 'string', describe: 'only this server' }),
-        (args) => printStatus(args, controller),
-      )
-      .command(
-        'stats',
-        'count the files and bytes the state holds per channel, author, month or file type (read-only)',
-        (y) =>
-          stateFlags(y)
-            .options(filterFlags)
-            .option('by', { choices: STATS_BY, default: 'channel' as const, describe: 'group by channel, author, month (of the post) or type (content type)' })
-            .option('format', { choices: ['table', 'ndjson'] as const, describe: 'an aligned table (default on a terminal) or NDJSON (default when piped)' }),
-        (args) => printStats(args, controller),
-      )
-      // dps gallery, dps similar (issue 25)
-      .command(
-        'gallery',
-        'build or update a browsable offline gallery (open its index.html) of what the state holds: thumbnails, a page per channel',
-        (y) => galleryFlags(stateFlags(y)),
-        (args) => runGalleryCommand(args, controller),
-      )
-      .command(
-        'similar',
-        'print groups of archived images that look alike (perceptual hashes within --distance bits) as NDJSON',
-        (y) =>
-          selectionFlags(stateFlags(y)).option('distance', {
-            type: 'string',
-            default: '6',
-            describe: "the most bits (of 64) two images' hashes may differ by to be grouped: 0 (same picture) to 64",
-          }),
-        (args) => runSimilarCommand(args, controller),
-      )
-      .command(
-        'demo',
-        'archive a demo server from the bundled fake Discord into ./data (offline)',
-        (y) =>
-          y
-            .option('out', { type: 'string', default: DEFAULTS.out, describe: 'download folder' })
-            .option('state', { type: 'string', default: DEFAULTS.state, describe: 'state folder (LevelDB)' }),
-        (args) => runDemo({ out: String(args.out), state: String(args.state), signal: controller.signal }).then((code) => setExit(code)),
-      )
-      .option('quiet', { type: 'boolean', default: false, describe: 'print nothing on stderr except errors' })
-      .strict()
-      .recommendCommands()
-      .help()
-      .alias('h', 'help')
-      .version(packageVersion())
-      .wrap(Math.min(110, process.stdout.columns || 100))
-      .fail((message, error) => {
-        if (error) throw error;
-        throw new UsageError(`${usageMessage(message)} (see dps --help)`);
-      })
-  );
+  return y
+    .scriptName('dps')
+    .usage('$0 [command] [options]\n\nArchive every photo (or every file) posted in Discord channels.')
+    .command(['scrape', '$0'], 'archive channels of a server (the default command)', scrapeFlags, (args) => scrape(args, controller))
+    .command('guilds', 'list the servers the token can see, as NDJSON', connectionFlags, (args) => printGuilds(args, controller))
+    .command(
+      'channels',
+      'list the channels of a server as NDJSON, with whether the token can read each and why not',
+      (y) =>
+        connectionFlags(y)
+          .option('server-id', { type: 'string', describe: 'the server id', demandOption: true })
+          .option('threads', { type: 'boolean', default: false, describe: 'also list threads and forum posts' }),
+      (args) => printChannels(args, controller),
+    )
+    .command(
+      'follow',
+      'archive channels, then keep archiving every file posted, live (the Gateway; polling for user tokens), until stopped',
+      followFlags,
+      (args) => scrape({ ...args, follow: true }, controller),
+    )
+    .command('retry-failed', 'retry only the files that failed in earlier runs (links are refreshed first)', retryFailedFlags, (args) =>
+      scrape({ ...args, 'retry-only': true }, controller),
+    )
+    .command(
+      'manifest',
+      'print every archived attachment from the state as NDJSON',
+      (y) => manifestFlags(stateFlags(y).options(filterFlags)),
+      (args) => printManifest(args, controller),
+    )
+    .command(
+      'status',
+      "print progress per server and channel (the plan's progress.json) as JSON",
+      (y) => stateFlags(y).option('server-id', { type: 'string', describe: 'only this server' }),
+      (args) => printStatus(args, controller),
+    )
+    .command(
+      'stats',
+      'count the files and bytes the state holds per channel, author, month or file type (read-only)',
+      (y) =>
+        stateFlags(y)
+          .options(filterFlags)
+          .option('by', { choices: STATS_BY, default: 'channel' as const, describe: 'group by channel, author, month (of the post) or type (content type)' })
+          .option('format', { choices: ['table', 'ndjson'] as const, describe: 'an aligned table (default on a terminal) or NDJSON (default when piped)' }),
+      (args) => printStats(args, controller),
+    )
+    .command(
+      'gallery',
+      'build or update a browsable offline gallery (open its index.html) of what the state holds: thumbnails, a page per channel',
+      (y) => galleryFlags(stateFlags(y)),
+      (args) => runGalleryCommand(args, controller),
+    )
+    .command(
+      'similar',
+      'print groups of archived images that look alike (perceptual hashes within --distance bits) as NDJSON',
+      (y) =>
+        selectionFlags(stateFlags(y)).option('distance', {
+          type: 'string',
+          default: '6',
+          describe: "the most bits (of 64) two images' hashes may differ by to be grouped: 0 (same picture) to 64",
+        }),
+      (args) => runSimilarCommand(args, controller),
+    )
+    .command(
+      'demo',
+      'archive a demo server from the bundled fake Discord into ./data (offline)',
+      (y) =>
+        y
+          .option('out', { type: 'string', default: DEFAULTS.out, describe: 'download folder' })
+          .option('state', { type: 'string', default: DEFAULTS.state, describe: 'state folder (LevelDB)' }),
+      (args) => runDemo({ out: String(args.out), state: String(args.state), signal: controller.signal }).then((code) => setExit(code)),
+    )
+    .option('quiet', { type: 'boolean', default: false, describe: 'print nothing on stderr except errors' })
+    .strict()
+    .recommendCommands()
+    .help()
+    .alias('h', 'help')
+    .version(packageVersion())
+    .wrap(Math.min(110, process.stdout.columns || 100))
+    .fail((message, error) => {
+      if (error) throw error;
+      throw new UsageError(`${usageMessage(message)} (see dps --help)`);
+    });
 }
 
 function connectionFlags(y: Argv): Argv {
@@ -185,133 +182,130 @@ function connectionFlags(y: Argv): Argv {
 }
 
 function scrapeFlags(y: Argv): Argv {
-  return (
-    reportFlags(dryRunFlags(connectionFlags(y)))
-      .option('server-id', { type: 'string', demandOption: true, describe: 'the server (guild) id', group: 'Target:' })
-      .option('channel-id', {
-        type: 'string',
-        array: true,
-        describe: 'a channel or thread id; repeat for several; "-" reads ids (or NDJSON with "id") from stdin',
-        group: 'Target:',
-      })
-      .option('all-channels', { type: 'boolean', default: false, describe: 'every readable channel of the server', group: 'Target:' })
-      .option('exclude-channel', { type: 'string', array: true, describe: 'a channel id to leave out (repeatable)', group: 'Target:' })
-      .option('threads', { type: 'boolean', default: DEFAULTS.threads, describe: 'include threads and forum posts (--no-threads to skip)', group: 'Target:' })
-      .option('include-nsfw', {
-        type: 'boolean',
-        default: false,
-        describe: 'include age-restricted channels (--exclude-nsfw is the default)',
-        group: 'Target:',
-      })
-      .option('exclude-nsfw', { type: 'boolean', describe: 'skip age-restricted channels (default)', group: 'Target:' })
-      .option('out', { type: 'string', default: DEFAULTS.out, describe: 'download folder', group: 'Output:' })
-      .option('state', { type: 'string', default: DEFAULTS.state, describe: 'state folder (LevelDB)', group: 'Output:' })
-      .option('types', { type: 'string', default: DEFAULTS.types, describe: 'file types to keep (extensions or image/*), or "all"', group: 'Filter:' })
-      .option('max-size', { type: 'string', describe: 'skip larger files, e.g. 25MB, 800KiB', group: 'Filter:' })
-      .option('after', { type: 'string', describe: 'only messages after this ISO date or message id', group: 'Filter:' })
-      .option('before', { type: 'string', describe: 'only messages before this ISO date or message id', group: 'Filter:' })
-      .option('embeds', { type: 'boolean', default: false, describe: 'also save embed images and videos', group: 'Filter:' })
-      .option('stickers', { type: 'boolean', default: false, describe: 'also save stickers', group: 'Filter:' })
-      .option('author', { type: 'string', array: true, describe: 'only files posted by this user id (repeatable)', group: 'Filter:' })
-      .option('exclude-author', { type: 'string', array: true, describe: 'never files posted by this user id (repeatable)', group: 'Filter:' })
-      .option('exclude-bots', { type: 'boolean', default: false, describe: 'never files posted by bots or webhooks', group: 'Filter:' })
-      .option('min-size', { type: 'string', describe: 'skip smaller files, e.g. 100KB, 1MiB', group: 'Filter:' })
-      .option('min-width', { type: 'string', describe: 'skip images narrower than N pixels (files without dimensions pass)', group: 'Filter:' })
-      .option('min-height', { type: 'string', describe: 'skip images lower than N pixels (files without dimensions pass)', group: 'Filter:' })
-      .option('spoilers', { type: 'string', default: 'include', describe: 'spoiler-marked files: include, exclude, or only', group: 'Filter:' })
-      .option('name-pattern', {
-        type: 'string',
-        default: DEFAULTS.namePattern,
-        describe: `file name; placeholders: ${Object.keys(namePlaceholders)
-          .map((k) => `{${k}}`)
-          .join(' ')}`,
-        group: 'Output:',
-      })
-      .option('concurrency', {
-        type: 'string',
-        default: DEFAULTS.concurrency,
-        describe: 'parallel downloads: auto (start at 8, grow while throughput rises, halve on CDN 429/503/resets) or a fixed number',
-        group: 'Speed:',
-      })
-      .option('max-concurrency', { type: 'string', default: DEFAULTS.maxConcurrency, describe: 'the most parallel downloads auto may reach', group: 'Speed:' })
-      .option('channel-concurrency', {
-        type: 'string',
-        default: DEFAULTS.channelConcurrency,
-        describe: 'channels archived at once: auto (largest first, more while the API rate has headroom under the global limit) or a fixed number',
-        group: 'Speed:',
-      })
-      .option('max-channel-concurrency', {
-        type: 'string',
-        default: DEFAULTS.maxChannelConcurrency,
-        describe: 'the most channels auto may archive at once',
-        group: 'Speed:',
-      })
-      .option('global-rate-limit', {
-        type: 'string',
-        default: DEFAULTS.globalRateLimit,
-        describe: "API requests per second across the bot (Discord's global limit is 50; raise only for an API that allows more)",
-        group: 'Speed:',
-      })
-      .option('max-wait', {
-        type: 'string',
-        default: DEFAULTS.maxWait,
-        describe: 'stop (exit 1, progress saved) rather than wait longer than this for a rate limit: 90s, 15m, 1h or ms',
-        group: 'Speed:',
-      })
-      .option('timeout', {
-        type: 'string',
-        default: DEFAULTS.timeout,
-        describe: 'a download that sends no headers or no data for this long is retried: 30s, 2m or ms',
-        group: 'Speed:',
-      })
-      .option('notice-wait', { type: 'string', hidden: true, describe: `announce rate-limit waits longer than this [${DEFAULTS.noticeWait}] (for tests)` })
-      .option('stall-grace', { type: 'string', hidden: true, describe: `when stopping, cancel transfers idle this long [${DEFAULTS.stallGrace}] (for tests)` })
-      .option('resume', {
-        type: 'boolean',
-        default: true,
-        describe: 'continue from the saved cursor (the default); --no-resume is --from-start',
-        group: 'State:',
-      })
-      .option('from-start', {
-        type: 'boolean',
-        default: false,
-        describe: 'ignore the cursor and walk the whole history (archived files are not downloaded again)',
-        group: 'State:',
-      })
-      .option('progress', { type: 'boolean', describe: 'progress line on stderr (default: when stderr is a terminal)', group: 'Output:' })
-      .option('mtime', {
-        type: 'boolean',
-        default: true,
-        describe: "set each file's modified and access times to its message's post time (UTC); --no-mtime keeps the download time",
-        group: 'Output:',
-      })
-      .option('write-metadata', {
-        type: 'string',
-        describe:
-          "write what each file's message says: a <file>.json sidecar per file (no value, or =file), or one messages.ndjson per channel folder (=channel)",
-        group: 'Output:',
-      })
-      .option('format', {
-        type: 'string',
-        describe: 'stdout: "human" (a line per saved file and per problem) or "ndjson" (default: human on a terminal, ndjson otherwise)',
-        group: 'Output:',
-      })
-      .option('progress-interval', {
-        type: 'string',
-        default: '60',
-        describe: 'when stderr is not a terminal (cron, systemd): print a progress line every SECONDS (0: never)',
-        group: 'Output:',
-      })
-      // dps scrape --gallery (issue 25)
-      .option('gallery', { type: 'boolean', default: false, describe: 'update the gallery (dps gallery) once the run ends', group: 'Output:' })
-      .option('gallery-dir', { type: 'string', describe: 'with --gallery: the gallery folder [default: <out>/gallery]', group: 'Output:' })
-      .option('path-pattern', {
-        type: 'string',
-        describe:
-          'folders under --out, separated by / (default: <Server>_<id>/<Channel>_<id>[/threads/<Thread>_<id>]); the --name-pattern placeholders, e.g. {guild}/{parent}/{channel}/{year}-{month}; in a thread {channel} is the thread and {parent} its channel; {parent} and {thread} are empty outside threads, and a folder whose placeholders are all empty is left out',
-        group: 'Output:',
-      })
-  );
+  return reportFlags(dryRunFlags(connectionFlags(y)))
+    .option('server-id', { type: 'string', demandOption: true, describe: 'the server (guild) id', group: 'Target:' })
+    .option('channel-id', {
+      type: 'string',
+      array: true,
+      describe: 'a channel or thread id; repeat for several; "-" reads ids (or NDJSON with "id") from stdin',
+      group: 'Target:',
+    })
+    .option('all-channels', { type: 'boolean', default: false, describe: 'every readable channel of the server', group: 'Target:' })
+    .option('exclude-channel', { type: 'string', array: true, describe: 'a channel id to leave out (repeatable)', group: 'Target:' })
+    .option('threads', { type: 'boolean', default: DEFAULTS.threads, describe: 'include threads and forum posts (--no-threads to skip)', group: 'Target:' })
+    .option('include-nsfw', {
+      type: 'boolean',
+      default: false,
+      describe: 'include age-restricted channels (--exclude-nsfw is the default)',
+      group: 'Target:',
+    })
+    .option('exclude-nsfw', { type: 'boolean', describe: 'skip age-restricted channels (default)', group: 'Target:' })
+    .option('out', { type: 'string', default: DEFAULTS.out, describe: 'download folder', group: 'Output:' })
+    .option('state', { type: 'string', default: DEFAULTS.state, describe: 'state folder (LevelDB)', group: 'Output:' })
+    .option('types', { type: 'string', default: DEFAULTS.types, describe: 'file types to keep (extensions or image/*), or "all"', group: 'Filter:' })
+    .option('max-size', { type: 'string', describe: 'skip larger files, e.g. 25MB, 800KiB', group: 'Filter:' })
+    .option('after', { type: 'string', describe: 'only messages after this ISO date or message id', group: 'Filter:' })
+    .option('before', { type: 'string', describe: 'only messages before this ISO date or message id', group: 'Filter:' })
+    .option('embeds', { type: 'boolean', default: false, describe: 'also save embed images and videos', group: 'Filter:' })
+    .option('stickers', { type: 'boolean', default: false, describe: 'also save stickers', group: 'Filter:' })
+    .option('author', { type: 'string', array: true, describe: 'only files posted by this user id (repeatable)', group: 'Filter:' })
+    .option('exclude-author', { type: 'string', array: true, describe: 'never files posted by this user id (repeatable)', group: 'Filter:' })
+    .option('exclude-bots', { type: 'boolean', default: false, describe: 'never files posted by bots or webhooks', group: 'Filter:' })
+    .option('min-size', { type: 'string', describe: 'skip smaller files, e.g. 100KB, 1MiB', group: 'Filter:' })
+    .option('min-width', { type: 'string', describe: 'skip images narrower than N pixels (files without dimensions pass)', group: 'Filter:' })
+    .option('min-height', { type: 'string', describe: 'skip images lower than N pixels (files without dimensions pass)', group: 'Filter:' })
+    .option('spoilers', { type: 'string', default: 'include', describe: 'spoiler-marked files: include, exclude, or only', group: 'Filter:' })
+    .option('name-pattern', {
+      type: 'string',
+      default: DEFAULTS.namePattern,
+      describe: `file name; placeholders: ${Object.keys(namePlaceholders)
+        .map((k) => `{${k}}`)
+        .join(' ')}`,
+      group: 'Output:',
+    })
+    .option('concurrency', {
+      type: 'string',
+      default: DEFAULTS.concurrency,
+      describe: 'parallel downloads: auto (start at 8, grow while throughput rises, halve on CDN 429/503/resets) or a fixed number',
+      group: 'Speed:',
+    })
+    .option('max-concurrency', { type: 'string', default: DEFAULTS.maxConcurrency, describe: 'the most parallel downloads auto may reach', group: 'Speed:' })
+    .option('channel-concurrency', {
+      type: 'string',
+      default: DEFAULTS.channelConcurrency,
+      describe: 'channels archived at once: auto (largest first, more while the API rate has headroom under the global limit) or a fixed number',
+      group: 'Speed:',
+    })
+    .option('max-channel-concurrency', {
+      type: 'string',
+      default: DEFAULTS.maxChannelConcurrency,
+      describe: 'the most channels auto may archive at once',
+      group: 'Speed:',
+    })
+    .option('global-rate-limit', {
+      type: 'string',
+      default: DEFAULTS.globalRateLimit,
+      describe: "API requests per second across the bot (Discord's global limit is 50; raise only for an API that allows more)",
+      group: 'Speed:',
+    })
+    .option('max-wait', {
+      type: 'string',
+      default: DEFAULTS.maxWait,
+      describe: 'stop (exit 1, progress saved) rather than wait longer than this for a rate limit: 90s, 15m, 1h or ms',
+      group: 'Speed:',
+    })
+    .option('timeout', {
+      type: 'string',
+      default: DEFAULTS.timeout,
+      describe: 'a download that sends no headers or no data for this long is retried: 30s, 2m or ms',
+      group: 'Speed:',
+    })
+    .option('notice-wait', { type: 'string', hidden: true, describe: `announce rate-limit waits longer than this [${DEFAULTS.noticeWait}] (for tests)` })
+    .option('stall-grace', { type: 'string', hidden: true, describe: `when stopping, cancel transfers idle this long [${DEFAULTS.stallGrace}] (for tests)` })
+    .option('resume', {
+      type: 'boolean',
+      default: true,
+      describe: 'continue from the saved cursor (the default); --no-resume is --from-start',
+      group: 'State:',
+    })
+    .option('from-start', {
+      type: 'boolean',
+      default: false,
+      describe: 'ignore the cursor and walk the whole history (archived files are not downloaded again)',
+      group: 'State:',
+    })
+    .option('progress', { type: 'boolean', describe: 'progress line on stderr (default: when stderr is a terminal)', group: 'Output:' })
+    .option('mtime', {
+      type: 'boolean',
+      default: true,
+      describe: "set each file's modified and access times to its message's post time (UTC); --no-mtime keeps the download time",
+      group: 'Output:',
+    })
+    .option('write-metadata', {
+      type: 'string',
+      describe:
+        "write what each file's message says: a <file>.json sidecar per file (no value, or =file), or one messages.ndjson per channel folder (=channel)",
+      group: 'Output:',
+    })
+    .option('format', {
+      type: 'string',
+      describe: 'stdout: "human" (a line per saved file and per problem) or "ndjson" (default: human on a terminal, ndjson otherwise)',
+      group: 'Output:',
+    })
+    .option('progress-interval', {
+      type: 'string',
+      default: '60',
+      describe: 'when stderr is not a terminal (cron, systemd): print a progress line every SECONDS (0: never)',
+      group: 'Output:',
+    })
+    .option('gallery', { type: 'boolean', default: false, describe: 'update the gallery (dps gallery) once the run ends', group: 'Output:' })
+    .option('gallery-dir', { type: 'string', describe: 'with --gallery: the gallery folder [default: <out>/gallery]', group: 'Output:' })
+    .option('path-pattern', {
+      type: 'string',
+      describe:
+        'folders under --out, separated by / (default: <Server>_<id>/<Channel>_<id>[/threads/<Thread>_<id>]); the --name-pattern placeholders, e.g. {guild}/{parent}/{channel}/{year}-{month}; in a thread {channel} is the thread and {parent} its channel; {parent} and {thread} are empty outside threads, and a folder whose placeholders are all empty is left out',
+      group: 'Output:',
+    });
 }
 
 // dps gallery (issue 25): which files, and where the gallery goes.
