@@ -9,7 +9,7 @@
 const UTIL = '^lib/(util/|errors\\.ts$|types\\.ts$)';
 const SUBSYSTEMS = '^lib/(discord|fs|store|output)/';
 const STAGES = '^lib/stages/';
-const RUN = '^lib/(archive/|(archive|options|rewalk|retry-targets|follow|follow-poll)\\.ts$|run-[^/]+\\.ts$|run/)';
+const RUN = '^lib/(archive/|(archive|options|rewalk|retry-targets|follow|follow-poll)\\.ts$|run-[^/]+\\.ts$|run/|gallery/)'; // gallery/: dps gallery, similar (issue 25)
 const INDEX = '^lib/index\\.ts$';
 
 // A rule that `from` may not import `to` (regular expressions over paths from the repository root).

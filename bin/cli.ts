@@ -36,6 +36,8 @@ import { checkArgv, recordFlags, usageMessage } from './flag-check.js';
 import { withExamples } from './examples.js';
 import { runDemo } from './demo.js';
 import { tuneHeapGrowth } from './heap-tuning.js';
+// dps gallery, dps similar (issue 25)
+import { gallery, similar } from '../lib/index.js';
 // dps manifest --format (issue 23, metadata)
 import { isManifestFormat, MANIFEST_FORMATS, manifestFormatter } from '../lib/index.js';
 import { configValue, withConfigFile } from './config.js'; // the config file (issue 23)
@@ -124,6 +126,23 @@ function buildParser(argv: string[], controller: AbortController, y: Argv = with
           .option('by', { choices: STATS_BY, default: 'channel' as const, describe: 'group by channel, author, month (of the post) or type (content type)' })
           .option('format', { choices: ['table', 'ndjson'] as const, describe: 'an aligned table (default on a terminal) or NDJSON (default when piped)' }),
       (args) => printStats(args, controller),
+    )
+    .command(
+      'gallery',
+      'build or update a browsable offline gallery (open its index.html) of what the state holds: thumbnails, a page per channel',
+      (y) => galleryFlags(stateFlags(y)),
+      (args) => runGalleryCommand(args, controller),
+    )
+    .command(
+      'similar',
+      'print groups of archived images that look alike (perceptual hashes within --distance bits) as NDJSON',
+      (y) =>
+        selectionFlags(stateFlags(y)).option('distance', {
+          type: 'string',
+          default: '6',
+          describe: "the most bits (of 64) two images' hashes may differ by to be grouped: 0 (same picture) to 64",
+        }),
+      (args) => runSimilarCommand(args, controller),
     )
     .command(
       'demo',
@@ -279,12 +298,55 @@ function scrapeFlags(y: Argv): Argv {
       describe: 'when stderr is not a terminal (cron, systemd): print a progress line every SECONDS (0: never)',
       group: 'Output:',
     })
+    .option('gallery', { type: 'boolean', default: false, describe: 'update the gallery (dps gallery) once the run ends', group: 'Output:' })
+    .option('gallery-dir', { type: 'string', describe: 'with --gallery: the gallery folder [default: <out>/gallery]', group: 'Output:' })
     .option('path-pattern', {
       type: 'string',
       describe:
         'folders under --out, separated by / (default: <Server>_<id>/<Channel>_<id>[/threads/<Thread>_<id>]); the --name-pattern placeholders, e.g. {guild}/{parent}/{channel}/{year}-{month}; in a thread {channel} is the thread and {parent} its channel; {parent} and {thread} are empty outside threads, and a folder whose placeholders are all empty is left out',
       group: 'Output:',
     });
+}
+
+// dps gallery (issue 25): which files, and where the gallery goes.
+function selectionFlags(y: Argv): Argv {
+  return y
+    .option('server-id', { type: 'string', describe: 'only this server' })
+    .option('channel-id', { type: 'string', array: true, describe: 'only this channel or thread (repeatable)' });
+}
+
+function galleryFlags(y: Argv): Argv {
+  return selectionFlags(y)
+    .option('out', { type: 'string', default: DEFAULTS.out, describe: 'the download folder (the gallery goes in <out>/gallery)' })
+    .option('gallery-dir', { type: 'string', describe: 'the gallery folder [default: <out>/gallery]' });
+}
+
+async function runGalleryCommand(args: Record<string, unknown>, controller: AbortController): Promise<void> {
+  const summary = await gallery(
+    {
+      state: String(args.state),
+      out: String(args.out),
+      galleryDir: args['gallery-dir'] === undefined ? undefined : String(args['gallery-dir']),
+      guildId: args['server-id'] === undefined ? undefined : String(args['server-id']),
+      channelIds: ((args['channel-id'] as unknown[] | undefined) ?? []).map(String),
+    },
+    { stdout: process.stdout, signal: controller.signal, onStdoutClosed: () => controller.abort(stdoutClosed()) },
+  );
+  if (!args.quiet) process.stderr.write(forTerminal(`gallery: open ${terminalSafe(summary.gallery)} in a browser\n`));
+  setExit(summary.exit_code);
+}
+
+async function runSimilarCommand(args: Record<string, unknown>, controller: AbortController): Promise<void> {
+  const summary = await similar(
+    {
+      state: String(args.state),
+      distance: String(args.distance),
+      guildId: args['server-id'] === undefined ? undefined : String(args['server-id']),
+      channelIds: ((args['channel-id'] as unknown[] | undefined) ?? []).map(String),
+    },
+    { stdout: process.stdout, signal: controller.signal, onStdoutClosed: () => controller.abort(stdoutClosed()) },
+  );
+  setExit(summary.exit_code);
 }
 
 // --dry-run (lib/stages/simulate.ts): the walk of a real run (or retry-failed's retries), without downloading or
@@ -461,6 +523,8 @@ async function scrape(args: Record<string, unknown>, controller: AbortController
   if (args['dry-run'] === true) options.dryRun = true; // scrape --dry-run / --simulate
   if (args['path-pattern'] !== undefined) options.pathPattern = String(args['path-pattern']); // layout (issue 23)
   if (args.notify !== undefined) options.notify = String(args.notify); // checked by archive() before the run
+  if (args.gallery === true) options.gallery = true; // --gallery (issue 25)
+  if (args['gallery-dir'] !== undefined) options.galleryDir = String(args['gallery-dir']);
   let stopTuning: (() => void) | undefined;
   const io: ArchiveIO = {
     ...output,

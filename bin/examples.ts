@@ -36,6 +36,12 @@ export const EXAMPLES: Record<string, ReadonlyArray<readonly [string, string]>> 
     ['$0 stats --by author --format ndjson | jq -r \'select(.by=="author") | [.name, .bytes] | @tsv\'', 'bytes per author, for a script'],
   ],
   demo: [['$0 demo && $0 stats', 'archive the demo server, then count what it holds']],
+  // dps gallery, dps similar (issue 25)
+  gallery: [
+    ['$0 gallery && xdg-open data/downloads/gallery/index.html', 'build the gallery, then open it'],
+    ['$0 gallery --server-id 123 --gallery-dir ~/www/archive', 'one server, the gallery elsewhere'],
+  ],
+  similar: [['$0 similar --distance 4 | jq -c \'select(.event=="similar") | [.files[].path]\'', 'the paths of each group of look-alikes']],
 };
 
 type CommandFn = (names: string | readonly string[], describe: string, builder: (y: Argv) => Argv, handler: (args: never) => unknown) => Argv;

@@ -36,6 +36,12 @@ import { notifyTarget, sendSummary } from './output/notify.js';
 import type { SummaryEvent } from './output/events.js';
 import type { StatsBy, StatsRow } from './output/stats.js';
 import { isSnowflake } from './util/snowflake.js';
+// dps gallery, dps similar (issue 25)
+import { runGallery } from './gallery/run-gallery.js';
+import type { GalleryOptions } from './gallery/run-gallery.js';
+import { runSimilar } from './gallery/run-similar.js';
+import type { SimilarOptions } from './gallery/run-similar.js';
+import type { GallerySummaryEvent, SimilarSummaryEvent } from './gallery/gallery-events.js';
 
 export type { ArchiveOptions, ArchiveHooks } from './options.js';
 export type { StatusReport } from './output/status-report.js';
@@ -102,7 +108,10 @@ export interface ArchiveIO {
  * rejects with a `DpsError` for run-level failures (usage 2, auth 3, access 4, state 5).
  */
 export async function archive(options: ArchiveOptions, io: ArchiveIO = {}): Promise<ArchiveResult> {
-  return runWithIO(options, io, (hooks) => runArchive(options, hooks));
+  const result = await runWithIO(options, io, (hooks) => runArchive(options, hooks));
+  // --gallery (issue 25): after a run that ended (not stopped), unless it was a dry run.
+  if (options.gallery && !options.dryRun && !io.signal?.aborted && result.exitCode <= 1) await galleryAfterRun(options, io);
+  return result;
 }
 
 /** What `follow` takes beyond `archive`'s options. */
@@ -385,4 +394,57 @@ export async function stats(
   } finally {
     await store.close();
   }
+}
+
+// ---- dps gallery, dps similar (issue 25, lib/gallery) ----
+export type { GalleryOptions, IndexChannel } from './gallery/run-gallery.js';
+export type { SimilarOptions } from './gallery/run-similar.js';
+export type { GalleryEvent, GallerySummaryEvent, SimilarEvent, SimilarSummaryEvent } from './gallery/gallery-events.js';
+export { DEFAULT_SIMILAR_DISTANCE } from './gallery/run-similar.js';
+
+/** Where `gallery` and `similar` write: NDJSON events on `stdout`; `signal` stops them (thumbnails made so far are kept). */
+export interface GalleryIO {
+  stdout?: Writable;
+  signal?: AbortSignal;
+  /** Called when stdout is closed by the reader (e.g. `| head`). */
+  onStdoutClosed?: () => void;
+}
+
+/**
+ * Builds (or updates) the static gallery of what the state holds (README "Gallery"): thumbnails of files no run has
+ * decoded yet, a data file per channel, the index and the page. Resolves with its summary (exit code 0); rejects
+ * with a `DpsError` (usage 2, state 5, aborted 130).
+ */
+export async function gallery(options: GalleryOptions = {}, io: GalleryIO = {}): Promise<GallerySummaryEvent> {
+  const out = io.stdout ? new NdjsonWriter(io.stdout, io.onStdoutClosed, {}) : undefined;
+  try {
+    return await runGallery(options, { emit: (event) => out?.write(event), signal: io.signal });
+  } finally {
+    out?.flush();
+  }
+}
+
+/**
+ * Prints groups of archived images whose perceptual hashes (dHash) differ by at most `distance` bits [6], as
+ * `similar` events, then a summary. Files never decoded are decoded first (their hashes are kept in the state).
+ */
+export async function similar(options: SimilarOptions = {}, io: GalleryIO = {}): Promise<SimilarSummaryEvent> {
+  const out = io.stdout ? new NdjsonWriter(io.stdout, io.onStdoutClosed, {}) : undefined;
+  try {
+    return await runSimilar(options, { emit: (event) => out?.write(event), signal: io.signal });
+  } finally {
+    out?.flush();
+  }
+}
+
+// dps scrape --gallery: the gallery of the run's --out and --state, after the run (its events follow the run's summary).
+async function galleryAfterRun(options: ArchiveOptions, io: ArchiveIO): Promise<void> {
+  await gallery(
+    { out: options.out, state: options.state, galleryDir: options.galleryDir, guildId: options.guildId },
+    {
+      ...(io.stdout ? { stdout: io.stdout } : {}),
+      ...(io.signal ? { signal: io.signal } : {}),
+      ...(io.onStdoutClosed ? { onStdoutClosed: io.onStdoutClosed } : {}),
+    },
+  );
 }

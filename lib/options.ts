@@ -99,6 +99,9 @@ export interface ArchiveOptions {
   pathPattern?: string | undefined;
   // --notify: archive() posts the summary here when the run ends (lib/output/notify.ts); runArchive ignores it.
   notify?: string;
+  // dps scrape --gallery (issue 25): archive() updates the gallery once the run ends (lib/gallery); runArchive ignores it.
+  gallery?: boolean | undefined;
+  galleryDir?: string | undefined; // --gallery-dir [<out>/gallery]
 }
 
 // Where events and human logs go, and how to stop.

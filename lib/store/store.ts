@@ -28,6 +28,17 @@ export interface MetadataLog {
   length: number;
 }
 
+// dps gallery (lib/gallery): what decoding a file found, per sha256, so no later run decodes it again. d: the
+// 64-bit dHash as 16 hex digits (null: not an image it could decode); w, h: pixels after EXIF rotation (0
+// unknown); k: 0 image, 1 animated image; bad: why decoding failed (a placeholder, never retried).
+export interface GalleryEntry {
+  d: string | null;
+  w: number;
+  h: number;
+  k: number;
+  bad?: string | undefined;
+}
+
 // A saved attachment always has its hash and path.
 export type SavedRecord = AttachmentRecord & { sha256: string; path: string };
 
@@ -81,6 +92,8 @@ export class Store {
   readonly #metadata: Sub<MetadataLog | string[]>;
   // dps follow (lib/discord/gateway.ts): per server, the Gateway session a restart resumes.
   readonly #gateway: Sub<unknown>;
+  // dps gallery (lib/gallery): per sha256, its GalleryEntry (dHash, size, kind).
+  readonly #gallery: Sub<GalleryEntry>;
   readonly #onClose: (() => void) | undefined;
   readonly #locks = new KeyedLock();
   // Reads answered synchronously when the database can (LevelDB, from its cache, without a round trip through
@@ -112,6 +125,7 @@ export class Store {
     this.#reference = db.sublevel<string, AttachmentRecord>('reference', { valueEncoding: 'json' });
     this.#metadata = db.sublevel<string, MetadataLog | string[]>('metadata', { valueEncoding: 'json' });
     this.#gateway = db.sublevel<string, unknown>('gateway', { valueEncoding: 'json' });
+    this.#gallery = db.sublevel<string, GalleryEntry>('gallery', { valueEncoding: 'json' }); // dps gallery
     this.#sync = (db.supports as { getSync?: boolean }).getSync === true;
   }
 
@@ -527,6 +541,17 @@ export class Store {
         ? [{ type: 'del', sublevel: this.#gateway, key: guildId }]
         : [{ type: 'put', sublevel: this.#gateway, key: guildId, value: session }],
     );
+  }
+
+  // dps gallery: what an earlier run found decoding the file with this sha256, if any.
+  async galleryEntry(sha256: string): Promise<GalleryEntry | undefined> {
+    return this.#get(this.#gallery, sha256);
+  }
+
+  // dps gallery: remember what decoding these files found (one group commit).
+  async saveGalleryEntries(entries: ReadonlyArray<readonly [string, GalleryEntry]>): Promise<void> {
+    if (entries.length === 0) return;
+    await this.#write(entries.map(([key, value]) => ({ type: 'put' as const, sublevel: this.#gallery, key, value })));
   }
 
   // Wait for pending writes, then close the database (and release the directory lock).

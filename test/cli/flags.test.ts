@@ -128,6 +128,10 @@ async function pool<T>(items: readonly T[], jobs: number, work: (item: T) => Pro
 }
 
 const COMMANDS = ['scrape', 'retry-failed', 'guilds', 'channels', 'manifest', 'status', 'stats', 'demo'];
+// dps gallery, dps similar (issue 25); scrape's --gallery-dir is any folder.
+COMMANDS.push('gallery', 'similar');
+BAD.distance = ['x', '65', '-1'];
+FREE_TEXT.add('gallery-dir');
 
 t.test('every flag of every command refuses a bad or missing value', async (t) => {
   const dir = t.testdir();

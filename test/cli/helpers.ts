@@ -161,7 +161,8 @@ type Kind =
   | 'path'
   | 'per_channel'
   | 'source'
-  | 'reason';
+  | 'reason'
+  | 'similar_files'; // dps similar (issue 25)
 type Schema = { required: Record<string, Kind>; optional?: Record<string, Kind> };
 
 const SOURCES = new Set(['attachment', 'forward', 'embed', 'component', 'sticker']);
@@ -239,6 +240,43 @@ Object.assign(SCHEMAS.channel_done!.optional!, DRY_RUN_COUNTS);
 Object.assign(SCHEMAS.summary!.optional!, { dry_run: 'boolean', ...DRY_RUN_COUNTS });
 PER_CHANNEL.optional = { ...PER_CHANNEL.optional, ...DRY_RUN_COUNTS };
 
+// ---- dps gallery, dps similar (issue 25, README "Gallery") ----
+const SIMILAR_FILE: Schema = { required: { attachment_id: 'nonempty', path: 'path', sha256: 'sha256' } };
+// warning `thumbnail_failed`: the file that could not be decoded.
+Object.assign(SCHEMAS.warning!.optional!, { path: 'path', sha256: 'sha256' });
+SCHEMAS.gallery_channel = {
+  required: { event: 'string', guild_id: 'id', channel_id: 'id', channel_name: 'string', files: 'count', data: 'nonempty' },
+};
+SCHEMAS.similar = { required: { event: 'string', files: 'similar_files', distance: 'count' } };
+SCHEMAS['summary:gallery'] = {
+  required: {
+    event: 'string',
+    command: 'string',
+    channels: 'count',
+    files: 'count',
+    thumbnails_made: 'count',
+    thumbnails_kept: 'count',
+    placeholders: 'count',
+    warnings: 'count',
+    gallery: 'path',
+    elapsed_ms: 'count',
+    exit_code: 'int',
+  },
+};
+SCHEMAS['summary:similar'] = {
+  required: {
+    event: 'string',
+    command: 'string',
+    files: 'count',
+    decoded: 'count',
+    groups: 'count',
+    distance: 'count',
+    warnings: 'count',
+    elapsed_ms: 'count',
+    exit_code: 'int',
+  },
+};
+
 function checkKind(kind: Kind, value: unknown): string | undefined {
   const bad = (what: string): string => `expected ${what}, got ${JSON.stringify(value)}`;
   switch (kind) {
@@ -271,6 +309,15 @@ function checkKind(kind: Kind, value: unknown): string | undefined {
       return typeof value === 'string' && SOURCES.has(value) ? undefined : bad(`one of ${[...SOURCES].join(', ')}`);
     case 'reason':
       return typeof value === 'string' && /^[a-z][a-z0-9_]*$/.test(value) ? undefined : bad('a snake_case reason');
+    case 'similar_files': {
+      // dps similar (issue 25): two or more files, each its attachment id, path and sha256.
+      if (!Array.isArray(value) || value.length < 2) return bad('an array of at least two files');
+      for (const [i, entry] of value.entries()) {
+        const problems = checkObject(entry, SIMILAR_FILE);
+        if (problems.length) return `files[${i}]: ${problems.join('; ')}`;
+      }
+      return undefined;
+    }
     case 'per_channel': {
       if (!Array.isArray(value)) return bad('an array');
       for (const [i, entry] of value.entries()) {
@@ -310,6 +357,11 @@ export function schemaProblems(line: Line | null): string[] {
   if (line === null) return ['not a JSON object'];
   const name = line.event;
   if (typeof name !== 'string') return [`no event name: ${JSON.stringify(line).slice(0, 200)}`];
+  // dps gallery and dps similar (issue 25): their summaries say which command they end (`command`).
+  if (name === 'summary' && line.command !== undefined) {
+    const commandSchema = SCHEMAS[`summary:${String(line.command)}`];
+    return commandSchema ? checkObject(line, commandSchema).map((p) => `${name}: ${p}`) : [`summary: undocumented command ${JSON.stringify(line.command)}`];
+  }
   const schema = SCHEMAS[name];
   if (!schema) return [`undocumented event ${name}`];
   return checkObject(line, schema).map((p) => `${name}: ${p}`);

@@ -1,0 +1,80 @@
+// Groups of near-duplicate hashes: the connected components of "within N bits of each other", found through a
+// BK-tree (one search per distinct hash) and a union-find, and each group's largest distance between two members.
+
+import { BkTree } from './bk-tree.js';
+import { hammingDistance, parseHash } from './dhash.js';
+import type { Hash64 } from './dhash.js';
+
+// Each group lists indices into `hashes` (16 hex digits each); groups of one are left out. `distance` is the
+// largest distance between two members (a chain a~b~c can make it more than maxDistance: each link is within it).
+export function similarGroups(hashes: readonly string[], maxDistance: number): Array<{ members: number[]; distance: number }> {
+  // Equal hashes share one tree entry.
+  const distinct = new Map<string, number[]>();
+  hashes.forEach((hex, i) => {
+    const list = distinct.get(hex);
+    if (list) list.push(i);
+    else distinct.set(hex, [i]);
+  });
+  const keys = [...distinct.keys()];
+  const parsed = keys.map(parseHash);
+  const tree = new BkTree();
+  for (const [i, hash] of parsed.entries()) tree.add(hash, i);
+  const parent = keys.map((_, i) => i);
+  const find = (i: number): number => {
+    let root = i;
+    while (parent[root] !== root) root = parent[root] as number;
+    while (parent[i] !== root) {
+      const next = parent[i] as number;
+      parent[i] = root;
+      i = next;
+    }
+    return root;
+  };
+  parsed.forEach((hash, i) => {
+    for (const { id } of tree.search(hash, maxDistance)) {
+      const a = find(i);
+      const b = find(id);
+      if (a !== b) parent[Math.max(a, b)] = Math.min(a, b);
+    }
+  });
+  const components = new Map<number, number[]>();
+  keys.forEach((_, i) => {
+    const root = find(i);
+    const list = components.get(root);
+    if (list) list.push(i);
+    else components.set(root, [i]);
+  });
+  const groups: Array<{ members: number[]; distance: number }> = [];
+  for (const members of components.values()) {
+    const files = members.flatMap((k) => distinct.get(keys[k] as string) ?? []);
+    if (files.length < 2) continue;
+    groups.push({ members: files.sort((a, b) => a - b), distance: widest(members.map((k) => parsed[k] as Hash64)) });
+  }
+  return groups.sort((a, b) => (a.members[0] as number) - (b.members[0] as number));
+}
+
+// The largest distance between two of `hashes`: pairwise for groups up to WIDEST_PAIRWISE distinct hashes; above
+// that, the largest from the first one (at least half the true value), so one huge group costs no quadratic time.
+const WIDEST_PAIRWISE = 300;
+function widest(hashes: readonly Hash64[]): number {
+  let max = 0;
+  const rows = hashes.length > WIDEST_PAIRWISE ? 1 : hashes.length;
+  for (let i = 0; i < rows; i++) for (let j = i + 1; j < hashes.length; j++) max = Math.max(max, hammingDistance(hashes[i] as Hash64, hashes[j] as Hash64));
+  return max;
+}
+
+// For each hash, the indices of the others within maxDistance bits (null: none), e.g. a channel's "similar images".
+export function neighbours(hashes: ReadonlyArray<string | null>, maxDistance: number): Array<number[] | null> {
+  const tree = new BkTree();
+  const parsed = hashes.map((hex) => (hex === null ? null : parseHash(hex)));
+  for (const [i, hash] of parsed.entries()) if (hash !== null) tree.add(hash, i);
+  return parsed.map((hash, i) => {
+    if (hash === null) return null;
+    const near = tree
+      .search(hash, maxDistance)
+      .map((hit) => hit.id)
+      .filter((id) => id !== i)
+      .sort((a, b) => a - b);
+    return near.length > 0 ? near : null;
+  });
+}
