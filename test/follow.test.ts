@@ -293,7 +293,14 @@ t.test('a killed run wrote one file of a live message, no event: the restart, it
   fake.releaseCdn();
   const again = new AsyncQueue<LiveEvent>();
   let liveDone = false; // the live events finished the replayed message
-  const second = startFollow({ ...options, state, openLive: () => again, onLive: (_context, id) => void (liveDone ||= id === posted.id) });
+  const second = startFollow({
+    ...options,
+    state,
+    openLive: () => again,
+    onLive: (_context, id) => {
+      if (id === posted.id) liveDone = true;
+    },
+  });
   await again.push({ type: 'ready', resumed: true });
   // Once the channel is followed (its catch-up starting: a page request away from the message), the replay.
   await second.until('the catch-up starts', () => second.logs.some((line) => line.includes('resuming after message')));
