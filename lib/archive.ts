@@ -54,6 +54,8 @@ import { runLargestFirst, fixedSlots } from './run-schedule.js';
 import type { ChannelSlots } from './run-schedule.js';
 import { AutoSlots } from './run-slots.js';
 import type { ChannelPage, ChannelRecord, DoneSpan, ItemResult, SelectedUnit, WalkFilter } from './types.js';
+import type { FilteredUnit } from './types.js'; // dps follow: liveFirst
+import type { DpsEvent, SavedEvent } from './output/events.js'; // dps follow: archiveLive's onSaved
 import { maxSnowflake } from './util/snowflake.js';
 import { compareSnowflakes } from './util/snowflake.js'; // --from-start: what was announced (announcedFromStart)
 import { steps, through } from './util/steps.js';
@@ -297,11 +299,19 @@ export async function counted(tally: Tally, target: ChannelTarget, work: (counts
 // One channel (or thread): first the items that failed in earlier runs, then the history from the cursor.
 // `handledLive`: messages `dps follow` archived from the Gateway in this process (lib/follow.ts), whose files were
 // announced then: the walk finds them archived and announces them no more.
-export async function archiveChannel(run: RunContext, target: ChannelTarget, counts: Counts, handledLive?: (messageId: string) => boolean): Promise<void> {
+// `waitLive` (lib/follow.ts): resolves once the live pipeline has finished a message it has queued (at once for any
+// other), so the walk decides on announcing a file, and moves the cursor past it, only after the live events did.
+export async function archiveChannel(
+  run: RunContext,
+  target: ChannelTarget,
+  counts: Counts,
+  handledLive?: (messageId: string, attachmentId: string) => boolean,
+  waitLive?: (messageId: string) => Promise<void>,
+): Promise<void> {
   run.hooks.onChannel?.(target.context); // its name, for the progress display and the human lines
   try {
     await retryFailed(run, target, counts);
-    if (!run.options.retryOnly) await archiveHistory(run, target, counts, handledLive);
+    if (!run.options.retryOnly) await archiveHistory(run, target, counts, handledLive, waitLive);
   } finally {
     run.estimator.finish(target.context.channel_id);
   }
@@ -323,7 +333,13 @@ async function retryFailed(run: RunContext, target: ChannelTarget, counts: Count
 }
 
 // The history pass, from the cursor to the newest message.
-async function archiveHistory(run: RunContext, target: ChannelTarget, counts: Counts, handledLive?: (messageId: string) => boolean): Promise<void> {
+async function archiveHistory(
+  run: RunContext,
+  target: ChannelTarget,
+  counts: Counts,
+  handledLive?: (messageId: string, attachmentId: string) => boolean,
+  waitLive?: (messageId: string) => Promise<void>,
+): Promise<void> {
   const { options, store, signal } = run;
   const { context } = target;
   const windowed = options.after !== undefined || options.before !== undefined;
@@ -358,7 +374,7 @@ async function archiveHistory(run: RunContext, target: ChannelTarget, counts: Co
     onPage,
     doneAbove: windowed || options.fromStart ? undefined : record?.done_above,
   });
-  const units = through(pages, steps([flatten(options.media), filter(options), findArchived(archived), queued(run)]));
+  const units = through(pages, steps([flatten(options.media), filter(options), liveFirst(waitLive), findArchived(archived), queued(run)]));
   if (run.dry)
     return emitEvents(simulate(units, { ...simulateOptions(run, target, counts), cursor: stored }), { emit: run.hooks.emit, log: run.hooks.log, signal });
   const results = withMetadata(run, context, false, settled(run, fetchFiles(units, fetchOptions(run))));
@@ -379,6 +395,7 @@ export async function archiveLive(
   counts: Counts,
   messages: AsyncIterable<APIMessage>,
   persist: NonNullable<CheckpointOptions['persist']>,
+  onSaved?: (event: SavedEvent) => void, // lib/follow.ts: the files the live events announced
 ): Promise<void> {
   const { options, store, signal } = run;
   const { context } = target;
@@ -399,7 +416,15 @@ export async function archiveLive(
     beforePersist: run.hooks.flushEvents,
     walkedWith: runWalkFilter(options),
   });
-  await emitEvents(events, { emit: run.hooks.emit, log: run.hooks.log, signal });
+  await emitEvents(onSaved === undefined ? events : tapSaved(events, onSaved), { emit: run.hooks.emit, log: run.hooks.log, signal });
+}
+
+// The events as they go out, each `saved` told to `onSaved` first.
+async function* tapSaved(events: AsyncIterable<DpsEvent>, onSaved: (event: SavedEvent) => void): AsyncGenerator<DpsEvent> {
+  for await (const event of events) {
+    if (event.event === 'saved') onSaved(event);
+    yield event;
+  }
 }
 
 // The filter a history walk records with the cursor (lib/store/walked-with.ts): what the run selects.
@@ -438,9 +463,21 @@ function inWindows(windows: readonly DoneSpan[] | undefined, announced: Archived
 }
 
 // What a walk knows was announced, plus the messages `dps follow` handled live (archiveChannel's handledLive).
-function alsoAnnounced(announced: ArchivedOptions['announced'], handledLive: ((messageId: string) => boolean) | undefined): ArchivedOptions['announced'] {
+function alsoAnnounced(
+  announced: ArchivedOptions['announced'],
+  handledLive: ((messageId: string, attachmentId: string) => boolean) | undefined,
+): ArchivedOptions['announced'] {
   if (handledLive === undefined) return announced;
-  return (item, record) => handledLive(item.message_id) || announced?.(item, record) === true;
+  return (item, record) => handledLive(item.message_id, item.attachment_id) || announced?.(item, record) === true;
+}
+
+// `dps follow`: a file of a message the live events have queued waits for them to finish it (archiveChannel's
+// waitLive); without waitLive, every unit passes at once.
+function liveFirst(waitLive: ((messageId: string) => Promise<void>) | undefined): (unit: FilteredUnit) => FilteredUnit | Promise<FilteredUnit> {
+  return (unit) => {
+    if (waitLive === undefined || unit.kind !== 'item') return unit;
+    return waitLive(unit.message_id).then(() => unit);
+  };
 }
 
 // --from-start: besides what a re-walk knows was announced, the span above the cursor an interrupted run finished

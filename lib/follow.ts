@@ -13,7 +13,10 @@
 //   it. Once the catch-up is done, nothing below the newest finished live message can be missing: the cursor moves
 //   there, and with every live message after it.
 // - A message both the catch-up and the live events bring is fetched once (fetch's per-attachment lock, then the
-//   archived check) and announced once (the walk skips announcing what the live events handled).
+//   archived check) and announced once: the walk waits, at each file of a message the live events have queued, until
+//   they have finished it (its events out, its watermark given), then announces only what they did not (a file an
+//   earlier, killed run wrote). So the walk's cursor never passes a queued live message before its events are out:
+//   a kill -9 then leaves the message above the cursor, and the next run announces its files.
 
 import type { APIMessage } from 'discord-api-types/v10';
 import type { ChannelTarget } from './discord/targets.js';
@@ -26,7 +29,7 @@ import { removeStaleTemps } from './fs/atomic-write.js';
 import { checkOutputWritable } from './fs/output-check.js';
 import type { ArchiveHooks, ArchiveOptions, NormalizedOptions } from './options.js';
 import { channelSkippedEvent, skippedChannel } from './output/events.js';
-import type { Counts } from './output/events.js';
+import type { Counts, SavedEvent } from './output/events.js';
 import { archiveChannel, archiveLive, counted, createRun, describeTarget, runArchive, runWalkFilter } from './archive.js';
 import type { ArchiveResult, Outcome, RunContext, Tally } from './archive.js';
 import type { RunResources } from './run-resources.js';
@@ -131,7 +134,9 @@ interface Followed {
   caughtUp?: number | undefined; // the epoch whose catch-up finished
   catchingUp?: Promise<void> | undefined;
   again: boolean; // caught up again once the running catch-up ends (a new epoch began meanwhile)
-  handled: Set<string>; // messages the live events handled (their files announced): a catch-up announces them no more
+  announced: Map<string, Set<string>>; // message -> its files the live events announced (a walk announces them no more)
+  liveEnded?: boolean | undefined; // its live pipeline has ended: nothing queued will be finished any more
+  finished: Array<() => void>; // walks waiting for a queued live message (woken at each watermark, or the pipeline's end)
 }
 
 class Follower {
@@ -192,7 +197,7 @@ class Follower {
       stop = resolve;
     });
     const queue = new AsyncQueue<APIMessage>(QUEUE_LIMIT);
-    const followed: Followed = { target, queue, stop, done: Promise.resolve(), again: false, handled: new Set(), epochs: [] };
+    const followed: Followed = { target, queue, stop, done: Promise.resolve(), again: false, announced: new Map(), finished: [], epochs: [] };
     this.#channels.set(id, followed);
     // Its counts live as long as it is followed; its live pipeline starts with its first live message (a server's
     // thousands of quiet threads hold none).
@@ -209,7 +214,17 @@ class Follower {
   #livePipeline(followed: Followed): void {
     if (followed.live !== undefined || followed.counts === undefined) return;
     const persist = (watermark: string | undefined): Promise<void> => this.#persist(followed, watermark);
-    followed.live = archiveLive(this.#run, followed.target, followed.counts, followed.queue, persist).catch((error: unknown) => this.#failed(followed, error));
+    const onSaved = (event: SavedEvent): void => {
+      const files = followed.announced.get(event.message_id) ?? new Set<string>();
+      files.add(event.attachment_id);
+      followed.announced.set(event.message_id, files);
+    };
+    followed.live = archiveLive(this.#run, followed.target, followed.counts, followed.queue, persist, onSaved)
+      .catch((error: unknown) => this.#failed(followed, error))
+      .finally(() => {
+        followed.liveEnded = true;
+        wake(followed);
+      });
   }
 
   // Stops following everything (the run is stopping): what is queued is finished, the catch-ups end with the run.
@@ -237,7 +252,6 @@ class Follower {
     // epoch's span of live messages, else the span would claim the history between the two done.
     if (followed.span?.epoch !== this.#epoch && !update) followed.span = { epoch: this.#epoch, from: message.id };
     followed.epochs.push({ id: message.id, epoch: this.#epoch });
-    if (followed.caughtUp !== this.#epoch) followed.handled.add(message.id);
     this.#livePipeline(followed);
     await followed.queue.push(message); // a channel far behind holds the events back (the source then reports a gap)
   }
@@ -314,7 +328,8 @@ class Follower {
         const epoch = this.#epoch;
         const release = await this.#slots.acquire(this.#run.signal);
         try {
-          await archiveChannel(this.#run, followed.target, followed.counts!, (id) => followed.handled.has(id));
+          const announced = (message: string, attachment: string): boolean => followed.announced.get(message)?.has(attachment) === true;
+          await archiveChannel(this.#run, followed.target, followed.counts!, announced, (message) => this.#liveDone(followed, message));
         } finally {
           release();
         }
@@ -334,7 +349,20 @@ class Follower {
     followed.caughtUp = epoch;
     const top = followed.span?.epoch === epoch ? followed.span.top : undefined;
     if (top !== undefined) await this.#advance(followed, top);
-    for (const id of followed.handled) if (top === undefined || compareSnowflakes(id, top) <= 0) followed.handled.delete(id);
+  }
+
+  // Resolves once the live pipeline has finished a message it has queued (at once when none is queued, or once the
+  // pipeline has ended); rejects when the run stops first, so the walk's cursor stays below it.
+  async #liveDone(followed: Followed, messageId: string): Promise<void> {
+    while (followed.live !== undefined && followed.liveEnded !== true && followed.epochs.some((queued) => queued.id === messageId)) {
+      const { aborted, dispose } = whenAborted(this.#run.signal);
+      try {
+        const woken = new Promise<boolean>((resolve) => followed.finished.push(() => resolve(true)));
+        if (!(await Promise.race([woken, aborted.then(() => false)]))) throw new AbortedError('aborted', { cause: this.#run.signal.reason });
+      } finally {
+        dispose();
+      }
+    }
   }
 
   // Where a live message's watermark goes (archiveLive): the cursor once caught up, else the span above it. Only a
@@ -344,6 +372,7 @@ class Follower {
     const at = followed.epochs.findIndex((queued) => queued.id === watermark);
     const epoch = at < 0 ? undefined : followed.epochs[at]!.epoch;
     if (at >= 0) followed.epochs.splice(0, at + 1);
+    wake(followed); // a walk waiting for a message finished now goes on
     const live = followed.span;
     if (live === undefined || epoch !== live.epoch || compareSnowflakes(watermark, live.from) < 0) return;
     if (live.top === undefined || compareSnowflakes(watermark, live.top) > 0) live.top = watermark;
@@ -359,6 +388,11 @@ class Follower {
     const { store, options } = this.#run;
     const { context } = followed.target;
     await store.advanceCursor(context.channel_id, messageId, { ...channelPatch(context), ...stamp }, undefined, runWalkFilter(options));
+    // What the live events announced at or below the cursor: no walk reaches it any more.
+    for (const id of followed.announced.keys()) {
+      if (compareSnowflakes(id, messageId) > 0) break;
+      followed.announced.delete(id);
+    }
   }
 
   // A channel that cannot be read is no longer followed (exit code 4 at the end); anything else stops the run.
@@ -377,6 +411,11 @@ class Follower {
     this.fatal ??= error;
     this.#run.stop.abort(error);
   }
+}
+
+// Wakes the walks waiting for a channel's live messages (Follower.#liveDone): each looks again.
+function wake(followed: Followed): void {
+  for (const resolve of followed.finished.splice(0)) resolve();
 }
 
 // What a channel record keeps of its last live message (ChannelRecord.last_event_at, lag_ms; `dps status`): when it

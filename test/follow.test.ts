@@ -4,13 +4,14 @@
 // byte-exact, announced once, and the cursor ends at the newest message.
 
 import t from 'tap';
+import { cp, rm } from 'node:fs/promises';
 import type { Test } from 'tap';
 import type { APIMessage } from 'discord-api-types/v10';
 import { startFakeDiscord } from '../fixtures/fake-discord.js';
 import type { FakeDiscord } from '../fixtures/fake-discord.js';
 import { singleChannel } from '../fixtures/scenarios.js';
-import { follow, status } from '../lib/index.js';
-import type { ArchiveResult, DpsEvent, LiveEvent } from '../lib/index.js';
+import { follow, manifest, status } from '../lib/index.js';
+import type { ArchiveResult, AttachmentRecord, DpsEvent, LiveEvent } from '../lib/index.js';
 import { pollEvents } from '../lib/follow-poll.js';
 import { AsyncQueue } from '../lib/util/async-queue.js';
 import { baseOptions, checkArchive } from './helpers/verify.js';
@@ -236,4 +237,90 @@ t.test('polling (user tokens): ready at once, then a look every interval, until 
   controller.abort();
   tick();
   t.same(await last, { value: undefined, done: true }, 'stopped');
+});
+
+// A kill -9 image of a run's state (issue 24, the random kill attack): a copy of the state's files taken while the
+// run goes on, once `ready` says it holds what is wanted. The run is then left hanging (its CDN response held) and
+// the copy is what the next run starts from, as after a kill -9 (the files in --out are the run's own).
+async function crashImage(state: string, into: string, ready: (records: AttachmentRecord[]) => boolean): Promise<void> {
+  for (;;) {
+    await rm(into, { recursive: true, force: true });
+    await cp(state, into, { recursive: true });
+    const records: AttachmentRecord[] = [];
+    const readable = await (async () => {
+      for await (const record of manifest(into)) records.push(record);
+    })().then(
+      () => true,
+      () => false,
+    );
+    if (readable && ready(records)) return;
+    await new Promise((resolve) => setTimeout(resolve, 20)); // the run's next write
+  }
+}
+
+t.test('a killed run wrote one file of a live message, no event: the restart, its events replayed (RESUME), announces every file once', async (t) => {
+  // The fake holds every CDN response after the history's files and one more (its files counted first).
+  const scenario = () => singleChannel({ messages: 300, imageRatio: 0.3 });
+  const counting = await startFakeDiscord({ scenario: scenario() });
+  const historyFiles = [...counting.expected({})].length;
+  await counting.close();
+  const fake = await startFakeDiscord({ scenario: scenario(), cdnHoldAfter: historyFiles + 1 });
+  t.teardown(() => fake.close());
+  const channelId = fake.scenario.guilds[0]!.channels[0]!.id;
+  const live = new AsyncQueue<LiveEvent>();
+  const options = { ...baseOptions(fake, t.testdir(), channelId), openLive: () => live };
+  const first = startFollow(options);
+  await live.push({ type: 'ready', resumed: false });
+  await first.until('the catch-up', () => eventsOf(first.events, 'channel_done').length === 1);
+  // A message with two files: the first file served is written (and recorded), the other's response is held, so
+  // the message's events (printed once its last file is in) never come out.
+  const posted = fake.postMessage(channelId, { attachments: 2 });
+  const [message] = await newest(fake, channelId, 1);
+  t.equal(message!.id, posted.id);
+  await live.push({ type: 'message', message: message!, update: false });
+  const ids = new Set(posted.files.map((file) => file.attachment_id));
+  const state = `${options.state}-at-kill`;
+  await crashImage(options.state, state, (records) => records.some((r) => ids.has(r.attachment_id) && r.status === 'saved'));
+  const announcedByFirst = savedIds(first.events); // what the killed run printed
+  t.notOk(
+    announcedByFirst.some((id) => ids.has(id)),
+    'the killed run announced none of the message’s files',
+  );
+
+  // The restart: the resumed session replays the message while the catch-up walks from the cursor below it.
+  first.controller.abort(); // the killed run ends (its files and state are not used again)
+  await first.done;
+  fake.releaseCdn();
+  const again = new AsyncQueue<LiveEvent>();
+  let liveDone = false; // the live events finished the replayed message
+  const second = startFollow({
+    ...options,
+    state,
+    openLive: () => again,
+    onLive: (_context, id) => {
+      if (id === posted.id) liveDone = true;
+    },
+  });
+  await again.push({ type: 'ready', resumed: true });
+  // Once the channel is followed (its catch-up starting: a page request away from the message), the replay.
+  await second.until('the catch-up starts', () => second.logs.some((line) => line.includes('resuming after message')));
+  await again.push({ type: 'message', message: message!, update: false });
+  const total = await expectedCount(fake, channelId);
+  await second.until('the catch-up', () => eventsOf(second.events, 'channel_done').length === 1);
+  await second.until('the replayed message', () => liveDone);
+  second.controller.abort();
+  await second.done;
+  const announced = [...announcedByFirst, ...savedIds(second.events)];
+  t.same(
+    posted.files.map((file) => announced.filter((id) => id === file.attachment_id).length),
+    [1, 1],
+    'each file of the message announced once across the runs',
+  );
+  t.equal(announced.length, total, 'every file announced, none twice');
+  const downloads = fake.requests.filter((r) => r.kind === 'cdn' && r.status === 200).length;
+  t.equal(downloads, total, 'no file downloaded twice');
+  const check = await checkArchive(fake, options.out, state, channelId);
+  t.same(check.missing, [], 'every file on disk');
+  t.same(check.extraFiles, [], 'no file twice');
+  t.equal(await cursorOf(state, channelId), posted.id, 'the cursor at the message');
 });
