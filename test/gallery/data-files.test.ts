@@ -40,17 +40,23 @@ t.test('hostile strings survive and never close the script', async (t) => {
     w: 1,
     h: 1,
     d: HOSTILE,
-    j: 'https://discord.com/channels/1/2/20',
     hash: null,
   };
-  const script = channelScript('2', channelData([file]));
+  const script = channelScript('2', channelData([file], { guild_id: '1', channel_id: '2' }));
   t.notMatch(script, /<\/script/i);
   const [id, data] = run(script).channel ?? [];
   t.equal(id, '2');
-  t.match(data, { version: 1, authors: [{ id: '30', name: HOSTILE, display: HOSTILE }], texts: [HOSTILE], items: { n: [HOSTILE], d: [HOSTILE] } });
-  const url = (data as { items: { f: string[] } }).items.f[0] as string;
-  t.equal(url.split('/').map(decodeURIComponent).join('/'), `../out/${HOSTILE}/x.png`, 'each component URL-encoded');
-  t.notMatch(url, /["<>#? ]/, 'nothing raw that a URL would misread');
+  t.match(data, {
+    version: 2,
+    guild_id: '1',
+    channel_id: '2',
+    authors: [{ id: '30', name: HOSTILE, display: HOSTILE }],
+    texts: [HOSTILE],
+    items: { n: ['x.png'], o: [HOSTILE], d: [HOSTILE] },
+  });
+  const folder = (data as { folders: string[] }).folders[0] as string;
+  t.equal(folder.split('/').map(decodeURIComponent).join('/'), `../out/${HOSTILE}`, 'each component URL-encoded');
+  t.notMatch(folder, /["<>#? ]/, 'nothing raw that a URL would misread');
 });
 
 t.test('relativeUrl: inside and outside the output folder', async (t) => {
@@ -59,14 +65,33 @@ t.test('relativeUrl: inside and outside the output folder', async (t) => {
 });
 
 t.test('channelData: columnar, authors and texts once, similar indices', async (t) => {
-  const base = { t: 1, author_name: 'n', author_display: 'd', f: 'f', n: 'x.png', th: 'thumbs/aa/a.webp', k: 0, w: 1, h: 1, d: null, j: 'j' };
+  const sha = `aa${'0'.repeat(62)}`;
+  const base = { t: 1, author_name: 'n', author_display: 'd', f: '../S/c/x.png', n: 'x.png', th: `thumbs/aa/${sha}.webp`, k: 0, w: 1, h: 1, d: null };
   const files: GalleryFile[] = [
     { ...base, attachment_id: '1', message_id: '1', author_id: 'A', content: 'hi', hash: '0000000000000000' },
     { ...base, attachment_id: '2', message_id: '1', author_id: 'A', content: 'hi', hash: '000000000000000f' },
-    { ...base, attachment_id: '3', message_id: '2', author_id: 'B', content: '', hash: 'ffffffffffffffff' },
-    { ...base, attachment_id: '4', message_id: '3', author_id: 'A', content: 'other', hash: null },
+    {
+      ...base,
+      attachment_id: '3',
+      message_id: '2',
+      author_id: 'B',
+      content: '',
+      hash: 'ffffffffffffffff',
+      f: '../S/d/a%20b%231.png',
+      n: 'a b#1.png',
+      th: null,
+    },
+    { ...base, attachment_id: '4', message_id: '3', author_id: 'A', content: 'other', hash: null, f: '../S/c/2024_3_y.png', n: 'y.png' },
   ];
-  const data = channelData(files);
+  const data = channelData(files, { guild_id: null, channel_id: '9' });
+  t.equal(data.version, 2);
+  t.equal(data.guild_id, null, 'a DM: no guild');
+  t.same(data.folders, ['../S/c', '../S/d'], 'each folder once');
+  t.same(data.items.fd, [0, 0, 1, 0]);
+  t.same(data.items.n, ['x.png', 'x.png', 'a b#1.png', '2024_3_y.png'], 'the name on disk, decoded');
+  t.same(data.items.o, [null, null, null, 'y.png'], "Discord's filename only where it differs");
+  t.same(data.items.th, [sha, sha, null, sha], 'thumbnails by sha256');
+  t.notOk('j' in data.items, 'no jump URL stored');
   t.same(
     data.authors.map((a) => a.id),
     ['A', 'B'],
