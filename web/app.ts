@@ -33,7 +33,7 @@ interface GalleryItems {
   x: number[];
   fd: number[];
   n: string[];
-  o: (string | null)[];
+  o: (string | number | null)[];
   th: (string | null)[];
   k: number[];
   w: number[];
@@ -131,7 +131,13 @@ interface DpsGallery {
   // The data format this page reads (the generator writes the same number; it rewrites every data file at once).
   const DATA_VERSION = 2;
   const SNOWFLAKE = /^\d{1,20}$/;
-  const SHA256 = /^[0-9a-f]{64}$/;
+  const SHA256 = /^[A-Za-z0-9_-]{43}$/; // base64url
+  function hexOf(b64url: string): string {
+    const bin = atob(`${b64url.replace(/-/g, '+').replace(/_/g, '/')}=`);
+    let hex = '';
+    for (let k = 0; k < bin.length; k++) hex += bin.charCodeAt(k).toString(16).padStart(2, '0');
+    return hex;
+  }
   // Derived from the channel's data rather than stored per file: the file's URL, its thumbnail, its jump link.
   function fileUrl(data: GalleryChannelData, i: number): string | null {
     const name = data.items.n[i];
@@ -141,7 +147,9 @@ interface DpsGallery {
   }
   function thumbUrl(data: GalleryChannelData, i: number): string | null {
     const sha = data.items.th[i];
-    return typeof sha === 'string' && SHA256.test(sha) ? `thumbs/${sha.slice(0, 2)}/${sha}.webp` : null;
+    if (typeof sha !== 'string' || !SHA256.test(sha)) return null;
+    const hex = hexOf(sha);
+    return `thumbs/${hex.slice(0, 2)}/${hex}.webp`;
   }
   function jumpUrl(data: GalleryChannelData, i: number): string | null {
     const guild = data.guild_id ?? '@me';
@@ -150,7 +158,23 @@ interface DpsGallery {
     return `https://discord.com/channels/${guild}/${data.channel_id}/${message}`;
   }
   // The name shown: Discord's filename when the archive saved the file under another name.
-  const shownName = (data: GalleryChannelData, i: number): string => data.items.o[i] || data.items.n[i] || '';
+  function shownName(data: GalleryChannelData, i: number): string {
+    const n = String(data.items.n[i] ?? '');
+    const o = data.items.o[i];
+    if (typeof o === 'number') return Number.isInteger(o) && o >= 0 && o < n.length ? n.slice(o) : n;
+    return typeof o === 'string' && o !== '' ? o : n;
+  }
+  // What the data file stores as differences, made whole once: post times, and message ids ('' : the previous one's).
+  function expand(items: GalleryItems): void {
+    let time = 0;
+    let message = '';
+    for (let i = 0; i < items.t.length; i++) {
+      time += Number(items.t[i]) || 0;
+      items.t[i] = time;
+      if (items.message_id[i]) message = String(items.message_id[i]);
+      else items.message_id[i] = message;
+    }
+  }
 
   const monthFmt = new Intl.DateTimeFormat(undefined, { year: 'numeric', month: 'long', timeZone: 'UTC' });
   const shortMonthFmt = new Intl.DateTimeFormat(undefined, { year: 'numeric', month: 'short', timeZone: 'UTC' });
@@ -180,6 +204,7 @@ interface DpsGallery {
   let indexData: GalleryIndex | null = null;
   const channelData = new Map<string, GalleryChannelData>();
   const channelLoads = new Map<string, Promise<GalleryChannelData>>();
+  const expanded = new WeakSet<GalleryChannelData>();
 
   (window as unknown as { dpsGallery: DpsGallery }).dpsGallery = {
     index(data: GalleryIndex): void {
@@ -209,7 +234,12 @@ interface DpsGallery {
         if (!d || !d.items || !Array.isArray(d.items.attachment_id)) throw new Error(`${entry.data} did not hold this channel's data`);
         if (d.version !== DATA_VERSION)
           throw new Error(`${entry.data} is gallery data version ${String(d.version)}, this page reads version ${DATA_VERSION}. Run \`dps gallery\` again.`);
-        if (!Array.isArray(d.folders) || !Array.isArray(d.items.o)) throw new Error(`${entry.data} did not hold this channel's data`);
+        if (!Array.isArray(d.folders) || !Array.isArray(d.items.o) || !Array.isArray(d.items.t) || !Array.isArray(d.items.message_id))
+          throw new Error(`${entry.data} did not hold this channel's data`);
+        if (!expanded.has(d)) {
+          expand(d.items);
+          expanded.add(d);
+        }
         return d;
       });
       p.catch(() => channelLoads.delete(entry.id));
@@ -910,7 +940,7 @@ interface DpsGallery {
     let data: GalleryChannelData;
     try {
       if (!channelData.has(v.c)) showMessage(`Loading ${found.channel.name}…`);
-      data = channelData.get(v.c) ?? (await loadChannel(found.channel));
+      data = await loadChannel(found.channel); // checked and expanded once, then kept
       performance.mark('dps-channel-data'); // for the bench: the channel's data is in
     } catch (err) {
       if (seq === routeSeq) showMessage(err instanceof Error ? err.message : String(err));

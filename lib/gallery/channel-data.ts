@@ -36,14 +36,14 @@ export interface ChannelData {
   texts: string[];
   items: {
     attachment_id: string[];
-    message_id: string[];
-    t: number[];
+    message_id: string[]; // '' : the previous file's
+    t: number[]; // the first: seconds since 1970; then the difference from the previous file's
     a: number[];
     x: number[];
     fd: number[]; // index into folders
     n: string[]; // the file's name on disk (the page URL-encodes it)
-    o: Array<string | null>; // Discord's filename when it differs from n
-    th: Array<string | null>; // the thumbnail's sha256 hex
+    o: Array<string | number | null>; // Discord's filename: null n itself, a number k n.slice(k), else the name
+    th: Array<string | null>; // the thumbnail's sha256, base64url (43 characters)
     k: number[];
     w: number[];
     h: number[];
@@ -81,6 +81,8 @@ export function channelData(files: readonly GalleryFile[], where: { guild_id: st
     d: [],
     s: [],
   };
+  let previousMessage: string | null = null;
+  let previousTime = 0;
   for (const file of files) {
     let a = authorIndex.get(file.author_id);
     if (a === undefined) {
@@ -96,8 +98,10 @@ export function channelData(files: readonly GalleryFile[], where: { guild_id: st
       }
     }
     items.attachment_id.push(file.attachment_id);
-    items.message_id.push(file.message_id);
-    items.t.push(file.t);
+    items.message_id.push(file.message_id === previousMessage ? '' : file.message_id);
+    previousMessage = file.message_id;
+    items.t.push(file.t - previousTime);
+    previousTime = file.t;
     items.a.push(a);
     items.x.push(x);
     const slash = file.f.lastIndexOf('/');
@@ -110,8 +114,9 @@ export function channelData(files: readonly GalleryFile[], where: { guild_id: st
     const name = decodeURIComponent(file.f.slice(slash + 1));
     items.fd.push(fd);
     items.n.push(name);
-    items.o.push(file.n === name ? null : file.n);
-    items.th.push(file.th === null ? null : (THUMB.exec(file.th)?.[1] ?? null));
+    items.o.push(file.n === name ? null : name.endsWith(file.n) && file.n !== '' ? name.length - file.n.length : file.n);
+    const sha = file.th === null ? undefined : THUMB.exec(file.th)?.[1];
+    items.th.push(sha === undefined ? null : Buffer.from(sha, 'hex').toString('base64url'));
     items.k.push(file.k);
     items.w.push(file.w);
     items.h.push(file.h);

@@ -77,8 +77,17 @@ async function original(item: Item, n: number): Promise<Buffer> {
 // The gallery data's version (data files of version 2: folders + fd + n, thumbnails by sha256, no jump URL).
 export const VERSION = 2;
 export const thumbPath = (sha: string): string => `thumbs/${sha.slice(0, 2)}/${sha}.webp`;
+// The data files hold a thumbnail's sha256 in base64url.
+export const b64 = (sha: string): string => Buffer.from(sha, 'hex').toString('base64url');
+// The data files store post times as differences from the previous file's, and '' for a message id repeated.
+export function compact(items: { t: number[]; message_id: string[] }): void {
+  for (let i = items.t.length - 1; i > 0; i--) {
+    items.t[i]! -= items.t[i - 1]!;
+    if (items.message_id[i] === items.message_id[i - 1]) items.message_id[i] = '';
+  }
+}
 
-// Writes a thumbnail for `bytes` and returns its sha256 (what the data files hold).
+// Writes a thumbnail for `bytes` and returns its sha256 hex.
 export async function thumbFor(gallery: string, bytes: Buffer, n: number): Promise<string> {
   const sha = createHash('sha256').update(bytes).digest('hex');
   mkdirSync(join(gallery, 'thumbs', sha.slice(0, 2)), { recursive: true });
@@ -123,13 +132,14 @@ export async function writeGallery(dir: string, servers: Server[]): Promise<stri
         cols.fd!.push(0);
         cols.n!.push(item.name);
         cols.o!.push(null);
-        cols.th!.push(th);
+        cols.th!.push(th === null ? null : b64(th));
         cols.k!.push(item.kind);
         cols.w!.push(item.kind <= 1 ? 96 : 0);
         cols.h!.push(item.kind <= 1 ? 64 : 0);
         cols.d!.push(item.desc);
         cols.s!.push(item.similar);
       }
+      compact(cols as { t: number[]; message_id: string[] });
       writeFileSync(
         join(gallery, 'data', `c-${ch.id}.js`),
         js('window.dpsGallery.channel', ch.id, {

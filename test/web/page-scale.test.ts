@@ -8,7 +8,7 @@ import { pathToFileURL } from 'node:url';
 import { chromium } from 'playwright-core';
 import sharp from 'sharp';
 import t from 'tap';
-import { CHROMIUM, chromiumMissing, copyPage, js, thumbFor, thumbPath, VERSION } from './gallery-fixture.js';
+import { b64, CHROMIUM, chromiumMissing, compact, copyPage, js, thumbFor, thumbPath, VERSION } from './gallery-fixture.js';
 
 const N = 200_000;
 
@@ -51,7 +51,7 @@ t.test('a 200,000-file channel: few DOM elements while scrolling to the end', { 
     items.fd.push(0);
     items.n.push(`f${i}.png`);
     items.o.push(null);
-    items.th.push(k === 2 || k === 3 ? null : thumbs[i % thumbs.length]!);
+    items.th.push(k === 2 || k === 3 ? null : b64(thumbs[i % thumbs.length]!));
     items.k.push(k);
     items.w.push(0);
     items.h.push(0);
@@ -59,6 +59,7 @@ t.test('a 200,000-file channel: few DOM elements while scrolling to the end', { 
     items.s.push(null);
   }
   const lastId = items.attachment_id[N - 1]!;
+  compact(items);
   // The originals the lightbox loads (the last file, and its neighbour it preloads); the grid only needs thumbnails.
   mkdirSync(join(gallery, '..', 'files'));
   for (const i of [N - 2, N - 1])
