@@ -231,7 +231,7 @@ interface DpsGallery {
       const src = relativePath(entry.data);
       p = (src ? loadScript(src) : Promise.reject(new Error(`The data path of channel ${entry.id} is not a relative path`))).then(() => {
         const d = channelData.get(entry.id);
-        if (!d || !d.items || !Array.isArray(d.items.attachment_id)) throw new Error(`${entry.data} did not hold this channel's data`);
+        if (!d?.items || !Array.isArray(d.items.attachment_id)) throw new Error(`${entry.data} did not hold this channel's data`);
         if (d.version !== DATA_VERSION)
           throw new Error(`${entry.data} is gallery data version ${String(d.version)}, this page reads version ${DATA_VERSION}. Run \`dps gallery\` again.`);
         if (!Array.isArray(d.folders) || !Array.isArray(d.items.o) || !Array.isArray(d.items.t) || !Array.isArray(d.items.message_id))
