@@ -898,7 +898,7 @@ interface DpsGallery {
   });
   // Closed by the browser without a cancel event (a close watcher may skip it): the hash forgets the file too.
   lightbox.addEventListener('close', () => {
-    if (openItem >= 0) closeView();
+    if (openItem >= 0 && !lightbox.open) closeView(); // not a close event left over from before a reopen
   });
   lightbox.addEventListener('keydown', (e) => {
     if ((e.target as Element).closest('video, input, select')) return;
