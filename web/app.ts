@@ -31,18 +31,21 @@ interface GalleryItems {
   t: number[];
   a: number[];
   x: number[];
-  f: string[];
+  fd: number[];
   n: string[];
+  o: (string | number | null)[];
   th: (string | null)[];
   k: number[];
   w: number[];
   h: number[];
   d: (string | null)[];
-  j: string[];
   s: (number[] | null)[];
 }
 interface GalleryChannelData {
   version: number;
+  guild_id: string | null;
+  channel_id: string;
+  folders: string[];
   authors: { id: string; name: string; display: string }[];
   texts: string[];
   items: GalleryItems;
@@ -125,7 +128,53 @@ interface DpsGallery {
     if (/^[a-z][a-z0-9+.-]*:/i.test(p) || p.startsWith('/') || p.startsWith('\\')) return null;
     return p;
   }
-  const webLink = (u: string | undefined): string | null => (typeof u === 'string' && /^https:\/\//i.test(u) ? u : null);
+  // The data format this page reads (the generator writes the same number; it rewrites every data file at once).
+  const DATA_VERSION = 2;
+  const SNOWFLAKE = /^\d{1,20}$/;
+  const SHA256 = /^[A-Za-z0-9_-]{43}$/; // base64url
+  function hexOf(b64url: string): string {
+    const bin = atob(`${b64url.replace(/-/g, '+').replace(/_/g, '/')}=`);
+    let hex = '';
+    for (let k = 0; k < bin.length; k++) hex += bin.charCodeAt(k).toString(16).padStart(2, '0');
+    return hex;
+  }
+  // Derived from the channel's data rather than stored per file: the file's URL, its thumbnail, its jump link.
+  function fileUrl(data: GalleryChannelData, i: number): string | null {
+    const name = data.items.n[i];
+    const folder = data.folders[data.items.fd[i]!];
+    if (typeof name !== 'string' || name === '' || typeof folder !== 'string') return null;
+    return relativePath(folder === '' ? encodeURIComponent(name) : `${folder}/${encodeURIComponent(name)}`);
+  }
+  function thumbUrl(data: GalleryChannelData, i: number): string | null {
+    const sha = data.items.th[i];
+    if (typeof sha !== 'string' || !SHA256.test(sha)) return null;
+    const hex = hexOf(sha);
+    return `thumbs/${hex.slice(0, 2)}/${hex}.webp`;
+  }
+  function jumpUrl(data: GalleryChannelData, i: number): string | null {
+    const guild = data.guild_id ?? '@me';
+    const message = data.items.message_id[i];
+    if (!(guild === '@me' || SNOWFLAKE.test(guild)) || !SNOWFLAKE.test(String(data.channel_id)) || !SNOWFLAKE.test(String(message))) return null;
+    return `https://discord.com/channels/${guild}/${data.channel_id}/${message}`;
+  }
+  // The name shown: Discord's filename when the archive saved the file under another name.
+  function shownName(data: GalleryChannelData, i: number): string {
+    const n = String(data.items.n[i] ?? '');
+    const o = data.items.o[i];
+    if (typeof o === 'number') return Number.isInteger(o) && o >= 0 && o < n.length ? n.slice(o) : n;
+    return typeof o === 'string' && o !== '' ? o : n;
+  }
+  // What the data file stores as differences, made whole once: post times, and message ids ('' : the previous one's).
+  function expand(items: GalleryItems): void {
+    let time = 0;
+    let message = '';
+    for (let i = 0; i < items.t.length; i++) {
+      time += Number(items.t[i]) || 0;
+      items.t[i] = time;
+      if (items.message_id[i]) message = String(items.message_id[i]);
+      else items.message_id[i] = message;
+    }
+  }
 
   const monthFmt = new Intl.DateTimeFormat(undefined, { year: 'numeric', month: 'long', timeZone: 'UTC' });
   const shortMonthFmt = new Intl.DateTimeFormat(undefined, { year: 'numeric', month: 'short', timeZone: 'UTC' });
@@ -155,6 +204,7 @@ interface DpsGallery {
   let indexData: GalleryIndex | null = null;
   const channelData = new Map<string, GalleryChannelData>();
   const channelLoads = new Map<string, Promise<GalleryChannelData>>();
+  const expanded = new WeakSet<GalleryChannelData>();
 
   (window as unknown as { dpsGallery: DpsGallery }).dpsGallery = {
     index(data: GalleryIndex): void {
@@ -181,7 +231,15 @@ interface DpsGallery {
       const src = relativePath(entry.data);
       p = (src ? loadScript(src) : Promise.reject(new Error(`The data path of channel ${entry.id} is not a relative path`))).then(() => {
         const d = channelData.get(entry.id);
-        if (d?.version !== 1 || !d.items || !Array.isArray(d.items.attachment_id)) throw new Error(`${entry.data} did not hold this channel's data`);
+        if (!d?.items || !Array.isArray(d.items.attachment_id)) throw new Error(`${entry.data} did not hold this channel's data`);
+        if (d.version !== DATA_VERSION)
+          throw new Error(`${entry.data} is gallery data version ${String(d.version)}, this page reads version ${DATA_VERSION}. Run \`dps gallery\` again.`);
+        if (!Array.isArray(d.folders) || !Array.isArray(d.items.o) || !Array.isArray(d.items.t) || !Array.isArray(d.items.message_id))
+          throw new Error(`${entry.data} did not hold this channel's data`);
+        if (!expanded.has(d)) {
+          expand(d.items);
+          expanded.add(d);
+        }
         return d;
       });
       p.catch(() => channelLoads.delete(entry.id));
@@ -393,8 +451,8 @@ interface DpsGallery {
     b.dataset.p = String(p);
     b.dataset.id = items.attachment_id[i]!;
     b.tabIndex = -1;
-    const th = relativePath(items.th[i]);
-    const name = items.n[i] ?? '';
+    const th = thumbUrl(cv.data, i);
+    const name = shownName(cv.data, i);
     if (th) {
       const img = el('img');
       img.loading = 'lazy';
@@ -728,8 +786,8 @@ interface DpsGallery {
     if (openItem !== i || !lightbox.open) {
       openItem = i;
       const k = items.k[i]! & 3;
-      const src = relativePath(items.f[i]);
-      const name = items.n[i] ?? '';
+      const src = fileUrl(cv.data, i);
+      const name = shownName(cv.data, i);
       const alt = items.d[i] || name;
       let media: HTMLElement;
       if (src && k <= 1) {
@@ -761,7 +819,7 @@ interface DpsGallery {
       lb.channel.textContent = `${cv.server.name} › ${e.kind !== 'channel' && e.parent_name ? `${e.parent_name} › ` : ''}${e.kind === 'channel' ? '#' : ''}${e.name}`;
       const x = items.x[i]!;
       lb.text.textContent = x >= 0 ? (texts[x] ?? '') : '';
-      setLink(lb.jump, webLink(items.j[i]));
+      setLink(lb.jump, jumpUrl(cv.data, i));
       setLink(lb.file, src);
       lb.similar.replaceChildren();
       const sim = (items.s[i] ?? []).filter((j) => Number.isInteger(j) && j >= 0 && j < items.attachment_id.length && j !== i);
@@ -770,14 +828,14 @@ interface DpsGallery {
         const b = el('button');
         b.type = 'button';
         b.dataset.id = items.attachment_id[j]!;
-        const th = relativePath(items.th[j]);
+        const th = thumbUrl(cv.data, j);
         if (th) {
           const img = el('img');
-          img.alt = items.d[j] || items.n[j] || '';
+          img.alt = items.d[j] || shownName(cv.data, j);
           img.loading = 'lazy';
           img.src = th;
           b.append(img);
-        } else b.textContent = items.n[j] ?? '';
+        } else b.textContent = shownName(cv.data, j);
         li.append(b);
         lb.similar.append(li);
       }
@@ -786,7 +844,7 @@ interface DpsGallery {
       for (const d of [-1, 1]) {
         const pj = cv.pos[i]! + d;
         const j = cv.pos[i]! >= 0 ? cv.shown[pj] : undefined;
-        const f = j === undefined ? null : relativePath(items.f[j]);
+        const f = j === undefined ? null : fileUrl(cv.data, j);
         if (j !== undefined && f && (items.k[j]! & 3) <= 1) new Image().src = f;
       }
     }
@@ -840,7 +898,7 @@ interface DpsGallery {
   });
   // Closed by the browser without a cancel event (a close watcher may skip it): the hash forgets the file too.
   lightbox.addEventListener('close', () => {
-    if (openItem >= 0) closeView();
+    if (openItem >= 0 && !lightbox.open) closeView(); // not a close event left over from before a reopen
   });
   lightbox.addEventListener('keydown', (e) => {
     if ((e.target as Element).closest('video, input, select')) return;
@@ -882,7 +940,7 @@ interface DpsGallery {
     let data: GalleryChannelData;
     try {
       if (!channelData.has(v.c)) showMessage(`Loading ${found.channel.name}…`);
-      data = channelData.get(v.c) ?? (await loadChannel(found.channel));
+      data = await loadChannel(found.channel); // checked and expanded once, then kept
       performance.mark('dps-channel-data'); // for the bench: the channel's data is in
     } catch (err) {
       if (seq === routeSeq) showMessage(err instanceof Error ? err.message : String(err));
@@ -903,9 +961,14 @@ interface DpsGallery {
 
   loadScript('data/index.js').then(
     () => {
-      if (indexData?.version !== 1 || !Array.isArray(indexData.servers)) {
+      if (indexData?.version !== DATA_VERSION || !Array.isArray(indexData.servers)) {
+        const found = indexData?.version;
         indexData = null;
-        showMessage('data/index.js does not hold a gallery index (version 1). Run `dps gallery` again.');
+        showMessage(
+          found === undefined
+            ? `data/index.js does not hold a gallery index (version ${DATA_VERSION}). Run \`dps gallery\` again.`
+            : `data/index.js is gallery data version ${String(found)}, this page reads version ${DATA_VERSION}. Run \`dps gallery\` again.`,
+        );
         return;
       }
       void route();

@@ -1,5 +1,7 @@
 // A channel's gallery data (data/c-<id>.js): columnar arrays, one entry per archived file in post order, with
-// authors and message texts listed once each (the contract: README "Gallery", 200,000 files under 40 MB).
+// authors, message texts and folders listed once each (the contract: README "Gallery", 200,000 files under 40 MB).
+// What the page can derive is not stored: the jump URL (from guild_id, channel_id and message_id), the thumbnail's
+// path (from its sha256), the file's URL (folder + file name).
 
 import { neighbours } from './groups.js';
 
@@ -12,35 +14,40 @@ export interface GalleryFile {
   author_name: string;
   author_display: string;
   content: string;
-  f: string; // the file's URL relative to the gallery folder
-  n: string;
-  th: string | null;
+  f: string; // the file's URL relative to the gallery folder, each component URL-encoded
+  n: string; // Discord's filename
+  th: string | null; // the thumbnail's path relative to the gallery folder (thumbs/<sha[0:2]>/<sha>.webp)
   k: number;
   w: number;
   h: number;
   d: string | null;
-  j: string;
   hash: string | null; // dHash
 }
 
+// The data files' format; the page refuses any other (the generator rewrites every data file at once).
+export const GALLERY_DATA_VERSION = 2;
+
 export interface ChannelData {
-  version: 1;
+  version: typeof GALLERY_DATA_VERSION;
+  guild_id: string | null; // null: a DM (the jump URL says @me)
+  channel_id: string;
+  folders: string[]; // relative to the gallery folder, each component URL-encoded
   authors: Array<{ id: string; name: string; display: string }>;
   texts: string[];
   items: {
     attachment_id: string[];
-    message_id: string[];
-    t: number[];
+    message_id: string[]; // '' : the previous file's
+    t: number[]; // the first: seconds since 1970; then the difference from the previous file's
     a: number[];
     x: number[];
-    f: string[];
-    n: string[];
-    th: Array<string | null>;
+    fd: number[]; // index into folders
+    n: string[]; // the file's name on disk (the page URL-encodes it)
+    o: Array<string | number | null>; // Discord's filename: null n itself, a number k n.slice(k), else the name
+    th: Array<string | null>; // the thumbnail's sha256, base64url (43 characters)
     k: number[];
     w: number[];
     h: number[];
     d: Array<string | null>;
-    j: string[];
     s: Array<number[] | null>;
   };
 }
@@ -48,8 +55,12 @@ export interface ChannelData {
 // Within this many bits, two images of a channel are "similar" (the lightbox's list).
 export const SIMILAR_DISTANCE = 6;
 
-// `files` in post order (oldest first).
-export function channelData(files: readonly GalleryFile[]): ChannelData {
+const THUMB = /^thumbs\/[0-9a-f]{2}\/([0-9a-f]{64})\.webp$/;
+
+// `files` in post order (oldest first), all of the channel `where`.
+export function channelData(files: readonly GalleryFile[], where: { guild_id: string | null; channel_id: string }): ChannelData {
+  const folders: string[] = [];
+  const folderIndex = new Map<string, number>();
   const authors: ChannelData['authors'] = [];
   const authorIndex = new Map<string, number>();
   const texts: string[] = [];
@@ -60,16 +71,18 @@ export function channelData(files: readonly GalleryFile[]): ChannelData {
     t: [],
     a: [],
     x: [],
-    f: [],
+    fd: [],
     n: [],
+    o: [],
     th: [],
     k: [],
     w: [],
     h: [],
     d: [],
-    j: [],
     s: [],
   };
+  let previousMessage: string | null = null;
+  let previousTime = 0;
   for (const file of files) {
     let a = authorIndex.get(file.author_id);
     if (a === undefined) {
@@ -85,22 +98,33 @@ export function channelData(files: readonly GalleryFile[]): ChannelData {
       }
     }
     items.attachment_id.push(file.attachment_id);
-    items.message_id.push(file.message_id);
-    items.t.push(file.t);
+    items.message_id.push(file.message_id === previousMessage ? '' : file.message_id);
+    previousMessage = file.message_id;
+    items.t.push(file.t - previousTime);
+    previousTime = file.t;
     items.a.push(a);
     items.x.push(x);
-    items.f.push(file.f);
-    items.n.push(file.n);
-    items.th.push(file.th);
+    const slash = file.f.lastIndexOf('/');
+    const folder = slash < 0 ? '' : file.f.slice(0, slash);
+    let fd = folderIndex.get(folder);
+    if (fd === undefined) {
+      fd = folders.push(folder) - 1;
+      folderIndex.set(folder, fd);
+    }
+    const name = decodeURIComponent(file.f.slice(slash + 1));
+    items.fd.push(fd);
+    items.n.push(name);
+    items.o.push(file.n === name ? null : name.endsWith(file.n) && file.n !== '' ? name.length - file.n.length : file.n);
+    const sha = file.th === null ? undefined : THUMB.exec(file.th)?.[1];
+    items.th.push(sha === undefined ? null : Buffer.from(sha, 'hex').toString('base64url'));
     items.k.push(file.k);
     items.w.push(file.w);
     items.h.push(file.h);
     items.d.push(file.d);
-    items.j.push(file.j);
   }
   items.s = neighbours(
     files.map((file) => file.hash),
     SIMILAR_DISTANCE,
   );
-  return { version: 1, authors, texts, items };
+  return { version: GALLERY_DATA_VERSION, guild_id: where.guild_id, channel_id: where.channel_id, folders, authors, texts, items };
 }

@@ -10,7 +10,7 @@ import { openStore } from '../store/open.js';
 import { isSnowflake } from '../util/snowflake.js';
 import { writePage } from './assets.js';
 import type { GalleryFile } from './channel-data.js';
-import { channelData } from './channel-data.js';
+import { channelData, GALLERY_DATA_VERSION } from './channel-data.js';
 import { channelScript, indexScript, relativeUrl, writeAtomic } from './data-files.js';
 import { decodeMissing, thumbPath } from './decode-missing.js';
 import type { GalleryEvent, GallerySummaryEvent } from './gallery-events.js';
@@ -115,13 +115,18 @@ export async function runGallery(options: GalleryOptions, hooks: GalleryHooks = 
           w: decoded ? (entry?.w ?? 0) : (file.width ?? 0),
           h: decoded ? (entry?.h ?? 0) : (file.height ?? 0),
           d: file.description ?? null,
-          j: file.jump_url ?? `https://discord.com/channels/${file.guild_id}/${file.channel_id}/${file.message_id}`,
           hash: decoded ? (entry?.d ?? null) : null,
         };
       });
       files += rows.length;
       const data = `data/c-${channel.channel_id}.js`;
-      await writeAtomic(path.join(galleryDir, data), channelScript(channel.channel_id, channelData(rows)));
+      await writeAtomic(
+        path.join(galleryDir, data),
+        channelScript(
+          channel.channel_id,
+          channelData(rows, { guild_id: channel.guild_id && channel.guild_id !== '@me' ? channel.guild_id : null, channel_id: channel.channel_id }),
+        ),
+      );
       written.push(indexEntry(channel, rows, data));
       serverNames.set(channel.guild_id, channel.guild_name);
       serverOf.set(channel.channel_id, channel.guild_id);
@@ -135,7 +140,10 @@ export async function runGallery(options: GalleryOptions, hooks: GalleryHooks = 
       });
     }
     const index = mergeIndex(await previousIndex(galleryDir), written, serverNames, serverOf);
-    await writeAtomic(path.join(galleryDir, 'data', 'index.js'), indexScript({ version: 1, generated_at: new Date().toISOString(), servers: index }));
+    await writeAtomic(
+      path.join(galleryDir, 'data', 'index.js'),
+      indexScript({ version: GALLERY_DATA_VERSION, generated_at: new Date().toISOString(), servers: index }),
+    );
     await writePage(galleryDir);
     summary = {
       event: 'summary',

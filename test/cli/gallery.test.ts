@@ -30,11 +30,47 @@ function readGallery(dir: string): {
   channels: Map<string, ChannelItems>;
 } {
   const got: { index?: unknown; channels: Map<string, ChannelItems> } = { channels: new Map() };
-  const window = { dpsGallery: { index: (d: unknown) => (got.index = d), channel: (id: string, d: { items: ChannelItems }) => got.channels.set(id, d.items) } };
+  const window = {
+    dpsGallery: {
+      index: (d: unknown) => (got.index = d),
+      channel: (id: string, d: { version: number; folders: string[]; items: StoredItems }) => got.channels.set(id, decoded(d)),
+    },
+  };
   runInNewContext(readFileSync(join(dir, 'data', 'index.js'), 'utf8'), { window });
   const index = got.index as { servers: Array<{ channels: Array<{ id: string; data: string; count: number }> }> };
   for (const server of index.servers) for (const channel of server.channels) runInNewContext(readFileSync(join(dir, channel.data), 'utf8'), { window });
   return { index, channels: got.channels };
+}
+
+// Gallery data version 2 stores less than it means (folders + fd + n, thumbnails by base64url sha256, Discord's
+// filename as an offset into the name on disk): the columns the checks below read, rebuilt as the page builds them.
+interface StoredItems {
+  attachment_id: string[];
+  fd: number[];
+  n: string[];
+  o: Array<string | number | null>;
+  th: Array<string | null>;
+  k: number[];
+  s: Array<number[] | null>;
+}
+function decoded(d: { version: number; folders: string[]; items: StoredItems }): ChannelItems {
+  if (d.version !== 2) throw new Error(`gallery data version ${d.version}`);
+  const { items } = d;
+  return {
+    attachment_id: items.attachment_id,
+    f: items.n.map((name, i) => `${d.folders[items.fd[i]!]}/${encodeURIComponent(name)}`),
+    n: items.n.map((name, i) => {
+      const o = items.o[i];
+      return typeof o === 'number' ? name.slice(o) : (o ?? name);
+    }),
+    th: items.th.map((b) => {
+      if (b === null) return null;
+      const hex = Buffer.from(b, 'base64url').toString('hex');
+      return `thumbs/${hex.slice(0, 2)}/${hex}.webp`;
+    }),
+    k: items.k,
+    s: items.s,
+  };
 }
 
 const problems = (lines: Line[]): string[] => lines.flatMap((line) => schemaProblems(line));

@@ -74,12 +74,25 @@ async function original(item: Item, n: number): Promise<Buffer> {
   return Buffer.from(`not an image: ${item.name}\n`);
 }
 
+// The gallery data's version (data files of version 2: folders + fd + n, thumbnails by sha256, no jump URL).
+export const VERSION = 2;
+export const thumbPath = (sha: string): string => `thumbs/${sha.slice(0, 2)}/${sha}.webp`;
+// The data files hold a thumbnail's sha256 in base64url.
+export const b64 = (sha: string): string => Buffer.from(sha, 'hex').toString('base64url');
+// The data files store post times as differences from the previous file's, and '' for a message id repeated.
+export function compact(items: { t: number[]; message_id: string[] }): void {
+  for (let i = items.t.length - 1; i > 0; i--) {
+    items.t[i]! -= items.t[i - 1]!;
+    if (items.message_id[i] === items.message_id[i - 1]) items.message_id[i] = '';
+  }
+}
+
+// Writes a thumbnail for `bytes` and returns its sha256 hex.
 export async function thumbFor(gallery: string, bytes: Buffer, n: number): Promise<string> {
   const sha = createHash('sha256').update(bytes).digest('hex');
-  const rel = `thumbs/${sha.slice(0, 2)}/${sha}.webp`;
   mkdirSync(join(gallery, 'thumbs', sha.slice(0, 2)), { recursive: true });
-  writeFileSync(join(gallery, rel), await picture(n).resize({ width: 320 }).webp().toBuffer());
-  return rel;
+  writeFileSync(join(gallery, thumbPath(sha)), await picture(n).resize({ width: 320 }).webp().toBuffer());
+  return sha;
 }
 
 // Writes the whole gallery under <dir>/gallery and returns its folder.
@@ -88,14 +101,14 @@ export async function writeGallery(dir: string, servers: Server[]): Promise<stri
   copyPage(gallery);
   mkdirSync(join(gallery, 'data'), { recursive: true });
   let n = 0;
-  const index = { version: 1, generated_at: new Date(0).toISOString(), servers: [] as unknown[] };
+  const index = { version: VERSION, generated_at: new Date(0).toISOString(), servers: [] as unknown[] };
   for (const server of servers) {
     const channels: unknown[] = [];
     for (const ch of server.channels) {
       const folder = join(dir, folderName(server.name), folderName(ch.name));
       mkdirSync(folder, { recursive: true });
       const texts: string[] = [];
-      const cols = { attachment_id: [], message_id: [], t: [], a: [], x: [], f: [], n: [], th: [], k: [], w: [], h: [], d: [], j: [], s: [] } as Record<
+      const cols = { attachment_id: [], message_id: [], t: [], a: [], x: [], fd: [], n: [], o: [], th: [], k: [], w: [], h: [], d: [], s: [] } as Record<
         string,
         unknown[]
       >;
@@ -104,7 +117,7 @@ export async function writeGallery(dir: string, servers: Server[]): Promise<stri
         const bytes = await original(item, n);
         writeFileSync(join(folder, item.name), bytes);
         const th = item.kind <= 1 ? await thumbFor(gallery, bytes, n) : null;
-        cover ??= th;
+        cover ??= th === null ? null : thumbPath(th);
         n++;
         let x = -1;
         if (item.text !== null) {
@@ -116,17 +129,29 @@ export async function writeGallery(dir: string, servers: Server[]): Promise<stri
         cols.t!.push(item.t);
         cols.a!.push(item.author);
         cols.x!.push(x);
-        cols.f!.push(`../${encodePath(folderName(server.name), folderName(ch.name), item.name)}`);
+        cols.fd!.push(0);
         cols.n!.push(item.name);
-        cols.th!.push(th);
+        cols.o!.push(null);
+        cols.th!.push(th === null ? null : b64(th));
         cols.k!.push(item.kind);
         cols.w!.push(item.kind <= 1 ? 96 : 0);
         cols.h!.push(item.kind <= 1 ? 64 : 0);
         cols.d!.push(item.desc);
-        cols.j!.push(`https://discord.com/channels/${server.id}/${ch.id}/${item.message_id}`);
         cols.s!.push(item.similar);
       }
-      writeFileSync(join(gallery, 'data', `c-${ch.id}.js`), js('window.dpsGallery.channel', ch.id, { version: 1, authors: ch.authors, texts, items: cols }));
+      compact(cols as { t: number[]; message_id: string[] });
+      writeFileSync(
+        join(gallery, 'data', `c-${ch.id}.js`),
+        js('window.dpsGallery.channel', ch.id, {
+          version: VERSION,
+          guild_id: server.id,
+          channel_id: ch.id,
+          folders: [`../${encodePath(folderName(server.name), folderName(ch.name))}`],
+          authors: ch.authors,
+          texts,
+          items: cols,
+        }),
+      );
       const ts = ch.items.map((i) => i.t);
       channels.push({
         id: ch.id,

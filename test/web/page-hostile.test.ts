@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { chromium } from 'playwright-core';
 import t from 'tap';
-import { CHROMIUM, chromiumMissing, copyPage, js } from './gallery-fixture.js';
+import { CHROMIUM, chromiumMissing, copyPage, js, VERSION } from './gallery-fixture.js';
 
 const channelEntry = (id: string, data: string, cover: string | null) => ({
   id,
@@ -20,8 +20,11 @@ const channelEntry = (id: string, data: string, cover: string | null) => ({
   data,
 });
 
-const oneItem = (f: string, th: string | null, j: string) => ({
-  version: 1,
+const oneItem = (folder: string, th: string | null, guild: string | null, version = VERSION) => ({
+  version,
+  guild_id: guild,
+  channel_id: '10',
+  folders: [folder],
   authors: [{ id: '1', name: 'mallory', display: 'Mallory' }],
   texts: ['hello'],
   items: {
@@ -30,14 +33,14 @@ const oneItem = (f: string, th: string | null, j: string) => ({
     t: [1704067200],
     a: [0],
     x: [0],
-    f: [f],
+    fd: [0],
     n: ['evil.png'],
+    o: [null],
     th: [th],
     k: [0],
     w: [0],
     h: [0],
     d: [null],
-    j: [j],
     s: [[5, -1, 0, 'x']],
   },
 });
@@ -47,7 +50,7 @@ t.test('hostile paths and links in the data files', { skip: chromiumMissing }, a
   copyPage(gallery);
   mkdirSync(join(gallery, 'data'));
   const index = {
-    version: 1,
+    version: VERSION,
     generated_at: '2024-01-01T00:00:00.000Z',
     servers: [
       {
@@ -58,6 +61,7 @@ t.test('hostile paths and links in the data files', { skip: chromiumMissing }, a
           channelEntry('11', 'https://example.com/c-11.js', null),
           channelEntry('12', 'data/c-12.js', '//example.com/cover.webp'),
           channelEntry('13', 'data/c-13.js', null),
+          channelEntry('14', 'data/c-14.js', null),
         ],
       },
     ],
@@ -65,10 +69,11 @@ t.test('hostile paths and links in the data files', { skip: chromiumMissing }, a
   writeFileSync(join(gallery, 'data', 'index.js'), js('window.dpsGallery.index', index));
   writeFileSync(
     join(gallery, 'data', 'c-10.js'),
-    js('window.dpsGallery.channel', '10', oneItem('https://example.com/evil.png', 'javascript:window.__pwned=1', 'javascript:window.__pwned=2')),
+    js('window.dpsGallery.channel', '10', oneItem('https://example.com', 'javascript:window.__pwned=1', 'javascript:window.__pwned=2')),
   );
-  // c-12.js registers another channel; c-13.js is missing.
-  writeFileSync(join(gallery, 'data', 'c-12.js'), js('window.dpsGallery.channel', '99', oneItem('a.png', null, 'https://discord.com/x')));
+  // c-12.js registers another channel; c-13.js is missing; c-14.js is of the first version of the format.
+  writeFileSync(join(gallery, 'data', 'c-14.js'), js('window.dpsGallery.channel', '14', oneItem('..', null, '1', 1)));
+  writeFileSync(join(gallery, 'data', 'c-12.js'), js('window.dpsGallery.channel', '99', oneItem('..', null, '1')));
 
   const browser = await chromium.launch({ executablePath: CHROMIUM });
   t.teardown(() => browser.close());
@@ -108,8 +113,30 @@ t.test('hostile paths and links in the data files', { skip: chromiumMissing }, a
   await page.evaluate('location.hash = "#c=13"');
   await page.locator('.empty', { hasText: 'Could not load data/c-13.js' }).waitFor();
   t.pass('a missing data file says so');
+  await page.evaluate('location.hash = "#c=14"');
+  await page.locator('.empty', { hasText: 'data/c-14.js is gallery data version 1, this page reads version 2. Run `dps gallery` again.' }).waitFor();
+  t.equal(await page.locator('.cell').count(), 0, 'a data file of another version is refused');
 
   t.equal(await page.evaluate('window.__pwned'), undefined, 'nothing from the data ran');
   t.same(offFile, [], 'no request left the file system');
   t.same(pageErrors, [], 'no script error');
+});
+
+t.test('an index of another version is refused with a message', { skip: chromiumMissing }, async (t) => {
+  const gallery = t.testdir();
+  copyPage(gallery);
+  mkdirSync(join(gallery, 'data'));
+  const index = {
+    version: 1,
+    generated_at: '2024-01-01T00:00:00.000Z',
+    servers: [{ id: '1', name: 'S', channels: [channelEntry('10', 'data/c-10.js', null)] }],
+  };
+  writeFileSync(join(gallery, 'data', 'index.js'), js('window.dpsGallery.index', index));
+  const browser = await chromium.launch({ executablePath: CHROMIUM });
+  t.teardown(() => browser.close());
+  const page = await browser.newPage();
+  page.setDefaultTimeout(10_000);
+  await page.goto(pathToFileURL(join(gallery, 'index.html')).href);
+  await page.locator('.empty', { hasText: 'data/index.js is gallery data version 1, this page reads version 2. Run `dps gallery` again.' }).waitFor();
+  t.equal(await page.locator('.card').count(), 0, 'no channel listed from it');
 });

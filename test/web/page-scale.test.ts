@@ -8,7 +8,7 @@ import { pathToFileURL } from 'node:url';
 import { chromium } from 'playwright-core';
 import sharp from 'sharp';
 import t from 'tap';
-import { CHROMIUM, chromiumMissing, copyPage, js, thumbFor } from './gallery-fixture.js';
+import { b64, CHROMIUM, chromiumMissing, compact, copyPage, js, thumbFor, thumbPath, VERSION } from './gallery-fixture.js';
 
 const N = 200_000;
 
@@ -28,14 +28,14 @@ t.test('a 200,000-file channel: few DOM elements while scrolling to the end', { 
     t: [] as number[],
     a: [] as number[],
     x: [] as number[],
-    f: [] as string[],
+    fd: [] as number[],
     n: [] as string[],
+    o: [] as (string | null)[],
     th: [] as (string | null)[],
     k: [] as number[],
     w: [] as number[],
     h: [] as number[],
     d: [] as (string | null)[],
-    j: [] as string[],
     s: [] as (number[] | null)[],
   };
   let needles = 0;
@@ -48,17 +48,18 @@ t.test('a 200,000-file channel: few DOM elements while scrolling to the end', { 
     items.t.push(start + i * 300);
     items.a.push(i % authors.length);
     items.x.push(x);
-    items.f.push(`../files/f${i}.png`);
+    items.fd.push(0);
     items.n.push(`f${i}.png`);
-    items.th.push(k === 2 || k === 3 ? null : thumbs[i % thumbs.length]!);
+    items.o.push(null);
+    items.th.push(k === 2 || k === 3 ? null : b64(thumbs[i % thumbs.length]!));
     items.k.push(k);
     items.w.push(0);
     items.h.push(0);
     items.d.push(null);
-    items.j.push(`https://discord.com/channels/1/2/${items.message_id[i]}`);
     items.s.push(null);
   }
   const lastId = items.attachment_id[N - 1]!;
+  compact(items);
   // The originals the lightbox loads (the last file, and its neighbour it preloads); the grid only needs thumbnails.
   mkdirSync(join(gallery, '..', 'files'));
   for (const i of [N - 2, N - 1])
@@ -68,10 +69,13 @@ t.test('a 200,000-file channel: few DOM elements while scrolling to the end', { 
         .png()
         .toBuffer(),
     );
-  writeFileSync(join(gallery, 'data', 'c-2.js'), js('window.dpsGallery.channel', '2', { version: 1, authors, texts, items }));
+  writeFileSync(
+    join(gallery, 'data', 'c-2.js'),
+    js('window.dpsGallery.channel', '2', { version: VERSION, guild_id: '1', channel_id: '2', folders: ['../files'], authors, texts, items }),
+  );
   t.comment(`channel data file: ${(statSync(join(gallery, 'data', 'c-2.js')).size / 1e6).toFixed(1)} MB`);
   const index = {
-    version: 1,
+    version: VERSION,
     generated_at: new Date(0).toISOString(),
     servers: [
       {
@@ -85,7 +89,7 @@ t.test('a 200,000-file channel: few DOM elements while scrolling to the end', { 
             count: N,
             first: new Date(start * 1000).toISOString(),
             last: new Date((start + (N - 1) * 300) * 1000).toISOString(),
-            cover: thumbs[0],
+            cover: thumbPath(thumbs[0]!),
             data: 'data/c-2.js',
           },
         ],
