@@ -1,7 +1,7 @@
 // Real pictures for the gallery scenario, made with sharp: a smooth random picture per seed (colour blocks
 // upscaled), in the mixes an archive holds: JPEGs of a few megapixels, PNGs, WebPs, JPEGs with EXIF orientation 6
-// (stored landscape, shown portrait) and animated GIFs. `pool(n)` makes n distinct ones; the archive's files are
-// copies of them (each archived file has its own record, so dps decodes every one, as the bare loop does).
+// (stored landscape, shown portrait) and animated GIFs;
+// every seed a different picture (and dHash).
 
 import sharp from 'sharp';
 import type { Sharp } from 'sharp';
@@ -47,8 +47,10 @@ export async function makePicture(seed: number): Promise<Picture> {
   };
 }
 
-export async function pool(n: number): Promise<Picture[]> {
-  const out: Picture[] = [];
-  for (let i = 0; i < n; i++) out.push(await makePicture(i));
-  return out;
+// A small distinct PNG per seed (64x48): the page's channel, where every file must differ (copies of a few
+// pictures would share their dHash and make every copy "similar" to every other).
+export function smallPicture(seed: number): Promise<Buffer> {
+  return picture(seed + 1_000_003, 64, 48)
+    .png({ compressionLevel: 1 })
+    .toBuffer();
 }

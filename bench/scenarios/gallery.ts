@@ -13,10 +13,9 @@ import { writeFile } from 'node:fs/promises';
 import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
-import sharp from 'sharp';
 import { CLI, channelArgs, log, median, PAIRS, round, rotated, runDps, runScript, scratch, startFake } from '../common.js';
 import type { BenchContext, FakeHandle, ProcessRun, Row, ScenarioResult } from '../common.js';
-import { pool } from '../gallery-images.js';
+import { makePicture, smallPicture } from '../gallery-images.js';
 
 interface Saved {
   attachment_id: string;
@@ -37,12 +36,12 @@ function manifest(state: string): Promise<Saved[]> {
   });
 }
 
-// Replaces each file by a picture of the pool (in turn), a few writes at a time.
-async function replace(files: readonly Saved[], pictures: readonly Buffer[], offset = 0): Promise<void> {
+// Replaces each file by a picture: `picture(i)` for the i-th (plus `offset`), a few at a time.
+async function replace(files: readonly Saved[], picture: (i: number) => Buffer | Promise<Buffer>, offset = 0): Promise<void> {
   let next = 0;
   await Promise.all(
     Array.from({ length: 16 }, async () => {
-      for (let i = next++; i < files.length; i = next++) await writeFile(files[i]!.path, pictures[(i + offset) % pictures.length]!);
+      for (let i = next++; i < files.length; i = next++) await writeFile(files[i]!.path, await picture(i + offset));
     }),
   );
 }
@@ -79,10 +78,13 @@ export async function galleryScenario(ctx: BenchContext): Promise<ScenarioResult
   const notes: string[] = [];
 
   // 1. Thumbnails.
-  const pictures = await pool(ctx.quick ? 40 : 100);
+  // Every file a distinct picture (copies would share their dHash: dps would list each copy as similar to the rest).
   const mix = new Map<string, number>();
-  for (const p of pictures) mix.set(p.kind, (mix.get(p.kind) ?? 0) + 1);
-  const pictureBytes = pictures.map((p) => p.bytes);
+  const picture = async (i: number): Promise<Buffer> => {
+    const made = await makePicture(i);
+    mix.set(made.kind, (mix.get(made.kind) ?? 0) + 1);
+    return made.bytes;
+  };
   const fake = await startFake({
     scenario: { kind: 'channel', messages: images, imageRatio: 1, sizes: [2_000, 4_000] },
     options: { rateLimit: { off: true } },
@@ -98,10 +100,10 @@ export async function galleryScenario(ctx: BenchContext): Promise<ScenarioResult
   try {
     await scrape(fake, base);
     files = await manifest(base.state);
-    await replace(files, pictureBytes);
+    await replace(files, picture);
     const listFile = join(base.dir, 'files.json');
     writeFileSync(listFile, JSON.stringify(files.map((f) => f.path)));
-    log(`gallery: ${files.length} archived files replaced by ${pictures.length} distinct pictures`);
+    log(`gallery: ${files.length} archived files replaced by distinct pictures`);
     let last: { state: string; galleryDir: string; ms: number } | undefined;
     for (let round = 0; round < pairs; round++) {
       const rate: Record<string, number> = {};
@@ -140,7 +142,7 @@ export async function galleryScenario(ctx: BenchContext): Promise<ScenarioResult
       await scrape(fake, { out: base.out, state: last.state });
       const known = new Set(files.map((f) => f.path));
       const fresh = (await manifest(last.state)).filter((f) => !known.has(f.path));
-      await replace(fresh, pictureBytes, 7);
+      await replace(fresh, picture, files.length);
       const { run, summary } = await gallery(fake, last.state, base.out, last.galleryDir);
       incremental = { ms: run.wallMs, ratio: run.wallMs / last.ms, made: summary.thumbnails_made, kept: summary.thumbnails_kept, added: fresh.length };
       log(`gallery: second run after ${fresh.length} new files: ${run.wallMs.toFixed(0)} ms (${(incremental.ratio * 100).toFixed(1)}% of the first)`);
@@ -199,7 +201,7 @@ export async function galleryScenario(ctx: BenchContext): Promise<ScenarioResult
     name: 'gallery',
     title: 'Gallery',
     command: `dps gallery --state S --out O --gallery-dir G (defaults) vs node dist/bench/gallery-baseline.js (${cores} files at once); the page: node dist/bench/gallery-page.js (headless Chromium through playwright-core)`,
-    setup: `thumbnails: ${files.length} archived files, copies of ${pictures.length} distinct pictures (${[...mix].map(([k, n]) => `${n} ${k}`).join('; ')}); ${cores} cores; page: one channel of ${pageImages} images (64x48 PNGs) scraped from the fake and run through dps gallery, viewport 1280x900`,
+    setup: `thumbnails: ${files.length} archived files, each a distinct picture (${[...mix].map(([k, n]) => `${n} ${k}`).join('; ')}); ${cores} cores; page: one channel of ${pageImages} images (distinct 64x48 PNGs) scraped from the fake and run through dps gallery, viewport 1280x900`,
     rows,
     targets,
     notes,
@@ -210,20 +212,12 @@ export async function galleryScenario(ctx: BenchContext): Promise<ScenarioResult
 }
 
 async function pageFigures(n: number, loads: number): Promise<{ rows: Row[]; targets: ScenarioResult['targets']; notes: string[] }> {
-  // Tiny pictures, 64 distinct ones: the page's figures depend on the item count, not on the pictures' size.
-  const small = await Promise.all(
-    Array.from({ length: 64 }, (_, i) =>
-      sharp({ create: { width: 64, height: 48, channels: 3, background: { r: (i * 67) % 256, g: (i * 131) % 256, b: (i * 29) % 256 } } })
-        .png()
-        .toBuffer(),
-    ),
-  );
   const fake = await startFake({ scenario: { kind: 'channel', messages: n, imageRatio: 1, sizes: [200, 400] }, options: { rateLimit: { off: true } } });
   const dir = await scratch('gallery-page');
   try {
     const scraped = await scrape(fake, dir);
     const files = await manifest(dir.state);
-    await replace(files, small);
+    await replace(files, smallPicture); // every one distinct
     const galleryDir = join(dir.dir, 'gallery');
     const { run, summary } = await gallery(fake, dir.state, dir.out, galleryDir);
     log(`gallery page: ${files.length} files scraped in ${(scraped.wallMs / 1000).toFixed(0)} s, gallery in ${(run.wallMs / 1000).toFixed(0)} s`);
