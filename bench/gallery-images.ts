@@ -3,17 +3,15 @@
 // (stored landscape, shown portrait) and animated GIFs;
 // every seed a different picture (and dHash).
 
+import { createHash } from 'node:crypto';
 import sharp from 'sharp';
 import type { Sharp } from 'sharp';
 
 function picture(seed: number, width: number, height: number): Sharp {
-  let state = seed * 2654435761 + 12345;
-  const random = (): number => {
-    state = (state * 1103515245 + 12345) % 2147483648;
-    return state % 256;
-  };
+  // The blocks' colours from sha256 of the seed (an LCG's low bits repeat with a short period: pictures of
+  // different seeds then share their dHash).
   const blocks = Buffer.alloc(8 * 6 * 3);
-  for (let i = 0; i < blocks.length; i++) blocks[i] = random();
+  for (let at = 0, round = 0; at < blocks.length; round++) at += createHash('sha256').update(`${seed}/${round}`).digest().copy(blocks, at);
   return sharp(blocks, { raw: { width: 8, height: 6, channels: 3 } }).resize(width, height, { kernel: 'cubic', fit: 'fill' });
 }
 
