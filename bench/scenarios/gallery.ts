@@ -269,9 +269,13 @@ async function pageFigures(n: number, loads: number): Promise<{ rows: Row[]; tar
         { figure: 'page: data files (gallery/data/, all of them), MB', value: (dataBytes / 1e6).toFixed(1) },
       ],
       targets: [
-        { target: `first thumbnails painted within 1.5 s of navigation (${n} images)`, measured: `${paint.toFixed(0)} ms`, met: paint <= 1500 },
+        {
+          target: `first thumbnails painted within 1.5 s of navigation (a channel of ${summary.files} images)`,
+          measured: `${paint.toFixed(0)} ms`,
+          met: paint <= 1500,
+        },
         { target: 'DOM under 2,000 elements while scrolling to the end', measured: String(r.domMax), met: r.domMax < 2000 },
-        { target: `data files for ${n} images under 40 MB`, measured: `${(dataBytes / 1e6).toFixed(1)} MB`, met: dataBytes < 40e6 },
+        { target: `data files for ${summary.files} images under 40 MB`, measured: `${(dataBytes / 1e6).toFixed(1)} MB`, met: dataBytes < 40e6 },
       ],
       notes: r.errors.length > 0 ? [`page errors: ${r.errors.join('; ')}`] : [],
     };
