@@ -14,6 +14,7 @@ import { powerlaw } from './scenarios/powerlaw.js';
 import { realistic } from './scenarios/realistic.js';
 import { resume } from './scenarios/resume.js';
 import { server } from './scenarios/server.js';
+import { galleryScenario } from './scenarios/gallery.js'; // issue 25
 
 const argv = process.argv.slice(2);
 const flag = (name: string): string | undefined => {
@@ -39,6 +40,7 @@ const all: Record<string, (ctx: BenchContext) => Promise<ScenarioResult>> = {
   resume,
   peers,
   follow, // issue 24: dps follow's latency and memory
+  gallery: galleryScenario, // issue 25: dps gallery's thumbnails and the page
 };
 const values = new Set([flag('runs'), flag('scan')]);
 const chosen = argv.filter((a, i) => !a.startsWith('--') && !(values.has(a) && argv[i - 1]?.startsWith('--')));
