@@ -63,18 +63,35 @@ function widest(hashes: readonly Hash64[]): number {
   return max;
 }
 
-// For each hash, the indices of the others within maxDistance bits (null: none), e.g. a channel's "similar images".
+// For each hash, the indices of the others within maxDistance bits, nearest first (then in order), at most
+// MAX_NEIGHBOURS of them (null: none): a channel's "similar images". Equal hashes share one search, and the cap
+// keeps a channel where thousands of pictures look alike (reposts, screenshots) from a quadratic list.
+export const MAX_NEIGHBOURS = 24;
 export function neighbours(hashes: ReadonlyArray<string | null>, maxDistance: number): Array<number[] | null> {
+  const distinct = new Map<string, number[]>();
+  hashes.forEach((hex, i) => {
+    if (hex === null) return;
+    const list = distinct.get(hex);
+    if (list) list.push(i);
+    else distinct.set(hex, [i]);
+  });
+  const keys = [...distinct.keys()];
   const tree = new BkTree();
-  const parsed = hashes.map((hex) => (hex === null ? null : parseHash(hex)));
-  for (const [i, hash] of parsed.entries()) if (hash !== null) tree.add(hash, i);
-  return parsed.map((hash, i) => {
-    if (hash === null) return null;
-    const near = tree
-      .search(hash, maxDistance)
-      .map((hit) => hit.id)
-      .filter((id) => id !== i)
-      .sort((a, b) => a - b);
-    return near.length > 0 ? near : null;
+  keys.forEach((hex, k) => tree.add(parseHash(hex), k));
+  const near = new Map<string, Array<{ id: number; distance: number }>>(); // per distinct hash: the nearest ids
+  keys.forEach((hex) => {
+    const hits: Array<{ id: number; distance: number }> = [];
+    for (const hit of tree.search(parseHash(hex), maxDistance)) for (const id of distinct.get(keys[hit.id]!)!) hits.push({ id, distance: hit.distance });
+    hits.sort((a, b) => a.distance - b.distance || a.id - b.id);
+    near.set(hex, hits.slice(0, MAX_NEIGHBOURS + 1)); // one more: an item drops itself
+  });
+  return hashes.map((hex, i) => {
+    if (hex === null) return null;
+    const list = near
+      .get(hex)!
+      .filter((hit) => hit.id !== i)
+      .slice(0, MAX_NEIGHBOURS)
+      .map((hit) => hit.id);
+    return list.length > 0 ? list : null;
   });
 }

@@ -4,7 +4,7 @@
 import t from 'tap';
 import { BkTree } from '../../lib/gallery/bk-tree.js';
 import { dhashOf, hammingDistance, parseHash } from '../../lib/gallery/dhash.js';
-import { neighbours, similarGroups } from '../../lib/gallery/groups.js';
+import { MAX_NEIGHBOURS, neighbours, similarGroups } from '../../lib/gallery/groups.js';
 
 // Deterministic random 64-bit hashes, some of them copies of others with a few bits flipped.
 function randomHashes(count: number, seed: number): string[] {
@@ -100,7 +100,23 @@ t.test('neighbours: each hash with the others within the distance; nulls are non
   for (const [i, list] of near.entries()) {
     const query = hashes[i];
     if (query === null || query === undefined) continue;
-    const expected = hashes.flatMap((h, j) => (j !== i && h !== null && h !== undefined && bruteDistance(query, h) <= 6 ? [j] : []));
+    const expected = hashes
+      .flatMap((h, j) => (j !== i && h !== null && h !== undefined && bruteDistance(query, h) <= 6 ? [{ j, d: bruteDistance(query, h) }] : []))
+      .sort((a, b) => a.d - b.d || a.j - b.j)
+      .slice(0, MAX_NEIGHBOURS)
+      .map((hit) => hit.j);
     t.same(list ?? [], expected, `hash ${i}`);
   }
+});
+
+t.test('neighbours: thousands alike get the nearest MAX_NEIGHBOURS each, not a quadratic list', async (t) => {
+  // 3,000 pictures with one hash and 1,000 one bit away: every item is within 6 bits of the 3,999 others.
+  const hashes: string[] = [...Array.from({ length: 3000 }, () => '00000000000000ff'), ...Array.from({ length: 1000 }, () => '00000000000001ff')];
+  const near = neighbours(hashes, 6);
+  t.ok(
+    near.every((list) => list !== null && list.length === MAX_NEIGHBOURS),
+    'each has MAX_NEIGHBOURS',
+  );
+  t.same(near[3000]!.slice(0, 3), [3001, 3002, 3003], 'equal hashes first (distance 0), then in order');
+  t.notOk(near[0]!.includes(0), 'never itself');
 });
