@@ -77,7 +77,7 @@ export function neighbours(hashes: ReadonlyArray<string | null>, maxDistance: nu
   });
   const keys = [...distinct.keys()];
   const tree = new BkTree();
-  keys.forEach((hex, k) => tree.add(parseHash(hex), k));
+  for (const [k, hex] of keys.entries()) tree.add(parseHash(hex), k);
   const near = new Map<string, Array<{ id: number; distance: number }>>(); // per distinct hash: the nearest ids
   keys.forEach((hex) => {
     const hits: Array<{ id: number; distance: number }> = [];
