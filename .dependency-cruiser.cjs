@@ -1,13 +1,13 @@
 // The import graph's rules, checked by `npm run lint` (depcruise). Layers, top to bottom; a module imports only
 // from its own layer or below:
 //   bin -> lib/index -> lib/archive (+ options, run-*, rewalk, retry-targets, follow, follow-poll) -> lib/stages
-//       -> lib/discord, lib/fs, lib/store, lib/output -> lib/util, lib/errors.ts, lib/types.ts
+//       -> lib/discord, lib/fs, lib/store, lib/output, lib/s3 -> lib/util, lib/errors.ts, lib/types.ts
 // fixtures/ (the fake Discord, shipped for `dps demo`) and bench/ may import lib; lib imports none of them, nor test/;
 // bin imports lib/index.ts and, for the demo, fixtures.
 // Type-only imports count: a type from a higher layer is an upward import too.
 
 const UTIL = '^lib/(util/|errors\\.ts$|types\\.ts$)';
-const SUBSYSTEMS = '^lib/(discord|fs|store|output)/';
+const SUBSYSTEMS = '^lib/(discord|fs|store|output|s3)/'; // s3/: object storage (issue 26)
 const STAGES = '^lib/stages/';
 const RUN = '^lib/(archive/|(archive|options|rewalk|retry-targets|follow|follow-poll)\\.ts$|run-[^/]+\\.ts$|run/|gallery/)'; // gallery/: dps gallery, similar (issue 25)
 const INDEX = '^lib/index\\.ts$';

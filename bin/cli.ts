@@ -182,7 +182,7 @@ function connectionFlags(y: Argv): Argv {
 }
 
 function scrapeFlags(y: Argv): Argv {
-  return reportFlags(dryRunFlags(connectionFlags(y)))
+  return reportFlags(dryRunFlags(connectionFlags(objectStorageFlags(y)))) // objectStorageFlags: issue 26
     .option('server-id', { type: 'string', demandOption: true, describe: 'the server (guild) id', group: 'Target:' })
     .option('channel-id', {
       type: 'string',
@@ -525,6 +525,7 @@ async function scrape(args: Record<string, unknown>, controller: AbortController
   if (args.notify !== undefined) options.notify = String(args.notify); // checked by archive() before the run
   if (args.gallery === true) options.gallery = true; // --gallery (issue 25)
   if (args['gallery-dir'] !== undefined) options.galleryDir = String(args['gallery-dir']);
+  Object.assign(options, s3Flags(args)); // object storage (issue 26)
   let stopTuning: (() => void) | undefined;
   const io: ArchiveIO = {
     ...output,
@@ -695,4 +696,43 @@ function report(error: unknown): void {
   process.stderr.write(`dps: internal error: ${terminalSafe(redact(oneLine(message), secrets))}\n`);
   if (process.env.DPS_DEBUG && error instanceof Error && error.stack) process.stderr.write(`${redact(error.stack, secrets)}\n`);
   setExit(ExitCode.partial);
+}
+
+// Object storage (issue 26): --out s3://bucket/prefix; credentials come from the AWS chain only (no flag for them).
+function objectStorageFlags(y: Argv): Argv {
+  const group = 'Object storage (--out s3://bucket/prefix):';
+  return y
+    .option('s3-endpoint', { type: 'string', describe: 'S3-compatible service URL (env AWS_ENDPOINT_URL_S3, AWS_ENDPOINT_URL) [default: AWS]', group })
+    .option('s3-region', { type: 'string', describe: 'the S3 region (env AWS_REGION, AWS_DEFAULT_REGION) [default: us-east-1]', group })
+    .option('s3-force-path-style', { type: 'boolean', describe: 'address the bucket as <endpoint>/<bucket>/<key> (MinIO, Ceph RGW, most self-hosted)', group })
+    .option('s3-copy-duplicates', {
+      type: 'boolean',
+      describe: "give a duplicate's bytes their own object at its key (a server-side copy); default: none, its record names the first key (duplicate_of)",
+      group,
+    })
+    .option('s3-part-size', {
+      type: 'string',
+      describe: 'multipart part size held in memory per upload (two in flight), at least 5MiB [default: 5MiB]',
+      group,
+    });
+}
+
+// Object storage (issue 26): the --s3-* flags, with the AWS environment's endpoint and region below them. The
+// credentials are never read here: the AWS SDK's default chain finds them.
+function s3Flags(args: Record<string, unknown>): Partial<ArchiveOptions> {
+  const env = process.env;
+  const flags: Partial<ArchiveOptions> = {};
+  if (args['s3-force-path-style'] === true) flags.s3ForcePathStyle = true;
+  if (args['s3-copy-duplicates'] === true) flags.s3CopyDuplicates = true;
+  if (args['s3-part-size'] !== undefined) flags.s3PartSize = String(args['s3-part-size']);
+  if (args['s3-region'] !== undefined) flags.s3Region = String(args['s3-region']);
+  if (args['s3-endpoint'] !== undefined) flags.s3Endpoint = String(args['s3-endpoint']);
+  if (!/^s3:\/\//i.test(String(args.out))) return flags; // refused by the library; the environment's are only S3's
+  // The SDK's notice about its future Node versions is a multi-line warning on stderr; dps pins the SDK.
+  env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
+  const endpoint = env.AWS_ENDPOINT_URL_S3 || env.AWS_ENDPOINT_URL;
+  if (flags.s3Endpoint === undefined && endpoint) flags.s3Endpoint = endpoint;
+  const region = env.AWS_REGION || env.AWS_DEFAULT_REGION;
+  if (flags.s3Region === undefined && region) flags.s3Region = region;
+  return flags;
 }

@@ -65,6 +65,9 @@ import type { DrySeen, SimulateOptions } from './stages/simulate.js';
 import { emptyDryRunCounts, sumDryRunCounts } from './output/events.js';
 import type { DryRunCounts } from './output/events.js';
 import type { Renewal } from './discord/refresh.js';
+// Object storage (issue 26)
+import { preflightS3 } from './s3/preflight.js';
+import type { S3Target } from './s3/destination.js';
 
 export interface ArchiveResult {
   exitCode: number;
@@ -153,9 +156,12 @@ async function archiveAll(resources: RunResources, options: NormalizedOptions, h
   const { signal } = resources;
   // A dry run leaves --out as it is: no sweep, no probe (nothing is written there).
   if (options.dryRun) hooks.log?.('dry run: nothing is downloaded, nothing is written to --out or the state');
-  const removed = options.dryRun ? 0 : await removeStaleTemps(options.out, signal).catch(() => 0);
+  // Object storage (issue 26): the bucket checked, a killed run's uploads aborted, before any Discord request.
+  if (resources.s3 !== undefined) await prepareS3(resources.s3, signal, hooks);
+  const local = !options.dryRun && resources.s3 === undefined; // a folder to sweep and probe (not S3, issue 26)
+  const removed = !local ? 0 : await removeStaleTemps(options.out, signal).catch(() => 0);
   if (removed > 0) hooks.log?.(`removed ${removed} unfinished temporary file(s) from an interrupted run`);
-  if (!options.dryRun) await checkOutputWritable(options.out); // an unusable --out stops the run here, before any download
+  if (local) await checkOutputWritable(options.out); // an unusable --out stops the run here, before any download
   const run = createRun(resources, options, hooks);
   tally.estimator = run.estimator;
   tally.estimate = () => {
@@ -169,6 +175,15 @@ async function archiveAll(resources: RunResources, options: NormalizedOptions, h
   const guild = await archiveTargets(run, tally, outcome);
   if (!options.retryOnly && !signal.aborted) await retryOrphans(run, guild, tally);
   if (!signal.aborted) resources.progressFile?.recovered(); // a recovery run that completed
+}
+
+// Object storage (issue 26): the preflight (lib/s3/preflight.ts); the uploads it aborted are told on stderr.
+async function prepareS3(s3: S3Target, signal: AbortSignal, hooks: ArchiveHooks): Promise<void> {
+  const { aborted } = await preflightS3(s3.client, s3.settings, signal);
+  if (aborted > 0)
+    hooks.log?.(
+      `aborted ${aborted} unfinished multipart upload(s) an interrupted run left under ${s3.settings.prefix === '' ? 'the bucket' : `${s3.settings.prefix}/`}`,
+    );
 }
 
 // The run's shared parts over its resources: the download pool, link refresher, locks, folders and estimates
@@ -570,6 +585,7 @@ function fetchOptions(run: RunContext): FetchOptions {
     adoptFiles: run.damaged, // the state lost records: files already in --out are re-adopted, not downloaded
     mtime: options.mtime, // issue 23: file times are post times
     pathPattern: options.pathPattern, // layout (issue 23): the folders under --out
+    s3: run.s3, // object storage (issue 26): --out s3://bucket/prefix
   };
 }
 

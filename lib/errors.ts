@@ -27,7 +27,11 @@ export type ErrorCode =
   | 'DPS_API'
   | 'DPS_RATE_LIMIT_BUDGET'
   | 'DPS_RATE_LIMIT'
-  | 'DPS_ABORTED';
+  | 'DPS_ABORTED'
+  // Object storage (issue 26): the S3 credentials, the bucket, the endpoint (lib/s3/errors.ts).
+  | 'DPS_S3_AUTH'
+  | 'DPS_S3_ACCESS'
+  | 'DPS_S3_UNREACHABLE';
 
 const exitCodes: Record<ErrorCode, number> = {
   DPS_USAGE: ExitCode.usage,
@@ -45,6 +49,10 @@ const exitCodes: Record<ErrorCode, number> = {
   DPS_RATE_LIMIT_BUDGET: ExitCode.partial,
   DPS_RATE_LIMIT: ExitCode.partial,
   DPS_ABORTED: ExitCode.interrupted,
+  // Object storage (issue 26)
+  DPS_S3_AUTH: ExitCode.auth,
+  DPS_S3_ACCESS: ExitCode.access,
+  DPS_S3_UNREACHABLE: ExitCode.access,
 };
 
 // A failed file's stable `reason` (the NDJSON `failed.reason`): set where the failure is detected, never
@@ -59,7 +67,8 @@ export type FailReason =
   | 'output_unwritable'
   | 'output_unsafe'
   | 'invalid_attachment'
-  | 'content_type_mismatch';
+  | 'content_type_mismatch'
+  | 's3_error'; // object storage (issue 26): the S3 service refused the upload after retries
 
 // What an error knows about itself, set where it is thrown: the failed file's reason, the HTTP status, how long
 // the server asked to wait, and the error it wraps.
@@ -273,4 +282,13 @@ export function outputErrorKind(error: unknown): 'folder' | 'file' | undefined {
 // The `skipped` reason of a channel that cannot be read: not_found or no_access.
 export function channelSkipReason(error: DpsError): 'not_found' | 'no_access' {
   return error.code === 'DPS_NOT_FOUND' ? 'not_found' : 'no_access';
+}
+
+// Object storage (issue 26): wrong or missing S3 credentials (exit 3), a missing or refused bucket (exit 4), an
+// endpoint that cannot be reached (exit 4). Thrown before any Discord request when found at the start.
+export class S3Error extends DpsError {
+  constructor(code: 'DPS_S3_AUTH' | 'DPS_S3_ACCESS' | 'DPS_S3_UNREACHABLE', message: string, options?: ErrorFields) {
+    super(code, message, options);
+    this.name = 'S3Error';
+  }
 }

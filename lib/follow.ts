@@ -23,6 +23,7 @@ import type { ChannelTarget } from './discord/targets.js';
 import { openTargets } from './discord/targets.js';
 import type { DiscordClient } from './discord/client.js';
 import { hasCode } from './errors.js';
+import { UsageError } from './errors.js'; // issue 26: dps follow refuses --out s3://
 import { AbortedError } from './errors.js';
 import type { DpsError } from './errors.js';
 import { removeStaleTemps } from './fs/atomic-write.js';
@@ -90,6 +91,7 @@ export function runFollow(input: ArchiveOptions, hooks: FollowHooks): Promise<Ar
 
 async function follow(resources: RunResources, options: NormalizedOptions, hooks: FollowHooks, tally: Tally, outcome: Outcome): Promise<void> {
   const { signal } = resources;
+  if (options.s3 !== undefined) throw new UsageError(`dps follow does not write to object storage yet: --out ${options.out}`); // issue 26
   const removed = await removeStaleTemps(options.out, signal).catch(() => 0);
   if (removed > 0) hooks.log?.(`removed ${removed} unfinished temporary file(s) from an interrupted run`);
   await checkOutputWritable(options.out);

@@ -9,6 +9,8 @@ import { resolveApiUrl } from './discord/api-url.js';
 import type { MediaOptions } from './discord/media.js';
 import { isSnowflake, parseBound } from './util/snowflake.js';
 import { UsageError } from './errors.js';
+import { MIN_PART_SIZE, isS3Url, parseS3Url } from './s3/destination.js'; // issue 26
+import type { S3Settings } from './s3/destination.js';
 import { validatePattern } from './fs/safe-name.js';
 import { validatePathPattern } from './fs/safe-name.js'; // --path-pattern (issue 23, layout)
 import type { Counts, DpsEvent } from './output/events.js';
@@ -102,6 +104,12 @@ export interface ArchiveOptions {
   // dps scrape --gallery (issue 25): archive() updates the gallery once the run ends (lib/gallery); runArchive ignores it.
   gallery?: boolean | undefined;
   galleryDir?: string | undefined; // --gallery-dir [<out>/gallery]
+  // Object storage (issue 26, lib/s3): --out s3://bucket/prefix. Credentials come from the AWS chain only.
+  s3Endpoint?: string | undefined; // --s3-endpoint (bin falls back to AWS_ENDPOINT_URL_S3, AWS_ENDPOINT_URL)
+  s3Region?: string | undefined; // --s3-region (bin falls back to AWS_REGION, AWS_DEFAULT_REGION) [us-east-1]
+  s3ForcePathStyle?: boolean | undefined; // --s3-force-path-style: http://host/bucket/key URLs
+  s3CopyDuplicates?: boolean | undefined; // --s3-copy-duplicates: a duplicate's own object, copied server-side
+  s3PartSize?: number | string | undefined; // --s3-part-size: bytes per multipart part in memory [5MiB]
 }
 
 // Where events and human logs go, and how to stop.
@@ -204,6 +212,8 @@ export function normalizeOptions(options: ArchiveOptions) {
     // Dry run: nothing downloaded, nothing written to --out or the state (lib/stages/simulate.ts).
     dryRun: options.dryRun ?? false,
     pathPattern: options.pathPattern, // layout (issue 23): undefined keeps the default folders
+    // Object storage (issue 26): with --out s3://..., `out` is that URL as typed and `s3` its settings.
+    ...s3Options(options),
   };
 }
 
@@ -290,4 +300,44 @@ function pixels(value: number | string, flag: string): number {
     throw new UsageError(`${flag} must be a whole number of pixels like 800, got "${String(value)}"`);
   }
   return number;
+}
+
+// Object storage (issue 26): --out s3://bucket/prefix and the --s3-* flags -> the run's S3 settings (lib/s3);
+// `s3: undefined` for a folder. The S3 flags without an s3:// --out, and what S3 does not support yet, are refused.
+function s3Options(options: ArchiveOptions): { out?: string; s3: S3Settings | undefined } {
+  const out = options.out ?? DEFAULTS.out;
+  if (!isS3Url(out)) {
+    const flag = (
+      [
+        ['--s3-endpoint', options.s3Endpoint !== undefined],
+        ['--s3-copy-duplicates', options.s3CopyDuplicates === true],
+        ['--s3-force-path-style', options.s3ForcePathStyle === true],
+        ['--s3-part-size', options.s3PartSize !== undefined],
+      ] as const
+    ).find(([, given]) => given);
+    if (flag) throw new UsageError(`${flag[0]} needs --out s3://bucket/prefix, got --out ${out}`);
+    return { s3: undefined };
+  }
+  const { bucket, prefix } = parseS3Url(out);
+  if (options.writeMetadata !== undefined && options.writeMetadata !== false)
+    throw new UsageError(`--write-metadata is not supported with --out ${out} (object storage) yet`);
+  if (options.gallery === true) throw new UsageError(`--gallery is not supported with --out ${out} (object storage) yet`);
+  if (options.dryRun === true) throw new UsageError(`--dry-run is not supported with --out ${out} (object storage) yet`);
+  const endpoint = options.s3Endpoint;
+  if (endpoint !== undefined && !/^https?:\/\/[^/\s]+/i.test(endpoint)) throw new UsageError(`--s3-endpoint must be an http(s) URL, got "${endpoint}"`);
+  const partSize = options.s3PartSize === undefined ? MIN_PART_SIZE : parseSize(options.s3PartSize, '--s3-part-size');
+  if (partSize < MIN_PART_SIZE) throw new UsageError(`--s3-part-size must be at least 5MiB (S3's smallest part), got ${options.s3PartSize}`);
+  return {
+    out,
+    s3: {
+      bucket,
+      prefix,
+      endpoint,
+      region: options.s3Region ?? 'us-east-1',
+      forcePathStyle: options.s3ForcePathStyle ?? false,
+      copyDuplicates: options.s3CopyDuplicates ?? false,
+      partSize,
+      queueSize: 2,
+    },
+  };
 }

@@ -19,6 +19,9 @@ import type { StoreCopy } from './store/open.js';
 import type { Store } from './store/store.js';
 import { linkController } from './util/link-signals.js';
 import { StallWatch } from './util/stall-watch.js';
+// Object storage (issue 26)
+import { createS3Client } from './s3/client.js';
+import type { S3Target } from './s3/destination.js';
 
 export interface RunResources {
   store: Store;
@@ -32,6 +35,8 @@ export interface RunResources {
   progressFile?: ProgressFile | undefined; // progress.json beside the state (run-progress.ts); none when disabled
   // The state lost records (run-progress.ts): files already in --out are re-adopted, not downloaded (adopt.ts).
   damaged: boolean;
+  // Object storage (issue 26): the run's S3 client and settings with --out s3://...; undefined for a folder.
+  s3?: S3Target | undefined;
 }
 
 // What the resources report to and how they are stopped: the caller's hooks, and when long waits are announced.
@@ -69,6 +74,7 @@ export async function withRunResources<T>(
     disk: new DiskThread({ slots: 2 * downloadCap(options) + 2 }),
     transfers: new StallWatch({ stop: signal, cancel: hooks.hardSignal, graceMs: options.stallGraceMs }),
     damaged: false,
+    s3: options.s3 === undefined ? undefined : { client: createS3Client(options.s3), settings: options.s3 }, // issue 26
   };
   try {
     hooks.onOpen?.();
@@ -85,6 +91,7 @@ export async function withRunResources<T>(
     await resources.agent.close().catch(() => undefined);
     await resources.disk.close().catch(() => undefined);
     await resources.progressFile?.close();
+    resources.s3?.client.destroy(); // issue 26
     await resources.store.close().catch(() => undefined);
     await copy?.remove().catch(() => undefined);
   }

@@ -33,6 +33,9 @@ import { folderTurn } from './folder-gate.js';
 import { resolveKnown } from './reference.js';
 import { writeItem } from './write.js';
 import type { WriteOptions } from './write.js';
+// Object storage (issue 26): the steps for --out s3://bucket/prefix.
+import type { S3Target } from '../s3/destination.js';
+import { adoptS3, claimKey, resolveKnownS3, saveToS3 } from './s3-save.js';
 
 // How often one item's link may be refreshed in one run (each refresh is a request to Discord).
 const MAX_REFRESHES = 3;
@@ -59,6 +62,8 @@ export interface FetchOptions extends WriteOptions {
   // Otherwise only a path the state holds this attachment's claim of is looked at: a user's own file of the
   // same size at a shared name must never be announced as the attachment's.
   adoptFiles?: boolean | undefined;
+  // Object storage (issue 26): --out s3://bucket/prefix; undefined for a folder.
+  s3?: S3Target | undefined;
 }
 
 // One retry of a file: which, why (the reason code its failure would have), and attempt n of m.
@@ -113,6 +118,7 @@ async function fetchItem(item: MediaItem, options: Fetching): Promise<ItemResult
 // reference to the first copy, with no request (reference.ts).
 async function lookUpKnown(item: MediaItem, options: FetchOptions): Promise<ItemResult | 'download'> {
   try {
+    if (options.s3 !== undefined) return await resolveKnownS3(item, { ...options, s3: options.s3 }); // issue 26
     return await resolveKnown(item, options);
   } catch (error) {
     if (options.signal?.aborted) throw new AbortedError('aborted', { cause: options.signal.reason });
@@ -128,13 +134,14 @@ async function fetchNew(item: MediaItem, options: Fetching): Promise<ItemResult>
   if (item.gone !== undefined) return { kind: 'skipped', item, reason: 'deleted', detail: item.gone }; // recorded gone: never again
   if (item.invalid !== undefined) return failedResult(item, undefined, 'invalid_attachment', item.invalid); // nothing to fetch
   // An item the state does not know whose file an earlier run already wrote: recorded, not downloaded again.
-  const adopted = await adoptExisting(item, options, options.adoptFiles === true);
+  const adopted =
+    options.s3 !== undefined ? await adoptS3(item, { ...options, s3: options.s3 }) : await adoptExisting(item, options, options.adoptFiles === true);
   if (adopted !== undefined) return adopted;
   // The path is claimed, and the claim queued for the state, before any byte is fetched (Store.claimPath):
   // a run killed once the file is renamed into place, before its record is written, adopts it next time.
   let claim: Claim;
   try {
-    claim = await claimPath(item, options);
+    claim = options.s3 !== undefined ? await claimKey(item, { ...options, s3: options.s3 }) : await claimPath(item, options);
   } catch (error) {
     if (hasCode(error, 'DPS_DOWNLOAD')) return failedResult(item, error); // no free name
     throw error;
@@ -171,8 +178,10 @@ async function transfer(item: MediaItem, claim: Claim, options: Fetching): Promi
     } catch (error) {
       if (options.signal?.aborted) throw new AbortedError('aborted', { cause: options.signal.reason });
       if (hasCode(error, 'DPS_OUTPUT_UNSAFE')) halt(options, error); // no other transfer starts
+      if (hasCode(error, 'DPS_S3_AUTH', 'DPS_S3_ACCESS')) throw halt(options, error); // issue 26: the bucket refuses every file
       if (hasCode(options.halt?.error, 'DPS_OUTPUT_UNSAFE')) return unsafe(item, options.halt.error);
       if (options.halt?.error) throw options.halt.error;
+      if (options.s3 !== undefined && hasCode(error, 'DPS_DISK_FULL')) throw halt(options, error); // issue 26: a full quota says so
       if (isDiskFull(error) || hasCode(error, 'DPS_DISK_FULL')) {
         // The state's own full disk (lib/store/write-errors.ts) already names the state directory.
         throw halt(options, isDiskFullError(error, 'state') ? error : diskFull(item, options, 'writing', error));
@@ -238,6 +247,7 @@ async function getAndSave(item: MediaItem, claim: Claim, options: Fetching, rele
       release();
       options.pool.transferred(opened.contentLength ?? item.size ?? 0);
     };
+    if (options.s3 !== undefined) return await saveToS3(item, body, claim, { ...saving, s3: options.s3, onReceived: received }, opened.contentLength); // issue 26
     const file = await writeItem(item, body, claim, { ...saving, onReceived: received }, opened.contentLength);
     return await dedupe(item, file.path, file, saving);
   } catch (error) {

@@ -1,0 +1,68 @@
+// Object storage (issue 26): before the run's first Discord request, the bucket is checked (credentials, bucket,
+// endpoint: each fails with one line and its exit code), multipart uploads a killed run left under the prefix
+// are aborted (never those outside it), and one tiny object is written and deleted (write access).
+
+import { randomBytes } from 'node:crypto';
+import { AbortMultipartUploadCommand, DeleteObjectCommand, ListMultipartUploadsCommand, ListObjectsV2Command, PutObjectCommand } from '@aws-sdk/client-s3';
+import type { S3Client } from '@aws-sdk/client-s3';
+import { listPrefix, objectUrl } from './destination.js';
+import type { S3Settings } from './destination.js';
+import { preflightError } from './errors.js';
+
+// What the preflight did: the orphaned uploads it aborted.
+export interface Preflight {
+  aborted: number;
+}
+
+// Throws an S3Error (DPS_S3_AUTH, DPS_S3_ACCESS, DPS_S3_UNREACHABLE) when the bucket cannot be used.
+export async function preflightS3(client: S3Client, settings: S3Settings, signal?: AbortSignal): Promise<Preflight> {
+  const where = objectUrl(settings.bucket, settings.prefix);
+  const step = async <T>(request: () => Promise<T>): Promise<T> => {
+    try {
+      return await request();
+    } catch (error) {
+      signal?.throwIfAborted();
+      throw preflightError(error, where, settings.endpoint);
+    }
+  };
+  const opts = signal === undefined ? {} : { abortSignal: signal };
+  const prefix = listPrefix(settings);
+  await step(() => client.send(new ListObjectsV2Command({ Bucket: settings.bucket, MaxKeys: 1, ...(prefix ? { Prefix: prefix } : {}) }), opts));
+  const aborted = await step(() => sweepUploads(client, settings, signal));
+  const probe = `${prefix ?? ''}.dps-write-check-${randomBytes(6).toString('hex')}`;
+  await step(() => client.send(new PutObjectCommand({ Bucket: settings.bucket, Key: probe, Body: '', IfNoneMatch: '*' }), opts));
+  await step(() => client.send(new DeleteObjectCommand({ Bucket: settings.bucket, Key: probe }), opts));
+  return { aborted };
+}
+
+// Aborts every multipart upload whose key is under the prefix (an interrupted run's; the key filter is checked
+// again here, so an upload outside the prefix is never touched whatever the server's listing returns).
+export async function sweepUploads(client: S3Client, settings: Pick<S3Settings, 'bucket' | 'prefix'>, signal?: AbortSignal): Promise<number> {
+  const prefix = listPrefix(settings);
+  const opts = signal === undefined ? {} : { abortSignal: signal };
+  let aborted = 0;
+  let keyMarker: string | undefined;
+  let uploadIdMarker: string | undefined;
+  for (;;) {
+    signal?.throwIfAborted();
+    const page = await client.send(
+      new ListMultipartUploadsCommand({
+        Bucket: settings.bucket,
+        ...(prefix ? { Prefix: prefix } : {}),
+        ...(keyMarker !== undefined ? { KeyMarker: keyMarker } : {}),
+        ...(uploadIdMarker !== undefined ? { UploadIdMarker: uploadIdMarker } : {}),
+      }),
+      opts,
+    );
+    for (const upload of page.Uploads ?? []) {
+      if (upload.Key === undefined || upload.UploadId === undefined) continue;
+      if (prefix !== undefined && !upload.Key.startsWith(prefix)) continue;
+      await client.send(new AbortMultipartUploadCommand({ Bucket: settings.bucket, Key: upload.Key, UploadId: upload.UploadId }), opts);
+      aborted++;
+    }
+    if (!page.IsTruncated) return aborted;
+    keyMarker = page.NextKeyMarker;
+    uploadIdMarker = page.NextUploadIdMarker;
+    if (keyMarker === undefined && uploadIdMarker === undefined) return aborted;
+  }
+}
