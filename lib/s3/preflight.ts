@@ -30,7 +30,7 @@ export async function preflightS3(client: S3Client, settings: S3Settings, signal
   await step(() => client.send(new ListObjectsV2Command({ Bucket: settings.bucket, MaxKeys: 1, ...(prefix ? { Prefix: prefix } : {}) }), opts));
   const aborted = await step(() => sweepUploads(client, settings, signal));
   const probe = `${prefix ?? ''}.dps-write-check-${randomBytes(6).toString('hex')}`;
-  await step(() => client.send(new PutObjectCommand({ Bucket: settings.bucket, Key: probe, Body: '', IfNoneMatch: '*' }), opts));
+  await step(() => client.send(new PutObjectCommand({ Bucket: settings.bucket, Key: probe, Body: '', ContentLength: 0, IfNoneMatch: '*' }), opts));
   await step(() => client.send(new DeleteObjectCommand({ Bucket: settings.bucket, Key: probe }), opts));
   return { aborted };
 }
