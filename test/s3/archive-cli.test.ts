@@ -11,7 +11,7 @@ import { collect, listFiles } from '../helpers/harness.js';
 import { fakeFor, firstTarget, ofEvent, rawLines, runDps, schemaProblems } from '../cli/helpers.js';
 import type { Line } from '../cli/helpers.js';
 import { keyOf, objectsUnder, uploadsIn } from './objects.js';
-import { bucketName, s3Server } from './server.js';
+import { bucketName, s3Server } from '../helpers/s3-server.js';
 
 const s3 = await s3Server();
 t.teardown(() => s3.stop());

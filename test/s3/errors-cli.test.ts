@@ -7,7 +7,7 @@ import type { Test } from 'tap';
 import { join } from 'node:path';
 import { singleChannel } from '../../fixtures/scenarios.js';
 import { fakeFor, firstTarget, runDps, stderrLines } from '../cli/helpers.js';
-import { bucketName, s3Server } from './server.js';
+import { bucketName, s3Server } from '../helpers/s3-server.js';
 
 const s3 = await s3Server();
 t.teardown(() => s3.stop());

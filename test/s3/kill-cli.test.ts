@@ -9,7 +9,7 @@ import { AbortMultipartUploadCommand, CreateMultipartUploadCommand, UploadPartCo
 import { singleChannel } from '../../fixtures/scenarios.js';
 import { fakeFor, firstTarget, ofEvent, runDps, startCli } from '../cli/helpers.js';
 import { keyOf, objectsUnder, uploadsIn } from './objects.js';
-import { bucketName, s3Server } from './server.js';
+import { bucketName, s3Server } from '../helpers/s3-server.js';
 
 const s3 = await s3Server();
 t.teardown(() => s3.stop());
