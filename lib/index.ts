@@ -416,6 +416,7 @@ export interface GalleryIO {
  * with a `DpsError` (usage 2, state 5, aborted 130).
  */
 export async function gallery(options: GalleryOptions = {}, io: GalleryIO = {}): Promise<GallerySummaryEvent> {
+  if (/^s3:\/\//i.test(options.out ?? '')) throw new UsageError(`dps gallery does not read object storage yet: --out ${options.out}`); // issue 26
   const out = io.stdout ? new NdjsonWriter(io.stdout, io.onStdoutClosed, {}) : undefined;
   try {
     return await runGallery(options, { emit: (event) => out?.write(event), signal: io.signal });

@@ -72,6 +72,8 @@ t.test('usage errors (exit 2) show the value typed', async (t) => {
     ['s3://good-bucket/x', ['--s3-part-size', '1MB'], /--s3-part-size.*1MB/],
     ['s3://good-bucket/x', ['--write-metadata'], /--write-metadata is not supported with --out s3:\/\/good-bucket\/x/],
     ['s3://good-bucket/x', ['--s3-endpoint', 'ftp://host'], /ftp:\/\/host/],
+    ['s3://good-bucket/x', ['--dry-run'], /--dry-run is not supported with --out s3:\/\/good-bucket\/x/],
+    ['s3://good-bucket/x', ['--gallery'], /--gallery is not supported with --out s3:\/\/good-bucket\/x/],
   ];
   for (const [out, extra, pattern] of cases) {
     const { run, problems, requests } = await attempt(t, out, s3.env(), extra);
@@ -83,4 +85,23 @@ t.test('usage errors (exit 2) show the value typed', async (t) => {
   const { run } = await attempt(t, join(dir, 'out'), {}, ['--s3-copy-duplicates']);
   t.equal(run.code, 2, '--s3-copy-duplicates without an s3:// --out: exit 2');
   t.match(run.stderr, /--s3-copy-duplicates needs --out s3:\/\/bucket\/prefix, got --out /);
+});
+
+t.test('dps gallery refuses an s3:// --out (exit 2)', async (t) => {
+  const dir = t.testdir();
+  const run = await runDps(['gallery', '--out', 's3://good-bucket/x', '--state', join(dir, 'state')]);
+  t.equal(run.code, 2, `exit 2 (stderr: ${run.stderr})`);
+  t.match(run.stderr, /dps gallery does not read object storage yet: --out s3:\/\/good-bucket\/x/);
+});
+
+t.test('dps follow refuses an s3:// --out (exit 2) before any Discord request', async (t) => {
+  const fake = await fakeFor(t, { scenario: scenario() });
+  const { G, C } = firstTarget(fake);
+  const dir = t.testdir();
+  const run = await runDps(['follow', '--server-id', G, '--channel-id', C, '--api', fake.api, '--out', 's3://good-bucket/x', '--state', join(dir, 'state')], {
+    env: { DISCORD_TOKEN: fake.token, ...s3.env() },
+  });
+  t.equal(run.code, 2, `exit 2 (stderr: ${run.stderr})`);
+  t.match(run.stderr, /dps follow does not write to object storage yet: --out s3:\/\/good-bucket\/x/);
+  t.equal(fake.requests.length, 0, 'no Discord request');
 });
