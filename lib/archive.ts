@@ -207,6 +207,8 @@ export function createRun(resources: RunResources, options: NormalizedOptions, h
     }),
   };
   if (options.dryRun) run.dry = new Map();
+  // A missing folder the state has files in is refused, never created afresh (fs/atomic-write.ts FolderCache).
+  run.folders.holdsFilesUnder = (dir) => resources.store.holdsFilesUnder(dir);
   // The message history of the largest channels goes first through the global limit; every other request
   // (thread listings, link refreshes: few, and others wait on them) before any history.
   resources.client.prioritize((path) => {

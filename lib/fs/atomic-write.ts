@@ -4,13 +4,13 @@
 
 import { createHash, randomBytes } from 'node:crypto';
 import { constants, createReadStream } from 'node:fs';
-import type { Dirent, Stats } from 'node:fs';
+import type { BigIntStats, Dirent, Stats } from 'node:fs';
 import fs from 'node:fs/promises';
 import type { FileHandle } from 'node:fs/promises';
 import path from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { DiskFullError, DownloadError, isDiskFull, OutputError } from '../errors.js';
-import { checkFolder, idOf, removeIfOurs, unsafeFolderFound } from './folder-identity.js';
+import { checkFolder, folderGone, idOf, removeIfOurs, unsafeFolderFound } from './folder-identity.js';
 import type { FolderIdentity } from './folder-identity.js';
 import { holdFolder } from './pinned-folder.js';
 import type { Pin } from './pinned-folder.js';
@@ -27,7 +27,10 @@ const NO_LINK = new Set(['EXDEV', 'EPERM', 'EMLINK', 'ENOTSUP', 'EOPNOTSUPP', 'E
 
 // Folder -> its check (created below root, no symlink on the way, resolves inside root), shared within one run;
 // the check yields the folder's identity, re-checked before each create and rename in it (folder-identity.ts).
-export type FolderCache = Map<string, Promise<FolderIdentity>>;
+// `holdsFilesUnder` (the run sets it: Store.holdsFilesUnder): whether the state has files in a folder or below
+// it. Such a folder is never created, only found: missing, it was moved or deleted, and a fresh one in its place
+// would hide that (every record in it would name a path that holds nothing) and block putting it back.
+export type FolderCache = Map<string, Promise<FolderIdentity>> & { holdsFilesUnder?: ((dir: string) => Promise<boolean>) | undefined };
 
 const errorCode = (error: unknown): unknown => (error as { code?: unknown } | null)?.code;
 
@@ -71,7 +74,7 @@ export function translate(error: unknown, what: string, signal?: AbortSignal): u
 // returns the identity (device + inode) of each component, to notice a swap later (folder-identity.ts).
 // A symlink on the way or a folder resolving outside root is unsafe output (OutputUnsafeError: reason
 // output_unsafe, the run stops), like a folder swapped later; `dir` itself outside root is a caller's bug.
-async function makeDirInside(root: string, dir: string): Promise<FolderIdentity> {
+async function makeDirInside(root: string, dir: string, holdsFilesUnder?: (dir: string) => Promise<boolean>): Promise<FolderIdentity> {
   const base = path.resolve(root);
   const target = path.resolve(dir);
   if (!isInside(base, target, true)) throw refuse(`refusing to write ${target}: not inside ${base}`);
@@ -81,12 +84,19 @@ async function makeDirInside(root: string, dir: string): Promise<FolderIdentity>
   const rel = path.relative(base, target);
   for (const part of rel === '' ? [] : rel.split(path.sep)) {
     current = path.join(current, part);
+    // A folder the state has files in is only looked at, never made: no mkdir can land in the moment it is away.
+    const known = holdsFilesUnder !== undefined && (await holdsFilesUnder(current));
     try {
-      await fs.mkdir(current);
+      if (!known) await fs.mkdir(current);
     } catch (error) {
       if (errorCode(error) !== 'EEXIST') throw error;
     }
-    const stat = await fs.lstat(current, { bigint: true });
+    let stat: BigIntStats;
+    try {
+      stat = await fs.lstat(current, { bigint: true });
+    } catch (error) {
+      throw known && errorCode(error) === 'ENOENT' ? folderGone(current) : error;
+    }
     if (stat.isSymbolicLink()) throw unsafeFolderFound(`${current} is a symlink`);
     // A file in the way of a folder refuses every file below it: the run stops (DPS_OUTPUT), nothing is retried.
     if (!stat.isDirectory()) throw new OutputError(`cannot write into ${current}: a file is in the way of a folder; move it and re-run`);
@@ -104,7 +114,7 @@ export function ensureDirInside(root: string, dir: string, folders: FolderCache 
   const key = path.resolve(dir);
   let check = folders.get(key);
   if (check === undefined) {
-    check = makeDirInside(root, dir);
+    check = makeDirInside(root, dir, folders.holdsFilesUnder);
     folders.set(key, check);
     check.catch(() => folders.delete(key));
   }

@@ -34,6 +34,16 @@ const data = workerData as DiskWorkerData | undefined;
 const slots = (data?.slots ?? []).map((slot) => new Uint8Array(slot));
 const busy = new Int32Array(data?.busy ?? new SharedArrayBuffer(0));
 const EMPTY = new Uint8Array(0);
+const pause = data?.pause === undefined ? undefined : new Int32Array(data.pause);
+
+// Tests only (DiskWorkerData.pause): the thread stops at `point` (1: the folder checked and held, before the
+// link; 2: after it, before any check) until the test stores 0, so a folder swap lands exactly there.
+function pauseAt(point: number): void {
+  if (pause === undefined) return;
+  Atomics.store(pause, 0, point);
+  Atomics.notify(pause, 0);
+  Atomics.wait(pause, 0, point);
+}
 
 // The main thread may fill `slot` again. Every path through write() calls this before the request is answered:
 // the main thread frees slots only from these flags (DiskThread's #reclaim), never from replies.
@@ -311,10 +321,12 @@ function rename(tempPath: string, finalPath: string, sha256?: string, checked?: 
     if (checked !== undefined) id ??= idOf(fs.lstatSync(temp, { bigint: true }));
     // No descriptor paths here (no /proc): the final path is checked for our file afterwards (checkPlaced).
     const before = pin?.pinned === false ? fs.lstatSync(finalPath, { throwIfNoEntry: false }) : undefined;
+    pauseAt(1);
     if (placeSync(temp, final, sha256, () => symlinkRefusal(finalPath)) === 'taken') {
       pin?.release();
       return Promise.resolve('taken');
     }
+    pauseAt(2);
     if (pin?.pinned === false && before === undefined) checkPlaced(finalPath, checked!, id);
   } catch (error) {
     // A temp file reachable only through a swapped path is removed there only if it is ours.

@@ -101,6 +101,7 @@ export interface DiskWorkerData {
   slots: SharedArrayBuffer[];
   busy: SharedArrayBuffer;
   slowOpenMs?: number; // a create slower than this sends the next ones through libuv's pool (disk-thread-worker.ts)
+  pause?: SharedArrayBuffer; // tests only: the worker stops around each link until released (disk-thread-worker.ts pauseAt)
 }
 
 // Slots by default: two batches for each of 8 concurrent downloads, plus two (8 MiB of address space; only the
@@ -153,12 +154,15 @@ export class DiskThread {
   #outbox: DiskRequest[] = []; // requests not yet posted (see #flush)
   #flushTimer: NodeJS.Timeout | undefined; // posts the outbox FLUSH_MS after its first request
   readonly #slowOpenMs: number | undefined;
+  readonly #pause: SharedArrayBuffer | undefined;
 
   // `slots`: batches in flight at once across all files (at least 2; two per concurrent download is plenty).
   // `slowOpenMs`: see disk-thread-worker.ts (tests set 0 to send most creates through the pool).
-  constructor(options: { slots?: number; slowOpenMs?: number } = {}) {
+  // `pause`: tests only, see DiskWorkerData.
+  constructor(options: { slots?: number; slowOpenMs?: number; pause?: SharedArrayBuffer } = {}) {
     this.#slotCount = Math.max(2, options.slots ?? DEFAULT_SLOTS);
     this.#slowOpenMs = options.slowOpenMs;
+    this.#pause = options.pause;
   }
 
   #start(): Worker {
@@ -178,6 +182,7 @@ export class DiskThread {
     const busy = new SharedArrayBuffer(Int32Array.BYTES_PER_ELEMENT * this.#slotCount);
     this.#busy = new Int32Array(busy);
     const workerData: DiskWorkerData = { slots, busy, ...(this.#slowOpenMs !== undefined ? { slowOpenMs: this.#slowOpenMs } : {}) };
+    if (this.#pause !== undefined) workerData.pause = this.#pause;
     const worker = new Worker(new URL(`./disk-thread-worker${extension}`, import.meta.url), { resourceLimits, workerData });
     worker.on('message', (replies: DiskReply[]) => {
       this.#reclaim(); // the worker frees a batch's slot before it answers the request

@@ -46,6 +46,14 @@ export function unsafeFolderFound(problem: string): OutputUnsafeError {
   return new OutputUnsafeError(`unsafe output folder: ${problem}; refusing to write through it; make it a real folder inside the output folder and re-run`);
 }
 
+// The error for an output folder that is missing although the state has files in it (moved away or deleted):
+// reason `output_unsafe`, the run stops; dps does not create it again in its place (atomic-write.ts).
+export function folderGone(dir: string): OutputUnsafeError {
+  return new OutputUnsafeError(
+    `output folder ${dir} is gone, but the state has files archived in it; refusing to create it afresh; put it back and re-run (or create it yourself, empty, to archive into it anew)`,
+  );
+}
+
 // Throws when the folder changed (see folderChange).
 export function checkFolder(folder: FolderIdentity | undefined, what: string): void {
   if (folder === undefined) return;

@@ -387,6 +387,20 @@ export class Store {
     return this.#get(this.#path, pathKey(file));
   }
 
+  // Whether the state has a saved file (or reference) in folder `dir` or below it: such a folder found missing
+  // was moved or deleted, and is never created afresh (atomic-write.ts makeDirInside). The folder's path keys
+  // share a prefix (pathKey keeps '/'); a claim counts only when its owner's record is saved at that very path
+  // (every download claims its path before the GET, and a failed one leaves its claim).
+  async holdsFilesUnder(dir: string): Promise<boolean> {
+    const prefix = `${pathKey(dir).replace(/[\\/]+$/, '')}${path.sep}`;
+    const end = `${prefix.slice(0, -1)}${String.fromCharCode(prefix.charCodeAt(prefix.length - 1) + 1)}`;
+    for await (const [key, owner] of this.#path.iterator({ gte: prefix, lt: end })) {
+      const rec = await (owner.includes('!') ? this.#get(this.#reference, owner) : this.#get(this.#attachment, owner));
+      if (rec?.status === 'saved' && rec.path !== undefined && pathKey(rec.path) === key) return true;
+    }
+    return false;
+  }
+
   // Forget this process's claim of `file` by this attachment (its record is written, or it was never saved).
   releaseClaim(file: string, attachmentId: string): void {
     const key = pathKey(file);

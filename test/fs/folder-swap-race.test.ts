@@ -1,10 +1,12 @@
 // Issue 20, item 16, attacked as an outside harness would: while a run writes into a channel folder, another
-// process swaps that folder for a symlink to a foreign directory and back, over and over (1 ms each way). The
-// per-batch device+inode re-checks (lib/fs/folder-identity.ts, disk-thread-worker.ts) leave a window much wider
-// than "microseconds": files are renamed through the symlink into the foreign directory, the check after the
-// rename sees the real folder back, and the state records them `saved` at a path under --out that holds nothing.
-// The next runs exit 0 with those files missing for good. Required: nothing written outside --out, and never a
-// `saved` record whose path does not hold its bytes.
+// process moves that folder away, puts a symlink to a foreign directory in its place and back, over and over
+// (1 ms each step; without the moment away, a fresh folder made there by dps went unnoticed but by chance).
+// Required: nothing written outside --out, and never a `saved` record whose path does not hold its bytes.
+// Files are created and linked through the checked folder's descriptor (lib/fs/pinned-folder.ts), so no swap
+// sends one elsewhere. What once left records without their files (a fresh-clone CI run): a run starting in
+// the moment the folder was away, before the symlink, made a fresh folder in its place, the flipper could not
+// put the real one back, and every file recorded in it was missing. A folder the state has files in is never
+// created afresh now. test/fs/folder-swap-window.test.ts puts both windows in place deterministically.
 
 import t from 'tap';
 import { spawn } from 'node:child_process';
@@ -21,7 +23,7 @@ const [victim, moved, evil, stop] = process.argv.slice(1);
 fs.mkdirSync(evil, { recursive: true });
 const sleep = (ms) => Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms);
 while (!fs.existsSync(stop)) {
-  try { fs.renameSync(victim, moved); fs.symlinkSync(evil, victim); } catch {}
+  try { fs.renameSync(victim, moved); sleep(1); fs.symlinkSync(evil, victim); } catch {}
   sleep(1);
   try { fs.unlinkSync(victim); fs.renameSync(moved, victim); } catch {}
   sleep(1);
@@ -89,10 +91,5 @@ t.test('a channel folder flipped to a foreign symlink and back during a run', as
     if (r.status !== 'saved' || r.path === undefined) continue;
     if (!existsSync(r.path) || (await sha256File(r.path)) !== r.sha256) broken.push(r.path);
   }
-  // A known defect (2026-12-06 notes): now and then one file renamed during a swap is recorded saved at a path
-  // that does not hold it (seen in a fresh-clone CI run). Reported as a todo until it is fixed, so that a
-  // failure here is visible without failing every unrelated submission at random.
-  t.same(broken.slice(0, 5), [], `every saved record's path holds its bytes (${broken.length} do not)`, {
-    todo: broken.length > 0 ? 'a rename racing a folder swap can still leave one saved record without its file' : false,
-  });
+  t.same(broken.slice(0, 5), [], `every saved record's path holds its bytes (${broken.length} do not)`);
 });
