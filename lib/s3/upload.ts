@@ -23,7 +23,7 @@ export interface UploadRequest {
   contentType?: string | undefined;
   partSize: number;
   queueSize: number;
-  signal?: AbortSignal | undefined; // cancels the upload (a multipart upload is aborted)
+  signal?: AbortSignal | undefined; // cancels the upload at the body's next chunk (a multipart upload is aborted)
   onReceived?: (() => void) | undefined; // the body has been read to its end
   // Called with the bytes' hash once the body is read, before the object is completed: throwing refuses it.
   atEnd?: ((file: { sha256: string; bytes: number }) => Promise<void>) | undefined;
@@ -52,8 +52,8 @@ export async function uploadObject(request: UploadRequest): Promise<StoredObject
     queueSize: request.queueSize,
     leavePartsOnError: false,
   });
-  const onAbort = (): void => void upload.abort().catch(() => undefined);
-  request.signal?.addEventListener('abort', onAbort, { once: true });
+  // An abort is thrown from the body (hashed): lib-storage then aborts the multipart upload itself. Its own
+  // abort() would race the upload's end and send AbortMultipartUpload with the aborted signal, leaving it behind.
   try {
     await upload.done();
   } catch (error) {
@@ -61,8 +61,6 @@ export async function uploadObject(request: UploadRequest): Promise<StoredObject
     request.signal?.throwIfAborted();
     if (s3ErrorCode(error).name === 'PreconditionFailed' || s3ErrorCode(error).status === 412) return 'taken';
     throw transferError(error, `s3://${request.bucket}/${request.key}`);
-  } finally {
-    request.signal?.removeEventListener('abort', onAbort);
   }
   const stored = { sha256: digest.sha256(), bytes: digest.bytes };
   await verifyObject(request, stored, digest);
@@ -73,6 +71,7 @@ export async function uploadObject(request: UploadRequest): Promise<StoredObject
 async function* hashed(request: UploadRequest, digest: Digest): AsyncGenerator<Buffer> {
   try {
     for await (const chunk of request.body) {
+      request.signal?.throwIfAborted();
       digest.update(chunk);
       yield Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength);
     }
