@@ -41,7 +41,7 @@ t.test('test files asking at once share one server, and it is gone when the run 
   runner.stdout.on('data', (chunk: Buffer) => (out += chunk));
   runner.stderr.on('data', (chunk: Buffer) => (err += chunk));
   const code = await new Promise((resolve) => runner.on('exit', resolve));
-  t.equal(code, 0, `the run passed ${err}`);
+  t.equal(code, 0, 'the run passed', { stderr: err });
   // checked the moment the run has ended: nothing may linger
   const lines = out
     .trim()
