@@ -188,7 +188,7 @@ function indexEntry(channel: GalleryChannel, rows: readonly GalleryFile[], data:
   return {
     id: channel.channel_id,
     name: channel.name,
-    kind: channel.parent_id === undefined ? 'channel' : 'thread',
+    kind: channel.kind,
     ...(channel.parent_id !== undefined ? { parent_id: channel.parent_id } : {}),
     ...(channel.parent_name !== undefined ? { parent_name: channel.parent_name } : {}),
     count: rows.length,

@@ -9,24 +9,14 @@ import { join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { chromium } from 'playwright-core';
 import t from 'tap';
-import { demoScenario } from '../../fixtures/scenarios.js';
-import { fakeFor, runDps } from '../cli/helpers.js';
+import { scrapedDemo } from '../cli/gallery-demo.js';
+import { runDps } from '../cli/helpers.js';
 import type { Line } from '../cli/helpers.js';
 import { animatedGif, png } from '../helpers/images.js';
 import { CHROMIUM, chromiumMissing } from './gallery-fixture.js';
 
 t.test("the page over dps gallery's own output", { skip: chromiumMissing }, async (t) => {
-  const fake = await fakeFor(t, { scenario: demoScenario() });
-  const guild = fake.scenario.guilds[0]!;
-  const dir = t.testdir();
-  const out = join(dir, 'out');
-  const state = join(dir, 'state');
-  const scrape = await runDps(['--server-id', guild.id, '--all-channels', '--api', fake.api, '--out', out, '--state', state], {
-    env: { DISCORD_TOKEN: fake.token },
-  });
-  t.equal(scrape.code, 0, `scrape exit 0 (stderr: ${scrape.stderr})`);
-  const records = (await runDps(['manifest', '--state', state])).lines.filter((r) => r.status === 'saved');
-  const images = records.filter((r) => String(r.content_type).startsWith('image/') && r.duplicate_of === undefined);
+  const { out, state, records, images } = await scrapedDemo(t);
   t.ok(images.length >= 3, `${images.length} distinct images archived`);
   const real = images.slice(0, 3);
   await writeFile(String(real[0]!.path), await png(11, 640, 480));
