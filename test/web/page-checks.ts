@@ -302,10 +302,10 @@ export async function pageChecks(t: Test, launch: () => Promise<BrowserDriver>):
   if (browser.seesFileRequests) t.ok(page.watch.requests.length > 10, `the page loaded its files (${page.watch.requests.length} requests)`);
   t.same(page.watch.errors, [], 'no console error or warning');
 
-  // The watch sees what it must refuse: a request to a server (there is none: it is refused before it leaves).
-  await page.evaluate(`(() => { const i = new Image(); i.src = 'http://127.0.0.1:9/canary.png'; document.body.append(i); })()`);
+  // The watch sees what it must refuse: a request to a server (refused before it leaves; not a port browsers block).
+  await page.evaluate(`(() => { const i = new Image(); i.src = 'http://127.0.0.1:59999/canary.png'; document.body.append(i); })()`);
   await t.resolves(
-    waitUntilNode(() => page.watch.requests.includes('http://127.0.0.1:9/canary.png')),
+    waitUntilNode(() => page.watch.requests.includes('http://127.0.0.1:59999/canary.png')),
     'a request off the file system would have been seen',
   );
 }

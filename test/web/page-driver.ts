@@ -114,7 +114,7 @@ export async function launchFirefox(): Promise<BrowserDriver> {
       const context = await browser.createBrowserContext();
       const page = await context.newPage();
       page.setDefaultTimeout(TIMEOUT);
-      await page.setViewport(viewport);
+      await firefoxViewport(page, viewport);
       const watch: Watch = { requests: [], errors: [] };
       await page.setRequestInterception(true);
       page.on('request', (r) => {
@@ -151,9 +151,18 @@ function puppeteerPage(page: PuppeteerPage, watch: Watch, close: () => Promise<v
       if (value !== '') await page.keyboard.type(value);
     },
     select: async (selector, value) => void (await page.select(selector, value)),
-    setViewport: (width, height) => page.setViewport({ width, height }),
+    setViewport: (width, height) => firefoxViewport(page, { width, height }),
     screenshot: async (path) => void (await page.screenshot({ path: path as `${string}.png` })),
     close,
   };
   return driver;
+}
+
+// puppeteer's setViewport sends the viewport and a screen orientation override together; Firefox 140 ESR knows
+// the first and not the second (an unknown command): the viewport is applied, which the page's width confirms.
+async function firefoxViewport(page: PuppeteerPage, viewport: { width: number; height: number }): Promise<void> {
+  await page.setViewport(viewport).catch((error: unknown) => {
+    if (!String(error).includes('setScreenOrientationOverride')) throw error;
+  });
+  await page.waitForFunction(`innerWidth === ${viewport.width} && innerHeight === ${viewport.height}`, { timeout: TIMEOUT });
 }
