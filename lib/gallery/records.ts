@@ -1,6 +1,7 @@
 // What the gallery shows, read from the state: every saved file (attachment records and references) of the
 // selected servers and channels, grouped by channel in post order, and the channels' names and places.
 
+import type { IndexChannel } from '../../web/data-types.js';
 import type { Store } from '../store/store.js';
 import type { AttachmentRecord, ChannelRecord } from '../types.js';
 import { compareSnowflakes } from '../util/snowflake.js';
@@ -59,7 +60,7 @@ export interface GalleryChannel {
   guild_name: string;
   channel_id: string;
   name: string;
-  kind: 'channel' | 'thread' | 'forum-post';
+  kind: IndexChannel['kind'];
   parent_id?: string | undefined;
   parent_name?: string | undefined;
   files: SavedFile[];

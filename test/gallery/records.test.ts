@@ -6,28 +6,18 @@ import { join } from 'node:path';
 import { readChannels } from '../../lib/gallery/records.js';
 import { openStore } from '../../lib/store/open.js';
 import type { SavedRecord } from '../../lib/store/store.js';
-import type { AttachmentRecord, ChannelRecord } from '../../lib/types.js';
+import type { ChannelRecord } from '../../lib/types.js';
+import { record } from '../helpers/records.js';
 
 const G = '584171093229572103';
 let n = 0;
-function saved(channel_id: string, fields: Partial<AttachmentRecord> = {}): SavedRecord {
+// A saved file of `channel_id` (in a message of its own unless `message_id` is given).
+function saved(channel_id: string, message_id?: string): SavedRecord {
   n++;
-  return {
-    attachment_id: String(900_000_000_000_000_000n + BigInt(n)),
-    guild_id: G,
-    channel_id,
-    message_id: String(800_000_000_000_000_000n + BigInt(n)),
-    filename: `f${n}.png`,
-    content_type: 'image/png',
-    timestamp: '2024-03-04T12:00:00.000000+00:00',
-    source: 'attachment',
-    status: 'saved',
-    path: `/archive/f${n}.png`,
-    sha256: n.toString(16).padStart(64, '0'),
-    bytes: 100,
-    updated_at: '2026-01-01T00:00:00.000Z',
-    ...fields,
-  } as SavedRecord;
+  const id = String(900_000_000_000_000_000n + BigInt(n));
+  const message = message_id ?? String(800_000_000_000_000_000n + BigInt(n));
+  const sha256 = n.toString(16).padStart(64, '0');
+  return record(id, { status: 'saved', guild_id: G, channel_id, message_id: message, path: `/archive/${id}.png`, sha256, bytes: 100 }) as SavedRecord;
 }
 function channel(channel_id: string, name: string, parent?: { id: string; type?: number }): ChannelRecord {
   return {
@@ -60,7 +50,7 @@ t.test("a channel's kind: channel, thread or forum post", async (t) => {
   ];
   for (const [id, name, parent, starter] of cases) {
     await store.putChannel(channel(id, name, parent));
-    await store.recordSaved(saved(id, starter ? { message_id: id } : {}));
+    await store.recordSaved(saved(id, starter ? id : undefined));
     await store.recordSaved(saved(id));
   }
   await store.writesDone();
