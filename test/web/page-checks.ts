@@ -16,13 +16,14 @@ import type { BrowserDriver, PageDriver } from './page-driver.js';
 const ARTIFACTS = join(ROOT, 'test', 'artifacts');
 
 const str = JSON.stringify;
-const text = (page: PageDriver, selector: string): Promise<string | null> => page.evaluate(`document.querySelector(${str(selector)})?.textContent ?? null`);
+export const text = (page: PageDriver, selector: string): Promise<string | null> =>
+  page.evaluate(`document.querySelector(${str(selector)})?.textContent ?? null`);
 const texts = (page: PageDriver, selector: string): Promise<string[]> =>
   page.evaluate(`[...document.querySelectorAll(${str(selector)})].map((e) => e.textContent)`);
 const attr = (page: PageDriver, selector: string, name: string): Promise<string | null> =>
   page.evaluate(`document.querySelector(${str(selector)})?.getAttribute(${str(name)}) ?? null`);
-const count = (page: PageDriver, selector: string): Promise<number> => page.evaluate(`document.querySelectorAll(${str(selector)}).length`);
-const visible = (page: PageDriver, selector: string): Promise<boolean> =>
+export const count = (page: PageDriver, selector: string): Promise<number> => page.evaluate(`document.querySelectorAll(${str(selector)}).length`);
+export const visible = (page: PageDriver, selector: string): Promise<boolean> =>
   page.evaluate(
     `(() => { const e = document.querySelector(${str(selector)}); return !!e && e.getClientRects().length > 0 && getComputedStyle(e).visibility !== 'hidden'; })()`,
   );
@@ -30,14 +31,14 @@ const isOpen = (page: PageDriver): Promise<boolean> => page.evaluate('document.g
 const hashOf = (page: PageDriver): Promise<string> => page.evaluate('location.hash');
 const activeId = (page: PageDriver): Promise<string | undefined> => page.evaluate('document.activeElement.dataset.id');
 // Waits for an element matching `selector` whose text matches (a string: contains it).
-const waitText = (page: PageDriver, selector: string, match: string | RegExp): Promise<void> => {
+export const waitText = (page: PageDriver, selector: string, match: string | RegExp): Promise<void> => {
   const test =
     typeof match === 'string'
       ? `(e.textContent ?? '').includes(${str(match)})`
       : `new RegExp(${str(match.source)}, ${str(match.flags)}).test(e.textContent ?? '')`;
   return page.waitUntil(`[...document.querySelectorAll(${str(selector)})].some((e) => ${test})`);
 };
-const waitFor = (page: PageDriver, selector: string): Promise<void> => page.waitUntil(`document.querySelector(${str(selector)})`);
+export const waitFor = (page: PageDriver, selector: string): Promise<void> => page.waitUntil(`document.querySelector(${str(selector)})`);
 const waitClosed = (page: PageDriver): Promise<void> => page.waitUntil('!document.getElementById("lightbox").open');
 const waitCount = (page: PageDriver, n: number): Promise<void> => waitText(page, '.toolbar .count', new RegExp(`^${n} of`));
 // The natural widths of the images matching `selector` once decoded (0: did not decode).
