@@ -309,10 +309,10 @@ function s3Options(options: ArchiveOptions): { out?: string; s3: S3Settings | un
   if (!isS3Url(out)) {
     const flag = (
       [
-        ['--s3-endpoint', options.s3Endpoint !== undefined],
+        [`--s3-endpoint ${options.s3Endpoint}`, options.s3Endpoint !== undefined],
         ['--s3-copy-duplicates', options.s3CopyDuplicates === true],
         ['--s3-force-path-style', options.s3ForcePathStyle === true],
-        ['--s3-part-size', options.s3PartSize !== undefined],
+        [`--s3-part-size ${options.s3PartSize}`, options.s3PartSize !== undefined],
       ] as const
     ).find(([, given]) => given);
     if (flag) throw new UsageError(`${flag[0]} needs --out s3://bucket/prefix, got --out ${out}`);

@@ -51,6 +51,11 @@ export function preflightError(error: unknown, where: string, endpoint: string |
       { cause: error },
     );
   }
+  if (THROTTLED.has(name) || (status !== undefined && status >= 500)) {
+    return new S3Error('DPS_S3_UNREACHABLE', `S3 at ${endpoint ?? '(AWS default)'} is busy or failing (${said}) after retries: try again later`, {
+      cause: error,
+    });
+  }
   return new S3Error('DPS_S3_ACCESS', `S3 refused access to ${where} (${said})`, { cause: error });
 }
 

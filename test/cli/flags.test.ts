@@ -132,6 +132,9 @@ const COMMANDS = ['scrape', 'retry-failed', 'guilds', 'channels', 'manifest', 's
 COMMANDS.push('gallery', 'similar');
 BAD.distance = ['x', '65', '-1'];
 FREE_TEXT.add('gallery-dir');
+// Object storage (issue 26): tried with a folder --out, each is refused showing the value; the region is any text.
+Object.assign(BAD, { 's3-endpoint': ['ftp://host', 'nope'], 's3-part-size': ['1MB', 'lots'] });
+FREE_TEXT.add('s3-region');
 
 t.test('every flag of every command refuses a bad or missing value', async (t) => {
   const dir = t.testdir();
