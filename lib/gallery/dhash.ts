@@ -79,7 +79,8 @@ function repeated(pixels: Uint8Array, width: number, height: number, channels: n
   let at = 0;
   for (let y = 0; y < height * sy; y++) {
     const row = Math.floor(y / sy) * width * channels;
-    for (let x = 0; x < width * sx; x++, at += channels) out.set(pixels.subarray(row + Math.floor(x / sx) * channels, row + Math.floor(x / sx) * channels + channels), at);
+    for (let x = 0; x < width * sx; x++, at += channels)
+      out.set(pixels.subarray(row + Math.floor(x / sx) * channels, row + Math.floor(x / sx) * channels + channels), at);
   }
   return [out, width * sx, height * sy, channels];
 }

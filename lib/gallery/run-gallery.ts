@@ -230,7 +230,8 @@ function mergeIndex(
   serverOf: ReadonlyMap<string, string>,
 ): IndexServer[] {
   const servers = new Map<string, IndexServer>();
-  for (const server of previous.servers) servers.set(server.id, { id: server.id, name: server.name, channels: server.channels.filter((c) => !serverOf.has(c.id)) });
+  for (const server of previous.servers)
+    servers.set(server.id, { id: server.id, name: server.name, channels: server.channels.filter((c) => !serverOf.has(c.id)) });
   for (const channel of written) {
     const id = serverOf.get(channel.id) as string;
     const server = servers.get(id) ?? { id, name: names.get(id) ?? id, channels: [] };

@@ -77,10 +77,7 @@ t.test('a later gallery run rewrites only what changed', async (t) => {
   const after = inodes(gallery);
   const changed = [...after].filter(([name, ino]) => before.get(name) !== ino).map(([name]) => name);
   t.same(changed.sort(), [`data/c-${target}.js`, 'data/index.js'], 'only its data file and the index rewritten');
-  t.ok(
-    attachmentIds(join(gallery, 'data', `c-${target}.js`)).includes(posted.files[0]!.attachment_id),
-    'the new file is in its channel data',
-  );
+  t.ok(attachmentIds(join(gallery, 'data', `c-${target}.js`)).includes(posted.files[0]!.attachment_id), 'the new file is in its channel data');
 
   // A data file deleted, another written by some other version: both rewritten, nothing else.
   const others = [...after.keys()].filter((name) => name.startsWith('data/c-') && name !== `data/c-${target}.js`);

@@ -37,7 +37,8 @@ function reference(pixels: Uint8Array, width: number, height: number, channels: 
   for (let cy = 0; cy < 8; cy++)
     for (let cx = 0; cx < 9; cx++) {
       let sum = 0;
-      for (let y = cy * height; y < (cy + 1) * height; y++) for (let x = cx * width; x < (cx + 1) * width; x++) sum += grey(Math.floor(x / 9), Math.floor(y / 8));
+      for (let y = cy * height; y < (cy + 1) * height; y++)
+        for (let x = cx * width; x < (cx + 1) * width; x++) sum += grey(Math.floor(x / 9), Math.floor(y / 8));
       out.push(sum / (width * height));
     }
   return out;
