@@ -28,6 +28,7 @@ export function gray9x8(pixels: Uint8Array, width: number, height: number, chann
   const rows = cells(height, 8);
   const alpha = channels === 2 || channels === 4;
   const colour = channels >= 3;
+  const { cell, first: inFirst, second: inSecond } = columns;
   const line = new Float64Array(10); // a row's sums per column cell (and one past the last)
   const sums = new Float64Array(81); // per cell (and a row past the last)
   for (let y = 0, at = 0; y < height; y++) {
@@ -38,9 +39,9 @@ export function gray9x8(pixels: Uint8Array, width: number, height: number, chann
         const a = (pixels[at + channels - 1] as number) / 255;
         grey = grey * a + 255 * (1 - a);
       }
-      const c = columns.cell[x] as number;
-      line[c] = (line[c] as number) + grey * (columns.first[x] as number);
-      line[c + 1] = (line[c + 1] as number) + grey * (columns.second[x] as number);
+      const c = cell[x] as number;
+      line[c] = (line[c] as number) + grey * (inFirst[x] as number);
+      line[c + 1] = (line[c + 1] as number) + grey * (inSecond[x] as number);
     }
     const r = (rows.cell[y] as number) * 9;
     const first = rows.first[y] as number;
