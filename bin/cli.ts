@@ -36,6 +36,7 @@ import { checkArgv, recordFlags, usageMessage } from './flag-check.js';
 import { withExamples } from './examples.js';
 import { runDemo } from './demo.js';
 import { tuneHeapGrowth } from './heap-tuning.js';
+import { relaxHeapGrowth } from './heap-tuning.js'; // dps gallery (issue 25)
 // dps gallery, dps similar (issue 25)
 import { gallery, similar } from '../lib/index.js';
 // dps manifest --format (issue 23, metadata)
@@ -322,6 +323,7 @@ function galleryFlags(y: Argv): Argv {
 }
 
 async function runGalleryCommand(args: Record<string, unknown>, controller: AbortController): Promise<void> {
+  if (tuneHeap) relaxHeapGrowth(); // issue 25 (performance): thumbnails' pixels are memory outside the heap
   const summary = await gallery(
     {
       state: String(args.state),

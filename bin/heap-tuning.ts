@@ -77,3 +77,10 @@ export function tuneHeapGrowth(totals: () => Counts, options: HeapTuningOptions 
     if (growth !== TIGHT_GROWTH) setFlags(`--heap-growing-percent=${TIGHT_GROWTH}`);
   };
 }
+
+// dps gallery (issue 25): each thumbnail's pixels pass through JavaScript as a buffer (memory outside V8's heap,
+// counted against the same limit), so the tight policy would answer with a full collection every few megabytes
+// (bench/limits.md, "Gallery thumbnails"): V8's own policy for that command, unless the user gave heap flags.
+export function relaxHeapGrowth(setFlags: (flags: string) => void = setFlagsFromString): void {
+  setFlags(`--heap-growing-percent=${DOWNLOAD_GROWTH}`);
+}

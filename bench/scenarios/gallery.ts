@@ -15,7 +15,7 @@ import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { CLI, channelArgs, log, median, PAIRS, round, rotated, runDps, runScript, scratch, startFake } from '../common.js';
 import type { BenchContext, FakeHandle, ProcessRun, Row, ScenarioResult } from '../common.js';
-import { makePicture, smallPicture } from '../gallery-images.js';
+import { cachedPicture, smallPicture } from '../gallery-images.js';
 
 interface Saved {
   attachment_id: string;
@@ -81,7 +81,7 @@ export async function galleryScenario(ctx: BenchContext): Promise<ScenarioResult
   // Every file a distinct picture (copies would share their dHash: dps would list each copy as similar to the rest).
   const mix = new Map<string, number>();
   const picture = async (i: number): Promise<Buffer> => {
-    const made = await makePicture(i);
+    const made = await cachedPicture(i);
     mix.set(made.kind, (mix.get(made.kind) ?? 0) + 1);
     return made.bytes;
   };

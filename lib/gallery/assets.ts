@@ -2,7 +2,7 @@
 // gallery folder; until that build exists, a minimal page that lists what the data files hold.
 
 import { randomBytes } from 'node:crypto';
-import { copyFile, mkdir, rename, stat } from 'node:fs/promises';
+import { mkdir, readFile, rename, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { writeAtomic } from './data-files.js';
@@ -28,10 +28,12 @@ export async function writePage(galleryDir: string): Promise<'package' | 'placeh
       ),
     );
     if (!complete.every(Boolean)) continue;
+    await mkdir(galleryDir, { recursive: true });
     for (const name of PAGE_FILES) {
-      await mkdir(galleryDir, { recursive: true });
+      const source = await readFile(path.join(dir, name));
+      if (await sameBytes(path.join(galleryDir, name), source)) continue; // a later run: already there
       const temp = path.join(galleryDir, `${name}.${randomBytes(6).toString('hex')}.tmp`);
-      await copyFile(path.join(dir, name), temp);
+      await writeFile(temp, source);
       await rename(temp, path.join(galleryDir, name));
     }
     return 'package';
@@ -40,6 +42,12 @@ export async function writePage(galleryDir: string): Promise<'package' | 'placeh
   await writeAtomic(path.join(galleryDir, 'app.js'), PLACEHOLDER_JS);
   await writeAtomic(path.join(galleryDir, 'app.css'), PLACEHOLDER_CSS);
   return 'placeholder';
+}
+
+// Whether `file` holds exactly `bytes` (false when it is missing).
+async function sameBytes(file: string, bytes: Buffer): Promise<boolean> {
+  const held = await readFile(file).catch(() => undefined);
+  return held?.equals(bytes) === true;
 }
 
 const PLACEHOLDER_HTML = `<!doctype html>

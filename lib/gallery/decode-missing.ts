@@ -2,7 +2,7 @@
 // pool; each answer is saved in the state (so no later run decodes it again) and an undecodable file becomes a
 // placeholder with a `warning`.
 
-import { mkdir, readdir, rm, stat } from 'node:fs/promises';
+import { mkdir, readdir, rm } from 'node:fs/promises';
 import path from 'node:path';
 import type { GalleryEntry, Store } from '../store/store.js';
 import type { GalleryWarningEvent } from './gallery-events.js';
@@ -38,12 +38,13 @@ export async function decodeMissing(
   const entries = new Map<string, GalleryEntry>();
   const todo: DecodeTarget[] = [];
   const tempDir = options.galleryDir === null ? '' : path.join(options.galleryDir, 'thumbs', '.tmp');
+  const thumbs = options.galleryDir === null ? undefined : thumbsIn(options.galleryDir);
   for (const target of targets) {
     if (entries.has(target.sha256)) continue;
     const known = await options.store.galleryEntry(target.sha256);
     if (known !== undefined) {
       entries.set(target.sha256, known);
-      const needsThumb = options.galleryDir !== null && known.d !== null && !(await exists(path.join(options.galleryDir, thumbPath(target.sha256))));
+      const needsThumb = thumbs !== undefined && known.d !== null && !(await thumbs(target.sha256));
       if (!needsThumb) continue;
     }
     todo.push(target);
@@ -93,9 +94,21 @@ export async function decodeMissing(
   return { entries, decoded, made };
 }
 
-async function exists(file: string): Promise<boolean> {
-  return stat(file).then(
-    () => true,
-    () => false,
-  );
+// Whether the gallery folder holds a sha256's thumbnail: each thumbs/<xx>/ folder is listed once (a second run
+// checks every file the gallery shows; one listing per folder instead of one stat per file).
+function thumbsIn(galleryDir: string): (sha256: string) => Promise<boolean> {
+  const listings = new Map<string, Promise<Set<string>>>();
+  return async (sha256) => {
+    const file = thumbPath(sha256);
+    const folder = path.posix.dirname(file);
+    let listing = listings.get(folder);
+    if (listing === undefined) {
+      listing = readdir(path.join(galleryDir, folder)).then(
+        (names) => new Set(names),
+        () => new Set<string>(),
+      );
+      listings.set(folder, listing);
+    }
+    return (await listing).has(path.posix.basename(file));
+  };
 }

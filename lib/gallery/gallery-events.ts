@@ -22,6 +22,7 @@ export interface GallerySummaryEvent {
   event: 'summary';
   command: 'gallery';
   channels: number;
+  channels_unchanged: number; // channels whose data file was already up to date (not rewritten, no gallery_channel)
   files: number;
   thumbnails_made: number;
   thumbnails_kept: number;

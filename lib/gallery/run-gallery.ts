@@ -10,8 +10,8 @@ import { openStore } from '../store/open.js';
 import { isSnowflake } from '../util/snowflake.js';
 import { writePage } from './assets.js';
 import type { GalleryFile } from './channel-data.js';
-import { channelData, GALLERY_DATA_VERSION } from './channel-data.js';
-import { channelScript, indexScript, relativeUrl, writeAtomic } from './data-files.js';
+import { channelData, GALLERY_DATA_VERSION, SIMILAR_DISTANCE } from './channel-data.js';
+import { channelScript, indexScript, inputDigest, readInputDigest, relativeUrl, writeAtomic } from './data-files.js';
 import type { GalleryIndex, IndexChannel, IndexServer } from '../../web/data-types.js';
 import { decodeMissing, thumbPath } from './decode-missing.js';
 import type { GalleryEvent, GallerySummaryEvent } from './gallery-events.js';
@@ -36,6 +36,11 @@ export interface GalleryHooks {
 
 // data/index.js's entries (shared with the page: web/data-types.ts).
 export type { IndexChannel } from '../../web/data-types.js';
+
+// What a channel's data file is made from besides its rows: the format and how channelData builds it. Change
+// the last number whenever channelData's output changes for the same rows without a new GALLERY_DATA_VERSION, so
+// the next run rewrites every data file.
+const DATA_INPUT_FORMAT = `${GALLERY_DATA_VERSION}/${SIMILAR_DISTANCE}/1`;
 
 // Ids typed on the command line: a one-line usage error shows the value.
 export function checkSelection(options: { guildId?: string | undefined; channelIds?: readonly string[] | undefined }): void {
@@ -77,6 +82,7 @@ export async function runGallery(options: GalleryOptions, hooks: GalleryHooks = 
     const serverOf = new Map<string, string>();
     let files = 0;
     let placeholders = 0;
+    let unchanged = 0;
     for (const channel of channels) {
       hooks.signal?.throwIfAborted();
       const rows = channel.files.map((file): GalleryFile => {
@@ -104,16 +110,17 @@ export async function runGallery(options: GalleryOptions, hooks: GalleryHooks = 
       });
       files += rows.length;
       const data = `data/c-${channel.channel_id}.js`;
-      await writeAtomic(
-        path.join(galleryDir, data),
-        channelScript(
-          channel.channel_id,
-          channelData(rows, { guild_id: channel.guild_id && channel.guild_id !== '@me' ? channel.guild_id : null, channel_id: channel.channel_id }),
-        ),
-      );
+      const where = { guild_id: channel.guild_id && channel.guild_id !== '@me' ? channel.guild_id : null, channel_id: channel.channel_id };
       written.push(indexEntry(channel, rows, data));
       serverNames.set(channel.guild_id, channel.guild_name);
       serverOf.set(channel.channel_id, channel.guild_id);
+      // A channel whose data would come out the same as its file's is not rewritten.
+      const input = inputDigest([DATA_INPUT_FORMAT, where], rows);
+      if ((await readInputDigest(path.join(galleryDir, data))) === input) {
+        unchanged++;
+        continue;
+      }
+      await writeAtomic(path.join(galleryDir, data), channelScript(channel.channel_id, channelData(rows, where), input));
       await emit({
         event: 'gallery_channel',
         guild_id: channel.guild_id,
@@ -123,16 +130,19 @@ export async function runGallery(options: GalleryOptions, hooks: GalleryHooks = 
         data,
       });
     }
-    const index = mergeIndex(await previousIndex(galleryDir), written, serverNames, serverOf);
-    await writeAtomic(
-      path.join(galleryDir, 'data', 'index.js'),
-      indexScript({ version: GALLERY_DATA_VERSION, generated_at: new Date().toISOString(), servers: index } satisfies GalleryIndex),
-    );
+    const previous = await previousIndex(galleryDir);
+    const index = mergeIndex(previous, written, serverNames, serverOf);
+    if (previous.version !== GALLERY_DATA_VERSION || JSON.stringify(index) !== JSON.stringify(previous.servers))
+      await writeAtomic(
+        path.join(galleryDir, 'data', 'index.js'),
+        indexScript({ version: GALLERY_DATA_VERSION, generated_at: new Date().toISOString(), servers: index } satisfies GalleryIndex),
+      );
     await writePage(galleryDir);
     summary = {
       event: 'summary',
       command: 'gallery',
-      channels: written.length,
+      channels: written.length - unchanged,
+      channels_unchanged: unchanged,
       files,
       thumbnails_made: made,
       thumbnails_kept: countKept(entries, made),
@@ -183,28 +193,29 @@ function indexEntry(channel: GalleryChannel, rows: readonly GalleryFile[], data:
   };
 }
 
-// The servers of the last data/index.js (a run with --channel-id keeps the other channels listed).
-async function previousIndex(galleryDir: string): Promise<IndexServer[]> {
+// The servers of the last data/index.js (a run with --channel-id keeps the other channels listed) and its version.
+async function previousIndex(galleryDir: string): Promise<{ version: unknown; servers: IndexServer[] }> {
   const text = await readFile(path.join(galleryDir, 'data', 'index.js'), 'utf8').catch(() => '');
   const match = /^window\.dpsGallery\.index\(([\s\S]*)\);\n?$/.exec(text);
-  if (!match) return [];
+  if (!match) return { version: undefined, servers: [] };
   try {
-    const data = JSON.parse(match[1] as string) as { servers?: IndexServer[] };
-    return Array.isArray(data.servers) ? data.servers : [];
+    const data = JSON.parse(match[1] as string) as { version?: unknown; servers?: IndexServer[] };
+    return { version: data.version, servers: Array.isArray(data.servers) ? data.servers : [] };
   } catch {
-    return [];
+    return { version: undefined, servers: [] };
   }
 }
 
 // This run's channels replace their earlier entries; the others stay; servers and channels sorted by name.
 function mergeIndex(
-  previous: IndexServer[],
+  previous: { servers: IndexServer[] },
   written: IndexChannel[],
   names: ReadonlyMap<string, string>,
   serverOf: ReadonlyMap<string, string>,
 ): IndexServer[] {
   const servers = new Map<string, IndexServer>();
-  for (const server of previous) servers.set(server.id, { id: server.id, name: server.name, channels: server.channels.filter((c) => !serverOf.has(c.id)) });
+  for (const server of previous.servers)
+    servers.set(server.id, { id: server.id, name: server.name, channels: server.channels.filter((c) => !serverOf.has(c.id)) });
   for (const channel of written) {
     const id = serverOf.get(channel.id) as string;
     const server = servers.get(id) ?? { id, name: names.get(id) ?? id, channels: [] };

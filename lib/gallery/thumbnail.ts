@@ -1,11 +1,12 @@
 // One file, decoded once: its thumbnail (WebP, 320 px on the long side, EXIF orientation applied, the first frame
-// of an animation) written atomically to a content-addressed path, and its dHash from the same decoded pixels.
+// of an animation) written atomically to a content-addressed path, and its dHash from the thumbnail's pixels.
 
 import { randomBytes } from 'node:crypto';
 import { mkdir, rename, rm } from 'node:fs/promises';
 import path from 'node:path';
 import sharp from 'sharp';
-import { dhashOf } from './dhash.js';
+import type { Sharp } from 'sharp';
+import { dhashOf, gray9x8 } from './dhash.js';
 
 export const THUMB_SIZE = 320;
 
@@ -17,8 +18,9 @@ export interface Decoded {
   k: number;
 }
 
-// Decodes `file`; with `thumb` (the final path) also writes the thumbnail through a temp file in `tempDir`
-// and a rename (a thumbnail is derived data: replacing one is fine). Rejects for a file it cannot decode.
+// Decodes `file` once into the thumbnail's pixels; the dHash comes from them, and with `thumb` (the final path)
+// they are encoded to WebP through a temp file in `tempDir` and a rename (a thumbnail is derived data:
+// replacing one is fine). Rejects for a file it cannot decode.
 export async function decodeFile(file: string, thumb: string | null, tempDir: string): Promise<Decoded> {
   const image = sharp(file, { failOn: 'error' }); // the first page (frame) only
   const meta = await image.metadata();
@@ -29,28 +31,28 @@ export async function decodeFile(file: string, thumb: string | null, tempDir: st
   const { data, info } = await image
     .rotate()
     .resize(THUMB_SIZE, THUMB_SIZE, { fit: 'inside', withoutEnlargement: true })
-    .raw()
+    .raw({ depth: 'uchar' })
     .toBuffer({ resolveWithObject: true });
   const raw = { raw: { width: info.width, height: info.height, channels: info.channels } };
-  const gray = await sharp(data, raw)
-    .flatten({ background: '#ffffff' })
-    .resize(9, 8, { fit: 'fill' })
-    .toColourspace('b-w')
-    .raw()
-    .toBuffer({ resolveWithObject: true });
-  const step = gray.info.channels;
-  const pixels = new Uint8Array(72);
-  for (let i = 0; i < 72; i++) pixels[i] = gray.data[i * step] as number;
-  if (thumb !== null) {
-    await mkdir(path.dirname(thumb), { recursive: true });
-    const temp = path.join(tempDir, `${path.basename(thumb)}.${randomBytes(6).toString('hex')}.tmp`);
-    try {
-      await sharp(data, raw).webp({ quality: 75 }).toFile(temp);
+  // The encoder runs on libuv's pool while this thread computes the hash.
+  const written = thumb === null ? undefined : writeThumb(sharp(data, raw).webp({ quality: 75 }), thumb, tempDir);
+  const d = dhashOf(gray9x8(data, info.width, info.height, info.channels));
+  await written;
+  return { d, w: turned ? height : width, h: turned ? width : height, k: animated ? 1 : 0 };
+}
+
+// The encoded thumbnail to a temp file, then renamed to `thumb` (its folder made only when the rename says it is missing).
+async function writeThumb(encoder: Sharp, thumb: string, tempDir: string): Promise<void> {
+  const temp = path.join(tempDir, `${path.basename(thumb)}.${randomBytes(6).toString('hex')}.tmp`);
+  try {
+    await encoder.toFile(temp);
+    await rename(temp, thumb).catch(async (error: NodeJS.ErrnoException) => {
+      if (error.code !== 'ENOENT') throw error;
+      await mkdir(path.dirname(thumb), { recursive: true });
       await rename(temp, thumb);
-    } catch (error) {
-      await rm(temp, { force: true });
-      throw error;
-    }
+    });
+  } catch (error) {
+    await rm(temp, { force: true });
+    throw error;
   }
-  return { d: dhashOf(pixels), w: turned ? height : width, h: turned ? width : height, k: animated ? 1 : 0 };
 }

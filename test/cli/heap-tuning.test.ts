@@ -2,6 +2,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import t from 'tap';
 import { capYoungGeneration, startHeapPolicy, tuneHeapGrowth } from '../../bin/heap-tuning.js';
+import { relaxHeapGrowth } from '../../bin/heap-tuning.js'; // dps gallery (issue 25)
 import { emptyCounts } from '../../lib/output/events.js';
 
 // Totals whose bytes grow at `rate` bytes/s (changed by the test), measured on the same clock as the tuner.
@@ -89,4 +90,11 @@ t.test('the young generation stops growing at its cap, and the cap is set again 
   }
   stopLarge();
   t.same(untouched, [], 'a young generation below its cap is left alone');
+});
+
+// dps gallery (issue 25): thumbnails' pixels are buffers outside the heap; the command runs with V8's own growth.
+t.test("dps gallery relaxes the heap growth to V8's own policy", async (t) => {
+  const flags: string[] = [];
+  relaxHeapGrowth((f) => void flags.push(f));
+  t.same(flags, ['--heap-growing-percent=0']);
 });

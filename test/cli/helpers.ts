@@ -276,6 +276,8 @@ SCHEMAS['summary:similar'] = {
     exit_code: 'int',
   },
 };
+// dps gallery (issue 25, performance): channels whose data file was already up to date.
+SCHEMAS['summary:gallery'].required.channels_unchanged = 'count';
 
 function checkKind(kind: Kind, value: unknown): string | undefined {
   const bad = (what: string): string => `expected ${what}, got ${JSON.stringify(value)}`;
