@@ -4,10 +4,11 @@
 // start (performance.now() in a requestAnimationFrame after the load event of the first `.cell img`: the frame
 // that shows it), and the page's own marks (dps-channel-data: the channel's data parsed; dps-grid: the first rows
 // in the DOM). Then, once, the element count of the whole document after every step of a scroll to the end (101
-// steps over the whole height, then the last screens 97 px at a time). Prints one JSON line.
+// steps over the whole height, then the last screens 97 px at a time: gallery-scroll.ts). Prints one JSON line.
 
 import { pathToFileURL } from 'node:url';
 import { chromium } from 'playwright-core';
+import { SCROLL_TO_END_COUNTS } from './gallery-scroll.js';
 
 const [index, channel, loadsArg] = process.argv.slice(2);
 const loads = Number(loadsArg ?? 5);
@@ -39,23 +40,7 @@ try {
     );
     marks.push(Object.fromEntries((await page.evaluate(`performance.getEntriesByType('mark').map((e) => [e.name, e.startTime])`)) as Array<[string, number]>));
     if (load === loads - 1) {
-      dom = (await page.evaluate(`(async () => {
-        const s = document.querySelector('.scroller');
-        const frame = () => new Promise((r) => requestAnimationFrame(() => requestAnimationFrame(r)));
-        const counts = [];
-        const end = s.scrollHeight - s.clientHeight;
-        for (let step = 0; step <= 100; step++) {
-          s.scrollTop = Math.round((end * step) / 100);
-          await frame();
-          counts.push(document.getElementsByTagName('*').length);
-        }
-        for (let step = 0; step < 20; step++) {
-          s.scrollTop = end - step * 97;
-          await frame();
-          counts.push(document.getElementsByTagName('*').length);
-        }
-        return counts;
-      })()`)) as number[];
+      dom = (await page.evaluate(SCROLL_TO_END_COUNTS)) as number[];
     }
     await context.close();
   }

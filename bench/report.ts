@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { RESULTS_DIR, ROOT } from './common.js';
 import type { ScenarioResult } from './common.js';
 
-const ORDER = ['downloads', 'cdn', 'pages', 'server', 'realistic', 'powerlaw', 'memory', 'resume', 'peers', 'follow', 'gallery'];
+const ORDER = ['downloads', 'cdn', 'pages', 'server', 'realistic', 'powerlaw', 'memory', 'resume', 'peers', 'follow', 'gallery', 's3'];
 
 export function writeReport(command: string, preferQuick: boolean): string {
   const files = existsSync(RESULTS_DIR) ? readdirSync(RESULTS_DIR).filter((f) => f.endsWith('.json')) : [];

@@ -15,6 +15,7 @@ import { realistic } from './scenarios/realistic.js';
 import { resume } from './scenarios/resume.js';
 import { server } from './scenarios/server.js';
 import { galleryScenario } from './scenarios/gallery.js'; // issue 25
+import { s3 } from './scenarios/s3.js'; // issue 26
 
 const argv = process.argv.slice(2);
 const flag = (name: string): string | undefined => {
@@ -41,6 +42,7 @@ const all: Record<string, (ctx: BenchContext) => Promise<ScenarioResult>> = {
   peers,
   follow, // issue 24: dps follow's latency and memory
   gallery: galleryScenario, // issue 25: dps gallery's thumbnails and the page
+  s3, // issue 26: archiving to S3 (a real Ceph RGW) vs a bare lib-storage loop; peak RSS with 8 files of 200 MB
 };
 const values = new Set([flag('runs'), flag('scan')]);
 const chosen = argv.filter((a, i) => !a.startsWith('--') && !(values.has(a) && argv[i - 1]?.startsWith('--')));

@@ -274,15 +274,20 @@ class Follower {
       const parentSelected = options.allChannels ? !options.excludeChannelIds.has(parent) : options.channelIds.includes(parent);
       if (!parentSelected) return;
       const parentName = parentFollowed?.target.context.channel_name ?? this.#parentNames.get(parent) ?? parent;
-      this.add({ context: this.#context(channel, { id: parent, name: parentName }), type: channel.type });
+      const context = this.#context(channel, { id: parent, name: parentName });
+      const parentType = parentFollowed?.target.type ?? this.#parentTypes.get(parent); // a forum post or a thread (issue 25)
+      if (parentType !== undefined) context.parent_type = parentType;
+      this.add({ context, type: channel.type });
       return;
     }
     if (THREAD_PARENTS.has(channel.type)) this.#parentNames.set(channel.id, channel.name ?? channel.id);
+    if (THREAD_PARENTS.has(channel.type)) this.#parentTypes.set(channel.id, channel.type); // issue 25
     if (!options.allChannels || !TEXT_TYPES.has(channel.type)) return;
     this.add({ context: this.#context(channel), type: channel.type });
   }
 
   readonly #parentNames = new Map<string, string>();
+  readonly #parentTypes = new Map<string, number>(); // issue 25: a forum's threads are posts
 
   #context(channel: LiveChannel, parent?: { id: string; name: string }): ChannelContext {
     const context: ChannelContext = {

@@ -36,6 +36,7 @@ export async function failedChannels(
     if (record.parent_id) {
       context.parent_id = record.parent_id;
       context.parent_name = record.parent_name ?? (await store.getChannel(record.parent_id))?.channel_name ?? record.parent_id;
+      if (record.parent_type !== undefined) context.parent_type = record.parent_type; // issue 25
     }
     channels.push({ context, type: 0 });
   }

@@ -15,6 +15,8 @@ export interface ChannelContext {
   // For threads: the parent channel, so files go under <Parent>/threads/<Thread>.
   parent_id?: string | undefined;
   parent_name?: string | undefined;
+  // For threads: the parent's channel type (15 forum, 16 media: the thread is a post), when dps learnt it (issue 25).
+  parent_type?: number | undefined;
 }
 
 // paginate's output: one page of messages with its channel context. Pages (not single messages) travel between

@@ -1,55 +1,18 @@
 // The gallery page (issue 25): plain TypeScript compiled to one classic script (app.js), because module scripts
 // and fetch() are blocked on file://. It registers window.dpsGallery, loads data/index.js with a <script> tag, then
-// each channel's data file on demand (data/c-<id>.js). The data format is the contract in lib/gallery's generator.
+// each channel's data file on demand (data/c-<id>.js). The data format is the contract in lib/gallery's generator
+// (its types: web/data-types.ts).
 // Every string from the archive reaches the DOM through textContent or an attribute, never as HTML.
 
-interface GalleryChannel {
-  id: string;
-  name: string;
-  kind: 'channel' | 'thread' | 'forum-post';
-  parent_id?: string;
-  parent_name?: string;
-  count: number;
-  first: string;
-  last: string;
-  cover: string | null;
-  data: string;
-}
-interface GalleryServer {
-  id: string;
-  name: string;
-  channels: GalleryChannel[];
-}
-interface GalleryIndex {
-  version: number;
-  generated_at: string;
-  servers: GalleryServer[];
-}
-interface GalleryItems {
-  attachment_id: string[];
-  message_id: string[];
-  t: number[];
-  a: number[];
-  x: number[];
-  fd: number[];
-  n: string[];
-  o: (string | number | null)[];
-  th: (string | null)[];
-  k: number[];
-  w: number[];
-  h: number[];
-  d: (string | null)[];
-  s: (number[] | null)[];
-}
-interface GalleryChannelData {
-  version: number;
-  guild_id: string | null;
-  channel_id: string;
-  folders: string[];
-  authors: { id: string; name: string; display: string }[];
-  texts: string[];
-  items: GalleryItems;
-}
+// The data files' types, shared with the generator (web/data-types.ts). Type imports emit nothing, so this stays
+// a classic script.
+type GalleryChannel = import('./data-types.js').IndexChannel;
+type GalleryServer = import('./data-types.js').IndexServer;
+type GalleryIndex = import('./data-types.js').GalleryIndex;
+type GalleryItems = import('./data-types.js').ChannelItems;
+type GalleryChannelData = import('./data-types.js').ChannelData;
+type GalleryDataVersion = import('./data-types.js').GalleryDataVersion;
+
 interface DpsGallery {
   index(data: GalleryIndex): void;
   channel(id: string, data: GalleryChannelData): void;
@@ -129,7 +92,7 @@ interface DpsGallery {
     return p;
   }
   // The data format this page reads (the generator writes the same number; it rewrites every data file at once).
-  const DATA_VERSION = 2;
+  const DATA_VERSION: GalleryDataVersion = 2;
   const SNOWFLAKE = /^\d{1,20}$/;
   const SHA256 = /^[A-Za-z0-9_-]{43}$/; // base64url
   function hexOf(b64url: string): string {

@@ -120,6 +120,7 @@ async function* allChannels(run: Run): AsyncGenerator<ChannelTarget> {
   const access = loadGuildAccess(client, out.guild.id, { signal: hooks.signal, userId: out.me.id, guild: run.guildRaw });
   const names = new Map<string, string>();
   const dropped = new Set<string>(); // channels whose threads are not wanted either
+  const types = new Map<string, number>(); // a thread's parent type: a forum's threads are posts (issue 25)
   const entries = listChannels(client, out.guild.id, {
     threads: options.threads,
     signal: hooks.signal,
@@ -131,6 +132,7 @@ async function* allChannels(run: Run): AsyncGenerator<ChannelTarget> {
   });
   for await (const entry of entries) {
     if (!entry.is_thread) names.set(entry.id, entry.name);
+    if (!entry.is_thread) types.set(entry.id, entry.type);
     const parentDropped = entry.is_thread && (excluded(entry.parent_id) || dropped.has(entry.parent_id ?? ''));
     if (excluded(entry.id) || parentDropped || !entry.readable) {
       if (!entry.is_thread) dropped.add(entry.id);
@@ -138,7 +140,7 @@ async function* allChannels(run: Run): AsyncGenerator<ChannelTarget> {
       continue;
     }
     if (!entry.threads_only) {
-      const target = add(run, contextOf(run, entry, names.get(entry.parent_id ?? '')), entry);
+      const target = add(run, contextOf(run, entry, names.get(entry.parent_id ?? ''), types.get(entry.parent_id ?? '')), entry);
       if (target) yield target;
     }
   }
@@ -186,7 +188,7 @@ async function* requestedChannels(run: Run): AsyncGenerator<ChannelTarget> {
         hooks.onSkipped?.({ context: base, reason: 'not_a_message_channel', detail });
         continue;
       }
-      const target = entry.threads_only ? undefined : add(run, contextOf(run, entry, parent?.name ?? channel.parent_id ?? undefined), entry);
+      const target = entry.threads_only ? undefined : add(run, contextOf(run, entry, parent?.name ?? channel.parent_id ?? undefined, parent?.type), entry);
       if (target) yield target;
       if (options.threads && THREAD_PARENT_TYPES.has(channel.type)) yield* threadsOf(run, channel, access);
     } catch (error) {
@@ -207,7 +209,7 @@ async function* threadsOf(run: Run, channel: RawChannel, access: GuildAccess | u
   const consider = (thread: RawChannel, joined: boolean): ChannelTarget | undefined => {
     if (run.seen.has(thread.id) || options.excludeChannelIds.has(thread.id)) return undefined;
     const entry = describeChannel(access, thread, channel, { joined });
-    if (entry.readable) return add(run, contextOf(run, entry, parentName), entry);
+    if (entry.readable) return add(run, contextOf(run, entry, parentName, channel.type), entry);
     skip(run, entry, new Map([[channel.id, parentName]]));
     return undefined;
   };
@@ -255,12 +257,13 @@ function skip(run: Run, entry: ChannelEntry, names: ReadonlyMap<string, string>)
 }
 
 // The context of a channel; threads also carry their parent, for the <Parent>/threads/<Thread> layout.
-function contextOf(run: Run, entry: ChannelEntry, parentName: string | undefined): ChannelContext {
+function contextOf(run: Run, entry: ChannelEntry, parentName: string | undefined, parentType?: number): ChannelContext {
   const { guild } = run.out;
   const context: ChannelContext = { guild_id: guild.id, guild_name: guild.name, channel_id: entry.id, channel_name: entry.name };
   if (entry.is_thread && entry.parent_id) {
     context.parent_id = entry.parent_id;
     context.parent_name = parentName ?? entry.parent_id;
+    if (parentType !== undefined) context.parent_type = parentType; // a forum post or a thread (issue 25)
   }
   return context;
 }

@@ -3,7 +3,11 @@
 // What the page can derive is not stored: the jump URL (from guild_id, channel_id and message_id), the thumbnail's
 // path (from its sha256), the file's URL (folder + file name).
 
+import type { ChannelData, GalleryDataVersion } from '../../web/data-types.js';
 import { neighbours } from './groups.js';
+
+// The format, shared with the page: web/data-types.ts.
+export type { ChannelData } from '../../web/data-types.js';
 
 // What the gallery knows of one archived file (records.ts reads it from the state; run-gallery adds the rest).
 export interface GalleryFile {
@@ -25,32 +29,7 @@ export interface GalleryFile {
 }
 
 // The data files' format; the page refuses any other (the generator rewrites every data file at once).
-export const GALLERY_DATA_VERSION = 2;
-
-export interface ChannelData {
-  version: typeof GALLERY_DATA_VERSION;
-  guild_id: string | null; // null: a DM (the jump URL says @me)
-  channel_id: string;
-  folders: string[]; // relative to the gallery folder, each component URL-encoded
-  authors: Array<{ id: string; name: string; display: string }>;
-  texts: string[];
-  items: {
-    attachment_id: string[];
-    message_id: string[]; // '' : the previous file's
-    t: number[]; // the first: seconds since 1970; then the difference from the previous file's
-    a: number[];
-    x: number[];
-    fd: number[]; // index into folders
-    n: string[]; // the file's name on disk (the page URL-encodes it)
-    o: Array<string | number | null>; // Discord's filename: null n itself, a number k n.slice(k), else the name
-    th: Array<string | null>; // the thumbnail's sha256, base64url (43 characters)
-    k: number[];
-    w: number[];
-    h: number[];
-    d: Array<string | null>;
-    s: Array<number[] | null>;
-  };
-}
+export const GALLERY_DATA_VERSION: GalleryDataVersion = 2;
 
 // Within this many bits, two images of a channel are "similar" (the lightbox's list).
 export const SIMILAR_DISTANCE = 6;

@@ -1,6 +1,7 @@
 // What the gallery shows, read from the state: every saved file (attachment records and references) of the
 // selected servers and channels, grouped by channel in post order, and the channels' names and places.
 
+import type { IndexChannel } from '../../web/data-types.js';
 import type { Store } from '../store/store.js';
 import type { AttachmentRecord, ChannelRecord } from '../types.js';
 import { compareSnowflakes } from '../util/snowflake.js';
@@ -50,12 +51,16 @@ function slim(record: AttachmentRecord & { path: string; sha256: string }): Save
   return file as SavedFile;
 }
 
+// Channel types whose threads are posts (forum, media: docs/discord-api.md#thread-starter-messages).
+const POST_PARENTS: ReadonlySet<number> = new Set([15, 16]);
+
 // A channel of the gallery: what the state says of it, and its saved files in post order.
 export interface GalleryChannel {
   guild_id: string;
   guild_name: string;
   channel_id: string;
   name: string;
+  kind: IndexChannel['kind'];
   parent_id?: string | undefined;
   parent_name?: string | undefined;
   files: SavedFile[];
@@ -84,6 +89,8 @@ export async function readChannels(store: Store, selection: Selection, signal?: 
         guild_name: info?.guild_name || record.guild_name || record.guild_id,
         channel_id: record.channel_id,
         name: info?.channel_name || record.thread_name || record.channel_name || record.channel_id,
+        kind:
+          info?.parent_id === undefined ? 'channel' : info.parent_type === undefined ? 'thread' : POST_PARENTS.has(info.parent_type) ? 'forum-post' : 'thread',
         parent_id: info?.parent_id,
         parent_name: info?.parent_name ?? (info?.parent_id !== undefined ? record.channel_name : undefined),
         files: [],
@@ -91,6 +98,10 @@ export async function readChannels(store: Store, selection: Selection, signal?: 
       channels.set(record.channel_id, channel);
     }
     channel.files.push(slim(record as AttachmentRecord & { path: string; sha256: string }));
+    // A state from before dps kept the parent's type: a file of the message with the thread's own id is a post's
+    // (a thread started from a message has a starter without files there; its message is in the parent).
+    if (channel.kind === 'thread' && known.get(record.channel_id)?.parent_type === undefined && record.message_id === record.channel_id)
+      channel.kind = 'forum-post';
   }
   for (const channel of channels.values()) channel.files.sort(postOrder);
   return [...channels.values()];

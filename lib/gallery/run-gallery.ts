@@ -12,6 +12,7 @@ import { writePage } from './assets.js';
 import type { GalleryFile } from './channel-data.js';
 import { channelData, GALLERY_DATA_VERSION } from './channel-data.js';
 import { channelScript, indexScript, relativeUrl, writeAtomic } from './data-files.js';
+import type { GalleryIndex, IndexChannel, IndexServer } from '../../web/data-types.js';
 import { decodeMissing, thumbPath } from './decode-missing.js';
 import type { GalleryEvent, GallerySummaryEvent } from './gallery-events.js';
 import { fileKind, KIND, readChannels } from './records.js';
@@ -39,25 +40,8 @@ export interface GalleryHooks {
   signal?: AbortSignal | undefined;
 }
 
-// One channel's entry in data/index.js.
-export interface IndexChannel {
-  id: string;
-  name: string;
-  kind: 'channel' | 'thread' | 'forum-post';
-  parent_id?: string;
-  parent_name?: string;
-  count: number;
-  first: string;
-  last: string;
-  cover: string | null;
-  data: string;
-}
-
-interface IndexServer {
-  id: string;
-  name: string;
-  channels: IndexChannel[];
-}
+// data/index.js's entries (shared with the page: web/data-types.ts).
+export type { IndexChannel } from '../../web/data-types.js';
 
 // Ids typed on the command line: a one-line usage error shows the value.
 export function checkSelection(options: { guildId?: string | undefined; channelIds?: readonly string[] | undefined }): void {
@@ -149,7 +133,7 @@ export async function runGallery(options: GalleryOptions, hooks: GalleryHooks = 
     const index = mergeIndex(await previousIndex(galleryDir), written, serverNames, serverOf);
     await writeAtomic(
       path.join(galleryDir, 'data', 'index.js'),
-      indexScript({ version: GALLERY_DATA_VERSION, generated_at: new Date().toISOString(), servers: index }),
+      indexScript({ version: GALLERY_DATA_VERSION, generated_at: new Date().toISOString(), servers: index } satisfies GalleryIndex),
     );
     await writePage(galleryDir);
     summary = {
@@ -195,7 +179,7 @@ function indexEntry(channel: GalleryChannel, rows: readonly GalleryFile[], data:
   return {
     id: channel.channel_id,
     name: channel.name,
-    kind: channel.parent_id === undefined ? 'channel' : 'thread',
+    kind: channel.kind,
     ...(channel.parent_id !== undefined ? { parent_id: channel.parent_id } : {}),
     ...(channel.parent_name !== undefined ? { parent_name: channel.parent_name } : {}),
     count: rows.length,

@@ -5,7 +5,7 @@
 // to S. Failures are recorded (record.ts) for retry-first on the next run, before the cursor moves past them;
 // every result becomes an NDJSON event.
 
-import type { Store } from '../store/store.js';
+import type { ChannelPatch, Store } from '../store/store.js';
 import type { ChannelContext, DoneSpan, ItemResult, MessageMark, WalkFilter } from '../types.js';
 import { channelDoneEvent, failedEvent, savedEvent, skippedEvent } from '../output/events.js';
 import type { Counts, DpsEvent } from '../output/events.js';
@@ -136,12 +136,13 @@ function report(result: FileResult, counts: Counts): DpsEvent {
   }
 }
 
-export function channelPatch(context: ChannelContext): Record<string, string | undefined> {
+export function channelPatch(context: ChannelContext): ChannelPatch {
   return {
     guild_id: context.guild_id,
     guild_name: context.guild_name,
     channel_name: context.channel_name,
     parent_id: context.parent_id,
     parent_name: context.parent_name,
+    parent_type: context.parent_type, // a forum post or a thread, for the gallery (issue 25)
   };
 }

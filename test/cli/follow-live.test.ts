@@ -11,6 +11,7 @@ import { buildScenario } from '../../fixtures/scenarios.js';
 import { checkArchive } from '../helpers/verify.js';
 import { allSaved, startFollow } from './follow-cli.js';
 import { readProgressFile } from '../../lib/output/progress-file.js';
+import { openStore } from '../../lib/store/open.js';
 
 t.test('a live thread, an edit adding a file, deleted channel and thread: followed as they change', async (t) => {
   const scenario = buildScenario({
@@ -83,6 +84,11 @@ t.test('a live thread, an edit adding a file, deleted channel and thread: follow
   const downloads = fake.requests.filter((r) => r.kind === 'cdn' && r.status === 200).length;
   t.equal(downloads, saved.length, 'each file downloaded once');
   t.same(follow.problems(), [], 'every event matches the NDJSON schema');
+  // Issue 25: the live thread's record keeps its parent's type (0, a text channel: a thread, not a forum post).
+  const store = await openStore(state);
+  const record = await store.getChannel(thread);
+  await store.close();
+  t.equal(record?.parent_type, 0, "the live thread's parent type is in the state");
 });
 
 t.test('with --channel-id, a running follow shows only its channels following, and a deleted one no longer', async (t) => {

@@ -7,10 +7,10 @@ import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import sharp from 'sharp';
-import { demoScenario } from '../../fixtures/scenarios.js';
 import { listFiles } from '../helpers/harness.js';
 import { picture } from '../helpers/images.js';
-import { fakeFor, runDps, startCli } from './helpers.js';
+import { scrapedDemo } from './gallery-demo.js';
+import { runDps, startCli } from './helpers.js';
 
 // Resolves once `dir` holds more than `count` files ending with `suffix` (the run is making thumbnails).
 async function moreFiles(dir: string, suffix: string, count: number): Promise<void> {
@@ -22,17 +22,7 @@ async function moreFiles(dir: string, suffix: string, count: number): Promise<vo
 }
 
 t.test('a killed or interrupted gallery run is completed by the next', async (t) => {
-  const fake = await fakeFor(t, { scenario: demoScenario() });
-  const guild = fake.scenario.guilds[0]!;
-  const dir = t.testdir();
-  const out = join(dir, 'out');
-  const state = join(dir, 'state');
-  const scrape = await runDps(['--server-id', guild.id, '--all-channels', '--api', fake.api, '--out', out, '--state', state], {
-    env: { DISCORD_TOKEN: fake.token },
-  });
-  t.equal(scrape.code, 0, `scrape exit 0 (stderr: ${scrape.stderr})`);
-  const manifest = await runDps(['manifest', '--state', state]);
-  const images = manifest.lines.filter((r) => r.status === 'saved' && String(r.content_type).startsWith('image/') && r.duplicate_of === undefined);
+  const { out, state, images } = await scrapedDemo(t);
   // Large real photos, so decoding takes long enough to be stopped part-way.
   for (const [i, record] of images.entries())
     await writeFile(

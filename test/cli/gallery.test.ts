@@ -9,10 +9,11 @@ import { writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { runInNewContext } from 'node:vm';
 import sharp from 'sharp';
-import { demoScenario } from '../../fixtures/scenarios.js';
 import { animatedGif, jpegOrientation6, png, reencoded } from '../helpers/images.js';
 import { listFiles } from '../helpers/harness.js';
-import { fakeFor, ofEvent, runDps, schemaProblems } from './helpers.js';
+import { openStore } from '../../lib/store/open.js';
+import { scrapedDemo } from './gallery-demo.js';
+import { ofEvent, runDps, schemaProblems } from './helpers.js';
 import type { Line } from './helpers.js';
 
 interface ChannelItems {
@@ -24,9 +25,19 @@ interface ChannelItems {
   s: Array<number[] | null>;
 }
 
+interface IndexChannel {
+  id: string;
+  name: string;
+  kind: string;
+  parent_id?: string;
+  parent_name?: string;
+  data: string;
+  count: number;
+}
+
 // What the gallery's data files hold, read the way the page reads them (scripts calling window.dpsGallery).
 function readGallery(dir: string): {
-  index: { servers: Array<{ channels: Array<{ id: string; data: string; count: number }> }> };
+  index: { servers: Array<{ channels: IndexChannel[] }> };
   channels: Map<string, ChannelItems>;
 } {
   const got: { index?: unknown; channels: Map<string, ChannelItems> } = { channels: new Map() };
@@ -37,7 +48,7 @@ function readGallery(dir: string): {
     },
   };
   runInNewContext(readFileSync(join(dir, 'data', 'index.js'), 'utf8'), { window });
-  const index = got.index as { servers: Array<{ channels: Array<{ id: string; data: string; count: number }> }> };
+  const index = got.index as { servers: Array<{ channels: IndexChannel[] }> };
   for (const server of index.servers) for (const channel of server.channels) runInNewContext(readFileSync(join(dir, channel.data), 'utf8'), { window });
   return { index, channels: got.channels };
 }
@@ -76,19 +87,9 @@ function decoded(d: { version: number; folders: string[]; items: StoredItems }):
 const problems = (lines: Line[]): string[] => lines.flatMap((line) => schemaProblems(line));
 
 t.test('dps gallery, similar and scrape --gallery', async (t) => {
-  const fake = await fakeFor(t, { scenario: demoScenario() });
-  const guild = fake.scenario.guilds[0]!;
-  const dir = t.testdir();
-  const out = join(dir, 'out');
-  const state = join(dir, 'state');
-  const env = { DISCORD_TOKEN: fake.token };
-  const scrape = await runDps(['--server-id', guild.id, '--all-channels', '--api', fake.api, '--out', out, '--state', state], { env });
-  t.equal(scrape.code, 0, `scrape exit 0 (stderr: ${scrape.stderr})`);
+  const { dir, out, state, env, scrape, records, images } = await scrapedDemo(t);
 
   // Real pictures in place of some archived images (same paths, so the state's records point at them).
-  const manifest = await runDps(['manifest', '--state', state]);
-  const records = manifest.lines.filter((r) => r.status === 'saved');
-  const images = records.filter((r) => String(r.content_type).startsWith('image/') && r.duplicate_of === undefined);
   t.ok(images.length >= 5, `${images.length} distinct images archived`);
   const [original, resized, unrelated, turned, moving] = images as [Line, Line, Line, Line, Line];
   const originalBytes = await png(101, 640, 480);
@@ -131,6 +132,21 @@ t.test('dps gallery, similar and scrape --gallery', async (t) => {
     listed.reduce((sum, c) => sum + c.count, 0),
     records.length,
     'the index counts every saved file',
+  );
+  // Threads and forum posts told apart: the demo has a thread of #general and two posts of the forum #gallery,
+  // whose parent's type the scrape kept in the state.
+  const kinds = Object.fromEntries(listed.map((c) => [c.name, [c.kind, c.parent_name ?? null]]));
+  t.same(kinds['trip photos'], ['thread', 'general'], 'a thread');
+  t.same(kinds['first post'], ['forum-post', 'gallery'], 'a forum post');
+  t.same(kinds['old post'], ['forum-post', 'gallery'], 'an archived forum post');
+  t.same(kinds.general, ['channel', null], 'a channel');
+  const store = await openStore(state);
+  const parentTypes = await Promise.all(listed.map(async (c) => [c.name, (await store.getChannel(c.id))?.parent_type ?? null]));
+  await store.close();
+  t.same(
+    Object.fromEntries(parentTypes.filter(([, type]) => type !== null)),
+    { 'trip photos': 0, 'first post': 15, 'old post': 15 },
+    "the state keeps a thread's parent type",
   );
   let missing = 0;
   for (const record of records) {
@@ -204,7 +220,7 @@ t.test('dps gallery, similar and scrape --gallery', async (t) => {
   t.equal(away.channels.size, 1, 'only the selected channel');
 
   // scrape --gallery: the gallery follows the run's summary.
-  const again = await runDps(['--server-id', guild.id, '--all-channels', '--api', fake.api, '--out', out, '--state', state, '--gallery'], { env });
+  const again = await runDps([...scrape, '--gallery'], { env });
   t.equal(again.code, 0, `scrape --gallery exit 0 (stderr: ${again.stderr})`);
   t.same(problems(again.lines), []);
   const summaries = again.lines.filter(ofEvent('summary'));

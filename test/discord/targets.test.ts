@@ -57,6 +57,7 @@ t.test('--all-channels: every readable channel and thread, one skipped event per
     channel_name: 'post-a',
     parent_id: id('forum'),
     parent_name: 'forum',
+    parent_type: 15, // a forum: the thread is a post (issue 25)
   });
   t.equal(post?.type, 11);
   const general = got.channels.find((c) => c.context.channel_name === 'general');
@@ -99,6 +100,10 @@ t.test('requested channels: forums expand into posts, text channels bring their 
   const forum = await resolve({ channelIds: [id('forum')] });
   t.same(forum.names, POSTS);
   t.ok(forum.channels.every((c) => c.context.parent_id === id('forum') && c.context.parent_name === 'forum'));
+  t.ok(
+    forum.channels.every((c) => c.context.parent_type === 15),
+    "a post knows its parent's type (issue 25)",
+  );
   t.notOk(
     fake.requests.some((r) => r.route === 'GET /channels/:id/messages'),
     'never the forum messages',
@@ -115,6 +120,7 @@ t.test('requested channels: forums expand into posts, text channels bring their 
     channel_name: 'secret',
     parent_id: id('general'),
     parent_name: 'general',
+    parent_type: 0, // a text channel's thread (issue 25)
   });
 });
 

@@ -15,12 +15,20 @@ export function stateDir(owner = ownerPid()): string {
   return join(tmpdir(), `dps-s3-${owner}`);
 }
 
+// Whether `pid` runs. A zombie does not: an exited process whose parent is gone waits for pid 1 to reap it, which
+// in some containers never happens.
 export function alive(pid: number): boolean {
   try {
     process.kill(pid, 0);
-    return true;
   } catch (error) {
-    return (error as NodeJS.ErrnoException).code === 'EPERM';
+    if ((error as NodeJS.ErrnoException).code !== 'EPERM') return false;
+  }
+  try {
+    // /proc/PID/stat: "pid (comm) state ...", comm may hold spaces and parentheses
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) !== 'Z';
+  } catch {
+    return true; // no /proc: kill(0) is all there is
   }
 }
 

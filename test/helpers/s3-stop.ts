@@ -20,3 +20,4 @@ const running = (pid: number): boolean => alive(pid) && ours(pid);
 while (pids.some(running) && Date.now() < deadline) await sleep(50);
 for (const pid of pids.filter(running)) process.kill(pid, 'SIGKILL'); // the supervisor's daemons die with it
 rmSync(dir, { recursive: true, force: true });
+if (pids.length > 0) process.stderr.write(`s3-stop: stopped this run's S3 server (pids ${pids.join(', ')})\n`);

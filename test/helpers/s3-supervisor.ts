@@ -5,6 +5,7 @@
 import { renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { type CephS3, startCeph } from '../../fixtures/s3-ceph.js';
+import { alive } from './s3-state.js';
 
 const [dirArg, ownerArg] = process.argv.slice(2);
 const owner = Number(ownerArg);
@@ -26,16 +27,8 @@ async function shutdown(why: string): Promise<void> {
   process.exit(0);
 }
 for (const signal of ['SIGTERM', 'SIGINT', 'SIGHUP'] as const) process.on(signal, () => void shutdown(signal));
-const ownerAlive = (): boolean => {
-  try {
-    process.kill(owner, 0);
-    return true;
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === 'EPERM';
-  }
-};
 setInterval(() => {
-  if (!ownerAlive()) void shutdown(`owner ${owner} exited`);
+  if (!alive(owner)) void shutdown(`owner ${owner} exited`);
 }, 1000);
 
 try {

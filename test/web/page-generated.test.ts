@@ -7,26 +7,16 @@ import { existsSync } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
-import { chromium } from 'playwright-core';
 import t from 'tap';
-import { demoScenario } from '../../fixtures/scenarios.js';
-import { fakeFor, runDps } from '../cli/helpers.js';
+import { scrapedDemo } from '../cli/gallery-demo.js';
+import { runDps } from '../cli/helpers.js';
 import type { Line } from '../cli/helpers.js';
 import { animatedGif, png } from '../helpers/images.js';
-import { CHROMIUM, chromiumMissing } from './gallery-fixture.js';
+import { chromiumMissing } from './gallery-fixture.js';
+import { launchChromium } from './page-driver.js';
 
 t.test("the page over dps gallery's own output", { skip: chromiumMissing }, async (t) => {
-  const fake = await fakeFor(t, { scenario: demoScenario() });
-  const guild = fake.scenario.guilds[0]!;
-  const dir = t.testdir();
-  const out = join(dir, 'out');
-  const state = join(dir, 'state');
-  const scrape = await runDps(['--server-id', guild.id, '--all-channels', '--api', fake.api, '--out', out, '--state', state], {
-    env: { DISCORD_TOKEN: fake.token },
-  });
-  t.equal(scrape.code, 0, `scrape exit 0 (stderr: ${scrape.stderr})`);
-  const records = (await runDps(['manifest', '--state', state])).lines.filter((r) => r.status === 'saved');
-  const images = records.filter((r) => String(r.content_type).startsWith('image/') && r.duplicate_of === undefined);
+  const { out, state, records, images } = await scrapedDemo(t);
   t.ok(images.length >= 3, `${images.length} distinct images archived`);
   const real = images.slice(0, 3);
   await writeFile(String(real[0]!.path), await png(11, 640, 480));
@@ -38,41 +28,35 @@ t.test("the page over dps gallery's own output", { skip: chromiumMissing }, asyn
   t.equal(made.code, 0, `gallery exit 0 (stderr: ${made.stderr})`);
   const gallery = join(out, 'gallery');
 
-  const browser = await chromium.launch({ executablePath: CHROMIUM });
+  const browser = await launchChromium();
   t.teardown(() => browser.close());
-  const context = await browser.newContext({ viewport: { width: 1280, height: 900 } });
-  const page = await context.newPage();
-  page.setDefaultTimeout(5_000);
-  const errors: string[] = [];
-  const offFile: string[] = [];
-  page.on('console', (m) => {
-    if (m.type() === 'error') errors.push(m.text());
-  });
-  page.on('pageerror', (e) => errors.push(e.message));
-  page.on('request', (r) => {
-    if (!r.url().startsWith('file://')) offFile.push(r.url());
-  });
-  await context.route(/^(?!file:)/, (route) => route.abort());
-  const url = pathToFileURL(join(gallery, 'index.html')).href;
-  await page.goto(url);
-  await page.locator('.card').first().waitFor();
+  const page = await browser.open(pathToFileURL(join(gallery, 'index.html')).href, { width: 1280, height: 900 });
+  await page.waitUntil(`document.querySelector('.card')`);
 
   const byChannel = new Map<string, Line[]>();
   for (const r of records) byChannel.set(String(r.channel_id), [...(byChannel.get(String(r.channel_id)) ?? []), r]);
-  t.equal(await page.locator('.card').count(), byChannel.size, 'a card per channel with archived files');
+  t.equal(await page.evaluate(`document.querySelectorAll('.card').length`), byChannel.size, 'a card per channel with archived files');
+  const cards = await page.evaluate<string[]>(`[...document.querySelectorAll('.card')].map((c) => c.textContent)`);
+  t.ok(
+    cards.some((c) => /gallery › first post.*forum post · /.test(c)),
+    'a post of the forum #gallery is labelled a forum post',
+  );
+  t.ok(
+    cards.some((c) => /general › trip photos.*thread · /.test(c)),
+    'a thread of #general, a thread',
+  );
 
   let checked = 0;
   const wrong: string[] = [];
   for (const [channel, files] of byChannel) {
     await page.evaluate(`location.hash = ${JSON.stringify(`#c=${channel}`)}`);
-    await page.locator('.toolbar .count', { hasText: `${files.length} of ${files.length} file` }).waitFor();
+    await page.waitUntil(`document.querySelector('.toolbar .count')?.textContent.includes(${JSON.stringify(`${files.length} of ${files.length} file`)})`);
     for (const r of files) {
       await page.evaluate(`location.hash = ${JSON.stringify(`#c=${channel}`)}`);
-      await page.locator('#lightbox:not([open])').waitFor({ state: 'attached' });
+      await page.waitUntil(`document.querySelector('#lightbox:not([open])')`);
       await page.evaluate(`location.hash = ${JSON.stringify(`#c=${channel}&i=${String(r.attachment_id)}`)}`);
       const opened = await page
-        .locator('#lightbox[open]')
-        .waitFor()
+        .waitUntil(`document.querySelector('#lightbox[open]')`)
         .then(() => true)
         .catch(() => false);
       if (!opened) {
@@ -96,13 +80,9 @@ t.test("the page over dps gallery's own output", { skip: chromiumMissing }, asyn
         wrong.push(`${name}: file link ${got.file} is not ${String(r.path)}`);
       if (got.jump !== `https://discord.com/channels/${String(r.guild_id)}/${channel}/${String(r.message_id)}`) wrong.push(`${name}: jump ${got.jump}`);
       if (realShas.has(String(r.sha256))) {
-        const width = await page
-          .locator('#lb-media img')
-          .evaluate((img) =>
-            (img as unknown as { decode(): Promise<void>; naturalWidth: number })
-              .decode()
-              .then(() => (img as unknown as { naturalWidth: number }).naturalWidth),
-          );
+        const width = await page.evaluate<number>(
+          `(() => { const i = document.querySelector('#lb-media img'); return i.decode().then(() => i.naturalWidth); })()`,
+        );
         if (!(width > 0)) wrong.push(`${name}: the picture did not load`);
       }
       checked++;
@@ -114,14 +94,14 @@ t.test("the page over dps gallery's own output", { skip: chromiumMissing }, asyn
   // The real pictures' thumbnails load in the grid.
   const first = real[0]!;
   await page.evaluate(`location.hash = ${JSON.stringify(`#c=${String(first.channel_id)}`)}`);
-  await page.locator('#lightbox:not([open])').waitFor({ state: 'attached' });
-  const thumbs = (await page
-    .locator('.cell img')
-    .evaluateAll((imgs) =>
-      Promise.all((imgs as unknown as Array<{ decode(): Promise<void>; naturalWidth: number }>).map((i) => i.decode().then(() => i.naturalWidth))),
-    )) as number[];
+  await page.waitUntil(`document.querySelector('#lightbox:not([open])') && document.querySelector('.cell img')`);
+  const thumbs = await page.evaluate<number[]>(`Promise.all([...document.querySelectorAll('.cell img')].map((i) => i.decode().then(() => i.naturalWidth)))`);
   t.ok(thumbs.length > 0 && thumbs.every((w) => w > 0), `the grid's thumbnails load (${thumbs.length})`);
 
-  t.same(offFile, [], 'no request leaves the file system');
-  t.same(errors, [], 'no console error');
+  t.same(
+    page.watch.requests.filter((u) => !u.startsWith('file://')),
+    [],
+    'no request leaves the file system',
+  );
+  t.same(page.watch.errors, [], 'no console error or warning');
 });

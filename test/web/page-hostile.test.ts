@@ -1,13 +1,17 @@
 // The gallery page against hostile data files (issue 25): absolute and javascript: URLs where the contract has
 // relative paths or a Discord link are never loaded nor linked, a data path off the file system loads nothing, a
 // data file that registers the wrong channel or is missing gives a message; no request leaves the file system.
+// In Chromium and Firefox (page-driver.ts).
 
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { chromium } from 'playwright-core';
 import t from 'tap';
-import { CHROMIUM, chromiumMissing, copyPage, js, VERSION } from './gallery-fixture.js';
+import type { Test } from 'tap';
+import { chromiumMissing, copyPage, js, VERSION } from './gallery-fixture.js';
+import { count, visible, waitFor, waitText } from './page-checks.js';
+import { firefoxMissing, launchChromium, launchFirefox } from './page-driver.js';
+import type { BrowserDriver } from './page-driver.js';
 
 const channelEntry = (id: string, data: string, cover: string | null) => ({
   id,
@@ -45,7 +49,8 @@ const oneItem = (folder: string, th: string | null, guild: string | null, versio
   },
 });
 
-t.test('hostile paths and links in the data files', { skip: chromiumMissing }, async (t) => {
+// Hostile paths and links in the data files, in one browser.
+async function hostilePaths(t: Test, launch: () => Promise<BrowserDriver>): Promise<void> {
   const gallery = t.testdir();
   copyPage(gallery);
   mkdirSync(join(gallery, 'data'));
@@ -75,54 +80,52 @@ t.test('hostile paths and links in the data files', { skip: chromiumMissing }, a
   writeFileSync(join(gallery, 'data', 'c-14.js'), js('window.dpsGallery.channel', '14', oneItem('..', null, '1', 1)));
   writeFileSync(join(gallery, 'data', 'c-12.js'), js('window.dpsGallery.channel', '99', oneItem('..', null, '1')));
 
-  const browser = await chromium.launch({ executablePath: CHROMIUM });
+  const browser = await launch();
   t.teardown(() => browser.close());
-  const context = await browser.newContext();
-  const page = await context.newPage();
-  page.setDefaultTimeout(10_000);
-  const offFile: string[] = [];
-  const pageErrors: string[] = [];
-  page.on('request', (r) => {
-    if (!r.url().startsWith('file://')) offFile.push(r.url());
-  });
-  page.on('pageerror', (e) => pageErrors.push(e.message));
-  await context.route(/^(?!file:)/, (route) => route.abort());
-  const url = pathToFileURL(join(gallery, 'index.html')).href;
-  await page.goto(url);
-  await page.locator('.card').first().waitFor();
-  t.equal(await page.locator('.card img').count(), 0, 'remote covers are not loaded (placeholders instead)');
+  const page = await browser.open(pathToFileURL(join(gallery, 'index.html')).href);
+  await waitFor(page, '.card');
+  t.equal(await count(page, '.card img'), 0, 'remote covers are not loaded (placeholders instead)');
 
-  await page.locator('.card[data-channel="10"]').click();
-  await page.locator('.cell').first().waitFor();
-  t.equal(await page.locator('.cell img').count(), 0, 'a javascript: thumbnail is a placeholder');
-  await page.locator('.cell').first().click();
-  await page.locator('#lb-title', { hasText: 'evil.png' }).waitFor();
-  t.equal(await page.locator('#lb-media img, #lb-media video').count(), 0, 'a remote original is not loaded');
-  t.ok(await page.locator('#lb-jump').isHidden(), 'a javascript: jump_url is no link');
-  t.equal(await page.locator('#lb-jump').getAttribute('href'), null);
-  t.ok(await page.locator('#lb-file').isHidden(), 'a remote file is no link');
-  t.ok(await page.locator('#lb-similar-box').isHidden(), 'similar indices out of range are dropped');
-  await page.keyboard.press('Escape');
+  await page.click('.card[data-channel="10"]');
+  await waitFor(page, '.cell');
+  t.equal(await count(page, '.cell img'), 0, 'a javascript: thumbnail is a placeholder');
+  await page.click('.cell');
+  await waitText(page, '#lb-title', 'evil.png');
+  t.equal(await count(page, '#lb-media img, #lb-media video'), 0, 'a remote original is not loaded');
+  t.notOk(await visible(page, '#lb-jump'), 'a javascript: jump_url is no link');
+  t.equal(await page.evaluate(`document.querySelector('#lb-jump').getAttribute('href')`), null);
+  t.notOk(await visible(page, '#lb-file'), 'a remote file is no link');
+  t.notOk(await visible(page, '#lb-similar-box'), 'similar indices out of range are dropped');
+  await page.press('Escape');
 
   await page.evaluate('location.hash = "#c=11"');
-  await page.locator('.empty', { hasText: 'not a relative path' }).waitFor();
+  await waitText(page, '.empty', 'not a relative path');
   t.pass('a remote data path is refused');
   await page.evaluate('location.hash = "#c=12"');
-  await page.locator('.empty', { hasText: "did not hold this channel's data" }).waitFor();
+  await waitText(page, '.empty', "did not hold this channel's data");
   t.pass('a data file for another channel is refused');
   await page.evaluate('location.hash = "#c=13"');
-  await page.locator('.empty', { hasText: 'Could not load data/c-13.js' }).waitFor();
+  await waitText(page, '.empty', 'Could not load data/c-13.js');
   t.pass('a missing data file says so');
   await page.evaluate('location.hash = "#c=14"');
-  await page.locator('.empty', { hasText: 'data/c-14.js is gallery data version 1, this page reads version 2. Run `dps gallery` again.' }).waitFor();
-  t.equal(await page.locator('.cell').count(), 0, 'a data file of another version is refused');
+  await waitText(page, '.empty', 'data/c-14.js is gallery data version 1, this page reads version 2. Run `dps gallery` again.');
+  t.equal(await count(page, '.cell'), 0, 'a data file of another version is refused');
 
-  t.equal(await page.evaluate('window.__pwned'), undefined, 'nothing from the data ran');
-  t.same(offFile, [], 'no request left the file system');
-  t.same(pageErrors, [], 'no script error');
-});
+  t.equal(await page.evaluate('window.__pwned ?? null'), null, 'nothing from the data ran');
+  t.same(
+    page.watch.requests.filter((u) => !u.startsWith('file://')),
+    [],
+    'no request left the file system',
+  );
+  t.same(
+    page.watch.errors.filter((e) => e.startsWith('pageerror')),
+    [],
+    'no script error',
+  );
+}
 
-t.test('an index of another version is refused with a message', { skip: chromiumMissing }, async (t) => {
+// An index of another version: a message, no channel.
+async function otherVersion(t: Test, launch: () => Promise<BrowserDriver>): Promise<void> {
   const gallery = t.testdir();
   copyPage(gallery);
   mkdirSync(join(gallery, 'data'));
@@ -132,11 +135,18 @@ t.test('an index of another version is refused with a message', { skip: chromium
     servers: [{ id: '1', name: 'S', channels: [channelEntry('10', 'data/c-10.js', null)] }],
   };
   writeFileSync(join(gallery, 'data', 'index.js'), js('window.dpsGallery.index', index));
-  const browser = await chromium.launch({ executablePath: CHROMIUM });
+  const browser = await launch();
   t.teardown(() => browser.close());
-  const page = await browser.newPage();
-  page.setDefaultTimeout(10_000);
-  await page.goto(pathToFileURL(join(gallery, 'index.html')).href);
-  await page.locator('.empty', { hasText: 'data/index.js is gallery data version 1, this page reads version 2. Run `dps gallery` again.' }).waitFor();
-  t.equal(await page.locator('.card').count(), 0, 'no channel listed from it');
-});
+  const page = await browser.open(pathToFileURL(join(gallery, 'index.html')).href);
+  await waitText(page, '.empty', 'data/index.js is gallery data version 1, this page reads version 2. Run `dps gallery` again.');
+  t.equal(await count(page, '.card'), 0, 'no channel listed from it');
+}
+
+for (const [launch, missing] of [
+  [launchChromium, chromiumMissing],
+  [launchFirefox, firefoxMissing],
+] as const) {
+  const name = launch === launchChromium ? 'Chromium' : 'Firefox';
+  t.test(`hostile paths and links in the data files (${name})`, { skip: missing }, (t) => hostilePaths(t, launch));
+  t.test(`an index of another version is refused with a message (${name})`, { skip: missing }, (t) => otherVersion(t, launch));
+}

@@ -8,6 +8,7 @@ import { pathToFileURL } from 'node:url';
 import { chromium } from 'playwright-core';
 import sharp from 'sharp';
 import t from 'tap';
+import { SCROLL_TO_END_COUNTS } from '../../bench/gallery-scroll.js';
 import { b64, CHROMIUM, chromiumMissing, compact, copyPage, js, thumbFor, thumbPath, VERSION } from './gallery-fixture.js';
 
 const N = 200_000;
@@ -127,26 +128,7 @@ t.test('a 200,000-file channel: few DOM elements while scrolling to the end', { 
   t.comment(`first thumbnail loaded ${painted} ms after navigation (the data file parsed included)`);
   t.match(await page.locator('.toolbar .count').textContent(), /^200,?000 of 200,?000 files$/);
 
-  const sizes = (await page.evaluate(`(async () => {
-    const s = document.querySelector('.scroller');
-    const frame = () => new Promise((r) => requestAnimationFrame(() => requestAnimationFrame(r)));
-    const counts = [];
-    const end = s.scrollHeight - s.clientHeight;
-    for (let step = 0; step <= 100; step++) {
-      s.scrollTop = Math.round((end * step) / 100);
-      await frame();
-      counts.push(document.getElementsByTagName('*').length);
-    }
-    // and the last screens a little at a time, as a wheel would
-    for (let step = 0; step < 20; step++) {
-      s.scrollTop = end - step * 97;
-      await frame();
-      counts.push(document.getElementsByTagName('*').length);
-    }
-    s.scrollTop = end;
-    await frame();
-    return counts;
-  })()`)) as number[];
+  const sizes = (await page.evaluate(SCROLL_TO_END_COUNTS)) as number[]; // from the top to the end, as the bench scrolls
   const most = Math.max(...sizes);
   t.comment(`DOM elements while scrolling: ${Math.min(...sizes)} to ${most}`);
   t.ok(most < 2000, `the DOM stays under 2,000 elements (at most ${most})`);
