@@ -326,7 +326,6 @@ function s3Options(options: ArchiveOptions): { out?: string; s3: S3Settings | un
     throw new UsageError(
       `--gallery-dir ${options.galleryDir}: with --out ${out} the gallery is uploaded beside the archive (under gallery/), it cannot go to a local folder`,
     );
-  if (options.dryRun === true) throw new UsageError(`--dry-run is not supported with --out ${out} (object storage) yet`);
   const endpoint = options.s3Endpoint;
   if (endpoint !== undefined && !/^https?:\/\/[^/\s]+/i.test(endpoint)) throw new UsageError(`--s3-endpoint must be an http(s) URL, got "${endpoint}"`);
   const partSize = options.s3PartSize === undefined ? MIN_PART_SIZE : parseSize(options.s3PartSize, '--s3-part-size');

@@ -15,7 +15,8 @@ export interface Preflight {
 }
 
 // Throws an S3Error (DPS_S3_AUTH, DPS_S3_ACCESS, DPS_S3_UNREACHABLE) when the bucket cannot be used.
-export async function preflightS3(client: S3Client, settings: S3Settings, signal?: AbortSignal): Promise<Preflight> {
+// `readOnly` (a dry run): the listing only (no upload aborted, nothing written).
+export async function preflightS3(client: S3Client, settings: S3Settings, signal?: AbortSignal, readOnly = false): Promise<Preflight> {
   const where = objectUrl(settings.bucket, settings.prefix);
   const step = async <T>(request: () => Promise<T>): Promise<T> => {
     try {
@@ -28,6 +29,7 @@ export async function preflightS3(client: S3Client, settings: S3Settings, signal
   const opts = signal === undefined ? {} : { abortSignal: signal };
   const prefix = listPrefix(settings);
   await step(() => client.send(new ListObjectsV2Command({ Bucket: settings.bucket, MaxKeys: 1, ...(prefix ? { Prefix: prefix } : {}) }), opts));
+  if (readOnly) return { aborted: 0 }; // a dry run (issue 26): the bucket is only read
   const aborted = await step(() => sweepUploads(client, settings, signal));
   const probe = `${prefix ?? ''}.dps-write-check-${randomBytes(6).toString('hex')}`;
   await step(() => client.send(new PutObjectCommand({ Bucket: settings.bucket, Key: probe, Body: '', ContentLength: 0, IfNoneMatch: '*' }), opts));
