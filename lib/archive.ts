@@ -179,7 +179,8 @@ async function archiveAll(resources: RunResources, options: NormalizedOptions, h
 
 // Object storage (issue 26): the preflight (lib/s3/preflight.ts); the uploads it aborted are told on stderr.
 async function prepareS3(s3: S3Target, signal: AbortSignal, hooks: ArchiveHooks, readOnly = false): Promise<void> {
-  const { aborted } = await preflightS3(s3.client, s3.settings, signal, readOnly); // a dry run only lists
+  const { aborted, checksums } = await preflightS3(s3.client, s3.settings, signal, readOnly); // a dry run only lists
+  s3.settings.checksums = checksums === true; // the service verifies sha256 checksums: every upload sends them
   if (aborted > 0)
     hooks.log?.(
       `aborted ${aborted} unfinished multipart upload(s) an interrupted run left under ${s3.settings.prefix === '' ? 'the bucket' : `${s3.settings.prefix}/`}`,

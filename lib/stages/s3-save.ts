@@ -169,6 +169,7 @@ export async function saveToS3(
       contentType: item.content_type,
       partSize: settings.partSize,
       queueSize: settings.queueSize,
+      checksum: settings.checksums, // issue 26: the service verifies each PUT's sha256 (preflight)
       signal: options.signal,
       onReceived: options.onReceived,
       atEnd,

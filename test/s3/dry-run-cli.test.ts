@@ -17,7 +17,7 @@ const client = s3.client();
 t.teardown(() => client.destroy());
 
 t.test('--dry-run with --out s3:// writes nothing, aborts nothing, and names the keys the real run uses', async (t) => {
-  const fake = await fakeFor(t, { scenario: singleChannel(12) });
+  const fake = await fakeFor(t, { scenario: singleChannel({ seed: 12 }) });
   const bucket = await s3.createBucket(bucketName('dry'));
   await client.send(new CreateMultipartUploadCommand({ Bucket: bucket, Key: 'arch/left-by-a-killed-run.bin' }));
   const dir = t.testdir();
