@@ -540,6 +540,7 @@ function withMetadata(run: RunContext, context: ChannelTarget['context'], retry:
     retry,
     log: run.hooks.log,
     signal: run.signal,
+    s3: run.s3, // object storage (issue 26): sidecars as objects
   });
 }
 

@@ -319,8 +319,8 @@ function s3Options(options: ArchiveOptions): { out?: string; s3: S3Settings | un
     return { s3: undefined };
   }
   const { bucket, prefix } = parseS3Url(out);
-  if (options.writeMetadata !== undefined && options.writeMetadata !== false)
-    throw new UsageError(`--write-metadata is not supported with --out ${out} (object storage) yet`);
+  // --write-metadata (file mode) writes sidecar objects (stages/s3-sidecar.ts); the channel log is not done yet.
+  if (options.writeMetadata === 'channel') throw new UsageError(`--write-metadata=channel is not supported with --out ${out} (object storage) yet`);
   // --gallery: the site is uploaded under prefix/gallery/ (lib/gallery/s3-site.ts); a local --gallery-dir is refused.
   if (options.gallery === true && options.galleryDir !== undefined)
     throw new UsageError(

@@ -70,7 +70,7 @@ t.test('usage errors (exit 2) show the value typed', async (t) => {
     ['s3://Bad_Bucket/x', [], /Bad_Bucket/],
     ['s3://good-bucket/a//b', [], /a\/\/b/],
     ['s3://good-bucket/x', ['--s3-part-size', '1MB'], /--s3-part-size.*1MB/],
-    ['s3://good-bucket/x', ['--write-metadata'], /--write-metadata is not supported with --out s3:\/\/good-bucket\/x/],
+    ['s3://good-bucket/x', ['--write-metadata=channel'], /--write-metadata=channel is not supported with --out s3:\/\/good-bucket\/x/],
     ['s3://good-bucket/x', ['--s3-endpoint', 'ftp://host'], /ftp:\/\/host/],
     // --dry-run and --gallery work with s3:// (dry-run-cli.test.ts, gallery-cli.test.ts); a local --gallery-dir does not.
     ['s3://good-bucket/x', ['--gallery', '--gallery-dir', 'g-dir'], /--gallery-dir g-dir: with --out s3:\/\/good-bucket\/x/],
