@@ -131,7 +131,7 @@ function buildParser(argv: string[], controller: AbortController, y: Argv = with
     .command(
       'gallery',
       'build or update a browsable offline gallery (open its index.html) of what the state holds: thumbnails, a page per channel',
-      (y) => galleryFlags(stateFlags(y)),
+      (y) => galleryS3Flags(galleryFlags(stateFlags(y))),
       (args) => runGalleryCommand(args, controller),
     )
     .command(
@@ -331,6 +331,7 @@ async function runGalleryCommand(args: Record<string, unknown>, controller: Abor
       galleryDir: args['gallery-dir'] === undefined ? undefined : String(args['gallery-dir']),
       guildId: args['server-id'] === undefined ? undefined : String(args['server-id']),
       channelIds: ((args['channel-id'] as unknown[] | undefined) ?? []).map(String),
+      ...galleryS3Options(args), // --out s3:// (issue 26)
     },
     { stdout: process.stdout, signal: controller.signal, onStdoutClosed: () => controller.abort(stdoutClosed()) },
   );
@@ -737,4 +738,26 @@ function s3Flags(args: Record<string, unknown>): Partial<ArchiveOptions> {
   const region = env.AWS_REGION || env.AWS_DEFAULT_REGION;
   if (flags.s3Region === undefined && region) flags.s3Region = region;
   return flags;
+}
+
+// dps gallery with --out s3://bucket/prefix (issue 26): how it reaches the bucket (credentials: the AWS chain).
+function galleryS3Flags(y: Argv): Argv {
+  const group = 'Object storage (--out s3://bucket/prefix: the gallery is uploaded under prefix/gallery/):';
+  return y
+    .option('s3-endpoint', { type: 'string', describe: 'S3-compatible service URL (env AWS_ENDPOINT_URL_S3, AWS_ENDPOINT_URL) [default: AWS]', group })
+    .option('s3-region', { type: 'string', describe: 'the S3 region (env AWS_REGION, AWS_DEFAULT_REGION) [default: us-east-1]', group })
+    .option('s3-force-path-style', { type: 'boolean', describe: 'address the bucket as <endpoint>/<bucket>/<key> (MinIO, Ceph RGW, most self-hosted)', group });
+}
+
+function galleryS3Options(args: Record<string, unknown>): { s3Endpoint?: string; s3Region?: string; s3ForcePathStyle?: boolean } {
+  const flags = s3Flags(args);
+  if (!/^s3:\/\//i.test(String(args.out))) {
+    const given = ['s3-endpoint', 's3-region', 's3-force-path-style'].find((flag) => args[flag] !== undefined && args[flag] !== false);
+    if (given) throw new UsageError(`--${given} needs --out s3://bucket/prefix, got --out ${String(args.out)}`);
+  }
+  return {
+    ...(flags.s3Endpoint !== undefined ? { s3Endpoint: flags.s3Endpoint } : {}),
+    ...(flags.s3Region !== undefined ? { s3Region: flags.s3Region } : {}),
+    ...(flags.s3ForcePathStyle !== undefined ? { s3ForcePathStyle: flags.s3ForcePathStyle } : {}),
+  };
 }

@@ -157,7 +157,7 @@ async function archiveAll(resources: RunResources, options: NormalizedOptions, h
   // A dry run leaves --out as it is: no sweep, no probe (nothing is written there).
   if (options.dryRun) hooks.log?.('dry run: nothing is downloaded, nothing is written to --out or the state');
   // Object storage (issue 26): the bucket checked, a killed run's uploads aborted, before any Discord request.
-  if (resources.s3 !== undefined) await prepareS3(resources.s3, signal, hooks);
+  if (resources.s3 !== undefined) await prepareS3(resources.s3, signal, hooks, options.dryRun === true);
   const local = !options.dryRun && resources.s3 === undefined; // a folder to sweep and probe (not S3, issue 26)
   const removed = !local ? 0 : await removeStaleTemps(options.out, signal).catch(() => 0);
   if (removed > 0) hooks.log?.(`removed ${removed} unfinished temporary file(s) from an interrupted run`);
@@ -178,8 +178,9 @@ async function archiveAll(resources: RunResources, options: NormalizedOptions, h
 }
 
 // Object storage (issue 26): the preflight (lib/s3/preflight.ts); the uploads it aborted are told on stderr.
-async function prepareS3(s3: S3Target, signal: AbortSignal, hooks: ArchiveHooks): Promise<void> {
-  const { aborted } = await preflightS3(s3.client, s3.settings, signal);
+async function prepareS3(s3: S3Target, signal: AbortSignal, hooks: ArchiveHooks, readOnly = false): Promise<void> {
+  const { aborted, checksums } = await preflightS3(s3.client, s3.settings, signal, readOnly); // a dry run only lists
+  s3.settings.checksums = checksums === true; // the service verifies sha256 checksums: every upload sends them
   if (aborted > 0)
     hooks.log?.(
       `aborted ${aborted} unfinished multipart upload(s) an interrupted run left under ${s3.settings.prefix === '' ? 'the bucket' : `${s3.settings.prefix}/`}`,
@@ -539,6 +540,7 @@ function withMetadata(run: RunContext, context: ChannelTarget['context'], retry:
     retry,
     log: run.hooks.log,
     signal: run.signal,
+    s3: run.s3, // object storage (issue 26): sidecars as objects
   });
 }
 
@@ -555,6 +557,7 @@ function simulateOptions(run: RunContext, target: ChannelTarget, counts: Counts)
     seen: run.dry ?? new Map(),
     recovering: run.damaged,
     signal: run.signal,
+    s3: run.s3, // object storage (issue 26): would_save paths are s3:// keys
   };
 }
 

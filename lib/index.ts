@@ -41,6 +41,7 @@ import { runGallery } from './gallery/run-gallery.js';
 import type { GalleryOptions } from './gallery/run-gallery.js';
 import { runSimilar } from './gallery/run-similar.js';
 import type { SimilarOptions } from './gallery/run-similar.js';
+import { runS3Gallery } from './gallery/s3-site.js'; // dps gallery with --out s3:// (issue 26)
 import type { GallerySummaryEvent, SimilarSummaryEvent } from './gallery/gallery-events.js';
 
 export type { ArchiveOptions, ArchiveHooks } from './options.js';
@@ -416,9 +417,10 @@ export interface GalleryIO {
  * with a `DpsError` (usage 2, state 5, aborted 130).
  */
 export async function gallery(options: GalleryOptions = {}, io: GalleryIO = {}): Promise<GallerySummaryEvent> {
-  if (/^s3:\/\//i.test(options.out ?? '')) throw new UsageError(`dps gallery does not read object storage yet: --out ${options.out}`); // issue 26
   const out = io.stdout ? new NdjsonWriter(io.stdout, io.onStdoutClosed, {}) : undefined;
   try {
+    // --out s3:// (issue 26): built in a staging folder beside the state, uploaded under prefix/gallery/.
+    if (/^s3:\/\//i.test(options.out ?? '')) return await runS3Gallery(options, { emit: (event) => out?.write(event), signal: io.signal });
     return await runGallery(options, { emit: (event) => out?.write(event), signal: io.signal });
   } finally {
     out?.flush();
@@ -441,7 +443,16 @@ export async function similar(options: SimilarOptions = {}, io: GalleryIO = {}):
 // dps scrape --gallery: the gallery of the run's --out and --state, after the run (its events follow the run's summary).
 async function galleryAfterRun(options: ArchiveOptions, io: ArchiveIO): Promise<void> {
   await gallery(
-    { out: options.out, state: options.state, galleryDir: options.galleryDir, guildId: options.guildId },
+    {
+      out: options.out,
+      state: options.state,
+      galleryDir: options.galleryDir,
+      guildId: options.guildId,
+      // --out s3:// (issue 26)
+      s3Endpoint: options.s3Endpoint,
+      s3Region: options.s3Region,
+      s3ForcePathStyle: options.s3ForcePathStyle,
+    },
     {
       ...(io.stdout ? { stdout: io.stdout } : {}),
       ...(io.signal ? { signal: io.signal } : {}),

@@ -319,10 +319,13 @@ function s3Options(options: ArchiveOptions): { out?: string; s3: S3Settings | un
     return { s3: undefined };
   }
   const { bucket, prefix } = parseS3Url(out);
-  if (options.writeMetadata !== undefined && options.writeMetadata !== false)
-    throw new UsageError(`--write-metadata is not supported with --out ${out} (object storage) yet`);
-  if (options.gallery === true) throw new UsageError(`--gallery is not supported with --out ${out} (object storage) yet`);
-  if (options.dryRun === true) throw new UsageError(`--dry-run is not supported with --out ${out} (object storage) yet`);
+  // --write-metadata (file mode) writes sidecar objects (stages/s3-sidecar.ts); the channel log is not done yet.
+  if (options.writeMetadata === 'channel') throw new UsageError(`--write-metadata=channel is not supported with --out ${out} (object storage) yet`);
+  // --gallery: the site is uploaded under prefix/gallery/ (lib/gallery/s3-site.ts); a local --gallery-dir is refused.
+  if (options.gallery === true && options.galleryDir !== undefined)
+    throw new UsageError(
+      `--gallery-dir ${options.galleryDir}: with --out ${out} the gallery is uploaded beside the archive (under gallery/), it cannot go to a local folder`,
+    );
   const endpoint = options.s3Endpoint;
   if (endpoint !== undefined && !/^https?:\/\/[^/\s]+/i.test(endpoint)) throw new UsageError(`--s3-endpoint must be an http(s) URL, got "${endpoint}"`);
   const partSize = options.s3PartSize === undefined ? MIN_PART_SIZE : parseSize(options.s3PartSize, '--s3-part-size');

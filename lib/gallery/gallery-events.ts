@@ -31,6 +31,9 @@ export interface GallerySummaryEvent {
   gallery: string; // index.html's absolute path
   elapsed_ms: number;
   exit_code: number;
+  // --out s3:// (issue 26): the site's files uploaded under prefix/gallery/ (those changed since the last upload);
+  // `gallery` is then s3://bucket/prefix/gallery/index.html.
+  uploaded?: number;
 }
 
 export interface SimilarFile {

@@ -27,6 +27,12 @@ export interface GalleryOptions {
   channelIds?: readonly string[] | undefined;
   // Thumbnail worker threads (0, the default: in this thread, one file per core at once; bench/limits.md).
   workers?: number | undefined;
+  // --out s3:// (issue 26, s3-site.ts): how dps gallery reaches the bucket, and each record's path mapped to its
+  // place in the local staging folder (so the site links the objects relatively).
+  s3Endpoint?: string | undefined;
+  s3Region?: string | undefined;
+  s3ForcePathStyle?: boolean | undefined;
+  localPath?: ((recordPath: string) => string) | undefined;
 }
 
 export interface GalleryHooks {
@@ -65,6 +71,7 @@ export async function runGallery(options: GalleryOptions, hooks: GalleryHooks = 
   let summary: GallerySummaryEvent;
   try {
     const channels = await readChannels(store, { guildId: options.guildId, channelIds: options.channelIds }, hooks.signal);
+    if (options.localPath) for (const channel of channels) for (const file of channel.files) file.path = options.localPath(file.path); // issue 26
     const images = channels.flatMap((channel) => channel.files.filter((file) => fileKind(file) === KIND.image));
     const { entries, made } = await decodeMissing(images, {
       store,

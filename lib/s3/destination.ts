@@ -16,6 +16,9 @@ export interface S3Settings {
   copyDuplicates: boolean; // --s3-copy-duplicates: a duplicate gets its own object (server-side copy)
   partSize: number; // bytes per multipart part held in memory (at least 5 MiB, S3's minimum)
   queueSize: number; // parts of one file uploaded at once
+  // Set by the preflight (preflight.ts): the service verifies x-amz-checksum-sha256, so every PUT (object or part)
+  // carries its sha256 and the server refuses bytes that do not match it.
+  checksums?: boolean | undefined;
 }
 
 // S3's smallest multipart part (all parts but the last).

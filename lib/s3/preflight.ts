@@ -2,20 +2,25 @@
 // endpoint: each fails with one line and its exit code), multipart uploads a killed run left under the prefix
 // are aborted (never those outside it), and one tiny object is written and deleted (write access).
 
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { AbortMultipartUploadCommand, DeleteObjectCommand, ListMultipartUploadsCommand, ListObjectsV2Command, PutObjectCommand } from '@aws-sdk/client-s3';
 import type { S3Client } from '@aws-sdk/client-s3';
 import { listPrefix, objectUrl } from './destination.js';
 import type { S3Settings } from './destination.js';
-import { preflightError } from './errors.js';
+import { preflightError, s3ErrorCode } from './errors.js';
 
-// What the preflight did: the orphaned uploads it aborted.
+// What the preflight did: the orphaned uploads it aborted, and whether the service verifies sha256 checksums.
 export interface Preflight {
   aborted: number;
+  checksums?: boolean;
 }
 
+// The refusals a service that verifies x-amz-checksum-sha256 answers a PUT whose checksum is wrong.
+const CHECKSUM_REFUSALS = new Set(['BadDigest', 'InvalidDigest', 'XAmzContentChecksumMismatch', 'InvalidRequest']);
+
 // Throws an S3Error (DPS_S3_AUTH, DPS_S3_ACCESS, DPS_S3_UNREACHABLE) when the bucket cannot be used.
-export async function preflightS3(client: S3Client, settings: S3Settings, signal?: AbortSignal): Promise<Preflight> {
+// `readOnly` (a dry run): the listing only (no upload aborted, nothing written).
+export async function preflightS3(client: S3Client, settings: S3Settings, signal?: AbortSignal, readOnly = false): Promise<Preflight> {
   const where = objectUrl(settings.bucket, settings.prefix);
   const step = async <T>(request: () => Promise<T>): Promise<T> => {
     try {
@@ -28,11 +33,13 @@ export async function preflightS3(client: S3Client, settings: S3Settings, signal
   const opts = signal === undefined ? {} : { abortSignal: signal };
   const prefix = listPrefix(settings);
   await step(() => client.send(new ListObjectsV2Command({ Bucket: settings.bucket, MaxKeys: 1, ...(prefix ? { Prefix: prefix } : {}) }), opts));
+  if (readOnly) return { aborted: 0 }; // a dry run (issue 26): the bucket is only read
   const aborted = await step(() => sweepUploads(client, settings, signal));
   const probe = `${prefix ?? ''}.dps-write-check-${randomBytes(6).toString('hex')}`;
+  const checksums = await step(() => verifiesChecksums(client, settings.bucket, probe, opts));
   await step(() => client.send(new PutObjectCommand({ Bucket: settings.bucket, Key: probe, Body: '', ContentLength: 0, IfNoneMatch: '*' }), opts));
   await step(() => client.send(new DeleteObjectCommand({ Bucket: settings.bucket, Key: probe }), opts));
-  return { aborted };
+  return { aborted, checksums };
 }
 
 // Aborts every multipart upload whose key is under the prefix (an interrupted run's; the key filter is checked
@@ -65,4 +72,18 @@ export async function sweepUploads(client: S3Client, settings: Pick<S3Settings, 
     uploadIdMarker = page.NextUploadIdMarker;
     if (keyMarker === undefined && uploadIdMarker === undefined) return aborted;
   }
+}
+
+// Whether the service verifies x-amz-checksum-sha256: the probe sent with a deliberately wrong one is refused
+// by a service that does (BadDigest), stored by one that ignores the header (Ceph RGW 16): then removed.
+async function verifiesChecksums(client: S3Client, bucket: string, probe: string, opts: { abortSignal?: AbortSignal }): Promise<boolean> {
+  const wrong = createHash('sha256').update('not the probe').digest('base64');
+  try {
+    await client.send(new PutObjectCommand({ Bucket: bucket, Key: probe, Body: 'dps', ContentLength: 3, ChecksumSHA256: wrong, IfNoneMatch: '*' }), opts);
+  } catch (error) {
+    if (CHECKSUM_REFUSALS.has(s3ErrorCode(error).name)) return true;
+    throw error;
+  }
+  await client.send(new DeleteObjectCommand({ Bucket: bucket, Key: probe }), opts);
+  return false;
 }

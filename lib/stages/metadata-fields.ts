@@ -1,6 +1,7 @@
 // What --write-metadata writes of a saved file (README, "Metadata"): the message's fields and the file's own,
 // shared by the sidecars (metadata.ts) and the channel logs (metadata-channel.ts), and what their writers take.
 
+import type { S3Target } from '../s3/destination.js'; // issue 26
 import type { FolderCache } from '../fs/atomic-write.js';
 import type { DiskThread } from '../fs/disk-thread.js';
 import type { Store } from '../store/store.js';
@@ -20,6 +21,7 @@ export interface MetadataOptions {
   retry: boolean; // the retry pass (its lines are marked "retry": true)
   log?: ((line: string) => void) | undefined;
   signal?: AbortSignal | undefined;
+  s3?: S3Target | undefined; // --out s3:// (issue 26): sidecars are objects (s3-sidecar.ts); `file` mode only
 }
 
 // A saved file as the metadata sees it.

@@ -13,6 +13,7 @@ import { readJson, writeSidecar } from '../fs/sidecar.js';
 import { hasCode, isDiskFull } from '../errors.js';
 import type { ItemResult } from '../types.js';
 import { ChannelMetadata } from './metadata-channel.js';
+import { writeS3Sidecar } from './s3-sidecar.js'; // --out s3:// (issue 26)
 import { fileMetadata, messageMetadata, ownsFile } from './metadata-fields.js';
 import type { MetadataOptions, MetadataWriter, SavedFile } from './metadata-fields.js';
 
@@ -145,11 +146,20 @@ class SidecarWriter implements MetadataWriter {
     try {
       const text = `${JSON.stringify({ ...messageMetadata(file.item), ...fileMetadata(file) }, null, 2)}\n`;
       const mayReplace = async (existing: string): Promise<boolean> => claim === 'held' || isOwnSidecar(await readJson(existing), file);
-      written = (await writeSidecar(target, text, { disk, root: out, folders, mayReplace, signal })) === 'written';
+      const { s3 } = this.#options; // issue 26: an object beside the file's, replacing only its own
+      written =
+        s3 !== undefined
+          ? (await writeS3Sidecar(target, text, { s3, signal, mayReplace: (json) => claim === 'held' || isOwnSidecar(json, file) })) === 'written'
+          : (await writeSidecar(target, text, { disk, root: out, folders, mayReplace, signal })) === 'written';
       if (!written) this.#options.log?.(`metadata: ${target} not written: a file that dps did not write is there`);
     } catch (error) {
       // A full disk or an unsafe folder stops the run as for a file; anything else costs this sidecar only.
-      if (signal?.aborted || isDiskFull(error) || hasCode(error, 'DPS_DISK_FULL', 'DPS_OUTPUT_UNSAFE', 'DPS_OUTPUT')) throw error;
+      if (
+        signal?.aborted ||
+        isDiskFull(error) ||
+        hasCode(error, 'DPS_DISK_FULL', 'DPS_OUTPUT_UNSAFE', 'DPS_OUTPUT', 'DPS_S3_AUTH', 'DPS_S3_ACCESS', 'DPS_S3_UNREACHABLE')
+      )
+        throw error;
       this.#options.log?.(`metadata: ${target} not written: ${error instanceof Error ? error.message : String(error)}`);
     } finally {
       // A claim vouches only for a sidecar dps wrote: given up otherwise, so a later run never replaces that file.

@@ -46,7 +46,7 @@ function ref(options: S3StepOptions): ObjectRef {
 }
 
 // The record path of candidate n of an item: `s3://bucket/<prefix>/<the local layout's relative path>`.
-function candidateUrl(item: MediaItem, options: Pick<NamingOptions, 'namePattern' | 'pathPattern'> & { s3: S3Target }, n: number): string {
+export function candidateUrl(item: MediaItem, options: Pick<NamingOptions, 'namePattern' | 'pathPattern'> & { s3: S3Target }, n: number): string {
   const vars = nameVars(item);
   const folder = itemFolder({ out: virtualRoot(options.s3.settings), pathPattern: options.pathPattern }, item, vars);
   const path = resolveInside(folder, candidateName(renderName(options.namePattern, vars), item.attachment_id, n));
@@ -54,7 +54,12 @@ function candidateUrl(item: MediaItem, options: Pick<NamingOptions, 'namePattern
 }
 
 // claim-path.ts's claimPath for keys: the first candidate from `from` on that `owner` can claim.
-export async function claimKey(item: MediaItem, options: S3StepOptions, from = 0, owner = item.attachment_id): Promise<Claim> {
+export async function claimKey(
+  item: MediaItem,
+  options: Pick<S3StepOptions, 'store' | 'namePattern' | 'pathPattern' | 's3'>, // also a dry run's (s3-simulate.ts)
+  from = 0,
+  owner = item.attachment_id,
+): Promise<Claim> {
   for (let n = from; n < MAX_CANDIDATES; n++) {
     const url = candidateUrl(item, options, n);
     if (await options.store.claimPath(url, owner, owner === item.attachment_id)) return { path: url, n };
@@ -164,6 +169,7 @@ export async function saveToS3(
       contentType: item.content_type,
       partSize: settings.partSize,
       queueSize: settings.queueSize,
+      checksum: settings.checksums, // issue 26: the service verifies each PUT's sha256 (preflight)
       signal: options.signal,
       onReceived: options.onReceived,
       atEnd,

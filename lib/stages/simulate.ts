@@ -18,6 +18,8 @@ import { uniquePerAttachment } from './adopt.js';
 import { archivedRecords } from './archived.js';
 import { candidatePaths, claimPath } from './claim-path.js';
 import { failedResult } from './failure.js';
+import type { S3Target } from '../s3/destination.js'; // issue 26: a dry run with --out s3://
+import { dryClaimKey, wouldAdoptS3 } from './s3-simulate.js';
 
 // The attachments this dry run would save (by id, across its channels): the message and path of the first. A
 // real run references a later sighting from another message (a forward) without downloading it.
@@ -36,6 +38,7 @@ export interface SimulateOptions {
   channelDone?: boolean | undefined; // emit channel_done at the end (default true)
   cursor?: string | undefined; // channel_done's cursor: the stored one, which a dry run does not move
   signal?: AbortSignal | undefined;
+  s3?: S3Target | undefined; // --out s3:// (issue 26): keys as `s3://bucket/key`, the bucket only read (s3-simulate.ts)
 }
 
 // Yields the event of every unit, in order, then the channel's channel_done.
@@ -78,14 +81,14 @@ async function judge(unit: MediaItem | SkippedItem | ArchivedItem, options: Simu
     counts.failed++;
     return failedEvent(failedResult(item, undefined, 'invalid_attachment', item.invalid));
   }
-  const adopted = await wouldAdopt(item, options);
+  const adopted = options.s3 !== undefined ? await wouldAdoptS3(item, { ...options, s3: options.s3 }) : await wouldAdopt(item, options);
   if (adopted !== undefined) {
     options.seen.set(item.attachment_id, { message_id: item.message_id, path: adopted });
     return saved(item, adopted, options, { adopted: true });
   }
   let path: string;
   try {
-    path = (await claimPath(item, options)).path;
+    path = (options.s3 !== undefined ? await dryClaimKey(item, { ...options, s3: options.s3 }) : await claimPath(item, options)).path;
   } catch (error) {
     if (!hasCode(error, 'DPS_DOWNLOAD')) throw error;
     counts.failed++;
@@ -117,7 +120,8 @@ function saved(
 // message's own path (reference.ts), downloading nothing. The path is claimed as the reference's.
 async function reference(item: MediaItem, first: string, options: SimulateOptions): Promise<DpsEvent> {
   const owner = referenceKey(item.attachment_id, item.message_id);
-  const path = await claimPath(item, options, 0, owner).then(
+  const claim = options.s3 !== undefined ? dryClaimKey(item, { ...options, s3: options.s3 }, 0, owner) : claimPath(item, options, 0, owner);
+  const path = await claim.then(
     (claim) => claim.path,
     () => first, // no free name: a real run points the record at the first copy
   );

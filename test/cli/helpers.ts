@@ -263,6 +263,8 @@ SCHEMAS['summary:gallery'] = {
     exit_code: 'int',
   },
 };
+// dps gallery with --out s3:// (issue 26): the site's files uploaded (those changed since the last upload).
+SCHEMAS['summary:gallery'].optional = { ...SCHEMAS['summary:gallery'].optional, uploaded: 'count' };
 SCHEMAS['summary:similar'] = {
   required: {
     event: 'string',

@@ -70,10 +70,10 @@ t.test('usage errors (exit 2) show the value typed', async (t) => {
     ['s3://Bad_Bucket/x', [], /Bad_Bucket/],
     ['s3://good-bucket/a//b', [], /a\/\/b/],
     ['s3://good-bucket/x', ['--s3-part-size', '1MB'], /--s3-part-size.*1MB/],
-    ['s3://good-bucket/x', ['--write-metadata'], /--write-metadata is not supported with --out s3:\/\/good-bucket\/x/],
+    ['s3://good-bucket/x', ['--write-metadata=channel'], /--write-metadata=channel is not supported with --out s3:\/\/good-bucket\/x/],
     ['s3://good-bucket/x', ['--s3-endpoint', 'ftp://host'], /ftp:\/\/host/],
-    ['s3://good-bucket/x', ['--dry-run'], /--dry-run is not supported with --out s3:\/\/good-bucket\/x/],
-    ['s3://good-bucket/x', ['--gallery'], /--gallery is not supported with --out s3:\/\/good-bucket\/x/],
+    // --dry-run and --gallery work with s3:// (dry-run-cli.test.ts, gallery-cli.test.ts); a local --gallery-dir does not.
+    ['s3://good-bucket/x', ['--gallery', '--gallery-dir', 'g-dir'], /--gallery-dir g-dir: with --out s3:\/\/good-bucket\/x/],
   ];
   for (const [out, extra, pattern] of cases) {
     const { run, problems, requests } = await attempt(t, out, s3.env(), extra);
@@ -87,11 +87,11 @@ t.test('usage errors (exit 2) show the value typed', async (t) => {
   t.match(run.stderr, /--s3-copy-duplicates needs --out s3:\/\/bucket\/prefix, got --out /);
 });
 
-t.test('dps gallery refuses an s3:// --out (exit 2)', async (t) => {
+t.test('dps gallery with an s3:// --out and a local --gallery-dir: exit 2', async (t) => {
   const dir = t.testdir();
-  const run = await runDps(['gallery', '--out', 's3://good-bucket/x', '--state', join(dir, 'state')]);
+  const run = await runDps(['gallery', '--out', 's3://good-bucket/x', '--state', join(dir, 'state'), '--gallery-dir', join(dir, 'g')]);
   t.equal(run.code, 2, `exit 2 (stderr: ${run.stderr})`);
-  t.match(run.stderr, /dps gallery does not read object storage yet: --out s3:\/\/good-bucket\/x/);
+  t.match(run.stderr, /--gallery-dir .*: with --out s3:\/\/good-bucket\/x the gallery is uploaded beside the archive/);
 });
 
 t.test('dps follow refuses an s3:// --out (exit 2) before any Discord request', async (t) => {

@@ -1,0 +1,261 @@
+// `dps gallery` (and `dps scrape --gallery`) with `--out s3://bucket/prefix` (issue 26): the site is built in a
+// local staging folder beside the state, exactly as for a folder, then uploaded under `prefix/gallery/`. The
+// staging folder mirrors the bucket (`<staging>/<key>`), so the site's links to the archived objects are the
+// same relative links as on disk (`../Server_id/...`): the bucket copied to a disk, or served as a static
+// website, opens. Only images without a thumbnail are read from the bucket (each streamed to a temp file,
+// decoded, removed), so a second run reads no object; only the site's files whose bytes changed since the last
+// upload are uploaded again (their sha256s are kept in the staging folder).
+
+import { createHash } from 'node:crypto';
+import { createWriteStream } from 'node:fs';
+import { mkdir, readdir, readFile, rm, stat } from 'node:fs/promises';
+import path from 'node:path';
+import { pipeline } from 'node:stream/promises';
+import type { Readable } from 'node:stream';
+import { GetObjectCommand, ListObjectsV2Command, PutObjectCommand } from '@aws-sdk/client-s3';
+import type { S3Client } from '@aws-sdk/client-s3';
+import { UsageError } from '../errors.js';
+import { DEFAULTS } from '../options.js';
+import { createS3Client } from '../s3/client.js';
+import { keyOfUrl, listPrefix, objectUrl, parseS3Url } from '../s3/destination.js';
+import type { S3Settings } from '../s3/destination.js';
+import { preflightError, transferError } from '../s3/errors.js';
+import { openStore } from '../store/open.js';
+import { writeAtomic } from './data-files.js';
+import { decodeMissing, thumbPath } from './decode-missing.js';
+import { fileKind, KIND, readChannels } from './records.js';
+import type { GalleryEvent, GallerySummaryEvent } from './gallery-events.js';
+import type { GalleryHooks, GalleryOptions } from './run-gallery.js';
+import { runGallery } from './run-gallery.js';
+
+// Images fetched from the bucket and decoded per batch (at most this many originals on the local disk at once).
+const FETCH_BATCH = 32;
+// The file (in the staging folder) that remembers the sha256 of every site file uploaded.
+const UPLOADED = '.uploaded.json';
+
+// The staging folder of a bucket's gallery: `<state>.s3-gallery/<bucket>` (the keys below it).
+export function stagingRoot(state: string, bucket: string): string {
+  return path.join(`${path.resolve(state)}.s3-gallery`, bucket);
+}
+
+// The S3 settings `dps gallery` needs (it reads and writes objects; no upload tuning).
+function settingsOf(options: GalleryOptions, out: string): Pick<S3Settings, 'bucket' | 'prefix' | 'endpoint' | 'region' | 'forcePathStyle'> {
+  if (options.galleryDir !== undefined)
+    throw new UsageError(
+      `--gallery-dir ${options.galleryDir}: with --out ${out} the gallery is uploaded beside the archive (under gallery/), it cannot go to a local folder`,
+    );
+  const endpoint = options.s3Endpoint;
+  if (endpoint !== undefined && !/^https?:\/\/[^/\s]+/i.test(endpoint)) throw new UsageError(`--s3-endpoint must be an http(s) URL, got "${endpoint}"`);
+  const { bucket, prefix } = parseS3Url(out);
+  return { bucket, prefix, endpoint, region: options.s3Region ?? 'us-east-1', forcePathStyle: options.s3ForcePathStyle ?? false };
+}
+
+// The gallery of an archive in object storage: built in the staging folder, uploaded under `prefix/gallery/`.
+// Its summary's `gallery` is `s3://bucket/prefix/gallery/index.html` and `uploaded` counts the files sent.
+export async function runS3Gallery(options: GalleryOptions, hooks: GalleryHooks = {}): Promise<GallerySummaryEvent> {
+  const out = options.out ?? '';
+  const settings = settingsOf(options, out);
+  const state = options.state ?? DEFAULTS.state;
+  const root = stagingRoot(state, settings.bucket);
+  const siteKey = settings.prefix === '' ? 'gallery' : `${settings.prefix}/gallery`;
+  const galleryDir = path.join(root, ...siteKey.split('/'));
+  const client = createS3Client(settings);
+  const signal = hooks.signal;
+  const emit = async (event: GalleryEvent): Promise<void> => void (await hooks.emit?.(event));
+  try {
+    await checkBucket(client, settings, signal);
+    // Every archived object's place in the staging folder, so links from the site are relative ones.
+    const localPath = (recordPath: string): string => {
+      const key = keyOfUrl(settings.bucket, recordPath);
+      return key === undefined ? recordPath : path.join(root, ...key.split('/'));
+    };
+    const early = await thumbnailsFromBucket(client, settings.bucket, { ...options, galleryDir, localPath }, state, root, hooks);
+    let summary: GallerySummaryEvent | undefined;
+    await runGallery(
+      { ...options, out: root, galleryDir, localPath },
+      {
+        signal,
+        emit: async (event) => {
+          if (event.event !== 'summary') return emit(event);
+          summary = event as GallerySummaryEvent;
+        },
+      },
+    );
+    const done = summary as GallerySummaryEvent;
+    const uploaded = await uploadSite(client, settings.bucket, galleryDir, siteKey, signal);
+    const final: GallerySummaryEvent = {
+      ...done,
+      thumbnails_made: done.thumbnails_made + early.made,
+      thumbnails_kept: Math.max(0, done.thumbnails_kept - early.made),
+      warnings: done.warnings + early.warnings,
+      gallery: objectUrl(settings.bucket, `${siteKey}/index.html`),
+      uploaded,
+    };
+    await emit(final);
+    return final;
+  } finally {
+    client.destroy();
+  }
+}
+
+// The bucket is readable (credentials, bucket, endpoint: each its own exit code) before any work.
+async function checkBucket(client: S3Client, settings: Pick<S3Settings, 'bucket' | 'prefix' | 'endpoint'>, signal?: AbortSignal): Promise<void> {
+  const prefix = listPrefix(settings);
+  try {
+    await client.send(
+      new ListObjectsV2Command({ Bucket: settings.bucket, MaxKeys: 1, ...(prefix ? { Prefix: prefix } : {}) }),
+      signal ? { abortSignal: signal } : {},
+    );
+  } catch (error) {
+    signal?.throwIfAborted();
+    throw preflightError(error, objectUrl(settings.bucket, settings.prefix), settings.endpoint);
+  }
+}
+
+// Decodes the images no earlier run has decoded (or whose thumbnail the staging folder lacks), a batch at a
+// time: each fetched from its object to a temp file, decoded into the staging gallery, removed. The state keeps
+// each answer (as runGallery's own decoding does), so runGallery then finds nothing left to decode.
+async function thumbnailsFromBucket(
+  client: S3Client,
+  bucket: string,
+  options: GalleryOptions & { galleryDir: string; localPath: (p: string) => string },
+  state: string,
+  root: string,
+  hooks: GalleryHooks,
+): Promise<{ made: number; warnings: number }> {
+  const signal = hooks.signal;
+  const fetchDir = path.join(root, '.fetch');
+  const store = await openStore(state, { signal, mustExist: true });
+  let made = 0;
+  let warnings = 0;
+  try {
+    const channels = await readChannels(store, { guildId: options.guildId, channelIds: options.channelIds }, signal);
+    const seen = new Set<string>();
+    const missing: Array<{ sha256: string; key: string }> = [];
+    for (const channel of channels) {
+      for (const file of channel.files) {
+        if (fileKind(file) !== KIND.image || seen.has(file.sha256)) continue;
+        seen.add(file.sha256);
+        const key = keyOfUrl(bucket, file.path);
+        if (key === undefined) continue;
+        const known = await store.galleryEntry(file.sha256);
+        if (known !== undefined && (known.d === null || (await exists(path.join(options.galleryDir, thumbPath(file.sha256)))))) continue;
+        missing.push({ sha256: file.sha256, key });
+      }
+    }
+    if (missing.length === 0) return { made, warnings };
+    await rm(fetchDir, { recursive: true, force: true }); // what a killed run left
+    await mkdir(fetchDir, { recursive: true });
+    for (let i = 0; i < missing.length; i += FETCH_BATCH) {
+      signal?.throwIfAborted();
+      const batch = missing.slice(i, i + FETCH_BATCH);
+      const targets = await Promise.all(
+        batch.map(async ({ sha256, key }) => {
+          const file = path.join(fetchDir, sha256);
+          await fetchObject(client, bucket, key, file, signal);
+          return { sha256, path: file };
+        }),
+      );
+      const result = await decodeMissing(targets, {
+        store,
+        galleryDir: options.galleryDir,
+        workers: options.workers,
+        signal,
+        warn: async (event) => {
+          warnings++;
+          // The warning names the object, not the temp file it was read from.
+          const found = batch.find((b) => path.join(fetchDir, b.sha256) === event.path);
+          await hooks.emit?.(found ? { ...event, path: objectUrl(bucket, found.key) } : event);
+        },
+      });
+      made += result.made;
+      await Promise.all(targets.map((target) => rm(target.path, { force: true })));
+    }
+  } finally {
+    await store.close();
+    await rm(fetchDir, { recursive: true, force: true });
+  }
+  return { made, warnings };
+}
+
+// One object streamed to a local file.
+async function fetchObject(client: S3Client, bucket: string, key: string, file: string, signal?: AbortSignal): Promise<void> {
+  try {
+    const got = await client.send(new GetObjectCommand({ Bucket: bucket, Key: key }), signal ? { abortSignal: signal } : {});
+    await pipeline(got.Body as Readable, createWriteStream(file), signal ? { signal } : {});
+  } catch (error) {
+    signal?.throwIfAborted();
+    throw transferError(error, objectUrl(bucket, key));
+  }
+}
+
+const CONTENT_TYPES: Record<string, string> = {
+  '.html': 'text/html; charset=utf-8',
+  '.js': 'text/javascript; charset=utf-8',
+  '.css': 'text/css; charset=utf-8',
+  '.json': 'application/json',
+  '.webp': 'image/webp',
+  '.png': 'image/png',
+  '.svg': 'image/svg+xml',
+};
+
+// Uploads every file of the staging gallery whose sha256 differs from the one last uploaded under its key;
+// returns how many it sent. The record of what was sent is saved after each upload (a kill resends at most one).
+async function uploadSite(client: S3Client, bucket: string, galleryDir: string, siteKey: string, signal?: AbortSignal): Promise<number> {
+  const recordFile = path.join(galleryDir, UPLOADED);
+  const sent = await readRecord(recordFile);
+  let uploaded = 0;
+  for (const relative of await siteFiles(galleryDir)) {
+    signal?.throwIfAborted();
+    const file = path.join(galleryDir, ...relative.split('/'));
+    const bytes = await readFile(file);
+    const sha256 = createHash('sha256').update(bytes).digest('hex');
+    if (sent[relative] === sha256) continue;
+    const key = `${siteKey}/${relative}`;
+    try {
+      await client.send(
+        new PutObjectCommand({
+          Bucket: bucket,
+          Key: key,
+          Body: bytes,
+          ContentLength: bytes.length,
+          ContentType: CONTENT_TYPES[path.extname(relative).toLowerCase()] ?? 'application/octet-stream',
+        }),
+        signal ? { abortSignal: signal } : {},
+      );
+    } catch (error) {
+      signal?.throwIfAborted();
+      throw transferError(error, objectUrl(bucket, key));
+    }
+    sent[relative] = sha256;
+    uploaded++;
+    await writeAtomic(recordFile, `${JSON.stringify(sent)}\n`);
+  }
+  return uploaded;
+}
+
+async function readRecord(file: string): Promise<Record<string, string>> {
+  try {
+    const parsed = JSON.parse(await readFile(file, 'utf8')) as unknown;
+    return parsed !== null && typeof parsed === 'object' && !Array.isArray(parsed) ? (parsed as Record<string, string>) : {};
+  } catch {
+    return {};
+  }
+}
+
+// The site's files, `/`-separated and relative to the gallery folder: not the temp files, not our record.
+async function siteFiles(dir: string): Promise<string[]> {
+  const entries = await readdir(dir, { recursive: true, withFileTypes: true });
+  return entries
+    .filter((entry) => entry.isFile())
+    .map((entry) => path.relative(dir, path.join(entry.parentPath, entry.name)).split(path.sep).join('/'))
+    .filter((relative) => relative !== UPLOADED && !relative.endsWith('.tmp') && !relative.split('/').some((part) => part.startsWith('.')))
+    .sort();
+}
+
+async function exists(file: string): Promise<boolean> {
+  return stat(file).then(
+    () => true,
+    () => false,
+  );
+}
