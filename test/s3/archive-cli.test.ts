@@ -10,7 +10,7 @@ import { singleChannel } from '../../fixtures/scenarios.js';
 import { collect } from '../helpers/harness.js';
 import { fakeFor, firstTarget, ofEvent, rawLines, runDps, schemaProblems } from '../cli/helpers.js';
 import type { Line } from '../cli/helpers.js';
-import { keyOf, objectsUnder, uploadsIn } from './objects.js';
+import { keyOf, objectsUnder, uploadsIn, s3Args } from './objects.js';
 import { bucketName, s3Server } from '../helpers/s3-server.js';
 
 const s3 = await s3Server();
@@ -31,18 +31,7 @@ t.test('the demo server archived to a bucket: every object checked by sha256, st
   const bucket = await s3.createBucket(bucketName('full'));
   const dir = t.testdir();
   const guild = fake.scenario.guilds[0]!;
-  const args = [
-    '--server-id',
-    guild.id,
-    '--all-channels',
-    '--api',
-    fake.api,
-    '--out',
-    `s3://${bucket}/archive/`,
-    '--state',
-    join(dir, 'state'),
-    '--s3-force-path-style',
-  ];
+  const args = s3Args(fake.api, guild.id, undefined, `s3://${bucket}/archive/`, join(dir, 'state'));
   const env = { ...s3.env(), DISCORD_TOKEN: fake.token };
   const run = await runDps(args, { env });
   t.equal(run.code, 0, `exit 0 (stderr: ${run.stderr})`);
@@ -147,7 +136,7 @@ t.test('duplicates: no second object by default (duplicate_of), a server-side co
     const { G, C } = firstTarget(fake);
     const bucket = await s3.createBucket(bucketName(copy ? 'copies' : 'dups'));
     const dir = t.testdir();
-    const args = ['--server-id', G, '--channel-id', C, '--api', fake.api, '--out', `s3://${bucket}/x`, '--state', join(dir, 'state'), '--s3-force-path-style'];
+    const args = s3Args(fake.api, G, C, `s3://${bucket}/x`, join(dir, 'state'));
     const run = await runDps(copy ? [...args, '--s3-copy-duplicates'] : args, { env: { ...s3.env(), DISCORD_TOKEN: fake.token } });
     t.equal(run.code, 0, `exit 0 (stderr: ${run.stderr})`);
     documented(t, run.stdout);

@@ -9,7 +9,7 @@ import { startS3Proxy } from '../../fixtures/s3-proxy.js';
 import { singleChannel } from '../../fixtures/scenarios.js';
 import { collect } from '../helpers/harness.js';
 import { fakeFor, ofEvent, runDps } from '../cli/helpers.js';
-import { keyOf, objectsUnder } from './objects.js';
+import { keyOf, objectsUnder, s3Args } from './objects.js';
 import { bucketName, s3Server } from '../helpers/s3-server.js';
 
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED = 'true'; // this test's own client
@@ -30,18 +30,7 @@ for (const verifying of [false, true]) {
       const bucket = await s3.createBucket(bucketName(verifying ? 'sumyes' : 'sumno'));
       const dir = t.testdir();
       const guild = fake.scenario.guilds[0]!;
-      const args = [
-        '--server-id',
-        guild.id,
-        '--all-channels',
-        '--api',
-        fake.api,
-        '--out',
-        `s3://${bucket}/a`,
-        '--state',
-        join(dir, 'state'),
-        '--s3-force-path-style',
-      ];
+      const args = s3Args(fake.api, guild.id, undefined, `s3://${bucket}/a`, join(dir, 'state'));
       const run = await runDps(args, { env: { ...s3.env(), AWS_ENDPOINT_URL_S3: proxy.endpoint, DISCORD_TOKEN: fake.token } });
       t.equal(run.code, 0, `exit 0 (stderr: ${run.stderr})`);
       const saved = run.lines.filter(ofEvent('saved'));

@@ -8,7 +8,7 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { singleChannel } from '../../fixtures/scenarios.js';
 import { fakeFor, ofEvent, runDps, schemaProblems } from '../cli/helpers.js';
-import { objectsUnder, uploadsIn } from './objects.js';
+import { objectsUnder, uploadsIn, s3Args } from './objects.js';
 import { bucketName, s3Server } from '../helpers/s3-server.js';
 
 const s3 = await s3Server();
@@ -23,19 +23,7 @@ t.test('--dry-run with --out s3:// writes nothing, aborts nothing, and names the
   const dir = t.testdir();
   const state = join(dir, 'state');
   const channel = fake.scenario.guilds[0]!.channels[0]!;
-  const args = [
-    '--server-id',
-    fake.scenario.guilds[0]!.id,
-    '--channel-id',
-    channel.id,
-    '--api',
-    fake.api,
-    '--out',
-    `s3://${bucket}/arch`,
-    '--state',
-    state,
-    '--s3-force-path-style',
-  ];
+  const args = s3Args(fake.api, fake.scenario.guilds[0]!.id, channel.id, `s3://${bucket}/arch`, state);
   const env = { ...s3.env(), DISCORD_TOKEN: fake.token };
 
   const dry = await runDps([...args, '--dry-run'], { env });

@@ -92,14 +92,14 @@ t.test('dps scrape --gallery and dps gallery with --out s3://: the site under pr
     'links are relative',
   );
 
-  // An incremental scrape --gallery: nothing to decode, only what changed (the index's date) uploaded.
+  // An incremental scrape --gallery with nothing new: nothing to decode, no site file changed, nothing uploaded.
   const again = await runDps(['--server-id', guild.id, '--all-channels', '--api', fake.api, ...s3Args, '--gallery'], { env });
   t.equal(again.code, 0, `scrape --gallery exit 0 (stderr: ${again.stderr})`);
   t.same(problems(again.lines), [], 'every line as documented');
   t.equal(again.stderr.includes('NodeVersionSupportWarning'), false, 'no SDK warning on stderr');
   const last = again.lines.filter((l) => l.command === 'gallery').at(-1);
   t.match(last, { event: 'summary', command: 'gallery', thumbnails_made: 0, thumbnails_kept: 3, gallery: `${out}/gallery/index.html`, exit_code: 0 });
-  t.equal(last?.uploaded, 1, 'only data/index.js (its date) uploaded again');
+  t.equal(last?.uploaded, 0, 'no site file uploaded again');
 });
 
 t.test('--gallery-dir with --out s3:// is a usage error', async (t) => {

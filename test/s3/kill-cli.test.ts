@@ -8,7 +8,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { AbortMultipartUploadCommand, CreateMultipartUploadCommand, UploadPartCommand } from '@aws-sdk/client-s3';
 import { singleChannel } from '../../fixtures/scenarios.js';
 import { fakeFor, firstTarget, ofEvent, runDps, startCli } from '../cli/helpers.js';
-import { keyOf, objectsUnder, uploadsIn } from './objects.js';
+import { keyOf, objectsUnder, uploadsIn, s3Args } from './objects.js';
 import { bucketName, s3Server } from '../helpers/s3-server.js';
 
 const s3 = await s3Server();
@@ -37,21 +37,7 @@ t.test('kill -9 mid multipart upload, then resume: no partial object, the orphan
     for (const upload of foreign) await client.send(new AbortMultipartUploadCommand({ Bucket: bucket, ...upload })).catch(() => undefined);
   });
   const dir = t.testdir();
-  const args = [
-    '--server-id',
-    G,
-    '--channel-id',
-    C,
-    '--api',
-    fake.api,
-    '--out',
-    `s3://${bucket}/x`,
-    '--state',
-    join(dir, 'state'),
-    '--s3-force-path-style',
-    '--types',
-    'all',
-  ];
+  const args = s3Args(fake.api, G, C, `s3://${bucket}/x`, join(dir, 'state'), '--types', 'all');
   const env = { ...s3.env(), DISCORD_TOKEN: fake.token };
 
   const first = startCli(args, { env });

@@ -7,7 +7,7 @@ import { PutObjectCommand } from '@aws-sdk/client-s3';
 import { join } from 'node:path';
 import { singleChannel } from '../../fixtures/scenarios.js';
 import { fakeFor, ofEvent, runDps } from '../cli/helpers.js';
-import { keyOf, objectsUnder } from './objects.js';
+import { keyOf, objectsUnder, s3Args } from './objects.js';
 import { bucketName, s3Server } from '../helpers/s3-server.js';
 
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED = 'true'; // this test's own client
@@ -21,19 +21,7 @@ t.test('--write-metadata with s3://: a sidecar object per owned file, a foreign 
   const guild = fake.scenario.guilds[0]!;
   const env = { ...s3.env(), DISCORD_TOKEN: fake.token };
   const dir = t.testdir();
-  const args = (bucket: string, state: string): string[] => [
-    '--server-id',
-    guild.id,
-    '--all-channels',
-    '--api',
-    fake.api,
-    '--out',
-    `s3://${bucket}/m`,
-    '--state',
-    join(dir, state),
-    '--s3-force-path-style',
-    '--write-metadata',
-  ];
+  const args = (bucket: string, state: string): string[] => s3Args(fake.api, guild.id, undefined, `s3://${bucket}/m`, join(dir, state), '--write-metadata');
 
   const first = await s3.createBucket(bucketName('meta'));
   const run = await runDps(args(first, 'state1'), { env });

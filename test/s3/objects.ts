@@ -33,3 +33,10 @@ export function keyOf(bucket: string, path: unknown): string {
   if (typeof path !== 'string' || !path.startsWith(head)) throw new Error(`not in ${bucket}: ${String(path)}`);
   return path.slice(head.length);
 }
+
+// A scrape's arguments into `out` (s3://bucket/prefix) against a fake Discord at `api`: one channel when
+// `channel` is given, else all of the server's, path-style requests (RGW), then `extra`.
+export function s3Args(api: string, server: string, channel: string | undefined, out: string, state: string, ...extra: string[]): string[] {
+  const which = channel === undefined ? ['--all-channels'] : ['--channel-id', channel];
+  return ['--server-id', server, ...which, '--api', api, '--out', out, '--state', state, '--s3-force-path-style', ...extra];
+}

@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { singleChannel } from '../../fixtures/scenarios.js';
 import { fakeFor, firstTarget, ofEvent, runDps } from '../cli/helpers.js';
 import { bucketName, s3Server } from '../helpers/s3-server.js';
-import { keyOf, objectsUnder, uploadsIn } from './objects.js';
+import { keyOf, objectsUnder, uploadsIn, s3Args } from './objects.js';
 
 const s3 = await s3Server();
 t.teardown(() => s3.stop());
@@ -21,7 +21,7 @@ t.test('a bucket quota too small stops the run like a full disk; a raised quota 
   await s3.admin(['quota', 'set', '--quota-scope=bucket', `--bucket=${bucket}`, '--max-size=50K']);
   await s3.admin(['quota', 'enable', '--quota-scope=bucket', `--bucket=${bucket}`]);
   const dir = t.testdir();
-  const args = ['--server-id', G, '--channel-id', C, '--api', fake.api, '--out', `s3://${bucket}/q`, '--state', join(dir, 'state'), '--s3-force-path-style'];
+  const args = s3Args(fake.api, G, C, `s3://${bucket}/q`, join(dir, 'state'));
   const env = { ...s3.env(), DISCORD_TOKEN: fake.token };
   const full = await runDps(args, { env });
   t.equal(full.code, 1, `exit 1 (stderr: ${full.stderr})`);

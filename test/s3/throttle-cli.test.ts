@@ -8,7 +8,7 @@ import { startS3Proxy } from '../../fixtures/s3-proxy.js';
 import { singleChannel } from '../../fixtures/scenarios.js';
 import { fakeFor, firstTarget, ofEvent, runDps } from '../cli/helpers.js';
 import { bucketName, s3Server } from '../helpers/s3-server.js';
-import { keyOf, objectsUnder, uploadsIn } from './objects.js';
+import { keyOf, objectsUnder, uploadsIn, s3Args } from './objects.js';
 
 const s3 = await s3Server();
 t.teardown(() => s3.stop());
@@ -28,21 +28,7 @@ t.test('SlowDown on every second write and resets mid-upload: retried, every obj
   proxy.slowDown({ share: 0.5, match: writes });
   proxy.reset({ next: 2, match: writes });
   const dir = t.testdir();
-  const args = [
-    '--server-id',
-    G,
-    '--channel-id',
-    C,
-    '--api',
-    fake.api,
-    '--out',
-    `s3://${bucket}/x`,
-    '--state',
-    join(dir, 'state'),
-    '--s3-force-path-style',
-    '--types',
-    'all',
-  ];
+  const args = s3Args(fake.api, G, C, `s3://${bucket}/x`, join(dir, 'state'), '--types', 'all');
   const run = await runDps(args, { env: { ...s3.env(), AWS_ENDPOINT_URL_S3: proxy.endpoint, DISCORD_TOKEN: fake.token } });
   t.equal(run.code, 0, `exit 0 (stderr: ${run.stderr})`);
   const stats = proxy.stats();
@@ -70,23 +56,7 @@ t.test('a write refused past every retry fails the file (s3_error); the next run
   t.teardown(() => proxy.close());
   proxy.slowDown({ match: writes }); // every write, until cleared
   const dir = t.testdir();
-  const args = [
-    '--server-id',
-    G,
-    '--channel-id',
-    C,
-    '--api',
-    fake.api,
-    '--out',
-    `s3://${bucket}/x`,
-    '--state',
-    join(dir, 'state'),
-    '--s3-force-path-style',
-    '--types',
-    'all',
-    '--backoff',
-    '10',
-  ];
+  const args = s3Args(fake.api, G, C, `s3://${bucket}/x`, join(dir, 'state'), '--types', 'all', '--backoff', '10');
   const env = { ...s3.env(), AWS_ENDPOINT_URL_S3: proxy.endpoint, DISCORD_TOKEN: fake.token };
   const run = await runDps(args, { env });
   t.equal(run.code, 1, `exit 1 (stderr: ${run.stderr})`);
@@ -108,7 +78,7 @@ t.test('a service answering SlowDown to everything at the start: exit 4, one lin
   t.teardown(() => proxy.close());
   proxy.slowDown();
   const dir = t.testdir();
-  const args = ['--server-id', G, '--channel-id', C, '--api', fake.api, '--out', `s3://${bucket}/x`, '--state', join(dir, 'state'), '--s3-force-path-style'];
+  const args = s3Args(fake.api, G, C, `s3://${bucket}/x`, join(dir, 'state'));
   const run = await runDps(args, { env: { ...s3.env(), AWS_ENDPOINT_URL_S3: proxy.endpoint, DISCORD_TOKEN: fake.token } });
   t.equal(run.code, 4, `exit 4 (stderr: ${run.stderr})`);
   t.match(run.stderr, /S3 at http:\/\/127\.0\.0\.1:\d+ is busy or failing \(SlowDown, HTTP 503\) after retries/);
