@@ -5,7 +5,8 @@
 // dps and of the fake meanwhile) and per build the median and range. This is how two ways of doing the same
 // work are compared on this VM, whose speed drifts within minutes (bench/limits.md). With `--pages N`, the pages
 // scenario's run instead (bench/scenarios/pages.ts: a channel of N messages, 1% with small images, no limit at all,
-// so the client is told --global-rate-limit 100000 as that scenario does), in messages/s.
+// so the client is told --global-rate-limit 100000 as that scenario does), in messages/s. A side may carry dps
+// flags after a `|`: `ab.js '.|--write-metadata' .` compares one build with and without a flag.
 
 import { statfsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -18,7 +19,9 @@ const flag = (name: string, fallback: number): number => {
   const i = argv.indexOf(`--${name}`);
   return i >= 0 ? Number(argv[i + 1]) : fallback;
 };
-const builds = argv.filter((arg, i) => !arg.startsWith('--') && !argv[i - 1]?.startsWith('--')).map((dir) => resolve(dir));
+const sides = argv.filter((arg, i) => !arg.startsWith('--') && !argv[i - 1]?.startsWith('--'));
+const builds = sides.map((side) => resolve(side.split('|')[0]!));
+const extra = sides.map((side) => side.split('|').slice(1).join('|').split(' ').filter(Boolean));
 if (builds.length !== 2) throw new Error('usage: node dist/bench/ab.js <checkoutA> <checkoutB> [--pairs N] [--images N | --pages N]');
 const pairs = flag('pairs', 5);
 const images = flag('images', 5_000);
@@ -52,6 +55,7 @@ try {
         dir.state,
         '--quiet',
         ...(pages > 0 ? ['--global-rate-limit', '100000'] : []),
+        ...extra[which]!,
       ];
       const r = await runProcess(process.execPath, args, { env: { DISCORD_TOKEN: fake.token, DISCORD_API_URL: fake.api }, cwd: builds[which]! });
       dir.cleanup();
@@ -81,7 +85,7 @@ try {
 for (const [i, { mbs, cpu }] of runs.entries()) {
   const summary = {
     build: 'AB'[i],
-    dir: builds[i],
+    dir: sides[i],
     mbs: { median: median(mbs), min: Math.min(...mbs), max: Math.max(...mbs) },
     cpu: { median: median(cpu), min: Math.min(...cpu), max: Math.max(...cpu) },
   };
