@@ -21,6 +21,7 @@ import { keyOfUrl, listPrefix, objectUrl, parseS3Url } from '../s3/destination.j
 import type { S3Settings } from '../s3/destination.js';
 import { preflightError, transferError } from '../s3/errors.js';
 import { openStore } from '../store/open.js';
+import { linkController } from '../util/link-signals.js';
 import { writeAtomic } from './data-files.js';
 import { decodeMissing, thumbPath } from './decode-missing.js';
 import { fileKind, KIND, readChannels } from './records.js';
@@ -149,13 +150,16 @@ async function thumbnailsFromBucket(
     for (let i = 0; i < missing.length; i += FETCH_BATCH) {
       signal?.throwIfAborted();
       const batch = missing.slice(i, i + FETCH_BATCH);
+      // The batch's GETs listen on a child of the run's signal (each GET and its pipeline add one listener: more
+      // than the default 10 would warn on the run's signal), unlinked once they are done.
+      const linked = linkController(signal, 2 * FETCH_BATCH + 2);
       const targets = await Promise.all(
         batch.map(async ({ sha256, key }) => {
           const file = path.join(fetchDir, sha256);
-          await fetchObject(client, bucket, key, file, signal);
+          await fetchObject(client, bucket, key, file, linked.signal);
           return { sha256, path: file };
         }),
-      );
+      ).finally(linked.unlink);
       const result = await decodeMissing(targets, {
         store,
         galleryDir: options.galleryDir,
