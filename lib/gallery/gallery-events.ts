@@ -23,6 +23,7 @@ export interface GallerySummaryEvent {
   command: 'gallery';
   channels: number;
   channels_unchanged: number; // channels whose data file was already up to date (not rewritten, no gallery_channel)
+  channels_removed: number; // channels the last index listed that the state no longer holds (their data files removed)
   files: number;
   thumbnails_made: number;
   thumbnails_kept: number;
@@ -34,6 +35,8 @@ export interface GallerySummaryEvent {
   // --out s3:// (issue 26): the site's files uploaded under prefix/gallery/ (those changed since the last upload);
   // `gallery` is then s3://bucket/prefix/gallery/index.html.
   uploaded?: number;
+  // --out s3://: the site's objects deleted (files the site uploaded earlier and no longer has).
+  deleted?: number;
 }
 
 export interface SimilarFile {

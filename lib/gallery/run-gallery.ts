@@ -14,6 +14,7 @@ import { channelData, GALLERY_DATA_VERSION, SIMILAR_DISTANCE } from './channel-d
 import { channelScript, indexScript, inputDigest, readInputDigest, relativeUrl, writeAtomic } from './data-files.js';
 import type { GalleryIndex, IndexChannel, IndexServer } from '../../web/data-types.js';
 import { decodeMissing, thumbPath } from './decode-missing.js';
+import { removeStale, staleChannels } from './stale.js';
 import type { GalleryEvent, GallerySummaryEvent } from './gallery-events.js';
 import { fileKind, KIND, readChannels } from './records.js';
 import type { GalleryChannel } from './records.js';
@@ -138,7 +139,11 @@ export async function runGallery(options: GalleryOptions, hooks: GalleryHooks = 
       });
     }
     const previous = await previousIndex(galleryDir);
-    const index = mergeIndex(previous, written, serverNames, serverOf);
+    // Channels the state no longer holds: out of the index, their data files and unshown thumbnails removed first.
+    const stale = staleChannels(previous.servers, new Set(serverOf.keys()), options);
+    const kept = previous.servers.flatMap((server) => server.channels.map((c) => c.id)).filter((id) => !serverOf.has(id) && !stale.has(id));
+    await removeStale(galleryDir, stale, kept, shownThumbs(entries));
+    const index = mergeIndex(previous, written, serverNames, serverOf, stale);
     if (previous.version !== GALLERY_DATA_VERSION || JSON.stringify(index) !== JSON.stringify(previous.servers))
       await writeAtomic(
         path.join(galleryDir, 'data', 'index.js'),
@@ -150,6 +155,7 @@ export async function runGallery(options: GalleryOptions, hooks: GalleryHooks = 
       command: 'gallery',
       channels: written.length - unchanged,
       channels_unchanged: unchanged,
+      channels_removed: stale.size,
       files,
       thumbnails_made: made,
       thumbnails_kept: countKept(entries, made),
@@ -172,6 +178,13 @@ export async function runGallery(options: GalleryOptions, hooks: GalleryHooks = 
 export function stopped(signal: AbortSignal | undefined, error: unknown, message: string): unknown {
   if (!signal?.aborted) return error;
   return isDpsError(signal.reason) && signal.reason.code === 'DPS_ABORTED' ? signal.reason : new AbortedError(message, { cause: error });
+}
+
+// The sha256s of the thumbnails this run's channels show.
+function shownThumbs(entries: ReadonlyMap<string, { d: string | null }>): Set<string> {
+  const shown = new Set<string>();
+  for (const [sha256, entry] of entries) if (entry.d !== null) shown.add(sha256);
+  return shown;
 }
 
 // Distinct thumbnails the gallery uses that an earlier run made.
@@ -213,16 +226,18 @@ async function previousIndex(galleryDir: string): Promise<{ version: unknown; se
   }
 }
 
-// This run's channels replace their earlier entries; the others stay; servers and channels sorted by name.
+// This run's channels replace their earlier entries; the stale ones go; the others stay; servers and channels
+// sorted by name.
 function mergeIndex(
   previous: { servers: IndexServer[] },
   written: IndexChannel[],
   names: ReadonlyMap<string, string>,
   serverOf: ReadonlyMap<string, string>,
+  stale: ReadonlySet<string>,
 ): IndexServer[] {
   const servers = new Map<string, IndexServer>();
   for (const server of previous.servers)
-    servers.set(server.id, { id: server.id, name: server.name, channels: server.channels.filter((c) => !serverOf.has(c.id)) });
+    servers.set(server.id, { id: server.id, name: server.name, channels: server.channels.filter((c) => !serverOf.has(c.id) && !stale.has(c.id)) });
   for (const channel of written) {
     const id = serverOf.get(channel.id) as string;
     const server = servers.get(id) ?? { id, name: names.get(id) ?? id, channels: [] };

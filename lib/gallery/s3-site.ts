@@ -4,15 +4,15 @@
 // same relative links as on disk (`../Server_id/...`): the bucket copied to a disk, or served as a static
 // website, opens. Only images without a thumbnail are read from the bucket (each streamed to a temp file,
 // decoded, removed), so a second run reads no object; only the site's files whose bytes changed since the last
-// upload are uploaded again (their sha256s are kept in the staging folder).
+// upload are uploaded again (their sha256s are kept in the staging folder), and the objects the site uploaded
+// that it no longer has (a channel the state no longer holds: stale.ts) are deleted, never any other.
 
-import { createHash } from 'node:crypto';
 import { createWriteStream } from 'node:fs';
-import { mkdir, readdir, readFile, rm, stat } from 'node:fs/promises';
+import { mkdir, rm, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import type { Readable } from 'node:stream';
-import { GetObjectCommand, ListObjectsV2Command, PutObjectCommand } from '@aws-sdk/client-s3';
+import { GetObjectCommand, ListObjectsV2Command } from '@aws-sdk/client-s3';
 import type { S3Client } from '@aws-sdk/client-s3';
 import { UsageError } from '../errors.js';
 import { DEFAULTS } from '../options.js';
@@ -21,17 +21,16 @@ import { keyOfUrl, listPrefix, objectUrl, parseS3Url } from '../s3/destination.j
 import type { S3Settings } from '../s3/destination.js';
 import { preflightError, transferError } from '../s3/errors.js';
 import { openStore } from '../store/open.js';
-import { writeAtomic } from './data-files.js';
+import { linkController } from '../util/link-signals.js';
 import { decodeMissing, thumbPath } from './decode-missing.js';
 import { fileKind, KIND, readChannels } from './records.js';
 import type { GalleryEvent, GallerySummaryEvent } from './gallery-events.js';
 import type { GalleryHooks, GalleryOptions } from './run-gallery.js';
 import { runGallery } from './run-gallery.js';
+import { uploadSite } from './s3-site-sync.js';
 
 // Images fetched from the bucket and decoded per batch (at most this many originals on the local disk at once).
 const FETCH_BATCH = 32;
-// The file (in the staging folder) that remembers the sha256 of every site file uploaded.
-const UPLOADED = '.uploaded.json';
 
 // The staging folder of a bucket's gallery: `<state>.s3-gallery/<bucket>` (the keys below it).
 export function stagingRoot(state: string, bucket: string): string {
@@ -82,7 +81,7 @@ export async function runS3Gallery(options: GalleryOptions, hooks: GalleryHooks 
       },
     );
     const done = summary as GallerySummaryEvent;
-    const uploaded = await uploadSite(client, settings.bucket, galleryDir, siteKey, signal);
+    const { uploaded, deleted } = await uploadSite(client, settings.bucket, galleryDir, siteKey, signal);
     const final: GallerySummaryEvent = {
       ...done,
       thumbnails_made: done.thumbnails_made + early.made,
@@ -90,6 +89,7 @@ export async function runS3Gallery(options: GalleryOptions, hooks: GalleryHooks 
       warnings: done.warnings + early.warnings,
       gallery: objectUrl(settings.bucket, `${siteKey}/index.html`),
       uploaded,
+      deleted,
     };
     await emit(final);
     return final;
@@ -149,13 +149,16 @@ async function thumbnailsFromBucket(
     for (let i = 0; i < missing.length; i += FETCH_BATCH) {
       signal?.throwIfAborted();
       const batch = missing.slice(i, i + FETCH_BATCH);
+      // The batch's GETs listen on a child of the run's signal (each GET and its pipeline add one listener: more
+      // than the default 10 would warn on the run's signal), unlinked once they are done.
+      const linked = linkController(signal, 2 * FETCH_BATCH + 2);
       const targets = await Promise.all(
         batch.map(async ({ sha256, key }) => {
           const file = path.join(fetchDir, sha256);
-          await fetchObject(client, bucket, key, file, signal);
+          await fetchObject(client, bucket, key, file, linked.signal);
           return { sha256, path: file };
         }),
-      );
+      ).finally(linked.unlink);
       const result = await decodeMissing(targets, {
         store,
         galleryDir: options.galleryDir,
@@ -187,70 +190,6 @@ async function fetchObject(client: S3Client, bucket: string, key: string, file: 
     signal?.throwIfAborted();
     throw transferError(error, objectUrl(bucket, key));
   }
-}
-
-const CONTENT_TYPES: Record<string, string> = {
-  '.html': 'text/html; charset=utf-8',
-  '.js': 'text/javascript; charset=utf-8',
-  '.css': 'text/css; charset=utf-8',
-  '.json': 'application/json',
-  '.webp': 'image/webp',
-  '.png': 'image/png',
-  '.svg': 'image/svg+xml',
-};
-
-// Uploads every file of the staging gallery whose sha256 differs from the one last uploaded under its key;
-// returns how many it sent. The record of what was sent is saved after each upload (a kill resends at most one).
-async function uploadSite(client: S3Client, bucket: string, galleryDir: string, siteKey: string, signal?: AbortSignal): Promise<number> {
-  const recordFile = path.join(galleryDir, UPLOADED);
-  const sent = await readRecord(recordFile);
-  let uploaded = 0;
-  for (const relative of await siteFiles(galleryDir)) {
-    signal?.throwIfAborted();
-    const file = path.join(galleryDir, ...relative.split('/'));
-    const bytes = await readFile(file);
-    const sha256 = createHash('sha256').update(bytes).digest('hex');
-    if (sent[relative] === sha256) continue;
-    const key = `${siteKey}/${relative}`;
-    try {
-      await client.send(
-        new PutObjectCommand({
-          Bucket: bucket,
-          Key: key,
-          Body: bytes,
-          ContentLength: bytes.length,
-          ContentType: CONTENT_TYPES[path.extname(relative).toLowerCase()] ?? 'application/octet-stream',
-        }),
-        signal ? { abortSignal: signal } : {},
-      );
-    } catch (error) {
-      signal?.throwIfAborted();
-      throw transferError(error, objectUrl(bucket, key));
-    }
-    sent[relative] = sha256;
-    uploaded++;
-    await writeAtomic(recordFile, `${JSON.stringify(sent)}\n`);
-  }
-  return uploaded;
-}
-
-async function readRecord(file: string): Promise<Record<string, string>> {
-  try {
-    const parsed = JSON.parse(await readFile(file, 'utf8')) as unknown;
-    return parsed !== null && typeof parsed === 'object' && !Array.isArray(parsed) ? (parsed as Record<string, string>) : {};
-  } catch {
-    return {};
-  }
-}
-
-// The site's files, `/`-separated and relative to the gallery folder: not the temp files, not our record.
-async function siteFiles(dir: string): Promise<string[]> {
-  const entries = await readdir(dir, { recursive: true, withFileTypes: true });
-  return entries
-    .filter((entry) => entry.isFile())
-    .map((entry) => path.relative(dir, path.join(entry.parentPath, entry.name)).split(path.sep).join('/'))
-    .filter((relative) => relative !== UPLOADED && !relative.endsWith('.tmp') && !relative.split('/').some((part) => part.startsWith('.')))
-    .sort();
 }
 
 async function exists(file: string): Promise<boolean> {

@@ -280,6 +280,9 @@ SCHEMAS['summary:similar'] = {
 };
 // dps gallery (issue 25, performance): channels whose data file was already up to date.
 SCHEMAS['summary:gallery'].required.channels_unchanged = 'count';
+// issue 26: channels the state no longer holds, out of the index; with s3://, the site's objects deleted.
+SCHEMAS['summary:gallery'].required.channels_removed = 'count';
+SCHEMAS['summary:gallery'].optional = { ...SCHEMAS['summary:gallery'].optional, deleted: 'count' };
 
 function checkKind(kind: Kind, value: unknown): string | undefined {
   const bad = (what: string): string => `expected ${what}, got ${JSON.stringify(value)}`;
