@@ -5,6 +5,9 @@ import { BkTree } from './bk-tree.js';
 import { hammingDistance, parseHash } from './dhash.js';
 import type { Hash64 } from './dhash.js';
 
+// dps similar's --distance when none is given (here, not in run-similar.ts: lib/index.ts exports it without loading the state's database).
+export const DEFAULT_SIMILAR_DISTANCE = 6;
+
 // Each group lists indices into `hashes` (16 hex digits each); groups of one are left out. `distance` is the
 // largest distance between two members (a chain a~b~c can make it more than maxDistance: each link is within it).
 export function similarGroups(hashes: readonly string[], maxDistance: number): Array<{ members: number[]; distance: number }> {
