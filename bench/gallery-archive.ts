@@ -230,7 +230,9 @@ async function verify(n: number, galleryDir: string): Promise<void> {
       const written = await thumbnail(raw);
       const same = readFileSync(join(temp, `${i}.webp`)).equals(readFileSync(join(galleryDir, thumbPath(sha256))));
       if (JSON.stringify(decoded) !== JSON.stringify(written.entry) || !same)
-        throw new Error(`picture ${i}: decodeFile gives ${JSON.stringify(decoded)} (thumbnail ${same ? 'same' : 'different'}), the archive ${JSON.stringify(written.entry)}`);
+        throw new Error(
+          `picture ${i}: decodeFile gives ${JSON.stringify(decoded)} (thumbnail ${same ? 'same' : 'different'}), the archive ${JSON.stringify(written.entry)}`,
+        );
     }
   } finally {
     rmSync(temp, { recursive: true, force: true });

@@ -350,7 +350,11 @@ export async function* channels(
 ): AsyncGenerator<ChannelEntry> {
   const client = await connect(connection);
   try {
-    yield* (await import('./discord/enumerate.js')).listChannels(client, connection.guildId, { threads: connection.threads ?? false, signal, ...(warn ? { warn } : {}) });
+    yield* (await import('./discord/enumerate.js')).listChannels(client, connection.guildId, {
+      threads: connection.threads ?? false,
+      signal,
+      ...(warn ? { warn } : {}),
+    });
   } finally {
     client.close();
   }
