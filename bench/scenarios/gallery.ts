@@ -88,6 +88,8 @@ export async function galleryScenario(ctx: BenchContext): Promise<ScenarioResult
     const file = join(RESULTS_DIR, `gallery${ctx.quick ? '.quick' : ''}.json`);
     const last = existsSync(file) ? (JSON.parse(readFileSync(file, 'utf8')) as ScenarioResult) : undefined;
     const setup = (last?.setup ?? '').split('; page: ')[0];
+    // When the thumbnails' rows were measured: the last result's own time, or what its --only page note carried.
+    const thumbsAt = (last?.notes ?? []).map((n) => /the thumbnails' rows are from (\S+)\.$/.exec(n)?.[1]).find(Boolean) ?? last?.measuredAt;
     return {
       name: 'gallery',
       title: 'Gallery',
@@ -97,7 +99,7 @@ export async function galleryScenario(ctx: BenchContext): Promise<ScenarioResult
       targets: [...(last?.targets ?? []).filter((t) => !isPageTarget(t.target)), ...page.targets],
       notes: [
         ...(last?.notes ?? []).filter((n) => !n.startsWith('Page:') && !n.startsWith('The page')),
-        ...(last ? [`Page: measured alone (--only page) on ${new Date().toISOString()}; the thumbnails' rows are from ${last.measuredAt}.`] : []),
+        ...(last ? [`Page: measured alone (--only page) on ${new Date().toISOString()}; the thumbnails' rows are from ${thumbsAt}.`] : []),
         ...page.notes,
       ],
       measuredAt: new Date().toISOString(),
