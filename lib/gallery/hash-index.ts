@@ -3,7 +3,8 @@
 // the entries holding it. Two hashes within N bits differ in at most floor(N / 4) bits of some block (the four
 // blocks' differences add up to at most N), so a search looks up, in each table, the query's block and every
 // value within floor(N / 4) bits of it, and measures only those candidates. For dHash near-duplicates (N = 6: one
-// bit per block, 17 lookups per table) that is a few hundred candidates among 200,000 hashes. A BK-tree, here
+// bit per block, 17 lookups per table) that is a few hundred candidates among 200,000 evenly spread hashes (more
+// where many images share a block's value: bench/limits.md, "Near-duplicate search"). A BK-tree, here
 // before, visited most of its nodes for every query (random 64-bit distances bunch around 32, and its pruning
 // window of 2N + 1 distances spans most of them): 15 s of CPU for a 20,000-file channel, quadratic beyond.
 // Wider searches (N >= 12) compare against every entry.
@@ -26,6 +27,7 @@ function block(hash: Hash64, b: number): number {
   return b % 2 === 0 ? half >>> 16 : half & 0xffff;
 }
 
+// Hashes added under the caller's ids, then searched by distance (groups.ts: similar images, `dps similar`).
 export class HashIndex {
   readonly #hashes: Hash64[] = [];
   readonly #ids: number[] = [];
