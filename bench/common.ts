@@ -273,6 +273,8 @@ export function log(line: string): void {
 export interface BenchContext {
   quick: boolean;
   runs: number;
+  // `--only <part>`: a scenario's named part alone (gallery: page), its other rows kept from the last result.
+  only?: string | undefined;
 }
 
 // Whether `dps scrape --help` lists `flag`: a flag another branch is adding is measured once it exists, and

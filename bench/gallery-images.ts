@@ -71,11 +71,3 @@ export async function makePicture(seed: number): Promise<Picture> {
       .toBuffer(),
   };
 }
-
-// A small distinct PNG per seed (64x48): the page's channel, where every file must differ (copies of a few
-// pictures would share their dHash and make every copy "similar" to every other).
-export function smallPicture(seed: number): Promise<Buffer> {
-  return picture(seed + 1_000_003, 64, 48)
-    .png({ compressionLevel: 1 })
-    .toBuffer();
-}

@@ -34,7 +34,6 @@ import type { ArchiveIO, ArchiveOptions, ConnectionOptions, FollowOptions, Stats
 import { readChannelIds } from './stdin-ids.js';
 import { checkArgv, recordFlags, usageMessage } from './flag-check.js';
 import { withExamples } from './examples.js';
-import { runDemo } from './demo.js';
 import { tuneHeapGrowth } from './heap-tuning.js';
 import { relaxHeapGrowth } from './heap-tuning.js'; // dps gallery (issue 25)
 // dps gallery, dps similar (issue 25)
@@ -152,7 +151,11 @@ function buildParser(argv: string[], controller: AbortController, y: Argv = with
         y
           .option('out', { type: 'string', default: DEFAULTS.out, describe: 'download folder' })
           .option('state', { type: 'string', default: DEFAULTS.state, describe: 'state folder (LevelDB)' }),
-      (args) => runDemo({ out: String(args.out), state: String(args.state), signal: controller.signal }).then((code) => setExit(code)),
+      // The fake Discord is loaded only for the demo (every command loads only what it uses: bench/limits.md).
+      async (args) => {
+        const { runDemo } = await import('./demo.js');
+        setExit(await runDemo({ out: String(args.out), state: String(args.state), signal: controller.signal }));
+      },
     )
     .option('quiet', { type: 'boolean', default: false, describe: 'print nothing on stderr except errors' })
     .strict()

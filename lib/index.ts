@@ -1,17 +1,14 @@
 // Public API of discord-photo-scraper. The CLI in bin/ is a thin layer over these functions.
 
 import type { Writable } from 'node:stream';
-import { runArchive } from './archive.js';
-import { runFollow } from './follow.js';
 import type { FollowHooks } from './follow.js';
 import { pollEvents } from './follow-poll.js';
-import { openGateway } from './discord/gateway.js';
 import { validSession } from './discord/gateway-session.js';
 import type { ArchiveHooks } from './options.js';
 import type { ArchiveResult } from './archive.js';
 import { redact, UsageError } from './errors.js';
-import { DEFAULT_API, DiscordClient } from './discord/client.js';
-import { listChannels, listGuilds } from './discord/enumerate.js';
+import { DEFAULT_API } from './discord/defaults.js';
+import type { DiscordClient } from './discord/client.js';
 import type { ChannelEntry, GuildEntry } from './discord/enumerate.js';
 import { NdjsonWriter } from './output/ndjson.js';
 import { Progress, ProgressLines } from './output/progress.js';
@@ -23,7 +20,6 @@ import { terminalSafe } from './output/terminal-safe.js';
 import type { ArchiveOptions } from './options.js';
 import type { Counts } from './output/events.js';
 import type { RunEstimate } from './output/estimate.js';
-import { openStore } from './store/open.js';
 import { Store } from './store/store.js';
 import { hasCode } from './errors.js';
 import { runningStatus } from './output/progress-file.js';
@@ -32,16 +28,12 @@ import { statusEntry } from './output/status-report.js';
 import type { StatusReport } from './output/status-report.js';
 import type { AttachmentRecord, ChannelRecord } from './types.js';
 import { STATS_BY, StatsAggregator } from './output/stats.js';
-import { notifyTarget, sendSummary } from './output/notify.js';
 import type { SummaryEvent } from './output/events.js';
 import type { StatsBy, StatsRow } from './output/stats.js';
 import { isSnowflake } from './util/snowflake.js';
 // dps gallery, dps similar (issue 25)
-import { runGallery } from './gallery/run-gallery.js';
 import type { GalleryOptions } from './gallery/run-gallery.js';
-import { runSimilar } from './gallery/run-similar.js';
 import type { SimilarOptions } from './gallery/run-similar.js';
-import { runS3Gallery } from './gallery/s3-site.js'; // dps gallery with --out s3:// (issue 26)
 import type { GallerySummaryEvent, SimilarSummaryEvent } from './gallery/gallery-events.js';
 
 export type { ArchiveOptions, ArchiveHooks } from './options.js';
@@ -53,8 +45,10 @@ export type { WouldSaveEvent, DryRunCounts } from './output/events.js'; // dry r
 export type { AttachmentRecord, ChannelRecord, MediaItem, MediaSource } from './types.js';
 export type { ChannelEntry, GuildEntry } from './discord/enumerate.js';
 export * from './errors.js';
-export { runArchive } from './archive.js';
-export { runFollow } from './follow.js';
+/** The run behind `archive` without its output (events and logs go to `hooks`); loaded on first call. */
+export const runArchive: typeof import('./archive.js').runArchive = async (...args) => (await import('./archive.js')).runArchive(...args);
+/** The run behind `follow` without its output; loaded on first call. */
+export const runFollow: typeof import('./follow.js').runFollow = async (...args) => (await import('./follow.js')).runFollow(...args);
 export type { FollowHooks, LiveEvent, LiveChannel } from './follow.js';
 export { createDownloadPool } from './stages/download-pool.js';
 export type { DownloadPool } from './stages/download-pool.js';
@@ -132,7 +126,7 @@ export interface FollowOptions extends ArchiveOptions {
  * posted is archived as it arrives (README, "Following a server"). Output and exit codes as `archive`'s.
  */
 export async function follow(options: FollowOptions, io: ArchiveIO = {}): Promise<ArchiveResult> {
-  const openLive = options.openLive ?? defaultLive(options);
+  const openLive = options.openLive ?? (await defaultLive(options));
   const log = (line: string): void => {
     if (!io.quiet) io.stderr?.write(`${terminalSafe(redact(line, [options.token]))}\n`);
   };
@@ -168,10 +162,12 @@ function followingLine(totals: Counts): string {
   return `following: ${totals.saved} file(s) saved (${(totals.bytes / 1e6).toFixed(1)} MB), ${totals.failed} failed, ${totals.messages} message(s) seen`;
 }
 
-// The live source: the Gateway for a bot token; polling for a user token (no Gateway for user accounts).
-function defaultLive(options: FollowOptions): FollowHooks['openLive'] {
+// The live source: the Gateway for a bot token (its module loaded here, so it connects as soon as the run opens
+// it); polling for a user token (no Gateway for user accounts).
+async function defaultLive(options: FollowOptions): Promise<FollowHooks['openLive']> {
   const intervalMs = options.pollIntervalMs ?? 60_000;
   if (options.tokenType === 'user') return ({ signal }) => pollEvents(intervalMs, signal);
+  const { openGateway } = await import('./discord/gateway.js');
   return ({ client, store, signal, log }) =>
     openGateway({
       token: options.token,
@@ -194,7 +190,8 @@ async function runWithIO(options: ArchiveOptions, io: ArchiveIO, start: (hooks: 
   const names = new Map<string, string>(); // channel id -> "#name", for the human lines and the progress display
   const nameOf = (channelId: string): string | undefined => names.get(channelId);
   // --notify (lib/output/notify.ts): the URL is checked before the run starts; the summary is posted once it ends.
-  const notifyTo = options.notify === undefined ? undefined : notifyTarget(options.notify);
+  const notify = options.notify === undefined ? undefined : await import('./output/notify.js');
+  const notifyTo = options.notify === undefined ? undefined : notify?.notifyTarget(options.notify);
   let summary: SummaryEvent | undefined;
   let progress: Progress | undefined;
   let progressLines: ProgressLines | undefined;
@@ -250,8 +247,8 @@ async function runWithIO(options: ArchiveOptions, io: ArchiveIO, start: (hooks: 
     progress?.stop(); // its final state stays on screen, above the summary
     out?.flush();
     // Printed even with `quiet`: a run watched through its notifications must learn that one was lost.
-    if (notifyTo !== undefined && summary !== undefined) {
-      const problem = await sendSummary(notifyTo, summary, { server: options.guildId, secrets: [options.token] });
+    if (notify !== undefined && notifyTo !== undefined && summary !== undefined) {
+      const problem = await notify.sendSummary(notifyTo, summary, { server: options.guildId, secrets: [options.token] });
       if (problem !== undefined) io.stderr?.write(`warning: --notify: ${terminalSafe(redact(problem, [options.token]))}\n`);
     }
   }
@@ -276,12 +273,18 @@ function columnsOf(stream: Writable | undefined): number {
  * state is refused (`DPS_NO_STATE`) and nothing is created there.
  */
 export async function* manifest(state: string, filter: { guildId?: string; channelId?: string } = {}, signal?: AbortSignal): AsyncGenerator<AttachmentRecord> {
-  const store = await openStore(state, { signal, mustExist: true }).catch(lockHolder(state));
+  const store = await openState(state, signal).catch(lockHolder(state));
   try {
     yield* store.attachments(filter, signal);
   } finally {
     await store.close();
   }
+}
+
+// The state's database (LevelDB), loaded when a command first opens one: `dps --version` never loads it.
+async function openState(state: string, signal: AbortSignal | undefined): Promise<Store> {
+  const { openStore } = await import('./store/open.js');
+  return openStore(state, { signal, mustExist: true });
 }
 
 // A state held by a run is refused with the name of its command ("in use by a running dps follow").
@@ -293,7 +296,7 @@ function lockHolder(state: string): (error: unknown) => Promise<never> {
 
 /** Reads the state and reports progress per server and channel. A folder that holds no dps state is refused (`DPS_NO_STATE`), nothing created. */
 export async function status(state: string, filter: { guildId?: string } = {}, signal?: AbortSignal): Promise<StatusReport> {
-  const store = await openStore(state, { signal, mustExist: true }).catch(async (error: unknown) => {
+  const store = await openState(state, signal).catch(async (error: unknown) => {
     // A run (scrape, follow, retry-failed) holds the lock: answer from the progress.json it keeps beside the state, if it is this state's.
     const running = hasCode(error, 'DPS_STORE_LOCKED') ? await runningStatus(state, filter) : undefined;
     if (running === undefined) throw await namedLockError(error, state);
@@ -331,9 +334,9 @@ export interface ConnectionOptions {
 
 /** The servers the token can see (paged past 200). */
 export async function* guilds(connection: ConnectionOptions, signal?: AbortSignal): AsyncGenerator<GuildEntry> {
-  const client = connect(connection);
+  const client = await connect(connection);
   try {
-    yield* listGuilds(client, { signal });
+    yield* (await import('./discord/enumerate.js')).listGuilds(client, { signal });
   } finally {
     client.close();
   }
@@ -345,16 +348,21 @@ export async function* channels(
   signal?: AbortSignal,
   warn?: (line: string) => void,
 ): AsyncGenerator<ChannelEntry> {
-  const client = connect(connection);
+  const client = await connect(connection);
   try {
-    yield* listChannels(client, connection.guildId, { threads: connection.threads ?? false, signal, ...(warn ? { warn } : {}) });
+    yield* (await import('./discord/enumerate.js')).listChannels(client, connection.guildId, {
+      threads: connection.threads ?? false,
+      signal,
+      ...(warn ? { warn } : {}),
+    });
   } finally {
     client.close();
   }
 }
 
-function connect(connection: ConnectionOptions): DiscordClient {
+async function connect(connection: ConnectionOptions): Promise<DiscordClient> {
   if (!connection.token) throw new UsageError('no token: pass --token, set DISCORD_TOKEN, or put DISCORD_TOKEN=... in a .env file');
+  const { DiscordClient } = await import('./discord/client.js');
   return new DiscordClient({
     token: connection.token,
     tokenType: connection.tokenType ?? 'bot',
@@ -385,7 +393,7 @@ export async function stats(
     if (id !== undefined && (!isSnowflake(id) || id === '0'))
       throw new UsageError(`${flag} must be a Discord id (a number like 123456789012345678), got ${JSON.stringify(id)}`);
   }
-  const store = await openStore(state, { signal, mustExist: true }).catch(lockHolder(state));
+  const store = await openState(state, signal).catch(lockHolder(state));
   try {
     const names = new Map<string, string>();
     if (by === 'channel') for await (const channel of store.channels(signal)) names.set(channel.channel_id, channel.channel_name);
@@ -401,7 +409,7 @@ export async function stats(
 export type { GalleryOptions, IndexChannel } from './gallery/run-gallery.js';
 export type { SimilarOptions } from './gallery/run-similar.js';
 export type { GalleryEvent, GallerySummaryEvent, SimilarEvent, SimilarSummaryEvent } from './gallery/gallery-events.js';
-export { DEFAULT_SIMILAR_DISTANCE } from './gallery/run-similar.js';
+export { DEFAULT_SIMILAR_DISTANCE } from './gallery/groups.js';
 
 /** Where `gallery` and `similar` write: NDJSON events on `stdout`; `signal` stops them (thumbnails made so far are kept). */
 export interface GalleryIO {
@@ -420,8 +428,9 @@ export async function gallery(options: GalleryOptions = {}, io: GalleryIO = {}):
   const out = io.stdout ? new NdjsonWriter(io.stdout, io.onStdoutClosed, {}) : undefined;
   try {
     // --out s3:// (issue 26): built in a staging folder beside the state, uploaded under prefix/gallery/.
-    if (/^s3:\/\//i.test(options.out ?? '')) return await runS3Gallery(options, { emit: (event) => out?.write(event), signal: io.signal });
-    return await runGallery(options, { emit: (event) => out?.write(event), signal: io.signal });
+    if (/^s3:\/\//i.test(options.out ?? ''))
+      return await (await import('./gallery/s3-site.js')).runS3Gallery(options, { emit: (event) => out?.write(event), signal: io.signal });
+    return await (await import('./gallery/run-gallery.js')).runGallery(options, { emit: (event) => out?.write(event), signal: io.signal });
   } finally {
     out?.flush();
   }
@@ -434,7 +443,7 @@ export async function gallery(options: GalleryOptions = {}, io: GalleryIO = {}):
 export async function similar(options: SimilarOptions = {}, io: GalleryIO = {}): Promise<SimilarSummaryEvent> {
   const out = io.stdout ? new NdjsonWriter(io.stdout, io.onStdoutClosed, {}) : undefined;
   try {
-    return await runSimilar(options, { emit: (event) => out?.write(event), signal: io.signal });
+    return await (await import('./gallery/run-similar.js')).runSimilar(options, { emit: (event) => out?.write(event), signal: io.signal });
   } finally {
     out?.flush();
   }

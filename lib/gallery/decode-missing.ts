@@ -6,7 +6,6 @@ import { mkdir, readdir, rm } from 'node:fs/promises';
 import path from 'node:path';
 import type { GalleryEntry, Store } from '../store/store.js';
 import type { GalleryWarningEvent } from './gallery-events.js';
-import { runThumbPool } from './thumb-pool.js';
 
 // Content-addressed: one thumbnail per distinct sha256, under thumbs/<first two hex digits>/.
 export function thumbPath(sha256: string): string {
@@ -55,6 +54,8 @@ export async function decodeMissing(
     await rm(tempDir, { recursive: true, force: true }); // what a killed run left
     await mkdir(tempDir, { recursive: true });
   }
+  // sharp (libvips) is loaded only when there is something to decode: a run with nothing new never loads it.
+  const { runThumbPool } = await import('./thumb-pool.js');
   const galleryDir = options.galleryDir;
   const tasks = todo.map((target) => ({ file: target.path, thumb: galleryDir === null ? null : path.join(galleryDir, thumbPath(target.sha256)), tempDir }));
   let pending: Array<readonly [string, GalleryEntry]> = [];

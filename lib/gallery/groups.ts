@@ -1,14 +1,17 @@
 // Groups of near-duplicate hashes: the connected components of "within N bits of each other", found through a
-// BK-tree (one search per distinct hash) and a union-find, and each group's largest distance between two members.
+// multi-index (hash-index.ts: one search per distinct hash) and a union-find, and each group's largest distance between two members.
 
-import { BkTree } from './bk-tree.js';
+import { HashIndex } from './hash-index.js';
 import { hammingDistance, parseHash } from './dhash.js';
 import type { Hash64 } from './dhash.js';
+
+// dps similar's --distance when none is given (here, not in run-similar.ts: lib/index.ts exports it without loading the state's database).
+export const DEFAULT_SIMILAR_DISTANCE = 6;
 
 // Each group lists indices into `hashes` (16 hex digits each); groups of one are left out. `distance` is the
 // largest distance between two members (a chain a~b~c can make it more than maxDistance: each link is within it).
 export function similarGroups(hashes: readonly string[], maxDistance: number): Array<{ members: number[]; distance: number }> {
-  // Equal hashes share one tree entry.
+  // Equal hashes share one index entry.
   const distinct = new Map<string, number[]>();
   hashes.forEach((hex, i) => {
     const list = distinct.get(hex);
@@ -17,8 +20,8 @@ export function similarGroups(hashes: readonly string[], maxDistance: number): A
   });
   const keys = [...distinct.keys()];
   const parsed = keys.map(parseHash);
-  const tree = new BkTree();
-  for (const [i, hash] of parsed.entries()) tree.add(hash, i);
+  const index = new HashIndex();
+  for (const [i, hash] of parsed.entries()) index.add(hash, i);
   const parent = keys.map((_, i) => i);
   const find = (i: number): number => {
     let root = i;
@@ -31,7 +34,7 @@ export function similarGroups(hashes: readonly string[], maxDistance: number): A
     return root;
   };
   parsed.forEach((hash, i) => {
-    for (const { id } of tree.search(hash, maxDistance)) {
+    for (const { id } of index.search(hash, maxDistance)) {
       const a = find(i);
       const b = find(id);
       if (a !== b) parent[Math.max(a, b)] = Math.min(a, b);
@@ -76,12 +79,12 @@ export function neighbours(hashes: ReadonlyArray<string | null>, maxDistance: nu
     else distinct.set(hex, [i]);
   });
   const keys = [...distinct.keys()];
-  const tree = new BkTree();
-  for (const [k, hex] of keys.entries()) tree.add(parseHash(hex), k);
+  const index = new HashIndex();
+  for (const [k, hex] of keys.entries()) index.add(parseHash(hex), k);
   const near = new Map<string, Array<{ id: number; distance: number }>>(); // per distinct hash: the nearest ids
   keys.forEach((hex) => {
     const hits: Array<{ id: number; distance: number }> = [];
-    for (const hit of tree.search(parseHash(hex), maxDistance)) for (const id of distinct.get(keys[hit.id]!)!) hits.push({ id, distance: hit.distance });
+    for (const hit of index.search(parseHash(hex), maxDistance)) for (const id of distinct.get(keys[hit.id]!)!) hits.push({ id, distance: hit.distance });
     hits.sort((a, b) => a.distance - b.distance || a.id - b.id);
     near.set(hex, hits.slice(0, MAX_NEIGHBOURS + 1)); // one more: an item drops itself
   });

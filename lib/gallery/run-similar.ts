@@ -6,11 +6,9 @@ import { DEFAULTS } from '../options.js';
 import { openStore } from '../store/open.js';
 import { decodeMissing } from './decode-missing.js';
 import type { GalleryEvent, SimilarFile, SimilarSummaryEvent } from './gallery-events.js';
-import { similarGroups } from './groups.js';
+import { DEFAULT_SIMILAR_DISTANCE, similarGroups } from './groups.js';
 import { fileKind, KIND, readChannels } from './records.js';
 import { checkSelection, stopped } from './run-gallery.js';
-
-export const DEFAULT_SIMILAR_DISTANCE = 6;
 
 export interface SimilarOptions {
   state?: string | undefined;
