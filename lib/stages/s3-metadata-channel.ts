@@ -195,7 +195,7 @@ export class S3ChannelMetadata implements MetadataWriter {
       await store.writesDone(); // the claim is in the state before the object exists
       let ours = claim === 'held'; // a run killed after taking the name, before the state learnt of the log
       try {
-        const put = new PutObjectCommand({ Bucket: settings.bucket, Key: key, Body: '', IfNoneMatch: '*' });
+        const put = new PutObjectCommand({ Bucket: settings.bucket, Key: key, Body: '', ContentLength: 0, IfNoneMatch: '*' });
         await client.send(put, opts);
         ours = true;
       } catch (error) {
