@@ -2,9 +2,12 @@
 // server (Ceph RGW): the object is rewritten from the state's lines at the end of a pass (complete, in order, one
 // line per message); a pass killed before its rewrite leaves the lines in the state and the next pass rewrites the
 // object with no new line of its own; during a pass a rewrite waits for the interval (an injected clock); an
-// object dps did not write is never replaced; a hard stop rewrites nothing and loses nothing.
+// object dps did not write is never replaced; a hard stop rewrites nothing and loses nothing; a 60 MB log is
+// rewritten holding only the upload's parts (live heap measured after full collections).
 
 import t from 'tap';
+import v8 from 'node:v8';
+import vm from 'node:vm';
 import { GetObjectCommand, PutObjectCommand } from '@aws-sdk/client-s3';
 import type { S3Client } from '@aws-sdk/client-s3';
 import { MIN_PART_SIZE } from '../../lib/s3/destination.js';
@@ -22,6 +25,8 @@ import { bucketName, s3Server } from '../helpers/s3-server.js';
 import { localItem, localWorld } from '../helpers/stage-items.js';
 
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED = 'true';
+v8.setFlagsFromString('--expose-gc'); // the memory test's live heap (a full collection before each sample)
+const gc = vm.runInNewContext('gc') as () => void;
 const s3 = await s3Server();
 t.teardown(() => s3.stop());
 const client = s3.client();
@@ -229,4 +234,47 @@ t.test('aborted before start, and a hard stop mid-pass: nothing rewritten, nothi
   soft2.abort(new Error('SIGINT'));
   await writer2.close();
   t.same((await logLines(client, s3Target.settings.bucket, logKey(context)))?.map((l) => l.message_id), ['941', '942'], 'a soft stop: rewritten');
+});
+
+t.test('a log far larger than memory allows is streamed: the rewrite holds its parts, not the log', async (t) => {
+  const world = await localWorld(t);
+  const s3Target = await target();
+  const { context } = world;
+  const store = world.store as Store;
+  await pass(world, s3Target, [saved(s3Target, item(context, '61', '951'))]); // the log exists, with one line
+  const log = (await store.metadataLog(context.channel_id))!;
+  const count = Number(process.env.DPS_LOG_LINES ?? 40_000);
+  const filler = 'x'.repeat(1_500);
+  const writes: Array<Promise<void>> = [];
+  for (let n = 1; n < count; n++) {
+    const line = `${JSON.stringify({ message_id: String(1_000_000 + n), files: [], filler })}\n`;
+    writes.push(store.appendMetadataLine(context.channel_id, { ...log, lines: n + 1 }, line, { message_id: String(1_000_000 + n), files: [String(n)] }));
+  }
+  await Promise.all(writes);
+  let logBytes = 0;
+  for await (const line of store.metadataLines(context.channel_id, count)) logBytes += Buffer.byteLength(line);
+  // Live memory (after a full collection: the upload's garbage is not what it holds), sampled during the rewrite.
+  const live = (): number => {
+    gc();
+    const { heapUsed, external } = process.memoryUsage();
+    return heapUsed + external;
+  };
+  const base = live();
+  let peak = base;
+  const sampler = setInterval(() => (peak = Math.max(peak, live())), 200);
+  try {
+    await pass(world, s3Target, []);
+  } finally {
+    clearInterval(sampler);
+  }
+  const grew = peak - base;
+  const { partSize, queueSize } = s3Target.settings;
+  const bound = partSize * (queueSize + 2) + 4 * 2 ** 20; // the parts uploading, the one filling, one copied; slack
+  const mib = (bytes: number): string => (bytes / 2 ** 20).toFixed(1);
+  t.ok(grew < bound, `the rewrite of a ${mib(logBytes)} MiB log held at most ${mib(grew)} MiB more, under ${mib(bound)} MiB: the parts in flight`);
+  const total = logBytes;
+  const head = await client.send(new GetObjectCommand({ Bucket: s3Target.settings.bucket, Key: logKey(context), Range: 'bytes=0-0' }));
+  t.equal(head.ContentRange, `bytes 0-0/${total}`, `the object is the whole log (${total} bytes)`);
+  await head.Body?.transformToString();
+  t.same(await store.metadataLog(context.channel_id), { ...log, lines: count, uploaded: count }, 'the object holds every line');
 });
