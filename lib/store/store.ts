@@ -553,7 +553,12 @@ export class Store {
 
   // An object log's next line (--out s3://, lib/stages/s3-metadata-channel.ts): the line as number `log.lines - 1`,
   // the log's record and the files its message lists from now on, in one batch (all or nothing after a kill).
-  async appendMetadataLine(channelId: string, log: MetadataLog & { lines: number }, line: string, message: { message_id: string; files: string[] }): Promise<void> {
+  async appendMetadataLine(
+    channelId: string,
+    log: MetadataLog & { lines: number },
+    line: string,
+    message: { message_id: string; files: string[] },
+  ): Promise<void> {
     await this.#write([
       { type: 'put', sublevel: this.#metadata, key: metadataLineKey(channelId, log.lines - 1), value: line },
       { type: 'put', sublevel: this.#metadata, key: `log!${channelId}`, value: log },

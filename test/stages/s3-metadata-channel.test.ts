@@ -55,11 +55,21 @@ function options(world: World, s3Target: S3Target, over: Partial<MetadataOptions
 }
 
 function item(context: ChannelContext, id: string, message: string, over: Partial<MediaItem> = {}): MediaItem {
-  return localItem(context, id, { message_id: message, message: { edited_timestamp: null, author_display_name: 'P', author_bot: false, content: `m ${message}` }, ...over });
+  return localItem(context, id, {
+    message_id: message,
+    message: { edited_timestamp: null, author_display_name: 'P', author_bot: false, content: `m ${message}` },
+    ...over,
+  });
 }
 
 function saved(s3Target: S3Target, it: MediaItem): SavedResult {
-  return { kind: 'saved', item: it, path: `s3://${s3Target.settings.bucket}/${folderKey(it.context)}/${it.attachment_id}.png`, bytes: 3, sha256: 'ab'.repeat(32) };
+  return {
+    kind: 'saved',
+    item: it,
+    path: `s3://${s3Target.settings.bucket}/${folderKey(it.context)}/${it.attachment_id}.png`,
+    bytes: 3,
+    sha256: 'ab'.repeat(32),
+  };
 }
 
 async function pass(world: World, s3Target: S3Target, results: ItemResult[], over: Partial<MetadataOptions> = {}): Promise<ItemResult[]> {
@@ -79,7 +89,12 @@ async function logLines(c: S3Client, bucket: string, key: string): Promise<Array
     const got = await c.send(new GetObjectCommand({ Bucket: bucket, Key: key }));
     const text = await got.Body!.transformToString();
     if (text !== '') t.ok(text.endsWith('\n'), 'whole lines');
-    return text === '' ? [] : text.trimEnd().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
+    return text === ''
+      ? []
+      : text
+          .trimEnd()
+          .split('\n')
+          .map((l) => JSON.parse(l) as Record<string, unknown>);
   } catch (error) {
     if ((error as { name?: string }).name === 'NoSuchKey') return undefined;
     throw error;
@@ -170,7 +185,10 @@ t.test('during a pass: a rewrite once the interval has passed since the last, ne
   await clock.advance(1);
   await next;
   t.same(written, [1], 'rewritten once the interval passed');
-  t.same((await logLines(client, s3Target.settings.bucket, logKey(context)))?.map((l) => l.message_id), ['921']);
+  t.same(
+    (await logLines(client, s3Target.settings.bucket, logKey(context)))?.map((l) => l.message_id),
+    ['921'],
+  );
 
   writer.file(saved(s3Target, item(context, '32', '922')));
   await writer.messageDone();
@@ -184,7 +202,10 @@ t.test('during a pass: a rewrite once the interval has passed since the last, ne
   t.same(written, [1, 3], 'both new lines in one rewrite');
   await writer.close();
   t.same(written, [1, 3], 'nothing new at the end: no rewrite');
-  t.same((await logLines(client, s3Target.settings.bucket, logKey(context)))?.map((l) => l.message_id), ['921', '922', '923']);
+  t.same(
+    (await logLines(client, s3Target.settings.bucket, logKey(context)))?.map((l) => l.message_id),
+    ['921', '922', '923'],
+  );
 });
 
 t.test('a rewrite waits ten times as long as the last one took when that is longer than the interval', async (t) => {
@@ -202,7 +223,11 @@ t.test('an object dps did not write holds the name: never replaced, the log take
   const other = logKey(world.context, `messages_${world.context.channel_id}.ndjson`);
   const got = await client.send(new GetObjectCommand({ Bucket: s3Target.settings.bucket, Key: logKey(context) }));
   t.equal(await got.Body!.transformToString(), 'not dps', 'the foreign object is intact');
-  t.same((await logLines(client, s3Target.settings.bucket, other))?.map((l) => l.message_id), ['931'], `the log is ${other}`);
+  t.same(
+    (await logLines(client, s3Target.settings.bucket, other))?.map((l) => l.message_id),
+    ['931'],
+    `the log is ${other}`,
+  );
 });
 
 t.test('aborted before start, and a hard stop mid-pass: nothing rewritten, nothing lost', async (t) => {
@@ -224,7 +249,11 @@ t.test('aborted before start, and a hard stop mid-pass: nothing rewritten, nothi
   await writer.close().catch(() => undefined);
   t.same(await logLines(client, s3Target.settings.bucket, logKey(context)), [], 'a hard stop: the object is not rewritten');
   await pass(world, s3Target, []);
-  t.same((await logLines(client, s3Target.settings.bucket, logKey(context)))?.map((l) => l.message_id), ['941'], 'the next pass: nothing lost');
+  t.same(
+    (await logLines(client, s3Target.settings.bucket, logKey(context)))?.map((l) => l.message_id),
+    ['941'],
+    'the next pass: nothing lost',
+  );
 
   // A soft stop alone (SIGINT): the end-of-pass rewrite still runs, as files in flight finish.
   const soft2 = new AbortController();
@@ -233,7 +262,11 @@ t.test('aborted before start, and a hard stop mid-pass: nothing rewritten, nothi
   await writer2.messageDone();
   soft2.abort(new Error('SIGINT'));
   await writer2.close();
-  t.same((await logLines(client, s3Target.settings.bucket, logKey(context)))?.map((l) => l.message_id), ['941', '942'], 'a soft stop: rewritten');
+  t.same(
+    (await logLines(client, s3Target.settings.bucket, logKey(context)))?.map((l) => l.message_id),
+    ['941', '942'],
+    'a soft stop: rewritten',
+  );
 });
 
 t.test('a log far larger than memory allows is streamed: the rewrite holds its parts, not the log', async (t) => {
