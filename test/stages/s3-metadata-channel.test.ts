@@ -302,9 +302,11 @@ t.test('a log far larger than memory allows is streamed: the rewrite holds its p
   }
   const grew = peak - base;
   const { partSize, queueSize } = s3Target.settings;
-  const bound = partSize * (queueSize + 2) + 4 * 2 ** 20; // the parts uploading, the one filling, one copied; slack
+  // The parts uploading, the one filling, their copies on the way to the socket (a slow server): a few parts, while
+  // holding the log (the attack: lines collected, then sent) measured 108 MiB for this 59 MiB log.
+  const bound = partSize * (queueSize + 4) + 4 * 2 ** 20;
   const mib = (bytes: number): string => (bytes / 2 ** 20).toFixed(1);
-  t.ok(grew < bound, `the rewrite of a ${mib(logBytes)} MiB log held at most ${mib(grew)} MiB more, under ${mib(bound)} MiB: the parts in flight`);
+  t.ok(grew < bound, `the rewrite of a ${mib(logBytes)} MiB log held at most ${mib(grew)} MiB more, under ${mib(bound)} MiB: a few parts, not the log`);
   const total = logBytes;
   const head = await client.send(new GetObjectCommand({ Bucket: s3Target.settings.bucket, Key: logKey(context), Range: 'bytes=0-0' }));
   t.equal(head.ContentRange, `bytes 0-0/${total}`, `the object is the whole log (${total} bytes)`);
