@@ -17,6 +17,13 @@ const flag = (name: string, fallback: number): number => {
   return i >= 0 ? Number(argv[i + 1]) : fallback;
 };
 const pairs = flag('pairs', 5);
+// For profiles: DPS_AB_NODE_ARGS (e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof") goes to each dps run, with the
+// variant's name appended to a --cpu-prof-dir.
+const nodeArgs = (variant: string): string[] =>
+  (process.env.DPS_AB_NODE_ARGS ?? '')
+    .split(' ')
+    .filter((a) => a !== '')
+    .map((a) => (a.startsWith('--cpu-prof-dir=') ? `${a}/${variant}` : a));
 const messages = flag('messages', 0);
 const images = flag('images', messages > 0 ? 0 : 1_500);
 
@@ -55,7 +62,7 @@ try {
       const bucket = `ab-${++buckets}-${variant.name}`;
       await client.send(new CreateBucketCommand({ Bucket: bucket }));
       const dir = await scratch('s3-metadata-ab-state');
-      const args = [CLI, 'scrape', '--server-id', fake.guild_id, '--channel-id', fake.channel_ids[0]!, '--out', `s3://${bucket}/x`];
+      const args = [...nodeArgs(variant.name), CLI, 'scrape', '--server-id', fake.guild_id, '--channel-id', fake.channel_ids[0]!, '--out', `s3://${bucket}/x`];
       args.push('--state', dir.state, '--s3-force-path-style', '--quiet', ...variant.extra);
       const r = await runProcess(process.execPath, args, { env: { DISCORD_TOKEN: fake.token, DISCORD_API_URL: fake.api, ...env } });
       dir.cleanup();
