@@ -177,8 +177,9 @@ async function archiveAll(resources: RunResources, options: NormalizedOptions, h
   if (!signal.aborted) resources.progressFile?.recovered(); // a recovery run that completed
 }
 
-// Object storage (issue 26): the preflight (lib/s3/preflight.ts); the uploads it aborted are told on stderr.
-async function prepareS3(s3: S3Target, signal: AbortSignal, hooks: ArchiveHooks, readOnly = false): Promise<void> {
+// Object storage (issue 26): the preflight (lib/s3/preflight.ts); the uploads it aborted are told on stderr
+// (also `dps follow`'s, lib/follow.ts).
+export async function prepareS3(s3: S3Target, signal: AbortSignal, hooks: ArchiveHooks, readOnly = false): Promise<void> {
   const { aborted, checksums } = await preflightS3(s3.client, s3.settings, signal, readOnly); // a dry run only lists
   s3.settings.checksums = checksums === true; // the service verifies sha256 checksums: every upload sends them
   if (aborted > 0)
@@ -540,7 +541,10 @@ function withMetadata(run: RunContext, context: ChannelTarget['context'], retry:
     retry,
     log: run.hooks.log,
     signal: run.signal,
-    s3: run.s3, // object storage (issue 26): sidecars as objects
+    s3: run.s3, // object storage (issue 26): sidecars as objects, the channel log rewritten from the state
+    locks: run.locks,
+    clock: run.hooks.clock,
+    transferSignal: run.hooks.hardSignal,
   });
 }
 

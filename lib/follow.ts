@@ -23,7 +23,6 @@ import type { ChannelTarget } from './discord/targets.js';
 import { openTargets } from './discord/targets.js';
 import type { DiscordClient } from './discord/client.js';
 import { hasCode } from './errors.js';
-import { UsageError } from './errors.js'; // issue 26: dps follow refuses --out s3://
 import { AbortedError } from './errors.js';
 import type { DpsError } from './errors.js';
 import { removeStaleTemps } from './fs/atomic-write.js';
@@ -31,7 +30,7 @@ import { checkOutputWritable } from './fs/output-check.js';
 import type { ArchiveHooks, ArchiveOptions, NormalizedOptions } from './options.js';
 import { channelSkippedEvent, skippedChannel } from './output/events.js';
 import type { Counts, SavedEvent } from './output/events.js';
-import { archiveChannel, archiveLive, counted, createRun, describeTarget, runArchive, runWalkFilter } from './archive.js';
+import { archiveChannel, archiveLive, counted, createRun, describeTarget, prepareS3, runArchive, runWalkFilter } from './archive.js';
 import type { ArchiveResult, Outcome, RunContext, Tally } from './archive.js';
 import type { RunResources } from './run-resources.js';
 import { channelPatch } from './stages/checkpoint.js';
@@ -91,10 +90,14 @@ export function runFollow(input: ArchiveOptions, hooks: FollowHooks): Promise<Ar
 
 async function follow(resources: RunResources, options: NormalizedOptions, hooks: FollowHooks, tally: Tally, outcome: Outcome): Promise<void> {
   const { signal } = resources;
-  if (options.s3 !== undefined) throw new UsageError(`dps follow does not write to object storage yet: --out ${options.out}`); // issue 26
-  const removed = await removeStaleTemps(options.out, signal).catch(() => 0);
-  if (removed > 0) hooks.log?.(`removed ${removed} unfinished temporary file(s) from an interrupted run`);
-  await checkOutputWritable(options.out);
+  // Object storage (issue 26): the scrape's preflight (the bucket checked, a killed run's uploads aborted) before
+  // any Discord request; a folder is swept and probed.
+  if (resources.s3 !== undefined) await prepareS3(resources.s3, signal, hooks);
+  else {
+    const removed = await removeStaleTemps(options.out, signal).catch(() => 0);
+    if (removed > 0) hooks.log?.(`removed ${removed} unfinished temporary file(s) from an interrupted run`);
+    await checkOutputWritable(options.out);
+  }
   const run = createRun(resources, options, hooks);
   const live = hooks.openLive({ client: run.client, store: run.store, signal, log: hooks.log });
   const follower = new Follower(run, tally, outcome, hooks.onLive);

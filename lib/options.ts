@@ -303,7 +303,7 @@ function pixels(value: number | string, flag: string): number {
 }
 
 // Object storage (issue 26): --out s3://bucket/prefix and the --s3-* flags -> the run's S3 settings (lib/s3);
-// `s3: undefined` for a folder. The S3 flags without an s3:// --out, and what S3 does not support yet, are refused.
+// `s3: undefined` for a folder. The S3 flags without an s3:// --out, and a local --gallery-dir with it, are refused.
 function s3Options(options: ArchiveOptions): { out?: string; s3: S3Settings | undefined } {
   const out = options.out ?? DEFAULTS.out;
   if (!isS3Url(out)) {
@@ -319,8 +319,7 @@ function s3Options(options: ArchiveOptions): { out?: string; s3: S3Settings | un
     return { s3: undefined };
   }
   const { bucket, prefix } = parseS3Url(out);
-  // --write-metadata (file mode) writes sidecar objects (stages/s3-sidecar.ts); the channel log is not done yet.
-  if (options.writeMetadata === 'channel') throw new UsageError(`--write-metadata=channel is not supported with --out ${out} (object storage) yet`);
+  // --write-metadata writes sidecar objects (stages/s3-sidecar.ts) or a channel log object (s3-metadata-channel.ts).
   // --gallery: the site is uploaded under prefix/gallery/ (lib/gallery/s3-site.ts); a local --gallery-dir is refused.
   if (options.gallery === true && options.galleryDir !== undefined)
     throw new UsageError(

@@ -25,6 +25,8 @@ export interface UploadRequest {
   queueSize: number;
   // The service verifies x-amz-checksum-sha256 (preflight): each PUT (object or part) sends its sha256.
   checksum?: boolean | undefined;
+  // The caller owns the key and rewrites it (a channel's messages.ndjson): an object there is replaced, not 'taken'.
+  replace?: boolean | undefined;
   signal?: AbortSignal | undefined; // cancels the upload at the body's next chunk (a multipart upload is aborted)
   onReceived?: (() => void) | undefined; // the body has been read to its end
   // Called with the bytes' hash once the body is read, before the object is completed: throwing refuses it.
@@ -47,7 +49,7 @@ export async function uploadObject(request: UploadRequest): Promise<StoredObject
       Bucket: request.bucket,
       Key: request.key,
       Body: Readable.from(hashed(request, digest), { objectMode: false }),
-      IfNoneMatch: '*',
+      ...(request.replace === true ? {} : { IfNoneMatch: '*' }),
       ...(request.checksum === true ? { ChecksumAlgorithm: 'SHA256' as const } : {}),
       ...(request.contentType ? { ContentType: request.contentType } : {}),
     },

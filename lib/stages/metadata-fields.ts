@@ -2,6 +2,8 @@
 // shared by the sidecars (metadata.ts) and the channel logs (metadata-channel.ts), and what their writers take.
 
 import type { S3Target } from '../s3/destination.js'; // issue 26
+import type { Clock } from '../discord/clock.js';
+import type { KeyedLock } from '../util/keyed-lock.js';
 import type { FolderCache } from '../fs/atomic-write.js';
 import type { DiskThread } from '../fs/disk-thread.js';
 import type { Store } from '../store/store.js';
@@ -21,7 +23,14 @@ export interface MetadataOptions {
   retry: boolean; // the retry pass (its lines are marked "retry": true)
   log?: ((line: string) => void) | undefined;
   signal?: AbortSignal | undefined;
-  s3?: S3Target | undefined; // --out s3:// (issue 26): sidecars are objects (s3-sidecar.ts); `file` mode only
+  s3?: S3Target | undefined; // --out s3:// (issue 26): sidecars are objects (s3-sidecar.ts), a log too (s3-metadata-channel.ts)
+  // An object log (s3-metadata-channel.ts): the run's locks (one channel's writers take turns), its clock, the
+  // shortest wait between rewrites during a pass, and the signal that stops a rewrite after a stop (a hard stop).
+  locks?: KeyedLock | undefined;
+  clock?: Clock | undefined;
+  logIntervalMs?: number | undefined;
+  transferSignal?: AbortSignal | undefined;
+  onLogWritten?: ((url: string, lines: number) => void) | undefined; // an object log now holds `lines` lines (tests)
 }
 
 // A saved file as the metadata sees it.

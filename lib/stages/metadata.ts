@@ -1,6 +1,7 @@
 // (--write-metadata, between fetch and checkpoint) What the archive knows of each saved file, written beside it:
 // `file` mode, a JSON sidecar `<file>.json` per file this attachment owns (lib/fs/sidecar.ts); `channel` mode,
-// one line per message in the channel folder's messages.ndjson (metadata-channel.ts). Results pass through
+// one line per message in the channel folder's messages.ndjson (metadata-channel.ts; an object rewritten from the
+// lines kept in the state with --out s3://, s3-metadata-channel.ts). Results pass through
 // unchanged and in order; a message's metadata is on disk before its last result goes on to the checkpoint, so
 // the cursor never passes a message whose metadata was not written (a killed run writes it on the next run,
 // where the message's files come back as `archived` and announced). Without the flag the stage is not in the
@@ -14,6 +15,7 @@ import { hasCode, isDiskFull } from '../errors.js';
 import type { ItemResult } from '../types.js';
 import { ChannelMetadata } from './metadata-channel.js';
 import { writeS3Sidecar } from './s3-sidecar.js'; // --out s3:// (issue 26)
+import { S3ChannelMetadata } from './s3-metadata-channel.js'; // --out s3:// (issue 26)
 import { fileMetadata, messageMetadata, ownsFile } from './metadata-fields.js';
 import type { MetadataOptions, MetadataWriter, SavedFile } from './metadata-fields.js';
 
@@ -34,7 +36,9 @@ const HEAD: unique symbol = Symbol('head');
 
 // The stage.
 export async function* writeMetadata(source: AsyncIterable<ItemResult>, options: MetadataOptions): AsyncGenerator<ItemResult> {
-  const writer: MetadataWriter = options.mode === 'file' ? new SidecarWriter(options) : new ChannelMetadata(options);
+  const { s3 } = options;
+  const writer: MetadataWriter =
+    options.mode === 'file' ? new SidecarWriter(options) : s3 !== undefined ? new S3ChannelMetadata({ ...options, s3 }) : new ChannelMetadata(options);
   const window = options.mode === 'file' ? SIDECAR_WINDOW : 1;
   const held: Held[] = [];
   const iterator = source[Symbol.asyncIterator]();

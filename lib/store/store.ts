@@ -22,10 +22,19 @@ export interface HashEntry {
   attachment_id: string;
 }
 
-// A channel's messages.ndjson: its path and the byte length whose lines are indexed (metadataFiles).
+// A channel's messages.ndjson: its path and the byte length whose lines are indexed (metadataFiles). An object's
+// log (--out s3://, lib/stages/s3-metadata-channel.ts) keeps its lines in the state instead: `lines` of them
+// (numbered from 0), of which the object holds the first `uploaded`; `length` stays 0.
 export interface MetadataLog {
   path: string;
   length: number;
+  lines?: number | undefined;
+  uploaded?: number | undefined;
+}
+
+// An object log's line key: channel, then its number zero-padded, so a range read yields the lines in order.
+function metadataLineKey(channelId: string, n: number): string {
+  return `line!${channelId}!${String(n).padStart(15, '0')}`;
 }
 
 // dps gallery (lib/gallery): what decoding a file found, per sha256, so no later run decodes it again. d: the
@@ -88,8 +97,8 @@ export class Store {
   readonly #failed: Sub<FailedEntry>;
   readonly #reference: Sub<AttachmentRecord>;
   // --write-metadata=channel (lib/stages/metadata-channel.ts): per channel its messages.ndjson, and per message
-  // the files that file lists.
-  readonly #metadata: Sub<MetadataLog | string[]>;
+  // the files that file lists; with --out s3:// also the log's lines (s3-metadata-channel.ts).
+  readonly #metadata: Sub<MetadataLog | string[] | string>;
   // dps follow (lib/discord/gateway.ts): per server, the Gateway session a restart resumes.
   readonly #gateway: Sub<unknown>;
   // dps gallery (lib/gallery): per sha256, its GalleryEntry (dHash, size, kind).
@@ -123,7 +132,7 @@ export class Store {
     this.#path = db.sublevel<string, string>('path', { valueEncoding: 'json' });
     this.#failed = db.sublevel<string, FailedEntry>('failed', { valueEncoding: 'json' });
     this.#reference = db.sublevel<string, AttachmentRecord>('reference', { valueEncoding: 'json' });
-    this.#metadata = db.sublevel<string, MetadataLog | string[]>('metadata', { valueEncoding: 'json' });
+    this.#metadata = db.sublevel<string, MetadataLog | string[] | string>('metadata', { valueEncoding: 'json' });
     this.#gateway = db.sublevel<string, unknown>('gateway', { valueEncoding: 'json' });
     this.#gallery = db.sublevel<string, GalleryEntry>('gallery', { valueEncoding: 'json' }); // dps gallery
     this.#sync = (db.supports as { getSync?: boolean }).getSync === true;
@@ -540,6 +549,32 @@ export class Store {
     const ops: Ops = [{ type: 'put', sublevel: this.#metadata, key: `log!${channelId}`, value: log }];
     for (const { message_id, files } of messages) ops.push({ type: 'put', sublevel: this.#metadata, key: `msg!${channelId}!${message_id}`, value: files });
     await this.#write(ops);
+  }
+
+  // An object log's next line (--out s3://, lib/stages/s3-metadata-channel.ts): the line as number `log.lines - 1`,
+  // the log's record and the files its message lists from now on, in one batch (all or nothing after a kill).
+  async appendMetadataLine(
+    channelId: string,
+    log: MetadataLog & { lines: number },
+    line: string,
+    message: { message_id: string; files: string[] },
+  ): Promise<void> {
+    await this.#write([
+      { type: 'put', sublevel: this.#metadata, key: metadataLineKey(channelId, log.lines - 1), value: line },
+      { type: 'put', sublevel: this.#metadata, key: `log!${channelId}`, value: log },
+      { type: 'put', sublevel: this.#metadata, key: `msg!${channelId}!${message.message_id}`, value: message.files },
+    ]);
+  }
+
+  // An object log's lines [0, end), in order, streamed (a channel of millions of messages is never held).
+  async *metadataLines(channelId: string, end: number, signal?: AbortSignal): AsyncIterable<string> {
+    const range = { gte: metadataLineKey(channelId, 0), lt: metadataLineKey(channelId, end) };
+    for await (const value of this.#metadata.values({ ...range, signal })) yield value as string;
+  }
+
+  // A channel log's record alone (an object log: how many of its lines the object holds now).
+  async recordMetadataLog(channelId: string, log: MetadataLog): Promise<void> {
+    await this.#write([{ type: 'put', sublevel: this.#metadata, key: `log!${channelId}`, value: log }]);
   }
 
   // dps follow: the Gateway session saved for server `guildId` (as written; the gateway checks its shape).

@@ -70,7 +70,6 @@ t.test('usage errors (exit 2) show the value typed', async (t) => {
     ['s3://Bad_Bucket/x', [], /Bad_Bucket/],
     ['s3://good-bucket/a//b', [], /a\/\/b/],
     ['s3://good-bucket/x', ['--s3-part-size', '1MB'], /--s3-part-size.*1MB/],
-    ['s3://good-bucket/x', ['--write-metadata=channel'], /--write-metadata=channel is not supported with --out s3:\/\/good-bucket\/x/],
     ['s3://good-bucket/x', ['--s3-endpoint', 'ftp://host'], /ftp:\/\/host/],
     // --dry-run and --gallery work with s3:// (dry-run-cli.test.ts, gallery-cli.test.ts); a local --gallery-dir does not.
     ['s3://good-bucket/x', ['--gallery', '--gallery-dir', 'g-dir'], /--gallery-dir g-dir: with --out s3:\/\/good-bucket\/x/],
@@ -94,14 +93,15 @@ t.test('dps gallery with an s3:// --out and a local --gallery-dir: exit 2', asyn
   t.match(run.stderr, /--gallery-dir .*: with --out s3:\/\/good-bucket\/x the gallery is uploaded beside the archive/);
 });
 
-t.test('dps follow refuses an s3:// --out (exit 2) before any Discord request', async (t) => {
+t.test('dps follow into a missing bucket: exit 4, one line, before any Discord request', async (t) => {
   const fake = await fakeFor(t, { scenario: scenario() });
   const { G, C } = firstTarget(fake);
   const dir = t.testdir();
-  const run = await runDps(['follow', '--server-id', G, '--channel-id', C, '--api', fake.api, '--out', 's3://good-bucket/x', '--state', join(dir, 'state')], {
+  const missing = bucketName('absent');
+  const run = await runDps(['follow', '--server-id', G, '--channel-id', C, '--api', fake.api, '--out', `s3://${missing}/x`, '--state', join(dir, 'state')], {
     env: { DISCORD_TOKEN: fake.token, ...s3.env() },
   });
-  t.equal(run.code, 2, `exit 2 (stderr: ${run.stderr})`);
-  t.match(run.stderr, /dps follow does not write to object storage yet: --out s3:\/\/good-bucket\/x/);
-  t.equal(fake.requests.length, 0, 'no Discord request');
+  t.equal(run.code, 4, `exit 4 (stderr: ${run.stderr})`);
+  t.match(run.stderr, new RegExp(`${missing}.*does not exist`));
+  t.equal(fake.requests.length, 0, 'no Discord request (the preflight runs first, as for a scrape)');
 });

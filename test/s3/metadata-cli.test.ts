@@ -1,6 +1,6 @@
 // `--write-metadata` with `--out s3://` end to end (issue 26): the built CLI against the fake Discord and a real
 // S3 server (Ceph RGW). Each owned file gets a complete `<key>.json` object naming it; an object already at a
-// sidecar's name that dps did not write is left as it is; `=channel` is refused (exit 2).
+// sidecar's name that dps did not write is left as it is. `=channel`: metadata-channel-cli.test.ts.
 
 import t from 'tap';
 import { PutObjectCommand } from '@aws-sdk/client-s3';

@@ -194,6 +194,25 @@ function contract(name: string, make: (t: Test) => Promise<Store>): void {
     controller.abort();
     await t.rejects(collect(store.attachments({}, controller.signal)), { code: 'LEVEL_ABORTED' });
   });
+
+  t.test(`${name}: an object log's lines (--out s3://) read back in their order, up to the end asked, one channel's only`, async (t) => {
+    const store = await make(t);
+    const log = { path: 's3://b/k/messages.ndjson', length: 0 };
+    for (const channel of ['7', '71']) {
+      for (let n = 1; n <= 12; n++)
+        await store.appendMetadataLine(channel, { ...log, lines: n }, `${channel}:${n}\n`, { message_id: `${n}`, files: [`a${n}`] });
+    }
+    t.same(
+      await collect(store.metadataLines('7', 12)),
+      Array.from({ length: 12 }, (_, i) => `7:${i + 1}\n`),
+      'line 10 after line 9, not after line 1',
+    );
+    t.same(await collect(store.metadataLines('7', 3)), ['7:1\n', '7:2\n', '7:3\n'], 'the first `end` lines');
+    t.same(await store.metadataLog('7'), { ...log, lines: 12 });
+    t.same(await store.metadataFiles('71', '12'), ['a12'], 'the message index, written with its line');
+    await store.recordMetadataLog('7', { ...log, lines: 12, uploaded: 12 });
+    t.same(await store.metadataLog('7'), { ...log, lines: 12, uploaded: 12 });
+  });
 }
 
 contract('level', async (t) => {
