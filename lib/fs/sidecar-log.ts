@@ -65,6 +65,11 @@ export class LineLog {
     return buffer.subarray(0, read);
   }
 
+  // The length as the file has it now (another handle on it may have appended).
+  async refresh(): Promise<void> {
+    this.#length = (await this.#handle.stat()).size;
+  }
+
   // Cut the log at `length` (a torn last line: a run killed in the middle of writing it).
   async truncate(length: number): Promise<void> {
     await this.#handle.truncate(length);

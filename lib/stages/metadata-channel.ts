@@ -10,13 +10,18 @@
 //   the retry pass saved them (a file that failed and was saved later).
 // The log's name is claimed like a file's (store path claims), so no attachment is ever written to it and it
 // never takes the name of a file that is already there (then messages_<channel id>.ndjson, ...).
+// One channel may have two writers at once in a run (dps follow: its catch-up and its live messages, each
+// through a metadata stage): they take turns (one message's read, append and index at a time) and share what
+// they appended that the state does not have yet, and each appends at the file's end as it is then, never at a
+// length it knew before the other wrote.
 
 import path from 'node:path';
 import { OutputError } from '../errors.js';
 import { ensureDirInside } from '../fs/atomic-write.js';
 import { LineLog } from '../fs/sidecar-log.js';
-import type { MetadataLog } from '../store/store.js';
+import type { MetadataLog, Store } from '../store/store.js';
 import type { MediaItem } from '../types.js';
+import { KeyedLock } from '../util/keyed-lock.js';
 import { itemFolder } from './claim-path.js';
 import type { MetadataOptions, MetadataWriter, SavedFile } from './metadata-fields.js';
 import { fileMetadata, messageMetadata } from './metadata-fields.js';
@@ -26,17 +31,40 @@ export const CHANNEL_LOG_NAME = 'messages.ndjson';
 // How many names a log tries (messages.ndjson, then with the channel id, then a counter).
 const MAX_NAMES = 20;
 
+// What the writers of one state's channel logs share: turns per channel, and per channel the index writes not
+// yet in the state (message id -> files listed).
+interface SharedLogs {
+  turns: KeyedLock;
+  unwritten: Map<string, Map<string, string[]>>;
+}
+const shared = new WeakMap<Store, SharedLogs>();
+
+function sharedOf(store: Store): SharedLogs {
+  let logs = shared.get(store);
+  if (logs === undefined) {
+    logs = { turns: new KeyedLock(), unwritten: new Map() };
+    shared.set(store, logs);
+  }
+  return logs;
+}
+
 export class ChannelMetadata implements MetadataWriter {
   readonly #options: MetadataOptions;
   #files: SavedFile[] = [];
   #opening: Promise<LineLog> | undefined;
-  // Index writes not yet in the state (read-your-writes), and the first error of one.
-  readonly #unwritten = new Map<string, string[]>();
+  readonly #shared: SharedLogs;
+  // Index writes not yet in the state (read-your-writes; shared with the channel's other writer), and the first
+  // error of one.
+  readonly #unwritten: Map<string, string[]>;
   #lastWrite: Promise<void> = Promise.resolve();
   #writeError: unknown;
 
   constructor(options: MetadataOptions) {
     this.#options = options;
+    this.#shared = sharedOf(options.store);
+    const unwritten = this.#shared.unwritten.get(options.context.channel_id) ?? new Map<string, string[]>();
+    this.#shared.unwritten.set(options.context.channel_id, unwritten);
+    this.#unwritten = unwritten;
   }
 
   get #channelId(): string {
@@ -53,7 +81,12 @@ export class ChannelMetadata implements MetadataWriter {
     const first = files[0];
     if (first === undefined) return;
     if (this.#writeError !== undefined) throw this.#writeError;
+    await this.#shared.turns.run(this.#channelId, () => this.#writeLine(files, first));
+  }
+
+  async #writeLine(files: SavedFile[], first: SavedFile): Promise<void> {
     const log = await this.#open(first.item);
+    await log.refresh(); // the channel's other writer may have appended since
     const messageId = first.item.message_id;
     const listed = this.#unwritten.get(messageId) ?? (await this.#options.store.metadataFiles(this.#channelId, messageId)) ?? [];
     const known = new Set(listed);

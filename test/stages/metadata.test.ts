@@ -8,6 +8,7 @@ import t from 'tap';
 import { mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { itemFolder } from '../../lib/stages/claim-path.js';
+import { ChannelMetadata } from '../../lib/stages/metadata-channel.js';
 import { writeMetadata } from '../../lib/stages/metadata.js';
 import type { MetadataMode } from '../../lib/stages/metadata.js';
 import type { Store } from '../../lib/store/store.js';
@@ -255,4 +256,28 @@ t.test('channel: a run killed after creating messages.ndjson, before the state r
     ['messages.ndjson'],
     'no second log for the channel',
   );
+});
+
+// dps follow runs a channel's catch-up and its live messages through two metadata stages at once: two writers
+// of one channel's log in one run. Each appended at the length it knew, so the second one's lines were written
+// over by the first's next line.
+t.test('channel: two writers of one channel at once (catch-up and live) never write over each other', async (t) => {
+  const world = await localWorld(t);
+  const { context } = world;
+  const options = { mode: 'channel' as const, store: world.store as Store, out: world.out, folders: new Map(), disk: world.disk, context, retry: false };
+  const catchUp = new ChannelMetadata(options);
+  const live = new ChannelMetadata(options);
+  const a = await saved(world, item(context, '51', '950'));
+  const b = await saved(world, item(context, '52', '951'));
+  const c = await saved(world, item(context, '53', '952'));
+  const d = await saved(world, item(context, '54', '953'));
+  catchUp.file(a);
+  await catchUp.messageDone();
+  live.file(b);
+  await live.messageDone();
+  catchUp.file(c);
+  live.file(d);
+  await Promise.all([catchUp.messageDone(), live.messageDone()]);
+  await Promise.all([catchUp.close(), live.close()]);
+  t.same((await lines(logPath(world, a.item))).map((l) => l.message_id).sort(), ['950', '951', '952', '953'], 'every line whole, none lost');
 });
