@@ -66,7 +66,8 @@ export function transferError(error: unknown, where: string): DpsError {
   const { name, status } = s3ErrorCode(error);
   const said = status === undefined ? name : `${name}, HTTP ${status}`;
   // A key the service finds too long: the file cannot be stored under this name, like a local name too long.
-  if (name === 'KeyTooLongError') return new DownloadError(`S3 refused ${where}: its key is too long (${said})`, { cause: error, retryable: false, reason: 'output_unwritable', status });
+  if (name === 'KeyTooLongError')
+    return new DownloadError(`S3 refused ${where}: its key is too long (${said})`, { cause: error, retryable: false, reason: 'output_unwritable', status });
   if (QUOTA.has(name))
     return new DiskFullError(`S3 quota exceeded in ${where} (${said}): raise the quota or free some space and re-run to resume`, { cause: error });
   if (AUTH.has(name)) return new S3Error('DPS_S3_AUTH', `S3 refused the credentials for ${where} (${said})`, { cause: error });

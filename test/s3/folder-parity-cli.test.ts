@@ -65,7 +65,11 @@ t.test('file times: each object carries its own post time as x-amz-meta-mtime (a
   t.same(wrong, [], 'every object (copies included) carries its own message post time');
   // The copies' posts differ from their first objects': a copy did not keep its source's time.
   const firstOf = new Map(saved.map((l) => [l.path, l]));
-  const differing = copies.filter((c) => posts.get(`${String(c.message_id)}/${String(c.attachment_id)}`) !== posts.get(`${String(firstOf.get(c.duplicate_of)?.message_id)}/${String(firstOf.get(c.duplicate_of)?.attachment_id)}`));
+  const differing = copies.filter(
+    (c) =>
+      posts.get(`${String(c.message_id)}/${String(c.attachment_id)}`) !==
+      posts.get(`${String(firstOf.get(c.duplicate_of)?.message_id)}/${String(firstOf.get(c.duplicate_of)?.attachment_id)}`),
+  );
   t.ok(differing.length >= 1, `${differing.length} copies were posted at another time than their source`);
 
   const plain = await s3.createBucket(bucketName('nomtime'));
