@@ -66,7 +66,8 @@ import { emptyDryRunCounts, sumDryRunCounts } from './output/events.js';
 import type { DryRunCounts } from './output/events.js';
 import type { Renewal } from './discord/refresh.js';
 // Object storage (issue 26)
-import { preflightS3 } from './s3/preflight.js';
+import { KEPT_SAMPLE, preflightS3 } from './s3/preflight.js';
+import { objectUrl } from './s3/destination.js';
 import type { S3Target } from './s3/destination.js';
 
 export interface ArchiveResult {
@@ -157,7 +158,7 @@ async function archiveAll(resources: RunResources, options: NormalizedOptions, h
   // A dry run leaves --out as it is: no sweep, no probe (nothing is written there).
   if (options.dryRun) hooks.log?.('dry run: nothing is downloaded, nothing is written to --out or the state');
   // Object storage (issue 26): the bucket checked, a killed run's uploads aborted, before any Discord request.
-  if (resources.s3 !== undefined) await prepareS3(resources.s3, signal, hooks, options.dryRun === true);
+  if (resources.s3 !== undefined) await prepareS3(resources.s3, resources, hooks, options.dryRun === true);
   const local = !options.dryRun && resources.s3 === undefined; // a folder to sweep and probe (not S3, issue 26)
   const removed = !local ? 0 : await removeStaleTemps(options.out, signal).catch(() => 0);
   if (removed > 0) hooks.log?.(`removed ${removed} unfinished temporary file(s) from an interrupted run`);
@@ -178,9 +179,12 @@ async function archiveAll(resources: RunResources, options: NormalizedOptions, h
 }
 
 // Object storage (issue 26): the preflight (lib/s3/preflight.ts); the uploads it aborted are told on stderr
-// (also `dps follow`'s, lib/follow.ts).
-export async function prepareS3(s3: S3Target, signal: AbortSignal, hooks: ArchiveHooks, readOnly = false): Promise<void> {
-  const { aborted, checksums } = await preflightS3(s3.client, s3.settings, signal, readOnly); // a dry run only lists
+// (also `dps follow`'s, lib/follow.ts). The first objects the state records under the prefix are looked for: an
+// emptied prefix stops the run.
+export async function prepareS3(s3: S3Target, resources: Pick<RunResources, 'signal' | 'store'>, hooks: ArchiveHooks, readOnly = false): Promise<void> {
+  const { signal } = resources;
+  const saved = readOnly ? [] : await resources.store.savedUnder(objectUrl(s3.settings.bucket, s3.settings.prefix), KEPT_SAMPLE);
+  const { aborted, checksums } = await preflightS3(s3.client, s3.settings, signal, readOnly, saved); // a dry run only lists
   s3.settings.checksums = checksums === true; // the service verifies sha256 checksums: every upload sends them
   if (aborted > 0)
     hooks.log?.(

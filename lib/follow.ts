@@ -92,7 +92,7 @@ async function follow(resources: RunResources, options: NormalizedOptions, hooks
   const { signal } = resources;
   // Object storage (issue 26): the scrape's preflight (the bucket checked, a killed run's uploads aborted) before
   // any Discord request; a folder is swept and probed.
-  if (resources.s3 !== undefined) await prepareS3(resources.s3, signal, hooks);
+  if (resources.s3 !== undefined) await prepareS3(resources.s3, resources, hooks);
   else {
     const removed = await removeStaleTemps(options.out, signal).catch(() => 0);
     if (removed > 0) hooks.log?.(`removed ${removed} unfinished temporary file(s) from an interrupted run`);

@@ -65,6 +65,9 @@ export function preflightError(error: unknown, where: string, endpoint: string |
 export function transferError(error: unknown, where: string): DpsError {
   const { name, status } = s3ErrorCode(error);
   const said = status === undefined ? name : `${name}, HTTP ${status}`;
+  // A key the service finds too long: the file cannot be stored under this name, like a local name too long.
+  if (name === 'KeyTooLongError')
+    return new DownloadError(`S3 refused ${where}: its key is too long (${said})`, { cause: error, retryable: false, reason: 'output_unwritable', status });
   if (QUOTA.has(name))
     return new DiskFullError(`S3 quota exceeded in ${where} (${said}): raise the quota or free some space and re-run to resume`, { cause: error });
   if (AUTH.has(name)) return new S3Error('DPS_S3_AUTH', `S3 refused the credentials for ${where} (${said})`, { cause: error });
@@ -80,6 +83,20 @@ export function transferError(error: unknown, where: string): DpsError {
   if (isNetwork(error))
     return new DownloadError(`S3 connection failed (${said}) while storing ${where}`, { cause: error, retryable: true, reason: 's3_error' });
   return new DownloadError(`S3 refused ${where} (${said})`, { cause: error, retryable: false, reason: 's3_error', status });
+}
+
+// S3's longest key, in UTF-8 bytes.
+export const MAX_KEY_BYTES = 1024;
+
+// Throws, before any request, for a key over S3's limit: the file fails with reason `output_unwritable` (what a
+// local name too long gets) and is retried next run like one.
+export function checkKeyLength(bucket: string, key: string): void {
+  const bytes = Buffer.byteLength(key, 'utf8');
+  if (bytes <= MAX_KEY_BYTES) return;
+  throw new DownloadError(
+    `cannot store s3://${bucket}/${key.slice(0, 60)}…: its key is ${bytes} bytes, over S3's limit of ${MAX_KEY_BYTES}; shorten the prefix, --path-pattern or --name-pattern`,
+    { retryable: false, reason: 'output_unwritable' },
+  );
 }
 
 function isNetwork(error: unknown): boolean {

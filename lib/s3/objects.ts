@@ -42,11 +42,21 @@ export async function hashObject(ref: ObjectRef, key: string): Promise<string> {
   }
 }
 
-// A server-side copy of `from` to `to` (the caller holds `to`'s claim and has seen it free).
-export async function copyObject(ref: ObjectRef, from: string, to: string): Promise<void> {
+// A server-side copy of `from` to `to` (the caller holds `to`'s claim and has seen it free). With `own`, the copy
+// gets its own content type and user metadata (its post time) instead of the source's.
+export async function copyObject(
+  ref: ObjectRef,
+  from: string,
+  to: string,
+  own?: { contentType?: string | undefined; metadata?: Record<string, string> | undefined },
+): Promise<void> {
+  const replace =
+    own === undefined
+      ? {}
+      : { MetadataDirective: 'REPLACE' as const, Metadata: own.metadata ?? {}, ...(own.contentType ? { ContentType: own.contentType } : {}) };
   try {
     await ref.client.send(
-      new CopyObjectCommand({ Bucket: ref.bucket, Key: to, CopySource: `${ref.bucket}/${encodeURIComponent(from).replace(/%2F/g, '/')}` }),
+      new CopyObjectCommand({ Bucket: ref.bucket, Key: to, CopySource: `${ref.bucket}/${encodeURIComponent(from).replace(/%2F/g, '/')}`, ...replace }),
       opts(ref),
     );
   } catch (error) {

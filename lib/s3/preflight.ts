@@ -1,13 +1,23 @@
 // Object storage (issue 26): before the run's first Discord request, the bucket is checked (credentials, bucket,
 // endpoint: each fails with one line and its exit code), multipart uploads a killed run left under the prefix
-// are aborted (never those outside it), and one tiny object is written and deleted (write access).
+// are aborted (never those outside it), and one tiny object is written and deleted (write access). A prefix
+// emptied or deleted behind dps's back (none of the first objects the state records there is left) stops the run,
+// as a missing folder does with a local --out.
 
 import { createHash, randomBytes } from 'node:crypto';
-import { AbortMultipartUploadCommand, DeleteObjectCommand, ListMultipartUploadsCommand, ListObjectsV2Command, PutObjectCommand } from '@aws-sdk/client-s3';
+import {
+  AbortMultipartUploadCommand,
+  DeleteObjectCommand,
+  HeadObjectCommand,
+  ListMultipartUploadsCommand,
+  ListObjectsV2Command,
+  PutObjectCommand,
+} from '@aws-sdk/client-s3';
 import type { S3Client } from '@aws-sdk/client-s3';
-import { listPrefix, objectUrl } from './destination.js';
+import { isDpsError, OutputUnsafeError } from '../errors.js';
+import { keyOfUrl, listPrefix, objectUrl } from './destination.js';
 import type { S3Settings } from './destination.js';
-import { preflightError, s3ErrorCode } from './errors.js';
+import { isNotFound, preflightError, s3ErrorCode } from './errors.js';
 
 // What the preflight did: the orphaned uploads it aborted, and whether the service verifies sha256 checksums.
 export interface Preflight {
@@ -18,15 +28,21 @@ export interface Preflight {
 // The refusals a service that verifies x-amz-checksum-sha256 answers a PUT whose checksum is wrong.
 const CHECKSUM_REFUSALS = new Set(['BadDigest', 'InvalidDigest', 'XAmzContentChecksumMismatch', 'InvalidRequest']);
 
-// Throws an S3Error (DPS_S3_AUTH, DPS_S3_ACCESS, DPS_S3_UNREACHABLE) when the bucket cannot be used.
-// `readOnly` (a dry run): the listing only (no upload aborted, nothing written).
-export async function preflightS3(client: S3Client, settings: S3Settings, signal?: AbortSignal, readOnly = false): Promise<Preflight> {
+// How many of the objects the state records under the prefix the preflight looks for (HEAD each).
+export const KEPT_SAMPLE = 3;
+
+// Throws an S3Error (DPS_S3_AUTH, DPS_S3_ACCESS, DPS_S3_UNREACHABLE) when the bucket cannot be used, and an
+// OutputUnsafeError when none of `saved` (the first few objects the state records under the prefix, as
+// `s3://bucket/key`: Store.savedUnder) is there. `readOnly` (a dry run): the listing only (no upload aborted,
+// nothing written, `saved` not looked for).
+export async function preflightS3(client: S3Client, settings: S3Settings, signal?: AbortSignal, readOnly = false, saved: string[] = []): Promise<Preflight> {
   const where = objectUrl(settings.bucket, settings.prefix);
   const step = async <T>(request: () => Promise<T>): Promise<T> => {
     try {
       return await request();
     } catch (error) {
       signal?.throwIfAborted();
+      if (isDpsError(error)) throw error; // ours (an emptied prefix) as it is
       throw preflightError(error, where, settings.endpoint);
     }
   };
@@ -34,12 +50,34 @@ export async function preflightS3(client: S3Client, settings: S3Settings, signal
   const prefix = listPrefix(settings);
   await step(() => client.send(new ListObjectsV2Command({ Bucket: settings.bucket, MaxKeys: 1, ...(prefix ? { Prefix: prefix } : {}) }), opts));
   if (readOnly) return { aborted: 0 }; // a dry run (issue 26): the bucket is only read
+  await step(() => prefixKept(client, settings, saved, opts));
   const aborted = await step(() => sweepUploads(client, settings, signal));
   const probe = `${prefix ?? ''}.dps-write-check-${randomBytes(6).toString('hex')}`;
   const checksums = await step(() => verifiesChecksums(client, settings.bucket, probe, opts));
   await step(() => client.send(new PutObjectCommand({ Bucket: settings.bucket, Key: probe, Body: '', ContentLength: 0, IfNoneMatch: '*' }), opts));
   await step(() => client.send(new DeleteObjectCommand({ Bucket: settings.bucket, Key: probe }), opts));
   return { aborted, checksums };
+}
+
+// An emptied or deleted prefix: the state has objects archived there and none of the first few is left. The
+// next run would otherwise skip them all as archived and never store them again (a local --out stops on a
+// missing folder the same way: atomic-write.ts, reason output_unsafe). One object gone of several is no stop.
+async function prefixKept(client: S3Client, settings: S3Settings, saved: string[], opts: { abortSignal?: AbortSignal }): Promise<void> {
+  const keys = saved.map((url) => keyOfUrl(settings.bucket, url)).filter((key): key is string => key !== undefined);
+  if (keys.length === 0) return;
+  for (const key of keys) {
+    try {
+      await client.send(new HeadObjectCommand({ Bucket: settings.bucket, Key: key }), opts);
+      return; // one is there: the prefix is not emptied
+    } catch (error) {
+      if (!isNotFound(error)) throw error;
+    }
+  }
+  const where = `${objectUrl(settings.bucket, settings.prefix).replace(/\/$/, '')}/`;
+  const gone = objectUrl(settings.bucket, keys[0]!);
+  throw new OutputUnsafeError(
+    `${where} is emptied or deleted, but the state has files archived there: ${gone}${keys.length > 1 ? ` and ${keys.length - 1} more looked for` : ''} is gone; put the objects back, or start over with a fresh --state or another prefix`,
+  );
 }
 
 // Aborts every multipart upload whose key is under the prefix (an interrupted run's; the key filter is checked

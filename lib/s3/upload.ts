@@ -12,7 +12,7 @@ import { DeleteObjectCommand, HeadObjectCommand } from '@aws-sdk/client-s3';
 import type { S3Client } from '@aws-sdk/client-s3';
 import { Upload } from '@aws-sdk/lib-storage';
 import { DownloadError, isDpsError } from '../errors.js';
-import { s3ErrorCode, transferError } from './errors.js';
+import { checkKeyLength, s3ErrorCode, transferError } from './errors.js';
 
 export interface UploadRequest {
   client: S3Client;
@@ -21,6 +21,8 @@ export interface UploadRequest {
   body: AsyncIterable<Uint8Array>;
   expectedSize?: number | undefined; // the declared size: any other is a size_mismatch (retried)
   contentType?: string | undefined;
+  // User metadata stored with the object (x-amz-meta-*): its post time, `mtime` (s3-save.ts objectMetadata).
+  metadata?: Record<string, string> | undefined;
   partSize: number;
   queueSize: number;
   // The service verifies x-amz-checksum-sha256 (preflight): each PUT (object or part) sends its sha256.
@@ -42,6 +44,7 @@ export interface StoredObject {
 // Stores the body at `key` unless a object is there already ('taken': never replaced; checked by the server for
 // a single PUT, If-None-Match). Throws our errors: the body's own (size_mismatch, atEnd's), or transferError's.
 export async function uploadObject(request: UploadRequest): Promise<StoredObject | 'taken'> {
+  checkKeyLength(request.bucket, request.key); // over 1,024 bytes: output_unwritable, no request
   const digest = new Digest(request.partSize);
   const upload = new Upload({
     client: request.client,
@@ -52,6 +55,7 @@ export async function uploadObject(request: UploadRequest): Promise<StoredObject
       ...(request.replace === true ? {} : { IfNoneMatch: '*' }),
       ...(request.checksum === true ? { ChecksumAlgorithm: 'SHA256' as const } : {}),
       ...(request.contentType ? { ContentType: request.contentType } : {}),
+      ...(request.metadata ? { Metadata: request.metadata } : {}),
     },
     partSize: request.partSize,
     queueSize: request.queueSize,

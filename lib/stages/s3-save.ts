@@ -8,9 +8,11 @@
 import { DownloadError } from '../errors.js';
 import { candidateName, itemFolder } from './claim-path.js';
 import type { Claim, NamingOptions } from './claim-path.js';
+import { postTimeMs } from '../fs/file-times.js';
 import { nameVars, renderName, resolveInside } from '../fs/safe-name.js';
 import { keyOfPath, keyOfUrl, objectUrl, virtualRoot } from '../s3/destination.js';
 import type { S3Target } from '../s3/destination.js';
+import { checkKeyLength } from '../s3/errors.js';
 import { copyObject, deleteObject, hashObject, objectSize } from '../s3/objects.js';
 import type { ObjectRef } from '../s3/objects.js';
 import { uploadObject } from '../s3/upload.js';
@@ -73,9 +75,23 @@ async function moveKeyClaim(item: MediaItem, claim: Claim, options: S3StepOption
   Object.assign(claim, await claimKey(item, options, claim.n + 1));
 }
 
+// An object's user metadata: with --mtime (the default), its message's post time as `mtime` (x-amz-meta-mtime),
+// seconds since 1970 with a fractional part, rclone's convention; none for a missing or malformed timestamp.
+export function objectMetadata(item: MediaItem, options: Pick<S3StepOptions, 'mtime'>): Record<string, string> | undefined {
+  const ms = options.mtime === true ? postTimeMs(item.timestamp) : undefined;
+  if (ms === undefined) return undefined;
+  return { mtime: `${Math.floor(ms / 1000)}.${String(ms % 1000).padStart(3, '0')}` };
+}
+
+// A duplicate's own object (a server-side copy) as its own item: its content type and post time.
+function ownObject(item: MediaItem, options: S3StepOptions): { contentType?: string | undefined; metadata?: Record<string, string> | undefined } {
+  return { contentType: item.content_type, metadata: objectMetadata(item, options) };
+}
+
 function keyOf(url: string, options: S3StepOptions): string {
   const key = keyOfUrl(options.s3.settings.bucket, url);
   if (key === undefined) throw new DownloadError(`not in this bucket: ${url}`, { retryable: false });
+  checkKeyLength(options.s3.settings.bucket, key); // issue 26: a key over S3's limit fails like a local name too long
   return key;
 }
 
@@ -108,7 +124,7 @@ async function copyToOwnKey(item: MediaItem, from: string, options: S3StepOption
       if (claim !== undefined) options.store.releaseClaim(claim.path, owner);
       claim = next;
       if ((await objectSize(ref(options), keyOf(claim.path, options))) !== undefined) continue; // never replaced
-      await copyObject(ref(options), keyOf(from, options), keyOf(claim.path, options));
+      await copyObject(ref(options), keyOf(from, options), keyOf(claim.path, options), ownObject(item, options));
       return claim.path;
     }
   } finally {
@@ -167,6 +183,7 @@ export async function saveToS3(
       body,
       expectedSize: item.size ?? expectedSize,
       contentType: item.content_type,
+      metadata: objectMetadata(item, options), // issue 26: the post time (x-amz-meta-mtime), with --mtime
       partSize: settings.partSize,
       queueSize: settings.queueSize,
       checksum: settings.checksums, // issue 26: the service verifies each PUT's sha256 (preflight)
@@ -185,18 +202,18 @@ export async function saveToS3(
     throw new DownloadError(`the key ${claim.path} was taken by another object during the upload`, { retryable: true });
   }
   const own = claim.path;
-  return recordUnderHash(item, own, stored, options, (earlier) => placeS3(own, earlier, stored as { bytes: number }, uploaded, options));
+  return recordUnderHash(item, own, stored, options, (earlier) => placeS3(item, own, earlier, stored as { bytes: number }, uploaded, options));
 }
 
 // Under the hash's lock, with an earlier record of the same bytes at `earlier`: this object (or, when the upload
 // was not completed, the copy to make) against it.
-async function placeS3(own: string, earlier: string, file: { bytes: number }, uploaded: boolean, options: S3StepOptions): Promise<Placement> {
+async function placeS3(item: MediaItem, own: string, earlier: string, file: { bytes: number }, uploaded: boolean, options: S3StepOptions): Promise<Placement> {
   if (!(await intact(earlier, file.bytes, options))) {
     if (uploaded) return { path: own, stale: true }; // the first copy is gone: this one is the copy from now on
     throw new DownloadError(`the first copy ${earlier} vanished during the upload`, { retryable: true });
   }
   if (options.s3.settings.copyDuplicates) {
-    if (!uploaded) await copyObject(ref(options), keyOf(earlier, options), keyOf(own, options));
+    if (!uploaded) await copyObject(ref(options), keyOf(earlier, options), keyOf(own, options), ownObject(item, options));
     return { path: own, duplicateOf: earlier };
   }
   if (uploaded) await deleteObject(ref(options), keyOf(own, options)); // two uploads of these bytes met: one stays

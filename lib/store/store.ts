@@ -401,13 +401,21 @@ export class Store {
   // share a prefix (pathKey keeps '/'); a claim counts only when its owner's record is saved at that very path
   // (every download claims its path before the GET, and a failed one leaves its claim).
   async holdsFilesUnder(dir: string): Promise<boolean> {
+    return (await this.savedUnder(dir, 1)).length > 0;
+  }
+
+  // The record paths of the first `limit` saved files (or references) in `dir` or below it, in path-key order (the
+  // same rule as holdsFilesUnder). Object storage (issue 26): the preflight checks a few are still there.
+  async savedUnder(dir: string, limit: number): Promise<string[]> {
     const prefix = `${pathKey(dir).replace(/[\\/]+$/, '')}${path.sep}`;
     const end = `${prefix.slice(0, -1)}${String.fromCharCode(prefix.charCodeAt(prefix.length - 1) + 1)}`;
+    const found: string[] = [];
     for await (const [key, owner] of this.#path.iterator({ gte: prefix, lt: end })) {
       const rec = await (owner.includes('!') ? this.#get(this.#reference, owner) : this.#get(this.#attachment, owner));
-      if (rec?.status === 'saved' && rec.path !== undefined && pathKey(rec.path) === key) return true;
+      if (rec?.status === 'saved' && rec.path !== undefined && pathKey(rec.path) === key) found.push(rec.path);
+      if (found.length >= limit) break;
     }
-    return false;
+    return found;
   }
 
   // Forget this process's claim of `file` by this attachment (its record is written, or it was never saved).
