@@ -273,6 +273,7 @@ export function log(line: string): void {
 export interface BenchContext {
   quick: boolean;
   runs: number;
+  only?: string | undefined; // --only PHASE: one phase of a scenario (s3: big)
 }
 
 // Whether `dps scrape --help` lists `flag`: a flag another branch is adding is measured once it exists, and

@@ -1,4 +1,4 @@
-// `npm run bench` / `node dist/bench/run.js [scenario...] [--quick] [--runs N] [--scan N]`: runs the scenarios
+// `npm run bench` / `node dist/bench/run.js [scenario...] [--quick] [--runs N] [--scan N] [--only PHASE]`: runs the scenarios
 // against the fake (each in its own processes), saves bench/results/<scenario>.json and renders bench/RESULTS.md.
 
 import { removeScratch, saveResult } from './common.js';
@@ -28,7 +28,7 @@ const quick = argv.includes('--quick');
 // cdn's runs are its interleaved pairs against the peer (at least 5 for its target).
 const DEFAULT_RUNS = 3;
 const defaultRuns: Record<string, number> = { downloads: 5, cdn: 5 };
-const contextFor = (name: string): BenchContext => ({ quick, runs: Number(flag('runs') ?? defaultRuns[name] ?? DEFAULT_RUNS) });
+const contextFor = (name: string): BenchContext => ({ quick, runs: Number(flag('runs') ?? defaultRuns[name] ?? DEFAULT_RUNS), only: flag('only') });
 const scan = flag('scan');
 const all: Record<string, (ctx: BenchContext) => Promise<ScenarioResult>> = {
   downloads,
@@ -44,7 +44,7 @@ const all: Record<string, (ctx: BenchContext) => Promise<ScenarioResult>> = {
   gallery: galleryScenario, // issue 25: dps gallery's thumbnails and the page
   s3, // issue 26: archiving to S3 (a real Ceph RGW) vs a bare lib-storage loop; peak RSS with 8 files of 200 MB
 };
-const values = new Set([flag('runs'), flag('scan')]);
+const values = new Set([flag('runs'), flag('scan'), flag('only')]);
 const chosen = argv.filter((a, i) => !a.startsWith('--') && !(values.has(a) && argv[i - 1]?.startsWith('--')));
 const unknown = chosen.filter((name) => !(name in all));
 if (unknown.length > 0) {

@@ -169,6 +169,7 @@ export async function saveToS3(
       contentType: item.content_type,
       partSize: settings.partSize,
       queueSize: settings.queueSize,
+      pool: options.s3.parts, // the run's part buffers: part memory bounded across all uploads
       checksum: settings.checksums, // issue 26: the service verifies each PUT's sha256 (preflight)
       signal: options.signal,
       onReceived: options.onReceived,
