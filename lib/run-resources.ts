@@ -75,7 +75,10 @@ export async function withRunResources<T>(
     disk: new DiskThread({ slots: 2 * downloadCap(options) + 2 }),
     transfers: new StallWatch({ stop: signal, cancel: hooks.hardSignal, graceMs: options.stallGraceMs }),
     damaged: false,
-    s3: options.s3 === undefined ? undefined : { client: createS3Client(options.s3), settings: options.s3, parts: new PartPool(options.s3.partSize, options.s3.partBuffers) }, // issue 26
+    s3:
+      options.s3 === undefined
+        ? undefined
+        : { client: createS3Client(options.s3), settings: options.s3, parts: new PartPool(options.s3.partSize, options.s3.partBuffers) }, // issue 26
   };
   try {
     hooks.onOpen?.();

@@ -26,7 +26,7 @@ export class ServiceError extends Error {
   }
 }
 
-// Sends `command`, wrapping its failure as a ServiceError.
+// A request to the service, its failure wrapped as a ServiceError.
 export function service<T>(call: Promise<T>): Promise<T> {
   return call.catch((error: unknown) => {
     throw new ServiceError(error);
@@ -46,7 +46,7 @@ export class Multipart {
   ) {}
 
   // Starts a multipart upload at the target's key. Like the PUTs that complete an object, it is not cancelled by
-// the run's signal (an upload created unseen would stay until the next run's sweep).
+  // the run's signal (an upload created unseen would stay until the next run's sweep).
   static async create(target: MultipartTarget): Promise<Multipart> {
     const created = await service(
       target.client.send(

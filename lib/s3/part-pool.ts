@@ -63,7 +63,10 @@ export class PartPool {
   // A buffer whose part was sent (no request holds it any more): to the next waiter, or kept for the next part.
   release(buffer: Buffer): void {
     const waiter = this.#next();
-    if (waiter !== undefined) return waiter.resolve(buffer);
+    if (waiter !== undefined) {
+      waiter.resolve(buffer);
+      return;
+    }
     this.#free.push(buffer);
     if (this.#free.length === this.#alive) {
       this.#alive = 0; // every buffer is back: none is kept while no upload runs

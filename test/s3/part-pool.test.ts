@@ -14,8 +14,12 @@ t.test('at most capacity buffers; waiters get released buffers in arrival order'
   t.equal(a.length, PART);
   t.not(a, b);
   const order: string[] = [];
-  const c = pool.acquire().then((buffer) => (order.push('c'), buffer));
-  const d = pool.acquire().then((buffer) => (order.push('d'), buffer));
+  const served = (name: string) => (buffer: Buffer) => {
+    order.push(name);
+    return buffer;
+  };
+  const c = pool.acquire().then(served('c'));
+  const d = pool.acquire().then(served('d'));
   await new Promise((resolve) => setImmediate(resolve));
   t.same(order, [], 'both wait: the pool is at capacity');
   t.equal(pool.alive, 2);
