@@ -14,9 +14,10 @@ interface Waiter {
   onAbort?: (() => void) | undefined;
 }
 
-// The default number of part buffers a run's uploads share (8 downloads at once: one part filling and one in
-// flight each). bench/limits.md (S3) has the measurements behind it.
-export const DEFAULT_PART_BUFFERS = 16;
+// The default number of part buffers a run's uploads share: with 8 big files at once (dps's downloads start at
+// 8), one filling for each and 4 parts in flight. 16 measured 15-20 MB more peak RSS, 8 stalled uploads;
+// bench/limits.md (S3 part memory) has the figures.
+export const DEFAULT_PART_BUFFERS = 12;
 
 export class PartPool {
   readonly #free: Buffer[] = [];
