@@ -2,7 +2,7 @@
 // is copied into part buffers of `partSize` (a body up to one part is one PUT, larger ones a multipart upload,
 // multipart.ts, at most `queueSize` parts in flight); sha256, md5 and each part's md5 are computed on the way.
 // Part buffers come from the run's part pool (part-pool.ts: a bound on part memory across all uploads, buffers
-// reused); a body whose declared size fits in one part gets a buffer of exactly that size instead. An object
+// reused); a body whose declared size fits in one part is held as its chunks instead, joined for its PUT. An object
 // exists under its key only when complete: a failed multipart upload is aborted, and `atEnd`, called once the
 // last byte is read and before the object is completed, can still refuse it (a duplicate's bytes are not stored
 // twice). The stored object is then verified: its size, and its ETag against the md5s.
@@ -63,18 +63,15 @@ export async function uploadObject(request: UploadRequest): Promise<StoredObject
 // rest sent as the last part or as the one PUT once the body has ended and atEnd has accepted it.
 async function storeBody(request: UploadRequest, digest: Digest): Promise<void> {
   const { signal, expectedSize, partSize } = request;
+  if (expectedSize !== undefined && expectedSize <= partSize) return await storeSmall(request, digest);
   const pool = request.pool ?? new PartPool(partSize, request.queueSize + 1);
-  // A body declared to fit in one part is one PUT: a buffer of its size, outside the pool.
-  const own = expectedSize !== undefined && expectedSize <= partSize;
-  let buffer: Buffer | undefined = own ? Buffer.allocUnsafe(expectedSize) : await pool.acquire(signal);
+  let buffer: Buffer | undefined = await pool.acquire(signal);
   let fill = 0;
   let multipart: Multipart | undefined;
   const target = { ...request, pool };
   try {
     for await (const chunk of request.body) {
-      signal?.throwIfAborted();
-      digest.update(chunk);
-      if (expectedSize !== undefined && digest.bytes > expectedSize) throw sizeMismatch(`more than the ${expectedSize} bytes expected`);
+      received(request, digest, chunk);
       for (let offset = 0; offset < chunk.byteLength; ) {
         if (fill === buffer.length) {
           // A full part and more bytes: it is not the last one.
@@ -91,31 +88,62 @@ async function storeBody(request: UploadRequest, digest: Digest): Promise<void> 
         offset += take;
       }
     }
-    if (expectedSize !== undefined && digest.bytes !== expectedSize) throw sizeMismatch(`${digest.bytes} bytes, expected ${expectedSize}`);
-    request.onReceived?.();
-    await request.atEnd?.({ sha256: digest.sha256(), bytes: digest.bytes });
+    await ended(request, digest);
     const last = buffer;
     buffer = undefined;
-    if (multipart === undefined) return await putObject(request, last, fill, own ? undefined : pool);
+    if (multipart === undefined) return await putObject(request, last.subarray(0, fill)).then(() => pool.release(last), discarded(pool));
     await multipart.send(last, fill);
     await multipart.complete();
   } catch (error) {
     await multipart?.abort();
     throw error;
   } finally {
-    if (buffer !== undefined && !own) pool.release(buffer); // never sent
+    if (buffer !== undefined) pool.release(buffer); // never sent
   }
+}
+
+// A body declared to fit in one part: its chunks held as they come (no buffer of the whole size while it
+// downloads, and outside the pool), joined once it has ended and atEnd has accepted it, then one PUT.
+async function storeSmall(request: UploadRequest, digest: Digest): Promise<void> {
+  const chunks: Uint8Array[] = [];
+  for await (const chunk of request.body) {
+    received(request, digest, chunk);
+    chunks.push(chunk);
+  }
+  await ended(request, digest);
+  await putObject(request, Buffer.concat(chunks, digest.bytes));
+}
+
+// A chunk of the body: hashed and counted; past the declared size it is a size_mismatch at once.
+function received(request: UploadRequest, digest: Digest, chunk: Uint8Array): void {
+  request.signal?.throwIfAborted();
+  digest.update(chunk);
+  if (request.expectedSize !== undefined && digest.bytes > request.expectedSize) throw sizeMismatch(`more than the ${request.expectedSize} bytes expected`);
+}
+
+// The body has ended: of the declared size, then shown to atEnd (which may refuse it).
+async function ended(request: UploadRequest, digest: Digest): Promise<void> {
+  if (request.expectedSize !== undefined && digest.bytes !== request.expectedSize)
+    throw sizeMismatch(`${digest.bytes} bytes, expected ${request.expectedSize}`);
+  request.onReceived?.();
+  await request.atEnd?.({ sha256: digest.sha256(), bytes: digest.bytes });
+}
+
+// A pool buffer whose request failed (its socket may still hold it) is not handed out again.
+function discarded(pool: PartPool): (error: unknown) => never {
+  return (error) => {
+    pool.discard();
+    throw error;
+  };
 }
 
 function sizeMismatch(what: string): DownloadError {
   return new DownloadError(`size mismatch: received ${what}`, { retryable: true, reason: 'size_mismatch' });
 }
 
-// The whole body as one PUT, If-None-Match: an object already at the key is not replaced. A pool's buffer goes
-// back once the PUT is answered (discarded if it failed: its socket may still hold it).
-async function putObject(request: UploadRequest, buffer: Buffer, length: number, pool?: PartPool): Promise<void> {
-  const body = buffer.subarray(0, length);
-  const put = service(
+// The whole body as one PUT, If-None-Match: an object already at the key is not replaced.
+async function putObject(request: UploadRequest, body: Buffer): Promise<void> {
+  await service(
     request.client.send(
       new PutObjectCommand({
         Bucket: request.bucket,
@@ -127,13 +155,6 @@ async function putObject(request: UploadRequest, buffer: Buffer, length: number,
         ...(request.contentType ? { ContentType: request.contentType } : {}),
       }),
     ),
-  );
-  await put.then(
-    () => pool?.release(buffer),
-    (error: unknown) => {
-      pool?.discard();
-      throw error;
-    },
   );
 }
 
