@@ -3,8 +3,8 @@
 // number of downloads running; an upload that finds none free waits (its download waits with it) until another
 // upload's part has been sent. A buffer sent successfully is used again (no 5 MiB allocation per part, no garbage
 // waiting for the collector); one whose request failed may still be referenced by its socket, so it is forgotten
-// instead (`discard`) and makes room for a new one. A buffer given back with no upload waiting is kept only
-// while fewer than two are free and some upload still runs: an idle run holds no part memory.
+// instead (`discard`) and makes room for a new one. When every buffer is back, the free ones are let go: an idle
+// run holds no part memory.
 
 // A waiting acquire: served in arrival order.
 interface Waiter {
@@ -18,10 +18,6 @@ interface Waiter {
 // 8), one filling for each and 4 parts in flight. 16 measured 15-20 MB more peak RSS, 8 stalled uploads;
 // bench/limits.md (S3 part memory) has the figures.
 export const DEFAULT_PART_BUFFERS = 12;
-
-// Free buffers kept for the next part when no upload waits for one: more would stay resident while only a few
-// big files upload among many small ones.
-const KEEP_FREE = 2;
 
 export class PartPool {
   readonly #free: Buffer[] = [];
@@ -72,13 +68,10 @@ export class PartPool {
       waiter.resolve(buffer);
       return;
     }
-    if (this.#free.length + 1 === this.#alive) {
+    this.#free.push(buffer);
+    if (this.#free.length === this.#alive) {
       this.#alive = 0; // every buffer is back: none is kept while no upload runs
       this.#free.length = 0;
-    } else if (this.#free.length >= KEEP_FREE) {
-      this.#alive--; // let go: only a few are kept free
-    } else {
-      this.#free.push(buffer);
     }
   }
 
