@@ -273,7 +273,7 @@ export function log(line: string): void {
 export interface BenchContext {
   quick: boolean;
   runs: number;
-  // `--only <part>`: a scenario's named part alone (gallery: page), its other rows kept from the last result.
+  // `--only <part>`: a scenario's named part alone (gallery: page; s3: big), its other rows kept from the last result.
   only?: string | undefined;
 }
 

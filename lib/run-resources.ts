@@ -21,6 +21,7 @@ import { linkController } from './util/link-signals.js';
 import { StallWatch } from './util/stall-watch.js';
 // Object storage (issue 26)
 import { createS3Client } from './s3/client.js';
+import { PartPool } from './s3/part-pool.js';
 import type { S3Target } from './s3/destination.js';
 
 export interface RunResources {
@@ -74,7 +75,10 @@ export async function withRunResources<T>(
     disk: new DiskThread({ slots: 2 * downloadCap(options) + 2 }),
     transfers: new StallWatch({ stop: signal, cancel: hooks.hardSignal, graceMs: options.stallGraceMs }),
     damaged: false,
-    s3: options.s3 === undefined ? undefined : { client: createS3Client(options.s3), settings: options.s3 }, // issue 26
+    s3:
+      options.s3 === undefined
+        ? undefined
+        : { client: createS3Client(options.s3), settings: options.s3, parts: new PartPool(options.s3.partSize, options.s3.partBuffers) }, // issue 26
   };
   try {
     hooks.onOpen?.();

@@ -4,6 +4,7 @@
 
 import path from 'node:path';
 import type { S3Client } from '@aws-sdk/client-s3';
+import type { PartPool } from './part-pool.js';
 import { UsageError } from '../errors.js';
 
 // Where a run's objects go, and how the client reaches the service (credentials come from the AWS chain only).
@@ -16,6 +17,7 @@ export interface S3Settings {
   copyDuplicates: boolean; // --s3-copy-duplicates: a duplicate gets its own object (server-side copy)
   partSize: number; // bytes per multipart part held in memory (at least 5 MiB, S3's minimum)
   queueSize: number; // parts of one file uploaded at once
+  partBuffers?: number | undefined; // part buffers all uploads share (part-pool.ts) [DEFAULT_PART_BUFFERS]
   // Set by the preflight (preflight.ts): the service verifies x-amz-checksum-sha256, so every PUT (object or part)
   // carries its sha256 and the server refuses bytes that do not match it.
   checksums?: boolean | undefined;
@@ -71,8 +73,10 @@ export function listPrefix(settings: Pick<S3Settings, 'prefix'>): string | undef
   return settings.prefix === '' ? undefined : `${settings.prefix}/`;
 }
 
-// A run's object storage: its settings and the one client (lib/s3/client.ts), open for the run.
+// A run's object storage: its settings, the one client (lib/s3/client.ts), open for the run, and the part
+// buffers its uploads share (part-pool.ts; without it each upload has its own).
 export interface S3Target {
   client: S3Client;
   settings: S3Settings;
+  parts?: PartPool | undefined;
 }

@@ -186,6 +186,7 @@ export async function saveToS3(
       metadata: objectMetadata(item, options), // issue 26: the post time (x-amz-meta-mtime), with --mtime
       partSize: settings.partSize,
       queueSize: settings.queueSize,
+      pool: options.s3.parts, // the run's part buffers: part memory bounded across all uploads
       checksum: settings.checksums, // issue 26: the service verifies each PUT's sha256 (preflight)
       signal: options.signal,
       onReceived: options.onReceived,

@@ -1,11 +1,14 @@
 // lib/s3/upload.ts against a real S3 server: a body streams into one PUT or a multipart upload and is verified
 // (size, ETag from the md5s); a wrong size, a refusal at the end of the body (a duplicate) and an abort leave no
-// object and no upload; an object already at the key is never replaced.
+// object and no upload; an object already at the key is never replaced. Part memory: uploads sharing a part pool
+// stay within its capacity (and store the right bytes), one upload holds at most queueSize + 1 parts, and every
+// buffer comes back after a failure.
 
 import t from 'tap';
 import { createHash, randomBytes } from 'node:crypto';
 import { PutObjectCommand } from '@aws-sdk/client-s3';
 import { MIN_PART_SIZE } from '../../lib/s3/destination.js';
+import { PartPool } from '../../lib/s3/part-pool.js';
 import { uploadObject } from '../../lib/s3/upload.js';
 import type { UploadRequest } from '../../lib/s3/upload.js';
 import { bucketName, s3Server } from '../helpers/s3-server.js';
@@ -91,5 +94,62 @@ t.test('aborted mid multipart upload: rejects, no object, no upload left', async
   const body = chunks(bytes, 65_537, (n) => n === 120 && controller.abort());
   await t.rejects(uploadObject(request('aborted/a', bytes, { body, signal: controller.signal })));
   t.equal((await objectsUnder(client, bucket, 'aborted/')).size, 0, 'no object');
+  t.same(await uploadsIn(client, bucket), [], 'no upload left');
+});
+
+t.test('uploads sharing a part pool never hold more than its capacity, and store every byte right', async (t) => {
+  // 4 uploads of 3.5 parts each at once over 3 buffers: they wait for each other's parts; a buffer given back
+  // too early (before its part is stored) would corrupt another upload's object (ETag check, sha256 below).
+  const pool = new PartPool(MIN_PART_SIZE, 3);
+  const bodies = Array.from({ length: 4 }, () => randomBytes(3 * MIN_PART_SIZE + 777));
+  const stored = await Promise.all(bodies.map((bytes, i) => uploadObject(request(`pool/${i}`, bytes, { pool }))));
+  t.same(
+    stored,
+    bodies.map((bytes) => ({ sha256: sha(bytes), bytes: bytes.length })),
+  );
+  t.ok(pool.peak <= 3, `at most 3 part buffers alive (peak ${pool.peak})`);
+  t.equal(pool.alive, 0, 'none kept once the uploads are done');
+  const objects = await objectsUnder(client, bucket, 'pool/');
+  t.same(
+    bodies.map((_, i) => objects.get(`pool/${i}`)?.sha256),
+    bodies.map(sha),
+    'each object holds its own bytes',
+  );
+  t.same(await uploadsIn(client, bucket), [], 'no upload left');
+});
+
+t.test('one body of many parts holds at most queueSize + 1 part buffers, its size declared or not', async (t) => {
+  for (const expectedSize of [7 * MIN_PART_SIZE + 1, undefined]) {
+    const pool = new PartPool(MIN_PART_SIZE, 100);
+    const bytes = randomBytes(7 * MIN_PART_SIZE + 1);
+    const stored = await uploadObject(request(`bound/${expectedSize}`, bytes, { pool, expectedSize }));
+    t.same(stored, { sha256: sha(bytes), bytes: bytes.length });
+    t.ok(pool.peak <= 3, `${expectedSize ?? 'undeclared'}: at most 2 parts in flight and 1 filling (peak ${pool.peak})`);
+    t.equal(pool.alive, 0);
+  }
+  const pool = new PartPool(MIN_PART_SIZE, 100);
+  const small = randomBytes(1000);
+  t.same(await uploadObject(request('bound/small', small, { pool })), { sha256: sha(small), bytes: 1000 });
+  t.equal(pool.peak, 0, 'a body declared to fit in one part takes no pool buffer');
+  t.same(await uploadObject(request('bound/small-undeclared', small, { pool, expectedSize: undefined })), { sha256: sha(small), bytes: 1000 });
+  t.equal(pool.alive, 0, 'an undeclared one gives its buffer back');
+});
+
+t.test('a failed or refused multipart upload gives every part buffer back', async (t) => {
+  const pool = new PartPool(MIN_PART_SIZE, 3);
+  const bytes = randomBytes(3 * MIN_PART_SIZE + 5);
+  await t.rejects(uploadObject(request('fail/short', bytes, { pool, expectedSize: bytes.length + 1 })), { code: 'DPS_DOWNLOAD', reason: 'size_mismatch' });
+  await t.rejects(uploadObject(request('fail/long', bytes, { pool, expectedSize: bytes.length - 1 })), { code: 'DPS_DOWNLOAD', reason: 'size_mismatch' });
+  const refusal = new Error('duplicate');
+  await t.rejects(uploadObject(request('fail/dup', bytes, { pool, atEnd: () => Promise.reject(refusal) })), refusal);
+  const broken = new Error('the download broke');
+  async function* failing(): AsyncGenerator<Uint8Array> {
+    yield* chunks(bytes.subarray(0, 2 * MIN_PART_SIZE + 3));
+    throw broken;
+  }
+  await t.rejects(uploadObject(request('fail/body', bytes, { pool, body: failing() })), broken);
+  t.equal(pool.alive, 0, 'no buffer held after the failures');
+  t.ok(pool.peak <= 3);
+  t.equal((await objectsUnder(client, bucket, 'fail/')).size, 0, 'no object');
   t.same(await uploadsIn(client, bucket), [], 'no upload left');
 });
