@@ -112,7 +112,21 @@ t.test('channelData: columnar, authors and texts once, similar indices', async (
 });
 
 t.test('ids: packed small, rebuilt exactly (first file, far jumps, 2^53, leading zeros)', async (t) => {
-  const base = { t: 1, author_id: 'A', author_name: 'n', author_display: 'd', content: '', f: 'x.png', n: 'x.png', th: null, k: 0, w: 1, h: 1, d: null, hash: null };
+  const base = {
+    t: 1,
+    author_id: 'A',
+    author_name: 'n',
+    author_display: 'd',
+    content: '',
+    f: 'x.png',
+    n: 'x.png',
+    th: null,
+    k: 0,
+    w: 1,
+    h: 1,
+    d: null,
+    hash: null,
+  };
   const data = channelData(
     ID_CASES.map((ids) => ({ ...base, ...ids })),
     { guild_id: '1', channel_id: '2' },

@@ -23,8 +23,20 @@ async function ids(t: Test, launch: () => Promise<BrowserDriver>): Promise<void>
   const base = { author_id: 'A', author_name: 'n', author_display: 'd', content: '', f: 'x.png', n: 'x.png', th: null, k: 0, w: 1, h: 1, d: null, hash: null };
   const files = ID_CASES.map((ids, i) => ({ ...base, ...ids, t: 1704067200 + i }));
   writeFileSync(join(gallery, 'data', 'c-10.js'), channelScript('10', channelData(files, { guild_id: '1', channel_id: '10' })));
-  const entry = { id: '10', name: 'ch', kind: 'channel', count: files.length, first: '2024-01-01T00:00:00.000Z', last: '2024-01-01T00:00:00.000Z', cover: null, data: 'data/c-10.js' };
-  writeFileSync(join(gallery, 'data', 'index.js'), indexScript({ version: VERSION, generated_at: '2024-01-01T00:00:00.000Z', servers: [{ id: '1', name: 'S', channels: [entry] }] }));
+  const entry = {
+    id: '10',
+    name: 'ch',
+    kind: 'channel',
+    count: files.length,
+    first: '2024-01-01T00:00:00.000Z',
+    last: '2024-01-01T00:00:00.000Z',
+    cover: null,
+    data: 'data/c-10.js',
+  };
+  writeFileSync(
+    join(gallery, 'data', 'index.js'),
+    indexScript({ version: VERSION, generated_at: '2024-01-01T00:00:00.000Z', servers: [{ id: '1', name: 'S', channels: [entry] }] }),
+  );
   const browser = await launch();
   t.teardown(() => browser.close());
   const page = await browser.open(`${pathToFileURL(join(gallery, 'index.html')).href}#c=10`);
