@@ -92,7 +92,7 @@ interface DpsGallery {
     return p;
   }
   // The data format this page reads (the generator writes the same number; it rewrites every data file at once).
-  const DATA_VERSION: GalleryDataVersion = 2;
+  const DATA_VERSION: GalleryDataVersion = 3;
   const SNOWFLAKE = /^\d{1,20}$/;
   const SHA256 = /^[A-Za-z0-9_-]{43}$/; // base64url
   function hexOf(b64url: string): string {
@@ -127,15 +127,35 @@ interface DpsGallery {
     if (typeof o === 'number') return Number.isInteger(o) && o >= 0 && o < n.length ? n.slice(o) : n;
     return typeof o === 'string' && o !== '' ? o : n;
   }
-  // What the data file stores as differences, made whole once: post times, and message ids ('' : the previous one's).
+  // What the data file stores as differences, made whole once: post times, and the ids (lib/gallery/channel-data.ts
+  // packIds: a message id from the previous file's, 0 the same message; an attachment id from its message id; a
+  // string the id itself). An id that cannot be rebuilt (a difference with nothing to add it to, not an integer
+  // JSON keeps exactly, neither number nor string) becomes '': no jump link, and no file the URL can name.
+  const CANONICAL = /^(0|[1-9]\d{0,19})$/;
   function expand(items: GalleryItems): void {
     let time = 0;
+    let previous: bigint | null = 0n;
     let message = '';
     for (let i = 0; i < items.t.length; i++) {
       time += Number(items.t[i]) || 0;
       items.t[i] = time;
-      if (items.message_id[i]) message = String(items.message_id[i]);
-      else items.message_id[i] = message;
+      const m = items.message_id[i];
+      if (m === 0 && previous !== null) {
+        // the previous file's message: its id as it stands
+      } else if (typeof m === 'number' && Number.isSafeInteger(m) && previous !== null) {
+        previous += BigInt(m);
+        message = String(previous);
+      } else if (typeof m === 'string') {
+        previous = CANONICAL.test(m) ? BigInt(m) : null;
+        message = m;
+      } else {
+        previous = null;
+        message = '';
+      }
+      items.message_id[i] = message;
+      const a = items.attachment_id[i];
+      if (typeof a === 'number' && Number.isSafeInteger(a) && previous !== null) items.attachment_id[i] = String(previous + BigInt(a));
+      else if (typeof a !== 'string') items.attachment_id[i] = '';
     }
   }
 
@@ -412,7 +432,7 @@ interface DpsGallery {
     const b = el('button', 'cell');
     b.type = 'button';
     b.dataset.p = String(p);
-    b.dataset.id = items.attachment_id[i]!;
+    b.dataset.id = String(items.attachment_id[i]);
     b.tabIndex = -1;
     const th = thumbUrl(cv.data, i);
     const name = shownName(cv.data, i);
@@ -790,7 +810,7 @@ interface DpsGallery {
         const li = el('li');
         const b = el('button');
         b.type = 'button';
-        b.dataset.id = items.attachment_id[j]!;
+        b.dataset.id = String(items.attachment_id[j]);
         const th = thumbUrl(cv.data, j);
         if (th) {
           const img = el('img');
@@ -844,7 +864,7 @@ interface DpsGallery {
     if (p < 0) return;
     const np = p + d;
     if (np < 0 || np >= cv.shown.length) return;
-    returnFocus = cv.data.items.attachment_id[cv.shown[np]!]!;
+    returnFocus = String(cv.data.items.attachment_id[cv.shown[np]!]);
     setView({ ...cv.view, i: returnFocus }, false);
   }
   const closeView = (): void => {

@@ -5,7 +5,7 @@
 
 // The format's version: the generator writes it and the page refuses another. Both take their constant's type
 // from here, so a new version changes them together.
-export type GalleryDataVersion = 2;
+export type GalleryDataVersion = 3;
 
 // One channel's entry in data/index.js.
 export interface IndexChannel {
@@ -43,8 +43,11 @@ export interface GalleryAuthor {
 
 // A channel's files as columns: entry i of every array is the i-th file in post order (oldest first).
 export interface ChannelItems {
-  attachment_id: string[];
-  message_id: string[]; // '' : the previous file's
+  // Ids as written (lib/gallery/channel-data.ts packIds): a number is a difference, from the previous file's message
+  // id (0: the same message; the first file's from 0) or from the file's own message id; a string is the id itself.
+  // The page rebuilds both as strings when it loads the file (web/app.ts expand).
+  attachment_id: Array<string | number>;
+  message_id: Array<string | number>;
   t: number[]; // the first: seconds since 1970; then the difference from the previous file's
   a: number[]; // index into authors
   x: number[]; // index into texts, -1: no text

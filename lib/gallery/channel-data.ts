@@ -29,12 +29,43 @@ export interface GalleryFile {
 }
 
 // The data files' format; the page refuses any other (the generator rewrites every data file at once).
-export const GALLERY_DATA_VERSION: GalleryDataVersion = 2;
+export const GALLERY_DATA_VERSION: GalleryDataVersion = 3;
 
 // Within this many bits, two images of a channel are "similar" (the lightbox's list).
 export const SIMILAR_DISTANCE = 6;
 
 const THUMB = /^thumbs\/[0-9a-f]{2}\/([0-9a-f]{64})\.webp$/;
+
+// A snowflake as the page can rebuild it with BigInt: digits, no leading zero (else it is written as it is).
+const CANONICAL = /^(0|[1-9]\d{0,19})$/;
+
+// The id columns, written small (the page rebuilds them with BigInt, web/app.ts expand): a message id as its
+// difference from the previous file's (0: the same message; the first file's from 0), an attachment id as its
+// difference from its own message id. A difference is a JSON number only when it is an integer JSON keeps exactly
+// (|d| < 2^53) and both ids are canonical; otherwise the id itself as a string, and the next message id counts
+// from that one (or, not canonical, is written whole too).
+export function packIds(files: readonly { attachment_id: string; message_id: string }[]): Pick<ChannelData['items'], 'attachment_id' | 'message_id'> {
+  const attachment_id: Array<string | number> = [];
+  const message_id: Array<string | number> = [];
+  let previous: bigint | null = 0n;
+  for (const file of files) {
+    const message = CANONICAL.test(file.message_id) ? BigInt(file.message_id) : null;
+    message_id.push(small(message, previous) ?? file.message_id);
+    previous = message;
+    const attachment = CANONICAL.test(file.attachment_id) ? BigInt(file.attachment_id) : null;
+    attachment_id.push(small(attachment, message) ?? file.attachment_id);
+  }
+  return { attachment_id, message_id };
+}
+
+const SAFE = BigInt(Number.MAX_SAFE_INTEGER);
+
+// value - base as a number when both are known and the difference is exact in a double, else null.
+function small(value: bigint | null, base: bigint | null): number | null {
+  if (value === null || base === null) return null;
+  const d = value - base;
+  return d <= SAFE && d >= -SAFE ? Number(d) : null;
+}
 
 // `files` in post order (oldest first), all of the channel `where`.
 export function channelData(files: readonly GalleryFile[], where: { guild_id: string | null; channel_id: string }): ChannelData {
@@ -60,7 +91,9 @@ export function channelData(files: readonly GalleryFile[], where: { guild_id: st
     d: [],
     s: [],
   };
-  let previousMessage: string | null = null;
+  const ids = packIds(files);
+  items.attachment_id = ids.attachment_id;
+  items.message_id = ids.message_id;
   let previousTime = 0;
   for (const file of files) {
     let a = authorIndex.get(file.author_id);
@@ -76,9 +109,6 @@ export function channelData(files: readonly GalleryFile[], where: { guild_id: st
         textIndex.set(file.content, x);
       }
     }
-    items.attachment_id.push(file.attachment_id);
-    items.message_id.push(file.message_id === previousMessage ? '' : file.message_id);
-    previousMessage = file.message_id;
     items.t.push(file.t - previousTime);
     previousTime = file.t;
     items.a.push(a);

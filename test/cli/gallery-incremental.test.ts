@@ -13,6 +13,7 @@ import { demoScenario } from '../../fixtures/scenarios.js';
 import { png } from '../helpers/images.js';
 import { fakeFor, ofEvent, runDps, schemaProblems } from './helpers.js';
 import type { Line } from './helpers.js';
+import { unpackIds } from '../helpers/gallery-ids.js';
 
 // Each file of the gallery folder (thumbnails aside) by its inode: a rewritten file has a new one.
 function inodes(gallery: string): Map<string, number> {
@@ -23,7 +24,9 @@ function inodes(gallery: string): Map<string, number> {
 // The attachment ids of a channel's data file, read as the page reads it.
 function attachmentIds(file: string): string[] {
   let ids: string[] = [];
-  const window = { dpsGallery: { channel: (_id: string, d: { items: { attachment_id: string[] } }) => (ids = d.items.attachment_id) } };
+  const window = {
+    dpsGallery: { channel: (_id: string, d: { items: Parameters<typeof unpackIds>[0] }) => (ids = unpackIds(d.items).attachment_id) },
+  };
   runInNewContext(readFileSync(file, 'utf8'), { window });
   return ids;
 }

@@ -15,6 +15,7 @@ import { openStore } from '../../lib/store/open.js';
 import { scrapedDemo } from './gallery-demo.js';
 import { ofEvent, runDps, schemaProblems } from './helpers.js';
 import type { Line } from './helpers.js';
+import { unpackIds } from '../helpers/gallery-ids.js';
 
 interface ChannelItems {
   attachment_id: string[];
@@ -53,10 +54,11 @@ function readGallery(dir: string): {
   return { index, channels: got.channels };
 }
 
-// Gallery data version 2 stores less than it means (folders + fd + n, thumbnails by base64url sha256, Discord's
-// filename as an offset into the name on disk): the columns the checks below read, rebuilt as the page builds them.
+// Gallery data version 3 stores less than it means (folders + fd + n, thumbnails by base64url sha256, Discord's
+// filename as an offset into the name on disk, ids as differences): the columns the checks below read, rebuilt as the page builds them.
 interface StoredItems {
-  attachment_id: string[];
+  attachment_id: Array<string | number>;
+  message_id: Array<string | number>;
   fd: number[];
   n: string[];
   o: Array<string | number | null>;
@@ -65,10 +67,10 @@ interface StoredItems {
   s: Array<number[] | null>;
 }
 function decoded(d: { version: number; folders: string[]; items: StoredItems }): ChannelItems {
-  if (d.version !== 2) throw new Error(`gallery data version ${d.version}`);
+  if (d.version !== 3) throw new Error(`gallery data version ${d.version}`);
   const { items } = d;
   return {
-    attachment_id: items.attachment_id,
+    attachment_id: unpackIds(items).attachment_id,
     f: items.n.map((name, i) => `${d.folders[items.fd[i]!]}/${encodeURIComponent(name)}`),
     n: items.n.map((name, i) => {
       const o = items.o[i];

@@ -9,6 +9,7 @@ import { runInNewContext } from 'node:vm';
 import { channelScript, indexScript, relativeUrl, scriptJson, writeAtomic } from '../../lib/gallery/data-files.js';
 import { channelData } from '../../lib/gallery/channel-data.js';
 import type { GalleryFile } from '../../lib/gallery/channel-data.js';
+import { ID_CASES, unpackIds } from '../helpers/gallery-ids.js';
 
 const HOSTILE = `a "quoted" </script><script>alert(1)</script> <!-- \u2028\u2029 é 🎉 \\ ' \` $\{x}`;
 
@@ -48,7 +49,7 @@ t.test('hostile strings survive and never close the script', async (t) => {
   const [id, data] = run(script).channel ?? [];
   t.equal(id, '2');
   t.match(data, {
-    version: 2,
+    version: 3,
     guild_id: '1',
     channel_id: '2',
     authors: [{ id: '30', name: HOSTILE, display: HOSTILE }],
@@ -86,7 +87,7 @@ t.test('channelData: columnar, authors and texts once, similar indices', async (
     { ...base, attachment_id: '5', message_id: '4', author_id: 'A', content: '', hash: null, f: '../S/c/z.png', n: 'other.png', t: 5 },
   ];
   const data = channelData(files, { guild_id: null, channel_id: '9' });
-  t.equal(data.version, 2);
+  t.equal(data.version, 3);
   t.equal(data.guild_id, null, 'a DM: no guild');
   t.same(data.folders, ['../S/c', '../S/d'], 'each folder once');
   t.same(data.items.fd, [0, 0, 1, 0, 0]);
@@ -95,7 +96,7 @@ t.test('channelData: columnar, authors and texts once, similar indices', async (
   const b64 = Buffer.from(sha, 'hex').toString('base64url');
   t.equal(b64.length, 43);
   t.same(data.items.th, [b64, b64, null, b64, b64], 'thumbnails by sha256, base64url');
-  t.same(data.items.message_id, ['1', '', '2', '3', '4'], "'' : the previous file's message");
+  t.same(data.items.message_id, [1, 0, 1, 1, 1], "message ids as differences from the previous file's, 0 the same message");
   t.same(data.items.t, [1, 0, 0, 0, 4], 'post times as differences');
   t.notOk('j' in data.items, 'no jump URL stored');
   t.same(
@@ -106,7 +107,39 @@ t.test('channelData: columnar, authors and texts once, similar indices', async (
   t.same(data.items.a, [0, 0, 1, 0, 0]);
   t.same(data.items.x, [0, 0, -1, 1, -1]);
   t.same(data.items.s, [[1], [0], null, null, null], 'within 6 bits of each other; the rest none');
-  t.same(data.items.attachment_id, ['1', '2', '3', '4', '5']);
+  t.same(data.items.attachment_id, [0, 1, 1, 1, 1], 'attachment ids as differences from their message id');
+  t.same(unpackIds(data.items), { attachment_id: ['1', '2', '3', '4', '5'], message_id: ['1', '1', '2', '3', '4'] });
+});
+
+t.test('ids: packed small, rebuilt exactly (first file, far jumps, 2^53, leading zeros)', async (t) => {
+  const base = {
+    t: 1,
+    author_id: 'A',
+    author_name: 'n',
+    author_display: 'd',
+    content: '',
+    f: 'x.png',
+    n: 'x.png',
+    th: null,
+    k: 0,
+    w: 1,
+    h: 1,
+    d: null,
+    hash: null,
+  };
+  const data = channelData(
+    ID_CASES.map((ids) => ({ ...base, ...ids })),
+    { guild_id: '1', channel_id: '2' },
+  );
+  const [, got] = run(channelScript('2', data)).channel ?? [];
+  const items = (got as typeof data).items;
+  t.same(unpackIds(items), { message_id: ID_CASES.map((c) => c.message_id), attachment_id: ID_CASES.map((c) => c.attachment_id) }, 'every id exact');
+  t.same(
+    items.message_id,
+    ['1150000000000000000', 0, 13000000, '42', 9007199254740951, '18446744073709551615', '1000', 1, '0042', '50', -50],
+    'a number where the difference is exact in a double, else the id',
+  );
+  t.same(items.attachment_id, [1, 2, -13000001, -35, 1, '1', 9007199254740991, '9007199254741993', '0043', 1, 5]);
 });
 
 t.test('writeAtomic replaces a file and leaves no temp', async (t) => {

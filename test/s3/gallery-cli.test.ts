@@ -21,7 +21,7 @@ t.teardown(() => client.destroy());
 
 const problems = (lines: Line[]): string[] => lines.flatMap((line) => schemaProblems(line));
 
-// Each channel's file links (data version 2: folders + names), as the page builds them, relative to gallery/.
+// Each channel's file links (data version 3: folders + names), as the page builds them, relative to gallery/.
 function links(objects: Map<string, { bytes: Buffer }>, site: string): string[] {
   const found: string[] = [];
   let index: { servers: Array<{ channels: Array<{ data: string }> }> } | undefined;

@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import sharp from 'sharp';
 import type { Sharp } from 'sharp';
 import { ROOT } from '../helpers/harness.js';
+import { packIds } from '../../lib/gallery/channel-data.js';
 
 export const CHROMIUM = '/usr/bin/chromium';
 export const chromiumMissing = existsSync(CHROMIUM) ? false : `Debian's chromium is not at ${CHROMIUM} (apt-get install -y chromium)`;
@@ -74,17 +75,19 @@ async function original(item: Item, n: number): Promise<Buffer> {
   return Buffer.from(`not an image: ${item.name}\n`);
 }
 
-// The gallery data's version (data files of version 2: folders + fd + n, thumbnails by sha256, no jump URL).
-export const VERSION = 2;
+// The gallery data's version (data files of version 3: folders + fd + n, thumbnails by sha256, no jump URL, ids
+// as differences).
+export const VERSION = 3;
 export const thumbPath = (sha: string): string => `thumbs/${sha.slice(0, 2)}/${sha}.webp`;
 // The data files hold a thumbnail's sha256 in base64url.
 export const b64 = (sha: string): string => Buffer.from(sha, 'hex').toString('base64url');
-// The data files store post times as differences from the previous file's, and '' for a message id repeated.
-export function compact(items: { t: number[]; message_id: string[] }): void {
-  for (let i = items.t.length - 1; i > 0; i--) {
-    items.t[i]! -= items.t[i - 1]!;
-    if (items.message_id[i] === items.message_id[i - 1]) items.message_id[i] = '';
-  }
+// The data files store post times as differences from the previous file's, and the ids as the generator packs
+// them (lib/gallery/channel-data.ts packIds: the generator's own code, so the page is tested against it).
+export function compact(items: { t: number[]; message_id: Array<string | number>; attachment_id: Array<string | number> }): void {
+  for (let i = items.t.length - 1; i > 0; i--) items.t[i]! -= items.t[i - 1]!;
+  const ids = packIds(items.message_id.map((m, i) => ({ message_id: String(m), attachment_id: String(items.attachment_id[i]) })));
+  items.message_id = ids.message_id;
+  items.attachment_id = ids.attachment_id;
 }
 
 // Writes a thumbnail for `bytes` and returns its sha256 hex.
@@ -139,7 +142,7 @@ export async function writeGallery(dir: string, servers: Server[]): Promise<stri
         cols.d!.push(item.desc);
         cols.s!.push(item.similar);
       }
-      compact(cols as { t: number[]; message_id: string[] });
+      compact(cols as Parameters<typeof compact>[0]);
       writeFileSync(
         join(gallery, 'data', `c-${ch.id}.js`),
         js('window.dpsGallery.channel', ch.id, {

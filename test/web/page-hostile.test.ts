@@ -108,7 +108,7 @@ async function hostilePaths(t: Test, launch: () => Promise<BrowserDriver>): Prom
   await waitText(page, '.empty', 'Could not load data/c-13.js');
   t.pass('a missing data file says so');
   await page.evaluate('location.hash = "#c=14"');
-  await waitText(page, '.empty', 'data/c-14.js is gallery data version 1, this page reads version 2. Run `dps gallery` again.');
+  await waitText(page, '.empty', 'data/c-14.js is gallery data version 1, this page reads version 3. Run `dps gallery` again.');
   t.equal(await count(page, '.cell'), 0, 'a data file of another version is refused');
 
   t.equal(await page.evaluate('window.__pwned ?? null'), null, 'nothing from the data ran');
@@ -138,7 +138,7 @@ async function otherVersion(t: Test, launch: () => Promise<BrowserDriver>): Prom
   const browser = await launch();
   t.teardown(() => browser.close());
   const page = await browser.open(pathToFileURL(join(gallery, 'index.html')).href);
-  await waitText(page, '.empty', 'data/index.js is gallery data version 1, this page reads version 2. Run `dps gallery` again.');
+  await waitText(page, '.empty', 'data/index.js is gallery data version 1, this page reads version 3. Run `dps gallery` again.');
   t.equal(await count(page, '.card'), 0, 'no channel listed from it');
 }
 
