@@ -5,7 +5,7 @@
 // otherwise outlive the abort), and sends it even when the run's signal has fired (the upload must not stay).
 
 import { AbortMultipartUploadCommand, CompleteMultipartUploadCommand, CreateMultipartUploadCommand, UploadPartCommand } from '@aws-sdk/client-s3';
-import type { CompletedPart, S3Client } from '@aws-sdk/client-s3';
+import type { CompleteMultipartUploadCommandOutput, CompletedPart, S3Client } from '@aws-sdk/client-s3';
 import type { PartPool } from './part-pool.js';
 
 // What the parts of one object share.
@@ -107,12 +107,13 @@ export class Multipart {
   }
 
   // Completes the upload once every part is stored (If-None-Match: an object written at the key meanwhile is
-  // not replaced, where the service supports it). Throws a ServiceError; the caller aborts.
-  async complete(): Promise<void> {
+  // not replaced, where the service supports it). Resolves to the service's answer (its ETag); throws a
+  // ServiceError, and the caller aborts.
+  async complete(): Promise<CompleteMultipartUploadCommandOutput> {
     await Promise.all(this.#inFlight);
     if (this.#failed !== undefined) throw this.#failed;
     const parts = this.#parts.sort((a, b) => (a.PartNumber ?? 0) - (b.PartNumber ?? 0));
-    await service(
+    return await service(
       this.target.client.send(
         new CompleteMultipartUploadCommand({
           Bucket: this.target.bucket,

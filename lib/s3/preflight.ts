@@ -19,10 +19,12 @@ import { keyOfUrl, listPrefix, objectUrl } from './destination.js';
 import type { S3Settings } from './destination.js';
 import { isNotFound, preflightError, s3ErrorCode } from './errors.js';
 
-// What the preflight did: the orphaned uploads it aborted, and whether the service verifies sha256 checksums.
+// What the preflight did: the orphaned uploads it aborted, whether the service verifies sha256 checksums, and
+// whether it refuses a PUT with If-None-Match: * where an object is (then a single PUT needs no HEAD before it).
 export interface Preflight {
   aborted: number;
   checksums?: boolean;
+  conditionalWrites?: boolean;
 }
 
 // The refusals a service that verifies x-amz-checksum-sha256 answers a PUT whose checksum is wrong.
@@ -55,8 +57,22 @@ export async function preflightS3(client: S3Client, settings: S3Settings, signal
   const probe = `${prefix ?? ''}.dps-write-check-${randomBytes(6).toString('hex')}`;
   const checksums = await step(() => verifiesChecksums(client, settings.bucket, probe, opts));
   await step(() => client.send(new PutObjectCommand({ Bucket: settings.bucket, Key: probe, Body: '', ContentLength: 0, IfNoneMatch: '*' }), opts));
+  const conditionalWrites = await step(() => refusesSecondPut(client, settings.bucket, probe, opts));
   await step(() => client.send(new DeleteObjectCommand({ Bucket: settings.bucket, Key: probe }), opts));
-  return { aborted, checksums };
+  return { aborted, checksums, conditionalWrites };
+}
+
+// Whether the service honours If-None-Match: * on PutObject: a second PUT at the probe's key (which exists) must be
+// refused (412 PreconditionFailed). One that stores it ignores the condition: every upload then looks first.
+async function refusesSecondPut(client: S3Client, bucket: string, probe: string, opts: { abortSignal?: AbortSignal }): Promise<boolean> {
+  try {
+    await client.send(new PutObjectCommand({ Bucket: bucket, Key: probe, Body: '', ContentLength: 0, IfNoneMatch: '*' }), opts);
+    return false;
+  } catch (error) {
+    const { name, status } = s3ErrorCode(error);
+    if (name === 'PreconditionFailed' || status === 412) return true;
+    throw error;
+  }
 }
 
 // An emptied or deleted prefix: the state has objects archived there and none of the first few is left. The

@@ -1,11 +1,15 @@
 // Object storage (issue 26): one download body streamed into one object, never held whole in memory. The body
 // is copied into part buffers of `partSize` (a body up to one part is one PUT, larger ones a multipart upload,
-// multipart.ts, at most `queueSize` parts in flight); sha256, md5 and each part's md5 are computed on the way.
-// Part buffers come from the run's part pool (part-pool.ts: a bound on part memory across all uploads, buffers
-// reused); a body whose declared size fits in one part is held as its chunks instead, joined for its PUT. An object
-// exists under its key only when complete: a failed multipart upload is aborted, and `atEnd`, called once the
-// last byte is read and before the object is completed, can still refuse it (a duplicate's bytes are not stored
-// twice). The stored object is then verified: its size, and its ETag against the md5s.
+// multipart.ts, at most `queueSize` parts in flight); its sha256 is computed on the way, and each part's md5 where
+// the service does not verify checksums. Part buffers come from the run's part pool (part-pool.ts: a bound on
+// part memory across all uploads, buffers reused); a body whose declared size fits in one part is held as its
+// chunks instead, joined for its PUT. An object exists under its key only when complete: a failed multipart
+// upload is aborted, and `atEnd`, called once the last byte is read and before the object is completed, can
+// still refuse it (a duplicate's bytes are not stored twice). A single PUT is signed with the sha256 computed on
+// the way (x-amz-content-sha256: the server refuses a body that does not match it, and the SDK need not hash the
+// body again). The stored object is then verified by what the PUT or the completion answered: its ETag against
+// the md5s (the service's own sha256 check where it verifies checksums); a HEAD for its size only where the ETag
+// cannot tell (an encrypted object's, or one of another form).
 
 import { createHash } from 'node:crypto';
 import type { Hash } from 'node:crypto';
@@ -33,6 +37,9 @@ export interface UploadRequest {
   checksum?: boolean | undefined;
   // The caller owns the key and rewrites it (a channel's messages.ndjson): an object there is replaced, not 'taken'.
   replace?: boolean | undefined;
+  // A single PUT refused because an object is at the key (If-None-Match): the next key to try with the same bytes
+  // (the caller moves its claim), so the body need not be downloaded again. Without it the upload is 'taken'.
+  nextKey?: (() => Promise<string>) | undefined;
   signal?: AbortSignal | undefined; // cancels the upload at the body's next chunk (a multipart upload is aborted)
   onReceived?: (() => void) | undefined; // the body has been read to its end
   // Called with the bytes' hash once the body is read, before the object is completed: throwing refuses it.
@@ -50,23 +57,47 @@ export interface StoredObject {
 // transferError's.
 export async function uploadObject(request: UploadRequest): Promise<StoredObject | 'taken'> {
   checkKeyLength(request.bucket, request.key); // over 1,024 bytes: output_unwritable, no request
-  const digest = new Digest(request.partSize);
+  const digest = new Digest(request.partSize, request.checksum !== true);
+  let answer: Answer;
   try {
-    await storeBody(request, digest);
+    answer = await storeBody(request, digest);
   } catch (error) {
     if (!(error instanceof ServiceError)) throw error; // the body's, atEnd's
     request.signal?.throwIfAborted();
-    if (s3ErrorCode(error.error).name === 'PreconditionFailed' || s3ErrorCode(error.error).status === 412) return 'taken';
+    if (isTaken(error)) return 'taken';
     throw transferError(error.error, `s3://${request.bucket}/${request.key}`);
   }
   const stored = { sha256: digest.sha256(), bytes: digest.bytes };
-  await verifyObject(request, stored, digest);
+  await verifyObject(request, stored, digest, answer);
   return stored;
+}
+
+// What the service answered the request that completed the object (a PUT or CompleteMultipartUpload).
+interface Answer {
+  key: string; // where the object is (a single PUT may have moved on: nextKey)
+  multipart: boolean;
+  etag?: string | undefined;
+  encrypted: boolean; // SSE-KMS or SSE-C: the ETag is not an md5 of the bytes
+}
+
+function answered(
+  key: string,
+  multipart: boolean,
+  output: { ETag?: string | undefined; ServerSideEncryption?: string | undefined; SSECustomerAlgorithm?: string | undefined },
+): Answer {
+  const encrypted = output.ServerSideEncryption?.startsWith('aws:kms') === true || output.SSECustomerAlgorithm !== undefined;
+  return { key, multipart, etag: output.ETag, encrypted };
+}
+
+// The service refused to complete the object because one is at the key (If-None-Match: *).
+function isTaken(error: ServiceError): boolean {
+  const { name, status } = s3ErrorCode(error.error);
+  return name === 'PreconditionFailed' || status === 412;
 }
 
 // The body read into part buffers, each full one sent as a part (the first starts the multipart upload), the
 // rest sent as the last part or as the one PUT once the body has ended and atEnd has accepted it.
-async function storeBody(request: UploadRequest, digest: Digest): Promise<void> {
+async function storeBody(request: UploadRequest, digest: Digest): Promise<Answer> {
   const { signal, expectedSize, partSize } = request;
   if (expectedSize !== undefined && expectedSize <= partSize) return await storeSmall(request, digest);
   const pool = request.pool ?? new PartPool(partSize, request.queueSize + 1);
@@ -96,9 +127,13 @@ async function storeBody(request: UploadRequest, digest: Digest): Promise<void> 
     await ended(request, digest);
     const last = buffer;
     buffer = undefined;
-    if (multipart === undefined) return await putObject(request, last.subarray(0, fill)).then(() => pool.release(last), discarded(pool));
+    if (multipart === undefined) {
+      const answer = await putObject(request, last.subarray(0, fill), digest).catch(discarded(pool));
+      pool.release(last);
+      return answer;
+    }
     await multipart.send(last, fill);
-    await multipart.complete();
+    return answered(request.key, true, await multipart.complete());
   } catch (error) {
     await multipart?.abort();
     throw error;
@@ -109,14 +144,14 @@ async function storeBody(request: UploadRequest, digest: Digest): Promise<void> 
 
 // A body declared to fit in one part: its chunks held as they come (no buffer of the whole size while it
 // downloads, and outside the pool), joined once it has ended and atEnd has accepted it, then one PUT.
-async function storeSmall(request: UploadRequest, digest: Digest): Promise<void> {
+async function storeSmall(request: UploadRequest, digest: Digest): Promise<Answer> {
   const chunks: Uint8Array[] = [];
   for await (const chunk of request.body) {
     received(request, digest, chunk);
     chunks.push(chunk);
   }
   await ended(request, digest);
-  await putObject(request, Buffer.concat(chunks, digest.bytes));
+  return await putObject(request, Buffer.concat(chunks, digest.bytes), digest);
 }
 
 // A chunk of the body: hashed and counted; past the declared size it is a size_mismatch at once.
@@ -146,61 +181,98 @@ function sizeMismatch(what: string): DownloadError {
   return new DownloadError(`size mismatch: received ${what}`, { retryable: true, reason: 'size_mismatch' });
 }
 
-// The whole body as one PUT, If-None-Match: an object already at the key is not replaced.
-async function putObject(request: UploadRequest, body: Buffer): Promise<void> {
-  await service(
-    request.client.send(
-      new PutObjectCommand({
-        Bucket: request.bucket,
-        Key: request.key,
-        Body: body,
-        ContentLength: body.length,
-        ...(request.replace === true ? {} : { IfNoneMatch: '*' }),
-        ...(request.checksum === true ? { ChecksumAlgorithm: 'SHA256' as const } : {}),
-        ...(request.contentType ? { ContentType: request.contentType } : {}),
-        ...(request.metadata ? { Metadata: request.metadata } : {}),
-      }),
-    ),
+// The whole body as one PUT, If-None-Match: an object already at the key is not replaced; the next key
+// (request.nextKey) gets the same bytes. Signed with the body's sha256 (and, where the service verifies checksums,
+// carrying it as the object's checksum): both computed while the body streamed in.
+async function putObject(request: UploadRequest, body: Buffer, digest: Digest): Promise<Answer> {
+  const sha256 = Buffer.from(digest.sha256(), 'hex');
+  for (let key = request.key; ; ) {
+    const command = new PutObjectCommand({
+      Bucket: request.bucket,
+      Key: key,
+      Body: body,
+      ContentLength: body.length,
+      ...(request.replace === true ? {} : { IfNoneMatch: '*' }),
+      ...(request.checksum === true ? { ChecksumSHA256: sha256.toString('base64') } : {}),
+      ...(request.contentType ? { ContentType: request.contentType } : {}),
+      ...(request.metadata ? { Metadata: request.metadata } : {}),
+    });
+    signedWith(command, sha256.toString('hex'));
+    try {
+      return answered(key, false, await service(request.client.send(command)));
+    } catch (error) {
+      if (!(error instanceof ServiceError) || !isTaken(error) || request.nextKey === undefined) throw error;
+      request.signal?.throwIfAborted();
+      key = await request.nextKey();
+      checkKeyLength(request.bucket, key);
+    }
+  }
+}
+
+// The request's payload hash (x-amz-content-sha256, which SigV4 signs and the server checks the body against)
+// set to `sha256` (hex), already known: the signer then does not hash the body itself.
+function signedWith(command: PutObjectCommand, sha256: string): void {
+  command.middlewareStack.add(
+    (next) => async (args) => {
+      const request = args.request as { headers?: Record<string, string> };
+      if (request.headers !== undefined) request.headers['x-amz-content-sha256'] = sha256;
+      return await next(args);
+    },
+    { step: 'build', name: 'dpsPayloadSha256' },
   );
 }
 
-// The object as the service holds it: its size, and its ETag where it is the md5 (a single PUT) or the md5 of
-// the parts' md5s (a multipart upload). A mismatch removes the object (it is this upload's own) and is retried.
-async function verifyObject(request: UploadRequest, stored: StoredObject, digest: Digest): Promise<void> {
-  const where = `s3://${request.bucket}/${request.key}`;
-  const head = await request.client
-    .send(new HeadObjectCommand({ Bucket: request.bucket, Key: request.key }), request.signal ? { abortSignal: request.signal } : {})
-    .catch((error: unknown) => {
-      throw transferError(error, where);
-    });
-  const etag = (head.ETag ?? '').replace(/"/g, '');
-  const parts = /^[0-9a-f]{32}-(\d+)$/.exec(etag);
-  const expected = parts ? digest.multipartEtag() : /^[0-9a-f]{32}$/.test(etag) ? digest.md5() : undefined;
-  if (head.ContentLength === stored.bytes && (expected === undefined || expected === etag)) return;
-  await request.client.send(new DeleteObjectCommand({ Bucket: request.bucket, Key: request.key })).catch(() => undefined);
-  throw new DownloadError(`the stored object ${where} does not match the bytes sent (${head.ContentLength} bytes, ETag ${etag}): removed, retried`, {
+// The object as the service answered for it: its ETag is the md5 of its bytes (a single PUT) or the md5 of its
+// parts' md5s (a multipart upload); a mismatch removes the object (it is this upload's own) and is retried. Where
+// the service verified each PUT's sha256 (request.checksum) there is nothing left to check. An answer without an
+// ETag of that form (RGW 16 completes a multipart upload without one) or of an object encrypted with KMS or a
+// customer key (whose ETag is no md5) is completed by a HEAD: its size, and its ETag where that can tell.
+async function verifyObject(request: UploadRequest, stored: StoredObject, digest: Digest, answer: Answer): Promise<void> {
+  if (request.checksum === true) return;
+  const where = `s3://${request.bucket}/${answer.key}`;
+  const form = answer.multipart ? /^[0-9a-f]{32}-\d+$/ : /^[0-9a-f]{32}$/;
+  let etag = (answer.etag ?? '').replace(/"/g, '');
+  let encrypted = answer.encrypted;
+  let size: number | undefined; // unknown: an ETag of the md5s vouches for the bytes, so for their number too
+  if (!form.test(etag) || encrypted) {
+    const head = await request.client
+      .send(new HeadObjectCommand({ Bucket: request.bucket, Key: answer.key }), request.signal ? { abortSignal: request.signal } : {})
+      .catch((error: unknown) => {
+        throw transferError(error, where);
+      });
+    const told = answered(answer.key, answer.multipart, head);
+    etag = (told.etag ?? '').replace(/"/g, '');
+    encrypted ||= told.encrypted;
+    size = head.ContentLength ?? -1;
+  }
+  const sizeRight = size === undefined || size === stored.bytes;
+  const etagRight = encrypted || !form.test(etag) || etag === (answer.multipart ? digest.multipartEtag() : digest.singleEtag());
+  if (sizeRight && etagRight) return;
+  await request.client.send(new DeleteObjectCommand({ Bucket: request.bucket, Key: answer.key })).catch(() => undefined);
+  throw new DownloadError(`the stored object ${where} does not match the bytes sent (${size ?? stored.bytes} bytes, ETag ${etag}): removed, retried`, {
     retryable: true,
     reason: 'size_mismatch',
   });
 }
 
-// sha256 and md5 of the whole body, and the md5 of each `partSize` window (the parts: every part but the last
-// is exactly partSize).
+// sha256 of the whole body, and (`md5`: for the ETag check) the md5 of each `partSize` window, the parts: every
+// part but the last is exactly partSize, and a body of one part is one PUT, whose ETag is that part's md5.
 class Digest {
   bytes = 0;
-  refused: unknown;
   readonly #sha256 = createHash('sha256');
-  readonly #md5 = createHash('md5');
   readonly #parts: Buffer[] = [];
   #part: Hash | undefined;
   #fill = 0;
   #sha: string | undefined;
-  constructor(readonly partSize: number) {}
+  constructor(
+    readonly partSize: number,
+    readonly md5: boolean,
+  ) {}
 
   update(chunk: Uint8Array): void {
     this.#sha256.update(chunk);
-    this.#md5.update(chunk);
     this.bytes += chunk.byteLength;
+    if (!this.md5) return;
     let offset = 0;
     while (offset < chunk.byteLength) {
       if (this.#part === undefined || this.#fill === this.partSize) {
@@ -220,12 +292,17 @@ class Digest {
     return this.#sha;
   }
 
-  md5(): string {
-    return this.#md5.copy().digest('hex');
+  #partMd5s(): Buffer[] {
+    return [...this.#parts, (this.#part ?? createHash('md5')).copy().digest()];
+  }
+
+  // A single PUT's ETag: the md5 of its one part (of no bytes for an empty body).
+  singleEtag(): string {
+    return this.#partMd5s()[0]!.toString('hex');
   }
 
   multipartEtag(): string {
-    const parts = [...this.#parts, ...(this.#part ? [this.#part.copy().digest()] : [])];
+    const parts = this.#partMd5s();
     return `${createHash('md5').update(Buffer.concat(parts)).digest('hex')}-${parts.length}`;
   }
 }

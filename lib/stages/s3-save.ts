@@ -165,8 +165,16 @@ export async function saveToS3(
       reason: 'size_mismatch',
     });
   }
-  while ((await objectSize(ref(options), keyOf(claim.path, options))) !== undefined) await moveKeyClaim(item, claim, options);
   const { settings, client } = options.s3;
+  const size = item.size ?? expectedSize;
+  // A key that holds an object is never written: a single PUT is refused there by the service itself (If-None-Match,
+  // where the preflight found it honoured) and moves on with the same bytes; a multipart upload looks first.
+  const onePut = settings.conditionalWrites === true && size !== undefined && size <= settings.partSize;
+  if (!onePut) while ((await objectSize(ref(options), keyOf(claim.path, options))) !== undefined) await moveKeyClaim(item, claim, options);
+  const nextKey = async (): Promise<string> => {
+    await moveKeyClaim(item, claim, options);
+    return keyOf(claim.path, options);
+  };
   // At the body's end: bytes an intact earlier object holds are not completed under this key.
   const atEnd = async (file: { sha256: string; bytes: number }): Promise<void> => {
     const first = await options.store.getHash(file.sha256);
@@ -181,7 +189,8 @@ export async function saveToS3(
       bucket: settings.bucket,
       key: keyOf(claim.path, options),
       body,
-      expectedSize: item.size ?? expectedSize,
+      expectedSize: size,
+      nextKey,
       contentType: item.content_type,
       metadata: objectMetadata(item, options), // issue 26: the post time (x-amz-meta-mtime), with --mtime
       partSize: settings.partSize,

@@ -1,5 +1,5 @@
 // lib/s3/upload.ts against a real S3 server: a body streams into one PUT or a multipart upload and is verified
-// (size, ETag from the md5s); a wrong size, a refusal at the end of the body (a duplicate) and an abort leave no
+// (the ETag the service answers against the md5s; a HEAD for the size where the ETag cannot tell); a wrong size, a refusal at the end of the body (a duplicate) and an abort leave no
 // object and no upload; an object already at the key is never replaced. Part memory: uploads sharing a part pool
 // stay within its capacity (and store the right bytes), one upload holds at most queueSize + 1 parts, and every
 // buffer comes back after a failure.
@@ -7,6 +7,7 @@
 import t from 'tap';
 import { createHash, randomBytes } from 'node:crypto';
 import { PutObjectCommand } from '@aws-sdk/client-s3';
+import { startS3Proxy } from '../../fixtures/s3-proxy.js';
 import { MIN_PART_SIZE } from '../../lib/s3/destination.js';
 import { PartPool } from '../../lib/s3/part-pool.js';
 import { uploadObject } from '../../lib/s3/upload.js';
@@ -152,4 +153,93 @@ t.test('a failed or refused multipart upload gives every part buffer back', asyn
   t.ok(pool.peak <= 3);
   t.equal((await objectsUnder(client, bucket, 'fail/')).size, 0, 'no object');
   t.same(await uploadsIn(client, bucket), [], 'no upload left');
+});
+
+// Through a proxy that lies about what it stored (fixtures/s3-proxy.ts): the check uses the service's answer.
+t.test('a wrong ETag in the answer (PUT or completion): the object is removed and the upload fails to be retried', async (t) => {
+  const proxy = await startS3Proxy(s3.endpoint);
+  t.teardown(() => proxy.close());
+  const viaProxy = s3.client({ endpoint: proxy.endpoint });
+  t.teardown(() => viaProxy.destroy());
+  for (const size of [1_000, 2 * MIN_PART_SIZE + 5]) {
+    // The PUT's answer; the completion's and the HEAD's after it (RGW completes without an ETag: dps asks by a HEAD).
+    proxy.clear();
+    proxy.wrongEtag({ match: (r) => (r.method === 'PUT' && !r.query.has('partNumber')) || (r.method === 'POST' && r.query.has('uploadId')) || r.method === 'HEAD' });
+    const bytes = randomBytes(size);
+    await t.rejects(uploadObject(request(`lied/${size}`, bytes, { client: viaProxy })), { code: 'DPS_DOWNLOAD', reason: 'size_mismatch' }, `${size} bytes`);
+  }
+  t.ok(proxy.stats().wrongEtag >= 2, 'the answers were changed');
+  t.equal((await objectsUnder(client, bucket, 'lied/')).size, 0, 'no object left');
+  t.same(await uploadsIn(client, bucket), [], 'no upload left');
+  // Told by the answer alone: nothing else asked of the service but the upload itself.
+  proxy.clear();
+  const before = proxy.stats().requests;
+  t.same(await uploadObject(request('lied/honest', randomBytes(1_000), { client: viaProxy })), { sha256: sha((await objectsUnder(client, bucket, 'lied/honest')).get('lied/honest')!.bytes), bytes: 1_000 });
+  t.equal(proxy.stats().requests - before, 1, 'an honest single PUT costs one request (no HEAD)');
+});
+
+t.test('an answer saying the object is encrypted with KMS: its ETag is not compared, a HEAD checks the size', async (t) => {
+  const proxy = await startS3Proxy(s3.endpoint, { record: true });
+  t.teardown(() => proxy.close());
+  const viaProxy = s3.client({ endpoint: proxy.endpoint });
+  t.teardown(() => viaProxy.destroy());
+  const when = {
+    match: (r: { method: string; query: URLSearchParams }) =>
+      (r.method === 'PUT' && !r.query.has('partNumber')) || (r.method === 'POST' && r.query.has('uploadId')) || r.method === 'HEAD',
+  };
+  proxy.wrongEtag(when);
+  proxy.kms(when);
+  for (const size of [1_000, 2 * MIN_PART_SIZE + 5]) {
+    const bytes = randomBytes(size);
+    t.same(await uploadObject(request(`kms/${size}`, bytes, { client: viaProxy })), { sha256: sha(bytes), bytes: size }, `${size} bytes stored`);
+  }
+  t.equal(proxy.recorded().filter((r) => r.method === 'HEAD').length, 2, 'one HEAD per object');
+});
+
+t.test('a single PUT refused at a taken key goes to the next key with the same bytes (the body read once)', async (t) => {
+  await client.send(new PutObjectCommand({ Bucket: bucket, Key: 'moved/a', Body: 'theirs' }));
+  await client.send(new PutObjectCommand({ Bucket: bucket, Key: 'moved/b', Body: 'theirs too' }));
+  const bytes = randomBytes(10_000);
+  let reads = 0;
+  const body = (async function* () {
+    reads++;
+    yield* chunks(bytes);
+  })();
+  const keys = ['moved/b', 'moved/c'];
+  const asked: string[] = [];
+  const nextKey = async (): Promise<string> => {
+    asked.push(keys[asked.length]!);
+    return asked.at(-1)!;
+  };
+  t.same(await uploadObject(request('moved/a', bytes, { body, nextKey })), { sha256: sha(bytes), bytes: bytes.length });
+  t.same(asked, ['moved/b', 'moved/c'], 'two keys were taken');
+  t.equal(reads, 1, 'the body was read once');
+  const objects = await objectsUnder(client, bucket, 'moved/');
+  t.equal(objects.get('moved/a')?.bytes.toString(), 'theirs', 'their objects are intact');
+  t.equal(objects.get('moved/b')?.bytes.toString(), 'theirs too');
+  t.equal(objects.get('moved/c')?.sha256, sha(bytes), 'the bytes are at the third key');
+});
+
+t.test("a single PUT is signed with the body's own sha256, as a service checking it (AWS) requires", async (t) => {
+  // RGW 16 does not check x-amz-content-sha256; the proxy does, as AWS S3 does. dps sets it from the sha256 it
+  // computed while the body streamed in (the SDK would hash the body once more): a wrong one is refused there.
+  const proxy = await startS3Proxy(s3.endpoint);
+  t.teardown(() => proxy.close());
+  proxy.verifyPayloadHashes();
+  const viaProxy = s3.client({ endpoint: proxy.endpoint });
+  t.teardown(() => viaProxy.destroy());
+  for (const size of [0, 5_000, MIN_PART_SIZE]) {
+    const bytes = randomBytes(size);
+    t.same(await uploadObject(request(`signed/${size}`, bytes, { client: viaProxy })), { sha256: sha(bytes), bytes: size }, `${size} bytes`);
+  }
+  t.equal(proxy.stats().payloadChecked, 3, 'each PUT carried its body\'s sha256, checked');
+  const lying = new PutObjectCommand({ Bucket: bucket, Key: 'signed/lying', Body: randomBytes(100), ContentLength: 100 });
+  lying.middlewareStack.add(
+    (next) => async (args) => {
+      (args.request as { headers: Record<string, string> }).headers['x-amz-content-sha256'] = sha(randomBytes(10));
+      return await next(args);
+    },
+    { step: 'build' },
+  );
+  await t.rejects(viaProxy.send(lying), { name: 'XAmzContentSHA256Mismatch' }, 'the proxy does refuse a wrong one');
 });
