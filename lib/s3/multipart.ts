@@ -7,6 +7,7 @@
 import { AbortMultipartUploadCommand, CompleteMultipartUploadCommand, CreateMultipartUploadCommand, UploadPartCommand } from '@aws-sdk/client-s3';
 import type { CompleteMultipartUploadCommandOutput, CompletedPart, S3Client } from '@aws-sdk/client-s3';
 import type { PartPool } from './part-pool.js';
+import { signPayloadAs, UNSIGNED_PAYLOAD } from './payload-hash.js';
 
 // What the parts of one object share.
 export interface MultipartTarget {
@@ -76,18 +77,17 @@ export class Multipart {
     }
     const { client, bucket, key, checksum, pool } = this.target;
     const partNumber = this.#next++;
+    const command = new UploadPartCommand({
+      Bucket: bucket,
+      Key: key,
+      UploadId: this.uploadId,
+      PartNumber: partNumber,
+      Body: buffer.subarray(0, length),
+      ...(checksum === true ? { ChecksumAlgorithm: 'SHA256' as const } : {}),
+    });
+    signPayloadAs(command, UNSIGNED_PAYLOAD); // checked by the ETag or the part's checksum, not hashed twice
     const sent = client
-      .send(
-        new UploadPartCommand({
-          Bucket: bucket,
-          Key: key,
-          UploadId: this.uploadId,
-          PartNumber: partNumber,
-          Body: buffer.subarray(0, length),
-          ...(checksum === true ? { ChecksumAlgorithm: 'SHA256' as const } : {}),
-        }),
-        { abortSignal: this.#stop.signal },
-      )
+      .send(command, { abortSignal: this.#stop.signal })
       .then(
         (result) => {
           if (pooled) pool.release(buffer);

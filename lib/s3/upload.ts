@@ -19,6 +19,7 @@ import { DownloadError } from '../errors.js';
 import { checkKeyLength, s3ErrorCode, transferError } from './errors.js';
 import { Multipart, ServiceError, service } from './multipart.js';
 import { PartPool } from './part-pool.js';
+import { signPayloadAs } from './payload-hash.js';
 
 export interface UploadRequest {
   client: S3Client;
@@ -197,7 +198,7 @@ async function putObject(request: UploadRequest, body: Buffer, digest: Digest): 
       ...(request.contentType ? { ContentType: request.contentType } : {}),
       ...(request.metadata ? { Metadata: request.metadata } : {}),
     });
-    signedWith(command, sha256.toString('hex'));
+    signPayloadAs(command, sha256.toString('hex'));
     try {
       return answered(key, false, await service(request.client.send(command)));
     } catch (error) {
@@ -207,19 +208,6 @@ async function putObject(request: UploadRequest, body: Buffer, digest: Digest): 
       checkKeyLength(request.bucket, key);
     }
   }
-}
-
-// The request's payload hash (x-amz-content-sha256, which SigV4 signs and the server checks the body against)
-// set to `sha256` (hex), already known: the signer then does not hash the body itself.
-function signedWith(command: PutObjectCommand, sha256: string): void {
-  command.middlewareStack.add(
-    (next) => async (args) => {
-      const request = args.request as { headers?: Record<string, string> };
-      if (request.headers !== undefined) request.headers['x-amz-content-sha256'] = sha256;
-      return await next(args);
-    },
-    { step: 'build', name: 'dpsPayloadSha256' },
-  );
 }
 
 // The object as the service answered for it: its ETag is the md5 of its bytes (a single PUT) or the md5 of its

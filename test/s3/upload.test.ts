@@ -246,3 +246,17 @@ t.test("a single PUT is signed with the body's own sha256, as a service checking
   );
   await t.rejects(viaProxy.send(lying), { name: 'XAmzContentSHA256Mismatch' }, 'the proxy does refuse a wrong one');
 });
+
+t.test('multipart parts go unsigned (UNSIGNED-PAYLOAD: checked by the ETag, not hashed by the SDK once more)', async (t) => {
+  const proxy = await startS3Proxy(s3.endpoint, { record: true });
+  t.teardown(() => proxy.close());
+  const viaProxy = s3.client({ endpoint: proxy.endpoint });
+  t.teardown(() => viaProxy.destroy());
+  const bytes = randomBytes(2 * MIN_PART_SIZE + 99);
+  t.same(await uploadObject(request('unsigned/a', bytes, { client: viaProxy })), { sha256: sha(bytes), bytes: bytes.length });
+  const parts = proxy.recorded().filter((r) => r.method === 'PUT' && r.path.includes('partNumber='));
+  const payload = (r: { rawHeaders: string[] }): string | undefined =>
+    r.rawHeaders[r.rawHeaders.findIndex((h, n) => n % 2 === 0 && h.toLowerCase() === 'x-amz-content-sha256') + 1];
+  t.same(parts.map(payload), ['UNSIGNED-PAYLOAD', 'UNSIGNED-PAYLOAD', 'UNSIGNED-PAYLOAD'], 'three parts, unsigned');
+  t.equal((await objectsUnder(client, bucket, 'unsigned/')).get('unsigned/a')?.sha256, sha(bytes), 'the object is intact');
+});
