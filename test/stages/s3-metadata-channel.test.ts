@@ -2,7 +2,7 @@
 // server (Ceph RGW): the object is rewritten from the state's lines at the end of a pass (complete, in order, one
 // line per message); a pass killed before its rewrite leaves the lines in the state and the next pass rewrites the
 // object with no new line of its own; during a pass a rewrite waits for the interval (an injected clock); an
-// object dps did not write is never replaced; a hard stop rewrites nothing and loses nothing; a 60 MB log is
+// object dps did not write is never replaced; a slow rewrite makes the next wait ten times as long; a hard stop rewrites nothing and loses nothing; a 60 MB log is
 // rewritten holding only the upload's parts (live heap measured after full collections).
 
 import t from 'tap';
@@ -10,6 +10,7 @@ import v8 from 'node:v8';
 import vm from 'node:vm';
 import { GetObjectCommand, PutObjectCommand } from '@aws-sdk/client-s3';
 import type { S3Client } from '@aws-sdk/client-s3';
+import { startS3Proxy } from '../../fixtures/s3-proxy.js';
 import { MIN_PART_SIZE } from '../../lib/s3/destination.js';
 import type { S3Target } from '../../lib/s3/destination.js';
 import { keyOfPath } from '../../lib/s3/destination.js';
@@ -211,6 +212,49 @@ t.test('during a pass: a rewrite once the interval has passed since the last, ne
 t.test('a rewrite waits ten times as long as the last one took when that is longer than the interval', async (t) => {
   t.equal(nextRewriteAt(1_000, 100, 60_000), 61_000, 'a fast rewrite: the interval');
   t.equal(nextRewriteAt(1_000, 30_000, 60_000), 301_000, 'a 30 s rewrite: 300 s later');
+  // End to end on the injected clock: the log's PUT is held by a proxy while the clock moves 30 s (a slow rewrite);
+  // the next rewrite then waits 300 s after it ended, not the 60 s interval.
+  const proxy = await startS3Proxy(s3.endpoint);
+  t.teardown(() => proxy.close());
+  const viaProxy = s3.client({ endpoint: proxy.endpoint });
+  t.teardown(() => viaProxy.destroy());
+  const world = await localWorld(t);
+  const s3Target = { ...(await target()), client: viaProxy };
+  const { context } = world;
+  const clock = new ManualClock();
+  const written: number[] = [];
+  let wake: (() => void) | undefined;
+  const onLogWritten = (_url: string, lines: number): void => {
+    written.push(lines);
+    wake?.();
+  };
+  const rewritten = (): Promise<void> => new Promise((resolve) => (wake = resolve));
+  const writer = new S3ChannelMetadata({ ...options(world, s3Target), s3: s3Target, clock, logIntervalMs: 60_000, onLogWritten });
+  // The rewrite's PUT (not the empty object that takes the name when the log is created).
+  const hold = proxy.hold({ next: 1, match: (r) => r.method === 'PUT' && r.key.endsWith('messages.ndjson') && r.bodyBytes !== 0 });
+  writer.file(saved(s3Target, item(context, '35', '925')));
+  await writer.messageDone();
+  let next = rewritten();
+  await clock.advance(60_000); // the interval: the rewrite starts, and its PUT is held
+  await hold.reached;
+  await clock.advance(30_000); // it takes 30 s
+  hold.release();
+  await next;
+  t.same(written, [1], 'the slow rewrite is done');
+  writer.file(saved(s3Target, item(context, '36', '926')));
+  await writer.messageDone();
+  t.equal(clock.sleeping, 1, 'the next rewrite is waiting');
+  // A rewrite that has begun has ended its wait (its upload may still be on its way): the wait is what is checked.
+  await clock.advance(60_000);
+  t.equal(clock.sleeping, 1, 'still waiting after the 60 s interval');
+  await clock.advance(239_999);
+  t.equal(clock.sleeping, 1, 'still waiting just before 10 x 30 s');
+  t.same(written, [1]);
+  next = rewritten();
+  await clock.advance(1);
+  await next;
+  t.same(written, [1, 2], 'rewritten 300 s after the slow one ended');
+  await writer.close();
 });
 
 t.test('an object dps did not write holds the name: never replaced, the log takes another', async (t) => {
