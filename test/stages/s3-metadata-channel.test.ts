@@ -1,9 +1,10 @@
 // --write-metadata=channel with --out s3:// (lib/stages/s3-metadata-channel.ts) on a real LevelDB and a real S3
 // server (Ceph RGW): the object is rewritten from the state's lines at the end of a pass (complete, in order, one
 // line per message); a pass killed before its rewrite leaves the lines in the state and the next pass rewrites the
-// object with no new line of its own; during a pass a rewrite waits for the interval (an injected clock); an
-// object dps did not write is never replaced; a slow rewrite makes the next wait ten times as long; a hard stop rewrites nothing and loses nothing; a 60 MB log is
-// rewritten holding only the upload's parts (live heap measured after full collections).
+// object with no new line of its own; during a pass a rewrite waits for the interval (an injected clock), or ten
+// times as long as a slow last rewrite took; an object dps did not write is never replaced; a hard stop rewrites
+// nothing and loses nothing; a 60 MB log is rewritten holding only the upload's parts (live heap measured after
+// full collections).
 
 import t from 'tap';
 import v8 from 'node:v8';
