@@ -1,4 +1,4 @@
-// `node dist/bench/s3-metadata-ab.js [--pairs N] [--images N] [--messages N]`: what `--write-metadata=channel`
+// `node dist/bench/s3-metadata-ab.js [A B] [--pairs N] [--images N] [--messages N]`: what `--write-metadata=channel`
 // costs with `--out s3://` (issue 26: the lines kept in the state, one awaited state write per message with files,
 // the log object rewritten at the channel's end). dps of this checkout archives the same channel into a fresh
 // bucket of a real Ceph RGW (fixtures/s3-ceph.ts) without and with the flag, in interleaved pairs (order
@@ -6,7 +6,7 @@
 // ratio with its spread. `--images N`: the downloads scenario (N images of mixed sizes, MB/s); `--messages N`: a
 // channel of N messages, 30% with one small image (messages/s: the per-message state write shows here).
 
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { CreateBucketCommand, S3Client } from '@aws-sdk/client-s3';
 import { startCeph } from '../fixtures/s3-ceph.js';
 import { CLI, median, runProcess, scratch, startFake } from './common.js';
@@ -49,10 +49,24 @@ const fake = await startFake(
     ? { scenario: { kind: 'channel', messages, imageRatio: 0.3, sizes: [2_000, 8_000] }, options: { rateLimit: { off: true } } }
     : { scenario: { kind: 'downloads', images }, options: { rateLimit: { off: true } } },
 );
-const variants = [
-  { name: 'plain', extra: [] as string[], rates: [] as number[], cpu: [] as number[] },
-  { name: 'channel-log', extra: ['--write-metadata=channel'], rates: [] as number[], cpu: [] as number[] },
-];
+// Two builds instead (`node dist/bench/s3-metadata-ab.js /tmp/before . --pairs 5`): each side a checkout
+// (its bin/dps.js), optionally with flags after a `|` as in bench/ab.ts (`'.|--write-metadata'`).
+const sides = argv.filter((arg, i) => !arg.startsWith('--') && !argv[i - 1]?.startsWith('--'));
+if (sides.length !== 0 && sides.length !== 2) throw new Error('give two sides (checkouts, each optionally |flags), or none');
+const variants =
+  sides.length === 2
+    ? sides.map((side, i) => ({
+        name: `side-${'ab'[i]}`, // its bucket's and profile folder's name; `side` says which it is
+        side,
+        cli: resolve(side.split('|')[0]!, 'bin', 'dps.js'),
+        extra: side.split('|').slice(1).join('|').split(' ').filter(Boolean),
+        rates: [] as number[],
+        cpu: [] as number[],
+      }))
+    : [
+        { name: 'plain', cli: CLI, extra: [] as string[], rates: [] as number[], cpu: [] as number[] },
+        { name: 'channel-log', cli: CLI, extra: ['--write-metadata=channel'], rates: [] as number[], cpu: [] as number[] },
+      ];
 let buckets = 0;
 try {
   for (let pair = 0; pair < pairs; pair++) {
@@ -60,9 +74,20 @@ try {
     for (const which of order) {
       const variant = variants[which]!;
       const bucket = `ab-${++buckets}-${variant.name}`;
+      if ('side' in variant && pair === 0) process.stdout.write(`${JSON.stringify({ variant: variant.name, side: variant.side })}\n`);
       await client.send(new CreateBucketCommand({ Bucket: bucket }));
       const dir = await scratch('s3-metadata-ab-state');
-      const args = [...nodeArgs(variant.name), CLI, 'scrape', '--server-id', fake.guild_id, '--channel-id', fake.channel_ids[0]!, '--out', `s3://${bucket}/x`];
+      const args = [
+        ...nodeArgs(variant.name),
+        variant.cli,
+        'scrape',
+        '--server-id',
+        fake.guild_id,
+        '--channel-id',
+        fake.channel_ids[0]!,
+        '--out',
+        `s3://${bucket}/x`,
+      ];
       args.push('--state', dir.state, '--s3-force-path-style', '--quiet', ...variant.extra);
       const r = await runProcess(process.execPath, args, { env: { DISCORD_TOKEN: fake.token, DISCORD_API_URL: fake.api, ...env } });
       dir.cleanup();
@@ -84,4 +109,6 @@ try {
 const ratios = variants[1]!.rates.map((rate, i) => rate / variants[0]!.rates[i]!);
 const unit = messages > 0 ? 'messages/s' : 'MB/s';
 for (const { name, rates, cpu } of variants) process.stdout.write(`${JSON.stringify({ variant: name, unit, median: median(rates), cpu: median(cpu) })}\n`);
-process.stdout.write(`${JSON.stringify({ ratio: 'channel-log / plain', unit, median: median(ratios), min: Math.min(...ratios), max: Math.max(...ratios) })}\n`);
+process.stdout.write(
+  `${JSON.stringify({ ratio: `${variants[1]!.name} / ${variants[0]!.name}`, unit, median: median(ratios), min: Math.min(...ratios), max: Math.max(...ratios) })}\n`,
+);
