@@ -15,81 +15,47 @@ import { closeSync, createWriteStream, fsync, mkdirSync, openSync, renameSync, w
 import { join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { promisify } from 'node:util';
-import { Agent, request } from 'undici';
+import { Agent } from 'undici';
+import { channelFiles, fetchEach, walk } from './raw-channel.js';
+import type { RawTarget } from './raw-channel.js';
 
 const [mode, api, token, channel, out, concurrencyArg, writeMode = 'stream'] = process.argv.slice(2);
 const headers = { authorization: `Bot ${token}`, 'user-agent': 'DiscordBot (https://example.invalid, 0) bench-baseline' };
 const fsyncAsync = promisify(fsync);
 const agent = new Agent({ connections: Math.max(4, Number(concurrencyArg ?? 8)) });
-
-interface RawMessage {
-  id: string;
-  attachments?: Array<{ url: string; size: number; filename: string; id: string }>;
-}
-
-async function page(after: string): Promise<RawMessage[]> {
-  const { body } = await request(`${api}/channels/${channel}/messages?after=${after}&limit=100`, { headers, dispatcher: agent });
-  return JSON.parse(await body.text()) as RawMessage[];
-}
-
-// Walks the history oldest -> newest; `each` sees every page.
-async function walk(each: (messages: RawMessage[]) => void): Promise<number> {
-  let after = '0';
-  let count = 0;
-  for (;;) {
-    const messages = await page(after);
-    count += messages.length;
-    each(messages);
-    if (messages.length < 100) return count;
-    let max = BigInt(after);
-    for (const m of messages) if (BigInt(m.id) > max) max = BigInt(m.id);
-    after = max.toString();
-  }
-}
+const target: RawTarget = { api: api!, channel: channel!, headers, agent };
 
 if (mode === 'pages') {
   const started = performance.now();
-  const messages = await walk(() => undefined);
+  const messages = await walk(target, () => undefined);
   const ms = performance.now() - started;
   process.stdout.write(`${JSON.stringify({ messages, ms, perSecond: (messages / ms) * 1000 })}\n`);
 } else if (mode === 'downloads') {
-  const files: Array<{ url: string; name: string; size: number }> = [];
-  await walk((messages) => {
-    for (const m of messages) for (const a of m.attachments ?? []) files.push({ url: a.url, name: `${a.id}_${a.filename}`, size: a.size });
-  });
+  const files = await channelFiles(target);
   mkdirSync(out!, { recursive: true });
   const concurrency = Number(concurrencyArg ?? 8);
-  let next = 0;
-  let bytes = 0;
   const started = performance.now();
-  await Promise.all(
-    Array.from({ length: concurrency }, async () => {
-      while (next < files.length) {
-        const file = files[next++]!;
-        const { body } = await request(file.url, { headers, dispatcher: agent });
-        if (writeMode === 'sync' || writeMode === 'durable') {
-          // durable: hashed, written under a temp name, fsynced, then renamed into place.
-          const final = join(out!, file.name);
-          const durable = writeMode === 'durable' ? { temp: join(out!, `.${file.name}.tmp`), hash: createHash('sha256') } : undefined;
-          const fd = openSync(durable?.temp ?? final, 'w');
-          try {
-            for await (const chunk of body) {
-              durable?.hash.update(chunk as Uint8Array);
-              writeSync(fd, chunk as Uint8Array);
-            }
-            if (durable) await fsyncAsync(fd);
-          } finally {
-            closeSync(fd);
-          }
-          if (durable) {
-            durable.hash.digest('hex');
-            renameSync(durable.temp, final);
-          }
-        } else await pipeline(body, createWriteStream(join(out!, file.name)));
-        bytes += file.size;
+  const bytes = await fetchEach(target, files, concurrency, async (file, body) => {
+    if (writeMode === 'sync' || writeMode === 'durable') {
+      // durable: hashed, written under a temp name, fsynced, then renamed into place.
+      const final = join(out!, file.name);
+      const durable = writeMode === 'durable' ? { temp: join(out!, `.${file.name}.tmp`), hash: createHash('sha256') } : undefined;
+      const fd = openSync(durable?.temp ?? final, 'w');
+      try {
+        for await (const chunk of body) {
+          durable?.hash.update(chunk as Uint8Array);
+          writeSync(fd, chunk as Uint8Array);
+        }
+        if (durable) await fsyncAsync(fd);
+      } finally {
+        closeSync(fd);
       }
-    }),
-  );
+      if (durable) {
+        durable.hash.digest('hex');
+        renameSync(durable.temp, final);
+      }
+    } else await pipeline(body, createWriteStream(join(out!, file.name)));
+  });
   const ms = performance.now() - started;
   process.stdout.write(`${JSON.stringify({ files: files.length, bytes, ms, mbPerSecond: bytes / 1e6 / (ms / 1000) })}\n`);
 }

@@ -1,13 +1,12 @@
-// What rebuilding data version 3's ids costs the page (issue 25): the loop of web/app.ts expand (copied: the page
-// is a classic script, nothing to import) over 200,000 packed ids, against version 2's loop (times and repeated
-// message ids only), 7 interleaved runs each in this process. Run: node dist/bench/gallery-expand-ids.js
+// What rebuilding data version 3's ids costs the page (issue 25): the page's own dpsUnpack (web/unpack.ts, the
+// built dist/web/unpack.js run in a vm context: bench/page-unpack.ts) over 200,000 packed ids, against version 2's
+// loop (times and repeated message ids only), 7 interleaved runs each in this process.
+// Run: node dist/bench/gallery-expand-ids.js (after npm run build and npx tsc -p tsconfig.bench.json)
+
+import { pageUnpack } from './page-unpack.js';
+import type { PackedItems as Items } from './page-unpack.js';
 
 const N = 200_000;
-const CANONICAL = /^(0|[1-9]\d{0,19})$/;
-
-import type { ChannelItems } from '../web/data-types.js';
-
-type Items = Pick<ChannelItems, 't' | 'message_id' | 'attachment_id'>;
 
 // 1.5 files a message, message ids 13e9 to 1e14 apart (as the data-files test's), the first one whole.
 function packed(): Items {
@@ -27,32 +26,7 @@ function version2(): Items {
   return items;
 }
 
-function expand3(items: Items): void {
-  let time = 0;
-  let previous: bigint | null = 0n;
-  let message = '';
-  for (let i = 0; i < items.t.length; i++) {
-    time += Number(items.t[i]) || 0;
-    items.t[i] = time;
-    const m = items.message_id[i];
-    if (m === 0 && previous !== null) {
-      // the same message
-    } else if (typeof m === 'number' && Number.isSafeInteger(m) && previous !== null) {
-      previous += BigInt(m);
-      message = String(previous);
-    } else if (typeof m === 'string') {
-      previous = CANONICAL.test(m) ? BigInt(m) : null;
-      message = m;
-    } else {
-      previous = null;
-      message = '';
-    }
-    items.message_id[i] = message;
-    const a = items.attachment_id[i];
-    if (typeof a === 'number' && Number.isSafeInteger(a) && previous !== null) items.attachment_id[i] = String(previous + BigInt(a));
-    else if (typeof a !== 'string') items.attachment_id[i] = '';
-  }
-}
+const expand3 = pageUnpack(); // the page's own loop
 
 function expand2(items: Items): void {
   let time = 0;

@@ -8,7 +8,9 @@
 
 import { S3Client } from '@aws-sdk/client-s3';
 import { Upload } from '@aws-sdk/lib-storage';
-import { Agent, request } from 'undici';
+import { Agent } from 'undici';
+import { channelFiles, fetchEach } from './raw-channel.js';
+import type { RawTarget } from './raw-channel.js';
 
 const [api, token, channel, bucket, prefix, concurrencyArg] = process.argv.slice(2);
 if (concurrencyArg === undefined) {
@@ -19,35 +21,15 @@ const concurrency = Number(concurrencyArg);
 const headers = { authorization: `Bot ${token}`, 'user-agent': 'DiscordBot (https://example.invalid, 0) bench-s3-baseline' };
 const agent = new Agent({ connections: Math.max(4, concurrency) });
 const client = new S3Client({ forcePathStyle: true, requestChecksumCalculation: 'WHEN_REQUIRED', responseChecksumValidation: 'WHEN_REQUIRED' });
+const target: RawTarget = { api: api!, channel: channel!, headers, agent };
 
-interface RawMessage {
-  id: string;
-  attachments?: Array<{ url: string; size: number; filename: string; id: string }>;
-}
+// The channel's files, oldest first (untimed).
+const files = await channelFiles(target);
 
-// The channel's files, oldest first.
-const files: Array<{ url: string; key: string; size: number }> = [];
-for (let after = '0'; ; ) {
-  const { body } = await request(`${api}/channels/${channel}/messages?after=${after}&limit=100`, { headers, dispatcher: agent });
-  const messages = JSON.parse(await body.text()) as RawMessage[];
-  for (const m of messages) for (const a of m.attachments ?? []) files.push({ url: a.url, key: `${prefix}/${a.id}_${a.filename}`, size: a.size });
-  if (messages.length < 100) break;
-  after = messages.reduce((max, m) => (BigInt(m.id) > BigInt(max) ? m.id : max), after);
-}
-
-let next = 0;
-let bytes = 0;
 const started = performance.now();
-await Promise.all(
-  Array.from({ length: concurrency }, async () => {
-    while (next < files.length) {
-      const file = files[next++]!;
-      const { body } = await request(file.url, { headers, dispatcher: agent });
-      await new Upload({ client, params: { Bucket: bucket, Key: file.key, Body: body, ContentLength: file.size } }).done();
-      bytes += file.size;
-    }
-  }),
-);
+const bytes = await fetchEach(target, files, concurrency, async (file, body) => {
+  await new Upload({ client, params: { Bucket: bucket, Key: `${prefix}/${file.name}`, Body: body, ContentLength: file.size } }).done();
+});
 const ms = performance.now() - started;
 process.stdout.write(`${JSON.stringify({ files: files.length, bytes, ms, mbPerSecond: bytes / 1e6 / (ms / 1000) })}\n`);
 client.destroy();

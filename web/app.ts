@@ -1,5 +1,6 @@
-// The gallery page (issue 25): plain TypeScript compiled to one classic script (app.js), because module scripts
-// and fetch() are blocked on file://. It registers window.dpsGallery, loads data/index.js with a <script> tag, then
+// The gallery page (issue 25): plain TypeScript compiled to classic scripts (app.js, and unpack.js before it:
+// web/unpack.ts, which rebuilds a data file's packed times and ids), because module scripts and fetch() are
+// blocked on file://. It registers window.dpsGallery, loads data/index.js with a <script> tag, then
 // each channel's data file on demand (data/c-<id>.js). The data format is the contract in lib/gallery's generator
 // (its types: web/data-types.ts).
 // Every string from the archive reaches the DOM through textContent or an attribute, never as HTML.
@@ -9,7 +10,6 @@
 type GalleryChannel = import('./data-types.js').IndexChannel;
 type GalleryServer = import('./data-types.js').IndexServer;
 type GalleryIndex = import('./data-types.js').GalleryIndex;
-type GalleryItems = import('./data-types.js').ChannelItems;
 type GalleryChannelData = import('./data-types.js').ChannelData;
 type GalleryDataVersion = import('./data-types.js').GalleryDataVersion;
 
@@ -127,38 +127,6 @@ interface DpsGallery {
     if (typeof o === 'number') return Number.isInteger(o) && o >= 0 && o < n.length ? n.slice(o) : n;
     return typeof o === 'string' && o !== '' ? o : n;
   }
-  // What the data file stores as differences, made whole once: post times, and the ids (lib/gallery/channel-data.ts
-  // packIds: a message id from the previous file's, 0 the same message; an attachment id from its message id; a
-  // string the id itself). An id that cannot be rebuilt (a difference with nothing to add it to, not an integer
-  // JSON keeps exactly, neither number nor string) becomes '': no jump link, and no file the URL can name.
-  const CANONICAL = /^(0|[1-9]\d{0,19})$/;
-  function expand(items: GalleryItems): void {
-    let time = 0;
-    let previous: bigint | null = 0n;
-    let message = '';
-    for (let i = 0; i < items.t.length; i++) {
-      time += Number(items.t[i]) || 0;
-      items.t[i] = time;
-      const m = items.message_id[i];
-      if (m === 0 && previous !== null) {
-        // the previous file's message: its id as it stands
-      } else if (typeof m === 'number' && Number.isSafeInteger(m) && previous !== null) {
-        previous += BigInt(m);
-        message = String(previous);
-      } else if (typeof m === 'string') {
-        previous = CANONICAL.test(m) ? BigInt(m) : null;
-        message = m;
-      } else {
-        previous = null;
-        message = '';
-      }
-      items.message_id[i] = message;
-      const a = items.attachment_id[i];
-      if (typeof a === 'number' && Number.isSafeInteger(a) && previous !== null) items.attachment_id[i] = String(previous + BigInt(a));
-      else if (typeof a !== 'string') items.attachment_id[i] = '';
-    }
-  }
-
   const monthFmt = new Intl.DateTimeFormat(undefined, { year: 'numeric', month: 'long', timeZone: 'UTC' });
   const shortMonthFmt = new Intl.DateTimeFormat(undefined, { year: 'numeric', month: 'short', timeZone: 'UTC' });
   const dateTimeFmt = new Intl.DateTimeFormat(undefined, { dateStyle: 'medium', timeStyle: 'short' });
@@ -220,7 +188,7 @@ interface DpsGallery {
         if (!Array.isArray(d.folders) || !Array.isArray(d.items.o) || !Array.isArray(d.items.t) || !Array.isArray(d.items.message_id))
           throw new Error(`${entry.data} did not hold this channel's data`);
         if (!expanded.has(d)) {
-          expand(d.items);
+          dpsUnpack(d.items); // web/unpack.ts (unpack.js, loaded before this script)
           expanded.add(d);
         }
         return d;

@@ -45,7 +45,7 @@ export interface GalleryAuthor {
 export interface ChannelItems {
   // Ids as written (lib/gallery/channel-data.ts packIds): a number is a difference, from the previous file's message
   // id (0: the same message; the first file's from 0) or from the file's own message id; a string is the id itself.
-  // The page rebuilds both as strings when it loads the file (web/app.ts expand).
+  // The page rebuilds both as strings when it loads the file (web/unpack.ts dpsUnpack).
   attachment_id: Array<string | number>;
   message_id: Array<string | number>;
   t: number[]; // the first: seconds since 1970; then the difference from the previous file's

@@ -277,7 +277,7 @@ async function pagePart(n: number, loads: number): Promise<{ rows: Row[]; target
 async function pageFigures(n: number, loads: number): Promise<{ rows: Row[]; targets: ScenarioResult['targets']; notes: string[] }> {
   const archive = await pageArchive(n);
   const galleryDir = archive.galleryDir;
-  for (const name of ['data', 'index.html', 'app.js', 'app.css']) rmSync(join(galleryDir, name), { recursive: true, force: true });
+  for (const name of ['data', 'index.html', 'unpack.js', 'app.js', 'app.css']) rmSync(join(galleryDir, name), { recursive: true, force: true });
   const run = await runProcess(process.execPath, [CLI, 'gallery', '--state', archive.state, '--out', archive.out, '--gallery-dir', galleryDir, '--quiet']);
   const summary = run.summary as unknown as GallerySummary | undefined;
   if (run.code !== 0 || summary === undefined) throw new Error(`dps gallery exited ${run.code}: ${run.stderr}`);

@@ -1,5 +1,5 @@
-// The gallery page's own files (index.html, app.js, app.css), copied from the package's build of web/ into the
-// gallery folder; until that build exists, a minimal page that lists what the data files hold.
+// The gallery page's own files (index.html, unpack.js, app.js, app.css), copied from the package's build of web/
+// into the gallery folder; until that build exists, a minimal page that lists what the data files hold.
 
 import { randomBytes } from 'node:crypto';
 import { mkdir, readFile, rename, stat, writeFile } from 'node:fs/promises';
@@ -7,7 +7,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { writeAtomic } from './data-files.js';
 
-export const PAGE_FILES = ['index.html', 'app.js', 'app.css'] as const;
+export const PAGE_FILES = ['index.html', 'unpack.js', 'app.js', 'app.css'] as const;
 
 // Where the built page may be: dist/web beside dist/lib when compiled; under the test runner (lib/ as .ts), the
 // repository's dist/web.

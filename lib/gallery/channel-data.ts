@@ -39,7 +39,7 @@ const THUMB = /^thumbs\/[0-9a-f]{2}\/([0-9a-f]{64})\.webp$/;
 // A snowflake as the page can rebuild it with BigInt: digits, no leading zero (else it is written as it is).
 const CANONICAL = /^(0|[1-9]\d{0,19})$/;
 
-// The id columns, written small (the page rebuilds them with BigInt, web/app.ts expand): a message id as its
+// The id columns, written small (the page rebuilds them with BigInt, web/unpack.ts): a message id as its
 // difference from the previous file's (0: the same message; the first file's from 0), an attachment id as its
 // difference from its own message id. A difference is a JSON number only when it is an integer JSON keeps exactly
 // (|d| < 2^53) and both ids are canonical; otherwise the id itself as a string, and the next message id counts

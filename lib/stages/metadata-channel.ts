@@ -24,7 +24,7 @@ import type { MediaItem } from '../types.js';
 import { KeyedLock } from '../util/keyed-lock.js';
 import { itemFolder } from './claim-path.js';
 import type { MetadataOptions, MetadataWriter, SavedFile } from './metadata-fields.js';
-import { fileMetadata, messageMetadata } from './metadata-fields.js';
+import { MessageFiles, channelLogLine } from './metadata-fields.js';
 
 export const CHANNEL_LOG_NAME = 'messages.ndjson';
 
@@ -50,7 +50,7 @@ function sharedOf(store: Store): SharedLogs {
 
 export class ChannelMetadata implements MetadataWriter {
   readonly #options: MetadataOptions;
-  #files: SavedFile[] = [];
+  readonly #files = new MessageFiles();
   #opening: Promise<LineLog> | undefined;
   readonly #shared: SharedLogs;
   // Index writes not yet in the state (read-your-writes; shared with the channel's other writer), and the first
@@ -72,16 +72,14 @@ export class ChannelMetadata implements MetadataWriter {
   }
 
   file(file: SavedFile): void {
-    this.#files.push(file);
+    this.#files.add(file);
   }
 
   async messageDone(): Promise<void> {
-    const files = this.#files;
-    this.#files = [];
-    const first = files[0];
-    if (first === undefined) return;
+    const message = this.#files.take();
+    if (message === undefined) return;
     if (this.#writeError !== undefined) throw this.#writeError;
-    await this.#shared.turns.run(this.#channelId, () => this.#writeLine(files, first));
+    await this.#shared.turns.run(this.#channelId, () => this.#writeLine(message.files, message.first));
   }
 
   async #writeLine(files: SavedFile[], first: SavedFile): Promise<void> {
@@ -89,18 +87,14 @@ export class ChannelMetadata implements MetadataWriter {
     await log.refresh(); // the channel's other writer may have appended since
     const messageId = first.item.message_id;
     const listed = this.#unwritten.get(messageId) ?? (await this.#options.store.metadataFiles(this.#channelId, messageId)) ?? [];
-    const known = new Set(listed);
-    const fresh = files.filter((file) => !known.has(file.item.attachment_id));
-    if (fresh.length === 0) return;
-    const line: Record<string, unknown> = { ...messageMetadata(first.item), files: fresh.map(fileMetadata) };
-    if (listed.length > 0) line.added = true;
-    if (this.#options.retry) line.retry = true;
-    const length = await log.append(`${JSON.stringify(line)}\n`);
-    this.#index({ path: log.path, length }, [{ message_id: messageId, files: [...listed, ...fresh.map((f) => f.item.attachment_id)] }]);
+    const line = channelLogLine(files, first, listed, this.#options.retry);
+    if (line === undefined) return;
+    const length = await log.append(line.text);
+    this.#index({ path: log.path, length }, [line.message]);
   }
 
   async close(): Promise<void> {
-    this.#files = [];
+    this.#files.take();
     const opening = this.#opening;
     this.#opening = undefined;
     if (opening !== undefined) await (await opening.catch(() => undefined))?.close();

@@ -1,5 +1,6 @@
 // What --write-metadata writes of a saved file (README, "Metadata"): the message's fields and the file's own,
-// shared by the sidecars (metadata.ts) and the channel logs (metadata-channel.ts), and what their writers take.
+// shared by the sidecars (metadata.ts) and the channel logs (metadata-channel.ts, s3-metadata-channel.ts), what
+// their writers take, and the part of a channel log's line the folder and the object log share.
 
 import type { S3Target } from '../s3/destination.js'; // issue 26
 import type { Clock } from '../discord/clock.js';
@@ -94,4 +95,42 @@ export function fileMetadata(file: SavedFile): Record<string, unknown> {
 // copy's path (no hard links there) does not, and gets no sidecar (the first copy's sidecar is not its own).
 export function ownsFile(file: SavedFile): boolean {
   return file.duplicate_of === undefined || file.path !== file.duplicate_of;
+}
+
+// A channel log writer's files of the message in progress: taken whole when the message is done.
+export class MessageFiles {
+  #files: SavedFile[] = [];
+
+  add(file: SavedFile): void {
+    this.#files.push(file);
+  }
+
+  // The message's files, first one apart (undefined when it saved none); the next message starts empty.
+  take(): { files: SavedFile[]; first: SavedFile } | undefined {
+    const files = this.#files;
+    this.#files = [];
+    const first = files[0];
+    return first === undefined ? undefined : { files, first };
+  }
+}
+
+// A message's messages.ndjson line (its text with the newline) for the files no line lists yet (`listed`: the
+// attachment ids the channel's lines already list for it), and the ids its lines list once it is written;
+// undefined when every file is listed. "added" when an earlier line lists some, "retry" from the retry pass.
+export function channelLogLine(
+  files: readonly SavedFile[],
+  first: SavedFile,
+  listed: readonly string[],
+  retry: boolean,
+): { text: string; message: { message_id: string; files: string[] } } | undefined {
+  const known = new Set(listed);
+  const fresh = files.filter((file) => !known.has(file.item.attachment_id));
+  if (fresh.length === 0) return undefined;
+  const line: Record<string, unknown> = { ...messageMetadata(first.item), files: fresh.map(fileMetadata) };
+  if (listed.length > 0) line.added = true;
+  if (retry) line.retry = true;
+  return {
+    text: `${JSON.stringify(line)}\n`,
+    message: { message_id: first.item.message_id, files: [...listed, ...fresh.map((f) => f.item.attachment_id)] },
+  };
 }

@@ -28,7 +28,7 @@ import { KeyedLock } from '../util/keyed-lock.js';
 import { itemFolder } from './claim-path.js';
 import { CHANNEL_LOG_NAME } from './metadata-channel.js';
 import type { MetadataOptions, MetadataWriter, SavedFile } from './metadata-fields.js';
-import { fileMetadata, messageMetadata } from './metadata-fields.js';
+import { MessageFiles, channelLogLine } from './metadata-fields.js';
 
 // The shortest wait between two rewrites of one log during a pass [60 s].
 export const LOG_INTERVAL_MS = 60_000;
@@ -46,7 +46,7 @@ export class S3ChannelMetadata implements MetadataWriter {
   readonly #s3: S3Target;
   readonly #clock: Clock;
   readonly #locks: KeyedLock;
-  #files: SavedFile[] = [];
+  readonly #files = new MessageFiles();
   #lastEnd: number; // when this writer's last rewrite ended (its start, before any)
   #lastTook = 0; // how long it took
   #dirty = false; // lines appended since the last rewrite began
@@ -67,28 +67,22 @@ export class S3ChannelMetadata implements MetadataWriter {
   }
 
   file(file: SavedFile): void {
-    this.#files.push(file);
+    this.#files.add(file);
   }
 
   async messageDone(): Promise<void> {
-    const files = this.#files;
-    this.#files = [];
-    const first = files[0];
-    if (first === undefined) return;
+    const taken = this.#files.take();
+    if (taken === undefined) return;
     if (this.#error !== undefined) throw this.#error;
+    const { files, first } = taken;
     const { store } = this.#options;
     const messageId = first.item.message_id;
     const appended = await this.#locks.run(`metadata-log!${this.#channelId}`, async () => {
       const log = (await this.#known()) ?? (await this.#create(first.item));
       const listed = (await store.metadataFiles(this.#channelId, messageId)) ?? [];
-      const known = new Set(listed);
-      const fresh = files.filter((file) => !known.has(file.item.attachment_id));
-      if (fresh.length === 0) return false;
-      const line: Record<string, unknown> = { ...messageMetadata(first.item), files: fresh.map(fileMetadata) };
-      if (listed.length > 0) line.added = true;
-      if (this.#options.retry) line.retry = true;
-      const message = { message_id: messageId, files: [...listed, ...fresh.map((f) => f.item.attachment_id)] };
-      await store.appendMetadataLine(this.#channelId, { ...log, lines: log.lines + 1 }, `${JSON.stringify(line)}\n`, message);
+      const line = channelLogLine(files, first, listed, this.#options.retry);
+      if (line === undefined) return false;
+      await store.appendMetadataLine(this.#channelId, { ...log, lines: log.lines + 1 }, line.text, line.message);
       return true;
     });
     if (!appended) return;
@@ -99,7 +93,7 @@ export class S3ChannelMetadata implements MetadataWriter {
   // The pass is over: a scheduled rewrite goes now, and the object gets every line the state holds (also after a
   // stop, with the transfers' signal: a hard stop cancels it; the next pass of the channel rewrites it).
   async close(): Promise<void> {
-    this.#files = [];
+    this.#files.take();
     this.#closing = true;
     const scheduled = this.#scheduled;
     scheduled?.wait.abort();

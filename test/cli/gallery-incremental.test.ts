@@ -17,7 +17,7 @@ import { unpackIds } from '../helpers/gallery-ids.js';
 
 // Each file of the gallery folder (thumbnails aside) by its inode: a rewritten file has a new one.
 function inodes(gallery: string): Map<string, number> {
-  const files = ['index.html', 'app.js', 'app.css', ...readdirSync(join(gallery, 'data')).map((name) => `data/${name}`)];
+  const files = ['index.html', 'unpack.js', 'app.js', 'app.css', ...readdirSync(join(gallery, 'data')).map((name) => `data/${name}`)];
   return new Map(files.map((name) => [name, statSync(join(gallery, name)).ino]));
 }
 

@@ -11,6 +11,7 @@ import { join } from 'node:path';
 import { runInNewContext } from 'node:vm';
 import { buildScenario } from '../../fixtures/scenarios.js';
 import { png } from '../helpers/images.js';
+import { firstSaved, twoImageChannels } from './two-channels.js';
 import { fakeFor, runDps, schemaProblems } from './helpers.js';
 import type { Line } from './helpers.js';
 
@@ -35,35 +36,16 @@ function files(gallery: string): Map<string, number> {
 const thumb = (sha: string): string => `thumbs/${sha.slice(0, 2)}/${sha}.webp`;
 
 t.test('a channel the state no longer holds leaves the gallery; nothing else does', async (t) => {
-  const images = { messages: 6, imageRatio: 1, gapRate: 0, sizes: [500, 2_000] as [number, number] };
-  const fake = await fakeFor(t, {
-    scenario: buildScenario({
-      seed: 91,
-      guilds: [
-        {
-          name: 'Server',
-          channels: [
-            { name: 'alpha', ...images },
-            { name: 'beta', ...images },
-          ],
-        },
-      ],
-    }),
-  });
-  const guild = fake.scenario.guilds[0]!;
-  const [A, B] = guild.channels.filter((c) => c.gen).map((c) => c.id) as [string, string];
+  const { fake, G, A, B } = await twoImageChannels(t, 91);
   const dir = t.testdir();
   const out = join(dir, 'out');
   const state = join(dir, 'state');
   const gallery = join(out, 'gallery');
   const env = { DISCORD_TOKEN: fake.token };
-  const scrape = (channel: string) => runDps(['--server-id', guild.id, '--channel-id', channel, '--api', fake.api, '--out', out, '--state', state], { env });
+  const scrape = (channel: string) => runDps(['--server-id', G, '--channel-id', channel, '--api', fake.api, '--out', out, '--state', state], { env });
 
   const pictures = async (channel: string, count: number, seed: number): Promise<Line[]> => {
-    const records = (await runDps(['manifest', '--state', state, '--channel-id', channel])).lines.filter(
-      (r) => r.status === 'saved' && r.duplicate_of === undefined,
-    );
-    const chosen = records.slice(0, count);
+    const chosen = await firstSaved(state, channel, count);
     for (const [i, r] of chosen.entries()) await writeFile(String(r.path), await png(seed + i, 300, 200));
     return chosen;
   };
@@ -111,7 +93,7 @@ t.test('a channel the state no longer holds leaves the gallery; nothing else doe
   const after = files(gallery);
   t.notOk(existsSync(join(gallery, 'data', `c-${B}.js`)), "beta's data file is removed");
   for (const name of betaThumbs) t.notOk(after.has(name), `${name} (beta's only) is removed`);
-  for (const name of [...alphaThumbs, `data/c-${A}.js`, 'index.html', 'app.js', 'app.css', ...foreign])
+  for (const name of [...alphaThumbs, `data/c-${A}.js`, 'index.html', 'unpack.js', 'app.js', 'app.css', ...foreign])
     t.equal(after.get(name), before.get(name), `${name} untouched`);
   const changed = [...after].filter(([name, ino]) => before.get(name) !== ino).map(([name]) => name);
   t.same(changed, ['data/index.js'], 'only the index rewritten');

@@ -121,7 +121,7 @@ t.test('dps gallery, similar and scrape --gallery', async (t) => {
     warnings.some((w) => real.has(String(w.sha256))),
     'no warning for a real picture',
   );
-  for (const name of ['index.html', 'app.js', 'app.css', 'data/index.js']) t.ok(existsSync(join(gallery, name)), name);
+  for (const name of ['index.html', 'unpack.js', 'app.js', 'app.css', 'data/index.js']) t.ok(existsSync(join(gallery, name)), name);
   const thumbs = (await listFiles(join(gallery, 'thumbs'))).sort();
   t.same(thumbs, [...real].map((sha) => `${sha.slice(0, 2)}/${sha}.webp`).sort(), 'one thumbnail per real picture, content-addressed');
   const turnedThumb = await sharp(join(gallery, 'thumbs', String(turned.sha256).slice(0, 2), `${String(turned.sha256)}.webp`)).metadata();

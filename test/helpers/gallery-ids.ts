@@ -1,33 +1,22 @@
-// The gallery data's id columns rebuilt the way the page rebuilds them (web/app.ts expand), for tests that read
-// data files in Node: a message id is a difference from the previous file's (0: the same message; the first from
-// 0), an attachment id a difference from its own message id, a string the id itself.
+// The gallery data's id columns rebuilt by the page's own code (web/unpack.ts, built to dist/web/unpack.js: a
+// classic script, run in a vm context by bench/page-unpack.ts), for tests that read data files in Node: a message
+// id is a difference from the previous file's (0: the same message), an attachment id a difference from its own
+// message id, a string the id itself.
 
-const CANONICAL = /^(0|[1-9]\d{0,19})$/;
+import { pageUnpack } from '../../bench/page-unpack.js';
+import type { Unpack } from '../../bench/page-unpack.js';
 
+let unpack: Unpack | undefined;
+
+// The ids as the page rebuilds them (`items` is left as it was; no post times needed).
 export function unpackIds(items: { attachment_id: Array<string | number>; message_id: Array<string | number> }): {
   attachment_id: string[];
   message_id: string[];
 } {
-  const attachment_id: string[] = [];
-  const message_id: string[] = [];
-  let previous: bigint | null = 0n;
-  let message = '';
-  for (const [i, m] of items.message_id.entries()) {
-    if (typeof m === 'number' && Number.isSafeInteger(m) && previous !== null) {
-      previous += BigInt(m);
-      message = String(previous);
-    } else if (typeof m === 'string') {
-      previous = CANONICAL.test(m) ? BigInt(m) : null;
-      message = m;
-    } else {
-      previous = null;
-      message = '';
-    }
-    message_id.push(message);
-    const a = items.attachment_id[i];
-    attachment_id.push(typeof a === 'number' && Number.isSafeInteger(a) && previous !== null ? String(previous + BigInt(a)) : typeof a === 'string' ? a : '');
-  }
-  return { attachment_id, message_id };
+  const copy = { t: items.message_id.map(() => 0), message_id: [...items.message_id], attachment_id: [...items.attachment_id] };
+  unpack ??= pageUnpack();
+  unpack(copy);
+  return { attachment_id: copy.attachment_id as string[], message_id: copy.message_id as string[] };
 }
 
 // Ids that try the packing: the first file (19 digits, too far from 0 for a number), the same message again, a

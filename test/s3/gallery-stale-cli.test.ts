@@ -10,9 +10,9 @@ import t from 'tap';
 import { HeadObjectCommand, PutObjectCommand } from '@aws-sdk/client-s3';
 import { cpSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { buildScenario } from '../../fixtures/scenarios.js';
 import { png } from '../helpers/images.js';
-import { fakeFor, runDps, schemaProblems } from '../cli/helpers.js';
+import { firstSaved, twoImageChannels } from '../cli/two-channels.js';
+import { runDps, schemaProblems } from '../cli/helpers.js';
 import type { Line } from '../cli/helpers.js';
 import { bucketName, s3Server } from '../helpers/s3-server.js';
 import { keyOf, objectsUnder, s3Args } from './objects.js';
@@ -27,23 +27,7 @@ const problems = (lines: Line[]): string[] => lines.flatMap((line) => schemaProb
 const thumb = (sha: unknown): string => `arch/gallery/thumbs/${String(sha).slice(0, 2)}/${String(sha)}.webp`;
 
 t.test('dps gallery --out s3://: a channel the state no longer holds is deleted from the bucket, nothing else', async (t) => {
-  const images = { messages: 6, imageRatio: 1, gapRate: 0, sizes: [500, 2_000] as [number, number] };
-  const fake = await fakeFor(t, {
-    scenario: buildScenario({
-      seed: 93,
-      guilds: [
-        {
-          name: 'Server',
-          channels: [
-            { name: 'alpha', ...images },
-            { name: 'beta', ...images },
-          ],
-        },
-      ],
-    }),
-  });
-  const guild = fake.scenario.guilds[0]!;
-  const [A, B] = guild.channels.filter((c) => c.gen).map((c) => c.id) as [string, string];
+  const { fake, G, A, B } = await twoImageChannels(t, 93);
   const bucket = await s3.createBucket(bucketName('stale'));
   const dir = t.testdir();
   const state = join(dir, 'state');
@@ -52,21 +36,18 @@ t.test('dps gallery --out s3://: a channel the state no longer holds is deleted 
   const gallery = () => runDps(['gallery', '--out', out, '--state', state, '--s3-force-path-style'], { env });
   // A channel's first `count` images replaced by real pictures (the fake's bytes are not images).
   const pictures = async (channel: string, count: number, seed: number): Promise<Line[]> => {
-    const records = (await runDps(['manifest', '--state', state, '--channel-id', channel])).lines.filter(
-      (r) => r.status === 'saved' && r.duplicate_of === undefined,
-    );
-    const chosen = records.slice(0, count);
+    const chosen = await firstSaved(state, channel, count);
     for (const [i, r] of chosen.entries())
       await client.send(new PutObjectCommand({ Bucket: bucket, Key: keyOf(bucket, r.path), Body: await png(seed + i, 300, 200) }));
     return chosen;
   };
 
   // alpha archived and shown, the state copied (the older copy), then beta archived and both shown.
-  t.equal((await runDps(s3Args(fake.api, guild.id, A, out, state), { env })).code, 0, 'alpha archived');
+  t.equal((await runDps(s3Args(fake.api, G, A, out, state), { env })).code, 0, 'alpha archived');
   const alphaPics = await pictures(A, 2, 800);
   t.equal((await gallery()).code, 0, 'gallery of alpha');
   cpSync(state, join(dir, 'state-alpha'), { recursive: true });
-  t.equal((await runDps(s3Args(fake.api, guild.id, B, out, state), { env })).code, 0, 'beta archived');
+  t.equal((await runDps(s3Args(fake.api, G, B, out, state), { env })).code, 0, 'beta archived');
   const betaPics = await pictures(B, 3, 810);
   // Objects the site never writes: beside it, under it with its own kinds of names, outside the prefix.
   const foreign = [

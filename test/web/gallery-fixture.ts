@@ -55,7 +55,7 @@ const encodePath = (...parts: string[]): string => parts.map(encodeURIComponent)
 // Copies the built page (npm run build) into the gallery folder.
 export function copyPage(gallery: string): void {
   mkdirSync(gallery, { recursive: true });
-  for (const f of ['index.html', 'app.js', 'app.css']) copyFileSync(join(WEB, f), join(gallery, f));
+  for (const f of ['index.html', 'unpack.js', 'app.js', 'app.css']) copyFileSync(join(WEB, f), join(gallery, f));
 }
 
 // A distinct, recognisable picture per item: a colour from its number, with a lighter band.
