@@ -50,7 +50,7 @@ t.test('fast downloads loosen the heap growth, slow ones restore it, rates in be
   t.same(flags.slice(-2), ['--heap-growing-percent=0', '--heap-growing-percent=25'], 'stopping restores the tight policy');
 });
 
-t.test('object storage: V8\'s own policy from a lower rate on (each file is held in memory until sent)', async (t) => {
+t.test("object storage: V8's own policy from a lower rate on (each file is held in memory until sent)", async (t) => {
   const run = downloading();
   const flags: string[] = [];
   const stop = tuneHeapGrowth(run.totals, { everyMs: 25, setFlags: (f) => flags.push(f), ...OBJECT_STORAGE_RATES });
