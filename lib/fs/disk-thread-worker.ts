@@ -7,8 +7,10 @@
 // in order, once its temp file is open; its slot is marked free in shared memory as soon as it is written. One
 // reply per request: {req, ...result} or {req, error}; requests and replies travel in arrays (the replies of one
 // turn of the event loop in one message). A file's last batch may carry its final name: it is then
-// renamed there too, and answered like a commit. Renames into one folder share one directory fsync: the
-// commits that arrive together are acknowledged together once it is done. A file's folder identity (its first
+// renamed there too, and answered like a commit; and its sidecar's head (--write-metadata): the sidecar is then
+// ended with the file's path, sha256 and size, fsynced in the file's group and linked right after the file.
+// Renames into one folder share one directory fsync: the commits that arrive together are acknowledged together
+// once it is done. A file's folder identity (its first
 // batch carries it) is re-checked before its temp file is created and before it is renamed (once per folder per
 // turn of this thread's event loop), and again before the folder's fsync acknowledges the renames
 // (folder-identity.ts): a folder swapped for a symlink meanwhile fails them with OutputUnsafeError. Creates,

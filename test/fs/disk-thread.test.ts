@@ -10,6 +10,7 @@ import t from 'tap';
 import { DiskFullError, DownloadError } from '../../lib/errors.js';
 import { DiskThread } from '../../lib/fs/disk-thread.js';
 import { removeStaleTemps } from '../../lib/fs/atomic-write.js';
+import { closeSidecar } from '../../lib/fs/sidecar-text.js';
 import type { FolderCache } from '../../lib/fs/atomic-write.js';
 import { mountTmpfs, unmountTmpfs } from '../helpers/tmpfs.js';
 
@@ -479,4 +480,38 @@ t.test('mtimeMs: every file has those times (atime and mtime, to the ms) the mom
   const started = Date.now();
   await disk.writeFile(root, chunked(bytesOf(10, 2), [10]), path.join(root, 'now.bin'), { expectedSize: 10 });
   t.ok((await fs.lstat(path.join(root, 'now.bin'))).mtimeMs >= started - 2_000, 'without mtimeMs: the time it was written');
+});
+
+// --write-metadata (issue 23): a file's sidecar written in the file's own request (sidecarHead).
+t.test('sidecarHead: the sidecar lands complete with the file; never over another file, a symlink, or beside a taken name', async (t) => {
+  const disk = new DiskThread();
+  t.teardown(() => disk.close());
+  const root = t.testdir({ 'held.bin': 'a user file', 'theirs.bin.json': 'user data', outside: {} });
+  await fs.symlink(path.join(root, 'outside', 'target.json'), path.join(root, 'link.bin.json'));
+  const folders: FolderCache = new Map();
+  const head = JSON.stringify({ message_id: '1', note: 'a "quoted" 😀 text' }, null, 2).slice(0, -2);
+  const data = bytesOf(70_000, 5);
+  const final = path.join(root, 'sub', 'pic "1".bin');
+  const file = await disk.writeFile(path.dirname(final), chunked(data, [10_000]), final, { root, folders, expectedSize: data.byteLength, sidecarHead: head });
+  t.equal(file.sidecar, true);
+  const text = await fs.readFile(`${final}.json`, 'utf8');
+  t.equal(text, closeSidecar(head, final, sha(data), data.byteLength), 'the head ended with the path, sha256 and size');
+  t.same(JSON.parse(text), { message_id: '1', note: 'a "quoted" 😀 text', path: final, sha256: sha(data), bytes: data.byteLength });
+  t.ok((await fs.readFile(final)).equals(data), 'and the file, byte for byte');
+
+  const theirs = await disk.writeFile(root, [Buffer.from('abc')], path.join(root, 'theirs.bin'), { root, folders, sidecarHead: head });
+  t.equal(theirs.sidecar, undefined, 'a file at the sidecar name: no sidecar');
+  t.equal(await fs.readFile(path.join(root, 'theirs.bin.json'), 'utf8'), 'user data', 'never replaced');
+  t.equal(await fs.readFile(path.join(root, 'theirs.bin'), 'utf8'), 'abc', 'the file is written all the same');
+
+  const linked = await disk.writeFile(root, [Buffer.from('def')], path.join(root, 'link.bin'), { root, folders, sidecarHead: head });
+  t.equal(linked.sidecar, undefined, 'a symlink at the sidecar name: no sidecar');
+  t.notOk(existsSync(path.join(root, 'outside', 'target.json')), 'nothing written through it');
+
+  const taken = await disk.writeFile(root, [Buffer.from('ghi')], path.join(root, 'held.bin'), { root, folders, sidecarHead: head });
+  t.ok(taken.taken !== undefined, 'the file name is taken');
+  t.equal(taken.sidecar, undefined);
+  t.notOk(existsSync(path.join(root, 'held.bin.json')), 'no sidecar beside a file that is not ours');
+  await disk.discardTemp(taken.taken!);
+  t.same([...(await tempsIn(root)), ...(await tempsIn(path.join(root, 'sub')))], [], 'no temp file is left');
 });
