@@ -230,7 +230,12 @@ interface SidecarTemp {
 // Creates, writes and starts to fsync the sidecar's temp file, in the file's held folder (while its pin is held).
 // A failure costs the sidecar only: it is removed and the metadata stage writes it its own way, which meets the
 // same trouble and reports it as it does for any sidecar.
-function startSidecar(request: { path: string; head: string }, finalPath: string, file: { sha256: string; bytes: number }, open: OpenFile): SidecarTemp | undefined {
+function startSidecar(
+  request: { path: string; head: string },
+  finalPath: string,
+  file: { sha256: string; bytes: number },
+  open: OpenFile,
+): SidecarTemp | undefined {
   let fd: number | undefined;
   const at = open.pin?.at(request.path) ?? request.path;
   try {
@@ -239,19 +244,21 @@ function startSidecar(request: { path: string; head: string }, finalPath: string
     const id = open.folder === undefined ? undefined : idOf(fs.fstatSync(fd, { bigint: true }));
     const opened = fd;
     const sidecar: SidecarTemp = { path: request.path, id, ok: false, synced: Promise.resolve() };
-    sidecar.synced = fsyncInGroup(opened).then(
-      () => {
-        sidecar.ok = true;
-      },
-      () => undefined,
-    ).finally(() => {
-      try {
-        fs.closeSync(opened);
-      } catch {
-        sidecar.ok = false;
-      }
-      if (!sidecar.ok) dropSidecar(sidecar, open.folder);
-    });
+    sidecar.synced = fsyncInGroup(opened)
+      .then(
+        () => {
+          sidecar.ok = true;
+        },
+        () => undefined,
+      )
+      .finally(() => {
+        try {
+          fs.closeSync(opened);
+        } catch {
+          sidecar.ok = false;
+        }
+        if (!sidecar.ok) dropSidecar(sidecar, open.folder);
+      });
     return sidecar;
   } catch {
     if (fd !== undefined) {

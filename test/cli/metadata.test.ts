@@ -187,8 +187,9 @@ t.test('--write-metadata: sidecars and the manifest say what the messages say (t
   t.ok(linked.length > 0, `${linked.length} linked duplicates, each with its own sidecar saying so (checked above)`);
   // A downloaded file's sidecar is written with it (lib/stages/write.ts): no claim of its own in the state.
   const store = await openStore(state);
-  const claimed = [];
-  for (const record of saved) if (record.duplicate_of === undefined && (await store.storedClaim(`${String(record.path)}.json`)) !== undefined) claimed.push(record.path);
+  const claimed: unknown[] = [];
+  for (const record of saved)
+    if (record.duplicate_of === undefined && (await store.storedClaim(`${String(record.path)}.json`)) !== undefined) claimed.push(record.path);
   await store.close();
   t.same(claimed, [], 'no sidecar of a downloaded file claims its name in the state');
 
