@@ -21,6 +21,7 @@ import type { MediaItem } from '../../lib/types.js';
 import { localItem, localWorld } from '../helpers/stage-items.js';
 import { listFiles, runLibrary } from '../helpers/harness.js';
 import { baseOptions } from '../helpers/verify.js';
+import { mountTmpfs, unmountTmpfs } from '../helpers/tmpfs.js';
 
 const png = (filename: string, size: number): AttachmentSpec => ({ filename, contentType: 'image/png', size, width: 10, height: 10 });
 const sha = (data: Buffer): string => createHash('sha256').update(data).digest('hex');
@@ -319,4 +320,37 @@ t.test('attachments named like sidecars (x.png and x.png.json): nothing replaced
     sidecars++;
   }
   t.ok(sidecars >= 4, `${sidecars} sidecars`);
+});
+
+// A duplicate that cannot be hard-linked to its first copy (another file system) is removed and recorded at the
+// first copy's path (dedupe.ts): the sidecar the disk thread wrote beside it goes too (fetch.ts withSidecar), since
+// a file without a name of its own has no sidecar.
+t.test('a duplicate recorded at the first copy (no link across file systems) leaves no sidecar behind', async (t) => {
+  const overrides: Record<number, MessageSpec> = {
+    1: { content: 'original', attachments: [png('original.png', 4_000)] },
+    2: { content: 'repost', attachments: [{ filename: 'repost.png', contentType: 'image/png', size: 0, sameBytesAs: { index: 1 } }] },
+  };
+  const { fake, channelId } = await fakeFor(t, { messages: 3, imageRatio: 0, overrides });
+  const dir = t.testdir();
+  const options = { ...baseOptions(fake, dir, channelId), pathPattern: '{message_id}', writeMetadata: 'file' as const };
+  const repost = [...fake.expected({ channelId })].find((x) => x.filename === 'repost.png')!;
+  const other = path.join(options.out, repost.message_id); // the repost's folder, on a file system of its own
+  await fs.mkdir(other, { recursive: true });
+  if (!mountTmpfs(other, '1m')) return t.skip('cannot mount a tmpfs here');
+  t.teardown(() => unmountTmpfs(other));
+  const { result, events } = await runLibrary(options);
+  t.equal(result.exitCode, 0);
+  const saved = (events as Array<{ event: string }>).filter((e): e is Saved => e.event === 'saved');
+  // Whichever finished second is the duplicate (the two download at once): the one on the other file system.
+  const copy = saved.find((e) => e.duplicate_of !== undefined && e.path === e.duplicate_of);
+  const first = saved.find((e) => e !== copy);
+  t.ok(copy !== undefined && first !== undefined, 'one of them is recorded at the first copy');
+  const expected = [...fake.expected({ channelId })];
+  const folder = path.join(options.out, expected.find((x) => x.attachment_id === copy?.attachment_id)!.message_id);
+  t.same(await fs.readdir(folder), [], 'nothing left in its own folder: no file, no sidecar, no temp');
+  t.match(
+    JSON.parse(await fs.readFile(`${first?.path}.json`, 'utf8')),
+    { attachment_id: first?.attachment_id, path: first?.path },
+    'the first copy keeps its own',
+  );
 });
