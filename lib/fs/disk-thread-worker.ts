@@ -195,22 +195,25 @@ async function write(request: Extract<DiskRequest, { op: 'write' }>): Promise<Om
     files.delete(request.file);
     const id = open.folder === undefined ? undefined : idOf(fs.fstatSync(fd, { bigint: true }));
     fs.closeSync(fd);
-    open.pin?.release(); // rename holds the folder again (the same descriptor)
+    // rename holds the folder again (the same descriptor); a sidecar keeps it held until it is linked or removed.
+    if (sidecar === undefined) open.pin?.release();
     if (request.finalPath === undefined) return result;
     // A final name held by another file: the temp file stays, and the main thread names another candidate.
     const placed = place(request.path, request.finalPath, result.sha256, open.folder, id);
     if (placed === 'taken') {
-      if (sidecar !== undefined) dropSidecar(sidecar, open.folder); // it would tell the wrong path
+      if (sidecar !== undefined) dropSidecar(sidecar, open.folder, open.pin); // it would tell the wrong path
+      open.pin?.release();
       return { ...result, taken: true };
     }
     // The sidecar's link in the same turn as the file's: one folder fsync acknowledges both.
-    const linked = sidecar === undefined ? undefined : linkSidecar(sidecar, `${request.finalPath}.json`, open.folder);
+    const linked = sidecar === undefined ? undefined : linkSidecar(sidecar, `${request.finalPath}.json`, open.folder, open.pin);
     sidecar = undefined;
+    open.pin?.release();
     await placed;
     return (await linked) === true ? { ...result, sidecar: true } : result;
   } catch (error) {
     freeSlot(request.slot);
-    if (sidecar !== undefined) dropSidecar(sidecar, open?.folder);
+    if (sidecar !== undefined) dropSidecar(sidecar, open?.folder, open?.pin);
     // By path only a temp file this request knew (not one discarded before it) in an unchecked folder: in a
     // checked one, discard goes by inode and rename has removed what it safely could.
     await discard(request.file, request.path, open !== undefined && open.folder === undefined);
@@ -239,6 +242,9 @@ function startSidecar(
   let fd: number | undefined;
   const at = open.pin?.at(request.path) ?? request.path;
   try {
+    // Without descriptor paths (no /proc) the create goes by path: the folder is checked again first, as for a
+    // file's first batch (through the descriptor, it reaches the folder the file's create reached).
+    if (open.pin?.pinned === false && changeOf(open.folder) !== undefined) return undefined;
     fd = fs.openSync(at, CREATE_FLAGS, 0o666);
     writeAllSync(fd, [Buffer.from(closeSidecar(request.head, finalPath, file.sha256, file.bytes))]);
     const id = open.folder === undefined ? undefined : idOf(fs.fstatSync(fd, { bigint: true }));
@@ -257,7 +263,7 @@ function startSidecar(
         } catch {
           sidecar.ok = false;
         }
-        if (!sidecar.ok) dropSidecar(sidecar, open.folder);
+        if (!sidecar.ok) dropSidecar(sidecar, open.folder, open.pin);
       });
     return sidecar;
   } catch {
@@ -271,8 +277,8 @@ function startSidecar(
 
 // The sidecar's temp file (synced) at its final name, never over another file, linked at once (in the turn of
 // its file's link): resolves true once the folder's fsync covers it; false (its temp removed) when the name is
-// taken or anything failed.
-function linkSidecar(sidecar: SidecarTemp, finalPath: string, folder: FolderIdentity | undefined): Promise<boolean> {
+// taken or anything failed. `pin`: the file's folder, still held.
+function linkSidecar(sidecar: SidecarTemp, finalPath: string, folder: FolderIdentity | undefined, pin: Pin | undefined): Promise<boolean> {
   if (!sidecar.ok) return Promise.resolve(false);
   try {
     const placed = place(sidecar.path, finalPath, undefined, folder, sidecar.id);
@@ -282,16 +288,19 @@ function linkSidecar(sidecar: SidecarTemp, finalPath: string, folder: FolderIden
         () => false, // its folder changed: the file's own link fails the request
       );
   } catch {
-    return Promise.resolve(false); // place removed the temp file
+    // place removed the temp file where it could still reach it; the held folder reaches it anyway
   }
-  dropSidecar(sidecar, folder);
+  dropSidecar(sidecar, folder, pin);
   return Promise.resolve(false);
 }
 
-// Removes a sidecar's temp file (only if still ours where its folder is checked); never throws.
-function dropSidecar(sidecar: SidecarTemp, folder: FolderIdentity | undefined): void {
+// Removes a sidecar's temp file; never throws. Through the file's held folder when there is one (the directory
+// the temp was created in, whatever its path leads to now), only if it is still ours; else by path once the
+// folder is checked again.
+function dropSidecar(sidecar: SidecarTemp, folder: FolderIdentity | undefined, held: Pin | undefined): void {
   try {
     if (folder === undefined || sidecar.id === undefined) fs.rmSync(sidecar.path, { force: true });
+    else if (held?.pinned === true) removeIfOurs(held.at(sidecar.path), sidecar.id);
     else {
       const pin = holdChecked(folder, 'remove a file');
       try {
@@ -301,7 +310,7 @@ function dropSidecar(sidecar: SidecarTemp, folder: FolderIdentity | undefined): 
       }
     }
   } catch {
-    // a crashed run's temp files are swept by removeStaleTemps; this one is too, next time
+    // left in its folder under a temp name: removeStaleTemps sweeps it at the next run's start
   }
 }
 

@@ -515,3 +515,27 @@ t.test('sidecarHead: the sidecar lands complete with the file; never over anothe
   await disk.discardTemp(taken.taken!);
   t.same([...(await tempsIn(root)), ...(await tempsIn(path.join(root, 'sub')))], [], 'no temp file is left');
 });
+
+t.test('sidecarHead: a folder swapped while the file is being written: neither the file nor its sidecar lands anywhere', async (t) => {
+  const disk = new DiskThread();
+  t.teardown(() => disk.close());
+  const root = t.testdir({ archive: {}, outside: {} });
+  const archive = path.join(root, 'archive');
+  const outside = path.join(root, 'outside');
+  const moved = path.join(root, 'moved');
+  const dir = path.join(archive, 'Server_1', 'chan_2');
+  const data = bytesOf(1_000_000, 4);
+  async function* body(): AsyncIterable<Uint8Array> {
+    yield data.subarray(0, 600_000);
+    while ((await tempsIn(dir)).length === 0) await new Promise((resolve) => setImmediate(resolve));
+    await fs.rename(dir, moved);
+    await fs.symlink(outside, dir);
+    yield data.subarray(600_000);
+  }
+  const options = { expectedSize: data.byteLength, root: archive, folders: new Map() as FolderCache, sidecarHead: '{\n  "a": 1' };
+  await t.rejects(disk.writeFile(dir, body(), path.join(dir, 'big.bin'), options), { name: 'OutputUnsafeError' });
+  t.same(await fs.readdir(outside), [], 'nothing at all was written outside the root');
+  const left = await fs.readdir(moved);
+  t.equal(left.length, 1, "only the file's temp file stays, in the real folder: the sidecar's is removed");
+  t.ok(left[0]?.endsWith('.dps-tmp'));
+});
