@@ -539,3 +539,60 @@ t.test('sidecarHead: a folder swapped while the file is being written: neither t
   t.equal(left.length, 1, "only the file's temp file stays, in the real folder: the sidecar's is removed");
   t.ok(left[0]?.endsWith('.dps-tmp'));
 });
+
+// A kill at any point of a sidecar's write: the worker stops (DiskWorkerData.pause) before and after each link,
+// the file's then the sidecar's. At each stop the sidecar's final name is absent or holds the whole text; the
+// worker is then terminated between the two links (as a kill -9 would stop it): the next run's sweep leaves the
+// file and no trace of the sidecar.
+t.test('sidecarHead: killed between any two steps, the sidecar name never holds less than the whole sidecar', async (t) => {
+  const root = t.testdir({ archive: {} });
+  const archive = path.join(root, 'archive');
+  const dir = path.join(archive, 'Server_1', 'chan_2');
+  const shared = new SharedArrayBuffer(4);
+  const pause = new Int32Array(shared);
+  const disk = new DiskThread({ pause: shared });
+  t.teardown(() => disk.close());
+  const data = Buffer.from('the bytes of a.bin');
+  const final = path.join(dir, 'a.bin');
+  const head = JSON.stringify({ message_id: '1', content: 'x'.repeat(5_000) }, null, 2).slice(0, -2);
+  const whole = closeSidecar(head, final, sha(data), data.byteLength);
+  const writing = disk.writeFile(dir, [data], final, { expectedSize: data.byteLength, root: archive, folders: new Map(), sidecarHead: head });
+  let settled = false;
+  writing.then(
+    () => (settled = true),
+    () => (settled = true),
+  );
+  const stop = async (point: number): Promise<void> => {
+    while (Atomics.load(pause, 0) !== point) {
+      if (settled) throw new Error(`the write ended before pause point ${point}`);
+      await new Promise((resolve) => setTimeout(resolve, 1));
+    }
+  };
+  const resume = (): void => {
+    Atomics.store(pause, 0, 0);
+    Atomics.notify(pause, 0);
+  };
+  const sidecarNow = async (): Promise<string | undefined> => fs.readFile(`${final}.json`, 'utf8').catch(() => undefined);
+  await stop(1); // the file's link next
+  t.equal(await sidecarNow(), undefined);
+  resume();
+  await stop(2); // the file linked
+  t.equal(await sidecarNow(), undefined);
+  resume();
+  await stop(1); // the sidecar's link next: its temp file holds the whole text already
+  t.equal(await sidecarNow(), undefined, 'not yet under its name');
+  const temps = await tempsIn(dir);
+  t.equal(temps.length, 1);
+  t.equal(await fs.readFile(path.join(dir, temps[0]!), 'utf8'), whole, 'its temp file is complete before the link');
+  await disk.close(); // killed here (the worker waits at the pause: it is terminated there)
+  t.equal(await removeStaleTemps(archive), 1, "the next run sweeps the sidecar's temp file");
+  t.same(await fs.readdir(dir), ['a.bin'], 'the file, and no sidecar: the metadata stage writes it on the next run');
+
+  // The same write run through: linked, the name holds the whole sidecar.
+  const again = new DiskThread();
+  t.teardown(() => again.close());
+  const other = path.join(dir, 'b.bin');
+  const done = await again.writeFile(dir, [data], other, { expectedSize: data.byteLength, root: archive, folders: new Map(), sidecarHead: head });
+  t.equal(done.sidecar, true);
+  t.equal(await fs.readFile(`${other}.json`, 'utf8'), closeSidecar(head, other, sha(data), data.byteLength));
+});
