@@ -78,9 +78,9 @@ export async function writeItem(
 }
 
 // The head of the file's sidecar (metadata-fields.ts) for the disk thread to write with the file, unless another
-// file of the archive claims `<path>.json` (an attachment literally named so, or the channel's log): then, and
-// whenever the disk thread cannot link it, the metadata stage writes it its own way (lib/stages/metadata.ts),
-// which claims the name and refuses it there. The file's claim vouches for the sidecar's name without a claim of
+// file of the archive claims `<path>.json` (an attachment literally named so): then, and whenever the disk
+// thread cannot link it, the metadata stage writes it its own way (lib/stages/metadata.ts), which claims the
+// name and refuses it there. The file's claim vouches for the sidecar's name without a claim of
 // its own: nothing is written to the state for it, and its link never replaces a file, so an attachment that
 // claims the name meanwhile finds it taken and moves to its next candidate (claim-path.ts).
 async function sidecarFor(item: MediaItem, claim: Claim, options: WriteOptions): Promise<string | undefined> {
