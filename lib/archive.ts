@@ -598,6 +598,7 @@ function fetchOptions(run: RunContext): FetchOptions {
     halt: run.halt,
     adoptFiles: run.damaged, // the state lost records: files already in --out are re-adopted, not downloaded
     mtime: options.mtime, // issue 23: file times are post times
+    sidecars: options.writeMetadata === 'file' && run.s3 === undefined, // issue 23: each sidecar written with its file
     pathPattern: options.pathPattern, // layout (issue 23): the folders under --out
     s3: run.s3, // object storage (issue 26): --out s3://bucket/prefix
   };

@@ -118,6 +118,9 @@ export interface SavedResult {
   sha256: string;
   duplicate_of?: string | undefined;
   adopted?: boolean | undefined; // an earlier run's file found at its path, hashed and recorded, not downloaded (adopt.ts)
+  // --write-metadata: its sidecar is already durable at `<path>.json`, written by the disk thread with the file
+  // (write.ts); the metadata stage leaves it alone. Never part of the `saved` event.
+  sidecar?: true | undefined;
 }
 
 export interface FailedResult {

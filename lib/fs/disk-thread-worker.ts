@@ -7,8 +7,10 @@
 // in order, once its temp file is open; its slot is marked free in shared memory as soon as it is written. One
 // reply per request: {req, ...result} or {req, error}; requests and replies travel in arrays (the replies of one
 // turn of the event loop in one message). A file's last batch may carry its final name: it is then
-// renamed there too, and answered like a commit. Renames into one folder share one directory fsync: the
-// commits that arrive together are acknowledged together once it is done. A file's folder identity (its first
+// renamed there too, and answered like a commit; and its sidecar's head (--write-metadata): the sidecar is then
+// ended with the file's path, sha256 and size, fsynced in the file's group and linked right after the file.
+// Renames into one folder share one directory fsync: the commits that arrive together are acknowledged together
+// once it is done. A file's folder identity (its first
 // batch carries it) is re-checked before its temp file is created and before it is renamed (once per folder per
 // turn of this thread's event loop), and again before the folder's fsync acknowledges the renames
 // (folder-identity.ts): a folder swapped for a symlink meanwhile fails them with OutputUnsafeError. Creates,
@@ -22,6 +24,7 @@ import path from 'node:path';
 import { parentPort, workerData } from 'node:worker_threads';
 import { CREATE_FLAGS, DIR_SYNC_UNSUPPORTED, symlinkRefusal } from './atomic-write.js';
 import { placeSync } from './no-replace.js';
+import { closeSidecar } from './sidecar-text.js';
 import type { Placement } from './no-replace.js';
 import type { DiskReply, DiskRequest, DiskWorkerData, SerializedError } from './disk-thread.js';
 import { folderChange, idOf, removeIfOurs, unsafeFolder } from './folder-identity.js';
@@ -164,6 +167,7 @@ function piecesOf(request: Extract<DiskRequest, { op: 'write' }>): Uint8Array[] 
 // of one file stay in order: each waits for the same creation, and continuations of one promise run in order.
 async function write(request: Extract<DiskRequest, { op: 'write' }>): Promise<Omit<DiskReply, 'req'>> {
   let open = files.get(request.file);
+  let sidecar: SidecarTemp | undefined;
   try {
     if (open === undefined) {
       // Only a file's first batch creates its temp file: after a failure, a later batch must not start it afresh.
@@ -184,23 +188,129 @@ async function write(request: Extract<DiskRequest, { op: 'write' }>): Promise<Om
     freeSlot(request.slot);
     if (!request.last) return {};
     if (request.mtime !== undefined) setTimes(fd, request.mtime); // before the fsync, which makes them durable too
-    await fsyncInGroup(fd);
+    const result = { sha256: open.hash.digest('hex'), bytes: open.bytes };
+    // Its sidecar, if asked for: written now, so that both fsyncs start in one group.
+    if (request.sidecar !== undefined && request.finalPath !== undefined) sidecar = startSidecar(request.sidecar, request.finalPath, result, open);
+    await Promise.all([fsyncInGroup(fd), sidecar?.synced]);
     files.delete(request.file);
     const id = open.folder === undefined ? undefined : idOf(fs.fstatSync(fd, { bigint: true }));
     fs.closeSync(fd);
-    open.pin?.release(); // rename holds the folder again (the same descriptor)
-    const result = { sha256: open.hash.digest('hex'), bytes: open.bytes };
+    // rename holds the folder again (the same descriptor); a sidecar keeps it held until it is linked or removed.
+    if (sidecar === undefined) open.pin?.release();
+    if (request.finalPath === undefined) return result;
     // A final name held by another file: the temp file stays, and the main thread names another candidate.
-    if (request.finalPath !== undefined && (await rename(request.path, request.finalPath, result.sha256, open.folder, id)) === 'taken')
+    const placed = place(request.path, request.finalPath, result.sha256, open.folder, id);
+    if (placed === 'taken') {
+      if (sidecar !== undefined) dropSidecar(sidecar, open.folder, open.pin); // it would tell the wrong path
+      open.pin?.release();
       return { ...result, taken: true };
-    return result;
+    }
+    // The sidecar's link in the same turn as the file's: one folder fsync acknowledges both.
+    const linked = sidecar === undefined ? undefined : linkSidecar(sidecar, `${request.finalPath}.json`, open.folder, open.pin);
+    sidecar = undefined;
+    open.pin?.release();
+    await placed;
+    return (await linked) === true ? { ...result, sidecar: true } : result;
   } catch (error) {
     freeSlot(request.slot);
+    if (sidecar !== undefined) dropSidecar(sidecar, open?.folder, open?.pin);
     // By path only a temp file this request knew (not one discarded before it) in an unchecked folder: in a
     // checked one, discard goes by inode and rename has removed what it safely could.
     await discard(request.file, request.path, open !== undefined && open.folder === undefined);
     open?.pin?.release();
     throw error;
+  }
+}
+
+// A file's sidecar being written with it (write): its temp file, its identity, its fsync.
+interface SidecarTemp {
+  path: string;
+  id: string | undefined;
+  synced: Promise<void>; // its fsync and close, done or failed: never rejects
+  ok: boolean; // once `synced` settles: false when it failed (its temp file is then removed)
+}
+
+// Creates, writes and starts to fsync the sidecar's temp file, in the file's held folder (while its pin is held).
+// A failure costs the sidecar only: it is removed and the metadata stage writes it its own way, which meets the
+// same trouble and reports it as it does for any sidecar.
+function startSidecar(
+  request: { path: string; head: string },
+  finalPath: string,
+  file: { sha256: string; bytes: number },
+  open: OpenFile,
+): SidecarTemp | undefined {
+  let fd: number | undefined;
+  const at = open.pin?.at(request.path) ?? request.path;
+  try {
+    // Without descriptor paths (no /proc) the create goes by path: the folder is checked again first, as for a
+    // file's first batch (through the descriptor, it reaches the folder the file's create reached).
+    if (open.pin?.pinned === false && changeOf(open.folder) !== undefined) return undefined;
+    fd = fs.openSync(at, CREATE_FLAGS, 0o666);
+    writeAllSync(fd, [Buffer.from(closeSidecar(request.head, finalPath, file.sha256, file.bytes))]);
+    const id = open.folder === undefined ? undefined : idOf(fs.fstatSync(fd, { bigint: true }));
+    const opened = fd;
+    const sidecar: SidecarTemp = { path: request.path, id, ok: false, synced: Promise.resolve() };
+    sidecar.synced = fsyncInGroup(opened)
+      .then(
+        () => {
+          sidecar.ok = true;
+        },
+        () => undefined,
+      )
+      .finally(() => {
+        try {
+          fs.closeSync(opened);
+        } catch {
+          sidecar.ok = false;
+        }
+        if (!sidecar.ok) dropSidecar(sidecar, open.folder, open.pin);
+      });
+    return sidecar;
+  } catch {
+    if (fd !== undefined) {
+      fs.closeSync(fd);
+      fs.rmSync(at, { force: true });
+    }
+    return undefined;
+  }
+}
+
+// The sidecar's temp file (synced) at its final name, never over another file, linked at once (in the turn of
+// its file's link): resolves true once the folder's fsync covers it; false (its temp removed) when the name is
+// taken or anything failed. `pin`: the file's folder, still held.
+function linkSidecar(sidecar: SidecarTemp, finalPath: string, folder: FolderIdentity | undefined, pin: Pin | undefined): Promise<boolean> {
+  if (!sidecar.ok) return Promise.resolve(false);
+  try {
+    const placed = place(sidecar.path, finalPath, undefined, folder, sidecar.id);
+    if (placed !== 'taken')
+      return placed.then(
+        () => true,
+        () => false, // its folder changed: the file's own link fails the request
+      );
+  } catch {
+    // place removed the temp file where it could still reach it; the held folder reaches it anyway
+  }
+  dropSidecar(sidecar, folder, pin);
+  return Promise.resolve(false);
+}
+
+// Removes a sidecar's temp file; never throws. Through the file's held folder when there is one (the directory
+// the temp was created in, whatever its path leads to now), only if it is still ours; else by path once the
+// folder is checked again.
+function dropSidecar(sidecar: SidecarTemp, folder: FolderIdentity | undefined, held: Pin | undefined): void {
+  try {
+    if (folder === undefined || sidecar.id === undefined) fs.rmSync(sidecar.path, { force: true });
+    else if (held?.pinned === true) removeIfOurs(held.at(sidecar.path), sidecar.id);
+    else {
+      const pin = holdChecked(folder, 'remove a file');
+      try {
+        removeIfOurs(pin?.at(sidecar.path) ?? sidecar.path, sidecar.id);
+      } finally {
+        pin?.release();
+      }
+    }
+  } catch {
+    // left in its folder under a temp name: removeStaleTemps sweeps it at the next run's start
   }
 }
 
@@ -313,6 +423,17 @@ function holdChecked(folder: FolderIdentity | undefined, what: string): Pin | un
 // path leads to meanwhile. `id`: the temp file's device + inode (looked up through the descriptor if not given).
 // Resolves after the folder's next fsync (flushFolder), which first checks the folder again.
 function rename(tempPath: string, finalPath: string, sha256?: string, checked?: FolderIdentity, id?: string): Promise<Placement> {
+  try {
+    const placed = place(tempPath, finalPath, sha256, checked, id);
+    return placed === 'taken' ? Promise.resolve('taken') : placed.then(() => 'placed' as const);
+  } catch (error) {
+    return Promise.reject(error);
+  }
+}
+
+// rename's work, its outcome known at once: 'taken', or the link made and a promise of the folder's fsync
+// (write links a file's sidecar right after the file, so one fsync covers both). Throws (the temp file removed).
+function place(tempPath: string, finalPath: string, sha256?: string, checked?: FolderIdentity, id?: string): 'taken' | Promise<void> {
   let pin: Pin | undefined;
   try {
     pin = holdChecked(checked, 'rename a file');
@@ -324,7 +445,7 @@ function rename(tempPath: string, finalPath: string, sha256?: string, checked?: 
     pauseAt(1);
     if (placeSync(temp, final, sha256, () => symlinkRefusal(finalPath)) === 'taken') {
       pin?.release();
-      return Promise.resolve('taken');
+      return 'taken';
     }
     pauseAt(2);
     if (pin?.pinned === false && before === undefined) checkPlaced(finalPath, checked!, id);
@@ -333,7 +454,7 @@ function rename(tempPath: string, finalPath: string, sha256?: string, checked?: 
     if (checked === undefined) fs.rmSync(tempPath, { force: true });
     else removeIfOurs(pin?.at(tempPath) ?? tempPath, id);
     pin?.release();
-    return Promise.reject(error);
+    throw error;
   }
   const folder = path.dirname(finalPath);
   return new Promise<void>((resolve, reject) => {
@@ -345,7 +466,7 @@ function rename(tempPath: string, finalPath: string, sha256?: string, checked?: 
       syncing.add(folder);
       setImmediate(() => flushFolder(folder));
     }
-  }).then(() => 'placed' as const);
+  });
 }
 
 // Where renames cannot go through a descriptor: the final path must hold our file (same device and inode) and

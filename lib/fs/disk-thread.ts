@@ -39,6 +39,10 @@ export interface WriteFileOptions {
   // The file's atime and mtime, in ms since 1970 (its message's post time, file-times.ts), set on the temp file
   // before it gets its final name (in the request of its last batch); undefined: the time it was written.
   mtimeMs?: number | undefined;
+  // --write-metadata: the file's sidecar (`<finalPath>.json`) written in the same request, its text this head
+  // ended by the worker with the path, sha256 and size (sidecar-text.ts): created, fsynced and linked with the
+  // file, under one folder fsync. Never over an existing name; any trouble leaves it unwritten (`sidecar` unset).
+  sidecarHead?: string | undefined;
 }
 
 // What writeFile resolves with: the file's sha256 and size; `taken` when another file holds the final name:
@@ -47,6 +51,7 @@ export interface WrittenFile {
   sha256: string;
   bytes: number;
   taken?: string | undefined;
+  sidecar?: true | undefined; // the sidecar asked for (sidecarHead) is durable at `<finalPath>.json`
 }
 
 // The messages between the threads (see disk-thread-worker.ts).
@@ -68,6 +73,9 @@ export type DiskRequest =
       folder?: FolderIdentity;
       // On the last batch: the file's atime and mtime, as the seconds utimes takes (file-times.ts msArg).
       mtime?: number;
+      // On the last batch (with finalPath): the sidecar to write with the file (WriteFileOptions.sidecarHead),
+      // and its temp name.
+      sidecar?: { path: string; head: string };
     }
   | { req: number; op: 'discard'; file: number; path: string }
   // One more slot, shared before the first batch put in it (no reply).
@@ -93,6 +101,7 @@ export interface DiskReply {
   sha256?: string;
   bytes?: number;
   taken?: boolean; // the final name is held by another file: nothing was replaced, the temp file is kept
+  sidecar?: boolean; // the request's sidecar is durable at its name
 }
 
 // What the worker is started with: the shared slots, each WRITE_BATCH_BYTES long, one batch each, and one
@@ -284,8 +293,8 @@ export class DiskThread {
     finalPath: string,
     opts: WriteFileOptions = {},
   ): Promise<WrittenFile> {
-    const { sha256, bytes, tempPath, taken } = await this.#write(dir, body, opts, finalPath);
-    return taken ? { sha256, bytes, taken: tempPath } : { sha256, bytes };
+    const { sha256, bytes, tempPath, taken, sidecar } = await this.#write(dir, body, opts, finalPath);
+    return taken ? { sha256, bytes, taken: tempPath } : { sha256, bytes, ...(sidecar ? { sidecar } : {}) };
   }
 
   async #write(
@@ -293,7 +302,7 @@ export class DiskThread {
     body: AsyncIterable<Uint8Array | string> | Iterable<Uint8Array | string>,
     opts: WriteFileOptions,
     finalPath: string,
-  ): Promise<{ tempPath: string; sha256: string; bytes: number; taken?: boolean }> {
+  ): Promise<{ tempPath: string; sha256: string; bytes: number; taken?: boolean; sidecar?: true }> {
     const { expectedSize, signal } = opts;
     signal?.throwIfAborted();
     const mtime = opts.mtimeMs === undefined ? undefined : msArg(opts.mtimeMs);
@@ -326,6 +335,7 @@ export class DiskThread {
           last,
           ...(last ? { finalPath } : {}),
           ...(last && mtime !== undefined ? { mtime } : {}),
+          ...(last && opts.sidecarHead !== undefined ? { sidecar: { path: tempName(dir), head: opts.sidecarHead } } : {}),
           ...(sent ? {} : { first: true }),
           ...(folder !== undefined ? { folder } : {}),
         } as const;
@@ -385,7 +395,13 @@ export class DiskThread {
       const last = send(true);
       for (const reply of inFlight) await reply; // in order: an earlier batch's failure is the cause of a later one's
       const done = await last;
-      return { tempPath, sha256: done.sha256!, bytes: done.bytes!, ...(done.taken === true ? { taken: true } : {}) };
+      return {
+        tempPath,
+        sha256: done.sha256!,
+        bytes: done.bytes!,
+        ...(done.taken === true ? { taken: true } : {}),
+        ...(done.sidecar === true ? { sidecar: true } : {}),
+      };
     } catch (error) {
       if (slot !== undefined) this.#release(slot);
       await Promise.allSettled(inFlight);

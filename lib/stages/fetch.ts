@@ -9,6 +9,7 @@
 //   6. write    (write.ts)        the body to the claimed path
 //   7. record   (dedupe.ts)       linked to an earlier copy of the same bytes, and recorded as saved
 
+import { rm } from 'node:fs/promises';
 import type { Dispatcher } from 'undici';
 import { systemClock } from '../discord/clock.js';
 import type { Clock } from '../discord/clock.js';
@@ -32,7 +33,7 @@ import { describeFailure, failedResult, failureReason } from './failure.js';
 import { folderTurn } from './folder-gate.js';
 import { resolveKnown } from './reference.js';
 import { writeItem } from './write.js';
-import type { WriteOptions } from './write.js';
+import type { WriteOptions, WrittenFile } from './write.js';
 // Object storage (issue 26): the steps for --out s3://bucket/prefix.
 import type { S3Target } from '../s3/destination.js';
 import { adoptS3, claimKey, resolveKnownS3, saveToS3 } from './s3-save.js';
@@ -249,7 +250,7 @@ async function getAndSave(item: MediaItem, claim: Claim, options: Fetching, rele
     };
     if (options.s3 !== undefined) return await saveToS3(item, body, claim, { ...saving, s3: options.s3, onReceived: received }, opened.contentLength); // issue 26
     const file = await writeItem(item, body, claim, { ...saving, onReceived: received }, opened.contentLength);
-    return await dedupe(item, file.path, file, saving);
+    return withSidecar(await dedupe(item, file.path, file, saving), file);
   } catch (error) {
     // A write refused before reading (a symlink in --out, a path error) must not leave the body unread:
     // it would hold one of the Agent's connections forever and the run would stall.
@@ -258,6 +259,16 @@ async function getAndSave(item: MediaItem, claim: Claim, options: Fetching, rele
   } finally {
     watched?.end();
   }
+}
+
+// A file whose sidecar the disk thread wrote with it (write.ts): the result says so, and the metadata stage leaves
+// it alone. A duplicate's sidecar must also say which copy it duplicates: the stage rewrites it (it replaces its
+// own sidecar); one removed in favour of the first copy (no hard links) has no name of its own, nor a sidecar.
+async function withSidecar(result: SavedResult, file: WrittenFile): Promise<SavedResult> {
+  if (file.sidecar !== true) return result;
+  if (result.duplicate_of === undefined) result.sidecar = true;
+  else if (result.path !== file.path) await rm(`${file.path}.json`, { force: true });
+  return result;
 }
 
 // A full disk stops the run, naming --out and the file.

@@ -9,6 +9,7 @@ import type { FolderCache } from '../fs/atomic-write.js';
 import type { DiskThread } from '../fs/disk-thread.js';
 import type { Store } from '../store/store.js';
 import type { ChannelContext, MediaItem } from '../types.js';
+import { closeSidecar } from '../fs/sidecar-text.js';
 import { messageFields } from './record.js';
 
 export type MetadataMode = 'file' | 'channel';
@@ -41,6 +42,7 @@ export interface SavedFile {
   sha256: string;
   bytes: number;
   duplicate_of?: string | undefined;
+  sidecar?: true | undefined; // its sidecar was written with it (SavedResult.sidecar)
 }
 
 // What a writer does with a pass's files: take each, finish a message (before its last result goes on), close.
@@ -73,7 +75,17 @@ export function messageMetadata(item: MediaItem): Record<string, unknown> {
 
 // One file's own fields (a sidecar adds the message's; a messages.ndjson line lists them under `files`).
 export function fileMetadata(file: SavedFile): Record<string, unknown> {
-  const { item } = file;
+  return {
+    ...attachmentMetadata(file.item),
+    path: file.path,
+    sha256: file.sha256,
+    bytes: file.bytes,
+    duplicate_of: file.duplicate_of,
+  };
+}
+
+// What a file's metadata says before it is downloaded: the attachment's fields (fileMetadata's first ones).
+function attachmentMetadata(item: MediaItem): Record<string, unknown> {
   return {
     attachment_id: item.attachment_id,
     filename: item.filename,
@@ -84,11 +96,24 @@ export function fileMetadata(file: SavedFile): Record<string, unknown> {
     description: item.description,
     spoiler: item.spoiler === true,
     source: item.source,
-    path: file.path,
-    sha256: file.sha256,
-    bytes: file.bytes,
-    duplicate_of: file.duplicate_of,
   };
+}
+
+// A sidecar's text: the message's fields and the file's, as indented JSON and a newline.
+export function sidecarText(file: SavedFile): string {
+  if (file.duplicate_of !== undefined) return `${JSON.stringify({ ...messageMetadata(file.item), ...fileMetadata(file) }, null, 2)}\n`;
+  return closeSidecar(sidecarHead(file.item), file.path, file.sha256, file.bytes);
+}
+
+// A sidecar's text up to the fields only the download tells (path, sha256, bytes), without its closing "\n}":
+// the disk thread ends it (lib/fs/sidecar-text.ts) when it writes the sidecar with the file (write.ts).
+export function sidecarHead(item: MediaItem): string {
+  return JSON.stringify({ ...messageMetadata(item), ...attachmentMetadata(item) }, null, 2).slice(0, -2);
+}
+
+// Who claims a sidecar's name in the state when the metadata stage writes it (metadata.ts).
+export function sidecarOwner(item: MediaItem): string {
+  return `sidecar!${item.attachment_id}!${item.message_id}`;
 }
 
 // Does this file have a name of its own? A duplicate linked at its own path does; one recorded at the first

@@ -16,7 +16,7 @@ import type { ItemResult } from '../types.js';
 import { ChannelMetadata } from './metadata-channel.js';
 import { writeS3Sidecar } from './s3-sidecar.js'; // --out s3:// (issue 26)
 import { S3ChannelMetadata } from './s3-metadata-channel.js'; // --out s3:// (issue 26)
-import { fileMetadata, messageMetadata, ownsFile } from './metadata-fields.js';
+import { ownsFile, sidecarOwner, sidecarText } from './metadata-fields.js';
 import type { MetadataOptions, MetadataWriter, SavedFile } from './metadata-fields.js';
 
 export type { MetadataMode, MetadataOptions } from './metadata-fields.js';
@@ -119,7 +119,7 @@ class SidecarWriter implements MetadataWriter {
   }
 
   file(file: SavedFile): void {
-    if (!ownsFile(file)) return;
+    if (!ownsFile(file) || file.sidecar === true) return; // none, or written with the file (write.ts): durable already
     const written = this.#write(file);
     written.catch(() => undefined); // awaited by messageDone
     this.#pending.push(written);
@@ -140,7 +140,7 @@ class SidecarWriter implements MetadataWriter {
   async #write(file: SavedFile): Promise<void> {
     const { store, out, folders, signal, disk } = this.#options;
     const target = `${file.path}.json`;
-    const owner = `sidecar!${file.item.attachment_id}!${file.item.message_id}`;
+    const owner = sidecarOwner(file.item);
     const claim = await store.claimPathOf(target, owner, true);
     if (claim === undefined) {
       this.#options.log?.(`metadata: ${target} not written: the name belongs to another file of the archive`);
@@ -148,7 +148,7 @@ class SidecarWriter implements MetadataWriter {
     }
     let written = false;
     try {
-      const text = `${JSON.stringify({ ...messageMetadata(file.item), ...fileMetadata(file) }, null, 2)}\n`;
+      const text = sidecarText(file);
       const mayReplace = async (existing: string): Promise<boolean> => claim === 'held' || isOwnSidecar(await readJson(existing), file);
       const { s3 } = this.#options; // issue 26: an object beside the file's, replacing only its own
       written =

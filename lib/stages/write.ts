@@ -10,6 +10,7 @@ import { postTimeMs } from '../fs/file-times.js';
 import type { MediaItem } from '../types.js';
 import type { KeyedLock } from '../util/keyed-lock.js';
 import { moveClaim } from './claim-path.js';
+import { sidecarHead, sidecarOwner } from './metadata-fields.js';
 import type { Claim, NamingOptions } from './claim-path.js';
 
 export interface WriteOptions extends NamingOptions {
@@ -21,6 +22,8 @@ export interface WriteOptions extends NamingOptions {
   // A saved file's atime and mtime are its message's post time (--mtime, the run's default; file-times.ts);
   // false or undefined: the time it was written.
   mtime?: boolean | undefined;
+  // --write-metadata (file mode, a folder --out): each file's sidecar is written with it (see sidecarFor).
+  sidecars?: boolean | undefined;
 }
 
 // A complete file in place at `path` (the claim's path once written), not yet recorded.
@@ -28,6 +31,7 @@ export interface WrittenFile {
   path: string;
   sha256: string;
   bytes: number;
+  sidecar?: true; // its sidecar is durable at `<path>.json` (WriteOptions.sidecars)
 }
 
 // Writes one body to the claimed path (moving the claim past names found taken); throws on a size mismatch or
@@ -55,6 +59,7 @@ export async function writeItem(
     folders: options.folders,
     onReceived: options.onReceived,
     mtimeMs: options.mtime === true ? postTimeMs(item.timestamp) : undefined,
+    sidecarHead: options.sidecars === true ? await sidecarFor(item, claim, options) : undefined,
   });
   // A file the state does not know holds the name (never replaced): the same temp file, the next candidate.
   while (file.taken !== undefined) {
@@ -69,5 +74,17 @@ export async function writeItem(
     const placed = await disk.commitTemp(temp, claim.path, file.sha256, folder);
     file = { sha256: file.sha256, bytes: file.bytes, ...(placed === 'taken' ? { taken: temp } : {}) };
   }
-  return { path: claim.path, sha256: file.sha256, bytes: file.bytes };
+  return { path: claim.path, sha256: file.sha256, bytes: file.bytes, ...(file.sidecar === true ? { sidecar: true } : {}) };
+}
+
+// The head of the file's sidecar (metadata-fields.ts) for the disk thread to write with the file, unless another
+// file of the archive claims `<path>.json` (an attachment literally named so): then, and whenever the disk
+// thread cannot link it, the metadata stage writes it its own way (lib/stages/metadata.ts), which claims the
+// name and refuses it there. The file's claim vouches for the sidecar's name without a claim of
+// its own: nothing is written to the state for it, and its link never replaces a file, so an attachment that
+// claims the name meanwhile finds it taken and moves to its next candidate (claim-path.ts).
+async function sidecarFor(item: MediaItem, claim: Claim, options: WriteOptions): Promise<string | undefined> {
+  const holder = await options.store.claimOf(`${claim.path}.json`);
+  if (holder !== undefined && holder !== sidecarOwner(item)) return undefined;
+  return sidecarHead(item);
 }

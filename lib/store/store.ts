@@ -391,6 +391,12 @@ export class Store {
     });
   }
 
+  // Who claims `file`: this process's claims first, then the state's (nothing is written).
+  async claimOf(file: string): Promise<string | undefined> {
+    const key = pathKey(file);
+    return this.#claims.get(key) ?? this.#get(this.#path, key);
+  }
+
   // The claim of `file` that the state holds (written by an earlier run, or this run's written groups).
   async storedClaim(file: string): Promise<string | undefined> {
     return this.#get(this.#path, pathKey(file));

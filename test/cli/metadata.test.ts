@@ -177,12 +177,21 @@ t.test('--write-metadata: sidecars and the manifest say what the messages say (t
     sidecars++;
     t.same(defined(pick(sidecar, expected)), defined(expected), `sidecar of ${record.attachment_id}`);
     t.same(
-      pick(sidecar, { path: 1, sha256: 1, bytes: 1, filename: 1, attachment_id: 1, content_type: 1, source: 1 }),
-      pick(record, { path: 1, sha256: 1, bytes: 1, filename: 1, attachment_id: 1, content_type: 1, source: 1 }),
+      pick(sidecar, { path: 1, sha256: 1, bytes: 1, filename: 1, attachment_id: 1, content_type: 1, source: 1, duplicate_of: 1 }),
+      pick(record, { path: 1, sha256: 1, bytes: 1, filename: 1, attachment_id: 1, content_type: 1, source: 1, duplicate_of: 1 }),
       `sidecar file fields of ${record.attachment_id}`,
     );
   }
   t.ok(sidecars >= 20, `${sidecars} sidecars checked`);
+  const linked = saved.filter((r) => r.duplicate_of !== undefined && r.duplicate_of !== r.path);
+  t.ok(linked.length > 0, `${linked.length} linked duplicates, each with its own sidecar saying so (checked above)`);
+  // A downloaded file's sidecar is written with it (lib/stages/write.ts): no claim of its own in the state.
+  const store = await openStore(state);
+  const claimed: unknown[] = [];
+  for (const record of saved)
+    if (record.duplicate_of === undefined && (await store.storedClaim(`${String(record.path)}.json`)) !== undefined) claimed.push(record.path);
+  await store.close();
+  t.same(claimed, [], 'no sidecar of a downloaded file claims its name in the state');
 
   // CSV and TSV parse back to the NDJSON records, column by column.
   for (const format of ['csv', 'tsv'] as const) {

@@ -10,6 +10,7 @@ import { dirname, join } from 'node:path';
 import { itemFolder } from '../../lib/stages/claim-path.js';
 import { ChannelMetadata } from '../../lib/stages/metadata-channel.js';
 import { writeMetadata } from '../../lib/stages/metadata.js';
+import { fileMetadata, messageMetadata, sidecarText } from '../../lib/stages/metadata-fields.js';
 import type { MetadataMode } from '../../lib/stages/metadata.js';
 import type { Store } from '../../lib/store/store.js';
 import type { ChannelContext, ItemResult, MediaItem, SavedResult } from '../../lib/types.js';
@@ -134,6 +135,19 @@ t.test('file: never over a file dps did not write, nor at a name another file of
   await writeFile(`${again.path}.json`, '{"stale": true}');
   await run(world, 'file', [{ kind: 'archived', item: again.item, path: again.path, bytes: 3, sha256: again.sha256, announce: true }]);
   t.match(await readJson(`${again.path}.json`), { attachment_id: '23' }, 'rewritten');
+});
+
+// The disk thread ends a downloaded file's sidecar itself (lib/fs/sidecar-text.ts): the same bytes as the whole
+// object stringified, whatever the fields hold.
+t.test('file: a sidecar ended by the disk thread is byte for byte the whole object as JSON', async (t) => {
+  const world = await localWorld(t);
+  const it = item(world.context, '61', '960', { filename: 'a "b" \\ 😀.png', description: 'alt\n"x"' });
+  for (const file of [
+    await saved(world, it),
+    await saved(world, it, { path: join(world.out, 'ü "q" \\.png'), sha256: 'cd'.repeat(32), bytes: 0 }),
+    await saved(world, it, { duplicate_of: join(world.out, 'first.png') }),
+  ])
+    t.equal(sidecarText(file), `${JSON.stringify({ ...messageMetadata(file.item), ...fileMetadata(file) }, null, 2)}\n`);
 });
 
 const logPath = (world: World, it: MediaItem): string => join(itemFolder(world.out, it), 'messages.ndjson');

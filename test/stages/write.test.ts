@@ -21,6 +21,7 @@ import type { MediaItem } from '../../lib/types.js';
 import { localItem, localWorld } from '../helpers/stage-items.js';
 import { listFiles, runLibrary } from '../helpers/harness.js';
 import { baseOptions } from '../helpers/verify.js';
+import { mountTmpfs, unmountTmpfs } from '../helpers/tmpfs.js';
 
 const png = (filename: string, size: number): AttachmentSpec => ({ filename, contentType: 'image/png', size, width: 10, height: 10 });
 const sha = (data: Buffer): string => createHash('sha256').update(data).digest('hex');
@@ -244,4 +245,115 @@ t.test('writeItem: with mtime the file has its post time; without, or with no us
     if (want === undefined) t.ok(Number(stat.mtimeNs / 1_000_000n) >= started - 2_000, `${timestamp} (mtime ${mtime}): written now`);
     else t.same([stat.mtimeNs, stat.atimeNs], [BigInt(want) * 1_000_000n, BigInt(want) * 1_000_000n], `${timestamp}: its post time`);
   }
+});
+
+// --write-metadata (issue 23): a downloaded file's sidecar is written by the disk thread with the file, and the
+// file's claim vouches for `<file>.json` without a claim of its own in the state; another file of the archive
+// that claims that name keeps it.
+t.test('writeItem with sidecars: the sidecar lands with the file, no claim of its own; never at a name another file claims', async (t) => {
+  const world = await localWorld(t);
+  const item = localItem(world.context, '511', { size: 6, message_id: '900' });
+  const { claim, options } = await claimed(world, item);
+  const written = await writeItem(item, chunks(['abc', 'def']), claim, { ...options, sidecars: true });
+  t.equal(written.sidecar, true);
+  const sidecar = JSON.parse(await fs.readFile(`${claim.path}.json`, 'utf8')) as Record<string, unknown>;
+  t.match(sidecar, { attachment_id: '511', message_id: '900', path: claim.path, sha256: sha(Buffer.from('abcdef')), bytes: 6 });
+  t.equal(await world.store.claimOf(`${claim.path}.json`), undefined, 'nothing claims the sidecar name: the file vouches for it');
+
+  // An attachment of the archive literally named like the sidecar claims that name first: no sidecar there.
+  const other = localItem(world.context, '512', { size: 6, message_id: '901' });
+  const otherClaim = await claimed(world, other);
+  t.ok(await world.store.claimPath(`${otherClaim.claim.path}.json`, '513', true), 'attachment 513 claims the name');
+  const second = await writeItem(other, chunks(['ghijkl']), otherClaim.claim, { ...otherClaim.options, sidecars: true });
+  t.equal(second.sidecar, undefined, 'left to the metadata stage, which refuses the name');
+  t.equal(await fs.readFile(`${otherClaim.claim.path}.json`).catch(() => undefined), undefined, 'nothing written at the claimed name');
+
+  // A file (not the state's) already at the sidecar's name: never replaced, the file is written all the same.
+  const third = localItem(world.context, '514', { size: 6, message_id: '902' });
+  const thirdClaim = await claimed(world, third);
+  await fs.writeFile(`${thirdClaim.claim.path}.json`, 'theirs');
+  const placed = await writeItem(third, chunks(['mnopqr']), thirdClaim.claim, { ...thirdClaim.options, sidecars: true });
+  t.equal(placed.sidecar, undefined);
+  t.equal(await fs.readFile(`${thirdClaim.claim.path}.json`, 'utf8'), 'theirs', 'never replaced');
+  t.equal(await fs.readFile(placed.path, 'utf8'), 'mnopqr');
+  t.same(
+    (await fs.readdir(path.dirname(placed.path))).filter((n) => n.includes('dps-tmp')),
+    [],
+    'no temp file left',
+  );
+});
+
+// The attack on a sidecar without a claim of its own: attachments literally named `<another file>.json`, in one
+// message and across messages, in both orders, downloaded at once. No file is ever replaced by a sidecar nor a
+// sidecar by a file: every record's file holds its bytes, and every `.json` that is not an attachment's record
+// is the sidecar of the file it is named after.
+t.test('attachments named like sidecars (x.png and x.png.json): nothing replaced either way', async (t) => {
+  const json = (filename: string, size: number): AttachmentSpec => ({ filename, contentType: 'application/json', size });
+  const overrides: Record<number, MessageSpec> = {
+    1: { content: 'file first', attachments: [png('a.png', 1_001)] },
+    2: { content: 'its twin later', attachments: [json('a.png.json', 1_002)] },
+    3: { content: 'twin first', attachments: [json('b.png.json', 1_003)] },
+    4: { content: 'file later', attachments: [png('b.png', 1_004)] },
+    5: { content: 'one message, file first', attachments: [png('c.png', 1_005), json('c.png.json', 1_006)] },
+    6: { content: 'one message, twin first', attachments: [json('d.png.json', 1_007), png('d.png', 1_008)] },
+  };
+  const { fake, channelId } = await fakeFor(t, { messages: 8, imageRatio: 0, overrides });
+  const dir = t.testdir();
+  const options = { ...baseOptions(fake, dir, channelId), namePattern: '{filename}', concurrency: 16, writeMetadata: 'file' as const };
+  const { result, events } = await runLibrary(options);
+  t.equal(result.exitCode, 0);
+  const saved = (events as Array<{ event: string }>).filter((e): e is Saved => e.event === 'saved');
+  t.equal(saved.length, 8, 'all 8 files saved');
+  const expected = [...fake.expected({ channelId })];
+  for (const e of saved) {
+    const want = expected.find((x) => x.attachment_id === e.attachment_id);
+    t.equal(sha(await fs.readFile(e.path)), want?.sha256, `${path.basename(e.path)} holds the bytes of ${e.attachment_id}`);
+  }
+  const recorded = new Set(saved.map((e) => e.path));
+  let sidecars = 0;
+  for (const file of (await listFiles(options.out)).map((rel) => path.join(options.out, rel))) {
+    if (recorded.has(file)) continue;
+    t.ok(file.endsWith('.json'), `${path.basename(file)}: only sidecars besides the files`);
+    const owner = saved.find((e) => `${e.path}.json` === file);
+    t.ok(owner !== undefined, `${path.basename(file)} is named after a saved file`);
+    t.match(JSON.parse(await fs.readFile(file, 'utf8')), { attachment_id: owner?.attachment_id, path: owner?.path, sha256: owner?.sha256 });
+    sidecars++;
+  }
+  t.ok(sidecars >= 4, `${sidecars} sidecars`);
+});
+
+// A duplicate that cannot be hard-linked to its first copy (another file system) is removed and recorded at the
+// first copy's path (dedupe.ts): the sidecar the disk thread wrote beside it goes too (fetch.ts withSidecar), since
+// a file without a name of its own has no sidecar.
+t.test('a duplicate recorded at the first copy (no link across file systems) leaves no sidecar behind', async (t) => {
+  const overrides: Record<number, MessageSpec> = {
+    1: { content: 'original', attachments: [png('original.png', 4_000)] },
+    2: { content: 'repost', attachments: [{ filename: 'repost.png', contentType: 'image/png', size: 0, sameBytesAs: { index: 1 } }] },
+  };
+  const { fake, channelId } = await fakeFor(t, { messages: 3, imageRatio: 0, overrides });
+  const dir = t.testdir();
+  const options = { ...baseOptions(fake, dir, channelId), pathPattern: '{message_id}', writeMetadata: 'file' as const };
+  const repost = [...fake.expected({ channelId })].find((x) => x.filename === 'repost.png')!;
+  const other = path.join(options.out, repost.message_id); // the repost's folder, on a file system of its own
+  await fs.mkdir(other, { recursive: true });
+  if (!mountTmpfs(other, '1m')) {
+    t.pass('skipped: cannot mount a tmpfs here (needs root)', { skip: true });
+    return;
+  }
+  t.teardown(() => unmountTmpfs(other));
+  const { result, events } = await runLibrary(options);
+  t.equal(result.exitCode, 0);
+  const saved = (events as Array<{ event: string }>).filter((e): e is Saved => e.event === 'saved');
+  // Whichever finished second is the duplicate (the two download at once): the one on the other file system.
+  const copy = saved.find((e) => e.duplicate_of !== undefined && e.path === e.duplicate_of);
+  const first = saved.find((e) => e !== copy);
+  t.ok(copy !== undefined && first !== undefined, 'one of them is recorded at the first copy');
+  const expected = [...fake.expected({ channelId })];
+  const folder = path.join(options.out, expected.find((x) => x.attachment_id === copy?.attachment_id)!.message_id);
+  t.same(await fs.readdir(folder), [], 'nothing left in its own folder: no file, no sidecar, no temp');
+  t.match(
+    JSON.parse(await fs.readFile(`${first?.path}.json`, 'utf8')),
+    { attachment_id: first?.attachment_id, path: first?.path },
+    'the first copy keeps its own',
+  );
 });
