@@ -210,11 +210,17 @@ export async function runScript(script: string, args: string[]): Promise<{ run: 
 // file's inode allocation scan the recently freed inodes (`recently_deleted` in `perf record`), which cost
 // 0.3-1.1 ms per created file here, for the baseline and dps alike, for minutes. So a run does not start right
 // after the previous run's (or the previous scenario's) files were deleted. And each run starts after a `sync`,
-// so the kernel is not still writing back an earlier run's gigabytes (which deleting them used to cancel).
+// so the kernel is not still writing back an earlier run's gigabytes (which deleting them used to cancel). Where
+// the bench may (root), the clean page cache is then dropped too: every run starts with the same free memory,
+// instead of the later runs of a long bench reclaiming the earlier runs' gigabytes of cache as they write (runs
+// of identical builds lost a third of their MB/s from the second pair to the fifth: bench/limits.md "Sidecars").
 const pendingScratch: string[] = [];
 
 export async function scratch(name: string): Promise<{ dir: string; out: string; state: string; cleanup: () => void }> {
   spawnSync('sync');
+  try {
+    writeFileSync('/proc/sys/vm/drop_caches', '1');
+  } catch {} // not root, or not Linux: the cache stays
   const dir = await mkdtemp(join(tmpdir(), `dps-bench-${name}-`));
   return { dir, out: join(dir, 'out'), state: join(dir, 'state'), cleanup: () => void pendingScratch.push(dir) };
 }
