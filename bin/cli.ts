@@ -34,7 +34,7 @@ import type { ArchiveIO, ArchiveOptions, ConnectionOptions, FollowOptions, Stats
 import { readChannelIds } from './stdin-ids.js';
 import { checkArgv, recordFlags, usageMessage } from './flag-check.js';
 import { withExamples } from './examples.js';
-import { OBJECT_STORAGE_RATES, tuneHeapGrowth } from './heap-tuning.js';
+import { tuneHeapGrowth } from './heap-tuning.js';
 import { relaxHeapGrowth } from './heap-tuning.js'; // dps gallery (issue 25)
 // dps gallery, dps similar (issue 25)
 import { gallery, similar } from '../lib/index.js';
@@ -543,7 +543,7 @@ async function scrape(args: Record<string, unknown>, controller: AbortController
     onStdoutClosed: () => controller.abort(stdoutClosed()),
     onStart: (totals) => {
       printApiNote(); // the options are valid and the state is open; no request has been made yet
-      if (tuneHeap) stopTuning = tuneHeapGrowth(totals, /^s3:\/\//i.test(String(args.out)) ? OBJECT_STORAGE_RATES : {});
+      if (tuneHeap) stopTuning = tuneHeapGrowth(totals);
     },
   };
   const run = args.follow === true ? follow(followOptions(options, args), io) : archive(options, io);

@@ -17,12 +17,6 @@ import type { Counts } from '../lib/index.js';
 const EVERY_MS = 500;
 const FAST_BYTES_PER_SECOND = 48e6; // above this, downloads dominate what V8 allocates
 const SLOW_BYTES_PER_SECOND = 24e6; // below this (hysteresis), back to the tight policy
-
-// Object storage (issue 26): each file's bytes are held in memory until their PUT (or part) is sent, and uploads run
-// slower than writes to a local disk, so downloads dominate from a lower rate on: at 35-45 MB/s into a local RGW
-// the tight policy spent 1.4 s of 10 CPU s collecting against 0.9 s with V8's own (bench/limits.md, "S3
-// throughput").
-export const OBJECT_STORAGE_RATES = { fastBytesPerSecond: 16e6, slowBytesPerSecond: 8e6 };
 const TIGHT_GROWTH = 25;
 const DOWNLOAD_GROWTH = 0; // V8's own policy (it grows the heap by up to 4x, by how fast it collects)
 // Both semi-spaces (V8's default cap is 2 x 16 MB). A smaller cap saves a little RSS but, with history walked
@@ -58,8 +52,6 @@ export function capYoungGeneration(capBytes: number, setFlags: (flags: string) =
 export interface HeapTuningOptions {
   everyMs?: number;
   setFlags?: (flags: string) => void; // v8.setFlagsFromString; tests pass a recorder
-  fastBytesPerSecond?: number; // at or above: V8's own policy [48 MB/s]
-  slowBytesPerSecond?: number; // below: the tight policy again [24 MB/s]
 }
 
 // Watches the run's downloaded bytes and sets the heap's growth to match; returns the function that stops it.
@@ -74,9 +66,7 @@ export function tuneHeapGrowth(totals: () => Counts, options: HeapTuningOptions 
     const rate = ((bytes - last) / (now - lastAt)) * 1000;
     last = bytes;
     lastAt = now;
-    const fast = options.fastBytesPerSecond ?? FAST_BYTES_PER_SECOND;
-    const slow = options.slowBytesPerSecond ?? SLOW_BYTES_PER_SECOND;
-    const next = rate >= fast ? DOWNLOAD_GROWTH : rate < slow ? TIGHT_GROWTH : growth;
+    const next = rate >= FAST_BYTES_PER_SECOND ? DOWNLOAD_GROWTH : rate < SLOW_BYTES_PER_SECOND ? TIGHT_GROWTH : growth;
     if (next === growth) return;
     growth = next;
     setFlags(`--heap-growing-percent=${growth}`);

@@ -1,7 +1,7 @@
 // The heap policy of a run (bin/heap-tuning.ts): V8's own growth while downloads arrive fast, 25% otherwise; a capped young generation.
 import { setTimeout as sleep } from 'node:timers/promises';
 import t from 'tap';
-import { capYoungGeneration, OBJECT_STORAGE_RATES, startHeapPolicy, tuneHeapGrowth } from '../../bin/heap-tuning.js';
+import { capYoungGeneration, startHeapPolicy, tuneHeapGrowth } from '../../bin/heap-tuning.js';
 import { relaxHeapGrowth } from '../../bin/heap-tuning.js'; // dps gallery (issue 25)
 import { emptyCounts } from '../../lib/output/events.js';
 
@@ -48,19 +48,6 @@ t.test('fast downloads loosen the heap growth, slow ones restore it, rates in be
   await sleep(150);
   stop();
   t.same(flags.slice(-2), ['--heap-growing-percent=0', '--heap-growing-percent=25'], 'stopping restores the tight policy');
-});
-
-t.test("object storage: V8's own policy from a lower rate on (each file is held in memory until sent)", async (t) => {
-  const run = downloading();
-  const flags: string[] = [];
-  const stop = tuneHeapGrowth(run.totals, { everyMs: 25, setFlags: (f) => flags.push(f), ...OBJECT_STORAGE_RATES });
-  t.teardown(stop);
-  run.setRate(30e6); // below the local threshold, above the object storage one
-  await sleep(150);
-  t.same(flags, ['--heap-growing-percent=0'], "V8's own policy at 30 MB/s");
-  run.setRate(1e6);
-  await sleep(150);
-  t.same(flags, ['--heap-growing-percent=0', '--heap-growing-percent=25'], 'back to 25% at 1 MB/s');
 });
 
 t.test('the tight policy is set at start-up unless the user gave V8 heap flags', async (t) => {
