@@ -184,8 +184,9 @@ async function archiveAll(resources: RunResources, options: NormalizedOptions, h
 export async function prepareS3(s3: S3Target, resources: Pick<RunResources, 'signal' | 'store'>, hooks: ArchiveHooks, readOnly = false): Promise<void> {
   const { signal } = resources;
   const saved = readOnly ? [] : await resources.store.savedUnder(objectUrl(s3.settings.bucket, s3.settings.prefix), KEPT_SAMPLE);
-  const { aborted, checksums, conditionalWrites } = await preflightS3(s3.client, s3.settings, signal, readOnly, saved); // a dry run only lists
+  const { aborted, checksums, signedPayloads, conditionalWrites } = await preflightS3(s3.client, s3.settings, signal, readOnly, saved); // a dry run only lists
   s3.settings.checksums = checksums === true; // the service verifies sha256 checksums: every upload sends them
+  s3.settings.signedPayloads = signedPayloads === true; // it checks signed payload hashes: every PUT is signed
   s3.settings.conditionalWrites = conditionalWrites === true; // a single PUT needs no HEAD before it
   if (aborted > 0)
     hooks.log?.(

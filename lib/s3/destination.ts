@@ -21,6 +21,9 @@ export interface S3Settings {
   // Set by the preflight (preflight.ts): the service verifies x-amz-checksum-sha256, so every PUT (object or part)
   // carries its sha256 and the server refuses bytes that do not match it.
   checksums?: boolean | undefined;
+  // Set by the preflight: the service checks each request's signed payload hash (x-amz-content-sha256), so every
+  // PUT and part is signed with the sha256 of its bytes (computed on the way) and the ETag need not be checked.
+  signedPayloads?: boolean | undefined;
   // Set by the preflight: the service refuses a PUT with If-None-Match: * where an object is, so an upload that
   // is one PUT is sent without looking at its key first (a refusal moves its claim on and sends the bytes again).
   conditionalWrites?: boolean | undefined;

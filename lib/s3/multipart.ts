@@ -66,10 +66,11 @@ export class Multipart {
     return new Multipart(target, created.UploadId);
   }
 
-  // Sends the first `length` bytes of `buffer` (a pool buffer, or the caller's own when `pooled` is false) as the
+  // Sends the first `length` bytes of `buffer` (a pool buffer, or the caller's own when `pooled` is false; signed
+  // with `payloadSha256`, their sha256 in hex, when given) as the
   // next part, once fewer than queueSize parts are in flight. Resolves when the part is on its way; throws the
   // failure of an earlier part.
-  async send(buffer: Buffer, length: number, pooled = true): Promise<void> {
+  async send(buffer: Buffer, length: number, payloadSha256?: string, pooled = true): Promise<void> {
     while (this.#inFlight.size >= this.target.queueSize) await Promise.race(this.#inFlight);
     if (this.#failed !== undefined) {
       if (pooled) this.target.pool.release(buffer); // never sent: no request holds it
@@ -85,7 +86,9 @@ export class Multipart {
       Body: buffer.subarray(0, length),
       ...(checksum === true ? { ChecksumAlgorithm: 'SHA256' as const } : {}),
     });
-    signPayloadAs(command, UNSIGNED_PAYLOAD); // checked by the ETag or the part's checksum, not hashed twice
+    // Signed with its sha256 where the service verifies signed payloads (computed while the body streamed in),
+    // else unsigned: checked by the ETag or the part's checksum. The SDK never hashes a part once more.
+    signPayloadAs(command, payloadSha256 ?? UNSIGNED_PAYLOAD);
     const sent = client
       .send(command, { abortSignal: this.#stop.signal })
       .then(

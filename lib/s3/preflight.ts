@@ -18,12 +18,14 @@ import { isDpsError, OutputUnsafeError } from '../errors.js';
 import { keyOfUrl, listPrefix, objectUrl } from './destination.js';
 import type { S3Settings } from './destination.js';
 import { isNotFound, preflightError, s3ErrorCode } from './errors.js';
+import { signPayloadAs } from './payload-hash.js';
 
-// What the preflight did: the orphaned uploads it aborted, whether the service verifies sha256 checksums, and
-// whether it refuses a PUT with If-None-Match: * where an object is (then a single PUT needs no HEAD before it).
+// What the preflight did: the orphaned uploads it aborted, whether the service verifies sha256 checksums and
+// signed payload hashes, and whether it refuses a PUT with If-None-Match: * where an object is (then a single PUT needs no HEAD before it).
 export interface Preflight {
   aborted: number;
   checksums?: boolean;
+  signedPayloads?: boolean; // the service checks x-amz-content-sha256 against the body
   conditionalWrites?: boolean;
 }
 
@@ -56,10 +58,27 @@ export async function preflightS3(client: S3Client, settings: S3Settings, signal
   const aborted = await step(() => sweepUploads(client, settings, signal));
   const probe = `${prefix ?? ''}.dps-write-check-${randomBytes(6).toString('hex')}`;
   const checksums = await step(() => verifiesChecksums(client, settings.bucket, probe, opts));
+  const signedPayloads = await step(() => verifiesPayloads(client, settings.bucket, probe, opts));
   await step(() => client.send(new PutObjectCommand({ Bucket: settings.bucket, Key: probe, Body: '', ContentLength: 0, IfNoneMatch: '*' }), opts));
   const conditionalWrites = await step(() => refusesSecondPut(client, settings.bucket, probe, opts));
   await step(() => client.send(new DeleteObjectCommand({ Bucket: settings.bucket, Key: probe }), opts));
-  return { aborted, checksums, conditionalWrites };
+  return { aborted, checksums, signedPayloads, conditionalWrites };
+}
+
+// Whether the service checks a request's signed payload hash (x-amz-content-sha256) against its body, as AWS S3 and
+// Ceph RGW do: the probe signed with a deliberately wrong one is refused (XAmzContentSHA256Mismatch) by one that
+// does, stored by one that does not (then removed).
+async function verifiesPayloads(client: S3Client, bucket: string, probe: string, opts: { abortSignal?: AbortSignal }): Promise<boolean> {
+  const put = new PutObjectCommand({ Bucket: bucket, Key: probe, Body: 'dps', ContentLength: 3, IfNoneMatch: '*' });
+  signPayloadAs(put, createHash('sha256').update('not the probe').digest('hex'));
+  try {
+    await client.send(put, opts);
+  } catch (error) {
+    if (s3ErrorCode(error).name === 'XAmzContentSHA256Mismatch') return true;
+    throw error;
+  }
+  await client.send(new DeleteObjectCommand({ Bucket: bucket, Key: probe }), opts);
+  return false;
 }
 
 // Whether the service honours If-None-Match: * on PutObject: a second PUT at the probe's key (which exists) must be

@@ -1,15 +1,15 @@
 // Object storage (issue 26): one download body streamed into one object, never held whole in memory. The body
 // is copied into part buffers of `partSize` (a body up to one part is one PUT, larger ones a multipart upload,
-// multipart.ts, at most `queueSize` parts in flight); its sha256 is computed on the way, and each part's md5 where
-// the service does not verify checksums. Part buffers come from the run's part pool (part-pool.ts: a bound on
-// part memory across all uploads, buffers reused); a body whose declared size fits in one part is held as its
-// chunks instead, joined for its PUT. An object exists under its key only when complete: a failed multipart
-// upload is aborted, and `atEnd`, called once the last byte is read and before the object is completed, can
-// still refuse it (a duplicate's bytes are not stored twice). A single PUT is signed with the sha256 computed on
-// the way (x-amz-content-sha256: the server refuses a body that does not match it, and the SDK need not hash the
-// body again). The stored object is then verified by what the PUT or the completion answered: its ETag against
-// the md5s (the service's own sha256 check where it verifies checksums); a HEAD for its size only where the ETag
-// cannot tell (an encrypted object's, or one of another form).
+// multipart.ts, at most `queueSize` parts in flight); its sha256 is computed on the way, and per part its sha256
+// (where the service checks signed payload hashes) or md5 (for the ETag check). Part buffers come from the run's
+// part pool (part-pool.ts: a bound on part memory across all uploads, buffers reused); a body whose declared size
+// fits in one part is held as its chunks instead, joined for its PUT. An object exists under its key only when
+// complete: a failed multipart upload is aborted, and `atEnd`, called once the last byte is read and before the
+// object is completed, can still refuse it (a duplicate's bytes are not stored twice). A single PUT is signed with
+// the body's sha256 (x-amz-content-sha256), each part with its own where the service checks them (else unsigned):
+// the SDK hashes nothing again. Where the service checked every byte (signed payloads, or x-amz-checksum-sha256)
+// nothing is left to verify; elsewhere the object is verified by what the PUT or the completion answered, its
+// ETag against the md5s, and a HEAD only where that answer cannot tell (no ETag, or an encrypted object's).
 
 import { createHash } from 'node:crypto';
 import type { Hash } from 'node:crypto';
@@ -36,6 +36,9 @@ export interface UploadRequest {
   pool?: PartPool | undefined;
   // The service verifies x-amz-checksum-sha256 (preflight): each PUT (object or part) sends its sha256.
   checksum?: boolean | undefined;
+  // The service checks each request's signed payload hash (x-amz-content-sha256; preflight): each PUT is signed
+  // with the sha256 of its bytes computed on the way (each part's too), so the server verifies every byte.
+  signedPayloads?: boolean | undefined;
   // The caller owns the key and rewrites it (a channel's messages.ndjson): an object there is replaced, not 'taken'.
   replace?: boolean | undefined;
   // A single PUT refused because an object is at the key (If-None-Match): the next key to try with the same bytes
@@ -58,7 +61,12 @@ export interface StoredObject {
 // transferError's.
 export async function uploadObject(request: UploadRequest): Promise<StoredObject | 'taken'> {
   checkKeyLength(request.bucket, request.key); // over 1,024 bytes: output_unwritable, no request
-  const digest = new Digest(request.partSize, request.checksum !== true);
+  // What is hashed besides the whole body's sha256: nothing where the service verifies checksums (the SDK sums each
+  // part); each part's sha256 where it verifies signed payloads (none for a body declared to be one PUT: the whole
+  // body's signs it); else each part's md5, for the ETag check.
+  const onePut = request.expectedSize !== undefined && request.expectedSize <= request.partSize;
+  const parts = request.checksum === true ? undefined : request.signedPayloads === true ? (onePut ? undefined : 'sha256') : 'md5';
+  const digest = new Digest(request.partSize, parts);
   let answer: Answer;
   try {
     answer = await storeBody(request, digest);
@@ -104,6 +112,7 @@ async function storeBody(request: UploadRequest, digest: Digest): Promise<Answer
   const pool = request.pool ?? new PartPool(partSize, request.queueSize + 1);
   let buffer: Buffer | undefined = await pool.acquire(signal);
   let fill = 0;
+  let sent = 0; // parts sent
   let multipart: Multipart | undefined;
   const target = { ...request, pool };
   try {
@@ -115,7 +124,7 @@ async function storeBody(request: UploadRequest, digest: Digest): Promise<Answer
           multipart ??= await Multipart.create(target);
           const full = buffer;
           buffer = undefined;
-          await multipart.send(full, fill);
+          await multipart.send(full, fill, digest.signedPart(sent++));
           buffer = await pool.acquire(signal);
           fill = 0;
         }
@@ -133,7 +142,7 @@ async function storeBody(request: UploadRequest, digest: Digest): Promise<Answer
       pool.release(last);
       return answer;
     }
-    await multipart.send(last, fill);
+    await multipart.send(last, fill, digest.signedPart(sent));
     return answered(request.key, true, await multipart.complete());
   } catch (error) {
     await multipart?.abort();
@@ -212,11 +221,12 @@ async function putObject(request: UploadRequest, body: Buffer, digest: Digest): 
 
 // The object as the service answered for it: its ETag is the md5 of its bytes (a single PUT) or the md5 of its
 // parts' md5s (a multipart upload); a mismatch removes the object (it is this upload's own) and is retried. Where
-// the service verified each PUT's sha256 (request.checksum) there is nothing left to check. An answer without an
+// the service verified each PUT's bytes against their sha256 (request.checksum, or a signed payload hash:
+// request.signedPayloads) there is nothing left to check. An answer without an
 // ETag of that form (RGW 16 completes a multipart upload without one) or of an object encrypted with KMS or a
 // customer key (whose ETag is no md5) is completed by a HEAD: its size, and its ETag where that can tell.
 async function verifyObject(request: UploadRequest, stored: StoredObject, digest: Digest, answer: Answer): Promise<void> {
-  if (request.checksum === true) return;
+  if (request.checksum === true || request.signedPayloads === true) return; // the service has checked every byte
   const where = `s3://${request.bucket}/${answer.key}`;
   const form = answer.multipart ? /^[0-9a-f]{32}-\d+$/ : /^[0-9a-f]{32}$/;
   let etag = (answer.etag ?? '').replace(/"/g, '');
@@ -243,8 +253,9 @@ async function verifyObject(request: UploadRequest, stored: StoredObject, digest
   });
 }
 
-// sha256 of the whole body, and (`md5`: for the ETag check) the md5 of each `partSize` window, the parts: every
-// part but the last is exactly partSize, and a body of one part is one PUT, whose ETag is that part's md5.
+// sha256 of the whole body, and (`parts`) a hash of each `partSize` window, the parts: every part but the last is
+// exactly partSize, and a body of one part is one PUT. md5s for the ETag check (a single PUT's ETag is its one part's
+// md5); sha256s to sign each part with (the whole body's sha256 signs a single PUT).
 class Digest {
   bytes = 0;
   readonly #sha256 = createHash('sha256');
@@ -254,18 +265,18 @@ class Digest {
   #sha: string | undefined;
   constructor(
     readonly partSize: number,
-    readonly md5: boolean,
+    readonly parts: 'md5' | 'sha256' | undefined,
   ) {}
 
   update(chunk: Uint8Array): void {
     this.#sha256.update(chunk);
     this.bytes += chunk.byteLength;
-    if (!this.md5) return;
+    if (this.parts === undefined) return;
     let offset = 0;
     while (offset < chunk.byteLength) {
       if (this.#part === undefined || this.#fill === this.partSize) {
         if (this.#part !== undefined) this.#parts.push(this.#part.digest());
-        this.#part = createHash('md5');
+        this.#part = createHash(this.parts);
         this.#fill = 0;
       }
       const take = Math.min(this.partSize - this.#fill, chunk.byteLength - offset);
@@ -280,17 +291,26 @@ class Digest {
     return this.#sha;
   }
 
-  #partMd5s(): Buffer[] {
-    return [...this.#parts, (this.#part ?? createHash('md5')).copy().digest()];
+  // The payload hash (hex) of part `index` (from 0), read once that part is complete (the body has been hashed up
+  // to the chunk being copied, so it may be a window already finished). Undefined (sent unsigned) unless the
+  // service verifies signed payloads.
+  signedPart(index: number): string | undefined {
+    if (this.parts !== 'sha256') return undefined;
+    const done = this.#parts[index];
+    return (done ?? (this.#part ?? createHash('sha256')).copy().digest()).toString('hex');
+  }
+
+  #partHashes(): Buffer[] {
+    return [...this.#parts, (this.#part ?? createHash(this.parts ?? 'md5')).copy().digest()];
   }
 
   // A single PUT's ETag: the md5 of its one part (of no bytes for an empty body).
   singleEtag(): string {
-    return this.#partMd5s()[0]!.toString('hex');
+    return this.#partHashes()[0]!.toString('hex');
   }
 
   multipartEtag(): string {
-    const parts = this.#partMd5s();
+    const parts = this.#partHashes();
     return `${createHash('md5').update(Buffer.concat(parts)).digest('hex')}-${parts.length}`;
   }
 }

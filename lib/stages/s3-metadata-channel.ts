@@ -158,6 +158,7 @@ export class S3ChannelMetadata implements MetadataWriter {
         partSize: settings.partSize,
         queueSize: settings.queueSize,
         checksum: settings.checksums,
+        signedPayloads: settings.signedPayloads,
         replace: true,
         signal,
       });

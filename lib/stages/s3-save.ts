@@ -197,6 +197,7 @@ export async function saveToS3(
       queueSize: settings.queueSize,
       pool: options.s3.parts, // the run's part buffers: part memory bounded across all uploads
       checksum: settings.checksums, // issue 26: the service verifies each PUT's sha256 (preflight)
+      signedPayloads: settings.signedPayloads, // or each PUT's signed payload hash (preflight)
       signal: options.signal,
       onReceived: options.onReceived,
       atEnd,

@@ -52,3 +52,39 @@ for (const verifying of [false, true]) {
     },
   );
 }
+
+// Signed payload hashes (x-amz-content-sha256): RGW checks them, and the preflight finds out, so dps signs every PUT
+// and part with the sha256 it computed and leaves the ETag alone (a lying ETag is not noticed: nothing to retry).
+// Behind a proxy answering like a service that does not check them, dps checks each object's ETag instead (a lying
+// ETag makes it remove the object and fetch the file again).
+for (const checked of [true, false]) {
+  t.test(`a service that ${checked ? 'checks' : 'does not check'} signed payload hashes`, async (t) => {
+    const proxy = await startS3Proxy(s3.endpoint, { record: true });
+    t.teardown(() => proxy.close());
+    if (!checked) proxy.ignorePayloadHashes();
+    const fake = await fakeFor(t, { scenario: singleChannel({ seed: 9, messages: 4, imageRatio: 1, sizes: [2_000, 9_000] }) });
+    const bucket = await s3.createBucket(bucketName(checked ? 'payyes' : 'payno'));
+    const guild = fake.scenario.guilds[0]!;
+    const args = s3Args(fake.api, guild.id, undefined, `s3://${bucket}/a`, join(t.testdir(), 'state'));
+    // The first object's PUT is answered with a wrong ETag.
+    proxy.wrongEtag({ next: 1, match: (r) => r.method === 'PUT' && r.key.startsWith('a/') && !r.key.includes('.dps-write-check-') });
+    const run = await runDps(args, { env: { ...s3.env(), AWS_ENDPOINT_URL_S3: proxy.endpoint, DISCORD_TOKEN: fake.token } });
+    t.equal(run.code, 0, `exit 0 (stderr: ${run.stderr})`);
+    const saved = run.lines.filter(ofEvent('saved'));
+    const expected = new Map((await collect(fake.expected({ guildId: guild.id }))).map((a) => [a.attachment_id, a.sha256]));
+    t.equal(saved.length, expected.size, 'every file saved');
+    const objects = await objectsUnder(client, bucket);
+    t.same(
+      saved.filter((l) => objects.get(keyOf(bucket, l.path))?.sha256 !== expected.get(String(l.attachment_id))).map((l) => l.path),
+      [],
+      'every object holds its bytes',
+    );
+    t.equal(proxy.stats().wrongEtag, 1, 'one answer lied');
+    const cdn = fake.requests.filter((r) => r.kind === 'cdn').length;
+    const puts = proxy.recorded().filter((r) => r.method === 'PUT' && r.path.includes('/a/') && !r.path.includes('.dps-write-check-'));
+    const signed = puts.filter((r) => /^[0-9a-f]{64}$/.test(r.rawHeaders[r.rawHeaders.findIndex((h, n) => n % 2 === 0 && h.toLowerCase() === 'x-amz-content-sha256') + 1] ?? ''));
+    t.equal(signed.length, puts.length, 'every PUT signed with its sha256');
+    if (checked) t.equal(cdn, expected.size, 'the lie was not looked at: each file downloaded once');
+    else t.equal(cdn, expected.size + 1, 'the lie was caught by the ETag check: that file fetched again');
+  });
+}

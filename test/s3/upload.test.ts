@@ -41,22 +41,34 @@ const request = (key: string, bytes: Buffer, extra: Partial<UploadRequest> = {})
   ...extra,
 });
 
-t.test('one PUT and multipart uploads, at and around the part boundaries, are stored and verified', async (t) => {
-  for (const size of [0, 1, MIN_PART_SIZE - 1, MIN_PART_SIZE, MIN_PART_SIZE + 1, 2 * MIN_PART_SIZE, 2 * MIN_PART_SIZE + 12_345]) {
-    const bytes = randomBytes(size);
-    let received = false;
-    const stored = await uploadObject(request(`sizes/${size}`, bytes, { onReceived: () => (received = true) }));
-    t.same(stored, { sha256: sha(bytes), bytes: size }, `${size} bytes: stored, hashed on the way`);
-    t.ok(received, `${size} bytes: onReceived was called`);
-  }
-  const objects = await objectsUnder(client, bucket, 'sizes/');
-  t.equal(objects.size, 7, 'every object is there');
-  t.ok(
-    [...objects].every(([key, o]) => o.bytes.length === Number(key.slice('sizes/'.length))),
-    'with its size',
+// With signedPayloads every PUT and part is signed with the sha256 hashed on the way, which RGW checks: a part
+// hashed over the wrong window would be refused (XAmzContentSHA256Mismatch).
+for (const signedPayloads of [false, true]) {
+  t.test(
+    `one PUT and multipart uploads, at and around the part boundaries, are stored and verified${signedPayloads ? ' (signed payloads)' : ''}`,
+    async (t) => {
+      const dir = signedPayloads ? 'signed-sizes' : 'sizes';
+      for (const size of [0, 1, MIN_PART_SIZE - 1, MIN_PART_SIZE, MIN_PART_SIZE + 1, 2 * MIN_PART_SIZE, 2 * MIN_PART_SIZE + 12_345]) {
+        for (const declared of [true, false]) {
+          const bytes = randomBytes(size);
+          let received = false;
+          const key = `${dir}/${size}${declared ? '' : '-undeclared'}`;
+          const extra = { onReceived: () => (received = true), signedPayloads, ...(declared ? {} : { expectedSize: undefined }) };
+          const stored = await uploadObject(request(key, bytes, extra));
+          t.same(stored, { sha256: sha(bytes), bytes: size }, `${key}: stored, hashed on the way`);
+          t.ok(received, `${key}: onReceived was called`);
+        }
+      }
+      const objects = await objectsUnder(client, bucket, `${dir}/`);
+      t.equal(objects.size, 14, 'every object is there');
+      t.ok(
+        [...objects].every(([key, o]) => o.bytes.length === Number.parseInt(key.slice(dir.length + 1), 10)),
+        'with its size',
+      );
+      t.same(await uploadsIn(client, bucket), [], 'no upload left');
+    },
   );
-  t.same(await uploadsIn(client, bucket), [], 'no upload left');
-});
+}
 
 t.test('a body of the wrong size is refused (size_mismatch), nothing stored, the multipart upload aborted', async (t) => {
   for (const size of [1_000, 2 * MIN_PART_SIZE + 5]) {
@@ -223,9 +235,9 @@ t.test('a single PUT refused at a taken key goes to the next key with the same b
   t.equal(objects.get('moved/c')?.sha256, sha(bytes), 'the bytes are at the third key');
 });
 
-t.test("a single PUT is signed with the body's own sha256, as a service checking it (AWS) requires", async (t) => {
-  // RGW 16 does not check x-amz-content-sha256; the proxy does, as AWS S3 does. dps sets it from the sha256 it
-  // computed while the body streamed in (the SDK would hash the body once more): a wrong one is refused there.
+t.test("a single PUT is signed with the body's own sha256 (a service checking it refuses other bytes)", async (t) => {
+  // dps sets x-amz-content-sha256 from the sha256 computed while the body streamed in (the SDK would hash the body
+  // once more). RGW checks it, as AWS S3 does; so does the proxy's verifyPayloadHashes (counted there).
   const proxy = await startS3Proxy(s3.endpoint);
   t.teardown(() => proxy.close());
   proxy.verifyPayloadHashes();
@@ -236,15 +248,38 @@ t.test("a single PUT is signed with the body's own sha256, as a service checking
     t.same(await uploadObject(request(`signed/${size}`, bytes, { client: viaProxy })), { sha256: sha(bytes), bytes: size }, `${size} bytes`);
   }
   t.equal(proxy.stats().payloadChecked, 3, "each PUT carried its body's sha256, checked");
-  const lying = new PutObjectCommand({ Bucket: bucket, Key: 'signed/lying', Body: randomBytes(100), ContentLength: 100 });
-  lying.middlewareStack.add(
-    (next) => async (args) => {
-      (args.request as { headers: Record<string, string> }).headers['x-amz-content-sha256'] = sha(randomBytes(10));
-      return await next(args);
-    },
-    { step: 'build' },
+  for (const via of [viaProxy, client]) {
+    const lying = new PutObjectCommand({ Bucket: bucket, Key: 'signed/lying', Body: randomBytes(100), ContentLength: 100 });
+    lying.middlewareStack.add(
+      (next) => async (args) => {
+        (args.request as { headers: Record<string, string> }).headers['x-amz-content-sha256'] = sha(randomBytes(10));
+        return await next(args);
+      },
+      { step: 'build' },
+    );
+    await t.rejects(via.send(lying), { name: 'XAmzContentSHA256Mismatch' }, `${via === client ? 'RGW' : 'the proxy'} refuses a wrong one`);
+  }
+});
+
+t.test('signed payloads: each part signed with its own sha256, and no ETag check or HEAD after (the server checked)', async (t) => {
+  const proxy = await startS3Proxy(s3.endpoint, { record: true });
+  t.teardown(() => proxy.close());
+  const viaProxy = s3.client({ endpoint: proxy.endpoint });
+  t.teardown(() => viaProxy.destroy());
+  // The completion's answer (and any HEAD's) lies about the object's ETag: not looked at.
+  proxy.wrongEtag({ match: (r) => (r.method === 'POST' && r.query.has('uploadId')) || r.method === 'HEAD' });
+  const bytes = randomBytes(2 * MIN_PART_SIZE + 99);
+  t.same(await uploadObject(request('signed-parts/a', bytes, { client: viaProxy, signedPayloads: true })), { sha256: sha(bytes), bytes: bytes.length });
+  const payload = (r: { rawHeaders: string[] }): string | undefined =>
+    r.rawHeaders[r.rawHeaders.findIndex((h, n) => n % 2 === 0 && h.toLowerCase() === 'x-amz-content-sha256') + 1];
+  const parts = proxy.recorded().filter((r) => r.method === 'PUT' && r.path.includes('partNumber='));
+  t.same(
+    parts.map(payload),
+    [0, 1, 2].map((i) => sha(bytes.subarray(i * MIN_PART_SIZE, (i + 1) * MIN_PART_SIZE))),
+    'three parts, each signed with its sha256',
   );
-  await t.rejects(viaProxy.send(lying), { name: 'XAmzContentSHA256Mismatch' }, 'the proxy does refuse a wrong one');
+  t.equal(proxy.recorded().filter((r) => r.method === 'HEAD').length, 0, 'no HEAD');
+  t.equal((await objectsUnder(client, bucket, 'signed-parts/')).get('signed-parts/a')?.sha256, sha(bytes), 'the object is intact');
 });
 
 t.test('multipart parts go unsigned (UNSIGNED-PAYLOAD: checked by the ETag, not hashed by the SDK once more)', async (t) => {
