@@ -82,7 +82,9 @@ for (const checked of [true, false]) {
     t.equal(proxy.stats().wrongEtag, 1, 'one answer lied');
     const cdn = fake.requests.filter((r) => r.kind === 'cdn').length;
     const puts = proxy.recorded().filter((r) => r.method === 'PUT' && r.path.includes('/a/') && !r.path.includes('.dps-write-check-'));
-    const signed = puts.filter((r) => /^[0-9a-f]{64}$/.test(r.rawHeaders[r.rawHeaders.findIndex((h, n) => n % 2 === 0 && h.toLowerCase() === 'x-amz-content-sha256') + 1] ?? ''));
+    const signed = puts.filter((r) =>
+      /^[0-9a-f]{64}$/.test(r.rawHeaders[r.rawHeaders.findIndex((h, n) => n % 2 === 0 && h.toLowerCase() === 'x-amz-content-sha256') + 1] ?? ''),
+    );
     t.equal(signed.length, puts.length, 'every PUT signed with its sha256');
     if (checked) t.equal(cdn, expected.size, 'the lie was not looked at: each file downloaded once');
     else t.equal(cdn, expected.size + 1, 'the lie was caught by the ETag check: that file fetched again');

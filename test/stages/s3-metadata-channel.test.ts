@@ -165,10 +165,9 @@ t.test('a pass killed before its rewrite: the next pass, with no line of its own
   );
 });
 
-t.test('during a pass: a rewrite once the interval has passed since the last, never before', async (t) => {
-  const world = await localWorld(t);
-  const s3Target = await target();
-  const { context } = world;
+// A channel log writer on a manual clock (60 s interval): the line counts of its rewrites so far, and a promise of
+// the next rewrite's end.
+function timedWriter(world: World, s3Target: S3Target) {
   const clock = new ManualClock();
   const written: number[] = [];
   let wake: (() => void) | undefined;
@@ -178,6 +177,14 @@ t.test('during a pass: a rewrite once the interval has passed since the last, ne
   };
   const rewritten = (): Promise<void> => new Promise((resolve) => (wake = resolve));
   const writer = new S3ChannelMetadata({ ...options(world, s3Target), s3: s3Target, clock, logIntervalMs: 60_000, onLogWritten });
+  return { clock, written, rewritten, writer };
+}
+
+t.test('during a pass: a rewrite once the interval has passed since the last, never before', async (t) => {
+  const world = await localWorld(t);
+  const s3Target = await target();
+  const { context } = world;
+  const { clock, written, rewritten, writer } = timedWriter(world, s3Target);
   writer.file(saved(s3Target, item(context, '31', '921')));
   await writer.messageDone();
   await clock.advance(59_999);
@@ -222,15 +229,7 @@ t.test('a rewrite waits ten times as long as the last one took when that is long
   const world = await localWorld(t);
   const s3Target = { ...(await target()), client: viaProxy };
   const { context } = world;
-  const clock = new ManualClock();
-  const written: number[] = [];
-  let wake: (() => void) | undefined;
-  const onLogWritten = (_url: string, lines: number): void => {
-    written.push(lines);
-    wake?.();
-  };
-  const rewritten = (): Promise<void> => new Promise((resolve) => (wake = resolve));
-  const writer = new S3ChannelMetadata({ ...options(world, s3Target), s3: s3Target, clock, logIntervalMs: 60_000, onLogWritten });
+  const { clock, written, rewritten, writer } = timedWriter(world, s3Target);
   // The rewrite's PUT (not the empty object that takes the name when the log is created).
   const hold = proxy.hold({ next: 1, match: (r) => r.method === 'PUT' && r.key.endsWith('messages.ndjson') && r.bodyBytes !== 0 });
   writer.file(saved(s3Target, item(context, '35', '925')));
