@@ -7,6 +7,7 @@ import fs from 'node:fs/promises';
 import path from 'node:path';
 import { Readable } from 'node:stream';
 import t from 'tap';
+import type { Test } from 'tap';
 import { DiskFullError, DownloadError } from '../../lib/errors.js';
 import { DiskThread } from '../../lib/fs/disk-thread.js';
 import { removeStaleTemps } from '../../lib/fs/atomic-write.js';
@@ -388,15 +389,19 @@ t.test('a final name held by another file is never replaced: taken, then committ
   t.same(await tempsIn(root), [], 'no temp file is left');
 });
 
-// A channel folder swapped for a symlink to a folder outside the root after it was checked (issue 20, item 16).
-t.test('a folder swapped for a symlink after its check: nothing is created through it, and it is checked afresh', async (t) => {
+// A disk thread and a root holding an archive and a folder outside it, for the folder-swap tests: the channel
+// folder `dir` in the archive, and where it is moved to (`moved`).
+function swapWorld(t: Test) {
   const disk = new DiskThread();
   t.teardown(() => disk.close());
   const root = t.testdir({ archive: {}, outside: {} });
   const archive = path.join(root, 'archive');
-  const outside = path.join(root, 'outside');
-  const moved = path.join(root, 'moved');
-  const dir = path.join(archive, 'Server_1', 'chan_2');
+  return { disk, root, archive, outside: path.join(root, 'outside'), moved: path.join(root, 'moved'), dir: path.join(archive, 'Server_1', 'chan_2') };
+}
+
+// A channel folder swapped for a symlink to a folder outside the root after it was checked (issue 20, item 16).
+t.test('a folder swapped for a symlink after its check: nothing is created through it, and it is checked afresh', async (t) => {
+  const { disk, archive, outside, moved, dir } = swapWorld(t);
   const folders: FolderCache = new Map();
   const write = (name: string, size: number): Promise<unknown> => {
     const data = bytesOf(size, name.length);
@@ -422,13 +427,7 @@ t.test('a folder swapped for a symlink after its check: nothing is created throu
 });
 
 t.test('a folder swapped while a file is being written: the rename is refused, nothing lands outside the root', async (t) => {
-  const disk = new DiskThread();
-  t.teardown(() => disk.close());
-  const root = t.testdir({ archive: {}, outside: {} });
-  const archive = path.join(root, 'archive');
-  const outside = path.join(root, 'outside');
-  const moved = path.join(root, 'moved');
-  const dir = path.join(archive, 'Server_1', 'chan_2');
+  const { disk, archive, outside, moved, dir } = swapWorld(t);
   const folders: FolderCache = new Map();
   const data = bytesOf(1_000_000, 3);
   // The body's first 600,000 bytes fill one batch, whose temp file is created in the real folder; once it is
@@ -517,13 +516,7 @@ t.test('sidecarHead: the sidecar lands complete with the file; never over anothe
 });
 
 t.test('sidecarHead: a folder swapped while the file is being written: neither the file nor its sidecar lands anywhere', async (t) => {
-  const disk = new DiskThread();
-  t.teardown(() => disk.close());
-  const root = t.testdir({ archive: {}, outside: {} });
-  const archive = path.join(root, 'archive');
-  const outside = path.join(root, 'outside');
-  const moved = path.join(root, 'moved');
-  const dir = path.join(archive, 'Server_1', 'chan_2');
+  const { disk, archive, outside, moved, dir } = swapWorld(t);
   const data = bytesOf(1_000_000, 4);
   async function* body(): AsyncIterable<Uint8Array> {
     yield data.subarray(0, 600_000);
