@@ -7,7 +7,8 @@
 // channel of N messages, 30% with one small image (messages/s: the per-message state write shows here).
 
 import { join, resolve } from 'node:path';
-import { CreateBucketCommand, S3Client } from '@aws-sdk/client-s3';
+import { CreateBucketCommand } from '@aws-sdk/client-s3';
+import { cephAccess } from './ceph-access.js';
 import { startCeph } from '../fixtures/s3-ceph.js';
 import { CLI, median, runProcess, scratch, startFake } from './common.js';
 
@@ -30,20 +31,7 @@ const images = flag('images', messages > 0 ? 0 : 1_500);
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
 const home = await scratch('s3-metadata-ab');
 const ceph = await startCeph({ dir: join(home.dir, 'ceph'), blockBytes: 30e9 });
-const client = new S3Client({
-  endpoint: ceph.endpoint,
-  region: ceph.region,
-  forcePathStyle: true,
-  requestChecksumCalculation: 'WHEN_REQUIRED',
-  credentials: { accessKeyId: ceph.accessKeyId, secretAccessKey: ceph.secretAccessKey },
-});
-const env = {
-  AWS_ACCESS_KEY_ID: ceph.accessKeyId,
-  AWS_SECRET_ACCESS_KEY: ceph.secretAccessKey,
-  AWS_REGION: ceph.region,
-  AWS_ENDPOINT_URL_S3: ceph.endpoint,
-  AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',
-};
+const { client, env } = cephAccess(ceph);
 const fake = await startFake(
   messages > 0
     ? { scenario: { kind: 'channel', messages, imageRatio: 0.3, sizes: [2_000, 8_000] }, options: { rateLimit: { off: true } } }

@@ -12,8 +12,10 @@ import { statfsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
-import { CreateBucketCommand, ListObjectsV2Command, S3Client } from '@aws-sdk/client-s3';
+import { CreateBucketCommand, ListObjectsV2Command } from '@aws-sdk/client-s3';
+import type { S3Client } from '@aws-sdk/client-s3';
 import { startCeph } from '../../fixtures/s3-ceph.js';
+import { cephAccess } from '../ceph-access.js';
 import type { CephS3 } from '../../fixtures/s3-ceph.js';
 import { CLI, channelArgs, DIST_BENCH, dpsHasFlag, log, median, PAIRS, pairRow, round, runProcess, scratch, startFake } from '../common.js';
 import type { BenchContext, FakeHandle, ProcessRun, Row, ScenarioResult } from '../common.js';
@@ -60,21 +62,8 @@ export async function s3(ctx: BenchContext): Promise<ScenarioResult> {
     process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true'; // the SDK's notice about Node 20's end
     ceph = await startCeph({ dir: join(home.dir, 'ceph'), blockBytes: Math.ceil((stored * 1.5) / 1e9) * 1e9 + 20e9 });
     const server = ceph;
-    const s3client = new S3Client({
-      endpoint: server.endpoint,
-      region: server.region,
-      forcePathStyle: true,
-      requestChecksumCalculation: 'WHEN_REQUIRED',
-      credentials: { accessKeyId: server.accessKeyId, secretAccessKey: server.secretAccessKey },
-    });
+    const { client: s3client, env } = cephAccess(server);
     client = s3client;
-    const env = {
-      AWS_ACCESS_KEY_ID: server.accessKeyId,
-      AWS_SECRET_ACCESS_KEY: server.secretAccessKey,
-      AWS_REGION: server.region,
-      AWS_ENDPOINT_URL_S3: server.endpoint,
-      AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',
-    };
     let buckets = 0;
     const bucket = async (what: string): Promise<string> => {
       const name = `bench-${++buckets}-${what}`;

@@ -66,14 +66,13 @@ export class Multipart {
     return new Multipart(target, created.UploadId);
   }
 
-  // Sends the first `length` bytes of `buffer` (a pool buffer, or the caller's own when `pooled` is false; signed
-  // with `payloadSha256`, their sha256 in hex, when given) as the
-  // next part, once fewer than queueSize parts are in flight. Resolves when the part is on its way; throws the
-  // failure of an earlier part.
-  async send(buffer: Buffer, length: number, payloadSha256?: string, pooled = true): Promise<void> {
+  // Sends the first `length` bytes of `buffer` (a pool buffer; signed with `payloadSha256`, their sha256 in hex,
+  // when given) as the next part, once fewer than queueSize parts are in flight. Resolves when the part is on its
+  // way; throws the failure of an earlier part.
+  async send(buffer: Buffer, length: number, payloadSha256?: string): Promise<void> {
     while (this.#inFlight.size >= this.target.queueSize) await Promise.race(this.#inFlight);
     if (this.#failed !== undefined) {
-      if (pooled) this.target.pool.release(buffer); // never sent: no request holds it
+      this.target.pool.release(buffer); // never sent: no request holds it
       throw this.#failed;
     }
     const { client, bucket, key, checksum, pool } = this.target;
@@ -93,12 +92,12 @@ export class Multipart {
       .send(command, { abortSignal: this.#stop.signal })
       .then(
         (result) => {
-          if (pooled) pool.release(buffer);
+          pool.release(buffer);
           if (result.ETag === undefined) throw new Error(`UploadPart ${partNumber} answered without an ETag`);
           this.#parts.push({ PartNumber: partNumber, ETag: result.ETag, ...(result.ChecksumSHA256 ? { ChecksumSHA256: result.ChecksumSHA256 } : {}) });
         },
         (error: unknown) => {
-          if (pooled) pool.discard(); // its socket may still hold it
+          pool.discard(); // its socket may still hold it
           throw error;
         },
       )

@@ -396,7 +396,19 @@ function swapWorld(t: Test) {
   t.teardown(() => disk.close());
   const root = t.testdir({ archive: {}, outside: {} });
   const archive = path.join(root, 'archive');
-  return { disk, root, archive, outside: path.join(root, 'outside'), moved: path.join(root, 'moved'), dir: path.join(archive, 'Server_1', 'chan_2') };
+  const outside = path.join(root, 'outside');
+  const moved = path.join(root, 'moved');
+  const dir = path.join(archive, 'Server_1', 'chan_2');
+  // `data` as a body: its first 600,000 bytes (one batch, whose temp file is created in the real folder), then,
+  // once that temp file is there, the folder swapped for a symlink to `outside`, then the rest.
+  async function* swappingBody(data: Buffer): AsyncIterable<Uint8Array> {
+    yield data.subarray(0, 600_000);
+    while ((await tempsIn(dir)).length === 0) await new Promise((resolve) => setImmediate(resolve));
+    await fs.rename(dir, moved);
+    await fs.symlink(outside, dir);
+    yield data.subarray(600_000);
+  }
+  return { disk, root, archive, outside, moved, dir, swappingBody };
 }
 
 // A channel folder swapped for a symlink to a folder outside the root after it was checked (issue 20, item 16).
@@ -427,19 +439,12 @@ t.test('a folder swapped for a symlink after its check: nothing is created throu
 });
 
 t.test('a folder swapped while a file is being written: the rename is refused, nothing lands outside the root', async (t) => {
-  const { disk, archive, outside, moved, dir } = swapWorld(t);
+  const { disk, archive, outside, moved, dir, swappingBody } = swapWorld(t);
   const folders: FolderCache = new Map();
   const data = bytesOf(1_000_000, 3);
   // The body's first 600,000 bytes fill one batch, whose temp file is created in the real folder; once it is
   // there, the folder is swapped, then the rest of the body arrives and the file is to be renamed.
-  async function* body(): AsyncIterable<Uint8Array> {
-    yield data.subarray(0, 600_000);
-    while ((await tempsIn(dir)).length === 0) await new Promise((resolve) => setImmediate(resolve));
-    await fs.rename(dir, moved);
-    await fs.symlink(outside, dir);
-    yield data.subarray(600_000);
-  }
-  await t.rejects(disk.writeFile(dir, body(), path.join(dir, 'big.bin'), { expectedSize: data.byteLength, root: archive, folders }), {
+  await t.rejects(disk.writeFile(dir, swappingBody(data), path.join(dir, 'big.bin'), { expectedSize: data.byteLength, root: archive, folders }), {
     name: 'OutputUnsafeError',
     message: /was replaced by a symlink; refusing to rename a file in it/,
   });
@@ -516,17 +521,10 @@ t.test('sidecarHead: the sidecar lands complete with the file; never over anothe
 });
 
 t.test('sidecarHead: a folder swapped while the file is being written: neither the file nor its sidecar lands anywhere', async (t) => {
-  const { disk, archive, outside, moved, dir } = swapWorld(t);
+  const { disk, archive, outside, moved, dir, swappingBody } = swapWorld(t);
   const data = bytesOf(1_000_000, 4);
-  async function* body(): AsyncIterable<Uint8Array> {
-    yield data.subarray(0, 600_000);
-    while ((await tempsIn(dir)).length === 0) await new Promise((resolve) => setImmediate(resolve));
-    await fs.rename(dir, moved);
-    await fs.symlink(outside, dir);
-    yield data.subarray(600_000);
-  }
   const options = { expectedSize: data.byteLength, root: archive, folders: new Map() as FolderCache, sidecarHead: '{\n  "a": 1' };
-  await t.rejects(disk.writeFile(dir, body(), path.join(dir, 'big.bin'), options), { name: 'OutputUnsafeError' });
+  await t.rejects(disk.writeFile(dir, swappingBody(data), path.join(dir, 'big.bin'), options), { name: 'OutputUnsafeError' });
   t.same(await fs.readdir(outside), [], 'nothing at all was written outside the root');
   const left = await fs.readdir(moved);
   t.equal(left.length, 1, "only the file's temp file stays, in the real folder: the sidecar's is removed");
