@@ -26,6 +26,13 @@ if (builds.length !== 2) throw new Error('usage: node dist/bench/ab.js <checkout
 const pairs = flag('pairs', 5);
 const images = flag('images', 5_000);
 const pages = flag('pages', 0); // the pages scenario's messages; 0: the downloads scenario
+// For profiles: DPS_AB_NODE_ARGS (e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof") goes to each dps run, with the
+// side's letter appended to a --cpu-prof-dir.
+const nodeArgs = (side: string): string[] =>
+  (process.env.DPS_AB_NODE_ARGS ?? '')
+    .split(' ')
+    .filter((a) => a !== '')
+    .map((a) => (a.startsWith('--cpu-prof-dir=') ? `${a}/${side}` : a));
 
 let total = 0;
 if (pages === 0) for (let i = 0; i < images; i++) total += mixedSize(i);
@@ -44,6 +51,7 @@ try {
       const dir = await scratch('downloads');
       const fakeBefore = fake.cpuSeconds();
       const args = [
+        ...nodeArgs('AB'[which]!),
         join(builds[which]!, 'bin', 'dps.js'),
         '--server-id',
         fake.guild_id,

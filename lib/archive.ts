@@ -551,6 +551,7 @@ function withMetadata(run: RunContext, context: ChannelTarget['context'], retry:
     locks: run.locks,
     clock: run.hooks.clock,
     transferSignal: run.hooks.hardSignal,
+    repairSince: run.sidecars?.repairSince, // after a crash: broken sidecars in its window are replaced
   });
 }
 
@@ -600,6 +601,7 @@ function fetchOptions(run: RunContext): FetchOptions {
     adoptFiles: run.damaged, // the state lost records: files already in --out are re-adopted, not downloaded
     mtime: options.mtime, // issue 23: file times are post times
     sidecars: options.writeMetadata === 'file' && run.s3 === undefined, // issue 23: each sidecar written with its file
+    sidecarSync: run.sidecars, // issue 23: ... and made durable with the run's others (run-sidecars.ts)
     pathPattern: options.pathPattern, // layout (issue 23): the folders under --out
     s3: run.s3, // object storage (issue 26): --out s3://bucket/prefix
   };

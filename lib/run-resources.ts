@@ -8,6 +8,7 @@ import type { Agent } from 'undici';
 import { DiscordClient } from './discord/client.js';
 import { createDownloadAgent } from './discord/download.js';
 import { DiskThread } from './fs/disk-thread.js';
+import { SidecarSync } from './run-sidecars.js'; // --write-metadata (issue 23)
 import type { RateLimitWait } from './discord/long-wait.js';
 import { downloadCap } from './options.js';
 import type { ArchiveHooks, NormalizedOptions } from './options.js';
@@ -38,10 +39,12 @@ export interface RunResources {
   damaged: boolean;
   // Object storage (issue 26): the run's S3 client and settings with --out s3://...; undefined for a folder.
   s3?: S3Target | undefined;
+  // --write-metadata (issue 23): the window of sidecars not yet durable, and an earlier run's repaired (run-sidecars.ts).
+  sidecars?: SidecarSync | undefined;
 }
 
 // What the resources report to and how they are stopped: the caller's hooks, and when long waits are announced.
-export interface ResourceHooks extends Pick<ArchiveHooks, 'signal' | 'hardSignal' | 'log' | 'emit' | 'progressFile'> {
+export interface ResourceHooks extends Pick<ArchiveHooks, 'signal' | 'hardSignal' | 'log' | 'emit' | 'progressFile' | 'clock'> {
   onLongWait: (wait: RateLimitWait) => void;
   onOpen?: (() => void) | undefined; // the state, client and agent are open; progress.json is opened next
 }
@@ -85,6 +88,12 @@ export async function withRunResources<T>(
     const progress = await startProgressFile(store, options, hooks, signal, copy?.location);
     resources.progressFile = progress.file;
     resources.damaged = progress.damaged;
+    // An earlier run's sidecars closed (or repaired after a crash), this run's window opened. A dry run writes none.
+    if (!options.dryRun) {
+      const defer = options.writeMetadata === 'file' && options.s3 === undefined;
+      const now = hooks.clock === undefined ? undefined : () => hooks.clock!.now();
+      resources.sidecars = await SidecarSync.start({ store, disk: resources.disk, out: options.out, defer, log: hooks.log, signal, now });
+    }
     return await use(resources);
   } catch (error) {
     return onError(error, resources);
@@ -94,6 +103,7 @@ export async function withRunResources<T>(
     resources.client.close();
     await resources.agent.close().catch(() => undefined);
     await resources.disk.close().catch(() => undefined);
+    await resources.sidecars?.close(); // after the last link, before the state closes
     await resources.progressFile?.close();
     resources.s3?.client.destroy(); // issue 26
     await resources.store.close().catch(() => undefined);

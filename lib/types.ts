@@ -151,7 +151,7 @@ export interface AttachmentRecord {
   duplicate_of?: string | undefined; // path of the first copy of the same bytes
   reason?: string | undefined; // for failed
   url?: string | undefined; // last known signed URL (for retrying failed items)
-  size?: number | undefined; // size Discord reported (failed items: to check the retry's byte count)
+  size?: number | undefined; // size Discord reported (failed items: to check the retry's byte count; saved: as declared)
   unique_name?: string | undefined; // the name used for the file (failed items: the retry writes the same path)
   author_id?: string | undefined;
   author_name?: string | undefined; // failed items: the name pattern's {author}, so the retry writes the same path

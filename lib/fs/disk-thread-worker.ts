@@ -8,7 +8,8 @@
 // reply per request: {req, ...result} or {req, error}; requests and replies travel in arrays (the replies of one
 // turn of the event loop in one message). A file's last batch may carry its final name: it is then
 // renamed there too, and answered like a commit; and its sidecar's head (--write-metadata): the sidecar is then
-// ended with the file's path, sha256 and size, fsynced in the file's group and linked right after the file.
+// ended with the file's path, sha256 and size, fsynced in the file's group (or, deferred, not at all: the run
+// syncs its sidecars together, lib/run-sidecars.ts) and linked right after the file.
 // Renames into one folder share one directory fsync: the commits that arrive together are acknowledged together
 // once it is done. A file's folder identity (its first
 // batch carries it) is re-checked before its temp file is created and before it is renamed (once per folder per
@@ -234,7 +235,7 @@ interface SidecarTemp {
 // A failure costs the sidecar only: it is removed and the metadata stage writes it its own way, which meets the
 // same trouble and reports it as it does for any sidecar.
 function startSidecar(
-  request: { path: string; head: string },
+  request: { path: string; head: string; defer?: true },
   finalPath: string,
   file: { sha256: string; bytes: number },
   open: OpenFile,
@@ -250,7 +251,8 @@ function startSidecar(
     const id = open.folder === undefined ? undefined : idOf(fs.fstatSync(fd, { bigint: true }));
     const opened = fd;
     const sidecar: SidecarTemp = { path: request.path, id, ok: false, synced: Promise.resolve() };
-    sidecar.synced = fsyncInGroup(opened)
+    // Deferred: durable with the run's other sidecars, by one syncfs (lib/run-sidecars.ts); closed now.
+    sidecar.synced = (request.defer === true ? Promise.resolve() : fsyncInGroup(opened))
       .then(
         () => {
           sidecar.ok = true;

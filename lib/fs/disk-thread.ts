@@ -43,6 +43,9 @@ export interface WriteFileOptions {
   // ended by the worker with the path, sha256 and size (sidecar-text.ts): created, fsynced and linked with the
   // file, under one folder fsync. Never over an existing name; any trouble leaves it unwritten (`sidecar` unset).
   sidecarHead?: string | undefined;
+  // The sidecar goes without an fsync of its own when its folder is on this device (`dev` as FolderIdentity
+  // records it): the run makes its sidecars durable together with one syncfs (lib/run-sidecars.ts).
+  sidecarDevice?: string | undefined;
 }
 
 // What writeFile resolves with: the file's sha256 and size; `taken` when another file holds the final name:
@@ -74,8 +77,8 @@ export type DiskRequest =
       // On the last batch: the file's atime and mtime, as the seconds utimes takes (file-times.ts msArg).
       mtime?: number;
       // On the last batch (with finalPath): the sidecar to write with the file (WriteFileOptions.sidecarHead),
-      // and its temp name.
-      sidecar?: { path: string; head: string };
+      // and its temp name; `defer`: linked without its own fsync (WriteFileOptions.sidecarDevice).
+      sidecar?: { path: string; head: string; defer?: true };
     }
   | { req: number; op: 'discard'; file: number; path: string }
   // One more slot, shared before the first batch put in it (no reply).
@@ -144,6 +147,11 @@ function revive(error: SerializedError): Error {
     syscall === undefined ? {} : { syscall },
     path === undefined ? {} : { path },
   );
+}
+
+// Is every component of the folder on device `dev` (the archive root's: one syncfs reaches them all)?
+function onDevice(folder: FolderIdentity, dev: string): boolean {
+  return folder.ids.every((id) => id.slice(0, id.indexOf(':')) === dev);
 }
 
 // One worker thread, started with the first file (a run that downloads nothing never starts it). One is enough
@@ -318,6 +326,7 @@ export class DiskThread {
     try {
       if (opts.root === undefined) await fs.mkdir(dir, { recursive: true });
       else folder = await ensureDirInside(opts.root, dir, opts.folders);
+      const defer = opts.sidecarDevice !== undefined && folder !== undefined && onDevice(folder, opts.sidecarDevice);
       this.#start();
       let bytes = 0;
       let used = 0; // the current batch's bytes
@@ -335,7 +344,9 @@ export class DiskThread {
           last,
           ...(last ? { finalPath } : {}),
           ...(last && mtime !== undefined ? { mtime } : {}),
-          ...(last && opts.sidecarHead !== undefined ? { sidecar: { path: tempName(dir), head: opts.sidecarHead } } : {}),
+          ...(last && opts.sidecarHead !== undefined
+            ? { sidecar: { path: tempName(dir), head: opts.sidecarHead, ...(defer ? { defer: true as const } : {}) } }
+            : {}),
           ...(sent ? {} : { first: true }),
           ...(folder !== undefined ? { folder } : {}),
         } as const;

@@ -33,6 +33,9 @@ export interface MetadataOptions {
   logIntervalMs?: number | undefined;
   transferSignal?: AbortSignal | undefined;
   onLogWritten?: ((url: string, lines: number) => void) | undefined; // an object log now holds `lines` lines (tests)
+  // After a crash in a window of sidecars not yet durable (lib/run-sidecars.ts): its start, in ms. A sidecar's
+  // name holding a broken file (not JSON) written since then may be replaced (sidecar-repair.ts).
+  repairSince?: number | undefined;
 }
 
 // A saved file as the metadata sees it.

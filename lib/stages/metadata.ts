@@ -11,6 +11,7 @@
 // announced (`archived` with `announce`). A file already archived and announced before is left alone.
 
 import { readJson, writeSidecar } from '../fs/sidecar.js';
+import { isOwnSidecar, writtenSince } from './sidecar-repair.js';
 import { hasCode, isDiskFull } from '../errors.js';
 import type { ItemResult } from '../types.js';
 import { ChannelMetadata } from './metadata-channel.js';
@@ -149,7 +150,14 @@ class SidecarWriter implements MetadataWriter {
     let written = false;
     try {
       const text = sidecarText(file);
-      const mayReplace = async (existing: string): Promise<boolean> => claim === 'held' || isOwnSidecar(await readJson(existing), file);
+      // Also a sidecar that a crash left broken (not JSON) in a window of sidecars not yet durable (sidecar-repair.ts):
+      // its file's record was lost with it, and the file came back adopted.
+      const { repairSince } = this.#options;
+      const mayReplace = async (existing: string): Promise<boolean> => {
+        if (claim === 'held') return true;
+        const json = await readJson(existing);
+        return isOwnSidecar(json, file) || (json === undefined && repairSince !== undefined && (await writtenSince(existing, repairSince)));
+      };
       const { s3 } = this.#options; // issue 26: an object beside the file's, replacing only its own
       written =
         s3 !== undefined
@@ -171,10 +179,4 @@ class SidecarWriter implements MetadataWriter {
       else await store.dropClaim(target, owner);
     }
   }
-}
-
-// An earlier run's sidecar of this very file (written before its claim reached the state).
-function isOwnSidecar(json: unknown, file: SavedFile): boolean {
-  const value = json as { attachment_id?: unknown; message_id?: unknown; path?: unknown } | undefined;
-  return value?.attachment_id === file.item.attachment_id && value.message_id === file.item.message_id && value.path === file.path;
 }

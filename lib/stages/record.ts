@@ -130,6 +130,7 @@ function savedRecord(result: SavedResult): SavedRecord {
     path: result.path,
     sha256: result.sha256,
     bytes: result.bytes,
+    size: item.size, // what Discord declared (its sidecar says it; a repaired sidecar is rebuilt from this record)
     duplicate_of: result.duplicate_of,
     updated_at: new Date().toISOString(),
   };

@@ -24,6 +24,15 @@ export interface WriteOptions extends NamingOptions {
   mtime?: boolean | undefined;
   // --write-metadata (file mode, a folder --out): each file's sidecar is written with it (see sidecarFor).
   sidecars?: boolean | undefined;
+  // Sidecars linked without an fsync each, made durable together by the run (lib/run-sidecars.ts); undefined:
+  // each sidecar is fsynced before its link.
+  sidecarSync?: DeferredSidecars | undefined;
+}
+
+// What write needs of the run's deferred sidecars (lib/run-sidecars.ts SidecarSync).
+export interface DeferredSidecars {
+  device(): string | undefined; // the archive root's device: sidecars in folders on it go without their own fsync
+  linked(): void; // one more sidecar linked so (a periodic syncfs may be due)
 }
 
 // A complete file in place at `path` (the claim's path once written), not yet recorded.
@@ -60,7 +69,9 @@ export async function writeItem(
     onReceived: options.onReceived,
     mtimeMs: options.mtime === true ? postTimeMs(item.timestamp) : undefined,
     sidecarHead: options.sidecars === true ? await sidecarFor(item, claim, options) : undefined,
+    sidecarDevice: options.sidecarSync?.device(),
   });
+  if (file.sidecar === true) options.sidecarSync?.linked();
   // A file the state does not know holds the name (never replaced): the same temp file, the next candidate.
   while (file.taken !== undefined) {
     const temp = file.taken;

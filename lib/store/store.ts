@@ -37,6 +37,15 @@ function metadataLineKey(channelId: string, n: number): string {
   return `line!${channelId}!${String(n).padStart(15, '0')}`;
 }
 
+// The window of sidecars not yet durable (Store.sidecarWindow): from `since` (an ISO time) on, in `out`, written
+// during boot `boot` (lib/fs/syncfs.ts bootId; undefined where unknown).
+export interface SidecarWindow {
+  since: string;
+  out: string;
+  boot?: string | undefined;
+}
+const SIDECAR_WINDOW = 'sidecars!unsynced';
+
 // dps gallery (lib/gallery): what decoding a file found, per sha256, so no later run decodes it again. d: the
 // 64-bit dHash as 16 hex digits (null: not an image it could decode); w, h: pixels after EXIF rotation (0
 // unknown); k: 0 image, 1 animated image; bad: why decoding failed (a placeholder, never retried).
@@ -589,6 +598,24 @@ export class Store {
   // A channel log's record alone (an object log: how many of its lines the object holds now).
   async recordMetadataLog(channelId: string, log: MetadataLog): Promise<void> {
     await this.#write([{ type: 'put', sublevel: this.#metadata, key: `log!${channelId}`, value: log }]);
+  }
+
+  // --write-metadata (file mode): the sidecars linked without an fsync of their own since `since`, made durable
+  // together by one syncfs (lib/run-sidecars.ts); undefined when every sidecar is durable.
+  async sidecarWindow(): Promise<SidecarWindow | undefined> {
+    return (await this.#get(this.#metadata, SIDECAR_WINDOW)) as SidecarWindow | undefined;
+  }
+
+  // Opens, moves or (undefined) closes the window, durably (LevelDB's log fsynced) and after every earlier write:
+  // a sidecar is never linked without an fsync unless the state says so on disk first.
+  async setSidecarWindow(window: SidecarWindow | undefined): Promise<void> {
+    await this.#lastWrite;
+    try {
+      if (window === undefined) await this.#metadata.del(SIDECAR_WINDOW, { sync: true } as object);
+      else await this.#metadata.put(SIDECAR_WINDOW, window, { sync: true } as object);
+    } catch (error) {
+      throw translateWriteError(error, this.#db);
+    }
   }
 
   // dps follow: the Gateway session saved for server `guildId` (as written; the gateway checks its shape).

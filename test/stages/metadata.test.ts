@@ -5,7 +5,7 @@
 // appended without telling the state, and never lists a file twice (a retried file gets a line of its own).
 
 import t from 'tap';
-import { mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, readFile, stat, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { itemFolder } from '../../lib/stages/claim-path.js';
 import { ChannelMetadata } from '../../lib/stages/metadata-channel.js';
@@ -19,13 +19,23 @@ import { localItem, localWorld } from '../helpers/stage-items.js';
 
 type World = Awaited<ReturnType<typeof localWorld>>;
 
-function run(world: World, mode: MetadataMode, results: ItemResult[], retry = false, log: string[] = []): Promise<ItemResult[]> {
+function run(world: World, mode: MetadataMode, results: ItemResult[], retry = false, log: string[] = [], repairSince?: number): Promise<ItemResult[]> {
   return collect(
     writeMetadata(
       (async function* () {
         yield* results;
       })(),
-      { mode, store: world.store as Store, out: world.out, folders: new Map(), disk: world.disk, context: world.context, retry, log: (l) => log.push(l) },
+      {
+        mode,
+        store: world.store as Store,
+        out: world.out,
+        folders: new Map(),
+        disk: world.disk,
+        context: world.context,
+        retry,
+        log: (l) => log.push(l),
+        repairSince,
+      },
     ),
   );
 }
@@ -135,6 +145,32 @@ t.test('file: never over a file dps did not write, nor at a name another file of
   await writeFile(`${again.path}.json`, '{"stale": true}');
   await run(world, 'file', [{ kind: 'archived', item: again.item, path: again.path, bytes: 3, sha256: again.sha256, announce: true }]);
   t.match(await readJson(`${again.path}.json`), { attachment_id: '23' }, 'rewritten');
+});
+
+// After a machine crash in a window of sidecars not yet durable (lib/run-sidecars.ts), a file whose record was lost
+// comes back adopted, its sidecar possibly empty or zeros: that one is replaced; a whole JSON that is not its own,
+// and a broken file older than the window, are not.
+t.test('file: after a crash, a broken sidecar written in the window is replaced; nothing else is', async (t) => {
+  const world = await localWorld(t);
+  const { context } = world;
+  const old = await saved(world, item(context, '61', '960'));
+  await writeFile(`${old.path}.json`, '');
+  const since = Math.floor((await stat(`${old.path}.json`)).ctimeMs) + 1; // the window starts after this one
+  const empty = await saved(world, item(context, '62', '961'));
+  await writeFile(`${empty.path}.json`, '');
+  const zeros = await saved(world, item(context, '63', '962'));
+  await writeFile(`${zeros.path}.json`, Buffer.alloc(600));
+  const foreign = await saved(world, item(context, '64', '963'));
+  await writeFile(`${foreign.path}.json`, '{"someone": "else"}');
+  const adopted = (file: SavedResult): ItemResult => ({ kind: 'archived', item: file.item, path: file.path, bytes: 3, sha256: file.sha256, announce: true });
+  const files = [old, empty, zeros, foreign];
+  await run(world, 'file', files.map(adopted)); // no crash window: all four left alone
+  t.same(await Promise.all(files.map((f) => readFile(`${f.path}.json`, 'utf8'))), ['', '', '\0'.repeat(600), '{"someone": "else"}']);
+  await run(world, 'file', files.map(adopted), false, [], since);
+  t.equal(await readFile(`${old.path}.json`, 'utf8'), '', 'older than the window: left alone');
+  t.match(await readJson(`${empty.path}.json`), { attachment_id: '62', message_id: '961' }, 'empty: replaced');
+  t.match(await readJson(`${zeros.path}.json`), { attachment_id: '63', message_id: '962' }, 'zeros: replaced');
+  t.equal(await readFile(`${foreign.path}.json`, 'utf8'), '{"someone": "else"}', 'whole JSON not its own: left alone');
 });
 
 // The disk thread ends a downloaded file's sidecar itself (lib/fs/sidecar-text.ts): the same bytes as the whole
