@@ -9,7 +9,7 @@ import type { FolderCache } from '../fs/atomic-write.js';
 import type { DiskThread } from '../fs/disk-thread.js';
 import type { Store } from '../store/store.js';
 import type { ChannelContext, MediaItem } from '../types.js';
-import { closeSidecar } from '../fs/sidecar-text.js';
+import { closeSidecar, jsonField } from '../fs/sidecar-text.js';
 import { messageFields } from './record.js';
 
 export type MetadataMode = 'file' | 'channel';
@@ -102,16 +102,43 @@ function attachmentMetadata(item: MediaItem): Record<string, unknown> {
   };
 }
 
-// A sidecar's text: the message's fields and the file's, as indented JSON and a newline.
+// A sidecar's text: the message's fields and the file's, as indented JSON and a newline (the same bytes as
+// JSON.stringify({ ...messageMetadata(item), ...fileMetadata(file) }, null, 2), test/stages/metadata-fields.test.ts).
 export function sidecarText(file: SavedFile): string {
-  if (file.duplicate_of !== undefined) return `${JSON.stringify({ ...messageMetadata(file.item), ...fileMetadata(file) }, null, 2)}\n`;
-  return closeSidecar(sidecarHead(file.item), file.path, file.sha256, file.bytes);
+  return closeSidecar(sidecarHead(file.item), file.path, file.sha256, file.bytes, file.duplicate_of);
 }
 
 // A sidecar's text up to the fields only the download tells (path, sha256, bytes), without its closing "\n}":
-// the disk thread ends it (lib/fs/sidecar-text.ts) when it writes the sidecar with the file (write.ts).
+// the disk thread ends it (lib/fs/sidecar-text.ts) when it writes the sidecar with the file (write.ts). The
+// fields of messageMetadata then attachmentMetadata, in their order, printed one by one (no object built: one
+// per downloaded file, on the main thread).
 export function sidecarHead(item: MediaItem): string {
-  return JSON.stringify({ ...messageMetadata(item), ...attachmentMetadata(item) }, null, 2).slice(0, -2);
+  const { context } = item;
+  const fields = messageFields(item);
+  let text = jsonField('message_id', item.message_id);
+  text += jsonField('timestamp', item.timestamp);
+  text += jsonField('edited_timestamp', fields.edited_timestamp);
+  text += jsonField('author_id', item.author_id);
+  text += jsonField('author_name', item.author_name);
+  text += jsonField('author_display_name', fields.author_display_name);
+  text += jsonField('author_bot', fields.author_bot);
+  text += jsonField('content', fields.content);
+  text += jsonField('guild_id', context.guild_id);
+  text += jsonField('guild_name', fields.guild_name);
+  text += jsonField('channel_id', context.channel_id);
+  text += jsonField('channel_name', fields.channel_name);
+  text += jsonField('thread_name', fields.thread_name);
+  text += jsonField('jump_url', fields.jump_url);
+  text += jsonField('attachment_id', item.attachment_id);
+  text += jsonField('filename', item.filename);
+  text += jsonField('content_type', item.content_type);
+  text += jsonField('size', item.size);
+  text += jsonField('width', item.width);
+  text += jsonField('height', item.height);
+  text += jsonField('description', item.description);
+  text += jsonField('spoiler', item.spoiler === true);
+  text += jsonField('source', item.source);
+  return `{${text.slice(1)}`;
 }
 
 // Who claims a sidecar's name in the state when the metadata stage writes it (metadata.ts).

@@ -74,12 +74,21 @@ function failedKey(rec: Pick<AttachmentRecord, 'channel_id' | 'message_id' | 'at
   return `${rec.channel_id}!${rec.message_id.padStart(20, '0')}!${rec.attachment_id}`;
 }
 
+// pathKey's fast path (below).
+const PRINTABLE_ASCII = /^[ -~]*$/;
+const NORMAL_AS_IS = path.sep === '/'; // win32's normalize also turns '/' into '\\'
+const NOT_NORMAL = /\/\/|(?:^|\/)\.\.?(?:\/|$)/; // what POSIX normalize changes: empty, '.' and '..' segments
+
 // Path claims are compared the way the strictest file system would: macOS and Windows ignore case, and macOS
 // Unicode normalisation, so `A.png` and `a.png`, or `é` composed and decomposed, are one name. Compatibility
 // normalisation and a full case fold (upper then lower: `ß` -> `ss`) make more names collide than any file
 // system does, never fewer: a false collision only costs a suffixed name, a missed one would cost a file.
+// Most paths are printable ASCII, where NFKC changes nothing and the full case fold is toLowerCase: they skip the
+// Unicode passes, and on POSIX a path already normal (no '//', no '.' or '..' segment) skips path.normalize too.
+// The key is the same as the full computation's for every string (test/store/path-key.test.ts).
 export function pathKey(file: string): string {
-  return path.normalize(file).normalize('NFKC').toUpperCase().toLowerCase().normalize('NFKC');
+  if (!PRINTABLE_ASCII.test(file)) return path.normalize(file).normalize('NFKC').toUpperCase().toLowerCase().normalize('NFKC');
+  return (NORMAL_AS_IS && file !== '' && !NOT_NORMAL.test(file) ? file : path.normalize(file)).toLowerCase();
 }
 
 // A reference to an archived attachment from another message (a forward, an embed): keyed by both ids, so
