@@ -223,6 +223,8 @@ async function write(request: Extract<DiskRequest, { op: 'write' }>): Promise<Om
   }
 }
 
+const SETTLED = Promise.resolve();
+
 // A file's sidecar being written with it (write): its temp file, its identity, its fsync.
 interface SidecarTemp {
   path: string;
@@ -250,9 +252,19 @@ function startSidecar(
     writeAllSync(fd, [Buffer.from(closeSidecar(request.head, finalPath, file.sha256, file.bytes))]);
     const id = open.folder === undefined ? undefined : idOf(fs.fstatSync(fd, { bigint: true }));
     const opened = fd;
-    const sidecar: SidecarTemp = { path: request.path, id, ok: false, synced: Promise.resolve() };
-    // Deferred: durable with the run's other sidecars, by one syncfs (lib/run-sidecars.ts); closed now.
-    sidecar.synced = (request.defer === true ? Promise.resolve() : fsyncInGroup(opened))
+    if (request.defer === true) {
+      // Deferred: made durable with the run's other sidecars by one syncfs (lib/run-sidecars.ts); closed now.
+      fd = undefined;
+      try {
+        fs.closeSync(opened);
+      } catch {
+        fs.rmSync(at, { force: true });
+        return undefined;
+      }
+      return { path: request.path, id, ok: true, synced: SETTLED };
+    }
+    const sidecar: SidecarTemp = { path: request.path, id, ok: false, synced: SETTLED };
+    sidecar.synced = fsyncInGroup(opened)
       .then(
         () => {
           sidecar.ok = true;
