@@ -67,7 +67,7 @@ export class SidecarSync implements DeferredSidecars {
         log?.(`metadata: ${checked} sidecar(s) checked, ${repaired} written again`);
         sync.repairSince = Date.parse(left.since);
       }
-      if (await syncFileSystem(left.out, options.signal)) await store.setSidecarWindow(undefined);
+      if (await syncFileSystem(existingAncestor(left.out), options.signal)) await store.setSidecarWindow(undefined);
       else log?.(`warning: cannot make the sidecars in ${left.out} durable (syncfs failed): the next run checks them again`);
     }
     // Before the first file --out may not exist yet: the probe syncs the folder it will be created in.

@@ -51,6 +51,7 @@ export interface SavedFile {
 // What a writer does with a pass's files: take each, finish a message (before its last result goes on), close.
 export interface MetadataWriter {
   file(file: SavedFile): void;
+  idle?(): boolean; // nothing written or being written: a message's end needs no wait (file mode)
   messageDone(): Promise<void>;
   close(): Promise<void>;
 }

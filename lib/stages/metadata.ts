@@ -82,6 +82,11 @@ export async function* writeMetadata(source: AsyncIterable<ItemResult>, options:
       const result = step.value;
       const file = savedFile(result);
       if (file !== undefined) writer.file(file);
+      // Nothing held and nothing to wait for (a sidecar the disk thread wrote with its file): passed on at once.
+      if (held.length === 0 && writer.idle?.() === true) {
+        yield result;
+        continue;
+      }
       const last = result.kind === 'mark' || ('item' in result && result.item.last_of_message);
       const entry: Held = { result, done: last ? writer.messageDone() : undefined, settled: !last };
       const settle = (): void => {
@@ -124,6 +129,10 @@ class SidecarWriter implements MetadataWriter {
     const written = this.#write(file);
     written.catch(() => undefined); // awaited by messageDone
     this.#pending.push(written);
+  }
+
+  idle(): boolean {
+    return this.#pending.length === 0;
   }
 
   async messageDone(): Promise<void> {
