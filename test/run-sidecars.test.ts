@@ -12,7 +12,7 @@ import { join } from 'node:path';
 import { buildScenario } from '../fixtures/scenarios.js';
 import { bootId } from '../lib/fs/syncfs.js';
 import { openStore } from '../lib/store/open.js';
-import { fakeFor, ofEvent, runDps, startCli } from './cli/helpers.js';
+import { channelRun, ofEvent, runDps, startCli } from './cli/helpers.js';
 
 const scenario = () =>
   buildScenario({
@@ -79,15 +79,8 @@ async function sidecarsOf(state: string, names = false): Promise<Map<string, str
 }
 
 async function setup(t: Test) {
-  const fake = await fakeFor(t, { scenario: scenario(), cdnLatencyMs: 5 });
-  const guild = fake.scenario.guilds[0]!;
-  const channel = guild.channels.find((c) => c.gen && !c.thread)!;
-  const dir = t.testdir();
-  const out = join(dir, 'out');
-  const state = join(dir, 'state');
-  const env = { DISCORD_TOKEN: fake.token };
-  const args = ['--server-id', guild.id, '--channel-id', channel.id, '--api', fake.api, '--out', out, '--state', state, '--types', 'all', '--no-progress'];
-  return { fake, dir, out, state, env, args };
+  const run = await channelRun(t, { scenario: scenario(), cdnLatencyMs: 5 });
+  return { ...run, args: [...run.args, '--types', 'all', '--no-progress'] };
 }
 
 t.test('a clean run closes its window; kill -9 leaves it open with this boot, and the next run closes it', async (t) => {

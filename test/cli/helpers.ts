@@ -23,6 +23,22 @@ export async function fakeFor(t: Test, options: FakeOptions): Promise<FakeDiscor
   return fake;
 }
 
+// A fake Discord for the test, a folder for its archive (`out`) and state, and the arguments that point a scrape
+// at the scenario's first generated channel (its threads included), with the token in `env`.
+export async function channelRun(
+  t: Test,
+  options: FakeOptions,
+): Promise<{ fake: FakeDiscord; dir: string; out: string; state: string; env: Record<string, string>; args: string[] }> {
+  const fake = await fakeFor(t, options);
+  const guild = fake.scenario.guilds[0]!;
+  const channel = guild.channels.find((c) => c.gen && !c.thread)!;
+  const dir = t.testdir();
+  const out = join(dir, 'out');
+  const state = join(dir, 'state');
+  const args = ['--server-id', guild.id, '--channel-id', channel.id, '--api', fake.api, '--out', out, '--state', state];
+  return { fake, dir, out, state, env: { DISCORD_TOKEN: fake.token }, args };
+}
+
 // The arguments that point a scrape at the fake's first channel, with --out and --state given.
 export function channelArgs(fake: FakeDiscord, out: string, state: string): string[] {
   const { G, C } = firstTarget(fake);

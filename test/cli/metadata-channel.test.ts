@@ -7,7 +7,7 @@ import { readFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { buildScenario } from '../../fixtures/scenarios.js';
 import { listFiles } from '../helpers/harness.js';
-import { fakeFor, ofEvent, rawLines, runDps, startCli } from './helpers.js';
+import { channelRun, fakeFor, ofEvent, rawLines, runDps, startCli } from './helpers.js';
 import type { Line } from './helpers.js';
 
 // A small deterministic PRNG, so a failing sequence of kill points can be replayed (DPS_KILL_SEED).
@@ -41,14 +41,7 @@ const scenario = () =>
   });
 
 t.test('kill -9 repeatedly, then finish: every message with saved files is in its messages.ndjson exactly once', async (t) => {
-  const fake = await fakeFor(t, { scenario: scenario(), cdnLatencyMs: 20 });
-  const guild = fake.scenario.guilds[0]!;
-  const channel = guild.channels.find((c) => c.gen && !c.thread)!;
-  const dir = t.testdir();
-  const out = join(dir, 'out');
-  const state = join(dir, 'state');
-  const env = { DISCORD_TOKEN: fake.token };
-  const args = ['--server-id', guild.id, '--channel-id', channel.id, '--api', fake.api, '--out', out, '--state', state];
+  const { out, state, env, args } = await channelRun(t, { scenario: scenario(), cdnLatencyMs: 20 });
   const scrape = [...args, '--types', 'all', '--concurrency', '4', '--no-progress', '--write-metadata=channel'];
   const seed = Number(process.env.DPS_KILL_SEED ?? 2323);
   const random = prng(seed);
@@ -170,14 +163,7 @@ t.test('files saved by the retry pass get their sidecar, and a messages.ndjson l
 });
 
 t.test('kill -9 before the cursor moves, then --from-start: the killed run files are announced and in messages.ndjson', async (t) => {
-  const fake = await fakeFor(t, { scenario: scenario(), cdnLatencyMs: 20 });
-  const guild = fake.scenario.guilds[0]!;
-  const channel = guild.channels.find((c) => c.gen && !c.thread)!;
-  const dir = t.testdir();
-  const out = join(dir, 'out');
-  const state = join(dir, 'state');
-  const env = { DISCORD_TOKEN: fake.token };
-  const args = ['--server-id', guild.id, '--channel-id', channel.id, '--api', fake.api, '--out', out, '--state', state];
+  const { out, state, env, args } = await channelRun(t, { scenario: scenario(), cdnLatencyMs: 20 });
   const scrape = [...args, '--types', 'all', '--concurrency', '4', '--no-progress', '--write-metadata=channel'];
   const manifest = async (): Promise<Line[]> =>
     (rawLines((await runDps(['manifest', '--state', state], { env })).stdout) as Line[]).filter((r) => r.status === 'saved');
