@@ -91,11 +91,14 @@ export class SidecarSync implements DeferredSidecars {
     return this.#device;
   }
 
-  linked(): void {
-    if (!this.#deferred || this.#syncing !== undefined || this.#now() - this.#lastSync < SYNC_EVERY_MS) return;
+  // One more sidecar linked without its fsync: a syncfs is started when the last one is a minute old (the run
+  // does not wait for it; tests may, through the promise).
+  linked(): Promise<void> | undefined {
+    if (!this.#deferred || this.#syncing !== undefined || this.#now() - this.#lastSync < SYNC_EVERY_MS) return undefined;
     this.#syncing = this.#sync(true).finally(() => {
       this.#syncing = undefined;
     });
+    return this.#syncing;
   }
 
   // One syncfs of --out's file system; then the window moves to start at the syncfs (keep) or is closed.

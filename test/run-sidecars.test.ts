@@ -3,14 +3,17 @@
 // a machine crash is a window left by another boot, with sidecars as a power loss leaves them (empty, zeros, cut
 // short, another sidecar's text): the next run, with or without --write-metadata, writes each one again, byte for
 // byte as it was, and leaves a user's file at a sidecar's name alone; where `sync -f` fails, no window is opened
-// (each sidecar fsynced as before), and a syncfs that fails at the end leaves the window for the next run.
+// (each sidecar fsynced as before), and a syncfs that fails at the end leaves the window for the next run; a long
+// run syncs each minute and moves its window on (an injected clock).
 
 import t from 'tap';
 import type { Test } from 'tap';
 import { chmodSync, existsSync, mkdirSync, readFileSync, rmSync, statSync, truncateSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { buildScenario } from '../fixtures/scenarios.js';
+import { DiskThread } from '../lib/fs/disk-thread.js';
 import { bootId } from '../lib/fs/syncfs.js';
+import { SidecarSync } from '../lib/run-sidecars.js';
 import { openStore } from '../lib/store/open.js';
 import { channelRun, ofEvent, runDps, startCli } from './cli/helpers.js';
 
@@ -211,4 +214,36 @@ t.test('where syncfs fails, no window is opened; a syncfs failing at the end lea
   const after = await runDps(args, { env });
   t.equal(after.code, 0, after.stderr);
   t.equal(await windowOf(state), undefined, 'the next run (same boot) syncs and closes it');
+});
+
+// A long run (dps follow) makes its sidecars durable every minute and moves the window on, so a crash costs a
+// repair of the last minute's sidecars only; the run's clock is injected.
+t.test('a long run syncs its sidecars each minute and moves the window on; close() closes it', async (t) => {
+  const dir = t.testdir({ out: {} });
+  const store = await openStore(join(dir, 'state'));
+  t.teardown(() => store.close());
+  const disk = new DiskThread();
+  t.teardown(() => disk.close());
+  let now = Date.parse('2026-12-07T10:00:00Z');
+  const out = join(dir, 'out');
+  const sync = await SidecarSync.start({ store, disk, out, defer: true, now: () => now, boot: 'this-boot' });
+  t.same(await store.sidecarWindow(), { since: '2026-12-07T09:00:00.000Z', out, boot: 'this-boot' }, 'opened an hour before the start');
+  t.ok(sync.device() !== undefined, 'sidecars in --out go without their own fsync');
+  now += 59_000;
+  t.equal(sync.linked(), undefined, 'within the minute: no syncfs');
+  now += 2_000;
+  await sync.linked();
+  t.same(await store.sidecarWindow(), { since: '2026-12-07T09:01:01.000Z', out, boot: 'this-boot' }, 'a minute on: synced, the window moved');
+  now += 10_000;
+  t.equal(sync.linked(), undefined, 'the next one waits for the next minute');
+  await sync.close();
+  t.equal(await store.sidecarWindow(), undefined, 'closed at the end');
+  t.equal(sync.device(), undefined, 'no deferral after close');
+
+  // Without --write-metadata (defer false) nothing is opened, and a window left by the same boot is closed.
+  await store.setSidecarWindow({ since: '2026-12-07T09:00:00.000Z', out, boot: 'this-boot' });
+  const plain = await SidecarSync.start({ store, disk, out, defer: false, now: () => now, boot: 'this-boot' });
+  t.equal(await store.sidecarWindow(), undefined, 'the same boot: one syncfs closed the window left open');
+  t.equal(plain.device(), undefined);
+  t.equal(plain.repairSince, undefined, 'nothing to repair');
 });
