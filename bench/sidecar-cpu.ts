@@ -9,34 +9,14 @@
 // Run: node dist/bench/sidecar-cpu.js (after npm run build and npx tsc -p tsconfig.bench.json)
 
 import path from 'node:path';
-import { messageMetadata, sidecarHead } from '../lib/stages/metadata-fields.js';
+import { sidecarHead } from '../lib/stages/metadata-fields.js';
+import { oldPathKey, oldSidecarHead } from './sidecar-before.js';
 import { pathKey } from '../lib/store/store.js';
 import { TEMP_SUFFIX, tempName } from '../lib/fs/atomic-write.js';
 import type { ChannelContext, MediaItem } from '../lib/types.js';
 
 const CALLS = 100_000;
 const ROUNDS = 7;
-
-// Before: every path through path.normalize, NFKC twice and the upper-then-lower case fold.
-function oldPathKey(file: string): string {
-  return path.normalize(file).normalize('NFKC').toUpperCase().toLowerCase().normalize('NFKC');
-}
-
-// Before: the sidecar's fields as one object, stringified with indentation, its closing "\n}" cut.
-function oldSidecarHead(item: MediaItem): string {
-  const attachment = {
-    attachment_id: item.attachment_id,
-    filename: item.filename,
-    content_type: item.content_type,
-    size: item.size,
-    width: item.width,
-    height: item.height,
-    description: item.description,
-    spoiler: item.spoiler === true,
-    source: item.source,
-  };
-  return JSON.stringify({ ...messageMetadata(item), ...attachment }, null, 2).slice(0, -2);
-}
 
 // 1,000 files as the downloads scenario has them: one channel, ASCII names, the message's author and text.
 const context: ChannelContext = { guild_id: '1100000000000000000', guild_name: 'Bench Server', channel_id: '1100000000000000001', channel_name: 'general' };

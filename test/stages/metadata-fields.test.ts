@@ -1,6 +1,6 @@
 // A sidecar's text is built field by field (lib/stages/metadata-fields.ts sidecarHead and sidecarText,
 // lib/fs/sidecar-text.ts): the attack is every item on which that could differ, byte for byte, from
-// JSON.stringify of the whole object (the implementation before, kept here): fields undefined (left out) or
+// JSON.stringify of the whole object (the implementation before, bench/sidecar-before.ts): fields undefined (left out) or
 // null, strings JSON escapes (quotes, backslashes, control characters, lone surrogates) or not (U+2028), numbers
 // JSON prints differently (NaN, -0, 1e21), nested objects and arrays (indented one level deeper), a thread's
 // context and a forward's source.
@@ -10,52 +10,8 @@ import { closeSidecar } from '../../lib/fs/sidecar-text.js';
 import { fileMetadata, messageMetadata, sidecarHead, sidecarText } from '../../lib/stages/metadata-fields.js';
 import type { SavedFile } from '../../lib/stages/metadata-fields.js';
 import type { ChannelContext, MediaItem } from '../../lib/types.js';
+import { oldCloseSidecar, oldSidecarHead, oldSidecarText } from '../../bench/sidecar-before.js';
 import { hostileStrings, words } from '../helpers/hostile-strings.js';
-
-// The fields and text as they were built before (one object, JSON.stringify(_, null, 2)).
-function oldMessageMetadata(item: MediaItem): Record<string, unknown> {
-  const { context, message } = item;
-  const thread = context.parent_id !== undefined;
-  return {
-    message_id: item.message_id,
-    timestamp: item.timestamp,
-    edited_timestamp: message.edited_timestamp,
-    author_id: item.author_id,
-    author_name: item.author_name,
-    author_display_name: message.author_display_name,
-    author_bot: message.author_bot,
-    content: message.content,
-    guild_id: context.guild_id,
-    guild_name: context.guild_name,
-    channel_id: context.channel_id,
-    channel_name: thread ? (context.parent_name ?? context.channel_name) : context.channel_name,
-    thread_name: thread ? context.channel_name : undefined,
-    jump_url: `https://discord.com/channels/${context.guild_id}/${context.channel_id}/${item.message_id}`,
-  };
-}
-function oldAttachmentMetadata(item: MediaItem): Record<string, unknown> {
-  return {
-    attachment_id: item.attachment_id,
-    filename: item.filename,
-    content_type: item.content_type,
-    size: item.size,
-    width: item.width,
-    height: item.height,
-    description: item.description,
-    spoiler: item.spoiler === true,
-    source: item.source,
-  };
-}
-function oldSidecarHead(item: MediaItem): string {
-  return JSON.stringify({ ...oldMessageMetadata(item), ...oldAttachmentMetadata(item) }, null, 2).slice(0, -2);
-}
-function oldSidecarText(file: SavedFile): string {
-  const fields = { ...oldAttachmentMetadata(file.item), path: file.path, sha256: file.sha256, bytes: file.bytes, duplicate_of: file.duplicate_of };
-  return `${JSON.stringify({ ...oldMessageMetadata(file.item), ...fields }, null, 2)}\n`;
-}
-function oldCloseSidecar(head: string, path: string, sha256: string, bytes: number): string {
-  return `${head},\n  "path": ${JSON.stringify(path)},\n  "sha256": ${JSON.stringify(sha256)},\n  "bytes": ${bytes}\n}\n`;
-}
 
 // Items whose every field is drawn from values JSON treats differently (typed loosely on purpose: a field of
 // the wrong kind must print as JSON.stringify prints it too).
