@@ -190,14 +190,17 @@ async function write(request: Extract<DiskRequest, { op: 'write' }>): Promise<Om
     if (!request.last) return {};
     if (request.mtime !== undefined) setTimes(fd, request.mtime); // before the fsync, which makes them durable too
     const result = { sha256: open.hash.digest('hex'), bytes: open.bytes };
-    // Its sidecar, if asked for: written now, so that both fsyncs start in one group.
-    if (request.sidecar !== undefined && request.finalPath !== undefined) sidecar = startSidecar(request.sidecar, request.finalPath, result, open);
+    // Its sidecar, if asked for: written now, so that both fsyncs start in one group; a deferred one (no fsync of
+    // its own) in a folder held through its descriptor, once the file is linked (linkSidecarNow).
+    const later = request.sidecar?.defer === true && open.pin?.pinned === true ? request.sidecar : undefined;
+    if (request.sidecar !== undefined && request.finalPath !== undefined && later === undefined)
+      sidecar = startSidecar(request.sidecar, request.finalPath, result, open);
     await Promise.all([fsyncInGroup(fd), sidecar?.synced]);
     files.delete(request.file);
     const id = open.folder === undefined ? undefined : idOf(fs.fstatSync(fd, { bigint: true }));
     fs.closeSync(fd);
     // rename holds the folder again (the same descriptor); a sidecar keeps it held until it is linked or removed.
-    if (sidecar === undefined) open.pin?.release();
+    if (sidecar === undefined && later === undefined) open.pin?.release();
     if (request.finalPath === undefined) return result;
     // A final name held by another file: the temp file stays, and the main thread names another candidate.
     const placed = place(request.path, request.finalPath, result.sha256, open.folder, id);
@@ -209,9 +212,10 @@ async function write(request: Extract<DiskRequest, { op: 'write' }>): Promise<Om
     // The sidecar's link in the same turn as the file's: one folder fsync acknowledges both.
     const linked = sidecar === undefined ? undefined : linkSidecar(sidecar, `${request.finalPath}.json`, open.folder, open.pin);
     sidecar = undefined;
+    const now = later !== undefined && linkSidecarNow(later, request.finalPath, result, open.pin!);
     open.pin?.release();
     await placed;
-    return (await linked) === true ? { ...result, sidecar: true } : result;
+    return now || (await linked) === true ? { ...result, sidecar: true } : result;
   } catch (error) {
     freeSlot(request.slot);
     if (sidecar !== undefined) dropSidecar(sidecar, open?.folder, open?.pin);
@@ -287,6 +291,40 @@ function startSidecar(
     }
     return undefined;
   }
+}
+
+// A deferred sidecar (made durable with the run's others: lib/run-sidecars.ts) written right after its file's
+// link, in the same turn and through the file's folder, still held by its descriptor: created under its temp
+// name, written, closed, linked to `<file>.json` (never over another file) and its temp name removed, with no
+// fsync and no identity lookup (the held folder is the one the temp file was created in). False when it could
+// not be (its temp file removed, if it was created): the metadata stage then writes it its own way.
+function linkSidecarNow(request: { path: string; head: string }, finalPath: string, file: { sha256: string; bytes: number }, pin: Pin): boolean {
+  const temp = pin.at(request.path);
+  let fd: number | undefined;
+  let created = false;
+  try {
+    fd = fs.openSync(temp, CREATE_FLAGS, 0o666);
+    created = true;
+    writeAllSync(fd, [Buffer.from(closeSidecar(request.head, finalPath, file.sha256, file.bytes))]);
+    const opened = fd;
+    fd = undefined;
+    fs.closeSync(opened); // before the link: a sidecar whose close failed is never given its name
+    const target = `${finalPath}.json`;
+    pauseAt(1);
+    if (placeSync(temp, pin.at(target), undefined, () => symlinkRefusal(target)) === 'placed') {
+      pauseAt(2);
+      return true;
+    }
+  } catch {
+    // not linked: removed below
+  }
+  try {
+    if (fd !== undefined) fs.closeSync(fd);
+    if (created) fs.rmSync(temp, { force: true });
+  } catch {
+    // left under its temp name: removeStaleTemps sweeps it at the next run's start
+  }
+  return false;
 }
 
 // The sidecar's temp file (synced) at its final name, never over another file, linked at once (in the turn of

@@ -45,6 +45,8 @@ export interface SidecarWindow {
   boot?: string | undefined;
 }
 const SIDECAR_WINDOW = 'sidecars!unsynced';
+// Set once the 'pathjson' sublevel lists every claim of a name ending in `.json` (Store.claimOf).
+const JSON_CLAIMS_INDEXED = 'pathjson!indexed';
 
 // dps gallery (lib/gallery): what decoding a file found, per sha256, so no later run decodes it again. d: the
 // 64-bit dHash as 16 hex digits (null: not an image it could decode); w, h: pixels after EXIF rotation (0
@@ -112,6 +114,11 @@ export class Store {
   readonly #attachment: Sub<AttachmentRecord>;
   readonly #hash: Sub<HashEntry>;
   readonly #path: Sub<string>;
+  // The path keys of #path that end in `.json`, as an index (key -> '') and in memory once read (claimOf):
+  // every name a sidecar (`<file>.json`) asks about is looked up here first, and most archives have none.
+  readonly #jsonPath: Sub<string>;
+  readonly #jsonKeys = new Set<string>();
+  #jsonLoaded: Promise<void> | undefined;
   readonly #failed: Sub<FailedEntry>;
   readonly #reference: Sub<AttachmentRecord>;
   // --write-metadata=channel (lib/stages/metadata-channel.ts): per channel its messages.ndjson, and per message
@@ -148,6 +155,7 @@ export class Store {
     this.#attachment = db.sublevel<string, AttachmentRecord>('attachment', { valueEncoding: 'json' });
     this.#hash = db.sublevel<string, HashEntry>('hash', { valueEncoding: 'json' });
     this.#path = db.sublevel<string, string>('path', { valueEncoding: 'json' });
+    this.#jsonPath = db.sublevel<string, string>('pathjson', { valueEncoding: 'json' });
     this.#failed = db.sublevel<string, FailedEntry>('failed', { valueEncoding: 'json' });
     this.#reference = db.sublevel<string, AttachmentRecord>('reference', { valueEncoding: 'json' });
     this.#metadata = db.sublevel<string, MetadataLog | string[] | string>('metadata', { valueEncoding: 'json' });
@@ -192,6 +200,10 @@ export class Store {
     }
     for (const op of ops) {
       group.ops.push(op);
+      if (op.type === 'put' && op.sublevel === this.#path && op.key.endsWith('.json')) {
+        this.#jsonKeys.add(op.key);
+        group.ops.push({ type: 'put', sublevel: this.#jsonPath, key: op.key, value: '' });
+      }
       if (op.type === 'put' && op.sublevel === this.#attachment) this.#unwritten.set(op.key, op.value as AttachmentRecord);
       if (op.type === 'put' && op.sublevel === this.#hash) this.#unwrittenHash.set(op.key, op.value as HashEntry);
       if (op.type === 'put' && op.sublevel === this.#reference) this.#unwrittenReference.set(op.key, op.value as AttachmentRecord);
@@ -409,10 +421,38 @@ export class Store {
     });
   }
 
-  // Who claims `file`: this process's claims first, then the state's (nothing is written).
+  // Who claims `file`: this process's claims first, then the state's (nothing is written). A name ending in
+  // `.json` (a sidecar's, asked about for every file written with one) is read only when the index has it.
   async claimOf(file: string): Promise<string | undefined> {
     const key = pathKey(file);
-    return this.#claims.get(key) ?? this.#get(this.#path, key);
+    const claimed = this.#claims.get(key);
+    if (claimed !== undefined) return claimed;
+    if (key.endsWith('.json')) {
+      this.#jsonLoaded ??= this.#loadJsonKeys();
+      await this.#jsonLoaded;
+      if (!this.#jsonKeys.has(key)) return undefined;
+    }
+    return this.#get(this.#path, key);
+  }
+
+  // The claims of names ending in `.json`, into memory: from their index, or (a state written before it) by
+  // one pass over every claim, which then writes the index. Claims written meanwhile are added by #write. A
+  // dps older than the index that writes to the state later leaves its own such claims out of it: a sidecar
+  // may then take a name such a claim waits for (never over a file: its link does not replace one), and the
+  // claim's attachment goes to its next candidate name (README "--write-metadata").
+  async #loadJsonKeys(): Promise<void> {
+    if ((await this.#get(this.#metadata, JSON_CLAIMS_INDEXED)) !== undefined) {
+      for await (const key of this.#jsonPath.keys()) this.#jsonKeys.add(key);
+      return;
+    }
+    const ops: Ops = [];
+    for await (const key of this.#path.keys()) {
+      if (!key.endsWith('.json')) continue;
+      this.#jsonKeys.add(key);
+      ops.push({ type: 'put', sublevel: this.#jsonPath, key, value: '' });
+    }
+    ops.push({ type: 'put', sublevel: this.#metadata, key: JSON_CLAIMS_INDEXED, value: '1' });
+    this.#write(ops).catch(() => undefined); // not written: the next run passes over the claims again
   }
 
   // The claim of `file` that the state holds (written by an earlier run, or this run's written groups).

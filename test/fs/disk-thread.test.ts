@@ -486,104 +486,130 @@ t.test('mtimeMs: every file has those times (atime and mtime, to the ms) the mom
   t.ok((await fs.lstat(path.join(root, 'now.bin'))).mtimeMs >= started - 2_000, 'without mtimeMs: the time it was written');
 });
 
-// --write-metadata (issue 23): a file's sidecar written in the file's own request (sidecarHead).
-t.test('sidecarHead: the sidecar lands complete with the file; never over another file, a symlink, or beside a taken name', async (t) => {
-  const disk = new DiskThread();
-  t.teardown(() => disk.close());
-  const root = t.testdir({ 'held.bin': 'a user file', 'theirs.bin.json': 'user data', outside: {} });
-  await fs.symlink(path.join(root, 'outside', 'target.json'), path.join(root, 'link.bin.json'));
-  const folders: FolderCache = new Map();
-  const head = JSON.stringify({ message_id: '1', note: 'a "quoted" 😀 text' }, null, 2).slice(0, -2);
-  const data = bytesOf(70_000, 5);
-  const final = path.join(root, 'sub', 'pic "1".bin');
-  const file = await disk.writeFile(path.dirname(final), chunked(data, [10_000]), final, { root, folders, expectedSize: data.byteLength, sidecarHead: head });
-  t.equal(file.sidecar, true);
-  const text = await fs.readFile(`${final}.json`, 'utf8');
-  t.equal(text, closeSidecar(head, final, sha(data), data.byteLength), 'the head ended with the path, sha256 and size');
-  t.same(JSON.parse(text), { message_id: '1', note: 'a "quoted" 😀 text', path: final, sha256: sha(data), bytes: data.byteLength });
-  t.ok((await fs.readFile(final)).equals(data), 'and the file, byte for byte');
+// --write-metadata (issue 23): a file's sidecar written in the file's own request (sidecarHead), fsynced with
+// the file, or deferred (sidecarDevice: no fsync of its own, written and linked right after the file's link).
+const devOf = async (dir: string): Promise<string> => String((await fs.stat(dir, { bigint: true })).dev);
+for (const deferred of [false, true]) {
+  const mode = deferred ? ' (deferred)' : '';
+  t.test(`sidecarHead${mode}: the sidecar lands complete with the file; never over another file, a symlink, or beside a taken name`, async (t) => {
+    const disk = new DiskThread();
+    t.teardown(() => disk.close());
+    const root = t.testdir({ 'held.bin': 'a user file', 'theirs.bin.json': 'user data', outside: {} });
+    await fs.symlink(path.join(root, 'outside', 'target.json'), path.join(root, 'link.bin.json'));
+    const folders: FolderCache = new Map();
+    const dev = deferred ? await devOf(root) : undefined;
+    const head = JSON.stringify({ message_id: '1', note: 'a "quoted" 😀 text' }, null, 2).slice(0, -2);
+    const data = bytesOf(70_000, 5);
+    const final = path.join(root, 'sub', 'pic "1".bin');
+    const file = await disk.writeFile(path.dirname(final), chunked(data, [10_000]), final, {
+      root,
+      folders,
+      expectedSize: data.byteLength,
+      sidecarHead: head,
+      sidecarDevice: dev,
+    });
+    t.equal(file.sidecar, true);
+    const text = await fs.readFile(`${final}.json`, 'utf8');
+    t.equal(text, closeSidecar(head, final, sha(data), data.byteLength), 'the head ended with the path, sha256 and size');
+    t.same(JSON.parse(text), { message_id: '1', note: 'a "quoted" 😀 text', path: final, sha256: sha(data), bytes: data.byteLength });
+    t.ok((await fs.readFile(final)).equals(data), 'and the file, byte for byte');
 
-  const theirs = await disk.writeFile(root, [Buffer.from('abc')], path.join(root, 'theirs.bin'), { root, folders, sidecarHead: head });
-  t.equal(theirs.sidecar, undefined, 'a file at the sidecar name: no sidecar');
-  t.equal(await fs.readFile(path.join(root, 'theirs.bin.json'), 'utf8'), 'user data', 'never replaced');
-  t.equal(await fs.readFile(path.join(root, 'theirs.bin'), 'utf8'), 'abc', 'the file is written all the same');
+    const theirs = await disk.writeFile(root, [Buffer.from('abc')], path.join(root, 'theirs.bin'), { root, folders, sidecarHead: head, sidecarDevice: dev });
+    t.equal(theirs.sidecar, undefined, 'a file at the sidecar name: no sidecar');
+    t.equal(await fs.readFile(path.join(root, 'theirs.bin.json'), 'utf8'), 'user data', 'never replaced');
+    t.equal(await fs.readFile(path.join(root, 'theirs.bin'), 'utf8'), 'abc', 'the file is written all the same');
 
-  const linked = await disk.writeFile(root, [Buffer.from('def')], path.join(root, 'link.bin'), { root, folders, sidecarHead: head });
-  t.equal(linked.sidecar, undefined, 'a symlink at the sidecar name: no sidecar');
-  t.notOk(existsSync(path.join(root, 'outside', 'target.json')), 'nothing written through it');
+    const linked = await disk.writeFile(root, [Buffer.from('def')], path.join(root, 'link.bin'), { root, folders, sidecarHead: head, sidecarDevice: dev });
+    t.equal(linked.sidecar, undefined, 'a symlink at the sidecar name: no sidecar');
+    t.notOk(existsSync(path.join(root, 'outside', 'target.json')), 'nothing written through it');
 
-  const taken = await disk.writeFile(root, [Buffer.from('ghi')], path.join(root, 'held.bin'), { root, folders, sidecarHead: head });
-  t.ok(taken.taken !== undefined, 'the file name is taken');
-  t.equal(taken.sidecar, undefined);
-  t.notOk(existsSync(path.join(root, 'held.bin.json')), 'no sidecar beside a file that is not ours');
-  await disk.discardTemp(taken.taken!);
-  t.same([...(await tempsIn(root)), ...(await tempsIn(path.join(root, 'sub')))], [], 'no temp file is left');
-});
+    const taken = await disk.writeFile(root, [Buffer.from('ghi')], path.join(root, 'held.bin'), { root, folders, sidecarHead: head, sidecarDevice: dev });
+    t.ok(taken.taken !== undefined, 'the file name is taken');
+    t.equal(taken.sidecar, undefined);
+    t.notOk(existsSync(path.join(root, 'held.bin.json')), 'no sidecar beside a file that is not ours');
+    await disk.discardTemp(taken.taken!);
+    t.same([...(await tempsIn(root)), ...(await tempsIn(path.join(root, 'sub')))], [], 'no temp file is left');
+  });
 
-t.test('sidecarHead: a folder swapped while the file is being written: neither the file nor its sidecar lands anywhere', async (t) => {
-  const { disk, archive, outside, moved, dir, swappingBody } = swapWorld(t);
-  const data = bytesOf(1_000_000, 4);
-  const options = { expectedSize: data.byteLength, root: archive, folders: new Map() as FolderCache, sidecarHead: '{\n  "a": 1' };
-  await t.rejects(disk.writeFile(dir, swappingBody(data), path.join(dir, 'big.bin'), options), { name: 'OutputUnsafeError' });
-  t.same(await fs.readdir(outside), [], 'nothing at all was written outside the root');
-  const left = await fs.readdir(moved);
-  t.equal(left.length, 1, "only the file's temp file stays, in the real folder: the sidecar's is removed");
-  t.ok(left[0]?.endsWith('.dps-tmp'));
-});
+  t.test(`sidecarHead${mode}: a folder swapped while the file is being written: neither the file nor its sidecar lands anywhere`, async (t) => {
+    const { disk, archive, outside, moved, dir, swappingBody } = swapWorld(t);
+    const dev = deferred ? await devOf(archive) : undefined;
+    const data = bytesOf(1_000_000, 4);
+    const options = { expectedSize: data.byteLength, root: archive, folders: new Map() as FolderCache, sidecarHead: '{\n  "a": 1', sidecarDevice: dev };
+    await t.rejects(disk.writeFile(dir, swappingBody(data), path.join(dir, 'big.bin'), options), { name: 'OutputUnsafeError' });
+    t.same(await fs.readdir(outside), [], 'nothing at all was written outside the root');
+    const left = await fs.readdir(moved);
+    t.equal(left.length, 1, "only the file's temp file stays, in the real folder: the sidecar's is removed");
+    t.ok(left[0]?.endsWith('.dps-tmp'));
+  });
 
-// A kill at any point of a sidecar's write: the worker stops (DiskWorkerData.pause) before and after each link,
-// the file's then the sidecar's. At each stop the sidecar's final name is absent or holds the whole text; the
-// worker is then terminated between the two links (as a kill -9 would stop it): the next run's sweep leaves the
-// file and no trace of the sidecar.
-t.test('sidecarHead: killed between any two steps, the sidecar name never holds less than the whole sidecar', async (t) => {
-  const root = t.testdir({ archive: {} });
-  const archive = path.join(root, 'archive');
-  const dir = path.join(archive, 'Server_1', 'chan_2');
-  const shared = new SharedArrayBuffer(4);
-  const pause = new Int32Array(shared);
-  const disk = new DiskThread({ pause: shared });
-  t.teardown(() => disk.close());
-  const data = Buffer.from('the bytes of a.bin');
-  const final = path.join(dir, 'a.bin');
-  const head = JSON.stringify({ message_id: '1', content: 'x'.repeat(5_000) }, null, 2).slice(0, -2);
-  const whole = closeSidecar(head, final, sha(data), data.byteLength);
-  const writing = disk.writeFile(dir, [data], final, { expectedSize: data.byteLength, root: archive, folders: new Map(), sidecarHead: head });
-  let settled = false;
-  writing.then(
-    () => (settled = true),
-    () => (settled = true),
-  );
-  const stop = async (point: number): Promise<void> => {
-    while (Atomics.load(pause, 0) !== point) {
-      if (settled) throw new Error(`the write ended before pause point ${point}`);
-      await new Promise((resolve) => setTimeout(resolve, 1));
-    }
-  };
-  const resume = (): void => {
-    Atomics.store(pause, 0, 0);
-    Atomics.notify(pause, 0);
-  };
-  const sidecarNow = async (): Promise<string | undefined> => fs.readFile(`${final}.json`, 'utf8').catch(() => undefined);
-  await stop(1); // the file's link next
-  t.equal(await sidecarNow(), undefined);
-  resume();
-  await stop(2); // the file linked
-  t.equal(await sidecarNow(), undefined);
-  resume();
-  await stop(1); // the sidecar's link next: its temp file holds the whole text already
-  t.equal(await sidecarNow(), undefined, 'not yet under its name');
-  const temps = await tempsIn(dir);
-  t.equal(temps.length, 1);
-  t.equal(await fs.readFile(path.join(dir, temps[0]!), 'utf8'), whole, 'its temp file is complete before the link');
-  await disk.close(); // killed here (the worker waits at the pause: it is terminated there)
-  t.equal(await removeStaleTemps(archive), 1, "the next run sweeps the sidecar's temp file");
-  t.same(await fs.readdir(dir), ['a.bin'], 'the file, and no sidecar: the metadata stage writes it on the next run');
+  // A kill at any point of a sidecar's write: the worker stops (DiskWorkerData.pause) before and after each link,
+  // the file's then the sidecar's. At each stop the sidecar's final name is absent or holds the whole text; the
+  // worker is then terminated between the two links (as a kill -9 would stop it): the next run's sweep leaves the
+  // file and no trace of the sidecar.
+  t.test(`sidecarHead${mode}: killed between any two steps, the sidecar name never holds less than the whole sidecar`, async (t) => {
+    const root = t.testdir({ archive: {} });
+    const archive = path.join(root, 'archive');
+    const dev = deferred ? await devOf(archive) : undefined;
+    const dir = path.join(archive, 'Server_1', 'chan_2');
+    const shared = new SharedArrayBuffer(4);
+    const pause = new Int32Array(shared);
+    const disk = new DiskThread({ pause: shared });
+    t.teardown(() => disk.close());
+    const data = Buffer.from('the bytes of a.bin');
+    const final = path.join(dir, 'a.bin');
+    const head = JSON.stringify({ message_id: '1', content: 'x'.repeat(5_000) }, null, 2).slice(0, -2);
+    const whole = closeSidecar(head, final, sha(data), data.byteLength);
+    const writing = disk.writeFile(dir, [data], final, {
+      expectedSize: data.byteLength,
+      root: archive,
+      folders: new Map(),
+      sidecarHead: head,
+      sidecarDevice: dev,
+    });
+    let settled = false;
+    writing.then(
+      () => (settled = true),
+      () => (settled = true),
+    );
+    const stop = async (point: number): Promise<void> => {
+      while (Atomics.load(pause, 0) !== point) {
+        if (settled) throw new Error(`the write ended before pause point ${point}`);
+        await new Promise((resolve) => setTimeout(resolve, 1));
+      }
+    };
+    const resume = (): void => {
+      Atomics.store(pause, 0, 0);
+      Atomics.notify(pause, 0);
+    };
+    const sidecarNow = async (): Promise<string | undefined> => fs.readFile(`${final}.json`, 'utf8').catch(() => undefined);
+    await stop(1); // the file's link next
+    t.equal(await sidecarNow(), undefined);
+    resume();
+    await stop(2); // the file linked
+    t.equal(await sidecarNow(), undefined);
+    resume();
+    await stop(1); // the sidecar's link next: its temp file holds the whole text already
+    t.equal(await sidecarNow(), undefined, 'not yet under its name');
+    const temps = await tempsIn(dir);
+    t.equal(temps.length, 1);
+    t.equal(await fs.readFile(path.join(dir, temps[0]!), 'utf8'), whole, 'its temp file is complete before the link');
+    await disk.close(); // killed here (the worker waits at the pause: it is terminated there)
+    t.equal(await removeStaleTemps(archive), 1, "the next run sweeps the sidecar's temp file");
+    t.same(await fs.readdir(dir), ['a.bin'], 'the file, and no sidecar: the metadata stage writes it on the next run');
 
-  // The same write run through: linked, the name holds the whole sidecar.
-  const again = new DiskThread();
-  t.teardown(() => again.close());
-  const other = path.join(dir, 'b.bin');
-  const done = await again.writeFile(dir, [data], other, { expectedSize: data.byteLength, root: archive, folders: new Map(), sidecarHead: head });
-  t.equal(done.sidecar, true);
-  t.equal(await fs.readFile(`${other}.json`, 'utf8'), closeSidecar(head, other, sha(data), data.byteLength));
-});
+    // The same write run through: linked, the name holds the whole sidecar.
+    const again = new DiskThread();
+    t.teardown(() => again.close());
+    const other = path.join(dir, 'b.bin');
+    const done = await again.writeFile(dir, [data], other, {
+      expectedSize: data.byteLength,
+      root: archive,
+      folders: new Map(),
+      sidecarHead: head,
+      sidecarDevice: dev,
+    });
+    t.equal(done.sidecar, true);
+    t.equal(await fs.readFile(`${other}.json`, 'utf8'), closeSidecar(head, other, sha(data), data.byteLength));
+  });
+}
