@@ -8,8 +8,6 @@
 // so the client is told --global-rate-limit 100000 as that scenario does), in messages/s. A side may carry dps
 // flags after a `|`: `ab.js '.|--write-metadata' .` compares one build with and without a flag.
 
-import { statfsSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { median, removeScratch, runProcess, scratch, startFake } from './common.js';
 import { mixedSize, UNLIMITED } from './sizes.js';
@@ -46,8 +44,7 @@ try {
   for (let pair = 0; pair < pairs; pair++) {
     const order = pair % 2 === 0 ? [0, 1] : [1, 0];
     for (const which of order) {
-      const free = statfsSync(tmpdir());
-      if (free.bavail * free.bsize < total * 3) removeScratch(); // keep files until room runs short (common.ts)
+      removeScratch({ unlessFreeAbove: total * 3 }); // files kept until room runs short, then emptied (common.ts)
       const dir = await scratch('downloads');
       const fakeBefore = fake.cpuSeconds();
       const args = [

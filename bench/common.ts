@@ -3,7 +3,7 @@
 
 import { fork, spawn, spawnSync } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
-import { mkdirSync, readFileSync, rmSync, statfsSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readdirSync, readFileSync, rmSync, statfsSync, truncateSync, writeFileSync } from 'node:fs';
 import { mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -205,7 +205,7 @@ export async function runScript(script: string, args: string[]): Promise<{ run: 
   return { run, result: JSON.parse(last) as Record<string, number> };
 }
 
-// Scratch folders are removed when the whole bench ends (removeScratch), or at the end of a scenario when the
+// Scratch folders are removed when the whole bench ends (removeScratch), or emptied at the end of a scenario when the
 // disk is short of room, never between runs: right after thousands of files are deleted, ext4 makes every new
 // file's inode allocation scan the recently freed inodes (`recently_deleted` in `perf record`), which cost
 // 0.3-1.1 ms per created file here, for the baseline and dps alike, for minutes. So a run does not start right
@@ -225,13 +225,31 @@ export async function scratch(name: string): Promise<{ dir: string; out: string;
   return { dir, out: join(dir, 'out'), state: join(dir, 'state'), cleanup: () => void pendingScratch.push(dir) };
 }
 
-// Removes the scratch folders made so far; with `unlessFreeAbove`, only when the disk has less room than that.
+// Scratch folders whose files were emptied to give their room back (their inodes kept): removed at the end.
+const emptiedScratch: string[] = [];
+
+// Gives back the room of the scratch folders made so far; with `unlessFreeAbove`, only when the disk has less
+// room than that. Within a bench (`unlessFreeAbove`) the files are emptied, not deleted: truncating frees their
+// blocks but no inode, so the runs that follow do not pay for the deletion (above, and bench/limits.md "Scratch
+// clean-up"); the folders themselves go when the bench ends (no options).
 export function removeScratch(options: { unlessFreeAbove?: number } = {}): void {
   if (options.unlessFreeAbove !== undefined) {
     const fs = statfsSync(tmpdir());
     if (fs.bavail * fs.bsize > options.unlessFreeAbove) return;
+    for (const dir of pendingScratch.splice(0)) {
+      emptyFiles(dir);
+      emptiedScratch.push(dir);
+    }
+    return;
   }
-  for (const dir of pendingScratch.splice(0)) rmSync(dir, { recursive: true, force: true });
+  for (const dir of [...emptiedScratch.splice(0), ...pendingScratch.splice(0)]) rmSync(dir, { recursive: true, force: true });
+}
+
+// Every regular file under `dir` truncated to 0 bytes.
+function emptyFiles(dir: string): void {
+  for (const entry of readdirSync(dir, { recursive: true, withFileTypes: true })) {
+    if (entry.isFile()) truncateSync(join(entry.parentPath ?? entry.path, entry.name));
+  }
 }
 
 export function median(values: readonly number[]): number {
