@@ -71,6 +71,13 @@ interface Waiter {
   folder: FolderIdentity | undefined;
   id: string | undefined; // the renamed file's device + inode (with `folder`), to take it back if the folder moved
   pin: Pin | undefined; // `folder` held open until its fsync is done
+  sidecar?: Linked | undefined; // the file's sidecar linked beside it (linkSidecarNow): taken back with it
+}
+
+// A file linked at `path` (a name in a held folder) whose inode is `id`.
+interface Linked {
+  path: string;
+  id: string;
 }
 
 const renamed = new Map<string, Waiter[]>(); // folder -> renames waiting for its next fsync
@@ -192,7 +199,7 @@ async function write(request: Extract<DiskRequest, { op: 'write' }>): Promise<Om
     const result = { sha256: open.hash.digest('hex'), bytes: open.bytes };
     // Its sidecar, if asked for: written now, so that both fsyncs start in one group; a deferred one (no fsync of
     // its own) in a folder held through its descriptor, once the file is linked (linkSidecarNow).
-    const later = request.sidecar?.defer === true && open.pin?.pinned === true ? request.sidecar : undefined;
+    const later = request.sidecar?.defer === true && request.finalPath !== undefined && open.pin?.pinned === true ? request.sidecar : undefined;
     if (request.sidecar !== undefined && request.finalPath !== undefined && later === undefined)
       sidecar = startSidecar(request.sidecar, request.finalPath, result, open);
     await Promise.all([fsyncInGroup(fd), sidecar?.synced]);
@@ -200,10 +207,21 @@ async function write(request: Extract<DiskRequest, { op: 'write' }>): Promise<Om
     const id = open.folder === undefined ? undefined : idOf(fs.fstatSync(fd, { bigint: true }));
     fs.closeSync(fd);
     // rename holds the folder again (the same descriptor); a sidecar keeps it held until it is linked or removed.
-    if (sidecar === undefined && later === undefined) open.pin?.release();
+    if (sidecar === undefined) open.pin?.release();
     if (request.finalPath === undefined) return result;
-    // A final name held by another file: the temp file stays, and the main thread names another candidate.
-    const placed = place(request.path, request.finalPath, result.sha256, open.folder, id);
+    const finalPath = request.finalPath;
+    // A final name held by another file: the temp file stays, and the main thread names another candidate. A
+    // deferred sidecar is linked by place right after the file (linkSidecarNow) and taken back with it.
+    let linkedNow = false;
+    const alongside =
+      later === undefined
+        ? undefined
+        : (pin: Pin | undefined): Linked | undefined => {
+            const linked = linkSidecarNow(later, finalPath, result, pin);
+            linkedNow = linked !== undefined;
+            return linked;
+          };
+    const placed = place(request.path, finalPath, result.sha256, open.folder, id, alongside);
     if (placed === 'taken') {
       if (sidecar !== undefined) dropSidecar(sidecar, open.folder, open.pin); // it would tell the wrong path
       open.pin?.release();
@@ -212,10 +230,9 @@ async function write(request: Extract<DiskRequest, { op: 'write' }>): Promise<Om
     // The sidecar's link in the same turn as the file's: one folder fsync acknowledges both.
     const linked = sidecar === undefined ? undefined : linkSidecar(sidecar, `${request.finalPath}.json`, open.folder, open.pin);
     sidecar = undefined;
-    const now = later !== undefined && linkSidecarNow(later, request.finalPath, result, open.pin!);
     open.pin?.release();
     await placed;
-    return now || (await linked) === true ? { ...result, sidecar: true } : result;
+    return linkedNow || (await linked) === true ? { ...result, sidecar: true } : result;
   } catch (error) {
     freeSlot(request.slot);
     if (sidecar !== undefined) dropSidecar(sidecar, open?.folder, open?.pin);
@@ -294,18 +311,27 @@ function startSidecar(
 }
 
 // A deferred sidecar (made durable with the run's others: lib/run-sidecars.ts) written right after its file's
-// link, in the same turn and through the file's folder, still held by its descriptor: created under its temp
-// name, written, closed, linked to `<file>.json` (never over another file) and its temp name removed, with no
-// fsync and no identity lookup (the held folder is the one the temp file was created in). False when it could
-// not be (its temp file removed, if it was created): the metadata stage then writes it its own way.
-function linkSidecarNow(request: { path: string; head: string }, finalPath: string, file: { sha256: string; bytes: number }, pin: Pin): boolean {
+// link, in the same turn and through the same held folder (place's `alongside`): created under its temp name,
+// written, closed, linked to `<file>.json` (never over another file) and its temp name removed, with no fsync.
+// Its inode is returned, so that it is taken back with the file if the folder turns out to have moved (movedAway).
+// Undefined when it could not be (its temp file removed if it was created): the metadata stage then writes it
+// its own way.
+function linkSidecarNow(
+  request: { path: string; head: string },
+  finalPath: string,
+  file: { sha256: string; bytes: number },
+  pin: Pin | undefined,
+): Linked | undefined {
+  if (pin?.pinned !== true) return undefined;
   const temp = pin.at(request.path);
   let fd: number | undefined;
+  let id: string | undefined;
   let created = false;
   try {
     fd = fs.openSync(temp, CREATE_FLAGS, 0o666);
     created = true;
     writeAllSync(fd, [Buffer.from(closeSidecar(request.head, finalPath, file.sha256, file.bytes))]);
+    id = idOf(fs.fstatSync(fd, { bigint: true }));
     const opened = fd;
     fd = undefined;
     fs.closeSync(opened); // before the link: a sidecar whose close failed is never given its name
@@ -313,18 +339,21 @@ function linkSidecarNow(request: { path: string; head: string }, finalPath: stri
     pauseAt(1);
     if (placeSync(temp, pin.at(target), undefined, () => symlinkRefusal(target)) === 'placed') {
       pauseAt(2);
-      return true;
+      return { path: target, id };
     }
   } catch {
     // not linked: removed below
   }
   try {
     if (fd !== undefined) fs.closeSync(fd);
-    if (created) fs.rmSync(temp, { force: true });
+    if (created) {
+      if (id === undefined) fs.rmSync(temp, { force: true });
+      else removeIfOurs(temp, id);
+    }
   } catch {
     // left under its temp name: removeStaleTemps sweeps it at the next run's start
   }
-  return false;
+  return undefined;
 }
 
 // The sidecar's temp file (synced) at its final name, never over another file, linked at once (in the turn of
@@ -485,8 +514,18 @@ function rename(tempPath: string, finalPath: string, sha256?: string, checked?: 
 
 // rename's work, its outcome known at once: 'taken', or the link made and a promise of the folder's fsync
 // (write links a file's sidecar right after the file, so one fsync covers both). Throws (the temp file removed).
-function place(tempPath: string, finalPath: string, sha256?: string, checked?: FolderIdentity, id?: string): 'taken' | Promise<void> {
+// `alongside`: called once the file is linked, with the held folder: what it links (a deferred sidecar) rides on
+// the file's fsync and is taken back with the file if the folder moved.
+function place(
+  tempPath: string,
+  finalPath: string,
+  sha256?: string,
+  checked?: FolderIdentity,
+  id?: string,
+  alongside?: (pin: Pin | undefined) => Linked | undefined,
+): 'taken' | Promise<void> {
   let pin: Pin | undefined;
+  let sidecar: Linked | undefined;
   try {
     pin = holdChecked(checked, 'rename a file');
     const temp = pin?.at(tempPath) ?? tempPath;
@@ -501,6 +540,7 @@ function place(tempPath: string, finalPath: string, sha256?: string, checked?: F
     }
     pauseAt(2);
     if (pin?.pinned === false && before === undefined) checkPlaced(finalPath, checked!, id);
+    sidecar = alongside?.(pin);
   } catch (error) {
     // A temp file reachable only through a swapped path is removed there only if it is ours.
     if (checked === undefined) fs.rmSync(tempPath, { force: true });
@@ -510,7 +550,7 @@ function place(tempPath: string, finalPath: string, sha256?: string, checked?: F
   }
   const folder = path.dirname(finalPath);
   return new Promise<void>((resolve, reject) => {
-    const waiter = { resolve, reject, finalPath, folder: checked, id, pin };
+    const waiter = { resolve, reject, finalPath, folder: checked, id, pin, sidecar };
     const waiting = renamed.get(folder);
     if (waiting === undefined) renamed.set(folder, [waiter]);
     else waiting.push(waiter);
@@ -573,6 +613,7 @@ function movedAway(waiters: Waiter[]): Map<Waiter, SerializedError> {
     const change = changes.get(key);
     if (change === undefined) continue;
     removeIfOurs(waiter.pin?.at(waiter.finalPath) ?? waiter.finalPath, waiter.id);
+    if (waiter.sidecar !== undefined) removeIfOurs(waiter.pin?.at(waiter.sidecar.path) ?? waiter.sidecar.path, waiter.sidecar.id);
     moved.set(waiter, serialize(unsafeFolder(change, 'keep a file')));
   }
   return moved;

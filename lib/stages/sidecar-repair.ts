@@ -35,7 +35,9 @@ export async function repairSidecars(window: SidecarWindow, options: RepairOptio
     checked++;
     const file = savedFileOf(record, record.path, record.sha256, record.bytes);
     if (isOwnSidecar(await readJson(target), file)) continue;
-    const holder = await store.claimOf(target);
+    // Read from the claims themselves, not the index of `.json` claims (Store.claimOf): a dps older than the index
+    // that wrote to this state would have left its own claims out of it, and this write replaces what is there.
+    const holder = await store.storedClaim(target);
     if (holder !== undefined && holder !== sidecarOwner(file.item)) continue; // another file of the archive
     const written = await writeSidecar(target, sidecarText(file), { disk, root: window.out, mayReplace: async () => true, signal }).catch((error: unknown) => {
       options.log?.(`metadata: ${target} could not be written again: ${error instanceof Error ? error.message : String(error)}`);

@@ -429,8 +429,15 @@ export class Store {
     if (claimed !== undefined) return claimed;
     if (key.endsWith('.json')) {
       this.#jsonLoaded ??= this.#loadJsonKeys();
-      await this.#jsonLoaded;
-      if (!this.#jsonKeys.has(key)) return undefined;
+      // An index that could not be read costs this lookup a read of the claims, and the next one a new try.
+      const loaded = await this.#jsonLoaded.then(
+        () => true,
+        () => {
+          this.#jsonLoaded = undefined;
+          return false;
+        },
+      );
+      if (loaded && !this.#jsonKeys.has(key)) return undefined;
     }
     return this.#get(this.#path, key);
   }

@@ -96,6 +96,33 @@ t.test('swapped between the check and the link and left swapped: refused, and th
   t.same(await fs.readdir(moved), [], 'no final name (and no temp file) left in the real folder');
 });
 
+// --write-metadata: the file's sidecar is linked right after it (fsynced with it, or deferred: linked at once,
+// no fsync of its own). The folder left swapped after both links: both are taken back from the real folder.
+for (const deferred of [false, true]) {
+  t.test(`swapped after the check and left swapped, with a sidecar${deferred ? ' (deferred)' : ''}: the file and its sidecar are taken back`, async (t) => {
+    const { archive, outside, moved, dir, pause, disk, swap, folders } = setup(t);
+    const sidecarDevice = deferred ? String((await fs.stat(archive, { bigint: true })).dev) : undefined;
+    const data = Buffer.from('the bytes of c.bin');
+    const options = { expectedSize: data.byteLength, root: archive, folders, sidecarHead: '{\n  "message_id": "1"', sidecarDevice };
+    const writing = disk.writeFile(dir, [data], path.join(dir, 'c.bin'), options);
+    let settled = false;
+    writing.then(
+      () => (settled = true),
+      () => (settled = true),
+    );
+    await reached(pause, 1, writing); // the file's link next
+    await swap();
+    // Every later stop (after the file's link, around the sidecar's) passed at once.
+    while (!settled) {
+      if (Atomics.load(pause, 0) !== 0) resume(pause);
+      await new Promise((resolve) => setTimeout(resolve, 1));
+    }
+    await t.rejects(writing, { name: 'OutputUnsafeError' });
+    t.same(await fs.readdir(outside), [], 'nothing written outside the root');
+    t.same(await fs.readdir(moved), [], 'neither the file nor its sidecar (nor a temp file) left in the real folder');
+  });
+}
+
 t.test('a folder the state has files in is never created afresh, even when it is away only at the moment of the check', async (t) => {
   const root = t.testdir({ archive: { Server_1: { chan_2: { 'a.png': 'a' } } } });
   const archive = path.join(root, 'archive');

@@ -58,3 +58,29 @@ t.test('claimOf: .json claims written by this process are found, then and after 
   t.equal(await reopened.claimOf('archive/w.png.json'), undefined);
   await reopened.close();
 });
+
+t.test('claimOf: an index that cannot be read costs a read of the claims, and is tried again', async (t) => {
+  const db = new MemoryLevel<string, unknown>();
+  // The claims' first pass fails (a read error), once.
+  let failures = 1;
+  const sublevel = db.sublevel.bind(db) as (name: string, options: object) => ReturnType<typeof db.sublevel>;
+  (db as { sublevel: unknown }).sublevel = (name: string, options: object) => {
+    const sub = sublevel(name, options);
+    if (name !== 'path') return sub;
+    const keys = sub.keys.bind(sub);
+    (sub as { keys: unknown }).keys = (...args: Parameters<typeof keys>) => {
+      if (failures-- > 0) throw new Error('read error');
+      return keys(...args);
+    };
+    return sub;
+  };
+  const store = await createStore(db);
+  await store.claimPath('archive/a.png.json', 'att-a', true);
+  store.releaseClaim('archive/a.png.json', 'att-a');
+  await store.writesDone();
+  t.equal(await store.claimOf('archive/a.png.json'), 'att-a', 'the pass failed: the claim read itself');
+  t.equal(await store.claimOf('archive/b.png.json'), undefined);
+  t.equal(failures, -1, 'the second lookup tried the pass again');
+  t.equal(await store.claimOf('archive/a.png.json'), 'att-a', 'and the index answers');
+  await store.close();
+});
