@@ -9,7 +9,7 @@
 // flags after a `|`: `ab.js '.|--write-metadata' .` compares one build with and without a flag.
 
 import { join, resolve } from 'node:path';
-import { median, removeScratch, runProcess, scratch, startFake } from './common.js';
+import { median, removeScratch, runProcess, scratch, settleDisk, startFake } from './common.js';
 import { mixedSize, UNLIMITED } from './sizes.js';
 
 const argv = process.argv.slice(2);
@@ -39,6 +39,7 @@ const fake = await startFake(
     ? { scenario: { kind: 'channel', messages: pages, imageRatio: 0.01 }, options: { rateLimit: UNLIMITED } }
     : { scenario: { kind: 'downloads', images }, options: { rateLimit: { off: true } } },
 );
+await settleDisk();
 const runs = builds.map(() => ({ mbs: [] as number[], cpu: [] as number[] }));
 try {
   for (let pair = 0; pair < pairs; pair++) {

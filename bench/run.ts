@@ -1,7 +1,7 @@
 // `npm run bench` / `node dist/bench/run.js [scenario...] [--quick] [--runs N] [--scan N] [--only PART]`: runs the scenarios
 // against the fake (each in its own processes), saves bench/results/<scenario>.json and renders bench/RESULTS.md.
 
-import { removeScratch, saveResult } from './common.js';
+import { removeScratch, saveResult, settleDisk } from './common.js';
 import type { BenchContext, ScenarioResult } from './common.js';
 import { writeReport } from './report.js';
 import { cdn } from './scenarios/cdn.js';
@@ -53,6 +53,7 @@ if (unknown.length > 0) {
   process.exit(2);
 }
 const started = Date.now();
+await settleDisk(); // files deleted just before (an earlier bench, npm test) slow every create for minutes
 // Scratch folders stay until the end while the disk has room for the next scenario (common.ts, removeScratch).
 const KEEP_WHILE_FREE_BYTES = 40e9;
 try {

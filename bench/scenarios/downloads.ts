@@ -12,6 +12,7 @@ import {
   dpsHasFlag,
   log,
   median,
+  METADATA_PAIRS,
   PAIRS,
   pairRow,
   removeScratch,
@@ -29,7 +30,7 @@ import { mixedSize } from '../sizes.js';
 export async function downloads(ctx: BenchContext): Promise<ScenarioResult> {
   const images = ctx.quick ? 500 : 5_000;
   const metadata = dpsHasFlag('--write-metadata'); // measured once dps has it (issue 23)
-  const runs = Math.max(ctx.runs, PAIRS);
+  const runs = Math.max(ctx.runs, metadata ? METADATA_PAIRS : PAIRS);
   let total = 0;
   for (let i = 0; i < images; i++) total += mixedSize(i);
   const fs = statfsSync(tmpdir());

@@ -1,7 +1,7 @@
 // pages: a 1,000,000-message channel with 1% images and rate limits off, dps vs sequential raw page fetch + JSON.parse;
 // and what --write-metadata costs (issue 23): dps at the defaults and with the flag in interleaved pairs.
 
-import { dpsHasFlag, log, median, PAIRS, pairRow, rotated, runDps, runScript, scratch, startFake, channelArgs, withinFivePercent } from '../common.js';
+import { dpsHasFlag, log, median, METADATA_PAIRS, pairRow, rotated, runDps, runScript, scratch, startFake, channelArgs, withinFivePercent } from '../common.js';
 import type { BenchContext, ScenarioResult } from '../common.js';
 import { UNLIMITED } from '../sizes.js';
 
@@ -17,7 +17,7 @@ export async function pages(ctx: BenchContext): Promise<ScenarioResult> {
   const variants = metadata ? (['defaults', 'metadata'] as const) : (['defaults'] as const);
   const metaRate: number[] = [];
   const metaRatios: number[] = [];
-  const rounds = Math.max(ctx.runs, metadata ? PAIRS : 0);
+  const rounds = Math.max(ctx.runs, metadata ? METADATA_PAIRS : 0);
   try {
     for (let run = 0; run < rounds; run++) {
       // The baseline in the scenario's first runs (its own figure), the pairs in every round.
