@@ -24,11 +24,11 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { parentPort, workerData } from 'node:worker_threads';
 import { CREATE_FLAGS, DIR_SYNC_UNSUPPORTED, symlinkRefusal } from './atomic-write.js';
-import { placeSync } from './no-replace.js';
+import { NO_LINK, placeSync } from './no-replace.js';
 import { closeSidecar } from './sidecar-text.js';
 import type { Placement } from './no-replace.js';
 import type { DiskReply, DiskRequest, DiskWorkerData, SerializedError } from './disk-thread.js';
-import { folderChange, idOf, removeIfOurs, unsafeFolder } from './folder-identity.js';
+import { folderChange, idOf, removeIfOurs, removeIfSame, unsafeFolder } from './folder-identity.js';
 import type { FolderIdentity } from './folder-identity.js';
 import { holdFolder } from './pinned-folder.js';
 import type { Pin } from './pinned-folder.js';
@@ -74,10 +74,11 @@ interface Waiter {
   sidecar?: Linked | undefined; // the file's sidecar linked beside it (linkSidecarNow): taken back with it
 }
 
-// A file linked at `path` (a name in a held folder) whose inode is `id`.
+// A file linked at `path` (a name in a held folder): ours if it still has inode `id`, or, without one, these `bytes`.
 interface Linked {
   path: string;
-  id: string;
+  id?: string;
+  bytes?: Uint8Array;
 }
 
 const renamed = new Map<string, Waiter[]>(); // folder -> renames waiting for its next fsync
@@ -313,7 +314,9 @@ function startSidecar(
 // A deferred sidecar (made durable with the run's others: lib/run-sidecars.ts) written right after its file's
 // link, in the same turn and through the same held folder (place's `alongside`): created under its temp name,
 // written, closed, linked to `<file>.json` (never over another file) and its temp name removed, with no fsync.
-// Its inode is returned, so that it is taken back with the file if the folder turns out to have moved (movedAway).
+// What it linked is returned, so that it is taken back with the file if the folder turns out to have moved
+// (movedAway): by its bytes when the link made the name (no fstat per sidecar: bench/limits.md, "Waiting for the
+// disk to settle"), by its inode when no-replace.ts had to decide (the name was held, or no hard links here).
 // Undefined when it could not be (its temp file removed if it was created): the metadata stage then writes it
 // its own way.
 function linkSidecarNow(
@@ -324,20 +327,28 @@ function linkSidecarNow(
 ): Linked | undefined {
   if (pin?.pinned !== true) return undefined;
   const temp = pin.at(request.path);
+  const bytes = Buffer.from(closeSidecar(request.head, finalPath, file.sha256, file.bytes));
   let fd: number | undefined;
-  let id: string | undefined;
   let created = false;
+  let written = false;
   try {
     fd = fs.openSync(temp, CREATE_FLAGS, 0o666);
     created = true;
-    writeAllSync(fd, [Buffer.from(closeSidecar(request.head, finalPath, file.sha256, file.bytes))]);
-    id = idOf(fs.fstatSync(fd, { bigint: true }));
+    writeAllSync(fd, [bytes]);
+    written = true;
     const opened = fd;
     fd = undefined;
     fs.closeSync(opened); // before the link: a sidecar whose close failed is never given its name
     const target = `${finalPath}.json`;
+    const at = pin.at(target);
     pauseAt(1);
-    if (placeSync(temp, pin.at(target), undefined, () => symlinkRefusal(target)) === 'placed') {
+    if (linkFresh(temp, at)) {
+      fs.unlinkSync(temp);
+      pauseAt(2);
+      return { path: target, bytes };
+    }
+    const id = idOf(fs.lstatSync(temp, { bigint: true }));
+    if (placeSync(temp, at, undefined, () => symlinkRefusal(target)) === 'placed') {
       pauseAt(2);
       return { path: target, id };
     }
@@ -347,14 +358,27 @@ function linkSidecarNow(
   try {
     if (fd !== undefined) fs.closeSync(fd);
     if (created) {
-      if (id === undefined) fs.rmSync(temp, { force: true });
-      else removeIfOurs(temp, id);
+      if (!written) fs.rmSync(temp, { force: true });
+      else removeIfSame(temp, bytes);
     }
   } catch {
     // left under its temp name: removeStaleTemps sweeps it at the next run's start
   }
   return undefined;
 }
+
+// link(temp, final): true when it made the name; false when the name is held or this file system has no hard
+// links (no-replace.ts then decides); any other failure throws.
+function linkFresh(temp: string, final: string): boolean {
+  try {
+    fs.linkSync(temp, final);
+    return true;
+  } catch (error) {
+    if (LINK_DECIDES.has((error as { code?: unknown }).code)) return false;
+    throw error;
+  }
+}
+const LINK_DECIDES = new Set<unknown>(['EEXIST', ...NO_LINK]);
 
 // The sidecar's temp file (synced) at its final name, never over another file, linked at once (in the turn of
 // its file's link): resolves true once the folder's fsync covers it; false (its temp removed) when the name is
@@ -613,7 +637,12 @@ function movedAway(waiters: Waiter[]): Map<Waiter, SerializedError> {
     const change = changes.get(key);
     if (change === undefined) continue;
     removeIfOurs(waiter.pin?.at(waiter.finalPath) ?? waiter.finalPath, waiter.id);
-    if (waiter.sidecar !== undefined) removeIfOurs(waiter.pin?.at(waiter.sidecar.path) ?? waiter.sidecar.path, waiter.sidecar.id);
+    const sidecar = waiter.sidecar;
+    if (sidecar !== undefined) {
+      const at = waiter.pin?.at(sidecar.path) ?? sidecar.path;
+      if (sidecar.id !== undefined) removeIfOurs(at, sidecar.id);
+      else if (sidecar.bytes !== undefined) removeIfSame(at, sidecar.bytes);
+    }
     moved.set(waiter, serialize(unsafeFolder(change, 'keep a file')));
   }
   return moved;

@@ -74,3 +74,26 @@ export function removeIfOurs(file: string, id: string | undefined): boolean {
     return false;
   }
 }
+
+// Removes `file` only if it is a regular file holding exactly `bytes`: undoing a small file of ours whose inode was
+// never looked up (a deferred sidecar, disk-thread-worker.ts). A file with the very same bytes loses nothing by
+// going; any other is left. Never through a symlink. True when removed.
+export function removeIfSame(file: string, bytes: Uint8Array): boolean {
+  try {
+    const stat = fs.lstatSync(file, { throwIfNoEntry: false });
+    if (stat === undefined || !stat.isFile() || stat.size !== bytes.byteLength) return false;
+    const fd = fs.openSync(file, fs.constants.O_RDONLY | (fs.constants.O_NOFOLLOW ?? 0));
+    let same: boolean;
+    try {
+      const held = Buffer.alloc(bytes.byteLength + 1);
+      same = fs.readSync(fd, held, 0, held.length, 0) === bytes.byteLength && held.subarray(0, bytes.byteLength).equals(bytes);
+    } finally {
+      fs.closeSync(fd);
+    }
+    if (!same) return false;
+    fs.unlinkSync(file);
+    return true;
+  } catch {
+    return false;
+  }
+}

@@ -15,7 +15,7 @@ import fs from 'node:fs';
 export type Placement = 'placed' | 'taken';
 
 // link() is impossible on this file system (or for this file): fall back to check-then-rename.
-const NO_LINK = new Set<unknown>(['EPERM', 'ENOTSUP', 'EOPNOTSUPP', 'ENOSYS', 'EXDEV', 'EMLINK']);
+export const NO_LINK: ReadonlySet<unknown> = new Set<unknown>(['EPERM', 'ENOTSUP', 'EOPNOTSUPP', 'ENOSYS', 'EXDEV', 'EMLINK']);
 
 const codeOf = (error: unknown): unknown => (error as { code?: unknown } | null)?.code;
 

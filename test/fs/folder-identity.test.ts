@@ -1,12 +1,12 @@
 // A folder's identity (device + inode of each component below the archive root): every way it can change is
-// noticed, and removeIfOurs removes only the file we made.
+// noticed, and removeIfOurs (removeIfSame) removes only the file we made (the bytes we wrote).
 import fs from 'node:fs/promises';
 import { lstatSync } from 'node:fs';
 import path from 'node:path';
 import t from 'tap';
 import { OutputUnsafeError } from '../../lib/errors.js';
 import { ensureDirInside } from '../../lib/fs/atomic-write.js';
-import { checkFolder, folderChange, idOf, removeIfOurs } from '../../lib/fs/folder-identity.js';
+import { checkFolder, folderChange, idOf, removeIfOurs, removeIfSame } from '../../lib/fs/folder-identity.js';
 
 t.test('the identity lists every component below the root, and any change to one is noticed', async (t) => {
   const root = t.testdir({ archive: {}, outside: {} });
@@ -61,4 +61,19 @@ t.test('removeIfOurs removes a file only when the path still leads to the one we
   t.equal(removeIfOurs(ours, undefined), false, 'without an identity nothing is removed');
   t.equal(removeIfOurs(ours, id), true, 'our file is removed');
   await t.rejects(fs.lstat(ours), { code: 'ENOENT' });
+});
+
+t.test('removeIfSame removes a file only when it holds exactly the bytes we wrote, never through a symlink', async (t) => {
+  const root = t.testdir({ ours: '{"a":1}\n', longer: '{"a":1}\nmore', shorter: '{"a":1', other: '{"a":2}\n', dir: {} });
+  const bytes = Buffer.from('{"a":1}\n');
+  await fs.symlink(path.join(root, 'ours'), path.join(root, 'link'));
+  t.equal(removeIfSame(path.join(root, 'other'), bytes), false, 'the same size, other bytes: left alone');
+  t.equal(removeIfSame(path.join(root, 'longer'), bytes), false, 'our bytes and more: left alone');
+  t.equal(removeIfSame(path.join(root, 'shorter'), bytes), false, 'a prefix of them: left alone');
+  t.equal(removeIfSame(path.join(root, 'dir'), bytes), false, 'a directory is left alone');
+  t.equal(removeIfSame(path.join(root, 'link'), bytes), false, 'a symlink to our bytes is left alone');
+  t.equal(removeIfSame(path.join(root, 'nothing'), bytes), false, 'nothing there: nothing done');
+  for (const name of ['other', 'longer', 'shorter', 'link']) t.ok((await fs.lstat(path.join(root, name))) !== undefined, `${name} is still there`);
+  t.equal(removeIfSame(path.join(root, 'ours'), bytes), true, 'our bytes: removed');
+  await t.rejects(fs.lstat(path.join(root, 'ours')), { code: 'ENOENT' });
 });
