@@ -39,9 +39,9 @@ const fake = await startFake(
     ? { scenario: { kind: 'channel', messages: pages, imageRatio: 0.01 }, options: { rateLimit: UNLIMITED } }
     : { scenario: { kind: 'downloads', images }, options: { rateLimit: { off: true } } },
 );
-await settleDisk();
 const runs = builds.map(() => ({ mbs: [] as number[], cpu: [] as number[] }));
 try {
+  await settleDisk();
   for (let pair = 0; pair < pairs; pair++) {
     const order = pair % 2 === 0 ? [0, 1] : [1, 0];
     for (const which of order) {

@@ -53,10 +53,10 @@ if (unknown.length > 0) {
   process.exit(2);
 }
 const started = Date.now();
-await settleDisk(); // files deleted just before (an earlier bench, npm test) slow every create for minutes
 // Scratch folders stay until the end while the disk has room for the next scenario (common.ts, removeScratch).
 const KEEP_WHILE_FREE_BYTES = 40e9;
 try {
+  await settleDisk(); // files deleted just before (an earlier bench, npm test) slow every create for minutes
   for (const name of chosen.length > 0 ? chosen : Object.keys(all)) {
     process.stderr.write(`[bench] ${name}${quick ? ' (quick)' : ''}...\n`);
     const at = Date.now();

@@ -74,12 +74,8 @@ interface Waiter {
   sidecar?: Linked | undefined; // the file's sidecar linked beside it (linkSidecarNow): taken back with it
 }
 
-// A file linked at `path` (a name in a held folder): ours if it still has inode `id`, or, without one, these `bytes`.
-interface Linked {
-  path: string;
-  id?: string;
-  bytes?: Uint8Array;
-}
+// A file linked at `path` (a name in a held folder): ours if it still has inode `id`, or holds these `bytes`.
+type Linked = { path: string; id: string; bytes?: undefined } | { path: string; bytes: Uint8Array; id?: undefined };
 
 const renamed = new Map<string, Waiter[]>(); // folder -> renames waiting for its next fsync
 const syncing = new Set<string>(); // folders with an fsync under way
@@ -641,7 +637,7 @@ function movedAway(waiters: Waiter[]): Map<Waiter, SerializedError> {
     if (sidecar !== undefined) {
       const at = waiter.pin?.at(sidecar.path) ?? sidecar.path;
       if (sidecar.id !== undefined) removeIfOurs(at, sidecar.id);
-      else if (sidecar.bytes !== undefined) removeIfSame(at, sidecar.bytes);
+      else removeIfSame(at, sidecar.bytes);
     }
     moved.set(waiter, serialize(unsafeFolder(change, 'keep a file')));
   }

@@ -77,22 +77,28 @@ export function removeIfOurs(file: string, id: string | undefined): boolean {
 
 // Removes `file` only if it is a regular file holding exactly `bytes`: undoing a small file of ours whose inode was
 // never looked up (a deferred sidecar, disk-thread-worker.ts). A file with the very same bytes loses nothing by
-// going; any other is left. Never through a symlink. True when removed.
+// going; any other is left. Never through a symlink, never blocked by a FIFO put there (opened non-blocking, and
+// it must be the very file the name led to), and unlinked only if the name still leads to the file compared.
+// True when removed.
 export function removeIfSame(file: string, bytes: Uint8Array): boolean {
   try {
-    const stat = fs.lstatSync(file, { throwIfNoEntry: false });
-    if (stat === undefined || !stat.isFile() || stat.size !== bytes.byteLength) return false;
-    const fd = fs.openSync(file, fs.constants.O_RDONLY | (fs.constants.O_NOFOLLOW ?? 0));
-    let same: boolean;
+    const stat = fs.lstatSync(file, { bigint: true, throwIfNoEntry: false });
+    if (stat === undefined || !stat.isFile() || stat.size !== BigInt(bytes.byteLength)) return false;
+    const id = idOf(stat);
+    const flags = fs.constants.O_RDONLY | (fs.constants.O_NOFOLLOW ?? 0) | (fs.constants.O_NONBLOCK ?? 0);
+    const fd = fs.openSync(file, flags);
+    let same = false;
     try {
+      if (idOf(fs.fstatSync(fd, { bigint: true })) !== id) return false;
       const held = Buffer.alloc(bytes.byteLength + 1);
-      same = fs.readSync(fd, held, 0, held.length, 0) === bytes.byteLength && held.subarray(0, bytes.byteLength).equals(bytes);
+      let read = 0;
+      for (let n = 1; n > 0 && read < held.length; read += n) n = fs.readSync(fd, held, read, held.length - read, read);
+      same = read === bytes.byteLength && held.subarray(0, read).equals(bytes);
     } finally {
       fs.closeSync(fd);
     }
     if (!same) return false;
-    fs.unlinkSync(file);
-    return true;
+    return removeIfOurs(file, id);
   } catch {
     return false;
   }

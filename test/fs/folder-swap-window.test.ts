@@ -10,6 +10,7 @@
 //   the state has files in is now never created (atomic-write.ts, Store.holdsFilesUnder): missing, the run stops.
 
 import fs from 'node:fs/promises';
+import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { MemoryLevel } from 'memory-level';
@@ -20,6 +21,7 @@ import { singleChannel } from '../../fixtures/scenarios.js';
 import { ensureDirInside } from '../../lib/fs/atomic-write.js';
 import type { FolderCache } from '../../lib/fs/atomic-write.js';
 import { DiskThread } from '../../lib/fs/disk-thread.js';
+import { closeSidecar } from '../../lib/fs/sidecar-text.js';
 import { manifest } from '../../lib/index.js';
 import { createStore } from '../../lib/store/open.js';
 import { collect, listFiles, runCli, sha256File } from '../helpers/harness.js';
@@ -122,6 +124,37 @@ for (const deferred of [false, true]) {
     t.same(await fs.readdir(moved), [], 'neither the file nor its sidecar (nor a temp file) left in the real folder');
   });
 }
+
+// A deferred sidecar whose name already holds the very same bytes (a run that lost its record): no-replace.ts adopts
+// it, as it adopts the file; the folder then left swapped: what dps adopted is not its to take back, by inode (a
+// sidecar linked by dps itself goes by its bytes, above).
+t.test('an identical file and sidecar already there, the folder then left swapped: both adopted, neither taken back', async (t) => {
+  const { archive, moved, dir, pause, disk, swap, folders } = setup(t);
+  const data = Buffer.from('the bytes of d.bin');
+  const final = path.join(dir, 'd.bin');
+  const head = '{\n  "message_id": "1"';
+  const sidecar = closeSidecar(head, final, createHash('sha256').update(data).digest('hex'), data.byteLength);
+  await fs.mkdir(dir, { recursive: true });
+  await fs.writeFile(final, data);
+  await fs.writeFile(`${final}.json`, sidecar);
+  const sidecarDevice = String((await fs.stat(archive, { bigint: true })).dev);
+  const options = { expectedSize: data.byteLength, root: archive, folders, sidecarHead: head, sidecarDevice };
+  const writing = disk.writeFile(dir, [data], final, options);
+  let settled = false;
+  writing.then(
+    () => (settled = true),
+    () => (settled = true),
+  );
+  await reached(pause, 1, writing);
+  await swap();
+  while (!settled) {
+    if (Atomics.load(pause, 0) !== 0) resume(pause);
+    await new Promise((resolve) => setTimeout(resolve, 1));
+  }
+  await t.rejects(writing, { name: 'OutputUnsafeError' });
+  t.same((await fs.readdir(moved)).sort(), ['d.bin', 'd.bin.json'], 'both left in the real folder, and no temp file');
+  t.equal(await fs.readFile(path.join(moved, 'd.bin.json'), 'utf8'), sidecar, 'the sidecar as it was');
+});
 
 t.test('a folder the state has files in is never created afresh, even when it is away only at the moment of the check', async (t) => {
   const root = t.testdir({ archive: { Server_1: { chan_2: { 'a.png': 'a' } } } });
