@@ -1,9 +1,8 @@
-// The text of a sidecar (`<file>.json`, --write-metadata), built field by field exactly as
-// JSON.stringify(fields, null, 2) prints it, without building the object first (every downloaded file has one).
-// Its end is what only the disk thread knows when it writes a file's sidecar in the same request as the file
-// (disk-thread-worker.ts): its final path, sha256 and size, after the fields the main thread knew before the
-// download (lib/stages/metadata-fields.ts sidecarHead). The metadata stage ends its own sidecars here too, so a
-// sidecar's bytes are the same whichever thread wrote it.
+// The end of a sidecar's text (`<file>.json`, --write-metadata), printed field by field exactly as
+// JSON.stringify(fields, null, 2) prints the last fields: what only the disk thread knows when it writes a file's
+// sidecar in the same request as the file (disk-thread-worker.ts), its final path, sha256 and size, after the
+// fields the main thread knew before the download (lib/stages/metadata-fields.ts sidecarHead). The metadata stage
+// ends its own sidecars here too, so a sidecar's bytes are the same whichever thread wrote it.
 
 // One field as JSON.stringify(fields, null, 2) prints it among the top level's, with the ",\n  " before it; ''
 // for a value JSON leaves out (undefined, a function, a symbol). `key` needs no escape (a field name of ours).

@@ -9,7 +9,7 @@ import type { FolderCache } from '../fs/atomic-write.js';
 import type { DiskThread } from '../fs/disk-thread.js';
 import type { Store } from '../store/store.js';
 import type { ChannelContext, MediaItem } from '../types.js';
-import { closeSidecar, jsonField } from '../fs/sidecar-text.js';
+import { closeSidecar } from '../fs/sidecar-text.js';
 import { messageFields } from './record.js';
 
 export type MetadataMode = 'file' | 'channel';
@@ -111,35 +111,41 @@ export function sidecarText(file: SavedFile): string {
 
 // A sidecar's text up to the fields only the download tells (path, sha256, bytes), without its closing "\n}":
 // the disk thread ends it (lib/fs/sidecar-text.ts) when it writes the sidecar with the file (write.ts). The
-// fields of messageMetadata then attachmentMetadata, in their order, printed one by one (no object built: one
-// per downloaded file, on the main thread).
+// fields of messageMetadata then attachmentMetadata, in their order, as one object literal printed by one
+// JSON.stringify (one per downloaded file, on the main thread: no intermediate objects, one flat string).
 export function sidecarHead(item: MediaItem): string {
   const { context } = item;
   const fields = messageFields(item);
-  let text = jsonField('message_id', item.message_id);
-  text += jsonField('timestamp', item.timestamp);
-  text += jsonField('edited_timestamp', fields.edited_timestamp);
-  text += jsonField('author_id', item.author_id);
-  text += jsonField('author_name', item.author_name);
-  text += jsonField('author_display_name', fields.author_display_name);
-  text += jsonField('author_bot', fields.author_bot);
-  text += jsonField('content', fields.content);
-  text += jsonField('guild_id', context.guild_id);
-  text += jsonField('guild_name', fields.guild_name);
-  text += jsonField('channel_id', context.channel_id);
-  text += jsonField('channel_name', fields.channel_name);
-  text += jsonField('thread_name', fields.thread_name);
-  text += jsonField('jump_url', fields.jump_url);
-  text += jsonField('attachment_id', item.attachment_id);
-  text += jsonField('filename', item.filename);
-  text += jsonField('content_type', item.content_type);
-  text += jsonField('size', item.size);
-  text += jsonField('width', item.width);
-  text += jsonField('height', item.height);
-  text += jsonField('description', item.description);
-  text += jsonField('spoiler', item.spoiler === true);
-  text += jsonField('source', item.source);
-  return `{${text.slice(1)}`;
+  const text = JSON.stringify(
+    {
+      message_id: item.message_id,
+      timestamp: item.timestamp,
+      edited_timestamp: fields.edited_timestamp,
+      author_id: item.author_id,
+      author_name: item.author_name,
+      author_display_name: fields.author_display_name,
+      author_bot: fields.author_bot,
+      content: fields.content,
+      guild_id: context.guild_id,
+      guild_name: fields.guild_name,
+      channel_id: context.channel_id,
+      channel_name: fields.channel_name,
+      thread_name: fields.thread_name,
+      jump_url: fields.jump_url,
+      attachment_id: item.attachment_id,
+      filename: item.filename,
+      content_type: item.content_type,
+      size: item.size,
+      width: item.width,
+      height: item.height,
+      description: item.description,
+      spoiler: item.spoiler === true,
+      source: item.source,
+    },
+    null,
+    2,
+  );
+  return text.slice(0, -2); // without the closing "\n}" (message_id is always there: never "{}")
 }
 
 // Who claims a sidecar's name in the state when the metadata stage writes it (metadata.ts).

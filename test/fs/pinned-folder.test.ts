@@ -38,3 +38,23 @@ t.test('a folder that is a symlink or another directory cannot be held', async (
   await fs.rmdir(dir);
   t.throws(() => holdFolder(folder), { code: 'DPS_OUTPUT_UNSAFE', message: /is gone/ });
 });
+
+t.test('at(): a name in the held folder goes through its descriptor however its path is spelt; any other path is kept', async (t) => {
+  const root = t.testdir({ archive: { chan_2: { sub: {} } } });
+  const dir = path.join(root, 'archive', 'chan_2');
+  const folder = await ensureDirInside(path.join(root, 'archive'), dir, undefined);
+  const pin = holdFolder(folder);
+  t.teardown(() => pin.release());
+  if (!pin.pinned) return t.pass('no /proc/self/fd here: paths are used as given');
+  const through = (name: string): string => `/proc/self/fd/${pin.fd}/${name}`;
+  t.equal(pin.at(`${dir}/a.png`), through('a.png'));
+  t.equal(pin.at(`${dir}/.dps-tmp-1.part`), through('.dps-tmp-1.part'));
+  t.equal(pin.at(`${dir}//a.png`), through('a.png'), 'a doubled slash');
+  t.equal(pin.at(`${dir}/./a.png`), through('a.png'), 'a `.` segment');
+  t.equal(pin.at(`${dir}/sub/../a.png`), through('a.png'), 'a `..` segment back into the folder');
+  t.equal(pin.at(`${dir}/sub/`), through('sub'), 'a subfolder, as a name in the folder');
+  t.equal(pin.at(`${dir}/sub/a.png`), `${dir}/sub/a.png`, 'a file of a subfolder keeps its path');
+  t.equal(pin.at(`${dir}xa.png`), `${dir}xa.png`, 'a name beside the folder that starts like it keeps its path');
+  t.equal(pin.at(`${dir}x/a.png`), `${dir}x/a.png`, 'a file of a sibling folder whose name starts alike keeps its path');
+  t.equal(pin.at(dir), dir, 'the folder path itself is kept');
+});

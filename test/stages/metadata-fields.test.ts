@@ -1,4 +1,4 @@
-// A sidecar's text is built field by field (lib/stages/metadata-fields.ts sidecarHead and sidecarText,
+// A sidecar's text is built in two parts (lib/stages/metadata-fields.ts sidecarHead, its end field by field in
 // lib/fs/sidecar-text.ts): the attack is every item on which that could differ, byte for byte, from
 // JSON.stringify of the whole object (the implementation before, bench/sidecar-before.ts): fields undefined (left out) or
 // null, strings JSON escapes (quotes, backslashes, control characters, lone surrogates) or not (U+2028), numbers
