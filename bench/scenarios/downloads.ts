@@ -3,7 +3,7 @@
 // that loop doing the least dps's guarantees require (sha256 of every byte, fsync before rename: the floor of
 // any tool that dedupes by content and never leaves a partial file under a final name). And what issue 23's
 // per-file work costs: dps with --write-metadata (a sidecar per file) and with --no-mtime (no file times set),
-// each run in every round beside the default run, the order rotating (interleaved pairs).
+// each run in every round beside the default run, the order alternating (interleaved pairs: the default run between the two).
 
 import { statfsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -49,6 +49,7 @@ export async function downloads(ctx: BenchContext): Promise<ScenarioResult> {
   type Variant = (typeof all)[number];
   const baselines: readonly Variant[] = ['stream', 'sync', 'durable'];
   const dpsVariants: readonly Variant[] = metadata ? ['dps', 'meta', 'nomtime'] : ['dps', 'nomtime'];
+  const metaOrder: readonly Variant[] = ['meta', 'dps', 'nomtime'];
   const dpsArgs: Partial<Record<Variant, string[]>> = { dps: [], meta: ['--write-metadata'], nomtime: ['--no-mtime'] };
   const perVariant = (): Record<Variant, number[]> => ({ stream: [], sync: [], dps: [], durable: [], meta: [], nomtime: [] });
   const mbs = perVariant();
@@ -58,9 +59,11 @@ export async function downloads(ctx: BenchContext): Promise<ScenarioResult> {
   try {
     for (let run = 0; run < runs; run++) {
       removeScratch({ unlessFreeAbove: perRound + 5e9 }); // earlier rounds' files go only when the disk needs the room
-      // Rotate the order so page-cache and disk state favour none of them; the dps runs go one after another
-      // (each goes first in turn), before the baselines in one round and after them in the next.
-      const group = rotated(dpsVariants, run);
+      // Rotate the order so page-cache and disk state favour none of them; the dps runs go one after another,
+      // before the baselines in one round and after them in the next. With --write-metadata the default run is in
+      // the middle, so each of its pairs is two runs in a row and each flag goes first in every other round (a
+      // rotation of three put --write-metadata after the defaults in 5 rounds of 7, and 2 rounds apart from them).
+      const group = metadata ? (run % 2 === 0 ? metaOrder : [...metaOrder].reverse()) : rotated(dpsVariants, run);
       const order = run % 2 === 0 ? [...group, ...rotated(baselines, run)] : [...rotated(baselines, run), ...group];
       for (const which of order) {
         const dir = await scratch('downloads');
@@ -123,7 +126,7 @@ export async function downloads(ctx: BenchContext): Promise<ScenarioResult> {
   return {
     name: 'downloads',
     title: 'Downloads',
-    command: `dps --server-id G --channel-id C (defaults: no concurrency flag; rate limits off)${metadata ? ', dps ... --write-metadata' : ''} and dps ... --no-mtime (in every round beside the default run, order rotating) vs baseline-raw.js downloads (undici, ${concurrency} at once, pipeline to createWriteStream) and baseline-raw.js downloads ... sync (the same loop with writeSync) and baseline-raw.js downloads ... durable (writeSync, sha256, fsync, rename)`,
+    command: `dps --server-id G --channel-id C (defaults: no concurrency flag; rate limits off)${metadata ? ', dps ... --write-metadata' : ''} and dps ... --no-mtime (in every round right before or after the default run, order alternating) vs baseline-raw.js downloads (undici, ${concurrency} at once, pipeline to createWriteStream) and baseline-raw.js downloads ... sync (the same loop with writeSync) and baseline-raw.js downloads ... durable (writeSync, sha256, fsync, rename)`,
     setup: `${images} images, one per message, 95% 10-400 KB and 5% 1-8 MB: ${(total / 1e9).toFixed(2)} GB; fake in its own process on loopback`,
     rows: [
       {

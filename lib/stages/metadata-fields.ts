@@ -111,40 +111,11 @@ export function sidecarText(file: SavedFile): string {
 
 // A sidecar's text up to the fields only the download tells (path, sha256, bytes), without its closing "\n}":
 // the disk thread ends it (lib/fs/sidecar-text.ts) when it writes the sidecar with the file (write.ts). The
-// fields of messageMetadata then attachmentMetadata, in their order, as one object literal printed by one
-// JSON.stringify (one per downloaded file, on the main thread: no intermediate objects, one flat string).
+// fields of messageMetadata then attachmentMetadata, in their order, in one object printed by one JSON.stringify
+// (one per downloaded file, on the main thread: Object.assign onto the first object, not a spread into a third,
+// which took seven times the CPU).
 export function sidecarHead(item: MediaItem): string {
-  const { context } = item;
-  const fields = messageFields(item);
-  const text = JSON.stringify(
-    {
-      message_id: item.message_id,
-      timestamp: item.timestamp,
-      edited_timestamp: fields.edited_timestamp,
-      author_id: item.author_id,
-      author_name: item.author_name,
-      author_display_name: fields.author_display_name,
-      author_bot: fields.author_bot,
-      content: fields.content,
-      guild_id: context.guild_id,
-      guild_name: fields.guild_name,
-      channel_id: context.channel_id,
-      channel_name: fields.channel_name,
-      thread_name: fields.thread_name,
-      jump_url: fields.jump_url,
-      attachment_id: item.attachment_id,
-      filename: item.filename,
-      content_type: item.content_type,
-      size: item.size,
-      width: item.width,
-      height: item.height,
-      description: item.description,
-      spoiler: item.spoiler === true,
-      source: item.source,
-    },
-    null,
-    2,
-  );
+  const text = JSON.stringify(Object.assign(messageMetadata(item), attachmentMetadata(item)), null, 2);
   return text.slice(0, -2); // without the closing "\n}" (message_id is always there: never "{}")
 }
 
