@@ -8,7 +8,7 @@
 // for a value JSON leaves out (undefined, a function, a symbol). `key` needs no escape (a field name of ours).
 // A nested object or array is printed one level deeper: every line break in its JSON is structural (a string's
 // own line breaks are escaped), so each gets two more spaces.
-export function jsonField(key: string, value: unknown): string {
+function jsonField(key: string, value: unknown): string {
   const json = (typeof value === 'object' && value !== null ? JSON.stringify(value, null, 2)?.replaceAll('\n', '\n  ') : JSON.stringify(value)) as
     | string
     | undefined;
