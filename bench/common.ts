@@ -214,13 +214,13 @@ export async function runScript(script: string, args: string[]): Promise<{ run: 
 // the bench may (root), the clean page cache is then dropped too: every run starts with the same free memory,
 // instead of the later runs of a long bench reclaiming the earlier runs' gigabytes of cache as they write (runs
 // of identical builds lost a third of their MB/s from the second pair to the fifth: bench/limits.md "Sidecars").
+// The kernel's caches of inodes and names go too: the files earlier runs left behind (hundreds of thousands per
+// bench, kept until its end) fill them, and a create then costs 10-25 times as much (bench/limits.md, "Creates
+// slowed by the bench's own files"), which a run with --write-metadata, creating twice the files, paid twice.
 const pendingScratch: string[] = [];
 
 export async function scratch(name: string): Promise<{ dir: string; out: string; state: string; cleanup: () => void }> {
-  spawnSync('sync');
-  try {
-    writeFileSync('/proc/sys/vm/drop_caches', '1');
-  } catch {} // not root, or not Linux: the cache stays
+  dropCaches();
   const dir = await mkdtemp(join(tmpdir(), `dps-bench-${name}-`));
   return { dir, out: join(dir, 'out'), state: join(dir, 'state'), cleanup: () => void pendingScratch.push(dir) };
 }
@@ -243,7 +243,7 @@ export async function settleDisk(): Promise<void> {
   pendingScratch.push(dir);
   const started = Date.now();
   for (let probe = 0; ; probe++) {
-    spawnSync('sync');
+    dropCaches(); // as each run starts (scratch)
     const at = performance.now();
     for (let i = 0; i < SETTLE_FILES; i++) closeSync(openSync(join(dir, `${probe}-${i}`), 'wx'));
     const us = ((performance.now() - at) * 1000) / SETTLE_FILES;
@@ -258,6 +258,15 @@ export async function settleDisk(): Promise<void> {
     log(`creating a file takes ${us.toFixed(0)} us (files deleted in the last minutes): waiting ${SETTLE_WAIT_MS / 1000} s`);
     await new Promise((resolveWait) => setTimeout(resolveWait, SETTLE_WAIT_MS));
   }
+}
+
+// Everything written so far on its way to the disk (sync), then, where the bench may (root, Linux), the clean page
+// cache and the kernel's unused inodes and names dropped (drop_caches 3), so each run starts from the same state.
+function dropCaches(): void {
+  spawnSync('sync');
+  try {
+    writeFileSync('/proc/sys/vm/drop_caches', '3');
+  } catch {} // not root, or not Linux: the caches stay
 }
 
 // Scratch folders whose files were emptied to give their room back (their inodes kept): removed at the end.
