@@ -215,7 +215,7 @@ export async function runScript(script: string, args: string[]): Promise<{ run: 
 // instead of the later runs of a long bench reclaiming the earlier runs' gigabytes of cache as they write (runs
 // of identical builds lost a third of their MB/s from the second pair to the fifth: bench/limits.md "Sidecars").
 // The kernel's caches of inodes and names go too: the files earlier runs left behind (hundreds of thousands per
-// bench, kept until its end) fill them, and a create then costs 10-25 times as much (bench/limits.md, "Creates
+// bench, kept until its end) fill them, and a create then costs 12-25 times as much (bench/limits.md, "Creates
 // slowed by the bench's own files"), which a run with --write-metadata, creating twice the files, paid twice.
 const pendingScratch: string[] = [];
 
@@ -362,8 +362,8 @@ export const PAIRS = 5;
 // --write-metadata's cost (issue 23's 5% target: downloads and pages) is judged on more pairs: one pair's ratio
 // moves 0.90-1.07 on this VM at one true cost, so the median of 5 landed either side of 0.95 from one bench to
 // the next (bench/limits.md, "Waiting for the disk to settle"); the median of 7 still landed 0.938-0.992 in
-// three full runs of the same code (downloads) and 0.945-0.957 (pages), so 11 (bench/limits.md, "Where the rest
-// of the cost is").
+// three full runs of the same code (downloads) and 0.945-0.957 (pages), so 11 (bench/limits.md, "Creates slowed
+// by the bench's own files").
 export const METADATA_PAIRS = 11;
 
 // The variants of a round, rotated so each goes first in turn.
