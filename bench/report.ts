@@ -4,7 +4,7 @@
 import { existsSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { cpus, totalmem, release } from 'node:os';
 import { join } from 'node:path';
-import { RESULTS_DIR, ROOT } from './common.js';
+import { METADATA_PAIRS, PAIRS, RESULTS_DIR, ROOT } from './common.js';
 import type { ScenarioResult } from './common.js';
 
 const ORDER = ['downloads', 'cdn', 'pages', 'server', 'realistic', 'powerlaw', 'memory', 'resume', 'peers', 'follow', 'gallery', 's3'];
@@ -26,7 +26,7 @@ export function writeReport(command: string, preferQuick: boolean): string {
     `- Machine: ${cpu.length} x ${cpu[0]?.model ?? 'unknown CPU'}, ${(totalmem() / 2 ** 30).toFixed(1)} GiB RAM, Linux ${release()}`,
     `- Node ${process.version}; the fake Discord runs in its own process (bench/fake-process.ts), dps as \`node bin/dps.js\` child processes`,
     '- Each figure is the median of the runs listed beside it; every ratio is against a baseline measured in the same run.',
-    '- Benchmarks are not tests and never gate CI. `npm run bench` runs everything; `node dist/bench/run.js <scenario> [--quick] [--runs N]` one scenario (3 runs by default, downloads 5, cdn 5 pairs; downloads and pages 11 rounds for the --write-metadata pairs). The bench first waits until creating a file is fast again if files were deleted in the minutes before. Every dps command runs at the defaults: no concurrency or other tuning flag (the scenarios with rate limits off pass --global-rate-limit 100000: that fake has no global limit).',
+    `- Benchmarks are not tests and never gate CI. \`npm run bench\` runs everything; \`node dist/bench/run.js <scenario> [--quick] [--runs N]\` one scenario (3 runs by default, downloads ${PAIRS}, cdn 5 pairs; downloads and pages ${METADATA_PAIRS} rounds for the --write-metadata pairs). The bench first waits until creating a file is fast again if files were deleted in the minutes before. Every dps command runs at the defaults: no concurrency or other tuning flag (the scenarios with rate limits off pass --global-rate-limit 100000: that fake has no global limit).`,
     '',
     '## Targets',
     '',
